@@ -1,0 +1,36 @@
+# Two entry points (README): `make run` and `make test`. Everything they need is installed
+# into .venv (and tests/fhir_server/node_modules when Node is present) on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+NODE_STAMP := tests/fhir_server/node_modules/.installed-stamp
+
+.PHONY: run test lint node-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --editable '.[test]'
+	touch $(STAMP)
+
+# The local FHIR server for integration tests; skipped (and those tests skip) without npm.
+$(NODE_STAMP): tests/fhir_server/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/fhir_server --no-audit --no-fund --loglevel=error && touch $(NODE_STAMP); \
+	else echo "npm not found: FHIR-server integration tests will be skipped"; fi
+
+node-deps: $(NODE_STAMP)
+
+run: $(STAMP)
+	ALP_CDS_DEV_MODE=$${ALP_CDS_DEV_MODE:-true} $(BIN)/alp-cds serve
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: $(STAMP) node-deps lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) tests/fhir_server/node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,79 @@
+"""The `alp-cds` command: serve the service and check the knowledge base."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from cds_service.knowledge.loader import KnowledgeBaseError
+from cds_service.settings import Settings, SettingsError
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise SystemExit(f"alp-cds: configuration error: {exc}") from None
+
+
+def serve(args: argparse.Namespace) -> int:
+    from cds_service.app import create_app
+    from cds_service.serving import GunicornServer, gunicorn_options
+
+    settings = _settings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        app = create_app(settings)
+    except KnowledgeBaseError as exc:
+        raise SystemExit(f"alp-cds: knowledge base error: {exc}") from None
+    if args.dev:
+        # Flask's own single-process server, for local development only.
+        app.run(host=settings.host, port=settings.port, debug=False, use_reloader=False)
+        return 0
+    GunicornServer(app, gunicorn_options(settings)).run()
+    return 0
+
+
+def kb_check(_: argparse.Namespace) -> int:
+    from cds_service.app import load_knowledge_base
+
+    settings = _settings()
+    try:
+        kb = load_knowledge_base(settings)
+    except KnowledgeBaseError as exc:
+        print(f"knowledge base error: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"{kb.name} v{kb.version} ({kb.content_hash[:12]}): {len(kb.rules)} rules, "
+        f"{len(kb.valuesets)} value sets, {len(kb.orderables)} orderables, "
+        f"{len(kb.intervals)} interval tables, {len(kb.parameters)} parameters: OK"
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="alp-cds", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_cmd = commands.add_parser("serve", help="run the service (gunicorn)")
+    serve_cmd.add_argument(
+        "--dev", action="store_true", help="run Flask's development server instead"
+    )
+    serve_cmd.set_defaults(func=serve)
+    kb = commands.add_parser("kb", help="knowledge base tools").add_subparsers(
+        dest="kb_command", required=True
+    )
+    kb.add_parser("check", help="validate cards/").set_defaults(func=kb_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

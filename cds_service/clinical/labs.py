@@ -1,0 +1,216 @@
+"""Reading lab Observations: usable status, time, value in U/L, and the interval that applies.
+
+The interval comes from the Observation's own `referenceRange` when one applies to this patient
+(sex via `appliesTo`, age via `age`); a range without an age is not trusted for a child; otherwise
+the knowledge base's age and sex table. `interpretation` flags are never used on their own:
+labs rarely flag a low ALP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cds_service.fhir.values import codings, parse_datetime
+from cds_service.knowledge.model import DAYS_PER, IntervalTable, UnitTable
+
+UNUSABLE_STATUSES = {"entered-in-error", "cancelled", "registered"}
+MALE_CODES = {"male", "248153007", "M"}
+FEMALE_CODES = {"female", "248152002", "F"}
+AGE_UNITS = {
+    "a": "a",
+    "yr": "a",
+    "year": "a",
+    "years": "a",
+    "mo": "mo",
+    "month": "mo",
+    "months": "mo",
+    "wk": "wk",
+    "week": "wk",
+    "weeks": "wk",
+    "d": "d",
+    "day": "d",
+    "days": "d",
+}
+
+
+def effective_time(observation: Mapping[str, Any]) -> datetime | None:
+    period = observation.get("effectivePeriod")
+    for value in (
+        observation.get("effectiveDateTime"),
+        observation.get("effectiveInstant"),
+        period.get("start") if isinstance(period, Mapping) else None,
+        observation.get("issued"),
+    ):
+        parsed = parse_datetime(value)
+        if parsed:
+            return parsed
+    return None
+
+
+def unusable_reason(observation: Mapping[str, Any]) -> str | None:
+    """Why a result cannot be interpreted at all, or None."""
+    status = observation.get("status")
+    if status in UNUSABLE_STATUSES:
+        return f"status is {status}"
+    if observation.get("dataAbsentReason"):
+        return "the result has a dataAbsentReason instead of a value"
+    if not isinstance(observation.get("valueQuantity"), Mapping):
+        return "the result has no numeric value"
+    value = observation["valueQuantity"].get("value")
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return "the result has no numeric value"
+    return None
+
+
+@dataclass(frozen=True)
+class Measured:
+    value: float
+    """As reported, in the reported unit."""
+    unit: str
+    value_ul: float
+    comparator: str | None
+
+
+def measured_ul(observation: Mapping[str, Any], units: UnitTable) -> Measured | None:
+    """The value in U/L, or None when the unit is not a catalytic-activity unit we know."""
+    quantity = observation.get("valueQuantity")
+    if not isinstance(quantity, Mapping):
+        return None
+    value = quantity.get("value")
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    code = (
+        quantity.get("code")
+        if quantity.get("system") in (None, "http://unitsofmeasure.org")
+        else None
+    )
+    converted = units.to_units_per_litre(float(value), code, quantity.get("unit"))
+    if converted is None:
+        return None
+    shown = quantity.get("unit") or converted[1]
+    return Measured(float(value), str(shown), converted[0], quantity.get("comparator"))
+
+
+@dataclass(frozen=True)
+class Interval:
+    low: float | None
+    high: float | None
+    source: str
+    """Said in the card: where this interval came from."""
+    from_lab: bool
+
+
+def _age_days(quantity: Any) -> float | None:
+    if not isinstance(quantity, Mapping) or not isinstance(quantity.get("value"), int | float):
+        return None
+    unit = AGE_UNITS.get(str(quantity.get("code") or quantity.get("unit") or "a").lower())
+    if unit is None:
+        return None
+    return float(quantity["value"]) * DAYS_PER[unit]
+
+
+def _range_sex(applies_to: Any) -> str | None:
+    for concept in applies_to or ():
+        for coding in codings(concept):
+            if coding.get("code") in MALE_CODES:
+                return "male"
+            if coding.get("code") in FEMALE_CODES:
+                return "female"
+    return None
+
+
+def _range_bound(quantity: Any, units: UnitTable, default_unit: str | None) -> float | None:
+    if not isinstance(quantity, Mapping) or not isinstance(quantity.get("value"), int | float):
+        return None
+    value = float(quantity["value"])
+    unit_code = quantity.get("code")
+    unit_text = quantity.get("unit") or default_unit
+    if unit_code is None and unit_text is None:
+        return value
+    converted = units.to_units_per_litre(value, unit_code, unit_text)
+    return converted[0] if converted else None
+
+
+def lab_interval(
+    observation: Mapping[str, Any],
+    units: UnitTable,
+    sex: str | None,
+    age_days: float | None,
+) -> tuple[Interval | None, bool]:
+    """The lab's own range that applies to this patient, and whether it carried an age."""
+    default_unit = (observation.get("valueQuantity") or {}).get("unit")
+    best: tuple[int, Interval, bool] | None = None
+    for rr in observation.get("referenceRange") or ():
+        if not isinstance(rr, Mapping):
+            continue
+        kinds = {c.get("code") for c in codings(rr.get("type"))}
+        if kinds and not kinds & {"normal", "recommended"}:
+            continue
+        range_sex = _range_sex(rr.get("appliesTo"))
+        if range_sex and range_sex != sex:
+            continue
+        age = rr.get("age")
+        has_age = isinstance(age, Mapping)
+        if isinstance(age, Mapping):
+            if age_days is None:
+                continue
+            low_age = _age_days(age.get("low"))
+            high_age = _age_days(age.get("high"))
+            if (low_age is not None and age_days < low_age) or (
+                high_age is not None and age_days > high_age
+            ):
+                continue
+        low = _range_bound(rr.get("low"), units, default_unit)
+        high = _range_bound(rr.get("high"), units, default_unit)
+        if low is None and high is None:
+            continue
+        specificity = (2 if has_age else 0) + (1 if range_sex else 0)
+        interval = Interval(low, high, "the lab's reference range", True)
+        if best is None or specificity > best[0]:
+            best = (specificity, interval, has_age)
+    if best is None:
+        return None, False
+    return best[1], best[2]
+
+
+def choose_interval(
+    observation: Mapping[str, Any],
+    units: UnitTable,
+    table: IntervalTable | None,
+    sex: str | None,
+    age_days: float | None,
+    paediatric_limit_years: float,
+) -> tuple[Interval | None, str | None]:
+    """(interval, note): the lab's range when it applies, else the table; a note says why."""
+    lab, lab_has_age = lab_interval(observation, units, sex, age_days)
+    child = age_days is not None and age_days < paediatric_limit_years * DAYS_PER["a"]
+    note = None
+    if lab is not None and child and not lab_has_age:
+        note = "the lab's range has no age and this patient is a child, so the age table was used"
+        lab = None
+    fallback = None
+    if table is not None and age_days is not None:
+        found = table.lookup(age_days, sex)
+        if found:
+            fallback = Interval(
+                found[0],
+                found[1],
+                f"{table.analyte} interval for {found[2]} (knowledge base, {table.citation})",
+                False,
+            )
+    if lab is not None:
+        if (lab.low is None or lab.high is None) and fallback is not None:
+            # Fill only the missing bound; say so.
+            return Interval(
+                lab.low if lab.low is not None else fallback.low,
+                lab.high if lab.high is not None else fallback.high,
+                "the lab's reference range, completed from the knowledge base",
+                True,
+            ), note
+        return lab, note
+    if fallback is None and age_days is None:
+        return None, "no reference range from the lab and no birth date to choose one by age"
+    return fallback, note

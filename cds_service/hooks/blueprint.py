@@ -1,0 +1,156 @@
+"""The CDS Hooks HTTP surface: discovery, service calls, feedback, and JSON errors for everything.
+
+A call reads top to bottom: check the media type and size, decode, validate against the 2.0.1
+request schema, check the hook and its context, resolve prefetch (412 when required data cannot
+be had), run the service's handler, answer `{"cards": [...]}`.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, request
+from werkzeug.exceptions import HTTPException
+
+from cds_service.hooks import prefetch
+from cds_service.hooks.declaration import ServiceDeclaration, ServiceRegistry
+from cds_service.hooks.errors import CdsError, Issue, bad_request, operation_outcome
+from cds_service.hooks.feedback import FeedbackItem, FeedbackSink
+from cds_service.hooks.request import (
+    JSON_TYPES,
+    HookRequest,
+    check,
+    decode_json,
+    schema,
+    validator_for,
+)
+
+log = logging.getLogger(__name__)
+
+EXTENSION_KEY = "cds_hooks"
+
+
+@dataclass
+class HookRuntime:
+    """What the protocol layer needs from the application; built once by the app factory."""
+
+    registry: ServiceRegistry
+    feedback_sink: FeedbackSink
+    client_factory: prefetch.ClientFactory
+    executor: Executor
+    fhir_deadline: float
+
+
+def runtime() -> HookRuntime:
+    found: HookRuntime = current_app.extensions[EXTENSION_KEY]
+    return found
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    response: Response = current_app.json.response(body)  # type: ignore[assignment]
+    response.status_code = status
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def _require_json_body() -> Any:
+    mimetype = request.mimetype or ""
+    if mimetype not in JSON_TYPES and not mimetype.endswith("+json"):
+        raise CdsError.simple(415, "not-supported", "Content-Type must be application/json")
+    # Raises RequestEntityTooLarge (413) past MAX_CONTENT_LENGTH, with or without Content-Length.
+    body = request.get_data(cache=False)
+    if not body:
+        raise bad_request("the request body is empty")
+    return decode_json(body)
+
+
+def _service(service_id: str) -> ServiceDeclaration:
+    service = runtime().registry.get(service_id)
+    if service is None:
+        raise CdsError.simple(404, "not-found", f"no CDS service with id {service_id!r}")
+    return service
+
+
+def parse_hook_request(service: ServiceDeclaration, body: Any) -> HookRequest:
+    check(schema("cds-request"), body, "$")
+    if body["hook"] != service.hook.id:
+        raise bad_request(
+            f"service {service.id} answers hook {service.hook.id!r}, not {body['hook']!r}", "$.hook"
+        )
+    check(_context_validator(service), body["context"], "$.context")
+    return HookRequest.parse(service.id, body)
+
+
+_context_validators: dict[int, Any] = {}
+
+
+def _context_validator(service: ServiceDeclaration) -> Any:
+    key = id(service.hook.context_schema)
+    found = _context_validators.get(key)
+    if found is None:
+        found = _context_validators[key] = validator_for(service.hook.context_schema)
+    return found
+
+
+def create_blueprint() -> Blueprint:
+    bp = Blueprint("cds_hooks", __name__)
+
+    @bp.get("/cds-services")
+    def discovery() -> Response:
+        return json_response(runtime().registry.discovery())
+
+    @bp.post("/cds-services/<service_id>")
+    def invoke(service_id: str) -> Response:
+        service = _service(service_id)
+        hook_request = parse_hook_request(service, _require_json_body())
+        rt = runtime()
+        data = prefetch.resolve(
+            service, hook_request, rt.client_factory, rt.executor, rt.fhir_deadline
+        )
+        prefetch.require(service, data)
+        result = service.handler(hook_request, data)
+        return json_response(result.to_json())
+
+    @bp.post("/cds-services/<service_id>/feedback")
+    def feedback(service_id: str) -> Response:
+        _service(service_id)
+        body = _require_json_body()
+        check(schema("cds-feedback"), body, "$")
+        items = [FeedbackItem.parse(service_id, item) for item in body["feedback"]]
+        runtime().feedback_sink.record(items)
+        return json_response({})
+
+    return bp
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Every error, from routing to bugs, becomes a JSON OperationOutcome."""
+
+    @app.errorhandler(CdsError)
+    def cds_error(error: CdsError) -> Response:
+        return json_response(error.body(), error.status, error.headers)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        codes = {404: "not-found", 405: "not-supported", 413: "too-costly", 415: "not-supported"}
+        messages = {
+            404: "no such endpoint",
+            405: f"method {request.method} is not allowed here",
+            413: "the request body is too large",
+        }
+        text = messages.get(status, error.name)
+        headers = {k: v for k, v in error.get_headers() if k.lower() == "allow"}
+        body = operation_outcome([Issue(codes.get(status, "processing"), text)])
+        return json_response(body, status, headers)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        # A bug: log it for us, tell the caller nothing about internals.
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        body = operation_outcome([Issue("exception", "internal error; see the service log")])
+        return json_response(body, 500)

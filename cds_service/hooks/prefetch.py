@@ -1,0 +1,266 @@
+"""Prefetch resolution: use what the client sent, fetch the rest, remember where each came from.
+
+CDS Hooks 2.0.1 lets every key arrive absent, `null`, as an OperationOutcome, as a resource, or as a
+searchset Bundle that may be paged. Absent and failed keys are fetched from `fhirServer` in
+parallel under one deadline. Each key ends with a `KeyResult` that says where its data came from
+and what went wrong, which the cards and the audit trail report.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, Future, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from cds_service.fhir.client import FhirClient, FhirError, FhirInvalidResponse, next_link
+from cds_service.hooks.declaration import PrefetchTemplate, ServiceDeclaration
+from cds_service.hooks.errors import Issue, precondition_failed
+from cds_service.hooks.request import HookRequest
+
+FROM_PREFETCH = "prefetch"
+FROM_FETCH = "fetch"
+NOWHERE = "none"
+
+Resource = dict[str, Any]
+
+
+@dataclass
+class KeyResult:
+    key: str
+    source: str = NOWHERE
+    ok: bool = False
+    resources: list[Resource] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    pages: int = 0
+    applicable: bool = True
+    """False when the template needs a token this call does not have (e.g. no encounterId)."""
+
+    def provenance(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "source": self.source,
+            "ok": self.ok,
+            "resources": len(self.resources),
+        }
+        if self.pages:
+            entry["pages"] = self.pages
+        if self.problems:
+            entry["problems"] = list(self.problems)
+        if not self.applicable:
+            entry["applicable"] = False
+        return entry
+
+
+@dataclass
+class ResolvedData:
+    keys: dict[str, KeyResult]
+
+    def resources(self, key: str) -> list[Resource]:
+        result = self.keys.get(key)
+        return result.resources if result else []
+
+    def resource(self, key: str) -> Resource | None:
+        found = self.resources(key)
+        return found[0] if found else None
+
+    def unavailable(self) -> list[str]:
+        """Keys whose data could not be had, in declaration order."""
+        return [k for k, r in self.keys.items() if r.applicable and not r.ok]
+
+    def provenance(self) -> dict[str, dict[str, Any]]:
+        return {k: r.provenance() for k, r in self.keys.items()}
+
+
+class _Unusable(Exception):
+    """A prefetch value that cannot be used as it is; the key is fetched instead."""
+
+
+def _describe_outcome(outcome: Mapping[str, Any]) -> str:
+    for issue in outcome.get("issue") or ():
+        if isinstance(issue, Mapping):
+            text = issue.get("diagnostics") or issue.get("code")
+            if isinstance(text, str) and text:
+                return text[:200]
+    return "OperationOutcome"
+
+
+def _bundle_resources(bundle: Mapping[str, Any], problems: list[str]) -> list[Resource]:
+    found: list[Resource] = []
+    for entry in bundle.get("entry") or ():
+        resource = entry.get("resource") if isinstance(entry, Mapping) else None
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            continue
+        if resource["resourceType"] == "OperationOutcome":
+            # Servers put warnings in searchsets as entries with search.mode "outcome".
+            problems.append("server said: " + _describe_outcome(resource))
+            continue
+        found.append(resource)
+    return found
+
+
+def _take_value(template: PrefetchTemplate, value: Any, result: KeyResult) -> str | None:
+    """Fill `result` from a prefetch value; return a `next` link still to follow, if any."""
+    if value is None:
+        # null: the client looked and found nothing (2.0.1, "Prefetch tokens" / null values).
+        result.ok = True
+        return None
+    if not isinstance(value, Mapping) or not isinstance(value.get("resourceType"), str):
+        raise _Unusable("prefetch value is not a FHIR resource")
+    kind = value["resourceType"]
+    if kind == "OperationOutcome":
+        raise _Unusable("client could not prefetch: " + _describe_outcome(value))
+    if template.is_search:
+        if kind == "Bundle":
+            result.resources = _bundle_resources(value, result.problems)
+            result.pages = 1
+            result.ok = True
+            return next_link(value)
+        if kind == template.resource_type:
+            result.resources = [dict(value)]
+            result.ok = True
+            return None
+        raise _Unusable(f"prefetch holds a {kind}, expected a Bundle")
+    if kind != template.resource_type:
+        raise _Unusable(f"prefetch holds a {kind}, expected a {template.resource_type}")
+    result.resources = [dict(value)]
+    result.ok = True
+    return None
+
+
+def _fetch(client: FhirClient, template: PrefetchTemplate, url: str, deadline: float) -> KeyResult:
+    """In a worker thread: fetch a read, a search and its pages, or the rest of a paged prefetch."""
+    result = KeyResult(template.key, source=FROM_FETCH)
+    try:
+        document = client.get(url, deadline)
+        kind = document.get("resourceType")
+        if kind == "OperationOutcome":
+            raise FhirInvalidResponse(
+                "server answered with an OperationOutcome: " + _describe_outcome(document)
+            )
+        if not template.is_search:
+            if kind != template.resource_type:
+                raise FhirInvalidResponse(f"expected a {template.resource_type}, got a {kind}")
+            result.resources = [document]
+        else:
+            if kind != "Bundle":
+                raise FhirInvalidResponse(f"expected a Bundle, got a {kind}")
+            for page in client.pages(document, deadline):
+                result.pages += 1
+                result.resources.extend(_bundle_resources(page, result.problems))
+        result.ok = True
+    except FhirError as exc:
+        result.ok = False
+        result.problems.append(str(exc))
+    return result
+
+
+Job = tuple[PrefetchTemplate, str, "KeyResult | None"]
+"""What to fetch for a key: its template, the URL (relative query or absolute next link), and the
+partly filled result of a paged prefetch Bundle, if this continues one."""
+
+ClientFactory = Callable[[HookRequest], "FhirClient | str"]
+"""Builds the client for a call's fhirServer, or says (as a string) why it cannot be used."""
+
+
+def resolve(
+    service: ServiceDeclaration,
+    request: HookRequest,
+    client_factory: ClientFactory,
+    executor: Executor,
+    deadline_seconds: float,
+) -> ResolvedData:
+    deadline = time.monotonic() + deadline_seconds
+    results: dict[str, KeyResult] = {}
+    jobs: list[Job] = []
+    sent = request.prefetch or {}
+
+    for template in service.prefetch:
+        query = template.render(request.context)
+        if query is None:
+            results[template.key] = KeyResult(template.key, ok=True, applicable=False)
+            continue
+        if template.key in sent:
+            result = KeyResult(template.key, source=FROM_PREFETCH)
+            try:
+                pending = _take_value(template, sent[template.key], result)
+            except _Unusable as exc:
+                jobs.append((template, query, None))
+                results[template.key] = KeyResult(template.key, problems=[str(exc)])
+                continue
+            results[template.key] = result
+            if pending:
+                jobs.append((template, pending, result))
+        else:
+            results[template.key] = KeyResult(template.key, problems=["not prefetched"])
+            jobs.append((template, query, None))
+
+    if jobs:
+        client = client_factory(request)
+        if isinstance(client, str):
+            for template, _, partial in jobs:
+                _mark_unfetchable(results[template.key], partial, client)
+        else:
+            _run_jobs(client, jobs, results, executor, deadline)
+    return ResolvedData(results)
+
+
+def _mark_unfetchable(result: KeyResult, partial: KeyResult | None, reason: str) -> None:
+    if partial is not None:
+        # The first pages came with the prefetch; the rest could not be had.
+        partial.problems.append(f"next page not fetched: {reason}")
+        partial.ok = False
+    else:
+        result.problems.append(reason)
+
+
+def _run_jobs(
+    client: FhirClient,
+    jobs: list[Job],
+    results: dict[str, KeyResult],
+    executor: Executor,
+    deadline: float,
+) -> None:
+    futures: dict[Future[KeyResult], tuple[PrefetchTemplate, KeyResult | None]] = {}
+    for template, url, partial in jobs:
+        absolute = url if "://" in url else client.url_for(url)
+        future = executor.submit(_fetch, client, template, absolute, deadline)
+        futures[future] = (template, partial)
+    done, not_done = wait(futures, timeout=max(0.0, deadline - time.monotonic()))
+    for future in not_done:
+        future.cancel()
+        template, partial = futures[future]
+        _mark_unfetchable(results[template.key], partial, "timed out: overall FHIR deadline passed")
+    for future in done:
+        template, partial = futures[future]
+        fetched = future.result()
+        earlier = results[template.key]
+        if partial is not None:
+            # Continuation of a paged prefetch Bundle.
+            partial.pages += fetched.pages
+            partial.resources.extend(fetched.resources)
+            partial.problems.extend(fetched.problems)
+            partial.ok = fetched.ok
+        else:
+            fetched.problems[:0] = earlier.problems
+            results[template.key] = fetched
+
+
+def require(service: ServiceDeclaration, data: ResolvedData) -> None:
+    """412 when a required key has no usable data (CDS Hooks 2.0.1, 'Prefetch' and HTTP 412)."""
+    issues = []
+    for template in service.prefetch:
+        result = data.keys.get(template.key)
+        if result is None or not template.required or not result.applicable:
+            continue
+        if not result.ok or (not template.is_search and not result.resources):
+            why = "; ".join(result.problems) or "no data"
+            issues.append(
+                Issue(
+                    "not-found" if result.ok else "exception",
+                    f"{template.key}: {why}",
+                    expression=f"prefetch.{template.key}",
+                )
+            )
+    if issues:
+        raise precondition_failed(issues)

@@ -1,0 +1,355 @@
+"""Load `cards/` into immutable, indexed objects, checking every file against its JSON Schema.
+
+A broken file stops start-up with the file, the path inside it and the reason, e.g.
+`rules/alp-high-confirm-origin.yaml: $.card.indicator: must be one of "info", ...`. After the
+schemas pass, cross-references are checked (citations, value sets, orderables, parameters, fact
+names used in conditions and card text).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+
+from cds_service.knowledge.model import (
+    PLACEHOLDER_RE,
+    AgeBound,
+    Citation,
+    Code,
+    Condition,
+    IntervalRow,
+    IntervalTable,
+    KnowledgeBase,
+    Orderable,
+    Parameter,
+    Rule,
+    RuleCard,
+    SuggestionTemplate,
+    UnitTable,
+    ValueSet,
+)
+
+OPERATORS = (
+    "is",
+    "is_not",
+    "in",
+    "not_in",
+    "has",
+    "lacks",
+    "has_any",
+    "has_none",
+    "at_least",
+    "above",
+    "at_most",
+    "below",
+)
+
+
+class KnowledgeBaseError(ValueError):
+    """The knowledge base cannot be used; the message names the file, path and reason."""
+
+
+class _StringDatesLoader(yaml.SafeLoader):
+    """YAML without implicit timestamps: "2026-11-22" stays the string the schema expects."""
+
+
+_StringDatesLoader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _read(path: Path, root: Path) -> Any:
+    try:
+        return yaml.load(path.read_text("utf-8"), Loader=_StringDatesLoader)  # noqa: S506 - safe loader subclass
+    except yaml.YAMLError as exc:
+        raise KnowledgeBaseError(f"{path.relative_to(root)}: not valid YAML: {exc}") from None
+
+
+def _validate(document: Any, schema: Draft202012Validator, where: str) -> None:
+    errors = sorted(schema.iter_errors(document), key=lambda e: list(e.absolute_path))
+    if errors:
+        error = min(errors, key=lambda e: len(list(e.absolute_path)) * -1)
+        path = "$" + "".join(
+            f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path
+        )
+        raise KnowledgeBaseError(f"{where}: {path}: {error.message}")
+
+
+class _Loader:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.schemas: dict[str, Draft202012Validator] = {}
+        for path in sorted((root / "schemas").glob("*.schema.json")):
+            schema = json.loads(path.read_text("utf-8"))
+            Draft202012Validator.check_schema(schema)
+            self.schemas[path.name.removesuffix(".schema.json")] = Draft202012Validator(schema)
+
+    def document(self, relative: str, kind: str) -> Any:
+        path = self.root / relative
+        if not path.is_file():
+            raise KnowledgeBaseError(f"{relative}: missing")
+        data = _read(path, self.root)
+        _validate(data, self.schemas[kind], relative)
+        return data
+
+    def documents(self, folder: str, kind: str) -> Iterable[tuple[str, Any]]:
+        for path in sorted((self.root / folder).glob("*.yaml")):
+            relative = str(path.relative_to(self.root))
+            yield relative, self.document(relative, kind)
+
+
+def content_hash(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(
+        p for p in root.rglob("*") if p.is_file() and p.suffix in {".yaml", ".json"}
+    ):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _condition(raw: Mapping[str, Any]) -> Condition:
+    if "any" in raw or "none" in raw:
+        combinator = "any" if "any" in raw else "none"
+        return Condition(
+            says=raw["says"],
+            combinator=combinator,
+            children=tuple(_condition(c) for c in raw[combinator]),
+        )
+    operator = next(op for op in OPERATORS if op in raw)
+    return Condition(says=raw["says"], fact=raw["fact"], operator=operator, operand=raw[operator])
+
+
+def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
+    """Read and check the whole knowledge base under `root` (the `cards/` folder)."""
+    if not root.is_dir():
+        raise KnowledgeBaseError(f"{root}: knowledge base folder not found")
+    loader = _Loader(root)
+    header = loader.document("kb.yaml", "kb")
+    citations = {
+        key: Citation(key, c["text"], c.get("url"), c["verified"], c.get("note"))
+        for key, c in loader.document("citations.yaml", "citations")["citations"].items()
+    }
+    refs = _References(citations)
+
+    valuesets: dict[str, ValueSet] = {}
+    for where, doc in loader.documents("valuesets", "valueset"):
+        if doc["id"] in valuesets:
+            raise KnowledgeBaseError(f"{where}: $.id: value set {doc['id']!r} defined twice")
+        codes = []
+        for i, code in enumerate(doc["codes"]):
+            refs.citation(code["source"], f"{where}: $.codes[{i}].source")
+            codes.append(
+                Code(
+                    code["system"],
+                    code["code"],
+                    code["display"],
+                    code["source"],
+                    code["verified"],
+                    code.get("match", "exact") == "prefix",
+                )
+            )
+        valuesets[doc["id"]] = ValueSet(
+            doc["id"], doc["title"], doc["purpose"], tuple(codes), tuple(doc.get("names", ()))
+        )
+
+    units_doc = loader.document("units.yaml", "units")
+    refs.citation(units_doc["citation"], "units.yaml: $.citation")
+    units = UnitTable.build(units_doc["units"], units_doc["citation"])
+
+    intervals: dict[str, IntervalTable] = {}
+    for where, doc in loader.documents("intervals", "intervals"):
+        refs.citation(doc["citation"], f"{where}: $.citation")
+        rows = tuple(
+            IntervalRow(
+                sex=row["sex"],
+                low=float(row["low"]),
+                high=float(row["high"]),
+                age_from=AgeBound.of(row.get("from")),
+                age_to=AgeBound.of(row.get("to")),
+            )
+            for row in doc["rows"]
+        )
+        for i, row in enumerate(rows):
+            if row.low >= row.high:
+                raise KnowledgeBaseError(f"{where}: $.rows[{i}]: low must be below high")
+        intervals[doc["id"]] = IntervalTable(
+            doc["id"], doc["analyte"], doc["unit"], doc["citation"], rows, doc.get("verified", True)
+        )
+
+    parameters = {}
+    for name, p in loader.document("parameters.yaml", "parameters")["parameters"].items():
+        refs.citation(p["citation"], f"parameters.yaml: $.parameters.{name}.citation")
+        parameters[name] = Parameter(
+            name,
+            p["value"],
+            p["unit"],
+            p["meaning"],
+            p["citation"],
+            p.get("verified", p["citation"] is not None),
+        )
+
+    orderables = {}
+    for key, o in loader.document("orderables.yaml", "orderables")["orderables"].items():
+        where = f"orderables.yaml: $.orderables.{key}"
+        refs.citation(o["citation"], f"{where}.citation")
+        result_codes = {(c["system"], c["code"]) for c in o.get("result_codes", ())}
+        for vs in o.get("result_valuesets", ()):
+            if vs not in valuesets:
+                raise KnowledgeBaseError(f"{where}.result_valuesets: unknown value set {vs!r}")
+            result_codes |= {(c.system, c.code) for c in valuesets[vs].codes}
+        if not result_codes and "result_valuesets" not in o:
+            result_codes = {(o["code"]["system"], o["code"]["code"])}
+        orderables[key] = Orderable(
+            id=key,
+            label=o["label"],
+            order_label=o["order_label"],
+            system=o["code"]["system"],
+            code=o["code"]["code"],
+            display=o["code"].get("display"),
+            result_codes=frozenset(result_codes),
+            lookback_days=o["lookback_days"],
+            citation=o["citation"],
+            verified=o["verified"],
+        )
+
+    override_doc = loader.document("override-reasons.yaml", "override-reasons")
+
+    known_facts = set(fact_names)
+    rules: dict[str, Rule] = {}
+    for where, doc in loader.documents("rules", "rule"):
+        if doc["id"] in rules:
+            raise KnowledgeBaseError(f"{where}: $.id: rule {doc['id']!r} defined twice")
+        if Path(where).stem != doc["id"]:
+            raise KnowledgeBaseError(f"{where}: $.id: must match the file name ({doc['id']!r})")
+        rule = _rule(doc)
+        _check_rule(rule, where, refs, parameters, orderables, override_doc["reasons"], known_facts)
+        rules[rule.id] = rule
+
+    return KnowledgeBase(
+        name=header["name"],
+        version=header["version"],
+        content_hash=content_hash(root),
+        header=header,
+        citations=citations,
+        valuesets=valuesets,
+        units=units,
+        intervals=intervals,
+        parameters=parameters,
+        orderables=orderables,
+        override_system=override_doc["system"],
+        override_reasons=dict(override_doc["reasons"]),
+        rules=rules,
+    )
+
+
+def _rule(doc: Mapping[str, Any]) -> Rule:
+    card = doc["card"]
+    return Rule(
+        id=doc["id"],
+        version=doc["version"],
+        status=doc["status"],
+        family=doc["family"],
+        title=doc["title"],
+        intent=doc["intent"].strip(),
+        priority=doc.get("priority", 0),
+        exclusive=doc.get("exclusive", False),
+        conditions=tuple(_condition(c) for c in doc["conditions"]),
+        card=RuleCard(
+            indicator=card["indicator"],
+            summary=card["summary"],
+            finding=card["finding"].strip(),
+            reasoning=card["reasoning"].strip(),
+            next_steps=tuple(card.get("next_steps", ())),
+            suggest=tuple(
+                SuggestionTemplate(
+                    s["orderable"],
+                    s.get("recommended", False),
+                    _condition(s["only_if"]) if "only_if" in s else None,
+                )
+                for s in card.get("suggest", ())
+            ),
+            override_reasons=tuple(card.get("override_reasons", ())),
+        ),
+        citations=tuple(doc["citations"]),
+        dates={
+            k: doc[k]
+            for k in (
+                "approval_date",
+                "last_review_date",
+                "next_review_date",
+                "release_date",
+                "revision_date",
+            )
+        },
+        hti1_uses=dict((doc.get("hti1") or {}).get("uses", {})),
+    )
+
+
+class _References:
+    def __init__(self, citations: Mapping[str, Citation]) -> None:
+        self.citations = citations
+
+    def citation(self, key: str | None, where: str) -> None:
+        if key is not None and key not in self.citations:
+            raise KnowledgeBaseError(
+                f"{where}: unknown citation {key!r} (add it to citations.yaml)"
+            )
+
+
+def _walk(condition: Condition) -> Iterable[Condition]:
+    yield condition
+    for child in condition.children:
+        yield from _walk(child)
+
+
+def _check_rule(
+    rule: Rule,
+    where: str,
+    refs: _References,
+    parameters: Mapping[str, Parameter],
+    orderables: Mapping[str, Orderable],
+    reasons: Mapping[str, str],
+    known_facts: set[str],
+) -> None:
+    for i, key in enumerate(rule.citations):
+        refs.citation(key, f"{where}: $.citations[{i}]")
+    conditions = list(rule.conditions) + [s.only_if for s in rule.card.suggest if s.only_if]
+    for top in conditions:
+        for condition in _walk(top):
+            if condition.fact is not None and known_facts and condition.fact not in known_facts:
+                raise KnowledgeBaseError(f"{where}: condition on unknown fact {condition.fact!r}")
+            operand = condition.operand
+            if isinstance(operand, Mapping) and operand.get("param") not in parameters:
+                raise KnowledgeBaseError(f"{where}: unknown parameter {operand.get('param')!r}")
+            if (
+                condition.operator in {"has", "lacks"}
+                and condition.fact in {"orders.open", "results.recent"}
+                and operand not in orderables
+            ):
+                raise KnowledgeBaseError(f"{where}: unknown orderable {operand!r}")
+    for i, suggestion in enumerate(rule.card.suggest):
+        if suggestion.orderable not in orderables:
+            where_in_file = f"{where}: $.card.suggest[{i}].orderable"
+            raise KnowledgeBaseError(f"{where_in_file}: unknown orderable {suggestion.orderable!r}")
+    for reason in rule.card.override_reasons:
+        if reason not in reasons:
+            raise KnowledgeBaseError(f"{where}: $.card.override_reasons: unknown reason {reason!r}")
+    texts = [rule.card.summary, rule.card.finding, rule.card.reasoning, *rule.card.next_steps]
+    texts += [c.says for top in rule.conditions for c in _walk(top)]
+    for text in texts:
+        for name in PLACEHOLDER_RE.findall(text):
+            if name.startswith("param."):
+                if name.removeprefix("param.") not in parameters:
+                    raise KnowledgeBaseError(f"{where}: text uses unknown parameter {{{{{name}}}}}")
+            elif known_facts and name not in known_facts:
+                raise KnowledgeBaseError(f"{where}: text uses unknown fact {{{{{name}}}}}")

@@ -1,0 +1,299 @@
+"""Immutable objects the knowledge base loads into, with the indexes rules need at run time."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cds_service.fhir.values import ICD10CM, codings, concept_text
+
+PLACEHOLDER_RE = re.compile(r"\{\{\s*([a-z0-9_.]+)\s*\}\}")
+"""`{{alp.value}}` or `{{param.ggt_lookback_days}}` in rule text."""
+
+DAYS_PER = {"d": 1.0, "wk": 7.0, "mo": 30.4375, "a": 365.25}
+
+
+@dataclass(frozen=True)
+class Citation:
+    id: str
+    text: str
+    url: str | None
+    verified: bool
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Code:
+    system: str
+    code: str
+    display: str
+    source: str | None
+    verified: bool
+    prefix: bool = False
+
+
+def normalise_code(system: str, code: str) -> str:
+    """ICD-10-CM codes arrive with and without the dot and in either case."""
+    if system == ICD10CM:
+        return code.replace(".", "").upper().strip()
+    return code.strip()
+
+
+@dataclass(frozen=True)
+class ValueSet:
+    id: str
+    title: str
+    purpose: str
+    codes: tuple[Code, ...]
+    names: tuple[str, ...] = ()
+    _exact: Mapping[tuple[str, str], Code] = field(init=False, repr=False, compare=False)
+    _prefixes: tuple[tuple[str, str, Code], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        exact = {}
+        prefixes = []
+        for code in self.codes:
+            normal = normalise_code(code.system, code.code)
+            if code.prefix:
+                prefixes.append((code.system, normal, code))
+            else:
+                exact[(code.system, normal)] = code
+        object.__setattr__(self, "_exact", exact)
+        object.__setattr__(self, "_prefixes", tuple(prefixes))
+
+    def match_coding(self, system: Any, code: Any) -> Code | None:
+        if not isinstance(system, str) or not isinstance(code, str):
+            return None
+        normal = normalise_code(system, code)
+        found = self._exact.get((system, normal))
+        if found:
+            return found
+        for prefix_system, prefix, entry in self._prefixes:
+            if system == prefix_system and normal.startswith(prefix):
+                return entry
+        return None
+
+    def match(self, concept: Any) -> Code | None:
+        """The first coding of a CodeableConcept that is in this value set."""
+        for coding in codings(concept):
+            found = self.match_coding(coding.get("system"), coding.get("code"))
+            if found:
+                return found
+        return None
+
+    def match_name(self, concept: Any) -> str | None:
+        """Fallback when no code matches: an ingredient name in `text` or a `display`."""
+        if not self.names:
+            return None
+        text = concept_text(concept).lower()
+        for name in self.names:
+            if name in text:
+                return name
+        return None
+
+
+@dataclass(frozen=True)
+class UnitTable:
+    citation: str
+    factors: Mapping[str, tuple[str, float]]
+    """Folded alias -> (UCUM code, factor to U/L)."""
+
+    @staticmethod
+    def fold(unit: str) -> str:
+        return unit.strip().replace("µ", "u").replace("μ", "u").lower()
+
+    @classmethod
+    def build(cls, units: Sequence[Mapping[str, Any]], citation: str) -> UnitTable:
+        factors: dict[str, tuple[str, float]] = {}
+        for unit in units:
+            for alias in [unit["ucum"], *unit["aliases"]]:
+                factors[cls.fold(alias)] = (unit["ucum"], float(unit["factor"]))
+        return cls(citation, factors)
+
+    def to_units_per_litre(self, value: float, code: Any, text: Any) -> tuple[float, str] | None:
+        """(value in U/L, the unit as recognised), or None when neither code nor text is known."""
+        for candidate in (code, text):
+            if isinstance(candidate, str) and candidate.strip():
+                found = self.factors.get(self.fold(candidate))
+                if found:
+                    return value * found[1], found[0]
+        return None
+
+
+@dataclass(frozen=True)
+class AgeBound:
+    value: float
+    unit: str
+
+    @classmethod
+    def of(cls, raw: Mapping[str, Any] | None) -> AgeBound | None:
+        return cls(float(raw["value"]), raw["unit"]) if raw else None
+
+    @property
+    def days(self) -> float:
+        return self.value * DAYS_PER[self.unit]
+
+    def __str__(self) -> str:
+        names = {"d": "days", "wk": "weeks", "mo": "months", "a": "years"}
+        number = f"{self.value:g}"
+        return f"{number} {names[self.unit]}"
+
+
+@dataclass(frozen=True)
+class IntervalRow:
+    sex: str
+    low: float
+    high: float
+    age_from: AgeBound | None = None
+    age_to: AgeBound | None = None
+
+    def covers(self, age_days: float) -> bool:
+        if self.age_from and age_days < self.age_from.days:
+            return False
+        return not (self.age_to and age_days >= self.age_to.days)
+
+    def describe_age(self) -> str:
+        if self.age_from and self.age_to:
+            return f"{self.age_from} to under {self.age_to}"
+        if self.age_from:
+            return f"{self.age_from} and over"
+        if self.age_to:
+            return f"under {self.age_to}"
+        return "all ages"
+
+
+@dataclass(frozen=True)
+class IntervalTable:
+    id: str
+    analyte: str
+    unit: str
+    citation: str
+    rows: tuple[IntervalRow, ...]
+    verified: bool = True
+
+    def lookup(self, age_days: float, sex: str | None) -> tuple[float, float, str] | None:
+        """(low, high, description) for this age and sex; the union of both sexes if sex unknown."""
+        candidates = [r for r in self.rows if r.covers(age_days)]
+        if sex in {"male", "female"}:
+            chosen = [r for r in candidates if r.sex in {sex, "any"}]
+        else:
+            chosen = candidates
+        if not chosen:
+            return None
+        low = min(r.low for r in chosen)
+        high = max(r.high for r in chosen)
+        row = chosen[0]
+        who = sex if sex in {"male", "female"} and row.sex != "any" else "any sex"
+        if len(chosen) > 1:
+            who = "either sex (sex unknown)"
+        return low, high, f"{who}, {row.describe_age()}"
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    value: float
+    unit: str
+    meaning: str
+    citation: str | None
+    verified: bool
+
+
+@dataclass(frozen=True)
+class Orderable:
+    id: str
+    label: str
+    order_label: str
+    system: str
+    code: str
+    display: str | None
+    result_codes: frozenset[tuple[str, str]]
+    lookback_days: int
+    citation: str | None
+    verified: bool
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One test in a rule: `fact` `operator` `operand`, or a combinator over children."""
+
+    says: str
+    fact: str | None = None
+    operator: str | None = None
+    operand: Any = None
+    combinator: str | None = None
+    children: tuple[Condition, ...] = ()
+
+
+@dataclass(frozen=True)
+class SuggestionTemplate:
+    orderable: str
+    recommended: bool = False
+    only_if: Condition | None = None
+
+
+@dataclass(frozen=True)
+class RuleCard:
+    indicator: str
+    summary: str
+    finding: str
+    reasoning: str
+    next_steps: tuple[str, ...] = ()
+    suggest: tuple[SuggestionTemplate, ...] = ()
+    override_reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    version: str
+    status: str
+    family: str
+    title: str
+    intent: str
+    priority: int
+    exclusive: bool
+    conditions: tuple[Condition, ...]
+    card: RuleCard
+    citations: tuple[str, ...]
+    dates: Mapping[str, str]
+    hti1_uses: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    name: str
+    version: str
+    content_hash: str
+    header: Mapping[str, Any]
+    citations: Mapping[str, Citation]
+    valuesets: Mapping[str, ValueSet]
+    units: UnitTable
+    intervals: Mapping[str, IntervalTable]
+    parameters: Mapping[str, Parameter]
+    orderables: Mapping[str, Orderable]
+    override_system: str
+    override_reasons: Mapping[str, str]
+    rules: Mapping[str, Rule]
+
+    def param(self, name: str) -> float:
+        return self.parameters[name].value
+
+    def active_rules(self) -> list[Rule]:
+        return [r for r in self.rules.values() if r.status == "active"]
+
+    def orderables_resulted_by(self, concept: Any) -> list[str]:
+        """Orderables for which an Observation with this code counts as a result."""
+        pairs = {(c.get("system"), c.get("code")) for c in codings(concept)}
+        return [o.id for o in self.orderables.values() if pairs & o.result_codes]
+
+    def orderables_ordered_by(self, concept: Any) -> list[str]:
+        """Orderables an order (ServiceRequest) with this code stands for."""
+        pairs = {(c.get("system"), c.get("code")) for c in codings(concept)}
+        return [
+            o.id
+            for o in self.orderables.values()
+            if (o.system, o.code) in pairs or pairs & o.result_codes
+        ]

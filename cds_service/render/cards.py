@@ -1,0 +1,181 @@
+"""Turn fired rules into CDS Hooks cards (ARCHITECTURE.md section 5).
+
+Cards for one ALP are built in rule priority order and a test already suggested by an earlier
+card is not suggested again, so a clinician never sees two cards asking for the same test. A test
+with an open order or a result inside its look-back window is not suggested either, and the
+card's detail says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cds_service.clinical.engine import AlpEvaluation, RuleOutcome, check, render_text
+from cds_service.clinical.facts import Facts
+from cds_service.hooks.response import Action, Card, Coding, Link, Source, Suggestion
+from cds_service.knowledge.model import KnowledgeBase, Orderable, Rule
+from cds_service.render.orders import service_request
+
+SUMMARY_LIMIT = 139
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """What cards need beyond the evaluation: where the rulebook lives and who is ordering."""
+
+    base_url: str
+    patient_id: str
+    user: str | None
+    encounter_id: str | None
+    new_uuid: Callable[[], str]
+    local_codes: Mapping[str, Sequence[Coding]] = field(default_factory=dict)
+    unavailable: Sequence[str] = ()
+
+
+def rule_url(kb: KnowledgeBase, base_url: str, rule: Rule) -> str:
+    return f"{base_url.rstrip('/')}{kb.header['rulebook_path']}#{rule.id}"
+
+
+def render(
+    kb: KnowledgeBase, evaluations: Sequence[AlpEvaluation], ctx: RenderContext
+) -> list[Card]:
+    cards: list[Card] = []
+    for evaluation in evaluations:
+        suggested: dict[str, str] = {}
+        for outcome in evaluation.fired:
+            assert evaluation.facts is not None  # noqa: S101 - a fired rule implies facts
+            cards.append(_card(kb, outcome, evaluation.facts, ctx, suggested))
+    return cards
+
+
+def _card(
+    kb: KnowledgeBase,
+    outcome: RuleOutcome,
+    facts: Facts,
+    ctx: RenderContext,
+    suggested: dict[str, str],
+) -> Card:
+    rule = outcome.rule
+    template = rule.card
+    suggestions: list[Suggestion] = []
+    not_suggested: list[str] = []
+    for item in template.suggest:
+        orderable = kb.orderables[item.orderable]
+        if item.only_if is not None and not check(kb, item.only_if, facts).held:
+            continue
+        reason = _reason_not_to_suggest(orderable, facts, suggested)
+        if reason:
+            not_suggested.append(f"{orderable.label}: {reason}")
+            continue
+        suggestions.append(_suggestion(orderable, item.recommended, facts, ctx))
+        suggested[orderable.id] = rule.title
+
+    summary = render_text(template.summary, facts, kb)
+    if len(summary) > SUMMARY_LIMIT:
+        summary = summary[: SUMMARY_LIMIT - 1].rstrip() + "…"
+    url = rule_url(kb, ctx.base_url, rule)
+    reasons = [
+        Coding(kb.override_system, code, kb.override_reasons[code])
+        for code in template.override_reasons
+    ]
+    return Card(
+        uuid=ctx.new_uuid(),
+        summary=summary,
+        indicator=template.indicator,  # type: ignore[arg-type]
+        detail=_detail(kb, outcome, facts, ctx, not_suggested),
+        source=Source(
+            label=kb.header["source_label"],
+            url=url,
+            topic=Coding("urn:alp-cds:rule", rule.id, rule.title),
+        ),
+        suggestions=tuple(suggestions),
+        selection_behavior="any" if suggestions else None,
+        override_reasons=tuple(reasons) if suggestions else (),
+        links=(Link(label=f"Rulebook: {rule.title}", url=url),),
+    )
+
+
+def _reason_not_to_suggest(
+    orderable: Orderable, facts: Facts, suggested: Mapping[str, str]
+) -> str | None:
+    if orderable.id in suggested:
+        return f'already suggested by "{suggested[orderable.id]}"'
+    open_orders: Mapping[str, str] = facts.details.get("open_orders", {})
+    if orderable.id in open_orders:
+        return f"an order is already open ({open_orders[orderable.id]})"
+    recent: Mapping[str, tuple[str, str]] = facts.details.get("recent_results", {})
+    if orderable.id in recent:
+        key, date = recent[orderable.id]
+        return f"resulted on {date} ({key}), within {orderable.lookback_days} days"
+    return None
+
+
+def _suggestion(
+    orderable: Orderable, recommended: bool, facts: Facts, ctx: RenderContext
+) -> Suggestion:
+    resource = service_request(
+        orderable,
+        patient_id=ctx.patient_id,
+        reason=facts.details["alp_reference"],
+        requester=ctx.user,
+        encounter_id=ctx.encounter_id,
+        local_codes=ctx.local_codes.get(orderable.id, ()),
+    )
+    return Suggestion(
+        label=orderable.order_label,
+        uuid=ctx.new_uuid(),
+        is_recommended=True if recommended else None,
+        actions=(Action("create", f"Propose a {orderable.label} order", resource),),
+    )
+
+
+def _detail(
+    kb: KnowledgeBase,
+    outcome: RuleOutcome,
+    facts: Facts,
+    ctx: RenderContext,
+    not_suggested: Sequence[str],
+) -> str:
+    rule = outcome.rule
+    template = rule.card
+    parts = [
+        f"**Finding.** {render_text(template.finding, facts, kb)}",
+        f"**Why this card.** {render_text(template.reasoning, facts, kb)}",
+        "**Criteria met.**\n" + "\n".join(f"- {c.says}" for c in outcome.checks),
+    ]
+    if template.next_steps:
+        steps = "\n".join(f"- {render_text(s, facts, kb)}" for s in template.next_steps)
+        parts.append(f"**Next steps to consider.**\n{steps}")
+    if not_suggested:
+        parts.append("**Not suggested.**\n" + "\n".join(f"- {line}" for line in not_suggested))
+    if ctx.unavailable:
+        parts.append(
+            "**Data not available.** This card was decided without: "
+            + ", ".join(ctx.unavailable)
+            + "."
+        )
+    sources = []
+    for key in rule.citations:
+        citation = kb.citations[key]
+        text = f"[{citation.text}]({citation.url})" if citation.url else citation.text
+        sources.append(f"- {text}" + ("" if citation.verified else " (secondary summary)"))
+    parts.append("**Sources.**\n" + "\n".join(sources))
+    parts.append(
+        f"Rule `{rule.id}` v{rule.version}, knowledge base v{kb.version} ({kb.content_hash[:12]})."
+    )
+    return "\n\n".join(parts)
+
+
+def card_trace(cards: Sequence[Card]) -> list[dict[str, Any]]:
+    """What the audit trail keeps of each card: its uuid, rule and suggestion uuids."""
+    return [
+        {
+            "uuid": card.uuid,
+            "rule": card.source.topic.code if card.source.topic else None,
+            "indicator": card.indicator,
+            "suggestions": [s.uuid for s in card.suggestions],
+        }
+        for card in cards
+    ]

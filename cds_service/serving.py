@@ -1,0 +1,49 @@
+"""Production serving with gunicorn, configured from the settings object.
+
+gthread workers with `worker_connections` equal to `threads`: with the default of 1000 a worker
+accepts keep-alive connections it has no thread for while another worker idles, which halved
+throughput at random in measurements (research/python-stack.md section 4; gunicorn #3433).
+The app and knowledge base load before fork, so workers share them and a broken knowledge base
+stops the master before any worker starts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from cds_service.settings import Settings
+
+
+def gunicorn_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "bind": f"{settings.host}:{settings.port}",
+        "worker_class": "gthread",
+        "workers": settings.workers,
+        "threads": settings.threads,
+        "worker_connections": settings.threads,
+        "timeout": settings.request_timeout,
+        "graceful_timeout": 20,
+        "keepalive": 5,
+        "preload_app": True,
+        "accesslog": None,
+        "loglevel": settings.log_level.lower(),
+    }
+
+
+class GunicornServer(BaseApplication):  # type: ignore[misc]
+    """Runs an already-built app under gunicorn without a config file."""
+
+    def __init__(self, app: Flask, options: dict[str, Any]) -> None:
+        self._app = app
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return self._app

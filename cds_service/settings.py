@@ -1,0 +1,239 @@
+"""Every setting of the service, read from environment variables into one checked object.
+
+A wrong value stops start-up with a message that names the variable, so an operator never has to
+guess which of thirty variables was mistyped. `docs/configuration.md` documents each one; a test
+checks that the two lists agree.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+PREFIX = "ALP_CDS_"
+DEFAULT_KB_DIR = Path(__file__).resolve().parent.parent / "cards"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot run with."""
+
+
+def _parse_bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _int_between(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        value = int(raw.strip())
+        if not low <= value <= high:
+            raise ValueError(f"expected an integer from {low} to {high}")
+        return value
+
+    return parse
+
+
+def _float_between(low: float, high: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        value = float(raw.strip())
+        if not low <= value <= high:
+            raise ValueError(f"expected a number from {low} to {high}")
+        return value
+
+    return parse
+
+
+def _parse_url(raw: str) -> str:
+    value = raw.strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError("expected an absolute http(s) URL")
+    if parts.query or parts.fragment:
+        raise ValueError("the URL must not have a query or fragment")
+    return value
+
+
+def _parse_origins(raw: str) -> tuple[str, ...]:
+    items = tuple(item.strip().rstrip("/") for item in raw.split(",") if item.strip())
+    if not items:
+        raise ValueError("expected '*' or a comma-separated list of origins")
+    for item in items:
+        if item == "*":
+            continue
+        parts = urlsplit(item)
+        if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path:
+            raise ValueError(f"{item!r} is not an origin such as https://ehr.example.org")
+    return items
+
+
+def _parse_hook_id(raw: str) -> str:
+    value = raw.strip()
+    # Custom hooks use reverse-domain notation (CDS Hooks 2.0.1, "Hook Names").
+    if not value or any(ch.isspace() for ch in value) or "/" in value:
+        raise ValueError("expected a hook id such as org.example.lab-result-sign")
+    return value
+
+
+def _parse_dir(raw: str) -> Path:
+    return Path(raw.strip()).expanduser().resolve()
+
+
+def _parse_log_level(raw: str) -> str:
+    value = raw.strip().upper()
+    if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
+    return value
+
+
+def _setting(env: str, parse: Callable[[str], Any], doc: str) -> Any:
+    return field(metadata={"env": PREFIX + env, "parse": parse, "doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The checked configuration. Build it with `Settings.from_env()`; tests pass overrides."""
+
+    host: str = _setting("HOST", str.strip, "Address gunicorn or the dev server binds to.")
+    port: int = _setting("PORT", _int_between(1, 65535), "TCP port to listen on.")
+    public_base_url: str | None = _setting(
+        "PUBLIC_BASE_URL",
+        _parse_url,
+        "Public URL of the service as EHRs call it (scheme, host, optional path prefix). "
+        "Used for absolute links in cards and as the JWT audience.",
+    )
+    workers: int = _setting("WORKERS", _int_between(1, 64), "gunicorn worker processes.")
+    threads: int = _setting(
+        "THREADS",
+        _int_between(1, 256),
+        "Threads per gunicorn gthread worker; worker_connections is set to the same value.",
+    )
+    request_timeout: int = _setting(
+        "REQUEST_TIMEOUT", _int_between(5, 600), "gunicorn worker timeout, seconds."
+    )
+    max_body_bytes: int = _setting(
+        "MAX_BODY_BYTES",
+        _int_between(1024, 256 * 1024 * 1024),
+        "Largest request body accepted; bigger bodies get 413.",
+    )
+    cors_origins: tuple[str, ...] = _setting(
+        "CORS_ORIGINS", _parse_origins, "Origins allowed by CORS: '*' or a comma-separated list."
+    )
+    result_sign_hook: str = _setting(
+        "RESULT_SIGN_HOOK",
+        _parse_hook_id,
+        "Hook id of the result-signing service (no standard hook exists).",
+    )
+    fhir_connect_timeout: float = _setting(
+        "FHIR_CONNECT_TIMEOUT", _float_between(0.1, 30), "Seconds to connect to fhirServer."
+    )
+    fhir_read_timeout: float = _setting(
+        "FHIR_READ_TIMEOUT",
+        _float_between(0.1, 60),
+        "Seconds to wait for each read from fhirServer.",
+    )
+    fhir_deadline: float = _setting(
+        "FHIR_DEADLINE",
+        _float_between(0.2, 60),
+        "Overall seconds for all FHIR fetches of one hook call, in parallel.",
+    )
+    fhir_max_pages: int = _setting(
+        "FHIR_MAX_PAGES", _int_between(1, 100), "Most searchset pages followed per prefetch key."
+    )
+    fhir_max_response_bytes: int = _setting(
+        "FHIR_MAX_RESPONSE_BYTES",
+        _int_between(1024, 512 * 1024 * 1024),
+        "Largest single FHIR response read; larger ones count as failed.",
+    )
+    fhir_max_parallel: int = _setting(
+        "FHIR_MAX_PARALLEL", _int_between(1, 64), "Most FHIR requests in flight per process."
+    )
+    kb_dir: Path = _setting("KB_DIR", _parse_dir, "Folder holding the knowledge base (cards/).")
+    log_level: str = _setting("LOG_LEVEL", _parse_log_level, "Log level.")
+    dev_mode: bool = _setting(
+        "DEV_MODE",
+        _parse_bool,
+        "Development mode: plain-http fhirServer on loopback, loud warnings. Never in production.",
+    )
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        return {
+            "host": "127.0.0.1",
+            "port": 8080,
+            "public_base_url": None,
+            "workers": 2,
+            "threads": 8,
+            "request_timeout": 30,
+            "max_body_bytes": 8 * 1024 * 1024,
+            "cors_origins": ("*",),
+            "result_sign_hook": "org.alp-cds.lab-result-sign",
+            "fhir_connect_timeout": 3.05,
+            "fhir_read_timeout": 5.0,
+            "fhir_deadline": 6.0,
+            "fhir_max_pages": 10,
+            "fhir_max_response_bytes": 16 * 1024 * 1024,
+            "fhir_max_parallel": 16,
+            "kb_dir": DEFAULT_KB_DIR,
+            "log_level": "INFO",
+            "dev_mode": False,
+        }
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read every `ALP_CDS_*` variable; explicit overrides win (tests use them)."""
+        env = os.environ if environ is None else environ
+        values = cls.defaults()
+        known = {f.metadata["env"] for f in fields(cls)}
+        unknown = sorted(k for k in env if k.startswith(PREFIX) and k not in known)
+        if unknown:
+            raise SettingsError(f"{unknown[0]}: unknown setting (see docs/configuration.md)")
+        for f in fields(cls):
+            name = f.metadata["env"]
+            if name in env:
+                try:
+                    values[f.name] = f.metadata["parse"](env[name])
+                except ValueError as exc:
+                    raise SettingsError(f"{name}: {exc} (got {env[name]!r})") from None
+        values.update(overrides)
+        settings = cls(**values)
+        settings._check()
+        return settings
+
+    def _check(self) -> None:
+        if self.fhir_deadline < self.fhir_connect_timeout:
+            raise SettingsError(
+                f"{PREFIX}FHIR_DEADLINE: must be at least {PREFIX}FHIR_CONNECT_TIMEOUT"
+            )
+        if not self.kb_dir.is_dir():
+            raise SettingsError(f"{PREFIX}KB_DIR: {self.kb_dir} is not a folder")
+
+    @property
+    def base_url(self) -> str:
+        """Where EHRs reach the service; falls back to the bind address for local use."""
+        return self.public_base_url or f"http://{self.host}:{self.port}"
+
+    @staticmethod
+    def documented() -> list[tuple[str, str, str]]:
+        """(variable, default, description) for each setting, in declaration order."""
+        defaults = Settings.defaults()
+        rows = []
+        for f in fields(Settings):
+            default = defaults[f.name]
+            if isinstance(default, tuple):
+                shown = ",".join(default)
+            elif isinstance(default, Path):
+                shown = "cards/ beside the package"
+            elif default is None:
+                shown = "(unset)"
+            else:
+                shown = str(default).lower() if isinstance(default, bool) else str(default)
+            rows.append((f.metadata["env"], shown, f.metadata["doc"]))
+        return rows
