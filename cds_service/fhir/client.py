@@ -114,8 +114,16 @@ class FhirClient:
     def __repr__(self) -> str:  # never show the token
         return f"FhirClient({self.base_url!r})"
 
-    def url_for(self, relative: str) -> str:
-        return urljoin(self.base_url, relative.lstrip("/"))
+    def url_for(self, url: str) -> str:
+        """An absolute URL for a query relative to the base (or an absolute URL, unchanged).
+
+        A query may itself contain "://" (`code=http://loinc.org|6768-6`), so only a scheme and
+        host at the start make a URL absolute.
+        """
+        parts = urlsplit(url)
+        if parts.scheme in {"http", "https"} and parts.netloc:
+            return url
+        return urljoin(self.base_url, url.lstrip("/"))
 
     def _check_url(self, url: str) -> None:
         parts = urlsplit(url)
@@ -194,7 +202,7 @@ class FhirClient:
                 raise FhirInvalidResponse(
                     f"more than {self._limits.max_pages} pages; stopped following next links"
                 )
-            page = self.get(self.url_for(next_url) if "://" not in next_url else next_url, deadline)
+            page = self.get(self.url_for(next_url), deadline)
             if page.get("resourceType") != "Bundle":
                 raise FhirInvalidResponse("a next link did not return a Bundle")
             count += 1

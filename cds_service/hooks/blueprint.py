@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.wsgi import get_input_stream
 
 from cds_service.hooks import prefetch
 from cds_service.hooks.declaration import ServiceDeclaration, ServiceRegistry
@@ -61,8 +62,16 @@ def _require_json_body() -> Any:
     mimetype = request.mimetype or ""
     if mimetype not in JSON_TYPES and not mimetype.endswith("+json"):
         raise CdsError.simple(415, "not-supported", "Content-Type must be application/json")
-    # Raises RequestEntityTooLarge (413) past MAX_CONTENT_LENGTH, with or without Content-Length.
-    body = request.get_data(cache=False)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None:
+        # A chunked body has no Content-Length; werkzeug would silently truncate it at the
+        # limit, so read one byte more and refuse what does not fit.
+        body = get_input_stream(request.environ, max_content_length=None).read(limit + 1)
+        if len(body) > limit:
+            raise RequestEntityTooLarge()
+    else:
+        # Raises RequestEntityTooLarge (413) when Content-Length is over the limit.
+        body = request.get_data(cache=False)
     if not body:
         raise bad_request("the request body is empty")
     return decode_json(body)

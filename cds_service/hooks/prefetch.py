@@ -223,8 +223,7 @@ def _run_jobs(
 ) -> None:
     futures: dict[Future[KeyResult], tuple[PrefetchTemplate, KeyResult | None]] = {}
     for template, url, partial in jobs:
-        absolute = url if "://" in url else client.url_for(url)
-        future = executor.submit(_fetch, client, template, absolute, deadline)
+        future = executor.submit(_fetch, client, template, client.url_for(url), deadline)
         futures[future] = (template, partial)
     done, not_done = wait(futures, timeout=max(0.0, deadline - time.monotonic()))
     for future in not_done:

@@ -1,0 +1,153 @@
+"""Loading cards/: a broken file stops start-up with the file, the path inside it and the reason."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from cds_service.clinical.facts import FACTS
+from cds_service.knowledge import loader
+from cds_service.knowledge.loader import KnowledgeBaseError
+from cds_service.knowledge.model import KnowledgeBase
+
+CARDS = Path(__file__).resolve().parent.parent / "cards"
+
+
+@pytest.fixture
+def kb_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "cards"
+    shutil.copytree(CARDS, target)
+    return target
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text("utf-8")
+    assert old in text, f"{old!r} not in {path.name}"
+    path.write_text(text.replace(old, new, 1), "utf-8")
+
+
+def test_the_shipped_knowledge_base_loads(kb: KnowledgeBase) -> None:
+    assert kb.version == "1.0.0"
+    assert len(kb.content_hash) == 64
+    assert "alp-high-confirm-origin" in kb.rules
+    assert kb.units.to_units_per_litre(1.0, "ukat/L", None) == (60.0, "ukat/L")
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "message"),
+    [
+        (
+            "rules/alp-high-confirm-origin.yaml",
+            "indicator: info",
+            "indicator: urgent",
+            r"rules/alp-high-confirm-origin.yaml: \$.card.indicator: 'urgent' is not one of",
+        ),
+        (
+            "rules/alp-high-confirm-origin.yaml",
+            "orderable: ggt",
+            "orderable: gtt",
+            r"unknown orderable 'gtt'",
+        ),
+        (
+            "rules/alp-high-confirm-origin.yaml",
+            "fact: ggt.status",
+            "fact: ggt.colour",
+            r"unknown fact 'ggt.colour'",
+        ),
+        (
+            "rules/alp-high-confirm-origin.yaml",
+            "{{param.ggt_lookback_days}} days before it\n",
+            "{{param.ggt_window}} days before it\n",
+            r"unknown parameter \{\{param.ggt_window\}\}",
+        ),
+        (
+            "rules/alp-high-confirm-origin.yaml",
+            "citations: [bsg-2018",
+            "citations: [bsg-2019",
+            r"\$.citations\[0\]: unknown citation 'bsg-2019'",
+        ),
+        (
+            "rules/alp-high-confirm-origin.yaml",
+            "id: alp-high-confirm-origin",
+            "id: other-id",
+            r"must match the file name",
+        ),
+        (
+            "valuesets/ggt.yaml",
+            "verified: true",
+            "verified: yes please",
+            r"valuesets/ggt.yaml: \$.codes\[0\].verified: 'yes please' is not of type 'boolean'",
+        ),
+        (
+            "intervals/alp.yaml",
+            "low: 83, high: 248",
+            "low: 300, high: 248",
+            r"\$.rows\[0\]: low must be below high",
+        ),
+        (
+            "parameters.yaml",
+            "value: 30",
+            "value: thirty",
+            r"parameters.yaml: \$.parameters.ggt_lookback_days.value",
+        ),
+        (
+            "orderables.yaml",
+            "result_valuesets: [ggt, five-nucleotidase]",
+            "result_valuesets: [ggt, nope]",
+            r"unknown value set 'nope'",
+        ),
+        ("units.yaml", "factor: 60", "factor: 0", r"units.yaml: \$.units\[1\].factor"),
+        ("kb.yaml", "version: 1.0.0", "version: one", r"kb.yaml: \$.version"),
+        ("kb.yaml", "name: alp-cds rulebook", "name: [unclosed", r"kb.yaml: not valid YAML"),
+    ],
+)
+def test_broken_files_are_reported_precisely(
+    kb_copy: Path, file: str, old: str, new: str, message: str
+) -> None:
+    edit(kb_copy / file, old, new)
+    with pytest.raises(KnowledgeBaseError, match=message):
+        loader.load(kb_copy, FACTS)
+
+
+def test_a_missing_file_is_reported(kb_copy: Path) -> None:
+    (kb_copy / "orderables.yaml").unlink()
+    with pytest.raises(KnowledgeBaseError, match=r"orderables\.yaml: missing"):
+        loader.load(kb_copy, FACTS)
+
+
+def test_the_content_hash_changes_with_any_edit(kb_copy: Path) -> None:
+    before = loader.load(kb_copy, FACTS).content_hash
+    edit(kb_copy / "citations.yaml", "Gut 2018;67:6-19.", "Gut 2018;67:6-19 ")
+    assert loader.load(kb_copy, FACTS).content_hash != before
+
+
+def test_a_broken_knowledge_base_stops_the_app(
+    kb_copy: Path, make_app: Callable[..., Flask]
+) -> None:
+    edit(kb_copy / "rules/alp-high-confirm-origin.yaml", "status: active", "status: maybe")
+    with pytest.raises(KnowledgeBaseError, match=r"alp-high-confirm-origin\.yaml"):
+        make_app(kb_dir=kb_copy)
+
+
+def test_icd10_codes_match_with_and_without_the_dot_and_by_prefix() -> None:
+    from cds_service.knowledge.model import Code, ValueSet
+
+    icd = "http://hl7.org/fhir/sid/icd-10-cm"
+    valueset = ValueSet(
+        "liver",
+        "t",
+        "p",
+        (
+            Code(icd, "K74.3", "PBC", None, True),
+            Code(icd, "K80", "Cholelithiasis", None, True, prefix=True),
+        ),
+    )
+    assert valueset.match_coding(icd, "K743")
+    assert valueset.match_coding(icd, "k74.3")
+    assert valueset.match_coding(icd, "K80.50")
+    assert valueset.match_coding(icd, "K81.0") is None
+    assert valueset.match_coding("http://snomed.info/sct", "K74.3") is None

@@ -1,0 +1,289 @@
+"""Rule alp-high-confirm-origin: a raised ALP with no GGT in 30 days and none on order asks for GGT.
+
+Positive, negative and boundary cases through the HTTP service, with units, reference-range
+choices, and the suggested ServiceRequest checked with fhir.resources.R4B.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fhir.resources.R4B.servicerequest import ServiceRequest
+from flask.testing import FlaskClient
+
+from tests.support.fhir import (
+    alp,
+    full_prefetch,
+    ggt,
+    observation,
+    patient,
+    service_request,
+    sign_request,
+)
+
+SERVICE = "/cds-services/alp-result-sign"
+RULE = "alp-high-confirm-origin"
+
+
+def cards(
+    client: FlaskClient, results: list[dict[str, Any]], **prefetch: Any
+) -> list[dict[str, Any]]:
+    response = client.post(SERVICE, json=sign_request(results, full_prefetch(**prefetch)))
+    assert response.status_code == 200, response.get_json()
+    found: list[dict[str, Any]] = response.get_json()["cards"]
+    return found
+
+
+def fired(found: list[dict[str, Any]]) -> list[str]:
+    return [c["source"]["topic"]["code"] for c in found]
+
+
+def suggested_loinc(card: dict[str, Any]) -> list[str]:
+    return [
+        a["resource"]["code"]["coding"][0]["code"]
+        for s in card.get("suggestions", [])
+        for a in s["actions"]
+    ]
+
+
+# --- positive ------------------------------------------------------------------------------
+
+
+def test_high_alp_without_ggt_suggests_ggt(client: FlaskClient) -> None:
+    found = cards(client, [alp(312, ident="alp-1")])
+    assert fired(found) == [RULE]
+    card = found[0]
+    assert card["summary"] == "ALP 312 U/L (3.0x upper limit): order GGT to tell liver from bone"
+    assert card["indicator"] == "info"
+    assert suggested_loinc(card) == ["2324-2"]
+    suggestion = card["suggestions"][0]
+    assert suggestion["isRecommended"] is True
+    assert card["selectionBehavior"] == "any"
+    assert {r["code"] for r in card["overrideReasons"]} >= {"already-ordered", "patient-declined"}
+    assert card["links"][0]["url"].endswith(f"/rulebook#{RULE}")
+    assert "35-104 U/L (the lab's reference range)" in card["detail"]
+
+
+def test_the_suggested_order_is_a_valid_r4_service_request(client: FlaskClient) -> None:
+    body = sign_request([alp(312, ident="alp-1")], full_prefetch())
+    body["context"]["encounterId"] = "enc-7"
+    card = client.post(SERVICE, json=body).get_json()["cards"][0]
+    resource = card["suggestions"][0]["actions"][0]["resource"]
+    parsed = ServiceRequest.model_validate(resource)  # raises on any structural error
+    assert parsed.status == "draft"
+    assert parsed.intent == "proposal"
+    assert resource["subject"] == {"reference": "Patient/pt-1"}
+    assert resource["reasonReference"] == [{"reference": "Observation/alp-1"}]
+    assert resource["requester"] == {"reference": "Practitioner/dr-1"}
+    assert resource["encounter"] == {"reference": "Encounter/enc-7"}
+    assert resource["code"]["coding"][0] == {
+        "system": "http://loinc.org",
+        "code": "2324-2",
+        "display": "Gamma glutamyl transferase [Enzymatic activity/volume] in Serum or Plasma",
+    }
+
+
+def test_each_card_and_suggestion_has_a_fresh_uuid(client: FlaskClient) -> None:
+    first = cards(client, [alp(312)])[0]
+    second = cards(client, [alp(312)])[0]
+    assert first["uuid"] != second["uuid"]
+    assert first["suggestions"][0]["uuid"] != second["suggestions"][0]["uuid"]
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "ucum"),
+    [
+        (312, "IU/L", None),  # no UCUM code: the unit text is used
+        (312, "[IU]/L", "[IU]/L"),
+        (312, "U/l", None),
+        (5.2, "µkat/L", "ukat/L"),  # 5.2 x 60 = 312 U/L
+        (5.2, "μkat/L", None),  # Greek mu
+    ],
+)
+def test_unit_variants_are_understood(
+    client: FlaskClient, value: float, unit: str, ucum: str | None
+) -> None:
+    kat = "kat" in unit
+    result = alp(value, unit=unit, ucum=ucum, low=0.58 if kat else 35, high=1.73 if kat else 104)
+    found = cards(client, [result])
+    assert fired(found) == [RULE]
+    assert "3.0x upper limit" in found[0]["summary"]
+
+
+def test_adult_without_a_range_uses_the_adult_table_by_sex(client: FlaskClient) -> None:
+    # Women >= 17 y: 35-104 U/L; men >= 19 y: 40-129 U/L (Mayo).
+    assert fired(
+        cards(client, [alp(110, low=None, high=None)], pt=patient("female", "1970-01-01"))
+    ) == [RULE]
+    assert (
+        fired(cards(client, [alp(110, low=None, high=None)], pt=patient("male", "1970-01-01")))
+        == []
+    )
+    found = cards(client, [alp(130, low=None, high=None)], pt=patient("male", "1970-01-01"))
+    assert "knowledge base" in found[0]["detail"]
+
+
+def test_a_child_judged_by_the_age_table_not_an_adult_range(client: FlaskClient) -> None:
+    # 12-year-old: Mayo 129-417 U/L. The lab sent an adult range without an age.
+    child = patient("female", "2014-06-01")
+    assert fired(cards(client, [alp(300)], pt=child)) == []
+    assert fired(cards(client, [alp(450)], pt=child)) == [RULE]
+
+
+def test_an_age_specific_lab_range_is_used_for_a_child(client: FlaskClient) -> None:
+    child = patient("male", "2014-06-01")
+    result = alp(300, low=None, high=None)
+    result["referenceRange"] = [
+        {"low": {"value": 40}, "high": {"value": 129}, "age": {"low": {"value": 18, "unit": "a"}}},
+        {
+            "low": {"value": 100},
+            "high": {"value": 280},
+            "age": {"low": {"value": 10, "unit": "a"}, "high": {"value": 14, "unit": "a"}},
+        },
+    ]
+    found = cards(client, [result], pt=child)
+    assert fired(found) == [RULE]
+    assert "100-280 U/L" in found[0]["detail"]
+
+
+def test_sex_specific_lab_ranges_follow_applies_to(client: FlaskClient) -> None:
+    result = alp(120, low=None, high=None)
+    result["referenceRange"] = [
+        {
+            "high": {"value": 129},
+            "appliesTo": [
+                {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/referencerange-meaning",
+                            "code": "male",
+                        }
+                    ]
+                }
+            ],
+        },
+        {
+            "high": {"value": 104},
+            "appliesTo": [
+                {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/referencerange-meaning",
+                            "code": "female",
+                        }
+                    ]
+                }
+            ],
+        },
+    ]
+    assert fired(cards(client, [result], pt=patient("female"))) == [RULE]
+    assert fired(cards(client, [result], pt=patient("male"))) == []
+
+
+# --- negative ------------------------------------------------------------------------------
+
+
+def test_normal_alp_gives_no_card(client: FlaskClient) -> None:
+    assert cards(client, [alp(80)]) == []
+
+
+def test_co_resulted_ggt_means_no_ggt_card(client: FlaskClient) -> None:
+    assert RULE not in fired(cards(client, [alp(312), ggt(20)]))
+
+
+def test_recent_ggt_in_the_record_means_no_ggt_card(client: FlaskClient) -> None:
+    earlier = ggt(20, when="2026-11-01T08:00:00Z")
+    assert RULE not in fired(cards(client, [alp(312)], labs=[earlier]))
+
+
+def test_five_nucleotidase_counts_as_ggt(client: FlaskClient) -> None:
+    five_nt = observation("1690-7", 9, when="2026-11-10T08:00:00Z", low=2, high=15)
+    assert RULE not in fired(cards(client, [alp(312)], labs=[five_nt]))
+
+
+@pytest.mark.parametrize("status", ["active", "draft", "on-hold"])
+def test_an_open_ggt_order_means_no_card(client: FlaskClient, status: str) -> None:
+    assert RULE not in fired(cards(client, [alp(312)], orders=[service_request("2324-2", status)]))
+
+
+@pytest.mark.parametrize("status", ["completed", "revoked", "entered-in-error"])
+def test_a_closed_ggt_order_does_not_count(client: FlaskClient, status: str) -> None:
+    assert fired(cards(client, [alp(312)], orders=[service_request("2324-2", status)])) == [RULE]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"status": "entered-in-error"},
+        {"status": "cancelled"},
+        {"valueQuantity": None, "dataAbsentReason": {"text": "haemolysed"}},
+        {"valueQuantity": {"value": 312, "unit": "mg/dL"}},
+        {"valueQuantity": {"value": 312}},
+    ],
+)
+def test_uninterpretable_results_give_no_card(client: FlaskClient, change: dict[str, Any]) -> None:
+    result = alp(312)
+    for key, value in change.items():
+        if value is None:
+            result.pop(key)
+        else:
+            result[key] = value
+    assert cards(client, [result]) == []
+
+
+def test_ggt_of_another_time_window_is_ignored_even_if_co_listed(client: FlaskClient) -> None:
+    old = ggt(20, when="2026-09-01T08:00:00Z")
+    assert fired(cards(client, [alp(312)], labs=[old])) == [RULE]
+
+
+def test_no_birth_date_and_no_range_is_not_interpreted(client: FlaskClient) -> None:
+    assert cards(client, [alp(400, low=None, high=None)], pt=patient("female", None)) == []
+
+
+# --- boundary ------------------------------------------------------------------------------
+
+
+def test_alp_equal_to_the_upper_limit_is_normal(client: FlaskClient) -> None:
+    assert cards(client, [alp(104)]) == []
+    assert fired(cards(client, [alp(104.5)])) == [RULE]
+
+
+def test_ggt_exactly_30_days_before_counts_31_does_not(client: FlaskClient) -> None:
+    at_30 = ggt(20, when="2026-10-21T08:00:00Z")
+    at_31 = ggt(20, when="2026-10-20T07:59:00Z")
+    assert RULE not in fired(cards(client, [alp(312)], labs=[at_30]))
+    assert fired(cards(client, [alp(312)], labs=[at_31])) == [RULE]
+
+
+def test_dates_without_time_zones_are_read(client: FlaskClient) -> None:
+    result = alp(312, when="2026-11-20T08:00:00")
+    recent = ggt(20, when="2026-11-19")
+    assert RULE not in fired(cards(client, [result], labs=[recent]))
+
+
+def test_a_comparator_counts_as_that_value(client: FlaskClient) -> None:
+    result = alp(1000)
+    result["valueQuantity"]["comparator"] = ">"
+    found = cards(client, [result])
+    assert fired(found) == [RULE]
+
+
+def test_two_alps_in_one_bundle_are_each_evaluated(client: FlaskClient) -> None:
+    found = cards(client, [alp(312, ident="a1"), alp(80, ident="a2"), alp(250, ident="a3")])
+    reasons = [
+        c["suggestions"][0]["actions"][0]["resource"]["reasonReference"][0]["reference"]
+        for c in found
+    ]
+    assert reasons == ["Observation/a1", "Observation/a3"]
+
+
+def test_legacy_and_blood_alp_codes_trigger(client: FlaskClient) -> None:
+    for code in ("77141-0", "59789-8", "1783-0"):
+        result = observation(code, 312, low=35, high=104)
+        assert fired(cards(client, [result])) == [RULE], code
+
+
+def test_alp_fractions_do_not_trigger(client: FlaskClient) -> None:
+    bone = observation("1777-2", 312, low=0, high=55)
+    assert cards(client, [bone]) == []

@@ -1,0 +1,106 @@
+"""The scenario library, run twice: with the request's prefetch, and with prefetch removed so the
+same data comes from a real FHIR server (Medplum's router, in memory) through the fetch path.
+
+Each scenario folder in fhir_fixtures/scenarios/ holds request.json and expected.json (rules
+fired, suggested LOINC codes, indicators).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import load_scenario, scenario_names
+from tests.support.medplum import MedplumServer
+
+TOKEN = "scenario-token-0001"
+
+
+def outcome(cards: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "rules_fired": [c["source"]["topic"]["code"] for c in cards],
+        "suggested_loinc": sorted(
+            {
+                coding["code"]
+                for c in cards
+                for s in c.get("suggestions", [])
+                for a in s.get("actions", [])
+                for coding in a["resource"]["code"]["coding"]
+                if coding["system"] == "http://loinc.org"
+            }
+        ),
+        "indicators": [c["indicator"] for c in cards],
+    }
+
+
+def without_uuids(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    cleaned = copy.deepcopy(cards)
+    for card in cleaned:
+        card.pop("uuid", None)
+        for suggestion in card.get("suggestions", []):
+            suggestion.pop("uuid", None)
+    return cleaned
+
+
+def prefetched_resources(request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for value in (request.get("prefetch") or {}).values():
+        if not isinstance(value, dict):
+            continue
+        if value.get("resourceType") == "Bundle":
+            for entry in value.get("entry", []):
+                yield entry["resource"]
+        else:
+            yield value
+
+
+def post(client: FlaskClient, request: dict[str, Any], service: str) -> list[dict[str, Any]]:
+    response = client.post(f"/cds-services/{service}", json=request)
+    assert response.status_code == 200, response.get_json()
+    cards: list[dict[str, Any]] = response.get_json()["cards"]
+    return cards
+
+
+@pytest.mark.parametrize("name", scenario_names())
+def test_scenario_with_prefetch(client: FlaskClient, name: str) -> None:
+    request, expected = load_scenario(name)
+    cards = post(client, request, expected["service"])
+    assert outcome(cards) == {
+        k: expected[k] for k in ("rules_fired", "suggested_loinc", "indicators")
+    }
+
+
+@pytest.fixture(scope="module")
+def fhir_server(medplum_available: None) -> Iterator[MedplumServer]:
+    with MedplumServer(token=TOKEN) as server:
+        yield server
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", scenario_names())
+def test_scenario_through_the_fetch_path(
+    make_app: Callable[..., Flask], fhir_server: MedplumServer, name: str
+) -> None:
+    request, expected = load_scenario(name)
+    client = make_app().test_client()
+    with_prefetch = post(client, request, expected["service"])
+
+    fhir_server.reset()
+    fhir_server.load(prefetched_resources(request))
+    fetched = copy.deepcopy(request)
+    del fetched["prefetch"]
+    fetched["fhirServer"] = fhir_server.base_url
+    fetched["fhirAuthorization"] = {
+        "access_token": TOKEN,
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "user/*.read",
+        "subject": "alp-cds",
+    }
+    through_fetch = post(client, fetched, expected["service"])
+    assert outcome(through_fetch) == outcome(with_prefetch)
+    assert without_uuids(through_fetch) == without_uuids(with_prefetch)

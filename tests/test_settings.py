@@ -1,0 +1,67 @@
+"""Settings from the environment: defaults, parsing, and errors that name the variable."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from cds_service.settings import Settings, SettingsError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_defaults_run_on_loopback() -> None:
+    settings = Settings.from_env({})
+    assert (settings.host, settings.port) == ("127.0.0.1", 8080)
+    assert settings.base_url == "http://127.0.0.1:8080"
+    assert settings.dev_mode is False
+    assert settings.kb_dir == ROOT / "cards"
+
+
+def test_values_are_parsed() -> None:
+    settings = Settings.from_env(
+        {
+            "ALP_CDS_PORT": "9000",
+            "ALP_CDS_PUBLIC_BASE_URL": "https://cds.example.org/alp/",
+            "ALP_CDS_CORS_ORIGINS": "https://a.example, https://b.example",
+            "ALP_CDS_DEV_MODE": "yes",
+            "ALP_CDS_FHIR_DEADLINE": "4.5",
+        }
+    )
+    assert settings.port == 9000
+    assert settings.base_url == "https://cds.example.org/alp"
+    assert settings.cors_origins == ("https://a.example", "https://b.example")
+    assert settings.dev_mode is True
+    assert settings.fhir_deadline == 4.5
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("ALP_CDS_PORT", "eighty"),
+        ("ALP_CDS_PORT", "70000"),
+        ("ALP_CDS_THREADS", "0"),
+        ("ALP_CDS_DEV_MODE", "maybe"),
+        ("ALP_CDS_PUBLIC_BASE_URL", "cds.example.org"),
+        ("ALP_CDS_PUBLIC_BASE_URL", "https://x.example/?a=1"),
+        ("ALP_CDS_CORS_ORIGINS", "https://a.example/path"),
+        ("ALP_CDS_RESULT_SIGN_HOOK", "has space"),
+        ("ALP_CDS_LOG_LEVEL", "LOUD"),
+        ("ALP_CDS_KB_DIR", "/no/such/folder"),
+        ("ALP_CDS_FHIR_DEADLINE", "0.1"),
+        ("ALP_CDS_MAX_BODY_BYTES", "-5"),
+        ("ALP_CDS_TYPO", "1"),
+    ],
+)
+def test_a_bad_value_names_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=f"^{name}"):
+        Settings.from_env({name: value})
+
+
+def test_every_setting_is_documented_with_its_default() -> None:
+    doc = (ROOT / "docs" / "configuration.md").read_text("utf-8")
+    documented = dict(re.findall(r"^\| `(ALP_CDS_[A-Z_]+)` \| `([^`]*)` \|", doc, re.MULTILINE))
+    declared = {name: default for name, default, _ in Settings.documented()}
+    assert declared == documented
