@@ -121,7 +121,7 @@ def test_a_missing_file_is_reported(kb_copy: Path) -> None:
 
 def test_the_content_hash_changes_with_any_edit(kb_copy: Path) -> None:
     before = loader.load(kb_copy, FACTS).content_hash
-    edit(kb_copy / "citations.yaml", "Gut 2018;67:6-19.", "Gut 2018;67:6-19 ")
+    edit(kb_copy / "citations/guidelines.yaml", "Gut 2018;67:6-19.", "Gut 2018;67:6-19 ")
     assert loader.load(kb_copy, FACTS).content_hash != before
 
 

@@ -79,7 +79,11 @@ class AlpEvaluation:
 
     @property
     def fired(self) -> list[RuleOutcome]:
+        """Rules that fired and were not suppressed, in priority order."""
         return [o for o in self.outcomes if o.fired and not o.suppressed_by]
+
+    def shown(self, kind: str) -> list[RuleOutcome]:
+        return [o for o in self.fired if o.rule.kind == kind]
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"observation": self.observation}
@@ -101,9 +105,12 @@ def check(kb: KnowledgeBase, condition: Condition, facts: Facts) -> Check:
     says = render_text(condition.says, facts, kb)
     if condition.combinator:
         children = tuple(check(kb, c, facts) for c in condition.children)
-        held = any(c.held for c in children)
-        if condition.combinator == "none":
-            held = not held
+        if condition.combinator == "all":
+            held = all(c.held for c in children)
+        elif condition.combinator == "any":
+            held = any(c.held for c in children)
+        else:
+            held = not any(c.held for c in children)
         return Check(says, held, children=children)
     if condition.fact is None or condition.operator is None:
         raise ValueError(f"condition {condition.says!r} has neither a fact test nor children")
@@ -148,10 +155,20 @@ def evaluate_alp(kb: KnowledgeBase, record: PatientRecord, alp: Mapping[str, Any
     evaluation = AlpEvaluation(resource_key(alp), derived)
     rules = sorted(kb.active_rules(), key=lambda r: (-r.priority, r.id))
     outcomes = [evaluate_rule(kb, rule, derived) for rule in rules]
-    exclusive = next((o.rule.id for o in outcomes if o.fired and o.rule.exclusive), None)
+    suppressed: dict[str, str] = {}
     for outcome in outcomes:
-        if exclusive and outcome.fired and outcome.rule.id != exclusive:
-            outcome = RuleOutcome(outcome.rule, True, outcome.checks, suppressed_by=exclusive)
+        if not outcome.fired or outcome.rule.id in suppressed:
+            continue
+        targets = (
+            [o.rule.id for o in outcomes if o.rule.id != outcome.rule.id]
+            if outcome.rule.exclusive
+            else outcome.rule.suppresses
+        )
+        for target in targets:
+            suppressed.setdefault(target, outcome.rule.id)
+    for outcome in outcomes:
+        if outcome.fired and outcome.rule.id in suppressed:
+            outcome = RuleOutcome(outcome.rule, True, outcome.checks, suppressed[outcome.rule.id])
         evaluation.outcomes.append(outcome)
     return evaluation
 

@@ -1,4 +1,5 @@
-"""Reading lab Observations: usable status, time, value in U/L, and the interval that applies.
+"""Reading lab Observations: usable status, time, value in the analyte's unit, and the interval
+that applies to this patient.
 
 The interval comes from the Observation's own `referenceRange` when one applies to this patient
 (sex via `appliesTo`, age via `age`); a range without an age is not trusted for a child; otherwise
@@ -8,32 +9,38 @@ labs rarely flag a low ALP.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cds_service.fhir.values import codings, parse_datetime
+from cds_service.fhir.values import UCUM, codings, parse_datetime
 from cds_service.knowledge.model import DAYS_PER, IntervalTable, UnitTable
 
 UNUSABLE_STATUSES = {"entered-in-error", "cancelled", "registered"}
 MALE_CODES = {"male", "248153007", "M"}
 FEMALE_CODES = {"female", "248152002", "F"}
 AGE_UNITS = {
-    "a": "a",
-    "yr": "a",
-    "year": "a",
-    "years": "a",
-    "mo": "mo",
-    "month": "mo",
-    "months": "mo",
-    "wk": "wk",
-    "week": "wk",
-    "weeks": "wk",
-    "d": "d",
-    "day": "d",
-    "days": "d",
-}
+    "a": "a", "yr": "a", "year": "a", "years": "a",
+    "mo": "mo", "month": "mo", "months": "mo",
+    "wk": "wk", "week": "wk", "weeks": "wk",
+    "d": "d", "day": "d", "days": "d",
+}  # fmt: skip
+
+Converter = Callable[[float, Any, Any], "float | None"]
+"""(value, UCUM code, unit text) -> value in the analyte's unit, or None for an unknown unit."""
+
+
+def enzyme_converter(units: UnitTable) -> Converter:
+    """Catalytic-activity units (U/L, IU/L, ukat/L...) into U/L."""
+
+    def convert(value: float, code: Any, text: Any) -> float | None:
+        if code is None and text is None:
+            return value
+        found = units.to_units_per_litre(value, code, text)
+        return found[0] if found else None
+
+    return convert
 
 
 def effective_time(observation: Mapping[str, Any]) -> datetime | None:
@@ -50,6 +57,16 @@ def effective_time(observation: Mapping[str, Any]) -> datetime | None:
     return None
 
 
+def numeric_value(observation: Mapping[str, Any]) -> float | None:
+    quantity = observation.get("valueQuantity")
+    if not isinstance(quantity, Mapping):
+        return None
+    value = quantity.get("value")
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    return float(value)
+
+
 def unusable_reason(observation: Mapping[str, Any]) -> str | None:
     """Why a result cannot be interpreted at all, or None."""
     status = observation.get("status")
@@ -57,12 +74,20 @@ def unusable_reason(observation: Mapping[str, Any]) -> str | None:
         return f"status is {status}"
     if observation.get("dataAbsentReason"):
         return "the result has a dataAbsentReason instead of a value"
-    if not isinstance(observation.get("valueQuantity"), Mapping):
-        return "the result has no numeric value"
-    value = observation["valueQuantity"].get("value")
-    if not isinstance(value, int | float) or isinstance(value, bool):
+    if numeric_value(observation) is None:
         return "the result has no numeric value"
     return None
+
+
+def _unit_code(quantity: Mapping[str, Any]) -> Any:
+    return quantity.get("code") if quantity.get("system") in (None, UCUM) else None
+
+
+def _unit(observation: Mapping[str, Any]) -> tuple[Any, Any]:
+    quantity = observation.get("valueQuantity")
+    if not isinstance(quantity, Mapping):
+        return None, None
+    return _unit_code(quantity), quantity.get("unit")
 
 
 @dataclass(frozen=True)
@@ -76,22 +101,25 @@ class Measured:
 
 def measured_ul(observation: Mapping[str, Any], units: UnitTable) -> Measured | None:
     """The value in U/L, or None when the unit is not a catalytic-activity unit we know."""
-    quantity = observation.get("valueQuantity")
-    if not isinstance(quantity, Mapping):
+    value = numeric_value(observation)
+    if value is None:
         return None
-    value = quantity.get("value")
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return None
-    code = (
-        quantity.get("code")
-        if quantity.get("system") in (None, "http://unitsofmeasure.org")
-        else None
-    )
-    converted = units.to_units_per_litre(float(value), code, quantity.get("unit"))
+    code, text = _unit(observation)
+    converted = units.to_units_per_litre(value, code, text)
     if converted is None:
         return None
-    shown = quantity.get("unit") or converted[1]
-    return Measured(float(value), str(shown), converted[0], quantity.get("comparator"))
+    quantity = observation["valueQuantity"]
+    shown = text or converted[1]
+    return Measured(value, str(shown), converted[0], quantity.get("comparator"))
+
+
+def measured(observation: Mapping[str, Any], convert: Converter) -> float | None:
+    """The value in the analyte's unit via `convert`, or None."""
+    value = numeric_value(observation)
+    if value is None:
+        return None
+    code, text = _unit(observation)
+    return convert(value, code, text)
 
 
 @dataclass(frozen=True)
@@ -122,26 +150,21 @@ def _range_sex(applies_to: Any) -> str | None:
     return None
 
 
-def _range_bound(quantity: Any, units: UnitTable, default_unit: str | None) -> float | None:
+def _range_bound(quantity: Any, convert: Converter, default: tuple[Any, Any]) -> float | None:
     if not isinstance(quantity, Mapping) or not isinstance(quantity.get("value"), int | float):
         return None
-    value = float(quantity["value"])
-    unit_code = quantity.get("code")
-    unit_text = quantity.get("unit") or default_unit
-    if unit_code is None and unit_text is None:
-        return value
-    converted = units.to_units_per_litre(value, unit_code, unit_text)
-    return converted[0] if converted else None
+    code = quantity.get("code")
+    text = quantity.get("unit")
+    if code is None and text is None:
+        code, text = default  # a bound without a unit is in the result's unit
+    return convert(float(quantity["value"]), code, text)
 
 
 def lab_interval(
-    observation: Mapping[str, Any],
-    units: UnitTable,
-    sex: str | None,
-    age_days: float | None,
+    observation: Mapping[str, Any], convert: Converter, sex: str | None, age_days: float | None
 ) -> tuple[Interval | None, bool]:
     """The lab's own range that applies to this patient, and whether it carried an age."""
-    default_unit = (observation.get("valueQuantity") or {}).get("unit")
+    default = _unit(observation)
     best: tuple[int, Interval, bool] | None = None
     for rr in observation.get("referenceRange") or ():
         if not isinstance(rr, Mapping):
@@ -163,8 +186,8 @@ def lab_interval(
                 high_age is not None and age_days > high_age
             ):
                 continue
-        low = _range_bound(rr.get("low"), units, default_unit)
-        high = _range_bound(rr.get("high"), units, default_unit)
+        low = _range_bound(rr.get("low"), convert, default)
+        high = _range_bound(rr.get("high"), convert, default)
         if low is None and high is None:
             continue
         specificity = (2 if has_age else 0) + (1 if range_sex else 0)
@@ -178,14 +201,14 @@ def lab_interval(
 
 def choose_interval(
     observation: Mapping[str, Any],
-    units: UnitTable,
+    convert: Converter,
     table: IntervalTable | None,
     sex: str | None,
     age_days: float | None,
     paediatric_limit_years: float,
 ) -> tuple[Interval | None, str | None]:
     """(interval, note): the lab's range when it applies, else the table; a note says why."""
-    lab, lab_has_age = lab_interval(observation, units, sex, age_days)
+    lab, lab_has_age = lab_interval(observation, convert, sex, age_days)
     child = age_days is not None and age_days < paediatric_limit_years * DAYS_PER["a"]
     note = None
     if lab is not None and child and not lab_has_age:
@@ -203,7 +226,7 @@ def choose_interval(
             )
     if lab is not None:
         if (lab.low is None or lab.high is None) and fallback is not None:
-            # Fill only the missing bound; say so.
+            # Fill only the missing bound, and say so.
             return Interval(
                 lab.low if lab.low is not None else fallback.low,
                 lab.high if lab.high is not None else fallback.high,

@@ -23,6 +23,8 @@ from cds_service.knowledge.model import (
     Citation,
     Code,
     Condition,
+    Finding,
+    FindingSource,
     IntervalRow,
     IntervalTable,
     KnowledgeBase,
@@ -31,10 +33,12 @@ from cds_service.knowledge.model import (
     Rule,
     RuleCard,
     SuggestionTemplate,
+    TextItem,
     UnitTable,
     ValueSet,
 )
 
+COMBINATORS = ("all", "any", "none")
 OPERATORS = (
     "is",
     "is_not",
@@ -117,16 +121,75 @@ def content_hash(root: Path) -> str:
     return digest.hexdigest()
 
 
-def _condition(raw: Mapping[str, Any]) -> Condition:
-    if "any" in raw or "none" in raw:
-        combinator = "any" if "any" in raw else "none"
-        return Condition(
-            says=raw["says"],
-            combinator=combinator,
-            children=tuple(_condition(c) for c in raw[combinator]),
-        )
+def _condition(
+    raw: Mapping[str, Any], groups: Mapping[str, tuple[str, ...]], where: str
+) -> Condition:
+    for combinator in COMBINATORS:
+        if combinator in raw:
+            return Condition(
+                says=raw["says"],
+                combinator=combinator,
+                children=tuple(_condition(c, groups, where) for c in raw[combinator]),
+            )
     operator = next(op for op in OPERATORS if op in raw)
-    return Condition(says=raw["says"], fact=raw["fact"], operator=operator, operand=raw[operator])
+    operand = raw[operator]
+    group = None
+    if isinstance(operand, Mapping) and "group" in operand:
+        group = operand["group"]
+        if group not in groups:
+            raise KnowledgeBaseError(f"{where}: unknown findings group {group!r}")
+        operand = list(groups[group])
+    return Condition(
+        says=raw["says"], fact=raw["fact"], operator=operator, operand=operand, group=group
+    )
+
+
+def _text_items(
+    raw: Any, groups: Mapping[str, tuple[str, ...]], where: str
+) -> tuple[TextItem, ...]:
+    items = []
+    for item in raw or ():
+        if isinstance(item, str):
+            items.append(TextItem(item.strip()))
+        else:
+            items.append(TextItem(item["text"].strip(), _condition(item["only_if"], groups, where)))
+    return tuple(items)
+
+
+def _findings(
+    doc: Mapping[str, Any], valuesets: Mapping[str, ValueSet], parameters: Mapping[str, Parameter]
+) -> tuple[dict[str, Finding], dict[str, tuple[str, ...]]]:
+    findings = {}
+    for key, raw in doc["findings"].items():
+        sources = []
+        for i, src in enumerate(raw["sources"]):
+            where = f"findings.yaml: $.findings.{key}.sources[{i}]"
+            if src["valueset"] not in valuesets:
+                raise KnowledgeBaseError(f"{where}.valueset: unknown value set {src['valueset']!r}")
+            if src.get("within_days") and src["within_days"] not in parameters:
+                raise KnowledgeBaseError(
+                    f"{where}.within_days: unknown parameter {src['within_days']!r}"
+                )
+            sources.append(
+                FindingSource(
+                    src["from"],
+                    src["valueset"],
+                    src.get("within_days"),
+                    src.get("include_inactive", False),
+                )
+            )
+        findings[key] = Finding(
+            key, raw["label"], raw["direction"], tuple(sources), raw.get("note")
+        )
+    groups = {}
+    for name, members in doc["groups"].items():
+        for member in members:
+            if member not in findings:
+                raise KnowledgeBaseError(
+                    f"findings.yaml: $.groups.{name}: unknown finding {member!r}"
+                )
+        groups[name] = tuple(members)
+    return findings, groups
 
 
 def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
@@ -135,10 +198,12 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
         raise KnowledgeBaseError(f"{root}: knowledge base folder not found")
     loader = _Loader(root)
     header = loader.document("kb.yaml", "kb")
-    citations = {
-        key: Citation(key, c["text"], c.get("url"), c["verified"], c.get("note"))
-        for key, c in loader.document("citations.yaml", "citations")["citations"].items()
-    }
+    citations: dict[str, Citation] = {}
+    for where, doc in loader.documents("citations", "citations"):
+        for key, c in doc["citations"].items():
+            if key in citations:
+                raise KnowledgeBaseError(f"{where}: $.citations.{key}: citation defined twice")
+            citations[key] = Citation(key, c["text"], c.get("url"), c["verified"], c.get("note"))
     refs = _References(citations)
 
     valuesets: dict[str, ValueSet] = {}
@@ -159,7 +224,12 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
                 )
             )
         valuesets[doc["id"]] = ValueSet(
-            doc["id"], doc["title"], doc["purpose"], tuple(codes), tuple(doc.get("names", ()))
+            doc["id"],
+            doc["title"],
+            doc["purpose"],
+            tuple(codes),
+            tuple(doc.get("names", ())),
+            tuple(doc.get("exclude_names", ())),
         )
 
     units_doc = loader.document("units.yaml", "units")
@@ -183,7 +253,13 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
             if row.low >= row.high:
                 raise KnowledgeBaseError(f"{where}: $.rows[{i}]: low must be below high")
         intervals[doc["id"]] = IntervalTable(
-            doc["id"], doc["analyte"], doc["unit"], doc["citation"], rows, doc.get("verified", True)
+            doc["id"],
+            doc["analyte"],
+            doc["unit"],
+            doc["citation"],
+            rows,
+            doc.get("verified", True),
+            {UnitTable.fold(unit): float(f) for unit, f in doc.get("conversions", {}).items()},
         )
 
     parameters = {}
@@ -223,6 +299,9 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
         )
 
     override_doc = loader.document("override-reasons.yaml", "override-reasons")
+    findings, groups = _findings(
+        loader.document("findings.yaml", "findings"), valuesets, parameters
+    )
 
     known_facts = set(fact_names)
     rules: dict[str, Rule] = {}
@@ -231,9 +310,16 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
             raise KnowledgeBaseError(f"{where}: $.id: rule {doc['id']!r} defined twice")
         if Path(where).stem != doc["id"]:
             raise KnowledgeBaseError(f"{where}: $.id: must match the file name ({doc['id']!r})")
-        rule = _rule(doc)
+        rule = _rule(doc, groups, where)
         _check_rule(rule, where, refs, parameters, orderables, override_doc["reasons"], known_facts)
+        _check_findings_used(rule, where, findings)
         rules[rule.id] = rule
+    for rule in rules.values():
+        for other in rule.suppresses:
+            if other not in rules:
+                raise KnowledgeBaseError(
+                    f"rules/{rule.id}.yaml: $.suppresses: unknown rule {other!r}"
+                )
 
     return KnowledgeBase(
         name=header["name"],
@@ -248,12 +334,14 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
         orderables=orderables,
         override_system=override_doc["system"],
         override_reasons=dict(override_doc["reasons"]),
+        findings=findings,
+        groups=groups,
         rules=rules,
     )
 
 
-def _rule(doc: Mapping[str, Any]) -> Rule:
-    card = doc["card"]
+def _rule(doc: Mapping[str, Any], groups: Mapping[str, tuple[str, ...]], where: str) -> Rule:
+    card = doc.get("card")
     return Rule(
         id=doc["id"],
         version=doc["version"],
@@ -261,25 +349,31 @@ def _rule(doc: Mapping[str, Any]) -> Rule:
         family=doc["family"],
         title=doc["title"],
         intent=doc["intent"].strip(),
+        kind=doc.get("kind", "card"),
         priority=doc.get("priority", 0),
         exclusive=doc.get("exclusive", False),
-        conditions=tuple(_condition(c) for c in doc["conditions"]),
+        suppresses=tuple(doc.get("suppresses", ())),
+        conditions=tuple(_condition(c, groups, where) for c in doc["conditions"]),
         card=RuleCard(
             indicator=card["indicator"],
             summary=card["summary"],
             finding=card["finding"].strip(),
             reasoning=card["reasoning"].strip(),
-            next_steps=tuple(card.get("next_steps", ())),
+            next_steps=_text_items(card.get("next_steps"), groups, where),
+            cautions=_text_items(card.get("cautions"), groups, where),
             suggest=tuple(
                 SuggestionTemplate(
                     s["orderable"],
                     s.get("recommended", False),
-                    _condition(s["only_if"]) if "only_if" in s else None,
+                    _condition(s["only_if"], groups, where) if "only_if" in s else None,
                 )
                 for s in card.get("suggest", ())
             ),
             override_reasons=tuple(card.get("override_reasons", ())),
-        ),
+        )
+        if card
+        else None,
+        annotation=" ".join(doc["annotation"].split()) if doc.get("annotation") else None,
         citations=tuple(doc["citations"]),
         dates={
             k: doc[k]
@@ -302,7 +396,7 @@ class _References:
     def citation(self, key: str | None, where: str) -> None:
         if key is not None and key not in self.citations:
             raise KnowledgeBaseError(
-                f"{where}: unknown citation {key!r} (add it to citations.yaml)"
+                f"{where}: unknown citation {key!r} (add it to a file in citations/)"
             )
 
 
@@ -323,7 +417,11 @@ def _check_rule(
 ) -> None:
     for i, key in enumerate(rule.citations):
         refs.citation(key, f"{where}: $.citations[{i}]")
-    conditions = list(rule.conditions) + [s.only_if for s in rule.card.suggest if s.only_if]
+    card = rule.card
+    conditions = list(rule.conditions)
+    if card:
+        conditions += [s.only_if for s in card.suggest if s.only_if]
+        conditions += [t.only_if for t in (*card.next_steps, *card.cautions) if t.only_if]
     for top in conditions:
         for condition in _walk(top):
             if condition.fact is not None and known_facts and condition.fact not in known_facts:
@@ -337,15 +435,45 @@ def _check_rule(
                 and operand not in orderables
             ):
                 raise KnowledgeBaseError(f"{where}: unknown orderable {operand!r}")
-    for i, suggestion in enumerate(rule.card.suggest):
+    if card is None:
+        _check_texts([rule.annotation or ""], rule, where, parameters, known_facts)
+        return
+    for i, suggestion in enumerate(card.suggest):
         if suggestion.orderable not in orderables:
             where_in_file = f"{where}: $.card.suggest[{i}].orderable"
             raise KnowledgeBaseError(f"{where_in_file}: unknown orderable {suggestion.orderable!r}")
-    for reason in rule.card.override_reasons:
+    for reason in card.override_reasons:
         if reason not in reasons:
             raise KnowledgeBaseError(f"{where}: $.card.override_reasons: unknown reason {reason!r}")
-    texts = [rule.card.summary, rule.card.finding, rule.card.reasoning, *rule.card.next_steps]
-    texts += [c.says for top in rule.conditions for c in _walk(top)]
+    texts = [card.summary, card.finding, card.reasoning]
+    texts += [t.text for t in (*card.next_steps, *card.cautions)]
+    _check_texts(texts, rule, where, parameters, known_facts)
+
+
+def _check_findings_used(rule: Rule, where: str, findings: Mapping[str, Finding]) -> None:
+    tops = list(rule.conditions)
+    if rule.card:
+        tops += [s.only_if for s in rule.card.suggest if s.only_if]
+        tops += [t.only_if for t in (*rule.card.next_steps, *rule.card.cautions) if t.only_if]
+    for top in tops:
+        for condition in _walk(top):
+            if condition.fact != "findings.present":
+                continue
+            operand = condition.operand
+            names = operand if isinstance(operand, list) else [operand]
+            for name in names:
+                if name not in findings:
+                    raise KnowledgeBaseError(f"{where}: unknown finding {name!r}")
+
+
+def _check_texts(
+    texts: list[str],
+    rule: Rule,
+    where: str,
+    parameters: Mapping[str, Parameter],
+    known_facts: set[str],
+) -> None:
+    texts = texts + [c.says for top in rule.conditions for c in _walk(top)]
     for text in texts:
         for name in PLACEHOLDER_RE.findall(text):
             if name.startswith("param."):

@@ -48,6 +48,7 @@ class ValueSet:
     purpose: str
     codes: tuple[Code, ...]
     names: tuple[str, ...] = ()
+    exclude_names: tuple[str, ...] = ()
     _exact: Mapping[tuple[str, str], Code] = field(init=False, repr=False, compare=False)
     _prefixes: tuple[tuple[str, str, Code], ...] = field(init=False, repr=False, compare=False)
 
@@ -88,6 +89,8 @@ class ValueSet:
         if not self.names:
             return None
         text = concept_text(concept).lower()
+        if any(word in text for word in self.exclude_names):
+            return None
         for name in self.names:
             if name in text:
                 return name
@@ -172,6 +175,22 @@ class IntervalTable:
     citation: str
     rows: tuple[IntervalRow, ...]
     verified: bool = True
+    conversions: Mapping[str, float] = field(default_factory=dict)
+    """Folded unit -> factor into `unit` (the table's own unit has factor 1)."""
+
+    def convert(self, value: float, code: Any, text: Any) -> float | None:
+        """The value in the table's unit, or None for a unit the table does not know."""
+        for candidate in (code, text):
+            if isinstance(candidate, str) and candidate.strip():
+                folded = UnitTable.fold(candidate)
+                if folded == UnitTable.fold(self.unit):
+                    return value
+                factor = self.conversions.get(folded)
+                if factor is not None:
+                    return value * factor
+        if code is None and text is None:
+            return value  # no unit at all: assume the table's unit
+        return None
 
     def lookup(self, age_days: float, sex: str | None) -> tuple[float, float, str] | None:
         """(low, high, description) for this age and sex; the union of both sexes if sex unknown."""
@@ -217,7 +236,8 @@ class Orderable:
 
 @dataclass(frozen=True)
 class Condition:
-    """One test in a rule: `fact` `operator` `operand`, or a combinator over children."""
+    """One test in a rule: `fact` `operator` `operand`, or a combinator (all/any/none) over
+    children. `group` names the findings group an operand list came from, for the rulebook."""
 
     says: str
     fact: str | None = None
@@ -225,6 +245,34 @@ class Condition:
     operand: Any = None
     combinator: str | None = None
     children: tuple[Condition, ...] = ()
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class TextItem:
+    """A line of card text, shown only when `only_if` holds (always when it is None)."""
+
+    text: str
+    only_if: Condition | None = None
+
+
+@dataclass(frozen=True)
+class FindingSource:
+    kind: str
+    """conditions, medications or procedures"""
+    valueset: str
+    within_days: str | None = None
+    """Name of the parameter limiting how long before the ALP the entry may be dated."""
+    include_inactive: bool = False
+
+
+@dataclass(frozen=True)
+class Finding:
+    id: str
+    label: str
+    direction: str
+    sources: tuple[FindingSource, ...]
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -240,7 +288,8 @@ class RuleCard:
     summary: str
     finding: str
     reasoning: str
-    next_steps: tuple[str, ...] = ()
+    next_steps: tuple[TextItem, ...] = ()
+    cautions: tuple[TextItem, ...] = ()
     suggest: tuple[SuggestionTemplate, ...] = ()
     override_reasons: tuple[str, ...] = ()
 
@@ -253,10 +302,14 @@ class Rule:
     family: str
     title: str
     intent: str
+    kind: str
+    """card, annotation or silent"""
     priority: int
     exclusive: bool
+    suppresses: tuple[str, ...]
     conditions: tuple[Condition, ...]
-    card: RuleCard
+    card: RuleCard | None
+    annotation: str | None
     citations: tuple[str, ...]
     dates: Mapping[str, str]
     hti1_uses: Mapping[str, str]
@@ -276,6 +329,8 @@ class KnowledgeBase:
     orderables: Mapping[str, Orderable]
     override_system: str
     override_reasons: Mapping[str, str]
+    findings: Mapping[str, Finding]
+    groups: Mapping[str, tuple[str, ...]]
     rules: Mapping[str, Rule]
 
     def param(self, name: str) -> float:

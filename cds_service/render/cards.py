@@ -3,7 +3,8 @@
 Cards for one ALP are built in rule priority order and a test already suggested by an earlier
 card is not suggested again, so a clinician never sees two cards asking for the same test. A test
 with an open order or a result inside its look-back window is not suggested either, and the
-card's detail says so.
+card's detail says so. Annotation rules add their text to the ALP's cards; silent rules show
+nothing (their decision is in the trace).
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from typing import Any
 from cds_service.clinical.engine import AlpEvaluation, RuleOutcome, check, render_text
 from cds_service.clinical.facts import Facts
 from cds_service.hooks.response import Action, Card, Coding, Link, Source, Suggestion
-from cds_service.knowledge.model import KnowledgeBase, Orderable, Rule
+from cds_service.knowledge.model import KnowledgeBase, Orderable, Rule, TextItem
 from cds_service.render.orders import service_request
 
 SUMMARY_LIMIT = 139
+RULE_SYSTEM = "urn:alp-cds:rule"
 
 
 @dataclass(frozen=True)
@@ -43,10 +45,15 @@ def render(
 ) -> list[Card]:
     cards: list[Card] = []
     for evaluation in evaluations:
+        if evaluation.facts is None:
+            continue
+        annotations = [
+            render_text(o.rule.annotation or "", evaluation.facts, kb)
+            for o in evaluation.shown("annotation")
+        ]
         suggested: dict[str, str] = {}
-        for outcome in evaluation.fired:
-            assert evaluation.facts is not None  # noqa: S101 - a fired rule implies facts
-            cards.append(_card(kb, outcome, evaluation.facts, ctx, suggested))
+        for outcome in evaluation.shown("card"):
+            cards.append(_card(kb, outcome, evaluation.facts, ctx, suggested, annotations))
     return cards
 
 
@@ -56,9 +63,12 @@ def _card(
     facts: Facts,
     ctx: RenderContext,
     suggested: dict[str, str],
+    annotations: Sequence[str],
 ) -> Card:
     rule = outcome.rule
     template = rule.card
+    if template is None:
+        raise ValueError(f"rule {rule.id} has no card")
     suggestions: list[Suggestion] = []
     not_suggested: list[str] = []
     for item in template.suggest:
@@ -84,11 +94,11 @@ def _card(
         uuid=ctx.new_uuid(),
         summary=summary,
         indicator=template.indicator,  # type: ignore[arg-type]
-        detail=_detail(kb, outcome, facts, ctx, not_suggested),
+        detail=_detail(kb, outcome, facts, ctx, not_suggested, annotations),
         source=Source(
             label=kb.header["source_label"],
             url=url,
-            topic=Coding("urn:alp-cds:rule", rule.id, rule.title),
+            topic=Coding(RULE_SYSTEM, rule.id, rule.title),
         ),
         suggestions=tuple(suggestions),
         selection_behavior="any" if suggestions else None,
@@ -131,23 +141,66 @@ def _suggestion(
     )
 
 
+def _lines(kb: KnowledgeBase, items: Sequence[TextItem], facts: Facts) -> list[str]:
+    return [
+        render_text(item.text, facts, kb)
+        for item in items
+        if item.only_if is None or check(kb, item.only_if, facts).held
+    ]
+
+
+def contributing_factors(kb: KnowledgeBase, facts: Facts) -> list[str]:
+    """What in the record bears on this ALP: findings of the ALP's direction, pregnancy, age,
+    fasting; each with the record entries it came from."""
+    status = facts.get("alp.status")
+    wanted = {"high": {"high", "both"}, "low": {"low", "both"}}.get(status, set())
+    lines = []
+    found: Mapping[str, list[str]] = facts.details.get("findings", {})
+    for finding_id, evidence in found.items():
+        finding = kb.findings[finding_id]
+        if finding.direction not in wanted:
+            continue
+        note = f" {finding.note}" if finding.note else ""
+        lines.append(f"{finding.label.capitalize()} ({'; '.join(evidence)}).{note}")
+    if status == "high" and facts.get("pregnancy.status") == "pregnant":
+        trimester = facts.get("pregnancy.trimester")
+        lines.append(f"Pregnant ({trimester} trimester): placental ALP rises through pregnancy.")
+    age = facts.get("patient.age_years")
+    if age is not None and age < kb.param("paediatric_age_limit_years"):
+        lines.append(
+            f"Age {age}: growing bone makes ALP higher in children; the result was judged "
+            "against an interval for this age."
+        )
+    if status == "high" and facts.get("specimen.fasting") == "non-fasting":
+        lines.append("The specimen was not fasting: intestinal ALP can rise after a fatty meal.")
+    return lines
+
+
 def _detail(
     kb: KnowledgeBase,
     outcome: RuleOutcome,
     facts: Facts,
     ctx: RenderContext,
     not_suggested: Sequence[str],
+    annotations: Sequence[str],
 ) -> str:
     rule = outcome.rule
     template = rule.card
+    assert template is not None  # noqa: S101 - checked by the caller
     parts = [
         f"**Finding.** {render_text(template.finding, facts, kb)}",
         f"**Why this card.** {render_text(template.reasoning, facts, kb)}",
         "**Criteria met.**\n" + "\n".join(f"- {c.says}" for c in outcome.checks),
     ]
-    if template.next_steps:
-        steps = "\n".join(f"- {render_text(s, facts, kb)}" for s in template.next_steps)
-        parts.append(f"**Next steps to consider.**\n{steps}")
+    factors = contributing_factors(kb, facts) + list(annotations)
+    if factors:
+        parts.append("**Found in the record.**\n" + "\n".join(f"- {f}" for f in factors))
+    steps = _lines(kb, template.next_steps, facts)
+    if steps:
+        parts.append("**Next steps to consider.**\n" + "\n".join(f"- {s}" for s in steps))
+    cautions = _lines(kb, template.cautions, facts)
+    if cautions:
+        parts.append("**Caution.**\n" + "\n".join(f"- {c}" for c in cautions))
     if not_suggested:
         parts.append("**Not suggested.**\n" + "\n".join(f"- {line}" for line in not_suggested))
     if ctx.unavailable:
@@ -160,7 +213,7 @@ def _detail(
     for key in rule.citations:
         citation = kb.citations[key]
         text = f"[{citation.text}]({citation.url})" if citation.url else citation.text
-        sources.append(f"- {text}" + ("" if citation.verified else " (secondary summary)"))
+        sources.append(f"- {text}" + ("" if citation.verified else " (secondary or unverified)"))
     parts.append("**Sources.**\n" + "\n".join(sources))
     parts.append(
         f"Rule `{rule.id}` v{rule.version}, knowledge base v{kb.version} ({kb.content_hash[:12]})."

@@ -27,6 +27,7 @@ const {
   OperationOutcomeError,
   allOk,
   badRequest,
+  evalFhirPath,
   getExpressionForResourceType,
   getResourceTypes,
   getSearchParameter,
@@ -214,9 +215,19 @@ function expandBareReferences(param, value) {
 
 function rewriteSearchParams(resourceType, params) {
   const out = new URLSearchParams();
+  const includes = [];
   for (const [key, value] of params) {
     const [code, modifier = ''] = key.split(':', 2);
     if (code === '_') {
+      continue;
+    }
+    if (code === '_include') {
+      // MemoryRepository ignores _include, so it is kept away from the router
+      // and resolved here after the search (see resolveIncludes).
+      if (modifier !== '') {
+        rejectSearch(`${key} is not supported by the in-memory test server (only plain _include)`);
+      }
+      includes.push(parseInclude(resourceType, value));
       continue;
     }
     if (PASSTHROUGH_CONTROL_PARAMS.has(code)) {
@@ -250,7 +261,95 @@ function rewriteSearchParams(resourceType, params) {
     }
     out.append(key, param.type === 'reference' && modifier !== 'missing' ? expandBareReferences(param, value) : value);
   }
-  return out;
+  return { query: out, includes };
+}
+
+// `_include=SourceType:searchParam[:TargetType]`. Forms the glue cannot
+// honour (wildcards, other source types, non-reference parameters) are
+// rejected rather than answered with a Bundle that silently lacks includes.
+function parseInclude(resourceType, value) {
+  const parts = value.split(':');
+  if (parts.length < 2 || parts.length > 3 || parts.some((part) => part === '')) {
+    rejectSearch(`_include must look like SourceType:searchParam[:TargetType], got ${JSON.stringify(value)}`);
+  }
+  const [sourceType, code, targetType] = parts;
+  if (code === '*') {
+    rejectSearch(`Wildcard _include (${value}) is not supported by the in-memory test server`);
+  }
+  if (sourceType !== resourceType) {
+    rejectSearch(`_include source type ${sourceType} does not match the searched type ${resourceType}`);
+  }
+  const param = getSearchParameter(sourceType, code);
+  if (!param) {
+    rejectSearch(`Unknown search parameter in _include for ${sourceType}: ${code}`);
+  }
+  if (param.type !== 'reference' || !param.expression) {
+    rejectSearch(`_include needs a reference search parameter, but ${sourceType}:${code} is of type ${param.type}`);
+  }
+  if (targetType !== undefined) {
+    if (!isResourceType(targetType)) {
+      rejectSearch(`Unknown _include target type: ${targetType}`);
+    }
+    if (param.target?.length && !param.target.includes(targetType)) {
+      rejectSearch(`${sourceType}:${code} cannot refer to ${targetType} (targets: ${param.target.join(', ')})`);
+    }
+  }
+  // The expression was already narrowed to the source type at start-up
+  // (narrowSearchExpressions); narrowing again is a no-op safety net.
+  const expression = getExpressionForResourceType(sourceType, param.expression) ?? param.expression;
+  return { sourceType, code, targetType, expression };
+}
+
+// Only plain relative `Type/id` references can be resolved against the
+// repository; contained (`#id`), bare-id, absolute, versioned, urn:uuid and
+// logical (identifier-only) references are skipped.
+function parseLocalReference(value) {
+  const reference = value?.reference;
+  if (typeof reference !== 'string') {
+    return undefined;
+  }
+  const match = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(reference);
+  if (!match || !isResourceType(match[1])) {
+    return undefined;
+  }
+  return { resourceType: match[1], id: match[2] };
+}
+
+// Reads the resources that the page's matches point to through the
+// _include parameters. Each resource appears once, and never again if it is
+// already on the page as a match; dangling references are skipped.
+async function resolveIncludes(repo, includes, matches) {
+  const included = [];
+  if (includes.length === 0 || matches.length === 0) {
+    return included;
+  }
+  const seen = new Set(matches.map((resource) => `${resource.resourceType}/${resource.id}`));
+  for (const include of includes) {
+    for (const resource of matches) {
+      if (resource.resourceType !== include.sourceType) {
+        continue;
+      }
+      for (const value of evalFhirPath(include.expression, resource)) {
+        const ref = parseLocalReference(value);
+        if (!ref || (include.targetType && ref.resourceType !== include.targetType)) {
+          continue;
+        }
+        const key = `${ref.resourceType}/${ref.id}`;
+        if (seen.has(key)) {
+          continue;
+        }
+        seen.add(key);
+        try {
+          included.push(await repo.readResource(ref.resourceType, ref.id));
+        } catch (err) {
+          if (getStatus(normalizeOperationOutcome(err)) !== 404) {
+            throw err;
+          }
+        }
+      }
+    }
+  }
+  return included;
 }
 
 // MemoryRepository applies sort rules one after another with a stable sort,
@@ -270,8 +369,9 @@ function reverseSortRules(resourceType, value) {
 // The router's searchset has only `total`: no links, no fullUrl, no
 // search.mode. Clients (and our FHIR fetch code) rely on `next` for paging,
 // so build the links here. The router already honours _count/_offset, so
-// following `next` pages through the real result set.
-function decorateSearchset(bundle, baseUrl, resourceType, originalParams) {
+// following `next` pages through the real result set. Included resources
+// (search.mode "include") follow the matches and do not count in `total`.
+function decorateSearchset(bundle, baseUrl, resourceType, originalParams, included = []) {
   const count = toInt(originalParams.get('_count'));
   const offset = toInt(originalParams.get('_offset')) ?? 0;
   const pageUrl = (newOffset) => {
@@ -292,11 +392,18 @@ function decorateSearchset(bundle, baseUrl, resourceType, originalParams) {
       link.push({ relation: 'previous', url: pageUrl(Math.max(0, offset - count)) });
     }
   }
-  const entry = (bundle.entry ?? []).map((e) => ({
-    fullUrl: `${baseUrl}/${e.resource.resourceType}/${e.resource.id}`,
-    resource: e.resource,
-    search: { mode: 'match' },
-  }));
+  const entry = [
+    ...(bundle.entry ?? []).map((e) => ({
+      fullUrl: `${baseUrl}/${e.resource.resourceType}/${e.resource.id}`,
+      resource: e.resource,
+      search: { mode: 'match' },
+    })),
+    ...included.map((resource) => ({
+      fullUrl: `${baseUrl}/${resource.resourceType}/${resource.id}`,
+      resource,
+      search: { mode: 'include' },
+    })),
+  ];
   return {
     resourceType: 'Bundle',
     id: crypto.randomUUID(),
@@ -486,8 +593,9 @@ function createApp(options) {
 
     const isTypeSearch = method === 'GET' && segments.length === 1;
     let routerQuery = search;
+    let includes = [];
     if (isTypeSearch) {
-      routerQuery = rewriteSearchParams(resourceType, search);
+      ({ query: routerQuery, includes } = rewriteSearchParams(resourceType, search));
     }
     if (method === 'POST' && segments.length === 1 && body && typeof body === 'object') {
       // FHIR create: the server assigns the id. MemoryRepository would keep
@@ -513,7 +621,11 @@ function createApp(options) {
       return;
     }
     if (isTypeSearch && resource.resourceType === 'Bundle') {
-      send(res, status, decorateSearchset(resource, baseUrl, resourceType, search));
+      // Includes are resolved per page: the router has already applied
+      // _count/_offset to the matches.
+      const matches = (resource.entry ?? []).map((e) => e.resource).filter(Boolean);
+      const included = await resolveIncludes(state.repo, includes, matches);
+      send(res, status, decorateSearchset(resource, baseUrl, resourceType, search, included));
       return;
     }
     const headers = {};
