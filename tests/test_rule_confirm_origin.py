@@ -263,10 +263,11 @@ def test_dates_without_time_zones_are_read(client: FlaskClient) -> None:
 
 
 def test_a_comparator_counts_as_that_value(client: FlaskClient) -> None:
-    result = alp(1000)
+    result = alp(500)
     result["valueQuantity"]["comparator"] = ">"
     found = cards(client, [result])
     assert fired(found) == [RULE]
+    assert "4.8x upper limit" in found[0]["summary"]
 
 
 def test_two_alps_in_one_bundle_are_each_evaluated(client: FlaskClient) -> None:
