@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cds_service.clinical import engine
+from cds_service.clinical.facts import OPEN_ORDER_STATUSES
 from cds_service.clinical.labs import effective_time
 from cds_service.clinical.record import PatientRecord
 from cds_service.fhir.values import LOINC
@@ -26,8 +27,6 @@ from cds_service.render.cards import RenderContext, card_trace, render
 
 RESULT_SIGN_ID = "alp-result-sign"
 PATIENT_VIEW_ID = "alp-patient-view"
-FOLLOW_UP_ORDERABLES = ("ggt", "alp-isoenzymes", "bone-alp")
-PATIENT_VIEW_LOOKBACK_DAYS = 180
 KB_EXTENSION = "org.alp-cds.knowledge-base"
 
 DATA_LABELS = {
@@ -43,7 +42,13 @@ DATA_LABELS = {
 
 def lab_codes(kb: KnowledgeBase) -> list[str]:
     """Every LOINC code the rules read, for the `labs` prefetch query."""
-    codes = {c.code for vs in kb.valuesets.values() for c in vs.codes if c.system == LOINC}
+    # LA/LL/LP codes are LOINC answers, answer lists and parts, not observation codes.
+    codes = {
+        c.code
+        for vs in kb.valuesets.values()
+        for c in vs.codes
+        if c.system == LOINC and not c.code.startswith(("LA", "LL", "LP"))
+    }
     for orderable in kb.orderables.values():
         codes |= {code for system, code in orderable.result_codes if system == LOINC}
     return sorted(codes)
@@ -116,8 +121,9 @@ class AlpServices:
                 title="Alkaline phosphatase follow-up when the chart opens",
                 description=(
                     "Evaluates the most recent alkaline phosphatase of the last "
-                    f"{PATIENT_VIEW_LOOKBACK_DAYS} days while its follow-up is still open "
-                    "(no GGT, isoenzymes or bone ALP resulted after it and none ordered)."
+                    f"{self.kb.param('patient_view_lookback_days'):g} days while its follow-up "
+                    "is still open (no GGT, isoenzymes or bone ALP resulted after it and none "
+                    "ordered)."
                 ),
                 handler=self.patient_view,
                 prefetch=prefetch_templates(self.kb, labs_required=True),
@@ -158,21 +164,23 @@ class AlpServices:
         return self._respond(request, data, self.record(request, data, (latest,)))
 
     def _latest_open_alp(self, record: PatientRecord) -> Any:
-        since = record.now - timedelta(days=PATIENT_VIEW_LOOKBACK_DAYS)
+        """The most recent ALP in the look-back window, unless its follow-up is under way: a
+        follow-up test (orderables.yaml `closes_follow_up`) resulted after it or on order."""
+        since = record.now - timedelta(days=self.kb.param("patient_view_lookback_days"))
         dated = [(effective_time(obs), obs) for obs in engine.alp_results(self.kb, record.labs)]
         recent = [(when, obs) for when, obs in dated if when is not None and when >= since]
         if not recent:
             return None
         when, latest = max(recent, key=lambda pair: pair[0])
-        follow_up_codes = set().union(
-            *(self.kb.orderables[o].result_codes for o in FOLLOW_UP_ORDERABLES)
-        )
+        follow_ups = {o.id for o in self.kb.orderables.values() if o.closes_follow_up}
         for obs in record.labs:
-            codes = {
-                (c.get("system"), c.get("code")) for c in (obs.get("code") or {}).get("coding", ())
-            }
             obs_time = effective_time(obs)
-            if codes & follow_up_codes and obs_time is not None and obs_time > when:
+            resulted = set(self.kb.orderables_resulted_by(obs.get("code")))
+            if resulted & follow_ups and obs_time is not None and obs_time > when:
+                return None
+        for order in record.orders:
+            open_order = order.get("status") in OPEN_ORDER_STATUSES
+            if open_order and set(self.kb.orderables_ordered_by(order.get("code"))) & follow_ups:
                 return None
         return latest
 

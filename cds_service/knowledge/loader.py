@@ -296,6 +296,7 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
             lookback_days=o["lookback_days"],
             citation=o["citation"],
             verified=o["verified"],
+            closes_follow_up=o.get("closes_follow_up", False),
         )
 
     override_doc = loader.document("override-reasons.yaml", "override-reasons")

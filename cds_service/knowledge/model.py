@@ -232,6 +232,7 @@ class Orderable:
     lookback_days: int
     citation: str | None
     verified: bool
+    closes_follow_up: bool = False
 
 
 @dataclass(frozen=True)
