@@ -27,6 +27,7 @@ from cds_service.knowledge import loader
 from cds_service.knowledge.model import KnowledgeBase
 from cds_service.security.cors import install_cors
 from cds_service.settings import Settings
+from cds_service.web import create_web_blueprint
 
 log = logging.getLogger(__name__)
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -94,6 +95,7 @@ def create_app(
 
     install_cors(app, settings.cors_origins)
     app.register_blueprint(create_blueprint())
+    app.register_blueprint(create_web_blueprint(kb))
     register_error_handlers(app)
     if settings.dev_mode:
         log.warning(

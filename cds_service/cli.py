@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from cds_service.knowledge.loader import KnowledgeBaseError
 from cds_service.settings import Settings, SettingsError
@@ -54,6 +55,49 @@ def kb_check(_: argparse.Namespace) -> int:
     return 0
 
 
+def kb_report(args: argparse.Namespace) -> int:
+    import json
+
+    from cds_service.app import load_knowledge_base
+    from cds_service.render.rulebook import rulebook, rulebook_html
+
+    try:
+        kb = load_knowledge_base(_settings())
+    except KnowledgeBaseError as exc:
+        print(f"knowledge base error: {exc}", file=sys.stderr)
+        return 1
+    text = rulebook_html(kb) if args.format == "html" else json.dumps(rulebook(kb), indent=2)
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, "utf-8")
+        print(f"wrote {args.output} ({len(kb.rules)} rules, knowledge base v{kb.version})")
+    return 0
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from cds_service.alp_services import AlpServices
+    from cds_service.app import load_knowledge_base
+    from cds_service.explain import EvaluateError, evaluate_document, explain_json, explain_text
+
+    settings = _settings()
+    try:
+        kb = load_knowledge_base(settings)
+        document = json.loads(Path(args.file).read_text("utf-8"))
+        response = evaluate_document(
+            AlpServices(kb, settings.base_url, settings.result_sign_hook), document
+        )
+    except (OSError, ValueError) as exc:
+        # KnowledgeBaseError, EvaluateError and JSON errors are all ValueErrors.
+        kind = "cannot evaluate" if isinstance(exc, EvaluateError) else "error"
+        print(f"{kind}: {exc}", file=sys.stderr)
+        return 1
+    print(explain_json(response) if args.json else explain_text(response))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alp-cds", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -66,6 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
         dest="kb_command", required=True
     )
     kb.add_parser("check", help="validate cards/").set_defaults(func=kb_check)
+    report = kb.add_parser("report", help="write the rulebook (HTML or JSON)")
+    report.add_argument("--format", choices=["html", "json"], default="html")
+    report.add_argument("--output", "-o", default="rulebook.html", help="file, or - for stdout")
+    report.set_defaults(func=kb_report)
+    evaluate_cmd = commands.add_parser(
+        "evaluate", help="explain the cards for a request or FHIR Bundle file (offline)"
+    )
+    evaluate_cmd.add_argument("file", help="a CDS Hooks request or a FHIR Bundle (JSON)")
+    evaluate_cmd.add_argument("--json", action="store_true", help="print the trace as JSON")
+    evaluate_cmd.set_defaults(func=evaluate)
     return parser
 
 

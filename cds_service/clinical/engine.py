@@ -91,6 +91,8 @@ class AlpEvaluation:
             out["not_interpreted"] = self.skipped
         if self.facts:
             out["facts"] = self.facts.trace()
+            if self.facts.details.get("findings"):
+                out["findings"] = self.facts.details["findings"]
         out["rules"] = [o.to_json() for o in self.outcomes]
         return out
 
@@ -199,6 +201,9 @@ def render_text(template: str, facts: Facts, kb: KnowledgeBase) -> str:
             value = facts.get(name)
         if isinstance(value, list):
             value = ", ".join(str(v) for v in value) or "none"
+        if isinstance(value, float):
+            # Facts keep three decimals for the rules; people read one.
+            value = f"{value:.1f}"
         return "unknown" if value is None else str(value)
 
     return " ".join(PLACEHOLDER_RE.sub(replace, template).split())

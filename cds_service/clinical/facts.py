@@ -240,7 +240,7 @@ def derive(kb: KnowledgeBase, record: PatientRecord, alp: Resource) -> Facts | S
     facts.set("alp.value_ul", round(value.value_ul, 2), [key])
     facts.set("alp.low", _fmt(interval.low) if interval.low is not None else "?", [key])
     facts.set("alp.high", _fmt(interval.high), [key])
-    facts.set("alp.xuln", round(value.value_ul / interval.high, 1), [key])
+    facts.set("alp.xuln", round(value.value_ul / interval.high, 3), [key])
     facts.set("alp.range_source", interval.source, [key] if interval.from_lab else patient_ref)
     facts.set("alp.date", when.date().isoformat(), [key])
     age = int(ctx.age_days // DAYS_PER["a"]) if ctx.age_days is not None else None
@@ -351,8 +351,9 @@ def _ggt(ctx: _Context, facts: Facts) -> None:
     status = ggt.status
     if ggt.high:
         xuln = ggt.value / ggt.high
-        facts.set("ggt.xuln", round(xuln, 2), [ggt.key])
-        if abs(xuln - 1) <= ctx.kb.param("ggt_borderline_fraction"):
+        facts.set("ggt.xuln", round(xuln, 3), [ggt.key])
+        # Rounded so that 0.9 and 1.1 times the limit fall inside a 10% band despite binary floats.
+        if round(abs(xuln - 1), 6) <= ctx.kb.param("ggt_borderline_fraction"):
             status = "borderline"
     facts.set("ggt.status", status, [ggt.key])
 
@@ -366,9 +367,9 @@ def _liver_panel(ctx: _Context, facts: Facts) -> None:
     pattern = "unknown"
     if alt and alt.high and alt.value == alt.value:
         alt_x = alt.value / alt.high
-        facts.set("alt.xuln", round(alt_x, 2), [alt.key])
+        facts.set("alt.xuln", round(alt_x, 3), [alt.key])
         r_ratio = alt_x / (alp_ul / facts.details["alp_uln"])
-        facts.set("liver.r_ratio", round(r_ratio, 1), [alt.key, facts.details["alp_reference"]])
+        facts.set("liver.r_ratio", round(r_ratio, 3), [alt.key, facts.details["alp_reference"]])
         if r_ratio <= ctx.kb.param("r_ratio_cholestatic_max"):
             pattern = "cholestatic"
         elif r_ratio >= ctx.kb.param("r_ratio_hepatocellular_min"):
@@ -383,9 +384,9 @@ def _liver_panel(ctx: _Context, facts: Facts) -> None:
         if bili.value == bili.value:
             facts.set("bilirubin.value_mgdl", round(bili.value, 2), [bili.key])
             if bili.value > 0:
-                facts.set("wilson.alp_bilirubin_ratio", round(alp_ul / bili.value, 2), [bili.key])
+                facts.set("wilson.alp_bilirubin_ratio", round(alp_ul / bili.value, 3), [bili.key])
     if alt and ast and alt.value and alt.value == alt.value and ast.value == ast.value:
-        facts.set("wilson.ast_alt_ratio", round(ast.value / alt.value, 2), [ast.key, alt.key])
+        facts.set("wilson.ast_alt_ratio", round(ast.value / alt.value, 3), [ast.key, alt.key])
 
 
 def _electrolytes(ctx: _Context, facts: Facts) -> None:

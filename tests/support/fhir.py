@@ -142,3 +142,110 @@ def sign_request(
         body["prefetch"] = copy.deepcopy(dict(prefetch))
     body.update(top)
     return body
+
+
+ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
+SNOMED = "http://snomed.info/sct"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+
+
+def condition(
+    code: str,
+    system: str = ICD10,
+    *,
+    status: str | None = "active",
+    verification: str | None = "confirmed",
+    onset: str | None = None,
+    recorded: str | None = None,
+) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "resourceType": "Condition",
+        "id": f"cond-{next(_ids)}",
+        "code": {"coding": [{"system": system, "code": code}]},
+        "subject": {"reference": f"Patient/{PATIENT_ID}"},
+    }
+    if status:
+        resource["clinicalStatus"] = {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                    "code": status,
+                }
+            ]
+        }
+    if verification:
+        resource["verificationStatus"] = {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                    "code": verification,
+                }
+            ]
+        }
+    if onset:
+        resource["onsetDateTime"] = onset
+    if recorded:
+        resource["recordedDate"] = recorded
+    return resource
+
+
+def medication(
+    code: str | None = None, *, text: str | None = None, status: str = "active"
+) -> dict[str, Any]:
+    concept: dict[str, Any] = {}
+    if code:
+        concept["coding"] = [{"system": RXNORM, "code": code}]
+    if text:
+        concept["text"] = text
+    return {
+        "resourceType": "MedicationRequest",
+        "id": f"mr-{next(_ids)}",
+        "status": status,
+        "intent": "order",
+        "medicationCodeableConcept": concept,
+        "subject": {"reference": f"Patient/{PATIENT_ID}"},
+    }
+
+
+def procedure(
+    code: str, performed: str, system: str = SNOMED, status: str = "completed"
+) -> dict[str, Any]:
+    return {
+        "resourceType": "Procedure",
+        "id": f"proc-{next(_ids)}",
+        "status": status,
+        "code": {"coding": [{"system": system, "code": code}]},
+        "subject": {"reference": f"Patient/{PATIENT_ID}"},
+        "performedDateTime": performed,
+    }
+
+
+def coded_observation(loinc: str, answer_system: str, answer: str, when: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "id": f"obs-{loinc}-{next(_ids)}",
+        "status": "final",
+        "code": {"coding": [{"system": LOINC, "code": loinc}]},
+        "subject": {"reference": f"Patient/{PATIENT_ID}"},
+        "effectiveDateTime": when,
+        "valueCodeableConcept": {"coding": [{"system": answer_system, "code": answer}]},
+    }
+
+
+def with_fasting(observation_resource: dict[str, Any], code: str) -> dict[str, Any]:
+    """Attach a contained Specimen whose collection has this v2-0916 fasting status."""
+    observation_resource["contained"] = [
+        {
+            "resourceType": "Specimen",
+            "id": "spec",
+            "collection": {
+                "fastingStatusCodeableConcept": {
+                    "coding": [
+                        {"system": "http://terminology.hl7.org/CodeSystem/v2-0916", "code": code}
+                    ]
+                }
+            },
+        }
+    ]
+    observation_resource["specimen"] = {"reference": "#spec"}
+    return observation_resource
