@@ -177,12 +177,12 @@ def rule_entry(kb: KnowledgeBase, rule: Rule) -> dict[str, Any]:
             "suggestions": [
                 {
                     "orderable": s.orderable,
-                    "label": kb.orderables[s.orderable].order_label,
-                    "code": f"{kb.orderables[s.orderable].system}|{kb.orderables[s.orderable].code}",
+                    "label": o.order_label,
+                    "code": f"{o.system}|{o.code}",
                     "recommended": s.recommended,
                     "only_if": _condition(kb, s.only_if) if s.only_if else None,
                 }
-                for s in card.suggest
+                for s, o in ((s, kb.orderables[s.orderable]) for s in card.suggest)
             ],
             "override_reasons": [kb.override_reasons[r] for r in card.override_reasons],
         }
