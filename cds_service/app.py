@@ -23,10 +23,11 @@ from cds_service.hooks.blueprint import (
 from cds_service.hooks.declaration import ServiceRegistry
 from cds_service.hooks.feedback import FeedbackSink, MemoryFeedbackSink
 from cds_service.hooks.request import HookRequest
+from cds_service.hooks.response import Coding
 from cds_service.knowledge import loader
 from cds_service.knowledge.model import KnowledgeBase
 from cds_service.security.cors import install_cors
-from cds_service.settings import Settings
+from cds_service.settings import Settings, SettingsError
 from cds_service.web import create_web_blueprint
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,19 @@ class AppState:
 
 def load_knowledge_base(settings: Settings) -> KnowledgeBase:
     return loader.load(settings.kb_dir, FACTS)
+
+
+def local_codes(settings: Settings, kb: KnowledgeBase) -> dict[str, list[Coding]]:
+    """Deployment order codes per orderable; an unknown orderable id stops start-up."""
+    codes: dict[str, list[Coding]] = {}
+    for orderable, system, code, display in settings.local_order_codes:
+        if orderable not in kb.orderables:
+            known = ", ".join(kb.orderables)
+            raise SettingsError(
+                f"ALP_CDS_LOCAL_ORDER_CODES: unknown orderable {orderable!r} (known: {known})"
+            )
+        codes.setdefault(orderable, []).append(Coding(system, code, display))
+    return codes
 
 
 def fhir_client_factory(settings: Settings, session: requests.Session) -> Any:
@@ -76,7 +90,9 @@ def create_app(
 ) -> Flask:
     settings = settings or Settings.from_env()
     kb = services.kb if services else load_knowledge_base(settings)
-    services = services or AlpServices(kb, settings.base_url, settings.result_sign_hook)
+    services = services or AlpServices(
+        kb, settings.base_url, settings.result_sign_hook, local_codes(settings, kb)
+    )
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes

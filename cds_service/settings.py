@@ -86,6 +86,23 @@ def _parse_dir(raw: str) -> Path:
     return Path(raw.strip()).expanduser().resolve()
 
 
+def _parse_local_codes(raw: str) -> tuple[tuple[str, str, str, str | None], ...]:
+    """`ggt=http://hospital.org/orders|LAB123|GGT serum;bone-alp=...` -> (orderable, system,
+    code, display) tuples; orderable ids are checked against the knowledge base at start-up."""
+    entries = []
+    for item in (part.strip() for part in raw.split(";")):
+        if not item:
+            continue
+        orderable, sep, coding = item.partition("=")
+        fields_ = coding.split("|")
+        valid = len(fields_) in {2, 3} and all(f.strip() for f in fields_[:2])
+        if not sep or not orderable.strip() or not valid:
+            raise ValueError(f"expected orderable=system|code[|display], got {item!r}")
+        display = fields_[2].strip() if len(fields_) == 3 else None
+        entries.append((orderable.strip(), fields_[0].strip(), fields_[1].strip(), display))
+    return tuple(entries)
+
+
 def _parse_log_level(raw: str) -> str:
     value = raw.strip().upper()
     if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -156,6 +173,12 @@ class Settings:
         "FHIR_MAX_PARALLEL", _int_between(1, 64), "Most FHIR requests in flight per process."
     )
     kb_dir: Path = _setting("KB_DIR", _parse_dir, "Folder holding the knowledge base (cards/).")
+    local_order_codes: tuple[tuple[str, str, str, str | None], ...] = _setting(
+        "LOCAL_ORDER_CODES",
+        _parse_local_codes,
+        "Local order codes added to suggested orders: orderable=system|code[|display], "
+        "separated by ';' (orderable ids from cards/orderables.yaml).",
+    )
     log_level: str = _setting("LOG_LEVEL", _parse_log_level, "Log level.")
     dev_mode: bool = _setting(
         "DEV_MODE",
@@ -182,6 +205,7 @@ class Settings:
             "fhir_max_response_bytes": 16 * 1024 * 1024,
             "fhir_max_parallel": 16,
             "kb_dir": DEFAULT_KB_DIR,
+            "local_order_codes": (),
             "log_level": "INFO",
             "dev_mode": False,
         }
@@ -228,7 +252,7 @@ class Settings:
         for f in fields(Settings):
             default = defaults[f.name]
             if isinstance(default, tuple):
-                shown = ",".join(default)
+                shown = ",".join(str(d) for d in default) or "(none)"
             elif isinstance(default, Path):
                 shown = "cards/ beside the package"
             elif default is None:

@@ -288,3 +288,25 @@ def test_legacy_and_blood_alp_codes_trigger(client: FlaskClient) -> None:
 def test_alp_fractions_do_not_trigger(client: FlaskClient) -> None:
     bone = observation("1777-2", 312, low=0, high=55)
     assert cards(client, [bone]) == []
+
+
+def test_local_order_codes_from_configuration_are_added(make_app: Any) -> None:
+    from cds_service.app import create_app
+    from cds_service.settings import Settings, SettingsError
+
+    app = create_app(
+        Settings.from_env(
+            {"ALP_CDS_LOCAL_ORDER_CODES": "ggt=http://hospital.example.org/orders|LAB0042|GGT"}
+        )
+    )
+    body = sign_request([alp(312)], full_prefetch())
+    card = app.test_client().post(SERVICE, json=body).get_json()["cards"][0]
+    coding = card["suggestions"][0]["actions"][0]["resource"]["code"]["coding"]
+    assert coding[1] == {
+        "system": "http://hospital.example.org/orders",
+        "code": "LAB0042",
+        "display": "GGT",
+    }
+    ServiceRequest.model_validate(card["suggestions"][0]["actions"][0]["resource"])
+    with pytest.raises(SettingsError, match="unknown orderable 'gtt'"):
+        create_app(Settings.from_env({"ALP_CDS_LOCAL_ORDER_CODES": "gtt=http://h.example/o|X"}))

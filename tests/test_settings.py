@@ -65,3 +65,21 @@ def test_every_setting_is_documented_with_its_default() -> None:
     documented = dict(re.findall(r"^\| `(ALP_CDS_[A-Z_]+)` \| `([^`]*)` \|", doc, re.MULTILINE))
     declared = {name: default for name, default, _ in Settings.documented()}
     assert declared == documented
+
+
+def test_local_order_codes_are_parsed() -> None:
+    settings = Settings.from_env(
+        {
+            "ALP_CDS_LOCAL_ORDER_CODES": "ggt=http://h.example/orders|LAB1|GGT serum; bone-alp=http://h.example/orders|LAB2"
+        }
+    )
+    assert settings.local_order_codes == (
+        ("ggt", "http://h.example/orders", "LAB1", "GGT serum"),
+        ("bone-alp", "http://h.example/orders", "LAB2", None),
+    )
+
+
+@pytest.mark.parametrize("value", ["ggt", "ggt=onlysystem", "=a|b", "ggt=a|"])
+def test_malformed_local_order_codes_name_the_variable(value: str) -> None:
+    with pytest.raises(SettingsError, match="^ALP_CDS_LOCAL_ORDER_CODES"):
+        Settings.from_env({"ALP_CDS_LOCAL_ORDER_CODES": value})
