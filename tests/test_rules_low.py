@@ -204,7 +204,7 @@ def artefact_set(k: float = 6.8, ca: float = 7.2) -> list[dict[str, object]]:
 
 
 def test_low_alp_with_high_potassium_and_low_calcium_is_an_artefact(client: FlaskClient) -> None:
-    found = cards(client, artefact_set())  # type: ignore[arg-type]
+    found = cards(client, artefact_set())
     assert fired(found) == [ARTEFACT]
     assert suggested(found[0]) == ["6768-6"]
     assert "EDTA" in found[0]["summary"]
@@ -220,7 +220,7 @@ def test_calcium_in_mmol_per_litre_is_converted(client: FlaskClient) -> None:
 
 
 def test_normal_potassium_is_not_an_artefact(client: FlaskClient) -> None:
-    assert fired(cards(client, artefact_set(k=4.5))) == [FIRST]  # type: ignore[arg-type]
+    assert fired(cards(client, artefact_set(k=4.5))) == [FIRST]
 
 
 def test_electrolytes_from_another_day_do_not_count(client: FlaskClient) -> None:
@@ -248,7 +248,7 @@ def wilson_results(
 
 
 def test_the_wilson_pattern_warns_and_suggests_ceruloplasmin(client: FlaskClient) -> None:
-    found = cards(client, wilson_results())  # type: ignore[arg-type]
+    found = cards(client, wilson_results())
     # ALP/bili = 30/12 = 2.5 (< 4); AST/ALT = 2.6 (> 2.2). The low ALP is not shown twice.
     assert fired(found)[0] == WILSON
     assert found[0]["indicator"] == "warning"
@@ -260,7 +260,7 @@ def test_bilirubin_in_micromoles_is_converted(client: FlaskClient) -> None:
     results[1] = observation(
         "1975-2", 205, unit="umol/L", ucum="umol/L", low=None, high=None
     )  # 12 mg/dL
-    assert fired(cards(client, results))[0] == WILSON  # type: ignore[arg-type]
+    assert fired(cards(client, results))[0] == WILSON
 
 
 @pytest.mark.parametrize(
@@ -272,7 +272,7 @@ def test_bilirubin_in_micromoles_is_converted(client: FlaskClient) -> None:
     ],
 )
 def test_wilson_boundaries(client: FlaskClient, bili: float, ast: float, alt: float) -> None:
-    assert WILSON not in fired(cards(client, wilson_results(bili, ast, alt)))  # type: ignore[arg-type]
+    assert WILSON not in fired(cards(client, wilson_results(bili, ast, alt)))
 
 
 # --- enzyme replacement ----------------------------------------------------------------------

@@ -81,5 +81,5 @@ def test_local_order_codes_are_parsed() -> None:
 
 @pytest.mark.parametrize("value", ["ggt", "ggt=onlysystem", "=a|b", "ggt=a|"])
 def test_malformed_local_order_codes_name_the_variable(value: str) -> None:
-    with pytest.raises(SettingsError, match="^ALP_CDS_LOCAL_ORDER_CODES"):
+    with pytest.raises(SettingsError, match=r"^ALP_CDS_LOCAL_ORDER_CODES"):
         Settings.from_env({"ALP_CDS_LOCAL_ORDER_CODES": value})
