@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cds_service.clinical.classify import Classified, classify
 from cds_service.clinical.facts import Facts, Skipped, derive
 from cds_service.clinical.record import PatientRecord
 from cds_service.fhir.values import resource_key
@@ -150,8 +151,13 @@ def evaluate_rule(kb: KnowledgeBase, rule: Rule, facts: Facts) -> RuleOutcome:
     return RuleOutcome(rule, all(c.held for c in checks), checks)
 
 
-def evaluate_alp(kb: KnowledgeBase, record: PatientRecord, alp: Mapping[str, Any]) -> AlpEvaluation:
-    derived = derive(kb, record, alp)
+def evaluate_alp(
+    kb: KnowledgeBase,
+    record: PatientRecord,
+    alp: Mapping[str, Any],
+    classified: Classified | None = None,
+) -> AlpEvaluation:
+    derived = derive(kb, record, alp, classified)
     if isinstance(derived, Skipped):
         return AlpEvaluation(derived.observation, None, skipped=derived.reason)
     evaluation = AlpEvaluation(resource_key(alp), derived)
@@ -177,17 +183,18 @@ def evaluate_alp(kb: KnowledgeBase, record: PatientRecord, alp: Mapping[str, Any
 
 def alp_results(kb: KnowledgeBase, resources: Any) -> list[Mapping[str, Any]]:
     """Total-ALP Observations among `resources`."""
-    valueset = kb.valuesets["alp-total"]
     return [
         r
         for r in resources
-        if r.get("resourceType") == "Observation" and valueset.match(r.get("code"))
+        if r.get("resourceType") == "Observation" and "alp-total" in kb.classify(r.get("code"))
     ]
 
 
 def evaluate(kb: KnowledgeBase, record: PatientRecord) -> list[AlpEvaluation]:
     """Evaluate every total-ALP result being signed."""
-    return [evaluate_alp(kb, record, alp) for alp in alp_results(kb, record.results)]
+    alps = alp_results(kb, record.results)
+    classified = classify(kb, record) if alps else None
+    return [evaluate_alp(kb, record, alp, classified) for alp in alps]
 
 
 def render_text(template: str, facts: Facts, kb: KnowledgeBase) -> str:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cds_service.clinical import pregnancy
+from cds_service.clinical.classify import Classified, classify
 from cds_service.clinical.findings import match_findings
 from cds_service.clinical.labs import (
     Converter,
@@ -155,16 +156,19 @@ def _fmt(value: float) -> str:
 class _Context:
     """What every derivation for one ALP needs."""
 
-    def __init__(self, kb: KnowledgeBase, record: PatientRecord, when: datetime) -> None:
+    def __init__(
+        self, kb: KnowledgeBase, record: PatientRecord, classified: Classified, when: datetime
+    ) -> None:
         self.kb = kb
         self.record = record
+        self.classified = classified
         self.when = when
         self.sex = patient_sex(record.patient)
         self.age_days = age_days_at(record.patient, when)
         self.paediatric = kb.param("paediatric_age_limit_years")
         self.tolerance = kb.param("result_time_tolerance_hours")
         self.enzyme = enzyme_converter(kb.units)
-        self.co_resulted = {resource_key(r) for r in record.results}
+        self.co_resulted = classified.co_resulted
 
     def converter(self, table_id: str) -> Converter:
         table = self.kb.intervals.get(table_id)
@@ -181,14 +185,12 @@ class _Context:
     ) -> Reading | None:
         """The freshest usable result of an analyte: co-resulted first, then the latest in the
         window before the ALP."""
-        codes = [self.kb.valuesets[v] for v in valueset_ids]
         convert = self.converter(table_id)
         candidates = []
-        for obs in self.record.observations():
-            if unusable_reason(obs) or not any(vs.match(obs.get("code")) for vs in codes):
+        for entry in self.classified.observations_in(valueset_ids):
+            if not entry.active:
                 continue
-            key = resource_key(obs)
-            obs_time = effective_time(obs)
+            obs, key, obs_time = entry.resource, entry.key, entry.time
             together = key in self.co_resulted or (
                 obs_time is not None
                 and abs(obs_time - self.when) <= timedelta(hours=self.tolerance)
@@ -202,7 +204,7 @@ class _Context:
         candidates.sort(key=lambda c: (c[0], c[1]), reverse=True)
         obs = candidates[0][2]
         value = measured(obs, convert)
-        key = resource_key(obs)
+        key = resource_key(obs)  # the chosen entry's key
         if value is None:
             return Reading(key, float("nan"), "unknown", None, candidates[0][1])
         table = self.kb.intervals.get(table_id)
@@ -212,8 +214,11 @@ class _Context:
         return Reading(key, value, _status(value, interval), interval.high, candidates[0][1])
 
 
-def derive(kb: KnowledgeBase, record: PatientRecord, alp: Resource) -> Facts | Skipped:
-    """All facts for one ALP Observation, or why it cannot be interpreted."""
+def derive(
+    kb: KnowledgeBase, record: PatientRecord, alp: Resource, classified: Classified | None = None
+) -> Facts | Skipped:
+    """All facts for one ALP Observation, or why it cannot be interpreted. `classified` is the
+    record's one-pass index; pass it when evaluating several ALPs of one record."""
     key = resource_key(alp)
     reason = unusable_reason(alp)
     if reason:
@@ -225,7 +230,7 @@ def derive(kb: KnowledgeBase, record: PatientRecord, alp: Resource) -> Facts | S
             key, f"unit {unit!r} is not a catalytic-activity unit the knowledge base knows"
         )
     when = effective_time(alp) or record.now
-    ctx = _Context(kb, record, when)
+    ctx = _Context(kb, record, classified or classify(kb, record), when)
     interval, note = choose_interval(
         alp, ctx.enzyme, kb.intervals.get("alp"), ctx.sex, ctx.age_days, ctx.paediatric
     )
@@ -256,7 +261,7 @@ def derive(kb: KnowledgeBase, record: PatientRecord, alp: Resource) -> Facts | S
     _ggt(ctx, facts)
     _liver_panel(ctx, facts)
     _electrolytes(ctx, facts)
-    found = match_findings(kb, record, when)
+    found = match_findings(kb, ctx.classified, when)
     facts.set(
         "findings.present",
         sorted(found),
@@ -272,14 +277,12 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str) -> None:
     """Earlier low ALPs, each judged against the interval that applied on its own date."""
     lookback = ctx.kb.param("low_lookback_days")
     persistence = timedelta(days=ctx.kb.param("low_persistence_min_days"))
-    valueset = ctx.kb.valuesets["alp-total"]
     lows: list[tuple[datetime, str]] = []
-    for obs in ctx.record.observations():
-        key = resource_key(obs)
-        if key == current or key in ctx.co_resulted or not valueset.match(obs.get("code")):
+    for entry in ctx.classified.in_valueset("observations", "alp-total"):
+        obs, key, obs_time = entry.resource, entry.key, entry.time
+        if key == current or key in ctx.co_resulted:
             continue
-        obs_time = effective_time(obs)
-        if unusable_reason(obs) or obs_time is None or obs_time >= ctx.when:
+        if not entry.active or obs_time is None or obs_time >= ctx.when:
             continue
         if obs_time < ctx.when - timedelta(days=lookback):
             continue
@@ -298,7 +301,7 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str) -> None:
 
 
 def _pregnancy(ctx: _Context, facts: Facts) -> None:
-    found = pregnancy.assess(ctx.kb, ctx.record, ctx.when, ctx.sex)
+    found = pregnancy.assess(ctx.kb, ctx.classified, ctx.when, ctx.sex)
     keys = [line.split(":")[0] for line in found.evidence]
     facts.set("pregnancy.status", found.status, keys)
     facts.set("pregnancy.trimester", found.trimester, keys)
@@ -417,11 +420,10 @@ def _open_orders(ctx: _Context, facts: Facts) -> None:
 
 def _recent_results(ctx: _Context, facts: Facts, alp_key: str) -> None:
     found: dict[str, tuple[str, str]] = {}
-    for obs in ctx.record.observations():
-        key = resource_key(obs)
+    for entry in ctx.classified.entries["observations"]:
+        obs, key, obs_time = entry.resource, entry.key, entry.time
         if key == alp_key or obs.get("status") in {"entered-in-error", "cancelled"}:
             continue
-        obs_time = effective_time(obs)
         for orderable_id in ctx.kb.orderables_resulted_by(obs.get("code")):
             lookback = ctx.kb.orderables[orderable_id].lookback_days
             if lookback and _within(obs_time, ctx.when, lookback, ctx.tolerance):

@@ -12,10 +12,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from cds_service.clinical.findings import INACTIVE, NOT_TRUE, condition_time, status_code
-from cds_service.clinical.labs import effective_time, numeric_value
-from cds_service.clinical.record import PatientRecord
-from cds_service.fhir.values import ICD10CM, codings, resource_key
+from cds_service.clinical.classify import Classified, value_of
+from cds_service.fhir.values import ICD10CM, codings
 from cds_service.knowledge.model import KnowledgeBase
 
 Z3A_WEEKS = re.compile(r"^Z3A\.?(\d{2})$")
@@ -39,71 +37,60 @@ def trimester_for(weeks: float) -> str:
     return "third"
 
 
-def assess(kb: KnowledgeBase, record: PatientRecord, when: datetime, sex: str | None) -> Pregnancy:
+def assess(kb: KnowledgeBase, classified: Classified, when: datetime, sex: str | None) -> Pregnancy:
     result = Pregnancy()
     if sex == "male":
         result.status = "not pregnant"
         return result
     max_age = timedelta(days=kb.param("pregnancy_status_max_age_days"))
-    status_codes = kb.valuesets["pregnancy-status"]
     pregnant_answers = kb.valuesets["pregnancy-status-pregnant"]
     not_pregnant_answers = kb.valuesets["pregnancy-status-not-pregnant"]
     latest: tuple[datetime, str, str] | None = None
-    for obs in record.observations():
-        if not status_codes.match(obs.get("code")):
+    for entry in classified.in_valueset("observations", "pregnancy-status"):
+        if entry.time is None or not (when - max_age <= entry.time <= when + timedelta(days=1)):
             continue
-        obs_time = effective_time(obs)
-        if obs_time is None or not (when - max_age <= obs_time <= when + timedelta(days=1)):
-            continue
-        answer = obs.get("valueCodeableConcept")
+        answer = entry.resource.get("valueCodeableConcept")
         if pregnant_answers.match(answer):
             value = "pregnant"
         elif not_pregnant_answers.match(answer):
             value = "not pregnant"
         else:
             continue
-        if latest is None or obs_time > latest[0]:
-            latest = (obs_time, value, resource_key(obs))
+        if latest is None or entry.time > latest[0]:
+            latest = (entry.time, value, entry.key)
     if latest is not None:
         result.status = latest[1]
         result.evidence.append(f"{latest[2]}: pregnancy status {latest[1]}")
 
-    pregnancy_codes = kb.valuesets["pregnancy"]
-    third = kb.valuesets["pregnancy-third-trimester"]
     weeks_at: list[tuple[datetime, float, str]] = []
     coded_third = None
-    for condition in record.conditions:
-        if condition.get("resourceType") != "Condition":
+    conditions = {
+        e.key: e
+        for vs in ("pregnancy", "pregnancy-third-trimester")
+        for e in classified.in_valueset("conditions", vs)
+    }
+    for entry in conditions.values():
+        if not entry.countable or not entry.active:
             continue
-        if status_code(condition.get("verificationStatus")) in NOT_TRUE:
-            continue
-        if status_code(condition.get("clinicalStatus")) in INACTIVE:
-            continue
-        concept = condition.get("code")
-        if not pregnancy_codes.match(concept) and not third.match(concept):
-            continue
-        recorded = condition_time(condition)
-        if recorded is not None and recorded < when - max_age:
+        if entry.time is not None and entry.time < when - max_age:
             continue  # an old pregnancy left active on the problem list
         if result.status == "unknown":
             result.status = "pregnant"
         if result.status == "pregnant":
-            result.evidence.append(f"{resource_key(condition)}: pregnancy condition")
-        for coding in codings(concept):
+            result.evidence.append(f"{entry.key}: pregnancy condition")
+        for coding in codings(entry.resource.get("code")):
             match = Z3A_WEEKS.match(str(coding.get("code", "")))
-            if coding.get("system") == ICD10CM and match and recorded is not None:
-                weeks_at.append((recorded, float(match.group(1)), resource_key(condition)))
-        if third.match(concept):
-            coded_third = resource_key(condition)
+            if coding.get("system") == ICD10CM and match and entry.time is not None:
+                weeks_at.append((entry.time, float(match.group(1)), entry.key))
+        if "pregnancy-third-trimester" in entry.matches:
+            coded_third = entry.key
 
-    ages = kb.valuesets["gestational-age"]
-    for obs in record.observations():
-        if ages.match(obs.get("code")) and (amount := numeric_value(obs)) is not None:
-            obs_time = effective_time(obs)
-            unit = str((obs.get("valueQuantity") or {}).get("code") or "wk")
-            weeks = amount / 7 if unit == "d" else amount
-            if obs_time is not None:
-                weeks_at.append((obs_time, weeks, resource_key(obs)))
+    for entry in classified.in_valueset("observations", "gestational-age"):
+        amount = value_of(entry)
+        if amount is None or entry.time is None or not entry.active:
+            continue
+        unit = str((entry.resource.get("valueQuantity") or {}).get("code") or "wk")
+        weeks_at.append((entry.time, amount / 7 if unit == "d" else amount, entry.key))
 
     if result.status != "pregnant":
         return result

@@ -25,10 +25,11 @@ _DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
 def codings(concept: Any) -> Iterator[Mapping[str, Any]]:
     """The codings of a CodeableConcept, skipping anything malformed."""
-    if not isinstance(concept, Mapping):
+    # dict, not Mapping: JSON gives dicts, and the ABC check costs more than the loop here.
+    if not isinstance(concept, dict):
         return
     for coding in concept.get("coding") or ():
-        if isinstance(coding, Mapping):
+        if isinstance(coding, dict):
             yield coding
 
 
@@ -38,7 +39,7 @@ def has_coding(concept: Any, system: str, codes: frozenset[str] | set[str]) -> b
 
 def concept_text(concept: Any) -> str:
     """`text` and every coding `display`, joined, for name-based fallbacks."""
-    if not isinstance(concept, Mapping):
+    if not isinstance(concept, dict):
         return ""
     parts = [str(concept.get("text") or "")]
     parts.extend(str(c.get("display") or "") for c in codings(concept))

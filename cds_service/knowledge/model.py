@@ -88,7 +88,10 @@ class ValueSet:
         """Fallback when no code matches: an ingredient name in `text` or a `display`."""
         if not self.names:
             return None
-        text = concept_text(concept).lower()
+        return self.match_name_in(concept_text(concept).lower())
+
+    def match_name_in(self, text: str) -> str | None:
+        """Name fallback on an already lower-cased text (one text, many value sets)."""
         if any(word in text for word in self.exclude_names):
             return None
         for name in self.names:
@@ -334,6 +337,60 @@ class KnowledgeBase:
     groups: Mapping[str, tuple[str, ...]]
     rules: Mapping[str, Rule]
 
+    _exact_index: dict[tuple[str, str], tuple[tuple[str, Code], ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    _prefix_index: dict[tuple[str, str], tuple[tuple[str, Code], ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    _prefix_systems: frozenset[str] = field(
+        init=False, repr=False, compare=False, default_factory=frozenset
+    )
+    _resulted_by: dict[tuple[str, str], tuple[str, ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    _ordered_by: dict[tuple[str, str], tuple[str, ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        # One lookup per coding instead of one per value set: records are classified once per
+        # request against every value set (clinical/classify.py).
+        exact: dict[tuple[str, str], list[tuple[str, Code]]] = {}
+        prefix: dict[tuple[str, str], list[tuple[str, Code]]] = {}
+        for valueset in self.valuesets.values():
+            for code in valueset.codes:
+                key = (code.system, normalise_code(code.system, code.code))
+                (prefix if code.prefix else exact).setdefault(key, []).append((valueset.id, code))
+        object.__setattr__(self, "_exact_index", {k: tuple(v) for k, v in exact.items()})
+        object.__setattr__(self, "_prefix_index", {k: tuple(v) for k, v in prefix.items()})
+        object.__setattr__(self, "_prefix_systems", frozenset(k[0] for k in prefix))
+        resulted: dict[tuple[str, str], list[str]] = {}
+        ordered: dict[tuple[str, str], list[str]] = {}
+        for orderable in self.orderables.values():
+            for pair in orderable.result_codes:
+                resulted.setdefault(pair, []).append(orderable.id)
+            for pair in {*orderable.result_codes, (orderable.system, orderable.code)}:
+                ordered.setdefault(pair, []).append(orderable.id)
+        object.__setattr__(self, "_resulted_by", {k: tuple(v) for k, v in resulted.items()})
+        object.__setattr__(self, "_ordered_by", {k: tuple(v) for k, v in ordered.items()})
+
+    def classify(self, concept: Any) -> dict[str, Code]:
+        """Value set id -> the matching code, for every value set a CodeableConcept is in."""
+        found: dict[str, Code] = {}
+        for coding in codings(concept):
+            system, code = coding.get("system"), coding.get("code")
+            if not isinstance(system, str) or not isinstance(code, str):
+                continue
+            normal = normalise_code(system, code)
+            for vs_id, entry in self._exact_index.get((system, normal), ()):
+                found.setdefault(vs_id, entry)
+            if system in self._prefix_systems:
+                for end in range(1, len(normal)):
+                    for vs_id, entry in self._prefix_index.get((system, normal[:end]), ()):
+                        found.setdefault(vs_id, entry)
+        return found
+
     def param(self, name: str) -> float:
         return self.parameters[name].value
 
@@ -342,14 +399,17 @@ class KnowledgeBase:
 
     def orderables_resulted_by(self, concept: Any) -> list[str]:
         """Orderables for which an Observation with this code counts as a result."""
-        pairs = {(c.get("system"), c.get("code")) for c in codings(concept)}
-        return [o.id for o in self.orderables.values() if pairs & o.result_codes]
+        return self._orderables(self._resulted_by, concept)
 
     def orderables_ordered_by(self, concept: Any) -> list[str]:
         """Orderables an order (ServiceRequest) with this code stands for."""
-        pairs = {(c.get("system"), c.get("code")) for c in codings(concept)}
-        return [
-            o.id
-            for o in self.orderables.values()
-            if (o.system, o.code) in pairs or pairs & o.result_codes
-        ]
+        return self._orderables(self._ordered_by, concept)
+
+    @staticmethod
+    def _orderables(index: Mapping[tuple[str, str], tuple[str, ...]], concept: Any) -> list[str]:
+        found: list[str] = []
+        for coding in codings(concept):
+            for orderable in index.get((coding.get("system"), coding.get("code")), ()):  # type: ignore[arg-type]
+                if orderable not in found:
+                    found.append(orderable)
+        return found
