@@ -269,3 +269,11 @@ def test_no_fasting_repeat_at_or_above_1_5x_or_when_fasting(client: FlaskClient)
     assert suggested(cards(client, [with_fasting(alp(156), "NF")])[0]) == ["2324-2"]  # 1.5x
     assert suggested(cards(client, [with_fasting(alp(135), "F")])[0]) == ["2324-2"]
     assert suggested(cards(client, [alp(135)])[0]) == ["2324-2"]
+
+
+def test_a_ggt_that_cannot_be_judged_sends_to_isoenzymes(client: FlaskClient) -> None:
+    # A 9-year-old: the knowledge base has adult GGT intervals only, and the lab sent none.
+    child = patient("female", "2017-05-01")
+    found = cards(client, [alp(500), ggt(15, low=None, high=None)], pt=child)
+    assert fired(found) == [UNCLEAR]
+    assert "cannot be judged" in found[0]["detail"]

@@ -307,3 +307,23 @@ def test_an_adolescent_growth_spurt_is_normal(client: FlaskClient) -> None:
     # A 14-year-old boy: Mayo 116-468 U/L; no lab range sent.
     teen = patient("male", "2012-06-01")
     assert cards(client, [alp(380, low=None, high=None)], pt=teen) == []
+
+
+def test_the_antiresorptive_is_listed_on_the_card(client: FlaskClient) -> None:
+    found = cards(
+        client,
+        [alp(20)],
+        labs=[EARLIER_LOW],
+        medications=[medication(text="Alendronate 70 mg weekly")],
+    )
+    assert "A bisphosphonate or denosumab (MedicationRequest/" in found[0]["detail"]
+
+
+def test_a_repeat_low_within_14_days_is_recorded_silently(app: Flask) -> None:
+    from cds_service.explain import evaluate_document
+
+    recent_low = alp(21, when="2026-11-10T08:00:00Z")
+    body = sign_request([alp(20)], full_prefetch(labs=[recent_low]))
+    trace = evaluate_document(app.extensions["alp_cds"].services, body).trace
+    fired_rules = [r["rule"] for r in trace["evaluations"][0]["rules"] if r["fired"]]
+    assert fired_rules == ["alp-low-awaiting-persistence"]

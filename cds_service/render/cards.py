@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cds_service.clinical.engine import AlpEvaluation, RuleOutcome, check, render_text
+from cds_service.clinical.engine import AlpEvaluation, Check, RuleOutcome, check, render_text
 from cds_service.clinical.facts import Facts
 from cds_service.hooks.response import Action, Card, Coding, Link, Source, Suggestion
 from cds_service.knowledge.model import KnowledgeBase, Orderable, Rule, TextItem
@@ -153,7 +153,8 @@ def contributing_factors(kb: KnowledgeBase, facts: Facts) -> list[str]:
     """What in the record bears on this ALP: findings of the ALP's direction, pregnancy, age,
     fasting; each with the record entries it came from."""
     status = facts.get("alp.status")
-    wanted = {"high": {"high", "both"}, "low": {"low", "both"}}.get(status, set())
+    # "none" findings explain neither direction but are context on every card (a drug to review).
+    wanted = {"high": {"high", "both"}, "low": {"low", "both"}}.get(status, set()) | {"none"}
     lines = []
     found: Mapping[str, list[str]] = facts.details.get("findings", {})
     for finding_id, evidence in found.items():
@@ -176,6 +177,16 @@ def contributing_factors(kb: KnowledgeBase, facts: Facts) -> list[str]:
     return lines
 
 
+def _criterion(check: Check) -> str:
+    """A met condition in words; for "any of", also which alternative held."""
+    held = [c.says for c in check.children if c.held]
+    return (
+        f"{check.says}: {'; '.join(held)}"
+        if held and len(held) < len(check.children)
+        else check.says
+    )
+
+
 def _detail(
     kb: KnowledgeBase,
     outcome: RuleOutcome,
@@ -190,7 +201,7 @@ def _detail(
     parts = [
         f"**Finding.** {render_text(template.finding, facts, kb)}",
         f"**Why this card.** {render_text(template.reasoning, facts, kb)}",
-        "**Criteria met.**\n" + "\n".join(f"- {c.says}" for c in outcome.checks),
+        "**Criteria met.**\n" + "\n".join(f"- {_criterion(c)}" for c in outcome.checks),
     ]
     factors = contributing_factors(kb, facts) + list(annotations)
     if factors:
