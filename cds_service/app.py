@@ -27,11 +27,14 @@ from cds_service.hooks.response import Coding
 from cds_service.knowledge import loader
 from cds_service.knowledge.model import KnowledgeBase
 from cds_service.security.cors import install_cors
+from cds_service.security.jwt_auth import JwtVerifier
+from cds_service.security.policy import authenticator, fhir_server_refusal, security_log
+from cds_service.security.replay import MemoryReplayCache, RedisReplayCache, ReplayCache
+from cds_service.security.trust import TrustError, TrustStore, load_trust
 from cds_service.settings import Settings, SettingsError
 from cds_service.web import create_web_blueprint
 
 log = logging.getLogger(__name__)
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,17 @@ class AppState:
 
 def load_knowledge_base(settings: Settings) -> KnowledgeBase:
     return loader.load(settings.kb_dir, FACTS)
+
+
+def load_trust_store(settings: Settings) -> TrustStore:
+    try:
+        return load_trust(settings.trust_files, settings.trust_presets)
+    except TrustError as exc:
+        raise SettingsError(f"ALP_CDS_TRUST_FILE: {exc}") from None
+
+
+def replay_cache(settings: Settings) -> ReplayCache:
+    return RedisReplayCache(settings.redis_url) if settings.redis_url else MemoryReplayCache()
 
 
 def local_codes(settings: Settings, kb: KnowledgeBase) -> dict[str, list[Coding]]:
@@ -69,13 +83,11 @@ def fhir_client_factory(settings: Settings, session: requests.Session) -> Any:
     def factory(request: HookRequest) -> FhirClient | str:
         if not request.fhir_server:
             return "the request has no fhirServer to fetch from"
-        parts = urlsplit(request.fhir_server)
-        scheme = parts.scheme.lower()
-        if scheme != "https":
-            loopback = (parts.hostname or "") in LOOPBACK_HOSTS
-            if not (settings.dev_mode and loopback):
-                log.warning("security: refused plain-http fhirServer %s", parts.hostname)
-                return "fhirServer is not https; not contacted"
+        refusal = fhir_server_refusal(request.fhir_server, request.auth, settings.dev_mode)
+        if refusal:
+            host = urlsplit(request.fhir_server).hostname
+            security_log.warning("security: fhirServer %r not contacted: %s", host, refusal)
+            return f"{refusal}; not contacted"
         token = request.fhir_authorization.access_token if request.fhir_authorization else None
         return FhirClient(request.fhir_server, token, session, limits)
 
@@ -89,6 +101,12 @@ def create_app(
     services: AlpServices | None = None,
 ) -> Flask:
     settings = settings or Settings.from_env()
+    trust = load_trust_store(settings)
+    if not trust and not settings.dev_mode:
+        raise SettingsError(
+            "ALP_CDS_TRUST_FILE: no trusted CDS client is configured; set ALP_CDS_TRUST_FILE "
+            "(or ALP_CDS_TRUST_PRESETS), or ALP_CDS_DEV_MODE=true for development"
+        )
     kb = services.kb if services else load_knowledge_base(settings)
     services = services or AlpServices(
         kb, settings.base_url, settings.result_sign_hook, local_codes(settings, kb)
@@ -106,6 +124,16 @@ def create_app(
         client_factory=fhir_client_factory(settings, session),
         executor=ThreadPoolExecutor(settings.fhir_max_parallel, thread_name_prefix="fhir-fetch"),
         fhir_deadline=settings.fhir_deadline,
+        authenticate=authenticator(
+            JwtVerifier(
+                trust, replay_cache(settings), settings.jwt_leeway, settings.jwt_max_lifetime
+            ),
+            settings.base_url,
+        )
+        if trust
+        else None,
+        max_json_depth=settings.max_json_depth,
+        max_bundle_entries=settings.max_bundle_entries,
     )
     app.extensions["alp_cds"] = AppState(settings, kb, services)
 
@@ -115,7 +143,8 @@ def create_app(
     register_error_handlers(app)
     if settings.dev_mode:
         log.warning(
-            "DEVELOPMENT MODE: plain-http fhirServer on loopback allowed; never use in production"
+            "DEVELOPMENT MODE (%s): plain-http fhirServer allowed on loopback; never in production",
+            "JWT checked" if trust else "NO JWT CHECK",
         )
     log.info("knowledge base %s v%s (%s) loaded", kb.name, kb.version, kb.content_hash[:12])
     return app

@@ -30,6 +30,8 @@ def serve(args: argparse.Namespace) -> int:
         app = create_app(settings)
     except KnowledgeBaseError as exc:
         raise SystemExit(f"alp-cds: knowledge base error: {exc}") from None
+    except SettingsError as exc:
+        raise SystemExit(f"alp-cds: configuration error: {exc}") from None
     if args.dev:
         # Flask's own single-process server, for local development only.
         app.run(host=settings.host, port=settings.port, debug=False, use_reloader=False)

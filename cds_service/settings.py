@@ -103,6 +103,25 @@ def _parse_local_codes(raw: str) -> tuple[tuple[str, str, str, str | None], ...]
     return tuple(entries)
 
 
+def _parse_paths(raw: str) -> tuple[Path, ...]:
+    paths = tuple(Path(p.strip()).expanduser().resolve() for p in raw.split(",") if p.strip())
+    for path in paths:
+        if not path.is_file():
+            raise ValueError(f"{path} is not a file")
+    return paths
+
+
+def _parse_names(raw: str) -> tuple[str, ...]:
+    return tuple(n.strip() for n in raw.split(",") if n.strip())
+
+
+def _parse_redis_url(raw: str) -> str:
+    value = raw.strip()
+    if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+        raise ValueError("expected a redis://, rediss:// or unix:// URL")
+    return value
+
+
 def _parse_log_level(raw: str) -> str:
     value = raw.strip().upper()
     if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -179,6 +198,38 @@ class Settings:
         "Local order codes added to suggested orders: orderable=system|code[|display], "
         "separated by ';' (orderable ids from cards/orderables.yaml).",
     )
+    trust_files: tuple[Path, ...] = _setting(
+        "TRUST_FILE",
+        _parse_paths,
+        "Trust file(s), comma-separated: issuers, keys, algorithms, tenants, fhirServers "
+        "(docs/security.md).",
+    )
+    trust_presets: tuple[str, ...] = _setting(
+        "TRUST_PRESETS",
+        _parse_names,
+        "Shipped trust presets to add, comma-separated (cds-hooks-sandbox: development only).",
+    )
+    jwt_leeway: float = _setting(
+        "JWT_LEEWAY", _float_between(0, 600), "Clock leeway for exp, nbf and iat, seconds."
+    )
+    jwt_max_lifetime: float = _setting(
+        "JWT_MAX_LIFETIME",
+        _float_between(3600, 86400),
+        "Longest accepted token lifetime (exp - iat), seconds; at least one hour.",
+    )
+    redis_url: str | None = _setting(
+        "REDIS_URL",
+        _parse_redis_url,
+        "Redis for state replicas share (the JWT replay cache); in memory when unset.",
+    )
+    max_json_depth: int = _setting(
+        "MAX_JSON_DEPTH", _int_between(8, 512), "Deepest JSON nesting accepted in a request."
+    )
+    max_bundle_entries: int = _setting(
+        "MAX_BUNDLE_ENTRIES",
+        _int_between(10, 1_000_000),
+        "Most entries accepted in one Bundle (context results or a prefetch key).",
+    )
     log_level: str = _setting("LOG_LEVEL", _parse_log_level, "Log level.")
     dev_mode: bool = _setting(
         "DEV_MODE",
@@ -206,6 +257,13 @@ class Settings:
             "fhir_max_parallel": 16,
             "kb_dir": DEFAULT_KB_DIR,
             "local_order_codes": (),
+            "trust_files": (),
+            "trust_presets": (),
+            "jwt_leeway": 60.0,
+            "jwt_max_lifetime": 3600.0,
+            "redis_url": None,
+            "max_json_depth": 64,
+            "max_bundle_entries": 20_000,
             "log_level": "INFO",
             "dev_mode": False,
         }

@@ -124,10 +124,19 @@ def test_a_broken_knowledge_base_stops_serve(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "cards", cards)
     rule = cards / "rules" / "alp-high-confirm-origin.yaml"
     rule.write_text(rule.read_text("utf-8").replace("indicator: info", "indicator: loud"), "utf-8")
-    process = alp_cds("serve", env={"ALP_CDS_KB_DIR": str(cards), "ALP_CDS_PORT": str(free_port())})
+    env = {"ALP_CDS_KB_DIR": str(cards), "ALP_CDS_PORT": str(free_port()), "ALP_CDS_DEV_MODE": "1"}
+    process = alp_cds("serve", env=env)
     _, err = process.communicate(timeout=30)
     assert process.returncode != 0
     assert "rules/alp-high-confirm-origin.yaml: $.card.indicator" in err
+
+
+def test_serve_refuses_to_start_without_trust_outside_dev_mode() -> None:
+    process = alp_cds("serve", env={"ALP_CDS_PORT": str(free_port())})
+    _, err = process.communicate(timeout=30)
+    assert process.returncode != 0
+    assert "ALP_CDS_TRUST_FILE: no trusted CDS client is configured" in err
+    assert "Traceback" not in err
 
 
 def test_kb_check(capsys: pytest.CaptureFixture[str]) -> None:

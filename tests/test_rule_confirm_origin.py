@@ -296,7 +296,10 @@ def test_local_order_codes_from_configuration_are_added(make_app: Any) -> None:
 
     app = create_app(
         Settings.from_env(
-            {"ALP_CDS_LOCAL_ORDER_CODES": "ggt=http://hospital.example.org/orders|LAB0042|GGT"}
+            {
+                "ALP_CDS_LOCAL_ORDER_CODES": "ggt=http://hospital.example.org/orders|LAB0042|GGT",
+                "ALP_CDS_DEV_MODE": "true",
+            }
         )
     )
     body = sign_request([alp(312)], full_prefetch())
@@ -309,4 +312,8 @@ def test_local_order_codes_from_configuration_are_added(make_app: Any) -> None:
     }
     ServiceRequest.model_validate(card["suggestions"][0]["actions"][0]["resource"])
     with pytest.raises(SettingsError, match="unknown orderable 'gtt'"):
-        create_app(Settings.from_env({"ALP_CDS_LOCAL_ORDER_CODES": "gtt=http://h.example/o|X"}))
+        create_app(
+            Settings.from_env(
+                {"ALP_CDS_LOCAL_ORDER_CODES": "gtt=http://h.example/o|X", "ALP_CDS_DEV_MODE": "1"}
+            )
+        )

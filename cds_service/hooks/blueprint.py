@@ -8,11 +8,12 @@ be had), run the service's handler, answer `{"cards": [...]}`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Flask, Request, Response, current_app, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wsgi import get_input_stream
 
@@ -34,6 +35,10 @@ log = logging.getLogger(__name__)
 EXTENSION_KEY = "cds_hooks"
 
 
+Authenticator = Callable[[Request], Any]
+"""Checks the caller (the CDS Hooks JWT) and returns what it proved, or raises CdsError(401)."""
+
+
 @dataclass
 class HookRuntime:
     """What the protocol layer needs from the application; built once by the app factory."""
@@ -43,6 +48,9 @@ class HookRuntime:
     client_factory: prefetch.ClientFactory
     executor: Executor
     fhir_deadline: float
+    authenticate: Authenticator | None = None
+    max_json_depth: int = 64
+    max_bundle_entries: int = 20_000
 
 
 def runtime() -> HookRuntime:
@@ -56,6 +64,11 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     if headers:
         response.headers.update(headers)
     return response
+
+
+def _authenticated() -> Any:
+    check_auth = runtime().authenticate
+    return check_auth(request) if check_auth else None
 
 
 def _require_json_body() -> Any:
@@ -74,7 +87,36 @@ def _require_json_body() -> Any:
         body = request.get_data(cache=False)
     if not body:
         raise bad_request("the request body is empty")
-    return decode_json(body)
+    decoded = decode_json(body)
+    if json_depth(decoded) > runtime().max_json_depth:
+        raise bad_request(f"JSON nested deeper than {runtime().max_json_depth} levels")
+    return decoded
+
+
+def json_depth(value: Any) -> int:
+    """Nesting depth, without recursion (a hostile body must not exhaust the stack)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            deepest = max(deepest, depth)
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            deepest = max(deepest, depth)
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+def _check_bundle_sizes(hook_request: HookRequest) -> None:
+    limit = runtime().max_bundle_entries
+    bundles = [("$.context.results", hook_request.context.get("results"))]
+    bundles += [(f"$.prefetch.{k}", v) for k, v in (hook_request.prefetch or {}).items()]
+    for path, bundle in bundles:
+        if isinstance(bundle, dict) and len(bundle.get("entry") or ()) > limit:
+            raise CdsError(
+                400, [Issue("too-costly", f"more than {limit} Bundle entries", expression=path)]
+            )
 
 
 def _service(service_id: str) -> ServiceDeclaration:
@@ -110,12 +152,15 @@ def create_blueprint() -> Blueprint:
 
     @bp.get("/cds-services")
     def discovery() -> Response:
+        _authenticated()
         return json_response(runtime().registry.discovery())
 
     @bp.post("/cds-services/<service_id>")
     def invoke(service_id: str) -> Response:
+        auth = _authenticated()
         service = _service(service_id)
-        hook_request = parse_hook_request(service, _require_json_body())
+        hook_request = replace(parse_hook_request(service, _require_json_body()), auth=auth)
+        _check_bundle_sizes(hook_request)
         rt = runtime()
         data = prefetch.resolve(
             service, hook_request, rt.client_factory, rt.executor, rt.fhir_deadline
@@ -126,6 +171,7 @@ def create_blueprint() -> Blueprint:
 
     @bp.post("/cds-services/<service_id>/feedback")
     def feedback(service_id: str) -> Response:
+        _authenticated()
         _service(service_id)
         body = _require_json_body()
         check(schema("cds-feedback"), body, "$")
@@ -146,7 +192,13 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         status = error.code or 500
-        codes = {404: "not-found", 405: "not-supported", 413: "too-costly", 415: "not-supported"}
+        codes = {
+            401: "login",
+            404: "not-found",
+            405: "not-supported",
+            413: "too-costly",
+            415: "not-supported",
+        }
         messages = {
             404: "no such endpoint",
             405: f"method {request.method} is not allowed here",

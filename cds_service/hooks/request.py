@@ -117,11 +117,13 @@ class HookRequest:
     fhir_authorization: FhirAuthorization | None
     prefetch: Mapping[str, Any] | None
     extension: Mapping[str, Any] | None
+    auth: Any = None
+    """What the caller's credentials proved (the verified JWT), if the service checks them."""
 
     @classmethod
     def parse(cls, service_id: str, body: Mapping[str, Any]) -> HookRequest:
         """Build from a body that already passed the request schema."""
-        auth = body.get("fhirAuthorization")
+        authorization = body.get("fhirAuthorization")
         return cls(
             service_id=service_id,
             hook=body["hook"],
@@ -129,13 +131,13 @@ class HookRequest:
             context=body["context"],
             fhir_server=body.get("fhirServer"),
             fhir_authorization=FhirAuthorization(
-                access_token=auth["access_token"],
-                scope=auth["scope"],
-                subject=auth["subject"],
-                expires_in=auth["expires_in"],
-                patient=auth.get("patient"),
+                access_token=authorization["access_token"],
+                scope=authorization["scope"],
+                subject=authorization["subject"],
+                expires_in=authorization["expires_in"],
+                patient=authorization.get("patient"),
             )
-            if auth
+            if authorization
             else None,
             prefetch=body.get("prefetch"),
             extension=body.get("extension"),

@@ -1,0 +1,165 @@
+"""Verify the JWT a CDS client sends (CDS Hooks 2.0.1 "Trusting CDS Clients", and the best
+practices for checking it).
+
+Order of checks: size and shape; header `typ`, `alg` (asymmetric, allowed for the issuer), `kid`;
+`iss` on the allow-list; `jku`, when sent, on the issuer's list; signature with the issuer's key
+for that `kid` (pinned, or fetched from an allow-listed JWKS URL, cached and refreshed once on an
+unknown `kid`); `aud` equal to this endpoint's public URL; `exp`, `nbf`, `iat` with leeway and a
+lifetime cap; `tenant` if the issuer lists tenants; `jti` not seen before. Every failure is an
+`AuthError` whose reason is for the log only: the caller gets a bare 401.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from base64 import urlsafe_b64decode
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from jwt import PyJWK, PyJWKClient
+from jwt.exceptions import PyJWKClientError
+
+from cds_service.security.replay import ReplayCache
+from cds_service.security.trust import Issuer, TrustStore
+
+MAX_TOKEN_BYTES = 16 * 1024
+REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "jti")
+
+
+class AuthError(Exception):
+    """The token is not acceptable. `str()` is the reason, for the server log only."""
+
+    def __init__(self, reason: str, issuer: str | None = None) -> None:
+        super().__init__(reason)
+        self.issuer = issuer
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    issuer: Issuer
+    jti: str
+    tenant: str | None
+    subject: str | None
+    expires_at: float
+
+
+def _segment(part: str) -> Any:
+    padded = part + "=" * (-len(part) % 4)
+    return json.loads(urlsafe_b64decode(padded.encode("ascii")))
+
+
+class JwtVerifier:
+    def __init__(
+        self,
+        trust: TrustStore,
+        replay: ReplayCache,
+        leeway: float = 60.0,
+        max_lifetime: float = 3600.0,
+        jwks_timeout: float = 3.0,
+    ) -> None:
+        self.trust = trust
+        self.replay = replay
+        self.leeway = leeway
+        self.max_lifetime = max_lifetime
+        self._jwks_timeout = jwks_timeout
+        self._clients: dict[str, PyJWKClient] = {}
+        self._lock = threading.Lock()
+
+    def _client(self, url: str) -> PyJWKClient:
+        with self._lock:
+            client = self._clients.get(url)
+            if client is None:
+                # Keys are cached for 5 minutes; an unknown kid refetches once (key rotation).
+                client = PyJWKClient(url, cache_keys=True, lifespan=300, timeout=self._jwks_timeout)
+                self._clients[url] = client
+            return client
+
+    def _key(self, issuer: Issuer, kid: str, jku: str | None) -> PyJWK:
+        if jku is not None and jku not in issuer.jwks_urls:
+            raise AuthError(f"jku {jku[:200]!r} is not allow-listed for this issuer", issuer.iss)
+        if issuer.jwks is not None:
+            for key in issuer.jwks.keys:
+                if key.key_id == kid:
+                    return key
+            if not issuer.jwks_urls:
+                raise AuthError(f"no pinned key with kid {kid[:80]!r}", issuer.iss)
+        urls = [jku] if jku else list(issuer.jwks_urls)
+        last = "no JWKS URL"
+        for url in urls:
+            try:
+                return self._client(url).get_signing_key(kid)
+            except PyJWKClientError as exc:
+                last = str(exc)
+        raise AuthError(
+            f"no key with kid {kid[:80]!r} at the issuer's JWKS URLs: {last}", issuer.iss
+        )
+
+    def verify(self, token: str, audience: str) -> VerifiedToken:
+        if len(token) > MAX_TOKEN_BYTES:
+            raise AuthError("token too large")
+        parts = token.split(".")
+        if len(parts) != 3 or not all(parts):
+            raise AuthError("not a compact JWS")
+        try:
+            header = _segment(parts[0])
+            payload = _segment(parts[1])
+        except (ValueError, UnicodeError):
+            raise AuthError("malformed base64 or JSON") from None
+        if not isinstance(header, dict) or not isinstance(payload, dict):
+            raise AuthError("header or payload is not a JSON object")
+        issuer_name = payload.get("iss")
+        if not isinstance(issuer_name, str):
+            raise AuthError("missing iss")
+        issuer = self.trust.get(issuer_name)
+        if issuer is None:
+            raise AuthError(f"iss {issuer_name[:200]!r} is not trusted")
+        if str(header.get("typ", "")).upper() != "JWT":
+            raise AuthError("header typ is not JWT", issuer.iss)
+        algorithm = header.get("alg")
+        if algorithm not in issuer.algorithms:
+            raise AuthError(
+                f"alg {str(algorithm)[:20]!r} is not allowed for this issuer", issuer.iss
+            )
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise AuthError("missing kid", issuer.iss)
+        jku = header.get("jku")
+        if jku is not None and not isinstance(jku, str):
+            raise AuthError("jku is not a string", issuer.iss)
+        key = self._key(issuer, kid, jku)
+        try:
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=[algorithm],
+                audience=[audience, audience + "/"],
+                issuer=issuer.iss,
+                leeway=self.leeway,
+                options={"require": list(REQUIRED_CLAIMS), "verify_iat": True},
+            )
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"{type(exc).__name__}: {exc}", issuer.iss) from None
+        now = time.time()
+        if float(claims["iat"]) > now + self.leeway:
+            raise AuthError("iat is in the future", issuer.iss)
+        if float(claims["exp"]) - float(claims["iat"]) > self.max_lifetime:
+            raise AuthError("token lifetime exceeds the maximum", issuer.iss)
+        tenant = claims.get("tenant")
+        if issuer.tenants and tenant not in issuer.tenants:
+            raise AuthError("tenant is not allow-listed", issuer.iss)
+        jti = claims["jti"]
+        if not isinstance(jti, str) or not jti:
+            raise AuthError("jti is empty", issuer.iss)
+        if not self.replay.first_use(issuer.iss, jti, float(claims["exp"]) + self.leeway):
+            raise AuthError("jti replayed", issuer.iss)
+        subject = claims.get("sub")
+        return VerifiedToken(
+            issuer=issuer,
+            jti=jti,
+            tenant=tenant if isinstance(tenant, str) else None,
+            subject=subject if isinstance(subject, str) else None,
+            expires_at=float(claims["exp"]),
+        )
