@@ -39,7 +39,7 @@ def session() -> Iterator[Any]:
 def client_for(
     server: HTTPServer,
     session: Any,
-    token: str | None = "tok-123",  # noqa: S107 - a test token
+    token: str | None = "tok-123",
     limits: Limits = LIMITS,
 ) -> FhirClient:
     return FhirClient(server.url_for("/fhir"), token, session, limits)

@@ -303,3 +303,28 @@ def test_invalid_feedback_is_400_and_nothing_is_stored(
 
 def test_feedback_for_an_unknown_service_is_404(client: FlaskClient) -> None:
     assert client.post("/cds-services/nope/feedback", json=feedback(ACCEPTED)).status_code == 404
+
+
+def test_json_nested_beyond_the_limit_is_400(make_app: Callable[..., Flask]) -> None:
+    client = make_app(max_json_depth=16).test_client()
+    body = sign_request([alp(312)], full_prefetch())
+    nested: dict[str, Any] = {}
+    cursor = nested
+    for _ in range(20):
+        cursor["x"] = {}
+        cursor = cursor["x"]
+    body["extension"] = nested
+    response = client.post(SERVICE, json=body)
+    assert response.status_code == 400
+    assert "nested deeper than 16" in issues(response)[0]["diagnostics"]
+
+
+def test_a_bundle_over_the_entry_limit_is_refused(make_app: Callable[..., Flask]) -> None:
+    from tests.support.fhir import searchset
+
+    client = make_app(max_bundle_entries=50).test_client()
+    prefetch = full_prefetch()
+    prefetch["labs"] = searchset([alp(100, ident=f"a{i}") for i in range(51)])
+    response = client.post(SERVICE, json=sign_request([alp(312)], prefetch))
+    assert response.status_code == 400
+    assert issues(response)[0]["expression"] == ["$.prefetch.labs"]

@@ -81,11 +81,12 @@ class JwtVerifier:
         if jku is not None and jku not in issuer.jwks_urls:
             raise AuthError(f"jku {jku[:200]!r} is not allow-listed for this issuer", issuer.iss)
         if issuer.jwks is not None:
+            # A pinned set is authoritative: its jwks_urls only allow-list the jku clients send
+            # (the CDS Hooks sandbox always sends one), and nothing is fetched.
             for key in issuer.jwks.keys:
                 if key.key_id == kid:
                     return key
-            if not issuer.jwks_urls:
-                raise AuthError(f"no pinned key with kid {kid[:80]!r}", issuer.iss)
+            raise AuthError(f"no pinned key with kid {kid[:80]!r}", issuer.iss)
         urls = [jku] if jku else list(issuer.jwks_urls)
         last = "no JWKS URL"
         for url in urls:

@@ -24,6 +24,7 @@ ASYMMETRIC = frozenset(
     {"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
 )
 DEFAULT_ALGORITHMS = ("ES384", "RS384")
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 class TrustError(ValueError):
@@ -108,7 +109,10 @@ def _issuer(raw: Any, where: str, base: Path | None) -> Issuer:
             raise TrustError(f"{where}: unusable JWK Set: {exc}") from None
     urls = tuple(str(u) for u in raw.get("jwks_urls") or ())
     for url in urls:
-        if urlsplit(url).scheme != "https":
+        parts = urlsplit(url)
+        # Plain http only on loopback (a local test key server); keys must not cross a network
+        # in the clear.
+        if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in LOOPBACK):
             raise TrustError(f"{where}: JWKS URL {url!r} must be https")
     if jwks is None and not urls:
         raise TrustError(f"{where}: needs a pinned 'jwks'/'jwks_file' or 'jwks_urls'")

@@ -1,0 +1,523 @@
+"""CDS Hooks JWT trust: a battery of bad tokens (each a bare 401), the shapes real clients send
+(each accepted), replay across replicas sharing Redis, and the fhirServer allow-list.
+
+Keys are generated here; the JWKS of the "Epic-like" issuer is served on loopback.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from flask import Flask
+from flask.testing import FlaskClient
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from pytest_httpserver import HTTPServer
+
+from cds_service.alp_services import AlpServices
+from cds_service.app import create_app
+from cds_service.knowledge.model import KnowledgeBase
+from cds_service.settings import Settings
+from tests.conftest import NOW, CheckedClient
+from tests.support.fhir import alp, full_prefetch, sign_request
+
+BASE = "https://cds.example.org"
+SERVICE = "/cds-services/alp-result-sign"
+AUD = BASE + SERVICE
+SANDBOX = "https://sandbox.example.org"
+SANDBOX_JKU = "https://sandbox.example.org/.well-known/jwks.json"
+EPIC = "https://fhir.hospital.example.org/api/FHIR/R4"
+MODERN = "https://modern.example.org"
+TENANTED = "https://tenanted.example.org"
+
+EC384 = ec.generate_private_key(ec.SECP384R1())
+EC256 = ec.generate_private_key(ec.SECP256R1())
+EC521 = ec.generate_private_key(ec.SECP521R1())
+RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+OTHER_EC384 = ec.generate_private_key(ec.SECP384R1())
+
+
+def jwk(key: Any, kid: str, alg: str) -> dict[str, Any]:
+    algorithm = ECAlgorithm if isinstance(key, ec.EllipticCurvePrivateKey) else RSAAlgorithm
+    data: dict[str, Any] = json.loads(algorithm.to_jwk(key.public_key()))
+    data.update(kid=kid, alg=alg, use="sig")
+    return data
+
+
+@pytest.fixture(scope="module")
+def jwks_server() -> Iterator[HTTPServer]:
+    server = HTTPServer(host="127.0.0.1")
+    server.start()
+    server.expect_request("/epic/jwks").respond_with_json(
+        {"keys": [jwk(RSA_KEY, "epic-1", "RS384")]}
+    )
+    yield server
+    server.clear()
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def trust_file(tmp_path_factory: pytest.TempPathFactory, jwks_server: HTTPServer) -> Path:
+    trust = {
+        "issuers": [
+            {
+                "iss": SANDBOX,
+                "algorithms": ["ES384"],
+                "jwks": {"keys": [jwk(EC384, "sandbox-1", "ES384")]},
+                "jwks_urls": [SANDBOX_JKU],
+                "fhir_servers": ["https://fhir.sandbox.example.org/r4"],
+            },
+            {
+                "iss": EPIC,
+                "algorithms": ["RS384"],
+                "jwks_urls": [jwks_server.url_for("/epic/jwks")],
+                "fhir_servers": [EPIC],
+            },
+            {
+                "iss": MODERN,
+                "algorithms": ["ES256", "RS256", "ES384"],
+                "jwks": {
+                    "keys": [
+                        jwk(EC256, "m-ec", "ES256"),
+                        jwk(RSA_KEY, "m-rsa", "RS256"),
+                        jwk(OTHER_EC384, "m-384", "ES384"),
+                    ]
+                },
+            },
+            {
+                "iss": TENANTED,
+                "algorithms": ["ES384"],
+                "jwks": {"keys": [jwk(OTHER_EC384, "t-1", "ES384")]},
+                "tenants": ["hospital-a"],
+            },
+        ]
+    }
+    path = tmp_path_factory.mktemp("trust") / "trust.yaml"
+    path.write_text(json.dumps(trust), "utf-8")
+    return path
+
+
+def make(trust_file: Path, kb: KnowledgeBase, **overrides: Any) -> Flask:
+    settings = Settings.from_env(
+        {"ALP_CDS_TRUST_FILE": str(trust_file), "ALP_CDS_PUBLIC_BASE_URL": BASE}, **overrides
+    )
+    services = AlpServices(kb, settings.base_url, settings.result_sign_hook, clock=lambda: NOW)
+    app = create_app(settings, services=services)
+    app.test_client_class = CheckedClient
+    return app
+
+
+@pytest.fixture
+def secured(trust_file: Path, kb: KnowledgeBase) -> FlaskClient:
+    return make(trust_file, kb).test_client()
+
+
+def claims(iss: str | None = SANDBOX, aud: Any = AUD, life: int = 300, **extra: Any) -> dict[str, Any]:
+    now = int(time.time())
+    body: dict[str, Any] = {
+        "iss": iss,
+        "aud": aud,
+        "iat": now,
+        "exp": now + life,
+        "jti": str(uuid.uuid4()),
+    }
+    body.update(extra)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def sign(payload: dict[str, Any], key: Any = EC384, alg: str = "ES384", **header: Any) -> str:
+    headers: dict[str, Any] = {"kid": "sandbox-1", "typ": "JWT", "jku": SANDBOX_JKU}
+    headers.update(header)
+    headers = {k: v for k, v in headers.items() if v is not None}
+    return jwt.encode(payload, key, algorithm=alg, headers=headers)
+
+
+def b64(data: dict[str, Any] | bytes) -> str:
+    raw = data if isinstance(data, bytes) else json.dumps(data).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def call(
+    client: FlaskClient, token: str | None, path: str = SERVICE, scheme: str = "Bearer"
+) -> Any:
+    headers = {"Authorization": f"{scheme} {token}"} if token is not None else {}
+    if path.endswith("/cds-services"):
+        return client.get(path, headers=headers)
+    if path.endswith("/feedback"):
+        body: dict[str, Any] = {
+            "feedback": [
+                {
+                    "card": "c",
+                    "outcome": "overridden",
+                    "outcomeTimestamp": "2026-11-21T10:00:00Z",
+                    "overrideReason": {"userComment": "x"},
+                }
+            ]
+        }
+        return client.post(path, json=body, headers=headers)
+    return client.post(path, json=sign_request([alp(312)], full_prefetch()), headers=headers)
+
+
+def public_pem(key: Any) -> bytes:
+    pem: bytes = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return pem
+
+
+def _tampered_payload() -> str:
+    head, _, signature = sign(claims()).split(".")
+    return f"{head}.{b64(claims(aud=AUD, jti='forged'))}.{signature}"
+
+
+def _tampered_signature() -> str:
+    head, payload, signature = sign(claims()).split(".")
+    flipped = signature[:-4] + ("AAAA" if not signature.endswith("AAAA") else "BBBB")
+    return f"{head}.{payload}.{flipped}"
+
+
+def _unsigned() -> str:
+    return f"{b64({'alg': 'none', 'typ': 'JWT', 'kid': 'sandbox-1'})}.{b64(claims())}."
+
+
+def _hs256_with_public_key() -> str:
+    header = b64({"alg": "HS256", "typ": "JWT", "kid": "sandbox-1"})
+    payload = b64(claims())
+    import hmac
+    from hashlib import sha256
+
+    mac = hmac.new(public_pem(EC384), f"{header}.{payload}".encode(), sha256).digest()
+    return f"{header}.{payload}.{b64(mac)}"
+
+
+def _rsa_under_es384_header() -> str:
+    token = sign(claims(), RSA_KEY, "RS384")
+    _, payload, signature = token.split(".")
+    return f"{b64({'alg': 'ES384', 'typ': 'JWT', 'kid': 'sandbox-1'})}.{payload}.{signature}"
+
+
+def _another_issuers_key() -> str:
+    return sign(claims(), OTHER_EC384, "ES384")  # kid sandbox-1, but not the sandbox's key
+
+
+BAD_TOKENS: dict[str, tuple[Callable[[], str], str]] = {
+    # name: (token factory, the reason the server must log)
+    "alg none": (_unsigned, "not a compact JWS"),
+    "HS256 keyed with the public key": (_hs256_with_public_key, "alg 'HS256' is not allowed"),
+    "HS256 with a secret": (
+        lambda: jwt.encode(claims(), "secret" * 8, algorithm="HS256", headers={"kid": "sandbox-1"}),
+        "alg 'HS256' is not allowed",
+    ),
+    "unknown kid (pinned)": (lambda: sign(claims(), kid="nope"), "no pinned key with kid 'nope'"),
+    "unknown kid (JWKS URL)": (
+        lambda: sign(claims(iss=EPIC), RSA_KEY, "RS384", kid="rotated-away", jku=None),
+        "Unable to find a signing key",
+    ),
+    "missing kid": (lambda: sign(claims(), kid=None), "missing kid"),
+    "untrusted iss": (lambda: sign(claims(iss="https://evil.example.org")), "is not trusted"),
+    "missing iss": (lambda: sign(claims(iss=None)), "missing iss"),
+    "wrong aud": (
+        lambda: sign(claims(aud="https://cds.example.org/cds-services/other")),
+        "InvalidAudienceError",
+    ),
+    "aud of another host": (
+        lambda: sign(claims(aud="https://evil.example.org" + SERVICE)),
+        "InvalidAudienceError",
+    ),
+    "discovery aud on a service": (
+        lambda: sign(claims(aud=BASE + "/cds-services")),
+        "InvalidAudienceError",
+    ),
+    "missing aud": (lambda: sign(claims(aud=None)), 'missing the "aud" claim'),
+    "expired": (
+        lambda: sign(claims(iat=int(time.time()) - 900, exp=int(time.time()) - 120)),
+        "ExpiredSignatureError",
+    ),
+    "nbf in the future": (lambda: sign(claims(nbf=int(time.time()) + 600)), "not yet valid (nbf)"),
+    "iat in the future": (
+        lambda: sign(claims(iat=int(time.time()) + 600, exp=int(time.time()) + 900)),
+        "not yet valid (iat)",
+    ),
+    "missing exp": (lambda: sign(claims(exp=None)), 'missing the "exp" claim'),
+    "missing iat": (lambda: sign(claims(iat=None)), 'missing the "iat" claim'),
+    "missing jti": (lambda: sign(claims(jti=None)), 'missing the "jti" claim'),
+    "empty jti": (lambda: sign(claims(jti="")), "jti is empty"),
+    "lifetime over an hour": (lambda: sign(claims(life=7200)), "lifetime exceeds the maximum"),
+    "jku not allow-listed": (
+        lambda: sign(claims(), jku="https://evil.example.org/jwks.json"),
+        "is not allow-listed for this issuer",
+    ),
+    "tampered payload": (_tampered_payload, "Signature verification failed"),
+    "tampered signature": (_tampered_signature, "Signature verification failed"),
+    "another issuer's key": (_another_issuers_key, "Signature verification failed"),
+    "RSA signature under an ES384 header": (
+        _rsa_under_es384_header,
+        "Signature verification failed",
+    ),
+    "algorithm not allowed for the issuer": (
+        lambda: sign(claims(), EC521, "ES512"),
+        "alg 'ES512' is not allowed",
+    ),
+    "RS384 for an ES384-only issuer": (
+        lambda: sign(claims(), RSA_KEY, "RS384"),
+        "alg 'RS384' is not allowed",
+    ),
+    "typ not JWT": (lambda: sign(claims(), typ="at+jwt"), "typ is not JWT"),
+    "tenant not allow-listed": (
+        lambda: sign(claims(iss=TENANTED, tenant="hospital-b"), OTHER_EC384, kid="t-1", jku=None),
+        "tenant is not allow-listed",
+    ),
+    "tenant missing where required": (
+        lambda: sign(claims(iss=TENANTED), OTHER_EC384, kid="t-1", jku=None),
+        "tenant is not allow-listed",
+    ),
+    "oversized token": (lambda: sign(claims(padding="x" * 20_000)), "token too large"),
+    "malformed base64": (lambda: "e30.!!!.abc", "malformed base64 or JSON"),
+    "two segments": (lambda: ".".join(sign(claims()).split(".")[:2]), "not a compact JWS"),
+    "payload not an object": (
+        lambda: f"{b64({'alg': 'ES384', 'typ': 'JWT', 'kid': 'sandbox-1'})}.{b64(b'[1,2]')}.abc",
+        "not a JSON object",
+    ),
+    "garbage": (lambda: "not-a-jwt", "not a compact JWS"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_TOKENS))
+def test_each_bad_token_is_a_bare_401_for_the_right_reason(
+    secured: FlaskClient, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    factory, reason = BAD_TOKENS[name]
+    with caplog.at_level(logging.WARNING, logger="cds_service.security"):
+        response = call(secured, factory())
+    assert response.status_code == 401, name
+    assert reason in caplog.text
+    body = response.get_json()
+    assert body == {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "login", "diagnostics": "authentication failed"}],
+    }
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize(
+    ("header", "scheme"), [(None, "Bearer"), ("", "Bearer"), ("dXNlcjpwYXNz", "Basic")]
+)
+def test_missing_or_non_bearer_credentials_are_401(
+    secured: FlaskClient, header: str | None, scheme: str
+) -> None:
+    assert call(secured, header, scheme=scheme).status_code == 401
+
+
+def test_a_replayed_jti_is_rejected(secured: FlaskClient) -> None:
+    token = sign(claims())
+    assert call(secured, token).status_code == 200
+    assert call(secured, token).status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/cds-services", SERVICE + "/feedback"])
+def test_discovery_and_feedback_are_authenticated_with_their_own_aud(
+    secured: FlaskClient, path: str
+) -> None:
+    assert call(secured, None, path).status_code == 401
+    assert call(secured, sign(claims(aud=AUD)), path).status_code == 401
+    assert call(secured, sign(claims(aud=BASE + path)), path).status_code == 200
+
+
+def test_the_sandbox_shape_is_accepted(secured: FlaskClient) -> None:
+    # ES384, kid and jku, 5-minute life, no sub or nbf.
+    response = call(secured, sign(claims(life=300)))
+    assert response.status_code == 200
+    assert response.get_json()["cards"]
+
+
+def test_the_epic_shape_is_accepted(secured: FlaskClient, jwks_server: HTTPServer) -> None:
+    # RS384 from the issuer's JWKS URL, sub, nbf 5 minutes before iat, 15-minute life.
+    now = int(time.time())
+    token = sign(
+        claims(iss=EPIC, iat=now, nbf=now - 300, exp=now + 900, sub="epic-client-id"),
+        RSA_KEY,
+        "RS384",
+        kid="epic-1",
+        jku=None,
+    )
+    assert call(secured, token).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("key", "alg", "kid"), [(EC256, "ES256", "m-ec"), (RSA_KEY, "RS256", "m-rsa")]
+)
+def test_es256_and_rs256_are_accepted(secured: FlaskClient, key: Any, alg: str, kid: str) -> None:
+    assert call(secured, sign(claims(iss=MODERN), key, alg, kid=kid, jku=None)).status_code == 200
+
+
+def test_aud_with_a_trailing_slash_or_as_a_list(secured: FlaskClient) -> None:
+    assert call(secured, sign(claims(aud=AUD + "/"))).status_code == 200
+    assert call(secured, sign(claims(aud=["https://other.example", AUD]))).status_code == 200
+
+
+def test_an_allowed_tenant_is_accepted(secured: FlaskClient) -> None:
+    token = sign(claims(iss=TENANTED, tenant="hospital-a"), OTHER_EC384, kid="t-1", jku=None)
+    assert call(secured, token).status_code == 200
+
+
+def test_leeway_accepts_a_recently_expired_token(secured: FlaskClient) -> None:
+    now = int(time.time())
+    assert call(secured, sign(claims(iat=now - 330, exp=now - 30))).status_code == 200
+
+
+def test_the_preflight_needs_no_token(secured: FlaskClient) -> None:
+    response = secured.options(
+        SERVICE,
+        headers={"Origin": "https://sandbox.example.org", "Access-Control-Request-Method": "POST"},
+    )
+    assert response.status_code == 204
+
+
+def test_the_rulebook_stays_public(secured: FlaskClient) -> None:
+    assert secured.get("/rulebook.json").status_code == 200
+
+
+@pytest.mark.skipif(
+    not os.environ.get("ALP_TEST_REDIS_URL"), reason="set ALP_TEST_REDIS_URL to run against Redis"
+)
+def test_a_replay_across_two_instances_sharing_redis_is_rejected(
+    trust_file: Path, kb: KnowledgeBase
+) -> None:
+    url = os.environ["ALP_TEST_REDIS_URL"]
+    first = make(trust_file, kb, redis_url=url).test_client()
+    second = make(trust_file, kb, redis_url=url).test_client()
+    token = sign(claims())
+    assert call(first, token).status_code == 200
+    assert call(second, token).status_code == 401
+    fresh = sign(claims())
+    assert call(second, fresh).status_code == 200
+
+
+# --- fhirServer policy ---------------------------------------------------------------------
+
+
+def fetch_request(fhir_server: str, token: str = "fhir-access-token-XYZ") -> dict[str, Any]:
+    prefetch = full_prefetch()
+    del prefetch["conditions"]
+    body = sign_request([alp(312)], prefetch, fhirServer=fhir_server)
+    body["fhirAuthorization"] = {
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": 30,
+        "scope": "user/*.read",
+        "subject": "alp-cds",
+    }
+    return body
+
+
+def test_a_fhir_server_not_on_the_issuers_list_is_never_contacted(
+    secured: FlaskClient, httpserver: HTTPServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    httpserver.expect_request("/fhir/Condition").respond_with_json(
+        {"resourceType": "Bundle", "type": "searchset"}
+    )
+    with caplog.at_level(logging.WARNING, logger="cds_service.security"):
+        response = secured.post(
+            SERVICE,
+            json=fetch_request(httpserver.url_for("/fhir")),
+            headers={"Authorization": f"Bearer {sign(claims())}"},
+        )
+    assert response.status_code == 200
+    assert httpserver.log == []
+    assert "Data not available" in response.get_json()["cards"][0]["detail"]
+    assert "not contacted" in caplog.text
+
+
+def test_plain_http_is_refused_even_when_listed_outside_dev_mode(
+    trust_file: Path, kb: KnowledgeBase, httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    trust = {
+        "issuers": [
+            {
+                "iss": SANDBOX,
+                "algorithms": ["ES384"],
+                "jwks": {"keys": [jwk(EC384, "sandbox-1", "ES384")]},
+                "fhir_servers": [httpserver.url_for("/fhir")],
+            }
+        ]
+    }
+    path = tmp_path / "trust.json"
+    path.write_text(json.dumps(trust), "utf-8")
+    client = make(path, kb).test_client()
+    response = client.post(
+        SERVICE,
+        json=fetch_request(httpserver.url_for("/fhir")),
+        headers={"Authorization": f"Bearer {sign(claims(), jku=None)}"},
+    )
+    assert response.status_code == 200
+    assert httpserver.log == []
+    dev = make(path, kb, dev_mode=True).test_client()
+    httpserver.expect_request("/fhir/Condition").respond_with_json(
+        {"resourceType": "Bundle", "type": "searchset"}
+    )
+    dev.post(
+        SERVICE,
+        json=fetch_request(httpserver.url_for("/fhir")),
+        headers={"Authorization": f"Bearer {sign(claims(), jku=None)}"},
+    )
+    assert [e[0].path for e in httpserver.log] == [
+        "/fhir/Condition"
+    ]  # listed + dev mode + loopback
+
+
+def test_tokens_never_reach_the_logs(
+    trust_file: Path,
+    kb: KnowledgeBase,
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    trust = {
+        "issuers": [
+            {
+                "iss": SANDBOX,
+                "algorithms": ["ES384"],
+                "jwks": {"keys": [jwk(EC384, "sandbox-1", "ES384")]},
+                "fhir_servers": [httpserver.url_for("/fhir")],
+            }
+        ]
+    }
+    path = tmp_path / "trust.json"
+    path.write_text(json.dumps(trust), "utf-8")
+    client = make(path, kb, dev_mode=True).test_client()
+    httpserver.expect_request("/fhir/Condition").respond_with_data("boom", status=500)
+    good = sign(claims(), jku=None)
+    bad = sign(claims(aud="https://wrong.example"), jku=None)
+    access = "fhir-access-token-SECRET-123"
+    with caplog.at_level(logging.DEBUG):
+        client.post(
+            SERVICE,
+            json=fetch_request(httpserver.url_for("/fhir"), access),
+            headers={"Authorization": f"Bearer {good}"},
+        )
+        client.post(
+            SERVICE,
+            json=fetch_request(httpserver.url_for("/fhir"), access),
+            headers={"Authorization": f"Bearer {bad}"},
+        )
+        client.post(
+            SERVICE,
+            data="{broken",
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {good}"},
+        )
+    text = caplog.text
+    assert "rejected JWT" in text  # the failure was logged...
+    for secret in (good, bad, access, good.split(".")[2], bad.split(".")[2]):
+        assert secret not in text  # ...without any token
