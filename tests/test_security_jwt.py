@@ -123,7 +123,9 @@ def secured(trust_file: Path, kb: KnowledgeBase) -> FlaskClient:
     return make(trust_file, kb).test_client()
 
 
-def claims(iss: str | None = SANDBOX, aud: Any = AUD, life: int = 300, **extra: Any) -> dict[str, Any]:
+def claims(
+    iss: str | None = SANDBOX, aud: Any = AUD, life: int = 300, **extra: Any
+) -> dict[str, Any]:
     now = int(time.time())
     body: dict[str, Any] = {
         "iss": iss,
