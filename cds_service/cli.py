@@ -100,6 +100,36 @@ def evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def config_check(_: argparse.Namespace) -> int:
+    import json
+
+    from cds_service.app import load_trust_store
+
+    try:
+        settings = Settings.from_env()
+        trust = load_trust_store(settings)
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 1
+    print("Settings (from the environment; credentials masked):")
+    for name, value in settings.effective():
+        print(f"  {name} = {value}")
+    print("\nTrusted CDS clients:")
+    if not trust:
+        print("  none")
+    for issuer in trust.issuers.values():
+        print("  " + json.dumps(issuer.describe(), indent=2).replace("\n", "\n  "))
+    if not trust and not settings.dev_mode:
+        print(
+            "\nerror: no trusted CDS client and not in development mode: the service will not start",
+            file=sys.stderr,
+        )
+        return 1
+    if settings.dev_mode:
+        print("\nWARNING: development mode" + ("" if trust else ", and no JWT is checked"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alp-cds", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -116,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=["html", "json"], default="html")
     report.add_argument("--output", "-o", default="rulebook.html", help="file, or - for stdout")
     report.set_defaults(func=kb_report)
+    config = commands.add_parser("config", help="configuration tools").add_subparsers(
+        dest="config_command", required=True
+    )
+    config.add_parser("check", help="print the effective settings and trust").set_defaults(
+        func=config_check
+    )
     evaluate_cmd = commands.add_parser(
         "evaluate", help="explain the cards for a request or FHIR Bundle file (offline)"
     )

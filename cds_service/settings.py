@@ -8,6 +8,7 @@ checks that the two lists agree.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -127,6 +128,11 @@ def _parse_log_level(raw: str) -> str:
     if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
     return value
+
+
+def mask_url_credentials(text: str) -> str:
+    """`redis://user:secret@host` -> `redis://user:***@host`: safe to print and log."""
+    return re.sub(r"(://[^/\s:@]*:)[^@/\s]+@", r"\1***@", text)
 
 
 def _setting(env: str, parse: Callable[[str], Any], doc: str) -> Any:
@@ -301,6 +307,21 @@ class Settings:
     def base_url(self) -> str:
         """Where EHRs reach the service; falls back to the bind address for local use."""
         return self.public_base_url or f"http://{self.host}:{self.port}"
+
+    def effective(self) -> list[tuple[str, str]]:
+        """(variable, value) for every setting, with credentials in URLs masked."""
+        rows = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                shown = ", ".join(
+                    "|".join(str(x) for x in v if x) if isinstance(v, tuple) else str(v)
+                    for v in value
+                )
+            else:
+                shown = "" if value is None else str(value)
+            rows.append((f.metadata["env"], mask_url_credentials(shown) or "(unset)"))
+        return rows
 
     @staticmethod
     def documented() -> list[tuple[str, str, str]]:

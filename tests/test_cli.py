@@ -142,3 +142,30 @@ def test_serve_refuses_to_start_without_trust_outside_dev_mode() -> None:
 def test_kb_check(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["kb", "check"]) == 0
     assert "OK" in capsys.readouterr().out
+
+
+def test_config_check_masks_secrets_and_lists_trust(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ALP_CDS_TRUST_PRESETS", "cds-hooks-sandbox")
+    monkeypatch.setenv("ALP_CDS_REDIS_URL", "redis://:hunter2@127.0.0.1:6379/0")
+    assert main(["config", "check"]) == 0
+    out = capsys.readouterr().out
+    assert "hunter2" not in out
+    assert "ALP_CDS_REDIS_URL = redis://:***@127.0.0.1:6379/0" in out
+    assert '"iss": "https://sandbox.cds-hooks.org"' in out
+    assert "pinned JWK Set (1 keys)" in out
+    assert '"x":' not in out  # no key material
+
+
+def test_config_check_fails_without_trust_outside_dev_mode(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in list(os.environ):
+        if name.startswith("ALP_CDS_"):
+            monkeypatch.delenv(name)
+    assert main(["config", "check"]) == 1
+    assert "will not start" in capsys.readouterr().err
+    monkeypatch.setenv("ALP_CDS_TRUST_FILE", "/no/such/file")
+    assert main(["config", "check"]) == 1
+    assert "ALP_CDS_TRUST_FILE" in capsys.readouterr().err
