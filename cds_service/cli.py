@@ -121,7 +121,7 @@ def config_check(_: argparse.Namespace) -> int:
         print("  " + json.dumps(issuer.describe(), indent=2).replace("\n", "\n  "))
     if not trust and not settings.dev_mode:
         print(
-            "\nerror: no trusted CDS client and not in development mode: the service will not start",
+            "\nerror: no trusted CDS client outside development mode: the service will not start",
             file=sys.stderr,
         )
         return 1
