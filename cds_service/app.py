@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,9 @@ import requests
 from flask import Flask
 
 from cds_service.alp_services import AlpServices
+from cds_service.audit import migrate
+from cds_service.audit.spool import Spool
+from cds_service.audit.store import AuditStore, make_engine
 from cds_service.clinical.facts import FACTS
 from cds_service.fhir.client import FhirClient, Limits, new_session
 from cds_service.hooks.blueprint import (
@@ -21,7 +25,7 @@ from cds_service.hooks.blueprint import (
     register_error_handlers,
 )
 from cds_service.hooks.declaration import ServiceRegistry
-from cds_service.hooks.feedback import FeedbackSink, MemoryFeedbackSink
+from cds_service.hooks.feedback import FeedbackSink
 from cds_service.hooks.request import HookRequest
 from cds_service.hooks.response import Coding
 from cds_service.knowledge import loader
@@ -42,6 +46,30 @@ class AppState:
     settings: Settings
     kb: KnowledgeBase
     services: AlpServices
+    audit: AuditStore
+
+
+def build_audit_store(settings: Settings, kb: KnowledgeBase) -> AuditStore:
+    """The audit store; migrated automatically in development mode only."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.audit_url)
+    # Workers fork after the app is built (preload): each must open its own connections.
+    os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
+    store = AuditStore(
+        engine,
+        Spool(settings.data_dir / "audit-spool.jsonl"),
+        kb.version,
+        kb.content_hash,
+        settings.audit_pseudonym_key,
+    )
+    try:
+        if settings.dev_mode:
+            migrate.upgrade(engine)
+        elif not migrate.is_current(engine):
+            log.error("audit store schema is not current: run `alp-cds db upgrade`")
+    except Exception:  # an unreachable store must not stop the service
+        log.warning("audit store unreachable at start-up; records will be spooled")
+    return store
 
 
 def load_knowledge_base(settings: Settings) -> KnowledgeBase:
@@ -99,6 +127,7 @@ def create_app(
     *,
     feedback_sink: FeedbackSink | None = None,
     services: AlpServices | None = None,
+    audit: AuditStore | None = None,
 ) -> Flask:
     settings = settings or Settings.from_env()
     trust = load_trust_store(settings)
@@ -108,6 +137,7 @@ def create_app(
             "(or ALP_CDS_TRUST_PRESETS), or ALP_CDS_DEV_MODE=true for development"
         )
     kb = services.kb if services else load_knowledge_base(settings)
+    audit = audit or build_audit_store(settings, kb)
     services = services or AlpServices(
         kb, settings.base_url, settings.result_sign_hook, local_codes(settings, kb)
     )
@@ -120,7 +150,8 @@ def create_app(
     session = new_session(settings.fhir_max_parallel)
     app.extensions[EXTENSION_KEY] = HookRuntime(
         registry=ServiceRegistry(services.declarations()),
-        feedback_sink=feedback_sink or MemoryFeedbackSink(),
+        feedback_sink=feedback_sink or audit,
+        invocation_sink=audit,
         client_factory=fhir_client_factory(settings, session),
         executor=ThreadPoolExecutor(settings.fhir_max_parallel, thread_name_prefix="fhir-fetch"),
         fhir_deadline=settings.fhir_deadline,
@@ -135,7 +166,7 @@ def create_app(
         max_json_depth=settings.max_json_depth,
         max_bundle_entries=settings.max_bundle_entries,
     )
-    app.extensions["alp_cds"] = AppState(settings, kb, services)
+    app.extensions["alp_cds"] = AppState(settings, kb, services, audit)
 
     install_cors(app, settings.cors_origins)
     app.register_blueprint(create_blueprint())

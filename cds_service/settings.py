@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 PREFIX = "ALP_CDS_"
+SECRETS = {"audit_pseudonym_key"}
 DEFAULT_KB_DIR = Path(__file__).resolve().parent.parent / "cards"
 
 
@@ -121,6 +122,19 @@ def _parse_redis_url(raw: str) -> str:
     if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
         raise ValueError("expected a redis://, rediss:// or unix:// URL")
     return value
+
+
+def _parse_database_url(raw: str) -> str:
+    value = raw.strip()
+    if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+        raise ValueError("expected a sqlite:/// or postgresql+psycopg:// URL")
+    return value
+
+
+def _parse_secret(raw: str) -> str:
+    if len(raw) < 16:
+        raise ValueError("use at least 16 characters")
+    return raw
 
 
 def _parse_log_level(raw: str) -> str:
@@ -236,6 +250,24 @@ class Settings:
         _int_between(10, 1_000_000),
         "Most entries accepted in one Bundle (context results or a prefetch key).",
     )
+    data_dir: Path = _setting(
+        "DATA_DIR", _parse_dir, "Folder for the SQLite audit database and the audit spool."
+    )
+    database_url: str | None = _setting(
+        "DATABASE_URL",
+        _parse_database_url,
+        "Audit store: postgresql+psycopg://user:password@host/db; SQLite in DATA_DIR when unset.",
+    )
+    audit_pseudonym_key: str | None = _setting(
+        "AUDIT_PSEUDONYM_KEY",
+        _parse_secret,
+        "Secret key: patient and user references are stored as a keyed hash (HMAC-SHA256).",
+    )
+    audit_retention_days: int = _setting(
+        "AUDIT_RETENTION_DAYS",
+        _int_between(1, 36500),
+        "Audit records older than this are removed by `alp-cds audit prune`.",
+    )
     log_level: str = _setting("LOG_LEVEL", _parse_log_level, "Log level.")
     dev_mode: bool = _setting(
         "DEV_MODE",
@@ -270,6 +302,10 @@ class Settings:
             "redis_url": None,
             "max_json_depth": 64,
             "max_bundle_entries": 20_000,
+            "data_dir": Path("var").resolve(),
+            "database_url": None,
+            "audit_pseudonym_key": None,
+            "audit_retention_days": 400,
             "log_level": "INFO",
             "dev_mode": False,
         }
@@ -304,6 +340,10 @@ class Settings:
             raise SettingsError(f"{PREFIX}KB_DIR: {self.kb_dir} is not a folder")
 
     @property
+    def audit_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'audit.sqlite3'}"
+
+    @property
     def base_url(self) -> str:
         """Where EHRs reach the service; falls back to the bind address for local use."""
         return self.public_base_url or f"http://{self.host}:{self.port}"
@@ -320,6 +360,8 @@ class Settings:
                 )
             else:
                 shown = "" if value is None else str(value)
+            if f.name in SECRETS and value:
+                shown = "***"
             rows.append((f.metadata["env"], mask_url_credentials(shown) or "(unset)"))
         return rows
 
@@ -332,8 +374,10 @@ class Settings:
             default = defaults[f.name]
             if isinstance(default, tuple):
                 shown = ",".join(str(d) for d in default) or "(none)"
-            elif isinstance(default, Path):
+            elif isinstance(default, Path) and f.name == "kb_dir":
                 shown = "cards/ beside the package"
+            elif isinstance(default, Path):
+                shown = "./var"
             elif default is None:
                 shown = "(unset)"
             else:

@@ -16,7 +16,8 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from cds_service.alp_services import AlpServices
-from cds_service.app import create_app, load_knowledge_base
+from cds_service.app import build_audit_store, create_app, load_knowledge_base
+from cds_service.audit.store import AuditStore
 from cds_service.hooks.feedback import MemoryFeedbackSink
 from cds_service.knowledge.model import KnowledgeBase
 from cds_service.settings import Settings
@@ -63,9 +64,20 @@ def feedback_sink() -> MemoryFeedbackSink:
     return MemoryFeedbackSink()
 
 
+@pytest.fixture(scope="session")
+def audit_store(tmp_path_factory: pytest.TempPathFactory, kb: KnowledgeBase) -> AuditStore:
+    """One SQLite audit store for the session: every app the tests build writes its records."""
+    data_dir = tmp_path_factory.mktemp("audit")
+    settings = Settings.from_env({}, dev_mode=True, data_dir=data_dir)
+    return build_audit_store(settings, kb)
+
+
 @pytest.fixture
 def make_app(
-    settings: Settings, kb: KnowledgeBase, feedback_sink: MemoryFeedbackSink
+    settings: Settings,
+    kb: KnowledgeBase,
+    feedback_sink: MemoryFeedbackSink,
+    audit_store: AuditStore,
 ) -> Callable[..., Flask]:
     def build(**overrides: Any) -> Flask:
         app_settings = Settings.from_env({}, **{"dev_mode": True, **overrides})
@@ -75,7 +87,9 @@ def make_app(
             app_settings.result_sign_hook,
             clock=lambda: NOW,
         )
-        app = create_app(app_settings, feedback_sink=feedback_sink, services=services)
+        app = create_app(
+            app_settings, feedback_sink=feedback_sink, services=services, audit=audit_store
+        )
         app.test_client_class = CheckedClient
         return app
 

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,8 @@ def free_port() -> int:
 def alp_cds(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "cds_service.cli", *args]
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ALP_CDS_")}
+    # Keep the audit database out of the working tree.
+    clean["ALP_CDS_DATA_DIR"] = tempfile.mkdtemp(prefix="alp-cds-cli-")
     return subprocess.Popen(
         command,
         env={**clean, **(env or {})},

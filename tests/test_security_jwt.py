@@ -24,9 +24,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from pytest_httpserver import HTTPServer
+from sqlalchemy import select
 
 from cds_service.alp_services import AlpServices
-from cds_service.app import create_app
+from cds_service.app import build_audit_store, create_app
+from cds_service.audit import schema
+from cds_service.audit.store import AuditStore
+from cds_service.hooks.feedback import MemoryFeedbackSink
 from cds_service.knowledge.model import KnowledgeBase
 from cds_service.settings import Settings
 from tests.conftest import NOW, CheckedClient
@@ -108,19 +112,25 @@ def trust_file(tmp_path_factory: pytest.TempPathFactory, jwks_server: HTTPServer
     return path
 
 
-def make(trust_file: Path, kb: KnowledgeBase, **overrides: Any) -> Flask:
+@pytest.fixture(scope="module")
+def audit(tmp_path_factory: pytest.TempPathFactory, kb: KnowledgeBase) -> AuditStore:
+    settings = Settings.from_env({}, dev_mode=True, data_dir=tmp_path_factory.mktemp("audit"))
+    return build_audit_store(settings, kb)
+
+
+def make(trust_file: Path, kb: KnowledgeBase, audit: AuditStore, **overrides: Any) -> Flask:
     settings = Settings.from_env(
         {"ALP_CDS_TRUST_FILE": str(trust_file), "ALP_CDS_PUBLIC_BASE_URL": BASE}, **overrides
     )
     services = AlpServices(kb, settings.base_url, settings.result_sign_hook, clock=lambda: NOW)
-    app = create_app(settings, services=services)
+    app = create_app(settings, services=services, audit=audit, feedback_sink=MemoryFeedbackSink())
     app.test_client_class = CheckedClient
     return app
 
 
 @pytest.fixture
-def secured(trust_file: Path, kb: KnowledgeBase) -> FlaskClient:
-    return make(trust_file, kb).test_client()
+def secured(trust_file: Path, kb: KnowledgeBase, audit: AuditStore) -> FlaskClient:
+    return make(trust_file, kb, audit).test_client()
 
 
 def claims(
@@ -394,11 +404,11 @@ def test_the_rulebook_stays_public(secured: FlaskClient) -> None:
     not os.environ.get("ALP_TEST_REDIS_URL"), reason="set ALP_TEST_REDIS_URL to run against Redis"
 )
 def test_a_replay_across_two_instances_sharing_redis_is_rejected(
-    trust_file: Path, kb: KnowledgeBase
+    audit: AuditStore, trust_file: Path, kb: KnowledgeBase
 ) -> None:
     url = os.environ["ALP_TEST_REDIS_URL"]
-    first = make(trust_file, kb, redis_url=url).test_client()
-    second = make(trust_file, kb, redis_url=url).test_client()
+    first = make(trust_file, kb, audit, redis_url=url).test_client()
+    second = make(trust_file, kb, audit, redis_url=url).test_client()
     token = sign(claims())
     assert call(first, token).status_code == 200
     assert call(second, token).status_code == 401
@@ -442,7 +452,7 @@ def test_a_fhir_server_not_on_the_issuers_list_is_never_contacted(
 
 
 def test_plain_http_is_refused_even_when_listed_outside_dev_mode(
-    trust_file: Path, kb: KnowledgeBase, httpserver: HTTPServer, tmp_path: Path
+    audit: AuditStore, trust_file: Path, kb: KnowledgeBase, httpserver: HTTPServer, tmp_path: Path
 ) -> None:
     trust = {
         "issuers": [
@@ -456,7 +466,7 @@ def test_plain_http_is_refused_even_when_listed_outside_dev_mode(
     }
     path = tmp_path / "trust.json"
     path.write_text(json.dumps(trust), "utf-8")
-    client = make(path, kb).test_client()
+    client = make(path, kb, audit).test_client()
     response = client.post(
         SERVICE,
         json=fetch_request(httpserver.url_for("/fhir")),
@@ -464,7 +474,7 @@ def test_plain_http_is_refused_even_when_listed_outside_dev_mode(
     )
     assert response.status_code == 200
     assert httpserver.log == []
-    dev = make(path, kb, dev_mode=True).test_client()
+    dev = make(path, kb, audit, dev_mode=True).test_client()
     httpserver.expect_request("/fhir/Condition").respond_with_json(
         {"resourceType": "Bundle", "type": "searchset"}
     )
@@ -479,6 +489,7 @@ def test_plain_http_is_refused_even_when_listed_outside_dev_mode(
 
 
 def test_tokens_never_reach_the_logs(
+    audit: AuditStore,
     trust_file: Path,
     kb: KnowledgeBase,
     httpserver: HTTPServer,
@@ -497,7 +508,7 @@ def test_tokens_never_reach_the_logs(
     }
     path = tmp_path / "trust.json"
     path.write_text(json.dumps(trust), "utf-8")
-    client = make(path, kb, dev_mode=True).test_client()
+    client = make(path, kb, audit, dev_mode=True).test_client()
     httpserver.expect_request("/fhir/Condition").respond_with_data("boom", status=500)
     good = sign(claims(), jku=None)
     bad = sign(claims(aud="https://wrong.example"), jku=None)
@@ -521,5 +532,9 @@ def test_tokens_never_reach_the_logs(
         )
     text = caplog.text
     assert "rejected JWT" in text  # the failure was logged...
+    with audit.engine.connect() as conn:
+        stored = " ".join(str(row) for row in conn.execute(select(schema.invocations)))
+    assert "authentication failed" in stored  # ...and audited...
     for secret in (good, bad, access, good.split(".")[2], bad.split(".")[2]):
         assert secret not in text  # ...without any token
+        assert secret not in stored

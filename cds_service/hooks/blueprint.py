@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from flask import Blueprint, Flask, Request, Response, current_app, request
+from flask import Blueprint, Flask, Request, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wsgi import get_input_stream
 
@@ -21,6 +21,12 @@ from cds_service.hooks import prefetch
 from cds_service.hooks.declaration import ServiceDeclaration, ServiceRegistry
 from cds_service.hooks.errors import CdsError, Issue, bad_request, operation_outcome
 from cds_service.hooks.feedback import FeedbackItem, FeedbackSink
+from cds_service.hooks.invocation import (
+    Invocation,
+    InvocationSink,
+    NullInvocationSink,
+    card_summary,
+)
 from cds_service.hooks.request import (
     JSON_TYPES,
     HookRequest,
@@ -49,6 +55,7 @@ class HookRuntime:
     executor: Executor
     fhir_deadline: float
     authenticate: Authenticator | None = None
+    invocation_sink: InvocationSink = field(default_factory=NullInvocationSink)
     max_json_depth: int = 64
     max_bundle_entries: int = 20_000
 
@@ -147,37 +154,97 @@ def _context_validator(service: ServiceDeclaration) -> Any:
     return found
 
 
+def _audited(
+    endpoint: str, service_id: str | None, work: Callable[[Invocation], Response]
+) -> Response:
+    """Run a route and record the call, success or failure, before the response goes out."""
+    invocation = Invocation(endpoint=endpoint, service_id=service_id)
+    try:
+        response = work(invocation)
+        invocation.finish(response.status_code)
+        return response
+    except CdsError as error:
+        invocation.finish(error.status, "; ".join(i.diagnostics for i in error.issues))
+        raise
+    except HTTPException as error:
+        invocation.finish(error.code or 500, error.name)
+        raise
+    except Exception:
+        invocation.finish(500, "internal error")
+        raise
+    finally:
+        failure = g.get("auth_failure")
+        if failure:
+            invocation.issuer, invocation.reason = failure
+        # Successful discovery and feedback calls are not invocations; refusals of any route are.
+        if endpoint == "service" or invocation.status >= 400:
+            runtime().invocation_sink.record_invocation(invocation)
+
+
+def _note_auth(invocation: Invocation, auth: Any) -> None:
+    if auth is not None:
+        invocation.issuer = getattr(getattr(auth, "issuer", None), "iss", None)
+        invocation.tenant = getattr(auth, "tenant", None)
+
+
 def create_blueprint() -> Blueprint:
     bp = Blueprint("cds_hooks", __name__)
 
     @bp.get("/cds-services")
     def discovery() -> Response:
-        _authenticated()
-        return json_response(runtime().registry.discovery())
+        def work(_: Invocation) -> Response:
+            _authenticated()
+            return json_response(runtime().registry.discovery())
+
+        return _audited("discovery", None, work)
 
     @bp.post("/cds-services/<service_id>")
     def invoke(service_id: str) -> Response:
-        auth = _authenticated()
-        service = _service(service_id)
-        hook_request = replace(parse_hook_request(service, _require_json_body()), auth=auth)
-        _check_bundle_sizes(hook_request)
-        rt = runtime()
-        data = prefetch.resolve(
-            service, hook_request, rt.client_factory, rt.executor, rt.fhir_deadline
-        )
-        prefetch.require(service, data)
-        result = service.handler(hook_request, data)
-        return json_response(result.to_json())
+        def work(invocation: Invocation) -> Response:
+            auth = _authenticated()
+            _note_auth(invocation, auth)
+            service = _service(service_id)
+            hook_request = replace(parse_hook_request(service, _require_json_body()), auth=auth)
+            invocation.hook = hook_request.hook
+            invocation.hook_instance = hook_request.hook_instance
+            patient = hook_request.context.get("patientId")
+            invocation.patient = f"Patient/{patient}" if patient else None
+            invocation.user = hook_request.context.get("userId")
+            _check_bundle_sizes(hook_request)
+            rt = runtime()
+            data = prefetch.resolve(
+                service, hook_request, rt.client_factory, rt.executor, rt.fhir_deadline
+            )
+            try:
+                prefetch.require(service, data)
+            finally:
+                invocation.trace = {"data": data.provenance()}
+            result = service.handler(hook_request, data)
+            body = result.to_json()
+            invocation.cards = [card_summary(card) for card in body["cards"]]
+            invocation.trace = result.trace or invocation.trace
+            return json_response(body)
+
+        return _audited("service", service_id, work)
 
     @bp.post("/cds-services/<service_id>/feedback")
     def feedback(service_id: str) -> Response:
-        _authenticated()
-        _service(service_id)
-        body = _require_json_body()
-        check(schema("cds-feedback"), body, "$")
-        items = [FeedbackItem.parse(service_id, item) for item in body["feedback"]]
-        runtime().feedback_sink.record(items)
-        return json_response({})
+        def work(_: Invocation) -> Response:
+            _authenticated()
+            _service(service_id)
+            body = _require_json_body()
+            check(schema("cds-feedback"), body, "$")
+            items = [FeedbackItem.parse(service_id, item) for item in body["feedback"]]
+            result = runtime().feedback_sink.record(items)
+            if result.rejected:
+                issues = [
+                    Issue("not-found", why, expression=f"$.feedback[{index}]")
+                    for index, why in result.rejected
+                ]
+                raise CdsError(400, issues)
+            return json_response({})
+
+        return _audited("feedback", service_id, work)
 
     return bp
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
@@ -43,9 +43,18 @@ class FeedbackItem:
         )
 
 
+@dataclass
+class FeedbackResult:
+    stored: int = 0
+    duplicates: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    """(index in the batch, why) for items that were not stored."""
+
+
 class FeedbackSink(Protocol):
-    def record(self, items: Sequence[FeedbackItem]) -> int:
-        """Store the items; return how many were new (the rest were duplicates)."""
+    def record(self, items: Sequence[FeedbackItem]) -> FeedbackResult:
+        """Store each item on its own (a bad item does not stop the others); duplicates of
+        (card, outcome, outcomeTimestamp) are stored once."""
         ...
 
 
@@ -57,17 +66,18 @@ class MemoryFeedbackSink:
         self._capacity = capacity
         self._lock = threading.Lock()
 
-    def record(self, items: Sequence[FeedbackItem]) -> int:
-        new = 0
+    def record(self, items: Sequence[FeedbackItem]) -> FeedbackResult:
+        result = FeedbackResult()
         with self._lock:
             for item in items:
                 if item.key in self._items:
+                    result.duplicates += 1
                     continue
                 self._items[item.key] = item
-                new += 1
+                result.stored += 1
                 while len(self._items) > self._capacity:
                     self._items.popitem(last=False)
-        return new
+        return result
 
     def items(self) -> list[FeedbackItem]:
         with self._lock:

@@ -12,7 +12,7 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Request
+from flask import Request, g
 
 from cds_service.hooks.errors import CdsError, Issue
 from cds_service.security.jwt_auth import AuthError, JwtVerifier, VerifiedToken
@@ -40,6 +40,8 @@ def authenticator(verifier: JwtVerifier, base_url: str) -> Any:
             security_log.warning(
                 "security: rejected JWT on %s (iss=%r): %s", request.path, exc.issuer, exc
             )
+            # For the audit record of this refusal: the issuer if known and the reason.
+            g.auth_failure = (exc.issuer, f"authentication failed: {exc}")
             raise UNAUTHORIZED from None
 
     return authenticate
