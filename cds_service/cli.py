@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from cds_service.knowledge.loader import KnowledgeBaseError
 from cds_service.settings import Settings, SettingsError
@@ -130,6 +132,116 @@ def config_check(_: argparse.Namespace) -> int:
     return 0
 
 
+def _audit_engine() -> Any:
+    from cds_service.audit.store import make_engine
+
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return make_engine(settings.audit_url)
+
+
+def _since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise SystemExit(
+            f"alp-cds: --since expects a date such as 2026-11-15, got {text!r}"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def db_upgrade(_: argparse.Namespace) -> int:
+    from cds_service.audit import migrate
+
+    engine = _audit_engine()
+    before = migrate.current_revision(engine)
+    migrate.upgrade(engine)
+    print(f"audit store at revision {migrate.current_revision(engine)} (was {before})")
+    return 0
+
+
+def audit_report(args: argparse.Namespace) -> int:
+    import json
+
+    from cds_service.audit import reports
+
+    report = reports.rule_report(_audit_engine(), _since(args.since))
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+    elif args.format == "csv":
+        sys.stdout.write(reports.report_csv(report))
+    else:
+        print(reports.report_table(report))
+    return 0
+
+
+def audit_show(args: argparse.Namespace) -> int:
+    import json
+
+    from cds_service.audit import reports
+    from cds_service.explain import explain_text
+    from cds_service.hooks.response import CdsResponse
+
+    records = reports.invocation_detail(_audit_engine(), args.hook_instance)
+    if not records:
+        print(f"no invocation with hookInstance {args.hook_instance!r}", file=sys.stderr)
+        return 1
+    for record in records:
+        if args.json:
+            print(json.dumps(record, indent=2, default=str))
+            continue
+        print(
+            f"{record['received_at']}  {record['service_id']}  status {record['status']}  "
+            f"{record['latency_ms']} ms  issuer {record['issuer'] or '-'}"
+            f"  user {record['user_ref']}  patient {record['patient']}"
+            f"  knowledge base v{record['kb_version']}"
+        )
+        if record["reason"]:
+            print(f"reason: {record['reason']}")
+        for card in record["cards"]:
+            print(
+                f"card {card['card_uuid']}  {card['rule_id']} v{card['rule_version']}  "
+                f"[{card['indicator']}] {card['summary']}"
+            )
+        for item in record["feedback"]:
+            print(
+                f"feedback on {item['card_uuid']}: {item['outcome']} at {item['outcome_timestamp']}"
+                + (
+                    f" ({item['override_display'] or item['override_code']})"
+                    if item["override_code"]
+                    else ""
+                )
+            )
+        print(explain_text(CdsResponse(trace=record["trace"] or {})).split("\n", 2)[-1])
+    return 0
+
+
+def audit_export_feedback(args: argparse.Namespace) -> int:
+    import json
+
+    from cds_service.audit import reports
+
+    print(json.dumps(reports.feedback_export(_audit_engine(), _since(args.since)), indent=2))
+    return 0
+
+
+def audit_prune(args: argparse.Namespace) -> int:
+    from cds_service.app import load_knowledge_base
+    from cds_service.audit.spool import Spool
+    from cds_service.audit.store import AuditStore
+
+    settings = _settings()
+    kb = load_knowledge_base(settings)
+    store = AuditStore(
+        _audit_engine(), Spool(settings.data_dir / "audit-spool.jsonl"), kb.version, kb.content_hash
+    )
+    days = args.older_than or settings.audit_retention_days
+    print(f"removed {store.prune(days)} invocations older than {days} days")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alp-cds", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -152,6 +264,29 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_parser("check", help="print the effective settings and trust").set_defaults(
         func=config_check
     )
+    db = commands.add_parser("db", help="audit store schema").add_subparsers(
+        dest="db_command", required=True
+    )
+    db.add_parser("upgrade", help="apply schema migrations").set_defaults(func=db_upgrade)
+    audit = commands.add_parser("audit", help="audit trail reports").add_subparsers(
+        dest="audit_command", required=True
+    )
+    report_cmd = audit.add_parser("report", help="per rule: fired, accepted, overridden, silent")
+    report_cmd.add_argument("--since", help="ISO date or date-time (default: everything)")
+    report_cmd.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    report_cmd.set_defaults(func=audit_report)
+    show_cmd = audit.add_parser("show", help="one invocation's decision trace")
+    show_cmd.add_argument("hook_instance")
+    show_cmd.add_argument("--json", action="store_true")
+    show_cmd.set_defaults(func=audit_show)
+    export_cmd = audit.add_parser("export-feedback", help="feedback as computable JSON (HTI-1)")
+    export_cmd.add_argument("--since")
+    export_cmd.set_defaults(func=audit_export_feedback)
+    prune_cmd = audit.add_parser("prune", help="remove records past the retention period")
+    prune_cmd.add_argument(
+        "--older-than", type=int, help="days (default ALP_CDS_AUDIT_RETENTION_DAYS)"
+    )
+    prune_cmd.set_defaults(func=audit_prune)
     evaluate_cmd = commands.add_parser(
         "evaluate", help="explain the cards for a request or FHIR Bundle file (offline)"
     )

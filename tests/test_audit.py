@@ -1,0 +1,462 @@
+"""The audit trail on SQLite always, and on PostgreSQL when ALP_TEST_DATABASE_URL is set (CI sets
+it): one record per invocation, feedback linked to cards, reports, concurrency and outage."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, create_engine, func, inspect, select, text, update
+
+from cds_service.alp_services import AlpServices
+from cds_service.app import create_app
+from cds_service.audit import migrate, reports, schema
+from cds_service.audit.spool import Spool
+from cds_service.audit.store import AuditStore, make_engine
+from cds_service.knowledge.model import KnowledgeBase
+from cds_service.settings import Settings
+from tests.conftest import NOW, CheckedClient
+from tests.support.fhir import alp, full_prefetch, ggt, sign_request
+
+SERVICE = "/cds-services/alp-result-sign"
+PG_URL = os.environ.get("ALP_TEST_DATABASE_URL")
+BACKENDS = [
+    "sqlite",
+    pytest.param(
+        "postgresql",
+        marks=pytest.mark.skipif(
+            not PG_URL, reason="set ALP_TEST_DATABASE_URL to run against PostgreSQL"
+        ),
+    ),
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        built = make_engine(f"sqlite:///{tmp_path / 'audit.sqlite3'}")
+        migrate.upgrade(built)
+        yield built
+        built.dispose()
+        return
+    assert PG_URL
+    schema_name = f"alp_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema_name}"'))
+    separator = "&" if "?" in PG_URL else "?"
+    built = make_engine(f"{PG_URL}{separator}options=-csearch_path%3D{schema_name}")
+    migrate.upgrade(built)
+    yield built
+    built.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema_name}" CASCADE'))
+    admin.dispose()
+
+
+def new_store(
+    engine: Engine, tmp_path: Path, kb: KnowledgeBase, key: str | None = None
+) -> AuditStore:
+    return AuditStore(engine, Spool(tmp_path / "spool.jsonl"), kb.version, kb.content_hash, key)
+
+
+@pytest.fixture
+def store(engine: Engine, tmp_path: Path, kb: KnowledgeBase) -> AuditStore:
+    return new_store(engine, tmp_path, kb)
+
+
+def app_with(store: AuditStore, kb: KnowledgeBase) -> Flask:
+    settings = Settings.from_env({}, dev_mode=True)
+    services = AlpServices(kb, settings.base_url, settings.result_sign_hook, clock=lambda: NOW)
+    app = create_app(settings, services=services, audit=store)
+    app.test_client_class = CheckedClient
+    return app
+
+
+@pytest.fixture
+def client(store: AuditStore, kb: KnowledgeBase) -> FlaskClient:
+    return app_with(store, kb).test_client()
+
+
+def rows(engine: Engine, table: Any) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(select(table)).mappings()]
+
+
+def post(client: FlaskClient, *results: dict[str, Any], hook_instance: str | None = None) -> Any:
+    body = sign_request(list(results), full_prefetch())
+    if hook_instance:
+        body["hookInstance"] = hook_instance
+    return client.post(SERVICE, json=body)
+
+
+# --- one record per invocation -------------------------------------------------------------
+
+
+def test_an_invocation_is_recorded_with_its_decision_trace(
+    client: FlaskClient, engine: Engine, kb: KnowledgeBase
+) -> None:
+    response = post(client, alp(312, ident="alp-x"), hook_instance="hi-audit-1")
+    card = response.get_json()["cards"][0]
+    [record] = rows(engine, schema.invocations)
+    assert record["hook_instance"] == "hi-audit-1"
+    assert record["status"] == 200
+    assert record["service_id"] == "alp-result-sign"
+    assert record["patient"] == "Patient/pt-1"
+    assert record["user_ref"] == "Practitioner/dr-1"
+    assert (record["kb_version"], record["kb_hash"]) == (kb.version, kb.content_hash)
+    assert record["latency_ms"] > 0
+    trace = record["trace"]
+    facts = trace["evaluations"][0]["facts"]
+    assert facts["alp.status"] == {"value": "high", "from": ["Observation/alp-x"]}
+    assert trace["data"]["patient"]["source"] == "prefetch"
+    [stored_card] = rows(engine, schema.cards)
+    assert stored_card["card_uuid"] == card["uuid"]
+    assert stored_card["rule_id"] == "alp-high-confirm-origin"
+    assert stored_card["rule_version"] == kb.rules["alp-high-confirm-origin"].version
+    assert stored_card["suggestions"][0]["uuid"] == card["suggestions"][0]["uuid"]
+    outcomes = {r["rule_id"]: r["fired"] for r in rows(engine, schema.rule_outcomes)}
+    assert outcomes["alp-high-confirm-origin"] is True
+    assert outcomes["alp-high-liver-source"] is False
+
+
+def test_refused_calls_are_recorded_with_their_reason(client: FlaskClient, engine: Engine) -> None:
+    body = sign_request([alp(312)], full_prefetch(), hook="patient-view")
+    assert client.post(SERVICE, json=body).status_code == 400
+    prefetch = full_prefetch()
+    del prefetch["patient"]
+    assert client.post(SERVICE, json=sign_request([alp(312)], prefetch)).status_code == 412
+    assert client.post("/cds-services/nope", json=body).status_code == 404
+    recorded = sorted((r["status"], r["reason"]) for r in rows(engine, schema.invocations))
+    assert recorded[0][0] == 400
+    assert "answers hook" in recorded[0][1]
+    assert recorded[1][0] == 404
+    assert recorded[2][0] == 412
+    assert "patient" in recorded[2][1]
+
+
+def test_references_can_be_pseudonymised(engine: Engine, tmp_path: Path, kb: KnowledgeBase) -> None:
+    store = new_store(engine, tmp_path, kb, key="a-secret-key-of-some-length")
+    client = app_with(store, kb).test_client()
+    post(client, alp(312))
+    [record] = rows(engine, schema.invocations)
+    assert record["patient"].startswith("Patient/pseudo-")
+    assert record["user_ref"].startswith("Practitioner/pseudo-")
+    assert "Patient/pt-1" not in json.dumps(record["trace"])
+    assert record["patient"] == store.pseudonym("Patient/pt-1")  # stable, so records link up
+
+
+# --- feedback ------------------------------------------------------------------------------
+
+
+def feedback(client: FlaskClient, *items: dict[str, Any]) -> Any:
+    return client.post(SERVICE + "/feedback", json={"feedback": list(items)})
+
+
+def test_feedback_is_linked_validated_and_stored_once(client: FlaskClient, engine: Engine) -> None:
+    card = post(client, alp(312)).get_json()["cards"][0]
+    suggestion = card["suggestions"][0]["uuid"]
+    accepted = {
+        "card": card["uuid"],
+        "outcome": "accepted",
+        "acceptedSuggestions": [{"id": suggestion}],
+        "outcomeTimestamp": "2026-11-21T10:05:31Z",
+    }
+    assert feedback(client, accepted).status_code == 200
+    assert feedback(client, accepted).status_code == 200  # a retry
+    assert len(rows(engine, schema.feedback)) == 1
+    unknown = dict(accepted, card=str(uuid.uuid4()))
+    wrong_suggestion = dict(
+        accepted,
+        acceptedSuggestions=[{"id": "not-offered"}],
+        outcomeTimestamp="2026-11-21T10:06:00Z",
+    )
+    overridden = {
+        "card": card["uuid"],
+        "outcome": "overridden",
+        "outcomeTimestamp": "2026-11-21T10:07:00Z",
+        "overrideReason": {
+            "reason": {
+                "system": "urn:alp-cds:override-reason",
+                "code": "already-ordered",
+                "display": "Already ordered or done elsewhere",
+            }
+        },
+    }
+    response = feedback(client, unknown, overridden, wrong_suggestion)
+    assert response.status_code == 400
+    issues = response.get_json()["issue"]
+    assert [i["expression"] for i in issues] == [["$.feedback[0]"], ["$.feedback[2]"]]
+    assert "not issued by this service" in issues[0]["diagnostics"]
+    stored = rows(engine, schema.feedback)
+    assert sorted(r["outcome"] for r in stored) == ["accepted", "overridden"]  # item 1 kept
+
+
+# --- reports -------------------------------------------------------------------------------
+
+
+def test_the_report_answers_fired_accepted_overridden_and_why(
+    client: FlaskClient, engine: Engine
+) -> None:
+    cards = [post(client, alp(312)).get_json()["cards"][0] for _ in range(4)]
+    post(client, alp(80))  # normal: the silent rule fires, no card
+    post(client, alp(312), ggt(20))  # bone source
+    feedback(
+        client,
+        {
+            "card": cards[0]["uuid"],
+            "outcome": "accepted",
+            "acceptedSuggestions": [{"id": cards[0]["suggestions"][0]["uuid"]}],
+            "outcomeTimestamp": "2026-11-21T10:00:00Z",
+        },
+    )
+    for card in cards[1:3]:
+        feedback(
+            client,
+            {
+                "card": card["uuid"],
+                "outcome": "overridden",
+                "outcomeTimestamp": "2026-11-21T10:01:00Z",
+                "overrideReason": {
+                    "reason": {
+                        "system": "urn:alp-cds:override-reason",
+                        "code": "already-ordered",
+                        "display": "Already ordered",
+                    }
+                },
+            },
+        )
+    report = reports.rule_report(engine)
+    by_rule = {r["rule"]: r for r in report["rules"]}
+    confirm = by_rule["alp-high-confirm-origin"]
+    assert (
+        confirm["fired"],
+        confirm["shown"],
+        confirm["accepted"],
+        confirm["overridden"],
+        confirm["no_feedback"],
+    ) == (4, 4, 1, 2, 1)
+    assert confirm["accept_rate"] == 0.25
+    assert confirm["top_override_reasons"] == [{"reason": "Already ordered", "count": 2}]
+    assert by_rule["alp-normal"]["fired"] == 1
+    assert by_rule["alp-normal"]["shown"] == 0
+    assert by_rule["alp-high-bone-source"]["shown"] == 1
+    assert report["invocations"] == 6
+    assert report["latency_ms"]["p50"] is not None
+    table = reports.report_table(report)
+    assert "alp-high-confirm-origin" in table
+    assert "Already ordered (2)" in table
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    assert reports.rule_report(engine, since=tomorrow)["rules"] == []
+
+    exported = reports.feedback_export(engine)
+    assert len(exported) == 3
+    first = exported[0]
+    assert first["intervention"]["rule"] == "alp-high-confirm-origin"
+    assert first["action_taken"]["outcome"] == "accepted"
+    assert first["action_taken"]["accepted_suggestions"][0]["codes"][0] == "http://loinc.org|2324-2"
+    assert first["user"] == "Practitioner/dr-1"
+    assert first["date"] == "2026-11-21T10:00:00Z"
+    assert "issuer" in first["location"]
+
+
+def test_audit_show_gives_one_invocations_trace(client: FlaskClient, engine: Engine) -> None:
+    post(client, alp(312), hook_instance="hi-show")
+    [record] = reports.invocation_detail(engine, "hi-show")
+    assert record["cards"][0]["rule_id"] == "alp-high-confirm-origin"
+    assert record["trace"]["evaluations"][0]["rules"]
+    assert reports.invocation_detail(engine, "nope") == []
+
+
+# --- concurrency and outage ------------------------------------------------------------------
+
+
+def test_8_threads_of_500_requests_leave_4000_records(
+    store: AuditStore, engine: Engine, kb: KnowledgeBase
+) -> None:
+    app = app_with(store, kb)
+    returned: list[str] = []
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        client = app.test_client()
+        try:
+            for _ in range(500):
+                card = post(client, alp(312)).get_json()["cards"][0]
+                with lock:
+                    returned.append(card["uuid"])
+        except BaseException as exc:  # surface failures from the thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    with engine.connect() as conn:
+        assert (
+            conn.execute(select(func.count()).select_from(schema.invocations)).scalar_one() == 4000
+        )
+        stored = set(conn.execute(select(schema.cards.c.card_uuid)).scalars())
+    assert len(returned) == 4000
+    assert set(returned) <= stored
+
+
+def test_with_the_store_down_requests_succeed_and_every_record_arrives_once(
+    store: AuditStore, engine: Engine, kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    client = app_with(store, kb).test_client()
+    post(client, alp(312))
+    dead = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1")
+    store.engine = dead  # the database goes away
+    outage = [post(client, alp(312), hook_instance=f"outage-{i}") for i in range(20)]
+    assert all(r.status_code == 200 for r in outage)
+    assert store.spool.depth() == 20
+    store.engine = engine  # and comes back
+    post(client, alp(312))
+    assert store.spool.depth() == 0
+    with engine.connect() as conn:
+        instances = list(conn.execute(select(schema.invocations.c.hook_instance)).scalars())
+    assert len(instances) == 22
+    assert sorted(i for i in instances if i.startswith("outage-")) == sorted(
+        f"outage-{i}" for i in range(20)
+    )
+    # A replay of records already stored (a crash between insert and spool rewrite) adds nothing.
+    spooled = [
+        json.loads(line) for line in (tmp_path / "spool.jsonl").read_text().splitlines()
+    ] or []
+    assert spooled == []
+    record = {
+        "kind": "invocation",
+        "record": {**_any_record(engine), "record_id": _first_id(engine)},
+    }
+    store.spool.append(record)
+    store.replay_spool()
+    assert store.count() == 22
+    dead.dispose()
+
+
+def _first_id(engine: Engine) -> str:
+    with engine.connect() as conn:
+        value: str = conn.execute(select(schema.invocations.c.record_id)).scalars().first()  # type: ignore[assignment]
+        return value
+
+
+def _any_record(engine: Engine) -> dict[str, Any]:
+    return {
+        "endpoint": "service",
+        "service_id": "alp-result-sign",
+        "received_at": NOW.isoformat(),
+        "hook": "h",
+        "hook_instance": "dup",
+        "status": 200,
+        "reason": None,
+        "issuer": None,
+        "tenant": None,
+        "patient": None,
+        "user": None,
+        "latency_ms": 1.0,
+        "cards": [],
+        "trace": None,
+        "kb_version": "1",
+        "kb_hash": "x",
+    }
+
+
+def test_feedback_during_an_outage_is_spooled_and_stored_after(
+    store: AuditStore, engine: Engine, kb: KnowledgeBase
+) -> None:
+    client = app_with(store, kb).test_client()
+    card = post(client, alp(312)).get_json()["cards"][0]
+    dead = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1")
+    store.engine = dead
+    item = {
+        "card": card["uuid"],
+        "outcome": "overridden",
+        "outcomeTimestamp": "2026-11-21T10:00:00Z",
+        "overrideReason": {"userComment": "done elsewhere"},
+    }
+    assert feedback(client, item).status_code == 200
+    store.engine = engine
+    post(client, alp(312))
+    assert [r["override_comment"] for r in rows(engine, schema.feedback)] == ["done elsewhere"]
+    dead.dispose()
+
+
+# --- upkeep --------------------------------------------------------------------------------
+
+
+def test_prune_removes_records_past_retention(
+    client: FlaskClient, store: AuditStore, engine: Engine
+) -> None:
+    card = post(client, alp(312)).get_json()["cards"][0]
+    feedback(
+        client,
+        {
+            "card": card["uuid"],
+            "outcome": "overridden",
+            "outcomeTimestamp": "2026-11-21T10:00:00Z",
+            "overrideReason": {"userComment": "x"},
+        },
+    )
+    post(client, alp(312))
+    with engine.begin() as conn:
+        conn.execute(
+            update(schema.invocations)
+            .where(
+                schema.invocations.c.record_id
+                == select(schema.cards.c.record_id)
+                .where(schema.cards.c.card_uuid == card["uuid"])
+                .scalar_subquery()
+            )
+            .values(received_at=datetime.now(UTC) - timedelta(days=500))
+        )
+    assert store.prune(400) == 1
+    assert store.count() == 1
+    assert rows(engine, schema.feedback) == []
+
+
+def test_migrations_build_the_schema_the_code_queries(engine: Engine) -> None:
+    assert migrate.is_current(engine)
+    inspector = inspect(engine)
+    for table in schema.metadata.sorted_tables:
+        columns = {c["name"] for c in inspector.get_columns(table.name)}
+        assert columns == {c.name for c in table.columns}, table.name
+
+
+def test_cli_reports_from_the_store(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    kb: KnowledgeBase,
+    make_app: Callable[..., Flask],
+) -> None:
+    from cds_service.cli import main
+
+    monkeypatch.setenv("ALP_CDS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ALP_CDS_DEV_MODE", "true")
+    assert main(["db", "upgrade"]) == 0
+    assert "revision 0001" in capsys.readouterr().out
+    store = new_store(make_engine(f"sqlite:///{tmp_path / 'audit.sqlite3'}"), tmp_path, kb)
+    client = app_with(store, kb).test_client()
+    post(client, alp(312), hook_instance="hi-cli")
+    assert main(["audit", "report", "--format", "csv"]) == 0
+    assert "alp-high-confirm-origin,1,1,0,0,1" in capsys.readouterr().out
+    assert main(["audit", "show", "hi-cli"]) == 0
+    shown = capsys.readouterr().out
+    assert "FIRED alp-high-confirm-origin" in shown
+    assert "alp.status = high" in shown
+    assert main(["audit", "export-feedback"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["audit", "show", "nope"]) == 1
