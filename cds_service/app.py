@@ -26,10 +26,14 @@ from cds_service.hooks.blueprint import (
 )
 from cds_service.hooks.declaration import ServiceRegistry
 from cds_service.hooks.feedback import FeedbackSink
+from cds_service.hooks.invocation import CompositeSink
 from cds_service.hooks.request import HookRequest
 from cds_service.hooks.response import Coding
 from cds_service.knowledge import loader
 from cds_service.knowledge.model import KnowledgeBase
+from cds_service.observability.logs import install_request_logging
+from cds_service.observability.metrics import MetricsSink
+from cds_service.observability.routes import create_ops_blueprint
 from cds_service.security.cors import install_cors
 from cds_service.security.jwt_auth import JwtVerifier
 from cds_service.security.policy import authenticator, fhir_server_refusal, security_log
@@ -148,17 +152,16 @@ def create_app(
     app.json.compact = True  # type: ignore[attr-defined]
 
     session = new_session(settings.fhir_max_parallel)
+    replay = replay_cache(settings)
     app.extensions[EXTENSION_KEY] = HookRuntime(
         registry=ServiceRegistry(services.declarations()),
         feedback_sink=feedback_sink or audit,
-        invocation_sink=audit,
+        invocation_sink=CompositeSink((audit, MetricsSink())),
         client_factory=fhir_client_factory(settings, session),
         executor=ThreadPoolExecutor(settings.fhir_max_parallel, thread_name_prefix="fhir-fetch"),
         fhir_deadline=settings.fhir_deadline,
         authenticate=authenticator(
-            JwtVerifier(
-                trust, replay_cache(settings), settings.jwt_leeway, settings.jwt_max_lifetime
-            ),
+            JwtVerifier(trust, replay, settings.jwt_leeway, settings.jwt_max_lifetime),
             settings.base_url,
         )
         if trust
@@ -169,8 +172,20 @@ def create_app(
     app.extensions["alp_cds"] = AppState(settings, kb, services, audit)
 
     install_cors(app, settings.cors_origins)
+    install_request_logging(app)
     app.register_blueprint(create_blueprint())
     app.register_blueprint(create_web_blueprint(kb))
+    app.register_blueprint(
+        create_ops_blueprint(
+            {
+                "knowledge_base": lambda: bool(kb.rules),
+                "audit_store": lambda: audit.ping() and migrate.is_current(audit.engine),
+                "replay_cache": replay.ping,
+            },
+            audit.spool.depth,
+        )
+    )
+
     register_error_handlers(app)
     if settings.dev_mode:
         log.warning(

@@ -21,24 +21,39 @@ def _settings() -> Settings:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from cds_service.app import create_app
-    from cds_service.serving import GunicornServer, gunicorn_options
+    from cds_service.serving import (
+        GunicornServer,
+        gunicorn_options,
+        post_fork_warm_up,
+        prepare_metrics_dir,
+    )
 
     settings = _settings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    if not args.dev:
+        # Before anything imports prometheus_client: workers then share their samples.
+        prepare_metrics_dir(settings.data_dir)
+    from cds_service.observability.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.dev_mode)
+    from cds_service.app import create_app
+
     try:
         app = create_app(settings)
     except KnowledgeBaseError as exc:
         raise SystemExit(f"alp-cds: knowledge base error: {exc}") from None
     except SettingsError as exc:
         raise SystemExit(f"alp-cds: configuration error: {exc}") from None
+    logging.getLogger("cds_service").info(
+        "starting",
+        extra={"fields": {"event": "start", "settings": dict(settings.effective())}},
+    )
     if args.dev:
         # Flask's own single-process server, for local development only.
         app.run(host=settings.host, port=settings.port, debug=False, use_reloader=False)
         return 0
-    GunicornServer(app, gunicorn_options(settings)).run()
+    options = gunicorn_options(settings)
+    options["post_fork"] = post_fork_warm_up(app)
+    GunicornServer(app, options).run()
     return 0
 
 

@@ -9,6 +9,9 @@ stops the master before any worker starts.
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -30,7 +33,25 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "preload_app": True,
         "accesslog": None,
         "loglevel": settings.log_level.lower(),
+        "child_exit": _child_exit,
     }
+
+
+def _child_exit(_server: Any, worker: Any) -> None:
+    from cds_service.observability.metrics import mark_worker_dead
+
+    mark_worker_dead(worker.pid)
+
+
+def prepare_metrics_dir(data_dir: Path) -> None:
+    """Multiprocess metrics need a shared folder, emptied at start (stale files would add up)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    folder = data_dir / "prometheus"
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
 
 
 class GunicornServer(BaseApplication):  # type: ignore[misc]
@@ -47,3 +68,14 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Flask:
         return self._app
+
+
+def post_fork_warm_up(app: Flask) -> Any:
+    """A gunicorn post_fork hook that warms each worker before it accepts connections."""
+
+    def hook(_server: Any, _worker: Any) -> None:
+        from cds_service.warmup import warm_up
+
+        warm_up(app)
+
+    return hook

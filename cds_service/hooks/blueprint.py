@@ -159,6 +159,7 @@ def _audited(
 ) -> Response:
     """Run a route and record the call, success or failure, before the response goes out."""
     invocation = Invocation(endpoint=endpoint, service_id=service_id)
+    g.invocation = invocation  # for the request log line
     try:
         response = work(invocation)
         invocation.finish(response.status_code)

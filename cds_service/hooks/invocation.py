@@ -65,6 +65,17 @@ class InvocationSink(Protocol):
         ...
 
 
+class CompositeSink:
+    """Hands each invocation to several sinks (the audit store, metrics)."""
+
+    def __init__(self, sinks: tuple[InvocationSink, ...]) -> None:
+        self.sinks = sinks
+
+    def record_invocation(self, invocation: Invocation) -> None:
+        for sink in self.sinks:
+            sink.record_invocation(invocation)
+
+
 class NullInvocationSink:
     def record_invocation(self, invocation: Invocation) -> None:
         return None

@@ -29,12 +29,39 @@ MAX_TOKEN_BYTES = 16 * 1024
 REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "jti")
 
 
+# Reason text -> a short code for metrics (few values, so a label can carry it). First match wins.
+REASON_CODES = (
+    ("bearer", "no-token"),
+    ("replayed", "replay"),
+    ("jti", "claims"),
+    ("Audience", "audience"),
+    ('"aud"', "audience"),
+    ("Expired", "expired"),
+    ("not yet valid", "not-yet-valid"),
+    ("iat is in the future", "not-yet-valid"),
+    ("lifetime", "lifetime"),
+    ("Signature verification", "signature"),
+    ("jku", "jku"),
+    ("kid", "key"),
+    ("tenant", "tenant"),
+    ("alg", "algorithm"),
+    ("typ", "type"),
+    ("iss", "issuer"),
+    ("missing", "claims"),
+)
+
+
 class AuthError(Exception):
     """The token is not acceptable. `str()` is the reason, for the server log only."""
 
     def __init__(self, reason: str, issuer: str | None = None) -> None:
         super().__init__(reason)
         self.issuer = issuer
+
+    @property
+    def code(self) -> str:
+        text = str(self)
+        return next((code for needle, code in REASON_CODES if needle in text), "malformed")
 
 
 @dataclass(frozen=True)

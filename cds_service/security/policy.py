@@ -42,6 +42,7 @@ def authenticator(verifier: JwtVerifier, base_url: str) -> Any:
             )
             # For the audit record of this refusal: the issuer if known and the reason.
             g.auth_failure = (exc.issuer, f"authentication failed: {exc}")
+            g.auth_failure_code = exc.code
             raise UNAUTHORIZED from None
 
     return authenticate
