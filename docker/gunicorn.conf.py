@@ -1,0 +1,34 @@
+"""gunicorn configuration for the container: the same options as `alp-cds serve`
+(cds_service/serving.py), read from the same environment variables.
+
+gthread workers with worker_connections equal to threads (research/python-stack.md section 4);
+the app and knowledge base load before fork (preload); each worker warms up after fork; workers
+get 20 s to finish in-flight requests on SIGTERM.
+"""
+
+from cds_service.serving import gunicorn_options, prepare_metrics_dir
+from cds_service.settings import Settings
+
+_settings = Settings.from_env()
+prepare_metrics_dir(_settings.data_dir)  # before the app imports prometheus_client
+
+_options = gunicorn_options(_settings)
+bind = _options["bind"]
+worker_class = _options["worker_class"]
+workers = _options["workers"]
+threads = _options["threads"]
+worker_connections = _options["worker_connections"]
+timeout = _options["timeout"]
+graceful_timeout = _options["graceful_timeout"]
+keepalive = _options["keepalive"]
+preload_app = _options["preload_app"]
+accesslog = None
+loglevel = _options["loglevel"]
+child_exit = _options["child_exit"]
+
+
+def post_fork(server, worker):
+    from cds_service.warmup import warm_up
+    from cds_service.wsgi import app
+
+    warm_up(app)
