@@ -58,7 +58,9 @@ NON_EMPTY_OBJECT: dict[str, Any] = {"type": "object", "minProperties": 1}
 
 def request_schema_file(name: str) -> dict[str, Any]:
     """A copy of the schema the service validates with (`hooks/schemas/{name}.json`)."""
-    enforced: Mapping[str, Any] = enforced_schema(name).schema
+    enforced = enforced_schema(name).schema
+    if not isinstance(enforced, Mapping):
+        raise TypeError(f"schemas/{name}.json is not a JSON object")
     return copy.deepcopy(dict(enforced))
 
 

@@ -16,6 +16,7 @@ from flask import Flask
 
 from cds_service.hooks import prefetch
 from cds_service.hooks.blueprint import EXTENSION_KEY, parse_hook_request
+from cds_service.hooks.invocation import Invocation, card_summary
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +74,15 @@ def warm_up(app: Flask) -> float:
         request = parse_hook_request(service, body)
         with ThreadPoolExecutor(1) as pool:
             data = prefetch.resolve(service, request, lambda _: "warm-up", pool, 1.0)
-        service.handler(request, data).to_json()
-    state = app.extensions.get("alp_cds")
-    if state is not None:
-        state.audit.ping()
+        result = service.handler(request, data)
+        invocation = Invocation(endpoint="service", service_id=service.id, hook=service.hook.id)
+        invocation.cards = [card_summary(card) for card in result.to_json()["cards"]]
+        invocation.trace = result.trace
+        invocation.finish(200)
+        state = app.extensions.get("alp_cds")
+        if state is not None:
+            state.audit.rehearse(invocation)
+    app.test_client().get("/healthz")  # Flask's own first-request work
     seconds = time.perf_counter() - started
     log.info("worker warmed up in %.1f ms", seconds * 1000)
     return seconds

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from cds_service.audit import schema
@@ -104,57 +104,74 @@ class AuditStore:
         self.replay_spool()
 
     def store_record(self, record: dict[str, Any]) -> None:
-        """Insert one prepared record and its cards and rule outcomes; a no-op if present."""
-        with self.engine.begin() as conn:
-            exists = conn.execute(
-                select(schema.invocations.c.record_id).where(
-                    schema.invocations.c.record_id == record["record_id"]
-                )
-            ).first()
-            if exists:
-                return
-            versions = _rule_versions(record["trace"])
-            conn.execute(
-                insert(schema.invocations).values(
-                    record_id=record["record_id"],
-                    received_at=_datetime(record["received_at"]),
-                    endpoint=record["endpoint"],
-                    service_id=record["service_id"],
-                    hook=record["hook"],
-                    hook_instance=record["hook_instance"],
-                    status=record["status"],
-                    reason=record["reason"],
-                    issuer=record["issuer"],
-                    tenant=record["tenant"],
-                    patient=record["patient"],
-                    user_ref=record["user"],
-                    kb_version=record["kb_version"],
-                    kb_hash=record["kb_hash"],
-                    latency_ms=record["latency_ms"],
-                    cards_count=len(record["cards"]),
-                    trace=record["trace"],
-                )
+        """Insert one prepared record and its cards and rule outcomes; a no-op if present
+        (a spooled record replayed after it was stored)."""
+        try:
+            with self.engine.begin() as conn:
+                self._insert(conn, record)
+        except IntegrityError:
+            with self.engine.connect() as conn:
+                stored = conn.execute(
+                    select(schema.invocations.c.record_id).where(
+                        schema.invocations.c.record_id == record["record_id"]
+                    )
+                ).first()
+            if stored is None:
+                raise
+
+    def _insert(self, conn: Connection, record: dict[str, Any]) -> None:
+        versions = _rule_versions(record["trace"])
+        conn.execute(
+            insert(schema.invocations).values(
+                record_id=record["record_id"],
+                received_at=_datetime(record["received_at"]),
+                endpoint=record["endpoint"],
+                service_id=record["service_id"],
+                hook=record["hook"],
+                hook_instance=record["hook_instance"],
+                status=record["status"],
+                reason=record["reason"],
+                issuer=record["issuer"],
+                tenant=record["tenant"],
+                patient=record["patient"],
+                user_ref=record["user"],
+                kb_version=record["kb_version"],
+                kb_hash=record["kb_hash"],
+                latency_ms=record["latency_ms"],
+                cards_count=len(record["cards"]),
+                trace=record["trace"],
             )
-            if record["cards"]:
-                conn.execute(
-                    insert(schema.cards),
-                    [
-                        {
-                            "card_uuid": card["uuid"],
-                            "record_id": record["record_id"],
-                            "service_id": record["service_id"],
-                            "rule_id": card["rule"],
-                            "rule_version": versions.get(card["rule"]),
-                            "indicator": card["indicator"],
-                            "summary": card["summary"],
-                            "suggestions": card["suggestions"],
-                        }
-                        for card in record["cards"]
-                    ],
-                )
-            outcomes = _rule_outcomes(record["record_id"], record["trace"])
-            if outcomes:
-                conn.execute(insert(schema.rule_outcomes), outcomes)
+        )
+        if record["cards"]:
+            conn.execute(
+                insert(schema.cards),
+                [
+                    {
+                        "card_uuid": card["uuid"],
+                        "record_id": record["record_id"],
+                        "service_id": record["service_id"],
+                        "rule_id": card["rule"],
+                        "rule_version": versions.get(card["rule"]),
+                        "indicator": card["indicator"],
+                        "summary": card["summary"],
+                        "suggestions": card["suggestions"],
+                    }
+                    for card in record["cards"]
+                ],
+            )
+        outcomes = _rule_outcomes(record["record_id"], record["trace"])
+        if outcomes:
+            conn.execute(insert(schema.rule_outcomes), outcomes)
+
+    def rehearse(self, invocation: Invocation) -> None:
+        """Run a record's inserts in a transaction that is rolled back: a worker's first real
+        write then finds its connection open and its statements compiled."""
+        with self.engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                self._insert(conn, self._prepare(invocation))
+            finally:
+                transaction.rollback()
 
     def replay_spool(self) -> int:
         """Move spooled records into the store; returns how many were handled."""

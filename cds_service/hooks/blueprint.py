@@ -102,16 +102,16 @@ def _require_json_body() -> Any:
 
 def json_depth(value: Any) -> int:
     """Nesting depth, without recursion (a hostile body must not exhaust the stack)."""
+    if not isinstance(value, dict | list):
+        return 0
     deepest = 0
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict):
-            deepest = max(deepest, depth)
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            deepest = max(deepest, depth)
-            stack.extend((v, depth + 1) for v in item)
+        deepest = max(deepest, depth)
+        children = item.values() if isinstance(item, dict) else item
+        # Only containers are walked: scalars cannot add depth, and there are many more of them.
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
     return deepest
 
 
