@@ -272,7 +272,11 @@ def _response_schemas() -> dict[str, Any]:
 
 
 ERRORS: dict[int, tuple[str, str]] = {
-    400: ("BadRequest", "Malformed body, schema violation or wrong hook."),
+    400: (
+        "BadRequest",
+        "Malformed body, schema violation, wrong hook, or content the service cannot accept "
+        "(such as feedback on a card it did not issue).",
+    ),
     401: ("Unauthorized", "Missing or invalid CDS Hooks JWT (no detail is given)."),
     404: ("NotFound", "No CDS service with this id."),
     412: (

@@ -460,3 +460,36 @@ def test_cli_reports_from_the_store(
     assert main(["audit", "export-feedback"]) == 0
     assert json.loads(capsys.readouterr().out) == []
     assert main(["audit", "show", "nope"]) == 1
+
+
+def test_a_record_the_store_refuses_is_set_aside_not_blocking_the_spool(
+    client: FlaskClient, store: AuditStore, engine: Engine
+) -> None:
+    card = post(client, alp(312)).get_json()["cards"][0]
+    bad = {
+        **_any_record(engine),
+        "record_id": uuid.uuid4().hex,
+        "hook_instance": "bad",
+        "cards": [
+            {
+                "uuid": card["uuid"],
+                "rule": "r",
+                "indicator": "info",
+                "summary": "s",
+                "suggestions": [],
+            }
+        ],
+    }  # a card uuid already stored: refused for good
+    good = {**_any_record(engine), "record_id": uuid.uuid4().hex, "hook_instance": "good"}
+    store.spool.append({"kind": "invocation", "record": bad})
+    store.spool.append({"kind": "invocation", "record": good})
+    assert store.replay_spool() == 2
+    assert store.spool.depth() == 0
+    with engine.connect() as conn:
+        instances = set(conn.execute(select(schema.invocations.c.hook_instance)).scalars())
+    assert "good" in instances
+    assert "bad" not in instances
+    assert (
+        json.loads(store.spool.rejected.read_text().splitlines()[0])["record"]["hook_instance"]
+        == "bad"
+    )

@@ -328,3 +328,38 @@ def test_a_bundle_over_the_entry_limit_is_refused(make_app: Callable[..., Flask]
     response = client.post(SERVICE, json=sign_request([alp(312)], prefetch))
     assert response.status_code == 400
     assert issues(response)[0]["expression"] == ["$.prefetch.labs"]
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def test_json_depth_from_bytes_matches_the_parsed_depth() -> None:
+    import random
+
+    from cds_service.hooks.blueprint import json_depth
+
+    tricky = ["[", "]", "{", "}", '"', "\\", '\\"', "\\\\", "[[{", "}]]"]
+    rng = random.Random(20261122)
+
+    def build(level: int) -> Any:
+        roll = rng.random()
+        if level > 12 or roll < 0.3:
+            return rng.choice(
+                [1, 2.5, None, True, "".join(rng.choice(tricky) for _ in range(rng.randint(0, 6)))]
+            )
+        if roll < 0.65:
+            return [build(level + 1) for _ in range(rng.randint(0, 3))]
+        return {
+            "".join(rng.choice(tricky) for _ in range(3)): build(level + 1)
+            for _ in range(rng.randint(0, 3))
+        }
+
+    for _ in range(500):
+        value = build(0)
+        assert json_depth(json.dumps(value).encode()) == _depth(value)
+        assert json_depth(json.dumps(value, ensure_ascii=False).encode()) == _depth(value)

@@ -47,6 +47,15 @@ class Spool:
             spool.flush()
             os.fsync(spool.fileno())
 
+    @property
+    def rejected(self) -> Path:
+        return self.path.with_suffix(".rejected.jsonl")
+
+    def reject(self, record: dict[str, Any]) -> None:
+        """Keep a record the store refused, for a person to look at; never silently dropped."""
+        with open(self.rejected, "a", encoding="utf-8") as out:
+            out.write(json.dumps(record, default=str, separators=(",", ":")) + "\n")
+
     def depth(self) -> int:
         try:
             with open(self.path, encoding="utf-8") as spool:
@@ -60,8 +69,15 @@ class Spool:
         except FileNotFoundError:
             return False
 
-    def replay(self, store: Callable[[dict[str, Any]], None]) -> int:
-        """Hand every spooled record to `store`, oldest first; keep what fails for next time."""
+    def replay(
+        self,
+        store: Callable[[dict[str, Any]], None],
+        outage: tuple[type[BaseException], ...] = (Exception,),
+    ) -> int:
+        """Hand every spooled record to `store`, oldest first. An `outage` error stops the
+        replay and keeps that record and the rest for next time; any other error means the
+        record itself is bad: it moves to the rejected file (kept, logged) so it cannot block
+        the records behind it."""
         with self._locked(blocking=False) as locked:
             if not locked:
                 return 0  # another worker is replaying
@@ -83,8 +99,13 @@ class Spool:
                     continue
                 try:
                     store(record)
-                except Exception:  # the store is still down: keep this line and the rest
+                except outage:  # the store is still down: keep this line and the rest
                     break
+                except Exception:  # a record the store refuses: set it aside
+                    log.exception(
+                        "audit spool: record refused by the store; kept in %s", self.rejected
+                    )
+                    self.reject(record)
                 done = index + 1
             rest = lines[done:]
             temporary = self.path.with_suffix(".tmp")

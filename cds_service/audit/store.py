@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import (
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as SqlTimeoutError
 
 from cds_service.audit import schema
 from cds_service.audit.spool import Spool
@@ -27,6 +34,8 @@ from cds_service.hooks.feedback import FeedbackItem, FeedbackResult
 from cds_service.hooks.invocation import Invocation
 
 log = logging.getLogger(__name__)
+# Errors that mean "the database cannot be reached now", as opposed to "this record is bad".
+OUTAGE = (OperationalError, InterfaceError, SqlTimeoutError, DisconnectionError)
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -92,16 +101,24 @@ class AuditStore:
 
     def record_invocation(self, invocation: Invocation) -> None:
         record = self._prepare(invocation)
+        item = {"kind": "invocation", "record": record}
         try:
             self.store_record(record)
-        except Exception:  # the response must go out; the spool keeps the record
+        except OUTAGE:  # the response must go out; the spool keeps the record until it is back
             log.warning("audit store unavailable; record %s spooled", record["record_id"])
-            try:
-                self.spool.append({"kind": "invocation", "record": record})
-            except OSError:
-                log.exception("audit spool unwritable; record %s lost", record["record_id"])
+            self._spool(item)
+            return
+        except Exception:  # a record the store refuses will not be taken later either
+            log.exception("audit store refused record %s; kept aside", record["record_id"])
+            self.spool.reject(item)
             return
         self.replay_spool()
+
+    def _spool(self, item: dict[str, Any]) -> None:
+        try:
+            self.spool.append(item)
+        except OSError:
+            log.exception("audit spool unwritable; an audit record is lost")
 
     def store_record(self, record: dict[str, Any]) -> None:
         """Insert one prepared record and its cards and rule outcomes; a no-op if present
@@ -178,7 +195,7 @@ class AuditStore:
         if not self.spool.pending() or not self._replaying.acquire(blocking=False):
             return 0
         try:
-            replayed = self.spool.replay(self._store_spooled)
+            replayed = self.spool.replay(self._store_spooled, OUTAGE)
         finally:
             self._replaying.release()
         if replayed:
@@ -203,9 +220,9 @@ class AuditStore:
         for index, item in enumerate(items):
             try:
                 outcome = self._store_feedback(item, now)
-            except SQLAlchemyError:
+            except OUTAGE:
                 log.warning("audit store unavailable; feedback for a card spooled")
-                self.spool.append(
+                self._spool(
                     {
                         "kind": "feedback",
                         "item": _feedback_json(item),

@@ -60,12 +60,18 @@ class RuleOutcome:
         return f"not true: {failed.says}"
 
     def to_json(self) -> dict[str, Any]:
+        """Every check of a rule that fired; for one that did not, the first check that failed
+        (what a reviewer needs, and it keeps each audit record small)."""
         out: dict[str, Any] = {
             "rule": self.rule.id,
             "version": self.rule.version,
             "fired": self.fired and not self.suppressed_by,
-            "checks": [c.to_json() for c in self.checks],
         }
+        if self.fired:
+            out["checks"] = [c.to_json() for c in self.checks]
+        else:
+            failed = next(c for c in self.checks if not c.held)
+            out["checks"] = [failed.to_json()]
         if self.why_not:
             out["why_not"] = self.why_not
         return out
