@@ -60,32 +60,68 @@ def wait_up(url: str, process: subprocess.Popen[bytes]) -> None:
 def start_service(port: int, data_dir: str, workers: int, threads: int) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALP_CDS_", "PROMETHEUS_"))}
     env.update(
-        ALP_CDS_PORT=str(port), ALP_CDS_DEV_MODE="true", ALP_CDS_DATA_DIR=data_dir,
-        ALP_CDS_WORKERS=str(workers), ALP_CDS_THREADS=str(threads), ALP_CDS_LOG_LEVEL="WARNING",
+        ALP_CDS_PORT=str(port),
+        ALP_CDS_DEV_MODE="true",
+        ALP_CDS_DATA_DIR=data_dir,
+        ALP_CDS_WORKERS=str(workers),
+        ALP_CDS_THREADS=str(threads),
+        ALP_CDS_LOG_LEVEL="WARNING",
     )
     return subprocess.Popen(
-        [sys.executable, "-m", "cds_service.cli", "serve"], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "cds_service.cli", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
 def start_bare(port: int, workers: int, threads: int) -> subprocess.Popen[bytes]:
     # The same gunicorn options as cds_service.serving.gunicorn_options.
     command = [
-        sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--workers", str(workers),
-        "--threads", str(threads), "--worker-connections", str(threads), "--keep-alive", "5",
-        "--preload", "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "bench.bare_app:app",
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--worker-class",
+        "gthread",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--worker-connections",
+        str(threads),
+        "--keep-alive",
+        "5",
+        "--preload",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        "bench.bare_app:app",
     ]
     return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def wrk(url: str, script: Path, connections: int, duration: int) -> dict[str, float]:
     threads = min(connections, 2)
-    subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", "-d2s", "-s", str(script), url],
-                   check=True, capture_output=True)  # warm-up
+    subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", "-d2s", "-s", str(script), url],
+        check=True,
+        capture_output=True,
+    )  # warm-up
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url],
-        check=True, capture_output=True, text=True,
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
@@ -97,7 +133,7 @@ def wrk(url: str, script: Path, connections: int, duration: int) -> dict[str, fl
 
 def _ms(value: str) -> float:
     number = float(re.match(r"[\d.]+", value).group(0))  # type: ignore[union-attr]
-    unit = value[len(str(re.match(r"[\d.]+", value).group(0))):]  # type: ignore[union-attr]
+    unit = value[len(str(re.match(r"[\d.]+", value).group(0))) :]  # type: ignore[union-attr]
     return number * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
@@ -123,20 +159,32 @@ def main() -> None:
     try:
         wait_up(f"http://127.0.0.1:{service_port}/healthz", service)
         wait_up(f"http://127.0.0.1:{bare_port}/", bare)
-        check = requests.post(f"http://127.0.0.1:{service_port}{PATH}", data=body.read_bytes(),
-                              headers={"Content-Type": "application/json"}, timeout=10)
+        check = requests.post(
+            f"http://127.0.0.1:{service_port}{PATH}",
+            data=body.read_bytes(),
+            headers={"Content-Type": "application/json"},
+            timeout=10,
+        )
         assert check.json()["cards"][0]["source"]["topic"]["code"] == "alp-high-confirm-origin"
-        print(f"typical request: {results['body_bytes']} bytes; gunicorn gthread "
-              f"{args.workers} workers x {args.threads} threads; wrk {args.duration}s per run")
-        print(f"{'conns':>5} | {'service rps':>11} {'p50 ms':>7} {'p99 ms':>7} | "
-              f"{'bare rps':>9} {'p50 ms':>7} {'p99 ms':>7} | {'rps ratio':>9}")
+        print(
+            f"typical request: {results['body_bytes']} bytes; gunicorn gthread "
+            f"{args.workers} workers x {args.threads} threads; wrk {args.duration}s per run"
+        )
+        print(
+            f"{'conns':>5} | {'service rps':>11} {'p50 ms':>7} {'p99 ms':>7} | "
+            f"{'bare rps':>9} {'p50 ms':>7} {'p99 ms':>7} | {'rps ratio':>9}"
+        )
         for connections in (int(c) for c in args.connections.split(",")):
             ours = wrk(f"http://127.0.0.1:{service_port}{PATH}", script, connections, args.duration)
             base = wrk(f"http://127.0.0.1:{bare_port}{PATH}", script, connections, args.duration)
             ratio = ours["rps"] / base["rps"]
-            results["runs"].append({"connections": connections, "service": ours, "bare": base, "ratio": ratio})
-            print(f"{connections:>5} | {ours['rps']:>11.0f} {ours['p50_ms']:>7.2f} {ours['p99_ms']:>7.2f} | "
-                  f"{base['rps']:>9.0f} {base['p50_ms']:>7.2f} {base['p99_ms']:>7.2f} | {ratio:>9.2f}")
+            results["runs"].append(
+                {"connections": connections, "service": ours, "bare": base, "ratio": ratio}
+            )
+            print(
+                f"{connections:>5} | {ours['rps']:>11.0f} {ours['p50_ms']:>7.2f} {ours['p99_ms']:>7.2f} | "
+                f"{base['rps']:>9.0f} {base['p50_ms']:>7.2f} {base['p99_ms']:>7.2f} | {ratio:>9.2f}"
+            )
     finally:
         for process in (service, bare):
             process.send_signal(signal.SIGTERM)
