@@ -71,9 +71,9 @@ def main() -> None:
         latencies = []
         for _ in range(args.requests + 2):
             started = time.perf_counter()
-            response = client.post("/cds-services/alp-result-sign", json=body)
+            answer = client.post("/cds-services/alp-result-sign", json=body)
             latencies.append(time.perf_counter() - started)
-            cards = response.get_json()["cards"]
+            cards = answer.get_json()["cards"]
             assert cards
             assert "Data not available" not in cards[0]["detail"], cards[0]["detail"]
         latencies = latencies[2:]

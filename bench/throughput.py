@@ -182,7 +182,8 @@ def main() -> None:
                 {"connections": connections, "service": ours, "bare": base, "ratio": ratio}
             )
             print(
-                f"{connections:>5} | {ours['rps']:>11.0f} {ours['p50_ms']:>7.2f} {ours['p99_ms']:>7.2f} | "
+                f"{connections:>5} | {ours['rps']:>11.0f} {ours['p50_ms']:>7.2f} "
+                f"{ours['p99_ms']:>7.2f} | "
                 f"{base['rps']:>9.0f} {base['p50_ms']:>7.2f} {base['p99_ms']:>7.2f} | {ratio:>9.2f}"
             )
     finally:
