@@ -16,7 +16,7 @@ from cds_service.clinical import engine
 from cds_service.clinical.facts import OPEN_ORDER_STATUSES
 from cds_service.clinical.labs import effective_time
 from cds_service.clinical.record import PatientRecord
-from cds_service.fhir.values import LOINC
+from cds_service.fhir.values import LOINC, as_str
 from cds_service.hooks.declaration import PrefetchTemplate, ServiceDeclaration
 from cds_service.hooks.definitions import PATIENT_VIEW, lab_result_sign
 from cds_service.hooks.prefetch import ResolvedData
@@ -179,7 +179,7 @@ class AlpServices:
             if resulted & follow_ups and obs_time is not None and obs_time > when:
                 return None
         for order in record.orders:
-            open_order = order.get("status") in OPEN_ORDER_STATUSES
+            open_order = as_str(order.get("status")) in OPEN_ORDER_STATUSES
             if open_order and set(self.kb.orderables_ordered_by(order.get("code"))) & follow_ups:
                 return None
         return latest

@@ -7,7 +7,6 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from flask import Flask
@@ -117,8 +116,12 @@ def fhir_client_factory(settings: Settings, session: requests.Session) -> Any:
             return "the request has no fhirServer to fetch from"
         refusal = fhir_server_refusal(request.fhir_server, request.auth, settings.dev_mode)
         if refusal:
-            host = urlsplit(request.fhir_server).hostname
-            security_log.warning("security: fhirServer %r not contacted: %s", host, refusal)
+            host = (
+                request.fhir_server.split("/")[2].rpartition("@")[2]
+                if "//" in request.fhir_server
+                else "?"
+            )
+            security_log.warning("security: fhirServer %r not contacted: %s", host[:200], refusal)
             return f"{refusal}; not contacted"
         token = request.fhir_authorization.access_token if request.fhir_authorization else None
         return FhirClient(request.fhir_server, token, session, limits)
@@ -147,6 +150,10 @@ def create_app(
     )
 
     app = Flask(__name__)
+    # Werkzeug answers "//" and trailing-slash variants with an HTML redirect before any error
+    # handler runs; without these rules they are plain JSON 404s like any other unknown path.
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.compact = True  # type: ignore[attr-defined]

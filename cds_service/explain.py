@@ -19,6 +19,7 @@ from typing import Any
 from cds_service.alp_services import RESULT_SIGN_ID, AlpServices
 from cds_service.clinical import engine
 from cds_service.clinical.labs import effective_time
+from cds_service.fhir.values import as_list
 from cds_service.hooks import prefetch
 from cds_service.hooks.blueprint import parse_hook_request
 from cds_service.hooks.errors import CdsError
@@ -70,7 +71,7 @@ def _evaluate_request(services: AlpServices, body: Mapping[str, Any]) -> CdsResp
 def _evaluate_bundle(services: AlpServices, bundle: Mapping[str, Any]) -> CdsResponse:
     resources = [
         e["resource"]
-        for e in bundle.get("entry") or ()
+        for e in as_list(bundle.get("entry"))
         if isinstance(e, Mapping) and isinstance(e.get("resource"), dict)
     ]
     grouped: dict[str, list[dict[str, Any]]] = {key: [] for key in set(BUNDLE_KEYS.values())}

@@ -15,6 +15,8 @@ from typing import Any
 from cds_service.clinical.labs import effective_time, numeric_value, unusable_reason
 from cds_service.clinical.record import PatientRecord, Resource
 from cds_service.fhir.values import (
+    as_list,
+    as_str,
     codings,
     concept_text,
     parse_datetime,
@@ -102,7 +104,7 @@ def medication_concept(record: PatientRecord, medication: Resource) -> Any:
         return None
     kind, ident = reference_parts(reference)
     if ident is not None and str(reference.get("reference", "")).startswith("#"):
-        for contained in medication.get("contained") or ():
+        for contained in as_list(medication.get("contained")):
             if isinstance(contained, Mapping) and contained.get("id") == ident:
                 return contained.get("code")
     found = record.find(kind or "Medication", ident)
@@ -160,7 +162,7 @@ def classify(kb: KnowledgeBase, record: PatientRecord) -> Classified:
                 resource_key(medication),
                 _matches(kb, medication_concept(record, medication), by_name=True),
                 None,
-                active=medication.get("status") in ACTIVE_MEDICATION,
+                active=as_str(medication.get("status")) in ACTIVE_MEDICATION,
             )
         )
     for procedure in record.procedures:
@@ -172,7 +174,7 @@ def classify(kb: KnowledgeBase, record: PatientRecord) -> Classified:
                 resource_key(procedure),
                 _matches(kb, procedure.get("code"), by_name=False),
                 procedure_time(procedure),
-                active=procedure.get("status") in DONE_PROCEDURE,
+                active=as_str(procedure.get("status")) in DONE_PROCEDURE,
             )
         )
     for observation in record.observations():

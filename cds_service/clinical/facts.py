@@ -26,7 +26,15 @@ from cds_service.clinical.labs import (
     unusable_reason,
 )
 from cds_service.clinical.record import PatientRecord, Resource
-from cds_service.fhir.values import codings, parse_datetime, reference_parts, resource_key
+from cds_service.fhir.values import (
+    as_list,
+    as_str,
+    codings,
+    finite,
+    parse_datetime,
+    reference_parts,
+    resource_key,
+)
 from cds_service.knowledge.model import DAYS_PER, KnowledgeBase
 
 FACTS: dict[str, str] = {
@@ -122,7 +130,7 @@ class Reading:
 
 
 def patient_sex(patient: Resource | None) -> str | None:
-    gender = patient.get("gender") if patient else None
+    gender = as_str(patient.get("gender")) if patient else None
     return gender if gender in {"male", "female"} else None
 
 
@@ -319,7 +327,7 @@ def _fasting(ctx: _Context, facts: Facts, alp: Resource) -> None:
         specimen = next(
             (
                 c
-                for c in alp.get("contained") or ()
+                for c in as_list(alp.get("contained"))
                 if isinstance(c, Mapping) and c.get("id") == ident
             ),
             None,
@@ -333,10 +341,10 @@ def _fasting(ctx: _Context, facts: Facts, alp: Resource) -> None:
         for coding in codings(collection.get("fastingStatusCodeableConcept")):
             status = FASTING.get(str(coding.get("code")), status)
         duration = collection.get("fastingStatusDuration")
-        if isinstance(duration, Mapping) and isinstance(duration.get("value"), int | float):
-            hours = float(duration["value"]) * {"min": 1 / 60, "h": 1, "d": 24}.get(
-                str(duration.get("code") or duration.get("unit") or "h"), 1
-            )
+        amount = finite(duration.get("value")) if isinstance(duration, Mapping) else None
+        if amount is not None and isinstance(duration, Mapping):
+            unit = str(duration.get("code") or duration.get("unit") or "h")
+            hours = amount * {"min": 1 / 60, "h": 1, "d": 24}.get(unit, 1)
             status = "fasting" if hours >= 8 else "non-fasting"
         evidence = [resource_key(specimen)] if specimen else []
     facts.set("specimen.fasting", status, evidence)
@@ -408,7 +416,8 @@ def _open_orders(ctx: _Context, facts: Facts) -> None:
     for order in ctx.record.orders:
         if order.get("resourceType") != "ServiceRequest":
             continue
-        if order.get("status") not in OPEN_ORDER_STATUSES or order.get("doNotPerform") is True:
+        status = as_str(order.get("status"))
+        if status not in OPEN_ORDER_STATUSES or order.get("doNotPerform") is True:
             continue
         if ctx.record.patient_id and not _about_patient(order, ctx.record.patient_id):
             continue
@@ -422,7 +431,7 @@ def _recent_results(ctx: _Context, facts: Facts, alp_key: str) -> None:
     found: dict[str, tuple[str, str]] = {}
     for entry in ctx.classified.entries["observations"]:
         obs, key, obs_time = entry.resource, entry.key, entry.time
-        if key == alp_key or obs.get("status") in {"entered-in-error", "cancelled"}:
+        if key == alp_key or as_str(obs.get("status")) in {"entered-in-error", "cancelled"}:
             continue
         for orderable_id in ctx.kb.orderables_resulted_by(obs.get("code")):
             lookback = ctx.kb.orderables[orderable_id].lookback_days

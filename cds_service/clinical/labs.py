@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cds_service.fhir.values import UCUM, codings, parse_datetime
+from cds_service.fhir.values import UCUM, as_list, as_str, codings, finite, parse_datetime
 from cds_service.knowledge.model import DAYS_PER, IntervalTable, UnitTable
 
 UNUSABLE_STATUSES = {"entered-in-error", "cancelled", "registered"}
@@ -59,17 +59,12 @@ def effective_time(observation: Mapping[str, Any]) -> datetime | None:
 
 def numeric_value(observation: Mapping[str, Any]) -> float | None:
     quantity = observation.get("valueQuantity")
-    if not isinstance(quantity, Mapping):
-        return None
-    value = quantity.get("value")
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return None
-    return float(value)
+    return finite(quantity.get("value")) if isinstance(quantity, Mapping) else None
 
 
 def unusable_reason(observation: Mapping[str, Any]) -> str | None:
     """Why a result cannot be interpreted at all, or None."""
-    status = observation.get("status")
+    status = as_str(observation.get("status"))
     if status in UNUSABLE_STATUSES:
         return f"status is {status}"
     if observation.get("dataAbsentReason"):
@@ -132,32 +127,35 @@ class Interval:
 
 
 def _age_days(quantity: Any) -> float | None:
-    if not isinstance(quantity, Mapping) or not isinstance(quantity.get("value"), int | float):
+    value = finite(quantity.get("value")) if isinstance(quantity, Mapping) else None
+    if value is None:
         return None
     unit = AGE_UNITS.get(str(quantity.get("code") or quantity.get("unit") or "a").lower())
     if unit is None:
         return None
-    return float(quantity["value"]) * DAYS_PER[unit]
+    return value * DAYS_PER[unit]
 
 
 def _range_sex(applies_to: Any) -> str | None:
     for concept in applies_to or ():
         for coding in codings(concept):
-            if coding.get("code") in MALE_CODES:
+            code = as_str(coding.get("code"))
+            if code in MALE_CODES:
                 return "male"
-            if coding.get("code") in FEMALE_CODES:
+            if code in FEMALE_CODES:
                 return "female"
     return None
 
 
 def _range_bound(quantity: Any, convert: Converter, default: tuple[Any, Any]) -> float | None:
-    if not isinstance(quantity, Mapping) or not isinstance(quantity.get("value"), int | float):
+    value = finite(quantity.get("value")) if isinstance(quantity, Mapping) else None
+    if value is None:
         return None
     code = quantity.get("code")
     text = quantity.get("unit")
     if code is None and text is None:
         code, text = default  # a bound without a unit is in the result's unit
-    return convert(float(quantity["value"]), code, text)
+    return convert(value, code, text)
 
 
 def lab_interval(
@@ -166,10 +164,10 @@ def lab_interval(
     """The lab's own range that applies to this patient, and whether it carried an age."""
     default = _unit(observation)
     best: tuple[int, Interval, bool] | None = None
-    for rr in observation.get("referenceRange") or ():
+    for rr in as_list(observation.get("referenceRange")):
         if not isinstance(rr, Mapping):
             continue
-        kinds = {c.get("code") for c in codings(rr.get("type"))}
+        kinds = {as_str(c.get("code")) for c in codings(rr.get("type"))}
         if kinds and not kinds & {"normal", "recommended"}:
             continue
         range_sex = _range_sex(rr.get("appliesTo"))

@@ -9,7 +9,6 @@ only cost its share of the deadline.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -18,6 +17,11 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from urllib3.exceptions import LocationParseError
+
+from cds_service import strict_json
+from cds_service.fhir.values import as_list
+from cds_service.fhir.watchdog import WatchedAdapter, watched
 
 FHIR_JSON = "application/fhir+json"
 
@@ -79,7 +83,7 @@ def new_session(pool_size: int) -> requests.Session:
     session = requests.Session()
     session.trust_env = False
     session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-    adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
+    adapter = WatchedAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -120,13 +124,19 @@ class FhirClient:
         A query may itself contain "://" (`code=http://loinc.org|6768-6`), so only a scheme and
         host at the start make a URL absolute.
         """
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return url  # _check_url refuses it
         if parts.scheme in {"http", "https"} and parts.netloc:
             return url
         return urljoin(self.base_url, url.lstrip("/"))
 
     def _check_url(self, url: str) -> None:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            raise FhirPolicyError("refused to call a URL that does not parse") from None
         if (parts.scheme, parts.netloc.lower()) != self._origin or not parts.path.startswith(
             self._base_path
         ):
@@ -147,22 +157,33 @@ class FhirClient:
             min(self._limits.connect_timeout, remaining),
             min(self._limits.read_timeout, remaining),
         )
+        with watched(remaining) as watch:
+            try:
+                response = self._session.get(
+                    url, headers=headers, timeout=timeout, stream=True, allow_redirects=False
+                )
+            except requests.Timeout:
+                raise FhirTimeout(f"timed out: GET {self._display(url)}") from None
+            except (requests.RequestException, LocationParseError, ValueError) as exc:
+                if watch.expired:
+                    raise FhirTimeout(f"deadline passed: GET {self._display(url)}") from None
+                # ValueError and urllib3's LocationParseError: a host that is not a valid name.
+                reason = type(exc).__name__
+                raise FhirUnreachable(f"{reason}: GET {self._display(url)}") from None
+            with response:
+                if response.status_code != 200:
+                    error = _STATUS_ERRORS.get(response.status_code, FhirServerError)
+                    raise error(response.status_code, self._display(url))
+                try:
+                    body = self._read(response, deadline, url)
+                except FhirUnreachable:
+                    if watch.expired:
+                        raise FhirTimeout(f"deadline passed reading {self._display(url)}") from None
+                    raise
+                if watch.expired:  # cut mid-body: what was read is not the whole answer
+                    raise FhirTimeout(f"deadline passed reading {self._display(url)}")
         try:
-            response = self._session.get(
-                url, headers=headers, timeout=timeout, stream=True, allow_redirects=False
-            )
-        except requests.Timeout:
-            raise FhirTimeout(f"timed out: GET {self._display(url)}") from None
-        except requests.RequestException as exc:
-            reason = type(exc).__name__
-            raise FhirUnreachable(f"{reason}: GET {self._display(url)}") from None
-        with response:
-            if response.status_code != 200:
-                error = _STATUS_ERRORS.get(response.status_code, FhirServerError)
-                raise error(response.status_code, self._display(url))
-            body = self._read(response, deadline, url)
-        try:
-            decoded = json.loads(body)
+            decoded = strict_json.loads(body)
         except (ValueError, RecursionError):
             raise FhirInvalidResponse(f"not JSON: GET {self._display(url)}") from None
         if not isinstance(decoded, dict) or not isinstance(decoded.get("resourceType"), str):
@@ -189,10 +210,13 @@ class FhirClient:
             raise FhirUnreachable(f"{type(exc).__name__} reading {self._display(url)}") from None
         return b"".join(chunks)
 
-    def pages(self, first: Mapping[str, Any], deadline: float) -> Iterator[Mapping[str, Any]]:
-        """Yield a searchset Bundle and the pages its `next` links lead to, up to the limit."""
+    def pages(
+        self, first: Mapping[str, Any], deadline: float, pages_before: int = 0
+    ) -> Iterator[Mapping[str, Any]]:
+        """Yield a searchset Bundle and the pages its `next` links lead to, up to the limit
+        (counting `pages_before` pages of the same search already had, e.g. with the prefetch)."""
         page: Mapping[str, Any] = first
-        count = 1
+        count = pages_before + 1
         yield page
         while True:
             next_url = next_link(page)
@@ -209,13 +233,18 @@ class FhirClient:
             yield page
 
     def _display(self, url: str) -> str:
-        """The URL without query string: patient ids stay out of logs and error text."""
-        parts = urlsplit(url)
-        return f"{parts.scheme}://{parts.netloc}{parts.path}"
+        """The URL without credentials or query string: patient ids and passwords stay out of
+        logs and error text."""
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return "(an unparsable URL)"
+        host = parts.netloc.rpartition("@")[2]
+        return f"{parts.scheme}://{host}{parts.path}"
 
 
 def next_link(bundle: Mapping[str, Any]) -> str | None:
-    for link in bundle.get("link") or ():
+    for link in as_list(bundle.get("link")):
         if isinstance(link, Mapping) and link.get("relation") == "next":
             url = link.get("url")
             if isinstance(url, str) and url:

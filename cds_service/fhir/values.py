@@ -7,6 +7,7 @@ references in several shapes.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
@@ -23,12 +24,33 @@ UCUM = "http://unitsofmeasure.org"
 _DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
 
+def as_list(value: Any) -> list[Any]:
+    """A FHIR array, or nothing when the element is missing or not an array."""
+    return value if isinstance(value, list) else []
+
+
+def as_str(value: Any) -> str | None:
+    """A FHIR string/code, or None when missing or of another JSON type."""
+    return value if isinstance(value, str) else None
+
+
+def finite(value: Any) -> float | None:
+    """A JSON number as a finite float; None for other types, booleans, NaN or infinities."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        return None
+    return number if math.isfinite(number) else None
+
+
 def codings(concept: Any) -> Iterator[Mapping[str, Any]]:
     """The codings of a CodeableConcept, skipping anything malformed."""
     # dict, not Mapping: JSON gives dicts, and the ABC check costs more than the loop here.
     if not isinstance(concept, dict):
         return
-    for coding in concept.get("coding") or ():
+    for coding in as_list(concept.get("coding")):
         if isinstance(coding, dict):
             yield coding
 

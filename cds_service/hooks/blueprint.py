@@ -18,6 +18,7 @@ from flask import Blueprint, Flask, Request, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wsgi import get_input_stream
 
+from cds_service.fhir.values import as_list
 from cds_service.hooks import prefetch
 from cds_service.hooks.declaration import ServiceDeclaration, ServiceRegistry
 from cds_service.hooks.errors import CdsError, Issue, bad_request, operation_outcome
@@ -33,6 +34,7 @@ from cds_service.hooks.request import (
     HookRequest,
     check,
     decode_json,
+    fhir_server_problem,
     schema,
     validator_for,
 )
@@ -120,7 +122,7 @@ def _check_bundle_sizes(hook_request: HookRequest) -> None:
     bundles = [("$.context.results", hook_request.context.get("results"))]
     bundles += [(f"$.prefetch.{k}", v) for k, v in (hook_request.prefetch or {}).items()]
     for path, bundle in bundles:
-        if isinstance(bundle, dict) and len(bundle.get("entry") or ()) > limit:
+        if isinstance(bundle, dict) and len(as_list(bundle.get("entry"))) > limit:
             raise CdsError(
                 400, [Issue("too-costly", f"more than {limit} Bundle entries", expression=path)]
             )
@@ -135,6 +137,9 @@ def _service(service_id: str) -> ServiceDeclaration:
 
 def parse_hook_request(service: ServiceDeclaration, body: Any) -> HookRequest:
     check(schema("cds-request"), body, "$")
+    problem = fhir_server_problem(body["fhirServer"]) if "fhirServer" in body else None
+    if problem:
+        raise bad_request(f"fhirServer {problem}", "$.fhirServer")
     if body["hook"] != service.hook.id:
         raise bad_request(
             f"service {service.id} answers hook {service.hook.id!r}, not {body['hook']!r}", "$.hook"
@@ -214,7 +219,12 @@ def create_blueprint() -> Blueprint:
             _check_bundle_sizes(hook_request)
             rt = runtime()
             data = prefetch.resolve(
-                service, hook_request, rt.client_factory, rt.executor, rt.fhir_deadline
+                service,
+                hook_request,
+                rt.client_factory,
+                rt.executor,
+                rt.fhir_deadline,
+                rt.max_bundle_entries,
             )
             try:
                 prefetch.require(service, data)

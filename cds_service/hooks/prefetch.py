@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor, Future, wait
+from concurrent.futures import Executor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
 from cds_service.fhir.client import FhirClient, FhirError, FhirInvalidResponse, next_link
+from cds_service.fhir.values import as_list
 from cds_service.hooks.declaration import PrefetchTemplate, ServiceDeclaration
 from cds_service.hooks.errors import Issue, precondition_failed
 from cds_service.hooks.request import HookRequest
@@ -77,7 +78,7 @@ class _Unusable(Exception):
 
 
 def _describe_outcome(outcome: Mapping[str, Any]) -> str:
-    for issue in outcome.get("issue") or ():
+    for issue in as_list(outcome.get("issue")):
         if isinstance(issue, Mapping):
             text = issue.get("diagnostics") or issue.get("code")
             if isinstance(text, str) and text:
@@ -87,7 +88,7 @@ def _describe_outcome(outcome: Mapping[str, Any]) -> str:
 
 def _bundle_resources(bundle: Mapping[str, Any], problems: list[str]) -> list[Resource]:
     found: list[Resource] = []
-    for entry in bundle.get("entry") or ():
+    for entry in as_list(bundle.get("entry")):
         resource = entry.get("resource") if isinstance(entry, Mapping) else None
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
             continue
@@ -99,7 +100,14 @@ def _bundle_resources(bundle: Mapping[str, Any], problems: list[str]) -> list[Re
     return found
 
 
-def _take_value(template: PrefetchTemplate, value: Any, result: KeyResult) -> str | None:
+def _read_id(template: PrefetchTemplate, query: str) -> str | None:
+    """The id a read asks for (`Patient/123` -> `123`); None for a search."""
+    return None if template.is_search else query.split("?")[0].split("/")[1]
+
+
+def _take_value(
+    template: PrefetchTemplate, query: str, value: Any, result: KeyResult
+) -> str | None:
     """Fill `result` from a prefetch value; return a `next` link still to follow, if any."""
     if value is None:
         # null: the client looked and found nothing (2.0.1, "Prefetch tokens" / null values).
@@ -123,16 +131,32 @@ def _take_value(template: PrefetchTemplate, value: Any, result: KeyResult) -> st
         raise _Unusable(f"prefetch holds a {kind}, expected a Bundle")
     if kind != template.resource_type:
         raise _Unusable(f"prefetch holds a {kind}, expected a {template.resource_type}")
+    if value.get("id") != _read_id(template, query):
+        raise _Unusable(f"prefetch holds another {kind} than the one asked for")
     result.resources = [dict(value)]
     result.ok = True
     return None
 
 
-def _fetch(client: FhirClient, template: PrefetchTemplate, url: str, deadline: float) -> KeyResult:
+@dataclass(frozen=True)
+class Job:
+    """What to fetch for a key."""
+
+    template: PrefetchTemplate
+    url: str
+    """The query relative to fhirServer, or an absolute `next` link."""
+    expected_id: str | None = None
+    """For a read: the id asked for; another resource in the answer is refused."""
+    partial: KeyResult | None = None
+    """The result of a paged prefetch Bundle this continues."""
+
+
+def _fetch(client: FhirClient, job: Job, deadline: float, max_entries: int) -> KeyResult:
     """In a worker thread: fetch a read, a search and its pages, or the rest of a paged prefetch."""
+    template = job.template
     result = KeyResult(template.key, source=FROM_FETCH)
     try:
-        document = client.get(url, deadline)
+        document = client.get(client.url_for(job.url), deadline)
         kind = document.get("resourceType")
         if kind == "OperationOutcome":
             raise FhirInvalidResponse(
@@ -141,23 +165,28 @@ def _fetch(client: FhirClient, template: PrefetchTemplate, url: str, deadline: f
         if not template.is_search:
             if kind != template.resource_type:
                 raise FhirInvalidResponse(f"expected a {template.resource_type}, got a {kind}")
+            if document.get("id") != job.expected_id:
+                raise FhirInvalidResponse(f"asked for one {kind}, was sent another")
             result.resources = [document]
         else:
             if kind != "Bundle":
                 raise FhirInvalidResponse(f"expected a Bundle, got a {kind}")
-            for page in client.pages(document, deadline):
+            already = job.partial.pages if job.partial else 0
+            for page in client.pages(document, deadline, pages_before=already):
                 result.pages += 1
                 result.resources.extend(_bundle_resources(page, result.problems))
+                if len(result.resources) > max_entries:
+                    raise FhirInvalidResponse(f"more than {max_entries} entries")
         result.ok = True
     except FhirError as exc:
         result.ok = False
         result.problems.append(str(exc))
+    except (TypeError, ValueError, KeyError) as exc:
+        # A malformed answer the readers above did not foresee: unusable data, not a 500.
+        result.ok = False
+        result.problems.append(f"malformed answer ({type(exc).__name__})")
     return result
 
-
-Job = tuple[PrefetchTemplate, str, "KeyResult | None"]
-"""What to fetch for a key: its template, the URL (relative query or absolute next link), and the
-partly filled result of a paged prefetch Bundle, if this continues one."""
 
 ClientFactory = Callable[[HookRequest], "FhirClient | str"]
 """Builds the client for a call's fhirServer, or says (as a string) why it cannot be used."""
@@ -169,6 +198,7 @@ def resolve(
     client_factory: ClientFactory,
     executor: Executor,
     deadline_seconds: float,
+    max_entries: int = 20_000,
 ) -> ResolvedData:
     deadline = time.monotonic() + deadline_seconds
     results: dict[str, KeyResult] = {}
@@ -180,28 +210,29 @@ def resolve(
         if query is None:
             results[template.key] = KeyResult(template.key, ok=True, applicable=False)
             continue
+        fresh = Job(template, query, _read_id(template, query))
         if template.key in sent:
             result = KeyResult(template.key, source=FROM_PREFETCH)
             try:
-                pending = _take_value(template, sent[template.key], result)
+                pending = _take_value(template, query, sent[template.key], result)
             except _Unusable as exc:
-                jobs.append((template, query, None))
+                jobs.append(fresh)
                 results[template.key] = KeyResult(template.key, problems=[str(exc)])
                 continue
             results[template.key] = result
             if pending:
-                jobs.append((template, pending, result))
+                jobs.append(Job(template, pending, partial=result))
         else:
             results[template.key] = KeyResult(template.key, problems=["not prefetched"])
-            jobs.append((template, query, None))
+            jobs.append(fresh)
 
     if jobs:
         client = client_factory(request)
         if isinstance(client, str):
-            for template, _, partial in jobs:
-                _mark_unfetchable(results[template.key], partial, client)
+            for job in jobs:
+                _mark_unfetchable(results[job.template.key], job.partial, client)
         else:
-            _run_jobs(client, jobs, results, executor, deadline)
+            _run_jobs(client, jobs, results, executor, deadline, max_entries)
     return ResolvedData(results)
 
 
@@ -220,29 +251,27 @@ def _run_jobs(
     results: dict[str, KeyResult],
     executor: Executor,
     deadline: float,
+    max_entries: int,
 ) -> None:
-    futures: dict[Future[KeyResult], tuple[PrefetchTemplate, KeyResult | None]] = {}
-    for template, url, partial in jobs:
-        future = executor.submit(_fetch, client, template, client.url_for(url), deadline)
-        futures[future] = (template, partial)
+    futures = {executor.submit(_fetch, client, job, deadline, max_entries): job for job in jobs}
     done, not_done = wait(futures, timeout=max(0.0, deadline - time.monotonic()))
     for future in not_done:
         future.cancel()
-        template, partial = futures[future]
-        _mark_unfetchable(results[template.key], partial, "timed out: overall FHIR deadline passed")
+        job = futures[future]
+        reason = "timed out: overall FHIR deadline passed"
+        _mark_unfetchable(results[job.template.key], job.partial, reason)
     for future in done:
-        template, partial = futures[future]
+        job = futures[future]
         fetched = future.result()
-        earlier = results[template.key]
-        if partial is not None:
+        if job.partial is not None:
             # Continuation of a paged prefetch Bundle.
-            partial.pages += fetched.pages
-            partial.resources.extend(fetched.resources)
-            partial.problems.extend(fetched.problems)
-            partial.ok = fetched.ok
+            job.partial.pages += fetched.pages
+            job.partial.resources.extend(fetched.resources)
+            job.partial.problems.extend(fetched.problems)
+            job.partial.ok = fetched.ok
         else:
-            fetched.problems[:0] = earlier.problems
-            results[template.key] = fetched
+            fetched.problems[:0] = results[job.template.key].problems
+            results[job.template.key] = fetched
 
 
 def require(service: ServiceDeclaration, data: ResolvedData) -> None:

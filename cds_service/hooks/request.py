@@ -7,16 +7,20 @@ token or patient data).
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from cds_service import strict_json
 from cds_service.hooks.errors import CdsError, Issue, bad_request
 
 MAX_ISSUES = 20
@@ -87,12 +91,41 @@ def check(validator: Draft202012Validator, instance: Any, root: str) -> None:
 
 def decode_json(body: bytes) -> Any:
     try:
-        return json.loads(body)
+        return strict_json.loads(body)
     except RecursionError:
         raise bad_request("JSON nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         position = f" at position {exc.pos}" if isinstance(exc, json.JSONDecodeError) else ""
         raise bad_request(f"the body is not valid JSON{position}") from None
+
+
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def fhir_server_problem(url: str) -> str | None:
+    """Why a fhirServer URL is unusable (the schema only checks its outline), or None."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return "has an invalid host or port"
+    if not host:
+        return "has no host"
+    if parts.username is not None or parts.password is not None:
+        return "must not carry credentials"
+    if parts.query or parts.fragment:
+        return "must not have a query or fragment"
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return "has an invalid IPv6 address"
+        return None
+    labels = host.rstrip(".").split(".")
+    if len(host) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+        return "has an invalid host name"
+    return None
 
 
 @dataclass(frozen=True)

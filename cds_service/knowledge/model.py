@@ -409,7 +409,10 @@ class KnowledgeBase:
     def _orderables(index: Mapping[tuple[str, str], tuple[str, ...]], concept: Any) -> list[str]:
         found: list[str] = []
         for coding in codings(concept):
-            for orderable in index.get((coding.get("system"), coding.get("code")), ()):  # type: ignore[arg-type]
+            system, code = coding.get("system"), coding.get("code")
+            if not isinstance(system, str) or not isinstance(code, str):
+                continue
+            for orderable in index.get((system, code), ()):
                 if orderable not in found:
                     found.append(orderable)
         return found

@@ -50,8 +50,11 @@ def authenticator(verifier: JwtVerifier, base_url: str) -> Any:
 
 def fhir_server_refusal(url: str, auth: VerifiedToken | None, dev_mode: bool) -> str | None:
     """Why this fhirServer must not be contacted, or None if it may."""
-    parts = urlsplit(url)
-    loopback = (parts.hostname or "") in LOOPBACK_HOSTS
+    try:
+        parts = urlsplit(url)
+        loopback = (parts.hostname or "") in LOOPBACK_HOSTS
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return "fhirServer is not a valid URL"
     if parts.scheme.lower() != "https" and not (dev_mode and loopback):
         return "fhirServer is not https"
     if auth is not None and not auth.issuer.allows_fhir_server(url):

@@ -3,16 +3,19 @@
 Two kinds, both bound to loopback only and both recording what they were sent:
 
 - `WsgiFhirServer`: a threaded werkzeug server around a `Request -> Response` function, for
-  faults that are well-formed HTTP (500, 429, HTML, redirects, huge or endless Bundles).
+  faults that are well-formed HTTP (500, 429, HTML, redirects, endless or wrong answers).
 - `RawFhirServer`: a plain socket server whose `behaviour(conn)` writes whatever bytes it likes,
-  for faults below HTTP (hangs, slow drips, resets, short bodies).
+  for faults below HTTP (hangs, slow drips, resets, short bodies) and for answers whose memory
+  cost is measured (werkzeug's dev server allocates a 10 MB buffer per request, which
+  tracemalloc would count).
 
-Every loop here is bounded (by a count, a size or a timeout) and `stop()` releases whatever a
-handler is waiting on, closes every socket and joins every thread it started.
+Every loop here is bounded (by a count, a size or a timeout) and `stop()` wakes whatever a
+behaviour is waiting on, shuts every connection down and joins every thread it started.
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -29,7 +32,7 @@ JOIN_TIMEOUT = 5.0
 HEAD_LIMIT = 64 * 1024
 """Largest request head a raw server reads before giving up on a connection."""
 MAX_LIFETIME = 120.0
-"""Hard cap on how long any server thread runs, whatever a test forgets to do."""
+"""Hard cap on how long a raw server accepts connections, whatever a test forgets to do."""
 
 
 @dataclass(frozen=True)
@@ -96,10 +99,8 @@ class WsgiFhirServer:
         _check_loopback(host)
         self.handler = handler
         self.log = RequestLog()
-        self.release = threading.Event()
-        """Set by `stop()`; a handler that hangs must wait on it (with a timeout)."""
 
-        @Request.application  # type: ignore[arg-type]
+        @Request.application
         def app(request: Request) -> Response:
             self.log.add(
                 Seen(
@@ -126,7 +127,6 @@ class WsgiFhirServer:
         return f"http://{self.host}:{self.port}{path}"
 
     def stop(self) -> None:
-        self.release.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(JOIN_TIMEOUT)
@@ -137,7 +137,7 @@ class RawConnection:
     """What a raw behaviour gets: the socket, the request head, and the server's stop event."""
 
     sock: socket.socket
-    seen: Seen | None
+    seen: Seen
     stopped: threading.Event
     accepted_at: float
     ended_at: float | None = None
@@ -159,10 +159,8 @@ class RawConnection:
 
     def reset(self) -> None:
         """Close with SO_LINGER 0: the client gets a TCP RST, not a clean FIN."""
-        try:
+        with contextlib.suppress(OSError):
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
         self.sock.close()
 
     @property
@@ -207,11 +205,9 @@ class RawFhirServer:
         self,
         behaviour: Callable[[RawConnection], None],
         host: str = LOOPBACK,
-        read_request: bool = True,
     ) -> None:
         _check_loopback(host)
         self.behaviour = behaviour
-        self.read_request = read_request
         self.log = RequestLog()
         self.stopped = threading.Event()
         self.connections: list[RawConnection] = []
@@ -248,15 +244,16 @@ class RawFhirServer:
 
     def _serve(self, sock: socket.socket) -> None:
         accepted = time.monotonic()
-        seen = _read_head(sock) if self.read_request else None
-        if seen is not None:
-            self.log.add(seen)
+        seen = _read_head(sock)
+        if seen is None:  # no request came: nothing to misbehave about
+            sock.close()
+            return
+        self.log.add(seen)
         conn = RawConnection(sock, seen, self.stopped, accepted)
         with self._lock:
             self.connections.append(conn)
         try:
-            if seen is not None or not self.read_request:
-                self.behaviour(conn)
+            self.behaviour(conn)
         except OSError:
             conn.client_went_away = True
         finally:
@@ -280,6 +277,10 @@ class RawFhirServer:
         self._listener.close()
         with self._lock:
             threads = list(self._threads)
+            connections = list(self.connections)
+        for conn in connections:  # wakes a behaviour blocked in sendall to a client gone quiet
+            with contextlib.suppress(OSError):
+                conn.sock.shutdown(socket.SHUT_RDWR)
         for thread in threads:
             thread.join(JOIN_TIMEOUT)
 
@@ -309,7 +310,8 @@ def respond(
     head = {"Content-Type": "application/fhir+json", "Connection": "close", **(headers or {})}
     if chunk_size is None:
         head["Content-Length"] = str(len(body))
-        conn.send(http_head(status, head) + body)
+        if conn.send(http_head(status, head)):
+            conn.send(body)
         return
     head["Transfer-Encoding"] = "chunked"
     if not conn.send(http_head(status, head)):
