@@ -5,12 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,85 +14,37 @@ import requests
 from cds_service.cli import main
 from cds_service.serving import gunicorn_options
 from cds_service.settings import Settings
+from tests.support.processes import alp_cds, free_port, served
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "fhir_fixtures" / "scenarios" / "high-alp-no-ggt" / "request.json"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def alp_cds(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "cds_service.cli", *args]
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("ALP_CDS_")}
-    # Keep the audit database out of the working tree.
-    clean["ALP_CDS_DATA_DIR"] = tempfile.mkdtemp(prefix="alp-cds-cli-")
-    return subprocess.Popen(
-        command,
-        env={**clean, **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def wait_until_up(url: str, process: subprocess.Popen[str], timeout: float = 20) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited: {process.communicate()[1]}")
-        try:
-            requests.get(url, timeout=1)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise AssertionError("server did not start")
-
-
 @pytest.fixture
-def served() -> Iterator[str]:
-    port = free_port()
-    process = alp_cds(
-        "serve", env={"ALP_CDS_PORT": str(port), "ALP_CDS_DEV_MODE": "true", "ALP_CDS_WORKERS": "2"}
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base + "/cds-services", process)
+def served_example() -> Iterator[str]:
+    with served({"ALP_CDS_DEV_MODE": "true", "ALP_CDS_WORKERS": "2"}) as (base, _):
         yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        for stream in (process.stdout, process.stderr):
-            if stream:
-                stream.close()
 
 
-def test_serve_runs_gunicorn_and_answers_the_example(served: str) -> None:
-    services = requests.get(served + "/cds-services", timeout=5).json()["services"]
+def test_serve_runs_gunicorn_and_answers_the_example(served_example: str) -> None:
+    services = requests.get(served_example + "/cds-services", timeout=5).json()["services"]
     assert {s["id"] for s in services} == {"alp-result-sign", "alp-patient-view"}
     body = json.loads(EXAMPLE.read_text("utf-8"))
-    response = requests.post(served + "/cds-services/alp-result-sign", json=body, timeout=10)
+    url = served_example + "/cds-services/alp-result-sign"
+    response = requests.post(url, json=body, timeout=10)
     assert response.status_code == 200
     card = response.json()["cards"][0]
     assert card["source"]["topic"]["code"] == "alp-high-confirm-origin"
     assert response.headers["Server"].startswith("gunicorn")
 
 
-def test_a_chunked_oversized_body_is_413_under_gunicorn(served: str) -> None:
+def test_a_chunked_oversized_body_is_413_under_gunicorn(served_example: str) -> None:
     def chunks() -> Iterator[bytes]:
         for _ in range(10):
             yield b"x" * (1024 * 1024)
 
     response = requests.post(
-        served + "/cds-services/alp-result-sign",
+        served_example + "/cds-services/alp-result-sign",
         data=chunks(),
         headers={"Content-Type": "application/json"},
         timeout=10,

@@ -12,6 +12,7 @@ import pytest
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from flask.testing import FlaskClient
 
+from tests.rules_helper import SERVICE, cards, fired, suggested
 from tests.support.fhir import (
     alp,
     full_prefetch,
@@ -22,32 +23,7 @@ from tests.support.fhir import (
     sign_request,
 )
 
-SERVICE = "/cds-services/alp-result-sign"
 RULE = "alp-high-confirm-origin"
-
-
-def cards(
-    client: FlaskClient, results: list[dict[str, Any]], **prefetch: Any
-) -> list[dict[str, Any]]:
-    response = client.post(SERVICE, json=sign_request(results, full_prefetch(**prefetch)))
-    assert response.status_code == 200, response.get_json()
-    found: list[dict[str, Any]] = response.get_json()["cards"]
-    return found
-
-
-def fired(found: list[dict[str, Any]]) -> list[str]:
-    return [c["source"]["topic"]["code"] for c in found]
-
-
-def suggested_loinc(card: dict[str, Any]) -> list[str]:
-    return [
-        a["resource"]["code"]["coding"][0]["code"]
-        for s in card.get("suggestions", [])
-        for a in s["actions"]
-    ]
-
-
-# --- positive ------------------------------------------------------------------------------
 
 
 def test_high_alp_without_ggt_suggests_ggt(client: FlaskClient) -> None:
@@ -56,7 +32,7 @@ def test_high_alp_without_ggt_suggests_ggt(client: FlaskClient) -> None:
     card = found[0]
     assert card["summary"] == "ALP 312 U/L (3.0x upper limit): order GGT to tell liver from bone"
     assert card["indicator"] == "info"
-    assert suggested_loinc(card) == ["2324-2"]
+    assert suggested(card) == ["2324-2"]
     suggestion = card["suggestions"][0]
     assert suggestion["isRecommended"] is True
     assert card["selectionBehavior"] == "any"

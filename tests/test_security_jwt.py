@@ -451,21 +451,27 @@ def test_a_fhir_server_not_on_the_issuers_list_is_never_contacted(
     assert "not contacted" in caplog.text
 
 
-def test_plain_http_is_refused_even_when_listed_outside_dev_mode(
-    audit: AuditStore, trust_file: Path, kb: KnowledgeBase, httpserver: HTTPServer, tmp_path: Path
-) -> None:
+def sandbox_trusting(folder: Path, fhir_server: str) -> Path:
+    """A trust file with only the sandbox-like issuer, which may send this fhirServer."""
     trust = {
         "issuers": [
             {
                 "iss": SANDBOX,
                 "algorithms": ["ES384"],
                 "jwks": {"keys": [jwk(EC384, "sandbox-1", "ES384")]},
-                "fhir_servers": [httpserver.url_for("/fhir")],
+                "fhir_servers": [fhir_server],
             }
         ]
     }
-    path = tmp_path / "trust.json"
+    path = folder / "trust.json"
     path.write_text(json.dumps(trust), "utf-8")
+    return path
+
+
+def test_plain_http_is_refused_even_when_listed_outside_dev_mode(
+    audit: AuditStore, trust_file: Path, kb: KnowledgeBase, httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    path = sandbox_trusting(tmp_path, httpserver.url_for("/fhir"))
     client = make(path, kb, audit).test_client()
     response = client.post(
         SERVICE,
@@ -483,9 +489,8 @@ def test_plain_http_is_refused_even_when_listed_outside_dev_mode(
         json=fetch_request(httpserver.url_for("/fhir")),
         headers={"Authorization": f"Bearer {sign(claims(), jku=None)}"},
     )
-    assert [e[0].path for e in httpserver.log] == [
-        "/fhir/Condition"
-    ]  # listed + dev mode + loopback
+    # Listed, development mode, and on loopback: now it is contacted.
+    assert [e[0].path for e in httpserver.log] == ["/fhir/Condition"]
 
 
 def test_tokens_never_reach_the_logs(
@@ -496,18 +501,7 @@ def test_tokens_never_reach_the_logs(
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    trust = {
-        "issuers": [
-            {
-                "iss": SANDBOX,
-                "algorithms": ["ES384"],
-                "jwks": {"keys": [jwk(EC384, "sandbox-1", "ES384")]},
-                "fhir_servers": [httpserver.url_for("/fhir")],
-            }
-        ]
-    }
-    path = tmp_path / "trust.json"
-    path.write_text(json.dumps(trust), "utf-8")
+    path = sandbox_trusting(tmp_path, httpserver.url_for("/fhir"))
     client = make(path, kb, audit, dev_mode=True).test_client()
     httpserver.expect_request("/fhir/Condition").respond_with_data("boom", status=500)
     good = sign(claims(), jku=None)
