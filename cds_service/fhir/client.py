@@ -140,8 +140,9 @@ class FhirClient:
         if (parts.scheme, parts.netloc.lower()) != self._origin or not parts.path.startswith(
             self._base_path
         ):
+            host = parts.netloc.rpartition("@")[2]
             raise FhirPolicyError(
-                f"refused to call {parts.scheme}://{parts.netloc}: not fhirServer"
+                f"refused to call {parts.scheme}://{host}: not fhirServer"
             )
 
     def get(self, url: str, deadline: float) -> dict[str, Any]:

@@ -103,7 +103,10 @@ _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 
 def fhir_server_problem(url: str) -> str | None:
-    """Why a fhirServer URL is unusable (the schema only checks its outline), or None."""
+    """Why a fhirServer URL is unusable (the schema checks its outline), or None."""
+    # Python's `$` lets a final newline through the schema's pattern where ECMA-262's does not.
+    if any(not "!" <= ch <= "~" for ch in url):
+        return "has a character outside printable ASCII"
     try:
         parts = urlsplit(url)
         host = parts.hostname
