@@ -141,9 +141,7 @@ class FhirClient:
             self._base_path
         ):
             host = parts.netloc.rpartition("@")[2]
-            raise FhirPolicyError(
-                f"refused to call {parts.scheme}://{host}: not fhirServer"
-            )
+            raise FhirPolicyError(f"refused to call {parts.scheme}://{host}: not fhirServer")
 
     def get(self, url: str, deadline: float) -> dict[str, Any]:
         """GET one URL (absolute, under the base) and return the decoded JSON object."""
