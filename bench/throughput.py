@@ -57,7 +57,9 @@ def wait_up(url: str, process: subprocess.Popen[bytes]) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
-def start_service(port: int, data_dir: str, workers: int, threads: int) -> subprocess.Popen[bytes]:
+def start_service(
+    port: int, data_dir: str, workers: int, threads: int, database_url: str | None
+) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALP_CDS_", "PROMETHEUS_"))}
     env.update(
         ALP_CDS_PORT=str(port),
@@ -67,6 +69,8 @@ def start_service(port: int, data_dir: str, workers: int, threads: int) -> subpr
         ALP_CDS_THREADS=str(threads),
         ALP_CDS_LOG_LEVEL="WARNING",
     )
+    if database_url:
+        env["ALP_CDS_DATABASE_URL"] = database_url
     return subprocess.Popen(
         [sys.executable, "-m", "cds_service.cli", "serve"],
         env=env,
@@ -144,6 +148,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--database-url", help="audit store (default: SQLite in a temp folder)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install wrk")
@@ -153,7 +158,9 @@ def main() -> None:
     script = work / "post.lua"
     script.write_text(LUA.format(body=body), "utf-8")
     service_port, bare_port = free_port(), free_port()
-    service = start_service(service_port, str(work / "data"), args.workers, args.threads)
+    service = start_service(
+        service_port, str(work / "data"), args.workers, args.threads, args.database_url
+    )
     bare = start_bare(bare_port, args.workers, args.threads)
     results: dict[str, Any] = {"body_bytes": body.stat().st_size, "runs": []}
     try:
@@ -167,6 +174,7 @@ def main() -> None:
         )
         assert check.json()["cards"][0]["source"]["topic"]["code"] == "alp-high-confirm-origin"
         print(
+            f"audit store {'PostgreSQL' if args.database_url else 'SQLite'}; "
             f"typical request: {results['body_bytes']} bytes; gunicorn gthread "
             f"{args.workers} workers x {args.threads} threads; wrk {args.duration}s per run"
         )
