@@ -14,7 +14,14 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from cds_service.clinical.facts import FACTS
-from cds_service.knowledge.model import PLACEHOLDER_RE, Condition, KnowledgeBase, Rule, TextItem
+from cds_service.knowledge.model import (
+    PLACEHOLDER_RE,
+    Condition,
+    KnowledgeBase,
+    Parameter,
+    Rule,
+    TextItem,
+)
 
 OPERATOR_WORDS = {
     "is": "is",
@@ -133,6 +140,17 @@ def _hti1(kb: KnowledgeBase, rule: Rule) -> dict[str, Any]:
     }
 
 
+def _parameter(p: Parameter) -> dict[str, Any]:
+    return {
+        "name": p.name,
+        "value": p.value,
+        "unit": p.unit,
+        "meaning": p.meaning,
+        "citation": p.citation,
+        "verified": p.verified,
+    }
+
+
 def rule_entry(kb: KnowledgeBase, rule: Rule) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "id": rule.id,
@@ -146,17 +164,7 @@ def rule_entry(kb: KnowledgeBase, rule: Rule) -> dict[str, Any]:
         "exclusive": rule.exclusive,
         "suppresses": list(rule.suppresses),
         "conditions": [_condition(kb, c) for c in rule.conditions],
-        "parameters": [
-            {
-                "name": p.name,
-                "value": p.value,
-                "unit": p.unit,
-                "meaning": p.meaning,
-                "citation": p.citation,
-                "verified": p.verified,
-            }
-            for p in (kb.parameters[n] for n in _parameters_used(kb, rule))
-        ],
+        "parameters": [_parameter(kb.parameters[n]) for n in _parameters_used(kb, rule)],
         "findings": _findings_used(rule),
         "citations": [
             {"id": c.id, "text": c.text, "url": c.url, "verified": c.verified}
@@ -222,17 +230,7 @@ def rulebook(kb: KnowledgeBase) -> dict[str, Any]:
             for f in kb.findings.values()
         ],
         "groups": {k: list(v) for k, v in kb.groups.items()},
-        "parameters": [
-            {
-                "name": p.name,
-                "value": p.value,
-                "unit": p.unit,
-                "meaning": p.meaning,
-                "citation": p.citation,
-                "verified": p.verified,
-            }
-            for p in kb.parameters.values()
-        ],
+        "parameters": [_parameter(p) for p in kb.parameters.values()],
         "orderables": [
             {
                 "id": o.id,
