@@ -86,6 +86,14 @@ def test_the_token_is_never_sent_outside_fhir_server(httpserver: HTTPServer, ses
     assert httpserver.log == []  # nothing was contacted
 
 
+@pytest.mark.parametrize("path", ["/fhir/../admin", "/fhir/%2e%2E/admin", "/fhir/./Patient/p1"])
+def test_dot_segments_in_a_url_are_refused(httpserver: HTTPServer, session: Any, path: str) -> None:
+    client = client_for(httpserver, session)
+    with pytest.raises(FhirPolicyError):
+        client.get(httpserver.url_for("/").rstrip("/") + path, deadline())
+    assert httpserver.log == []
+
+
 def test_next_links_to_another_host_are_refused(httpserver: HTTPServer, session: Any) -> None:
     page = {
         "resourceType": "Bundle",

@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from cds_service.hooks.feedback import MemoryFeedbackSink
-from tests.support.fhir import alp, full_prefetch, sign_request
+from tests.support.fhir import alp, full_prefetch, observation, sign_request
 
 SERVICE = "/cds-services/alp-result-sign"
 
@@ -66,6 +66,24 @@ def test_missing_hook_instance_is_400_with_its_path(client: FlaskClient) -> None
     assert response.status_code == 400
     assert issues(response)[0]["expression"] == ["$"]
     assert "hookInstance" in issues(response)[0]["diagnostics"]
+
+
+@pytest.mark.parametrize(
+    ("where", "name"),
+    [((), "hookInstance"), (("context",), "patientId"), (("context",), "userId")],
+)
+def test_a_trailing_newline_in_an_identifier_is_400(
+    client: FlaskClient, where: tuple[str, ...], name: str
+) -> None:
+    # Python's `$` matches before a final newline; such ids would forge log lines.
+    body = sign_request([alp(312)], full_prefetch())
+    holder = body
+    for key in where:
+        holder = holder[key]
+    holder[name] = str(holder[name]) + "\n"
+    response = client.post(SERVICE, json=body)
+    assert response.status_code == 400
+    assert name in json.dumps(issues(response))
 
 
 def test_the_wrong_hook_is_400(client: FlaskClient) -> None:
@@ -363,3 +381,21 @@ def test_json_depth_from_bytes_matches_the_parsed_depth() -> None:
         value = build(0)
         assert json_depth(json.dumps(value).encode()) == _depth(value)
         assert json_depth(json.dumps(value, ensure_ascii=False).encode()) == _depth(value)
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        alp(312, high=0, low=0),
+        alp(0),
+        alp(312, specimen="Specimen/s1"),
+        alp(312, specimen={"reference": 7}),
+    ],
+    ids=["upper-limit-zero", "alp-zero", "specimen-as-string", "specimen-reference-number"],
+)
+def test_odd_but_well_formed_results_answer_200(client: FlaskClient, result: Any) -> None:
+    # Each of these once divided by zero or called .get on a string: a 500 for the EHR.
+    alt = observation("1742-6", 80, low=7, high=56, ident="alt-1")
+    response = client.post(SERVICE, json=sign_request([result, alt], full_prefetch()))
+    assert response.status_code == 200
+    assert isinstance(response.get_json()["cards"], list)

@@ -151,3 +151,14 @@ def test_icd10_codes_match_with_and_without_the_dot_and_by_prefix() -> None:
     assert valueset.match_coding(icd, "K80.50")
     assert valueset.match_coding(icd, "K81.0") is None
     assert valueset.match_coding("http://snomed.info/sct", "K74.3") is None
+
+
+@pytest.mark.parametrize("code", ["M88", "M88.0", "M88.89", "M90.6", "M90.61"])
+def test_a_prefix_code_matches_itself_and_its_children(kb: KnowledgeBase, code: str) -> None:
+    concept = {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": code}]}
+    assert "bone-paget" in kb.classify(concept)
+
+
+def test_a_prefix_code_does_not_match_its_siblings(kb: KnowledgeBase) -> None:
+    concept = {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "M89.9"}]}
+    assert "bone-paget" not in kb.classify(concept)

@@ -59,6 +59,17 @@ def test_health_and_readiness(app: Flask) -> None:
     }
 
 
+def test_unknown_service_ids_never_become_metric_labels(app: Flask) -> None:
+    client = app.test_client()
+    made_up = f"made-up-{uuid.uuid4().hex}"
+    assert client.post(f"/cds-services/{made_up}", json={}).status_code == 404
+    body = sign_request([alp(312)], full_prefetch())
+    assert client.post("/cds-services/alp-result-sign", json=body).status_code == 200
+    scrape = client.get("/metrics").get_data(as_text=True)
+    assert made_up not in scrape
+    assert 'service="alp-result-sign"' in scrape
+
+
 def test_not_ready_while_the_store_is_down(app: Flask) -> None:
     store: AuditStore = app.extensions["alp_cds"].audit
     healthy = store.engine

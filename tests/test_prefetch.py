@@ -392,3 +392,12 @@ def test_optional_key_failure_does_not_block(
     prefetch.require(SERVICE, data)  # no exception
     assert data.unavailable() == ["conditions"]
     assert data.provenance()["conditions"]["problems"][-1].startswith("HTTP 500")
+
+
+def test_resources_without_an_id_never_share_a_key() -> None:
+    from cds_service.fhir.values import resource_key
+
+    first, second = {"resourceType": "Observation"}, {"resourceType": "Observation"}
+    assert resource_key(first) != resource_key(second)
+    assert resource_key(first) == resource_key(first)
+    assert resource_key({"resourceType": "Observation", "id": "a1"}) == "Observation/a1"

@@ -120,7 +120,13 @@ def audit(tmp_path_factory: pytest.TempPathFactory, kb: KnowledgeBase) -> AuditS
 
 def make(trust_file: Path, kb: KnowledgeBase, audit: AuditStore, **overrides: Any) -> Flask:
     settings = Settings.from_env(
-        {"ALP_CDS_TRUST_FILE": str(trust_file), "ALP_CDS_PUBLIC_BASE_URL": BASE}, **overrides
+        # One worker: these apps run in-process, where the in-memory jti cache is shared.
+        {
+            "ALP_CDS_TRUST_FILE": str(trust_file),
+            "ALP_CDS_PUBLIC_BASE_URL": BASE,
+            "ALP_CDS_WORKERS": "1",
+        },
+        **overrides,
     )
     services = AlpServices(kb, settings.base_url, settings.result_sign_hook, clock=lambda: NOW)
     app = create_app(settings, services=services, audit=audit, feedback_sink=MemoryFeedbackSink())
@@ -532,3 +538,14 @@ def test_tokens_never_reach_the_logs(
     for secret in (good, bad, access, good.split(".")[2], bad.split(".")[2]):
         assert secret not in text  # ...without any token
         assert secret not in stored
+
+
+def test_an_unreachable_replay_cache_fails_closed(
+    audit: AuditStore, trust_file: Path, kb: KnowledgeBase, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Nothing listens on port 1: the jti cannot be recorded, so no token is accepted.
+    client = make(trust_file, kb, audit, redis_url="redis://127.0.0.1:1/0").test_client()
+    with caplog.at_level(logging.WARNING, logger="cds_service.security"):
+        response = call(client, sign(claims()))
+    assert response.status_code == 401
+    assert "replay cache unavailable" in caplog.text

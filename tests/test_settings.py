@@ -83,3 +83,13 @@ def test_local_order_codes_are_parsed() -> None:
 def test_malformed_local_order_codes_name_the_variable(value: str) -> None:
     with pytest.raises(SettingsError, match=r"^ALP_CDS_LOCAL_ORDER_CODES"):
         Settings.from_env({"ALP_CDS_LOCAL_ORDER_CODES": value})
+
+
+def test_trust_with_several_workers_needs_a_shared_replay_cache(tmp_path: Path) -> None:
+    trust = tmp_path / "trust.yaml"
+    trust.write_text("issuers: []\n", "utf-8")
+    env = {"ALP_CDS_TRUST_FILE": str(trust), "ALP_CDS_WORKERS": "2"}
+    with pytest.raises(SettingsError, match=r"^ALP_CDS_REDIS_URL"):
+        Settings.from_env(env)
+    assert Settings.from_env({**env, "ALP_CDS_REDIS_URL": "redis://127.0.0.1:6379/0"}).workers == 2
+    assert Settings.from_env({**env, "ALP_CDS_WORKERS": "1"}).workers == 1

@@ -16,6 +16,7 @@ from cds_service.clinical import pregnancy
 from cds_service.clinical.classify import Classified, classify
 from cds_service.clinical.findings import match_findings
 from cds_service.clinical.labs import (
+    UNUSABLE_STATUSES,
     Converter,
     Interval,
     choose_interval,
@@ -242,8 +243,10 @@ def derive(
     interval, note = choose_interval(
         alp, ctx.enzyme, kb.intervals.get("alp"), ctx.sex, ctx.age_days, ctx.paediatric
     )
-    if interval is None or interval.high is None:
-        return Skipped(key, note or "no reference interval applies to this patient")
+    if interval is None or interval.high is None or interval.high <= 0:
+        # A zero or negative upper limit is a lab's data error; dividing by it would
+        # either crash or produce nonsense multiples of the limit.
+        return Skipped(key, note or "no usable reference interval applies to this patient")
 
     facts = Facts()
     patient_ref = [resource_key(record.patient)] if record.patient else []
@@ -321,9 +324,10 @@ FASTING = {"F": "fasting", "NF": "non-fasting", "NG": "unknown"}
 
 
 def _fasting(ctx: _Context, facts: Facts, alp: Resource) -> None:
-    kind, ident = reference_parts(alp.get("specimen"))
+    link = alp.get("specimen")
+    kind, ident = reference_parts(link) if isinstance(link, Mapping) else (None, None)
     specimen = None
-    if ident and str((alp.get("specimen") or {}).get("reference", "")).startswith("#"):
+    if ident and isinstance(link, Mapping) and str(link.get("reference", "")).startswith("#"):
         specimen = next(
             (
                 c
@@ -376,7 +380,7 @@ def _liver_panel(ctx: _Context, facts: Facts) -> None:
     bili = ctx.reading(["bilirubin-total"], "bilirubin-total", days)
     alp_ul = facts.details["alp_ul"]
     pattern = "unknown"
-    if alt and alt.high and alt.value == alt.value:
+    if alt and alt.high and alt.value == alt.value and alp_ul > 0:
         alt_x = alt.value / alt.high
         facts.set("alt.xuln", round(alt_x, 3), [alt.key])
         r_ratio = alt_x / (alp_ul / facts.details["alp_uln"])
@@ -431,7 +435,9 @@ def _recent_results(ctx: _Context, facts: Facts, alp_key: str) -> None:
     found: dict[str, tuple[str, str]] = {}
     for entry in ctx.classified.entries["observations"]:
         obs, key, obs_time = entry.resource, entry.key, entry.time
-        if key == alp_key or as_str(obs.get("status")) in {"entered-in-error", "cancelled"}:
+        # A result without a number (e.g. a narrative isoenzyme report) still counts
+        # as done; only a result that never happened or was withdrawn does not.
+        if key == alp_key or as_str(obs.get("status")) in UNUSABLE_STATUSES:
             continue
         for orderable_id in ctx.kb.orderables_resulted_by(obs.get("code")):
             lookback = ctx.kb.orderables[orderable_id].lookback_days

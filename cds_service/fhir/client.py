@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
 from urllib3.exceptions import LocationParseError
@@ -142,6 +142,10 @@ class FhirClient:
         ):
             host = parts.netloc.rpartition("@")[2]
             raise FhirPolicyError(f"refused to call {parts.scheme}://{host}: not fhirServer")
+        # `fhir/../admin` starts with the base path but a server or proxy that normalises
+        # dot segments would serve something outside it, with our bearer token.
+        if any(unquote(segment) in {".", ".."} for segment in parts.path.split("/")):
+            raise FhirPolicyError("refused to call a URL with dot segments in its path")
 
     def get(self, url: str, deadline: float) -> dict[str, Any]:
         """GET one URL (absolute, under the base) and return the decoded JSON object."""

@@ -114,8 +114,15 @@ def reference_parts(reference: Any) -> tuple[str | None, str | None]:
 
 
 def resource_key(resource: Resource) -> str:
-    """`Type/id`, as cited in explanations and the audit trail."""
-    return f"{resource.get('resourceType', '?')}/{resource.get('id', '?')}"
+    """`Type/id`, as cited in explanations and the audit trail.
+
+    Resources without an id (allowed in prefetch bundles) get a key unique to the
+    object, so two id-less results are never mistaken for one another.
+    """
+    ident = resource.get("id")
+    if not isinstance(ident, str) or not ident:
+        ident = f"?{id(resource):x}"
+    return f"{resource.get('resourceType', '?')}/{ident}"
 
 
 def refers_to(reference: Any, resource_type: str, resource_id: str) -> bool:

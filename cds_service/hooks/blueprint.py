@@ -132,6 +132,9 @@ def _service(service_id: str) -> ServiceDeclaration:
     service = runtime().registry.get(service_id)
     if service is None:
         raise CdsError.simple(404, "not-found", f"no CDS service with id {service_id!r}")
+    # Only a registered id may become a metrics label: callers choose the URL, and an
+    # unbounded label set would grow the metrics without limit.
+    g.service_id = service_id
     return service
 
 

@@ -11,8 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-FHIR_ID = "^[A-Za-z0-9\\-.]{1,64}$"
-USER_REFERENCE = "^(Practitioner|PractitionerRole|Patient|RelatedPerson)/[A-Za-z0-9\\-.]{1,64}$"
+FHIR_ID = "^[A-Za-z0-9\\-.]{1,64}$(?!\\n)"
+USER_REFERENCE = (
+    "^(Practitioner|PractitionerRole|Patient|RelatedPerson)/[A-Za-z0-9\\-.]{1,64}$(?!\\n)"
+)
 
 
 @dataclass(frozen=True)

@@ -386,7 +386,7 @@ class KnowledgeBase:
             for vs_id, entry in self._exact_index.get((system, normal), ()):
                 found.setdefault(vs_id, entry)
             if system in self._prefix_systems:
-                for end in range(1, len(normal)):
+                for end in range(1, len(normal) + 1):
                     for vs_id, entry in self._prefix_index.get((system, normal[:end]), ()):
                         found.setdefault(vs_id, entry)
         return found

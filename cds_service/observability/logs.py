@@ -66,8 +66,7 @@ def install_request_logging(app: Flask) -> None:
     def log_request(response: Response) -> Response:
         started = g.get("started")
         seconds = time.perf_counter() - started if started else 0.0
-        view_args = request.view_args or {}
-        service = str(view_args.get("service_id", ""))
+        service = str(g.get("service_id", ""))
         route = request.url_rule.rule if request.url_rule else "unmatched"
         metrics.observe_request(route, service, response.status_code, seconds)
         code = g.get("auth_failure_code")

@@ -20,9 +20,9 @@ from typing import Any
 
 import jwt
 from jwt import PyJWK, PyJWKClient
-from jwt.exceptions import PyJWKClientError
+from jwt.exceptions import PyJWKClientError, PyJWKSetError
 
-from cds_service.security.replay import ReplayCache
+from cds_service.security.replay import ReplayCache, ReplayUnavailable
 from cds_service.security.trust import Issuer, TrustStore
 
 MAX_TOKEN_BYTES = 16 * 1024
@@ -33,6 +33,7 @@ REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "jti")
 REASON_CODES = (
     ("bearer", "no-token"),
     ("replayed", "replay"),
+    ("replay cache", "replay-cache"),
     ("jti", "claims"),
     ("Audience", "audience"),
     ('"aud"', "audience"),
@@ -99,8 +100,12 @@ class JwtVerifier:
         with self._lock:
             client = self._clients.get(url)
             if client is None:
-                # Keys are cached for 5 minutes; an unknown kid refetches once (key rotation).
-                client = PyJWKClient(url, cache_keys=True, lifespan=300, timeout=self._jwks_timeout)
+                # The key set is cached for 5 minutes and an unknown kid refetches once (key
+                # rotation). Per-key caching stays off: it never expires, so a key the issuer
+                # withdrew would be trusted for the life of the worker.
+                client = PyJWKClient(
+                    url, cache_keys=False, lifespan=300, timeout=self._jwks_timeout
+                )
                 self._clients[url] = client
             return client
 
@@ -119,7 +124,8 @@ class JwtVerifier:
         for url in urls:
             try:
                 return self._client(url).get_signing_key(kid)
-            except PyJWKClientError as exc:
+            except (PyJWKClientError, PyJWKSetError) as exc:
+                # PyJWKSetError: the URL answered with a set holding no usable key.
                 last = str(exc)
         raise AuthError(
             f"no key with kid {kid[:80]!r} at the issuer's JWKS URLs: {last}", issuer.iss
@@ -181,7 +187,12 @@ class JwtVerifier:
         jti = claims["jti"]
         if not isinstance(jti, str) or not jti:
             raise AuthError("jti is empty", issuer.iss)
-        if not self.replay.first_use(issuer.iss, jti, float(claims["exp"]) + self.leeway):
+        try:
+            first = self.replay.first_use(issuer.iss, jti, float(claims["exp"]) + self.leeway)
+        except ReplayUnavailable as exc:
+            # Without the shared store a replay cannot be ruled out: fail closed.
+            raise AuthError(f"replay cache unavailable ({exc})", issuer.iss) from exc
+        if not first:
             raise AuthError("jti replayed", issuer.iss)
         subject = claims.get("sub")
         return VerifiedToken(

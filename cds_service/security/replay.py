@@ -14,6 +14,10 @@ import redis
 KEY_PREFIX = "alp-cds:jti:"
 
 
+class ReplayUnavailable(Exception):
+    """The shared jti store cannot be reached; the caller must refuse the token."""
+
+
 class ReplayCache(Protocol):
     def first_use(self, issuer: str, jti: str, expires_at: float) -> bool:
         """Record the token id; False if it was already recorded and has not expired."""
@@ -52,7 +56,10 @@ class RedisReplayCache:
 
     def first_use(self, issuer: str, jti: str, expires_at: float) -> bool:
         ttl = max(1, int(expires_at - time.time()) + 1)
-        stored = self._client.set(f"{KEY_PREFIX}{issuer}\x00{jti}", b"1", nx=True, ex=ttl)
+        try:
+            stored = self._client.set(f"{KEY_PREFIX}{issuer}\x00{jti}", b"1", nx=True, ex=ttl)
+        except redis.RedisError as exc:
+            raise ReplayUnavailable(type(exc).__name__) from exc
         return bool(stored)
 
     def ping(self) -> bool:
