@@ -14,7 +14,7 @@ from typing import Any
 
 from cds_service.clinical import engine
 from cds_service.clinical.facts import OPEN_ORDER_STATUSES
-from cds_service.clinical.labs import effective_time
+from cds_service.clinical.labs import UNUSABLE_STATUSES, effective_time, unusable_reason
 from cds_service.clinical.record import PatientRecord
 from cds_service.fhir.values import LOINC, as_str
 from cds_service.hooks.declaration import PrefetchTemplate, ServiceDeclaration
@@ -167,19 +167,28 @@ class AlpServices:
         """The most recent ALP in the look-back window, unless its follow-up is under way: a
         follow-up test (orderables.yaml `closes_follow_up`) resulted after it or on order."""
         since = record.now - timedelta(days=self.kb.param("patient_view_lookback_days"))
-        dated = [(effective_time(obs), obs) for obs in engine.alp_results(self.kb, record.labs)]
+        dated = [
+            (effective_time(obs), obs)
+            for obs in engine.alp_results(self.kb, record.labs)
+            if unusable_reason(obs) is None
+        ]
         recent = [(when, obs) for when, obs in dated if when is not None and when >= since]
         if not recent:
             return None
         when, latest = max(recent, key=lambda pair: pair[0])
         follow_ups = {o.id for o in self.kb.orderables.values() if o.closes_follow_up}
         for obs in record.labs:
+            if as_str(obs.get("status")) in UNUSABLE_STATUSES:
+                continue
             obs_time = effective_time(obs)
             resulted = set(self.kb.orderables_resulted_by(obs.get("code")))
             if resulted & follow_ups and obs_time is not None and obs_time > when:
                 return None
         for order in record.orders:
             open_order = as_str(order.get("status")) in OPEN_ORDER_STATUSES
+            # A "do not perform" order records that the test must NOT be done: no follow-up.
+            if order.get("doNotPerform") is True:
+                continue
             if open_order and set(self.kb.orderables_ordered_by(order.get("code"))) & follow_ups:
                 return None
         return latest

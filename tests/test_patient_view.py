@@ -73,3 +73,26 @@ def test_labs_are_required_for_patient_view(client: FlaskClient) -> None:
         "prefetch": {k: v for k, v in full_prefetch().items() if k != "labs"},
     }
     assert client.post(SERVICE, json=body).status_code == 412
+
+
+def test_a_withdrawn_alp_is_not_the_latest(client: FlaskClient) -> None:
+    labs = [
+        alp(312, when="2026-10-01T08:00:00Z", ident="real"),
+        alp(80, when="2026-10-05T08:00:00Z", status="entered-in-error"),
+    ]
+    found = view(client, labs=labs)
+    assert fired(found) == ["alp-high-confirm-origin"]
+
+
+def test_a_withdrawn_follow_up_result_does_not_close_it(client: FlaskClient) -> None:
+    labs = [
+        alp(312, when="2026-10-01T08:00:00Z"),
+        ggt(20, when="2026-10-08T08:00:00Z", status="entered-in-error"),
+    ]
+    assert fired(view(client, labs=labs)) == ["alp-high-confirm-origin"]
+
+
+def test_a_do_not_perform_order_does_not_close_it(client: FlaskClient) -> None:
+    labs = [alp(312, when="2026-10-01T08:00:00Z")]
+    order = {**service_request("2324-2"), "doNotPerform": True}
+    assert fired(view(client, labs=labs, orders=[order])) == ["alp-high-confirm-origin"]

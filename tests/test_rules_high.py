@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from flask.testing import FlaskClient
 
+from cds_service.knowledge.model import KnowledgeBase
 from tests.rules_helper import card_for, cards, fired, suggested
 from tests.support.fhir import (
     SNOMED,
@@ -277,3 +278,36 @@ def test_a_ggt_that_cannot_be_judged_sends_to_isoenzymes(client: FlaskClient) ->
     found = cards(client, [alp(500), ggt(15, low=None, high=None)], pt=child)
     assert fired(found) == [UNCLEAR]
     assert "cannot be judged" in found[0]["detail"]
+
+
+def test_a_withdrawn_pregnancy_status_is_not_evidence(client: FlaskClient) -> None:
+    withdrawn = {**PREGNANT, "status": "entered-in-error"}
+    assert fired(cards(client, [alp(250)], labs=[withdrawn])) == [CONFIRM]
+    assert fired(cards(client, [alp(250)], labs=[PREGNANT])) == [PREGNANCY]
+
+
+@pytest.mark.parametrize(
+    ("recorded", "weeks"), [("2026-05-01", 59.0), ("2026-08-14", 44.0), ("2026-08-15", 43.9)]
+)
+def test_gestation_projected_past_term_is_not_believed(
+    kb: KnowledgeBase, recorded: str, weeks: float
+) -> None:
+    from datetime import UTC, datetime
+
+    from cds_service.clinical import pregnancy
+    from cds_service.clinical.classify import classify
+    from cds_service.clinical.record import PatientRecord
+
+    when = datetime(2026, 11, 20, 8, tzinfo=UTC)
+    record = PatientRecord(
+        patient=patient("female"), now=when, conditions=(condition("Z3A.30", recorded=recorded),)
+    )
+    found = pregnancy.assess(kb, classify(kb, record), when, "female")
+    assert found.status == "pregnant"
+    projected = 30 + (when - datetime.fromisoformat(recorded).replace(tzinfo=UTC)).days / 7
+    assert round(projected, 1) == weeks
+    if weeks <= 44:
+        assert found.weeks == weeks
+    else:
+        assert found.weeks is None
+        assert found.trimester == "unknown"

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cds_service.clinical.classify import Classified, value_of
-from cds_service.fhir.values import ICD10CM, codings
+from cds_service.clinical.labs import UNUSABLE_STATUSES
+from cds_service.fhir.values import ICD10CM, as_str, codings
 from cds_service.knowledge.model import KnowledgeBase
 
 Z3A_WEEKS = re.compile(r"^Z3A\.?(\d{2})$")
@@ -48,6 +49,9 @@ def assess(kb: KnowledgeBase, classified: Classified, when: datetime, sex: str |
     latest: tuple[datetime, str, str] | None = None
     for entry in classified.in_valueset("observations", "pregnancy-status"):
         if entry.time is None or not (when - max_age <= entry.time <= when + timedelta(days=1)):
+            continue
+        # Coded answers have no number, so `entry.active` (numeric results) does not apply.
+        if as_str(entry.resource.get("status")) in UNUSABLE_STATUSES:
             continue
         answer = entry.resource.get("valueCodeableConcept")
         if pregnant_answers.match(answer):
@@ -97,9 +101,11 @@ def assess(kb: KnowledgeBase, classified: Classified, when: datetime, sex: str |
     dated = [w for w in weeks_at if w[0] <= when + timedelta(days=1)]
     if dated:
         recorded, weeks, key = max(dated, key=lambda w: w[0])
-        result.weeks = round(weeks + (when - recorded).days / 7, 1)
-        result.trimester = trimester_for(result.weeks)
-        result.evidence.append(f"{key}: {weeks:g} weeks on {recorded.date()}")
+        projected = round(weeks + (when - recorded).days / 7, 1)
+        if projected <= kb.param("gestation_max_weeks"):
+            result.weeks = projected
+            result.trimester = trimester_for(projected)
+            result.evidence.append(f"{key}: {weeks:g} weeks on {recorded.date()}")
     elif coded_third:
         result.trimester = "third"
         result.evidence.append(f"{coded_third}: third trimester")
