@@ -129,6 +129,14 @@ def test_an_invocation_is_recorded_with_its_decision_trace(
     assert outcomes["alp-high-liver-source"] is False
 
 
+def test_an_overlong_result_id_is_still_recorded(client: FlaskClient, engine: Engine) -> None:
+    # Prefetched ids are not validated; PostgreSQL would refuse a key over the column width.
+    long_id = "a" * 200
+    assert post(client, alp(312, ident=long_id)).status_code == 200
+    observations = {r["observation"] for r in rows(engine, schema.rule_outcomes)}
+    assert observations == {f"Observation/{long_id}"[:128]}
+
+
 def test_refused_calls_are_recorded_with_their_reason(client: FlaskClient, engine: Engine) -> None:
     body = sign_request([alp(312)], full_prefetch(), hook="patient-view")
     assert client.post(SERVICE, json=body).status_code == 400

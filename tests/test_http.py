@@ -309,6 +309,18 @@ def test_feedback_batches_are_accepted_and_deduplicated(
             "outcomeTimestamp": "2026-11-21T10:05:31Z",
             "overrideReason": {},
         },
+        {
+            "card": "c",
+            "outcome": "overridden",
+            "outcomeTimestamp": "2026-11-21T10:05:31Z",
+            "overrideReason": {"reason": {"system": "x" * 257, "code": "too-long-system"}},
+        },
+        {
+            "card": "c",
+            "outcome": "overridden",
+            "outcomeTimestamp": "2026-11-21T10:05:31." + "1" * 40 + "Z",
+            "overrideReason": {"userComment": "timestamp longer than the audit column"},
+        },
     ],
 )
 def test_invalid_feedback_is_400_and_nothing_is_stored(

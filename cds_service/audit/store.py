@@ -349,7 +349,8 @@ def _rule_outcomes(record_id: str, trace: Any) -> list[dict[str, Any]]:
     return [
         {
             "record_id": record_id,
-            "observation": evaluation.get("observation"),
+            # Prefetched ids are not length-checked; the column holds 128 characters.
+            "observation": str(evaluation.get("observation") or "")[:128] or None,
             "rule_id": rule["rule"],
             "rule_version": rule["version"],
             "fired": bool(rule["fired"]),
