@@ -18,17 +18,16 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from bench.typical_patient import typical_request
+from tests.support.processes import free_port, wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
 PATH = "/cds-services/alp-result-sign"
@@ -36,25 +35,6 @@ LUA = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 local f = io.open("{body}", "rb"); wrk.body = f:read("*a"); f:close()
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    for _ in range(300):
-        if process.poll() is not None:
-            raise SystemExit(f"server exited with {process.returncode}")
-        try:
-            requests.get(url, timeout=1)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
 
 
 def start_service(
@@ -164,8 +144,8 @@ def main() -> None:
     bare = start_bare(bare_port, args.workers, args.threads)
     results: dict[str, Any] = {"body_bytes": body.stat().st_size, "runs": []}
     try:
-        wait_up(f"http://127.0.0.1:{service_port}/healthz", service)
-        wait_up(f"http://127.0.0.1:{bare_port}/", bare)
+        wait_until_up(f"http://127.0.0.1:{service_port}/healthz", service)
+        wait_until_up(f"http://127.0.0.1:{bare_port}/", bare)
         check = requests.post(
             f"http://127.0.0.1:{service_port}{PATH}",
             data=body.read_bytes(),

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO
+from typing import IO, Any
 
 import requests
 
@@ -41,11 +41,14 @@ def alp_cds(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[s
     )
 
 
-def wait_until_up(url: str, process: subprocess.Popen[str], timeout: float = 30) -> None:
+def wait_until_up(url: str, process: subprocess.Popen[Any], timeout: float = 30) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if process.poll() is not None:
-            raise AssertionError(f"server exited: {process.communicate()[1][-3000:]}")
+            errors = process.communicate()[1] or ""
+            if isinstance(errors, bytes):
+                errors = errors.decode(errors="replace")
+            raise AssertionError(f"server exited with {process.returncode}: {errors[-3000:]}")
         try:
             requests.get(url, timeout=1)
             return
