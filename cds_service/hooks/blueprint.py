@@ -36,7 +36,6 @@ from cds_service.hooks.request import (
     decode_json,
     fhir_server_problem,
     schema,
-    validator_for,
 )
 
 log = logging.getLogger(__name__)
@@ -147,19 +146,8 @@ def parse_hook_request(service: ServiceDeclaration, body: Any) -> HookRequest:
         raise bad_request(
             f"service {service.id} answers hook {service.hook.id!r}, not {body['hook']!r}", "$.hook"
         )
-    check(_context_validator(service), body["context"], "$.context")
+    check(service.hook.context_validator, body["context"], "$.context")
     return HookRequest.parse(service.id, body)
-
-
-_context_validators: dict[int, Any] = {}
-
-
-def _context_validator(service: ServiceDeclaration) -> Any:
-    key = id(service.hook.context_schema)
-    found = _context_validators.get(key)
-    if found is None:
-        found = _context_validators[key] = validator_for(service.hook.context_schema)
-    return found
 
 
 def _audited(
