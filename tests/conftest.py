@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from werkzeug.test import TestResponse
 from cds_service.alp_services import AlpServices
 from cds_service.app import build_audit_store, create_app, load_knowledge_base
 from cds_service.audit.store import AuditStore
+from cds_service.fhir.client import new_session
 from cds_service.hooks.feedback import MemoryFeedbackSink
 from cds_service.knowledge.model import KnowledgeBase
 from cds_service.settings import Settings
@@ -125,3 +126,11 @@ def medplum_available() -> None:
         if os.environ.get("ALP_TEST_REQUIRE_FHIR_SERVER") == "1":
             pytest.fail(f"FHIR test server required (ALP_TEST_REQUIRE_FHIR_SERVER=1): {reason}")
         pytest.skip(reason)
+
+
+@pytest.fixture
+def session() -> Iterator[Any]:
+    """A FHIR HTTP session as the service builds it (pooled, no cookies, no proxy from env)."""
+    s = new_session(4)
+    yield s
+    s.close()

@@ -23,17 +23,9 @@ from cds_service.fhir.client import (
     FhirUnauthorized,
     FhirUnreachable,
     Limits,
-    new_session,
 )
 
 LIMITS = Limits(connect_timeout=1.0, read_timeout=0.5, max_response_bytes=64 * 1024, max_pages=3)
-
-
-@pytest.fixture
-def session() -> Iterator[Any]:
-    s = new_session(4)
-    yield s
-    s.close()
 
 
 def client_for(

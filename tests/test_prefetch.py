@@ -14,7 +14,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from cds_service.fhir.client import FhirClient, Limits, new_session
+from cds_service.fhir.client import FhirClient, Limits
 from cds_service.hooks import prefetch
 from cds_service.hooks.declaration import DeclarationError, PrefetchTemplate, ServiceDeclaration
 from cds_service.hooks.definitions import PATIENT_VIEW
@@ -64,13 +64,6 @@ def hook_request(
 def executor() -> Iterator[ThreadPoolExecutor]:
     with ThreadPoolExecutor(4) as pool:
         yield pool
-
-
-@pytest.fixture(scope="module")
-def session() -> Iterator[Any]:
-    s = new_session(4)
-    yield s
-    s.close()
 
 
 def resolve(
