@@ -292,7 +292,7 @@ class Settings:
             "fhir_deadline": 4.0,
             "fhir_max_pages": 10,
             "fhir_max_response_bytes": 16 * 1024 * 1024,
-            "fhir_max_parallel": 16,
+            "fhir_max_parallel": 64,
             "kb_dir": DEFAULT_KB_DIR,
             "local_order_codes": (),
             "trust_files": (),
