@@ -402,6 +402,21 @@ def test_feedback_during_an_outage_is_spooled_and_stored_after(
     dead.dispose()
 
 
+def test_feedback_for_a_card_issued_during_an_outage_is_accepted_after_it(
+    store: AuditStore, engine: Engine, kb: KnowledgeBase
+) -> None:
+    client = app_with(store, kb).test_client()
+    dead = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1")
+    store.engine = dead
+    card = post(client, alp(312)).get_json()["cards"][0]  # its record is spooled
+    store.engine = engine
+    item = {"card": card["uuid"], "outcome": "accepted", "outcomeTimestamp": "2026-11-21T10:00:00Z"}
+    item["acceptedSuggestions"] = [{"id": card["suggestions"][0]["uuid"]}]
+    assert feedback(client, item).status_code == 200
+    assert [r["outcome"] for r in rows(engine, schema.feedback)] == ["accepted"]
+    dead.dispose()
+
+
 # --- upkeep --------------------------------------------------------------------------------
 
 

@@ -221,6 +221,9 @@ class AuditStore:
     # --- feedback ------------------------------------------------------------------------
 
     def record(self, items: Sequence[FeedbackItem]) -> FeedbackResult:
+        # Cards issued during an outage are still in the spool: load them first, or their
+        # feedback would be refused as feedback for cards never issued.
+        self.replay_spool()
         result = FeedbackResult()
         now = datetime.now(UTC)
         for index, item in enumerate(items):
@@ -243,8 +246,6 @@ class AuditStore:
                 result.duplicates += 1
             else:
                 result.rejected.append((index, outcome))
-        if result.stored:
-            self.replay_spool()
         return result
 
     def _store_feedback(self, item: FeedbackItem, received_at: datetime) -> str:
