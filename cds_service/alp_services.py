@@ -147,6 +147,9 @@ class AlpServices:
             user=request.context.get("userId"),
             encounter=request.context.get("encounterId"),
             unavailable=tuple(DATA_LABELS.get(k, k) for k in data.unavailable()),
+            missing=frozenset(
+                "medications" if k == "statements" else k for k in data.unavailable()
+            ),
         )
 
     def result_sign(self, request: HookRequest, data: ResolvedData) -> CdsResponse:

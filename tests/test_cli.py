@@ -34,7 +34,7 @@ def test_serve_runs_gunicorn_and_answers_the_example(served_example: str) -> Non
     response = requests.post(url, json=body, timeout=10)
     assert response.status_code == 200
     card = response.json()["cards"][0]
-    assert card["source"]["topic"]["code"] == "alp-high-confirm-origin"
+    assert card["source"]["topic"]["display"] == "alp-high-confirm-origin"
     assert response.headers["Server"].startswith("gunicorn")
 
 
