@@ -220,8 +220,10 @@ def _decimals(*values: Any) -> int:
     parsed number keeps no trailing zeros, so 0.70 with a range of 0.58-1.74 shows as 0.70)."""
     most = 0
     for value in values:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            text = repr(float(value))
+        # finite() also refuses integers too large for a float (a hostile range bound).
+        number = finite(value) if not isinstance(value, bool) else None
+        if number is not None:
+            text = repr(number)
             if "e" not in text and "." in text:
                 most = max(most, len(text.split(".")[1].rstrip("0")))
     return min(most, 3)
