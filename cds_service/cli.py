@@ -142,6 +142,11 @@ def config_check(_: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    try:
+        settings.require_public_base_url()
+    except SettingsError as exc:
+        print(f"\nerror: {exc}: the service will not start", file=sys.stderr)
+        return 1
     if settings.dev_mode:
         print("\nWARNING: development mode" + ("" if trust else ", and no JWT is checked"))
     return 0
