@@ -23,7 +23,7 @@ from cds_service.fhir.values import as_list
 from cds_service.hooks import prefetch
 from cds_service.hooks.declaration import ServiceDeclaration, ServiceRegistry
 from cds_service.hooks.errors import CdsError, Issue, bad_request, operation_outcome
-from cds_service.hooks.feedback import FeedbackItem, FeedbackSink
+from cds_service.hooks.feedback import FeedbackSink, parse_feedback
 from cds_service.hooks.invocation import (
     Invocation,
     InvocationSink,
@@ -269,7 +269,7 @@ def create_blueprint() -> Blueprint:
             _service(service_id)
             body = _require_json_body()
             check(schema("cds-feedback"), body, "$")
-            items = [FeedbackItem.parse(service_id, item) for item in body["feedback"]]
+            items = parse_feedback(service_id, body)
             result = runtime().feedback_sink.record(items)
             if result.rejected:
                 issues = [
