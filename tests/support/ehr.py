@@ -62,9 +62,12 @@ def epic_extension(action: str | None = "5") -> dict[str, Any]:
     return extension
 
 
-def epic_outcome(code: str, text: str, severity: str = "warning") -> dict[str, Any]:
-    """A searchset entry as Epic adds them: an OperationOutcome with search.mode outcome."""
-    return {
+def epic_outcome(
+    code: str, text: str, severity: str = "warning", diagnostics: bool = True
+) -> dict[str, Any]:
+    """A searchset entry as Epic adds them: an OperationOutcome with search.mode outcome,
+    worded in details.text (and sometimes diagnostics)."""
+    entry: dict[str, Any] = {
         "fullUrl": f"urn:uuid:{uuid.uuid4()}",
         "resource": {
             "resourceType": "OperationOutcome",
@@ -82,12 +85,14 @@ def epic_outcome(code: str, text: str, severity: str = "warning") -> dict[str, A
                         ],
                         "text": text,
                     },
-                    "diagnostics": text,
                 }
             ],
         },
         "search": {"mode": "outcome"},
     }
+    if diagnostics:
+        entry["resource"]["issue"][0]["diagnostics"] = text
+    return entry
 
 
 def epic_searchset(
@@ -130,7 +135,10 @@ def epic_patient_view(
         ),
     )
     prefetch["conditions"] = epic_searchset(
-        (), epic_outcome("4101", "Resource request returns no results.", "information")
+        (),
+        epic_outcome(
+            "4101", "Resource request returns no results.", "information", diagnostics=False
+        ),
     )
     prefetch["orders"] = epic_searchset(orders)
     body: dict[str, Any] = {
