@@ -135,3 +135,11 @@ def test_sandbox_feedback_is_stored_and_the_final_outcome_counted(local_sandbox:
     report = reports.rule_report(store.engine)
     [row] = [r for r in report["rules"] if r["shown"]]
     assert (row["shown"], row["accepted"], row["overridden"], row["no_feedback"]) == (3, 1, 2, 0)
+
+
+def test_the_readme_links_the_ehr_guides() -> None:
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text("utf-8")
+    for guide in ("epic.md", "oracle-health.md", "sandbox.md"):
+        assert f"(docs/ehr/{guide})" in readme
+        assert (root / "docs" / "ehr" / guide).is_file()
