@@ -98,6 +98,7 @@ def test_config_check_masks_secrets_and_lists_trust(
 ) -> None:
     monkeypatch.setenv("ALP_CDS_TRUST_PRESETS", "cds-hooks-sandbox")
     monkeypatch.setenv("ALP_CDS_REDIS_URL", "redis://:hunter2@127.0.0.1:6379/0")
+    monkeypatch.setenv("ALP_CDS_PUBLIC_BASE_URL", "https://cds.example.org")
     assert main(["config", "check"]) == 0
     out = capsys.readouterr().out
     assert "hunter2" not in out
