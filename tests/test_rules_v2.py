@@ -185,3 +185,10 @@ def test_every_card_has_a_topic_code_override_reasons_and_a_short_detail(
             assert words <= 150, card["detail"]
             for banned in ("Rule `", "knowledge base v", "Criteria met", "Sources", "http"):
                 assert banned not in card["detail"]
+
+
+def test_values_and_limits_are_shown_in_the_lab_unit_and_precision(client: FlaskClient) -> None:
+    low = alp(0.50, unit="ukat/L", ucum="ukat/L", low=0.58, high=1.74)
+    found = cards(client, [low])
+    assert found[0]["summary"].startswith("Low ALP 0.50 ukat/L (lower limit 0.58)")
+    assert "0.58-1.74 ukat/L (lab range)" in found[0]["detail"]
