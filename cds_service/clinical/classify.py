@@ -33,7 +33,10 @@ ACTIVE_MEDICATION = {"active", "on-hold", "intended"}
 ENDED_MEDICATION = {"completed", "stopped"}
 DONE_PROCEDURE = {"completed", "in-progress"}
 # Dose and form words dropped from a medication's name when a card names it.
-_DOSE = re.compile(r"\b\d[\d.,]*\s*(mg|mcg|ug|g|ml|unt|units?|%|meq|actuat)?\b", re.IGNORECASE)
+_DOSE = re.compile(
+    r"\b\d[\d.,]*\s*(mg|mcg|ug|g|ml|unt|units?|%|meq|actuat)?(\s*/\s*(ml|l|actuat|dose))?\b",
+    re.IGNORECASE,
+)
 _FORM = re.compile(
     r"\b(oral|tablets?|capsules?|injection|injectable|solution|suspension|extended|delayed|"
     r"release|chewable|film|coated|prefilled|syringe|pen|powder|for|product|pack|kit|"
