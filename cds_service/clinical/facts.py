@@ -137,6 +137,38 @@ class Facts:
         fact = self.values.get(name)
         return fact.value if fact else None
 
+    REPLAYED = ("alp_reference", "alp_ul", "alp_uln", "alp_unit_per_ul", "findings", "mentions",
+                "open_orders", "recent_results", "pregnancy")  # fmt: skip
+
+    def context(self) -> dict[str, Any]:
+        """What card text needs beyond the fact values, JSON-safe, so that a stored evaluation
+        can be replayed against another knowledge base (`alp-cds kb impact`)."""
+        out: dict[str, Any] = {k: self.details[k] for k in self.REPLAYED if k in self.details}
+        when = self.details.get("alp_when")
+        if isinstance(when, datetime):
+            out["alp_when"] = when.isoformat()
+        if self.missing:
+            out["missing"] = sorted(self.missing)
+        return out
+
+    @classmethod
+    def from_trace(cls, facts: Mapping[str, Any], context: Mapping[str, Any]) -> Facts:
+        """Rebuild facts from a stored evaluation (`trace()` and `context()`)."""
+        rebuilt = cls(missing=frozenset(context.get("missing", ())))
+        for name, entry in facts.items():
+            if isinstance(entry, Mapping):
+                rebuilt.set(name, entry.get("value"), entry.get("from", ()), entry.get("note"))
+        rebuilt.details.update({k: v for k, v in context.items() if k in cls.REPLAYED})
+        for key in ("open_orders", "recent_results"):
+            rebuilt.details[key] = {
+                k: tuple(v) if isinstance(v, list) else v
+                for k, v in dict(rebuilt.details.get(key) or {}).items()
+            }
+        when = parse_datetime(context.get("alp_when"))
+        if when is not None:
+            rebuilt.details["alp_when"] = when
+        return rebuilt
+
     def trace(self) -> dict[str, Any]:
         out = {}
         for name, fact in self.values.items():
