@@ -124,7 +124,8 @@ def short_name(concept: Any) -> str:
     cut = _FORM.sub(" ", _DOSE.sub(" ", text.split("[")[0].split(",")[0].split("(")[0]))
     name = " / ".join(" ".join(part.split()) for part in cut.split("/") if part.strip())
     name = name.strip(" ,-")
-    return (name or text).lower()[:60]
+    # In the record's own spelling (a brand keeps its capital: Prolia, Strensiq).
+    return (name or text)[:60]
 
 
 def procedure_time(procedure: Resource) -> datetime | None:
