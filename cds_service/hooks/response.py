@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from cds_service.hooks.trace import DecisionTrace
 
 Indicator = Literal["info", "warning", "critical"]
 SUMMARY_LIMIT = 140
@@ -148,7 +151,7 @@ class Card:
 class CdsResponse:
     cards: Sequence[Card] = ()
     system_actions: Sequence[Action] = ()
-    trace: Any = field(default=None, compare=False)
+    trace: DecisionTrace | None = field(default=None, compare=False)
     """The handler's decision trace, for the audit trail; never sent to the client."""
 
     def to_json(self) -> dict[str, Any]:

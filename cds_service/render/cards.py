@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from cds_service.clinical.engine import AlpEvaluation, Check, RuleOutcome, check, render_text
 from cds_service.clinical.facts import Facts
 from cds_service.hooks.response import Action, Card, Coding, Link, Source, Suggestion
+from cds_service.hooks.trace import CardIssued
 from cds_service.knowledge.model import KnowledgeBase, Orderable, Rule, TextItem
 from cds_service.render.orders import service_request
 
@@ -232,14 +232,13 @@ def _detail(
     return "\n\n".join(parts)
 
 
-def card_trace(cards: Sequence[Card]) -> list[dict[str, Any]]:
-    """What the audit trail keeps of each card: its uuid, rule and suggestion uuids."""
-    return [
-        {
-            "uuid": card.uuid,
-            "rule": card.source.topic.code if card.source.topic else None,
-            "indicator": card.indicator,
-            "suggestions": [s.uuid for s in card.suggestions],
-        }
-        for card in cards
-    ]
+def card_trace(
+    evaluations: Sequence[AlpEvaluation], cards: Sequence[Card]
+) -> tuple[CardIssued, ...]:
+    """What the audit trail keeps of each card, with the rule that issued it. `render` makes one
+    card per shown card rule, in this order; a mismatch is a bug, so it raises."""
+    issuers = [o.rule for e in evaluations if e.facts is not None for o in e.shown("card")]
+    return tuple(
+        CardIssued.of(card, rule.id, rule.version)
+        for card, rule in zip(cards, issuers, strict=True)
+    )
