@@ -1,6 +1,10 @@
 """The request pipeline without HTTP, its typed decision trace, and the hot path kept honest.
 
+- The compiled request validator (jsonschema-rs) gives jsonschema's answer on valid and invalid
+  bodies alike; jsonschema still itemises the 400.
 - orjson reads what the standard library read, with the same refusals.
+- Memoised value-set classification gives the uncached answer, shares nothing writable, and
+  stays bounded.
 - The depth bound counts right and stops early.
 - One table of data kinds drives prefetch, labels and the record: a new kind is one row.
 """
@@ -9,13 +13,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cds_service import alp_services, strict_json
 from cds_service.alp_services import (
     DATA_KINDS,
+    PATIENT_VIEW_ID,
     RESULT_SIGN_ID,
     AlpServices,
     DataKind,
@@ -27,14 +35,19 @@ from cds_service.hooks.declaration import ServiceDeclaration
 from cds_service.hooks.errors import CdsError
 from cds_service.hooks.invocation import Invocation
 from cds_service.hooks.pipeline import Pipeline, json_depth
+from cds_service.hooks.request import RequestValidator, request_validator
 from cds_service.hooks.response import CdsResponse, Coding
 from cds_service.hooks.trace import CardIssued, DataSource, DecisionTrace
 from cds_service.knowledge.model import (
+    CLASSIFY_CACHE_MAX_LENGTH,
+    CLASSIFY_CACHE_SIZE,
     KnowledgeBase,
+    normalise_code,
 )
 from cds_service.render.cards import card_trace
 from tests.conftest import NOW
 from tests.support import fhir
+from tests.test_fuzz import BUNDLES, JSON_VALUES, KEYS, PREFETCH, TEXT, valid_request
 
 SIGN = "/cds-services/alp-result-sign"
 VIEW = "/cds-services/alp-patient-view"
@@ -58,6 +71,168 @@ def declarations(services: AlpServices) -> dict[str, ServiceDeclaration]:
 @pytest.fixture(scope="module")
 def pipeline(declarations: dict[str, ServiceDeclaration]) -> Pipeline:
     return Pipeline.offline(declarations.values(), "the tests fetch nothing")
+
+
+# --- the compiled validator and jsonschema give one answer -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def validators(declarations: dict[str, ServiceDeclaration]) -> dict[str, RequestValidator]:
+    """Per path; a small Bundle entry limit, so the limit is crossed by generated bodies too."""
+    return {
+        SIGN: request_validator(declarations[RESULT_SIGN_ID].hook, 3),
+        VIEW: request_validator(declarations[PATIENT_VIEW_ID].hook, 3),
+    }
+
+
+def assert_one_answer(validator: RequestValidator, body: Any) -> None:
+    full = not any(True for _ in validator.full.iter_errors(body))
+    try:
+        fast = validator.fast.is_valid(body)
+    except (ValueError, TypeError, OverflowError):
+        return  # RequestValidator.check then asks jsonschema alone
+    assert fast == full, json.dumps(body, default=repr)[:2000]
+
+
+AGREEMENT = settings(max_examples=150, deadline=None, derandomize=True, database=None)
+
+
+@AGREEMENT
+@given(
+    path=st.sampled_from([SIGN, VIEW]),
+    fields=st.dictionaries(
+        st.sampled_from(
+            [
+                "hook",
+                "hookInstance",
+                "context",
+                "prefetch",
+                "extension",
+                "fhirAuthorization",
+                "fhirServer",
+                "x",
+            ]
+        ),
+        st.one_of(TEXT, JSON_VALUES),
+        max_size=3,
+    ),
+    removed=st.sets(st.sampled_from(["hook", "hookInstance", "context", "prefetch"]), max_size=2),
+)
+def test_validators_agree_on_request_fields(
+    validators: dict[str, RequestValidator], path: str, fields: dict[str, Any], removed: set[str]
+) -> None:
+    body = valid_request(path)
+    for name in removed:
+        body.pop(name, None)
+    body.update(fields)
+    assert_one_answer(validators[path], body)
+
+
+@AGREEMENT
+@given(
+    path=st.sampled_from([SIGN, VIEW]),
+    context=st.dictionaries(
+        st.one_of(st.sampled_from(["userId", "patientId", "encounterId", "results"]), KEYS),
+        st.one_of(TEXT, JSON_VALUES, BUNDLES),
+        max_size=4,
+    ),
+    prefetch=PREFETCH,
+)
+def test_validators_agree_on_context_and_prefetch(
+    validators: dict[str, RequestValidator],
+    path: str,
+    context: dict[str, Any],
+    prefetch: dict[str, Any],
+) -> None:
+    body = valid_request(path)
+    body["context"] = {**body["context"], **context}
+    body["prefetch"] = {**body["prefetch"], **prefetch}
+    assert_one_answer(validators[path], body)
+
+
+def _set(path: tuple[str, ...], value: Any) -> Callable[[dict[str, Any]], None]:
+    def mutate(body: dict[str, Any]) -> None:
+        holder = body
+        for key in path[:-1]:
+            holder = holder.setdefault(key, {})
+        holder[path[-1]] = value
+
+    return mutate
+
+
+AUTHORIZATION = {
+    "access_token": "t",
+    "token_type": "Bearer",
+    "expires_in": 60,
+    "scope": "s",
+    "subject": "c",
+}
+EDGES: dict[str, Callable[[dict[str, Any]], None]] = {
+    # Patterns: Python's `$` matches before a final newline; the schemas say `$(?!\n)`.
+    "hookInstance ending in a newline": _set(("hookInstance",), "abc\n"),
+    "hookInstance of 129 characters": _set(("hookInstance",), "a" * 129),
+    "hookInstance of 128 characters": _set(("hookInstance",), "a" * 128),
+    "hookInstance with non-ASCII digits": _set(("hookInstance",), "١٢٣"),
+    "patientId ending in a newline": _set(("context", "patientId"), "pt-1\n"),
+    "userId of another kind": _set(("context", "userId"), "Device/1"),
+    "userId ending in a newline": _set(("context", "userId"), "Practitioner/1\n"),
+    # maxLength counts characters, not bytes or UTF-16 units.
+    "hook of 200 astral characters": _set(("hook",), "😀" * 200),
+    "hook of 201 characters": _set(("hook",), "é" * 201),
+    "fhirServer with a newline": _set(("fhirServer",), "https://fhir.example.org/r4\n"),
+    "fhirServer with a space": _set(("fhirServer",), "https://fhir.example.org/a b"),
+    "fhirServer in capitals": _set(("fhirServer",), "HTTPS://FHIR.EXAMPLE.ORG/R4"),
+    "fhirServer with an IPv6 host": _set(("fhirServer",), "https://[::1]:8443/fhir"),
+    "fhirServer with a non-ASCII path": _set(("fhirServer",), "https://fhir.example.org/é"),
+    "fhirAuthorization without fhirServer": _set(("fhirAuthorization",), AUTHORIZATION),
+    "expires_in 60.0": _set(("fhirAuthorization",), {**AUTHORIZATION, "expires_in": 60.0}),
+    "expires_in true": _set(("fhirAuthorization",), {**AUTHORIZATION, "expires_in": True}),
+    "expires_in -1": _set(("fhirAuthorization",), {**AUTHORIZATION, "expires_in": -1}),
+    "expires_in 2**63": _set(("fhirAuthorization",), {**AUTHORIZATION, "expires_in": 2**63}),
+    "token_type in lower case": _set(
+        ("fhirAuthorization",), {**AUTHORIZATION, "token_type": "bearer"}
+    ),
+    "prefetch value a list": _set(("prefetch", "labs"), []),
+    "prefetch value null": _set(("prefetch", "labs"), None),
+    "a Bundle over the entry limit": _set(
+        ("prefetch", "labs"), fhir.searchset([fhir.ggt(20) for _ in range(4)])
+    ),
+    "a Bundle at the entry limit": _set(
+        ("prefetch", "labs"), fhir.searchset([fhir.ggt(20) for _ in range(3)])
+    ),
+    "results without entries": _set(("context", "results", "entry"), []),
+    "results entry without a resource": _set(("context", "results", "entry"), [{}]),
+    "another hook": _set(("hook",), "patient-view"),
+    "context a list": _set(("context",), []),
+}
+
+
+@pytest.mark.parametrize("path", [SIGN, VIEW])
+@pytest.mark.parametrize("edge", list(EDGES))
+def test_validators_agree_on_edges(
+    validators: dict[str, RequestValidator], path: str, edge: str
+) -> None:
+    body = valid_request(path)
+    if path == SIGN:
+        body["fhirServer"] = "https://fhir.example.org/r4"
+        body["fhirAuthorization"] = dict(AUTHORIZATION)
+    EDGES[edge](body)
+    assert_one_answer(validators[path], body)
+
+
+def test_an_invalid_body_is_still_itemised(validators: dict[str, RequestValidator]) -> None:
+    body = valid_request(SIGN)
+    body["hookInstance"] = "has spaces"
+    del body["context"]["patientId"]
+    body["prefetch"]["labs"] = fhir.searchset([fhir.ggt(20) for _ in range(4)])
+    with pytest.raises(CdsError) as refused:
+        validators[SIGN].check(body)
+    found = {(i.code, i.expression) for i in refused.value.issues}
+    assert found == {
+        ("required", "$.context"),
+        ("invalid", "$.hookInstance"),
+        ("too-costly", "$.prefetch.labs"),
+    }
 
 
 # --- orjson reads what the standard library read -----------------------------------------------
@@ -85,6 +260,49 @@ def test_dumps_writes_what_orjson_cannot() -> None:
     # Read back, an integer past 64 bits is a float, as in JavaScript; the FHIR readers take
     # every number as a float anyway.
     assert strict_json.loads(written)["n"] == 1e30
+
+
+# --- memoised classification -------------------------------------------------------------------
+
+
+def _reference(kb: KnowledgeBase, system: str, code: str) -> set[str]:
+    """The value sets of a coding, asked of each value set in turn (no index, no cache)."""
+    return {vs.id for vs in kb.valuesets.values() if vs.match_coding(system, code) is not None}
+
+
+def test_classification_gives_each_value_sets_own_answer(kb: KnowledgeBase) -> None:
+    codings = set()
+    for valueset in kb.valuesets.values():
+        for entry in valueset.codes:
+            normal = normalise_code(entry.system, entry.code)
+            variants = {entry.code, normal, normal.lower(), f" {entry.code} ", normal + "9"}
+            codings |= {(entry.system, variant) for variant in variants}
+    codings |= {(system, "not-a-code") for system, _ in list(codings)}
+    for _ in range(2):  # cold, then from the cache
+        for system, code in sorted(codings):
+            concept = {"coding": [{"system": system, "code": code}]}
+            assert set(kb.classify(concept)) == _reference(kb, system, code), (system, code)
+
+
+def test_a_concept_of_several_codings_merges_without_touching_the_cache(
+    kb: KnowledgeBase,
+) -> None:
+    liver = {"system": fhir.LOINC, "code": "2324-2"}  # GGT
+    alp = {"system": fhir.LOINC, "code": "6768-6"}
+    alone = dict(kb.classify({"coding": [alp]}))
+    both = kb.classify({"coding": [alp, liver]})
+    assert set(both) == set(alone) | set(kb.classify({"coding": [liver]}))
+    assert dict(kb.classify({"coding": [alp]})) == alone
+    with pytest.raises(TypeError):
+        kb.classify({"coding": [alp]})["x"] = None  # type: ignore[index]
+
+
+def test_the_classification_cache_is_bounded(kb: KnowledgeBase) -> None:
+    cache = kb._classes.cache_info()
+    assert cache.maxsize == CLASSIFY_CACHE_SIZE
+    long_code = "x" * CLASSIFY_CACHE_MAX_LENGTH
+    kb.classify({"coding": [{"system": fhir.LOINC, "code": long_code}]})
+    assert kb._classes.cache_info().currsize == cache.currsize  # not kept
 
 
 # --- the depth bound ------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from cds_service.hooks.declaration import ServiceDeclaration
 from cds_service.hooks.errors import CdsError, bad_request
 from cds_service.hooks.invocation import Invocation
 from cds_service.hooks.prefetch import ClientFactory, ResolvedData
-from cds_service.hooks.request import HookRequest, check, decode_json, fhir_server_problem
+from cds_service.hooks.request import HookRequest, decode_json, fhir_server_problem
 from cds_service.hooks.request import request_validator as build_request_validator
 from cds_service.hooks.response import CdsResponse
 from cds_service.hooks.trace import CardIssued, DataSource, DecisionTrace
@@ -163,7 +163,7 @@ class Pipeline:
         validator = self._validators.get(service.id)
         if validator is None:
             raise CdsError.simple(404, "not-found", f"no CDS service with id {service.id!r}")
-        check(validator, body, "$")
+        validator.check(body)
         problem = fhir_server_problem(body["fhirServer"]) if "fhirServer" in body else None
         if problem:
             raise bad_request(f"fhirServer {problem}", "$.fhirServer")
