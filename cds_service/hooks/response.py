@@ -18,9 +18,15 @@ Indicator = Literal["info", "warning", "critical"]
 SUMMARY_LIMIT = 140
 
 
+_SCALARS = (str, int, float)
+
+
 def compact(value: Any) -> Any:
     """Drop None, '', [] and {} recursively (and containers that become empty)."""
-    if isinstance(value, Mapping):
+    # Scalars and dicts first: most of a card is strings, and the Mapping ABC check is slow.
+    if isinstance(value, _SCALARS):
+        return None if value == "" else value
+    if isinstance(value, dict | Mapping):
         out = {}
         for key, item in value.items():
             cleaned = compact(item)
@@ -28,11 +34,9 @@ def compact(value: Any) -> Any:
                 out[key] = cleaned
         return out or None
     if isinstance(value, list | tuple):
-        items = [c for c in (compact(v) for v in value) if c is not None]
+        items = [c for c in map(compact, value) if c is not None]
         return items or None
-    if value == "" or value is None:
-        return None
-    return value
+    return None if value is None else value
 
 
 @dataclass(frozen=True)
