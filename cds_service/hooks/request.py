@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 MAX_ISSUES = 20
 JSON_TYPES = ("application/json", "application/fhir+json")
 BUNDLE_LIMIT = "bundle entry limit"
-"""Marks the `maxItems` that bounds Bundle entries, so its error reads as one (413-like, 400)."""
+"""Marks the maxItems that bounds Bundle entries: its error is a too-costly issue at the Bundle."""
 
 
 @cache
