@@ -41,7 +41,7 @@ def measure() -> list[Measured]:
     found = []
     for folder in sorted(p for p in SCENARIOS.iterdir() if (p / "request.json").is_file()):
         request = json.loads((folder / "request.json").read_text("utf-8"))
-        for card in evaluate_document(services, request).to_json()["cards"]:
+        for card in evaluate_document(services, request).body["cards"]:
             found.append(
                 Measured(
                     folder.name,

@@ -20,7 +20,7 @@ from typing import Any
 import requests
 
 from bench.typical_patient import typical_request
-from cds_service.alp_services import prefetch_templates
+from cds_service.alp_services import RESULT_SIGN_ID, prefetch_templates
 from cds_service.app import create_app
 from cds_service.settings import Settings
 from tests.support.medplum import MedplumServer, medplum_unavailable_reason
@@ -57,7 +57,7 @@ def main() -> None:
         body["fhirServer"] = fhir.base_url
         session = requests.Session()
         slowest: list[float] = []
-        for template in prefetch_templates(app.extensions["alp_cds"].kb, labs_required=False):
+        for template in prefetch_templates(app.extensions["alp_cds"].kb, RESULT_SIGN_ID):
             query = template.render(request["context"])
             assert query is not None
             samples = []

@@ -1,19 +1,21 @@
 """The two ALP services (ARCHITECTURE.md section 3): declarations and their handlers.
 
 This is the one place where the protocol layer meets the clinical layer: a handler turns the
-resolved prefetch into a `PatientRecord`, evaluates the rules, renders cards and keeps the
-decision trace for the audit trail.
+resolved prefetch into a `PatientRecord`, evaluates the rules, renders cards and writes its part
+of the decision trace (hooks/trace.py) for the audit trail.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from cds_service.clinical import engine
-from cds_service.clinical.record import PatientRecord
+from cds_service.clinical.engine import AlpEvaluation, RuleOutcome
+from cds_service.clinical.record import PatientRecord, Resource
 from cds_service.clinical.selection import select_result_set
 from cds_service.fhir.values import LOINC
 from cds_service.hooks.declaration import PrefetchTemplate, ServiceDeclaration
@@ -21,6 +23,7 @@ from cds_service.hooks.definitions import PATIENT_VIEW, lab_result_sign
 from cds_service.hooks.prefetch import ResolvedData
 from cds_service.hooks.request import HookRequest
 from cds_service.hooks.response import CdsResponse
+from cds_service.hooks.trace import DecisionTrace, Evaluation, KnowledgeVersion, RuleDecision
 from cds_service.knowledge.model import KnowledgeBase
 from cds_service.render.cards import RenderContext, card_trace, render
 
@@ -32,15 +35,84 @@ KB_EXTENSION = "org.alp-cds.knowledge-base"
 EPIC_TRIGGER = "com.epic.cdshooks.request.bpa-trigger-action"
 EPIC_OPEN_CHART_ACTIONS = frozenset({"60"})
 
-DATA_LABELS = {
-    "patient": "the Patient",
-    "conditions": "conditions",
-    "medications": "medication orders",
-    "statements": "medication statements",
-    "labs": "recent lab results",
-    "orders": "open orders",
-    "procedures": "procedures",
-}
+PATIENT = "{{context.patientId}}"
+LAB_CODES = "$LAB_CODES"
+"""Stands for the LOINC codes the rules read (`lab_codes`) in a query."""
+
+
+@dataclass(frozen=True)
+class DataKind:
+    """One kind of data in the patient's record: how it is asked for, named and filed."""
+
+    key: str
+    """The prefetch key."""
+    query: str
+    """The prefetch template (CDS Hooks 2.0.1 tokens; LAB_CODES is filled in)."""
+    label: str
+    """How a card names this data when it could not be had."""
+    record_field: str
+    """The PatientRecord field its resources fill."""
+    resource_types: tuple[str, ...]
+    """Resource types `alp-cds evaluate` files under this kind when it reads a FHIR Bundle."""
+    required_by: tuple[str, ...] = ()
+    """Services that answer 412 rather than decide without it."""
+
+
+DATA_KINDS = (
+    DataKind(
+        key="patient",
+        query=f"Patient/{PATIENT}",
+        label="the Patient",
+        record_field="patient",
+        resource_types=("Patient",),
+        required_by=(RESULT_SIGN_ID, PATIENT_VIEW_ID),
+    ),
+    DataKind(
+        key="conditions",
+        query=f"Condition?patient={PATIENT}",
+        label="conditions",
+        record_field="conditions",
+        resource_types=("Condition",),
+    ),
+    DataKind(
+        key="medications",
+        query=f"MedicationRequest?patient={PATIENT}&status=active,on-hold,completed,stopped"
+        "&_include=MedicationRequest:medication",
+        label="medication orders",
+        record_field="medications",
+        resource_types=("MedicationRequest", "Medication"),
+    ),
+    DataKind(
+        key="statements",
+        query=f"MedicationStatement?patient={PATIENT}&status=active,on-hold,completed,stopped",
+        label="medication statements",
+        record_field="medications",
+        resource_types=("MedicationStatement",),
+    ),
+    DataKind(
+        key="labs",
+        query=f"Observation?patient={PATIENT}&code={LAB_CODES}&_sort=-date&_count=200",
+        label="recent lab results",
+        record_field="labs",
+        resource_types=("Observation",),
+        required_by=(PATIENT_VIEW_ID,),
+    ),
+    DataKind(
+        key="orders",
+        query=f"ServiceRequest?patient={PATIENT}&status=draft,active,on-hold",
+        label="open orders",
+        record_field="orders",
+        resource_types=("ServiceRequest",),
+    ),
+    DataKind(
+        key="procedures",
+        query=f"Procedure?patient={PATIENT}",
+        label="procedures",
+        record_field="procedures",
+        resource_types=("Procedure",),
+    ),
+)
+DATA_LABELS = {kind.key: kind.label for kind in DATA_KINDS}
 
 
 def lab_codes(kb: KnowledgeBase) -> list[str]:
@@ -57,28 +129,44 @@ def lab_codes(kb: KnowledgeBase) -> list[str]:
     return sorted(codes)
 
 
-def prefetch_templates(kb: KnowledgeBase, labs_required: bool) -> tuple[PrefetchTemplate, ...]:
-    patient = "{{context.patientId}}"
+def prefetch_templates(kb: KnowledgeBase, service_id: str) -> tuple[PrefetchTemplate, ...]:
     codes = ",".join(f"{LOINC}|{code}" for code in lab_codes(kb))
-    return (
-        PrefetchTemplate("patient", f"Patient/{patient}", required=True),
-        PrefetchTemplate("conditions", f"Condition?patient={patient}"),
+    return tuple(
         PrefetchTemplate(
-            "medications",
-            f"MedicationRequest?patient={patient}&status=active,on-hold,completed,stopped"
-            "&_include=MedicationRequest:medication",
-        ),
-        PrefetchTemplate(
-            "statements",
-            f"MedicationStatement?patient={patient}&status=active,on-hold,completed,stopped",
-        ),
-        PrefetchTemplate(
-            "labs",
-            f"Observation?patient={patient}&code={codes}&_sort=-date&_count=200",
-            required=labs_required,
-        ),
-        PrefetchTemplate("orders", f"ServiceRequest?patient={patient}&status=draft,active,on-hold"),
-        PrefetchTemplate("procedures", f"Procedure?patient={patient}"),
+            kind.key, kind.query.replace(LAB_CODES, codes), required=service_id in kind.required_by
+        )
+        for kind in DATA_KINDS
+    )
+
+
+def _rule_decision(outcome: RuleOutcome) -> RuleDecision:
+    # Every check of a rule that fired; for one that did not, the first check that failed (what
+    # a reviewer needs, and it keeps each audit record small).
+    checks = outcome.checks if outcome.fired else (next(c for c in outcome.checks if not c.held),)
+    return RuleDecision(
+        rule=outcome.rule.id,
+        version=outcome.rule.version,
+        fired=outcome.fired and not outcome.suppressed_by,
+        checks=checks,
+        why_not=outcome.why_not,
+        suppressed_by=outcome.suppressed_by,
+    )
+
+
+def evaluation_trace(evaluation: AlpEvaluation) -> Evaluation:
+    """One ALP's facts and rule decisions as the decision trace keeps them. Facts and checks go
+    in as the engine made them (they are the trace's `Fact` and `Check`); nothing is copied."""
+    facts = evaluation.facts
+    return Evaluation(
+        item=evaluation.observation,
+        facts=facts.values if facts else {},  # the clinical Fact objects, uncopied
+        findings={
+            name: tuple(evidence)
+            for name, evidence in (facts.details.get("findings", {}).items() if facts else ())
+        },
+        rules=tuple(_rule_decision(o) for o in evaluation.outcomes),
+        not_interpreted=evaluation.skipped,
+        context=facts.context() if facts else {},
     )
 
 
@@ -106,6 +194,7 @@ class AlpServices:
         self.chart_open_days = chart_open_days
         """How old an ALP an Epic open-chart advisory may still remind about (None: the
         knowledge base's look-back)."""
+        self.knowledge = KnowledgeVersion(kb.version, kb.content_hash)
 
     def public_base_url(self) -> str:
         return self.base_url() if callable(self.base_url) else self.base_url
@@ -124,7 +213,7 @@ class AlpServices:
                     "ALP isoenzymes, or a low-ALP work-up."
                 ),
                 handler=self.result_sign,
-                prefetch=prefetch_templates(self.kb, labs_required=False),
+                prefetch=prefetch_templates(self.kb, RESULT_SIGN_ID),
                 usage_requirements=(
                     "Send the Observations being signed in context.results (a collection Bundle)."
                 ),
@@ -141,7 +230,7 @@ class AlpServices:
                     "ordered)."
                 ),
                 handler=self.patient_view,
-                prefetch=prefetch_templates(self.kb, labs_required=True),
+                prefetch=prefetch_templates(self.kb, PATIENT_VIEW_ID),
                 extension=extension,
             ),
         ]
@@ -149,22 +238,22 @@ class AlpServices:
     def record(
         self, request: HookRequest, data: ResolvedData, results: tuple[Any, ...]
     ) -> PatientRecord:
-        medications = tuple(data.resources("medications")) + tuple(data.resources("statements"))
+        missing = set(data.unavailable())
+        filed: dict[str, list[Resource]] = {}
+        for kind in DATA_KINDS:
+            filed.setdefault(kind.record_field, []).extend(data.resources(kind.key))
+        patient = filed.pop("patient", [])
+        groups: dict[str, Any] = {name: tuple(found) for name, found in filed.items()}
         return PatientRecord(
-            patient=data.resource("patient"),
+            patient=patient[0] if patient else None,
             now=self.clock(),
             results=results,
-            conditions=tuple(data.resources("conditions")),
-            medications=medications,
-            labs=tuple(data.resources("labs")),
-            orders=tuple(data.resources("orders")),
-            procedures=tuple(data.resources("procedures")),
             user=request.context.get("userId"),
             encounter=request.context.get("encounterId"),
-            unavailable=tuple(DATA_LABELS.get(k, k) for k in data.unavailable()),
-            missing=frozenset(
-                "medications" if k == "statements" else k for k in data.unavailable()
-            ),
+            unavailable=tuple(kind.label for kind in DATA_KINDS if kind.key in missing),
+            # Facts derived from a kind that could not be had are "not known", never "none".
+            missing=frozenset(kind.record_field for kind in DATA_KINDS if kind.key in missing),
+            **groups,
         )
 
     def result_sign(self, request: HookRequest, data: ResolvedData) -> CdsResponse:
@@ -172,7 +261,7 @@ class AlpServices:
         results = tuple(
             e["resource"] for e in bundle.get("entry", ()) if isinstance(e.get("resource"), dict)
         )
-        return self._respond(request, data, self.record(request, data, results))
+        return self._respond(request, self.record(request, data, results))
 
     def patient_view(self, request: HookRequest, data: ResolvedData) -> CdsResponse:
         """The production path in Epic and Oracle Health: find the ALP the call is about and
@@ -192,20 +281,15 @@ class AlpServices:
             + (" (open chart)" if chart_open else "")
         )
         if not chosen.results:
-            trace = {
-                "knowledge_base": {"version": self.kb.version, "hash": self.kb.content_hash},
-                "reason": chosen.reason,
-                "selection": selection,
-                "data": data.provenance(),
-            }
-            return CdsResponse(trace=trace)
-        response = self._respond(request, data, self.record(request, data, chosen.results))
-        response.trace["selection"] = selection
-        return response
+            notes = {"selection": selection}
+            quiet = DecisionTrace(knowledge=self.knowledge, reason=chosen.reason, notes=notes)
+            return CdsResponse(trace=quiet)
+        response = self._respond(request, self.record(request, data, chosen.results))
+        if response.trace is None:  # _respond always writes one
+            return response
+        return replace(response, trace=replace(response.trace, notes={"selection": selection}))
 
-    def _respond(
-        self, request: HookRequest, data: ResolvedData, record: PatientRecord
-    ) -> CdsResponse:
+    def _respond(self, request: HookRequest, record: PatientRecord) -> CdsResponse:
         evaluations = engine.evaluate(self.kb, record)
         context = RenderContext(
             base_url=self.public_base_url(),
@@ -217,12 +301,11 @@ class AlpServices:
             unavailable=record.unavailable,
         )
         cards = render(self.kb, evaluations, context)
-        trace = {
-            "knowledge_base": {"version": self.kb.version, "hash": self.kb.content_hash},
-            "evaluations": [e.to_json() for e in evaluations],
-            "data": data.provenance(),
-            "cards": card_trace(cards),
-        }
+        trace = DecisionTrace(
+            knowledge=self.knowledge,
+            evaluations=tuple(evaluation_trace(e) for e in evaluations),
+            cards=card_trace(evaluations, cards),
+        )
         return CdsResponse(cards=cards, trace=trace)
 
 

@@ -105,7 +105,7 @@ def evaluate(args: argparse.Namespace) -> int:
     try:
         kb = load_knowledge_base(settings)
         document = json.loads(Path(args.file).read_text("utf-8"))
-        response = evaluate_document(
+        answer = evaluate_document(
             AlpServices(kb, settings.base_url, settings.result_sign_hook), document
         )
     except (OSError, ValueError) as exc:
@@ -113,7 +113,7 @@ def evaluate(args: argparse.Namespace) -> int:
         kind = "cannot evaluate" if isinstance(exc, EvaluateError) else "error"
         print(f"{kind}: {exc}", file=sys.stderr)
         return 1
-    print(explain_json(response) if args.json else explain_text(response))
+    print(explain_json(answer) if args.json else explain_text(answer.trace))
     return 0
 
 
@@ -202,15 +202,15 @@ def audit_show(args: argparse.Namespace) -> int:
 
     from cds_service.audit import reports
     from cds_service.explain import explain_text
-    from cds_service.hooks.response import CdsResponse
 
     records = reports.invocation_detail(_audit_engine(), args.hook_instance)
     if not records:
         print(f"no invocation with hookInstance {args.hook_instance!r}", file=sys.stderr)
         return 1
     for record in records:
+        trace = record["trace"]
         if args.json:
-            print(json.dumps(record, indent=2, default=str))
+            print(json.dumps({**record, "trace": trace and trace.to_json()}, indent=2, default=str))
             continue
         print(
             f"{record['received_at']}  {record['service_id']}  status {record['status']}  "
@@ -244,7 +244,8 @@ def audit_show(args: argparse.Namespace) -> int:
                 print(f"  comment: {item['override_comment']}")
             if item.get("extra"):
                 print(f"  also sent: {json.dumps(item['extra'], default=str)}")
-        print(explain_text(CdsResponse(trace=record["trace"] or {})).split("\n", 2)[-1])
+        if trace is not None:
+            print(explain_text(trace, cards=False))
     return 0
 
 

@@ -12,71 +12,60 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+from cds_service import alp_services
 from cds_service.alp_services import RESULT_SIGN_ID, AlpServices
 from cds_service.clinical import engine
 from cds_service.clinical.labs import effective_time
 from cds_service.fhir.values import as_list
-from cds_service.hooks import prefetch
-from cds_service.hooks.blueprint import parse_hook_request
 from cds_service.hooks.errors import CdsError
+from cds_service.hooks.pipeline import Answer, Pipeline
 from cds_service.hooks.prefetch import KeyResult, ResolvedData
 from cds_service.hooks.request import HookRequest
-from cds_service.hooks.response import CdsResponse
-
-BUNDLE_KEYS = {
-    "Patient": "patient",
-    "Condition": "conditions",
-    "MedicationRequest": "medications",
-    "Medication": "medications",
-    "MedicationStatement": "statements",
-    "Observation": "labs",
-    "ServiceRequest": "orders",
-    "Procedure": "procedures",
-}
+from cds_service.hooks.trace import Check, DecisionTrace
 
 
 class EvaluateError(ValueError):
     """The file cannot be evaluated; the message says why."""
 
 
-def evaluate_document(services: AlpServices, document: Any) -> CdsResponse:
+def evaluate_document(services: AlpServices, document: Any) -> Answer:
     if not isinstance(document, Mapping):
         raise EvaluateError("the file must hold a JSON object")
-    if document.get("resourceType") == "Bundle":
-        return _evaluate_bundle(services, document)
-    if "hook" in document:
-        return _evaluate_request(services, document)
+    declarations = services.declarations()
+    pipeline = Pipeline.offline(declarations, "evaluate runs offline")
+    try:
+        if document.get("resourceType") == "Bundle":
+            service = next(d for d in declarations if d.id == RESULT_SIGN_ID)
+            request, data = _bundle_call(services, document)
+            return pipeline.run_resolved(service, request, data)
+        if "hook" in document:
+            by_hook = {d.hook.id: d for d in declarations}
+            found = by_hook.get(str(document.get("hook")))
+            if found is None:
+                raise EvaluateError(f"no service for hook {document.get('hook')!r}")
+            return pipeline.run_body(found, document)
+    except CdsError as exc:
+        raise EvaluateError(str(exc)) from None
     raise EvaluateError("expected a CDS Hooks request (with 'hook') or a FHIR Bundle")
 
 
-def _evaluate_request(services: AlpServices, body: Mapping[str, Any]) -> CdsResponse:
-    declarations = {d.hook.id: d for d in services.declarations()}
-    service = declarations.get(str(body.get("hook")))
-    if service is None:
-        raise EvaluateError(f"no service for hook {body.get('hook')!r}")
-    try:
-        request = parse_hook_request(service, body)
-        with ThreadPoolExecutor(1) as pool:
-            data = prefetch.resolve(service, request, lambda _: "evaluate runs offline", pool, 1.0)
-        prefetch.require(service, data)
-    except CdsError as exc:
-        raise EvaluateError(str(exc)) from None
-    return service.handler(request, data)
-
-
-def _evaluate_bundle(services: AlpServices, bundle: Mapping[str, Any]) -> CdsResponse:
+def _bundle_call(
+    services: AlpServices, bundle: Mapping[str, Any]
+) -> tuple[HookRequest, ResolvedData]:
+    """The call a result-sign of the Bundle's latest ALP would be, its record as prefetch."""
     resources = [
         e["resource"]
         for e in as_list(bundle.get("entry"))
         if isinstance(e, Mapping) and isinstance(e.get("resource"), dict)
     ]
-    grouped: dict[str, list[dict[str, Any]]] = {key: [] for key in set(BUNDLE_KEYS.values())}
+    kinds = alp_services.DATA_KINDS
+    grouped: dict[str, list[dict[str, Any]]] = {kind.key: [] for kind in kinds}
+    key_of = {kind_type: kind.key for kind in kinds for kind_type in kind.resource_types}
     for resource in resources:
-        key = BUNDLE_KEYS.get(str(resource.get("resourceType")))
+        key = key_of.get(str(resource.get("resourceType")))
         if key:
             grouped[key].append(resource)
     if len(grouped["patient"]) != 1:
@@ -120,75 +109,69 @@ def _evaluate_bundle(services: AlpServices, bundle: Mapping[str, Any]) -> CdsRes
         prefetch=None,
         extension=None,
     )
-    return services.result_sign(request, data)
+    return request, data
 
 
 def _value(value: Any) -> str:
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return "[" + ", ".join(str(v) for v in value) + "]"
     return str(value)
 
 
-def _checks(checks: Iterable[Mapping[str, Any]], depth: int) -> list[str]:
+def _checks(checks: Iterable[Check], depth: int) -> list[str]:
     lines = []
     for check in checks:
-        mark = "yes" if check["held"] else "no "
-        fact = f"  ({check['fact']} = {_value(check['value'])})" if "fact" in check else ""
-        lines.append(f"{'  ' * depth}{mark} {check['says']}{fact}")
-        lines.extend(_checks(check.get("children", ()), depth + 1))
+        mark = "yes" if check.held else "no "
+        fact = f"  ({check.fact} = {_value(check.value)})" if check.fact else ""
+        lines.append(f"{'  ' * depth}{mark} {check.says}{fact}")
+        lines.extend(_checks(check.children, depth + 1))
     return lines
 
 
-def explain_text(response: CdsResponse) -> str:
-    body = response.to_json()
-    trace = response.trace or {}
-    lines = [f"Cards ({len(body['cards'])}):"]
-    for card in body["cards"]:
-        rule = card["source"].get("topic", {}).get("display", "?")
-        lines.append(f"  [{card['indicator']}] {card['summary']}   (rule {rule})")
-        for suggestion in card.get("suggestions", []):
-            codes = [
-                f"{c['code']}"
-                for a in suggestion.get("actions", [])
-                for c in a["resource"]["code"]["coding"]
-            ]
-            lines.append(f"      suggests: {suggestion['label']} ({', '.join(codes)})")
-    if not body["cards"]:
-        lines.append("  (none)")
-    kb = trace.get("knowledge_base", {})
-    if kb:
-        lines.append(f"\nKnowledge base v{kb.get('version')} ({str(kb.get('hash'))[:12]})")
-    for evaluation in trace.get("evaluations", []):
-        lines.append(f"\nDecision trace for {evaluation['observation']}:")
-        if "not_interpreted" in evaluation:
-            lines.append(f"  not interpreted: {evaluation['not_interpreted']}")
-        if evaluation.get("facts"):
+def explain_text(trace: DecisionTrace, cards: bool = True) -> str:
+    """The decision trace for a reader: cards (unless the caller lists them itself), knowledge
+    base, each evaluated result's facts, findings and rules, and where the data came from."""
+    lines = []
+    if cards:
+        lines.append(f"Cards ({len(trace.cards)}):")
+        for card in trace.cards:
+            lines.append(f"  [{card.indicator}] {card.summary}   (rule {card.rule or '?'})")
+            for suggestion in card.suggestions:
+                codes = [code.rpartition("|")[2] for code in suggestion.codes]
+                lines.append(f"      suggests: {suggestion.label} ({', '.join(codes)})")
+        if not trace.cards:
+            lines.append("  (none)")
+    if trace.knowledge:
+        lines.append(f"\nKnowledge base v{trace.knowledge.version} ({trace.knowledge.hash[:12]})")
+    for evaluation in trace.evaluations:
+        lines.append(f"\nDecision trace for {evaluation.item}:")
+        if evaluation.not_interpreted:
+            lines.append(f"  not interpreted: {evaluation.not_interpreted}")
+        if evaluation.facts:
             lines.append("  Facts:")
-            for name, fact in evaluation["facts"].items():
-                source = f"   <- {', '.join(fact['from'])}" if fact.get("from") else ""
-                note = f"   ({fact['note']})" if fact.get("note") else ""
-                lines.append(f"    {name} = {_value(fact['value'])}{source}{note}")
-        for finding, evidence in evaluation.get("findings", {}).items():
+            for name, fact in evaluation.facts.items():
+                source = f"   <- {', '.join(fact.evidence)}" if fact.evidence else ""
+                note = f"   ({fact.note})" if fact.note else ""
+                lines.append(f"    {name} = {_value(fact.value)}{source}{note}")
+        for finding, evidence in evaluation.findings.items():
             lines.append(f"  Finding {finding}: {'; '.join(evidence)}")
-        if evaluation.get("rules"):
+        if evaluation.rules:
             lines.append("  Rules:")
-        for rule in evaluation.get("rules", []):
-            if rule["fired"]:
-                lines.append(f"    FIRED {rule['rule']} v{rule['version']}")
+        for rule in evaluation.rules:
+            if rule.fired:
+                lines.append(f"    FIRED {rule.rule} v{rule.version}")
             else:
-                lines.append(f"    not   {rule['rule']} v{rule['version']}: {rule['why_not']}")
-            lines.extend(_checks(rule["checks"], 4))
-    if trace.get("data"):
+                lines.append(f"    not   {rule.rule} v{rule.version}: {rule.why_not}")
+            lines.extend(_checks(rule.checks, 4))
+    if trace.data:
         lines.append("\nData:")
-        for key, entry in trace["data"].items():
-            problems = (
-                f"; problems: {'; '.join(entry['problems'])}" if entry.get("problems") else ""
-            )
-            lines.append(f"  {key}: {entry['source']}, {entry['resources']} resource(s){problems}")
-    if trace.get("reason"):
-        lines.append(f"\n{trace['reason']}")
+        for data in trace.data:
+            problems = f"; problems: {'; '.join(data.problems)}" if data.problems else ""
+            lines.append(f"  {data.key}: {data.source}, {data.resources} resource(s){problems}")
+    if trace.reason:
+        lines.append(f"\n{trace.reason}")
     return "\n".join(lines)
 
 
-def explain_json(response: CdsResponse) -> str:
-    return json.dumps({"response": response.to_json(), "trace": response.trace}, indent=2)
+def explain_json(answer: Answer) -> str:
+    return json.dumps({"response": answer.body, "trace": answer.trace.to_json()}, indent=2)

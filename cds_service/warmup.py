@@ -1,22 +1,21 @@
 """Warm a worker before it takes traffic, so the first real request costs what the tenth does.
 
-Runs one synthetic evaluation through the same functions a request uses (schema validators,
-prefetch resolution, facts, rules, cards), and opens the audit store's first connection. Nothing
-is audited or returned.
+Runs one synthetic call per service through the request pipeline (hooks/pipeline.py: parse,
+schema validation, prefetch resolution, facts, rules, cards, the trace), and rehearses its audit
+insert on the store's first connection. Nothing is audited or returned.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from flask import Flask
 
-from cds_service.hooks import prefetch
-from cds_service.hooks.blueprint import EXTENSION_KEY, parse_hook_request
-from cds_service.hooks.invocation import Invocation, card_summary
+from cds_service import strict_json
+from cds_service.hooks.blueprint import EXTENSION_KEY, HookRuntime
+from cds_service.hooks.invocation import Invocation
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +41,7 @@ def _observation(ident: str, loinc: str, value: float) -> dict[str, Any]:
 def warm_up(app: Flask) -> float:
     """Returns the seconds it took."""
     started = time.perf_counter()
-    runtime = app.extensions[EXTENSION_KEY]
+    runtime: HookRuntime = app.extensions[EXTENSION_KEY]
     empty = {"resourceType": "Bundle", "type": "searchset"}
     for service in runtime.registry:
         context: dict[str, Any] = {"userId": "Practitioner/warm-up", "patientId": "warm-up"}
@@ -71,13 +70,9 @@ def warm_up(app: Flask) -> float:
                 },
             },
         }
-        request = parse_hook_request(service, body)
-        with ThreadPoolExecutor(1) as pool:
-            data = prefetch.resolve(service, request, lambda _: "warm-up", pool, 1.0)
-        result = service.handler(request, data)
-        invocation = Invocation(endpoint="service", service_id=service.id, hook=service.hook.id)
-        invocation.cards = [card_summary(card) for card in result.to_json()["cards"]]
-        invocation.trace = result.trace
+        invocation = Invocation(endpoint="service", service_id=service.id)
+        # Every key is prefetched, so nothing is fetched from anywhere.
+        runtime.pipeline.run(service, strict_json.dumps(body), invocation)
         invocation.finish(200)
         state = app.extensions.get("alp_cds")
         if state is not None:

@@ -281,7 +281,7 @@ def test_audit_show_gives_one_invocations_trace(client: FlaskClient, engine: Eng
     post(client, alp(312), hook_instance="hi-show")
     [record] = reports.invocation_detail(engine, "hi-show")
     assert record["cards"][0]["rule_id"] == "alp-high-confirm-origin"
-    assert record["trace"]["evaluations"][0]["rules"]
+    assert record["trace"].evaluations[0].rules
     assert reports.invocation_detail(engine, "nope") == []
 
 

@@ -783,7 +783,7 @@ def test_a_dripping_server_does_not_starve_the_next_call(
     # The next call, to a healthy fhirServer, needs the same two fetch workers.
     response, elapsed = call(app, good.url())
     assert_on_time(app, elapsed)
-    assert resolved[-1].unavailable() == [], resolved[-1].provenance()
+    assert resolved[-1].unavailable() == [], resolved[-1].sources()
     assert_no_data_missing(response)
 
 

@@ -371,7 +371,7 @@ def _depth(value: Any) -> int:
 def test_json_depth_from_bytes_matches_the_parsed_depth() -> None:
     import random
 
-    from cds_service.hooks.blueprint import json_depth
+    from cds_service.hooks.pipeline import json_depth
 
     tricky = ["[", "]", "{", "}", '"', "\\", '\\"', "\\\\", "[[{", "}]]"]
     rng = random.Random(20261122)

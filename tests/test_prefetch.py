@@ -384,7 +384,7 @@ def test_optional_key_failure_does_not_block(
     )
     prefetch.require(SERVICE, data)  # no exception
     assert data.unavailable() == ["conditions"]
-    assert data.provenance()["conditions"]["problems"][-1].startswith("HTTP 500")
+    assert data.keys["conditions"].problems[-1].startswith("HTTP 500")
 
 
 def test_resources_without_an_id_never_share_a_key() -> None:

@@ -117,7 +117,7 @@ def test_a_partial_answer_logs_a_warning_without_patient_data(
 
 
 def test_log_reasons_keep_the_kind_of_problem_not_urls_or_diagnostics() -> None:
-    from cds_service.hooks.blueprint import data_problems
+    from cds_service.hooks.pipeline import data_problems
     from cds_service.hooks.prefetch import KeyResult, ResolvedData
 
     data = ResolvedData(

@@ -20,8 +20,8 @@ from tests.conftest import NOW, load_scenario, scenario_names
 def test_a_stored_evaluation_replays_to_the_same_cards(kb: KnowledgeBase, name: str) -> None:
     services = AlpServices(kb, "http://localhost", "org.alp-cds.lab-result-sign", clock=lambda: NOW)
     request, _ = load_scenario(name)
-    response = evaluate_document(services, request)
-    stored = json.loads(json.dumps(response.trace, default=str))  # as the audit store keeps it
+    answer = evaluate_document(services, request)
+    stored = json.loads(json.dumps(answer.trace.to_json(), default=str))  # as the store keeps it
     replayed = []
     for evaluation in stored.get("evaluations", []):
         if "facts" not in evaluation:
@@ -31,7 +31,7 @@ def test_a_stored_evaluation_replays_to_the_same_cards(kb: KnowledgeBase, name: 
     again = [
         (p.rule_id, p.summary, [s.orderable.id for s in p.suggestions]) for p in plan(kb, replayed)
     ]
-    sent = response.to_json()["cards"]
+    sent = answer.body["cards"]
     assert [r for r, _, _ in again] == [c["source"]["topic"]["display"] for c in sent]
     assert [s for _, s, _ in again] == [c["summary"] for c in sent]
     assert sum(len(o) for _, _, o in again) == sum(len(c.get("suggestions", [])) for c in sent)

@@ -483,8 +483,8 @@ def test_a_normal_alp_is_silent_but_its_decision_is_traced(app: Flask) -> None:
     from cds_service.explain import evaluate_document
 
     trace = evaluate_document(services, body).trace
-    rules = {r["rule"]: r for r in trace["evaluations"][0]["rules"]}
-    assert rules["alp-normal"]["fired"] is True
+    rules = {r.rule: r for r in trace.evaluations[0].rules}
+    assert rules["alp-normal"].fired is True
 
 
 def test_an_adolescent_growth_spurt_is_normal(client: FlaskClient) -> None:
@@ -509,5 +509,5 @@ def test_a_repeat_low_within_14_days_is_traced(app: Flask) -> None:
     recent_low = alp(21, when="2026-11-10T08:00:00Z")
     body = sign_request([alp(20)], full_prefetch(labs=[recent_low]))
     trace = evaluate_document(app.extensions["alp_cds"].services, body).trace
-    fired_rules = [r["rule"] for r in trace["evaluations"][0]["rules"] if r["fired"]]
+    fired_rules = [r.rule for r in trace.evaluations[0].rules if r.fired]
     assert fired_rules == [AWAITING]

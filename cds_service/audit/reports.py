@@ -3,7 +3,8 @@
 - `rule_report`: per rule, how often it fired, how often its card was shown, accepted,
   overridden or left without feedback, the rates, the top override reasons; and latency
   percentiles of the invocations in the period.
-- `invocation_detail`: one invocation's full decision trace, by hookInstance.
+- `invocation_detail`: one invocation's record, cards, feedback and decision trace (typed,
+  hooks/trace.py), by hookInstance.
 - `feedback_export`: feedback as computable JSON with the fields HTI-1 asks an EHR to be able
   to export: the intervention, the action taken, the feedback, the user, the date, the location.
 """
@@ -19,6 +20,7 @@ from typing import Any
 from sqlalchemy import Engine, select, true
 
 from cds_service.audit import schema
+from cds_service.hooks.trace import DecisionTrace
 
 
 def _percentile(values: list[float], fraction: float) -> float | None:
@@ -229,6 +231,7 @@ def invocation_detail(engine: Engine, hook_instance: str) -> list[dict[str, Any]
         for row in rows:
             record = dict(row)
             record["received_at"] = row["received_at"].isoformat()
+            record["trace"] = DecisionTrace.from_json(row["trace"]) if row["trace"] else None
             record["cards"] = [
                 dict(card)
                 for card in conn.execute(

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,10 +27,12 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.exc import TimeoutError as SqlTimeoutError
 
+from cds_service import strict_json
 from cds_service.audit import schema
 from cds_service.audit.spool import Spool
 from cds_service.hooks.feedback import FeedbackItem, FeedbackResult
 from cds_service.hooks.invocation import Invocation
+from cds_service.hooks.trace import DecisionTrace
 
 log = logging.getLogger(__name__)
 INSERT_INVOCATION = insert(schema.invocations)
@@ -45,9 +46,19 @@ def sqlite_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'audit.sqlite3'}"
 
 
+def _json_text(value: Any) -> str:
+    return strict_json.dumps(value).decode()
+
+
+# The trace column is written with orjson: the one serialisation of a record's decision trace.
+JSON_CODEC: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": strict_json.loads}
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **JSON_CODEC
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection: Any, _: Any) -> None:
@@ -59,7 +70,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **JSON_CODEC)
 
 
 class AuditStore:
@@ -88,19 +99,48 @@ class AuditStore:
         return f"{kind}/pseudo-{digest[:32]}"
 
     def _prepare(self, invocation: Invocation) -> dict[str, Any]:
-        record = invocation.to_json()
-        patient, user = record["patient"], record["user"]
-        record["patient"] = self.pseudonym(patient)
-        record["user"] = self.pseudonym(user)
-        if self._key is not None and record["trace"] is not None:
-            text = json.dumps(record["trace"])
-            for original, hidden in ((patient, record["patient"]), (user, record["user"])):
-                if original and hidden:
-                    text = text.replace(json.dumps(original)[1:-1], hidden)
-            record["trace"] = json.loads(text)
-        record["kb_version"] = self.kb_version
-        record["kb_hash"] = self.kb_hash
-        return record
+        """The record as stored and spooled: the invocation's fields, its cards and rule
+        outcomes as rows, and the decision trace as JSON, each read once from the typed trace."""
+        patient, user = self.pseudonym(invocation.patient), self.pseudonym(invocation.user)
+        trace = invocation.trace
+        if trace is not None and self._key is not None:
+            hidden = [
+                (original, pseudonym)
+                for original, pseudonym in ((invocation.patient, patient), (invocation.user, user))
+                if original and pseudonym
+            ]
+            trace = trace.rewritten(_replacer(hidden))
+        trace = trace or DecisionTrace()
+        return {
+            "record_id": invocation.record_id,
+            "endpoint": invocation.endpoint,
+            "service_id": invocation.service_id,
+            "received_at": invocation.received_at,
+            "hook": invocation.hook,
+            "hook_instance": invocation.hook_instance,
+            "status": invocation.status,
+            "reason": invocation.reason,
+            "issuer": invocation.issuer,
+            "tenant": invocation.tenant,
+            "patient": patient,
+            "user": user,
+            "latency_ms": invocation.latency_ms,
+            "kb_version": self.kb_version,
+            "kb_hash": self.kb_hash,
+            "cards": [
+                {
+                    "uuid": card.uuid,
+                    "rule": card.rule,
+                    "rule_version": card.rule_version,
+                    "indicator": card.indicator,
+                    "summary": card.summary,
+                    "suggestions": [s.to_json() for s in card.suggestions],
+                }
+                for card in trace.cards
+            ],
+            "outcomes": _outcome_rows(trace),
+            "trace": trace.to_json() if invocation.trace is not None else None,
+        }
 
     def record_invocation(self, invocation: Invocation) -> None:
         record = self._prepare(invocation)
@@ -142,7 +182,8 @@ class AuditStore:
     def _insert(self, conn: Connection, record: dict[str, Any]) -> None:
         # Plain INSERT statements built once, with parameters per call: building a statement
         # with .values() each time cost more than the database write itself.
-        versions = _rule_versions(record["trace"])
+        if "outcomes" not in record:
+            record = _from_legacy(record)
         conn.execute(
             INSERT_INVOCATION,
             {
@@ -174,7 +215,7 @@ class AuditStore:
                         "record_id": record["record_id"],
                         "service_id": record["service_id"],
                         "rule_id": card["rule"],
-                        "rule_version": versions.get(card["rule"]),
+                        "rule_version": card["rule_version"],
                         "indicator": card["indicator"],
                         "summary": card["summary"],
                         "suggestions": card["suggestions"],
@@ -182,9 +223,11 @@ class AuditStore:
                     for card in record["cards"]
                 ],
             )
-        outcomes = _rule_outcomes(record["record_id"], record["trace"])
-        if outcomes:
-            conn.execute(INSERT_OUTCOME, outcomes)
+        if record["outcomes"]:
+            conn.execute(
+                INSERT_OUTCOME,
+                [{"record_id": record["record_id"], **row} for row in record["outcomes"]],
+            )
 
     def rehearse(self, invocation: Invocation) -> None:
         """Run a record's inserts in a transaction that is rolled back: a worker's first real
@@ -326,26 +369,37 @@ def _datetime(value: Any) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
-def _rule_versions(trace: Any) -> dict[str, str]:
-    versions: dict[str, str] = {}
-    for evaluation in (trace or {}).get("evaluations", []) if isinstance(trace, dict) else []:
-        for rule in evaluation.get("rules", []):
-            versions[rule["rule"]] = rule["version"]
-    return versions
+def _replacer(pairs: Sequence[tuple[str, str]]) -> Callable[[str], str]:
+    def replace(text: str) -> str:
+        for original, hidden in pairs:
+            if original in text:
+                text = text.replace(original, hidden)
+        return text
+
+    return replace
 
 
-def _rule_outcomes(record_id: str, trace: Any) -> list[dict[str, Any]]:
-    if not isinstance(trace, dict):
-        return []
+def _outcome_rows(trace: DecisionTrace) -> list[dict[str, Any]]:
     return [
         {
-            "record_id": record_id,
             # Prefetched ids are not length-checked; the column holds 128 characters.
-            "observation": str(evaluation.get("observation") or "")[:128] or None,
-            "rule_id": rule["rule"],
-            "rule_version": rule["version"],
-            "fired": bool(rule["fired"]),
+            "observation": evaluation.item[:128] or None,
+            "rule_id": rule.rule,
+            "rule_version": rule.version,
+            "fired": rule.fired,
         }
-        for evaluation in trace.get("evaluations", [])
-        for rule in evaluation.get("rules", [])
+        for evaluation in trace.evaluations
+        for rule in evaluation.rules
     ]
+
+
+def _from_legacy(record: dict[str, Any]) -> dict[str, Any]:
+    """A spooled record written before records carried their rows: derive them from its trace
+    (the stored JSON shape is the same), so an upgrade during an outage loses nothing."""
+    trace = DecisionTrace.from_json(record.get("trace"))
+    versions = {r.rule: r.version for e in trace.evaluations for r in e.rules}
+    cards = [
+        {"summary": None, **card, "rule_version": versions.get(card.get("rule"))}
+        for card in record.get("cards") or ()
+    ]
+    return {**record, "cards": cards, "outcomes": _outcome_rows(trace)}

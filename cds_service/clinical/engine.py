@@ -1,7 +1,8 @@
 """Rule evaluation: every active rule against the facts of each ALP result, with a full trace.
 
-A rule fires when all its conditions hold. For each rule the trace records every condition with
-the fact's value and whether it held, so a reviewer can read why a card fired or why not.
+A rule fires when all its conditions hold. For each rule the outcome keeps every condition with
+the fact's value and whether it held, so a reviewer can read why a card fired or why not (the
+handler copies them into the decision trace, hooks/trace.py).
 """
 
 from __future__ import annotations
@@ -38,17 +39,6 @@ class Check:
     """Record kinds the fact depends on that could not be had: the check was decided on what
     was available, and says so."""
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"says": self.says, "held": self.held}
-        if self.fact:
-            out["fact"] = self.fact
-            out["value"] = self.value
-        if self.not_known:
-            out["not_known"] = list(self.not_known)
-        if self.children:
-            out["children"] = [c.to_json() for c in self.children]
-        return out
-
 
 @dataclass(frozen=True)
 class RuleOutcome:
@@ -66,23 +56,6 @@ class RuleOutcome:
         failed = next(c for c in self.checks if not c.held)
         return f"not true: {failed.says}"
 
-    def to_json(self) -> dict[str, Any]:
-        """Every check of a rule that fired; for one that did not, the first check that failed
-        (what a reviewer needs, and it keeps each audit record small)."""
-        out: dict[str, Any] = {
-            "rule": self.rule.id,
-            "version": self.rule.version,
-            "fired": self.fired and not self.suppressed_by,
-        }
-        if self.fired:
-            out["checks"] = [c.to_json() for c in self.checks]
-        else:
-            failed = next(c for c in self.checks if not c.held)
-            out["checks"] = [failed.to_json()]
-        if self.why_not:
-            out["why_not"] = self.why_not
-        return out
-
 
 @dataclass
 class AlpEvaluation:
@@ -98,18 +71,6 @@ class AlpEvaluation:
 
     def shown(self, kind: str) -> list[RuleOutcome]:
         return [o for o in self.fired if o.rule.kind == kind]
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"observation": self.observation}
-        if self.skipped:
-            out["not_interpreted"] = self.skipped
-        if self.facts:
-            out["facts"] = self.facts.trace()
-            if self.facts.details.get("findings"):
-                out["findings"] = self.facts.details["findings"]
-            out["context"] = self.facts.context()
-        out["rules"] = [o.to_json() for o in self.outcomes]
-        return out
 
 
 def _operand(kb: KnowledgeBase, operand: Any) -> Any:

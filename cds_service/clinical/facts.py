@@ -145,7 +145,9 @@ class Facts:
     def context(self) -> dict[str, Any]:
         """What card text needs beyond the fact values, JSON-safe, so that a stored evaluation
         can be replayed against another knowledge base (`alp-cds kb impact`)."""
-        out: dict[str, Any] = {k: self.details[k] for k in self.REPLAYED if k in self.details}
+        out: dict[str, Any] = {
+            k: _json_safe(self.details[k]) for k in self.REPLAYED if k in self.details
+        }
         when = self.details.get("alp_when")
         if isinstance(when, datetime):
             out["alp_when"] = when.isoformat()
@@ -181,6 +183,15 @@ class Facts:
                 entry["note"] = fact.note
             out[name] = entry
         return out
+
+
+def _json_safe(value: Any) -> Any:
+    """Tuples as lists, so a stored context reads back equal to the one written."""
+    if isinstance(value, Mapping):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)

@@ -1,43 +1,30 @@
 """The CDS Hooks HTTP surface: discovery, service calls, feedback, and JSON errors for everything.
 
-A call reads top to bottom: check the media type and size, decode, validate against the 2.0.1
-request schema, check the hook and its context, resolve prefetch (412 when required data cannot
-be had), run the service's handler, answer `{"cards": [...]}`.
+Only HTTP lives here: the media type, the body size, the caller's JWT, the status code and the
+audit record of every call. What a service call does (parse, check, resolve, require, handle,
+digest) is hooks/pipeline.py, shared with `alp-cds evaluate`, warm-up and the benchmarks.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass, field, replace
-from itertools import accumulate
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, Flask, Request, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wsgi import get_input_stream
 
-from cds_service.fhir.values import as_list
+from cds_service import strict_json
 from cds_service.hooks import prefetch
 from cds_service.hooks.declaration import ServiceDeclaration, ServiceRegistry
-from cds_service.hooks.errors import CdsError, Issue, bad_request, operation_outcome
+from cds_service.hooks.errors import CdsError, Issue, operation_outcome
 from cds_service.hooks.feedback import FeedbackSink, parse_feedback
-from cds_service.hooks.invocation import (
-    Invocation,
-    InvocationSink,
-    NullInvocationSink,
-    card_summary,
-)
-from cds_service.hooks.request import (
-    JSON_TYPES,
-    HookRequest,
-    check,
-    decode_json,
-    fhir_server_problem,
-    schema,
-)
+from cds_service.hooks.invocation import Invocation, InvocationSink, NullInvocationSink
+from cds_service.hooks.pipeline import BodyLimits, Pipeline
+from cds_service.hooks.request import JSON_TYPES, check, schema
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +48,16 @@ class HookRuntime:
     invocation_sink: InvocationSink = field(default_factory=NullInvocationSink)
     max_json_depth: int = 64
     max_bundle_entries: int = 20_000
+    pipeline: Pipeline = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pipeline = Pipeline(
+            self.registry,
+            self.client_factory,
+            self.executor,
+            self.fhir_deadline,
+            BodyLimits(self.max_json_depth, self.max_bundle_entries),
+        )
 
 
 def runtime() -> HookRuntime:
@@ -69,8 +66,7 @@ def runtime() -> HookRuntime:
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    response: Response = current_app.json.response(body)  # type: ignore[assignment]
-    response.status_code = status
+    response = Response(strict_json.dumps(body), status, mimetype="application/json")
     if headers:
         response.headers.update(headers)
     return response
@@ -81,7 +77,8 @@ def _authenticated() -> Any:
     return check_auth(request) if check_auth else None
 
 
-def _require_json_body() -> Any:
+def _json_body() -> bytes:
+    """The body's bytes, once the media type says JSON and the size is within the limit."""
     mimetype = request.mimetype or ""
     if mimetype not in JSON_TYPES and not mimetype.endswith("+json"):
         raise CdsError.simple(415, "not-supported", "Content-Type must be application/json")
@@ -89,43 +86,12 @@ def _require_json_body() -> Any:
     if request.content_length is None and limit is not None:
         # A chunked body has no Content-Length; werkzeug would silently truncate it at the
         # limit, so read one byte more and refuse what does not fit.
-        body = get_input_stream(request.environ, max_content_length=None).read(limit + 1)
+        body: bytes = get_input_stream(request.environ, max_content_length=None).read(limit + 1)
         if len(body) > limit:
             raise RequestEntityTooLarge()
-    else:
-        # Raises RequestEntityTooLarge (413) when Content-Length is over the limit.
-        body = request.get_data(cache=False)
-    if not body:
-        raise bad_request("the request body is empty")
-    if json_depth(body) > runtime().max_json_depth:
-        raise bad_request(f"JSON nested deeper than {runtime().max_json_depth} levels")
-    return decode_json(body)
-
-
-def json_depth(raw: bytes) -> int:
-    """Deepest nesting of a JSON text, from its bytes, before parsing (a hostile body must not
-    cost a tree walk). Escapes are dropped so that every remaining quote delimits a string;
-    strings are cut out; the brackets left become +1/-1 steps, summed in C."""
-    unescaped = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
-    outside_strings = b"".join(unescaped.split(b'"')[::2])
-    steps = outside_strings.translate(None, _NOT_BRACKET).translate(_STEP)
-    return max(accumulate(memoryview(steps).cast("b")), default=0)
-
-
-_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
-# "[" and "{" become +1, "]" and "}" become -1 (0xFF as a signed byte).
-_STEP = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
-
-
-def _check_bundle_sizes(hook_request: HookRequest) -> None:
-    limit = runtime().max_bundle_entries
-    bundles = [("$.context.results", hook_request.context.get("results"))]
-    bundles += [(f"$.prefetch.{k}", v) for k, v in (hook_request.prefetch or {}).items()]
-    for path, bundle in bundles:
-        if isinstance(bundle, dict) and len(as_list(bundle.get("entry"))) > limit:
-            raise CdsError(
-                400, [Issue("too-costly", f"more than {limit} Bundle entries", expression=path)]
-            )
+        return body
+    # Raises RequestEntityTooLarge (413) when Content-Length is over the limit.
+    return request.get_data(cache=False)
 
 
 def _service(service_id: str) -> ServiceDeclaration:
@@ -136,19 +102,6 @@ def _service(service_id: str) -> ServiceDeclaration:
     # unbounded label set would grow the metrics without limit.
     g.service_id = service_id
     return service
-
-
-def parse_hook_request(service: ServiceDeclaration, body: Any) -> HookRequest:
-    check(schema("cds-request"), body, "$")
-    problem = fhir_server_problem(body["fhirServer"]) if "fhirServer" in body else None
-    if problem:
-        raise bad_request(f"fhirServer {problem}", "$.fhirServer")
-    if body["hook"] != service.hook.id:
-        raise bad_request(
-            f"service {service.id} answers hook {service.hook.id!r}, not {body['hook']!r}", "$.hook"
-        )
-    check(service.hook.context_validator, body["context"], "$.context")
-    return HookRequest.parse(service.id, body)
 
 
 def _audited(
@@ -179,22 +132,6 @@ def _audited(
             runtime().invocation_sink.record_invocation(invocation)
 
 
-_URL = re.compile(r"(https?://)(?:[^/\s?#@]*@)?([^/\s?#]+)\S*")
-
-
-def data_problems(data: prefetch.ResolvedData, keys: Iterable[str]) -> str:
-    """`key (why; why)` for a log line: the kind of each problem, not its detail. URLs are cut
-    to their host and text after a colon (server diagnostics, a path with a patient id) is left
-    to the audit record (`alp-cds audit show HOOKINSTANCE`)."""
-    parts = []
-    for key in keys:
-        result = data.keys.get(key)
-        problems = result.problems if result else []
-        kinds = dict.fromkeys(_URL.sub(r"\1\2", p).split(": ")[0][:120] for p in problems)
-        parts.append(f"{key} ({'; '.join(kinds) or 'no data'})")
-    return ", ".join(parts)
-
-
 def _note_auth(invocation: Invocation, auth: Any) -> None:
     if auth is not None:
         invocation.issuer = getattr(getattr(auth, "issuer", None), "iss", None)
@@ -218,47 +155,8 @@ def create_blueprint() -> Blueprint:
             auth = _authenticated()
             _note_auth(invocation, auth)
             service = _service(service_id)
-            hook_request = replace(parse_hook_request(service, _require_json_body()), auth=auth)
-            invocation.hook = hook_request.hook
-            invocation.hook_instance = hook_request.hook_instance
-            patient = hook_request.context.get("patientId")
-            invocation.patient = f"Patient/{patient}" if patient else None
-            invocation.user = hook_request.context.get("userId")
-            _check_bundle_sizes(hook_request)
-            rt = runtime()
-            data = prefetch.resolve(
-                service,
-                hook_request,
-                rt.client_factory,
-                rt.executor,
-                rt.fhir_deadline,
-                rt.max_bundle_entries,
-            )
-            try:
-                prefetch.require(service, data)
-            except CdsError as error:
-                keys = [str(i.expression).removeprefix("prefetch.") for i in error.issues]
-                log.warning(
-                    "412 on %s (hookInstance %s): required data unobtainable: %s",
-                    service.id,
-                    hook_request.hook_instance,
-                    data_problems(data, keys),
-                )
-                raise
-            finally:
-                invocation.trace = {"data": data.provenance()}
-            if data.unavailable():
-                log.warning(
-                    "partial data on %s (hookInstance %s): answered without %s",
-                    service.id,
-                    hook_request.hook_instance,
-                    data_problems(data, data.unavailable()),
-                )
-            result = service.handler(hook_request, data)
-            body = result.to_json()
-            invocation.cards = [card_summary(card) for card in body["cards"]]
-            invocation.trace = result.trace or invocation.trace
-            return json_response(body)
+            answer = runtime().pipeline.run(service, _json_body(), invocation, auth)
+            return json_response(answer.body)
 
         return _audited("service", service_id, work)
 
@@ -267,7 +165,7 @@ def create_blueprint() -> Blueprint:
         def work(_: Invocation) -> Response:
             _authenticated()
             _service(service_id)
-            body = _require_json_body()
+            body = runtime().pipeline.parse(_json_body())
             check(schema("cds-feedback"), body, "$")
             items = parse_feedback(service_id, body)
             result = runtime().feedback_sink.record(items)

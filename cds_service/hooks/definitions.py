@@ -9,12 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
-
-from jsonschema import Draft202012Validator
-
-from cds_service.hooks.request import validator_for
 
 FHIR_ID = "^[A-Za-z0-9\\-.]{1,64}$(?!\\n)"
 USER_REFERENCE = (
@@ -28,11 +23,6 @@ class HookDefinition:
     context_schema: Mapping[str, Any]
     prefetch_tokens: frozenset[str]
     """Top-level context fields marked 'Prefetch Token: Yes'."""
-
-    @cached_property
-    def context_validator(self) -> Draft202012Validator:
-        """Built once per definition, on first use (the schema is checked then)."""
-        return validator_for(self.context_schema)
 
 
 def _context(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:

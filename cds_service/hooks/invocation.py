@@ -1,8 +1,8 @@
 """What the protocol layer tells the audit trail about each call.
 
 One `Invocation` per service call (and per refused call to any CDS Hooks route): who called,
-which hook instance, what was answered and why, the handler's decision trace, and the latency.
-The protocol layer fills it in; an `InvocationSink` (the audit store) keeps it.
+which hook instance, what was answered and why, the decision trace, and the latency. The route
+and the pipeline fill it in; an `InvocationSink` (the audit store, metrics) keeps it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
+
+from cds_service.hooks.request import HookRequest
+from cds_service.hooks.trace import CardIssued, DecisionTrace
 
 
 @dataclass
@@ -30,33 +33,25 @@ class Invocation:
     patient: str | None = None
     user: str | None = None
     latency_ms: float = 0.0
-    cards: list[dict[str, Any]] = field(default_factory=list)
-    trace: Any = None
+    trace: DecisionTrace | None = None
     _started: float = field(default_factory=time.perf_counter, repr=False)
+
+    @property
+    def cards(self) -> tuple[CardIssued, ...]:
+        return self.trace.cards if self.trace else ()
+
+    def note_request(self, request: HookRequest) -> None:
+        """Who and what the call is about, once the body has been checked."""
+        self.hook = request.hook
+        self.hook_instance = request.hook_instance
+        patient = request.context.get("patientId")
+        self.patient = f"Patient/{patient}" if patient else None
+        self.user = request.context.get("userId")
 
     def finish(self, status: int, reason: str | None = None) -> None:
         self.status = status
         self.reason = reason
         self.latency_ms = round((time.perf_counter() - self._started) * 1000, 3)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "record_id": self.record_id,
-            "endpoint": self.endpoint,
-            "service_id": self.service_id,
-            "received_at": self.received_at.isoformat(),
-            "hook": self.hook,
-            "hook_instance": self.hook_instance,
-            "status": self.status,
-            "reason": self.reason,
-            "issuer": self.issuer,
-            "tenant": self.tenant,
-            "patient": self.patient,
-            "user": self.user,
-            "latency_ms": self.latency_ms,
-            "cards": self.cards,
-            "trace": self.trace,
-        }
 
 
 class InvocationSink(Protocol):
@@ -79,29 +74,3 @@ class CompositeSink:
 class NullInvocationSink:
     def record_invocation(self, invocation: Invocation) -> None:
         return None
-
-
-def card_summary(card: dict[str, Any]) -> dict[str, Any]:
-    """What the audit keeps of a card as sent: uuid, rule, indicator, summary, suggestions."""
-    topic = card.get("source", {}).get("topic", {})
-    return {
-        "uuid": card.get("uuid"),
-        # This service's cards name their rule in the topic's display; the code is the
-        # alphanumeric topic code EHRs keep override history by.
-        "rule": topic.get("display") or topic.get("code"),
-        "topic": topic.get("code"),
-        "indicator": card.get("indicator"),
-        "summary": card.get("summary"),
-        "suggestions": [
-            {
-                "uuid": s.get("uuid"),
-                "label": s.get("label"),
-                "codes": [
-                    f"{c.get('system')}|{c.get('code')}"
-                    for a in s.get("actions", [])
-                    for c in (a.get("resource") or {}).get("code", {}).get("coding", [])
-                ],
-            }
-            for s in card.get("suggestions", [])
-        ],
-    }

@@ -19,6 +19,7 @@ from cds_service.fhir.values import as_list
 from cds_service.hooks.declaration import PrefetchTemplate, ServiceDeclaration
 from cds_service.hooks.errors import Issue, precondition_failed
 from cds_service.hooks.request import HookRequest
+from cds_service.hooks.trace import DataSource
 
 FROM_PREFETCH = "prefetch"
 FROM_FETCH = "fetch"
@@ -38,19 +39,16 @@ class KeyResult:
     applicable: bool = True
     """False when the template needs a token this call does not have (e.g. no encounterId)."""
 
-    def provenance(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {
-            "source": self.source,
-            "ok": self.ok,
-            "resources": len(self.resources),
-        }
-        if self.pages:
-            entry["pages"] = self.pages
-        if self.problems:
-            entry["problems"] = list(self.problems)
-        if not self.applicable:
-            entry["applicable"] = False
-        return entry
+    def traced(self) -> DataSource:
+        return DataSource(
+            key=self.key,
+            source=self.source,
+            ok=self.ok,
+            resources=len(self.resources),
+            pages=self.pages,
+            problems=tuple(self.problems),
+            applicable=self.applicable,
+        )
 
 
 @dataclass
@@ -69,8 +67,9 @@ class ResolvedData:
         """Keys whose data could not be had, in declaration order."""
         return [k for k, r in self.keys.items() if r.applicable and not r.ok]
 
-    def provenance(self) -> dict[str, dict[str, Any]]:
-        return {k: r.provenance() for k, r in self.keys.items()}
+    def sources(self) -> tuple[DataSource, ...]:
+        """Where each key's data came from, for the decision trace."""
+        return tuple(r.traced() for r in self.keys.values())
 
 
 class _Unusable(Exception):

@@ -9,15 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from cds_service.hooks.trace import DecisionTrace
 
 Indicator = Literal["info", "warning", "critical"]
 SUMMARY_LIMIT = 140
 
 
+_SCALARS = (str, int, float)
+
+
 def compact(value: Any) -> Any:
     """Drop None, '', [] and {} recursively (and containers that become empty)."""
-    if isinstance(value, Mapping):
+    # Scalars and dicts first: most of a card is strings, and the Mapping ABC check is slow.
+    if isinstance(value, _SCALARS):
+        return None if value == "" else value
+    if isinstance(value, dict | Mapping):
         out = {}
         for key, item in value.items():
             cleaned = compact(item)
@@ -25,11 +34,9 @@ def compact(value: Any) -> Any:
                 out[key] = cleaned
         return out or None
     if isinstance(value, list | tuple):
-        items = [c for c in (compact(v) for v in value) if c is not None]
+        items = [c for c in map(compact, value) if c is not None]
         return items or None
-    if value == "" or value is None:
-        return None
-    return value
+    return None if value is None else value
 
 
 @dataclass(frozen=True)
@@ -148,7 +155,7 @@ class Card:
 class CdsResponse:
     cards: Sequence[Card] = ()
     system_actions: Sequence[Action] = ()
-    trace: Any = field(default=None, compare=False)
+    trace: DecisionTrace | None = field(default=None, compare=False)
     """The handler's decision trace, for the audit trail; never sent to the client."""
 
     def to_json(self) -> dict[str, Any]:

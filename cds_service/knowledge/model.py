@@ -5,7 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property, lru_cache
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from functools import _lru_cache_wrapper
 
 from cds_service.fhir.values import ICD10CM, codings, concept_text
 
@@ -14,6 +19,14 @@ PLACEHOLDER_RE = re.compile(r"\{\{\s*([a-z0-9_.-]+)\s*\}\}")
 group present, in the record's words) or `{{finding.recent-fracture}}` in rule text."""
 
 DAYS_PER = {"d": 1.0, "wk": 7.0, "mo": 30.4375, "a": 365.25}
+
+CLASSIFY_CACHE_SIZE = 32_768
+"""Codings whose value sets are remembered: codes repeat across patients, so most of a record is
+answered from here. An entry is a few hundred bytes, so this stays within a few megabytes."""
+CLASSIFY_CACHE_MAX_LENGTH = 256
+"""Longer system+code pairs are classified each time: callers choose them, and the cache must not
+keep large strings alive."""
+_NO_VALUE_SETS: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -421,26 +434,51 @@ class KnowledgeBase:
         object.__setattr__(self, "_resulted_by", {k: tuple(v) for k, v in resulted.items()})
         object.__setattr__(self, "_ordered_by", {k: tuple(v) for k, v in ordered.items()})
 
-    def classify(self, concept: Any) -> dict[str, Code]:
-        """Value set id -> the matching code, for every value set a CodeableConcept is in."""
-        found: dict[str, Code] = {}
-        text: str | None = None
+    @cached_property
+    def _classes(self) -> _lru_cache_wrapper[Mapping[str, Code]]:
+        # One cache per knowledge base: a rule change loads a new one, with an empty cache.
+        return lru_cache(maxsize=CLASSIFY_CACHE_SIZE)(self._coding_classes)
+
+    def classify(self, concept: Any) -> Mapping[str, Code]:
+        """Value set id -> the matching code, for every value set a CodeableConcept is in.
+        Read-only: the answer for a single coding is shared by every caller."""
+        found: Mapping[str, Code] = _NO_VALUE_SETS
+        merged: dict[str, Code] | None = None
         for coding in codings(concept):
             system, code = coding.get("system"), coding.get("code")
             if not isinstance(system, str) or not isinstance(code, str):
                 continue
-            normal = normalise_code(system, code)
-            hits = list(self._exact_index.get((system, normal), ()))
-            if system in self._prefix_systems:
-                for end in range(1, len(normal) + 1):
-                    hits += self._prefix_index.get((system, normal[:end]), ())
-            for vs_id, entry in hits:
-                if entry.requires_text:
-                    text = concept_text(concept).lower() if text is None else text
-                    if not entry.accepts(text):
-                        continue
-                found.setdefault(vs_id, entry)
+            if len(system) + len(code) <= CLASSIFY_CACHE_MAX_LENGTH:
+                classes = self._classes(system, code)
+            else:
+                classes = self._coding_classes(system, code)
+            if any(entry.requires_text for entry in classes.values()):
+                # A broad code (E83.39) counts only when the entry's text names the disorder;
+                # that depends on the concept, so it is checked after the per-coding cache.
+                text = concept_text(concept).lower()
+                classes = {vs: e for vs, e in classes.items() if e.accepts(text)}
+            if not classes:
+                continue
+            if not found:
+                found = classes
+                continue
+            if merged is None:
+                found = merged = dict(found)
+            for vs_id, entry in classes.items():
+                merged.setdefault(vs_id, entry)
         return found
+
+    def _coding_classes(self, system: str, code: str) -> Mapping[str, Code]:
+        """The value sets of one coding: an exact code, or a code under a listed prefix."""
+        found: dict[str, Code] = {}
+        normal = normalise_code(system, code)
+        for vs_id, entry in self._exact_index.get((system, normal), ()):
+            found.setdefault(vs_id, entry)
+        if system in self._prefix_systems:
+            for end in range(1, len(normal) + 1):
+                for vs_id, entry in self._prefix_index.get((system, normal[:end]), ()):
+                    found.setdefault(vs_id, entry)
+        return MappingProxyType(found) if found else _NO_VALUE_SETS
 
     def param(self, name: str) -> float:
         return self.parameters[name].value

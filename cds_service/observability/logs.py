@@ -85,7 +85,7 @@ def install_request_logging(app: Flask) -> None:
         if invocation is not None:
             fields["hookInstance"] = invocation.hook_instance
             fields["cards"] = len(invocation.cards)
-            fields["rules"] = [card.get("rule") for card in invocation.cards]
+            fields["rules"] = [card.rule for card in invocation.cards]
             if invocation.issuer:
                 fields["issuer"] = invocation.issuer
         if code:

@@ -52,14 +52,14 @@ class MetricsSink:
     """An InvocationSink that counts cards and prefetch outcomes per invocation."""
 
     def record_invocation(self, invocation: Invocation) -> None:
-        for card in invocation.cards:
-            CARDS.labels(str(card.get("rule")), str(card.get("indicator"))).inc()
-        trace = invocation.trace if isinstance(invocation.trace, dict) else {}
-        for key, entry in (trace.get("data") or {}).items():
-            if not entry.get("applicable", True):
-                continue
-            outcome = "ok" if entry.get("ok") else "unavailable"
-            FETCHES.labels(key, str(entry.get("source")), outcome).inc()
+        if invocation.trace is None:
+            return
+        for card in invocation.trace.cards:
+            CARDS.labels(str(card.rule), card.indicator).inc()
+        for source in invocation.trace.data:
+            if source.applicable:
+                outcome = "ok" if source.ok else "unavailable"
+                FETCHES.labels(source.key, source.source, outcome).inc()
 
 
 def observe_request(route: str, service: str, status: int, seconds: float) -> None:

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from cds_service.clinical.engine import AlpEvaluation
 from cds_service.clinical.plan import CardPlan, PlannedSuggestion, plan
 from cds_service.hooks.response import Action, Card, Coding, Link, Source, Suggestion
+from cds_service.hooks.trace import CardIssued
 from cds_service.knowledge.model import KnowledgeBase, Rule
 from cds_service.render.orders import service_request
 
@@ -131,15 +131,13 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def card_trace(cards: Sequence[Card]) -> list[dict[str, Any]]:
-    """What the audit trail keeps of each card: its uuid, rule and suggestion uuids."""
-    return [
-        {
-            "uuid": c.uuid,
-            "rule": c.source.topic.display if c.source.topic else None,
-            "topic": c.source.topic.code if c.source.topic else None,
-            "indicator": c.indicator,
-            "suggestions": [s.uuid for s in c.suggestions],
-        }
-        for c in cards
-    ]
+def card_trace(
+    evaluations: Sequence[AlpEvaluation], cards: Sequence[Card]
+) -> tuple[CardIssued, ...]:
+    """What the audit trail keeps of each card, with the rule that issued it. `render` makes one
+    card per shown card rule, in this order; a mismatch is a bug, so it raises."""
+    issuers = [o.rule for e in evaluations if e.facts is not None for o in e.shown("card")]
+    return tuple(
+        CardIssued.of(card, rule.id, rule.version)
+        for card, rule in zip(cards, issuers, strict=True)
+    )
