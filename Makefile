@@ -22,8 +22,11 @@ $(NODE_STAMP): tests/fhir_server/package-lock.json
 
 node-deps: $(NODE_STAMP)
 
+# One worker unless told otherwise: with trust configured (docs/ehr/sandbox.md) more than one
+# worker needs Redis for the JWT replay cache, in development mode as in production.
 run: $(STAMP)
-	ALP_CDS_DEV_MODE=$${ALP_CDS_DEV_MODE:-true} $(BIN)/alp-cds serve
+	ALP_CDS_DEV_MODE=$${ALP_CDS_DEV_MODE:-true} ALP_CDS_WORKERS=$${ALP_CDS_WORKERS:-1} \
+		$(BIN)/alp-cds serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -363,12 +363,14 @@ class Settings:
         if not self.kb_dir.is_dir():
             raise SettingsError(f"{PREFIX}KB_DIR: {self.kb_dir} is not a folder")
         trusted = bool(self.trust_files or self.trust_presets)
-        if trusted and self.workers > 1 and not self.redis_url and not self.dev_mode:
+        if trusted and self.workers > 1 and not self.redis_url:
             # Each worker's in-memory jti cache sees only its own requests, so a token
             # replayed to a sibling worker would pass: JWT replay defence needs shared state.
+            # Development mode too: once trust is configured, tokens are checked for real.
             raise SettingsError(
                 f"{PREFIX}REDIS_URL: required when {PREFIX}TRUST_FILE or _PRESETS is set and "
-                f"{PREFIX}WORKERS is more than 1 (tokens' jti must be shared across workers)"
+                f"{PREFIX}WORKERS is more than 1 (tokens' jti must be shared across workers; "
+                f"in development, {PREFIX}WORKERS=1 will do)"
             )
 
     @property

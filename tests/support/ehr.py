@@ -262,7 +262,10 @@ def epic_override(
 def audited_app(data_dir: Path, **overrides: Any) -> tuple[Flask, AuditStore]:
     """An app (development mode unless overridden) whose own SQLite audit store in `data_dir`
     takes the feedback, as in production; the CLI finds it with ALP_CDS_DATA_DIR=data_dir."""
-    settings = Settings.from_env({}, **{"dev_mode": True, "data_dir": data_dir, **overrides})
+    # One worker: an in-process app is one process (and with trust, more would need Redis).
+    settings = Settings.from_env(
+        {}, **{"dev_mode": True, "workers": 1, "data_dir": data_dir, **overrides}
+    )
     kb = load_knowledge_base(settings)
     store = build_audit_store(settings, kb)
     services = AlpServices(
