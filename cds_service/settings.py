@@ -274,6 +274,12 @@ class Settings:
         _parse_database_url,
         "Audit store: postgresql+psycopg://user:password@host/db; SQLite in DATA_DIR when unset.",
     )
+    auto_migrate: bool = _setting(
+        "AUTO_MIGRATE",
+        _parse_bool,
+        "Migrate the audit store's schema at start-up (else, outside development mode, an "
+        "unmigrated store stops start-up until `alp-cds db upgrade` is run).",
+    )
     audit_pseudonym_key: str | None = _setting(
         "AUDIT_PSEUDONYM_KEY",
         _parse_secret,
@@ -327,6 +333,7 @@ class Settings:
             "max_bundle_entries": 20_000,
             "data_dir": Path("var").resolve(),
             "database_url": None,
+            "auto_migrate": False,
             "audit_pseudonym_key": None,
             "audit_retention_days": 400,
             "epic_chart_open_days": 14.0,
