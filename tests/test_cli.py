@@ -32,6 +32,7 @@ def served_example() -> Iterator[str]:
         yield base
 
 
+@pytest.mark.slow
 def test_serve_runs_gunicorn_and_answers_the_example(served_example: str) -> None:
     services = requests.get(served_example + "/cds-services", timeout=5).json()["services"]
     assert {s["id"] for s in services} == {"alp-result-sign", "alp-patient-view"}
@@ -44,6 +45,7 @@ def test_serve_runs_gunicorn_and_answers_the_example(served_example: str) -> Non
     assert response.headers["Server"].startswith("gunicorn")
 
 
+@pytest.mark.slow
 def test_a_chunked_oversized_body_is_413_under_gunicorn(served_example: str) -> None:
     def chunks() -> Iterator[bytes]:
         for _ in range(10):
@@ -66,6 +68,7 @@ def test_gthread_workers_take_as_many_connections_as_threads() -> None:
     assert options["preload_app"] is True
 
 
+@pytest.mark.slow
 def test_a_bad_setting_stops_serve_with_the_variable_name() -> None:
     process = alp_cds("serve", env={"ALP_CDS_PORT": "eighty"})
     _, err = process.communicate(timeout=30)
@@ -74,6 +77,7 @@ def test_a_bad_setting_stops_serve_with_the_variable_name() -> None:
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_a_broken_knowledge_base_stops_serve(tmp_path: Path) -> None:
     cards = tmp_path / "cards"
     shutil.copytree(ROOT / "cards", cards)
@@ -86,6 +90,7 @@ def test_a_broken_knowledge_base_stops_serve(tmp_path: Path) -> None:
     assert "rules/alp-high-confirm-origin.yaml: $.card.indicator" in err
 
 
+@pytest.mark.slow
 def test_serve_refuses_to_start_without_trust_outside_dev_mode() -> None:
     process = alp_cds("serve", env={"ALP_CDS_PORT": str(free_port())})
     _, err = process.communicate(timeout=30)
@@ -101,6 +106,7 @@ PRODUCTION = {
 }
 
 
+@pytest.mark.slow
 def test_production_serve_stops_on_an_unmigrated_store_with_status_2() -> None:
     process = alp_cds("serve", env={**PRODUCTION, "ALP_CDS_PORT": str(free_port())})
     try:
@@ -147,6 +153,7 @@ def test_a_store_migrated_by_a_newer_version_is_named_as_such(
             build_audit_store(production_settings(tmp_path, auto_migrate=auto), kb)
 
 
+@pytest.mark.slow
 def test_production_serve_migrates_when_told_to() -> None:
     with served({**PRODUCTION, "ALP_CDS_AUTO_MIGRATE": "true"}) as (base, _):
         ready = requests.get(base + "/readyz", timeout=10)
@@ -155,6 +162,7 @@ def test_production_serve_migrates_when_told_to() -> None:
         assert requests.get(base + "/cds-services", timeout=10).status_code == 401
 
 
+@pytest.mark.slow
 def test_production_serve_starts_after_db_upgrade(tmp_path: Path) -> None:
     env = {**PRODUCTION, "ALP_CDS_DATA_DIR": str(tmp_path)}
     upgrade = alp_cds("db", "upgrade", env=env)

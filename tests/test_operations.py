@@ -96,6 +96,7 @@ def test_not_ready_while_redis_is_down(make_app: Callable[..., Flask]) -> None:
     assert app.test_client().get("/readyz").get_json()["checks"]["replay_cache"] == "failing"
 
 
+@pytest.mark.slow
 @needs_pg
 def test_readiness_follows_postgresql_going_away_and_coming_back(
     make_app: Callable[..., Flask], tmp_path: Path
@@ -190,6 +191,7 @@ def answered_per_worker(metrics_dir: Path) -> dict[str, float]:
     return counts
 
 
+@pytest.mark.slow
 def test_metrics_add_up_across_gunicorn_workers(tmp_path: Path) -> None:
     # Deterministic: calls go on (a new connection each) until both workers have answered some,
     # read from each worker's own counter file; then every scrape, whichever worker serves it,
@@ -233,6 +235,7 @@ def test_metrics_add_up_across_gunicorn_workers(tmp_path: Path) -> None:
             assert samples["alp_cds_audit_spool_records"] == 0
 
 
+@pytest.mark.slow
 def test_sigterm_drains_in_flight_requests() -> None:
     def slow_fhir(environ: Any, start_response: Any) -> Any:
         time.sleep(1.5)
@@ -265,6 +268,7 @@ def test_sigterm_drains_in_flight_requests() -> None:
 # --- scale-out -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @needs_pg
 @needs_redis
 def test_two_instances_share_the_audit_store_and_the_replay_cache(tmp_path: Path) -> None:

@@ -688,6 +688,7 @@ def test_every_alg_and_key_type_pairing_is_refused_unless_it_fits(
     assert "unverifiable token" not in caplog.text  # every pairing was foreseen, none fell through
 
 
+@pytest.mark.slow
 @settings(
     max_examples=300,
     deadline=None,

@@ -113,6 +113,7 @@ def test_development_mode_with_trust_and_several_workers_also_needs_redis(
     assert Settings.from_env({"ALP_CDS_WORKERS": "2", "ALP_CDS_DEV_MODE": "true"}).workers == 2
 
 
+@pytest.mark.slow
 def test_serve_in_development_mode_refuses_trust_with_two_workers_without_redis() -> None:
     process = alp_cds(
         "serve",
