@@ -722,3 +722,4 @@ def test_the_reported_mismatches_are_401_with_the_reason_logged(
         response = call(any_key_client, crafted(header, "present", kid, kid))
     assert response.status_code == 401
     assert f"alg '{header}' does not fit the key for this kid" in caplog.text
+    assert f"iss={ANY_KEY!r}" in caplog.text  # the refusal names who sent it

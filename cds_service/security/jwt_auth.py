@@ -90,7 +90,7 @@ _PRIVATE = (
 )
 
 
-def verification_key(algorithm: str, key: Any) -> Any:
+def verification_key(algorithm: str, key: Any, issuer: str | None = None) -> Any:
     """The public key to check an `algorithm` signature with, or an AuthError naming why this
     key cannot be used with it.
 
@@ -113,7 +113,9 @@ def verification_key(algorithm: str, key: Any) -> Any:
     else:
         fits = False
     if not fits:
-        raise AuthError(f"alg {algorithm[:20]!r} does not fit the key for this kid ({_kind(key)})")
+        raise AuthError(
+            f"alg {algorithm[:20]!r} does not fit the key for this kid ({_kind(key)})", issuer
+        )
     return key
 
 
@@ -220,7 +222,7 @@ class JwtVerifier:
         jku = header.get("jku")
         if jku is not None and not isinstance(jku, str):
             raise AuthError("jku is not a string", issuer.iss)
-        key = verification_key(algorithm, self._key(issuer, kid, jku).key)
+        key = verification_key(algorithm, self._key(issuer, kid, jku).key, issuer.iss)
         try:
             claims = jwt.decode(
                 token,
