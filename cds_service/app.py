@@ -39,7 +39,7 @@ from cds_service.security.policy import authenticator, fhir_server_refusal, secu
 from cds_service.security.public_url import PublicUrl, parse_networks
 from cds_service.security.replay import MemoryReplayCache, RedisReplayCache, ReplayCache
 from cds_service.security.trust import TrustError, TrustStore, load_trust
-from cds_service.settings import Settings, SettingsError
+from cds_service.settings import Settings, SettingsError, mask_url_credentials
 from cds_service.web import create_web_blueprint
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,9 @@ class AppState:
 
 
 def build_audit_store(settings: Settings, kb: KnowledgeBase) -> AuditStore:
-    """The audit store; migrated automatically in development mode only."""
+    """The audit store; migrated automatically in development mode or with
+    ALP_CDS_AUTO_MIGRATE. Otherwise a reachable store whose schema is not current raises
+    migrate.NotMigrated: under gunicorn each worker would die on its first write instead."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.audit_url)
     # Workers fork after the app is built (preload): each must open its own connections.
@@ -66,13 +68,29 @@ def build_audit_store(settings: Settings, kb: KnowledgeBase) -> AuditStore:
         kb.content_hash,
         settings.audit_pseudonym_key,
     )
+    head = migrate.head_revision()
     try:
-        if settings.dev_mode:
+        revision = migrate.current_revision(engine)
+        known = migrate.is_known(revision)
+        if revision != head and known and (settings.dev_mode or settings.auto_migrate):
             migrate.upgrade(engine)
-        elif not migrate.is_current(engine):
-            log.error("audit store schema is not current: run `alp-cds db upgrade`")
+            log.info("audit store migrated from revision %s to %s", revision, head)
+            revision = head
     except Exception:  # an unreachable store must not stop the service
         log.warning("audit store unreachable at start-up; records will be spooled")
+        return store
+    store_name = f"the audit store ({mask_url_credentials(settings.audit_url)})"
+    if not known:
+        raise migrate.NotMigrated(
+            f"{store_name} is at schema revision {revision}, which this version does not know "
+            f"(its newest is {head}): it was migrated by a newer version; run that version"
+        )
+    if revision != head:
+        raise migrate.NotMigrated(
+            f"{store_name} is at schema revision {revision or 'none (empty)'}, this version "
+            f"needs {head}: run `alp-cds db upgrade` with the same settings, or set "
+            "ALP_CDS_AUTO_MIGRATE=true to migrate at start-up"
+        )
     return store
 
 

@@ -36,9 +36,14 @@ def serve(args: argparse.Namespace) -> int:
 
     configure_logging(settings.log_level, settings.dev_mode)
     from cds_service.app import create_app
+    from cds_service.audit.migrate import NotMigrated
 
     try:
         app = create_app(settings)
+    except NotMigrated as exc:
+        # Exit status 2, before gunicorn forks: a worker would only die on its first write.
+        print(f"alp-cds: {exc}", file=sys.stderr)
+        return 2
     except KnowledgeBaseError as exc:
         raise SystemExit(f"alp-cds: knowledge base error: {exc}") from None
     except SettingsError as exc:

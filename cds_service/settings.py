@@ -274,6 +274,12 @@ class Settings:
         _parse_database_url,
         "Audit store: postgresql+psycopg://user:password@host/db; SQLite in DATA_DIR when unset.",
     )
+    auto_migrate: bool = _setting(
+        "AUTO_MIGRATE",
+        _parse_bool,
+        "Migrate the audit store's schema at start-up (else, outside development mode, an "
+        "unmigrated store stops start-up until `alp-cds db upgrade` is run).",
+    )
     audit_pseudonym_key: str | None = _setting(
         "AUDIT_PSEUDONYM_KEY",
         _parse_secret,
@@ -327,6 +333,7 @@ class Settings:
             "max_bundle_entries": 20_000,
             "data_dir": Path("var").resolve(),
             "database_url": None,
+            "auto_migrate": False,
             "audit_pseudonym_key": None,
             "audit_retention_days": 400,
             "epic_chart_open_days": 14.0,
@@ -363,12 +370,14 @@ class Settings:
         if not self.kb_dir.is_dir():
             raise SettingsError(f"{PREFIX}KB_DIR: {self.kb_dir} is not a folder")
         trusted = bool(self.trust_files or self.trust_presets)
-        if trusted and self.workers > 1 and not self.redis_url and not self.dev_mode:
+        if trusted and self.workers > 1 and not self.redis_url:
             # Each worker's in-memory jti cache sees only its own requests, so a token
             # replayed to a sibling worker would pass: JWT replay defence needs shared state.
+            # Development mode too: once trust is configured, tokens are checked for real.
             raise SettingsError(
                 f"{PREFIX}REDIS_URL: required when {PREFIX}TRUST_FILE or _PRESETS is set and "
-                f"{PREFIX}WORKERS is more than 1 (tokens' jti must be shared across workers)"
+                f"{PREFIX}WORKERS is more than 1 (tokens' jti must be shared across workers; "
+                f"in development, {PREFIX}WORKERS=1 will do)"
             )
 
     @property

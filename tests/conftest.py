@@ -81,7 +81,8 @@ def make_app(
     audit_store: AuditStore,
 ) -> Callable[..., Flask]:
     def build(**overrides: Any) -> Flask:
-        app_settings = Settings.from_env({}, **{"dev_mode": True, **overrides})
+        # One worker: an in-process app is one process (and with trust, more would need Redis).
+        app_settings = Settings.from_env({}, **{"dev_mode": True, "workers": 1, **overrides})
         services = AlpServices(
             kb if "kb_dir" not in overrides else load_knowledge_base(app_settings),
             public_url(app_settings).current,  # as the app builds it: from the request

@@ -288,6 +288,7 @@ def test_audit_show_gives_one_invocations_trace(client: FlaskClient, engine: Eng
 # --- concurrency and outage ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_8_threads_of_500_requests_leave_4000_records(
     store: AuditStore, engine: Engine, kb: KnowledgeBase
 ) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import statistics
 
+import pytest
+
 from bench.card_length import measure
 
 
+@pytest.mark.slow
 def test_cards_over_all_scenarios_are_short_enough() -> None:
     cards = measure()
     assert len(cards) >= 60  # the library really produced cards to measure

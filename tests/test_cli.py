@@ -5,16 +5,22 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import text
 
+from cds_service.app import build_audit_store
+from cds_service.audit import migrate
 from cds_service.cli import main
+from cds_service.knowledge.model import KnowledgeBase
 from cds_service.serving import gunicorn_options
 from cds_service.settings import Settings
-from tests.support.processes import alp_cds, free_port, served
+from tests.support.processes import alp_cds, free_port, served, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "fhir_fixtures" / "scenarios" / "high-alp-no-ggt" / "request.json"
@@ -26,6 +32,7 @@ def served_example() -> Iterator[str]:
         yield base
 
 
+@pytest.mark.slow
 def test_serve_runs_gunicorn_and_answers_the_example(served_example: str) -> None:
     services = requests.get(served_example + "/cds-services", timeout=5).json()["services"]
     assert {s["id"] for s in services} == {"alp-result-sign", "alp-patient-view"}
@@ -38,6 +45,7 @@ def test_serve_runs_gunicorn_and_answers_the_example(served_example: str) -> Non
     assert response.headers["Server"].startswith("gunicorn")
 
 
+@pytest.mark.slow
 def test_a_chunked_oversized_body_is_413_under_gunicorn(served_example: str) -> None:
     def chunks() -> Iterator[bytes]:
         for _ in range(10):
@@ -60,6 +68,7 @@ def test_gthread_workers_take_as_many_connections_as_threads() -> None:
     assert options["preload_app"] is True
 
 
+@pytest.mark.slow
 def test_a_bad_setting_stops_serve_with_the_variable_name() -> None:
     process = alp_cds("serve", env={"ALP_CDS_PORT": "eighty"})
     _, err = process.communicate(timeout=30)
@@ -68,6 +77,7 @@ def test_a_bad_setting_stops_serve_with_the_variable_name() -> None:
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_a_broken_knowledge_base_stops_serve(tmp_path: Path) -> None:
     cards = tmp_path / "cards"
     shutil.copytree(ROOT / "cards", cards)
@@ -80,12 +90,86 @@ def test_a_broken_knowledge_base_stops_serve(tmp_path: Path) -> None:
     assert "rules/alp-high-confirm-origin.yaml: $.card.indicator" in err
 
 
+@pytest.mark.slow
 def test_serve_refuses_to_start_without_trust_outside_dev_mode() -> None:
     process = alp_cds("serve", env={"ALP_CDS_PORT": str(free_port())})
     _, err = process.communicate(timeout=30)
     assert process.returncode != 0
     assert "ALP_CDS_TRUST_FILE: no trusted CDS client is configured" in err
     assert "Traceback" not in err
+
+
+PRODUCTION = {
+    "ALP_CDS_TRUST_PRESETS": "cds-hooks-sandbox",
+    "ALP_CDS_PUBLIC_BASE_URL": "https://cds.example.org",
+    "ALP_CDS_WORKERS": "1",  # more would need Redis for the replay cache
+}
+
+
+@pytest.mark.slow
+def test_production_serve_stops_on_an_unmigrated_store_with_status_2() -> None:
+    process = alp_cds("serve", env={**PRODUCTION, "ALP_CDS_PORT": str(free_port())})
+    try:
+        _, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        stop(process)
+        pytest.fail("serve kept running on an unmigrated audit store")
+    assert process.returncode == 2, err
+    assert "Traceback" not in err
+    assert "Booting worker" not in err
+    assert "Starting gunicorn" not in err
+    messages = [line for line in err.splitlines() if line.startswith("alp-cds:")]
+    assert len(messages) == 1, err
+    assert "the audit store (sqlite:///" in messages[0]
+    assert "is at schema revision none (empty)" in messages[0]
+    assert f"this version needs {migrate.head_revision()}" in messages[0]
+    assert "run `alp-cds db upgrade`" in messages[0]
+    assert "or set ALP_CDS_AUTO_MIGRATE=true" in messages[0]
+
+
+def production_settings(data_dir: Path, **overrides: Any) -> Settings:
+    env = {**PRODUCTION, "ALP_CDS_DATA_DIR": str(data_dir)}
+    return Settings.from_env(env, **overrides)
+
+
+def test_an_unmigrated_store_outside_development_mode_raises(
+    tmp_path: Path, kb: KnowledgeBase
+) -> None:
+    with pytest.raises(migrate.NotMigrated, match=r"revision none \(empty\), this version needs"):
+        build_audit_store(production_settings(tmp_path), kb)
+    store = build_audit_store(production_settings(tmp_path, auto_migrate=True), kb)
+    assert migrate.is_current(store.engine)
+    build_audit_store(production_settings(tmp_path), kb)  # now current: starts
+
+
+def test_a_store_migrated_by_a_newer_version_is_named_as_such(
+    tmp_path: Path, kb: KnowledgeBase
+) -> None:
+    store = build_audit_store(production_settings(tmp_path, auto_migrate=True), kb)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    for auto in (False, True):  # nothing to migrate to: auto-migrate cannot help either
+        with pytest.raises(migrate.NotMigrated, match="9999_future, which this version does not"):
+            build_audit_store(production_settings(tmp_path, auto_migrate=auto), kb)
+
+
+@pytest.mark.slow
+def test_production_serve_migrates_when_told_to() -> None:
+    with served({**PRODUCTION, "ALP_CDS_AUTO_MIGRATE": "true"}) as (base, _):
+        ready = requests.get(base + "/readyz", timeout=10)
+        assert ready.status_code == 200, ready.text
+        # Discovery needs a token in production: the service runs with trust, as configured.
+        assert requests.get(base + "/cds-services", timeout=10).status_code == 401
+
+
+@pytest.mark.slow
+def test_production_serve_starts_after_db_upgrade(tmp_path: Path) -> None:
+    env = {**PRODUCTION, "ALP_CDS_DATA_DIR": str(tmp_path)}
+    upgrade = alp_cds("db", "upgrade", env=env)
+    _, err = upgrade.communicate(timeout=60)
+    assert upgrade.returncode == 0, err
+    with served(env) as (base, _):
+        assert requests.get(base + "/readyz", timeout=10).status_code == 200
 
 
 def test_kb_check(capsys: pytest.CaptureFixture[str]) -> None:

@@ -105,6 +105,10 @@ def test_kubernetes(app: Flask) -> None:
     assert init["command"][0] == "alp-cds"
     build_parser().parse_args(init["command"][1:])
     assert pod["securityContext"]["runAsNonRoot"] is True
+    # The image's USER is the uid the pod runs as: numeric, so runAsNonRoot can check it.
+    dockerfile = (DOCKER / "Dockerfile").read_text("utf-8")
+    user = re.search(r"^USER (\S+)$", dockerfile, re.MULTILINE).group(1)  # type: ignore[union-attr]
+    assert user == str(pod["securityContext"]["runAsUser"]) != "0"
     hpa = load("k8s/hpa.yaml")
     assert hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
     service = load("k8s/service.yaml")

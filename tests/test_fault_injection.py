@@ -55,6 +55,9 @@ from tests.support.fhir import (
     sign_request,
 )
 
+# Real servers that hang, drip and reset, and real deadlines: `pytest -m "not slow"` skips them.
+pytestmark = pytest.mark.slow
+
 SERVICE = "/cds-services/alp-result-sign"
 TOKEN = "fault-injection-token-9c41e7"
 MARGIN = 2.0

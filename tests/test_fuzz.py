@@ -202,6 +202,7 @@ def error_is_operation_outcome(
     return True
 
 
+@pytest.mark.slow
 @api.parametrize()
 @SCHEMATHESIS_SETTINGS
 def test_the_api_conforms_to_its_openapi_document(case: Case[Any]) -> None:
@@ -504,6 +505,7 @@ def wsgi_path(path: str) -> dict[str, Any]:
     return {"PATH_INFO": unquote_to_bytes(path).decode("latin-1")}
 
 
+@pytest.mark.slow
 @PROPERTY_SETTINGS
 @given(
     path=st.one_of(
@@ -525,6 +527,7 @@ def test_any_json_body_gets_a_json_answer(
     assert not loopback_only
 
 
+@pytest.mark.slow
 @PROPERTY_SETTINGS
 @given(
     path=SERVICES,
@@ -552,6 +555,7 @@ def test_request_fields_of_any_type(
     assert not loopback_only
 
 
+@pytest.mark.slow
 @PROPERTY_SETTINGS
 @given(
     path=SERVICES,
@@ -576,6 +580,7 @@ def test_context_fields_of_any_type(
     assert not loopback_only
 
 
+@pytest.mark.slow
 @PROPERTY_SETTINGS
 @given(path=SERVICES, prefetch=PREFETCH, keep=st.sets(st.sampled_from(PREFETCH_KEYS)))
 def test_prefetch_values_of_any_shape(
@@ -592,6 +597,7 @@ def test_prefetch_values_of_any_shape(
     assert not loopback_only
 
 
+@pytest.mark.slow
 @PROPERTY_SETTINGS
 @given(
     entries=st.lists(
@@ -609,6 +615,7 @@ def test_result_bundle_entries_of_any_shape(
     assert not loopback_only
 
 
+@pytest.mark.slow
 @settings(PROPERTY_SETTINGS, max_examples=30)
 @given(
     alp=OBSERVATIONS,
@@ -666,6 +673,7 @@ RAW_BODIES = st.one_of(
 )
 
 
+@pytest.mark.slow
 @PROPERTY_SETTINGS
 @given(path=SERVICES, media_type=MEDIA_TYPES, raw=RAW_BODIES, feedback=st.booleans())
 def test_raw_bodies_and_media_types(
@@ -686,6 +694,7 @@ def small_client(make_app: Callable[..., Flask]) -> FlaskClient:
     return make_app(max_body_bytes=2048).test_client()
 
 
+@pytest.mark.slow
 @settings(PROPERTY_SETTINGS, max_examples=25)
 @given(path=SERVICES, padding=st.integers(min_value=0, max_value=4096))
 def test_bodies_around_the_size_limit(
@@ -700,6 +709,7 @@ def test_bodies_around_the_size_limit(
     assert response.status_code == (413 if len(raw) > 2048 else 412), (len(raw), answer)
 
 
+@pytest.mark.slow
 @settings(PROPERTY_SETTINGS, max_examples=25)
 @given(
     path=SERVICES,

@@ -105,6 +105,7 @@ def test_the_shipped_knowledge_base_loads(kb: KnowledgeBase) -> None:
         ("kb.yaml", "name: alp-cds rulebook", "name: [unclosed", r"kb.yaml: not valid YAML"),
     ],
 )
+@pytest.mark.slow
 def test_broken_files_are_reported_precisely(
     kb_copy: Path, file: str, old: str, new: str, message: str
 ) -> None:
@@ -113,18 +114,21 @@ def test_broken_files_are_reported_precisely(
         loader.load(kb_copy, FACTS)
 
 
+@pytest.mark.slow
 def test_a_missing_file_is_reported(kb_copy: Path) -> None:
     (kb_copy / "orderables.yaml").unlink()
     with pytest.raises(KnowledgeBaseError, match=r"orderables\.yaml: missing"):
         loader.load(kb_copy, FACTS)
 
 
+@pytest.mark.slow
 def test_the_content_hash_changes_with_any_edit(kb_copy: Path) -> None:
     before = loader.load(kb_copy, FACTS).content_hash
     edit(kb_copy / "citations/guidelines.yaml", "Gut 2018;67:6-19.", "Gut 2018;67:6-19 ")
     assert loader.load(kb_copy, FACTS).content_hash != before
 
 
+@pytest.mark.slow
 def test_a_broken_knowledge_base_stops_the_app(
     kb_copy: Path, make_app: Callable[..., Flask]
 ) -> None:

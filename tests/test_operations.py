@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import tempfile
 import threading
 import time
 import uuid
@@ -20,6 +22,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
 from jwt.algorithms import ECAlgorithm
+from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 from sqlalchemy import create_engine, func, select, text
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
@@ -93,6 +96,7 @@ def test_not_ready_while_redis_is_down(make_app: Callable[..., Flask]) -> None:
     assert app.test_client().get("/readyz").get_json()["checks"]["replay_cache"] == "failing"
 
 
+@pytest.mark.slow
 @needs_pg
 def test_readiness_follows_postgresql_going_away_and_coming_back(
     make_app: Callable[..., Flask], tmp_path: Path
@@ -160,42 +164,78 @@ def test_one_json_log_line_per_request_with_nothing_clinical(
 # --- under gunicorn --------------------------------------------------------------------------
 
 
-def test_metrics_add_up_across_gunicorn_workers() -> None:
+ROUTE = 'route="/cds-services/<service_id>",service="alp-result-sign"'
+OK_REQUESTS = f'alp_cds_requests_total{{{ROUTE},status="200"}}'
+
+
+def parse_samples(exposition: str) -> dict[str, float]:
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in exposition.splitlines()
+        if line.startswith("alp_cds_")
+    }
+
+
+def answered_per_worker(metrics_dir: Path) -> dict[str, float]:
+    """pid -> successful hook calls that worker answered, each worker's counter file read on its
+    own (prometheus_client's collector over a folder holding only that file)."""
+    counts = {}
+    for path in sorted(metrics_dir.glob("counter_*.db")):
+        with tempfile.TemporaryDirectory() as alone:
+            shutil.copy(path, alone)
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry, path=alone)  # type: ignore[no-untyped-call]
+            value = parse_samples(generate_latest(registry).decode()).get(OK_REQUESTS, 0.0)
+        if value:
+            counts[path.stem.removeprefix("counter_")] = value
+    return counts
+
+
+@pytest.mark.slow
+def test_metrics_add_up_across_gunicorn_workers(tmp_path: Path) -> None:
+    # Deterministic: calls go on (a new connection each) until both workers have answered some,
+    # read from each worker's own counter file; then every scrape, whichever worker serves it,
+    # must show the sum. (It used to send 30 calls and hope both workers took some; and it
+    # failed outright when /healthz was slow to answer on a busy machine.)
     body = json.loads(EXAMPLE.read_text("utf-8"))
-    with served({"ALP_CDS_DEV_MODE": "true", "ALP_CDS_WORKERS": "2", "ALP_CDS_THREADS": "2"}) as (
-        base,
-        _,
-    ):
-        session = requests.Session()
-        for _ in range(30):
-            # A new connection each time so both workers take some.
-            assert requests.post(base + SERVICE, json=body, timeout=10).status_code == 200
+    env = {
+        "ALP_CDS_DEV_MODE": "true",
+        "ALP_CDS_WORKERS": "2",
+        "ALP_CDS_THREADS": "2",
+        "ALP_CDS_DATA_DIR": str(tmp_path),
+    }
+    with served(env) as (base, _):
+        sent = 0
+        while sent < 30 or len(answered_per_worker(tmp_path / "prometheus")) < 2:
+            assert sent < 500, (
+                f"one worker took every connection: {answered_per_worker(tmp_path / 'prometheus')}"
+            )
+            assert requests.post(base + SERVICE, json=body, timeout=30).status_code == 200
+            sent += 1
+        per_worker = answered_per_worker(tmp_path / "prometheus")
+        assert len(per_worker) == 2
+        assert sum(per_worker.values()) == sent
         requests.post(
-            base + SERVICE, data="{", headers={"Content-Type": "application/json"}, timeout=10
+            base + SERVICE, data="{", headers={"Content-Type": "application/json"}, timeout=30
         )
-        for _ in range(3):
-            scrape = session.get(base + "/metrics", timeout=10).text
-            samples = {
-                line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
-                for line in scrape.splitlines()
-                if line.startswith("alp_cds_")
-            }
-            route = 'route="/cds-services/<service_id>",service="alp-result-sign"'
-            ok = f'alp_cds_requests_total{{{route},status="200"}}'
-            assert samples[ok] == 30
+        for _ in range(4):
+            # A new connection per scrape, so more than one worker serves them.
+            samples = parse_samples(requests.get(base + "/metrics", timeout=30).text)
+            assert samples[OK_REQUESTS] == sent
             assert (
                 samples['alp_cds_cards_total{indicator="info",rule="alp-high-confirm-origin"}']
-                == 30
+                == sent
             )
             assert (
                 samples['alp_cds_fhir_fetches_total{key="labs",outcome="ok",source="prefetch"}']
-                == 30
+                == sent
             )
-            bad = f'alp_cds_requests_total{{{route},status="400"}}'
+            bad = f'alp_cds_requests_total{{{ROUTE},status="400"}}'
             assert samples[bad] == 1
             assert samples["alp_cds_audit_spool_records"] == 0
 
 
+@pytest.mark.slow
 def test_sigterm_drains_in_flight_requests() -> None:
     def slow_fhir(environ: Any, start_response: Any) -> Any:
         time.sleep(1.5)
@@ -228,6 +268,7 @@ def test_sigterm_drains_in_flight_requests() -> None:
 # --- scale-out -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @needs_pg
 @needs_redis
 def test_two_instances_share_the_audit_store_and_the_replay_cache(tmp_path: Path) -> None:

@@ -30,7 +30,13 @@ def link(app: Flask, **request: Any) -> str:
 
 def test_outside_development_mode_the_public_url_is_required(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="ALP_CDS_PUBLIC_BASE_URL: required outside"):
-        audited_app(tmp_path, dev_mode=False, trust_presets=("cds-hooks-sandbox",), workers=1)
+        audited_app(
+            tmp_path,
+            dev_mode=False,
+            trust_presets=("cds-hooks-sandbox",),
+            workers=1,
+            auto_migrate=True,  # a fresh store; what is checked here is the public URL
+        )
 
 
 def test_a_configured_public_url_wins_over_whatever_the_request_says(

@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from flask import Flask
 
 from tests.rules_helper import cards, fired
@@ -16,6 +17,7 @@ CARDS = Path(__file__).resolve().parent.parent / "cards"
 LOCAL = "http://hospital.example.org/problem-codes"
 
 
+@pytest.mark.slow
 def test_a_threshold_and_a_code_changed_in_cards_change_the_cards(
     tmp_path: Path, make_app: Callable[..., Flask]
 ) -> None:

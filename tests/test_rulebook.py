@@ -85,6 +85,7 @@ def test_rulebook_html_escapes_text(client: FlaskClient) -> None:
     assert not re.search(r"<script", html, re.IGNORECASE)
 
 
+@pytest.mark.slow
 def test_kb_report_writes_html_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "book.html"
     assert main(["kb", "report", "--output", str(out)]) == 0
@@ -95,6 +96,7 @@ def test_kb_report_writes_html_and_json(tmp_path: Path, capsys: pytest.CaptureFi
     assert len(book["rules"]) >= 14
 
 
+@pytest.mark.slow
 def test_evaluate_explains_a_request(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     request = tmp_path / "request.json"
     request.write_text(json.dumps(sign_request([alp(312), ggt(20)], full_prefetch())), "utf-8")
@@ -106,6 +108,7 @@ def test_evaluate_explains_a_request(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "ggt.status = normal   <- Observation/" in out
 
 
+@pytest.mark.slow
 def test_evaluate_reads_a_fhir_bundle_as_the_record(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -131,6 +134,7 @@ def test_evaluate_reads_a_fhir_bundle_as_the_record(
     assert facts["alp.persistent_low"]["value"] is True
 
 
+@pytest.mark.slow
 def test_evaluate_refuses_what_it_cannot_read(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

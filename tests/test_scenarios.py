@@ -88,6 +88,7 @@ def fhir_server(medplum_available: None) -> Iterator[MedplumServer]:
         yield server
 
 
+@pytest.mark.slow
 @pytest.mark.integration
 @pytest.mark.parametrize("name", scenario_names())
 def test_scenario_through_the_fetch_path(

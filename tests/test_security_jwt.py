@@ -19,10 +19,12 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from flask import Flask
 from flask.testing import FlaskClient
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
 from pytest_httpserver import HTTPServer
 from sqlalchemy import select
 
@@ -32,6 +34,7 @@ from cds_service.audit import schema
 from cds_service.audit.store import AuditStore
 from cds_service.hooks.feedback import MemoryFeedbackSink
 from cds_service.knowledge.model import KnowledgeBase
+from cds_service.security.trust import ASYMMETRIC
 from cds_service.settings import Settings
 from tests.conftest import NOW, CheckedClient
 from tests.support.fhir import alp, full_prefetch, sign_request
@@ -308,6 +311,19 @@ BAD_TOKENS: dict[str, tuple[Callable[[], str], str]] = {
         "not a JSON object",
     ),
     "garbage": (lambda: "not-a-jwt", "not a compact JWS"),
+    "alg not a string": (
+        lambda: f"{b64({'alg': ['ES384'], 'typ': 'JWT', 'kid': 'sandbox-1'})}.{b64(claims())}.abc",
+        "alg \"['ES384']\" is not allowed",
+    ),
+    "header nested thousands deep": (
+        lambda: f"{b64(b'[' * 5000 + b']' * 5000)}.{b64(claims())}.abc",
+        "malformed base64 or JSON",
+    ),
+    "tenant not a string": (
+        lambda: sign(claims(iss=TENANTED, tenant=["hospital-a"]), OTHER_EC384, kid="t-1", jku=None),
+        "tenant is not allow-listed",
+    ),
+    "exp beyond any float": (lambda: sign(claims(exp=10**400)), "malformed iat or exp"),
 }
 
 
@@ -549,3 +565,161 @@ def test_an_unreachable_replay_cache_fails_closed(
         response = call(client, sign(claims()))
     assert response.status_code == 401
     assert "replay cache unavailable" in caplog.text
+
+
+# --- every header/key pairing: 401 or, only when alg, key, kid and signature all agree, 200 ----
+
+ANY_KEY = "https://any-key.example.org"
+ED25519 = ed25519.Ed25519PrivateKey.generate()
+HMAC_SECRET = b"an-hmac-secret-an-issuer-should-never-have-" * 2
+# kid -> (private key or secret, the natural algorithm of that key)
+KEYS: dict[str, tuple[Any, str]] = {
+    "rsa": (RSA_KEY, "RS384"),
+    "p256": (EC256, "ES256"),
+    "p384": (EC384, "ES384"),
+    "p521": (EC521, "ES512"),
+    "ed25519": (ED25519, "EdDSA"),
+    "oct": (HMAC_SECRET, "HS256"),
+}
+HEADER_ALGS = [
+    *sorted(ASYMMETRIC),
+    "ES256K",
+    "EdDSA",
+    "HS256",
+    "HS384",
+    "HS512",
+    "none",
+    "",
+    "es384",  # case matters (RFC 7515 section 4.1.1)
+]
+# Which key each accepted algorithm verifies with.
+FITS = {
+    **{alg: {"rsa"} for alg in ASYMMETRIC if alg[:2] in {"RS", "PS"}},
+    "ES256": {"p256"},
+    "ES384": {"p384"},
+    "ES512": {"p521"},
+}
+
+
+def fitting_keys(alg: Any) -> set[str]:
+    return FITS.get(alg, set()) if isinstance(alg, str) else set()
+
+
+def any_jwk(kid: str) -> dict[str, Any]:
+    key, _ = KEYS[kid]
+    if kid == "oct":
+        data: dict[str, Any] = {"kty": "oct", "k": b64(HMAC_SECRET)}
+    elif kid == "ed25519":
+        data = json.loads(OKPAlgorithm.to_jwk(key.public_key()))
+    else:
+        data = jwk(key, kid, KEYS[kid][1])
+        del data["alg"]  # many JWK Sets leave it out; the header's alg must still fit the key
+    data.update(kid=kid, use="sig")
+    return data
+
+
+@pytest.fixture(scope="module")
+def any_key_client(
+    tmp_path_factory: pytest.TempPathFactory, kb: KnowledgeBase, audit: AuditStore
+) -> FlaskClient:
+    """An issuer allowing every asymmetric algorithm, whose pinned set holds a key of each type
+    (an HMAC secret too, as a careless JWKS might)."""
+    trust = {
+        "issuers": [
+            {
+                "iss": ANY_KEY,
+                "algorithms": sorted(ASYMMETRIC),
+                "jwks": {"keys": [any_jwk(kid) for kid in KEYS]},
+            }
+        ]
+    }
+    path = tmp_path_factory.mktemp("any-key") / "trust.json"
+    path.write_text(json.dumps(trust), "utf-8")
+    return make(path, kb, audit).test_client()
+
+
+def crafted(alg: Any, kid_mode: str, kid: str, signer: str) -> str:
+    """A token with this header; signed by `signer`'s key with the header's alg when that key
+    can make such a signature, else with the key's own algorithm ("garbage": random bytes)."""
+    header: dict[str, Any] = {"alg": alg, "typ": "JWT"}
+    if kid_mode == "present":
+        header["kid"] = kid
+    elif kid_mode == "unknown":
+        header["kid"] = "no-such-kid"
+    signing_input = f"{b64(header)}.{b64(claims(iss=ANY_KEY))}"
+    if signer == "garbage":
+        signature = os.urandom(64)
+    else:
+        key, natural = KEYS[signer]
+        algorithms = get_default_algorithms()
+        algorithm = algorithms[alg if signer in fitting_keys(alg) else natural]
+        signature = algorithm.sign(signing_input.encode(), algorithm.prepare_key(key))
+    return f"{signing_input}.{b64(signature)}"
+
+
+def accepted(alg: Any, kid_mode: str, kid: str, signer: str) -> bool:
+    return kid_mode == "present" and kid in fitting_keys(alg) and signer == kid
+
+
+def check_refused_or_accepted(
+    client: FlaskClient, alg: Any, kid_mode: str, kid: str, signer: str
+) -> None:
+    response = call(client, crafted(alg, kid_mode, kid, signer))
+    case = f"alg={alg!r} kid={kid_mode}:{kid} signed-by={signer}"
+    if accepted(alg, kid_mode, kid, signer):
+        assert response.status_code == 200, case
+        return
+    assert response.status_code == 401, case
+    assert response.get_json()["resourceType"] == "OperationOutcome", case
+
+
+def test_every_alg_and_key_type_pairing_is_refused_unless_it_fits(
+    any_key_client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The whole alg x key (type, curve) space, each key signing for itself: an ES384 header on
+    # the RSA key, an ES256 header on the P-384 key, RS384 on an HMAC secret...
+    with caplog.at_level(logging.WARNING, logger="cds_service.security"):
+        for alg in HEADER_ALGS:
+            for kid in KEYS:
+                check_refused_or_accepted(any_key_client, alg, "present", kid, kid)
+    assert "alg 'ES384' does not fit the key for this kid (RSA)" in caplog.text
+    assert "alg 'ES256' does not fit the key for this kid (EC secp384r1)" in caplog.text
+    assert "alg 'RS384' does not fit the key for this kid (symmetric secret)" in caplog.text
+    assert "unverifiable token" not in caplog.text  # every pairing was foreseen, none fell through
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    alg=st.one_of(
+        st.sampled_from(HEADER_ALGS),
+        st.sampled_from([None, 384, ["ES384"], {"alg": "ES384"}, True]),
+    ),
+    kid_mode=st.sampled_from(["present", "absent", "unknown"]),
+    kid=st.sampled_from(sorted(KEYS)),
+    signer=st.sampled_from([*sorted(KEYS), "garbage"]),
+)
+def test_no_header_and_key_combination_is_a_5xx(
+    any_key_client: FlaskClient, alg: Any, kid_mode: str, kid: str, signer: str
+) -> None:
+    check_refused_or_accepted(any_key_client, alg, kid_mode, kid, signer)
+
+
+@pytest.mark.parametrize(
+    ("kid", "header"),
+    [("rsa", "ES384"), ("p384", "RS384"), ("p384", "ES256"), ("p256", "ES512"), ("oct", "RS256")],
+)
+def test_the_reported_mismatches_are_401_with_the_reason_logged(
+    any_key_client: FlaskClient, kid: str, header: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="cds_service.security"):
+        response = call(any_key_client, crafted(header, "present", kid, kid))
+    assert response.status_code == 401
+    assert f"alg '{header}' does not fit the key for this kid" in caplog.text
+    assert f"iss={ANY_KEY!r}" in caplog.text  # the refusal names who sent it

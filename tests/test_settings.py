@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from cds_service.settings import Settings, SettingsError
+from tests.support.processes import alp_cds, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,3 +94,37 @@ def test_trust_with_several_workers_needs_a_shared_replay_cache(tmp_path: Path) 
         Settings.from_env(env)
     assert Settings.from_env({**env, "ALP_CDS_REDIS_URL": "redis://127.0.0.1:6379/0"}).workers == 2
     assert Settings.from_env({**env, "ALP_CDS_WORKERS": "1"}).workers == 1
+
+
+@pytest.mark.parametrize("trust", ["ALP_CDS_TRUST_FILE", "ALP_CDS_TRUST_PRESETS"])
+def test_development_mode_with_trust_and_several_workers_also_needs_redis(
+    tmp_path: Path, trust: str
+) -> None:
+    # A token replayed to a sibling worker would pass its own in-memory jti cache.
+    path = tmp_path / "trust.yaml"
+    path.write_text("issuers: []\n", "utf-8")
+    value = str(path) if trust == "ALP_CDS_TRUST_FILE" else "cds-hooks-sandbox"
+    env = {trust: value, "ALP_CDS_WORKERS": "2", "ALP_CDS_DEV_MODE": "true"}
+    with pytest.raises(SettingsError, match=r"^ALP_CDS_REDIS_URL: required when"):
+        Settings.from_env(env)
+    assert Settings.from_env({**env, "ALP_CDS_REDIS_URL": "redis://127.0.0.1:6379/0"}).dev_mode
+    assert Settings.from_env({**env, "ALP_CDS_WORKERS": "1"}).workers == 1
+    # Without trust there are no tokens to replay: several workers need nothing shared.
+    assert Settings.from_env({"ALP_CDS_WORKERS": "2", "ALP_CDS_DEV_MODE": "true"}).workers == 2
+
+
+@pytest.mark.slow
+def test_serve_in_development_mode_refuses_trust_with_two_workers_without_redis() -> None:
+    process = alp_cds(
+        "serve",
+        env={
+            "ALP_CDS_DEV_MODE": "true",
+            "ALP_CDS_TRUST_PRESETS": "cds-hooks-sandbox",
+            "ALP_CDS_WORKERS": "2",
+            "ALP_CDS_PORT": str(free_port()),
+        },
+    )
+    _, err = process.communicate(timeout=60)
+    assert process.returncode != 0
+    assert "ALP_CDS_REDIS_URL: required when" in err
+    assert "Traceback" not in err

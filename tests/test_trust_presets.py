@@ -124,6 +124,7 @@ def test_a_refused_token_logs_expected_and_received_aud_never_the_token(
         public_base_url="https://cds.example.org/alp",  # behind a path prefix the EHR forgot
         dev_mode=False,
         workers=1,
+        auto_migrate=True,  # a fresh store, as `alp-cds db upgrade` would leave it
     )
     headers = bearer(key, "ES384", iss, aud, "k1")
     token = headers["Authorization"].removeprefix("Bearer ")

@@ -9,6 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Engine
 
 
@@ -35,5 +36,19 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
+def is_known(revision: str | None) -> bool:
+    """Whether this version has `revision` (None: an empty store) among its migrations."""
+    if revision is None:
+        return True
+    try:
+        return ScriptDirectory.from_config(_config()).get_revision(revision) is not None
+    except CommandError:  # alembic's "no such revision"
+        return False
+
+
 def is_current(engine: Engine) -> bool:
     return current_revision(engine) == head_revision()
+
+
+class NotMigrated(RuntimeError):
+    """The store's schema is not the one this version writes; `str()` says what to do."""

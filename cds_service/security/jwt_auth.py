@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from jwt import PyJWK, PyJWKClient
 from jwt.exceptions import PyJWKClientError, PyJWKSetError
 
@@ -72,6 +73,63 @@ class VerifiedToken:
     tenant: str | None
     subject: str | None
     expires_at: float
+
+
+# The curve each ECDSA algorithm is defined on (RFC 7518 section 3.4).
+_EC_CURVES: dict[str, type[ec.EllipticCurve]] = {
+    "ES256": ec.SECP256R1,
+    "ES384": ec.SECP384R1,
+    "ES512": ec.SECP521R1,
+    "ES256K": ec.SECP256K1,
+}
+_PRIVATE = (
+    rsa.RSAPrivateKey,
+    ec.EllipticCurvePrivateKey,
+    ed25519.Ed25519PrivateKey,
+    ed448.Ed448PrivateKey,
+)
+
+
+def verification_key(algorithm: str, key: Any, issuer: str | None = None) -> Any:
+    """The public key to check an `algorithm` signature with, or an AuthError naming why this
+    key cannot be used with it.
+
+    The header's `alg` and the key its `kid` names are chosen by the caller independently. Handed
+    a key of another type (an RSA key under ES384, a P-384 key under ES256, an HMAC secret under
+    RS384), PyJWT raises TypeError or ValueError rather than a PyJWTError, which would surface as
+    a 500; so the pairing is checked here, before any cryptography runs."""
+    if isinstance(key, _PRIVATE):
+        # A JWK Set that carries private parameters still verifies with the public half
+        # (PyJWT's RSA verifier has no use for a private key object).
+        key = key.public_key()
+    if algorithm.startswith(("RS", "PS")):
+        fits = isinstance(key, rsa.RSAPublicKey)
+    elif algorithm in _EC_CURVES:
+        fits = isinstance(key, ec.EllipticCurvePublicKey) and isinstance(
+            key.curve, _EC_CURVES[algorithm]
+        )
+    elif algorithm == "EdDSA":
+        fits = isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey)
+    else:
+        fits = False
+    if not fits:
+        raise AuthError(
+            f"alg {algorithm[:20]!r} does not fit the key for this kid ({_kind(key)})", issuer
+        )
+    return key
+
+
+def _kind(key: Any) -> str:
+    """What a key is, for the log (never its material)."""
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RSA"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"EC {key.curve.name}"
+    if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+        return "EdDSA"
+    if isinstance(key, bytes | str):
+        return "symmetric secret"
+    return type(key).__name__
 
 
 def _segment(part: str) -> Any:
@@ -140,7 +198,8 @@ class JwtVerifier:
         try:
             header = _segment(parts[0])
             payload = _segment(parts[1])
-        except (ValueError, UnicodeError):
+        except (ValueError, UnicodeError, RecursionError):
+            # RecursionError: JSON nested thousands deep fits in the size limit.
             raise AuthError("malformed base64 or JSON") from None
         if not isinstance(header, dict) or not isinstance(payload, dict):
             raise AuthError("header or payload is not a JSON object")
@@ -153,7 +212,7 @@ class JwtVerifier:
         if str(header.get("typ", "")).upper() != "JWT":
             raise AuthError("header typ is not JWT", issuer.iss)
         algorithm = header.get("alg")
-        if algorithm not in issuer.algorithms:
+        if not isinstance(algorithm, str) or algorithm not in issuer.algorithms:
             raise AuthError(
                 f"alg {str(algorithm)[:20]!r} is not allowed for this issuer", issuer.iss
             )
@@ -163,11 +222,11 @@ class JwtVerifier:
         jku = header.get("jku")
         if jku is not None and not isinstance(jku, str):
             raise AuthError("jku is not a string", issuer.iss)
-        key = self._key(issuer, kid, jku)
+        key = verification_key(algorithm, self._key(issuer, kid, jku).key, issuer.iss)
         try:
             claims = jwt.decode(
                 token,
-                key.key,
+                key,
                 algorithms=[algorithm],
                 audience=[audience, audience + "/"],
                 issuer=issuer.iss,
@@ -176,19 +235,31 @@ class JwtVerifier:
             )
         except jwt.PyJWTError as exc:
             raise AuthError(f"{type(exc).__name__}: {exc}", issuer.iss) from None
+        except Exception as exc:
+            # Backstop for what the key check above does not foresee: PyJWT and cryptography
+            # raise plain TypeError/ValueError on some crafted inputs. A token that cannot be
+            # verified is refused (401), never a 500; the reason names the exception for the log.
+            raise AuthError(
+                f"unverifiable token ({type(exc).__name__}: {str(exc)[:200]})", issuer.iss
+            ) from None
         now = time.time()
-        if float(claims["iat"]) > now + self.leeway:
+        try:
+            # PyJWT has checked both are integers; one too large for a float is not a time.
+            issued, expires = float(claims["iat"]), float(claims["exp"])
+        except (TypeError, ValueError, OverflowError):
+            raise AuthError("missing or malformed iat or exp", issuer.iss) from None
+        if issued > now + self.leeway:
             raise AuthError("iat is in the future", issuer.iss)
-        if float(claims["exp"]) - float(claims["iat"]) > self.max_lifetime:
+        if expires - issued > self.max_lifetime:
             raise AuthError("token lifetime exceeds the maximum", issuer.iss)
         tenant = claims.get("tenant")
-        if issuer.tenants and tenant not in issuer.tenants:
+        if issuer.tenants and (not isinstance(tenant, str) or tenant not in issuer.tenants):
             raise AuthError("tenant is not allow-listed", issuer.iss)
         jti = claims["jti"]
         if not isinstance(jti, str) or not jti:
             raise AuthError("jti is empty", issuer.iss)
         try:
-            first = self.replay.first_use(issuer.iss, jti, float(claims["exp"]) + self.leeway)
+            first = self.replay.first_use(issuer.iss, jti, expires + self.leeway)
         except ReplayUnavailable as exc:
             # Without the shared store a replay cannot be ruled out: fail closed.
             raise AuthError(f"replay cache unavailable ({exc})", issuer.iss) from exc
@@ -200,5 +271,5 @@ class JwtVerifier:
             jti=jti,
             tenant=tenant if isinstance(tenant, str) else None,
             subject=subject if isinstance(subject, str) else None,
-            expires_at=float(claims["exp"]),
+            expires_at=expires,
         )

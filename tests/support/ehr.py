@@ -14,6 +14,7 @@ store is the feedback sink, so feedback lands where reports and the CLI read it.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import time
 import uuid
@@ -35,7 +36,8 @@ from cds_service.app import (
     public_url,
 )
 from cds_service.audit.store import AuditStore
-from cds_service.settings import Settings
+from cds_service.knowledge.model import KnowledgeBase
+from cds_service.settings import DEFAULT_KB_DIR, Settings
 from tests.conftest import NOW, CheckedClient
 from tests.support.fhir import PATIENT_ID, full_prefetch
 
@@ -259,11 +261,25 @@ def epic_override(
     }
 
 
+@functools.cache
+def shipped_knowledge_base() -> KnowledgeBase:
+    """cards/ read once for all the apps these tests build (about a second each time; the
+    knowledge base is immutable). A test pointing at its own copy still gets that copy."""
+    return load_knowledge_base(Settings.from_env({}, dev_mode=True))
+
+
 def audited_app(data_dir: Path, **overrides: Any) -> tuple[Flask, AuditStore]:
     """An app (development mode unless overridden) whose own SQLite audit store in `data_dir`
     takes the feedback, as in production; the CLI finds it with ALP_CDS_DATA_DIR=data_dir."""
-    settings = Settings.from_env({}, **{"dev_mode": True, "data_dir": data_dir, **overrides})
-    kb = load_knowledge_base(settings)
+    # One worker: an in-process app is one process (and with trust, more would need Redis).
+    settings = Settings.from_env(
+        {}, **{"dev_mode": True, "workers": 1, "data_dir": data_dir, **overrides}
+    )
+    kb = (
+        shipped_knowledge_base()
+        if settings.kb_dir == DEFAULT_KB_DIR
+        else load_knowledge_base(settings)
+    )
     store = build_audit_store(settings, kb)
     services = AlpServices(
         kb,
