@@ -236,6 +236,11 @@ def create_console_blueprint(settings: Settings, kb: KnowledgeBase, engine: Engi
             samesite="Strict",
         )
 
+    def clear_cookie(response: Reply, name: str) -> None:
+        response.delete_cookie(
+            name, path=PREFIX, secure=secure_cookies, httponly=True, samesite="Strict"
+        )
+
     def login_form(status: int, error: str | None, user: str = "") -> Reply:
         nonce, token = sessions.login_form()
         response = page(
@@ -274,7 +279,7 @@ def create_console_blueprint(settings: Settings, kb: KnowledgeBase, engine: Engi
         cookie, _ = sessions.issue(name)
         response = redirect(_safe_next(request.form.get("next")), 303)
         set_cookie(response, SESSION_COOKIE, cookie, SESSION_SECONDS)
-        response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
+        clear_cookie(response, LOGIN_COOKIE)
         try:
             audit(name, "form", 303)
         except Exception:
@@ -288,7 +293,7 @@ def create_console_blueprint(settings: Settings, kb: KnowledgeBase, engine: Engi
         if principal.via == "form" and not same_token(principal.csrf, request.form.get("csrf")):
             return page("message.html", 400, title="Not signed out", message="The form was stale.")
         response = redirect(f"{PREFIX}/login", 303)
-        response.delete_cookie(SESSION_COOKIE, path=PREFIX, secure=secure_cookies, httponly=True)
+        clear_cookie(response, SESSION_COOKIE)
         return response
 
     # --- pages -----------------------------------------------------------------------------------
