@@ -372,8 +372,11 @@ def _warnings(
             f"Only the newest {report.invocations} invocations of the period were replayed."
         )
     if report.evaluations and seen_facts:
+        # Facts some evaluations lack (no bilirubin measured, say) are unknown for both sides
+        # alike; a fact only the candidate tests, and never stored, makes its rules look quiet.
+        current_tests = set().union(*(_facts_tested(r) for r in current.active_rules()))
         for rule in sorted(candidate.active_rules(), key=lambda r: r.id):
-            missing = sorted(_facts_tested(rule) - seen_facts)
+            missing = sorted(_facts_tested(rule) - current_tests - seen_facts)
             if missing:
                 warnings.append(
                     f"Rule {rule.id} tests {', '.join(missing)}, which no stored evaluation of "

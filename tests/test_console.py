@@ -6,18 +6,24 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
-from datetime import UTC, datetime
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select, update
+from sqlalchemy import Engine, create_engine, select, text, update
 
+from cds_service import impact
 from cds_service.app import create_app
-from cds_service.audit import migrate, schema
+from cds_service.audit import migrate, reports, schema
+from cds_service.audit.spool import Spool
+from cds_service.audit.store import AuditStore, make_engine
 from cds_service.knowledge.model import KnowledgeBase
 from cds_service.settings import Settings, SettingsError
 from tests.conftest import NOW
@@ -29,10 +35,21 @@ from tests.support.console import (
     call,
     console_app,
     feedback,
+    shift,
     write_users,
 )
 from tests.support.fhir import alp, full_prefetch, ggt, sign_request
 
+PG_URL = os.environ.get("ALP_TEST_DATABASE_URL")
+BACKENDS = [
+    "sqlite",
+    pytest.param(
+        "postgresql",
+        marks=pytest.mark.skipif(
+            not PG_URL, reason="set ALP_TEST_DATABASE_URL to run against PostgreSQL"
+        ),
+    ),
+]
 HOSTILE = "<script>alert(1)</script>\"'><img src=x onerror=alert(2)>"
 HTML = {"Accept": "text/html"}
 
@@ -570,3 +587,63 @@ def test_console_responses_carry_a_strict_content_security_policy(client: FlaskC
     with client.get("/console/static/console.css") as static:
         assert static.status_code == 200
         assert "url(" not in static.get_data(as_text=True)  # no outside fonts or images
+
+
+# --- the same on PostgreSQL ---------------------------------------------------------------------
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        built = make_engine(f"sqlite:///{tmp_path / 'audit.sqlite3'}")
+        migrate.upgrade(built)
+        yield built
+        built.dispose()
+        return
+    assert PG_URL
+    name = f"alp_console_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{name}"'))
+    separator = "&" if "?" in PG_URL else "?"
+    built = make_engine(f"{PG_URL}{separator}options=-csearch_path%3D{name}")
+    migrate.upgrade(built)
+    yield built
+    built.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+    admin.dispose()
+
+
+def test_console_counts_by_day_on_each_database(
+    backend: Engine, tmp_path: Path, kb: KnowledgeBase
+) -> None:
+    store = AuditStore(backend, Spool(tmp_path / "spool.jsonl"), kb.version, kb.content_hash)
+    console = console_app(tmp_path, kb, store=store)
+    client = console.client()
+    answers = seeded(client)
+    # Move one call to three days ago, late in the (UTC) evening: it counts on that day.
+    earlier = (datetime.now(UTC) - timedelta(days=3)).replace(hour=23, minute=30)
+    shift(backend, "hi-a", earlier)
+    activity = reports.daily_activity(backend, earlier - timedelta(days=1))
+    assert activity[earlier.date().isoformat()]["invocations"] == 1
+    assert activity[datetime.now(UTC).date().isoformat()]["invocations"] == 2
+    text = client.get("/console/?days=7", headers=basic()).get_data(as_text=True)
+    assert re.search(r'class="big">3</span><span>answered calls', text)
+    that_day = client.get(f"/console/invocations?date={earlier.date()}", headers=basic())
+    assert "hi-a" in that_day.get_data(as_text=True)
+    assert "hi-b" not in that_day.get_data(as_text=True)
+    assert "hi-a" in client.get(
+        f"/console/invocations?date={earlier.date()}&rule=alp-high-confirm-origin",
+        headers=basic(),
+    ).get_data(as_text=True)
+    overridden = answers[2]["cards"][-1]["source"]["topic"]["code"]
+    rule = client.get(f"/console/rules/{overridden}", headers=basic()).get_data(as_text=True)
+    assert "Known metastatic disease" in rule
+    latest = reports.latest_feedback(backend, earlier - timedelta(days=1))
+    assert {f["outcome"] for f in latest} == {"accepted", "overridden"}
+    assert answers[0]["cards"][0]["uuid"] in {f["card_uuid"] for f in latest}
+    assert reports.kb_versions(backend, earlier - timedelta(days=1))[0]["invocations"] == 3
+    replay = impact.impact(kb, kb, backend, earlier - timedelta(days=1))
+    assert replay.evaluations == 3
+    assert replay.totals()["same"] == sum(len(a["cards"]) for a in answers)

@@ -52,14 +52,18 @@ class ConsoleApp:
         return self.app.test_client()
 
 
-def console_app(tmp_path: Path, kb: KnowledgeBase, **overrides: Any) -> ConsoleApp:
+def console_app(
+    tmp_path: Path, kb: KnowledgeBase, store: AuditStore | None = None, **overrides: Any
+) -> ConsoleApp:
+    """An app with the console on (a users file with USER unless told otherwise) and its own
+    audit store: SQLite in tmp_path, or `store`."""
     data_dir = tmp_path / "data"
     values: dict[str, Any] = {"dev_mode": True, "data_dir": data_dir}
     if "console_trusted_header" not in overrides and "console_users_file" not in overrides:
         values["console_users_file"] = write_users(tmp_path / "users", {USER: PASSWORD})
     values.update(overrides)
     settings = Settings.from_env({}, **values)
-    store = build_audit_store(settings, kb)
+    store = store or build_audit_store(settings, kb)
     services = AlpServices(kb, settings.base_url, settings.result_sign_hook, clock=lambda: NOW)
     app = create_app(settings, services=services, audit=store)
     return ConsoleApp(app, store, settings)
