@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := tests/fhir_server/node_modules/.installed-stamp
 
-.PHONY: run test lint node-deps clean
+.PHONY: run test lint node-deps browser-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,18 @@ $(NODE_STAMP): tests/fhir_server/package-lock.json
 
 node-deps: $(NODE_STAMP)
 
+# Debian's chromium for the console's browser tests (Playwright drives it by executable_path;
+# never a downloaded browser build). Installed when missing and we are root, as in CI; otherwise
+# those tests skip with a reason.
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing chromium (apt-get)"; \
+			DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else echo "chromium not found and not root: browser tests will be skipped"; fi; \
+	fi
+
 run: $(STAMP)
 	ALP_CDS_DEV_MODE=$${ALP_CDS_DEV_MODE:-true} $(BIN)/alp-cds serve
 
@@ -29,7 +41,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: $(STAMP) node-deps lint
+test: $(STAMP) node-deps browser-deps lint
 	$(BIN)/pytest
 
 clean:

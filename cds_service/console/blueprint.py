@@ -141,8 +141,9 @@ def create_console_blueprint(settings: Settings, kb: KnowledgeBase, engine: Engi
             log.exception("console: a refused access could not be recorded")
 
     def wants_html() -> bool:
-        best = request.accept_mimetypes.best_match(["text/html", "application/json", "text/csv"])
-        return request.method == "GET" and best == "text/html"
+        # Browsers name text/html when they navigate; scripts (curl: */*) get a plain 401.
+        named = any(kind == "text/html" and q > 0 for kind, q in request.accept_mimetypes)
+        return request.method == "GET" and named
 
     def refuse(status: int, why: str, via: str, user: str | None = None) -> Reply:
         audit_refusal(user, via, status)
