@@ -94,6 +94,13 @@ def kb_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("expected a positive whole number")
+    return value
+
+
 def kb_impact(args: argparse.Namespace) -> int:
     import json
 
@@ -310,8 +317,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     impact_cmd.add_argument("--candidate", required=True, help="the candidate cards/ folder")
     impact_cmd.add_argument("--since", default="30d", help="30d, or an ISO date (default 30d)")
-    impact_cmd.add_argument("--limit", type=int, default=20_000, help="newest invocations replayed")
-    impact_cmd.add_argument("--examples", type=int, default=3, help="example invocations per rule")
+    impact_cmd.add_argument(
+        "--limit", type=_positive, default=20_000, help="newest invocations replayed"
+    )
+    impact_cmd.add_argument(
+        "--examples", type=_positive, default=3, help="example invocations per rule"
+    )
     impact_cmd.add_argument("--json", action="store_true")
     impact_cmd.set_defaults(func=kb_impact)
     config = commands.add_parser("config", help="configuration tools").add_subparsers(

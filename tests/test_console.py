@@ -647,3 +647,24 @@ def test_console_counts_by_day_on_each_database(
     replay = impact.impact(kb, kb, backend, earlier - timedelta(days=1))
     assert replay.evaluations == 3
     assert replay.totals()["same"] == sum(len(a["cards"]) for a in answers)
+
+
+def test_a_remembered_basic_sign_in_never_makes_a_wrong_password_cheap(
+    console: ConsoleApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bcrypt
+
+    client = console.client()
+    assert client.get("/console/", headers=basic()).status_code == 200
+    checks: list[bytes] = []
+    real = bcrypt.checkpw
+
+    def counted(password: bytes, hashed: bytes) -> bool:
+        checks.append(password)
+        return real(password, hashed)
+
+    monkeypatch.setattr("cds_service.console.auth.bcrypt.checkpw", counted)
+    assert client.get("/console/", headers=basic()).status_code == 200
+    assert checks == []  # the right password, remembered
+    assert client.get("/console/", headers=basic(password="guess")).status_code == 401
+    assert checks == [b"guess"]  # a wrong one is checked in full

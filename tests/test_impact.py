@@ -268,3 +268,18 @@ def test_a_rule_testing_a_fact_no_stored_evaluation_holds_is_flagged(
     assert any(
         w.startswith("Rule alp-high-liver-source tests liver.r_ratio") for w in report.warnings
     ), report.warnings
+
+
+def test_kb_impact_refuses_what_it_cannot_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cds_service.cli import main
+
+    monkeypatch.setenv("ALP_CDS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ALP_CDS_DEV_MODE", "true")
+    assert main(["kb", "impact", "--candidate", str(tmp_path / "nowhere")]) == 1
+    assert "knowledge base folder not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="--since expects 30d"):
+        main(["kb", "impact", "--candidate", str(ROOT / "cards"), "--since", "last week"])
+    with pytest.raises(SystemExit):
+        main(["kb", "impact", "--candidate", str(ROOT / "cards"), "--limit", "0"])

@@ -16,12 +16,14 @@ restart; a removed account's session stops working at its next request.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import logging
 import re
 import secrets
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,9 @@ security_log = logging.getLogger("cds_service.security")
 SESSION_COOKIE = "alp_console"
 LOGIN_COOKIE = "alp_console_login"
 SESSION_SECONDS = 8 * 3600
+# A script sending HTTP Basic on every request would pay a bcrypt check (~0.25 s) each time;
+# a successful check is remembered this long, as a keyed digest, never the password.
+VERIFIED_SECONDS = 300
 LOGIN_FORM_SECONDS = 3600
 BCRYPT_PREFIXES = (b"$2a$", b"$2b$", b"$2y$")
 # A user name from a file or a proxy header: printable, no separators that would confuse logs.
@@ -80,6 +85,8 @@ class UsersFile:
         self._lock = threading.Lock()
         self._stamp: tuple[int, int] | None = None
         self._users: dict[str, bytes] = {}
+        self._verified: dict[str, tuple[bytes, bytes, float]] = {}
+        self._pepper = secrets.token_bytes(32)
         self._load(strict=True)
         # Checked for an unknown name too, so a wrong name costs what a wrong password costs.
         cost = next(iter(self._users.values()), b"$2b$12$")[4:6].decode()
@@ -119,10 +126,23 @@ class UsersFile:
         if hashed is None:
             bcrypt.checkpw(candidate, self._dummy)
             return False
+        digest = hmac.new(self._pepper, candidate, hashlib.sha256).digest()
+        with self._lock:
+            known = self._verified.get(user)
+        fresh = known is not None and known[1] == hashed and known[2] > time.monotonic()
+        if fresh and known is not None and hmac.compare_digest(known[0], digest):
+            return True
+        # Anything else pays the full bcrypt price, so guessing is never cheap.
         try:
-            return bcrypt.checkpw(candidate, hashed)
+            ok = bcrypt.checkpw(candidate, hashed)
         except ValueError:
             return False
+        if ok:
+            with self._lock:
+                if len(self._verified) > 1000:
+                    self._verified.clear()
+                self._verified[user] = (digest, hashed, time.monotonic() + VERIFIED_SECONDS)
+        return ok
 
 
 class TrustedProxies:

@@ -71,9 +71,10 @@ def _legend(series: Sequence[Series], x: float, y: float) -> list[str]:
         return []
     out = []
     for s in series:
-        out.append(f'<rect class="{s.css}" x="{x:.1f}" y="{y - 9:.1f}" width="10" height="10"/>')
+        swatch = s.css.split()[0]
+        out.append(f'<rect class="{swatch}" x="{x:.1f}" y="{y - 9:.1f}" width="10" height="10"/>')
         out.append(f'<text class="legend" x="{x + 14:.1f}" y="{y:.1f}">{_e(s.name)}</text>')
-        x += 24 + 6.2 * len(s.name)
+        x += 26 + 7.4 * len(s.name)  # about 7 px per character at the legend's 12.5 px
     return out
 
 

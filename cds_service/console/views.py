@@ -423,10 +423,11 @@ def rule_page(engine: Engine, kb: KnowledgeBase, rule_id: str, span: Period) -> 
                 title,
                 labels,
                 [
-                    Series("fired", [c.fired for c in counts], "s4"),
                     Series("cards shown", [c.shown for c in counts], "s0"),
                     Series("accepted", [c.accepted for c in counts], "s1"),
                     Series("overridden", [c.overridden for c in counts], "s3"),
+                    # Dashed and drawn last: it often equals "cards shown" and would hide.
+                    Series("fired", [c.fired for c in counts], "s4 dashed"),
                 ],
                 x_label=span.bucket_name,
                 y_label="count",
