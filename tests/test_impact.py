@@ -283,3 +283,16 @@ def test_kb_impact_refuses_what_it_cannot_run(
         main(["kb", "impact", "--candidate", str(ROOT / "cards"), "--since", "last week"])
     with pytest.raises(SystemExit):
         main(["kb", "impact", "--candidate", str(ROOT / "cards"), "--limit", "0"])
+
+
+def test_the_replay_is_bounded_and_says_so(tmp_path: Path, kb: KnowledgeBase) -> None:
+    from cds_service.cli import build_parser
+
+    parsed = build_parser().parse_args(["kb", "impact", "--candidate", "x"])
+    assert parsed.limit == impact.DEFAULT_LIMIT  # the CLI and the console replay as much
+    console = console_app(tmp_path, kb)
+    stored_calls(console)
+    report = impact.impact(kb, kb, console.engine, datetime.now(UTC) - timedelta(1), limit=2)
+    assert report.truncated
+    assert report.invocations == 2
+    assert "Only the newest 2 invocations" in report.warnings[0]
