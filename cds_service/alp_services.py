@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from cds_service.clinical import engine
-from cds_service.clinical.facts import OPEN_ORDER_STATUSES
-from cds_service.clinical.labs import UNUSABLE_STATUSES, effective_time, unusable_reason
 from cds_service.clinical.record import PatientRecord
-from cds_service.fhir.values import LOINC, as_str
+from cds_service.clinical.selection import select_result_set
+from cds_service.fhir.values import LOINC
 from cds_service.hooks.declaration import PrefetchTemplate, ServiceDeclaration
 from cds_service.hooks.definitions import PATIENT_VIEW, lab_result_sign
 from cds_service.hooks.prefetch import ResolvedData
@@ -28,6 +27,10 @@ from cds_service.render.cards import RenderContext, card_trace, render
 RESULT_SIGN_ID = "alp-result-sign"
 PATIENT_VIEW_ID = "alp-patient-view"
 KB_EXTENSION = "org.alp-cds.knowledge-base"
+# Epic sends its native triggers (an advisory whose criteria matched) as patient-view with this
+# top-level extension naming the triggering action (docs/ehr/epic.md).
+EPIC_TRIGGER = "com.epic.cdshooks.request.bpa-trigger-action"
+EPIC_OPEN_CHART_ACTIONS = frozenset({"60"})
 
 DATA_LABELS = {
     "patient": "the Patient",
@@ -82,18 +85,27 @@ class AlpServices:
     def __init__(
         self,
         kb: KnowledgeBase,
-        base_url: str,
+        base_url: str | Callable[[], str],
         result_sign_hook: str,
         local_codes: Mapping[str, Any] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         new_uuid: Callable[[], str] = lambda: str(uuid.uuid4()),
+        chart_open_days: float | None = None,
     ) -> None:
         self.kb = kb
         self.base_url = base_url
+        """The public URL for card links, or a function giving it for the call being answered
+        (the app derives it from the request when no public URL is configured)."""
         self.result_sign_hook = result_sign_hook
         self.local_codes = dict(local_codes or {})
         self.clock = clock
         self.new_uuid = new_uuid
+        self.chart_open_days = chart_open_days
+        """How old an ALP an Epic open-chart advisory may still remind about (None: the
+        knowledge base's look-back)."""
+
+    def public_base_url(self) -> str:
+        return self.base_url() if callable(self.base_url) else self.base_url
 
     def declarations(self) -> list[ServiceDeclaration]:
         extension = {KB_EXTENSION: {"version": self.kb.version, "hash": self.kb.content_hash}}
@@ -147,6 +159,9 @@ class AlpServices:
             user=request.context.get("userId"),
             encounter=request.context.get("encounterId"),
             unavailable=tuple(DATA_LABELS.get(k, k) for k in data.unavailable()),
+            missing=frozenset(
+                "medications" if k == "statements" else k for k in data.unavailable()
+            ),
         )
 
     def result_sign(self, request: HookRequest, data: ResolvedData) -> CdsResponse:
@@ -157,48 +172,40 @@ class AlpServices:
         return self._respond(request, data, self.record(request, data, results))
 
     def patient_view(self, request: HookRequest, data: ResolvedData) -> CdsResponse:
-        record = self.record(request, data, ())
-        latest = self._latest_open_alp(record)
-        if latest is None:
-            return CdsResponse(trace={"reason": "no recent ALP with open follow-up"})
-        return self._respond(request, data, self.record(request, data, (latest,)))
-
-    def _latest_open_alp(self, record: PatientRecord) -> Any:
-        """The most recent ALP in the look-back window, unless its follow-up is under way: a
-        follow-up test (orderables.yaml `closes_follow_up`) resulted after it or on order."""
-        since = record.now - timedelta(days=self.kb.param("patient_view_lookback_days"))
-        dated = [
-            (effective_time(obs), obs)
-            for obs in engine.alp_results(self.kb, record.labs)
-            if unusable_reason(obs) is None
-        ]
-        recent = [(when, obs) for when, obs in dated if when is not None and when >= since]
-        if not recent:
-            return None
-        when, latest = max(recent, key=lambda pair: pair[0])
-        follow_ups = {o.id for o in self.kb.orderables.values() if o.closes_follow_up}
-        for obs in record.labs:
-            if as_str(obs.get("status")) in UNUSABLE_STATUSES:
-                continue
-            obs_time = effective_time(obs)
-            resulted = set(self.kb.orderables_resulted_by(obs.get("code")))
-            if resulted & follow_ups and obs_time is not None and obs_time > when:
-                return None
-        for order in record.orders:
-            open_order = as_str(order.get("status")) in OPEN_ORDER_STATUSES
-            # A "do not perform" order records that the test must NOT be done: no follow-up.
-            if order.get("doNotPerform") is True:
-                continue
-            if open_order and set(self.kb.orderables_ordered_by(order.get("code"))) & follow_ups:
-                return None
-        return latest
+        """The production path in Epic and Oracle Health: find the ALP the call is about and
+        answer as alp-result-sign would for its result set (clinical/selection.py)."""
+        action = epic_trigger_action(request.extension)
+        chart_open = action in EPIC_OPEN_CHART_ACTIONS
+        chosen = select_result_set(
+            self.kb,
+            self.record(request, data, ()),
+            self.chart_open_days if chart_open else None,
+        )
+        selection = chosen.to_json()
+        selection["trigger"] = (
+            "a call without the Epic trigger extension"
+            if action is None
+            else f"Epic advisory, triggering action {action}"
+            + (" (open chart)" if chart_open else "")
+        )
+        if not chosen.results:
+            trace = {
+                "knowledge_base": {"version": self.kb.version, "hash": self.kb.content_hash},
+                "reason": chosen.reason,
+                "selection": selection,
+                "data": data.provenance(),
+            }
+            return CdsResponse(trace=trace)
+        response = self._respond(request, data, self.record(request, data, chosen.results))
+        response.trace["selection"] = selection
+        return response
 
     def _respond(
         self, request: HookRequest, data: ResolvedData, record: PatientRecord
     ) -> CdsResponse:
         evaluations = engine.evaluate(self.kb, record)
         context = RenderContext(
-            base_url=self.base_url,
+            base_url=self.public_base_url(),
             patient_id=request.context["patientId"],
             user=request.context.get("userId"),
             encounter_id=request.context.get("encounterId"),
@@ -214,3 +221,12 @@ class AlpServices:
             "cards": card_trace(cards),
         }
         return CdsResponse(cards=cards, trace=trace)
+
+
+def epic_trigger_action(extension: Mapping[str, Any] | None) -> str | None:
+    """Epic's triggering action code (a string like "60"), or None when the call has none."""
+    value = (extension or {}).get(EPIC_TRIGGER)
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    text = str(value).strip()
+    return text[:32] or None

@@ -36,6 +36,7 @@ from cds_service.observability.routes import create_ops_blueprint
 from cds_service.security.cors import install_cors
 from cds_service.security.jwt_auth import JwtVerifier
 from cds_service.security.policy import authenticator, fhir_server_refusal, security_log
+from cds_service.security.public_url import PublicUrl, parse_networks
 from cds_service.security.replay import MemoryReplayCache, RedisReplayCache, ReplayCache
 from cds_service.security.trust import TrustError, TrustStore, load_trust
 from cds_service.settings import Settings, SettingsError
@@ -103,6 +104,13 @@ def local_codes(settings: Settings, kb: KnowledgeBase) -> dict[str, list[Coding]
     return codes
 
 
+def public_url(settings: Settings) -> PublicUrl:
+    """The configured public URL, or (development mode) the one each request came to."""
+    return PublicUrl(
+        settings.public_base_url, settings.base_url, parse_networks(settings.forwarded_allow_ips)
+    )
+
+
 def fhir_client_factory(settings: Settings, session: requests.Session) -> Any:
     limits = Limits(
         connect_timeout=settings.fhir_connect_timeout,
@@ -143,10 +151,16 @@ def create_app(
             "ALP_CDS_TRUST_FILE: no trusted CDS client is configured; set ALP_CDS_TRUST_FILE "
             "(or ALP_CDS_TRUST_PRESETS), or ALP_CDS_DEV_MODE=true for development"
         )
+    settings.require_public_base_url()
+    public = public_url(settings)
     kb = services.kb if services else load_knowledge_base(settings)
     audit = audit or build_audit_store(settings, kb)
     services = services or AlpServices(
-        kb, settings.base_url, settings.result_sign_hook, local_codes(settings, kb)
+        kb,
+        public.current,
+        settings.result_sign_hook,
+        local_codes(settings, kb),
+        chart_open_days=settings.epic_chart_open_days,
     )
 
     app = Flask(__name__)
@@ -169,7 +183,7 @@ def create_app(
         fhir_deadline=settings.fhir_deadline,
         authenticate=authenticator(
             JwtVerifier(trust, replay, settings.jwt_leeway, settings.jwt_max_lifetime),
-            settings.base_url,
+            public.for_request,
         )
         if trust
         else None,

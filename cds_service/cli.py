@@ -181,6 +181,11 @@ def config_check(_: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    try:
+        settings.require_public_base_url()
+    except SettingsError as exc:
+        print(f"\nerror: {exc}: the service will not start", file=sys.stderr)
+        return 1
     if settings.dev_mode:
         print("\nWARNING: development mode" + ("" if trust else ", and no JWT is checked"))
     return 0
@@ -260,14 +265,24 @@ def audit_show(args: argparse.Namespace) -> int:
                 f"[{card['indicator']}] {card['summary']}"
             )
         for item in record["feedback"]:
+            reasons = item.get("override_reasons") or (
+                [{"code": item["override_code"], "display": item["override_display"]}]
+                if item["override_code"]
+                else []
+            )
+            shown = "; ".join(
+                str(r.get("display") or r.get("code") or "(comment only)")
+                + (f" {r['system']}|{r['code']}" if r.get("system") and r.get("code") else "")
+                for r in reasons
+            )
             print(
                 f"feedback on {item['card_uuid']}: {item['outcome']} at {item['outcome_timestamp']}"
-                + (
-                    f" ({item['override_display'] or item['override_code']})"
-                    if item["override_code"]
-                    else ""
-                )
+                + (f" ({shown})" if shown else "")
             )
+            if item["override_comment"]:
+                print(f"  comment: {item['override_comment']}")
+            if item.get("extra"):
+                print(f"  also sent: {json.dumps(item['extra'], default=str)}")
         print(explain_text(CdsResponse(trace=record["trace"] or {})).split("\n", 2)[-1])
     return 0
 

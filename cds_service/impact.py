@@ -19,11 +19,10 @@ Used by `alp-cds kb impact` and the console's impact preview, so both give the s
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +31,9 @@ from sqlalchemy import Engine
 from cds_service.audit import reports
 from cds_service.clinical.engine import AlpEvaluation, RuleOutcome, evaluate_rule
 from cds_service.clinical.facts import FACTS, Facts
+from cds_service.clinical.plan import plan
 from cds_service.knowledge import loader
 from cds_service.knowledge.model import Condition, KnowledgeBase, Rule
-from cds_service.render.cards import RenderContext, render
 from cds_service.render.rulebook import rule_entry
 
 KINDS = ("appear", "change", "go")
@@ -53,7 +52,9 @@ def load_candidate(folder: Path) -> KnowledgeBase:
 # --- the stored trace -> facts ----------------------------------------------------------------
 
 
-def facts_from_trace(evaluation: Mapping[str, Any]) -> Facts | None:
+def facts_from_trace(
+    evaluation: Mapping[str, Any], kb: KnowledgeBase | None = None
+) -> Facts | None:
     """The facts one stored evaluation was decided on, rebuilt from its decision trace; None for
     an ALP result that was not interpreted (no facts were derived).
 
@@ -62,10 +63,11 @@ def facts_from_trace(evaluation: Mapping[str, Any]) -> Facts | None:
     {finding: [evidence]}, `observation` = the ALP's reference). When the trace format changes,
     change this function and nothing else in the replay.
 
-    Card rendering also reads a few supporting details that the trace keeps only in part: which
-    orderables have an open order or a recent result is kept (the facts `orders.open` and
-    `results.recent`), but not which resource and date for each; those texts only appear in a
-    card's detail, which the comparison does not use.
+    Card plans also read supporting details the trace keeps only in part. Kept: which
+    orderables have an open order or a recent result (the facts `orders.open`, `results.recent`;
+    not which resource and date, which only a card's detail shows), the ALP's date (a repeat's
+    occurrence is counted from it). Not kept: how a card names each finding (`mentions`); the
+    finding's label stands in unless the trace has `mentions`.
     """
     stored = evaluation.get("facts")
     if not isinstance(stored, Mapping) or evaluation.get("not_interpreted"):
@@ -78,6 +80,16 @@ def facts_from_trace(evaluation: Mapping[str, Any]) -> Facts | None:
     findings = evaluation.get("findings")
     facts.details["findings"] = dict(findings) if isinstance(findings, Mapping) else {}
     facts.details["alp_reference"] = observation
+    facts.details["alp_when"] = _day_start(facts.get("alp.date"))
+    # How cards name each finding ("amoxicillin / clavulanate, stopped 20 Oct 2026") is not in
+    # today's trace; the finding's own label stands in (the same on both sides of a comparison,
+    # but a summary that names a finding reads differently from the card that was sent).
+    mentions = evaluation.get("mentions")
+    facts.details["mentions"] = (
+        {str(k): [str(m) for m in v] for k, v in mentions.items() if isinstance(v, list)}
+        if isinstance(mentions, Mapping)
+        else {f: [_label(kb, f)] for f in facts.details["findings"]}
+    )
     value, high = facts.get("alp.value_ul"), facts.get("alp.high")
     facts.details["alp_ul"] = value
     facts.details["alp_uln"] = _number(high)
@@ -88,12 +100,27 @@ def facts_from_trace(evaluation: Mapping[str, Any]) -> Facts | None:
     return facts
 
 
-def stored_evaluations(trace: Any) -> Iterator[tuple[str, Facts | None]]:
+def _label(kb: KnowledgeBase | None, finding: str) -> str:
+    found = kb.findings.get(finding) if kb else None
+    return found.label if found else finding
+
+
+def stored_evaluations(
+    trace: Any, kb: KnowledgeBase | None = None
+) -> Iterator[tuple[str, Facts | None]]:
     """(ALP observation, facts or None) for each evaluation in one stored trace."""
     evaluations = trace.get("evaluations") if isinstance(trace, Mapping) else None
     for evaluation in evaluations if isinstance(evaluations, list) else ():
         if isinstance(evaluation, Mapping):
-            yield str(evaluation.get("observation") or "?"), facts_from_trace(evaluation)
+            yield str(evaluation.get("observation") or "?"), facts_from_trace(evaluation, kb)
+
+
+def _day_start(value: Any) -> datetime | None:
+    try:
+        day = date.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def _names(value: Any) -> list[str]:
@@ -157,34 +184,26 @@ class CardView:
 
 
 def cards_on(kb: KnowledgeBase, observation: str, facts: Facts) -> dict[str, CardView]:
-    """The cards a knowledge base shows for one ALP's facts, by rule id."""
-    evaluation = evaluate_facts(kb, observation, facts)
-    shown = evaluation.shown("card")
-    counter = itertools.count()
-    context = RenderContext(
-        base_url="http://impact.invalid",
-        patient_id="impact",
-        user=None,
-        encounter_id=None,
-        new_uuid=lambda: f"impact-{next(counter)}",
-    )
-    cards = render(kb, [evaluation], context)
-    # render() makes one card per shown card rule, in the same order.
+    """The cards a knowledge base shows for one ALP's facts, by rule id: the card plan the
+    service renders from (`clinical.plan`), so suggestions are chosen as the service chooses
+    them."""
     views = {}
-    for outcome, card in zip(shown, cards, strict=True):
-        codes = []
-        for suggestion in card.suggestions:
-            coding = [
-                c
-                for action in suggestion.actions
-                for c in ((action.resource or {}).get("code") or {}).get("coding", [])
-            ]
-            codes.append(f"{coding[0].get('system')}|{coding[0].get('code')}" if coding else "?")
-        views[outcome.rule.id] = CardView(
-            rule=outcome.rule.id,
-            indicator=str(card.indicator),
-            summary=card.summary,
-            orders=tuple(s.label for s in card.suggestions),
+    for planned in plan(kb, [evaluate_facts(kb, observation, facts)]):
+        rule = planned.outcome.rule
+        orders, codes = [], []
+        for suggestion in planned.suggestions:
+            weeks = suggestion.occurrence_weeks
+            when = f" in {weeks[0]:g}-{weeks[1]:g} weeks" if weeks else ""
+            orders.append(suggestion.orderable.order_label + when)
+            codes.append(
+                f"{suggestion.orderable.system}|{suggestion.orderable.code}"
+                + (f"@{weeks[0]:g}-{weeks[1]:g}wk" if weeks else "")
+            )
+        views[rule.id] = CardView(
+            rule=rule.id,
+            indicator=rule.card.indicator if rule.card else "info",
+            summary=planned.summary,
+            orders=tuple(orders),
             codes=tuple(codes),
         )
     return views
@@ -316,7 +335,7 @@ def impact(
         kb_hash = (
             (trace.get("knowledge_base") or {}).get("hash") if isinstance(trace, dict) else None
         )
-        for observation, facts in stored_evaluations(trace):
+        for observation, facts in stored_evaluations(trace, current):
             if facts is None:
                 report.not_interpreted += 1
                 continue
@@ -355,7 +374,8 @@ def _facts_tested(rule: Rule) -> set[str]:
     conditions = list(rule.conditions)
     if rule.card:
         conditions += [s.only_if for s in rule.card.suggest if s.only_if]
-        conditions += [t.only_if for t in (*rule.card.next_steps, *rule.card.cautions) if t.only_if]
+        texts = (*rule.card.summary, *rule.card.next_steps, *rule.card.cautions)
+        conditions += [t.only_if for t in texts if t.only_if]
     return {c.fact for c in _walk(conditions) if c.fact}
 
 

@@ -169,6 +169,14 @@ def _parse_dirs(raw: str) -> tuple[Path, ...]:
     return paths
 
 
+def _parse_forwarded_allow(raw: str) -> tuple[str, ...]:
+    items = tuple(item.strip() for item in raw.split(",") if item.strip())
+    for item in items:
+        if item != "*":
+            ipaddress.ip_network(item, strict=False)  # ValueError names the bad address
+    return items
+
+
 def _parse_log_level(raw: str) -> str:
     value = raw.strip().upper()
     if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -195,7 +203,14 @@ class Settings:
         "PUBLIC_BASE_URL",
         _parse_url,
         "Public URL of the service as EHRs call it (scheme, host, optional path prefix). "
-        "Used for absolute links in cards and as the JWT audience.",
+        "Used for absolute links in cards and as the JWT audience. Required outside "
+        "development mode; in development mode without it, the URL the caller used.",
+    )
+    forwarded_allow_ips: tuple[str, ...] = _setting(
+        "FORWARDED_ALLOW_IPS",
+        _parse_forwarded_allow,
+        "Peers (addresses or networks, comma-separated; '*' any) whose X-Forwarded-Proto/Host/"
+        "Prefix headers are believed when the public URL is taken from the request.",
     )
     workers: int = _setting("WORKERS", _int_between(1, 64), "gunicorn worker processes.")
     threads: int = _setting(
@@ -300,6 +315,12 @@ class Settings:
         _int_between(1, 36500),
         "Audit records older than this are removed by `alp-cds audit prune`.",
     )
+    epic_chart_open_days: float = _setting(
+        "EPIC_CHART_OPEN_DAYS",
+        _float_between(0, 3650),
+        "alp-patient-view called by an Epic advisory on opening the chart (triggering action "
+        "60) reminds only of an ALP resulted within this many days (docs/ehr/epic.md).",
+    )
     log_level: str = _setting("LOG_LEVEL", _parse_log_level, "Log level.")
     dev_mode: bool = _setting(
         "DEV_MODE",
@@ -342,6 +363,7 @@ class Settings:
             "host": "127.0.0.1",
             "port": 8080,
             "public_base_url": None,
+            "forwarded_allow_ips": ("127.0.0.1", "::1"),
             "workers": 2,
             "threads": 8,
             "request_timeout": 30,
@@ -367,6 +389,7 @@ class Settings:
             "database_url": None,
             "audit_pseudonym_key": None,
             "audit_retention_days": 400,
+            "epic_chart_open_days": 14.0,
             "log_level": "INFO",
             "dev_mode": False,
             "console_users_file": None,
@@ -429,8 +452,18 @@ class Settings:
 
     @property
     def base_url(self) -> str:
-        """Where EHRs reach the service; falls back to the bind address for local use."""
+        """Where EHRs reach the service; falls back to the bind address for local use (the
+        running app takes it from the request instead: security/public_url.py)."""
         return self.public_base_url or f"http://{self.host}:{self.port}"
+
+    def require_public_base_url(self) -> None:
+        """Start-up check: outside development mode the public URL must be configured."""
+        if not self.public_base_url and not self.dev_mode:
+            raise SettingsError(
+                f"{PREFIX}PUBLIC_BASE_URL: required outside development mode: the URL EHRs call "
+                "the service at (e.g. https://cds.example.org), the JWT audience and the base "
+                "of card links"
+            )
 
     def effective(self) -> list[tuple[str, str]]:
         """(variable, value) for every setting, with credentials in URLs masked."""

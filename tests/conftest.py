@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from cds_service.alp_services import AlpServices
-from cds_service.app import build_audit_store, create_app, load_knowledge_base
+from cds_service.app import build_audit_store, create_app, load_knowledge_base, public_url
 from cds_service.audit.store import AuditStore
 from cds_service.fhir.client import new_session
 from cds_service.hooks.feedback import MemoryFeedbackSink
@@ -84,9 +84,10 @@ def make_app(
         app_settings = Settings.from_env({}, **{"dev_mode": True, **overrides})
         services = AlpServices(
             kb if "kb_dir" not in overrides else load_knowledge_base(app_settings),
-            app_settings.base_url,
+            public_url(app_settings).current,  # as the app builds it: from the request
             app_settings.result_sign_hook,
             clock=lambda: NOW,
+            chart_open_days=app_settings.epic_chart_open_days,
         )
         app = create_app(
             app_settings, feedback_sink=feedback_sink, services=services, audit=audit_store

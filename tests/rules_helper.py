@@ -21,7 +21,7 @@ def cards(
 
 
 def fired(found: list[dict[str, Any]]) -> list[str]:
-    return [c["source"]["topic"]["code"] for c in found]
+    return [c["source"]["topic"]["display"] for c in found]
 
 
 def suggested(card: dict[str, Any]) -> list[str]:
@@ -33,4 +33,4 @@ def suggested(card: dict[str, Any]) -> list[str]:
 
 
 def card_for(found: list[dict[str, Any]], rule: str) -> dict[str, Any]:
-    return next(c for c in found if c["source"]["topic"]["code"] == rule)
+    return next(c for c in found if c["source"]["topic"]["display"] == rule)

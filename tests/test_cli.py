@@ -34,7 +34,7 @@ def test_serve_runs_gunicorn_and_answers_the_example(served_example: str) -> Non
     response = requests.post(url, json=body, timeout=10)
     assert response.status_code == 200
     card = response.json()["cards"][0]
-    assert card["source"]["topic"]["code"] == "alp-high-confirm-origin"
+    assert card["source"]["topic"]["display"] == "alp-high-confirm-origin"
     assert response.headers["Server"].startswith("gunicorn")
 
 
@@ -98,6 +98,7 @@ def test_config_check_masks_secrets_and_lists_trust(
 ) -> None:
     monkeypatch.setenv("ALP_CDS_TRUST_PRESETS", "cds-hooks-sandbox")
     monkeypatch.setenv("ALP_CDS_REDIS_URL", "redis://:hunter2@127.0.0.1:6379/0")
+    monkeypatch.setenv("ALP_CDS_PUBLIC_BASE_URL", "https://cds.example.org")
     assert main(["config", "check"]) == 0
     out = capsys.readouterr().out
     assert "hunter2" not in out

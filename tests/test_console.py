@@ -5,6 +5,7 @@ everything that comes from the record, the pages' content, and the feedback CSV.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import os
 import re
@@ -186,6 +187,7 @@ def test_the_session_cookie_is_secure_outside_development_mode(
         console_users_file=users,
         trust_presets=("cds-hooks-sandbox",),
         workers=1,
+        public_base_url="https://cds.example.org",
     )
     app = create_app(settings)
     migrate.upgrade(app.extensions["alp_cds"].audit.engine)
@@ -479,7 +481,7 @@ def test_overview_shows_the_charts_and_numbers(client: FlaskClient) -> None:
 
 def test_rule_page_shows_trend_logic_and_overrides(client: FlaskClient, kb: KnowledgeBase) -> None:
     answers = seeded(client)
-    overridden_rule = answers[2]["cards"][-1]["source"]["topic"]["code"]
+    overridden_rule = answers[2]["cards"][-1]["source"]["topic"]["display"]
     text = client.get(f"/console/rules/{overridden_rule}", headers=basic()).get_data(as_text=True)
     assert '<svg class="chart"' in text
     assert "Known metastatic disease" in text
@@ -491,6 +493,15 @@ def test_rule_page_shows_trend_logic_and_overrides(client: FlaskClient, kb: Know
     )
     assert "ggt_lookback_days" in confirm  # its thresholds, from the rulebook
     assert "30 days" in confirm
+    review = kb.rules["alp-high-confirm-origin"].review
+    assert review is not None
+    assert f'Clinical review <span class="meta">{review.date}' in confirm
+    assert html.escape(review.evidence[0].claim, quote=True) in confirm
+    # The topic code EHRs keep override history by leads to the same page.
+    topic = kb.rules["alp-high-confirm-origin"].topic
+    by_topic = client.get(f"/console/rules/{topic}", headers=basic()).get_data(as_text=True)
+    assert "Raised ALP" in by_topic
+    assert "ggt_lookback_days" in by_topic
     assert client.get("/console/rules/no-such-rule", headers=basic()).status_code == 404
 
 
@@ -637,7 +648,7 @@ def test_console_counts_by_day_on_each_database(
         f"/console/invocations?date={earlier.date()}&rule=alp-high-confirm-origin",
         headers=basic(),
     ).get_data(as_text=True)
-    overridden = answers[2]["cards"][-1]["source"]["topic"]["code"]
+    overridden = answers[2]["cards"][-1]["source"]["topic"]["display"]
     rule = client.get(f"/console/rules/{overridden}", headers=basic()).get_data(as_text=True)
     assert "Known metastatic disease" in rule
     latest = reports.latest_feedback(backend, earlier - timedelta(days=1))

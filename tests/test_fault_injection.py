@@ -208,9 +208,9 @@ def assert_on_time(app: Flask, elapsed: float) -> None:
 
 def unavailable_labels(card: dict[str, Any]) -> set[str]:
     detail = str(card["detail"])
-    assert "**Data not available.**" in detail, detail
-    line = detail.split("**Data not available.**", 1)[1].split("\n", 1)[0]
-    return {part.strip(" .") for part in line.split(":", 1)[1].split(",")}
+    assert "Not available:" in detail, detail
+    line = detail.split("Not available:", 1)[1].split("\n", 1)[0]
+    return {part.strip(" .") for part in line.split(",")}
 
 
 def assert_cards_name(response: TestResponse, keys: Iterable[str] = OPTIONAL) -> None:
@@ -228,7 +228,7 @@ def assert_no_data_missing(response: TestResponse) -> list[dict[str, Any]]:
     cards: list[dict[str, Any]] = response.get_json()["cards"]
     assert cards
     for card in cards:
-        assert "Data not available" not in card["detail"], card["detail"]
+        assert "Not available:" not in card["detail"], card["detail"]
     return cards
 
 
@@ -281,7 +281,7 @@ def check(
 
 
 def fired(cards: list[dict[str, Any]]) -> list[str]:
-    return [c["source"]["topic"]["code"] for c in cards]
+    return [c["source"]["topic"]["display"] for c in cards]
 
 
 @contextmanager

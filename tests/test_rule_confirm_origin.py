@@ -38,7 +38,7 @@ def test_high_alp_without_ggt_suggests_ggt(client: FlaskClient) -> None:
     assert card["selectionBehavior"] == "any"
     assert {r["code"] for r in card["overrideReasons"]} >= {"already-ordered", "patient-declined"}
     assert card["links"][0]["url"].endswith(f"/rulebook#{RULE}")
-    assert "35-104 U/L (the lab's reference range)" in card["detail"]
+    assert "35-104 U/L (lab range)" in card["detail"]
 
 
 def test_the_suggested_order_is_a_valid_r4_service_request(client: FlaskClient) -> None:
@@ -97,7 +97,7 @@ def test_adult_without_a_range_uses_the_adult_table_by_sex(client: FlaskClient) 
         == []
     )
     found = cards(client, [alp(130, low=None, high=None)], pt=patient("male", "1970-01-01"))
-    assert "knowledge base" in found[0]["detail"]
+    assert "40-129 U/L (Mayo Clinic Laboratories, male" in found[0]["detail"]
 
 
 def test_a_child_judged_by_the_age_table_not_an_adult_range(client: FlaskClient) -> None:
@@ -246,13 +246,38 @@ def test_a_comparator_counts_as_that_value(client: FlaskClient) -> None:
     assert "4.8x upper limit" in found[0]["summary"]
 
 
-def test_two_alps_in_one_bundle_are_each_evaluated(client: FlaskClient) -> None:
-    found = cards(client, [alp(312, ident="a1"), alp(80, ident="a2"), alp(250, ident="a3")])
-    reasons = [
-        c["suggestions"][0]["actions"][0]["resource"]["reasonReference"][0]["reference"]
-        for c in found
-    ]
-    assert reasons == ["Observation/a1", "Observation/a3"]
+def test_alps_signed_together_get_one_answer_on_the_latest(client: FlaskClient) -> None:
+    found = cards(
+        client,
+        [
+            alp(312, ident="a1", when="2026-11-20T08:00:00Z"),
+            alp(250, ident="a3", when="2026-11-20T09:00:00Z"),
+            alp(80, ident="a2", when="2026-11-20T07:00:00Z"),
+        ],
+    )
+    [card] = found
+    reason = card["suggestions"][0]["actions"][0]["resource"]["reasonReference"][0]["reference"]
+    assert reason == "Observation/a3"
+
+
+def test_a_screen_over_1000_and_its_reassay_give_one_answer_on_the_reassay(
+    client: FlaskClient,
+) -> None:
+    screen = alp(1000, ident="screen", when="2026-11-20T09:00:00Z")
+    screen["valueQuantity"]["comparator"] = ">"
+    reassay = alp(1840, ident="reassay", when="2026-11-20T08:00:00Z")
+    found = cards(client, [screen, reassay])
+    assert fired(found) == ["alp-extreme", RULE]
+    assert all("1840 U/L" in c["summary"] for c in found)
+    ggt_orders = [s for c in found for s in c.get("suggestions", [])]
+    assert len(ggt_orders) == 1  # one GGT order for the result set, not one per ALP
+
+
+def test_a_comparator_is_shown_as_sent(client: FlaskClient) -> None:
+    screen = alp(1000, ident="screen")
+    screen["valueQuantity"]["comparator"] = ">"
+    found = cards(client, [screen])
+    assert found[0]["summary"].startswith("ALP >1000 U/L")
 
 
 def test_legacy_and_blood_alp_codes_trigger(client: FlaskClient) -> None:

@@ -46,7 +46,8 @@ def test_rulebook_json_shows_thresholds_with_their_values(client: FlaskClient) -
     extreme = next(r for r in book["rules"] if r["id"] == "alp-extreme")
     params = {p["name"]: p for p in extreme["parameters"]}
     assert params["extreme_xuln"]["value"] == 10
-    assert params["extreme_absolute_ul"]["citation"] == "alp-extreme"
+    assert params["extreme_absolute_ul"]["citation"] == "maldonado-1998"
+    assert params["extreme_xuln"]["verified"] is False  # no primary source: shown as unverified
     tests = [c["test"] for c in extreme["conditions"][1]["children"]]
     assert tests[0].startswith("alp.xuln is at least 10 ")
 
@@ -99,9 +100,9 @@ def test_evaluate_explains_a_request(tmp_path: Path, capsys: pytest.CaptureFixtu
     request.write_text(json.dumps(sign_request([alp(312), ggt(20)], full_prefetch())), "utf-8")
     assert main(["evaluate", str(request)]) == 0
     out = capsys.readouterr().out
-    assert "[info] ALP 312 U/L (3.0x ULN), GGT normal: bone source likely" in out
+    assert "[info] ALP 312 U/L (3.0x upper limit), GGT normal: bone source likely" in out
     assert "FIRED alp-high-bone-source" in out
-    assert "not   alp-high-liver-source v1.0.0: not true: GGT (or 5'-nucleotidase) is raised" in out
+    assert "not   alp-high-liver-source v2.0.0: not true: GGT (or 5'-nucleotidase) is raised" in out
     assert "ggt.status = normal   <- Observation/" in out
 
 
@@ -123,7 +124,7 @@ def test_evaluate_reads_a_fhir_bundle_as_the_record(
     path.write_text(json.dumps(bundle), "utf-8")
     assert main(["evaluate", "--json", str(path)]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert [c["source"]["topic"]["code"] for c in result["response"]["cards"]] == [
+    assert [c["source"]["topic"]["display"] for c in result["response"]["cards"]] == [
         "alp-low-persistent"
     ]
     facts = result["trace"]["evaluations"][0]["facts"]

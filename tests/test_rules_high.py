@@ -38,26 +38,45 @@ def test_raised_ggt_gives_the_liver_card_without_bone_alp(client: FlaskClient) -
     found = cards(client, [alp(312), ggt(120)])
     assert fired(found) == [LIVER]
     card = found[0]
-    assert "liver or biliary source likely" in card["summary"]
+    assert "liver or biliary source; ultrasound first" in card["summary"]
     assert "suggestions" not in card
     assert "ultrasound" in card["detail"]
     assert "anti-mitochondrial" in card["detail"]
 
 
-def test_liver_card_names_known_liver_disease_and_psc_with_ibd(client: FlaskClient) -> None:
-    found = cards(
-        client, [alp(312), ggt(120)], conditions=[condition("K74.3"), condition("K51.90")]
-    )
+def test_known_liver_disease_is_named_with_no_new_work_up(client: FlaskClient) -> None:
+    pbc = condition("K74.3")
+    pbc["code"]["text"] = "Primary biliary cholangitis"
+    found = cards(client, [alp(312), ggt(120)], conditions=[pbc, condition("K51.90")])
+    assert fired(found) == ["alp-high-liver-known"]
+    assert "likely from the known primary biliary cholangitis" in found[0]["summary"]
     detail = found[0]["detail"]
-    assert "Known liver disease is in the record" in detail
-    assert "K74.3" in detail
-    assert "primary sclerosing cholangitis" in detail
+    assert "anti-mitochondrial" not in detail  # nothing to diagnose
+    assert "ultrasound" not in detail
 
 
-def test_liver_card_gives_the_r_ratio_pattern(client: FlaskClient) -> None:
-    alt = observation("1742-6", 40, low=7, high=40)  # ALT 1.0x ULN, ALP 3.0x ULN: R 0.3
-    found = cards(client, [alp(312), ggt(120), alt])
-    assert "R ratio 0.3: cholestatic pattern" in found[0]["detail"]
+def test_ibd_without_known_liver_disease_adds_mrcp_for_psc(client: FlaskClient) -> None:
+    found = cards(client, [alp(312), ggt(120)], conditions=[condition("K51.90")])
+    assert fired(found) == [LIVER]
+    assert "primary sclerosing cholangitis" in found[0]["detail"]
+
+
+def test_the_r_ratio_routes_the_liver_work_up(client: FlaskClient) -> None:
+    cholestatic = observation("1742-6", 40, low=7, high=40)  # ALT 1.0x, ALP 3.0x: R 0.3
+    found = cards(client, [alp(312), ggt(120), cholestatic])
+    assert fired(found) == [LIVER]
+    assert "ultrasound" in found[0]["detail"]
+    # ALT 16x its limit against ALP 3.0x: R 5.3, hepatocellular - hepatitis work-up, not PBC.
+    hepatocellular = observation("1742-6", 640, low=7, high=40)
+    found = cards(client, [alp(312), ggt(120), hepatocellular])
+    assert fired(found) == ["alp-high-liver-hepatocellular"]
+    assert "HBsAg" in found[0]["detail"]
+    assert "anti-mitochondrial" not in found[0]["detail"]
+    # R exactly 5 is hepatocellular; just under is mixed (the cholestatic card).
+    at_five = observation("1742-6", 600, low=7, high=40)  # 15x / 3x
+    assert fired(cards(client, [alp(312), ggt(120), at_five])) == ["alp-high-liver-hepatocellular"]
+    under = observation("1742-6", 599, low=7, high=40)
+    assert fired(cards(client, [alp(312), ggt(120), under])) == [LIVER]
 
 
 def test_normal_ggt_is_not_the_liver_card(client: FlaskClient) -> None:
@@ -88,19 +107,27 @@ def test_normal_ggt_suggests_bone_specific_alp(client: FlaskClient) -> None:
 @pytest.mark.parametrize(
     ("code", "system", "words"),
     [
-        ("M88.9", "http://hl7.org/fhir/sid/icd-10-cm", "Paget disease of bone"),
-        ("M83.9", "http://hl7.org/fhir/sid/icd-10-cm", "Osteomalacia or rickets"),
-        ("C79.51", "http://hl7.org/fhir/sid/icd-10-cm", "Bone metastases"),
-        ("94222008", SNOMED, "Bone metastases"),
+        ("M88.9", "http://hl7.org/fhir/sid/icd-10-cm", "Paget's disease of bone"),
+        ("M83.9", "http://hl7.org/fhir/sid/icd-10-cm", "adult osteomalacia"),
+        ("N18.5", "http://hl7.org/fhir/sid/icd-10-cm", "chronic kidney disease, stage 5"),
+        ("Z99.2", "http://hl7.org/fhir/sid/icd-10-cm", "dependence on renal dialysis"),
+        ("E21.0", "http://hl7.org/fhir/sid/icd-10-cm", "primary hyperparathyroidism"),
+        ("E21.1", "http://hl7.org/fhir/sid/icd-10-cm", "secondary hyperparathyroidism"),
+        ("E05.90", "http://hl7.org/fhir/sid/icd-10-cm", "thyrotoxicosis"),
+        ("E55.9", "http://hl7.org/fhir/sid/icd-10-cm", "vitamin D deficiency"),
+        ("C79.51", "http://hl7.org/fhir/sid/icd-10-cm", "secondary malignant neoplasm of bone"),
+        ("94222008", SNOMED, "metastatic malignant neoplasm to bone"),
     ],
 )
 def test_a_known_bone_cause_explains_it_without_a_suggestion(
     client: FlaskClient, code: str, system: str, words: str
 ) -> None:
-    found = cards(client, [alp(312), ggt(20)], conditions=[condition(code, system)])
+    known = condition(code, system)
+    found = cards(client, [alp(312), ggt(20)], conditions=[known])
     assert fired(found) == [BONE_EXPLAINED]
     assert "suggestions" not in found[0]
-    assert words in found[0]["detail"]
+    # The summary names the cause: the record's text, else the matched code's display.
+    assert words in found[0]["summary"]
 
 
 def test_a_fracture_counts_for_90_days_even_when_resolved(client: FlaskClient) -> None:
@@ -120,7 +147,7 @@ def test_bone_alp_already_ordered_is_not_suggested_again(client: FlaskClient) ->
     found = cards(client, [alp(312), ggt(20)], orders=[service_request("17838-4")])
     assert fired(found) == [BONE]
     assert "suggestions" not in found[0]
-    assert "an order is already open" in found[0]["detail"]
+    assert "Already done or ordered: bone-specific ALP (on order)" in found[0]["detail"]
 
 
 # --- origin unclear --------------------------------------------------------------------------
@@ -130,13 +157,13 @@ def test_an_enzyme_inducing_antiepileptic_suggests_isoenzymes(client: FlaskClien
     found = cards(client, [alp(312), ggt(120)], medications=[medication("8183")])
     assert fired(found) == [UNCLEAR]
     assert suggested(found[0]) == ["24332-9"]
-    assert "anti-epileptic" in found[0]["detail"]
+    assert "phenytoin, which raises GGT too" in found[0]["summary"]
 
 
 def test_an_antiepileptic_without_ggt_goes_straight_to_isoenzymes(client: FlaskClient) -> None:
     found = cards(client, [alp(312)], medications=[medication(text="Carbamazepine 200 mg tablet")])
     assert fired(found) == [UNCLEAR]
-    assert "name match" in found[0]["detail"]
+    assert "carbamazepine" in found[0]["summary"]
 
 
 def test_liver_and_bone_disease_together_make_the_origin_unclear(client: FlaskClient) -> None:
@@ -147,7 +174,20 @@ def test_liver_and_bone_disease_together_make_the_origin_unclear(client: FlaskCl
 
 
 def test_liver_disease_alone_does_not(client: FlaskClient) -> None:
-    assert fired(cards(client, [alp(312), ggt(120)], conditions=[condition("K74.60")])) == [LIVER]
+    found = cards(client, [alp(312), ggt(120)], conditions=[condition("K74.60")])
+    assert fired(found) == ["alp-high-liver-known"]
+
+
+def test_liver_and_bone_metastases_need_no_isoenzymes(client: FlaskClient) -> None:
+    both = [condition("C78.7"), condition("C79.51")]
+    found = cards(client, [alp(312), ggt(120)], conditions=both)
+    assert fired(found) == ["alp-high-metastases"]
+    assert "suggestions" not in found[0]
+    # Without GGT too: nothing to separate, so no GGT either.
+    assert fired(cards(client, [alp(312)], conditions=both)) == ["alp-high-metastases"]
+    # Liver metastases with a non-metastatic bone cause: isoenzymes still help.
+    mixed = [condition("C78.7"), condition("M88.9")]
+    assert fired(cards(client, [alp(312), ggt(120)], conditions=mixed)) == [UNCLEAR]
 
 
 @pytest.mark.parametrize(("value", "expected"), [(32.4, UNCLEAR), (32.3, BONE), (36, UNCLEAR)])
@@ -170,8 +210,15 @@ def test_late_pregnancy_is_compatible_with_placental_alp(client: FlaskClient) ->
     assert "placental" in found[0]["summary"]
 
 
-def test_pregnancy_with_unknown_trimester_also_counts(client: FlaskClient) -> None:
-    assert fired(cards(client, [alp(250)], conditions=[condition("Z33.1")])) == [PREGNANCY]
+def test_an_unknown_trimester_is_never_called_late_pregnancy(client: FlaskClient) -> None:
+    found = cards(client, [alp(250)], conditions=[condition("Z33.1")])
+    assert fired(found) == [CONFIRM]
+    assert "placental ALP may contribute" in found[0]["detail"]
+    assert "late pregnancy" not in found[0]["detail"]
+    # With a normal GGT, bone ALP cannot tell a placental source: isoenzymes, never bone ALP.
+    found = cards(client, [alp(250), ggt(20)], conditions=[condition("Z33.1")])
+    assert fired(found) == ["alp-high-pregnancy-isoenzymes"]
+    assert suggested(found[0]) == ["24332-9"]
 
 
 def test_first_trimester_is_not_placental(client: FlaskClient) -> None:
@@ -180,15 +227,42 @@ def test_first_trimester_is_not_placental(client: FlaskClient) -> None:
 
 
 def test_weeks_move_forward_to_the_alp_date(client: FlaskClient) -> None:
-    # 26 weeks on 2026-09-25 is 34 weeks on 2026-11-20: third trimester.
-    found = cards(client, [alp(250)], conditions=[condition("Z3A.26", recorded="2026-09-25")])
+    # 12 weeks on 2026-10-20 is 16.4 weeks on 2026-11-20: second trimester, placental.
+    found = cards(client, [alp(250)], conditions=[condition("Z3A.12", recorded="2026-10-20")])
     assert fired(found) == [PREGNANCY]
+    assert "at 16.4 weeks" in found[0]["summary"]
+
+
+@pytest.mark.parametrize(("weeks", "expected"), [("Z3A.13", CONFIRM), ("Z3A.14", PREGNANCY)])
+def test_placental_alp_counts_from_week_14(client: FlaskClient, weeks: str, expected: str) -> None:
+    found = cards(client, [alp(250)], conditions=[condition(weeks, recorded="2026-11-20")])
+    assert fired(found) == [expected]
+
+
+@pytest.mark.parametrize("weeks", ["Z3A.24", "Z3A.37"])
+def test_second_and_third_trimester_never_get_bone_alp(client: FlaskClient, weeks: str) -> None:
+    pregnant = [condition(weeks, recorded="2026-11-19")]
+    assert fired(cards(client, [alp(250), ggt(20)], conditions=pregnant)) == [PREGNANCY]
+    high = cards(client, [alp(400), ggt(20)], conditions=pregnant)  # 3.8x
+    assert fired(high) == ["alp-high-pregnancy-isoenzymes"]
+    assert "17838-4" not in suggested(high[0])
+
+
+def test_cholestasis_of_pregnancy_recorded_points_to_bile_acids(client: FlaskClient) -> None:
+    icp = [condition("Z3A.32", recorded="2026-11-19"), condition("O26.643")]
+    found = cards(client, [alp(250)], conditions=icp)
+    assert fired(found) == ["alp-high-pregnancy-icp"]
+    assert "suggestions" not in found[0]
+    assert "bile acids" in found[0]["summary"]
+    assert "compatible" not in found[0]["summary"]  # no reassurance
 
 
 def test_above_three_times_the_limit_is_not_presumed_placental(client: FlaskClient) -> None:
-    pregnant = [condition("Z33.1")]
+    pregnant = [condition("Z3A.30", recorded="2026-11-19")]
     assert fired(cards(client, [alp(312)], conditions=pregnant)) == [PREGNANCY]  # 3.0x
-    assert fired(cards(client, [alp(313)], conditions=pregnant)) == [CONFIRM]  # 3.01x
+    found = cards(client, [alp(313)], conditions=pregnant)  # 3.01x
+    assert fired(found) == ["alp-high-pregnancy-isoenzymes"]
+    assert "heat-stable" in found[0]["detail"]
 
 
 def test_raised_ggt_in_pregnancy_gives_the_liver_card_with_bile_acids(client: FlaskClient) -> None:
@@ -238,7 +312,7 @@ def test_a_cholestatic_antibiotic_is_named_in_the_high_card(client: FlaskClient)
     found = cards(client, [alp(312)], medications=[medication("19711")])
     assert fired(found) == [CONFIRM]  # an annotation, not a card of its own
     assert "can raise ALP" in found[0]["detail"]
-    assert "MedicationRequest/" in found[0]["detail"]
+    assert "amoxicillin / clavulanate may be the cause" in found[0]["summary"]
 
 
 def test_the_drug_annotation_needs_a_high_alp(client: FlaskClient) -> None:
@@ -246,9 +320,27 @@ def test_the_drug_annotation_needs_a_high_alp(client: FlaskClient) -> None:
     assert all("can raise ALP" not in c["detail"] for c in found)
 
 
-def test_a_stopped_drug_does_not_count(client: FlaskClient) -> None:
-    found = cards(client, [alp(312)], medications=[medication("19711", status="stopped")])
-    assert "can raise ALP" not in found[0]["detail"]
+def test_a_course_that_ended_within_90_days_is_named_with_when(client: FlaskClient) -> None:
+    def course(ended: str) -> dict[str, object]:
+        stopped = medication("19711", status="completed")
+        stopped["dispenseRequest"] = {"validityPeriod": {"start": "2026-08-01", "end": ended}}
+        return stopped
+
+    recent = cards(client, [alp(312)], medications=[course("2026-10-30")])
+    assert "stopped 30 Oct 2026" in recent[0]["summary"]
+    edge = cards(client, [alp(312)], medications=[course("2026-08-23")])  # 89 days before
+    assert "can raise ALP" in edge[0]["detail"]
+    old = cards(client, [alp(312)], medications=[course("2026-08-20")])  # 92 days before
+    assert "can raise ALP" not in old[0]["detail"]
+    cancelled = medication("19711", status="cancelled")  # never taken
+    assert "can raise ALP" not in cards(client, [alp(312)], medications=[cancelled])[0]["detail"]
+
+
+def test_flucloxacillin_is_named_by_name(client: FlaskClient) -> None:
+    flu = medication(text="Flucloxacillin 500 mg capsules", status="stopped")
+    flu["authoredOn"] = "2026-10-20"
+    found = cards(client, [alp(312), ggt(120)], medications=[flu])
+    assert "flucloxacillin, stopped 20 Oct 2026" in found[0]["summary"]
 
 
 def test_topical_forms_do_not_match_by_name(client: FlaskClient) -> None:
@@ -263,7 +355,7 @@ def test_a_mild_rise_on_a_non_fasting_specimen_adds_a_fasting_repeat(client: Fla
     found = cards(client, [with_fasting(alp(135), "NF")])  # 1.3x ULN
     assert fired(found) == [CONFIRM]
     assert suggested(found[0]) == ["2324-2", "6768-6"]
-    assert "fasting repeat" in found[0]["detail"]
+    assert "repeat fasting" in found[0]["detail"]
 
 
 def test_no_fasting_repeat_at_or_above_1_5x_or_when_fasting(client: FlaskClient) -> None:
@@ -273,17 +365,29 @@ def test_no_fasting_repeat_at_or_above_1_5x_or_when_fasting(client: FlaskClient)
 
 
 def test_a_ggt_that_cannot_be_judged_sends_to_isoenzymes(client: FlaskClient) -> None:
-    # A 9-year-old: the knowledge base has adult GGT intervals only, and the lab sent none.
-    child = patient("female", "2017-05-01")
-    found = cards(client, [alp(500), ggt(15, low=None, high=None)], pt=child)
+    # No birth date: no age-specific GGT interval can be chosen, and the lab sent none.
+    ageless = patient("female", None)
+    found = cards(client, [alp(500), ggt(15, low=None, high=None)], pt=ageless)
     assert fired(found) == [UNCLEAR]
-    assert "cannot be judged" in found[0]["detail"]
+    assert "has no range for this age" in found[0]["detail"]
+
+
+def test_a_childs_ggt_is_judged_by_an_age_appropriate_interval(client: FlaskClient) -> None:
+    # A 3-week-old boy: GGT 150 is high for an adult but normal for his age (23-174 U/L), and
+    # the lab's adult range (no age) is not trusted for him.
+    infant = patient("male", "2026-10-30")
+    found = cards(client, [alp(900, low=None, high=None), ggt(150)], pt=infant)
+    assert "alp-high-liver-source" not in fired(found)
+    assert "alp-high-liver-known" not in fired(found)
 
 
 def test_a_withdrawn_pregnancy_status_is_not_evidence(client: FlaskClient) -> None:
     withdrawn = {**PREGNANT, "status": "entered-in-error"}
-    assert fired(cards(client, [alp(250)], labs=[withdrawn])) == [CONFIRM]
-    assert fired(cards(client, [alp(250)], labs=[PREGNANT])) == [PREGNANCY]
+    weeks = [condition("Z3A.30", recorded="2026-11-19")]
+    assert fired(cards(client, [alp(250), ggt(20)], labs=[withdrawn])) == [BONE]
+    assert fired(cards(client, [alp(250), ggt(20)], labs=[PREGNANT], conditions=weeks)) == [
+        PREGNANCY
+    ]
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,8 @@ WILSON = "alp-wilson-pattern"
 ENZYME = "alp-enzyme-replacement"
 
 EARLIER_LOW = alp(22, when="2026-08-15T08:00:00Z", ident="alp-earlier-low")
+MILD_EARLIER_LOW = alp(33, when="2026-08-15T08:00:00Z", ident="alp-earlier-mild-low")
+MILD = "alp-low-persistent-mild"
 
 
 # --- low, first ------------------------------------------------------------------------------
@@ -80,17 +82,39 @@ def test_an_earlier_low_within_14_days_is_neither_first_nor_persistent(client: F
         ("zinc deficiency", condition("E60")),
         ("magnesium deficiency", condition("E61.2")),
         ("poorly controlled diabetes", condition("E11.65")),
-        ("hypophosphatasia", condition("E83.39")),
-        ("fatty liver", condition("K76.0")),
         ("heavy metals", condition("T56.0X1A")),
     ],
 )
-def test_a_recorded_condition_explains_a_low_alp(
+def test_a_recorded_condition_explains_a_persistent_mildly_low_alp(
     client: FlaskClient, kind: str, entry: dict[str, object]
 ) -> None:
-    found = cards(client, [alp(20)], conditions=[entry])
+    # 33 U/L now and 33 three months ago: mildly low (above 30) and persistent.
+    found = cards(client, [alp(33)], conditions=[entry], labs=[MILD_EARLIER_LOW])
     assert fired(found) == [EXPLAINED], kind
     assert "suggestions" not in found[0]
+    assert "likely explained by" in found[0]["summary"]
+    # A first low with the same cause gets the serum repeat, naming the cause as possible.
+    first = cards(client, [alp(33)], conditions=[entry])
+    assert fired(first) == [FIRST], kind
+    assert "may explain it" in first[0]["summary"]
+
+
+def test_fatty_liver_and_status_codes_explain_nothing(client: FlaskClient) -> None:
+    # Fatty liver does not lower ALP; a bypass graft status code (Z95.1) recorded last week is
+    # not cardiac surgery in the last 30 days.
+    graft = condition("Z95.1", recorded="2026-11-15")
+    for entry in (condition("K76.0"), graft):
+        found = cards(client, [alp(33)], conditions=[entry], labs=[MILD_EARLIER_LOW])
+        assert fired(found) == [MILD]
+
+
+def test_a_markedly_and_persistently_low_alp_is_never_silenced_by_a_cause(
+    client: FlaskClient,
+) -> None:
+    found = cards(client, [alp(20)], conditions=[condition("E03.9")], labs=[EARLIER_LOW])
+    assert fired(found) == [PERSISTENT]
+    assert found[0]["indicator"] == "warning"
+    assert "hypothyroidism" in found[0]["detail"].lower()  # named as a contributor
 
 
 @pytest.mark.parametrize(
@@ -103,24 +127,24 @@ def test_a_recorded_condition_explains_a_low_alp(
     ],
 )
 def test_a_drug_explains_a_low_alp(client: FlaskClient, kind: str, drug: dict[str, object]) -> None:
-    found = cards(client, [alp(20)], medications=[drug])
+    found = cards(client, [alp(33)], medications=[drug], labs=[MILD_EARLIER_LOW])
     assert fired(found) == [EXPLAINED], kind
 
 
 def test_recent_cardiac_surgery_or_transfusion_explains_it_for_30_days(client: FlaskClient) -> None:
     for code in ("232717009", "116863004"):
-        assert fired(
-            cards(client, [alp(20)], procedures=[procedure(code, "2026-10-25T10:00:00Z")])
-        ) == [EXPLAINED]
-        assert fired(
-            cards(client, [alp(20)], procedures=[procedure(code, "2026-10-15T10:00:00Z")])
-        ) == [FIRST]
+        recent = procedure(code, "2026-10-25T10:00:00Z")
+        older = procedure(code, "2026-10-15T10:00:00Z")
+        found = cards(client, [alp(33)], procedures=[recent], labs=[MILD_EARLIER_LOW])
+        assert fired(found) == [EXPLAINED]
+        found = cards(client, [alp(33)], procedures=[older], labs=[MILD_EARLIER_LOW])
+        assert fired(found) == [MILD]
 
 
 def test_a_resolved_cause_does_not_explain(client: FlaskClient) -> None:
-    assert fired(cards(client, [alp(20)], conditions=[condition("E03.9", status="resolved")])) == [
-        FIRST
-    ]
+    resolved = condition("E03.9", status="resolved")
+    found = cards(client, [alp(33)], conditions=[resolved], labs=[MILD_EARLIER_LOW])
+    assert fired(found) == [MILD]
 
 
 def test_a_cause_of_low_alp_does_not_touch_a_high_one(client: FlaskClient) -> None:
@@ -139,19 +163,135 @@ def test_a_persistent_unexplained_low_warns_of_hypophosphatasia(client: FlaskCli
     assert card["indicator"] == "warning"
     assert sorted(suggested(card)) == sorted(["62236-5", "5763-8", "19123-9", "3016-3", "2132-9"])
     assert "Avoid bisphosphonates and denosumab" in card["detail"]
-    assert "2026-08-15" in card["summary"]
+    assert "15 Aug 2026" in card["summary"]
 
 
-def test_the_warning_is_stronger_on_an_antiresorptive(client: FlaskClient) -> None:
+@pytest.mark.parametrize(("value", "expected"), [(30, "warning"), (31, "info")])
+def test_markedly_low_is_30_u_per_l_or_below_in_adults(
+    client: FlaskClient, value: float, expected: str
+) -> None:
+    found = cards(client, [alp(value)], labs=[EARLIER_LOW])
+    assert [c["indicator"] for c in found] == [expected]
+    assert fired(found) == [PERSISTENT if expected == "warning" else MILD]
+
+
+def test_a_mildly_low_persistent_alp_gets_the_secondary_screen_without_hpp(
+    client: FlaskClient,
+) -> None:
+    found = cards(client, [alp(34)], labs=[MILD_EARLIER_LOW])
+    assert fired(found) == [MILD]
+    assert found[0]["indicator"] == "info"
+    assert sorted(suggested(found[0])) == sorted(["5763-8", "19123-9", "3016-3", "2132-9"])
+    assert "hypophosphatasia" not in found[0]["summary"]
+
+
+def test_any_persistent_low_in_a_child_is_marked(client: FlaskClient) -> None:
+    # An 8-year-old with 120 U/L (Mayo 142-335): below the age-specific limit, so marked.
+    child = patient("male", "2018-03-01")
+    earlier = alp(118, when="2026-08-15T08:00:00Z", low=None, high=None)
+    found = cards(client, [alp(120, low=None, high=None)], pt=child, labs=[earlier])
+    assert fired(found) == [PERSISTENT]
+
+
+def test_b6_supplements_are_named_because_plp_cannot_be_read(client: FlaskClient) -> None:
+    b6 = medication(text="Pyridoxine 50 mg tablet")
+    found = cards(client, [alp(20)], labs=[EARLIER_LOW], medications=[b6])
+    assert "PLP cannot be read on B6" in found[0]["detail"]
+    assert "pyridoxine" in found[0]["detail"]
+    assert "PLP cannot be read" not in cards(client, [alp(20)], labs=[EARLIER_LOW])[0]["detail"]
+
+
+@pytest.mark.parametrize(
+    ("birth", "alt_value", "neuro", "expected"),
+    [
+        ("2000-01-01", 90, None, True),  # 26 with raised ALT
+        ("2000-01-01", 30, "R25.1", True),  # 26 with a tremor
+        ("2000-01-01", 30, None, False),  # no liver injury, no sign
+        ("1970-01-01", 90, None, False),  # 56: outside 3-55
+        ("1971-11-20", 90, None, True),  # 55 on the day
+    ],
+)
+def test_ceruloplasmin_for_ages_3_to_55_with_liver_injury_or_a_neurological_sign(
+    client: FlaskClient, birth: str, alt_value: float, neuro: str | None, expected: bool
+) -> None:
+    alt = observation("1742-6", alt_value, low=7, high=45)
+    conditions = [condition(neuro)] if neuro else []
+    for value, earlier in ((20, EARLIER_LOW), (33, MILD_EARLIER_LOW)):
+        found = cards(
+            client,
+            [alp(value), alt],
+            pt=patient("male", birth),
+            labs=[earlier],
+            conditions=conditions,
+        )
+        assert ("2064-4" in suggested(found[0])) is expected, (value, birth)
+
+
+def test_ceruloplasmin_still_offered_when_another_cause_explains_the_low(
+    client: FlaskClient,
+) -> None:
+    alt = observation("1742-6", 90, low=7, high=45)
+    found = cards(
+        client,
+        [alp(33), alt],
+        pt=patient("female", "1998-01-01"),
+        labs=[MILD_EARLIER_LOW],
+        conditions=[condition("E03.9")],
+    )
+    assert fired(found) == [EXPLAINED]
+    assert suggested(found[0]) == ["2064-4"]
+
+
+def test_the_warning_names_the_antiresorptive(client: FlaskClient) -> None:
     found = cards(
         client,
         [alp(20)],
         labs=[EARLIER_LOW],
         medications=[medication(text="Alendronate 70 mg weekly")],
     )
-    assert "This patient is on a bisphosphonate or denosumab" in found[0]["detail"]
+    assert fired(found) == [PERSISTENT]  # one card, the caution folded in
+    assert "on alendronate" in found[0]["summary"]
+    assert "review it now" in found[0]["detail"]
     plain = cards(client, [alp(20)], labs=[EARLIER_LOW])
-    assert "This patient is on a bisphosphonate" not in plain[0]["detail"]
+    assert "review it now" not in plain[0]["detail"]
+
+
+def test_an_antiresorptive_with_any_persistent_low_warns_whatever_explains_it(
+    client: FlaskClient,
+) -> None:
+    drug = medication(text="Denosumab 60 mg injection")
+    found = cards(
+        client,
+        [alp(33)],
+        labs=[MILD_EARLIER_LOW],
+        medications=[drug],
+        conditions=[condition("E03.9")],
+    )
+    assert fired(found) == ["alp-low-antiresorptive"]
+    assert found[0]["indicator"] == "warning"
+    assert "denosumab" in found[0]["summary"]
+    assert suggested(found[0]) == ["62236-5"]
+    # Not persistent yet: the first-low card, no caution.
+    assert fired(cards(client, [alp(33)], medications=[drug])) == [FIRST]
+
+
+def test_known_hypophosphatasia_on_a_bisphosphonate_warns_and_needs_no_work_up(
+    client: FlaskClient,
+) -> None:
+    hpp = condition("E83.39")
+    hpp["code"]["text"] = "Hypophosphatasia, adult onset"
+    drug = medication(text="Alendronate 70 mg weekly")
+    for value in (20, 80):  # whatever today's ALP
+        found = cards(client, [alp(value)], conditions=[hpp], medications=[drug])
+        assert fired(found) == ["alp-known-hpp-antiresorptive"], value
+        assert found[0]["indicator"] == "warning"
+        assert "alendronate" in found[0]["summary"]
+        assert "suggestions" not in found[0]
+    # Known HPP without the drug: a low ALP is expected, no card at all.
+    assert cards(client, [alp(20)], conditions=[hpp], labs=[EARLIER_LOW]) == []
+    # E83.39 without hypophosphatasia in its text is another phosphorus disorder.
+    other = condition("E83.39")
+    assert fired(cards(client, [alp(20)], conditions=[other], labs=[EARLIER_LOW])) == [PERSISTENT]
 
 
 def test_workup_tests_measured_in_90_days_are_not_suggested_again(client: FlaskClient) -> None:
@@ -166,7 +306,7 @@ def test_workup_tests_measured_in_90_days_are_not_suggested_again(client: FlaskC
     )
     found = cards(client, [alp(20)], labs=[EARLIER_LOW, tsh])
     assert "3016-3" not in suggested(found[0])
-    assert "TSH: resulted on 2026-10-01" in found[0]["detail"]
+    assert "Already done or ordered: TSH (1 Oct 2026)" in found[0]["detail"]
 
 
 def test_persistence_boundary_is_14_days(client: FlaskClient) -> None:
@@ -187,8 +327,8 @@ def test_an_earlier_value_is_judged_by_its_own_range(client: FlaskClient) -> Non
     assert fired(cards(client, [alp(20)], labs=[earlier])) == [FIRST]
 
 
-def test_an_explained_persistent_low_is_explained_not_hpp(client: FlaskClient) -> None:
-    found = cards(client, [alp(20)], labs=[EARLIER_LOW], conditions=[condition("E03.9")])
+def test_an_explained_mild_persistent_low_is_explained_not_hpp(client: FlaskClient) -> None:
+    found = cards(client, [alp(33)], labs=[MILD_EARLIER_LOW], conditions=[condition("E03.9")])
     assert fired(found) == [EXPLAINED]
 
 
@@ -247,12 +387,47 @@ def wilson_results(
     ]
 
 
+YOUNG = patient("male", "1995-03-01")
+
+
 def test_the_wilson_pattern_warns_and_suggests_ceruloplasmin(client: FlaskClient) -> None:
-    found = cards(client, wilson_results())
-    # ALP/bili = 30/12 = 2.5 (< 4); AST/ALT = 2.6 (> 2.2). The low ALP is not shown twice.
-    assert fired(found)[0] == WILSON
+    found = cards(client, wilson_results(), pt=YOUNG)
+    # ALP/bili = 30/12 = 2.5 (< 4); AST/ALT = 2.6 (> 2.2). No repeat-ALP card beside it.
+    assert fired(found) == [WILSON]
     assert found[0]["indicator"] == "warning"
     assert suggested(found[0]) == ["2064-4"]
+    assert "liver unit" in found[0]["summary"]
+
+
+def test_the_wilson_pattern_names_a_raised_inr(client: FlaskClient) -> None:
+    inr = observation("6301-6", 1.9, unit=None, ucum=None)
+    found = cards(client, [*wilson_results(), inr], pt=YOUNG)
+    assert "INR 1.9" in found[0]["detail"]
+
+
+def test_alcohol_related_liver_disease_is_not_a_wilson_pattern(client: FlaskClient) -> None:
+    for code in ("K70.10", "F10.20"):
+        found = cards(client, wilson_results(), conditions=[condition(code)], pt=YOUNG)
+        assert WILSON not in fired(found), code
+
+
+@pytest.mark.parametrize(
+    ("birth", "expected"), [("1960-01-01", False), ("1990-01-01", True), ("2024-06-01", False)]
+)
+def test_the_wilson_pattern_applies_from_3_to_55(
+    client: FlaskClient, birth: str, expected: bool
+) -> None:
+    found = cards(client, wilson_results(), pt=patient("male", birth))
+    assert (WILSON in fired(found)) is expected
+
+
+def test_the_wilson_ratios_need_values_drawn_together(client: FlaskClient) -> None:
+    results = wilson_results()
+    earlier_bili = observation(
+        "1975-2", 12.0, when="2026-11-16T08:00:00Z", unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2
+    )
+    found = cards(client, [results[0], results[2], results[3]], labs=[earlier_bili], pt=YOUNG)
+    assert WILSON not in fired(found)
 
 
 def test_bilirubin_in_micromoles_is_converted(client: FlaskClient) -> None:
@@ -260,7 +435,7 @@ def test_bilirubin_in_micromoles_is_converted(client: FlaskClient) -> None:
     results[1] = observation(
         "1975-2", 205, unit="umol/L", ucum="umol/L", low=None, high=None
     )  # 12 mg/dL
-    assert fired(cards(client, results))[0] == WILSON
+    assert fired(cards(client, results, pt=YOUNG)) == [WILSON]
 
 
 @pytest.mark.parametrize(
@@ -272,7 +447,7 @@ def test_bilirubin_in_micromoles_is_converted(client: FlaskClient) -> None:
     ],
 )
 def test_wilson_boundaries(client: FlaskClient, bili: float, ast: float, alt: float) -> None:
-    assert WILSON not in fired(cards(client, wilson_results(bili, ast, alt)))
+    assert WILSON not in fired(cards(client, wilson_results(bili, ast, alt), pt=YOUNG))
 
 
 # --- enzyme replacement ----------------------------------------------------------------------
@@ -316,7 +491,7 @@ def test_the_antiresorptive_is_listed_on_the_card(client: FlaskClient) -> None:
         labs=[EARLIER_LOW],
         medications=[medication(text="Alendronate 70 mg weekly")],
     )
-    assert "A bisphosphonate or denosumab (MedicationRequest/" in found[0]["detail"]
+    assert "In the record: alendronate." in found[0]["detail"]
 
 
 def test_a_repeat_low_within_14_days_is_recorded_silently(app: Flask) -> None:

@@ -23,7 +23,7 @@ TOKEN = "scenario-token-0001"
 
 def outcome(cards: list[dict[str, Any]]) -> dict[str, Any]:
     return {
-        "rules_fired": [c["source"]["topic"]["code"] for c in cards],
+        "rules_fired": [c["source"]["topic"]["display"] for c in cards],
         "suggested_loinc": sorted(
             {
                 coding["code"]

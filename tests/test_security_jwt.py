@@ -453,7 +453,7 @@ def test_a_fhir_server_not_on_the_issuers_list_is_never_contacted(
         )
     assert response.status_code == 200
     assert httpserver.log == []
-    assert "Data not available" in response.get_json()["cards"][0]["detail"]
+    assert "Not available:" in response.get_json()["cards"][0]["detail"]
     assert "not contacted" in caplog.text
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -28,6 +29,27 @@ def _percentile(values: list[float], fraction: float) -> float | None:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
     return round(ordered[index], 2)
+
+
+def _when(row: Any) -> tuple[datetime, int]:
+    """A feedback row's place in time: outcomeTimestamp (RFC 3339, any offset), then arrival."""
+    try:
+        moment = datetime.fromisoformat(str(row.outcome_timestamp).upper())
+    except ValueError:
+        moment = datetime.min.replace(tzinfo=UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment, int(row.id)
+
+
+def _reason_labels(row: Any) -> list[str]:
+    """Each reason given (Epic may give several), as a reviewer reads it."""
+    labels = [
+        r.get("display") or r.get("code") or "(comment only)"
+        for r in row.override_reasons or ()
+        if isinstance(r, dict)
+    ]
+    return labels or [row.override_display or row.override_code or "(comment only)"]
 
 
 def rule_report(engine: Engine, since: datetime | None = None) -> dict[str, Any]:
@@ -63,31 +85,38 @@ def rule_report(engine: Engine, since: datetime | None = None) -> dict[str, Any]
         card_rule = {row.card_uuid: row.rule_id for row in shown}
         for row in shown:
             rules[row.rule_id]["shown"] += 1
-        outcomes_by_card: dict[str, set[str]] = defaultdict(set)
+        # A card has one outcome in the report: its final one, the latest by outcomeTimestamp
+        # (accepted, then dismissed counts once, as overridden). Ties: the one received last.
+        final: dict[str, Any] = {}
         for row in conn.execute(
             select(
+                fb.c.id,
                 fb.c.card_uuid,
                 fb.c.outcome,
+                fb.c.outcome_timestamp,
                 fb.c.override_code,
                 fb.c.override_display,
-                fb.c.override_comment,
+                fb.c.override_reasons,
             )
             .join(cards, cards.c.card_uuid == fb.c.card_uuid)
             .join(inv, inv.c.record_id == cards.c.record_id)
             .where(window)
         ):
-            outcomes_by_card[row.card_uuid].add(row.outcome)
+            held = final.get(row.card_uuid)
+            if held is None or _when(row) >= _when(held):
+                final[row.card_uuid] = row
+        for card_uuid, row in final.items():
             if row.outcome == "overridden":
-                reason = row.override_display or row.override_code or "(comment only)"
-                rules[card_rule[row.card_uuid]]["override_reasons"][reason] += 1
+                for reason in _reason_labels(row):
+                    rules[card_rule[card_uuid]]["override_reasons"][reason] += 1
         for card_uuid, rule_id in card_rule.items():
-            given = outcomes_by_card.get(card_uuid, set())
-            if "accepted" in given:
-                rules[rule_id]["accepted"] += 1
-            if "overridden" in given:
-                rules[rule_id]["overridden"] += 1
-            if not given:
+            given = final.get(card_uuid)
+            if given is None:
                 rules[rule_id]["no_feedback"] += 1
+            elif given.outcome == "accepted":
+                rules[rule_id]["accepted"] += 1
+            elif given.outcome == "overridden":
+                rules[rule_id]["overridden"] += 1
         latencies = [
             row.latency_ms
             for row in conn.execute(
@@ -242,7 +271,22 @@ def feedback_export(engine: Engine, since: datetime | None = None) -> list[dict[
         query = query.where(fb.c.received_at >= since)
     exported = []
     with engine.connect() as conn:
-        for row in conn.execute(query).mappings():
+        rows = conn.execute(query).mappings().all()
+        # Which row is each card's final outcome (what `audit report` counts), over all its
+        # feedback, not only the rows since `since`.
+        uuids = list({row["card_uuid"] for row in rows})
+        final_rows: dict[str, Any] = {}
+        for chunk in (uuids[i : i + 500] for i in range(0, len(uuids), 500)):
+            for item in conn.execute(
+                select(fb.c.id, fb.c.card_uuid, fb.c.outcome_timestamp).where(
+                    fb.c.card_uuid.in_(chunk)
+                )
+            ):
+                held = final_rows.get(item.card_uuid)
+                if held is None or _when(item) >= _when(held):
+                    final_rows[item.card_uuid] = item
+        final_ids = {uuid: item.id for uuid, item in final_rows.items()}
+        for row in rows:
             suggestions = {s["uuid"]: s for s in row["suggestions"] or ()}
             accepted = [
                 {
@@ -272,7 +316,12 @@ def feedback_export(engine: Engine, since: datetime | None = None) -> list[dict[
                         if row["override_code"]
                         else None,
                         "comment": row["override_comment"],
+                        # Every reason with its own comment (Epic sends a list), and what else
+                        # the client sent that the service does not interpret.
+                        "override_reasons": row["override_reasons"] or [],
+                        "extra": row["extra"],
                     },
+                    "final": final_ids.get(row["card_uuid"]) == row["id"],
                     "user": row["user_ref"],
                     "patient": row["patient"],
                     "date": row["outcome_timestamp"],
@@ -311,6 +360,9 @@ FEEDBACK_CSV_COLUMNS = (
     "issuer",
     "tenant",
     "hook_instance",
+    "final",
+    "all_override_reasons",
+    "extra",
 )
 
 
@@ -433,18 +485,21 @@ def rule_daily(
 def latest_feedback(
     engine: Engine, since: datetime, rules: Sequence[str] | None = None
 ) -> list[dict[str, Any]]:
-    """One row per card with feedback in the period: its latest outcome (a card answered twice,
-    e.g. overridden then accepted, counts once, as its last answer), with the override reason
-    and comment, the card's rule, and the invocation's day and hookInstance."""
+    """One row per card with feedback in the period: its final outcome, chosen as `rule_report`
+    chooses it (the latest by outcomeTimestamp, then the one received last), with the override
+    reasons and comment, the card's rule, and the invocation's day and hookInstance. Newest
+    answer first."""
     inv, cards, fb = schema.invocations, schema.cards, schema.feedback
     query = (
         select(
+            fb.c.id,
             fb.c.card_uuid,
             fb.c.outcome,
             fb.c.outcome_timestamp,
             fb.c.override_system,
             fb.c.override_code,
             fb.c.override_display,
+            fb.c.override_reasons,
             fb.c.override_comment,
             fb.c.received_at,
             cards.c.rule_id,
@@ -455,19 +510,24 @@ def latest_feedback(
         .join(cards, cards.c.card_uuid == fb.c.card_uuid)
         .join(inv, inv.c.record_id == cards.c.record_id)
         .where(inv.c.received_at >= since)
-        .order_by(fb.c.received_at, fb.c.id)
     )
     if rules is not None:
         query = query.where(cards.c.rule_id.in_(rules))
-    latest: dict[str, dict[str, Any]] = {}
+    final: dict[str, Any] = {}
     with engine.connect() as conn:
-        for row in conn.execute(query).mappings():
-            item = dict(row)
-            item["received_at"] = _utc(item["received_at"])
-            item["invoked_at"] = _utc(item["invoked_at"])
-            item["day"] = item["invoked_at"].date().isoformat()
-            latest[row["card_uuid"]] = item
-    return sorted(latest.values(), key=lambda r: r["received_at"], reverse=True)
+        for row in conn.execute(query):
+            held = final.get(row.card_uuid)
+            if held is None or _when(row) >= _when(held):
+                final[row.card_uuid] = row
+    found = []
+    for row in final.values():
+        item = dict(row._mapping)
+        item["received_at"] = _utc(item["received_at"])
+        item["invoked_at"] = _utc(item["invoked_at"])
+        item["day"] = item["invoked_at"].date().isoformat()
+        item["reasons"] = _reason_labels(row) if row.outcome == "overridden" else []
+        found.append(item)
+    return sorted(found, key=lambda r: (r["received_at"], r["id"]), reverse=True)
 
 
 def kb_versions(engine: Engine, since: datetime) -> list[dict[str, Any]]:
@@ -614,7 +674,10 @@ def _csv_cell(value: Any) -> str:
 
 
 def feedback_csv(exported: Sequence[dict[str, Any]]) -> str:
-    """`feedback_export` rows as CSV, one row per feedback item, FEEDBACK_CSV_COLUMNS."""
+    """`feedback_export` rows as CSV, one row per feedback item, FEEDBACK_CSV_COLUMNS: the first
+    override reason in its own columns, every reason (Epic sends several, each with a comment)
+    and fields the service does not interpret as JSON, and whether the row is the card's final
+    outcome (the one reports count)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(FEEDBACK_CSV_COLUMNS)
@@ -648,6 +711,11 @@ def feedback_csv(exported: Sequence[dict[str, Any]]) -> str:
                     item["location"]["issuer"],
                     item["location"]["tenant"],
                     item["location"]["hook_instance"],
+                    "yes" if item.get("final") else "no",
+                    json.dumps(item["feedback"].get("override_reasons") or [], sort_keys=True),
+                    json.dumps(item["feedback"]["extra"], sort_keys=True)
+                    if item["feedback"].get("extra")
+                    else "",
                 )
             ]
         )

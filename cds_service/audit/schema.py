@@ -84,6 +84,10 @@ feedback = Table(
     Column("override_display", String(256)),
     Column("override_comment", Text),
     Column("received_at", DateTime(timezone=True), nullable=False),
+    # Issue 11 (0002): every reason given (Epic sends a list; the columns above hold the first)
+    # and the fields the service does not interpret, so no feedback is silently dropped.
+    Column("override_reasons", JSON),
+    Column("extra", JSON),
     UniqueConstraint("card_uuid", "outcome", "outcome_timestamp", name="uq_feedback_once"),
 )
 

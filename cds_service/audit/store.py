@@ -210,9 +210,9 @@ class AuditStore:
 
     def _store_spooled(self, item: dict[str, Any]) -> None:
         if item.get("kind") == "feedback":
-            fields = dict(item["item"])
-            fields["accepted_suggestions"] = tuple(fields["accepted_suggestions"])
-            outcome = self._store_feedback(FeedbackItem(**fields), _datetime(item["received_at"]))
+            # from_json also reads feedback spooled before override_reasons existed.
+            feedback = FeedbackItem.from_json(item["item"])
+            outcome = self._store_feedback(feedback, _datetime(item["received_at"]))
             if outcome not in {"stored", "duplicate"}:
                 log.warning("audit: spooled feedback dropped on replay: %s", outcome)
         else:
@@ -234,7 +234,7 @@ class AuditStore:
                 self._spool(
                     {
                         "kind": "feedback",
-                        "item": _feedback_json(item),
+                        "item": item.to_json(),
                         "received_at": now.isoformat(),
                     }
                 )
@@ -264,7 +264,7 @@ class AuditStore:
             unknown = [s for s in item.accepted_suggestions if s not in offered]
             if unknown:
                 return f"suggestion {unknown[0]!r} is not one of card {item.card!r}'s suggestions"
-            reason = item.override_reason or {}
+            first = next((r for r in item.override_reasons if r.reason), None)
             try:
                 with conn.begin_nested():
                     conn.execute(
@@ -274,11 +274,13 @@ class AuditStore:
                             outcome=item.outcome,
                             outcome_timestamp=item.outcome_timestamp,
                             accepted_suggestions=list(item.accepted_suggestions),
-                            override_system=reason.get("system"),
-                            override_code=reason.get("code"),
-                            override_display=reason.get("display"),
+                            override_system=first.system if first else None,
+                            override_code=first.code if first else None,
+                            override_display=first.display if first else None,
                             override_comment=item.override_comment,
                             received_at=received_at,
+                            override_reasons=[r.to_json() for r in item.override_reasons] or None,
+                            extra=dict(item.extra) if item.extra else None,
                         )
                     )
             except IntegrityError:
@@ -318,18 +320,6 @@ class AuditStore:
             return int(
                 conn.execute(select(func.count()).select_from(schema.invocations)).scalar_one()
             )
-
-
-def _feedback_json(item: FeedbackItem) -> dict[str, Any]:
-    return {
-        "service_id": item.service_id,
-        "card": item.card,
-        "outcome": item.outcome,
-        "outcome_timestamp": item.outcome_timestamp,
-        "accepted_suggestions": list(item.accepted_suggestions),
-        "override_reason": item.override_reason,
-        "override_comment": item.override_comment,
-    }
 
 
 def _datetime(value: Any) -> datetime:

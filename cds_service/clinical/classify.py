@@ -7,9 +7,10 @@ from an index built once per request keeps evaluation linear in the size of the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cds_service.clinical.labs import effective_time, numeric_value, unusable_reason
@@ -28,7 +29,18 @@ from cds_service.knowledge.model import KnowledgeBase
 INACTIVE = {"inactive", "remission", "resolved"}
 NOT_TRUE = {"refuted", "entered-in-error"}
 ACTIVE_MEDICATION = {"active", "on-hold", "intended"}
+# A course that was taken and is over; "cancelled" and "entered-in-error" were never taken.
+ENDED_MEDICATION = {"completed", "stopped"}
 DONE_PROCEDURE = {"completed", "in-progress"}
+# Dose and form words dropped from a medication's name when a card names it.
+_DOSE = re.compile(r"\b\d[\d.,]*\s*(mg|mcg|ug|g|ml|unt|units?|%|meq|actuat)?\b", re.IGNORECASE)
+_FORM = re.compile(
+    r"\b(oral|tablets?|capsules?|injection|injectable|solution|suspension|extended|delayed|"
+    r"release|chewable|film|coated|prefilled|syringe|pen|powder|for|product|pack|kit|"
+    r"intravenous|subcutaneous|disintegrating|sprinkle|hr|24|12|er|xr|sr|mg/ml|"
+    r"once|twice|daily|weekly|monthly|nightly|every|week|day|at|night|morning)\b",
+    re.IGNORECASE,
+)
 
 
 def status_code(concept: Any) -> str | None:
@@ -48,10 +60,68 @@ def _first_time(*values: Any) -> datetime | None:
 
 
 def condition_time(condition: Resource) -> datetime | None:
-    """Onset, else the date it was recorded."""
+    """When the condition began (onset). The date it was recorded says when someone wrote it
+    down, not when it happened, so it never dates an event (a bypass graft coded years later)."""
     period = condition.get("onsetPeriod")
     start = period.get("start") if isinstance(period, Mapping) else None
-    return _first_time(condition.get("onsetDateTime"), start, condition.get("recordedDate"))
+    return _first_time(condition.get("onsetDateTime"), start)
+
+
+def recorded_time(condition: Resource) -> datetime | None:
+    return parse_datetime(condition.get("recordedDate"))
+
+
+def medication_end(medication: Resource) -> datetime | None:
+    """When a completed or stopped course ended: the validity or effective period's end, the
+    end of the dosing bounds, or the start plus the dosing duration; else when it was written
+    (the latest date the record gives for it)."""
+    kind = medication.get("resourceType")
+    if kind == "MedicationStatement":
+        period = medication.get("effectivePeriod")
+        end = period.get("end") if isinstance(period, Mapping) else None
+        return _first_time(end, medication.get("effectiveDateTime"), medication.get("dateAsserted"))
+    dispense = medication.get("dispenseRequest")
+    validity = dispense.get("validityPeriod") if isinstance(dispense, Mapping) else None
+    end = parse_datetime(validity.get("end")) if isinstance(validity, Mapping) else None
+    if end:
+        return end
+    authored = parse_datetime(medication.get("authoredOn"))
+    for dosage in as_list(medication.get("dosageInstruction")):
+        timing = dosage.get("timing") if isinstance(dosage, Mapping) else None
+        repeat = timing.get("repeat") if isinstance(timing, Mapping) else None
+        if not isinstance(repeat, Mapping):
+            continue
+        bounds = repeat.get("boundsPeriod")
+        if isinstance(bounds, Mapping) and parse_datetime(bounds.get("end")):
+            return parse_datetime(bounds.get("end"))
+        duration = repeat.get("boundsDuration")
+        if authored and isinstance(duration, Mapping):
+            days = _duration_days(duration)
+            if days is not None:
+                return authored + timedelta(days=days)
+    return authored
+
+
+_DAYS = {"d": 1.0, "day": 1.0, "days": 1.0, "wk": 7.0, "week": 7.0, "weeks": 7.0,
+         "mo": 30.4, "month": 30.4, "months": 30.4, "h": 1 / 24}  # fmt: skip
+
+
+def _duration_days(duration: Mapping[str, Any]) -> float | None:
+    value = duration.get("value")
+    unit = str(duration.get("code") or duration.get("unit") or "").lower()
+    if not isinstance(value, int | float) or isinstance(value, bool) or unit not in _DAYS:
+        return None
+    return float(value) * _DAYS[unit]
+
+
+def short_name(concept: Any) -> str:
+    """A medication's name as a card says it: 'amoxicillin / clavulanate' rather than
+    'Amoxicillin 875 MG / Clavulanate 125 MG Oral Tablet'."""
+    text = _text(concept)
+    cut = _FORM.sub(" ", _DOSE.sub(" ", text.split("[")[0].split(",")[0].split("(")[0]))
+    name = " / ".join(" ".join(part.split()) for part in cut.split("/") if part.strip())
+    name = name.strip(" ,-")
+    return (name or text).lower()[:60]
 
 
 def procedure_time(procedure: Resource) -> datetime | None:
@@ -67,11 +137,17 @@ class Entry:
     matches: Mapping[str, str]
     """Value set id -> evidence ("K74.3 Primary biliary cirrhosis", or a name match)."""
     time: datetime | None
+    """Conditions: onset; procedures: performed; observations: effective; medications: when
+    an ended course ended (None while active)."""
     active: bool
     """Conditions: clinically active; medications: active; procedures: done; observations:
     usable."""
     countable: bool = True
     """Conditions: not refuted or entered in error."""
+    ended: bool = False
+    """Medications: a completed or stopped course (its end in `time`)."""
+    name: str = ""
+    """How a card names it (medications: a short name)."""
 
 
 @dataclass
@@ -151,18 +227,24 @@ def classify(kb: KnowledgeBase, record: PatientRecord) -> Classified:
                 condition_time(condition),
                 active=status_code(condition.get("clinicalStatus")) not in INACTIVE,
                 countable=status_code(condition.get("verificationStatus")) not in NOT_TRUE,
+                name=_text(condition.get("code")),
             )
         )
     for medication in record.medications:
         if medication.get("resourceType") not in {"MedicationRequest", "MedicationStatement"}:
             continue
+        concept = medication_concept(record, medication)
+        status = as_str(medication.get("status"))
+        ended = status in ENDED_MEDICATION
         entries["medications"].append(
             Entry(
                 medication,
                 resource_key(medication),
-                _matches(kb, medication_concept(record, medication), by_name=True),
-                None,
-                active=as_str(medication.get("status")) in ACTIVE_MEDICATION,
+                _matches(kb, concept, by_name=True),
+                medication_end(medication) if ended else None,
+                active=status in ACTIVE_MEDICATION,
+                ended=ended,
+                name=short_name(concept),
             )
         )
     for procedure in record.procedures:
@@ -175,6 +257,7 @@ def classify(kb: KnowledgeBase, record: PatientRecord) -> Classified:
                 _matches(kb, procedure.get("code"), by_name=False),
                 procedure_time(procedure),
                 active=as_str(procedure.get("status")) in DONE_PROCEDURE,
+                name=_text(procedure.get("code")),
             )
         )
     for observation in record.observations():

@@ -7,15 +7,17 @@ the fact's value and whether it held, so a reviewer can read why a card fired or
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from cds_service.clinical.classify import Classified, classify
 from cds_service.clinical.facts import Facts, Skipped, derive
+from cds_service.clinical.labs import effective_time, measured_ul, unusable_reason
 from cds_service.clinical.record import PatientRecord
 from cds_service.fhir.values import resource_key
-from cds_service.knowledge.model import PLACEHOLDER_RE, Condition, KnowledgeBase, Rule
+from cds_service.knowledge.model import PLACEHOLDER_RE, Condition, KnowledgeBase, Rule, TextItem
 
 NUMERIC: dict[str, Callable[[float, float], bool]] = {
     "at_least": operator.ge,
@@ -32,12 +34,17 @@ class Check:
     fact: str | None = None
     value: Any = None
     children: tuple[Check, ...] = ()
+    not_known: tuple[str, ...] = ()
+    """Record kinds the fact depends on that could not be had: the check was decided on what
+    was available, and says so."""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"says": self.says, "held": self.held}
         if self.fact:
             out["fact"] = self.fact
             out["value"] = self.value
+        if self.not_known:
+            out["not_known"] = list(self.not_known)
         if self.children:
             out["children"] = [c.to_json() for c in self.children]
         return out
@@ -125,7 +132,11 @@ def check(kb: KnowledgeBase, condition: Condition, facts: Facts) -> Check:
         raise ValueError(f"condition {condition.says!r} has neither a fact test nor children")
     value = facts.get(condition.fact)
     operand = _operand(kb, condition.operand)
-    return Check(says, _holds(condition.operator, value, operand), condition.fact, value)
+    missing = facts.unknown_because(condition.fact)
+    if missing:
+        says = f"{says} (not known: {', '.join(missing)} unavailable)"
+    held = _holds(condition.operator, value, operand)
+    return Check(says, held, condition.fact, value, not_known=missing)
 
 
 def _holds(operator: str, value: Any, operand: Any) -> bool:
@@ -196,11 +207,56 @@ def alp_results(kb: KnowledgeBase, resources: Any) -> list[Mapping[str, Any]]:
     ]
 
 
+def definitive(kb: KnowledgeBase, alps: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The ALP a result set is answered on: the latest interpretable value without a comparator
+    (a ">1000" screen is superseded by its diluted re-assay), else the latest with one."""
+    usable = [a for a in alps if unusable_reason(a) is None and measured_ul(a, kb.units)]
+    if not usable:
+        return None
+
+    def rank(alp: Mapping[str, Any]) -> tuple[bool, datetime]:
+        quantity = alp.get("valueQuantity") or {}
+        when = effective_time(alp) or datetime.min.replace(tzinfo=UTC)
+        return (not quantity.get("comparator"), when)
+
+    return max(usable, key=rank)
+
+
 def evaluate(kb: KnowledgeBase, record: PatientRecord) -> list[AlpEvaluation]:
-    """Evaluate every total-ALP result being signed."""
+    """One answer per result set: several ALPs signed together are evaluated once, on the
+    definitive value; the others are recorded as superseded by it."""
     alps = alp_results(kb, record.results)
-    classified = classify(kb, record) if alps else None
-    return [evaluate_alp(kb, record, alp, classified) for alp in alps]
+    if not alps:
+        return []
+    classified = classify(kb, record)
+    chosen = definitive(kb, alps)
+    evaluations = []
+    for alp in alps:
+        if chosen is not None and alp is not chosen:
+            reason = f"superseded by {resource_key(chosen)}: one answer per result set"
+            evaluations.append(AlpEvaluation(resource_key(alp), None, skipped=reason))
+        else:
+            evaluations.append(evaluate_alp(kb, record, alp, classified))
+    return evaluations
+
+
+def summary_text(kb: KnowledgeBase, variants: Sequence[TextItem], facts: Facts) -> str:
+    """The first summary variant whose condition holds (the last has none)."""
+    for variant in variants:
+        if variant.only_if is None or check(kb, variant.only_if, facts).held:
+            return render_text(variant.text, facts, kb)
+    return render_text(variants[-1].text, facts, kb)
+
+
+def mentions(kb: KnowledgeBase, facts: Facts, finding_ids: Sequence[str]) -> list[str]:
+    """How a card names the findings present among `finding_ids`, in the record's words."""
+    found: Mapping[str, list[str]] = facts.details.get("mentions", {})
+    out: list[str] = []
+    for finding_id in finding_ids:
+        for mention in found.get(finding_id, ()):
+            if mention not in out:
+                out.append(mention)
+    return out
 
 
 def render_text(template: str, facts: Facts, kb: KnowledgeBase) -> str:
@@ -210,6 +266,10 @@ def render_text(template: str, facts: Facts, kb: KnowledgeBase) -> str:
         name = match.group(1)
         if name.startswith("param."):
             value: Any = kb.param(name.removeprefix("param."))
+        elif name.startswith("group."):
+            value = "; ".join(mentions(kb, facts, kb.groups[name.removeprefix("group.")])) or None
+        elif name.startswith("finding."):
+            value = "; ".join(mentions(kb, facts, [name.removeprefix("finding.")])) or None
         else:
             value = facts.get(name)
         if isinstance(value, list):

@@ -14,7 +14,7 @@ from typing import Any
 
 from cds_service.clinical import pregnancy
 from cds_service.clinical.classify import Classified, classify
-from cds_service.clinical.findings import match_findings
+from cds_service.clinical.findings import day, match_findings
 from cds_service.clinical.labs import (
     UNUSABLE_STATUSES,
     Converter,
@@ -40,40 +40,73 @@ from cds_service.knowledge.model import DAYS_PER, KnowledgeBase
 
 FACTS: dict[str, str] = {
     "alp.status": "high, low or normal against the interval for this patient",
-    "alp.value": "the ALP value as reported",
+    "alp.value": "the ALP value as reported, with its comparator (>1000)",
     "alp.unit": "the unit as reported",
+    "alp.shown": "value and unit as the lab sent them (>1000 U/L)",
     "alp.value_ul": "the ALP value in U/L",
-    "alp.low": "lower limit of the interval used, U/L",
-    "alp.high": "upper limit of the interval used, U/L",
+    "alp.low": "lower limit of the interval used, in the lab's unit",
+    "alp.high": "upper limit of the interval used, in the lab's unit",
+    "alp.range": "the interval used and where it came from, in the lab's unit",
     "alp.xuln": "ALP divided by the upper limit",
     "alp.range_source": "where the interval came from",
     "alp.date": "date of the ALP specimen",
     "alp.earlier_lows": "number of earlier low ALP results in the low look-back window",
     "alp.persistent_low": "an earlier low ALP at least the persistence interval before this one",
     "alp.earlier_low_date": "date of the earliest earlier low ALP",
+    "alp.marked_low": "low and markedly so: adults at or below the marked-low limit (U/L); "
+    "under the adult age, any value below the age-specific lower limit",
+    "alp.trend": "stable (every ALP in the trend window within the stable fraction of this one, "
+    "the latest in the same direction), rising, falling, or first (no earlier ALP in the window)",
+    "alp.previous": "the latest earlier ALP in the trend window, as shown, with its date",
     "patient.age_years": "age in whole years at the time of the ALP",
+    "patient.age": "age as a card says it (months under 2 years)",
+    "patient.child": "under the adult age (multiples of age-specific limits only)",
     "patient.sex": "administrative sex (male, female, or unknown)",
     "pregnancy.status": "pregnant, not pregnant, or unknown",
     "pregnancy.trimester": "first, second, third, or unknown",
     "pregnancy.weeks": "gestational age in weeks at the ALP, if known",
     "specimen.fasting": "fasting, non-fasting, or unknown (Specimen.collection.fastingStatus)",
     "ggt.status": "high, normal, borderline (within the borderline fraction of its upper limit), "
-    "unknown (no range), or absent",
-    "ggt.value": "the GGT or 5'-nucleotidase value used",
+    "unknown (no age-appropriate range), or absent",
+    "ggt.value": "the GGT or 5'-nucleotidase value used, as shown",
     "ggt.xuln": "GGT divided by its upper limit",
+    "ggt.date": "date of the GGT used",
+    "ggt.older": "the GGT used is older than the GGT window, taken because the ALP is stable",
+    "alt.status": "ALT high, normal, unknown or absent (co-resulted or in the liver-panel window)",
     "alt.xuln": "ALT divided by its upper limit (co-resulted or within the liver-panel window)",
+    "ast.status": "AST high, normal, unknown or absent (co-resulted or in the liver-panel window)",
+    "liver.injury": "ALT or AST above its range",
     "liver.r_ratio": "R ratio: (ALT/ULN) / (ALP/ULN)",
     "liver.pattern": "cholestatic, mixed, hepatocellular, or unknown (from the R ratio)",
     "bilirubin.status": "total bilirubin high, normal, unknown, or absent",
     "bilirubin.value_mgdl": "total bilirubin in mg/dL",
-    "wilson.alp_bilirubin_ratio": "ALP (U/L) divided by total bilirubin (mg/dL)",
-    "wilson.ast_alt_ratio": "AST divided by ALT",
+    "wilson.alp_bilirubin_ratio": "ALP (U/L) divided by co-resulted total bilirubin (mg/dL)",
+    "wilson.ast_alt_ratio": "co-resulted AST divided by co-resulted ALT",
+    "inr.value": "INR (co-resulted or in the liver-panel window)",
+    "inr.raised": "INR at or above the acute-liver-failure threshold",
+    "pth.status": "PTH high, normal, low, unknown or absent (bone-lab window)",
+    "vitamin_d.status": "25-OH vitamin D deficient (below the deficiency limit), low, normal, "
+    "unknown or absent (bone-lab window)",
+    "phosphate.status": "phosphate high, normal, low, unknown or absent (bone-lab window)",
+    "bile_acids.status": "serum bile acids high, normal, unknown or absent (bone-lab window)",
     "potassium.status": "co-resulted potassium high, normal, low, unknown, or absent",
     "calcium.status": "co-resulted calcium high, normal, low, unknown, or absent",
     "findings.present": "findings (findings.yaml) found in the record",
     "orders.open": "orderables with an open ServiceRequest",
     "results.recent": "orderables resulted within their look-back window before the ALP",
 }
+
+FACT_NEEDS: dict[str, tuple[str, ...]] = {
+    "alp.earlier_lows": ("labs",),
+    "alp.persistent_low": ("labs",),
+    "alp.trend": ("labs",),
+    "ggt.status": ("labs",),
+    "results.recent": ("labs",),
+    "findings.present": ("conditions", "medications", "procedures"),
+    "orders.open": ("orders",),
+}
+"""Record kinds a fact is derived from beyond the results being signed: when one could not be
+had, a check on the fact says "not known" rather than "none"."""
 
 
 @dataclass
@@ -88,6 +121,12 @@ class Facts:
     values: dict[str, Fact] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
     """Supporting data for card text that rules do not test (e.g. which order is open)."""
+    missing: frozenset[str] = frozenset()
+    """Record kinds that could not be had (conditions, medications, labs, orders, procedures)."""
+
+    def unknown_because(self, name: str) -> tuple[str, ...]:
+        """The missing record kinds a fact depends on (empty when it is fully known)."""
+        return tuple(k for k in FACT_NEEDS.get(name, ()) if k in self.missing)
 
     def set(
         self, name: str, value: Any, evidence: Iterable[str] = (), note: str | None = None
@@ -128,6 +167,10 @@ class Reading:
     status: str
     high: float | None
     when: datetime | None
+    together: bool = False
+    """Co-resulted with the ALP (same result set or the same draw)."""
+    shown: str = ""
+    """The value and unit as the lab sent them."""
 
 
 def patient_sex(patient: Resource | None) -> str | None:
@@ -140,6 +183,14 @@ def age_days_at(patient: Resource | None, when: datetime) -> float | None:
     if born is None:
         return None
     return (when - born).total_seconds() / 86400
+
+
+def age_text(age_days: float) -> str:
+    if age_days < 31:
+        return f"{int(age_days)} days"
+    if age_days < 2 * DAYS_PER["a"]:
+        return f"{int(age_days // DAYS_PER['mo'])} months"
+    return f"{int(age_days // DAYS_PER['a'])} years"
 
 
 def _within(
@@ -158,8 +209,42 @@ def _status(value: float, interval: Interval) -> str:
     return "normal"
 
 
-def _fmt(value: float) -> str:
+def _fmt(value: float, decimals: int | None = None) -> str:
+    if decimals is not None:
+        return f"{value:.{decimals}f}"
     return f"{value:.1f}".rstrip("0").rstrip(".") if value % 1 else f"{value:.0f}"
+
+
+def _decimals(*values: Any) -> int:
+    """The precision the lab used: the most decimals among a value and its range bounds (a
+    parsed number keeps no trailing zeros, so 0.70 with a range of 0.58-1.74 shows as 0.70)."""
+    most = 0
+    for value in values:
+        # finite() also refuses integers too large for a float (a hostile range bound).
+        number = finite(value) if not isinstance(value, bool) else None
+        if number is not None:
+            text = repr(number)
+            if "e" not in text and "." in text:
+                most = max(most, len(text.split(".")[1].rstrip("0")))
+    return min(most, 3)
+
+
+def _shown(obs: Resource) -> str:
+    quantity = obs.get("valueQuantity")
+    if not isinstance(quantity, Mapping):
+        return "?"
+    value = finite(quantity.get("value"))
+    bounds = [
+        (rr.get(k) or {}).get("value")
+        for rr in as_list(obs.get("referenceRange"))
+        if isinstance(rr, Mapping)
+        for k in ("low", "high")
+        if isinstance(rr.get(k), Mapping)
+    ]
+    number = _fmt(value, _decimals(value, *bounds)) if value is not None else "?"
+    comparator = as_str(quantity.get("comparator")) or ""
+    unit = as_str(quantity.get("unit")) or as_str(quantity.get("code")) or ""
+    return f"{comparator}{number} {unit}".strip()
 
 
 class _Context:
@@ -175,15 +260,26 @@ class _Context:
         self.sex = patient_sex(record.patient)
         self.age_days = age_days_at(record.patient, when)
         self.paediatric = kb.param("paediatric_age_limit_years")
+        self.adult_age = kb.param("adult_age_years")
+        self.child = self.age_days is not None and self.age_days < self.adult_age * DAYS_PER["a"]
         self.tolerance = kb.param("result_time_tolerance_hours")
         self.enzyme = enzyme_converter(kb.units)
         self.co_resulted = classified.co_resulted
 
     def converter(self, table_id: str) -> Converter:
         table = self.kb.intervals.get(table_id)
-        if table is None or table.unit == "U/L":
+        if table is None:
+            # No table (INR, PTH, phosphate...): the value as reported, judged only by the
+            # lab's own range, which is in the same unit.
+            return lambda value, code, text: value
+        if table.unit == "U/L":
             return self.enzyme
         return table.convert
+
+    def together(self, key: str, obs_time: datetime | None) -> bool:
+        return key in self.co_resulted or (
+            obs_time is not None and abs(obs_time - self.when) <= timedelta(hours=self.tolerance)
+        )
 
     def reading(
         self,
@@ -191,19 +287,18 @@ class _Context:
         table_id: str,
         days: float,
         co_resulted_only: bool = False,
+        age_appropriate: bool = False,
     ) -> Reading | None:
         """The freshest usable result of an analyte: co-resulted first, then the latest in the
-        window before the ALP."""
+        window before the ALP. `age_appropriate`: for a child, a lab range without an age is not
+        trusted (an adult GGT range would call a newborn's normal GGT high)."""
         convert = self.converter(table_id)
         candidates = []
         for entry in self.classified.observations_in(valueset_ids):
             if not entry.active:
                 continue
             obs, key, obs_time = entry.resource, entry.key, entry.time
-            together = key in self.co_resulted or (
-                obs_time is not None
-                and abs(obs_time - self.when) <= timedelta(hours=self.tolerance)
-            )
+            together = self.together(key, obs_time)
             if co_resulted_only and not together:
                 continue
             if together or _within(obs_time, self.when, days, self.tolerance):
@@ -211,16 +306,19 @@ class _Context:
         if not candidates:
             return None
         candidates.sort(key=lambda c: (c[0], c[1]), reverse=True)
-        obs = candidates[0][2]
+        together, when, obs = candidates[0]
         value = measured(obs, convert)
-        key = resource_key(obs)  # the chosen entry's key
+        key = resource_key(obs)
+        shown = _shown(obs)
         if value is None:
-            return Reading(key, float("nan"), "unknown", None, candidates[0][1])
+            return Reading(key, float("nan"), "unknown", None, when, together, shown)
         table = self.kb.intervals.get(table_id)
-        interval, _ = choose_interval(obs, convert, table, self.sex, self.age_days, 0)
+        limit = self.adult_age if age_appropriate else 0
+        interval, _ = choose_interval(obs, convert, table, self.sex, self.age_days, limit)
         if interval is None or (interval.high is None and interval.low is None):
-            return Reading(key, value, "unknown", None, candidates[0][1])
-        return Reading(key, value, _status(value, interval), interval.high, candidates[0][1])
+            return Reading(key, value, "unknown", None, when, together, shown)
+        status = _status(value, interval)
+        return Reading(key, value, status, interval.high, when, together, shown)
 
 
 def derive(
@@ -248,67 +346,117 @@ def derive(
         # either crash or produce nonsense multiples of the limit.
         return Skipped(key, note or "no usable reference interval applies to this patient")
 
-    facts = Facts()
+    facts = Facts(missing=record.missing)
     patient_ref = [resource_key(record.patient)] if record.patient else []
-    facts.set("alp.status", _status(value.value_ul, interval), [key], note)
-    facts.set("alp.value", _fmt(value.value), [key])
+    range_ref = [key] if interval.from_lab else patient_ref
+    # Limits are shown in the lab's unit and precision: 0.70 ukat/L (lower limit 0.67).
+    per_ul = value.value / value.value_ul if value.value_ul else 1.0
+    places = _decimals(value.value, *_bounds(alp))
+    low = _fmt(interval.low * per_ul, places) if interval.low is not None else None
+    high = _fmt(interval.high * per_ul, places)
+    status = _status(value.value_ul, interval)
+    facts.set("alp.status", status, [key], note)
+    facts.set("alp.value", f"{value.comparator or ''}{_fmt(value.value, places)}", [key])
     facts.set("alp.unit", value.unit, [key])
+    facts.set("alp.shown", f"{value.comparator or ''}{_fmt(value.value, places)} {value.unit}")
     facts.set("alp.value_ul", round(value.value_ul, 2), [key])
-    facts.set("alp.low", _fmt(interval.low) if interval.low is not None else "?", [key])
-    facts.set("alp.high", _fmt(interval.high), [key])
+    facts.set("alp.low", low or "?", range_ref)
+    facts.set("alp.high", high, range_ref)
+    span = f"{low}-{high}" if low is not None else f"up to {high}"
+    facts.set("alp.range", f"{span} {value.unit} ({interval.source})", range_ref)
     facts.set("alp.xuln", round(value.value_ul / interval.high, 3), [key])
-    facts.set("alp.range_source", interval.source, [key] if interval.from_lab else patient_ref)
-    facts.set("alp.date", when.date().isoformat(), [key])
+    facts.set("alp.range_source", interval.source, range_ref)
+    facts.set("alp.date", day(when), [key])
     age = int(ctx.age_days // DAYS_PER["a"]) if ctx.age_days is not None else None
     facts.set("patient.age_years", age, patient_ref)
+    facts.set("patient.age", age_text(ctx.age_days) if ctx.age_days is not None else None)
+    facts.set("patient.child", ctx.child, patient_ref)
     facts.set("patient.sex", ctx.sex or "unknown", patient_ref)
+    marked = status == "low" and (ctx.child or value.value_ul <= kb.param("low_marked_adult_ul"))
+    facts.set("alp.marked_low", marked, [key])
     facts.details["alp_reference"] = key
+    facts.details["alp_when"] = when
     facts.details["alp_ul"] = value.value_ul
     facts.details["alp_uln"] = interval.high
+    facts.details["alp_unit_per_ul"] = per_ul
 
-    _earlier_alps(ctx, facts, key)
+    _earlier_alps(ctx, facts, key, status, value.value_ul)
     _pregnancy(ctx, facts)
     _fasting(ctx, facts, alp)
     _ggt(ctx, facts)
     _liver_panel(ctx, facts)
+    _bone_labs(ctx, facts)
     _electrolytes(ctx, facts)
     found = match_findings(kb, ctx.classified, when)
     facts.set(
         "findings.present",
         sorted(found),
-        [line.split(":")[0] for v in found.values() for line in v],
+        [ln.split(":")[0] for f in found.values() for ln in f.evidence],
     )
-    facts.details["findings"] = found
+    facts.details["findings"] = {k: f.evidence for k, f in found.items()}
+    facts.details["mentions"] = {k: f.mentions for k, f in found.items()}
     _open_orders(ctx, facts)
     _recent_results(ctx, facts, key)
     return facts
 
 
-def _earlier_alps(ctx: _Context, facts: Facts, current: str) -> None:
-    """Earlier low ALPs, each judged against the interval that applied on its own date."""
+def _bounds(obs: Resource) -> list[Any]:
+    return [
+        (rr.get(k) or {}).get("value")
+        for rr in as_list(obs.get("referenceRange"))
+        if isinstance(rr, Mapping)
+        for k in ("low", "high")
+        if isinstance(rr.get(k), Mapping)
+    ]
+
+
+def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_ul: float) -> None:
+    """Earlier ALPs: low ones (each judged against the interval that applied on its own date)
+    for persistence, and those in the trend window for stability."""
     lookback = ctx.kb.param("low_lookback_days")
     persistence = timedelta(days=ctx.kb.param("low_persistence_min_days"))
+    trend_since = ctx.when - timedelta(days=ctx.kb.param("alp_trend_window_days"))
+    stable = ctx.kb.param("alp_stable_fraction")
     lows: list[tuple[datetime, str]] = []
+    window: list[tuple[datetime, str, float, str, str]] = []
     for entry in ctx.classified.in_valueset("observations", "alp-total"):
         obs, key, obs_time = entry.resource, entry.key, entry.time
-        if key == current or key in ctx.co_resulted:
+        if key == current or ctx.together(key, obs_time):
             continue
         if not entry.active or obs_time is None or obs_time >= ctx.when:
             continue
         if obs_time < ctx.when - timedelta(days=lookback):
             continue
         value = measured_ul(obs, ctx.kb.units)
+        if value is None:
+            continue
         age = age_days_at(ctx.record.patient, obs_time)
         interval, _ = choose_interval(
             obs, ctx.enzyme, ctx.kb.intervals.get("alp"), ctx.sex, age, ctx.paediatric
         )
-        if value and interval and interval.low is not None and value.value_ul < interval.low:
+        earlier_status = _status(value.value_ul, interval) if interval else "unknown"
+        if earlier_status == "low":
             lows.append((obs_time, key))
+        if obs_time >= trend_since:
+            window.append((obs_time, key, value.value_ul, earlier_status, _shown(obs)))
     lows.sort()
     persistent = [k for t, k in lows if t <= ctx.when - persistence]
     facts.set("alp.earlier_lows", len(lows), [k for _, k in lows])
     facts.set("alp.persistent_low", bool(persistent), persistent)
-    facts.set("alp.earlier_low_date", lows[0][0].date().isoformat() if lows else None)
+    facts.set("alp.earlier_low_date", day(lows[0][0]) if lows else None)
+    if not window:
+        facts.set("alp.trend", "first")
+        return
+    window.sort()
+    latest = window[-1]
+    facts.set("alp.previous", f"{latest[4]} on {day(latest[0])}", [latest[1]])
+    within = all(abs(value_ul - v) <= stable * value_ul for _, _, v, _, _ in window)
+    if within and latest[3] == status:
+        trend = "stable"
+        facts.details["stable_since"] = window[0][0]
+    else:
+        trend = "rising" if value_ul > latest[2] else "falling"
+    facts.set("alp.trend", trend, [k for _, k, _, _, _ in window])
 
 
 def _pregnancy(ctx: _Context, facts: Facts) -> None:
@@ -356,15 +504,26 @@ def _fasting(ctx: _Context, facts: Facts, alp: Resource) -> None:
 
 def _ggt(ctx: _Context, facts: Facts) -> None:
     window = ctx.kb.param("ggt_lookback_days")
-    ggt = ctx.reading(["ggt"], "ggt", window)
+    ggt = ctx.reading(["ggt"], "ggt", window, age_appropriate=True)
     if ggt is None:
-        ggt = ctx.reading(["five-nucleotidase"], "five-nucleotidase", window)
+        ggt = ctx.reading(["five-nucleotidase"], "five-nucleotidase", window, age_appropriate=True)
+    older = False
+    stable_since = facts.details.get("stable_since")
+    if ggt is None and stable_since is not None:
+        # An older GGT still tells the source while the ALP has not changed since it was drawn.
+        days = ctx.kb.param("ggt_stable_lookback_days")
+        candidate = ctx.reading(["ggt", "five-nucleotidase"], "ggt", days, age_appropriate=True)
+        slack = timedelta(hours=ctx.tolerance)
+        if candidate and candidate.when and candidate.when >= stable_since - slack:
+            ggt, older = candidate, True
     if ggt is None:
         facts.set("ggt.status", "absent")
         return
-    facts.set("ggt.value", _fmt(ggt.value) if ggt.value == ggt.value else None, [ggt.key])
+    facts.set("ggt.value", ggt.shown, [ggt.key])
+    facts.set("ggt.date", day(ggt.when) if ggt.when else None, [ggt.key])
+    facts.set("ggt.older", older, [ggt.key])
     status = ggt.status
-    if ggt.high:
+    if ggt.high and ggt.value == ggt.value:
         xuln = ggt.value / ggt.high
         facts.set("ggt.xuln", round(xuln, 3), [ggt.key])
         # Rounded so that 0.9 and 1.1 times the limit fall inside a 10% band despite binary floats.
@@ -375,10 +534,15 @@ def _ggt(ctx: _Context, facts: Facts) -> None:
 
 def _liver_panel(ctx: _Context, facts: Facts) -> None:
     days = ctx.kb.param("liver_panel_window_days")
-    alt = ctx.reading(["alt"], "alt", days)
-    ast = ctx.reading(["ast"], "ast", days)
+    alt = ctx.reading(["alt"], "alt", days, age_appropriate=True)
+    ast = ctx.reading(["ast"], "ast", days, age_appropriate=True)
     bili = ctx.reading(["bilirubin-total"], "bilirubin-total", days)
+    inr = ctx.reading(["inr"], "inr", days)
     alp_ul = facts.details["alp_ul"]
+    facts.set("alt.status", alt.status if alt else "absent", [alt.key] if alt else [])
+    facts.set("ast.status", ast.status if ast else "absent", [ast.key] if ast else [])
+    injured = [r.key for r in (alt, ast) if r and r.status == "high"]
+    facts.set("liver.injury", bool(injured), injured)
     pattern = "unknown"
     if alt and alt.high and alt.value == alt.value and alp_ul > 0:
         alt_x = alt.value / alt.high
@@ -398,10 +562,45 @@ def _liver_panel(ctx: _Context, facts: Facts) -> None:
         facts.set("bilirubin.status", bili.status, [bili.key])
         if bili.value == bili.value:
             facts.set("bilirubin.value_mgdl", round(bili.value, 2), [bili.key])
-            if bili.value > 0:
-                facts.set("wilson.alp_bilirubin_ratio", round(alp_ul / bili.value, 3), [bili.key])
-    if alt and ast and alt.value and alt.value == alt.value and ast.value == ast.value:
+    # The Wilson ratios were derived on values drawn together (Korman 2008): co-resulted only.
+    if bili and bili.together and bili.value == bili.value and bili.value > 0:
+        facts.set("wilson.alp_bilirubin_ratio", round(alp_ul / bili.value, 3), [bili.key])
+    if (
+        alt and ast and alt.together and ast.together
+        and alt.value and alt.value == alt.value and ast.value == ast.value
+    ):  # fmt: skip
         facts.set("wilson.ast_alt_ratio", round(ast.value / alt.value, 3), [ast.key, alt.key])
+    if inr and inr.value == inr.value:
+        facts.set("inr.value", _fmt(inr.value, 1), [inr.key])
+        facts.set("inr.raised", inr.value >= ctx.kb.param("alf_inr_min"), [inr.key])
+
+
+def _bone_labs(ctx: _Context, facts: Facts) -> None:
+    days = ctx.kb.param("bone_labs_lookback_days")
+    for name, valueset in (
+        ("pth", "pth"),
+        ("phosphate", "phosphate"),
+        ("bile_acids", "bile-acids"),
+    ):
+        found = ctx.reading([valueset], valueset, days)
+        facts.set(
+            f"{name}.status", found.status if found else "absent", [found.key] if found else []
+        )
+        if found:
+            facts.details[f"{name}_shown"] = (
+                f"{found.shown} on {day(found.when)}" if found.when else found.shown
+            )
+    vitd = ctx.reading(["vitamin-d"], "vitamin-d", days)
+    if vitd is None:
+        facts.set("vitamin_d.status", "absent")
+        return
+    status = vitd.status
+    unit = vitd.shown.split(" ")[-1].lower()
+    nmol = vitd.value * {"ng/ml": 2.496, "ug/l": 2.496, "nmol/l": 1.0}.get(unit, float("nan"))
+    if nmol == nmol and nmol < ctx.kb.param("vitamin_d_deficiency_nmol_l"):
+        status = "deficient"
+    facts.set("vitamin_d.status", status, [vitd.key])
+    facts.details["vitamin_d_shown"] = vitd.shown
 
 
 def _electrolytes(ctx: _Context, facts: Facts) -> None:
@@ -442,7 +641,7 @@ def _recent_results(ctx: _Context, facts: Facts, alp_key: str) -> None:
         for orderable_id in ctx.kb.orderables_resulted_by(obs.get("code")):
             lookback = ctx.kb.orderables[orderable_id].lookback_days
             if lookback and _within(obs_time, ctx.when, lookback, ctx.tolerance):
-                date = obs_time.date().isoformat() if obs_time else "unknown date"
+                date = day(obs_time) if obs_time else "unknown date"
                 found.setdefault(orderable_id, (key, date))
     facts.set("results.recent", sorted(found), [v[0] for v in found.values()])
     facts.details["recent_results"] = found

@@ -2,46 +2,103 @@
 
 A finding (findings.yaml) names value sets to look for in one kind of record entry, optionally
 within a time window before the ALP. Conditions count while clinically active and not refuted
-(resolved ones too where the finding says so, e.g. a recent fracture). Medications match by
-RxNorm ingredient or product code, then, failing a code, by ingredient name in the text; the
-evidence says which, so a reviewer can see a name-based match.
+(resolved ones too where the finding says so, e.g. a recent fracture). Medications count while
+active, and where the finding says so a course that ended recently (drug-induced cholestasis
+can start weeks after the last dose). Medications match by RxNorm ingredient or product code,
+then, failing a code, by ingredient name in the text; the evidence says which.
+
+A time window is about when something happened: a Condition's onset, a Procedure's performed
+date. A recorded date alone, or a status or history code (ICD-10-CM Z95.1 "presence of
+aortocoronary bypass graft"), never puts an entry inside a window.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from cds_service.clinical.classify import Classified, Entry
 from cds_service.knowledge.model import FindingSource, KnowledgeBase
 
+STATUS_CODES = "status-history-codes"
+"""Value set of codes that state a status or history, never an event."""
 
-def _counts(entry: Entry, source: FindingSource, since: datetime | None, until: datetime) -> bool:
+
+@dataclass
+class Found:
+    evidence: list[str] = field(default_factory=list)
+    """`Type/id: code display` lines, for the decision trace."""
+    mentions: list[str] = field(default_factory=list)
+    """How a card names what was found ("amoxicillin / clavulanate, stopped 20 Oct 2026")."""
+    ended_only: bool = True
+    """Medications: every match is a course that has ended."""
+
+
+def day(when: datetime) -> str:
+    return f"{when.day} {when:%b %Y}"
+
+
+def _counts(
+    kb: KnowledgeBase, entry: Entry, source: FindingSource, when: datetime, tolerance: timedelta
+) -> bool:
     if source.kind == "conditions" and not entry.countable:
         return False
+    if source.kind == "medications":
+        if entry.active:
+            return True
+        if not (entry.ended and source.ended_within_days and entry.time is not None):
+            return False
+        since = when - timedelta(days=kb.param(source.ended_within_days))
+        return since <= entry.time <= when + tolerance
     if not entry.active and not (source.kind == "conditions" and source.include_inactive):
         return False
-    if since is None:
+    if source.within_days is None:
         return True
-    return entry.time is not None and since <= entry.time <= until
+    if STATUS_CODES in entry.matches:
+        return False
+    since = when - timedelta(days=kb.param(source.within_days))
+    return entry.time is not None and since <= entry.time <= when + tolerance
 
 
-def match_findings(
-    kb: KnowledgeBase, classified: Classified, when: datetime
-) -> dict[str, list[str]]:
-    """Finding id -> evidence lines (`Type/id: code display`), for findings present."""
+def _mention(kb: KnowledgeBase, finding_label: str, entry: Entry, kind: str, valueset: str) -> str:
+    if not entry.name.strip():
+        # Coded without text: the matched code's display ("8183 phenytoin" -> "phenytoin"),
+        # or the name that matched.
+        matched = entry.matches[valueset]
+        name = matched.split("'")[1] if matched.startswith("name match") else matched
+        entry = replace(
+            entry, name=name.split(" ", 1)[-1] if not matched.startswith("name") else name
+        )
+    if kind != "medications":
+        # The record's own words ("primary biliary cholangitis"), else the finding's label.
+        name = entry.name.strip()[:60]
+        if not name:
+            return finding_label
+        return name if name[:2].isupper() else name[0].lower() + name[1:]
+    if entry.active or entry.time is None:
+        return entry.name
+    return f"{entry.name}, stopped {day(entry.time)}"
+
+
+def match_findings(kb: KnowledgeBase, classified: Classified, when: datetime) -> dict[str, Found]:
+    """Finding id -> what was found, for findings present."""
     tolerance = timedelta(hours=kb.param("result_time_tolerance_hours"))
-    present: dict[str, list[str]] = {}
+    present: dict[str, Found] = {}
     for finding in kb.findings.values():
-        lines: list[str] = []
+        found = Found()
         for source in finding.sources:
-            since = (
-                when - timedelta(days=kb.param(source.within_days)) if source.within_days else None
-            )
             for entry in classified.in_valueset(source.kind, source.valueset):
-                if _counts(entry, source, since, when + tolerance):
-                    line = f"{entry.key}: {entry.matches[source.valueset]}"
-                    if line not in lines:
-                        lines.append(line)
-        if lines:
-            present[finding.id] = lines
+                if not _counts(kb, entry, source, when, tolerance):
+                    continue
+                line = f"{entry.key}: {entry.matches[source.valueset]}"
+                if entry.ended:
+                    line += f" (course ended {entry.time.date() if entry.time else 'unknown'})"
+                if line not in found.evidence:
+                    found.evidence.append(line)
+                mention = _mention(kb, finding.label, entry, source.kind, source.valueset)
+                if mention not in found.mentions:
+                    found.mentions.append(mention)
+                found.ended_only = found.ended_only and entry.ended
+        if found.evidence:
+            present[finding.id] = found
     return present

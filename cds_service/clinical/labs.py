@@ -189,7 +189,7 @@ def lab_interval(
         if low is None and high is None:
             continue
         specificity = (2 if has_age else 0) + (1 if range_sex else 0)
-        interval = Interval(low, high, "the lab's reference range", True)
+        interval = Interval(low, high, "lab range", True)
         if best is None or specificity > best[0]:
             best = (specificity, interval, has_age)
     if best is None:
@@ -219,7 +219,7 @@ def choose_interval(
             fallback = Interval(
                 found[0],
                 found[1],
-                f"{table.analyte} interval for {found[2]} (knowledge base, {table.citation})",
+                f"{table.source_label}, {found[2]}",
                 False,
             )
     if lab is not None:
@@ -228,7 +228,7 @@ def choose_interval(
             return Interval(
                 lab.low if lab.low is not None else fallback.low,
                 lab.high if lab.high is not None else fallback.high,
-                "the lab's reference range, completed from the knowledge base",
+                "lab range completed from the knowledge base",
                 True,
             ), note
         return lab, note

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from cds_service.clinical.classify import Classified, value_of
+from cds_service.clinical.classify import Classified, recorded_time, value_of
 from cds_service.clinical.labs import UNUSABLE_STATUSES
 from cds_service.fhir.values import ICD10CM, as_str, codings
 from cds_service.knowledge.model import KnowledgeBase
@@ -76,7 +76,10 @@ def assess(kb: KnowledgeBase, classified: Classified, when: datetime, sex: str |
     for entry in conditions.values():
         if not entry.countable or not entry.active:
             continue
-        if entry.time is not None and entry.time < when - max_age:
+        # A "weeks of gestation" code states the gestation on the day it was recorded, so here
+        # (unlike an event window) the recorded date does date it.
+        stated = entry.time or recorded_time(entry.resource)
+        if stated is not None and stated < when - max_age:
             continue  # an old pregnancy left active on the problem list
         if result.status == "unknown":
             result.status = "pregnant"
@@ -84,8 +87,8 @@ def assess(kb: KnowledgeBase, classified: Classified, when: datetime, sex: str |
             result.evidence.append(f"{entry.key}: pregnancy condition")
         for coding in codings(entry.resource.get("code")):
             match = Z3A_WEEKS.match(str(coding.get("code", "")))
-            if coding.get("system") == ICD10CM and match and entry.time is not None:
-                weeks_at.append((entry.time, float(match.group(1)), entry.key))
+            if coding.get("system") == ICD10CM and match and stated is not None:
+                weeks_at.append((stated, float(match.group(1)), entry.key))
         if "pregnancy-third-trimester" in entry.matches:
             coded_third = entry.key
 

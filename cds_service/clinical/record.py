@@ -31,6 +31,9 @@ class PatientRecord:
     user: str | None = None
     encounter: str | None = None
     unavailable: tuple[str, ...] = ()
+    missing: frozenset[str] = frozenset()
+    """Kinds of data that could not be had (conditions, medications, labs, orders,
+    procedures): facts derived from them are "not known", never "none"."""
     _index: dict[str, Resource] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -195,8 +195,9 @@ def rule_activity(
     return activity
 
 
-def override_reason(item: Mapping[str, Any]) -> str:
-    return str(item["override_display"] or item["override_code"] or "(no reason given)")
+def override_reasons(item: Mapping[str, Any]) -> list[str]:
+    """Every reason given with an override (Epic may send several), as `rule_report` names them."""
+    return [str(r) for r in item.get("reasons") or ["(comment only)"]]
 
 
 def overview(engine: Engine, kb: KnowledgeBase, span: Period) -> dict[str, Any]:
@@ -316,7 +317,9 @@ def overview(engine: Engine, kb: KnowledgeBase, span: Period) -> dict[str, Any]:
         )
 
     # Top override reasons.
-    reasons = Counter(override_reason(f) for f in feedback if f["outcome"] == "overridden")
+    reasons = Counter(
+        r for f in feedback if f["outcome"] == "overridden" for r in override_reasons(f)
+    )
     top = reasons.most_common(10)
     title = "Top override reasons"
     figures.append(
@@ -466,7 +469,7 @@ def rule_page(engine: Engine, kb: KnowledgeBase, rule_id: str, span: Period) -> 
         )
     )
     overrides = [f for f in feedback if f["outcome"] == "overridden"]
-    reasons = Counter(override_reason(f) for f in overrides).most_common()
+    reasons = Counter(r for f in overrides for r in override_reasons(f)).most_common()
     fired = reports.rule_invocations(engine, aliases, fired=True, limit=20)
     suppressed: list[dict[str, Any]] = []
     for row in reports.rule_invocations(engine, aliases, fired=False, limit=500):

@@ -8,7 +8,8 @@ be had), run the service's handler, answer `{"cards": [...]}`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from itertools import accumulate
@@ -22,7 +23,7 @@ from cds_service.fhir.values import as_list
 from cds_service.hooks import prefetch
 from cds_service.hooks.declaration import ServiceDeclaration, ServiceRegistry
 from cds_service.hooks.errors import CdsError, Issue, bad_request, operation_outcome
-from cds_service.hooks.feedback import FeedbackItem, FeedbackSink
+from cds_service.hooks.feedback import FeedbackSink, parse_feedback
 from cds_service.hooks.invocation import (
     Invocation,
     InvocationSink,
@@ -178,6 +179,22 @@ def _audited(
             runtime().invocation_sink.record_invocation(invocation)
 
 
+_URL = re.compile(r"(https?://)(?:[^/\s?#@]*@)?([^/\s?#]+)\S*")
+
+
+def data_problems(data: prefetch.ResolvedData, keys: Iterable[str]) -> str:
+    """`key (why; why)` for a log line: the kind of each problem, not its detail. URLs are cut
+    to their host and text after a colon (server diagnostics, a path with a patient id) is left
+    to the audit record (`alp-cds audit show HOOKINSTANCE`)."""
+    parts = []
+    for key in keys:
+        result = data.keys.get(key)
+        problems = result.problems if result else []
+        kinds = dict.fromkeys(_URL.sub(r"\1\2", p).split(": ")[0][:120] for p in problems)
+        parts.append(f"{key} ({'; '.join(kinds) or 'no data'})")
+    return ", ".join(parts)
+
+
 def _note_auth(invocation: Invocation, auth: Any) -> None:
     if auth is not None:
         invocation.issuer = getattr(getattr(auth, "issuer", None), "iss", None)
@@ -219,8 +236,24 @@ def create_blueprint() -> Blueprint:
             )
             try:
                 prefetch.require(service, data)
+            except CdsError as error:
+                keys = [str(i.expression).removeprefix("prefetch.") for i in error.issues]
+                log.warning(
+                    "412 on %s (hookInstance %s): required data unobtainable: %s",
+                    service.id,
+                    hook_request.hook_instance,
+                    data_problems(data, keys),
+                )
+                raise
             finally:
                 invocation.trace = {"data": data.provenance()}
+            if data.unavailable():
+                log.warning(
+                    "partial data on %s (hookInstance %s): answered without %s",
+                    service.id,
+                    hook_request.hook_instance,
+                    data_problems(data, data.unavailable()),
+                )
             result = service.handler(hook_request, data)
             body = result.to_json()
             invocation.cards = [card_summary(card) for card in body["cards"]]
@@ -236,7 +269,7 @@ def create_blueprint() -> Blueprint:
             _service(service_id)
             body = _require_json_body()
             check(schema("cds-feedback"), body, "$")
-            items = [FeedbackItem.parse(service_id, item) for item in body["feedback"]]
+            items = parse_feedback(service_id, body)
             result = runtime().feedback_sink.record(items)
             if result.rejected:
                 issues = [

@@ -3,15 +3,69 @@
 CDS Hooks 2.0.1 defines the body but no response; feedback may repeat and arrive in batches, so
 sinks must be idempotent on (card, outcome, outcomeTimestamp). The audit store implements the
 same protocol with durable storage.
+
+Clients say why a card was overridden in two shapes, and both are kept:
+- CDS Hooks 2.0.1 (and the CDS Hooks sandbox): `overrideReason` {`reason`: Coding,
+  `userComment`}; the sandbox sends `reason` with `code` and `system` only, no display;
+- Epic: `overrideReasons`, a list of {`reason`, `userComment`}.
+Anything else an item or the body carries (an `extension`, a field a future version adds) is
+kept in `extra`, keyed by its path, so nothing a client sends is silently dropped.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+ITEM_FIELDS = frozenset(
+    {
+        "card",
+        "outcome",
+        "outcomeTimestamp",
+        "acceptedSuggestions",
+        "overrideReason",
+        "overrideReasons",
+    }
+)
+REASON_FIELDS = frozenset({"reason", "userComment"})
+CODING_FIELDS = frozenset({"system", "code", "display"})
+MAX_EXTRA_CHARS = 16_384
+
+
+@dataclass(frozen=True)
+class OverrideReason:
+    """One reason a user gave: the Coding (as sent) and the free-text comment."""
+
+    reason: Mapping[str, Any] | None = None
+    comment: str | None = None
+
+    def _coding(self, name: str) -> str | None:
+        value = (self.reason or {}).get(name)
+        return value if isinstance(value, str) else None
+
+    @property
+    def system(self) -> str | None:
+        return self._coding("system")
+
+    @property
+    def code(self) -> str | None:
+        return self._coding("code")
+
+    @property
+    def display(self) -> str | None:
+        return self._coding("display")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "system": self.system,
+            "code": self.code,
+            "display": self.display,
+            "comment": self.comment,
+        }
 
 
 @dataclass(frozen=True)
@@ -21,26 +75,112 @@ class FeedbackItem:
     outcome: str
     outcome_timestamp: str
     accepted_suggestions: tuple[str, ...] = ()
-    override_reason: Mapping[str, Any] | None = None
-    override_comment: str | None = None
+    override_reasons: tuple[OverrideReason, ...] = ()
+    extra: Mapping[str, Any] | None = None
+    """Fields the service does not interpret, by path (`extension`, `overrideReasons[0].x`,
+    `$.extension` for the request body's own), so that none is lost."""
 
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.card, self.outcome, self.outcome_timestamp)
 
+    @property
+    def override_reason(self) -> Mapping[str, Any] | None:
+        """The first reason's Coding (the 2.0.1 shape has one)."""
+        return next((r.reason for r in self.override_reasons if r.reason), None)
+
+    @property
+    def override_comment(self) -> str | None:
+        comments = [r.comment for r in self.override_reasons if r.comment]
+        return "\n".join(comments) if comments else None
+
     @classmethod
-    def parse(cls, service_id: str, item: Mapping[str, Any]) -> FeedbackItem:
+    def parse(
+        cls, service_id: str, item: Mapping[str, Any], body_extra: Mapping[str, Any] | None = None
+    ) -> FeedbackItem:
         """Build from an item that already passed the feedback schema."""
-        override = item.get("overrideReason") or {}
+        extra: dict[str, Any] = dict(body_extra or {})
+        extra.update((k, v) for k, v in item.items() if k not in ITEM_FIELDS)
+        given: list[tuple[str, Mapping[str, Any]]] = []
+        if isinstance(item.get("overrideReason"), Mapping):
+            given.append(("overrideReason", item["overrideReason"]))
+        for index, entry in enumerate(item.get("overrideReasons") or ()):
+            given.append((f"overrideReasons[{index}]", entry))
+        reasons = []
+        for path, entry in given:
+            extra.update((f"{path}.{k}", v) for k, v in entry.items() if k not in REASON_FIELDS)
+            coding = entry.get("reason")
+            if isinstance(coding, Mapping):
+                extra.update(
+                    (f"{path}.reason.{k}", v) for k, v in coding.items() if k not in CODING_FIELDS
+                )
+            reasons.append(OverrideReason(coding, entry.get("userComment")))
+        for index, accepted in enumerate(item.get("acceptedSuggestions") or ()):
+            extra.update(
+                (f"acceptedSuggestions[{index}].{k}", v) for k, v in accepted.items() if k != "id"
+            )
         return cls(
             service_id=service_id,
             card=item["card"],
             outcome=item["outcome"],
             outcome_timestamp=item["outcomeTimestamp"],
             accepted_suggestions=tuple(s["id"] for s in item.get("acceptedSuggestions") or ()),
-            override_reason=override.get("reason"),
-            override_comment=override.get("userComment"),
+            override_reasons=tuple(reasons),
+            extra=_bounded(extra) if extra else None,
         )
+
+    def to_json(self) -> dict[str, Any]:
+        """For the spool: what `from_json` reads back."""
+        return {
+            "service_id": self.service_id,
+            "card": self.card,
+            "outcome": self.outcome,
+            "outcome_timestamp": self.outcome_timestamp,
+            "accepted_suggestions": list(self.accepted_suggestions),
+            "override_reasons": [
+                {"reason": r.reason, "comment": r.comment} for r in self.override_reasons
+            ],
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_json(cls, fields: Mapping[str, Any]) -> FeedbackItem:
+        if "override_reasons" in fields:
+            reasons = tuple(
+                OverrideReason(r.get("reason"), r.get("comment"))
+                for r in fields["override_reasons"]
+            )
+        else:  # spooled before override_reasons existed: one reason, one comment
+            reason, comment = fields.get("override_reason"), fields.get("override_comment")
+            reasons = (OverrideReason(reason, comment),) if reason or comment else ()
+        return cls(
+            service_id=fields["service_id"],
+            card=fields["card"],
+            outcome=fields["outcome"],
+            outcome_timestamp=fields["outcome_timestamp"],
+            accepted_suggestions=tuple(fields.get("accepted_suggestions") or ()),
+            override_reasons=reasons,
+            extra=fields.get("extra"),
+        )
+
+
+def parse_feedback(service_id: str, body: Mapping[str, Any]) -> list[FeedbackItem]:
+    """Every item of a feedback body that passed the schema; the body's own unknown fields go
+    into each item's `extra` as `$.<name>`."""
+    body_extra = {f"$.{k}": v for k, v in body.items() if k != "feedback"}
+    return [FeedbackItem.parse(service_id, item, body_extra) for item in body["feedback"]]
+
+
+def _bounded(extra: dict[str, Any]) -> dict[str, Any]:
+    """Unknown fields as sent, unless they are huge: then their names and sizes, so the audit
+    record says what came without one client filling the store."""
+    text = json.dumps(extra, default=str)
+    if len(text) <= MAX_EXTRA_CHARS:
+        return extra
+    return {
+        "_truncated": True,
+        "fields": {k: len(json.dumps(v, default=str)) for k, v in list(extra.items())[:200]},
+    }
 
 
 @dataclass

@@ -86,7 +86,10 @@ def card_summary(card: dict[str, Any]) -> dict[str, Any]:
     topic = card.get("source", {}).get("topic", {})
     return {
         "uuid": card.get("uuid"),
-        "rule": topic.get("code"),
+        # This service's cards name their rule in the topic's display; the code is the
+        # alphanumeric topic code EHRs keep override history by.
+        "rule": topic.get("display") or topic.get("code"),
+        "topic": topic.get("code"),
         "indicator": card.get("indicator"),
         "summary": card.get("summary"),
         "suggestions": [

@@ -80,7 +80,10 @@ class _Unusable(Exception):
 def _describe_outcome(outcome: Mapping[str, Any]) -> str:
     for issue in as_list(outcome.get("issue")):
         if isinstance(issue, Mapping):
-            text = issue.get("diagnostics") or issue.get("code")
+            # Epic words its searchset outcomes in details.text, often without diagnostics.
+            details = issue.get("details")
+            said = details.get("text") if isinstance(details, Mapping) else None
+            text = issue.get("diagnostics") or said or issue.get("code")
             if isinstance(text, str) and text:
                 return text[:200]
     return "OperationOutcome"

@@ -23,6 +23,7 @@ from cds_service.knowledge.model import (
     Citation,
     Code,
     Condition,
+    Evidence,
     Finding,
     FindingSource,
     IntervalRow,
@@ -30,6 +31,7 @@ from cds_service.knowledge.model import (
     KnowledgeBase,
     Orderable,
     Parameter,
+    Review,
     Rule,
     RuleCard,
     SuggestionTemplate,
@@ -166,16 +168,16 @@ def _findings(
             where = f"findings.yaml: $.findings.{key}.sources[{i}]"
             if src["valueset"] not in valuesets:
                 raise KnowledgeBaseError(f"{where}.valueset: unknown value set {src['valueset']!r}")
-            if src.get("within_days") and src["within_days"] not in parameters:
-                raise KnowledgeBaseError(
-                    f"{where}.within_days: unknown parameter {src['within_days']!r}"
-                )
+            for window in ("within_days", "ended_within_days"):
+                if src.get(window) and src[window] not in parameters:
+                    raise KnowledgeBaseError(f"{where}.{window}: unknown parameter {src[window]!r}")
             sources.append(
                 FindingSource(
                     src["from"],
                     src["valueset"],
                     src.get("within_days"),
                     src.get("include_inactive", False),
+                    src.get("ended_within_days"),
                 )
             )
         findings[key] = Finding(
@@ -203,7 +205,9 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
         for key, c in doc["citations"].items():
             if key in citations:
                 raise KnowledgeBaseError(f"{where}: $.citations.{key}: citation defined twice")
-            citations[key] = Citation(key, c["text"], c.get("url"), c["verified"], c.get("note"))
+            citations[key] = Citation(
+                key, c["text"], c.get("url"), c["verified"], c.get("note"), c["kind"]
+            )
     refs = _References(citations)
 
     valuesets: dict[str, ValueSet] = {}
@@ -221,6 +225,7 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
                     code["source"],
                     code["verified"],
                     code.get("match", "exact") == "prefix",
+                    tuple(code.get("requires_text", ())),
                 )
             )
         valuesets[doc["id"]] = ValueSet(
@@ -260,6 +265,7 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
             rows,
             doc.get("verified", True),
             {UnitTable.fold(unit): float(f) for unit, f in doc.get("conversions", {}).items()},
+            citations[doc["citation"]].text.split(".")[0],
         )
 
     parameters = {}
@@ -271,7 +277,8 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
             p["unit"],
             p["meaning"],
             p["citation"],
-            p.get("verified", p["citation"] is not None),
+            # A parameter is as verified as its source, unless it says otherwise.
+            p.get("verified", citations[p["citation"]].verified if p["citation"] else False),
         )
 
     orderables = {}
@@ -304,15 +311,26 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
         loader.document("findings.yaml", "findings"), valuesets, parameters
     )
 
+    reasons = override_doc["reasons"]
+    for reason in override_doc["default"]:
+        if reason not in reasons:
+            raise KnowledgeBaseError(f"override-reasons.yaml: $.default: unknown reason {reason!r}")
     known_facts = set(fact_names)
     rules: dict[str, Rule] = {}
+    topics: dict[str, str] = {}
     for where, doc in loader.documents("rules", "rule"):
         if doc["id"] in rules:
             raise KnowledgeBaseError(f"{where}: $.id: rule {doc['id']!r} defined twice")
         if Path(where).stem != doc["id"]:
             raise KnowledgeBaseError(f"{where}: $.id: must match the file name ({doc['id']!r})")
-        rule = _rule(doc, groups, where)
-        _check_rule(rule, where, refs, parameters, orderables, override_doc["reasons"], known_facts)
+        if doc["topic"] in topics:
+            raise KnowledgeBaseError(
+                f"{where}: $.topic: {doc['topic']!r} is already rule {topics[doc['topic']]!r}'s"
+            )
+        topics[doc["topic"]] = doc["id"]
+        rule = _rule(doc, groups, where, tuple(override_doc["default"]))
+        _check_rule(rule, where, refs, parameters, orderables, reasons, known_facts)
+        _check_mentions(rule, where, groups, findings)
         _check_findings_used(rule, where, findings)
         rules[rule.id] = rule
     for rule in rules.values():
@@ -335,16 +353,53 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
         orderables=orderables,
         override_system=override_doc["system"],
         override_reasons=dict(override_doc["reasons"]),
+        default_override_reasons=tuple(override_doc["default"]),
         findings=findings,
         groups=groups,
         rules=rules,
     )
 
 
-def _rule(doc: Mapping[str, Any], groups: Mapping[str, tuple[str, ...]], where: str) -> Rule:
+def _summary(raw: Any, groups: Mapping[str, tuple[str, ...]], where: str) -> tuple[TextItem, ...]:
+    if isinstance(raw, str):
+        return (TextItem(raw.strip()),)
+    variants = tuple(
+        TextItem(
+            v["text"].strip(), _condition(v["only_if"], groups, where) if "only_if" in v else None
+        )
+        for v in raw
+    )
+    if variants[-1].only_if is not None or any(v.only_if is None for v in variants[:-1]):
+        raise KnowledgeBaseError(
+            f"{where}: $.card.summary: only the last variant, and it alone, has no only_if"
+        )
+    return variants
+
+
+def _review(raw: Mapping[str, Any] | None) -> Review | None:
+    if not raw:
+        return None
+    return Review(
+        date=raw["date"],
+        reviewer=raw["reviewer"],
+        sources_read=tuple(raw["sources_read"]),
+        evidence=tuple(
+            Evidence(e["claim"].strip(), e["source"], e.get("level")) for e in raw["evidence"]
+        ),
+        unverified=tuple(" ".join(u.split()) for u in raw["unverified"]),
+    )
+
+
+def _rule(
+    doc: Mapping[str, Any],
+    groups: Mapping[str, tuple[str, ...]],
+    where: str,
+    default_reasons: tuple[str, ...],
+) -> Rule:
     card = doc.get("card")
     return Rule(
         id=doc["id"],
+        topic=doc["topic"],
         version=doc["version"],
         status=doc["status"],
         family=doc["family"],
@@ -357,7 +412,7 @@ def _rule(doc: Mapping[str, Any], groups: Mapping[str, tuple[str, ...]], where: 
         conditions=tuple(_condition(c, groups, where) for c in doc["conditions"]),
         card=RuleCard(
             indicator=card["indicator"],
-            summary=card["summary"],
+            summary=_summary(card["summary"], groups, where),
             finding=card["finding"].strip(),
             reasoning=card["reasoning"].strip(),
             next_steps=_text_items(card.get("next_steps"), groups, where),
@@ -367,10 +422,12 @@ def _rule(doc: Mapping[str, Any], groups: Mapping[str, tuple[str, ...]], where: 
                     s["orderable"],
                     s.get("recommended", False),
                     _condition(s["only_if"], groups, where) if "only_if" in s else None,
+                    (s["occurrence"]["from"], s["occurrence"]["to"]) if "occurrence" in s else None,
+                    " ".join(s["note"].split()) if "note" in s else None,
                 )
                 for s in card.get("suggest", ())
             ),
-            override_reasons=tuple(card.get("override_reasons", ())),
+            override_reasons=tuple(card.get("override_reasons", default_reasons)),
         )
         if card
         else None,
@@ -387,6 +444,7 @@ def _rule(doc: Mapping[str, Any], groups: Mapping[str, tuple[str, ...]], where: 
             )
         },
         hti1_uses=dict((doc.get("hti1") or {}).get("uses", {})),
+        review=_review(doc.get("review")),
     )
 
 
@@ -399,6 +457,13 @@ class _References:
             raise KnowledgeBaseError(
                 f"{where}: unknown citation {key!r} (add it to a file in citations/)"
             )
+
+    def clinical(self, key: str, where: str) -> None:
+        """A rule's sources: clinical ones only (a consumer page may inform a list of causes in
+        a value set, never a rule)."""
+        self.citation(key, where)
+        if self.citations[key].kind == "consumer":
+            raise KnowledgeBaseError(f"{where}: {key!r} is a consumer page, not a clinical source")
 
 
 def _walk(condition: Condition) -> Iterable[Condition]:
@@ -417,12 +482,25 @@ def _check_rule(
     known_facts: set[str],
 ) -> None:
     for i, key in enumerate(rule.citations):
-        refs.citation(key, f"{where}: $.citations[{i}]")
+        refs.clinical(key, f"{where}: $.citations[{i}]")
+    if rule.review:
+        for i, key in enumerate(rule.review.sources_read):
+            refs.clinical(key, f"{where}: $.review.sources_read[{i}]")
+        for i, evidence in enumerate(rule.review.evidence):
+            refs.clinical(evidence.source, f"{where}: $.review.evidence[{i}].source")
     card = rule.card
     conditions = list(rule.conditions)
     if card:
         conditions += [s.only_if for s in card.suggest if s.only_if]
-        conditions += [t.only_if for t in (*card.next_steps, *card.cautions) if t.only_if]
+        conditions += [
+            t.only_if for t in (*card.summary, *card.next_steps, *card.cautions) if t.only_if
+        ]
+        for i, suggestion in enumerate(card.suggest):
+            for name in suggestion.occurrence or ():
+                if name not in parameters:
+                    raise KnowledgeBaseError(
+                        f"{where}: $.card.suggest[{i}].occurrence: unknown parameter {name!r}"
+                    )
     for top in conditions:
         for condition in _walk(top):
             if condition.fact is not None and known_facts and condition.fact not in known_facts:
@@ -446,16 +524,35 @@ def _check_rule(
     for reason in card.override_reasons:
         if reason not in reasons:
             raise KnowledgeBaseError(f"{where}: $.card.override_reasons: unknown reason {reason!r}")
-    texts = [card.summary, card.finding, card.reasoning]
-    texts += [t.text for t in (*card.next_steps, *card.cautions)]
+    texts = [card.finding, card.reasoning]
+    texts += [t.text for t in (*card.summary, *card.next_steps, *card.cautions)]
+    texts += [s.note for s in card.suggest if s.note]
     _check_texts(texts, rule, where, parameters, known_facts)
+
+
+def _check_mentions(
+    rule: Rule, where: str, groups: Mapping[str, Any], findings: Mapping[str, Finding]
+) -> None:
+    card = rule.card
+    texts = [rule.annotation or ""]
+    if card:
+        texts += [card.finding, card.reasoning]
+        texts += [t.text for t in (*card.summary, *card.next_steps, *card.cautions)]
+    for text in texts:
+        for name in PLACEHOLDER_RE.findall(text):
+            kind, _, key = name.partition(".")
+            if (kind == "group" and key not in groups) or (
+                kind == "finding" and key not in findings
+            ):
+                raise KnowledgeBaseError(f"{where}: text names unknown {kind} {key!r}")
 
 
 def _check_findings_used(rule: Rule, where: str, findings: Mapping[str, Finding]) -> None:
     tops = list(rule.conditions)
     if rule.card:
         tops += [s.only_if for s in rule.card.suggest if s.only_if]
-        tops += [t.only_if for t in (*rule.card.next_steps, *rule.card.cautions) if t.only_if]
+        items = (*rule.card.summary, *rule.card.next_steps, *rule.card.cautions)
+        tops += [t.only_if for t in items if t.only_if]
     for top in tops:
         for condition in _walk(top):
             if condition.fact != "findings.present":
@@ -480,5 +577,7 @@ def _check_texts(
             if name.startswith("param."):
                 if name.removeprefix("param.") not in parameters:
                     raise KnowledgeBaseError(f"{where}: text uses unknown parameter {{{{{name}}}}}")
+            elif name.startswith(("group.", "finding.")):
+                continue  # checked by _check_mentions
             elif known_facts and name not in known_facts:
                 raise KnowledgeBaseError(f"{where}: text uses unknown fact {{{{{name}}}}}")

@@ -9,8 +9,9 @@ from typing import Any
 
 from cds_service.fhir.values import ICD10CM, codings, concept_text
 
-PLACEHOLDER_RE = re.compile(r"\{\{\s*([a-z0-9_.]+)\s*\}\}")
-"""`{{alp.value}}` or `{{param.ggt_lookback_days}}` in rule text."""
+PLACEHOLDER_RE = re.compile(r"\{\{\s*([a-z0-9_.-]+)\s*\}\}")
+"""`{{alp.value}}`, `{{param.ggt_lookback_days}}`, `{{group.bone-causes}}` (the findings of a
+group present, in the record's words) or `{{finding.recent-fracture}}` in rule text."""
 
 DAYS_PER = {"d": 1.0, "wk": 7.0, "mo": 30.4375, "a": 365.25}
 
@@ -22,6 +23,8 @@ class Citation:
     url: str | None
     verified: bool
     note: str | None = None
+    kind: str = "paper"
+    """guideline, paper, laboratory, reference, code-system or consumer (never cited by a rule)"""
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,13 @@ class Code:
     source: str | None
     verified: bool
     prefix: bool = False
+    requires_text: tuple[str, ...] = ()
+    """Lower-case words, one of which the entry's text must contain (a broad code such as
+    E83.39, whose inclusion terms cover the disorder among others)."""
+
+    def accepts(self, text: str) -> bool:
+        """`text` is the lower-cased text and displays of the concept being matched."""
+        return not self.requires_text or any(word in text for word in self.requires_text)
 
 
 def normalise_code(system: str, code: str) -> str:
@@ -80,7 +90,7 @@ class ValueSet:
         """The first coding of a CodeableConcept that is in this value set."""
         for coding in codings(concept):
             found = self.match_coding(coding.get("system"), coding.get("code"))
-            if found:
+            if found and found.accepts(concept_text(concept).lower()):
                 return found
         return None
 
@@ -161,12 +171,17 @@ class IntervalRow:
         return not (self.age_to and age_days >= self.age_to.days)
 
     def describe_age(self) -> str:
-        if self.age_from and self.age_to:
-            return f"{self.age_from} to under {self.age_to}"
-        if self.age_from:
-            return f"{self.age_from} and over"
-        if self.age_to:
-            return f"under {self.age_to}"
+        start, end = self.age_from, self.age_to
+        if start and end and start.unit == end.unit == "a" and end.value == int(end.value):
+            return f"age {start.value:g}-{end.value - 1:g} y"
+        if start and end:
+            return f"age {start} to under {end}"
+        if start:
+            return (
+                f"age {start.value:g} y and over" if start.unit == "a" else f"age {start} and over"
+            )
+        if end:
+            return f"age under {end}"
         return "all ages"
 
 
@@ -180,6 +195,8 @@ class IntervalTable:
     verified: bool = True
     conversions: Mapping[str, float] = field(default_factory=dict)
     """Folded unit -> factor into `unit` (the table's own unit has factor 1)."""
+    source_label: str = "knowledge base"
+    """Who published the interval, as a card names it ("Mayo Clinic Laboratories")."""
 
     def convert(self, value: float, code: Any, text: Any) -> float | None:
         """The value in the table's unit, or None for a unit the table does not know."""
@@ -207,10 +224,10 @@ class IntervalTable:
         low = min(r.low for r in chosen)
         high = max(r.high for r in chosen)
         row = chosen[0]
-        who = sex if sex in {"male", "female"} and row.sex != "any" else "any sex"
+        who = f"{sex}, " if sex in {"male", "female"} and row.sex != "any" else ""
         if len(chosen) > 1:
-            who = "either sex (sex unknown)"
-        return low, high, f"{who}, {row.describe_age()}"
+            who = "either sex, "
+        return low, high, f"{who}{row.describe_age()}"
 
 
 @dataclass(frozen=True)
@@ -266,8 +283,10 @@ class FindingSource:
     """conditions, medications or procedures"""
     valueset: str
     within_days: str | None = None
-    """Name of the parameter limiting how long before the ALP the entry may be dated."""
+    """Name of the parameter limiting how long before the ALP the entry's event happened."""
     include_inactive: bool = False
+    ended_within_days: str | None = None
+    """Medications: name of the parameter for how recently an ended course still counts."""
 
 
 @dataclass(frozen=True)
@@ -284,12 +303,16 @@ class SuggestionTemplate:
     orderable: str
     recommended: bool = False
     only_if: Condition | None = None
+    occurrence: tuple[str, str] | None = None
+    """Parameter names (weeks after the result): the test is for later, in that period."""
+    note: str | None = None
 
 
 @dataclass(frozen=True)
 class RuleCard:
     indicator: str
-    summary: str
+    summary: tuple[TextItem, ...]
+    """Variants: the first whose `only_if` holds (the last has none)."""
     finding: str
     reasoning: str
     next_steps: tuple[TextItem, ...] = ()
@@ -299,8 +322,29 @@ class RuleCard:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    claim: str
+    source: str
+    level: str | None = None
+
+
+@dataclass(frozen=True)
+class Review:
+    """A rule's clinical review record: what was read, what supports each threshold, what is
+    not verified, and when."""
+
+    date: str
+    reviewer: str
+    sources_read: tuple[str, ...]
+    evidence: tuple[Evidence, ...]
+    unverified: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Rule:
     id: str
+    topic: str
+    """Stable alphanumeric code for source.topic.code (Epic keeps override history by it)."""
     version: str
     status: str
     family: str
@@ -317,6 +361,7 @@ class Rule:
     citations: tuple[str, ...]
     dates: Mapping[str, str]
     hti1_uses: Mapping[str, str]
+    review: Review | None = None
 
 
 @dataclass(frozen=True)
@@ -333,6 +378,7 @@ class KnowledgeBase:
     orderables: Mapping[str, Orderable]
     override_system: str
     override_reasons: Mapping[str, str]
+    default_override_reasons: tuple[str, ...]
     findings: Mapping[str, Finding]
     groups: Mapping[str, tuple[str, ...]]
     rules: Mapping[str, Rule]
@@ -378,17 +424,22 @@ class KnowledgeBase:
     def classify(self, concept: Any) -> dict[str, Code]:
         """Value set id -> the matching code, for every value set a CodeableConcept is in."""
         found: dict[str, Code] = {}
+        text: str | None = None
         for coding in codings(concept):
             system, code = coding.get("system"), coding.get("code")
             if not isinstance(system, str) or not isinstance(code, str):
                 continue
             normal = normalise_code(system, code)
-            for vs_id, entry in self._exact_index.get((system, normal), ()):
-                found.setdefault(vs_id, entry)
+            hits = list(self._exact_index.get((system, normal), ()))
             if system in self._prefix_systems:
                 for end in range(1, len(normal) + 1):
-                    for vs_id, entry in self._prefix_index.get((system, normal[:end]), ()):
-                        found.setdefault(vs_id, entry)
+                    hits += self._prefix_index.get((system, normal[:end]), ())
+            for vs_id, entry in hits:
+                if entry.requires_text:
+                    text = concept_text(concept).lower() if text is None else text
+                    if not entry.accepts(text):
+                        continue
+                found.setdefault(vs_id, entry)
         return found
 
     def param(self, name: str) -> float:

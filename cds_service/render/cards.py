@@ -1,22 +1,22 @@
-"""Turn fired rules into CDS Hooks cards (ARCHITECTURE.md section 5).
+"""Turn card plans into CDS Hooks cards (ARCHITECTURE.md section 5).
 
-Cards for one ALP are built in rule priority order and a test already suggested by an earlier
-card is not suggested again, so a clinician never sees two cards asking for the same test. A test
-with an open order or a result inside its look-back window is not suggested either, and the
-card's detail says so. Annotation rules add their text to the ALP's cards; silent rules show
-nothing (their decision is in the trace).
+The detail is written for a 20-second read: the finding, why, what to do, what in the record
+explains or contributes, and one line for data that could not be had. Criteria, citations, rule
+ids and versions are one click away (the rulebook link) and in the audit trail, not on the card.
+Which cards show and which tests they suggest was decided in `clinical/plan.py`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from cds_service.clinical.engine import AlpEvaluation, Check, RuleOutcome, check, render_text
-from cds_service.clinical.facts import Facts
+from cds_service.clinical.engine import AlpEvaluation
+from cds_service.clinical.plan import CardPlan, PlannedSuggestion, plan
 from cds_service.hooks.response import Action, Card, Coding, Link, Source, Suggestion
-from cds_service.knowledge.model import KnowledgeBase, Orderable, Rule, TextItem
+from cds_service.knowledge.model import KnowledgeBase, Rule
 from cds_service.render.orders import service_request
 
 SUMMARY_LIMIT = 139
@@ -43,203 +43,97 @@ def rule_url(kb: KnowledgeBase, base_url: str, rule: Rule) -> str:
 def render(
     kb: KnowledgeBase, evaluations: Sequence[AlpEvaluation], ctx: RenderContext
 ) -> list[Card]:
-    cards: list[Card] = []
-    for evaluation in evaluations:
-        if evaluation.facts is None:
-            continue
-        annotations = [
-            render_text(o.rule.annotation or "", evaluation.facts, kb)
-            for o in evaluation.shown("annotation")
-        ]
-        suggested: dict[str, str] = {}
-        for outcome in evaluation.shown("card"):
-            cards.append(_card(kb, outcome, evaluation.facts, ctx, suggested, annotations))
-    return cards
+    return [card(kb, planned, ctx) for planned in plan(kb, evaluations)]
 
 
-def _card(
-    kb: KnowledgeBase,
-    outcome: RuleOutcome,
-    facts: Facts,
-    ctx: RenderContext,
-    suggested: dict[str, str],
-    annotations: Sequence[str],
-) -> Card:
-    rule = outcome.rule
+def card(kb: KnowledgeBase, planned: CardPlan, ctx: RenderContext) -> Card:
+    rule = planned.outcome.rule
     template = rule.card
     if template is None:
         raise ValueError(f"rule {rule.id} has no card")
-    suggestions: list[Suggestion] = []
-    not_suggested: list[str] = []
-    for item in template.suggest:
-        orderable = kb.orderables[item.orderable]
-        if item.only_if is not None and not check(kb, item.only_if, facts).held:
-            continue
-        reason = _reason_not_to_suggest(orderable, facts, suggested)
-        if reason:
-            not_suggested.append(f"{orderable.label}: {reason}")
-            continue
-        suggestions.append(_suggestion(orderable, item.recommended, facts, ctx))
-        suggested[orderable.id] = rule.title
-
-    summary = render_text(template.summary, facts, kb)
+    summary = planned.summary
     if len(summary) > SUMMARY_LIMIT:
         summary = summary[: SUMMARY_LIMIT - 1].rstrip() + "…"
+    suggestions = tuple(_suggestion(s, planned, ctx) for s in planned.suggestions)
     url = rule_url(kb, ctx.base_url, rule)
-    reasons = [
+    reasons = tuple(
         Coding(kb.override_system, code, kb.override_reasons[code])
         for code in template.override_reasons
-    ]
+    )
     return Card(
         uuid=ctx.new_uuid(),
         summary=summary,
         indicator=template.indicator,  # type: ignore[arg-type]
-        detail=_detail(kb, outcome, facts, ctx, not_suggested, annotations),
+        detail=detail(planned, ctx.unavailable),
         source=Source(
             label=kb.header["source_label"],
             url=url,
-            topic=Coding(RULE_SYSTEM, rule.id, rule.title),
+            topic=Coding(RULE_SYSTEM, rule.topic, rule.id),
         ),
-        suggestions=tuple(suggestions),
+        suggestions=suggestions,
         selection_behavior="any" if suggestions else None,
-        override_reasons=tuple(reasons) if suggestions else (),
-        links=(Link(label=f"Rulebook: {rule.title}", url=url),),
+        # Every card offers override reasons, so every dismissal can be audited.
+        override_reasons=reasons,
+        links=(Link(label=f"Why this card: {rule.title}"[:120], url=url),),
     )
 
 
-def _reason_not_to_suggest(
-    orderable: Orderable, facts: Facts, suggested: Mapping[str, str]
-) -> str | None:
-    if orderable.id in suggested:
-        return f'already suggested by "{suggested[orderable.id]}"'
-    open_orders: Mapping[str, str] = facts.details.get("open_orders", {})
-    if orderable.id in open_orders:
-        return f"an order is already open ({open_orders[orderable.id]})"
-    recent: Mapping[str, tuple[str, str]] = facts.details.get("recent_results", {})
-    if orderable.id in recent:
-        key, date = recent[orderable.id]
-        return f"resulted on {date} ({key}), within {orderable.lookback_days} days"
-    return None
-
-
-def _suggestion(
-    orderable: Orderable, recommended: bool, facts: Facts, ctx: RenderContext
-) -> Suggestion:
+def _suggestion(planned: PlannedSuggestion, card_plan: CardPlan, ctx: RenderContext) -> Suggestion:
+    orderable = planned.orderable
+    occurrence = None
+    if planned.occurrence_weeks:
+        start, end = planned.occurrence_weeks
+        when = card_plan.facts.details["alp_when"]
+        occurrence = (
+            (when + timedelta(weeks=start)).date().isoformat(),
+            (when + timedelta(weeks=end)).date().isoformat(),
+        )
     resource = service_request(
         orderable,
         patient_id=ctx.patient_id,
-        reason=facts.details["alp_reference"],
+        reason=card_plan.facts.details["alp_reference"],
         requester=ctx.user,
         encounter_id=ctx.encounter_id,
         local_codes=ctx.local_codes.get(orderable.id, ()),
+        occurrence=occurrence,
     )
+    label = orderable.order_label
+    if occurrence:
+        label = f"{label} in {planned.occurrence_weeks[0]:g}-{planned.occurrence_weeks[1]:g} weeks"  # type: ignore[index]
     return Suggestion(
-        label=orderable.order_label,
+        label=label,
         uuid=ctx.new_uuid(),
-        is_recommended=True if recommended else None,
+        is_recommended=True if planned.recommended else None,
         actions=(Action("create", f"Propose a {orderable.label} order", resource),),
     )
 
 
-def _lines(kb: KnowledgeBase, items: Sequence[TextItem], facts: Facts) -> list[str]:
-    return [
-        render_text(item.text, facts, kb)
-        for item in items
-        if item.only_if is None or check(kb, item.only_if, facts).held
-    ]
-
-
-def contributing_factors(kb: KnowledgeBase, facts: Facts) -> list[str]:
-    """What in the record bears on this ALP: findings of the ALP's direction, pregnancy, age,
-    fasting; each with the record entries it came from."""
-    status = facts.get("alp.status")
-    # "none" findings explain neither direction but are context on every card (a drug to review).
-    wanted = {"high": {"high", "both"}, "low": {"low", "both"}}.get(status, set()) | {"none"}
-    lines = []
-    found: Mapping[str, list[str]] = facts.details.get("findings", {})
-    for finding_id, evidence in found.items():
-        finding = kb.findings[finding_id]
-        if finding.direction not in wanted:
-            continue
-        note = f" {finding.note}" if finding.note else ""
-        lines.append(f"{finding.label.capitalize()} ({'; '.join(evidence)}).{note}")
-    if status == "high" and facts.get("pregnancy.status") == "pregnant":
-        trimester = facts.get("pregnancy.trimester")
-        lines.append(f"Pregnant ({trimester} trimester): placental ALP rises through pregnancy.")
-    age = facts.get("patient.age_years")
-    if age is not None and age < kb.param("paediatric_age_limit_years"):
-        lines.append(
-            f"Age {age}: growing bone makes ALP higher in children; the result was judged "
-            "against an interval for this age."
-        )
-    if status == "high" and facts.get("specimen.fasting") == "non-fasting":
-        lines.append("The specimen was not fasting: intestinal ALP can rise after a fatty meal.")
-    return lines
-
-
-def _criterion(check: Check) -> str:
-    """A met condition in words; for "any of", also which alternative held."""
-    held = [c.says for c in check.children if c.held]
-    return (
-        f"{check.says}: {'; '.join(held)}"
-        if held and len(held) < len(check.children)
-        else check.says
-    )
-
-
-def _detail(
-    kb: KnowledgeBase,
-    outcome: RuleOutcome,
-    facts: Facts,
-    ctx: RenderContext,
-    not_suggested: Sequence[str],
-    annotations: Sequence[str],
-) -> str:
-    rule = outcome.rule
-    template = rule.card
-    assert template is not None  # noqa: S101 - checked by the caller
-    parts = [
-        f"**Finding.** {render_text(template.finding, facts, kb)}",
-        f"**Why this card.** {render_text(template.reasoning, facts, kb)}",
-        "**Criteria met.**\n" + "\n".join(f"- {_criterion(c)}" for c in outcome.checks),
-    ]
-    factors = contributing_factors(kb, facts) + list(annotations)
-    if factors:
-        parts.append("**Found in the record.**\n" + "\n".join(f"- {f}" for f in factors))
-    steps = _lines(kb, template.next_steps, facts)
-    if steps:
-        parts.append("**Next steps to consider.**\n" + "\n".join(f"- {s}" for s in steps))
-    cautions = _lines(kb, template.cautions, facts)
-    if cautions:
-        parts.append("**Caution.**\n" + "\n".join(f"- {c}" for c in cautions))
-    if not_suggested:
-        parts.append("**Not suggested.**\n" + "\n".join(f"- {line}" for line in not_suggested))
-    if ctx.unavailable:
-        parts.append(
-            "**Data not available.** This card was decided without: "
-            + ", ".join(ctx.unavailable)
-            + "."
-        )
-    sources = []
-    for key in rule.citations:
-        citation = kb.citations[key]
-        text = f"[{citation.text}]({citation.url})" if citation.url else citation.text
-        sources.append(f"- {text}" + ("" if citation.verified else " (secondary or unverified)"))
-    parts.append("**Sources.**\n" + "\n".join(sources))
-    parts.append(
-        f"Rule `{rule.id}` v{rule.version}, knowledge base v{kb.version} ({kb.content_hash[:12]})."
-    )
-    return "\n\n".join(parts)
+def detail(planned: CardPlan, unavailable: Sequence[str]) -> str:
+    parts = [planned.finding, planned.reasoning]
+    bullets = [f"- {s}" for s in planned.steps] + [f"- **Caution:** {c}" for c in planned.cautions]
+    if bullets:
+        parts.append("\n".join(bullets))
+    tail = []
+    if planned.factors:
+        tail.append(f"In the record: {'; '.join(planned.factors)}.")
+    if planned.already:
+        tail.append(f"Already done or ordered: {'; '.join(planned.already)}.")
+    if unavailable:
+        tail.append(f"Not available: {', '.join(unavailable)}.")
+    if tail:
+        parts.append("\n".join(tail))
+    return "\n\n".join(p for p in parts if p)
 
 
 def card_trace(cards: Sequence[Card]) -> list[dict[str, Any]]:
     """What the audit trail keeps of each card: its uuid, rule and suggestion uuids."""
     return [
         {
-            "uuid": card.uuid,
-            "rule": card.source.topic.code if card.source.topic else None,
-            "indicator": card.indicator,
-            "suggestions": [s.uuid for s in card.suggestions],
+            "uuid": c.uuid,
+            "rule": c.source.topic.display if c.source.topic else None,
+            "topic": c.source.topic.code if c.source.topic else None,
+            "indicator": c.indicator,
+            "suggestions": [s.uuid for s in c.suggestions],
         }
-        for card in cards
+        for c in cards
     ]

@@ -24,6 +24,7 @@ def service_request(
     requester: str | None,
     encounter_id: str | None,
     local_codes: Sequence[Coding] = (),
+    occurrence: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """A draft proposal: the EHR turns it into a real order only if the clinician accepts it."""
     coding = [{"system": orderable.system, "code": orderable.code, "display": orderable.display}]
@@ -44,4 +45,7 @@ def service_request(
         resource["encounter"] = {"reference": f"Encounter/{encounter_id}"}
     if requester:
         resource["requester"] = {"reference": requester}
+    if occurrence:
+        # A test for later (a repeat in 8-12 weeks): the EHR schedules it in this period.
+        resource["occurrencePeriod"] = {"start": occurrence[0], "end": occurrence[1]}
     return resource

@@ -95,7 +95,8 @@ def _rule_conditions(rule: Rule) -> list[Condition]:
     found = list(rule.conditions)
     if rule.card:
         found += [s.only_if for s in rule.card.suggest if s.only_if]
-        found += [t.only_if for t in (*rule.card.next_steps, *rule.card.cautions) if t.only_if]
+        items = (*rule.card.summary, *rule.card.next_steps, *rule.card.cautions)
+        found += [t.only_if for t in items if t.only_if]
     return found
 
 
@@ -103,8 +104,8 @@ def _parameters_used(kb: KnowledgeBase, rule: Rule) -> list[str]:
     names: set[str] = set()
     texts = [c.says for c in _walk(_rule_conditions(rule))]
     if rule.card:
-        texts += [rule.card.summary, rule.card.finding, rule.card.reasoning]
-        texts += [t.text for t in (*rule.card.next_steps, *rule.card.cautions)]
+        texts += [rule.card.finding, rule.card.reasoning]
+        texts += [t.text for t in (*rule.card.summary, *rule.card.next_steps, *rule.card.cautions)]
     texts.append(rule.annotation or "")
     for text in texts:
         names |= {
@@ -151,9 +152,35 @@ def _parameter(p: Parameter) -> dict[str, Any]:
     }
 
 
+def _review(kb: KnowledgeBase, rule: Rule) -> dict[str, Any] | None:
+    """The rule's clinical review record, with each source's text and whether it was read."""
+    review = rule.review
+    if review is None:
+        return None
+
+    def source(key: str) -> dict[str, Any]:
+        c = kb.citations[key]
+        return {"id": c.id, "text": c.text, "url": c.url, "verified": c.verified}
+
+    return {
+        "date": review.date,
+        "reviewer": review.reviewer,
+        "sources_read": [source(k) for k in review.sources_read],
+        "evidence": [
+            {"claim": e.claim, "level": e.level, "source": source(e.source)}
+            for e in review.evidence
+        ],
+        "unverified": list(review.unverified),
+        "unverified_parameters": [
+            n for n in _parameters_used(kb, rule) if not kb.parameters[n].verified
+        ],
+    }
+
+
 def rule_entry(kb: KnowledgeBase, rule: Rule) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "id": rule.id,
+        "topic": rule.topic,
         "version": rule.version,
         "status": rule.status,
         "family": rule.family,
@@ -172,12 +199,13 @@ def rule_entry(kb: KnowledgeBase, rule: Rule) -> dict[str, Any]:
         ],
         "dates": dict(rule.dates),
         "hti1": _hti1(kb, rule),
+        "review": _review(kb, rule),
     }
     if rule.card:
         card = rule.card
         entry["card"] = {
             "indicator": card.indicator,
-            "summary": card.summary,
+            "summary": _text(kb, card.summary),
             "finding": card.finding,
             "reasoning": card.reasoning,
             "next_steps": _text(kb, card.next_steps),
@@ -189,6 +217,9 @@ def rule_entry(kb: KnowledgeBase, rule: Rule) -> dict[str, Any]:
                     "code": f"{o.system}|{o.code}",
                     "recommended": s.recommended,
                     "only_if": _condition(kb, s.only_if) if s.only_if else None,
+                    "occurrence_weeks": [kb.param(n) for n in s.occurrence]
+                    if s.occurrence
+                    else None,
                 }
                 for s, o in ((s, kb.orderables[s.orderable]) for s in card.suggest)
             ],

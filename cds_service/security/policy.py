@@ -8,7 +8,10 @@ unavailable data. The bearer token then goes nowhere.
 
 from __future__ import annotations
 
+import json
 import logging
+from base64 import urlsafe_b64decode
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,19 +29,43 @@ UNAUTHORIZED = CdsError(
 )
 
 
-def authenticator(verifier: JwtVerifier, base_url: str) -> Any:
-    base = base_url.rstrip("/")
+def received_audience(token: str) -> Any:
+    """The `aud` a token claims, unverified, for the log line of a refusal: what the client was
+    told this endpoint is called. Nothing else of the token is read or logged."""
+    parts = token.split(".")
+    if len(parts) != 3 or len(parts[1]) > 16 * 1024:
+        return None
+    try:
+        payload = json.loads(urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, UnicodeError):
+        return None
+    aud = payload.get("aud") if isinstance(payload, dict) else None
+    if isinstance(aud, list):
+        return [str(a)[:200] for a in aud[:5]]
+    return str(aud)[:200] if aud is not None else None
+
+
+def authenticator(verifier: JwtVerifier, base_url: str | Callable[[Request], str]) -> Any:
+    """`base_url`: the public base URL, or a function giving it for a request (development
+    mode without a configured one: security/public_url.py)."""
 
     def authenticate(request: Request) -> VerifiedToken:
+        base = (base_url(request) if callable(base_url) else base_url).rstrip("/")
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         try:
             if scheme.lower() != "bearer" or not token.strip():
                 raise AuthError("no bearer token")
             return verifier.verify(token.strip(), base + request.path)
         except AuthError as exc:
-            # The reason goes to our log, never to the caller, and never the token itself.
+            # The reason goes to our log, never to the caller, and never the token itself;
+            # the expected and received `aud` because a mismatch is the commonest set-up error.
             security_log.warning(
-                "security: rejected JWT on %s (iss=%r): %s", request.path, exc.issuer, exc
+                "security: rejected JWT on %s (iss=%r, aud expected %r, received %r): %s",
+                request.path,
+                exc.issuer,
+                base + request.path,
+                received_audience(token.strip()),
+                exc,
             )
             # For the audit record of this refusal: the issuer if known and the reason.
             g.auth_failure = (exc.issuer, f"authentication failed: {exc}")

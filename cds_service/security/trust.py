@@ -4,6 +4,10 @@ A trust file (YAML or JSON, `ALP_CDS_TRUST_FILE`) lists issuers; presets shipped
 package (`ALP_CDS_TRUST_PRESETS`, e.g. `cds-hooks-sandbox`) add more. Each issuer has either a
 pinned JWK Set or allow-listed JWKS URLs (a token's `jku` must be one of them), the asymmetric
 algorithms it may sign with, optional tenants, and the `fhirServer` base URLs it may send.
+
+A trust file may name an issuer a preset defines to extend it: its `fhir_servers` and `tenants`
+are added to the preset's, and its keys and algorithms come from the preset (repeating them
+unchanged is allowed; changing them is an error, since a preset's keys are its whole point).
 """
 
 from __future__ import annotations
@@ -116,28 +120,78 @@ def _issuer(raw: Any, where: str, base: Path | None) -> Issuer:
             raise TrustError(f"{where}: JWKS URL {url!r} must be https")
     if jwks is None and not urls:
         raise TrustError(f"{where}: needs a pinned 'jwks'/'jwks_file' or 'jwks_urls'")
+    return Issuer(
+        iss=iss,
+        algorithms=algorithms,
+        jwks=jwks,
+        jwks_urls=urls,
+        tenants=_tenants(raw),
+        fhir_servers=_fhir_servers(raw, where),
+        source=where,
+    )
+
+
+def _fhir_servers(raw: Mapping[str, Any], where: str) -> frozenset[str]:
     servers = []
     for url in raw.get("fhir_servers") or ():
         parts = urlsplit(str(url))
         if parts.scheme not in {"https", "http"} or not parts.netloc:
             raise TrustError(f"{where}: fhir_servers entry {url!r} is not an absolute URL")
         servers.append(normalise_base(str(url)))
+    return frozenset(servers)
+
+
+def _tenants(raw: Mapping[str, Any]) -> frozenset[str]:
+    return frozenset(str(t) for t in raw.get("tenants") or ())
+
+
+# What an entry extending a preset's issuer may not change (it may repeat them as they are).
+_PRESET_OWNED = ("algorithms", "jwks", "jwks_file", "jwks_urls")
+
+
+def _extend(
+    preset: Issuer, preset_raw: Mapping[str, Any], raw: Any, where: str, base: Path | None
+) -> Issuer:
+    """`preset` with the fhir_servers and tenants of a trust file entry for the same iss."""
+    where = f"{where} (iss {preset.iss})"
+    for name in _PRESET_OWNED:
+        if name not in raw:
+            continue
+        given = raw[name]
+        if name == "jwks_file":
+            path = Path(given)
+            given = _load_document(path if path.is_absolute() or base is None else base / path)
+            expected = preset_raw.get("jwks")
+        elif name == "algorithms":
+            given, expected = set(given or ()), set(preset_raw.get(name) or DEFAULT_ALGORITHMS)
+        else:
+            expected = preset_raw.get(name)
+        if given != expected:
+            raise TrustError(
+                f"{where}: this issuer comes from {preset.source.split(':')[0]}; a trust file "
+                f"may add fhir_servers and tenants to it but not change its {name}"
+            )
     return Issuer(
-        iss=iss,
-        algorithms=algorithms,
-        jwks=jwks,
-        jwks_urls=urls,
-        tenants=frozenset(str(t) for t in raw.get("tenants") or ()),
-        fhir_servers=frozenset(servers),
-        source=where,
+        iss=preset.iss,
+        algorithms=preset.algorithms,
+        jwks=preset.jwks,
+        jwks_urls=preset.jwks_urls,
+        tenants=preset.tenants | _tenants(raw),
+        fhir_servers=preset.fhir_servers | _fhir_servers(raw, where),
+        source=f"{preset.source} + {where}",
     )
 
 
-def _issuers(document: Any, where: str, base: Path | None) -> list[Issuer]:
+def _entries(document: Any, where: str) -> list[Any]:
     if not isinstance(document, Mapping) or not isinstance(document.get("issuers"), list):
         raise TrustError(f"{where}: expected a mapping with an 'issuers' list")
+    return list(document["issuers"])
+
+
+def _issuers(document: Any, where: str, base: Path | None) -> list[Issuer]:
     return [
-        _issuer(raw, f"{where}: issuers[{i}]", base) for i, raw in enumerate(document["issuers"])
+        _issuer(raw, f"{where}: issuers[{i}]", base)
+        for i, raw in enumerate(_entries(document, where))
     ]
 
 
@@ -150,16 +204,32 @@ def preset_names() -> list[str]:
 
 def load_trust(files: Sequence[Path], presets: Sequence[str]) -> TrustStore:
     issuers: dict[str, Issuer] = {}
-    found: list[Issuer] = []
+    from_preset: dict[str, Mapping[str, Any]] = {}
+    """iss -> the preset's raw entry, for issuers a trust file may extend."""
     for name in presets:
         if name not in preset_names():
             raise TrustError(f"unknown trust preset {name!r} (known: {', '.join(preset_names())})")
         text = resources.files("cds_service.security").joinpath(f"presets/{name}.yaml").read_text()
-        found += _issuers(yaml.safe_load(text), f"preset {name}", None)
+        document = yaml.safe_load(text)
+        for raw, issuer in zip(
+            _entries(document, f"preset {name}"),
+            _issuers(document, f"preset {name}", None),
+            strict=True,
+        ):
+            if issuer.iss in issuers:
+                raise TrustError(f"{issuer.source}: issuer {issuer.iss!r} is configured twice")
+            issuers[issuer.iss] = issuer
+            from_preset[issuer.iss] = raw
     for path in files:
-        found += _issuers(_load_document(path), str(path), path.parent)
-    for issuer in found:
-        if issuer.iss in issuers:
-            raise TrustError(f"{issuer.source}: issuer {issuer.iss!r} is configured twice")
-        issuers[issuer.iss] = issuer
+        document = _load_document(path)
+        for i, raw in enumerate(_entries(document, str(path))):
+            where = f"{path}: issuers[{i}]"
+            iss = raw.get("iss") if isinstance(raw, Mapping) else None
+            if isinstance(iss, str) and iss in from_preset:
+                issuers[iss] = _extend(issuers[iss], from_preset[iss], raw, where, path.parent)
+                continue
+            issuer = _issuer(raw, where, path.parent)
+            if issuer.iss in issuers:
+                raise TrustError(f"{issuer.source}: issuer {issuer.iss!r} is configured twice")
+            issuers[issuer.iss] = issuer
     return TrustStore(issuers)

@@ -1,7 +1,7 @@
 """Console access log: who viewed which console page, and when (issue 13).
 
-Revision ID: 0002_issue13
-Revises: 0001
+Revision ID: 0003
+Revises: 0002 (issue 11's feedback columns; this was 0002_issue13 on its branch)
 Create Date: 2026-11-30
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_issue13"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,150 @@
+"""Which cards an evaluation shows, what each says, and which tests each suggests.
+
+These are clinical decisions, so they live here rather than in rendering: a test is suggested
+once per result set (by the highest-priority card that asks for it), never while an order for it
+is open or a result for it lies inside its look-back window (the card says which), and only when
+its own condition holds. `render/cards.py` turns a plan into CDS Hooks JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from cds_service.clinical.engine import (
+    AlpEvaluation,
+    RuleOutcome,
+    check,
+    mentions,
+    render_text,
+    summary_text,
+)
+from cds_service.clinical.facts import Facts
+from cds_service.knowledge.model import KnowledgeBase, Orderable, TextItem
+
+
+@dataclass(frozen=True)
+class PlannedSuggestion:
+    orderable: Orderable
+    recommended: bool
+    occurrence_weeks: tuple[float, float] | None = None
+    """The test is for later: this many weeks after the result."""
+
+
+@dataclass
+class CardPlan:
+    outcome: RuleOutcome
+    facts: Facts
+    summary: str
+    finding: str
+    reasoning: str
+    steps: list[str] = field(default_factory=list)
+    cautions: list[str] = field(default_factory=list)
+    suggestions: list[PlannedSuggestion] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)
+    """Tests not suggested because they are done or ordered, as the card says it."""
+    factors: list[str] = field(default_factory=list)
+    """What in the record explains or contributes, by name."""
+
+    @property
+    def rule_id(self) -> str:
+        return self.outcome.rule.id
+
+
+def plan(kb: KnowledgeBase, evaluations: Sequence[AlpEvaluation]) -> list[CardPlan]:
+    plans: list[CardPlan] = []
+    for evaluation in evaluations:
+        facts = evaluation.facts
+        if facts is None:
+            continue
+        annotations = [
+            render_text(o.rule.annotation or "", facts, kb) for o in evaluation.shown("annotation")
+        ]
+        suggested: set[str] = set()
+        for outcome in evaluation.shown("card"):
+            plans.append(_plan_card(kb, outcome, facts, suggested, annotations))
+    return plans
+
+
+def _plan_card(
+    kb: KnowledgeBase,
+    outcome: RuleOutcome,
+    facts: Facts,
+    suggested: set[str],
+    annotations: Sequence[str],
+) -> CardPlan:
+    template = outcome.rule.card
+    if template is None:
+        raise ValueError(f"rule {outcome.rule.id} has no card")
+    card = CardPlan(
+        outcome=outcome,
+        facts=facts,
+        summary=summary_text(kb, template.summary, facts),
+        finding=render_text(template.finding, facts, kb),
+        reasoning=render_text(template.reasoning, facts, kb),
+        steps=_lines(kb, template.next_steps, facts) + list(annotations),
+        cautions=_lines(kb, template.cautions, facts),
+        factors=contributing_factors(kb, facts),
+    )
+    for item in template.suggest:
+        if item.only_if is not None and not check(kb, item.only_if, facts).held:
+            continue
+        orderable = kb.orderables[item.orderable]
+        if orderable.id in suggested:
+            continue  # another card of this result set asks for it
+        done = _already(orderable, facts)
+        if done:
+            card.already.append(done)
+            continue
+        weeks = (
+            (kb.param(item.occurrence[0]), kb.param(item.occurrence[1]))
+            if item.occurrence
+            else None
+        )
+        card.suggestions.append(PlannedSuggestion(orderable, item.recommended, weeks))
+        if item.note:
+            card.steps.append(render_text(item.note, facts, kb))
+        suggested.add(orderable.id)
+    return card
+
+
+def _already(orderable: Orderable, facts: Facts) -> str | None:
+    open_orders: Mapping[str, str] = facts.details.get("open_orders", {})
+    if orderable.id in open_orders:
+        return f"{orderable.label} (on order)"
+    recent: Mapping[str, tuple[str, str]] = facts.details.get("recent_results", {})
+    if orderable.id in recent:
+        return f"{orderable.label} ({recent[orderable.id][1]})"
+    return None
+
+
+def _lines(kb: KnowledgeBase, items: Sequence[TextItem], facts: Facts) -> list[str]:
+    return [
+        render_text(item.text, facts, kb)
+        for item in items
+        if item.only_if is None or check(kb, item.only_if, facts).held
+    ]
+
+
+def contributing_factors(kb: KnowledgeBase, facts: Facts) -> list[str]:
+    """What in the record bears on this ALP, in the record's words: findings of the ALP's
+    direction (and drugs every card should name), pregnancy, a non-fasting specimen."""
+    status = facts.get("alp.status")
+    # "none" findings explain neither direction but are context on every card (a drug to review).
+    wanted = {"high": {"high", "both"}, "low": {"low", "both"}}.get(status, set()) | {"none"}
+    found: Mapping[str, list[str]] = facts.details.get("mentions", {})
+    ids = [f for f in found if kb.findings[f].direction in wanted]
+    lines = mentions(kb, facts, ids)
+    if status == "high" and facts.get("pregnancy.status") == "pregnant":
+        weeks = facts.get("pregnancy.weeks")
+        trimester = facts.get("pregnancy.trimester")
+        lines.append(
+            f"pregnant, {weeks:g} weeks"
+            if weeks
+            else f"pregnant ({trimester} trimester)"
+            if trimester != "unknown"
+            else "pregnant (weeks not known)"
+        )
+    if status == "high" and facts.get("specimen.fasting") == "non-fasting":
+        lines.append("non-fasting specimen")
+    return lines

@@ -1,0 +1,284 @@
+"""Feedback in every shape clients send, stored whole: 2.0.1 `overrideReason`, Epic's
+`overrideReasons`, batches, unknown fields (kept, never dropped), the spool, and reports that
+count each card's final outcome once."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from cds_service.audit import reports, schema
+from cds_service.audit.store import AuditStore
+from cds_service.hooks.feedback import FeedbackItem
+from tests.support.ehr import audited_app, epic_override
+from tests.support.fhir import alp, full_prefetch, sign_request
+
+SIGN = "/cds-services/alp-result-sign"
+SYSTEM = "urn:alp-cds:override-reason"
+
+
+@pytest.fixture
+def audited(tmp_path: Path) -> tuple[FlaskClient, AuditStore]:
+    app, store = audited_app(tmp_path)
+    return app.test_client(), store
+
+
+def new_card(client: FlaskClient) -> dict[str, Any]:
+    response = client.post(SIGN, json=sign_request([alp(312)], full_prefetch()))
+    card: dict[str, Any] = response.get_json()["cards"][0]
+    return card
+
+
+def post(client: FlaskClient, body: dict[str, Any]) -> Any:
+    return client.post(SIGN + "/feedback", json=body)
+
+
+def stored(store: AuditStore) -> list[Any]:
+    with store.engine.connect() as conn:
+        return list(conn.execute(select(schema.feedback).order_by(schema.feedback.c.id)))
+
+
+def test_the_2_0_1_shape_keeps_code_system_display_and_comment(
+    audited: tuple[FlaskClient, AuditStore],
+) -> None:
+    client, store = audited
+    card = new_card(client)
+    reason = {"system": SYSTEM, "code": "already-ordered", "display": "Already ordered"}
+    item = {
+        "card": card["uuid"],
+        "outcome": "overridden",
+        "outcomeTimestamp": "2026-11-21T10:00:00Z",
+        "overrideReason": {"reason": reason, "userComment": "ordered at the clinic"},
+    }
+    assert post(client, {"feedback": [item]}).status_code == 200
+    [row] = stored(store)
+    assert (row.override_system, row.override_code, row.override_display) == (
+        SYSTEM,
+        "already-ordered",
+        "Already ordered",
+    )
+    assert row.override_comment == "ordered at the clinic"
+    assert row.override_reasons == [{**reason, "comment": "ordered at the clinic"}]
+    assert row.extra is None
+
+
+def test_epic_override_reasons_keep_every_reason_and_comment(
+    audited: tuple[FlaskClient, AuditStore],
+) -> None:
+    client, store = audited
+    card = new_card(client)
+    first = {"system": SYSTEM, "code": "not-relevant", "display": "Not clinically relevant"}
+    second = {"system": "urn:oid:1.2.840.114350", "code": "3", "display": "Patient declined"}
+    body = epic_override(card, "2026-11-21T10:00:00Z", [(first, "known Paget"), (second, None)])
+    assert post(client, body).status_code == 200
+    [row] = stored(store)
+    assert (row.override_code, row.override_display) == ("not-relevant", "Not clinically relevant")
+    assert row.override_comment == "known Paget"
+    assert row.override_reasons == [
+        {**first, "comment": "known Paget"},
+        {**second, "comment": None},
+    ]
+    report = reports.rule_report(store.engine)
+    [rule] = [r for r in report["rules"] if r["shown"]]
+    assert {r["reason"] for r in rule["top_override_reasons"]} == {
+        "Not clinically relevant",
+        "Patient declined",
+    }
+
+
+def test_unknown_fields_are_kept_in_the_audit_record(
+    audited: tuple[FlaskClient, AuditStore], tmp_path: Path
+) -> None:
+    client, store = audited
+    card = new_card(client)
+    body = {
+        "extension": {"com.example.client-version": "7.1"},
+        "feedback": [
+            {
+                "card": card["uuid"],
+                "outcome": "overridden",
+                "outcomeTimestamp": "2026-11-21T10:00:00Z",
+                "overrideReasons": [
+                    {
+                        "reason": {"code": "x", "system": SYSTEM, "priority": 2},
+                        "userComment": "c",
+                        "enteredBy": "Practitioner/1",
+                    }
+                ],
+                "extension": {"com.epic.cdshooks.feedback.lockout-days": 30},
+                "ignoredAt": "2026-11-21T09:59:00Z",
+            }
+        ],
+    }
+    assert post(client, body).status_code == 200
+    [row] = stored(store)
+    assert row.extra == {
+        "$.extension": {"com.example.client-version": "7.1"},
+        "extension": {"com.epic.cdshooks.feedback.lockout-days": 30},
+        "ignoredAt": "2026-11-21T09:59:00Z",
+        "overrideReasons[0].enteredBy": "Practitioner/1",
+        "overrideReasons[0].reason.priority": 2,
+    }
+    [exported] = reports.feedback_export(store.engine)
+    assert exported["feedback"]["extra"] == row.extra
+
+
+def test_a_huge_unknown_field_is_named_not_stored_whole(
+    audited: tuple[FlaskClient, AuditStore],
+) -> None:
+    client, store = audited
+    card = new_card(client)
+    item = {
+        "card": card["uuid"],
+        "outcome": "overridden",
+        "outcomeTimestamp": "2026-11-21T10:00:00Z",
+        "blob": "x" * 100_000,
+    }
+    assert post(client, {"feedback": [item]}).status_code == 200
+    [row] = stored(store)
+    assert row.extra["_truncated"] is True
+    assert row.extra["fields"]["blob"] > 100_000
+
+
+def test_a_batch_of_mixed_shapes_is_stored_once_each(
+    audited: tuple[FlaskClient, AuditStore],
+) -> None:
+    client, store = audited
+    cards = [new_card(client) for _ in range(3)]
+    batch = {
+        "feedback": [
+            {
+                "card": cards[0]["uuid"],
+                "outcome": "accepted",
+                "acceptedSuggestions": [{"id": cards[0]["suggestions"][0]["uuid"]}],
+                "outcomeTimestamp": "2026-11-21T10:00:00Z",
+            },
+            {
+                "card": cards[1]["uuid"],
+                "outcome": "overridden",
+                "outcomeTimestamp": "2026-11-21T10:00:01Z",
+                "overrideReason": {"reason": {"code": "already-ordered", "system": SYSTEM}},
+            },
+            epic_override(cards[2], "2026-11-21T10:00:02Z", [({"code": "x"}, "why")])["feedback"][
+                0
+            ],
+        ]
+    }
+    assert post(client, batch).status_code == 200
+    assert post(client, batch).status_code == 200  # Epic retries a batch: stored once
+    assert [r.card_uuid for r in stored(store)] == [c["uuid"] for c in cards]
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"overrideReasons": [{}]},  # neither reason nor comment
+        {"overrideReasons": [{"reason": {"system": SYSTEM}}]},  # a reason without a code
+        {"overrideReasons": {"reason": {"code": "x"}}},  # not a list
+        {"overrideReasons": [{"userComment": "x" * 4001}]},
+    ],
+)
+def test_malformed_epic_reasons_are_400(
+    audited: tuple[FlaskClient, AuditStore], override: dict[str, Any]
+) -> None:
+    client, store = audited
+    item = {"card": "c", "outcome": "overridden", "outcomeTimestamp": "2026-11-21T10:00:00Z"}
+    assert post(client, {"feedback": [{**item, **override}]}).status_code == 400
+    assert stored(store) == []
+
+
+def test_the_final_outcome_is_the_latest_whatever_the_arrival_order(
+    audited: tuple[FlaskClient, AuditStore],
+) -> None:
+    client, store = audited
+    first, second = new_card(client), new_card(client)
+
+    def accept(card: dict[str, Any], at: str) -> dict[str, Any]:
+        suggestion = card["suggestions"][0]["uuid"]
+        return {
+            "card": card["uuid"],
+            "outcome": "accepted",
+            "acceptedSuggestions": [{"id": suggestion}],
+            "outcomeTimestamp": at,
+        }
+
+    def dismiss(card: dict[str, Any], at: str) -> dict[str, Any]:
+        return {
+            "card": card["uuid"],
+            "outcome": "overridden",
+            "outcomeTimestamp": at,
+            "overrideReason": {"reason": {"code": "not-relevant", "system": SYSTEM}},
+        }
+
+    # First card: accepted, then dismissed; sent in that order.
+    post(client, {"feedback": [accept(first, "2026-11-21T10:00:00Z")]})
+    post(client, {"feedback": [dismiss(first, "2026-11-21T10:05:00+00:00")]})
+    # Second card: dismissed at 10:05 UTC, but a batch delivers its earlier acceptance later
+    # (and with another offset: 11:00+02:00 is 09:00 UTC).
+    post(client, {"feedback": [dismiss(second, "2026-11-21T10:05:00Z")]})
+    post(client, {"feedback": [accept(second, "2026-11-21T11:00:00+02:00")]})
+    report = reports.rule_report(store.engine)
+    [rule] = [r for r in report["rules"] if r["shown"]]
+    assert (rule["shown"], rule["accepted"], rule["overridden"], rule["no_feedback"]) == (
+        2,
+        0,
+        2,
+        0,
+    )
+    assert rule["top_override_reasons"] == [{"reason": "not-relevant", "count": 2}]
+    exported = reports.feedback_export(store.engine)
+    finals = {
+        (e["intervention"]["card"], e["action_taken"]["outcome"]): e["final"] for e in exported
+    }
+    assert finals == {
+        (first["uuid"], "accepted"): False,
+        (first["uuid"], "overridden"): True,
+        (second["uuid"], "overridden"): True,
+        (second["uuid"], "accepted"): False,
+    }
+
+
+def test_spooled_feedback_keeps_its_reasons_and_old_spool_lines_still_load(
+    audited: tuple[FlaskClient, AuditStore],
+) -> None:
+    client, store = audited
+    cards = [new_card(client), new_card(client)]
+    item = FeedbackItem.parse(
+        "alp-result-sign",
+        {
+            "card": cards[0]["uuid"],
+            "outcome": "overridden",
+            "outcomeTimestamp": "2026-11-21T10:00:00Z",
+            "overrideReasons": [{"reason": {"code": "a", "system": SYSTEM}, "userComment": "c"}],
+            "extension": {"k": 1},
+        },
+    )
+    now = datetime.now(UTC).isoformat()
+    store.spool.append({"kind": "feedback", "item": item.to_json(), "received_at": now})
+    legacy = {  # as spooled before issue 11
+        "service_id": "alp-result-sign",
+        "card": cards[1]["uuid"],
+        "outcome": "overridden",
+        "outcome_timestamp": "2026-11-21T10:00:00Z",
+        "accepted_suggestions": [],
+        "override_reason": {"code": "b", "system": SYSTEM},
+        "override_comment": "old",
+    }
+    store.spool.append({"kind": "feedback", "item": legacy, "received_at": now})
+    assert store.replay_spool() == 2
+    rows = {r.card_uuid: r for r in stored(store)}
+    assert rows[cards[0]["uuid"]].override_reasons == [
+        {"system": SYSTEM, "code": "a", "display": None, "comment": "c"}
+    ]
+    assert rows[cards[0]["uuid"]].extra == {"extension": {"k": 1}}
+    assert (rows[cards[1]["uuid"]].override_code, rows[cards[1]["uuid"]].override_comment) == (
+        "b",
+        "old",
+    )
+    assert json.dumps(rows[cards[1]["uuid"]].override_reasons)  # readable JSON

@@ -1,0 +1,187 @@
+"""Rulebook v2 principles and its new families (ARCHITECTURE.md section 6): one answer per
+result set, quiet when stable and explained, children judged by multiples only, transient
+hyperphosphatasaemia, PBC response, an older GGT reused while the ALP is stable, and "not known"
+for data that could not be had. Positive, negative and boundary cases."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.rules_helper import cards, fired, suggested
+from tests.support.fhir import (
+    alp,
+    condition,
+    full_prefetch,
+    ggt,
+    medication,
+    observation,
+    patient,
+    sign_request,
+)
+
+THP = "alp-thp"
+EXTREME = "alp-extreme"
+CONFIRM = "alp-high-confirm-origin"
+TODDLER = patient("female", "2025-09-10")  # 14 months on 2026-11-20
+
+
+# --- transient hyperphosphatasaemia ----------------------------------------------------------
+
+
+def test_a_well_toddler_with_a_very_high_alp_gets_a_calm_repeat(client: FlaskClient) -> None:
+    # 14 months, ALP 3800 U/L against the 1-9 y limit of 335: 11x, no liver or bone disease.
+    found = cards(client, [alp(3800, low=None, high=None)], pt=TODDLER)
+    assert fired(found) == [THP]  # no extreme warning, no bone ALP, no GGT
+    card = found[0]
+    assert card["indicator"] == "info"
+    assert suggested(card) == ["6768-6"]
+    request = card["suggestions"][0]["actions"][0]["resource"]
+    assert request["occurrencePeriod"] == {"start": "2027-01-15", "end": "2027-02-12"}
+    assert "8-12 weeks" in card["suggestions"][0]["label"]
+
+
+def test_raised_alt_or_a_known_bone_condition_is_not_transient(client: FlaskClient) -> None:
+    alt = observation("1742-6", 120, low=None, high=None)  # ULN 45 for girls over 1
+    found = cards(client, [alp(3800, low=None, high=None), alt], pt=TODDLER)
+    assert THP not in fired(found)
+    assert EXTREME in fired(found)  # 11x the age limit: the warning applies then
+    rickets = condition("E55.0")
+    found = cards(client, [alp(800, low=None, high=None)], pt=TODDLER, conditions=[rickets])
+    assert THP not in fired(found)
+
+
+@pytest.mark.parametrize(("birth", "expected"), [("2021-11-21", True), ("2021-11-20", False)])
+def test_transient_hyperphosphatasaemia_is_under_5(
+    client: FlaskClient, birth: str, expected: bool
+) -> None:
+    found = cards(client, [alp(900, low=None, high=None)], pt=patient("male", birth))
+    assert (THP in fired(found)) is expected
+
+
+def test_children_are_never_extreme_by_absolute_u_per_l(client: FlaskClient) -> None:
+    eight = patient("male", "2018-03-01")  # limit 335
+    found = cards(client, [alp(3000, low=None, high=None)], pt=eight)  # 9.0x, over 1000 U/L
+    assert EXTREME not in fired(found)
+    found = cards(client, [alp(3350, low=None, high=None)], pt=eight)  # 10.0x
+    assert EXTREME in fired(found)
+    # An adult: 1000 U/L is extreme whatever the multiple.
+    assert EXTREME in fired(cards(client, [alp(1000, low=100, high=400)]))
+
+
+# --- quiet when stable and explained ---------------------------------------------------------
+
+
+def earlier(value: float, when: str = "2026-09-20T08:00:00Z") -> dict[str, object]:
+    return alp(value, when=when)
+
+
+def test_a_stable_raised_alp_with_a_known_cause_is_quiet(client: FlaskClient) -> None:
+    paget = [condition("M88.9")]
+    assert cards(client, [alp(312), ggt(20)], conditions=paget, labs=[earlier(290)]) == []
+    # Changed by more than 20% (312 vs 240): not quiet.
+    changed = cards(client, [alp(312), ggt(20)], conditions=paget, labs=[earlier(240)])
+    assert fired(changed) == ["alp-high-bone-explained"]
+    # Stable but unexplained: the card shows.
+    assert fired(cards(client, [alp(312), ggt(20)], labs=[earlier(300)])) == [
+        "alp-high-bone-source"
+    ]
+    # The earlier value was normal: a new rise is not quiet.
+    normal_before = alp(100, when="2026-09-20T08:00:00Z")
+    assert cards(client, [alp(110), ggt(20)], conditions=paget, labs=[normal_before]) != []
+
+
+@pytest.mark.parametrize(
+    ("before", "quiet"), [(374, True), (375, False), (250, True), (249, False)]
+)
+def test_stable_means_within_20_percent(client: FlaskClient, before: float, quiet: bool) -> None:
+    # 20% of 312 is 62.4: 250-374 U/L before is stable, 249 or 375 is not.
+    prior = earlier(before)
+    found = cards(client, [alp(312), ggt(20)], conditions=[condition("M88.9")], labs=[prior])
+    assert (found == []) is quiet
+
+
+def test_a_stable_extreme_alp_with_known_metastases_is_quiet(client: FlaskClient) -> None:
+    mets = [condition("C78.7"), condition("C79.51")]
+    assert cards(client, [alp(1500)], conditions=mets, labs=[earlier(1450)]) == []
+    found = cards(client, [alp(1500)], conditions=mets)
+    assert fired(found) == [EXTREME, "alp-high-metastases"]
+
+
+def test_an_older_ggt_counts_while_the_alp_is_stable(client: FlaskClient) -> None:
+    # GGT 45 days before (outside the 30-day window), drawn with an ALP within 20% of today's.
+    old_ggt = ggt(20, when="2026-10-06T08:00:00Z")
+    then = earlier(300, when="2026-10-06T08:00:00Z")
+    found = cards(client, [alp(312)], labs=[old_ggt, then])
+    assert fired(found) == ["alp-high-bone-source"]
+    assert "GGT from 6 Oct 2026" in found[0]["detail"]
+    # The ALP has changed since: the old GGT no longer tells, ask for a new one.
+    moved = earlier(200, when="2026-10-06T08:00:00Z")
+    assert fired(cards(client, [alp(312)], labs=[old_ggt, moved])) == [CONFIRM]
+
+
+# --- PBC on ursodeoxycholic acid -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "response"), [(174, True), (173, False)])
+def test_pbc_on_udca_above_167_times_is_an_inadequate_response(
+    client: FlaskClient, value: float, response: bool
+) -> None:
+    pbc = [condition("K74.3")]
+    udca = [medication(text="Ursodiol 300 mg capsule")]
+    found = cards(client, [alp(value), ggt(120)], conditions=pbc, medications=udca)
+    # ULN 104: 174 is 1.673x, 173 is 1.663x.
+    expected = "alp-high-pbc-response" if response else "alp-high-liver-known"
+    assert fired(found) == [expected]
+    if response:
+        assert "inadequate response" in found[0]["summary"]
+    else:
+        assert "within the 1.67x response threshold" in found[0]["detail"]
+    assert "anti-mitochondrial" not in found[0]["detail"]
+
+
+# --- data that could not be had --------------------------------------------------------------
+
+
+def test_unavailable_data_is_not_known_never_none(app: Flask) -> None:
+    from cds_service.explain import evaluate_document
+
+    body = sign_request([alp(312)], full_prefetch())
+    del body["prefetch"]["orders"]  # open orders cannot be had (no fhirServer either)
+    response = evaluate_document(app.extensions["alp_cds"].services, body)
+    card = response.to_json()["cards"][0]
+    assert "Not available: open orders." in card["detail"]
+    assert "no GGT is on order" not in card["detail"]
+    rules = {r["rule"]: r for r in response.trace["evaluations"][0]["rules"]}
+    checks = rules[CONFIRM]["checks"]
+    orders = next(c for c in checks if c.get("fact") == "orders.open")
+    assert orders["not_known"] == ["orders"]
+    assert "not known: orders unavailable" in orders["says"]
+
+
+# --- the card contract -----------------------------------------------------------------------
+
+
+def test_every_card_has_a_topic_code_override_reasons_and_a_short_detail(
+    client: FlaskClient,
+) -> None:
+    samples = [
+        ([alp(312)], None),
+        ([alp(312), ggt(120)], None),
+        ([alp(1500)], None),
+        ([alp(20)], None),
+        ([alp(3800, low=None, high=None)], TODDLER),
+    ]
+    for results, pt in samples:
+        for card in cards(client, results, pt=pt):
+            topic = card["source"]["topic"]
+            assert re.fullmatch(r"[A-Za-z0-9]{1,100}", topic["code"])
+            assert topic["display"].startswith("alp-")
+            assert card["overrideReasons"], card["summary"]
+            words = len(card["detail"].split())
+            assert words <= 150, card["detail"]
+            for banned in ("Rule `", "knowledge base v", "Criteria met", "Sources", "http"):
+                assert banned not in card["detail"]
