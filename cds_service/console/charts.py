@@ -47,9 +47,11 @@ def ticks(maximum: float, integer: bool = False, target: int = 5) -> list[float]
         return [0.0, 1.0]
     raw = maximum / target
     magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    # Counts get whole-number steps (1, 2, 5, 10...): a 2.5 step would label 7.5 as "8".
+    multipliers = (1, 2, 5, 10) if integer else (1, 2, 2.5, 5, 10)
+    step = next(m * magnitude for m in multipliers if m * magnitude >= raw)
     if integer:
-        step = max(1.0, math.ceil(step))
+        step = max(1.0, float(math.ceil(step)))
     top = math.ceil(maximum / step - 1e-9) * step
     return [i * step for i in range(round(top / step) + 1)]
 
@@ -236,11 +238,12 @@ def lines(
     fmt: Format = count,
     y_max: float | None = None,
     height: float = 280,
+    integer: bool = False,
 ) -> Markup:
     """One line per series over the labels; a None value breaks the line (no data there)."""
     left, right, top, bottom = 64.0, WIDTH - 12.0, 30.0, height - 46
     peak = max((v for s in series for v in s.values if v is not None), default=0.0)
-    axis = ticks(y_max if y_max is not None else peak)
+    axis = ticks(y_max if y_max is not None else peak, integer=integer)
     out = _open(title, height)
     out += _y_axis(left, top, bottom, right, axis, fmt, y_label)
     n = len(labels)

@@ -434,6 +434,7 @@ def rule_page(engine: Engine, kb: KnowledgeBase, rule_id: str, span: Period) -> 
                 ],
                 x_label=span.bucket_name,
                 y_label="count",
+                integer=True,
             ),
             (span.granularity, "fired", "shown", "accepted", "overridden", "no answer"),
             [
