@@ -333,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     impact_cmd.add_argument("--candidate", required=True, help="the candidate cards/ folder")
     impact_cmd.add_argument("--since", default="30d", help="30d, or an ISO date (default 30d)")
     impact_cmd.add_argument(
-        "--limit", type=_positive, default=5_000, help="newest invocations replayed (5000)"
+        "--limit", type=_positive, default=2_000, help="newest invocations replayed (2000)"
     )
     impact_cmd.add_argument(
         "--examples", type=_positive, default=3, help="example invocations per rule"

@@ -37,9 +37,10 @@ from cds_service.knowledge.model import Condition, KnowledgeBase, Rule
 from cds_service.render.rulebook import rule_entry
 
 KINDS = ("appear", "change", "go")
-# About 1.3 ms per stored evaluation on one core (both knowledge bases, rules and cards): the
-# console's preview stays well inside a request timeout; `kb impact --limit` can go further.
-DEFAULT_LIMIT = 5_000
+# About 2 ms per stored evaluation on one core with rulebook v2 (both knowledge bases, rules
+# and card plans): the console's preview stays well inside gunicorn's request timeout;
+# `kb impact --limit` can go further.
+DEFAULT_LIMIT = 2_000
 NOT_IN_TRACE = "(from the stored trace)"
 
 
