@@ -65,10 +65,13 @@ def prefetch_templates(kb: KnowledgeBase, labs_required: bool) -> tuple[Prefetch
         PrefetchTemplate("conditions", f"Condition?patient={patient}"),
         PrefetchTemplate(
             "medications",
-            f"MedicationRequest?patient={patient}&status=active"
+            f"MedicationRequest?patient={patient}&status=active,on-hold,completed,stopped"
             "&_include=MedicationRequest:medication",
         ),
-        PrefetchTemplate("statements", f"MedicationStatement?patient={patient}&status=active"),
+        PrefetchTemplate(
+            "statements",
+            f"MedicationStatement?patient={patient}&status=active,on-hold,completed,stopped",
+        ),
         PrefetchTemplate(
             "labs",
             f"Observation?patient={patient}&code={codes}&_sort=-date&_count=200",

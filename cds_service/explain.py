@@ -144,7 +144,7 @@ def explain_text(response: CdsResponse) -> str:
     trace = response.trace or {}
     lines = [f"Cards ({len(body['cards'])}):"]
     for card in body["cards"]:
-        rule = card["source"].get("topic", {}).get("code", "?")
+        rule = card["source"].get("topic", {}).get("display", "?")
         lines.append(f"  [{card['indicator']}] {card['summary']}   (rule {rule})")
         for suggestion in card.get("suggestions", []):
             codes = [

@@ -49,7 +49,7 @@ def test_known_liver_disease_is_named_with_no_new_work_up(client: FlaskClient) -
     pbc["code"]["text"] = "Primary biliary cholangitis"
     found = cards(client, [alp(312), ggt(120)], conditions=[pbc, condition("K51.90")])
     assert fired(found) == ["alp-high-liver-known"]
-    assert "likely from the known primary biliary cholangitis" in found[0]["summary"]
+    assert "likely from known primary biliary cholangitis" in found[0]["summary"]
     detail = found[0]["detail"]
     assert "anti-mitochondrial" not in detail  # nothing to diagnose
     assert "ultrasound" not in detail
@@ -107,16 +107,16 @@ def test_normal_ggt_suggests_bone_specific_alp(client: FlaskClient) -> None:
 @pytest.mark.parametrize(
     ("code", "system", "words"),
     [
-        ("M88.9", "http://hl7.org/fhir/sid/icd-10-cm", "Paget's disease of bone"),
-        ("M83.9", "http://hl7.org/fhir/sid/icd-10-cm", "adult osteomalacia"),
-        ("N18.5", "http://hl7.org/fhir/sid/icd-10-cm", "chronic kidney disease, stage 5"),
-        ("Z99.2", "http://hl7.org/fhir/sid/icd-10-cm", "dependence on renal dialysis"),
-        ("E21.0", "http://hl7.org/fhir/sid/icd-10-cm", "primary hyperparathyroidism"),
-        ("E21.1", "http://hl7.org/fhir/sid/icd-10-cm", "secondary hyperparathyroidism"),
-        ("E05.90", "http://hl7.org/fhir/sid/icd-10-cm", "thyrotoxicosis"),
+        ("M88.9", "http://hl7.org/fhir/sid/icd-10-cm", "Paget disease of bone"),
+        ("M83.9", "http://hl7.org/fhir/sid/icd-10-cm", "osteomalacia or rickets"),
+        ("N18.5", "http://hl7.org/fhir/sid/icd-10-cm", "CKD stage 4-5 or dialysis (CKD-MBD)"),
+        ("Z99.2", "http://hl7.org/fhir/sid/icd-10-cm", "CKD stage 4-5 or dialysis (CKD-MBD)"),
+        ("E21.0", "http://hl7.org/fhir/sid/icd-10-cm", "hyperparathyroidism or thyrotoxicosis"),
+        ("E21.1", "http://hl7.org/fhir/sid/icd-10-cm", "hyperparathyroidism or thyrotoxicosis"),
+        ("E05.90", "http://hl7.org/fhir/sid/icd-10-cm", "hyperparathyroidism or thyrotoxicosis"),
         ("E55.9", "http://hl7.org/fhir/sid/icd-10-cm", "vitamin D deficiency"),
-        ("C79.51", "http://hl7.org/fhir/sid/icd-10-cm", "secondary malignant neoplasm of bone"),
-        ("94222008", SNOMED, "metastatic malignant neoplasm to bone"),
+        ("C79.51", "http://hl7.org/fhir/sid/icd-10-cm", "bone metastases"),
+        ("94222008", SNOMED, "bone metastases"),
     ],
 )
 def test_a_known_bone_cause_explains_it_without_a_suggestion(
@@ -126,7 +126,7 @@ def test_a_known_bone_cause_explains_it_without_a_suggestion(
     found = cards(client, [alp(312), ggt(20)], conditions=[known])
     assert fired(found) == [BONE_EXPLAINED]
     assert "suggestions" not in found[0]
-    # The summary names the cause: the record's text, else the matched code's display.
+    # The summary names the cause: the record's text, else the finding's label.
     assert words in found[0]["summary"]
 
 
@@ -163,7 +163,7 @@ def test_an_enzyme_inducing_antiepileptic_suggests_isoenzymes(client: FlaskClien
 def test_an_antiepileptic_without_ggt_goes_straight_to_isoenzymes(client: FlaskClient) -> None:
     found = cards(client, [alp(312)], medications=[medication(text="Carbamazepine 200 mg tablet")])
     assert fired(found) == [UNCLEAR]
-    assert "carbamazepine" in found[0]["summary"]
+    assert "Carbamazepine" in found[0]["summary"]  # as the record spells it
 
 
 def test_liver_and_bone_disease_together_make_the_origin_unclear(client: FlaskClient) -> None:
@@ -171,6 +171,26 @@ def test_liver_and_bone_disease_together_make_the_origin_unclear(client: FlaskCl
         client, [alp(312), ggt(120)], conditions=[condition("K74.60"), condition("M88.9")]
     )
     assert fired(found) == [UNCLEAR]
+
+
+def test_known_liver_disease_does_not_explain_a_raised_bilirubin_or_a_rising_alp(
+    client: FlaskClient,
+) -> None:
+    pbc = [condition("K74.3")]
+    bili = observation("1975-2", 3.5, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    found = cards(client, [alp(312), ggt(120), bili], conditions=pbc)
+    assert fired(found) == [LIVER]
+    assert "ultrasound today" in found[0]["detail"]
+    assert "anti-mitochondrial" not in found[0]["detail"]  # PBC is already known
+    rising = cards(client, [alp(312), ggt(120)], conditions=pbc, labs=[alp(200, when="2026-08-01")])
+    assert fired(rising) == [LIVER]
+
+
+def test_gallstones_or_a_transplant_are_context_not_the_explanation(client: FlaskClient) -> None:
+    for code in ("K80.20", "Z94.4", "K76.0", "B18.1"):
+        found = cards(client, [alp(312), ggt(120)], conditions=[condition(code)])
+        assert fired(found) == [LIVER], code
+        assert "look for a complication" in found[0]["detail"]
 
 
 def test_liver_disease_alone_does_not(client: FlaskClient) -> None:
@@ -340,7 +360,7 @@ def test_flucloxacillin_is_named_by_name(client: FlaskClient) -> None:
     flu = medication(text="Flucloxacillin 500 mg capsules", status="stopped")
     flu["authoredOn"] = "2026-10-20"
     found = cards(client, [alp(312), ggt(120)], medications=[flu])
-    assert "flucloxacillin, stopped 20 Oct 2026" in found[0]["summary"]
+    assert "Flucloxacillin, stopped 20 Oct 2026" in found[0]["summary"]
 
 
 def test_topical_forms_do_not_match_by_name(client: FlaskClient) -> None:

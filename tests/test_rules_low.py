@@ -32,6 +32,7 @@ ENZYME = "alp-enzyme-replacement"
 EARLIER_LOW = alp(22, when="2026-08-15T08:00:00Z", ident="alp-earlier-low")
 MILD_EARLIER_LOW = alp(33, when="2026-08-15T08:00:00Z", ident="alp-earlier-mild-low")
 MILD = "alp-low-persistent-mild"
+AWAITING = "alp-low-awaiting-persistence"
 
 
 # --- low, first ------------------------------------------------------------------------------
@@ -59,9 +60,17 @@ def test_a_repeat_already_ordered_means_no_first_low_card(client: FlaskClient) -
     assert cards(client, [alp(20)], orders=[service_request("6768-6")]) == []
 
 
-def test_an_earlier_low_within_14_days_is_neither_first_nor_persistent(client: FlaskClient) -> None:
+def test_an_earlier_low_within_14_days_asks_for_the_repeat_that_shows_persistence(
+    client: FlaskClient,
+) -> None:
     recent_low = alp(21, when="2026-11-10T08:00:00Z")
-    assert cards(client, [alp(20)], labs=[recent_low]) == []
+    found = cards(client, [alp(20)], labs=[recent_low])
+    assert fired(found) == [AWAITING]
+    request = found[0]["suggestions"][0]["actions"][0]["resource"]
+    assert request["occurrencePeriod"] == {"start": "2026-12-04", "end": "2026-12-18"}
+    assert "do not start a bisphosphonate" in found[0]["detail"]  # markedly low
+    # Already on order: nothing to add.
+    assert cards(client, [alp(20)], labs=[recent_low], orders=[service_request("6768-6")]) == []
 
 
 # --- low, explained --------------------------------------------------------------------------
@@ -197,7 +206,7 @@ def test_b6_supplements_are_named_because_plp_cannot_be_read(client: FlaskClient
     b6 = medication(text="Pyridoxine 50 mg tablet")
     found = cards(client, [alp(20)], labs=[EARLIER_LOW], medications=[b6])
     assert "PLP cannot be read on B6" in found[0]["detail"]
-    assert "pyridoxine" in found[0]["detail"]
+    assert "Pyridoxine" in found[0]["detail"]
     assert "PLP cannot be read" not in cards(client, [alp(20)], labs=[EARLIER_LOW])[0]["detail"]
 
 
@@ -250,7 +259,7 @@ def test_the_warning_names_the_antiresorptive(client: FlaskClient) -> None:
         medications=[medication(text="Alendronate 70 mg weekly")],
     )
     assert fired(found) == [PERSISTENT]  # one card, the caution folded in
-    assert "on alendronate" in found[0]["summary"]
+    assert "on Alendronate" in found[0]["summary"]
     assert "review it now" in found[0]["detail"]
     plain = cards(client, [alp(20)], labs=[EARLIER_LOW])
     assert "review it now" not in plain[0]["detail"]
@@ -269,7 +278,7 @@ def test_an_antiresorptive_with_any_persistent_low_warns_whatever_explains_it(
     )
     assert fired(found) == ["alp-low-antiresorptive"]
     assert found[0]["indicator"] == "warning"
-    assert "denosumab" in found[0]["summary"]
+    assert "Denosumab" in found[0]["summary"]
     assert suggested(found[0]) == ["62236-5"]
     # Not persistent yet: the first-low card, no caution.
     assert fired(cards(client, [alp(33)], medications=[drug])) == [FIRST]
@@ -285,7 +294,7 @@ def test_known_hypophosphatasia_on_a_bisphosphonate_warns_and_needs_no_work_up(
         found = cards(client, [alp(value)], conditions=[hpp], medications=[drug])
         assert fired(found) == ["alp-known-hpp-antiresorptive"], value
         assert found[0]["indicator"] == "warning"
-        assert "alendronate" in found[0]["summary"]
+        assert "Alendronate" in found[0]["summary"]
         assert "suggestions" not in found[0]
     # Known HPP without the drug: a low ALP is expected, no card at all.
     assert cards(client, [alp(20)], conditions=[hpp], labs=[EARLIER_LOW]) == []
@@ -313,7 +322,7 @@ def test_persistence_boundary_is_14_days(client: FlaskClient) -> None:
     at_14 = alp(21, when="2026-11-06T08:00:00Z")
     at_13 = alp(21, when="2026-11-07T08:00:00Z")
     assert fired(cards(client, [alp(20)], labs=[at_14])) == [PERSISTENT]
-    assert cards(client, [alp(20)], labs=[at_13]) == []
+    assert fired(cards(client, [alp(20)], labs=[at_13])) == [AWAITING]
 
 
 def test_an_earlier_low_over_two_years_ago_does_not_count(client: FlaskClient) -> None:
@@ -491,14 +500,14 @@ def test_the_antiresorptive_is_listed_on_the_card(client: FlaskClient) -> None:
         labs=[EARLIER_LOW],
         medications=[medication(text="Alendronate 70 mg weekly")],
     )
-    assert "In the record: alendronate." in found[0]["detail"]
+    assert "In the record: Alendronate." in found[0]["detail"]
 
 
-def test_a_repeat_low_within_14_days_is_recorded_silently(app: Flask) -> None:
+def test_a_repeat_low_within_14_days_is_traced(app: Flask) -> None:
     from cds_service.explain import evaluate_document
 
     recent_low = alp(21, when="2026-11-10T08:00:00Z")
     body = sign_request([alp(20)], full_prefetch(labs=[recent_low]))
     trace = evaluate_document(app.extensions["alp_cds"].services, body).trace
     fired_rules = [r["rule"] for r in trace["evaluations"][0]["rules"] if r["fired"]]
-    assert fired_rules == ["alp-low-awaiting-persistence"]
+    assert fired_rules == [AWAITING]

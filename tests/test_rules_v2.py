@@ -185,3 +185,86 @@ def test_every_card_has_a_topic_code_override_reasons_and_a_short_detail(
             assert words <= 150, card["detail"]
             for banned in ("Rule `", "knowledge base v", "Criteria met", "Sources", "http"):
                 assert banned not in card["detail"]
+
+
+def test_values_and_limits_are_shown_in_the_lab_unit_and_precision(client: FlaskClient) -> None:
+    low = alp(0.50, unit="ukat/L", ucum="ukat/L", low=0.58, high=1.74)
+    found = cards(client, [low])
+    # The value as sent (0.5), the limits with the range's own precision.
+    assert found[0]["summary"].startswith("Low ALP 0.5 ukat/L (lower limit 0.58)")
+    assert "0.58-1.74 ukat/L (lab range)" in found[0]["detail"]
+
+
+# --- after the bedside review (2026-11-30) ---------------------------------------------------
+
+
+def test_an_infant_with_a_raised_bilirubin_is_not_benign(client: FlaskClient) -> None:
+    infant = patient("female", "2026-10-23")  # 28 days old
+    bili = observation("1975-2", 9, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    found = cards(client, [alp(1800, low=None, high=None), bili], pt=infant)
+    assert fired(found) == ["alp-infant-cholestasis"]
+    assert found[0]["indicator"] == "warning"
+    assert "conjugated bilirubin today" in found[0]["summary"]
+    # A well 14-month-old with a raised bilirubin is not presumed transient either.
+    assert THP not in fired(cards(client, [alp(3800, low=None, high=None), bili], pt=TODDLER))
+
+
+@pytest.mark.parametrize(("birth", "expected"), [("2026-05-21", True), ("2026-05-22", False)])
+def test_transient_hyperphosphatasaemia_is_not_presumed_under_6_months(
+    client: FlaskClient, birth: str, expected: bool
+) -> None:
+    found = cards(client, [alp(1500, low=None, high=None)], pt=patient("male", birth))
+    assert (THP in fired(found)) is expected
+
+
+def test_an_extreme_alp_with_a_normal_ggt_is_framed_as_bone(client: FlaskClient) -> None:
+    found = cards(client, [alp(1400), ggt(20)])
+    extreme = found[0]
+    assert fired(found)[0] == EXTREME
+    assert "from bone" in extreme["summary"]
+    assert "Urgent liver ultrasound" not in extreme["detail"]
+    # A child whose recorded bone cause explains it gets the bone card only.
+    rickets = [condition("E55.0")]
+    eight = patient("male", "2018-03-01")
+    found = cards(
+        client,
+        [alp(3600, low=None, high=None), ggt(12, low=None, high=None)],
+        pt=eight,
+        conditions=rickets,
+    )
+    assert fired(found) == ["alp-high-bone-explained"]
+
+
+def test_a_rising_alp_with_a_known_bone_cause_asks_for_review(client: FlaskClient) -> None:
+    found = cards(
+        client,
+        [alp(400), ggt(20)],
+        conditions=[condition("M88.9")],
+        labs=[alp(200, when="2026-06-20T08:00:00Z")],
+    )
+    assert "rising (was 200 U/L on 20 Jun 2026)" in found[0]["summary"]
+
+
+def test_ceruloplasmin_leads_when_wilson_disease_is_possible(client: FlaskClient) -> None:
+    alt = observation("1742-6", 120, low=7, high=45)
+    earlier = alp(33, when="2026-09-10T08:00:00Z")
+    found = cards(client, [alp(31), alt], pt=patient("male", "2002-06-30"), labs=[earlier])
+    assert "ceruloplasmin (Wilson disease)" in found[0]["summary"]
+    recommended = [
+        s["actions"][0]["resource"]["code"]["coding"][0]["code"]
+        for s in found[0]["suggestions"]
+        if s.get("isRecommended")
+    ]
+    assert "2064-4" in recommended
+
+
+def test_denosumab_is_never_simply_stopped(client: FlaskClient) -> None:
+    earlier = alp(22, when="2026-08-15T08:00:00Z")
+    found = cards(
+        client,
+        [alp(20)],
+        labs=[earlier],
+        medications=[medication(text="Prolia 60 mg/mL injection")],
+    )
+    assert "do not stop it without a plan" in found[0]["detail"]
+    assert "on Prolia" in found[0]["summary"]

@@ -8,6 +8,7 @@ fired, suggested LOINC codes, indicators).
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -72,6 +73,13 @@ def test_scenario_with_prefetch(client: FlaskClient, name: str) -> None:
     assert outcome(cards) == {
         k: expected[k] for k in ("rules_fired", "suggested_loinc", "indicators")
     }
+    for card in cards:
+        # Epic keeps override history by an alphanumeric topic code of at most 100 characters,
+        # and every card offers override reasons so that every dismissal can be audited.
+        assert re.fullmatch(r"[A-Za-z0-9]{1,100}", card["source"]["topic"]["code"])
+        assert card["overrideReasons"]
+        for suggestion in card.get("suggestions", []):
+            assert len(suggestion["actions"]) == 1  # Epic takes one action per suggestion
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,10 @@ ACTIVE_MEDICATION = {"active", "on-hold", "intended"}
 ENDED_MEDICATION = {"completed", "stopped"}
 DONE_PROCEDURE = {"completed", "in-progress"}
 # Dose and form words dropped from a medication's name when a card names it.
-_DOSE = re.compile(r"\b\d[\d.,]*\s*(mg|mcg|ug|g|ml|unt|units?|%|meq|actuat)?\b", re.IGNORECASE)
+_DOSE = re.compile(
+    r"\b\d[\d.,]*\s*(mg|mcg|ug|g|ml|unt|units?|%|meq|actuat)?(\s*/\s*(ml|l|actuat|dose))?\b",
+    re.IGNORECASE,
+)
 _FORM = re.compile(
     r"\b(oral|tablets?|capsules?|injection|injectable|solution|suspension|extended|delayed|"
     r"release|chewable|film|coated|prefilled|syringe|pen|powder|for|product|pack|kit|"
@@ -121,7 +124,8 @@ def short_name(concept: Any) -> str:
     cut = _FORM.sub(" ", _DOSE.sub(" ", text.split("[")[0].split(",")[0].split("(")[0]))
     name = " / ".join(" ".join(part.split()) for part in cut.split("/") if part.strip())
     name = name.strip(" ,-")
-    return (name or text).lower()[:60]
+    # In the record's own spelling (a brand keeps its capital: Prolia, Strensiq).
+    return (name or text)[:60]
 
 
 def procedure_time(procedure: Resource) -> datetime | None:

@@ -107,6 +107,7 @@ class AlpEvaluation:
             out["facts"] = self.facts.trace()
             if self.facts.details.get("findings"):
                 out["findings"] = self.facts.details["findings"]
+            out["context"] = self.facts.context()
         out["rules"] = [o.to_json() for o in self.outcomes]
         return out
 
@@ -168,6 +169,11 @@ def evaluate_rule(kb: KnowledgeBase, rule: Rule, facts: Facts) -> RuleOutcome:
     return RuleOutcome(rule, all(c.held for c in checks), checks)
 
 
+def replay(kb: KnowledgeBase, facts: Facts, observation: str) -> AlpEvaluation:
+    """Evaluate `kb`'s rules on facts already derived (a stored evaluation)."""
+    return _outcomes(kb, AlpEvaluation(observation, facts), facts)
+
+
 def evaluate_alp(
     kb: KnowledgeBase,
     record: PatientRecord,
@@ -177,7 +183,10 @@ def evaluate_alp(
     derived = derive(kb, record, alp, classified)
     if isinstance(derived, Skipped):
         return AlpEvaluation(derived.observation, None, skipped=derived.reason)
-    evaluation = AlpEvaluation(resource_key(alp), derived)
+    return _outcomes(kb, AlpEvaluation(resource_key(alp), derived), derived)
+
+
+def _outcomes(kb: KnowledgeBase, evaluation: AlpEvaluation, derived: Facts) -> AlpEvaluation:
     rules = sorted(kb.active_rules(), key=lambda r: (-r.priority, r.id))
     outcomes = [evaluate_rule(kb, rule, derived) for rule in rules]
     suppressed: dict[str, str] = {}

@@ -60,11 +60,13 @@ FACTS: dict[str, str] = {
     "alp.previous": "the latest earlier ALP in the trend window, as shown, with its date",
     "patient.age_years": "age in whole years at the time of the ALP",
     "patient.age": "age as a card says it (months under 2 years)",
+    "patient.age_days": "age in days at the time of the ALP",
     "patient.child": "under the adult age (multiples of age-specific limits only)",
     "patient.sex": "administrative sex (male, female, or unknown)",
     "pregnancy.status": "pregnant, not pregnant, or unknown",
     "pregnancy.trimester": "first, second, third, or unknown",
     "pregnancy.weeks": "gestational age in weeks at the ALP, if known",
+    "pregnancy.gestation": "gestational age as a card says it (20+2 weeks)",
     "specimen.fasting": "fasting, non-fasting, or unknown (Specimen.collection.fastingStatus)",
     "ggt.status": "high, normal, borderline (within the borderline fraction of its upper limit), "
     "unknown (no age-appropriate range), or absent",
@@ -136,6 +138,38 @@ class Facts:
     def get(self, name: str) -> Any:
         fact = self.values.get(name)
         return fact.value if fact else None
+
+    REPLAYED = ("alp_reference", "alp_ul", "alp_uln", "alp_unit_per_ul", "findings", "mentions",
+                "open_orders", "recent_results", "pregnancy")  # fmt: skip
+
+    def context(self) -> dict[str, Any]:
+        """What card text needs beyond the fact values, JSON-safe, so that a stored evaluation
+        can be replayed against another knowledge base (`alp-cds kb impact`)."""
+        out: dict[str, Any] = {k: self.details[k] for k in self.REPLAYED if k in self.details}
+        when = self.details.get("alp_when")
+        if isinstance(when, datetime):
+            out["alp_when"] = when.isoformat()
+        if self.missing:
+            out["missing"] = sorted(self.missing)
+        return out
+
+    @classmethod
+    def from_trace(cls, facts: Mapping[str, Any], context: Mapping[str, Any]) -> Facts:
+        """Rebuild facts from a stored evaluation (`trace()` and `context()`)."""
+        rebuilt = cls(missing=frozenset(context.get("missing", ())))
+        for name, entry in facts.items():
+            if isinstance(entry, Mapping):
+                rebuilt.set(name, entry.get("value"), entry.get("from", ()), entry.get("note"))
+        rebuilt.details.update({k: v for k, v in context.items() if k in cls.REPLAYED})
+        for key in ("open_orders", "recent_results"):
+            rebuilt.details[key] = {
+                k: tuple(v) if isinstance(v, list) else v
+                for k, v in dict(rebuilt.details.get(key) or {}).items()
+            }
+        when = parse_datetime(context.get("alp_when"))
+        if when is not None:
+            rebuilt.details["alp_when"] = when
+        return rebuilt
 
     def trace(self) -> dict[str, Any]:
         out = {}
@@ -351,9 +385,13 @@ def derive(
     range_ref = [key] if interval.from_lab else patient_ref
     # Limits are shown in the lab's unit and precision: 0.70 ukat/L (lower limit 0.67).
     per_ul = value.value / value.value_ul if value.value_ul else 1.0
-    places = _decimals(value.value, *_bounds(alp))
-    low = _fmt(interval.low * per_ul, places) if interval.low is not None else None
-    high = _fmt(interval.high * per_ul, places)
+    # The value as the lab sent it; the limits with the precision of the lab's own range (or
+    # of the value, for a knowledge-base interval converted to the lab's unit).
+    places = _decimals(value.value)
+    bounds = _bounds(alp) if interval.from_lab else []
+    limit_places = _decimals(*bounds) if bounds else places
+    low = _fmt(interval.low * per_ul, limit_places) if interval.low is not None else None
+    high = _fmt(interval.high * per_ul, limit_places)
     status = _status(value.value_ul, interval)
     facts.set("alp.status", status, [key], note)
     facts.set("alp.value", f"{value.comparator or ''}{_fmt(value.value, places)}", [key])
@@ -370,6 +408,7 @@ def derive(
     age = int(ctx.age_days // DAYS_PER["a"]) if ctx.age_days is not None else None
     facts.set("patient.age_years", age, patient_ref)
     facts.set("patient.age", age_text(ctx.age_days) if ctx.age_days is not None else None)
+    facts.set("patient.age_days", round(ctx.age_days, 1) if ctx.age_days is not None else None)
     facts.set("patient.child", ctx.child, patient_ref)
     facts.set("patient.sex", ctx.sex or "unknown", patient_ref)
     marked = status == "low" and (ctx.child or value.value_ul <= kb.param("low_marked_adult_ul"))
@@ -465,6 +504,9 @@ def _pregnancy(ctx: _Context, facts: Facts) -> None:
     facts.set("pregnancy.status", found.status, keys)
     facts.set("pregnancy.trimester", found.trimester, keys)
     facts.set("pregnancy.weeks", found.weeks, keys)
+    if found.weeks is not None:
+        whole, days = divmod(round(found.weeks * 7), 7)
+        facts.set("pregnancy.gestation", f"{whole}+{days} weeks", keys)
     facts.details["pregnancy"] = found.evidence
 
 

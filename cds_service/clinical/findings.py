@@ -14,10 +14,10 @@ aortocoronary bypass graft"), never puts an entry inside a window.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from cds_service.clinical.classify import Classified, Entry
+from cds_service.clinical.classify import Classified, Entry, short_name
 from cds_service.knowledge.model import FindingSource, KnowledgeBase
 
 STATUS_CODES = "status-history-codes"
@@ -60,24 +60,25 @@ def _counts(
     return entry.time is not None and since <= entry.time <= when + tolerance
 
 
-def _mention(kb: KnowledgeBase, finding_label: str, entry: Entry, kind: str, valueset: str) -> str:
-    if not entry.name.strip():
-        # Coded without text: the matched code's display ("8183 phenytoin" -> "phenytoin"),
-        # or the name that matched.
-        matched = entry.matches[valueset]
-        name = matched.split("'")[1] if matched.startswith("name match") else matched
-        entry = replace(
-            entry, name=name.split(" ", 1)[-1] if not matched.startswith("name") else name
-        )
+def _mention(finding_label: str, entry: Entry, kind: str, valueset: str) -> str:
+    """How a card names an entry: the record's own words, else the finding's label (a code's
+    official display, "Primary biliary cirrhosis (inclusion term: ...)", reads badly)."""
     if kind != "medications":
-        # The record's own words ("primary biliary cholangitis"), else the finding's label.
-        name = entry.name.strip()[:60]
-        if not name:
+        name = entry.name.strip()
+        if not name or len(name) > 60:
             return finding_label
         return name if name[:2].isupper() else name[0].lower() + name[1:]
+    drug = entry.name.strip() or short_name({"text": _matched_name(entry.matches[valueset])})
     if entry.active or entry.time is None:
-        return entry.name
-    return f"{entry.name}, stopped {day(entry.time)}"
+        return drug
+    return f"{drug}, stopped {day(entry.time)}"
+
+
+def _matched_name(matched: str) -> str:
+    """The evidence line's name: "name match: 'flucloxacillin' in ..." or "8183 phenytoin"."""
+    if matched.startswith("name match"):
+        return matched.split("'")[1]
+    return matched.split(" ", 1)[-1]
 
 
 def match_findings(kb: KnowledgeBase, classified: Classified, when: datetime) -> dict[str, Found]:
@@ -95,7 +96,7 @@ def match_findings(kb: KnowledgeBase, classified: Classified, when: datetime) ->
                     line += f" (course ended {entry.time.date() if entry.time else 'unknown'})"
                 if line not in found.evidence:
                     found.evidence.append(line)
-                mention = _mention(kb, finding.label, entry, source.kind, source.valueset)
+                mention = _mention(finding.label, entry, source.kind, source.valueset)
                 if mention not in found.mentions:
                     found.mentions.append(mention)
                 found.ended_only = found.ended_only and entry.ended

@@ -82,7 +82,8 @@ def _plan_card(
         summary=summary_text(kb, template.summary, facts),
         finding=render_text(template.finding, facts, kb),
         reasoning=render_text(template.reasoning, facts, kb),
-        steps=_lines(kb, template.next_steps, facts) + list(annotations),
+        # A drug that can explain the ALP leads: it is the first thing to act on.
+        steps=list(annotations) + _lines(kb, template.next_steps, facts),
         cautions=_lines(kb, template.cautions, facts),
         factors=contributing_factors(kb, facts),
     )

@@ -87,8 +87,9 @@ def assess(kb: KnowledgeBase, classified: Classified, when: datetime, sex: str |
             result.evidence.append(f"{entry.key}: pregnancy condition")
         for coding in codings(entry.resource.get("code")):
             match = Z3A_WEEKS.match(str(coding.get("code", "")))
-            if coding.get("system") == ICD10CM and match and stated is not None:
-                weeks_at.append((stated, float(match.group(1)), entry.key))
+            # Z3A.00 is "weeks not specified"; a Z3A code with no date states today's gestation.
+            if coding.get("system") == ICD10CM and match and match.group(1) != "00":
+                weeks_at.append((stated or when, float(match.group(1)), entry.key))
         if "pregnancy-third-trimester" in entry.matches:
             coded_third = entry.key
 

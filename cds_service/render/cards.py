@@ -110,7 +110,8 @@ def _suggestion(planned: PlannedSuggestion, card_plan: CardPlan, ctx: RenderCont
 
 def detail(planned: CardPlan, unavailable: Sequence[str]) -> str:
     parts = [planned.finding, planned.reasoning]
-    bullets = [f"- {s}" for s in planned.steps] + [f"- **Caution:** {c}" for c in planned.cautions]
+    bullets = [f"- {_sentence(s)}" for s in planned.steps]
+    bullets += [f"- **Caution:** {c}" for c in planned.cautions]
     if bullets:
         parts.append("\n".join(bullets))
     tail = []
@@ -123,6 +124,11 @@ def detail(planned: CardPlan, unavailable: Sequence[str]) -> str:
     if tail:
         parts.append("\n".join(tail))
     return "\n\n".join(p for p in parts if p)
+
+
+def _sentence(text: str) -> str:
+    """A bullet starts with a capital, even when it starts with a drug's name."""
+    return text[:1].upper() + text[1:]
 
 
 def card_trace(cards: Sequence[Card]) -> list[dict[str, Any]]:
