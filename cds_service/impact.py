@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from cds_service.audit import reports
-from cds_service.clinical.engine import AlpEvaluation, RuleOutcome, evaluate_rule
+from cds_service.clinical.engine import replay
 from cds_service.clinical.facts import FACTS, Facts
 from cds_service.clinical.plan import plan
 from cds_service.knowledge import loader
@@ -59,41 +59,31 @@ def facts_from_trace(
     """The facts one stored evaluation was decided on, rebuilt from its decision trace; None for
     an ALP result that was not interpreted (no facts were derived).
 
-    THE one function that knows how facts are stored in the audit trace (today: the dict written
-    by `AlpEvaluation.to_json`: `facts` = {name: {"value", "from", "note"}}, `findings` =
-    {finding: [evidence]}, `observation` = the ALP's reference). When the trace format changes,
-    change this function and nothing else in the replay.
-
-    Card plans also read supporting details the trace keeps only in part. Kept: which
-    orderables have an open order or a recent result (the facts `orders.open`, `results.recent`;
-    not which resource and date, which only a card's detail shows), the ALP's date (a repeat's
-    occurrence is counted from it). Not kept: how a card names each finding (`mentions`); the
-    finding's label stands in unless the trace has `mentions`.
+    THE one function in the replay that knows how facts are stored in the audit trace (the dict
+    `AlpEvaluation.to_json` writes). Since the trace keeps each evaluation's `context` (the
+    details card text needs), `Facts.from_trace` rebuilds them exactly. Records stored before
+    that have only `facts`, `findings` and `observation`: what card plans need beyond them is
+    rebuilt here as well as it can be (which orderables are on order or recently resulted, not
+    which resource or date; the finding's label standing in for how a card named it), so old
+    records still replay, with summaries that may name findings differently.
     """
     stored = evaluation.get("facts")
     if not isinstance(stored, Mapping) or evaluation.get("not_interpreted"):
         return None
+    context = evaluation.get("context")
+    if isinstance(context, Mapping):
+        return Facts.from_trace(stored, context)
     facts = Facts()
     for name, entry in stored.items():
         if isinstance(entry, Mapping):
             facts.set(str(name), entry.get("value"), entry.get("from") or (), entry.get("note"))
-    observation = str(evaluation.get("observation") or "")
     findings = evaluation.get("findings")
     facts.details["findings"] = dict(findings) if isinstance(findings, Mapping) else {}
-    facts.details["alp_reference"] = observation
+    facts.details["alp_reference"] = str(evaluation.get("observation") or "")
     facts.details["alp_when"] = _day_start(facts.get("alp.date"))
-    # How cards name each finding ("amoxicillin / clavulanate, stopped 20 Oct 2026") is not in
-    # today's trace; the finding's own label stands in (the same on both sides of a comparison,
-    # but a summary that names a finding reads differently from the card that was sent).
-    mentions = evaluation.get("mentions")
-    facts.details["mentions"] = (
-        {str(k): [str(m) for m in v] for k, v in mentions.items() if isinstance(v, list)}
-        if isinstance(mentions, Mapping)
-        else {f: [_label(kb, f)] for f in facts.details["findings"]}
-    )
-    value, high = facts.get("alp.value_ul"), facts.get("alp.high")
-    facts.details["alp_ul"] = value
-    facts.details["alp_uln"] = _number(high)
+    facts.details["mentions"] = {f: [_label(kb, f)] for f in facts.details["findings"]}
+    facts.details["alp_ul"] = facts.get("alp.value_ul")
+    facts.details["alp_uln"] = _number(facts.get("alp.high"))
     facts.details["open_orders"] = dict.fromkeys(_names(facts.get("orders.open")), NOT_IN_TRACE)
     facts.details["recent_results"] = dict.fromkeys(
         _names(facts.get("results.recent")), (NOT_IN_TRACE, "an unrecorded date")
@@ -135,32 +125,7 @@ def _number(value: Any) -> float | None:
         return None
 
 
-# --- evaluating rules on given facts ----------------------------------------------------------
-
-
-def evaluate_facts(kb: KnowledgeBase, observation: str, facts: Facts) -> AlpEvaluation:
-    """Every active rule on already-derived facts, with priority and suppression applied as
-    `engine.evaluate_alp` applies them after deriving facts from a record. A test replays
-    stored scenarios and checks this gives the outcomes the service gave."""
-    evaluation = AlpEvaluation(observation, facts)
-    rules = sorted(kb.active_rules(), key=lambda r: (-r.priority, r.id))
-    outcomes = [evaluate_rule(kb, rule, facts) for rule in rules]
-    suppressed: dict[str, str] = {}
-    for outcome in outcomes:
-        if not outcome.fired or outcome.rule.id in suppressed:
-            continue
-        targets = (
-            [o.rule.id for o in outcomes if o.rule.id != outcome.rule.id]
-            if outcome.rule.exclusive
-            else outcome.rule.suppresses
-        )
-        for target in targets:
-            suppressed.setdefault(target, outcome.rule.id)
-    for outcome in outcomes:
-        if outcome.fired and outcome.rule.id in suppressed:
-            outcome = RuleOutcome(outcome.rule, True, outcome.checks, suppressed[outcome.rule.id])
-        evaluation.outcomes.append(outcome)
-    return evaluation
+# --- the cards a knowledge base shows on given facts ------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -189,7 +154,7 @@ def cards_on(kb: KnowledgeBase, observation: str, facts: Facts) -> dict[str, Car
     service renders from (`clinical.plan`), so suggestions are chosen as the service chooses
     them."""
     views = {}
-    for planned in plan(kb, [evaluate_facts(kb, observation, facts)]):
+    for planned in plan(kb, [replay(kb, facts, observation)]):
         rule = planned.outcome.rule
         orders, codes = [], []
         for suggestion in planned.suggestions:

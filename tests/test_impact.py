@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from cds_service import impact
 from cds_service.audit import schema
+from cds_service.clinical import engine
 from cds_service.knowledge.model import KnowledgeBase
 from cds_service.render.cards import SUMMARY_LIMIT
 from tests.conftest import ROOT, load_scenario, scenario_names
@@ -189,8 +190,10 @@ def test_stored_facts_replay_to_the_outcomes_the_service_gave(
     name: str, tmp_path_factory: pytest.TempPathFactory, kb: KnowledgeBase, shared: Any
 ) -> None:
     """Every scenario, called through the service and read back from the audit store: the rules
-    evaluated on the facts rebuilt from the stored trace fire exactly as stored, and render the
-    same cards (rule, summary, indicator, suggested orders)."""
+    evaluated on the facts rebuilt from the stored trace fire exactly as stored, and plan the
+    same cards (rule, summary, indicator, suggested orders). A record stored before the trace
+    kept each evaluation's context replays too: the same rules, indicators and orders, and the
+    same summary up to where it names a finding (how the card named it was not kept)."""
     console: ConsoleApp = shared(tmp_path_factory, kb)
     request, _ = load_scenario(name)
     answer = call(console.client(), request, f"replay-{name}")
@@ -200,20 +203,7 @@ def test_stored_facts_replay_to_the_outcomes_the_service_gave(
                 schema.invocations.c.hook_instance == f"replay-{name}"
             )
         ).scalar_one()
-    replayed = []
-    for observation, facts in impact.stored_evaluations(trace, kb):
-        stored = next(e for e in trace["evaluations"] if e["observation"] == observation)
-        if facts is None:
-            assert "not_interpreted" in stored
-            continue
-        evaluation = impact.evaluate_facts(kb, observation, facts)
-        fired = {o.rule.id: o.fired and not o.suppressed_by for o in evaluation.outcomes}
-        assert fired == {r["rule"]: r["fired"] for r in stored["rules"]}
-        replayed += [
-            (v.rule, v.summary, v.indicator, v.orders)
-            for v in impact.cards_on(kb, observation, facts).values()
-        ]
-    sent = [
+    sent = sorted(
         (
             c["source"]["topic"]["display"],
             c["summary"],
@@ -221,44 +211,51 @@ def test_stored_facts_replay_to_the_outcomes_the_service_gave(
             tuple(s["label"] for s in c.get("suggestions", [])),
         )
         for c in answer["cards"]
-    ]
-    assert [(r, i, o) for r, _, i, o in sorted(replayed)] == [
-        (r, i, o) for r, _, i, o in sorted(sent)
-    ]
-    labels = sorted((f.label for f in kb.findings.values()), key=len, reverse=True)
-    for (rule, replayed_summary, _, _), (_, sent_summary, _, _) in zip(
-        sorted(replayed), sorted(sent), strict=True
-    ):
-        expected = as_sent(replayed_summary)
-        if names_findings(kb, rule) and "mentions" not in json.dumps(trace):
-            # How the card named a finding is not in today's trace (see facts_from_trace): the
-            # finding's label stands in for it, so only the text before it must match.
-            first = min(
-                (replayed_summary.find(label) for label in labels if label in replayed_summary),
-                default=len(replayed_summary),
-            )
-            assert sent_summary.startswith(replayed_summary[:first]), (
-                replayed_summary,
+    )
+    old_format = json.loads(json.dumps(trace))
+    for evaluation in old_format.get("evaluations", []):
+        evaluation.pop("context", None)
+    for stored_trace, exact in ((trace, True), (old_format, False)):
+        replayed = []
+        for observation, facts in impact.stored_evaluations(stored_trace, kb):
+            stored = next(e for e in trace["evaluations"] if e["observation"] == observation)
+            if facts is None:
+                assert "not_interpreted" in stored
+                continue
+            evaluation = engine.replay(kb, facts, observation)
+            fired = {o.rule.id: o.fired and not o.suppressed_by for o in evaluation.outcomes}
+            assert fired == {r["rule"]: r["fired"] for r in stored["rules"]}
+            replayed += [
+                (v.rule, as_sent(v.summary), v.indicator, v.orders)
+                for v in impact.cards_on(kb, observation, facts).values()
+            ]
+        replayed.sort()
+        assert [(r, i, o) for r, _, i, o in replayed] == [(r, i, o) for r, _, i, o in sent]
+        if exact:
+            assert replayed == sent
+            continue
+        for (rule, summary, _, _), (_, sent_summary, _, _) in zip(replayed, sent, strict=True):
+            if not names_findings(kb, rule):
+                assert summary == sent_summary
+                continue
+            labels = [f.label for f in kb.findings.values() if f.label in summary]
+            first = min((summary.find(label) for label in labels), default=len(summary))
+            assert sent_summary.startswith(summary[:first].removesuffix("…")), (
+                summary,
                 sent_summary,
             )
-            MENTION_CARDS.append(rule)
-            continue
-        assert expected == sent_summary
-
-
-MENTION_CARDS: list[str] = []
-
-
-def as_sent(summary: str) -> str:
-    """The summary as a card carries it (render/cards.py shortens long ones)."""
-    limit = SUMMARY_LIMIT
-    return summary if len(summary) <= limit else summary[: limit - 1].rstrip() + "…"
 
 
 def names_findings(kb: KnowledgeBase, rule_id: str) -> bool:
     card = kb.rules[rule_id].card
     assert card is not None
     return any("{{finding." in v.text or "{{group." in v.text for v in card.summary)
+
+
+def as_sent(summary: str) -> str:
+    """The summary as a card carries it (render/cards.py shortens long ones)."""
+    limit = SUMMARY_LIMIT
+    return summary if len(summary) <= limit else summary[: limit - 1].rstrip() + "…"
 
 
 @pytest.fixture(scope="module")
