@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := tests/fhir_server/node_modules/.installed-stamp
 
-.PHONY: run test lint node-deps clean
+.PHONY: run test lint node-deps browser-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,18 @@ $(NODE_STAMP): tests/fhir_server/package-lock.json
 	else echo "npm not found: FHIR-server integration tests will be skipped"; fi
 
 node-deps: $(NODE_STAMP)
+
+# Debian's chromium for the console's browser tests (Playwright drives it by executable_path;
+# never a downloaded browser build). Installed when missing and we are root, as in CI; otherwise
+# those tests skip with a reason.
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing chromium (apt-get)"; \
+			DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else echo "chromium not found and not root: browser tests will be skipped"; fi; \
+	fi
 
 # One worker unless told otherwise: with trust configured (docs/ehr/sandbox.md) more than one
 # worker needs Redis for the JWT replay cache, in development mode as in production.
@@ -40,7 +52,7 @@ lint: $(STAMP)
 	$(BIN)/kubernetes-validate --strict --quiet docker/k8s/*.yaml
 	@echo "kubernetes-validate: docker/k8s/*.yaml OK"
 
-test: $(STAMP) node-deps lint
+test: $(STAMP) node-deps browser-deps lint
 	$(BIN)/pytest
 
 clean:

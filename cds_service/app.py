@@ -225,6 +225,12 @@ def create_app(
         )
     )
 
+    if settings.console_enabled:
+        # Off unless sign-in is configured: then /console is the service's ordinary 404.
+        from cds_service.console import create_console_blueprint
+
+        app.register_blueprint(create_console_blueprint(settings, kb, audit.engine))
+
     register_error_handlers(app)
     if settings.dev_mode:
         log.warning(

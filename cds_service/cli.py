@@ -99,6 +99,45 @@ def kb_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("expected a positive whole number")
+    return value
+
+
+def kb_impact(args: argparse.Namespace) -> int:
+    import json
+
+    from cds_service.app import load_knowledge_base
+    from cds_service.console import impact
+
+    settings = _settings()
+    try:
+        since = impact.parse_since(args.since, datetime.now(UTC))
+    except ValueError:
+        raise SystemExit(
+            f"alp-cds: --since expects 30d or a date such as 2026-11-15, got {args.since!r}"
+        ) from None
+    try:
+        current = load_knowledge_base(settings)
+        candidate = impact.load_candidate(Path(args.candidate).resolve())
+    except KnowledgeBaseError as exc:
+        print(f"knowledge base error: {exc}", file=sys.stderr)
+        return 1
+    report = impact.impact(
+        current,
+        candidate,
+        _audit_engine(),
+        since,
+        candidate_name=str(Path(args.candidate).resolve()),
+        limit=args.limit,
+        examples=args.examples,
+    )
+    print(json.dumps(report.to_json(), indent=2) if args.json else impact.report_text(report))
+    return 0
+
+
 def evaluate(args: argparse.Namespace) -> int:
     import json
 
@@ -294,6 +333,19 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=["html", "json"], default="html")
     report.add_argument("--output", "-o", default="rulebook.html", help="file, or - for stdout")
     report.set_defaults(func=kb_report)
+    impact_cmd = kb.add_parser(
+        "impact", help="what a candidate cards/ folder would change on stored invocations"
+    )
+    impact_cmd.add_argument("--candidate", required=True, help="the candidate cards/ folder")
+    impact_cmd.add_argument("--since", default="30d", help="30d, or an ISO date (default 30d)")
+    impact_cmd.add_argument(
+        "--limit", type=_positive, default=2_000, help="newest invocations replayed (2000)"
+    )
+    impact_cmd.add_argument(
+        "--examples", type=_positive, default=3, help="example invocations per rule"
+    )
+    impact_cmd.add_argument("--json", action="store_true")
+    impact_cmd.set_defaults(func=kb_impact)
     config = commands.add_parser("config", help="configuration tools").add_subparsers(
         dest="config_command", required=True
     )

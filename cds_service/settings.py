@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 PREFIX = "ALP_CDS_"
-SECRETS = {"audit_pseudonym_key"}
+SECRETS = {"audit_pseudonym_key", "console_secret_key"}
 DEFAULT_KB_DIR = Path(__file__).resolve().parent.parent / "cards"
 
 
@@ -136,6 +136,37 @@ def _parse_secret(raw: str) -> str:
     if len(raw) < 16:
         raise ValueError("use at least 16 characters")
     return raw
+
+
+def _parse_file(raw: str) -> Path:
+    path = Path(raw.strip()).expanduser().resolve()
+    if not path.is_file():
+        raise ValueError(f"{path} is not a file")
+    return path
+
+
+def _parse_header_name(raw: str) -> str:
+    value = raw.strip()
+    if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", value):
+        raise ValueError("expected an HTTP header name such as X-Remote-User")
+    return value
+
+
+def _parse_networks(raw: str) -> tuple[str, ...]:
+    """Addresses or networks (`10.0.0.5`, `10.0.0.0/24`, `::1`), kept as normalised text."""
+    networks = []
+    for item in (part.strip() for part in raw.split(",")):
+        if item:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+    return tuple(networks)
+
+
+def _parse_dirs(raw: str) -> tuple[Path, ...]:
+    paths = tuple(Path(p.strip()).expanduser().resolve() for p in raw.split(",") if p.strip())
+    for path in paths:
+        if not path.is_dir():
+            raise ValueError(f"{path} is not a folder")
+    return paths
 
 
 def _parse_forwarded_allow(raw: str) -> tuple[str, ...]:
@@ -302,6 +333,35 @@ class Settings:
         _parse_bool,
         "Development mode: plain-http fhirServer on loopback, loud warnings. Never in production.",
     )
+    console_users_file: Path | None = _setting(
+        "CONSOLE_USERS_FILE",
+        _parse_file,
+        "Informatics console accounts: an htpasswd file with bcrypt hashes (htpasswd -B). "
+        "The console (/console) is off unless this or CONSOLE_TRUSTED_HEADER is set.",
+    )
+    console_trusted_header: str | None = _setting(
+        "CONSOLE_TRUSTED_HEADER",
+        _parse_header_name,
+        "Header carrying the console user name set by an authenticating proxy "
+        "(e.g. X-Remote-User); believed only from CONSOLE_TRUSTED_PROXIES.",
+    )
+    console_trusted_proxies: tuple[str, ...] = _setting(
+        "CONSOLE_TRUSTED_PROXIES",
+        _parse_networks,
+        "Addresses or networks (comma-separated) of the proxies allowed to set "
+        "CONSOLE_TRUSTED_HEADER.",
+    )
+    console_secret_key: str | None = _setting(
+        "CONSOLE_SECRET_KEY",
+        _parse_secret,
+        "Signs console session cookies; set it when replicas share sign-ins or sessions "
+        "must survive a restart (random per start when unset).",
+    )
+    console_candidate_dirs: tuple[Path, ...] = _setting(
+        "CONSOLE_CANDIDATE_DIRS",
+        _parse_dirs,
+        "Candidate cards/ folders (comma-separated) the console's impact preview may run.",
+    )
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
@@ -339,6 +399,11 @@ class Settings:
             "epic_chart_open_days": 14.0,
             "log_level": "INFO",
             "dev_mode": False,
+            "console_users_file": None,
+            "console_trusted_header": None,
+            "console_trusted_proxies": (),
+            "console_secret_key": None,
+            "console_candidate_dirs": (),
         }
 
     @classmethod
@@ -379,6 +444,16 @@ class Settings:
                 f"{PREFIX}WORKERS is more than 1 (tokens' jti must be shared across workers; "
                 f"in development, {PREFIX}WORKERS=1 will do)"
             )
+
+        if self.console_trusted_header and not self.console_trusted_proxies:
+            raise SettingsError(
+                f"{PREFIX}CONSOLE_TRUSTED_PROXIES: required when {PREFIX}CONSOLE_TRUSTED_HEADER "
+                "is set (a header from anyone else is anyone's claim)"
+            )
+
+    @property
+    def console_enabled(self) -> bool:
+        return bool(self.console_users_file or self.console_trusted_header)
 
     @property
     def audit_url(self) -> str:

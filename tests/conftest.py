@@ -136,3 +136,24 @@ def session() -> Iterator[Any]:
     s = new_session(4)
     yield s
     s.close()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's chromium for Playwright (`executable_path`, never a downloaded browser build);
+    skip when it or the playwright package is missing, fail instead under
+    ALP_TEST_REQUIRE_BROWSER=1 (.ci/run sets it)."""
+    path = os.environ.get("ALP_TEST_CHROMIUM", "/usr/bin/chromium")
+    reason = None
+    if not os.access(path, os.X_OK):
+        reason = f"{path} not found (apt-get install chromium; make test does it as root)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            reason = "the playwright package is not installed (pip install -e '.[test]')"
+    if reason:
+        if os.environ.get("ALP_TEST_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"browser required (ALP_TEST_REQUIRE_BROWSER=1): {reason}")
+        pytest.skip(reason)
+    return path

@@ -90,3 +90,18 @@ feedback = Table(
     Column("extra", JSON),
     UniqueConstraint("card_uuid", "outcome", "outcome_timestamp", name="uq_feedback_once"),
 )
+
+# Who looked at what in the informatics console, and when (issue 13). Views, sign-ins refused,
+# and sign-outs; the user is the console account or the name the trusted proxy asserted.
+console_access = Table(
+    "console_access",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("user_name", String(256)),
+    Column("auth", String(16), nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("path", String(1000), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("remote_addr", String(64)),
+)
