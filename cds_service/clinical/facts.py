@@ -157,7 +157,8 @@ class Facts:
 
     @classmethod
     def from_trace(cls, facts: Mapping[str, Any], context: Mapping[str, Any]) -> Facts:
-        """Rebuild facts from a stored evaluation (`trace()` and `context()`)."""
+        """Rebuild facts from a stored evaluation (its facts as the trace keeps them, and
+        `context()`)."""
         rebuilt = cls(missing=frozenset(context.get("missing", ())))
         for name, entry in facts.items():
             if isinstance(entry, Mapping):
@@ -172,17 +173,6 @@ class Facts:
         if when is not None:
             rebuilt.details["alp_when"] = when
         return rebuilt
-
-    def trace(self) -> dict[str, Any]:
-        out = {}
-        for name, fact in self.values.items():
-            entry: dict[str, Any] = {"value": fact.value}
-            if fact.evidence:
-                entry["from"] = list(fact.evidence)
-            if fact.note:
-                entry["note"] = fact.note
-            out[name] = entry
-        return out
 
 
 def _json_safe(value: Any) -> Any:
