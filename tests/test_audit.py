@@ -623,7 +623,12 @@ def test_fsync_every_record_when_the_window_is_zero(
 ) -> None:
     synced: list[int] = []
     real = os.fsync
-    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd)))
+
+    def counted(fd: int) -> None:
+        synced.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", counted)
     Spool(tmp_path / "a.jsonl", fsync_ms=0).append({"n": 1})
     assert len(synced) == 1
     windowed = Spool(tmp_path / "b.jsonl", fsync_ms=5)
