@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 log = logging.getLogger(__name__)
 
 
@@ -55,8 +57,8 @@ class Spool:
     # --- appending -----------------------------------------------------------------------
 
     def append(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, default=str, separators=(",", ":")) + "\n"
-        with self._locked(), open(self.path, "a", encoding="utf-8") as spool:
+        line = _line(record)
+        with self._locked(), open(self.path, "ab") as spool:
             spool.write(line)
             spool.flush()
             if self.fsync_ms <= 0:
@@ -146,10 +148,7 @@ class Spool:
     def rewrite(batch: Path, records: list[dict[str, Any]]) -> None:
         """Keep only `records` (those not yet stored) in a batch file."""
         temporary = batch.with_suffix(".tmp")
-        temporary.write_text(
-            "".join(json.dumps(r, default=str, separators=(",", ":")) + "\n" for r in records),
-            "utf-8",
-        )
+        temporary.write_bytes(b"".join(_line(r) for r in records))
         os.replace(temporary, batch)
 
     # --- set aside and backlog -----------------------------------------------------------
@@ -160,8 +159,8 @@ class Spool:
 
     def reject(self, record: dict[str, Any]) -> None:
         """Keep a record the store refused, for a person to look at; never silently dropped."""
-        with open(self.rejected, "a", encoding="utf-8") as out:
-            out.write(json.dumps(record, default=str, separators=(",", ":")) + "\n")
+        with open(self.rejected, "ab") as out:
+            out.write(_line(record))
 
     def depth(self) -> int:
         """Records not yet in the store: the spool and the batches being loaded."""
@@ -181,6 +180,13 @@ class Spool:
         except FileNotFoundError:
             pass
         return bool(self.batches())
+
+
+def _line(record: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(record, default=str) + b"\n"
+    except TypeError:  # what orjson refuses (a lone surrogate, an int past 64 bits): escaped
+        return json.dumps(record, default=str, separators=(",", ":")).encode() + b"\n"
 
 
 def _mtime(path: Path) -> float:
