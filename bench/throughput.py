@@ -152,7 +152,7 @@ def main() -> None:
             headers={"Content-Type": "application/json"},
             timeout=10,
         )
-        assert check.json()["cards"][0]["source"]["topic"]["code"] == "alp-high-confirm-origin"
+        assert check.json()["cards"][0]["source"]["topic"]["display"] == "alp-high-confirm-origin"
         print(
             f"audit store {'PostgreSQL' if args.database_url else 'SQLite'}; "
             f"typical request: {results['body_bytes']} bytes; gunicorn gthread "

@@ -63,7 +63,7 @@ def build_audit_store(settings: Settings, kb: KnowledgeBase) -> AuditStore:
     os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
     store = AuditStore(
         engine,
-        Spool(settings.data_dir / "audit-spool.jsonl"),
+        Spool(settings.data_dir / "audit-spool.jsonl", settings.audit_fsync_ms),
         kb.version,
         kb.content_hash,
         settings.audit_pseudonym_key,

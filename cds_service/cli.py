@@ -26,6 +26,7 @@ def serve(args: argparse.Namespace) -> int:
         gunicorn_options,
         post_fork_warm_up,
         prepare_metrics_dir,
+        worker_exit_drain,
     )
 
     settings = _settings()
@@ -54,10 +55,16 @@ def serve(args: argparse.Namespace) -> int:
     )
     if args.dev:
         # Flask's own single-process server, for local development only.
-        app.run(host=settings.host, port=settings.port, debug=False, use_reloader=False)
+        audit = app.extensions["alp_cds"].audit
+        audit.start_writer(settings.audit_batch_ms)
+        try:
+            app.run(host=settings.host, port=settings.port, debug=False, use_reloader=False)
+        finally:
+            audit.stop_writer()
         return 0
     options = gunicorn_options(settings)
     options["post_fork"] = post_fork_warm_up(app)
+    options["worker_exit"] = worker_exit_drain(app)
     GunicornServer(app, options).run()
     return 0
 
@@ -196,12 +203,34 @@ def config_check(_: argparse.Namespace) -> int:
     return 0
 
 
-def _audit_engine() -> Any:
+def _audit_engine(load_spool: bool = False) -> Any:
     from cds_service.audit.store import make_engine
 
     settings = _settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return make_engine(settings.audit_url)
+    engine = make_engine(settings.audit_url)
+    if load_spool:
+        _load_spool(settings, engine)
+    return engine
+
+
+def _load_spool(settings: Settings, engine: Any) -> None:
+    """Reports read the store; records the service wrote behind (the last ~150 ms, or all of an
+    outage) are loaded from the spool first, as a running writer would. Best effort: a reader
+    without write access to the data directory sees the store as it is."""
+    from cds_service.audit.spool import Spool
+    from cds_service.audit.store import OUTAGE, AuditStore
+
+    # Loading uses each record's own knowledge-base version: none is needed here.
+    store = AuditStore(engine, Spool(settings.data_dir / "audit-spool.jsonl"), "", "")
+    try:
+        if store.spool.pending():
+            store.flush()
+    except (OSError, *OUTAGE) as exc:
+        print(
+            f"alp-cds: audit spool not loaded ({type(exc).__name__}); reading the store as is",
+            file=sys.stderr,
+        )
 
 
 def _since(text: str | None) -> datetime | None:
@@ -231,7 +260,7 @@ def audit_report(args: argparse.Namespace) -> int:
 
     from cds_service.audit import reports
 
-    report = reports.rule_report(_audit_engine(), _since(args.since))
+    report = reports.rule_report(_audit_engine(load_spool=True), _since(args.since))
     if args.format == "json":
         print(json.dumps(report, indent=2))
     elif args.format == "csv":
@@ -247,7 +276,7 @@ def audit_show(args: argparse.Namespace) -> int:
     from cds_service.audit import reports
     from cds_service.explain import explain_text
 
-    records = reports.invocation_detail(_audit_engine(), args.hook_instance)
+    records = reports.invocation_detail(_audit_engine(load_spool=True), args.hook_instance)
     if not records:
         print(f"no invocation with hookInstance {args.hook_instance!r}", file=sys.stderr)
         return 1
@@ -298,7 +327,11 @@ def audit_export_feedback(args: argparse.Namespace) -> int:
 
     from cds_service.audit import reports
 
-    print(json.dumps(reports.feedback_export(_audit_engine(), _since(args.since)), indent=2))
+    print(
+        json.dumps(
+            reports.feedback_export(_audit_engine(load_spool=True), _since(args.since)), indent=2
+        )
+    )
     return 0
 
 

@@ -71,11 +71,25 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
 
 
 def post_fork_warm_up(app: Flask) -> Any:
-    """A gunicorn post_fork hook that warms each worker before it accepts connections."""
+    """A gunicorn post_fork hook that warms each worker before it accepts connections and
+    starts its audit writer (a thread: threads do not survive the fork, so each worker starts
+    its own; its first batch loads what an earlier run left in the spool)."""
 
     def hook(_server: Any, _worker: Any) -> None:
         from cds_service.warmup import warm_up
 
         warm_up(app)
+        state = app.extensions["alp_cds"]
+        state.audit.start_writer(state.settings.audit_batch_ms)
+
+    return hook
+
+
+def worker_exit_drain(app: Flask) -> Any:
+    """A gunicorn worker_exit hook: on a graceful stop (SIGTERM) the worker's audit writer loads
+    what is spooled before the process exits."""
+
+    def hook(_server: Any, _worker: Any) -> None:
+        app.extensions["alp_cds"].audit.stop_writer()
 
     return hook

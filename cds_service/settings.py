@@ -321,6 +321,19 @@ class Settings:
         _int_between(1, 36500),
         "Audit records older than this are removed by `alp-cds audit prune`.",
     )
+    audit_fsync_ms: int = _setting(
+        "AUDIT_FSYNC_MS",
+        _int_between(0, 10_000),
+        "Audit spool: a record is written and flushed before the response (a killed process "
+        "loses nothing); fsync follows within this many milliseconds, which bounds what a host "
+        "crash or power loss can take; 0 = fsync every record before its response.",
+    )
+    audit_batch_ms: int = _setting(
+        "AUDIT_BATCH_MS",
+        _int_between(10, 60_000),
+        "Audit writer: each worker loads the spool into the store in batches this often "
+        "(milliseconds); `alp-cds audit show` and reports load the spool first.",
+    )
     epic_chart_open_days: float = _setting(
         "EPIC_CHART_OPEN_DAYS",
         _float_between(0, 3650),
@@ -396,6 +409,8 @@ class Settings:
             "auto_migrate": False,
             "audit_pseudonym_key": None,
             "audit_retention_days": 400,
+            "audit_fsync_ms": 5,
+            "audit_batch_ms": 150,
             "epic_chart_open_days": 14.0,
             "log_level": "INFO",
             "dev_mode": False,

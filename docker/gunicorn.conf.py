@@ -2,8 +2,8 @@
 (cds_service/serving.py), read from the same environment variables.
 
 gthread workers with worker_connections equal to threads (research/python-stack.md section 4);
-the app and knowledge base load before fork (preload); each worker warms up after fork; workers
-get 20 s to finish in-flight requests on SIGTERM.
+the app and knowledge base load before fork (preload); each worker warms up and starts its audit
+writer after fork; workers get 20 s to finish in-flight requests on SIGTERM, then drain the writer.
 """
 
 from cds_service.serving import gunicorn_options, prepare_metrics_dir
@@ -28,7 +28,14 @@ child_exit = _options["child_exit"]
 
 
 def post_fork(server, worker):
-    from cds_service.warmup import warm_up
+    from cds_service.serving import post_fork_warm_up
     from cds_service.wsgi import app
 
-    warm_up(app)
+    post_fork_warm_up(app)(server, worker)  # warm up, then start the worker's audit writer
+
+
+def worker_exit(server, worker):
+    from cds_service.serving import worker_exit_drain
+    from cds_service.wsgi import app
+
+    worker_exit_drain(app)(server, worker)  # a graceful stop loads what is spooled

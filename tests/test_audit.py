@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -342,10 +343,8 @@ def test_with_the_store_down_requests_succeed_and_every_record_arrives_once(
         f"outage-{i}" for i in range(20)
     )
     # A replay of records already stored (a crash between insert and spool rewrite) adds nothing.
-    spooled = [
-        json.loads(line) for line in (tmp_path / "spool.jsonl").read_text().splitlines()
-    ] or []
-    assert spooled == []
+    assert not store.spool.pending()
+    assert store.spool.batches() == []
     record = {
         "kind": "invocation",
         "record": {**_any_record(engine), "record_id": _first_id(engine)},
@@ -517,3 +516,150 @@ def test_a_record_the_store_refuses_is_set_aside_not_blocking_the_spool(
         json.loads(store.spool.rejected.read_text().splitlines()[0])["record"]["hook_instance"]
         == "bad"
     )
+
+
+# --- write-behind ------------------------------------------------------------------------------
+
+
+def _instances(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.execute(select(schema.invocations.c.hook_instance)).scalars())
+
+
+def _eventually(check: Callable[[], bool], seconds: float = 2.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return check()
+
+
+def test_with_the_writer_running_the_record_is_spooled_then_stored_within_a_second(
+    store: AuditStore, engine: Engine, kb: KnowledgeBase
+) -> None:
+    store.spool.fsync_ms = 5
+    store.start_writer(batch_ms=100)
+    try:
+        client = app_with(store, kb).test_client()
+        started = time.monotonic()
+        assert post(client, alp(312), hook_instance="behind-1").status_code == 200
+        # Durable before the response: the line is in the spool or already stored.
+        assert store.spool.depth() == 1 or _instances(engine) == ["behind-1"]
+        assert _eventually(lambda: _instances(engine) == ["behind-1"], 1.0)
+        assert time.monotonic() - started < 1.0
+        assert store.spool.depth() == 0
+        ready = client.get("/readyz").get_json()
+        assert ready["audit_spool_records"] == 0
+    finally:
+        store.stop_writer()
+
+
+def test_the_writer_loads_what_an_earlier_run_left_and_drains_on_stop(
+    store: AuditStore, engine: Engine, kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    records = [
+        {
+            "kind": "invocation",
+            "record": {
+                **_any_record(engine),
+                "record_id": uuid.uuid4().hex,
+                "hook_instance": f"left-{i}",
+            },
+        }
+        for i in range(3)
+    ]
+    # An earlier run: one record still in the spool, two in a batch its dead writer had taken.
+    store.spool.append(records[0])
+    orphan = store.spool.path.with_name(f"{store.spool.path.name}.999999-0.batch")
+    orphan.write_text("".join(json.dumps(r) + "\n" for r in records[1:]) + '{"torn', "utf-8")
+    assert store.spool.depth() == 4  # the torn line counts until it is dropped
+    store.start_writer(batch_ms=10_000)  # the first batch runs at once, the next much later
+    assert _eventually(lambda: sorted(_instances(engine)) == ["left-0", "left-1", "left-2"])
+    assert not orphan.exists()
+    store.spool.append(
+        {
+            "kind": "invocation",
+            "record": {
+                **_any_record(engine),
+                "record_id": uuid.uuid4().hex,
+                "hook_instance": "at-stop",
+            },
+        }
+    )
+    store.stop_writer()  # a graceful stop loads it before returning
+    assert "at-stop" in _instances(engine)
+    assert store.spool.depth() == 0
+
+
+def test_feedback_finds_a_card_whose_record_a_sibling_worker_is_still_loading(
+    store: AuditStore, engine: Engine, kb: KnowledgeBase
+) -> None:
+    store.start_writer(batch_ms=10_000)  # running, but its next batch is far away
+    try:
+        time.sleep(0.1)  # let its first (empty) batch pass
+        client = app_with(store, kb).test_client()
+        card = post(client, alp(312)).get_json()["cards"][0]
+        batch = store.spool.take()  # a sibling worker takes the spool ...
+        assert batch is not None
+        with store.spool.claim(batch) as held:  # ... and is loading it when feedback arrives
+            assert held is not None
+            item = {
+                "card": card["uuid"],
+                "outcome": "accepted",
+                "outcomeTimestamp": "2026-11-21T10:00:00Z",
+                "acceptedSuggestions": [{"id": card["suggestions"][0]["uuid"]}],
+            }
+            assert feedback(client, item).status_code == 200
+        assert [r["outcome"] for r in rows(engine, schema.feedback)] == ["accepted"]
+        store.flush()  # the sibling's load: nothing twice
+        assert len(rows(engine, schema.invocations)) == 1
+    finally:
+        store.stop_writer()
+
+
+def test_fsync_every_record_when_the_window_is_zero(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    real = os.fsync
+
+    def counted(fd: int) -> None:
+        synced.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", counted)
+    Spool(tmp_path / "a.jsonl", fsync_ms=0).append({"n": 1})
+    assert len(synced) == 1
+    windowed = Spool(tmp_path / "b.jsonl", fsync_ms=5)
+    windowed.append({"n": 1})
+    windowed.append({"n": 2})
+    assert len(synced) == 1  # written and flushed; the writer syncs within the window
+    windowed.sync()
+    windowed.sync()
+    assert len(synced) == 2
+
+
+def test_audit_show_loads_the_spool_first(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    kb: KnowledgeBase,
+) -> None:
+    from cds_service.cli import main
+
+    monkeypatch.setenv("ALP_CDS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ALP_CDS_DEV_MODE", "true")
+    assert main(["db", "upgrade"]) == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'audit.sqlite3'}")
+    store = AuditStore(engine, Spool(tmp_path / "audit-spool.jsonl"), kb.version, kb.content_hash)
+    store.start_writer(batch_ms=60_000)  # a service whose writer has not run its batch yet
+    time.sleep(0.1)
+    client = app_with(store, kb).test_client()
+    post(client, alp(312), hook_instance="hi-behind")
+    assert store.spool.depth() == 1
+    capsys.readouterr()
+    assert main(["audit", "show", "hi-behind"]) == 0
+    assert "FIRED alp-high-confirm-origin" in capsys.readouterr().out
+    store.stop_writer()
+    assert _instances(engine) == ["hi-behind"]

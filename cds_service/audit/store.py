@@ -1,8 +1,11 @@
 """The audit store: invocation records, the cards they returned, rule outcomes, and feedback.
 
-Every write is one transaction. When the database is unreachable the record goes to the local
-spool (spool.py) and the response goes out anyway; the spool is replayed into the database as soon
-as a write succeeds again. Inserts are idempotent by record id, so nothing is stored twice.
+Write-behind (ARCHITECTURE section 9): an invocation's record is appended to the local spool
+(spool.py) before its response goes out, and a background writer thread in each process loads the
+spool into the database in batches, every `ALP_CDS_AUDIT_BATCH_MS`. Without a running writer (a
+test client, a one-off command) each append is loaded at once. Inserts are idempotent by record
+id, so a batch loaded twice (a kill between insert and delete) stores nothing twice; when the
+database is unreachable the batch waits and is retried; a record the store refuses is set aside.
 Patient and user references can be replaced by a keyed hash (HMAC-SHA256) before storage.
 """
 
@@ -11,7 +14,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,6 +45,8 @@ INSERT_CARD = insert(schema.cards)
 INSERT_OUTCOME = insert(schema.rule_outcomes)
 # Errors that mean "the database cannot be reached now", as opposed to "this record is bad".
 OUTAGE = (OperationalError, InterfaceError, SqlTimeoutError, DisconnectionError)
+NOT_ISSUED = " was not issued by this service"
+BATCH_SIZE = 500  # records per transaction when loading the spool
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -87,7 +94,9 @@ class AuditStore:
         self.kb_version = kb_version
         self.kb_hash = kb_hash
         self._key = pseudonym_key.encode() if pseudonym_key else None
-        self._replaying = threading.Lock()
+        self._flushing = threading.Lock()
+        self._writer: _Writer | None = None
+        self.outage = False
 
     # --- writing -------------------------------------------------------------------------
 
@@ -146,16 +155,22 @@ class AuditStore:
         record = self._prepare(invocation)
         item = {"kind": "invocation", "record": record}
         try:
-            self.store_record(record)
-        except OUTAGE:  # the response must go out; the spool keeps the record until it is back
-            log.warning("audit store unavailable; record %s spooled", record["record_id"])
-            self._spool(item)
+            self.spool.append(item)
+        except OSError:  # no spool (disk full, permissions): write through, as before
+            log.exception("audit spool unwritable; record %s written directly", record["record_id"])
+            self._store_directly(item)
             return
-        except Exception:  # a record the store refuses will not be taken later either
-            log.exception("audit store refused record %s; kept aside", record["record_id"])
+        if not self.writer_running():
+            self.flush()
+
+    def _store_directly(self, item: dict[str, Any]) -> None:
+        try:
+            self.store_record(item["record"])
+        except OUTAGE:
+            log.error("audit store and spool both unavailable; record %s lost", item["record"])
+        except Exception:
+            log.exception("audit store refused a record; kept aside")
             self.spool.reject(item)
-            return
-        self.replay_spool()
 
     def _spool(self, item: dict[str, Any]) -> None:
         try:
@@ -168,66 +183,68 @@ class AuditStore:
         (a spooled record replayed after it was stored)."""
         try:
             with self.engine.begin() as conn:
-                self._insert(conn, record)
+                self._insert(conn, [record])
         except IntegrityError:
-            with self.engine.connect() as conn:
-                stored = conn.execute(
-                    select(schema.invocations.c.record_id).where(
-                        schema.invocations.c.record_id == record["record_id"]
-                    )
-                ).first()
-            if stored is None:
+            if not self._stored_ids([record["record_id"]]):
                 raise
 
-    def _insert(self, conn: Connection, record: dict[str, Any]) -> None:
-        # Plain INSERT statements built once, with parameters per call: building a statement
-        # with .values() each time cost more than the database write itself.
-        if "outcomes" not in record:
-            record = _from_legacy(record)
+    def _stored_ids(self, record_ids: Sequence[str]) -> set[str]:
+        column = schema.invocations.c.record_id
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(column).where(column.in_(record_ids))).scalars())
+
+    def _insert(self, conn: Connection, records: Sequence[dict[str, Any]]) -> None:
+        # Plain INSERT statements built once, with parameters per call (executemany): building
+        # a statement with .values() each time cost more than the database write itself.
+        records = [r if "outcomes" in r else _from_legacy(r) for r in records]
         conn.execute(
             INSERT_INVOCATION,
-            {
-                "record_id": record["record_id"],
-                "received_at": _datetime(record["received_at"]),
-                "endpoint": record["endpoint"],
-                "service_id": record["service_id"],
-                "hook": record["hook"],
-                "hook_instance": record["hook_instance"],
-                "status": record["status"],
-                "reason": record["reason"],
-                "issuer": record["issuer"],
-                "tenant": record["tenant"],
-                "patient": record["patient"],
-                "user_ref": record["user"],
-                "kb_version": record["kb_version"],
-                "kb_hash": record["kb_hash"],
-                "latency_ms": record["latency_ms"],
-                "cards_count": len(record["cards"]),
-                "trace": record["trace"],
-            },
+            [
+                {
+                    "record_id": record["record_id"],
+                    "received_at": _datetime(record["received_at"]),
+                    "endpoint": record["endpoint"],
+                    "service_id": record["service_id"],
+                    "hook": record["hook"],
+                    "hook_instance": record["hook_instance"],
+                    "status": record["status"],
+                    "reason": record["reason"],
+                    "issuer": record["issuer"],
+                    "tenant": record["tenant"],
+                    "patient": record["patient"],
+                    "user_ref": record["user"],
+                    "kb_version": record["kb_version"],
+                    "kb_hash": record["kb_hash"],
+                    "latency_ms": record["latency_ms"],
+                    "cards_count": len(record["cards"]),
+                    "trace": record["trace"],
+                }
+                for record in records
+            ],
         )
-        if record["cards"]:
-            conn.execute(
-                INSERT_CARD,
-                [
-                    {
-                        "card_uuid": card["uuid"],
-                        "record_id": record["record_id"],
-                        "service_id": record["service_id"],
-                        "rule_id": card["rule"],
-                        "rule_version": card["rule_version"],
-                        "indicator": card["indicator"],
-                        "summary": card["summary"],
-                        "suggestions": card["suggestions"],
-                    }
-                    for card in record["cards"]
-                ],
-            )
-        if record["outcomes"]:
-            conn.execute(
-                INSERT_OUTCOME,
-                [{"record_id": record["record_id"], **row} for row in record["outcomes"]],
-            )
+        cards = [
+            {
+                "card_uuid": card["uuid"],
+                "record_id": record["record_id"],
+                "service_id": record["service_id"],
+                "rule_id": card["rule"],
+                "rule_version": card["rule_version"],
+                "indicator": card["indicator"],
+                "summary": card["summary"],
+                "suggestions": card["suggestions"],
+            }
+            for record in records
+            for card in record["cards"]
+        ]
+        if cards:
+            conn.execute(INSERT_CARD, cards)
+        outcomes = [
+            {"record_id": record["record_id"], **row}
+            for record in records
+            for row in record["outcomes"]
+        ]
+        if outcomes:
+            conn.execute(INSERT_OUTCOME, outcomes)
 
     def rehearse(self, invocation: Invocation) -> None:
         """Run a record's inserts in a transaction that is rolled back: a worker's first real
@@ -235,21 +252,119 @@ class AuditStore:
         with self.engine.connect() as conn:
             transaction = conn.begin()
             try:
-                self._insert(conn, self._prepare(invocation))
+                self._insert(conn, [self._prepare(invocation)])
             finally:
                 transaction.rollback()
 
-    def replay_spool(self) -> int:
-        """Move spooled records into the store; returns how many were handled."""
-        if not self.spool.pending() or not self._replaying.acquire(blocking=False):
-            return 0
+    # --- the write-behind writer ------------------------------------------------------------
+
+    def writer_running(self) -> bool:
+        writer = self._writer
+        return writer is not None and writer.pid == os.getpid() and writer.is_alive()
+
+    def start_writer(self, batch_ms: int = 150) -> None:
+        """Start this process's background writer (after fork: threads do not survive it).
+        Its first batch loads whatever an earlier run left in the spool."""
+        if self.writer_running():
+            return
+        self._writer = _Writer(self, batch_ms / 1000)
+        self._writer.start()
+
+    def stop_writer(self, timeout: float = 10.0) -> None:
+        """Stop the writer after it has loaded what is spooled (graceful shutdown)."""
+        writer, self._writer = self._writer, None
+        if writer is not None and writer.pid == os.getpid():
+            writer.stop(timeout)
+
+    def flush(self, everything: bool = False) -> int:
+        """Load the spool into the store now; returns how many records were handled. With
+        `everything`, batches another writer is loading are read too (inserts are idempotent):
+        feedback must find a card whose record a sibling worker has not stored yet."""
+        with self._flushing:
+            self.spool.take()
+            handled = 0
+            for batch in self.spool.batches():
+                with self.spool.claim(batch) as handle:
+                    if handle is None:
+                        if everything:
+                            handled += self._load_unclaimed(batch)
+                        continue
+                    records = self.spool.read(handle, batch)
+                    rest = self._load(records)
+                    handled += len(records) - len(rest)
+                    if rest:  # the store is down: keep them for the next attempt
+                        self.spool.rewrite(batch, rest)
+                        self.outage = True
+                        return handled
+                    batch.unlink(missing_ok=True)
+            self.outage = False
+        if handled:
+            log.debug("audit: loaded %d spooled records", handled)
+        return handled
+
+    def _load_unclaimed(self, batch: Path) -> int:
         try:
-            replayed = self.spool.replay(self._store_spooled, OUTAGE)
-        finally:
-            self._replaying.release()
-        if replayed:
-            log.info("audit: replayed %d spooled records", replayed)
-        return replayed
+            with open(batch, encoding="utf-8") as handle:
+                records = self.spool.read(handle, batch)
+        except FileNotFoundError:
+            return 0
+        return len(records) - len(self._load(records))
+
+    replay_spool = flush
+
+    def _load(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Store spooled items in order, invocations in batches; returns those still to store
+        (the database is unreachable)."""
+        index = 0
+        while index < len(items):
+            chunk: list[dict[str, Any]] = []
+            while index < len(items) and len(chunk) < BATCH_SIZE:
+                if items[index].get("kind") == "feedback":
+                    break
+                chunk.append(items[index])
+                index += 1
+            if chunk:
+                try:
+                    self._store_batch([item["record"] for item in chunk])
+                except OUTAGE:
+                    return items[index - len(chunk) :]
+                continue
+            try:
+                self._store_spooled(items[index])
+            except OUTAGE:
+                return items[index:]
+            except Exception:  # a record the store refuses: set it aside
+                log.exception("audit spool: item refused; kept in %s", self.spool.rejected)
+                self.spool.reject(items[index])
+            index += 1
+        return []
+
+    def _store_batch(self, records: list[dict[str, Any]]) -> None:
+        """Insert records not yet stored in one transaction; one by one if that fails."""
+        stored = self._stored_ids([r["record_id"] for r in records])
+        fresh = [r for r in records if r["record_id"] not in stored]
+        if not fresh:
+            return
+        try:
+            with self.engine.begin() as conn:
+                self._insert(conn, fresh)
+            return
+        except OUTAGE:
+            raise
+        except Exception:  # one bad record, or a sibling stored some meanwhile
+            log.debug("audit: batch insert failed; storing one by one", exc_info=True)
+        for record in fresh:
+            try:
+                self.store_record(record)
+            except OUTAGE:
+                raise
+            except Exception:
+                log.exception(
+                    "audit: record %s refused by the store; kept in %s",
+                    record.get("record_id"),
+                    self.spool.rejected,
+                )
+                self.spool.reject({"kind": "invocation", "record": record})
 
     def _store_spooled(self, item: dict[str, Any]) -> None:
         if item.get("kind") == "feedback":
@@ -264,14 +379,17 @@ class AuditStore:
     # --- feedback ------------------------------------------------------------------------
 
     def record(self, items: Sequence[FeedbackItem]) -> FeedbackResult:
-        # Cards issued during an outage are still in the spool: load them first, or their
-        # feedback would be refused as feedback for cards never issued.
-        self.replay_spool()
+        # Cards whose records are still in the spool (written behind, or issued during an
+        # outage): load them first, or their feedback would be refused as for cards never issued.
+        self._load_spool_quietly()
         result = FeedbackResult()
         now = datetime.now(UTC)
         for index, item in enumerate(items):
             try:
                 outcome = self._store_feedback(item, now)
+                if outcome.endswith(NOT_ISSUED) and self.spool.pending():
+                    self._load_spool_quietly(everything=True)
+                    outcome = self._store_feedback(item, now)
             except OUTAGE:
                 log.warning("audit store unavailable; feedback for a card spooled")
                 self._spool(
@@ -300,7 +418,7 @@ class AuditStore:
                 )
             ).first()
             if card is None:
-                return f"card {item.card!r} was not issued by this service"
+                return f"card {item.card!r}{NOT_ISSUED}"
             if card.service_id and card.service_id != item.service_id:
                 return f"card {item.card!r} was issued by another service"
             offered = {s["uuid"] for s in card.suggestions or ()}
@@ -329,6 +447,15 @@ class AuditStore:
             except IntegrityError:
                 return "duplicate"
             return "stored"
+
+    def _load_spool_quietly(self, everything: bool = False) -> None:
+        try:
+            if self.spool.pending():
+                self.flush(everything)
+        except OUTAGE:
+            pass
+        except OSError:
+            log.exception("audit spool unreadable")
 
     # --- upkeep --------------------------------------------------------------------------
 
@@ -403,3 +530,47 @@ def _from_legacy(record: dict[str, Any]) -> dict[str, Any]:
         for card in record.get("cards") or ()
     ]
     return {**record, "cards": cards, "outcomes": _outcome_rows(trace)}
+
+
+class _Writer:
+    """The background thread that loads the spool into the store: every `interval`, fsync
+    within the spool's window, and back off (up to 5 s) while the store is unreachable."""
+
+    def __init__(self, store: AuditStore, interval: float) -> None:
+        self.store = store
+        self.interval = interval
+        self.pid = os.getpid()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self, timeout: float) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+        try:
+            self.store.flush()  # whatever came in since the last batch
+        except Exception:
+            log.exception("audit writer: final load failed; records stay in the spool")
+
+    def _run(self) -> None:
+        spool = self.store.spool
+        tick = min(self.interval, spool.fsync_ms / 1000) if spool.fsync_ms > 0 else self.interval
+        due = 0.0  # the first batch at once: what an earlier run left behind
+        backoff = self.interval
+        while not self._stop.is_set():
+            try:
+                spool.sync()
+                now = time.monotonic()
+                if now >= due:
+                    self.store.flush()
+                    backoff = min(backoff * 2, 5.0) if self.store.outage else self.interval
+                    due = now + backoff
+            except Exception:
+                log.exception("audit writer: batch failed; retrying")
+                due = time.monotonic() + 1.0
+            self._stop.wait(tick)

@@ -27,7 +27,15 @@ def create_ops_blueprint(checks: Mapping[str, Check], spool_depth: Callable[[], 
             except Exception:  # a check that breaks is a failing check, not a 500
                 results[name] = "failing"
         ready = all(v == "ok" for v in results.values())
-        response = jsonify(status="ready" if ready else "not ready", checks=results)
+        try:
+            backlog: int | None = spool_depth()
+        except OSError:
+            backlog = None
+        # The audit backlog is shown, not judged: records wait in the spool while the store is
+        # down (then audit_store fails) and for at most one writer batch otherwise.
+        response = jsonify(
+            status="ready" if ready else "not ready", checks=results, audit_spool_records=backlog
+        )
         response.status_code = 200 if ready else 503
         return response
 
