@@ -110,6 +110,7 @@ def test_readiness_follows_postgresql_going_away_and_coming_back(
     admin = create_engine(PG_URL)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema_name}"'))
+    restore: Callable[[], None] = lambda: None  # noqa: E731 - set once the store is swapped
     try:
         joiner = "&" if "?" in proxied else "?"
         url = f"{proxied}{joiner}options=-csearch_path%3D{schema_name}&connect_timeout=2"
@@ -121,7 +122,11 @@ def test_readiness_follows_postgresql_going_away_and_coming_back(
             Settings.from_env({}, dev_mode=True, database_url=url, data_dir=tmp_path),
             app.extensions["alp_cds"].kb,
         )
-        app.extensions["alp_cds"].audit.engine = store.engine  # the app's checks read this store
+        # The app's checks read this store. The app's store is the session's shared one: put
+        # its engine back afterwards, or later tests would write to a cut proxy.
+        shared = app.extensions["alp_cds"].audit
+        session_engine, shared.engine = shared.engine, store.engine
+        restore = lambda: setattr(shared, "engine", session_engine)  # noqa: E731
         client = app.test_client()
         assert client.get("/readyz").status_code == 200
         proxy.cut()
@@ -132,6 +137,7 @@ def test_readiness_follows_postgresql_going_away_and_coming_back(
             assert time.monotonic() < deadline, "did not become ready again"
             time.sleep(0.2)
     finally:
+        restore()
         proxy.cut()
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema_name}" CASCADE'))
