@@ -269,3 +269,10 @@ def test_denosumab_is_never_simply_stopped(client: FlaskClient) -> None:
     )
     assert "do not stop it without a plan" in found[0]["detail"]
     assert "on Prolia" in found[0]["summary"]
+
+
+def test_a_screen_multiple_carries_its_comparator(client: FlaskClient) -> None:
+    screen = alp(1000)
+    screen["valueQuantity"]["comparator"] = ">"
+    found = cards(client, [screen])
+    assert found[0]["summary"].startswith("ALP >1000 U/L (>9.6x upper limit)")
