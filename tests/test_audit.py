@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, create_engine, func, inspect, select, text, update
+from sqlalchemy import Engine, func, inspect, select, update
 
 from cds_service.alp_services import AlpServices
 from cds_service.app import create_app
@@ -26,42 +26,15 @@ from cds_service.audit.store import AuditStore, make_engine
 from cds_service.knowledge.model import KnowledgeBase
 from cds_service.settings import Settings
 from tests.conftest import NOW, CheckedClient
+from tests.support.databases import BACKENDS, migrated_engine
 from tests.support.fhir import alp, full_prefetch, ggt, sign_request
 
 SERVICE = "/cds-services/alp-result-sign"
-PG_URL = os.environ.get("ALP_TEST_DATABASE_URL")
-BACKENDS = [
-    "sqlite",
-    pytest.param(
-        "postgresql",
-        marks=pytest.mark.skipif(
-            not PG_URL, reason="set ALP_TEST_DATABASE_URL to run against PostgreSQL"
-        ),
-    ),
-]
 
 
 @pytest.fixture(params=BACKENDS)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        built = make_engine(f"sqlite:///{tmp_path / 'audit.sqlite3'}")
-        migrate.upgrade(built)
-        yield built
-        built.dispose()
-        return
-    assert PG_URL
-    schema_name = f"alp_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema_name}"'))
-    separator = "&" if "?" in PG_URL else "?"
-    built = make_engine(f"{PG_URL}{separator}options=-csearch_path%3D{schema_name}")
-    migrate.upgrade(built)
-    yield built
-    built.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema_name}" CASCADE'))
-    admin.dispose()
+    yield from migrated_engine(request.param, tmp_path, "alp_test")
 
 
 def new_store(

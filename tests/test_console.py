@@ -7,9 +7,7 @@ from __future__ import annotations
 import csv
 import html
 import io
-import os
 import re
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,12 +16,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, create_engine, select, text, update
+from sqlalchemy import Engine, select, update
 
 from cds_service.app import create_app
-from cds_service.audit import migrate, reports, schema
+from cds_service.audit import reports, schema
 from cds_service.audit.spool import Spool
-from cds_service.audit.store import AuditStore, make_engine
+from cds_service.audit.store import AuditStore
 from cds_service.console import impact
 from cds_service.knowledge.model import KnowledgeBase
 from cds_service.settings import Settings, SettingsError
@@ -39,18 +37,9 @@ from tests.support.console import (
     shift,
     write_users,
 )
+from tests.support.databases import BACKENDS, migrated_engine
 from tests.support.fhir import alp, full_prefetch, ggt, sign_request
 
-PG_URL = os.environ.get("ALP_TEST_DATABASE_URL")
-BACKENDS = [
-    "sqlite",
-    pytest.param(
-        "postgresql",
-        marks=pytest.mark.skipif(
-            not PG_URL, reason="set ALP_TEST_DATABASE_URL to run against PostgreSQL"
-        ),
-    ),
-]
 HOSTILE = "<script>alert(1)</script>\"'><img src=x onerror=alert(2)>"
 HTML = {"Accept": "text/html"}
 
@@ -605,25 +594,7 @@ def test_console_responses_carry_a_strict_content_security_policy(client: FlaskC
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        built = make_engine(f"sqlite:///{tmp_path / 'audit.sqlite3'}")
-        migrate.upgrade(built)
-        yield built
-        built.dispose()
-        return
-    assert PG_URL
-    name = f"alp_console_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{name}"'))
-    separator = "&" if "?" in PG_URL else "?"
-    built = make_engine(f"{PG_URL}{separator}options=-csearch_path%3D{name}")
-    migrate.upgrade(built)
-    yield built
-    built.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-    admin.dispose()
+    yield from migrated_engine(request.param, tmp_path, "alp_console")
 
 
 def test_console_counts_by_day_on_each_database(
