@@ -108,14 +108,14 @@ def test_normal_ggt_suggests_bone_specific_alp(client: FlaskClient) -> None:
     ("code", "system", "words"),
     [
         ("M88.9", "http://hl7.org/fhir/sid/icd-10-cm", "Paget disease of bone"),
-        ("M83.9", "http://hl7.org/fhir/sid/icd-10-cm", "osteomalacia or rickets"),
+        ("M83.9", "http://hl7.org/fhir/sid/icd-10-cm", "adult osteomalacia"),
         ("N18.5", "http://hl7.org/fhir/sid/icd-10-cm", "CKD stage 4-5 or dialysis (CKD-MBD)"),
-        ("Z99.2", "http://hl7.org/fhir/sid/icd-10-cm", "CKD stage 4-5 or dialysis (CKD-MBD)"),
-        ("E21.0", "http://hl7.org/fhir/sid/icd-10-cm", "hyperparathyroidism or thyrotoxicosis"),
+        ("Z99.2", "http://hl7.org/fhir/sid/icd-10-cm", "dependence on renal dialysis"),
+        ("E21.0", "http://hl7.org/fhir/sid/icd-10-cm", "primary hyperparathyroidism"),
         ("E21.1", "http://hl7.org/fhir/sid/icd-10-cm", "hyperparathyroidism or thyrotoxicosis"),
         ("E05.90", "http://hl7.org/fhir/sid/icd-10-cm", "hyperparathyroidism or thyrotoxicosis"),
         ("E55.9", "http://hl7.org/fhir/sid/icd-10-cm", "vitamin D deficiency"),
-        ("C79.51", "http://hl7.org/fhir/sid/icd-10-cm", "bone metastases"),
+        ("C79.51", "http://hl7.org/fhir/sid/icd-10-cm", "secondary malignant neoplasm of bone"),
         ("94222008", SNOMED, "bone metastases"),
     ],
 )
@@ -126,7 +126,8 @@ def test_a_known_bone_cause_explains_it_without_a_suggestion(
     found = cards(client, [alp(312), ggt(20)], conditions=[known])
     assert fired(found) == [BONE_EXPLAINED]
     assert "suggestions" not in found[0]
-    # The summary names the cause: the record's text, else the finding's label.
+    # The summary names the cause: the record's text, else the code's display when it reads
+    # as a name, else the finding's label (a catalogue title with brackets or notes).
     assert words in found[0]["summary"]
 
 
@@ -331,13 +332,13 @@ def test_just_under_ten_times_is_not_extreme(client: FlaskClient) -> None:
 def test_a_cholestatic_antibiotic_is_named_in_the_high_card(client: FlaskClient) -> None:
     found = cards(client, [alp(312)], medications=[medication("19711")])
     assert fired(found) == [CONFIRM]  # an annotation, not a card of its own
-    assert "can raise ALP" in found[0]["detail"]
+    assert "can cause cholestatic injury" in found[0]["detail"]
     assert "amoxicillin / clavulanate may be the cause" in found[0]["summary"]
 
 
 def test_the_drug_annotation_needs_a_high_alp(client: FlaskClient) -> None:
     found = cards(client, [alp(20)], medications=[medication("19711")])
-    assert all("can raise ALP" not in c["detail"] for c in found)
+    assert all("can cause cholestatic injury" not in c["detail"] for c in found)
 
 
 def test_a_course_that_ended_within_90_days_is_named_with_when(client: FlaskClient) -> None:
@@ -349,11 +350,14 @@ def test_a_course_that_ended_within_90_days_is_named_with_when(client: FlaskClie
     recent = cards(client, [alp(312)], medications=[course("2026-10-30")])
     assert "stopped 30 Oct 2026" in recent[0]["summary"]
     edge = cards(client, [alp(312)], medications=[course("2026-08-23")])  # 89 days before
-    assert "can raise ALP" in edge[0]["detail"]
+    assert "can cause cholestatic injury" in edge[0]["detail"]
     old = cards(client, [alp(312)], medications=[course("2026-08-20")])  # 92 days before
-    assert "can raise ALP" not in old[0]["detail"]
+    assert "can cause cholestatic injury" not in old[0]["detail"]
     cancelled = medication("19711", status="cancelled")  # never taken
-    assert "can raise ALP" not in cards(client, [alp(312)], medications=[cancelled])[0]["detail"]
+    assert (
+        "can cause cholestatic injury"
+        not in cards(client, [alp(312)], medications=[cancelled])[0]["detail"]
+    )
 
 
 def test_flucloxacillin_is_named_by_name(client: FlaskClient) -> None:
@@ -365,7 +369,7 @@ def test_flucloxacillin_is_named_by_name(client: FlaskClient) -> None:
 
 def test_topical_forms_do_not_match_by_name(client: FlaskClient) -> None:
     found = cards(client, [alp(312)], medications=[medication(text="erythromycin 2% topical gel")])
-    assert "can raise ALP" not in found[0]["detail"]
+    assert "can cause cholestatic injury" not in found[0]["detail"]
 
 
 # --- fasting ---------------------------------------------------------------------------------

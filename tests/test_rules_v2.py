@@ -276,3 +276,44 @@ def test_a_screen_multiple_carries_its_comparator(client: FlaskClient) -> None:
     screen["valueQuantity"]["comparator"] = ">"
     found = cards(client, [screen])
     assert found[0]["summary"].startswith("ALP >1000 U/L (>9.6x upper limit)")
+
+
+def test_pregnancy_with_raised_transaminases_is_never_reassured(client: FlaskClient) -> None:
+    thirty_weeks = [condition("Z3A.30", recorded="2026-11-19")]
+    alt = observation("1742-6", 180, low=7, high=45)
+    found = cards(client, [alp(220), ggt(20), alt], conditions=thirty_weeks)
+    assert fired(found) == ["alp-high-pregnancy-liver"]
+    assert found[0]["indicator"] == "warning"
+    assert "compatible" not in found[0]["summary"]
+
+
+def test_hypophosphatasia_in_free_text_counts_unless_only_suspected(client: FlaskClient) -> None:
+    drug = medication(text="Alendronate 70 mg weekly")
+
+    def problem(text: str) -> dict[str, object]:
+        entry = condition("X")
+        entry["code"] = {"text": text}
+        return entry
+
+    found = cards(client, [alp(19)], conditions=[problem("Hypophosphatasia")], medications=[drug])
+    assert fired(found) == ["alp-known-hpp-antiresorptive"]
+    found = cards(
+        client, [alp(19)], conditions=[problem("Suspected hypophosphatasia")], medications=[drug]
+    )
+    assert fired(found) == ["alp-low-first"]
+
+
+def test_an_enzyme_inducer_gets_its_own_words(client: FlaskClient) -> None:
+    found = cards(client, [alp(312), ggt(120)], medications=[medication("8183")])
+    assert "enzyme induction raises ALP and GGT" in found[0]["detail"]
+    assert "avoid re-exposure" not in found[0]["detail"]
+
+
+def test_a_mild_non_fasting_rise_with_normal_ggt_is_repeated_fasting_first(
+    client: FlaskClient,
+) -> None:
+    from tests.support.fhir import with_fasting
+
+    found = cards(client, [with_fasting(alp(130), "NF"), ggt(20)])  # 1.25x
+    assert fired(found) == ["alp-high-bone-source"]
+    assert suggested(found[0]) == ["6768-6"]

@@ -227,7 +227,9 @@ def classify(kb: KnowledgeBase, record: PatientRecord) -> Classified:
             Entry(
                 condition,
                 resource_key(condition),
-                _matches(kb, condition.get("code"), by_name=False),
+                # Free text counts too (a problem-list entry "Hypophosphatasia" with no code):
+                # only value sets that list names are searched, with their exclusions.
+                _matches(kb, condition.get("code"), by_name=True),
                 condition_time(condition),
                 active=status_code(condition.get("clinicalStatus")) not in INACTIVE,
                 countable=status_code(condition.get("verificationStatus")) not in NOT_TRUE,

@@ -65,7 +65,13 @@ def _mention(finding_label: str, entry: Entry, kind: str, valueset: str) -> str:
     official display, "Primary biliary cirrhosis (inclusion term: ...)", reads badly)."""
     if kind != "medications":
         name = entry.name.strip()
-        if not name or len(name) > 60:
+        if not name:
+            # Coded only: the code's display when it reads as a name ("Primary sclerosing
+            # cholangitis"); the finding's label when it is a catalogue title with notes.
+            name = _matched_name(entry.matches[valueset])
+            if "(" in name or "[" in name or "," in name or len(name) > 45:
+                return finding_label
+        if len(name) > 60:
             return finding_label
         return name if name[:2].isupper() else name[0].lower() + name[1:]
     drug = entry.name.strip() or short_name({"text": _matched_name(entry.matches[valueset])})
