@@ -271,14 +271,7 @@ def _shown(obs: Resource) -> str:
     if not isinstance(quantity, Mapping):
         return "?"
     value = finite(quantity.get("value"))
-    bounds = [
-        (rr.get(k) or {}).get("value")
-        for rr in as_list(obs.get("referenceRange"))
-        if isinstance(rr, Mapping)
-        for k in ("low", "high")
-        if isinstance(rr.get(k), Mapping)
-    ]
-    number = _fmt(value, _decimals(value, *bounds)) if value is not None else "?"
+    number = _fmt(value, _decimals(value, *_bounds(obs))) if value is not None else "?"
     comparator = as_str(quantity.get("comparator")) or ""
     unit = as_str(quantity.get("unit")) or as_str(quantity.get("code")) or ""
     return f"{comparator}{number} {unit}".strip()

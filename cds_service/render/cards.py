@@ -80,6 +80,7 @@ def card(kb: KnowledgeBase, planned: CardPlan, ctx: RenderContext) -> Card:
 
 def _suggestion(planned: PlannedSuggestion, card_plan: CardPlan, ctx: RenderContext) -> Suggestion:
     orderable = planned.orderable
+    label = orderable.order_label
     occurrence = None
     if planned.occurrence_weeks:
         start, end = planned.occurrence_weeks
@@ -88,6 +89,7 @@ def _suggestion(planned: PlannedSuggestion, card_plan: CardPlan, ctx: RenderCont
             (when + timedelta(weeks=start)).date().isoformat(),
             (when + timedelta(weeks=end)).date().isoformat(),
         )
+        label = f"{label} in {start:g}-{end:g} weeks"
     resource = service_request(
         orderable,
         patient_id=ctx.patient_id,
@@ -97,9 +99,6 @@ def _suggestion(planned: PlannedSuggestion, card_plan: CardPlan, ctx: RenderCont
         local_codes=ctx.local_codes.get(orderable.id, ()),
         occurrence=occurrence,
     )
-    label = orderable.order_label
-    if occurrence:
-        label = f"{label} in {planned.occurrence_weeks[0]:g}-{planned.occurrence_weeks[1]:g} weeks"  # type: ignore[index]
     return Suggestion(
         label=label,
         uuid=ctx.new_uuid(),
