@@ -11,7 +11,10 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
+
+import orjson
 
 from cds_service.clinical.labs import effective_time, numeric_value, unusable_reason
 from cds_service.clinical.record import PatientRecord, Resource
@@ -24,7 +27,7 @@ from cds_service.fhir.values import (
     reference_parts,
     resource_key,
 )
-from cds_service.knowledge.model import KnowledgeBase
+from cds_service.knowledge.model import CONCEPT_MEMO_MAX_KEY, KnowledgeBase
 
 INACTIVE = {"inactive", "remission", "resolved"}
 NOT_TRUE = {"refuted", "entered-in-error"}
@@ -194,7 +197,26 @@ def medication_concept(record: PatientRecord, medication: Resource) -> Any:
     return {"text": display} if isinstance(display, str) else None
 
 
-def _matches(kb: KnowledgeBase, concept: Any, by_name: bool) -> dict[str, str]:
+def _matches(kb: KnowledgeBase, concept: Any, by_name: bool) -> Mapping[str, str]:
+    """Value set id -> how the concept matched it. The same concept (a LOINC code, a common
+    problem or drug) recurs in most records, so the answer is remembered by the concept's JSON
+    text; entries share it read-only."""
+    if not isinstance(concept, Mapping):
+        return _find_matches(kb, concept, by_name)
+    try:
+        text = orjson.dumps(concept)
+    except TypeError:  # not JSON-shaped (an integer past 64 bits): not remembered
+        return _find_matches(kb, concept, by_name)
+    if len(text) > CONCEPT_MEMO_MAX_KEY:
+        return _find_matches(kb, concept, by_name)
+    key = (by_name, text)
+    found = kb.concept_memo.get(key)
+    if found is None:
+        found = kb.concept_memo.remember(key, MappingProxyType(_find_matches(kb, concept, by_name)))
+    return found  # type: ignore[no-any-return]
+
+
+def _find_matches(kb: KnowledgeBase, concept: Any, by_name: bool) -> dict[str, str]:
     found = {vs: f"{code.code} {code.display}" for vs, code in kb.classify(concept).items()}
     if by_name:
         text = concept_text(concept).lower()

@@ -126,8 +126,15 @@ def _holds(operator: str, value: Any, operand: Any) -> bool:
 
 
 def evaluate_rule(kb: KnowledgeBase, rule: Rule, facts: Facts) -> RuleOutcome:
-    checks = tuple(check(kb, c, facts) for c in rule.conditions)
-    return RuleOutcome(rule, all(c.held for c in checks), checks)
+    """Conditions in order up to the first that fails: a rule that fired keeps every check, one
+    that did not keeps the checks up to the one that failed (what its `why_not` and the trace
+    read), so the rest are never computed."""
+    checks: list[Check] = []
+    for condition in rule.conditions:
+        checks.append(check(kb, condition, facts))
+        if not checks[-1].held:
+            return RuleOutcome(rule, False, tuple(checks))
+    return RuleOutcome(rule, True, tuple(checks))
 
 
 def replay(kb: KnowledgeBase, facts: Facts, observation: str) -> AlpEvaluation:
@@ -230,7 +237,19 @@ def mentions(kb: KnowledgeBase, facts: Facts, finding_ids: Sequence[str]) -> lis
 
 
 def render_text(template: str, facts: Facts, kb: KnowledgeBase) -> str:
-    """Fill `{{fact}}` and `{{param.name}}` placeholders; whitespace collapses to single spaces."""
+    """Fill `{{fact}}` and `{{param.name}}` placeholders; whitespace collapses to single spaces.
+    A text that names only parameters reads the same for every record: it is rendered once per
+    knowledge base (most rule conditions are such texts)."""
+    fixed = kb.text_memo.get(template)
+    if fixed is not None:
+        return fixed  # type: ignore[no-any-return]
+    text = _render(template, facts, kb)
+    if all(name.startswith("param.") for name in PLACEHOLDER_RE.findall(template)):
+        kb.text_memo.remember(template, text)
+    return text
+
+
+def _render(template: str, facts: Facts, kb: KnowledgeBase) -> str:
 
     def replace(match: Any) -> str:
         name = match.group(1)

@@ -27,6 +27,28 @@ CLASSIFY_CACHE_MAX_LENGTH = 256
 """Longer system+code pairs are classified each time: callers choose them, and the cache must not
 keep large strings alive."""
 _NO_VALUE_SETS: Mapping[str, Any] = MappingProxyType({})
+CONCEPT_MEMO_SIZE = 16_384
+"""Whole concepts whose classification is remembered (clinical/classify.py): a record's
+problems, drugs and lab codes repeat from patient to patient. Keyed by the concept's JSON text,
+so an entry costs that text plus its matches; past the size the memo starts again empty."""
+CONCEPT_MEMO_MAX_KEY = 2_048
+"""A concept whose JSON text is longer is classified each time (callers choose its size)."""
+
+
+class BoundedMemo(dict[Any, Any]):
+    """A dict that starts again empty when full: answers computed from one knowledge base alone,
+    kept between requests. Each get or set is one dict operation, atomic under the GIL, so
+    threads share it without a lock (two threads computing the same answer store equal values)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def remember(self, key: Any, value: Any) -> Any:
+        if len(self) >= self.size:
+            self.clear()
+        self[key] = value
+        return value
 
 
 @dataclass(frozen=True)
@@ -433,6 +455,17 @@ class KnowledgeBase:
                 ordered.setdefault(pair, []).append(orderable.id)
         object.__setattr__(self, "_resulted_by", {k: tuple(v) for k, v in resulted.items()})
         object.__setattr__(self, "_ordered_by", {k: tuple(v) for k, v in ordered.items()})
+
+    @cached_property
+    def concept_memo(self) -> BoundedMemo:
+        """Classification of whole concepts (clinical/classify.py); one per knowledge base, so a
+        rule change starts empty."""
+        return BoundedMemo(CONCEPT_MEMO_SIZE)
+
+    @cached_property
+    def text_memo(self) -> BoundedMemo:
+        """Rule texts whose placeholders name only parameters, as rendered (clinical/engine.py)."""
+        return BoundedMemo(CONCEPT_MEMO_SIZE)
 
     @cached_property
     def _classes(self) -> _lru_cache_wrapper[Mapping[str, Code]]:
