@@ -9,6 +9,7 @@ stops the master before any worker starts.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 from pathlib import Path
@@ -70,6 +71,16 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
         return self._app
 
 
+def settle_heap() -> None:
+    """Move every object alive now (the app, the knowledge base, warmed caches) out of the
+    cyclic garbage collector's reach: they live as long as the process, yet each full collection
+    walked them all, about a sixth of a request's CPU time in a profile. Called in the master
+    before fork (which also keeps those pages shared with the workers, untouched by the
+    collector) and in each worker after its warm-up."""
+    gc.collect()
+    gc.freeze()
+
+
 def post_fork_warm_up(app: Flask) -> Any:
     """A gunicorn post_fork hook that warms each worker before it accepts connections and
     starts its audit writer (a thread: threads do not survive the fork, so each worker starts
@@ -79,6 +90,7 @@ def post_fork_warm_up(app: Flask) -> Any:
         from cds_service.warmup import warm_up
 
         warm_up(app)
+        settle_heap()
         state = app.extensions["alp_cds"]
         state.audit.start_writer(state.settings.audit_batch_ms)
 

@@ -25,7 +25,7 @@ from cds_service.audit.spool import Spool
 from cds_service.audit.store import AuditStore, make_engine
 from cds_service.knowledge.model import KnowledgeBase
 from cds_service.settings import Settings
-from tests.conftest import NOW, CheckedClient
+from tests.conftest import NOW, CheckedClient, load_scenario
 from tests.support.databases import BACKENDS, migrated_engine
 from tests.support.fhir import alp, full_prefetch, ggt, sign_request
 
@@ -98,9 +98,28 @@ def test_an_invocation_is_recorded_with_its_decision_trace(
     assert stored_card["rule_id"] == "alp-high-confirm-origin"
     assert stored_card["rule_version"] == kb.rules["alp-high-confirm-origin"].version
     assert stored_card["suggestions"][0]["uuid"] == card["suggestions"][0]["uuid"]
+    # Rows index the rules whose conditions held; why the others did not fire is in the trace.
     outcomes = {r["rule_id"]: r["fired"] for r in rows(engine, schema.rule_outcomes)}
     assert outcomes["alp-high-confirm-origin"] is True
-    assert outcomes["alp-high-liver-source"] is False
+    assert "alp-high-liver-source" not in outcomes
+    decisions = {r["rule"]: r for r in trace["evaluations"][0]["rules"]}
+    assert decisions["alp-high-liver-source"]["fired"] is False
+    assert decisions["alp-high-liver-source"]["why_not"].startswith("not true: ")
+    assert len(decisions) == len(kb.active_rules())
+
+
+def test_a_superseded_rule_is_indexed_and_listed_with_its_record(
+    client: FlaskClient, engine: Engine
+) -> None:
+    # A stable, explained Paget's ALP: the bone-explained rule holds but the stable-explained
+    # rule supersedes it. The console's "superseded" list reads exactly these rows.
+    request, _ = load_scenario("v2-stable-paget-quiet")
+    assert client.post(SERVICE, json=request).status_code == 200
+    outcomes = {r["rule_id"]: r["fired"] for r in rows(engine, schema.rule_outcomes)}
+    assert outcomes == {"alp-high-stable-explained": True, "alp-high-bone-explained": False}
+    [found] = reports.rule_invocations(engine, ["alp-high-bone-explained"], fired=False, limit=5)
+    assert found["hook_instance"] == request["hookInstance"]
+    assert not reports.rule_invocations(engine, ["alp-high-confirm-origin"], fired=False, limit=5)
 
 
 def test_an_overlong_result_id_is_still_recorded(client: FlaskClient, engine: Engine) -> None:

@@ -610,8 +610,8 @@ def search_invocations(
 def rule_invocations(
     engine: Engine, rules: Sequence[str], *, fired: bool, limit: int
 ) -> list[dict[str, Any]]:
-    """Most recent invocations in which a rule fired (`fired=True`), or was evaluated and did
-    not fire, with their decision trace (the caller reads why not)."""
+    """Most recent invocations in which a rule fired (`fired=True`), or held and was
+    superseded by another rule, with their decision trace (the caller reads why not)."""
     inv, outcomes = schema.invocations, schema.rule_outcomes
     columns = [
         inv.c.record_id,

@@ -57,6 +57,8 @@ cards = Table(
     Column("suggestions", JSON),
 )
 
+# The rules whose conditions held in an invocation: `fired`, or superseded by another rule
+# (`fired` false). Rules whose conditions failed have no row; the trace keeps why each did not.
 rule_outcomes = Table(
     "rule_outcomes",
     metadata,

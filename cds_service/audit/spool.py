@@ -138,7 +138,7 @@ class Spool:
             if not line.strip():
                 continue
             try:
-                records.append(json.loads(line))
+                records.append(_record(line))
             except ValueError:
                 # A torn line (a crash mid-write, after no response went out) cannot be stored.
                 log.error("audit spool: dropped an unreadable line %d of %s", number, batch.name)
@@ -187,6 +187,13 @@ def _line(record: dict[str, Any]) -> bytes:
         return orjson.dumps(record, default=str) + b"\n"
     except TypeError:  # what orjson refuses (a lone surrogate, an int past 64 bits): escaped
         return json.dumps(record, default=str, separators=(",", ":")).encode() + b"\n"
+
+
+def _record(line: str) -> Any:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:  # a line _line escaped (a lone surrogate): the slow reader
+        return json.loads(line)
 
 
 def _mtime(path: Path) -> float:

@@ -19,10 +19,22 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    Engine,
+    Table,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.exc import (
     DisconnectionError,
     IntegrityError,
@@ -40,9 +52,6 @@ from cds_service.hooks.invocation import Invocation
 from cds_service.hooks.trace import DecisionTrace
 
 log = logging.getLogger(__name__)
-INSERT_INVOCATION = insert(schema.invocations)
-INSERT_CARD = insert(schema.cards)
-INSERT_OUTCOME = insert(schema.rule_outcomes)
 # Errors that mean "the database cannot be reached now", as opposed to "this record is bad".
 OUTAGE = (OperationalError, InterfaceError, SqlTimeoutError, DisconnectionError)
 NOT_ISSUED = " was not issued by this service"
@@ -197,8 +206,9 @@ class AuditStore:
         # Plain INSERT statements built once, with parameters per call (executemany): building
         # a statement with .values() each time cost more than the database write itself.
         records = [r if "outcomes" in r else _from_legacy(r) for r in records]
-        conn.execute(
-            INSERT_INVOCATION,
+        _insert_rows(
+            conn,
+            schema.invocations,
             [
                 {
                     "record_id": record["record_id"],
@@ -237,14 +247,14 @@ class AuditStore:
             for card in record["cards"]
         ]
         if cards:
-            conn.execute(INSERT_CARD, cards)
+            _insert_rows(conn, schema.cards, cards)
         outcomes = [
             {"record_id": record["record_id"], **row}
             for record in records
             for row in record["outcomes"]
         ]
         if outcomes:
-            conn.execute(INSERT_OUTCOME, outcomes)
+            _insert_rows(conn, schema.rule_outcomes, outcomes)
 
     def rehearse(self, invocation: Invocation) -> None:
         """Run a record's inserts in a transaction that is rolled back: a worker's first real
@@ -506,7 +516,40 @@ def _replacer(pairs: Sequence[tuple[str, str]]) -> Callable[[str], str]:
     return replace
 
 
+@lru_cache(maxsize=16)
+def _compiled_insert(
+    dialect: Dialect, table: Table, columns: tuple[str, ...]
+) -> tuple[str, tuple[str, ...] | None, tuple[tuple[str, Callable[[Any], Any]], ...]]:
+    """The INSERT for these columns in the dialect's SQL, its parameter order when positional,
+    and each column's conversion to what the driver takes (JSON text, SQLite's datetime text)."""
+    compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
+    convert = tuple(
+        (key, process)
+        for key in columns
+        if (process := table.c[key].type._cached_bind_processor(dialect)) is not None
+    )
+    positions = compiled.positiontup
+    return str(compiled), tuple(positions) if positions is not None else None, convert
+
+
+def _insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Rows straight to the driver's executemany, the statement and the columns' conversions
+    taken from SQLAlchemy once per dialect: a record has a rule-outcome row per rule, and
+    building each row's parameters through SQLAlchemy's statement execution cost more than the
+    database's own insert. Every row has the first row's keys."""
+    sql, positions, convert = _compiled_insert(conn.dialect, table, tuple(rows[0]))
+    if convert:
+        rows = [{**row, **{key: process(row[key]) for key, process in convert}} for row in rows]
+    if positions is None:  # named parameters (psycopg)
+        conn.exec_driver_sql(sql, rows)
+    else:  # positional (sqlite3)
+        conn.exec_driver_sql(sql, [tuple(row[key] for key in positions) for row in rows])
+
+
 def _outcome_rows(trace: DecisionTrace) -> list[dict[str, Any]]:
+    """Rows for the rules whose conditions held: those that fired and those another rule
+    superseded (the console lists those). Why every other rule did not fire is in the record's
+    trace; a row for each (31 per record) cost the writer more than the rest of the record."""
     return [
         {
             # Prefetched ids are not length-checked; the column holds 128 characters.
@@ -517,6 +560,7 @@ def _outcome_rows(trace: DecisionTrace) -> list[dict[str, Any]]:
         }
         for evaluation in trace.evaluations
         for rule in evaluation.rules
+        if rule.fired or rule.suppressed_by
     ]
 
 
