@@ -26,7 +26,6 @@ def serve(args: argparse.Namespace) -> int:
         gunicorn_options,
         post_fork_warm_up,
         prepare_metrics_dir,
-        settle_heap,
         worker_exit_drain,
     )
 
@@ -66,7 +65,6 @@ def serve(args: argparse.Namespace) -> int:
     options = gunicorn_options(settings)
     options["post_fork"] = post_fork_warm_up(app)
     options["worker_exit"] = worker_exit_drain(app)
-    settle_heap()
     GunicornServer(app, options).run()
     return 0
 

@@ -35,7 +35,12 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "accesslog": None,
         "loglevel": settings.log_level.lower(),
         "child_exit": _child_exit,
+        "pre_fork": _pre_fork,
     }
+
+
+def _pre_fork(_server: Any, _worker: Any) -> None:
+    settle_heap()
 
 
 def _child_exit(_server: Any, worker: Any) -> None:

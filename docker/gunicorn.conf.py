@@ -25,6 +25,7 @@ preload_app = _options["preload_app"]
 accesslog = None
 loglevel = _options["loglevel"]
 child_exit = _options["child_exit"]
+pre_fork = _options["pre_fork"]  # the loaded app out of the garbage collector's reach
 
 
 def post_fork(server, worker):

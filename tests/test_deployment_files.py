@@ -16,6 +16,7 @@ import yaml
 from flask import Flask
 
 from cds_service.cli import build_parser
+from cds_service.serving import gunicorn_options
 from cds_service.settings import Settings
 
 DOCKER = Path(__file__).resolve().parent.parent / "docker"
@@ -55,6 +56,7 @@ def test_gunicorn_conf_matches_serve(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     assert conf["bind"].endswith(":8080")
     assert callable(conf["post_fork"])
     assert callable(conf["child_exit"])
+    assert conf["pre_fork"] is gunicorn_options(Settings.from_env())["pre_fork"]
 
 
 def test_compose(app: Flask) -> None:

@@ -3,15 +3,18 @@
 - The compiled request validator (jsonschema-rs) gives jsonschema's answer on valid and invalid
   bodies alike; jsonschema still itemises the 400.
 - orjson reads what the standard library read, with the same refusals.
-- Memoised value-set classification gives the uncached answer, shares nothing writable, and
-  stays bounded.
+- Memoised value-set classification (per coding, and per whole concept) gives the uncached
+  answer, shares nothing writable, and stays bounded; texts naming only parameters are rendered
+  once; a rule is checked up to its first failed condition.
 - The depth bound counts right and stops early.
 - One table of data kinds drives prefetch, labels and the record: a new kind is one row.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import gc
 import json
 from collections.abc import Callable
 from typing import Any
@@ -28,7 +31,7 @@ from cds_service.alp_services import (
     AlpServices,
     DataKind,
 )
-from cds_service.clinical import engine
+from cds_service.clinical import classify, engine
 from cds_service.clinical.record import PatientRecord
 from cds_service.explain import evaluate_document
 from cds_service.hooks.declaration import ServiceDeclaration
@@ -41,10 +44,14 @@ from cds_service.hooks.trace import CardIssued, DataSource, DecisionTrace
 from cds_service.knowledge.model import (
     CLASSIFY_CACHE_MAX_LENGTH,
     CLASSIFY_CACHE_SIZE,
+    CONCEPT_MEMO_MAX_KEY,
+    BoundedMemo,
     KnowledgeBase,
     normalise_code,
 )
 from cds_service.render.cards import card_trace
+from cds_service.serving import gunicorn_options
+from cds_service.settings import Settings
 from tests.conftest import NOW
 from tests.support import fhir
 from tests.test_fuzz import BUNDLES, JSON_VALUES, KEYS, PREFETCH, TEXT, valid_request
@@ -309,6 +316,93 @@ def test_the_classification_cache_is_bounded(kb: KnowledgeBase) -> None:
     long_code = "x" * CLASSIFY_CACHE_MAX_LENGTH
     kb.classify({"coding": [{"system": fhir.LOINC, "code": long_code}]})
     assert kb._classes.cache_info().currsize == cache.currsize  # not kept
+
+
+HPP_CODE = {"system": fhir.ICD10, "code": "E83.39"}
+CONCEPTS = [
+    {"coding": [HPP_CODE], "text": "Hypophosphatasia, adult form"},
+    {"coding": [HPP_CODE], "text": "Acid phosphatase deficiency"},  # the same code, not HPP
+    {"text": "Alendronate 70 MG Oral Tablet weekly"},  # a name, no code
+    {"coding": [{"system": fhir.LOINC, "code": "6768-6"}]},
+    {"coding": [{"system": fhir.LOINC, "code": "6768-6", "display": "ALP"}], "text": "ALP"},
+]
+
+
+@pytest.mark.parametrize("by_name", [True, False])
+def test_a_remembered_concept_reads_as_it_did_when_first_read(
+    kb: KnowledgeBase, by_name: bool
+) -> None:
+    for concept in CONCEPTS:
+        first = classify._concept(kb, concept, by_name)
+        again = classify._concept(kb, copy.deepcopy(concept), by_name)
+        assert again is first  # from the memo, by the concept's JSON text
+        assert again == classify._read_concept(kb, concept, by_name)
+        with pytest.raises(TypeError):
+            again.matches["x"] = "y"  # type: ignore[index]
+    hpp, other, drug = (classify._concept(kb, c, by_name).matches for c in CONCEPTS[:3])
+    # The text gate of a broad code and the name fallback are part of what is remembered.
+    assert "hypophosphatasia" in hpp
+    assert "hypophosphatasia" not in other
+    assert ("antiresorptives" in drug) is by_name
+    assert classify._concept(kb, CONCEPTS[2], True).short == "Alendronate"
+
+
+def test_the_concept_memo_is_bounded(kb: KnowledgeBase) -> None:
+    memo = BoundedMemo(2)
+    for key in "abc":
+        memo.remember(key, key)
+    assert len(memo) <= 2
+    assert memo["c"] == "c"
+    huge = {"text": "x" * CONCEPT_MEMO_MAX_KEY}
+    before = dict(kb.concept_memo)
+    classify._concept(kb, huge, by_name=True)
+    assert dict(kb.concept_memo) == before  # read, not kept
+
+
+def test_a_text_naming_only_parameters_is_rendered_once(kb: KnowledgeBase) -> None:
+    record = PatientRecord(fhir.patient(), NOW, results=(fhir.alp(312),))
+    [evaluation] = engine.evaluate(kb, record)
+    facts = evaluation.facts
+    assert facts is not None
+    fixed = "ALP at least {{param.infiltrative_min_xuln}}x"
+    varying = "ALP {{alp.value}} ({{param.infiltrative_min_xuln}}x)"
+    assert engine.render_text(fixed, facts, kb) == "ALP at least 3x"
+    assert kb.text_memo[fixed] == "ALP at least 3x"
+    assert engine.render_text(varying, facts, kb) == "ALP 312 (3x)"
+    assert varying not in kb.text_memo  # it names a fact: rendered for each record
+    facts.set("alp.value", "95")
+    assert engine.render_text(varying, facts, kb) == "ALP 95 (3x)"
+
+
+def test_a_rule_is_checked_up_to_its_first_failed_condition(kb: KnowledgeBase) -> None:
+    record = PatientRecord(fhir.patient(), NOW, results=(fhir.alp(312),))
+    [evaluation] = engine.evaluate(kb, record)
+    by_rule = {o.rule.id: o for o in evaluation.outcomes}
+    for outcome in by_rule.values():
+        conditions = outcome.rule.conditions
+        if outcome.fired:
+            assert len(outcome.checks) == len(conditions)
+            assert all(c.held for c in outcome.checks)
+        else:
+            # Every check before the failed one held; none after it was computed.
+            assert [c.held for c in outcome.checks] == [True] * (len(outcome.checks) - 1) + [
+                False
+            ]
+            assert outcome.why_not == f"not true: {outcome.checks[-1].says}"
+    assert by_rule["alp-high-confirm-origin"].fired
+    assert any(len(o.checks) < len(o.rule.conditions) for o in by_rule.values())
+
+
+def test_the_heap_is_settled_before_each_fork(settings: Settings) -> None:
+    # What is alive when a worker forks (the app, the knowledge base) is frozen out of the
+    # collector's reach; a full collection would otherwise walk it on every request burst.
+    pre_fork = gunicorn_options(settings)["pre_fork"]
+    try:
+        gc.unfreeze()
+        pre_fork(None, None)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
 
 
 # --- the depth bound ------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -197,23 +197,37 @@ def medication_concept(record: PatientRecord, medication: Resource) -> Any:
     return {"text": display} if isinstance(display, str) else None
 
 
-def _matches(kb: KnowledgeBase, concept: Any, by_name: bool) -> Mapping[str, str]:
-    """Value set id -> how the concept matched it. The same concept (a LOINC code, a common
+class _Concept(NamedTuple):
+    matches: Mapping[str, str]
+    """Value set id -> how the concept matched it."""
+    name: str
+    """Its text or first display, as the record words it."""
+    short: str
+    """A medication's short name (short_name)."""
+
+
+def _concept(kb: KnowledgeBase, concept: Any, by_name: bool) -> _Concept:
+    """What the entries need of a CodeableConcept. The same concept (a LOINC code, a common
     problem or drug) recurs in most records, so the answer is remembered by the concept's JSON
     text; entries share it read-only."""
     if not isinstance(concept, Mapping):
-        return _find_matches(kb, concept, by_name)
+        return _read_concept(kb, concept, by_name)
     try:
         text = orjson.dumps(concept)
     except TypeError:  # not JSON-shaped (an integer past 64 bits): not remembered
-        return _find_matches(kb, concept, by_name)
+        return _read_concept(kb, concept, by_name)
     if len(text) > CONCEPT_MEMO_MAX_KEY:
-        return _find_matches(kb, concept, by_name)
+        return _read_concept(kb, concept, by_name)
     key = (by_name, text)
     found = kb.concept_memo.get(key)
     if found is None:
-        found = kb.concept_memo.remember(key, MappingProxyType(_find_matches(kb, concept, by_name)))
+        found = kb.concept_memo.remember(key, _read_concept(kb, concept, by_name))
     return found  # type: ignore[no-any-return]
+
+
+def _read_concept(kb: KnowledgeBase, concept: Any, by_name: bool) -> _Concept:
+    matches = MappingProxyType(_find_matches(kb, concept, by_name))
+    return _Concept(matches, _text(concept), short_name(concept))
 
 
 def _find_matches(kb: KnowledgeBase, concept: Any, by_name: bool) -> dict[str, str]:
@@ -245,47 +259,49 @@ def classify(kb: KnowledgeBase, record: PatientRecord) -> Classified:
     for condition in record.conditions:
         if condition.get("resourceType") != "Condition":
             continue
+        # Free text counts too (a problem-list entry "Hypophosphatasia" with no code): only
+        # value sets that list names are searched, with their exclusions.
+        seen = _concept(kb, condition.get("code"), by_name=True)
         entries["conditions"].append(
             Entry(
                 condition,
                 resource_key(condition),
-                # Free text counts too (a problem-list entry "Hypophosphatasia" with no code):
-                # only value sets that list names are searched, with their exclusions.
-                _matches(kb, condition.get("code"), by_name=True),
+                seen.matches,
                 condition_time(condition),
                 active=status_code(condition.get("clinicalStatus")) not in INACTIVE,
                 countable=status_code(condition.get("verificationStatus")) not in NOT_TRUE,
-                name=_text(condition.get("code")),
+                name=seen.name,
             )
         )
     for medication in record.medications:
         if medication.get("resourceType") not in {"MedicationRequest", "MedicationStatement"}:
             continue
-        concept = medication_concept(record, medication)
+        seen = _concept(kb, medication_concept(record, medication), by_name=True)
         status = as_str(medication.get("status"))
         ended = status in ENDED_MEDICATION
         entries["medications"].append(
             Entry(
                 medication,
                 resource_key(medication),
-                _matches(kb, concept, by_name=True),
+                seen.matches,
                 medication_end(medication) if ended else None,
                 active=status in ACTIVE_MEDICATION,
                 ended=ended,
-                name=short_name(concept),
+                name=seen.short,
             )
         )
     for procedure in record.procedures:
         if procedure.get("resourceType") != "Procedure":
             continue
+        seen = _concept(kb, procedure.get("code"), by_name=False)
         entries["procedures"].append(
             Entry(
                 procedure,
                 resource_key(procedure),
-                _matches(kb, procedure.get("code"), by_name=False),
+                seen.matches,
                 procedure_time(procedure),
                 active=as_str(procedure.get("status")) in DONE_PROCEDURE,
-                name=_text(procedure.get("code")),
+                name=seen.name,
             )
         )
     for observation in record.observations():
@@ -293,7 +309,7 @@ def classify(kb: KnowledgeBase, record: PatientRecord) -> Classified:
             Entry(
                 observation,
                 resource_key(observation),
-                _matches(kb, observation.get("code"), by_name=False),
+                _concept(kb, observation.get("code"), by_name=False).matches,
                 effective_time(observation),
                 active=unusable_reason(observation) is None,
             )
