@@ -38,7 +38,12 @@ local f = io.open("{body}", "rb"); wrk.body = f:read("*a"); f:close()
 
 
 def start_service(
-    port: int, data_dir: str, workers: int, threads: int, database_url: str | None
+    port: int,
+    data_dir: str,
+    workers: int,
+    threads: int,
+    database_url: str | None,
+    settings: list[str],
 ) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALP_CDS_", "PROMETHEUS_"))}
     env.update(
@@ -51,6 +56,9 @@ def start_service(
     )
     if database_url:
         env["ALP_CDS_DATABASE_URL"] = database_url
+    for setting in settings:
+        name, _, value = setting.partition("=")
+        env[name] = value
     return subprocess.Popen(
         [sys.executable, "-m", "cds_service.cli", "serve"],
         env=env,
@@ -129,6 +137,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--database-url", help="audit store (default: SQLite in a temp folder)")
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a service setting for this run, e.g. ALP_CDS_AUDIT_FSYNC_MS=50 (repeatable)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install wrk")
@@ -139,7 +154,12 @@ def main() -> None:
     script.write_text(LUA.format(body=body), "utf-8")
     service_port, bare_port = free_port(), free_port()
     service = start_service(
-        service_port, str(work / "data"), args.workers, args.threads, args.database_url
+        service_port,
+        str(work / "data"),
+        args.workers,
+        args.threads,
+        args.database_url,
+        args.setting,
     )
     bare = start_bare(bare_port, args.workers, args.threads)
     results: dict[str, Any] = {"body_bytes": body.stat().st_size, "runs": []}
@@ -157,6 +177,7 @@ def main() -> None:
             f"audit store {'PostgreSQL' if args.database_url else 'SQLite'}; "
             f"typical request: {results['body_bytes']} bytes; gunicorn gthread "
             f"{args.workers} workers x {args.threads} threads; wrk {args.duration}s per run"
+            + "".join(f"; {setting}" for setting in args.setting)
         )
         print(
             f"{'conns':>5} | {'service rps':>11} {'p50 ms':>7} {'p99 ms':>7} | "

@@ -632,6 +632,32 @@ def test_fsync_every_record_when_the_window_is_zero(
     assert len(synced) == 2
 
 
+def test_the_writer_sleeps_until_a_record_needs_syncing(
+    engine: Engine, tmp_path: Path, kb: KnowledgeBase
+) -> None:
+    class Counted(Spool):
+        syncs = 0
+
+        def sync(self) -> None:
+            type(self).syncs += 1
+            super().sync()
+
+    spool = Counted(tmp_path / "spool.jsonl", fsync_ms=5)
+    store = AuditStore(engine, spool, kb.version, kb.content_hash)
+    store.start_writer(batch_ms=60_000)
+    try:
+        time.sleep(0.3)  # idle: 60 windows of 5 ms pass with nothing to sync
+        assert Counted.syncs == 0
+        record = {**_any_record(engine), "record_id": uuid.uuid4().hex, "hook_instance": "s"}
+        spool.append({"kind": "invocation", "record": record})
+        assert _eventually(lambda: Counted.syncs == 1 and not spool._unsynced.is_set())
+    finally:
+        started = time.monotonic()
+        store.stop_writer()  # woken, not left waiting for its next batch a minute away
+    assert time.monotonic() - started < 5
+    assert _instances(engine) == ["s"]  # and it drained the spool on the way out
+
+
 def test_audit_show_loads_the_spool_first(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],

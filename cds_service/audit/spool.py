@@ -66,6 +66,14 @@ class Spool:
             else:
                 self._unsynced.set()
 
+    def wake(self) -> None:
+        """Wake a writer waiting in wait_unsynced (it is stopping)."""
+        self._unsynced.set()
+
+    def wait_unsynced(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for an append not yet fsynced; True if there is one."""
+        return self._unsynced.wait(timeout)
+
     def sync(self) -> None:
         """fsync what was appended since the last sync (the writer calls this every window)."""
         if not self._unsynced.is_set():

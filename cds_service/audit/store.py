@@ -595,6 +595,7 @@ class _Writer:
 
     def stop(self, timeout: float) -> None:
         self._stop.set()
+        self.store.spool.wake()
         self._thread.join(timeout)
         try:
             self.store.flush()  # whatever came in since the last batch
@@ -602,19 +603,25 @@ class _Writer:
             log.exception("audit writer: final load failed; records stay in the spool")
 
     def _run(self) -> None:
+        # Asleep until an append needs syncing or a batch is due: an idle worker does not wake
+        # every fsync window, and a busy one syncs once per window however many records came.
         spool = self.store.spool
-        tick = min(self.interval, spool.fsync_ms / 1000) if spool.fsync_ms > 0 else self.interval
+        window = spool.fsync_ms / 1000
         due = 0.0  # the first batch at once: what an earlier run left behind
         backoff = self.interval
         while not self._stop.is_set():
             try:
-                spool.sync()
+                if window > 0 and spool.wait_unsynced(max(0.0, due - time.monotonic())):
+                    self._stop.wait(window)  # the window's other appends share this fsync
+                    spool.sync()
                 now = time.monotonic()
                 if now >= due:
                     self.store.flush()
                     backoff = min(backoff * 2, 5.0) if self.store.outage else self.interval
                     due = now + backoff
+                elif window <= 0:
+                    self._stop.wait(due - now)
             except Exception:
                 log.exception("audit writer: batch failed; retrying")
                 due = time.monotonic() + 1.0
-            self._stop.wait(tick)
+                self._stop.wait(1.0)
