@@ -658,6 +658,54 @@ def test_the_writer_sleeps_until_a_record_needs_syncing(
     assert _instances(engine) == ["s"]  # and it drained the spool on the way out
 
 
+def test_the_writer_keeps_syncing_while_its_batches_fail(
+    engine: Engine, tmp_path: Path, kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(everything: bool = False) -> int:
+        raise RuntimeError("the store refuses this batch")
+
+    spool = Spool(tmp_path / "f.jsonl", fsync_ms=5)
+    store = AuditStore(engine, spool, kb.version, kb.content_hash)
+    monkeypatch.setattr(store, "flush", failing)
+    store.start_writer(batch_ms=50)  # its first batch fails at once; the next in a second
+    try:
+        time.sleep(0.1)
+        store.spool.append({"kind": "feedback", "n": 1})
+        # Synced within its window (5 ms), not after the second of the retry.
+        assert _eventually(lambda: not store.spool._unsynced.is_set(), seconds=0.5)
+    finally:
+        monkeypatch.undo()
+        store.stop_writer()
+
+
+def test_a_batch_due_before_the_fsync_window_ends_is_not_kept_waiting(
+    engine: Engine, tmp_path: Path, kb: KnowledgeBase
+) -> None:
+    store = AuditStore(
+        engine, Spool(tmp_path / "w.jsonl", fsync_ms=5_000), kb.version, kb.content_hash
+    )
+    store.start_writer(batch_ms=50)
+    try:
+        time.sleep(0.1)  # the first (empty) batch has run
+        record = {**_any_record(engine), "record_id": uuid.uuid4().hex, "hook_instance": "w"}
+        store.spool.append({"kind": "invocation", "record": record})
+        assert _eventually(lambda: _instances(engine) == ["w"], seconds=1.5)
+    finally:
+        store.stop_writer()
+
+
+def test_a_line_orjson_cannot_write_reads_back_exactly(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.jsonl")
+    odd: list[dict[str, Any]] = [{"n": 10**25}, {"s": "\ud800"}]  # past 64 bits; lone surrogate
+    for record in [*odd, {"n": 1}]:
+        spool.append(record)
+    batch = spool.take()
+    assert batch is not None
+    with spool.claim(batch) as handle:
+        assert handle is not None
+        assert spool.read(handle, batch) == [*odd, {"n": 1}]
+
+
 def test_audit_show_loads_the_spool_first(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],

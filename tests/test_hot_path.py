@@ -17,6 +17,7 @@ import dataclasses
 import gc
 import json
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -348,7 +349,7 @@ def test_a_remembered_concept_reads_as_it_did_when_first_read(
 
 
 def test_the_concept_memo_is_bounded(kb: KnowledgeBase) -> None:
-    memo = BoundedMemo(2)
+    memo: BoundedMemo[str, str] = BoundedMemo(2)
     for key in "abc":
         memo.remember(key, key)
     assert len(memo) <= 2
@@ -385,9 +386,7 @@ def test_a_rule_is_checked_up_to_its_first_failed_condition(kb: KnowledgeBase) -
             assert all(c.held for c in outcome.checks)
         else:
             # Every check before the failed one held; none after it was computed.
-            assert [c.held for c in outcome.checks] == [True] * (len(outcome.checks) - 1) + [
-                False
-            ]
+            assert [c.held for c in outcome.checks] == [True] * (len(outcome.checks) - 1) + [False]
             assert outcome.why_not == f"not true: {outcome.checks[-1].says}"
     assert by_rule["alp-high-confirm-origin"].fired
     assert any(len(o.checks) < len(o.rule.conditions) for o in by_rule.values())
@@ -403,6 +402,21 @@ def test_the_heap_is_settled_before_each_fork(settings: Settings) -> None:
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_each_worker_settles_its_heap_after_warming_up(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings
+) -> None:
+    from cds_service import serving, warmup
+
+    done: list[str] = []
+    monkeypatch.setattr(warmup, "warm_up", lambda app: done.append("warm"))
+    monkeypatch.setattr(serving, "settle_heap", lambda: done.append("settle"))
+
+    audit = SimpleNamespace(start_writer=lambda batch_ms: None)
+    app = SimpleNamespace(extensions={"alp_cds": SimpleNamespace(audit=audit, settings=settings)})
+    serving.post_fork_warm_up(app)(None, None)  # type: ignore[arg-type]
+    assert done == ["warm", "settle"]
 
 
 # --- the depth bound ------------------------------------------------------------------------

@@ -194,13 +194,17 @@ def _line(record: dict[str, Any]) -> bytes:
     try:
         return orjson.dumps(record, default=str) + b"\n"
     except TypeError:  # what orjson refuses (a lone surrogate, an int past 64 bits): escaped
-        return json.dumps(record, default=str, separators=(",", ":")).encode() + b"\n"
+        # The leading space (JSON allows it) tells _record to read it back the same way: orjson
+        # would read the big integer as a float.
+        return b" " + json.dumps(record, default=str, separators=(",", ":")).encode() + b"\n"
 
 
 def _record(line: str) -> Any:
+    if line.startswith(" "):  # written by the standard library (_line)
+        return json.loads(line)
     try:
         return orjson.loads(line)
-    except orjson.JSONDecodeError:  # a line _line escaped (a lone surrogate): the slow reader
+    except orjson.JSONDecodeError:  # a line escaped before the marker existed
         return json.loads(line)
 
 

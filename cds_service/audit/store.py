@@ -522,11 +522,12 @@ def _compiled_insert(
 ) -> tuple[str, tuple[str, ...] | None, tuple[tuple[str, Callable[[Any], Any]], ...]]:
     """The INSERT for these columns in the dialect's SQL, its parameter order when positional,
     and each column's conversion to what the driver takes (JSON text, SQLite's datetime text)."""
-    compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
+    # inline(): no RETURNING of the generated key (PostgreSQL would add one for rule_outcomes).
+    compiled = insert(table).inline().compile(dialect=dialect, column_keys=list(columns))
     convert = tuple(
         (key, process)
         for key in columns
-        if (process := table.c[key].type._cached_bind_processor(dialect)) is not None
+        if (process := table.c[key].type.dialect_impl(dialect).bind_processor(dialect)) is not None
     )
     positions = compiled.positiontup
     return str(compiled), tuple(positions) if positions is not None else None, convert
@@ -612,7 +613,9 @@ class _Writer:
         while not self._stop.is_set():
             try:
                 if window > 0 and spool.wait_unsynced(max(0.0, due - time.monotonic())):
-                    self._stop.wait(window)  # the window's other appends share this fsync
+                    # The window's other appends share this fsync; a batch due sooner is not
+                    # kept waiting (syncing early still keeps the window).
+                    self._stop.wait(min(window, max(0.0, due - time.monotonic())))
                     spool.sync()
                 now = time.monotonic()
                 if now >= due:
@@ -622,6 +625,6 @@ class _Writer:
                 elif window <= 0:
                     self._stop.wait(due - now)
             except Exception:
+                # Retried in a second; appends go on being synced within the window meanwhile.
                 log.exception("audit writer: batch failed; retrying")
                 due = time.monotonic() + 1.0
-                self._stop.wait(1.0)

@@ -219,10 +219,10 @@ def _concept(kb: KnowledgeBase, concept: Any, by_name: bool) -> _Concept:
     if len(text) > CONCEPT_MEMO_MAX_KEY:
         return _read_concept(kb, concept, by_name)
     key = (by_name, text)
-    found = kb.concept_memo.get(key)
+    found: _Concept | None = kb.concept_memo.get(key)
     if found is None:
         found = kb.concept_memo.remember(key, _read_concept(kb, concept, by_name))
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def _read_concept(kb: KnowledgeBase, concept: Any, by_name: bool) -> _Concept:

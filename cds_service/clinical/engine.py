@@ -242,7 +242,7 @@ def render_text(template: str, facts: Facts, kb: KnowledgeBase) -> str:
     knowledge base (most rule conditions are such texts)."""
     fixed = kb.text_memo.get(template)
     if fixed is not None:
-        return fixed  # type: ignore[no-any-return]
+        return fixed
     text = _render(template, facts, kb)
     if all(name.startswith("param.") for name in PLACEHOLDER_RE.findall(template)):
         kb.text_memo.remember(template, text)

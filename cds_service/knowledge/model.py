@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from functools import _lru_cache_wrapper
@@ -27,15 +27,17 @@ CLASSIFY_CACHE_MAX_LENGTH = 256
 """Longer system+code pairs are classified each time: callers choose them, and the cache must not
 keep large strings alive."""
 _NO_VALUE_SETS: Mapping[str, Any] = MappingProxyType({})
+K = TypeVar("K")
+V = TypeVar("V")
 CONCEPT_MEMO_SIZE = 16_384
 """Whole concepts whose classification is remembered (clinical/classify.py): a record's
 problems, drugs and lab codes repeat from patient to patient. Keyed by the concept's JSON text,
 so an entry costs that text plus its matches; past the size the memo starts again empty."""
-CONCEPT_MEMO_MAX_KEY = 2_048
+CONCEPT_MEMO_MAX_KEY = 512
 """A concept whose JSON text is longer is classified each time (callers choose its size)."""
 
 
-class BoundedMemo(dict[Any, Any]):
+class BoundedMemo(dict[K, V]):
     """A dict that starts again empty when full: answers computed from one knowledge base alone,
     kept between requests. Each get or set is one dict operation, atomic under the GIL, so
     threads share it without a lock (two threads computing the same answer store equal values)."""
@@ -44,7 +46,7 @@ class BoundedMemo(dict[Any, Any]):
         super().__init__()
         self.size = size
 
-    def remember(self, key: Any, value: Any) -> Any:
+    def remember(self, key: K, value: V) -> V:
         if len(self) >= self.size:
             self.clear()
         self[key] = value
@@ -457,13 +459,13 @@ class KnowledgeBase:
         object.__setattr__(self, "_ordered_by", {k: tuple(v) for k, v in ordered.items()})
 
     @cached_property
-    def concept_memo(self) -> BoundedMemo:
+    def concept_memo(self) -> BoundedMemo[tuple[bool, bytes], Any]:
         """Classification of whole concepts (clinical/classify.py); one per knowledge base, so a
         rule change starts empty."""
         return BoundedMemo(CONCEPT_MEMO_SIZE)
 
     @cached_property
-    def text_memo(self) -> BoundedMemo:
+    def text_memo(self) -> BoundedMemo[str, str]:
         """Rule texts whose placeholders name only parameters, as rendered (clinical/engine.py)."""
         return BoundedMemo(CONCEPT_MEMO_SIZE)
 
