@@ -29,12 +29,14 @@ keep large strings alive."""
 _NO_VALUE_SETS: Mapping[str, Any] = MappingProxyType({})
 K = TypeVar("K")
 V = TypeVar("V")
-CONCEPT_MEMO_SIZE = 16_384
+CONCEPT_MEMO_SIZE = 8_192
 """Whole concepts whose classification is remembered (clinical/classify.py): a record's
 problems, drugs and lab codes repeat from patient to patient. Keyed by the concept's JSON text,
-so an entry costs that text plus its matches; past the size the memo starts again empty."""
-CONCEPT_MEMO_MAX_KEY = 512
-"""A concept whose JSON text is longer is classified each time (callers choose its size)."""
+so an entry costs that text plus its matches (a few kilobytes at most: the memo stays within
+about 20 MB per process); past the size it starts again empty."""
+CONCEPT_MEMO_MAX_KEY = 1_024
+"""A concept whose JSON text is longer is classified each time (callers choose its size). An
+EHR's drug concept with several codings (RxNorm, NDC, a local code) fits."""
 
 
 class BoundedMemo(dict[K, V]):
