@@ -104,7 +104,7 @@ def test_evaluate_explains_a_request(tmp_path: Path, capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert "[info] ALP 312 U/L (3.0x upper limit), GGT normal: bone source likely" in out
     assert "FIRED alp-high-bone-source" in out
-    assert "not   alp-high-liver-source v2.0.0: not true: GGT (or 5'-nucleotidase) is raised" in out
+    assert "not   alp-high-liver-source v2.0.1: not true: GGT (or 5'-nucleotidase) is raised" in out
     assert "ggt.status = normal   <- Observation/" in out
 
 
@@ -127,11 +127,14 @@ def test_evaluate_reads_a_fhir_bundle_as_the_record(
     path.write_text(json.dumps(bundle), "utf-8")
     assert main(["evaluate", "--json", str(path)]) == 0
     result = json.loads(capsys.readouterr().out)
+    # The whole bundle is the record: both earlier ALPs are read, so the low is persistent and,
+    # after the normal 90 U/L in January, acquired (the secondary-cause card, not HPP).
     assert [c["source"]["topic"]["display"] for c in result["response"]["cards"]] == [
-        "alp-low-persistent"
+        "alp-low-persistent-mild"
     ]
     facts = result["trace"]["evaluations"][0]["facts"]
     assert facts["alp.persistent_low"]["value"] is True
+    assert facts["alp.earlier_not_low"]["value"] is True
 
 
 @pytest.mark.slow

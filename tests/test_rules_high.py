@@ -132,10 +132,27 @@ def test_a_known_bone_cause_explains_it_without_a_suggestion(
 
 
 def test_a_fracture_counts_for_90_days_even_when_resolved(client: FlaskClient) -> None:
+    # 180 U/L (1.7x): a rise a healing fracture explains.
     recent = condition("S72.001A", status="resolved", onset="2026-09-01")
     old = condition("S72.001A", status="resolved", onset="2026-08-01")
-    assert fired(cards(client, [alp(312), ggt(20)], conditions=[recent])) == [BONE_EXPLAINED]
-    assert fired(cards(client, [alp(312), ggt(20)], conditions=[old])) == [BONE]
+    assert fired(cards(client, [alp(180), ggt(20)], conditions=[recent])) == [BONE_EXPLAINED]
+    assert fired(cards(client, [alp(180), ggt(20)], conditions=[old])) == [BONE]
+
+
+def test_a_fracture_explains_only_a_modest_rise(client: FlaskClient) -> None:
+    # A healing fracture raises ALP modestly; at 3x another cause is looked for, the fracture
+    # named (third bedside review: a vertebral fracture with ALP 3.8x was called explained).
+    fracture = condition("S22.000A", onset="2026-10-15")
+    below, at = 2 * 104 - 1, 2 * 104
+    assert fired(cards(client, [alp(below), ggt(20)], conditions=[fracture])) == [BONE_EXPLAINED]
+    [card] = cards(client, [alp(at), ggt(20)], conditions=[fracture])
+    assert card["source"]["topic"]["display"] == BONE
+    assert "a healing fracture raises ALP only modestly; at 2.0x look for another cause" in (
+        card["detail"]
+    )
+    paget = condition("M88.9")
+    explained = cards(client, [alp(312), ggt(20)], conditions=[fracture, paget])
+    assert fired(explained) == [BONE_EXPLAINED]  # a lasting cause explains any height
 
 
 def test_a_refuted_or_resolved_bone_condition_does_not_count(client: FlaskClient) -> None:
@@ -195,8 +212,24 @@ def test_gallstones_or_a_transplant_are_context_not_the_explanation(client: Flas
 
 
 def test_liver_disease_alone_does_not(client: FlaskClient) -> None:
-    found = cards(client, [alp(312), ggt(120)], conditions=[condition("K74.60")])
+    found = cards(client, [alp(250), ggt(120)], conditions=[condition("K74.60")])
     assert fired(found) == ["alp-high-liver-known"]
+
+
+def test_cirrhosis_does_not_explain_a_first_alp_of_3x(client: FlaskClient) -> None:
+    # Cirrhosis of other causes rarely raises ALP to 3x; a first value that high is imaged
+    # (third bedside review: HCV cirrhosis at 3.1x was told no work-up was needed).
+    cirrhosis = [condition("K74.60")]
+    assert fired(cards(client, [alp(311), ggt(120)], conditions=cirrhosis)) == [
+        "alp-high-liver-known"
+    ]
+    found = cards(client, [alp(312), ggt(120)], conditions=cirrhosis)
+    assert fired(found) == ["alp-high-liver-source"]
+    assert "look for a complication" in found[0]["detail"]
+    # PBC and PSC raise it further by themselves: still the known disease.
+    for code in ("K74.3", "K83.01"):
+        found = cards(client, [alp(520), ggt(200)], conditions=[condition(code)])
+        assert fired(found) in (["alp-high-liver-known"], ["alp-high-pbc-response"]), code
 
 
 def test_liver_and_bone_metastases_need_no_isoenzymes(client: FlaskClient) -> None:

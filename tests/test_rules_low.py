@@ -175,6 +175,33 @@ def test_a_persistent_unexplained_low_warns_of_hypophosphatasia(client: FlaskCli
     assert "15 Aug 2026" in card["summary"]
 
 
+@pytest.mark.parametrize(("before", "expected"), [(45.6, MILD), (45.5, PERSISTENT)])
+def test_a_clearly_normal_alp_before_makes_a_marked_low_acquired(
+    client: FlaskClient, before: float, expected: str
+) -> None:
+    # Tornero 2022: persistent hypophosphatasaemia has no value above 45 U/L (lower limit 35):
+    # over 1.3x the lower limit (45.5 U/L) the low came later, so no hypophosphatasia warning (third
+    # bedside review: lows after bypass surgery or malnutrition were called hypophosphatasia).
+    normal = alp(before, when="2025-06-01T08:00:00Z", ident="alp-normal-before")
+    found = cards(client, [alp(20)], labs=[EARLIER_LOW, normal])
+    assert fired(found) == [expected]
+    if expected == MILD:
+        assert found[0]["summary"] == (
+            "Low ALP 20 U/L since a normal value on 1 Jun 2025: an acquired low; "
+            "screen for secondary causes"
+        )
+        assert "hypophosphatasia" not in found[0]["detail"]
+        assert "Normal on 1 Jun 2025: look for what changed since" in found[0]["detail"]
+    # With a recorded cause it is explained; the bisphosphonate caution still shows.
+    surgery = condition("E43")
+    assert fired(cards(client, [alp(20)], labs=[EARLIER_LOW, normal], conditions=[surgery])) == [
+        EXPLAINED if expected == MILD else PERSISTENT
+    ]
+    drug = medication(text="Alendronate 70 mg weekly")
+    on_drug = cards(client, [alp(20)], labs=[EARLIER_LOW, normal], medications=[drug])
+    assert fired(on_drug) == (["alp-low-antiresorptive"] if expected == MILD else [PERSISTENT])
+
+
 @pytest.mark.parametrize(("value", "expected"), [(30, "warning"), (31, "info")])
 def test_markedly_low_is_30_u_per_l_or_below_in_adults(
     client: FlaskClient, value: float, expected: str

@@ -44,7 +44,8 @@ _FORM = re.compile(
     r"\b(oral|tablets?|capsules?|injection|injectable|solution|suspension|extended|delayed|"
     r"release|chewable|film|coated|prefilled|syringe|pen|powder|for|product|pack|kit|"
     r"intravenous|subcutaneous|disintegrating|sprinkle|hr|24|12|er|xr|sr|mg/ml|"
-    r"once|twice|daily|weekly|monthly|nightly|every|week|day|at|night|morning)\b",
+    r"once|twice|daily|weekly|monthly|yearly|annually|nightly|every|weeks?|days?|months?|years?|"
+    r"at|night|morning|iv|im)\b",
     re.IGNORECASE,
 )
 

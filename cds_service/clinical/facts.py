@@ -55,6 +55,9 @@ FACTS: dict[str, str] = {
     "alp.earlier_lows": "number of earlier low ALP results in the low look-back window",
     "alp.persistent_low": "an earlier low ALP at least the persistence interval before this one",
     "alp.earlier_low_date": "date of the earliest earlier low ALP",
+    "alp.earlier_not_low": "an earlier ALP in the low look-back window was clearly above its "
+    "lower limit (hypophosphatasia keeps it low throughout life, so the low is acquired)",
+    "alp.earlier_not_low_date": "date of the latest such earlier ALP",
     "alp.marked_low": "low and markedly so: adults at or below the marked-low limit (U/L); "
     "under the adult age, any value below the age-specific lower limit",
     "alp.trend": "stable (every ALP in the trend window within the stable fraction of this one, "
@@ -103,6 +106,7 @@ FACTS: dict[str, str] = {
 FACT_NEEDS: dict[str, tuple[str, ...]] = {
     "alp.earlier_lows": ("labs",),
     "alp.persistent_low": ("labs",),
+    "alp.earlier_not_low": ("labs",),
     "alp.trend": ("labs",),
     "ggt.status": ("labs",),
     "results.recent": ("labs",),
@@ -454,7 +458,10 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
     persistence = timedelta(days=ctx.kb.param("low_persistence_min_days"))
     trend_since = ctx.when - timedelta(days=ctx.kb.param("alp_trend_window_days"))
     stable = ctx.kb.param("alp_stable_fraction")
+    # Clearly above the low range (Tornero: none above 45 U/L against a lower limit of 35).
+    clear = ctx.kb.param("low_earlier_normal_min_fraction")
     lows: list[tuple[datetime, str]] = []
+    not_low: list[tuple[datetime, str]] = []
     window: list[tuple[datetime, str, float, str, str]] = []
     for entry in ctx.classified.in_valueset("observations", "alp-total"):
         obs, key, obs_time = entry.resource, entry.key, entry.time
@@ -474,6 +481,8 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
         earlier_status = _status(value.value_ul, interval) if interval else "unknown"
         if earlier_status == "low":
             lows.append((obs_time, key))
+        elif interval and interval.low is not None and value.value_ul > interval.low * clear:
+            not_low.append((obs_time, key))
         if obs_time >= trend_since:
             window.append((obs_time, key, value.value_ul, earlier_status, _shown(obs)))
     lows.sort()
@@ -481,6 +490,9 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
     facts.set("alp.earlier_lows", len(lows), [k for _, k in lows])
     facts.set("alp.persistent_low", bool(persistent), persistent)
     facts.set("alp.earlier_low_date", day(lows[0][0]) if lows else None)
+    not_low.sort()
+    facts.set("alp.earlier_not_low", bool(not_low), [k for _, k in not_low[-1:]])
+    facts.set("alp.earlier_not_low_date", day(not_low[-1][0]) if not_low else None)
     if not window:
         facts.set("alp.trend", "first")
         return
