@@ -4,6 +4,8 @@ cases for each (confirm origin has its own module)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from flask.testing import FlaskClient
 
@@ -147,8 +149,9 @@ def test_a_fracture_explains_only_a_modest_rise(client: FlaskClient) -> None:
     assert fired(cards(client, [alp(below), ggt(20)], conditions=[fracture])) == [BONE_EXPLAINED]
     [card] = cards(client, [alp(at), ggt(20)], conditions=[fracture])
     assert card["source"]["topic"]["display"] == BONE
-    assert "a healing fracture raises ALP only modestly; at 2.0x look for another cause" in (
-        card["detail"]
+    assert (
+        "a healing fracture raises ALP only modestly; at 2.0x look for another cause"
+        in (card["detail"])
     )
     paget = condition("M88.9")
     explained = cards(client, [alp(312), ggt(20)], conditions=[fracture, paget])
@@ -159,6 +162,26 @@ def test_a_refuted_or_resolved_bone_condition_does_not_count(client: FlaskClient
     refuted = condition("M88.9", verification="refuted")
     resolved = condition("M83.9", status="resolved")
     assert fired(cards(client, [alp(312), ggt(20)], conditions=[refuted, resolved])) == [BONE]
+
+
+def test_a_recently_stopped_denosumab_is_named_as_rebound_turnover(client: FlaskClient) -> None:
+    # ECTS 2021: turnover rebounds after denosumab is stopped, with multiple vertebral fractures
+    # in some (third bedside review: a rising ALP 16 months after the last dose was not named).
+    def stopped(end: str) -> dict[str, Any]:
+        drug = medication(text="Prolia 60 mg every 6 months", status="completed")
+        drug["dispenseRequest"] = {"validityPeriod": {"start": "2022-01-01", "end": end}}
+        return drug
+
+    [card] = cards(client, [alp(170), ggt(20)], medications=[stopped("2025-08-01")])
+    assert card["source"]["topic"]["display"] == BONE
+    assert card["summary"].endswith(
+        "denosumab stopped: rebound bone turnover; another antiresorptive is due"
+    )
+    assert "Prolia, stopped 1 Aug 2025: turnover rebounds" in card["detail"]
+    # Stopped longer ago than 18 months, or still given: not named as a rebound.
+    for drug in (stopped("2025-04-01"), medication(text="Prolia 60 mg every 6 months")):
+        [card] = cards(client, [alp(170), ggt(20)], medications=[drug])
+        assert "rebound" not in card["summary"] + card["detail"]
 
 
 def test_bone_alp_already_ordered_is_not_suggested_again(client: FlaskClient) -> None:
