@@ -184,6 +184,24 @@ def test_a_recently_stopped_denosumab_is_named_as_rebound_turnover(client: Flask
         assert "rebound" not in card["summary"] + card["detail"]
 
 
+def test_a_cancer_that_spreads_to_bone_is_named_with_a_bone_source_rise(
+    client: FlaskClient,
+) -> None:
+    # Third bedside review: prostate cancer with ALP 110 to 330 and a normal GGT was not linked.
+    [card] = cards(client, [alp(330), ggt(25)], conditions=[condition("C61")])
+    assert card["source"]["topic"]["display"] == BONE
+    assert card["summary"].endswith(
+        "GGT normal, known malignant neoplasm of prostate: look for bone metastases"
+    )
+    assert "bone imaging and the tumour marker" in card["detail"]
+    # A history code (Z85.46) is not a current cancer.
+    [card] = cards(client, [alp(330), ggt(25)], conditions=[condition("Z85.46")])
+    assert "metastases" not in card["summary"]
+    # A pathological fracture in neoplastic disease is the neoplasm, not a healing fracture.
+    neoplastic = condition("M84.58XA", onset="2026-10-15")
+    assert fired(cards(client, [alp(500), ggt(25)], conditions=[neoplastic])) == [BONE_EXPLAINED]
+
+
 def test_bone_alp_already_ordered_is_not_suggested_again(client: FlaskClient) -> None:
     found = cards(client, [alp(312), ggt(20)], orders=[service_request("17838-4")])
     assert fired(found) == [BONE]
