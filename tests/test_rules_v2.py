@@ -104,6 +104,47 @@ def test_stable_means_within_20_percent(client: FlaskClient, before: float, quie
     assert (found == []) is quiet
 
 
+def test_a_stable_value_is_quiet_only_when_its_cause_explains_its_height(
+    client: FlaskClient,
+) -> None:
+    # Third bedside review's re-check: a stable 3.4x in cirrhosis and 3.8x after a fracture were
+    # silent, though neither cause explains that height (3x and 2x, as the other cards judge).
+    cirrhosis = [condition("K74.60")]
+    assert cards(client, [alp(250), ggt(120)], conditions=cirrhosis, labs=[earlier(240)]) == []
+    found = cards(client, [alp(354), ggt(120)], conditions=cirrhosis, labs=[earlier(340)])
+    assert fired(found) == ["alp-high-liver-source"]
+    fracture = [condition("S22.000A", onset="2026-10-01")]
+    assert cards(client, [alp(180), ggt(20)], conditions=fracture, labs=[earlier(170)]) == []
+    found = cards(client, [alp(395), ggt(20)], conditions=fracture, labs=[earlier(380)])
+    assert fired(found) == ["alp-high-bone-source"]
+    # PBC explains any height (its response card is the PBC rule's; stable and on
+    # ursodeoxycholic acid it is quiet, as ARCHITECTURE section 6 says).
+    assert (
+        cards(client, [alp(520), ggt(200)], conditions=[condition("K74.3")], labs=[earlier(500)])
+        == []
+    )
+
+
+def test_a_cancer_that_spreads_to_bone_is_never_explained_by_another_bone_cause(
+    client: FlaskClient,
+) -> None:
+    # Prostate cancer with vitamin D deficiency, or a fracture: the cancer is named, stable or
+    # not (third bedside review's re-check); with its bone metastases recorded they explain it.
+    prostate, vit_d, fracture = (
+        condition("C61"),
+        condition("E55.9"),
+        condition("S22.000A", onset="2026-10-01"),
+    )
+    for other in (vit_d, fracture):
+        for labs in ([], [earlier(160)]):
+            [card] = cards(client, [alp(166), ggt(20)], conditions=[prostate, other], labs=labs)
+            assert card["source"]["topic"]["display"] == "alp-high-bone-source"
+            assert "look for bone metastases" in card["summary"]
+    mets = [prostate, condition("C79.51")]
+    assert fired(cards(client, [alp(330), ggt(20)], conditions=mets)) == ["alp-high-bone-explained"]
+    assert cards(client, [alp(330), ggt(20)], conditions=mets, labs=[earlier(320)]) == []
+
+
 def test_a_stable_extreme_alp_with_known_metastases_is_quiet(client: FlaskClient) -> None:
     mets = [condition("C78.7"), condition("C79.51")]
     assert cards(client, [alp(1500)], conditions=mets, labs=[earlier(1450)]) == []

@@ -55,8 +55,9 @@ FACTS: dict[str, str] = {
     "alp.earlier_lows": "number of earlier low ALP results in the low look-back window",
     "alp.persistent_low": "an earlier low ALP at least the persistence interval before this one",
     "alp.earlier_low_date": "date of the earliest earlier low ALP",
-    "alp.earlier_not_low": "an earlier ALP in the low look-back window was clearly above its "
-    "lower limit (hypophosphatasia keeps it low throughout life, so the low is acquired)",
+    "alp.earlier_not_low": "an earlier ALP in the low look-back window, before every earlier "
+    "low, was clearly above its lower limit (the lows came later: acquired, unless that value "
+    "was raised for another reason)",
     "alp.earlier_not_low_date": "date of the latest such earlier ALP",
     "alp.marked_low": "low and markedly so: adults at or below the marked-low limit (U/L); "
     "under the adult age, any value below the age-specific lower limit",
@@ -491,8 +492,11 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
     facts.set("alp.persistent_low", bool(persistent), persistent)
     facts.set("alp.earlier_low_date", day(lows[0][0]) if lows else None)
     not_low.sort()
-    facts.set("alp.earlier_not_low", bool(not_low), [k for _, k in not_low[-1:]])
-    facts.set("alp.earlier_not_low_date", day(not_low[-1][0]) if not_low else None)
+    # Only a normal value before every low counts (normal, then lows): a low before it makes
+    # the normal one the outlier (a fracture, pregnancy), not the lows.
+    before_lows = [n for n in not_low if not lows or n[0] < lows[0][0]]
+    facts.set("alp.earlier_not_low", bool(before_lows), [k for _, k in before_lows[-1:]])
+    facts.set("alp.earlier_not_low_date", day(before_lows[-1][0]) if before_lows else None)
     if not window:
         facts.set("alp.trend", "first")
         return
