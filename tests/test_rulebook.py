@@ -127,10 +127,10 @@ def test_evaluate_reads_a_fhir_bundle_as_the_record(
     path.write_text(json.dumps(bundle), "utf-8")
     assert main(["evaluate", "--json", str(path)]) == 0
     result = json.loads(capsys.readouterr().out)
-    # The whole bundle is the record: both earlier ALPs are read, so the low is persistent and,
-    # after the normal 90 U/L in January, acquired (the secondary-cause card, not HPP).
+    # The whole bundle is the record: both earlier ALPs are read, so the low is persistent; the
+    # normal 90 U/L in January is seen, but with no recorded cause the warning stays.
     assert [c["source"]["topic"]["display"] for c in result["response"]["cards"]] == [
-        "alp-low-persistent-mild"
+        "alp-low-persistent"
     ]
     facts = result["trace"]["evaluations"][0]["facts"]
     assert facts["alp.persistent_low"]["value"] is True
