@@ -207,6 +207,11 @@ def test_bone_alp_already_ordered_is_not_suggested_again(client: FlaskClient) ->
     assert fired(found) == [BONE]
     assert "suggestions" not in found[0]
     assert "Already done or ordered: bone-specific ALP (on order)" in found[0]["detail"]
+    # The summary does not ask for what is on order (third bedside review: "order" beside it).
+    assert found[0]["summary"].endswith("bone-specific ALP already ordered or resulted")
+    bone_alp = observation("17838-4", 40, when="2026-11-15T08:00:00Z")
+    done = cards(client, [alp(312), ggt(20)], labs=[bone_alp])
+    assert done[0]["summary"].endswith("bone-specific ALP already ordered or resulted")
 
 
 # --- origin unclear --------------------------------------------------------------------------
