@@ -80,6 +80,7 @@ def test_an_earlier_low_within_14_days_asks_for_the_repeat_that_shows_persistenc
     ("kind", "entry"),
     [
         ("malnutrition", condition("E43")),
+        ("anorexia nervosa", condition("F50.01")),
         ("cachexia", condition("R64")),
         ("coeliac", condition("K90.0")),
         ("IBD", condition("K50.90")),
