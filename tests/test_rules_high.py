@@ -278,6 +278,22 @@ def test_cirrhosis_does_not_explain_a_first_alp_of_3x(client: FlaskClient) -> No
         assert fired(found) in (["alp-high-liver-known"], ["alp-high-pbc-response"]), code
 
 
+def test_psc_with_a_raised_bilirubin_is_a_warning_for_mrcp(client: FlaskClient) -> None:
+    # ESGE/EASL 2017 rec 17: worsening cholestasis in PSC suggests a dominant stricture or
+    # cholangiocarcinoma (third bedside review: it got the info card asking for an ultrasound).
+    psc = [condition("K83.01")]
+    bili = observation("1975-2", 2.6, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    [card] = cards(client, [alp(620), ggt(300), bili], conditions=psc)
+    assert card["source"]["topic"]["display"] == "alp-high-psc-cholestasis"
+    assert card["indicator"] == "warning"
+    assert "MRCP for a dominant stricture or cholangiocarcinoma" in card["summary"]
+    assert "CA 19-9" in card["detail"]
+    # Bilirubin normal: the known disease explains the ALP, as before.
+    normal_bili = observation("1975-2", 0.8, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    found = cards(client, [alp(620), ggt(300), normal_bili], conditions=psc)
+    assert fired(found) == ["alp-high-liver-known"]
+
+
 def test_liver_and_bone_metastases_need_no_isoenzymes(client: FlaskClient) -> None:
     both = [condition("C78.7"), condition("C79.51")]
     found = cards(client, [alp(312), ggt(120)], conditions=both)
