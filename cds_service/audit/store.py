@@ -203,8 +203,7 @@ class AuditStore:
             return set(conn.execute(select(column).where(column.in_(record_ids))).scalars())
 
     def _insert(self, conn: Connection, records: Sequence[dict[str, Any]]) -> None:
-        # Plain INSERT statements built once, with parameters per call (executemany): building
-        # a statement with .values() each time cost more than the database write itself.
+        # One executemany per table for the whole batch (_insert_rows).
         records = [r if "outcomes" in r else _from_legacy(r) for r in records]
         _insert_rows(
             conn,

@@ -161,15 +161,28 @@ def vbars(
             value = s.values[i] or 0
             h = (bottom - top) * value / axis[-1]
             if value:
-                detail = f"{text}: {s.name} {fmt(value)} (total {fmt(totals[i])})"
-                out.append(
-                    f'<rect class="mark {s.css}" x="{x:.1f}" y="{base - h:.1f}" '
-                    f'width="{width:.1f}" height="{h:.1f}"{_tip(detail)}</rect>'
-                )
+                out.append(_segment(text, s, value, totals[i], fmt, (x, base - h, width, h)))
             base -= h
     out += _x_labels(labels, xs, bottom, x_label)
     out += _legend(series, left + 4, 14)
     return _close(out)
+
+
+def _segment(
+    label: str,
+    series: Series,
+    value: float,
+    total: float,
+    fmt: Format,
+    box: tuple[float, float, float, float],
+) -> str:
+    """One series' part of a stacked bar (x, y, width, height), its value in the tooltip."""
+    x, y, w, h = box
+    detail = f"{label}: {series.name} {fmt(value)} (total {fmt(total)})"
+    return (
+        f'<rect class="mark {series.css}" x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" '
+        f'height="{h:.1f}"{_tip(detail)}</rect>'
+    )
 
 
 def hbars(
@@ -214,11 +227,7 @@ def hbars(
             value = s.values[i] or 0
             w = (right - left) * value / axis[-1]
             if value:
-                detail = f"{text}: {s.name} {fmt(value)} (total {fmt(totals[i])})"
-                out.append(
-                    f'<rect class="mark {s.css}" x="{x:.1f}" y="{y + 4:.1f}" width="{w:.1f}" '
-                    f'height="{row - 8:.1f}"{_tip(detail)}</rect>'
-                )
+                out.append(_segment(text, s, value, totals[i], fmt, (x, y + 4, w, row - 8)))
             x += w
         out.append(
             f'<text class="value" x="{x + 4:.1f}" y="{y + row / 2 + 4:.1f}">'
