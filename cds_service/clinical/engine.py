@@ -240,12 +240,13 @@ def render_text(template: str, facts: Facts, kb: KnowledgeBase) -> str:
     """Fill `{{fact}}` and `{{param.name}}` placeholders; whitespace collapses to single spaces.
     A text that names only parameters reads the same for every record: it is rendered once per
     knowledge base (most rule conditions are such texts)."""
-    fixed = kb.text_memo.get(template)
-    if fixed is not None:
-        return fixed
+    known = kb.text_memo.get(template)
+    if known:  # (text,): the same for every record
+        return known[0]
     text = _render(template, facts, kb)
-    if all(name.startswith("param.") for name in PLACEHOLDER_RE.findall(template)):
-        kb.text_memo.remember(template, text)
+    if known is None:  # first sight: remember whether it names anything but parameters
+        fixed = all(name.startswith("param.") for name in PLACEHOLDER_RE.findall(template))
+        kb.text_memo.remember(template, (text,) if fixed else ())
     return text
 
 

@@ -467,8 +467,9 @@ class KnowledgeBase:
         return BoundedMemo(CONCEPT_MEMO_SIZE)
 
     @cached_property
-    def text_memo(self) -> BoundedMemo[str, str]:
-        """Rule texts whose placeholders name only parameters, as rendered (clinical/engine.py)."""
+    def text_memo(self) -> BoundedMemo[str, tuple[str, ...]]:
+        """Rule texts seen (clinical/engine.py): `(text,)` as rendered when it names only
+        parameters, `()` when it names a fact and is rendered for each record."""
         return BoundedMemo(CONCEPT_MEMO_SIZE)
 
     @cached_property
