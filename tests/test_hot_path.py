@@ -375,6 +375,30 @@ def test_a_text_naming_only_parameters_is_rendered_once(kb: KnowledgeBase) -> No
     assert engine.render_text(varying, facts, kb) == "ALP 95 (3x)"
 
 
+def test_a_finding_with_a_height_limit_explains_only_below_it(kb: KnowledgeBase) -> None:
+    # findings.explaining: a fracture (2x) and cirrhosis (3x) explain only a modest rise; PBC
+    # explains any height. findings.present keeps them all (the cards still name them).
+    fracture = fhir.condition("S22.000A", onset="2026-10-15")
+    cirrhosis, pbc = fhir.condition("K74.60"), fhir.condition("K74.3")
+
+    def facts(value: float, *conditions: dict[str, Any]) -> Any:
+        record = PatientRecord(
+            fhir.patient(), NOW, results=(fhir.alp(value),), conditions=conditions
+        )
+        [evaluation] = engine.evaluate(kb, record)
+        assert evaluation.facts is not None
+        return evaluation.facts
+
+    below = facts(207, fracture, cirrhosis)  # 1.99x
+    assert below.get("findings.explaining") == below.get("findings.present")
+    above = facts(312, fracture, cirrhosis, pbc)  # 3.0x
+    assert {"recent-fracture", "liver-explains", "pbc"} <= set(above.get("findings.present"))
+    explaining = set(above.get("findings.explaining"))
+    assert "pbc" in explaining
+    assert not {"recent-fracture", "liver-explains"} & explaining
+    assert facts(208, fracture).get("findings.explaining") == []  # 2.0x
+
+
 def test_a_rule_is_checked_up_to_its_first_failed_condition(kb: KnowledgeBase) -> None:
     record = PatientRecord(fhir.patient(), NOW, results=(fhir.alp(312),))
     [evaluation] = engine.evaluate(kb, record)

@@ -65,6 +65,12 @@ def test_the_shipped_knowledge_base_loads(kb: KnowledgeBase) -> None:
             r"unknown parameter \{\{param.ggt_window\}\}",
         ),
         (
+            "findings.yaml",
+            "explains_below_xuln: fracture_explains_max_xuln",
+            "explains_below_xuln: fracture_max",
+            r"\$.findings.recent-fracture.explains_below_xuln: unknown parameter 'fracture_max'",
+        ),
+        (
             "rules/alp-high-confirm-origin.yaml",
             "citations: [bsg-2018",
             "citations: [bsg-2019",

@@ -100,6 +100,8 @@ FACTS: dict[str, str] = {
     "potassium.status": "co-resulted potassium high, normal, low, unknown, or absent",
     "calcium.status": "co-resulted calcium high, normal, low, unknown, or absent",
     "findings.present": "findings (findings.yaml) found in the record",
+    "findings.explaining": "the findings present that can explain this ALP's height (a finding "
+    "with explains_below_xuln only below that multiple)",
     "orders.open": "orderables with an open ServiceRequest",
     "results.recent": "orderables resulted within their look-back window before the ALP",
 }
@@ -112,6 +114,7 @@ FACT_NEEDS: dict[str, tuple[str, ...]] = {
     "ggt.status": ("labs",),
     "results.recent": ("labs",),
     "findings.present": ("conditions", "medications", "procedures"),
+    "findings.explaining": ("conditions", "medications", "procedures"),
     "orders.open": ("orders",),
 }
 """Record kinds a fact is derived from beyond the results being signed: when one could not be
@@ -435,6 +438,14 @@ def derive(
         sorted(found),
         [ln.split(":")[0] for f in found.values() for ln in f.evidence],
     )
+    xuln = facts.get("alp.xuln")
+    explaining = [
+        f
+        for f in sorted(found)
+        if (limit := kb.findings[f].explains_below_xuln) is None
+        or (isinstance(xuln, float) and xuln < kb.param(limit))
+    ]
+    facts.set("findings.explaining", explaining)
     facts.details["findings"] = {k: f.evidence for k, f in found.items()}
     facts.details["mentions"] = {k: f.mentions for k, f in found.items()}
     _open_orders(ctx, facts)

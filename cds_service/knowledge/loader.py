@@ -180,8 +180,13 @@ def _findings(
                     src.get("ended_within_days"),
                 )
             )
+        limit = raw.get("explains_below_xuln")
+        if limit and limit not in parameters:
+            raise KnowledgeBaseError(
+                f"findings.yaml: $.findings.{key}.explains_below_xuln: unknown parameter {limit!r}"
+            )
         findings[key] = Finding(
-            key, raw["label"], raw["direction"], tuple(sources), raw.get("note")
+            key, raw["label"], raw["direction"], tuple(sources), raw.get("note"), limit
         )
     groups = {}
     for name, members in doc["groups"].items():

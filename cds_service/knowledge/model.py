@@ -335,6 +335,8 @@ class Finding:
     direction: str
     sources: tuple[FindingSource, ...]
     note: str | None = None
+    explains_below_xuln: str | None = None
+    """Parameter name: it explains a raised ALP only below this multiple of the upper limit."""
 
 
 @dataclass(frozen=True)
