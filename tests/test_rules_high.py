@@ -184,6 +184,25 @@ def test_a_recently_stopped_denosumab_is_named_as_rebound_turnover(client: Flask
         assert "rebound" not in card["summary"] + card["detail"]
 
 
+def test_a_bisphosphonate_after_denosumab_is_not_told_to_start_one(client: FlaskClient) -> None:
+    # Re-check of the third review: zoledronate given 6 months after the last denosumab dose
+    # (ECTS 2021) only partly blunts the rebound; the card must not say one is due.
+    denosumab = medication(text="Prolia 60 mg every 6 months", status="completed")
+    denosumab["dispenseRequest"] = {"validityPeriod": {"start": "2022-01-01", "end": "2025-08-01"}}
+    zoledronate = medication(text="Zoledronic acid 5 mg IV", status="completed")
+    zoledronate["authoredOn"] = "2026-02-01"
+    [card] = cards(client, [alp(170), ggt(20)], medications=[denosumab, zoledronate])
+    assert card["source"]["topic"]["display"] == BONE
+    assert card["summary"].endswith("rebound after denosumab despite a bisphosphonate?")
+    then = "then Zoledronic acid, stopped 1 Feb 2026: a bisphosphonate only partly blunts"
+    assert then in card["detail"]
+    assert "is due" not in card["summary"] + card["detail"]
+    # An oral bisphosphonate taken now counts the same.
+    alendronate = medication(text="Alendronate 70 mg weekly")
+    [card] = cards(client, [alp(170), ggt(20)], medications=[denosumab, alendronate])
+    assert card["summary"].endswith("despite a bisphosphonate?")
+
+
 def test_a_cancer_that_spreads_to_bone_is_named_with_a_bone_source_rise(
     client: FlaskClient,
 ) -> None:

@@ -3,6 +3,8 @@ pattern, enzyme replacement and the silent normal rule. Positive, negative and b
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -527,6 +529,25 @@ def test_a_normal_alp_is_silent_but_its_decision_is_traced(app: Flask) -> None:
     trace = evaluate_document(services, body).trace
     rules = {r.rule: r for r in trace.evaluations[0].rules}
     assert rules["alp-normal"].fired is True
+
+
+def test_a_yearly_infusion_recorded_as_completed_still_counts_for_the_caution(
+    client: FlaskClient,
+) -> None:
+    # A zoledronate infusion is often filed as a completed order; the next is due within the
+    # year, so hypophosphatasia must be thought of before it (antiresorptive_recent_days).
+    def infusion(on: str) -> dict[str, Any]:
+        drug = medication(text="Zoledronic acid 5 mg IV yearly", status="completed")
+        drug["authoredOn"] = on
+        return drug
+
+    found = cards(client, [alp(20)], labs=[EARLIER_LOW], medications=[infusion("2026-03-02")])
+    assert fired(found) == [PERSISTENT]
+    assert "on Zoledronic acid, stopped 2 Mar 2026" in found[0]["summary"]
+    assert "review it now" in found[0]["detail"]
+    # An infusion more than 15 months ago is history, not current treatment.
+    found = cards(client, [alp(20)], labs=[EARLIER_LOW], medications=[infusion("2025-07-01")])
+    assert "review it now" not in found[0]["detail"]
 
 
 def test_an_adolescent_growth_spurt_is_normal(client: FlaskClient) -> None:
