@@ -71,6 +71,24 @@ def test_the_shipped_knowledge_base_loads(kb: KnowledgeBase) -> None:
             r"\$.findings.recent-fracture.explains_below_xuln: unknown parameter 'fracture_max'",
         ),
         (
+            "findings.yaml",
+            "{from: labs, valueset: zinc, status: low, within_days: measured_deficiency_days}",
+            "{from: labs, valueset: zinc, within_days: measured_deficiency_days}",
+            r"\$.findings.zinc-deficiency.sources\[1\]: `status` goes with, and only with",
+        ),
+        (
+            "findings.yaml",
+            "{from: labs, valueset: zinc, status: low, within_days: measured_deficiency_days}",
+            "{from: labs, valueset: zinc, status: low}",
+            r"\$.findings.zinc-deficiency.sources\[1\]: a lab source needs `within_days`",
+        ),
+        (
+            "findings.yaml",
+            "sources: [{from: conditions, valueset: vitamin-d-deficiency}]",
+            "sources: [{from: conditions, valueset: vitamin-d-deficiency, status: low}]",
+            r"\$.findings.vitamin-d-deficiency.sources\[0\]: `status` goes with, and only with",
+        ),
+        (
             "rules/alp-high-confirm-origin.yaml",
             "citations: [bsg-2018",
             "citations: [bsg-2019",

@@ -111,6 +111,31 @@ def test_a_recorded_condition_explains_a_persistent_mildly_low_alp(
     assert "may explain it" in first[0]["summary"]
 
 
+@pytest.mark.parametrize(
+    ("loinc", "unit", "low", "high", "named"),
+    [
+        ("5763-8", "ug/dL", 60, 120, "low zinc (48 ug/dL, 2 Nov 2026)"),
+        ("19123-9", "mg/dL", 1.7, 2.2, "low magnesium (1.2 mg/dL, 2 Nov 2026)"),
+        ("2601-3", "mmol/L", 0.7, 1.0, "low magnesium (0.5 mmol/L, 2 Nov 2026)"),
+    ],
+)
+def test_a_measured_deficiency_explains_a_persistent_mildly_low_alp(
+    client: FlaskClient, loinc: str, unit: str, low: float, high: float, named: str
+) -> None:
+    # As a coded deficiency does (third bedside review: a measured low zinc was not a cause).
+    value = {"5763-8": 48, "19123-9": 1.2, "2601-3": 0.5}[loinc]
+
+    def measured(result: float, when: str = "2026-11-02T08:00:00Z") -> dict[str, Any]:
+        return observation(loinc, result, when=when, unit=unit, ucum=unit, low=low, high=high)
+
+    found = cards(client, [alp(33)], labs=[MILD_EARLIER_LOW, measured(value)])
+    assert fired(found) == [EXPLAINED]
+    assert named in found[0]["detail"]
+    # Within its range, or measured low more than 90 days ago: not a cause.
+    for other in (measured(high), measured(value, when="2026-08-01T08:00:00Z")):
+        assert fired(cards(client, [alp(33)], labs=[MILD_EARLIER_LOW, other])) == [MILD]
+
+
 def test_fatty_liver_and_status_codes_explain_nothing(client: FlaskClient) -> None:
     # Fatty liver does not lower ALP; a bypass graft status code (Z95.1) recorded last week is
     # not cardiac surgery in the last 30 days.

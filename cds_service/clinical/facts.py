@@ -14,7 +14,7 @@ from typing import Any
 
 from cds_service.clinical import pregnancy
 from cds_service.clinical.classify import Classified, classify
-from cds_service.clinical.findings import day, match_findings
+from cds_service.clinical.findings import Measurement, day, match_findings
 from cds_service.clinical.labs import (
     UNUSABLE_STATUSES,
     Converter,
@@ -358,6 +358,15 @@ class _Context:
         status = _status(value, interval)
         return Reading(key, value, status, interval.high, when, together, shown)
 
+    def measure(self, valueset_id: str, days: float) -> Measurement | None:
+        """A finding's lab source (findings.py): the analyte's latest result, judged by its
+        lab's range (no interval table is kept for these analytes)."""
+        found = self.reading([valueset_id], valueset_id, days)
+        if found is None:
+            return None
+        shown = f"{found.shown}, {day(found.when)}" if found.when else found.shown
+        return Measurement(found.key, found.status, shown)
+
 
 def derive(
     kb: KnowledgeBase, record: PatientRecord, alp: Resource, classified: Classified | None = None
@@ -432,7 +441,7 @@ def derive(
     _liver_panel(ctx, facts)
     _bone_labs(ctx, facts)
     _electrolytes(ctx, facts)
-    found = match_findings(kb, ctx.classified, when)
+    found = match_findings(kb, ctx.classified, when, ctx.measure)
     facts.set(
         "findings.present",
         sorted(found),

@@ -10,10 +10,15 @@ then, failing a code, by ingredient name in the text; the evidence says which.
 A time window is about when something happened: a Condition's onset, a Procedure's performed
 date. A recorded date alone, or a status or history code (ICD-10-CM Z95.1 "presence of
 aortocoronary bypass graft"), never puts an entry inside a window.
+
+A lab source counts the analyte's latest usable result in its window when it is outside its
+reference range in the named direction (a measured low zinc is a zinc deficiency). Judging a
+result against its range is the facts module's work; it is passed in as `measure`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -32,6 +37,21 @@ class Found:
     """How a card names what was found ("amoxicillin / clavulanate, stopped 20 Oct 2026")."""
     ended_only: bool = True
     """Medications: every match is a course that has ended."""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """An analyte's latest usable result in a window, judged against its reference range."""
+
+    key: str
+    status: str
+    """low, normal, high or unknown"""
+    shown: str
+    """Value and date, as a card shows them: 6.1 umol/L, 12 Nov 2026."""
+
+
+Measure = Callable[[str, float], Measurement | None]
+"""(value set id, days before the ALP) -> the latest result of that analyte, or None."""
 
 
 def day(when: datetime) -> str:
@@ -87,13 +107,20 @@ def _matched_name(matched: str) -> str:
     return matched.split(" ", 1)[-1]
 
 
-def match_findings(kb: KnowledgeBase, classified: Classified, when: datetime) -> dict[str, Found]:
-    """Finding id -> what was found, for findings present."""
+def match_findings(
+    kb: KnowledgeBase, classified: Classified, when: datetime, measure: Measure | None = None
+) -> dict[str, Found]:
+    """Finding id -> what was found, for findings present. Without `measure`, lab sources are
+    not read."""
     tolerance = timedelta(hours=kb.param("result_time_tolerance_hours"))
     present: dict[str, Found] = {}
     for finding in kb.findings.values():
         found = Found()
         for source in finding.sources:
+            if source.kind == "labs":
+                if measure is not None and source.within_days is not None:
+                    _measured(kb, measure, source, source.within_days, found)
+                continue
             for entry in classified.in_valueset(source.kind, source.valueset):
                 if not _counts(kb, entry, source, when, tolerance):
                     continue
@@ -109,3 +136,16 @@ def match_findings(kb: KnowledgeBase, classified: Classified, when: datetime) ->
         if found.evidence:
             present[finding.id] = found
     return present
+
+
+def _measured(
+    kb: KnowledgeBase, measure: Measure, source: FindingSource, window: str, found: Found
+) -> None:
+    result = measure(source.valueset, kb.param(window))
+    if result is None or result.status != source.status:
+        return
+    direction = "below" if source.status == "low" else "above"
+    found.evidence.append(f"{result.key}: {result.shown}, {direction} its reference range")
+    analyte = kb.valuesets[source.valueset].title.lower()
+    found.mentions.append(f"{source.status} {analyte} ({result.shown})")
+    found.ended_only = False

@@ -171,6 +171,10 @@ def _findings(
             for window in ("within_days", "ended_within_days"):
                 if src.get(window) and src[window] not in parameters:
                     raise KnowledgeBaseError(f"{where}.{window}: unknown parameter {src[window]!r}")
+            if (src["from"] == "labs") != ("status" in src):
+                raise KnowledgeBaseError(f"{where}: `status` goes with, and only with, from: labs")
+            if src["from"] == "labs" and not src.get("within_days"):
+                raise KnowledgeBaseError(f"{where}: a lab source needs `within_days`")
             sources.append(
                 FindingSource(
                     src["from"],
@@ -178,6 +182,7 @@ def _findings(
                     src.get("within_days"),
                     src.get("include_inactive", False),
                     src.get("ended_within_days"),
+                    src.get("status"),
                 )
             )
         limit = raw.get("explains_below_xuln")

@@ -319,13 +319,15 @@ class TextItem:
 @dataclass(frozen=True)
 class FindingSource:
     kind: str
-    """conditions, medications or procedures"""
+    """conditions, medications, procedures or labs"""
     valueset: str
     within_days: str | None = None
     """Name of the parameter limiting how long before the ALP the entry's event happened."""
     include_inactive: bool = False
     ended_within_days: str | None = None
     """Medications: name of the parameter for how recently an ended course still counts."""
+    status: str | None = None
+    """Labs: the latest result's status against its reference range that counts (low, high)."""
 
 
 @dataclass(frozen=True)

@@ -248,12 +248,15 @@ def rulebook(kb: KnowledgeBase) -> dict[str, Any]:
                 "label": f.label,
                 "direction": f.direction,
                 "note": f.note,
+                "explains_below_xuln": f.explains_below_xuln,
                 "sources": [
                     {
                         "from": s.kind,
                         "valueset": s.valueset,
                         "within_days": s.within_days,
                         "include_inactive": s.include_inactive,
+                        "ended_within_days": s.ended_within_days,
+                        "status": s.status,
                     }
                     for s in f.sources
                 ],
