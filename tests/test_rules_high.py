@@ -184,6 +184,29 @@ def test_a_recently_stopped_denosumab_is_named_as_rebound_turnover(client: Flask
         assert "rebound" not in card["summary"] + card["detail"]
 
 
+@pytest.mark.parametrize(
+    ("entry", "named"),
+    [
+        (condition("399068003", SNOMED), "known malignant tumor of prostate: look for bone"),
+        (condition("109989006", SNOMED), "known multiple myeloma: look for bone"),
+    ],
+)
+def test_a_cancer_coded_only_in_snomed_is_named_too(
+    client: FlaskClient, entry: dict[str, Any], named: str
+) -> None:
+    # Fourth bedside review: prostate cancer coded only in SNOMED CT, with vitamin D deficiency,
+    # was called "consistent with vitamin D deficiency"; metastases were never looked for.
+    found = cards(client, [alp(310), ggt(25)], conditions=[entry, condition("E55.9")])
+    assert fired(found) == [BONE]
+    assert found[0]["summary"].endswith(named + " metastases")
+
+
+@pytest.mark.parametrize("text", ["Augmentin 625 mg", "Septrin Forte", "Lamisil 250 mg tablets"])
+def test_a_cholestatic_drug_given_by_brand_name_is_named(client: FlaskClient, text: str) -> None:
+    found = cards(client, [alp(390), ggt(200)], medications=[medication(text=text)])
+    assert f"likely cause {text.split()[0]}" in found[0]["summary"]
+
+
 def test_a_bisphosphonate_after_denosumab_is_not_told_to_start_one(client: FlaskClient) -> None:
     # Re-check of the third review: zoledronate given 6 months after the last denosumab dose
     # (ECTS 2021) only partly blunts the rebound; the card must not say one is due.
@@ -219,6 +242,21 @@ def test_a_cancer_that_spreads_to_bone_is_named_with_a_bone_source_rise(
     # A pathological fracture in neoplastic disease is the neoplasm, not a healing fracture.
     neoplastic = condition("M84.58XA", onset="2026-10-15")
     assert fired(cards(client, [alp(500), ggt(25)], conditions=[neoplastic])) == [BONE_EXPLAINED]
+
+
+def test_an_order_older_than_its_look_back_no_longer_stands_for_the_test(
+    client: FlaskClient,
+) -> None:
+    # Fourth bedside review: a GGT ordered in July and never collected silenced every card.
+    stale = service_request("2324-2")
+    stale["authoredOn"] = "2026-07-01"
+    found = cards(client, [alp(330)], orders=[stale])
+    assert fired(found) == [CONFIRM]
+    assert suggested(found[0]) == ["2324-2"]
+    # Ordered within GGT's 30-day look-back: on order, not asked for again.
+    fresh = service_request("2324-2")
+    fresh["authoredOn"] = "2026-11-10"
+    assert cards(client, [alp(330)], orders=[fresh]) == []
 
 
 def test_bone_alp_already_ordered_is_not_suggested_again(client: FlaskClient) -> None:

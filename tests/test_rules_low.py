@@ -499,6 +499,26 @@ def test_the_wilson_pattern_applies_from_3_to_55(
     assert (WILSON in fired(found)) is expected
 
 
+@pytest.mark.parametrize("birth", ["1968-05-01", "1995-03-01"])
+def test_liver_failure_with_a_low_alp_for_the_bilirubin_warns_at_any_adult_age(
+    client: FlaskClient, birth: str
+) -> None:
+    # Fourth bedside review: fulminant Wilson disease with AST/ALT 1.85, or aged 58, got only a
+    # repeat-ALP card. With an INR of 1.5 or more the ALP/bilirubin ratio alone is enough.
+    results = wilson_results(ast=185, alt=100)  # AST/ALT 1.85
+    inr = observation("6301-6", 2.4, unit=None, ucum=None)
+    found = cards(client, [*results, inr], pt=patient("female", birth))
+    assert fired(found) == [WILSON]
+    assert found[0]["summary"].startswith("ALP/bilirubin 2.5, INR 2.4: liver failure")
+    assert "for the bilirubin with AST well above ALT" not in found[0]["detail"]
+    # No liver failure: neither the ratio alone nor the age widens it.
+    below = observation("6301-6", 1.4, unit=None, ucum=None)
+    assert WILSON not in fired(cards(client, [*results, below], pt=patient("female", birth)))
+    # Under 3 years old: not Wilson disease.
+    toddler = patient("female", "2024-06-01")
+    assert WILSON not in fired(cards(client, [*results, inr], pt=toddler))
+
+
 def test_the_wilson_ratios_need_values_drawn_together(client: FlaskClient) -> None:
     results = wilson_results()
     earlier_bili = observation(
@@ -554,6 +574,33 @@ def test_a_normal_alp_is_silent_but_its_decision_is_traced(app: Flask) -> None:
     trace = evaluate_document(services, body).trace
     rules = {r.rule: r for r in trace.evaluations[0].rules}
     assert rules["alp-normal"].fired is True
+
+
+def test_a_markedly_low_first_or_confirming_alp_on_an_antiresorptive_says_so_now(
+    client: FlaskClient,
+) -> None:
+    # Fourth bedside review: alendronate, a stress fracture and a first ALP of 21 got only the
+    # serum repeat; the confirming low 10 days later was told "do not start" a drug she takes.
+    drug = medication(text="Alendronate 70 mg weekly")
+    [first] = cards(client, [alp(21)], medications=[drug])
+    assert first["source"]["topic"]["display"] == FIRST
+    assert first["summary"] == (
+        "Low ALP 21 U/L on Alendronate: repeat in a serum tube; review the drug until "
+        "hypophosphatasia is excluded"
+    )
+    assert "hold further doses until a repeat rules out hypophosphatasia" in first["detail"]
+    # Mildly low on it, or markedly low without one: the plain repeat.
+    [mild] = cards(client, [alp(33)], medications=[drug])
+    assert mild["summary"] == "Low ALP 33 U/L (lower limit 35): repeat ALP in a serum tube"
+    [plain] = cards(client, [alp(21)])
+    assert "hold further doses" not in plain["detail"]
+    recent_low = alp(22, when="2026-11-12T08:00:00Z")
+    [confirming] = cards(client, [alp(21)], labs=[recent_low], medications=[drug])
+    assert confirming["source"]["topic"]["display"] == AWAITING
+    assert "Markedly low on Alendronate: hold further doses" in confirming["detail"]
+    assert "do not start" not in confirming["detail"]
+    [untreated] = cards(client, [alp(21)], labs=[recent_low])
+    assert "do not start a bisphosphonate" in untreated["detail"]
 
 
 def test_a_yearly_infusion_recorded_as_completed_still_counts_for_the_caution(

@@ -54,6 +54,26 @@ def test_raised_alt_or_a_known_bone_condition_is_not_transient(client: FlaskClie
     assert THP not in fired(found)
 
 
+@pytest.mark.parametrize(
+    ("loinc", "value", "unit", "low", "high"),
+    [
+        ("62292-8", 10, "nmol/L", None, None),  # 25-OH vitamin D: deficient
+        ("2731-8", 250, "pg/mL", 15, 65),  # PTH raised
+        ("2777-1", 2.4, "mg/dL", 4.0, 6.5),  # phosphate low for a toddler
+    ],
+)
+def test_rickets_in_the_labs_is_not_transient(
+    client: FlaskClient, loinc: str, value: float, unit: str, low: float | None, high: float | None
+) -> None:
+    # Fourth bedside review: a toddler with 25-OH vitamin D 10 nmol/L, PTH 250 and a low
+    # phosphate was called benign (Kraut: no bone disease on laboratory tests; Munns 2016).
+    lab = observation(loinc, value, unit=unit, ucum=unit, low=low, high=high)
+    found = cards(client, [alp(1650, low=None, high=None)], labs=[lab], pt=TODDLER)
+    assert fired(found) == [CONFIRM]
+    assert "rickets in the labs" in found[0]["detail"]
+    assert "wrist or knee X-ray" in found[0]["detail"]
+
+
 @pytest.mark.parametrize(("birth", "expected"), [("2021-11-21", True), ("2021-11-20", False)])
 def test_transient_hyperphosphatasaemia_is_under_5(
     client: FlaskClient, birth: str, expected: bool

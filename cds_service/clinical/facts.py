@@ -700,7 +700,14 @@ def _open_orders(ctx: _Context, facts: Facts) -> None:
             continue
         if ctx.record.patient_id and not _about_patient(order, ctx.record.patient_id):
             continue
+        authored = parse_datetime(order.get("authoredOn"))
         for orderable in ctx.kb.orderables_ordered_by(order.get("code")):
+            # An order older than the test's look-back was never collected: it no longer
+            # stands for the test (an open GGT order from July silenced every card). A test
+            # with no look-back (a repeat ALP, often booked weeks ahead) keeps its order.
+            days = ctx.kb.orderables[orderable].lookback_days
+            if days and authored is not None and authored < ctx.when - timedelta(days=days):
+                continue
             found.setdefault(orderable, resource_key(order))
     facts.set("orders.open", sorted(found), found.values())
     facts.details["open_orders"] = found
