@@ -517,6 +517,9 @@ def test_liver_failure_with_a_low_alp_for_the_bilirubin_warns_at_any_adult_age(
     # Under 3 years old: not Wilson disease.
     toddler = patient("female", "2024-06-01")
     assert WILSON not in fired(cards(client, [*results, inr], pt=toddler))
+    # A raised INR without liver injury (warfarin beside Gilbert syndrome): not liver failure.
+    uninjured = wilson_results(bili=3.0, ast=30, alt=25)
+    assert WILSON not in fired(cards(client, [*uninjured, inr], pt=patient("female", birth)))
 
 
 def test_the_wilson_ratios_need_values_drawn_together(client: FlaskClient) -> None:
