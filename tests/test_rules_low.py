@@ -591,7 +591,7 @@ def test_a_markedly_low_first_or_confirming_alp_on_an_antiresorptive_says_so_now
         "Low ALP 21 U/L on Alendronate: repeat in a serum tube; review the drug until "
         "hypophosphatasia is excluded"
     )
-    assert "hold further doses until a repeat rules out hypophosphatasia" in first["detail"]
+    assert "Alendronate: hold further doses until hypophosphatasia is excluded" in first["detail"]
     # Mildly low on it, or markedly low without one: the plain repeat.
     [mild] = cards(client, [alp(33)], medications=[drug])
     assert mild["summary"] == "Low ALP 33 U/L (lower limit 35): repeat ALP in a serum tube"
