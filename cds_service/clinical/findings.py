@@ -108,18 +108,16 @@ def _matched_name(matched: str) -> str:
 
 
 def match_findings(
-    kb: KnowledgeBase, classified: Classified, when: datetime, measure: Measure | None = None
+    kb: KnowledgeBase, classified: Classified, when: datetime, measure: Measure
 ) -> dict[str, Found]:
-    """Finding id -> what was found, for findings present. Without `measure`, lab sources are
-    not read."""
+    """Finding id -> what was found, for findings present."""
     tolerance = timedelta(hours=kb.param("result_time_tolerance_hours"))
     present: dict[str, Found] = {}
     for finding in kb.findings.values():
         found = Found()
         for source in finding.sources:
             if source.kind == "labs":
-                if measure is not None and source.within_days is not None:
-                    _measured(kb, measure, source, source.within_days, found)
+                _measured(kb, measure, source, found)
                 continue
             for entry in classified.in_valueset(source.kind, source.valueset):
                 if not _counts(kb, entry, source, when, tolerance):
@@ -138,10 +136,9 @@ def match_findings(
     return present
 
 
-def _measured(
-    kb: KnowledgeBase, measure: Measure, source: FindingSource, window: str, found: Found
-) -> None:
-    result = measure(source.valueset, kb.param(window))
+def _measured(kb: KnowledgeBase, measure: Measure, source: FindingSource, found: Found) -> None:
+    # The loader refuses a lab source without `within_days`.
+    result = measure(source.valueset, kb.param(source.within_days or ""))
     if result is None or result.status != source.status:
         return
     direction = "below" if source.status == "low" else "above"
