@@ -177,7 +177,7 @@ def test_a_recently_stopped_denosumab_is_named_as_rebound_turnover(client: Flask
     assert card["summary"].endswith(
         "denosumab stopped: rebound bone turnover; another antiresorptive is due"
     )
-    assert "Prolia, stopped 1 Aug 2025: turnover rebounds" in card["detail"]
+    assert "Prolia, stopped 1 Aug 2025: turnover rebounds after stopping it" in card["detail"]
     # Stopped longer ago than 18 months, or still given: not named as a rebound.
     for drug in (stopped("2025-04-01"), medication(text="Prolia 60 mg every 6 months")):
         [card] = cards(client, [alp(170), ggt(20)], medications=[drug])
@@ -207,23 +207,34 @@ def test_a_cholestatic_drug_given_by_brand_name_is_named(client: FlaskClient, te
     assert f"likely cause {text.split()[0]}" in found[0]["summary"]
 
 
-def test_a_bisphosphonate_after_denosumab_is_not_told_to_start_one(client: FlaskClient) -> None:
-    # Re-check of the third review: zoledronate given 6 months after the last denosumab dose
-    # (ECTS 2021) only partly blunts the rebound; the card must not say one is due.
+@pytest.mark.parametrize("text", ["Lamisil AT 1% spray", "Lamisil Once 1% cutaneous solution"])
+def test_a_skin_preparation_is_not_a_cholestatic_drug(client: FlaskClient, text: str) -> None:
+    found = cards(client, [alp(390), ggt(200)], medications=[medication(text=text)])
+    assert "Lamisil" not in found[0]["summary"]
+
+
+def test_a_recorded_bisphosphonate_beside_a_stopped_denosumab_is_worded_as_conditional(
+    client: FlaskClient,
+) -> None:
+    # Re-check of the third review: zoledronate given after denosumab only partly blunts the
+    # rebound (ECTS 2021). The fourth review's re-check found an old alendronate order, written
+    # before denosumab, read as that cover; the order of courses is not known, so the card keeps
+    # "another antiresorptive is due" and words the bisphosphonate line as a condition.
     denosumab = medication(text="Prolia 60 mg every 6 months", status="completed")
     denosumab["dispenseRequest"] = {"validityPeriod": {"start": "2022-01-01", "end": "2025-08-01"}}
     zoledronate = medication(text="Zoledronic acid 5 mg IV", status="completed")
     zoledronate["authoredOn"] = "2026-02-01"
-    [card] = cards(client, [alp(170), ggt(20)], medications=[denosumab, zoledronate])
-    assert card["source"]["topic"]["display"] == BONE
-    assert card["summary"].endswith("rebound after denosumab despite a bisphosphonate?")
-    then = "then Zoledronic acid, stopped 1 Feb 2026: a bisphosphonate only partly blunts"
-    assert then in card["detail"]
-    assert "is due" not in card["summary"] + card["detail"]
-    # An oral bisphosphonate taken now counts the same.
-    alendronate = medication(text="Alendronate 70 mg weekly")
-    [card] = cards(client, [alp(170), ggt(20)], medications=[denosumab, alendronate])
-    assert card["summary"].endswith("despite a bisphosphonate?")
+    old_alendronate = medication(text="Alendronate 70 mg weekly")  # an order never closed
+    old_alendronate["authoredOn"] = "2018-03-01"
+    for other in (zoledronate, old_alendronate):
+        [card] = cards(client, [alp(170), ggt(20)], medications=[denosumab, other])
+        assert card["source"]["topic"]["display"] == BONE
+        assert card["summary"].endswith("another antiresorptive is due")
+        assert "another antiresorptive is due if not given" in card["detail"]
+        assert "recorded: if given after denosumab, it only partly blunts" in card["detail"]
+    # Without a bisphosphonate, no such line.
+    [card] = cards(client, [alp(170), ggt(20)], medications=[denosumab])
+    assert "if given after denosumab" not in card["detail"]
 
 
 def test_a_cancer_that_spreads_to_bone_is_named_with_a_bone_source_rise(

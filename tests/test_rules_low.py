@@ -604,6 +604,12 @@ def test_a_markedly_low_first_or_confirming_alp_on_an_antiresorptive_says_so_now
     assert "do not start" not in confirming["detail"]
     [untreated] = cards(client, [alp(21)], labs=[recent_low])
     assert "do not start a bisphosphonate" in untreated["detail"]
+    # On denosumab, holding a dose brings rebound fractures: never "hold" (fourth re-check).
+    prolia = medication(text="Prolia 60 mg every 6 months")
+    for labs in ([], [recent_low]):
+        [card] = cards(client, [alp(21)], labs=labs, medications=[prolia])
+        assert "Prolia: do not delay the next injection without a bone-team plan" in card["detail"]
+        assert "hold further doses" not in card["detail"]
 
 
 def test_a_yearly_infusion_recorded_as_completed_still_counts_for_the_caution(
