@@ -89,6 +89,14 @@ def test_the_shipped_knowledge_base_loads(kb: KnowledgeBase) -> None:
             r"\$.findings.vitamin-d-deficiency.sources\[0\]: `status` goes with, and only with",
         ),
         (
+            "findings.yaml",
+            "sources: [{from: conditions, valueset: vitamin-d-deficiency}]",
+            "sources: [{from: conditions, valueset: vitamin-d-deficiency, "
+            "started_before_rise: true}]",
+            r"\$.findings.vitamin-d-deficiency.sources\[0\]: `started_before_rise` is for "
+            "medications only",
+        ),
+        (
             "rules/alp-high-confirm-origin.yaml",
             "citations: [bsg-2018",
             "citations: [bsg-2019",

@@ -523,6 +523,45 @@ def test_a_course_that_ended_within_90_days_is_named_with_when(client: FlaskClie
     )
 
 
+def test_a_drug_started_after_the_alp_was_already_raised_is_not_its_cause(
+    client: FlaskClient,
+) -> None:
+    # Fourth bedside review: Augmentin was called "likely cause" of a rise that predated it
+    # (RUCAM: liver injury before the drug started scores as unrelated).
+    augmentin = medication(text="Augmentin 625 mg")
+    augmentin["authoredOn"] = "2026-10-01"
+    earlier_high = alp(290, when="2026-06-01T08:00:00Z")
+    found = cards(client, [alp(390), ggt(200)], medications=[augmentin], labs=[earlier_high])
+    assert "Augmentin" not in found[0]["summary"] + found[0]["detail"]
+    # The run of raised results is what counts: a normal ALP between them starts a new rise.
+    normal = alp(90, when="2026-09-01T08:00:00Z")
+    found = cards(
+        client, [alp(390), ggt(200)], medications=[augmentin], labs=[earlier_high, normal]
+    )
+    assert "likely cause Augmentin" in found[0]["summary"]
+    # Started before the first raised ALP, or with no start recorded: still named.
+    augmentin["authoredOn"] = "2026-05-20"
+    found = cards(client, [alp(390), ggt(200)], medications=[augmentin], labs=[earlier_high])
+    assert "likely cause Augmentin" in found[0]["summary"]
+    del augmentin["authoredOn"]
+    found = cards(client, [alp(390), ggt(200)], medications=[augmentin], labs=[earlier_high])
+    assert "likely cause Augmentin" in found[0]["summary"]
+
+
+def test_a_statement_dates_the_start_of_a_course_by_its_effective_period(
+    client: FlaskClient,
+) -> None:
+    statement = medication(text="Flucloxacillin 500 mg capsules")
+    statement["resourceType"] = "MedicationStatement"
+    statement["effectivePeriod"] = {"start": "2026-10-01"}
+    earlier_high = alp(290, when="2026-06-01T08:00:00Z")
+    found = cards(client, [alp(390), ggt(200)], medications=[statement], labs=[earlier_high])
+    assert "Flucloxacillin" not in found[0]["summary"]
+    statement["effectivePeriod"] = {"start": "2026-05-01"}
+    found = cards(client, [alp(390), ggt(200)], medications=[statement], labs=[earlier_high])
+    assert "likely cause Flucloxacillin" in found[0]["summary"]
+
+
 def test_flucloxacillin_is_named_by_name(client: FlaskClient) -> None:
     flu = medication(text="Flucloxacillin 500 mg capsules", status="stopped")
     flu["authoredOn"] = "2026-10-20"

@@ -109,6 +109,23 @@ def medication_end(medication: Resource) -> datetime | None:
     return authored
 
 
+def medication_start(medication: Resource) -> datetime | None:
+    """When a course began: the statement's effective start, or the request's dosing bounds
+    start, else when it was written; None when the record does not say."""
+    if medication.get("resourceType") == "MedicationStatement":
+        period = medication.get("effectivePeriod")
+        start = period.get("start") if isinstance(period, dict) else None
+        return _first_time(start, medication.get("effectiveDateTime"))
+    for dosage in as_list(medication.get("dosageInstruction")):
+        timing = dosage.get("timing") if isinstance(dosage, dict) else None
+        repeat = timing.get("repeat") if isinstance(timing, dict) else None
+        bounds = repeat.get("boundsPeriod") if isinstance(repeat, dict) else None
+        begun = parse_datetime(bounds.get("start")) if isinstance(bounds, dict) else None
+        if begun:
+            return begun
+    return parse_datetime(medication.get("authoredOn"))
+
+
 _DAYS = {"d": 1.0, "day": 1.0, "days": 1.0, "wk": 7.0, "week": 7.0, "weeks": 7.0,
          "mo": 30.4, "month": 30.4, "months": 30.4, "h": 1 / 24}  # fmt: skip
 

@@ -441,7 +441,7 @@ def derive(
     _liver_panel(ctx, facts)
     _bone_labs(ctx, facts)
     _electrolytes(ctx, facts)
-    found = match_findings(kb, ctx.classified, when, ctx.measure)
+    found = match_findings(kb, ctx.classified, when, ctx.measure, facts.details.get("rise_since"))
     facts.set(
         "findings.present",
         sorted(found),
@@ -483,6 +483,7 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
     clear = ctx.kb.param("low_earlier_normal_min_fraction")
     lows: list[tuple[datetime, str]] = []
     not_low: list[tuple[datetime, str]] = []
+    statuses: list[tuple[datetime, str]] = []
     window: list[tuple[datetime, str, float, str, str]] = []
     for entry in ctx.classified.in_valueset("observations", "alp-total"):
         obs, key, obs_time = entry.resource, entry.key, entry.time
@@ -500,12 +501,22 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
             obs, ctx.enzyme, ctx.kb.intervals.get("alp"), ctx.sex, age, ctx.paediatric
         )
         earlier_status = _status(value.value_ul, interval) if interval else "unknown"
+        statuses.append((obs_time, earlier_status))
         if earlier_status == "low":
             lows.append((obs_time, key))
         elif interval and interval.low is not None and value.value_ul > interval.low * clear:
             not_low.append((obs_time, key))
         if obs_time >= trend_since:
             window.append((obs_time, key, value.value_ul, earlier_status, _shown(obs)))
+    if status == "high":
+        # When this rise began: the first of the unbroken run of raised results before this one
+        # (a drug started after it did not cause it).
+        rise_since = ctx.when
+        for obs_time, earlier_status in sorted(statuses, reverse=True):
+            if earlier_status != "high":
+                break
+            rise_since = obs_time
+        facts.details["rise_since"] = rise_since
     lows.sort()
     persistent = [k for t, k in lows if t <= ctx.when - persistence]
     facts.set("alp.earlier_lows", len(lows), [k for _, k in lows])

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from cds_service.clinical.classify import Classified, Entry, short_name
+from cds_service.clinical.classify import Classified, Entry, medication_start, short_name
 from cds_service.knowledge.model import FindingSource, KnowledgeBase
 
 STATUS_CODES = "status-history-codes"
@@ -59,11 +59,20 @@ def day(when: datetime) -> str:
 
 
 def _counts(
-    kb: KnowledgeBase, entry: Entry, source: FindingSource, when: datetime, tolerance: timedelta
+    kb: KnowledgeBase,
+    entry: Entry,
+    source: FindingSource,
+    when: datetime,
+    tolerance: timedelta,
+    rise_since: datetime | None,
 ) -> bool:
     if source.kind == "conditions" and not entry.countable:
         return False
     if source.kind == "medications":
+        if source.started_before_rise and rise_since is not None:
+            started = medication_start(entry.resource)
+            if started is not None and started >= rise_since:
+                return False
         if entry.active:
             return True
         if not (entry.ended and source.ended_within_days and entry.time is not None):
@@ -108,9 +117,15 @@ def _matched_name(matched: str) -> str:
 
 
 def match_findings(
-    kb: KnowledgeBase, classified: Classified, when: datetime, measure: Measure
+    kb: KnowledgeBase,
+    classified: Classified,
+    when: datetime,
+    measure: Measure,
+    rise_since: datetime | None,
 ) -> dict[str, Found]:
-    """Finding id -> what was found, for findings present."""
+    """Finding id -> what was found, for findings present. `rise_since`: when the current rise
+    of a raised ALP began (its first raised result), for sources that need a drug started
+    before it."""
     tolerance = timedelta(hours=kb.param("result_time_tolerance_hours"))
     present: dict[str, Found] = {}
     for finding in kb.findings.values():
@@ -120,7 +135,7 @@ def match_findings(
                 _measured(kb, measure, source, found)
                 continue
             for entry in classified.in_valueset(source.kind, source.valueset):
-                if not _counts(kb, entry, source, when, tolerance):
+                if not _counts(kb, entry, source, when, tolerance, rise_since):
                     continue
                 line = f"{entry.key}: {entry.matches[source.valueset]}"
                 if entry.ended:

@@ -175,6 +175,8 @@ def _findings(
                 raise KnowledgeBaseError(f"{where}: `status` goes with, and only with, from: labs")
             if src["from"] == "labs" and not src.get("within_days"):
                 raise KnowledgeBaseError(f"{where}: a lab source needs `within_days`")
+            if src.get("started_before_rise") and src["from"] != "medications":
+                raise KnowledgeBaseError(f"{where}: `started_before_rise` is for medications only")
             sources.append(
                 FindingSource(
                     src["from"],
@@ -183,6 +185,7 @@ def _findings(
                     src.get("include_inactive", False),
                     src.get("ended_within_days"),
                     src.get("status"),
+                    src.get("started_before_rise", False),
                 )
             )
         limit = raw.get("explains_below_xuln")
