@@ -362,6 +362,24 @@ def test_psc_with_a_raised_bilirubin_is_a_warning_for_mrcp(client: FlaskClient) 
     assert fired(found) == ["alp-high-liver-known"]
 
 
+def test_alcohol_beside_bone_metastases_leaves_the_raised_ggt_unsettled(
+    client: FlaskClient,
+) -> None:
+    # Fourth bedside review: a raised GGT in a drinker with bone metastases got the liver card;
+    # alcohol raises GGT without raising ALP much, so isoenzymes settle the source.
+    both = [condition("F10.20"), condition("C79.51")]
+    found = cards(client, [alp(312), ggt(120)], conditions=both)
+    assert fired(found) == [UNCLEAR]
+    assert "known bone cause; alcohol raises GGT itself" in found[0]["summary"]
+    assert "may be raised by alcohol alone" in found[0]["detail"]
+    assert suggested(found[0]) == ["24332-9"]
+    # Alcohol alone, or the bone cause alone with a raised GGT: the liver card as before.
+    for alone in ([condition("F10.20")], [condition("C79.51")]):
+        assert fired(cards(client, [alp(312), ggt(120)], conditions=alone)) != [UNCLEAR]
+    # A normal GGT beside both: the bone reading stands, not isoenzymes.
+    assert fired(cards(client, [alp(312), ggt(20)], conditions=both)) != [UNCLEAR]
+
+
 def test_liver_and_bone_metastases_need_no_isoenzymes(client: FlaskClient) -> None:
     both = [condition("C78.7"), condition("C79.51")]
     found = cards(client, [alp(312), ggt(120)], conditions=both)
