@@ -58,6 +58,28 @@ def test_low_for_a_child_is_judged_by_the_age_table(client: FlaskClient) -> None
     assert fired(cards(client, [alp(100)], pt=child)) == [FIRST]
 
 
+def test_premature_tooth_loss_sends_a_first_low_straight_to_plp(client: FlaskClient) -> None:
+    # Fourth bedside review: a 4-year-old who lost incisors early had only the serum repeat;
+    # premature loss of teeth is often the first sign of hypophosphatasia (Reibel 2009).
+    child = patient("female", "2022-06-01")
+    free_text = condition("K00.6")
+    free_text["code"]["text"] = "Early loss of primary teeth (roots intact)"
+    for teeth in (condition("K08.0"), free_text):
+        [card] = cards(client, [alp(60)], pt=child, conditions=[teeth])
+        assert fired([card]) == [FIRST]
+        assert "premature tooth loss: consider hypophosphatasia" in card["summary"]
+        assert suggested(card) == ["6768-6", "62236-5"]
+    # Late eruption (the same K00.6 code) or teeth lost to trauma: the plain repeat.
+    late = condition("K00.6")
+    late["code"]["text"] = "Delayed eruption of teeth"
+    trauma = condition("K08.1")
+    trauma["code"]["text"] = "Premature loss of teeth due to trauma"
+    for other in (late, trauma):
+        [card] = cards(client, [alp(60)], pt=child, conditions=[other])
+        assert suggested(card) == ["6768-6"]
+        assert "hypophosphatasia" not in card["summary"]
+
+
 def test_a_repeat_already_ordered_means_no_first_low_card(client: FlaskClient) -> None:
     assert cards(client, [alp(20)], orders=[service_request("6768-6")]) == []
 
