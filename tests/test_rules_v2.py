@@ -378,3 +378,39 @@ def test_a_mild_non_fasting_rise_with_normal_ggt_is_repeated_fasting_first(
     found = cards(client, [with_fasting(alp(130), "NF"), ggt(20)])  # 1.25x
     assert fired(found) == ["alp-high-bone-source"]
     assert suggested(found[0]) == ["6768-6"]
+
+
+# --- a lab range sent only as text ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("35-104 U/L", "reference 35-104 U/L (lab range)"),
+        ("35 - 104", "reference 35-104 U/L (lab range)"),
+        ("35 to 104 IU/L", "reference 35-104 U/L (lab range)"),
+        ("0.58-1.74 ukat/L", "reference 35-104 U/L (lab range)"),
+        ("<= 104 U/L", "(lab range completed from the knowledge base)"),
+    ],
+)
+def test_a_range_sent_only_as_text_is_read(client: FlaskClient, text: str, shown: str) -> None:
+    # Fourth bedside review: a range sent only as `referenceRange.text` was ignored and the
+    # adult table (40-129 for a man) called an ALP of 120 normal against the lab's 35-104.
+    result = alp(120, low=None, high=None)
+    result["referenceRange"] = [{"text": text}]
+    [card] = cards(client, [result], pt=patient("male"))
+    assert card["source"]["topic"]["display"] == "alp-high-confirm-origin"
+    assert shown in card["detail"]
+
+
+@pytest.mark.parametrize(
+    "text", ["M: 40-129; F: 35-104", "see report", "104-35 U/L", "35-104 mg/dL"]
+)
+def test_a_text_range_that_is_not_one_plain_range_is_not_read(
+    client: FlaskClient, text: str
+) -> None:
+    # Two ranges, prose, reversed bounds or a unit that is not an enzyme unit: the table
+    # (40-129 for a man), so 120 is normal.
+    result = alp(120, low=None, high=None)
+    result["referenceRange"] = [{"text": text}]
+    assert cards(client, [result], pt=patient("male")) == []

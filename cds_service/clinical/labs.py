@@ -9,6 +9,7 @@ labs rarely flag a low ALP.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -158,6 +159,55 @@ def _range_bound(quantity: Any, convert: Converter, default: tuple[Any, Any]) ->
     return convert(value, code, text)
 
 
+_NUMBER = r"(\d+(?:\.\d+)?)"
+_TEXT_RANGE = re.compile(rf"^{_NUMBER}\s*(?:-|\u2013|to)\s*{_NUMBER}\s*(.*)$", re.IGNORECASE)
+_TEXT_HIGH = re.compile(rf"^(?:<=?|\u2264|up to)\s*{_NUMBER}\s*(.*)$", re.IGNORECASE)
+_TEXT_LOW = re.compile(rf"^(?:>=?|\u2265)\s*{_NUMBER}\s*(.*)$", re.IGNORECASE)
+# What may follow the numbers: a unit ("U/L", "ukat/L", "IU/L"), nothing else. A second range
+# ("40-129; F: 35-104") or a sex or age label leaves more than a unit, and the text is not read.
+_UNIT_ONLY = re.compile(r"^[A-Za-z\u00b5\u03bc/\[\]]{0,12}$")
+
+
+def _text_bounds(
+    text: Any, convert: Converter, default: tuple[Any, Any]
+) -> tuple[float | None, float | None]:
+    """(low, high) from a range sent only as text ("35-104 U/L", "<= 104", "> 35"), the way
+    many EHRs send it; (None, None) when the text is anything else."""
+    if not isinstance(text, str):
+        return None, None
+    text = text.strip()
+    for pattern, sides in ((_TEXT_RANGE, "both"), (_TEXT_HIGH, "high"), (_TEXT_LOW, "low")):
+        match = pattern.match(text)
+        if match is None:
+            continue
+        *numbers, unit = match.groups()
+        unit = unit.strip()
+        if not _UNIT_ONLY.match(unit) or (
+            unit and not _same_or_convertible(unit, convert, default)
+        ):
+            return None, None
+        code, unit_text = (None, unit) if unit else default
+        converted = [convert(float(n), code, unit_text) for n in numbers]
+        values = [v for v in converted if v is not None]
+        if len(values) != len(converted):
+            return None, None
+        if sides == "both":
+            return (values[0], values[1]) if values[0] < values[1] else (None, None)
+        return (None, values[0]) if sides == "high" else (values[0], None)
+    return None, None
+
+
+def _same_or_convertible(unit: str, convert: Converter, default: tuple[Any, Any]) -> bool:
+    """A text range's unit is usable when it is the result's own unit, or one the analyte's
+    converter really converts (ukat/L for an enzyme). An analyte judged only by its lab's range
+    has no converter, so a range in another unit (mg/dL beside mmol/L) is not read."""
+    own = {str(u).lower().replace("[iu]", "u").replace("iu", "u") for u in default if u}
+    if unit.lower().replace("iu", "u") in own:
+        return True
+    factor = convert(1.0, None, unit)
+    return factor is not None and factor != 1.0
+
+
 def lab_interval(
     observation: Mapping[str, Any], convert: Converter, sex: str | None, age_days: float | None
 ) -> tuple[Interval | None, bool]:
@@ -186,6 +236,8 @@ def lab_interval(
                 continue
         low = _range_bound(rr.get("low"), convert, default)
         high = _range_bound(rr.get("high"), convert, default)
+        if low is None and high is None:
+            low, high = _text_bounds(rr.get("text"), convert, default)
         if low is None and high is None:
             continue
         specificity = (2 if has_age else 0) + (1 if range_sex else 0)
