@@ -20,6 +20,7 @@ from tests.support.fhir import (
     medication,
     observation,
     patient,
+    procedure,
     service_request,
     with_fasting,
 )
@@ -659,3 +660,34 @@ def test_gestation_projected_past_term_is_not_believed(
     else:
         assert found.weeks is None
         assert found.trimester == "unknown"
+
+
+# --- quiet: falling after biliary drainage -----------------------------------------------------
+
+
+def test_a_raised_alp_falling_after_ercp_gets_no_card(client: FlaskClient) -> None:
+    # Fourth bedside review: a falling ALP days after ERCP and stone extraction got the liver
+    # card ("ultrasound first"); the team that drained the duct follows the recovery.
+    before = alp(720, when="2026-11-09T08:00:00Z")
+    ercp = procedure("386718000", "2026-11-11")
+    assert cards(client, [alp(410), ggt(300)], labs=[before], procedures=[ercp]) == []
+    local = procedure("LOCAL-77", "2026-11-11", system="urn:oid:1.2.3")
+    local["code"]["text"] = "ERCP with sphincterotomy and stone extraction"
+    assert cards(client, [alp(410), ggt(300)], labs=[before], procedures=[local]) == []
+
+
+def test_after_ercp_a_rise_an_old_procedure_or_no_procedure_still_gets_the_card(
+    client: FlaskClient,
+) -> None:
+    before = alp(720, when="2026-11-09T08:00:00Z")
+    ercp = procedure("386718000", "2026-11-11")
+    assert fired(cards(client, [alp(410), ggt(300)], labs=[before])) == [LIVER]
+    rising = alp(300, when="2026-11-09T08:00:00Z")
+    assert fired(cards(client, [alp(410), ggt(300)], labs=[rising], procedures=[ercp])) == [LIVER]
+    old = procedure("386718000", "2026-09-20")  # 61 days before
+    assert fired(cards(client, [alp(410), ggt(300)], labs=[before], procedures=[old])) == [LIVER]
+    planned = procedure("LOCAL-77", "2026-11-11", system="urn:oid:1.2.3")
+    planned["code"]["text"] = "ERCP planned"
+    assert fired(cards(client, [alp(410), ggt(300)], labs=[before], procedures=[planned])) == [
+        LIVER
+    ]

@@ -311,7 +311,8 @@ def classify(kb: KnowledgeBase, record: PatientRecord) -> Classified:
     for procedure in record.procedures:
         if procedure.get("resourceType") != "Procedure":
             continue
-        seen = _concept(kb, procedure.get("code"), by_name=False)
+        # Procedures often carry a local code and text ("ERCP with stent"): names count too.
+        seen = _concept(kb, procedure.get("code"), by_name=True)
         entries["procedures"].append(
             Entry(
                 procedure,
