@@ -156,6 +156,10 @@ def test_a_measured_deficiency_explains_a_persistent_mildly_low_alp(
     # Within its range, or measured low more than 90 days ago: not a cause.
     for other in (measured(high), measured(value, when="2026-08-01T08:00:00Z")):
         assert fired(cards(client, [alp(33)], labs=[MILD_EARLIER_LOW, other])) == [MILD]
+    # From the ALP's own sample: EDTA carried into it lowers zinc and magnesium too, so that
+    # low value is not an independent cause (fourth review's re-check).
+    same_sample = measured(value, when="2026-11-20T08:00:00Z")
+    assert fired(cards(client, [alp(33), same_sample], labs=[MILD_EARLIER_LOW])) == [MILD]
 
 
 def test_fatty_liver_and_status_codes_explain_nothing(client: FlaskClient) -> None:

@@ -326,10 +326,12 @@ class _Context:
         days: float,
         co_resulted_only: bool = False,
         age_appropriate: bool = False,
+        separate_draw: bool = False,
     ) -> Reading | None:
         """The freshest usable result of an analyte: co-resulted first, then the latest in the
         window before the ALP. `age_appropriate`: for a child, a lab range without an age is not
-        trusted (an adult GGT range would call a newborn's normal GGT high)."""
+        trusted (an adult GGT range would call a newborn's normal GGT high). `separate_draw`:
+        only results not drawn with the ALP."""
         convert = self.converter(table_id)
         candidates = []
         for entry in self.classified.observations_in(valueset_ids):
@@ -337,7 +339,7 @@ class _Context:
                 continue
             obs, key, obs_time = entry.resource, entry.key, entry.time
             together = self.together(key, obs_time)
-            if co_resulted_only and not together:
+            if (co_resulted_only and not together) or (separate_draw and together):
                 continue
             if together or _within(obs_time, self.when, days, self.tolerance):
                 candidates.append((together, obs_time or self.when, obs))
@@ -360,8 +362,10 @@ class _Context:
 
     def measure(self, valueset_id: str, days: float) -> Measurement | None:
         """A finding's lab source (findings.py): the analyte's latest result, judged by its
-        lab's range (no interval table is kept for these analytes)."""
-        found = self.reading([valueset_id], valueset_id, days)
+        lab's range (no interval table is kept for these analytes). Only a result from another
+        draw counts: EDTA carried into the ALP's own sample lowers zinc and magnesium with it,
+        so a low one from that sample is not an independent cause."""
+        found = self.reading([valueset_id], valueset_id, days, separate_draw=True)
         if found is None:
             return None
         shown = f"{found.shown}, {day(found.when)}" if found.when else found.shown
