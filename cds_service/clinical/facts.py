@@ -73,6 +73,8 @@ FACTS: dict[str, str] = {
     "pregnancy.trimester": "first, second, third, or unknown",
     "pregnancy.weeks": "gestational age in weeks at the ALP, if known",
     "pregnancy.gestation": "gestational age as a card says it (20+2 weeks)",
+    "pregnancy.delivered": "date of the dated delivery that ended the latest pregnancy",
+    "pregnancy.days_since_delivery": "whole days from that delivery to the ALP",
     "specimen.fasting": "fasting, non-fasting, or unknown (Specimen.collection.fastingStatus)",
     "ggt.status": "high, normal, borderline (within the borderline fraction of its upper limit), "
     "unknown (no age-appropriate range), or absent",
@@ -541,6 +543,10 @@ def _pregnancy(ctx: _Context, facts: Facts) -> None:
     if found.weeks is not None:
         whole, days = divmod(round(found.weeks * 7), 7)
         facts.set("pregnancy.gestation", f"{whole}+{days} weeks", keys)
+    if found.delivered is not None:
+        facts.set("pregnancy.delivered", day(found.delivered), keys)
+        since = max(0, (ctx.when - found.delivered).days)
+        facts.set("pregnancy.days_since_delivery", since, keys)
     facts.details["pregnancy"] = found.evidence
 
 
