@@ -159,6 +159,38 @@ def test_a_fracture_explains_only_a_modest_rise(client: FlaskClient) -> None:
     assert fired(explained) == [BONE_EXPLAINED]  # a lasting cause explains any height
 
 
+@pytest.mark.parametrize(
+    "drug",
+    [
+        medication(text="Teriparatide 20 mcg daily"),
+        medication(text="Tymlos 80 mcg daily"),  # abaloparatide, by brand
+        medication("1435117"),  # Forteo, coded only
+    ],
+)
+def test_an_anabolic_bone_agent_explains_a_modest_bone_source_rise(
+    client: FlaskClient, drug: dict[str, Any]
+) -> None:
+    # Fifth bedside review: teriparatide was not a bone cause, so bone-specific ALP was ordered.
+    found = cards(client, [alp(160), ggt(20)], medications=[drug])  # 1.5x
+    assert fired(found) == [BONE_EXPLAINED]
+    assert "suggestions" not in found[0]
+    assert "raises bone ALP modestly" in found[0]["detail"]
+    # An isolated rise without a GGT names it too.
+    found = cards(client, [alp(160)], medications=[drug])
+    assert fired(found) == [CONFIRM]
+    assert "(raises bone ALP); GGT confirms the source" in found[0]["summary"]
+
+
+def test_an_anabolic_bone_agent_explains_only_a_modest_rise(client: FlaskClient) -> None:
+    teriparatide = [medication(text="Forsteo 20 mcg daily")]
+    assert fired(cards(client, [alp(207), ggt(20)], medications=teriparatide)) == [BONE_EXPLAINED]
+    found = cards(client, [alp(208), ggt(20)], medications=teriparatide)  # 2.0x
+    assert fired(found) == [BONE]
+    assert "raises bone ALP only modestly: at 2.0x look for Paget disease" in found[0]["detail"]
+    found = cards(client, [alp(208)], medications=teriparatide)
+    assert "more than Forsteo explains; GGT tells liver from bone" in found[0]["summary"]
+
+
 def test_a_refuted_or_resolved_bone_condition_does_not_count(client: FlaskClient) -> None:
     refuted = condition("M88.9", verification="refuted")
     resolved = condition("M83.9", status="resolved")
