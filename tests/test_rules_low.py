@@ -522,6 +522,21 @@ def test_liver_failure_with_a_low_alp_for_the_bilirubin_warns_at_any_adult_age(
     assert WILSON not in fired(cards(client, [*uninjured, inr], pt=patient("female", birth)))
 
 
+def test_an_inr_on_warfarin_is_not_liver_failure_for_the_wilson_pattern(
+    client: FlaskClient,
+) -> None:
+    # Fourth review's re-check: a warfarin INR beside liver injury of another cause raised the
+    # Wilson-pattern warning through the liver-failure branch.
+    results = wilson_results(ast=185, alt=100)  # AST/ALT 1.85: only the INR branch could fire
+    inr = observation("6301-6", 2.8, unit=None, ucum=None)
+    warfarin = medication(text="Warfarin 5 mg daily")
+    found = cards(client, [*results, inr], pt=YOUNG, medications=[warfarin])
+    assert WILSON not in fired(found)
+    # The AST/ALT branch does not read the INR: it still warns on warfarin.
+    found = cards(client, [*wilson_results(), inr], pt=YOUNG, medications=[warfarin])
+    assert fired(found) == [WILSON]
+
+
 def test_the_wilson_ratios_need_values_drawn_together(client: FlaskClient) -> None:
     results = wilson_results()
     earlier_bili = observation(
