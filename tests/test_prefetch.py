@@ -359,7 +359,10 @@ def test_the_deadline_marks_slow_keys_unavailable(
         # released), so the deadline, not the server, ended it.
         assert not answered.is_set()
         assert data.unavailable() == ["conditions"]
-        assert "timed out" in " ".join(data.keys["conditions"].problems)
+        # Whichever ends it first, the overall deadline ("timed out") or the connection cut at
+        # the deadline ("deadline passed"), the key says it ran out of time (a race under load).
+        problems = " ".join(data.keys["conditions"].problems)
+        assert "timed out" in problems or "deadline passed" in problems
     finally:
         release.set()
 

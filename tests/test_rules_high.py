@@ -159,6 +159,38 @@ def test_a_fracture_explains_only_a_modest_rise(client: FlaskClient) -> None:
     assert fired(explained) == [BONE_EXPLAINED]  # a lasting cause explains any height
 
 
+@pytest.mark.parametrize(
+    "drug",
+    [
+        medication(text="Teriparatide 20 mcg daily"),
+        medication(text="Tymlos 80 mcg daily"),  # abaloparatide, by brand
+        medication("1435117"),  # Forteo, coded only
+    ],
+)
+def test_an_anabolic_bone_agent_explains_a_modest_bone_source_rise(
+    client: FlaskClient, drug: dict[str, Any]
+) -> None:
+    # Fifth bedside review: teriparatide was not a bone cause, so bone-specific ALP was ordered.
+    found = cards(client, [alp(160), ggt(20)], medications=[drug])  # 1.5x
+    assert fired(found) == [BONE_EXPLAINED]
+    assert "suggestions" not in found[0]
+    assert "raises bone ALP modestly" in found[0]["detail"]
+    # An isolated rise without a GGT names it too.
+    found = cards(client, [alp(160)], medications=[drug])
+    assert fired(found) == [CONFIRM]
+    assert "(raises bone ALP); GGT confirms the source" in found[0]["summary"]
+
+
+def test_an_anabolic_bone_agent_explains_only_a_modest_rise(client: FlaskClient) -> None:
+    teriparatide = [medication(text="Forsteo 20 mcg daily")]
+    assert fired(cards(client, [alp(207), ggt(20)], medications=teriparatide)) == [BONE_EXPLAINED]
+    found = cards(client, [alp(208), ggt(20)], medications=teriparatide)  # 2.0x
+    assert fired(found) == [BONE]
+    assert "raises bone ALP only modestly: at 2.0x look for Paget disease" in found[0]["detail"]
+    found = cards(client, [alp(208)], medications=teriparatide)
+    assert "more than Forsteo explains; GGT tells liver from bone" in found[0]["summary"]
+
+
 def test_a_refuted_or_resolved_bone_condition_does_not_count(client: FlaskClient) -> None:
     refuted = condition("M88.9", verification="refuted")
     resolved = condition("M83.9", status="resolved")
@@ -482,6 +514,69 @@ def test_a_not_pregnant_status_overrides_an_old_problem_list_entry(client: Flask
     assert fired(found) == [CONFIRM]
 
 
+# Her pregnancy codes are still active: 30 weeks on 2026-09-01 projects to 41.4 weeks on the ALP
+# date, so without the delivery she would be "pregnant, third trimester".
+STILL_ACTIVE = condition("Z3A.30", recorded="2026-09-01")
+
+
+def delivered(onset: str | None = None, recorded: str | None = None) -> dict[str, Any]:
+    return condition("Z37.0", onset=onset, recorded=recorded)
+
+
+def test_a_delivery_ends_the_pregnancy(client: FlaskClient) -> None:
+    # Fifth bedside review: 5 weeks after delivery, ALP 2.7x was called placental. Placental ALP
+    # halves about every 7 days; by 5 weeks it cannot explain 2.7x.
+    five_weeks = [STILL_ACTIVE, delivered(onset="2026-10-16")]
+    found = cards(client, [alp(281), ggt(20)], conditions=five_weeks)
+    assert fired(found) == [BONE]
+    assert "Delivered 16 Oct 2026: placental ALP halves about weekly" in found[0]["detail"]
+    found = cards(client, [alp(281)], conditions=five_weeks)
+    assert fired(found) == [CONFIRM]
+    assert "placental ALP halves" in found[0]["detail"]
+    # Only evidence up to the delivery is ended: pregnant again on 1 Nov (status), weeks not
+    # known, so not called placental either way.
+    found = cards(client, [alp(250), ggt(20)], conditions=five_weeks[1:], labs=[PREGNANT])
+    assert fired(found) == ["alp-high-pregnancy-isoenzymes"]
+
+
+@pytest.mark.parametrize(
+    ("onset", "value", "expected"),
+    [
+        ("2026-11-10", 208, PREGNANCY),  # 10 days, 2.0x
+        ("2026-11-06", 208, PREGNANCY),  # 14 days, 2.0x
+        ("2026-11-10", 209, BONE),  # 10 days, 2.01x: more than placental ALP still clearing
+        ("2026-11-05", 150, BONE),  # 15 days, 1.4x: past the window
+    ],
+)
+def test_placental_alp_is_allowed_only_briefly_after_delivery(
+    client: FlaskClient, onset: str, value: float, expected: str
+) -> None:
+    found = cards(client, [alp(value), ggt(20)], conditions=[STILL_ACTIVE, delivered(onset)])
+    assert fired(found) == [expected]
+    if expected == PREGNANCY:
+        assert "days after delivery: placental ALP still clearing" in found[0]["summary"]
+
+
+def test_a_delivery_procedure_or_postpartum_code_ends_it_too(client: FlaskClient) -> None:
+    caesarean = procedure("11466000", "2026-10-02T10:00:00Z")
+    found = cards(client, [alp(250), ggt(20)], conditions=[STILL_ACTIVE], procedures=[caesarean])
+    assert fired(found) == [BONE]
+    postnatal_check = condition("Z39.2", onset="2026-11-13")
+    found = cards(client, [alp(250), ggt(20)], conditions=[STILL_ACTIVE, postnatal_check])
+    assert fired(found) == [BONE]
+
+
+def test_an_undated_delivery_ends_the_pregnancy_without_a_placental_window(
+    client: FlaskClient,
+) -> None:
+    # Recorded on 15 Nov with no onset: delivered by then, but when is not known.
+    found = cards(
+        client, [alp(150), ggt(20)], conditions=[STILL_ACTIVE, delivered(recorded="2026-11-15")]
+    )
+    assert fired(found) == [BONE]
+    assert "Delivered" not in found[0]["detail"]
+
+
 def test_men_are_never_pregnant(client: FlaskClient) -> None:
     found = cards(client, [alp(250)], pt=patient("male"), conditions=[condition("Z33.1")])
     assert fired(found) == [CONFIRM]
@@ -652,14 +747,17 @@ def test_gestation_projected_past_term_is_not_believed(
         patient=patient("female"), now=when, conditions=(condition("Z3A.30", recorded=recorded),)
     )
     found = pregnancy.assess(kb, classify(kb, record), when, "female")
-    assert found.status == "pregnant"
     projected = 30 + (when - datetime.fromisoformat(recorded).replace(tzinfo=UTC)).days / 7
     assert round(projected, 1) == weeks
     if weeks <= 44:
+        assert found.status == "pregnant"
         assert found.weeks == weeks
     else:
+        # Past any term the pregnancy has ended (fifth bedside review), on a day not known.
+        assert found.status == "not pregnant"
         assert found.weeks is None
         assert found.trimester == "unknown"
+        assert found.delivered is None
 
 
 # --- quiet: falling after biliary drainage -----------------------------------------------------

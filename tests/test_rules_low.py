@@ -548,6 +548,21 @@ def test_liver_failure_with_a_low_alp_for_the_bilirubin_warns_at_any_adult_age(
     assert WILSON not in fired(cards(client, [*uninjured, inr], pt=patient("female", birth)))
 
 
+def test_an_inr_on_warfarin_is_not_liver_failure_for_the_wilson_pattern(
+    client: FlaskClient,
+) -> None:
+    # Fourth review's re-check: a warfarin INR beside liver injury of another cause raised the
+    # Wilson-pattern warning through the liver-failure branch.
+    results = wilson_results(ast=185, alt=100)  # AST/ALT 1.85: only the INR branch could fire
+    inr = observation("6301-6", 2.8, unit=None, ucum=None)
+    warfarin = medication(text="Warfarin 5 mg daily")
+    found = cards(client, [*results, inr], pt=YOUNG, medications=[warfarin])
+    assert WILSON not in fired(found)
+    # The AST/ALT branch does not read the INR: it still warns on warfarin.
+    found = cards(client, [*wilson_results(), inr], pt=YOUNG, medications=[warfarin])
+    assert fired(found) == [WILSON]
+
+
 def test_the_wilson_ratios_need_values_drawn_together(client: FlaskClient) -> None:
     results = wilson_results()
     earlier_bili = observation(
@@ -652,8 +667,28 @@ def test_a_yearly_infusion_recorded_as_completed_still_counts_for_the_caution(
     assert fired(found) == [PERSISTENT]
     assert "on Zoledronic acid, stopped 2 Mar 2026" in found[0]["summary"]
     assert "review it now" in found[0]["detail"]
-    # An infusion more than 15 months ago is history, not current treatment.
-    found = cards(client, [alp(20)], labs=[EARLIER_LOW], medications=[infusion("2025-07-01")])
+    # An infusion more than 3 years ago is history, not current treatment (zoledronate's effect
+    # lasts years: zoledronate_effect_days; fifth bedside review).
+    found = cards(client, [alp(20)], labs=[EARLIER_LOW], medications=[infusion("2023-07-01")])
+    assert "review it now" not in found[0]["detail"]
+
+
+def test_a_zoledronate_infusion_counts_for_three_years_other_drugs_for_15_months(
+    client: FlaskClient,
+) -> None:
+    # Fifth bedside review: an infusion 20 months ago was not named with a markedly low ALP.
+    zoledronate = medication(text="Aclasta (zoledronic acid) 5 mg infusion", status="completed")
+    zoledronate["authoredOn"] = "2025-03-10"
+    found = cards(client, [alp(20)], labs=[EARLIER_LOW], medications=[zoledronate])
+    assert fired(found) == [PERSISTENT]
+    assert "on Aclasta, stopped 10 Mar 2025: consider hypophosphatasia" in found[0]["summary"]
+    assert "review it now" in found[0]["detail"]
+    [first] = cards(client, [alp(20)], medications=[zoledronate])
+    assert "Markedly low on Aclasta, stopped 10 Mar 2025: hold further doses" in first["detail"]
+    # An oral bisphosphonate stopped as long ago keeps the 15-month window.
+    alendronate = medication(text="Alendronate 70 mg weekly", status="stopped")
+    alendronate["authoredOn"] = "2025-03-10"
+    found = cards(client, [alp(20)], labs=[EARLIER_LOW], medications=[alendronate])
     assert "review it now" not in found[0]["detail"]
 
 

@@ -74,6 +74,32 @@ def test_rickets_in_the_labs_is_not_transient(
     assert "wrist or knee X-ray" in found[0]["detail"]
 
 
+@pytest.mark.parametrize(
+    ("value", "unit", "low", "high"),
+    [
+        (3.0, "mg/dL", 2.5, 4.5),  # normal for an adult, low for a toddler (Mayo 4.3 mg/dL)
+        (0.95, "mmol/L", 0.81, 1.45),  # 2.9 mg/dL
+    ],
+)
+def test_a_childs_phosphate_is_judged_by_an_age_appropriate_lower_limit(
+    client: FlaskClient, value: float, unit: str, low: float, high: float
+) -> None:
+    # Fourth review's re-check: an adult range sent with a toddler's phosphate hid a low one, and
+    # rickets was called transient hyperphosphatasaemia.
+    lab = observation("2777-1", value, unit=unit, ucum=unit, low=low, high=high)
+    found = cards(client, [alp(1650, low=None, high=None)], labs=[lab], pt=TODDLER)
+    assert fired(found) == [CONFIRM]
+    assert "rickets in the labs" in found[0]["detail"]
+    # Normal for her age, or a paediatric range the value is within: still transient.
+    for normal in (
+        observation("2777-1", 4.6, unit="mg/dL", ucum="mg/dL", low=2.5, high=4.5),
+        observation("2777-1", 4.2, unit="mg/dL", ucum="mg/dL", low=4.0, high=6.5),
+    ):
+        assert fired(
+            cards(client, [alp(1650, low=None, high=None)], labs=[normal], pt=TODDLER)
+        ) == [THP]
+
+
 @pytest.mark.parametrize(("birth", "expected"), [("2021-11-21", True), ("2021-11-20", False)])
 def test_transient_hyperphosphatasaemia_is_under_5(
     client: FlaskClient, birth: str, expected: bool

@@ -73,6 +73,8 @@ FACTS: dict[str, str] = {
     "pregnancy.trimester": "first, second, third, or unknown",
     "pregnancy.weeks": "gestational age in weeks at the ALP, if known",
     "pregnancy.gestation": "gestational age as a card says it (20+2 weeks)",
+    "pregnancy.delivered": "date of the dated delivery that ended the latest pregnancy",
+    "pregnancy.days_since_delivery": "whole days from that delivery to the ALP",
     "specimen.fasting": "fasting, non-fasting, or unknown (Specimen.collection.fastingStatus)",
     "ggt.status": "high, normal, borderline (within the borderline fraction of its upper limit), "
     "unknown (no age-appropriate range), or absent",
@@ -216,6 +218,8 @@ class Reading:
     """Co-resulted with the ALP (same result set or the same draw)."""
     shown: str = ""
     """The value and unit as the lab sent them."""
+    lab_low: float | None = None
+    """The lab's own lower limit, when its range was used."""
 
 
 def patient_sex(patient: Resource | None) -> str | None:
@@ -358,7 +362,8 @@ class _Context:
         if interval is None or (interval.high is None and interval.low is None):
             return Reading(key, value, "unknown", None, when, together, shown)
         status = _status(value, interval)
-        return Reading(key, value, status, interval.high, when, together, shown)
+        lab_low = interval.low if interval.from_lab else None
+        return Reading(key, value, status, interval.high, when, together, shown, lab_low)
 
     def measure(self, valueset_id: str, days: float) -> Measurement | None:
         """A finding's lab source (findings.py): the analyte's latest result, judged by its
@@ -556,6 +561,10 @@ def _pregnancy(ctx: _Context, facts: Facts) -> None:
     if found.weeks is not None:
         whole, days = divmod(round(found.weeks * 7), 7)
         facts.set("pregnancy.gestation", f"{whole}+{days} weeks", keys)
+    if found.delivered is not None:
+        facts.set("pregnancy.delivered", day(found.delivered), keys)
+        since = max(0, (ctx.when - found.delivered).days)
+        facts.set("pregnancy.days_since_delivery", since, keys)
     facts.details["pregnancy"] = found.evidence
 
 
@@ -674,9 +683,17 @@ def _bone_labs(ctx: _Context, facts: Facts) -> None:
         ("bile_acids", "bile-acids"),
     ):
         found = ctx.reading([valueset], valueset, days)
-        facts.set(
-            f"{name}.status", found.status if found else "absent", [found.key] if found else []
-        )
+        status, note = (found.status if found else "absent"), None
+        table = ctx.kb.intervals.get(valueset)
+        if found and found.lab_low is not None and table and ctx.child and status != "low":
+            # An adult range sent for a child hides a low phosphate: the age row's lower limit.
+            row = table.lookup(ctx.age_days or 0, ctx.sex)
+            adult = table.lookup(ctx.adult_age * DAYS_PER["a"], ctx.sex)
+            margin = 1 + ctx.kb.param("child_adult_range_margin")
+            if row and adult and found.lab_low <= adult[0] * margin and found.value < row[0]:
+                status = "low"
+                note = f"below {row[0]:g} {table.unit} (age {row[2]}); an adult range was sent"
+        facts.set(f"{name}.status", status, [found.key] if found else [], note)
         if found:
             facts.details[f"{name}_shown"] = (
                 f"{found.shown} on {day(found.when)}" if found.when else found.shown

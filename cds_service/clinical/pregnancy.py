@@ -4,6 +4,12 @@ Evidence, strongest first: a pregnancy-status Observation (LOINC 82810-3) of the
 `pregnancy_status_max_age_days`; an active pregnancy Condition. The trimester comes from a
 gestational-age Observation or an ICD-10-CM Z3A "weeks of gestation" code (the code carries the
 week count), moved forward to the ALP date; else from a third-trimester code; else unknown.
+
+A delivery ends the pregnancy it follows: a delivery or puerperium condition or procedure (dated
+by onset or when performed; a recorded date alone says only that it had happened by then), or a
+gestation projected past `gestation_max_weeks` (it had ended by the day it reached them). Evidence
+of pregnancy from that day or before no longer counts; evidence after it is a new pregnancy. A
+dated delivery is kept (`delivered`) so that rules can allow placental ALP a short while after it.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from cds_service.clinical.classify import Classified, recorded_time, value_of
+from cds_service.clinical.classify import Classified, Entry, recorded_time, value_of
 from cds_service.clinical.labs import UNUSABLE_STATUSES
 from cds_service.fhir.values import ICD10CM, as_str, codings
 from cds_service.knowledge.model import KnowledgeBase
@@ -28,6 +34,8 @@ class Pregnancy:
     """first, second, third or unknown"""
     weeks: float | None = None
     evidence: list[str] = field(default_factory=list)
+    delivered: datetime | None = None
+    """When a dated delivery ended the latest pregnancy (not pregnant since)."""
 
 
 def trimester_for(weeks: float) -> str:
@@ -38,36 +46,63 @@ def trimester_for(weeks: float) -> str:
     return "third"
 
 
+def _ended(
+    kb: KnowledgeBase, classified: Classified, when: datetime
+) -> tuple[datetime | None, datetime | None, str | None]:
+    """(ended by, delivered on, key): the latest delivery in the pregnancy look-back. `ended by`
+    is the day by which it had happened; `delivered on` only when an onset or performed date
+    dates it."""
+    max_age = timedelta(days=kb.param("pregnancy_status_max_age_days"))
+    latest: tuple[datetime, datetime | None, str] | None = None
+    entries: list[Entry] = [
+        *classified.in_valueset("conditions", "delivery"),
+        *classified.in_valueset("procedures", "delivery"),
+    ]
+    for entry in entries:
+        if not entry.countable:
+            continue
+        is_procedure = entry.resource.get("resourceType") == "Procedure"
+        if is_procedure and not entry.active:
+            continue
+        by = entry.time or (None if is_procedure else recorded_time(entry.resource))
+        if by is None or not (when - max_age <= by <= when + timedelta(days=1)):
+            continue
+        if latest is None or by > latest[0]:
+            latest = (by, entry.time, entry.key)
+    if latest is None:
+        return None, None, None
+    return latest
+
+
+def _superseded(stated: datetime | None, ended: datetime | None) -> bool:
+    """Evidence from the day a pregnancy ended or before (or undated) belongs to it."""
+    return ended is not None and (stated is None or stated.date() <= ended.date())
+
+
 def assess(kb: KnowledgeBase, classified: Classified, when: datetime, sex: str | None) -> Pregnancy:
     result = Pregnancy()
     if sex == "male":
         result.status = "not pregnant"
         return result
     max_age = timedelta(days=kb.param("pregnancy_status_max_age_days"))
+    soon = when + timedelta(days=1)
     pregnant_answers = kb.valuesets["pregnancy-status-pregnant"]
     not_pregnant_answers = kb.valuesets["pregnancy-status-not-pregnant"]
-    latest: tuple[datetime, str, str] | None = None
+    statuses: list[tuple[datetime, str, str]] = []
     for entry in classified.in_valueset("observations", "pregnancy-status"):
-        if entry.time is None or not (when - max_age <= entry.time <= when + timedelta(days=1)):
+        if entry.time is None or not (when - max_age <= entry.time <= soon):
             continue
         # Coded answers have no number, so `entry.active` (numeric results) does not apply.
         if as_str(entry.resource.get("status")) in UNUSABLE_STATUSES:
             continue
         answer = entry.resource.get("valueCodeableConcept")
         if pregnant_answers.match(answer):
-            value = "pregnant"
+            statuses.append((entry.time, "pregnant", entry.key))
         elif not_pregnant_answers.match(answer):
-            value = "not pregnant"
-        else:
-            continue
-        if latest is None or entry.time > latest[0]:
-            latest = (entry.time, value, entry.key)
-    if latest is not None:
-        result.status = latest[1]
-        result.evidence.append(f"{latest[2]}: pregnancy status {latest[1]}")
+            statuses.append((entry.time, "not pregnant", entry.key))
 
     weeks_at: list[tuple[datetime, float, str]] = []
-    coded_third = None
+    stated_conditions: list[tuple[datetime | None, Entry]] = []
     conditions = {
         e.key: e
         for vs in ("pregnancy", "pregnancy-third-trimester")
@@ -81,18 +116,12 @@ def assess(kb: KnowledgeBase, classified: Classified, when: datetime, sex: str |
         stated = entry.time or recorded_time(entry.resource)
         if stated is not None and stated < when - max_age:
             continue  # an old pregnancy left active on the problem list
-        if result.status == "unknown":
-            result.status = "pregnant"
-        if result.status == "pregnant":
-            result.evidence.append(f"{entry.key}: pregnancy condition")
+        stated_conditions.append((stated, entry))
         for coding in codings(entry.resource.get("code")):
             match = Z3A_WEEKS.match(str(coding.get("code", "")))
             # Z3A.00 is "weeks not specified"; a Z3A code with no date states today's gestation.
             if coding.get("system") == ICD10CM and match and match.group(1) != "00":
                 weeks_at.append((stated or when, float(match.group(1)), entry.key))
-        if "pregnancy-third-trimester" in entry.matches:
-            coded_third = entry.key
-
     for entry in classified.in_valueset("observations", "gestational-age"):
         amount = value_of(entry)
         if amount is None or entry.time is None or not entry.active:
@@ -100,16 +129,46 @@ def assess(kb: KnowledgeBase, classified: Classified, when: datetime, sex: str |
         unit = str((entry.resource.get("valueQuantity") or {}).get("code") or "wk")
         weeks_at.append((entry.time, amount / 7 if unit == "d" else amount, entry.key))
 
-    if result.status != "pregnant":
-        return result
-    dated = [w for w in weeks_at if w[0] <= when + timedelta(days=1)]
-    if dated:
-        recorded, weeks, key = max(dated, key=lambda w: w[0])
+    ended, delivered, ended_key = _ended(kb, classified, when)
+    limit = kb.param("gestation_max_weeks")
+    dated = [w for w in weeks_at if w[0] <= soon and not _superseded(w[0], ended)]
+    latest_weeks = max(dated, key=lambda w: w[0]) if dated else None
+    projected = None
+    if latest_weeks is not None:
+        recorded, weeks, key = latest_weeks
         projected = round(weeks + (when - recorded).days / 7, 1)
-        if projected <= kb.param("gestation_max_weeks"):
-            result.weeks = projected
-            result.trimester = trimester_for(projected)
-            result.evidence.append(f"{key}: {weeks:g} weeks on {recorded.date()}")
+        if projected > limit:
+            # Past any term: that pregnancy had ended by the day it reached the limit.
+            ended, delivered, ended_key = recorded + timedelta(weeks=limit - weeks), None, key
+            latest_weeks = projected = None
+
+    current = [s for s in statuses if not _superseded(s[0], ended)]
+    if current:
+        _, value, key = max(current, key=lambda s: s[0])
+        result.status = value
+        result.evidence.append(f"{key}: pregnancy status {value}")
+    coded_third = None
+    for stated, entry in stated_conditions:
+        if _superseded(stated, ended):
+            continue
+        if result.status == "unknown":
+            result.status = "pregnant"
+        if result.status == "pregnant":
+            result.evidence.append(f"{entry.key}: pregnancy condition")
+        if "pregnancy-third-trimester" in entry.matches:
+            coded_third = entry.key
+
+    if result.status != "pregnant":
+        if ended is not None and ended_key is not None:
+            result.status = "not pregnant"
+            result.delivered = delivered
+            result.evidence.append(f"{ended_key}: pregnancy ended by {ended.date()}")
+        return result
+    if latest_weeks is not None and projected is not None:
+        recorded, weeks, key = latest_weeks
+        result.weeks = projected
+        result.trimester = trimester_for(projected)
+        result.evidence.append(f"{key}: {weeks:g} weeks on {recorded.date()}")
     elif coded_third:
         result.trimester = "third"
         result.evidence.append(f"{coded_third}: third trimester")
