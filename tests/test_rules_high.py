@@ -662,6 +662,21 @@ def test_a_drug_started_after_the_alp_was_already_raised_is_not_its_cause(
     assert "likely cause Augmentin" in found[0]["summary"]
 
 
+def test_with_sepsis_recorded_a_cholestatic_drug_is_one_possible_cause(
+    client: FlaskClient,
+) -> None:
+    # Fourth bedside review: Augmentin was "likely cause" in a septic patient; RUCAM asks for
+    # sepsis to be excluded first, so both are named.
+    augmentin = medication(text="Augmentin 625 mg")
+    for sepsis in (condition("A41.9"), condition("R65.20")):
+        found = cards(client, [alp(390), ggt(200)], medications=[augmentin], conditions=[sepsis])
+        assert "liver source; Augmentin or sepsis may explain it" in found[0]["summary"]
+        assert "likely cause" not in found[0]["summary"]
+    resolved = condition("A41.9", status="resolved")
+    found = cards(client, [alp(390), ggt(200)], medications=[augmentin], conditions=[resolved])
+    assert "likely cause Augmentin" in found[0]["summary"]
+
+
 def test_a_statement_dates_the_start_of_a_course_by_its_effective_period(
     client: FlaskClient,
 ) -> None:
