@@ -395,6 +395,30 @@ def test_psc_with_a_raised_bilirubin_is_a_warning_for_mrcp(client: FlaskClient) 
     assert fired(found) == ["alp-high-liver-known"]
 
 
+def test_a_stable_isolated_rise_in_a_younger_adult_goes_to_fasting_isoenzymes(
+    client: FlaskClient,
+) -> None:
+    # Fourth bedside review: a well 35-year-old with a stable isolated ALP 1.7x was sent to bone
+    # ALP; intestinal ALP or benign familial hyperphosphatasaemia is common there, and
+    # isoenzymes tell intestinal from bone (J Clin Exp Hepatol 2021).
+    young = patient("female", "1991-05-01")
+    earlier = alp(170, when="2026-07-01T08:00:00Z")
+    [card] = cards(client, [alp(180), ggt(20)], pt=young, labs=[earlier])
+    assert fired([card]) == [BONE]
+    assert "stable against 170 U/L on 1 Jul 2026: fasting ALP isoenzymes" in card["summary"]
+    assert suggested(card) == ["24332-9"]
+    # Older (Paget disease), a first raised value, or 3x and more: bone-specific ALP as before.
+    for other in (
+        cards(client, [alp(180), ggt(20)], pt=patient("female", "1960-05-01"), labs=[earlier]),
+        cards(client, [alp(180), ggt(20)], pt=young),
+        cards(client, [alp(320), ggt(20)], pt=young, labs=[alp(310, when="2026-07-01")]),
+    ):
+        assert suggested(other[0]) == ["17838-4"]
+    # A mild rise on a non-fasting specimen: the fasting repeat first.
+    [card] = cards(client, [with_fasting(alp(150), "NF"), ggt(20)], pt=young, labs=[earlier])
+    assert suggested(card) == ["6768-6"]
+
+
 def test_alcohol_beside_bone_metastases_leaves_the_raised_ggt_unsettled(
     client: FlaskClient,
 ) -> None:
