@@ -331,7 +331,7 @@ class FindingSource:
     started_before_rise: bool = False
     """Medications: only a course started before the first raised ALP of the current rise
     (or with no start recorded): a drug begun after the ALP was already raised did not raise
-    it (RUCAM: onset before the drug scores as unrelated)."""
+    it (RUCAM times the onset of injury from the start of the drug)."""
 
 
 @dataclass(frozen=True)
