@@ -807,10 +807,33 @@ def test_a_raised_alp_falling_after_ercp_gets_no_card(client: FlaskClient) -> No
     # card ("ultrasound first"); the team that drained the duct follows the recovery.
     before = alp(720, when="2026-11-09T08:00:00Z")
     ercp = procedure("386718000", "2026-11-11")
-    assert cards(client, [alp(410), ggt(300)], labs=[before], procedures=[ercp]) == []
+    bili = observation("1975-2", 0.9, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    assert cards(client, [alp(410), ggt(300), bili], labs=[before], procedures=[ercp]) == []
     local = procedure("LOCAL-77", "2026-11-11", system="urn:oid:1.2.3")
     local["code"]["text"] = "ERCP with sphincterotomy and stone extraction"
-    assert cards(client, [alp(410), ggt(300)], labs=[before], procedures=[local]) == []
+    assert cards(client, [alp(410), ggt(300), bili], labs=[before], procedures=[local]) == []
+
+
+def test_after_ercp_a_raised_bilirubin_or_cholangitis_is_never_quiet(
+    client: FlaskClient,
+) -> None:
+    # Fifth bedside review (unsafe): 9 days after a stent, the ALP fell while the bilirubin rose
+    # again with a high white count (an occluded stent), and no card showed. The liver card's
+    # "bilirubin raised: ultrasound today" must show; so must a coded cholangitis, and a falling
+    # ALP with no bilirubin to judge the drainage by.
+    before = alp(470, when="2026-11-12T08:00:00Z")
+    stent = procedure("386718000", "2026-11-11")
+    raised = observation("1975-2", 5.4, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    [card] = cards(client, [alp(340), ggt(300), raised], labs=[before], procedures=[stent])
+    assert card["source"]["topic"]["display"] == LIVER
+    assert "Bilirubin raised: ultrasound today" in card["detail"]
+    normal = observation("1975-2", 0.9, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    coded = condition("K83.09")
+    found = cards(
+        client, [alp(340), ggt(300), normal], labs=[before], procedures=[stent], conditions=[coded]
+    )
+    assert found != []
+    assert fired(cards(client, [alp(340), ggt(300)], labs=[before], procedures=[stent])) != []
 
 
 def test_after_ercp_a_rise_an_old_procedure_or_no_procedure_still_gets_the_card(
