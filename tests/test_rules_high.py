@@ -570,6 +570,10 @@ def test_a_delivery_ends_the_pregnancy(client: FlaskClient) -> None:
         ("2026-11-06", 208, PREGNANCY),  # 14 days, 2.0x
         ("2026-11-10", 209, BONE),  # 10 days, 2.01x: more than placental ALP still clearing
         ("2026-11-05", 150, BONE),  # 15 days, 1.4x: past the window
+        # Fifth bedside review: in the first week a term level (up to 3x) has barely cleared.
+        ("2026-11-17", 250, PREGNANCY),  # 3 days, 2.4x
+        ("2026-11-13", 312, PREGNANCY),  # 7 days, 3.0x
+        ("2026-11-12", 250, BONE),  # 8 days, 2.4x: past the first week, over 2x
     ],
 )
 def test_placental_alp_is_allowed_only_briefly_after_delivery(
@@ -581,11 +585,33 @@ def test_placental_alp_is_allowed_only_briefly_after_delivery(
         assert "days after delivery: placental ALP still clearing" in found[0]["summary"]
 
 
+def test_raised_liver_enzymes_in_the_first_week_after_delivery_warn_of_hellp(
+    client: FlaskClient,
+) -> None:
+    # Fifth bedside review: 5 days after delivery with ALT 240 and AST 310 the card was the
+    # routine liver work-up (ultrasound, then AMA for PBC); HELLP presents after delivery too.
+    alt = observation("1742-6", 240, low=7, high=40)
+    found = cards(
+        client, [alp(200), ggt(80), alt], conditions=[STILL_ACTIVE, delivered("2026-11-15")]
+    )
+    assert fired(found) == ["alp-high-pregnancy-liver"]
+    assert found[0]["summary"].startswith("5 days after delivery")
+    assert "HELLP" in found[0]["summary"]
+    assert found[0]["indicator"] == "warning"
+    # Three weeks after delivery: the ordinary liver cards.
+    late = cards(
+        client, [alp(200), ggt(80), alt], conditions=[STILL_ACTIVE, delivered("2026-10-30")]
+    )
+    assert "alp-high-pregnancy-liver" not in fired(late)
+
+
 def test_a_delivery_procedure_or_postpartum_code_ends_it_too(client: FlaskClient) -> None:
     caesarean = procedure("11466000", "2026-10-02T10:00:00Z")
     found = cards(client, [alp(250), ggt(20)], conditions=[STILL_ACTIVE], procedures=[caesarean])
     assert fired(found) == [BONE]
-    postnatal_check = condition("Z39.2", onset="2026-11-13")
+    # 15 days before the ALP: past every placental window (a postnatal check dated within the
+    # first week would allow a term level, up to 3x, as placental).
+    postnatal_check = condition("Z39.2", onset="2026-11-05")
     found = cards(client, [alp(250), ggt(20)], conditions=[STILL_ACTIVE, postnatal_check])
     assert fired(found) == [BONE]
 
