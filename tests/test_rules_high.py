@@ -181,6 +181,29 @@ def test_an_anabolic_bone_agent_explains_a_modest_bone_source_rise(
     assert "(raises bone ALP); GGT confirms the source" in found[0]["summary"]
 
 
+def test_an_anabolic_bone_agent_started_after_the_rise_does_not_explain_it(
+    client: FlaskClient,
+) -> None:
+    # Fifth bedside review: ALP 215 before teriparatide was started, 230 now, was "consistent
+    # with teriparatide; no test is needed". A raised ALP before it is Paget disease until shown
+    # otherwise, and the drug must not be given in Paget disease.
+    forsteo = medication(text="Forsteo 20 micrograms daily")
+    forsteo["authoredOn"] = "2026-06-01"
+    man = patient("male", "1950-03-01")
+    before = alp(215, when="2026-05-15T08:00:00Z", high=129, low=40)
+    [card] = cards(
+        client, [alp(230, high=129, low=40), ggt(20)], pt=man, labs=[before], medications=[forsteo]
+    )
+    assert card["source"]["topic"]["display"] == BONE
+    assert "raised before it was started; exclude Paget disease" in card["detail"]
+    # Started before the first raised ALP: it explains a modest rise, as before.
+    forsteo["authoredOn"] = "2026-04-01"
+    [card] = cards(
+        client, [alp(230, high=129, low=40), ggt(20)], pt=man, labs=[before], medications=[forsteo]
+    )
+    assert card["source"]["topic"]["display"] == "alp-high-bone-explained"
+
+
 def test_an_anabolic_bone_agent_explains_only_a_modest_rise(client: FlaskClient) -> None:
     teriparatide = [medication(text="Forsteo 20 mcg daily")]
     assert fired(cards(client, [alp(207), ggt(20)], medications=teriparatide)) == [BONE_EXPLAINED]
@@ -417,6 +440,23 @@ def test_a_stable_isolated_rise_in_a_younger_adult_goes_to_fasting_isoenzymes(
     # A mild rise on a non-fasting specimen: the fasting repeat first.
     [card] = cards(client, [with_fasting(alp(150), "NF"), ggt(20)], pt=young, labs=[earlier])
     assert suggested(card) == ["6768-6"]
+
+
+def test_known_paget_disease_with_a_rising_alp_names_active_disease(client: FlaskClient) -> None:
+    # Fifth bedside review: known Paget disease, ALP 310 -> 770 in 5 months with new pain, got
+    # "compare with earlier values"; a rise means active disease (treatment) and a new painful
+    # site needs an X-ray (sarcoma).
+    paget = [condition("M88.9")]
+    earlier = alp(310, when="2026-06-20T08:00:00Z")
+    [card] = cards(client, [alp(770), ggt(20)], conditions=paget, labs=[earlier])
+    assert card["source"]["topic"]["display"] == BONE_EXPLAINED
+    assert "rising ALP: active disease; bone team for treatment" in card["detail"]
+    assert "compare with earlier values" not in card["detail"]
+    # Falling (treated): the plain line; stable, as before, no card at all.
+    falling = alp(1000, when="2026-06-20T08:00:00Z")
+    [card] = cards(client, [alp(770), ggt(20)], conditions=paget, labs=[falling])
+    assert "active disease" not in card["detail"]
+    assert "compare with earlier values" in card["detail"]
 
 
 def test_alcohol_beside_bone_metastases_leaves_the_raised_ggt_unsettled(

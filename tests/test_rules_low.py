@@ -69,6 +69,11 @@ def test_premature_tooth_loss_sends_a_first_low_straight_to_plp(client: FlaskCli
         assert fired([card]) == [FIRST]
         assert "premature tooth loss: consider hypophosphatasia" in card["summary"]
         assert suggested(card) == ["6768-6", "62236-5"]
+    # Fifth bedside review: "no periodontal disease" names the finding, not an exclusion.
+    adult = condition("LOCAL-12", "urn:oid:1.2.3")  # a local code: found by its text
+    adult["code"]["text"] = "Early loss of teeth, adult, no periodontal disease"
+    [card] = cards(client, [alp(31)], conditions=[adult])
+    assert suggested(card) == ["6768-6", "62236-5"]
     # Late eruption (the same K00.6 code) or teeth lost to trauma: the plain repeat.
     late = condition("K00.6")
     late["code"]["text"] = "Delayed eruption of teeth"
@@ -633,11 +638,15 @@ def test_a_markedly_low_first_or_confirming_alp_on_an_antiresorptive_says_so_now
         "hypophosphatasia is excluded"
     )
     assert "Alendronate: hold further doses until hypophosphatasia is excluded" in first["detail"]
+    # Fifth bedside review: the drug decision should not wait for the repeat, so PLP goes with it.
+    assert suggested(first) == ["6768-6", "62236-5"]
     # Mildly low on it, or markedly low without one: the plain repeat.
     [mild] = cards(client, [alp(33)], medications=[drug])
     assert mild["summary"] == "Low ALP 33 U/L (lower limit 35): repeat ALP in a serum tube"
+    assert suggested(mild) == ["6768-6"]
     [plain] = cards(client, [alp(21)])
     assert "hold further doses" not in plain["detail"]
+    assert suggested(plain) == ["6768-6"]
     recent_low = alp(22, when="2026-11-12T08:00:00Z")
     [confirming] = cards(client, [alp(21)], labs=[recent_low], medications=[drug])
     assert confirming["source"]["topic"]["display"] == AWAITING
