@@ -64,3 +64,35 @@ def test_structured_bounds_win_over_the_text() -> None:
     interval, _ = lab_interval(observation, as_reported, "female", 20_000)
     assert interval is not None
     assert (interval.low, interval.high) == (0.8, 1.5)
+
+
+@pytest.mark.parametrize(
+    ("text", "sex", "bounds"),
+    [
+        ("Male 0.7-1.4 mmol/L; Female 0.8-1.5 mmol/L", "female", (0.8, 1.5)),
+        ("Male 0.7-1.4 mmol/L; Female 0.8-1.5 mmol/L", "male", (0.7, 1.4)),
+        ("M: 0.7-1.4, F: 0.8-1.5", "female", (0.8, 1.5)),
+    ],
+)
+def test_one_range_per_sex_in_text_is_read_for_the_patients_sex(
+    text: str, sex: str, bounds: tuple[float, float]
+) -> None:
+    # Fifth bedside review: "Male 50-160 U/L; Female 45-150 U/L" was not read, and the table
+    # called a normal result raised.
+    interval, _ = lab_interval(phosphate(text), as_reported, sex, 20_000)
+    assert interval is not None
+    assert (interval.low, interval.high) == bounds
+
+
+@pytest.mark.parametrize(
+    ("text", "sex"),
+    [
+        ("Male 0.7-1.4 mmol/L; Female 0.8-1.5 mmol/L", None),  # sex not known
+        ("Male 0.7-1.4 mmol/L; 0.8-1.5 mmol/L", "female"),  # one part unlabelled
+        ("Female 0.8-1.5; Female 0.9-1.6", "female"),  # two for the same sex
+    ],
+)
+def test_a_per_sex_text_range_that_cannot_be_told_apart_is_not_read(
+    text: str, sex: str | None
+) -> None:
+    assert lab_interval(phosphate(text), as_reported, sex, 20_000) == (None, False)

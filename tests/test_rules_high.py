@@ -459,6 +459,18 @@ def test_known_paget_disease_with_a_rising_alp_names_active_disease(client: Flas
     assert "compare with earlier values" in card["detail"]
 
 
+def test_a_known_cancer_with_a_liver_source_names_liver_metastases(client: FlaskClient) -> None:
+    # Fifth bedside review: breast cancer with bone metastases and a GGT 5x got "ultrasound,
+    # then AMA for PBC"; liver metastases and restaging CT come first.
+    breast = [condition("C50.911"), condition("C79.51")]
+    [card] = cards(client, [alp(312), ggt(180)], conditions=breast)
+    assert (
+        "a liver source suggests liver metastases; cross-sectional imaging (CT)" in card["detail"]
+    )
+    [plain] = cards(client, [alp(312), ggt(180)])
+    assert "liver metastases" not in plain["detail"]
+
+
 def test_alcohol_beside_bone_metastases_leaves_the_raised_ggt_unsettled(
     client: FlaskClient,
 ) -> None:

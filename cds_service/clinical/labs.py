@@ -166,16 +166,36 @@ _TEXT_LOW = re.compile(rf"^(?:>=?|\u2265)\s*{_NUMBER}\s*(.*)$", re.IGNORECASE)
 # What may follow the numbers: a unit ("U/L", "ukat/L", "IU/L"), nothing else. A second range
 # ("40-129; F: 35-104") or a sex or age label leaves more than a unit, and the text is not read.
 _UNIT_ONLY = re.compile(r"^[A-Za-z\u00b5\u03bc/\[\]]{0,12}$")
+# One range per sex, as some EHRs send it: "Male 40-129 U/L; Female 35-104 U/L".
+_SEX_PART = re.compile(r"^(male|female|men|women|m|f)\b\s*[:=]?\s*(.+)$", re.IGNORECASE)
+_SEX_WORDS = {"male": "male", "men": "male", "m": "male",
+              "female": "female", "women": "female", "f": "female"}  # fmt: skip
+
+
+def _for_sex(text: str, sex: str | None) -> str | None:
+    """The part of a text range for this patient's sex when every part is labelled by sex;
+    the text itself when none is; None when it cannot be told (unlabelled parts, no sex)."""
+    parts = [p.strip() for p in re.split(r"[;\n]|,(?=\s*[A-Za-z])", text) if p.strip()]
+    labelled = [_SEX_PART.match(p) for p in parts]
+    if not any(labelled):
+        return text if len(parts) == 1 else None
+    if not all(labelled) or sex is None:
+        return None
+    found = [m.group(2) for m in labelled if m and _SEX_WORDS[m.group(1).lower()] == sex]
+    return found[0] if len(found) == 1 else None
 
 
 def _text_bounds(
-    text: Any, convert: Converter, default: tuple[Any, Any]
+    text: Any, convert: Converter, default: tuple[Any, Any], sex: str | None
 ) -> tuple[float | None, float | None]:
-    """(low, high) from a range sent only as text ("35-104 U/L", "<= 104", "> 35"), the way
-    many EHRs send it; (None, None) when the text is anything else."""
+    """(low, high) from a range sent only as text ("35-104 U/L", "<= 104", "> 35", or one such
+    range per sex), the way many EHRs send it; (None, None) when the text is anything else."""
     if not isinstance(text, str):
         return None, None
-    text = text.strip()
+    chosen = _for_sex(text.strip(), sex)
+    if chosen is None:
+        return None, None
+    text = chosen
     for pattern, sides in ((_TEXT_RANGE, "both"), (_TEXT_HIGH, "high"), (_TEXT_LOW, "low")):
         match = pattern.match(text)
         if match is None:
@@ -237,7 +257,7 @@ def lab_interval(
         low = _range_bound(rr.get("low"), convert, default)
         high = _range_bound(rr.get("high"), convert, default)
         if low is None and high is None:
-            low, high = _text_bounds(rr.get("text"), convert, default)
+            low, high = _text_bounds(rr.get("text"), convert, default, sex)
         if low is None and high is None:
             continue
         specificity = (2 if has_age else 0) + (1 if range_sex else 0)
