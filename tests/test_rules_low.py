@@ -674,15 +674,15 @@ def test_a_yearly_infusion_recorded_as_completed_still_counts_for_the_caution(
 
     found = cards(client, [alp(20)], labs=[EARLIER_LOW], medications=[infusion("2026-03-02")])
     assert fired(found) == [PERSISTENT]
-    assert "on Zoledronic acid, stopped 2 Mar 2026" in found[0]["summary"]
+    assert "on Zoledronic acid, given 2 Mar 2026" in found[0]["summary"]
     assert "review it now" in found[0]["detail"]
-    # An infusion more than 3 years ago is history, not current treatment (zoledronate's effect
+    # An infusion more than 5 years ago is history, not current treatment (zoledronate's effect
     # lasts years: zoledronate_effect_days; fifth bedside review).
-    found = cards(client, [alp(20)], labs=[EARLIER_LOW], medications=[infusion("2023-07-01")])
+    found = cards(client, [alp(20)], labs=[EARLIER_LOW], medications=[infusion("2021-07-01")])
     assert "review it now" not in found[0]["detail"]
 
 
-def test_a_zoledronate_infusion_counts_for_three_years_other_drugs_for_15_months(
+def test_a_zoledronate_infusion_counts_for_five_years_other_drugs_for_15_months(
     client: FlaskClient,
 ) -> None:
     # Fifth bedside review: an infusion 20 months ago was not named with a markedly low ALP.
@@ -690,10 +690,18 @@ def test_a_zoledronate_infusion_counts_for_three_years_other_drugs_for_15_months
     zoledronate["authoredOn"] = "2025-03-10"
     found = cards(client, [alp(20)], labs=[EARLIER_LOW], medications=[zoledronate])
     assert fired(found) == [PERSISTENT]
-    assert "on Aclasta, stopped 10 Mar 2025: consider hypophosphatasia" in found[0]["summary"]
+    # An infusion is given, not stopped (fifth bedside review).
+    assert "on Aclasta, given 10 Mar 2025: consider hypophosphatasia" in found[0]["summary"]
     assert "review it now" in found[0]["detail"]
     [first] = cards(client, [alp(20)], medications=[zoledronate])
-    assert "Markedly low on Aclasta, stopped 10 Mar 2025: hold further doses" in first["detail"]
+    assert "Markedly low on Aclasta, given 10 Mar 2025: hold further doses" in first["detail"]
+    # Fifth bedside review: 4 years ago still counts (at least 5 years of effect); 6 years not.
+    zoledronate["authoredOn"] = "2022-11-01"
+    found = cards(client, [alp(20)], labs=[EARLIER_LOW], medications=[zoledronate])
+    assert "on Aclasta, given 1 Nov 2022" in found[0]["summary"]
+    zoledronate["authoredOn"] = "2020-11-01"
+    found = cards(client, [alp(20)], labs=[EARLIER_LOW], medications=[zoledronate])
+    assert "Aclasta" not in found[0]["summary"]
     # An oral bisphosphonate stopped as long ago keeps the 15-month window.
     alendronate = medication(text="Alendronate 70 mg weekly", status="stopped")
     alendronate["authoredOn"] = "2025-03-10"

@@ -18,14 +18,17 @@ result against its range is the facts module's work; it is passed in as `measure
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cds_service.clinical.classify import Classified, Entry, medication_start, short_name
+from cds_service.fhir.values import concept_text
 from cds_service.knowledge.model import FindingSource, KnowledgeBase
 
 STATUS_CODES = "status-history-codes"
+_INFUSION = re.compile(r"\b(infusion|intravenous|iv)\b", re.IGNORECASE)
 """Value set of codes that state a status or history, never an event."""
 
 
@@ -106,7 +109,9 @@ def _mention(finding_label: str, entry: Entry, kind: str, valueset: str) -> str:
     drug = entry.name.strip() or short_name({"text": _matched_name(entry.matches[valueset])})
     if entry.active or entry.time is None:
         return drug
-    return f"{drug}, stopped {day(entry.time)}"
+    # An infusion (a yearly zoledronate) is given, not stopped: the date is when it was given.
+    given = _INFUSION.search(concept_text(entry.resource.get("medicationCodeableConcept")))
+    return f"{drug}, {'given' if given else 'stopped'} {day(entry.time)}"
 
 
 def _matched_name(matched: str) -> str:
