@@ -1,0 +1,23 @@
+"""How a card names a medication (clinical/classify.py short_name), without HTTP: the drug, not
+its dose, form or schedule."""
+
+from __future__ import annotations
+
+import pytest
+
+from cds_service.clinical.classify import short_name
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("Augmentin 625 mg three times a day", "Augmentin"),  # fifth bedside review
+        ("Forsteo 20 micrograms daily", "Forsteo"),
+        ("Zoledronic acid 5 mg infusion", "Zoledronic acid"),
+        ("Flucloxacillin 500 mg capsules qds", "Flucloxacillin"),
+        ("Amoxicillin 875 MG / Clavulanate 125 MG Oral Tablet", "Amoxicillin / Clavulanate"),
+        ("Prolia 60 mg every 6 months", "Prolia"),
+    ],
+)
+def test_a_card_names_the_drug_without_dose_form_or_schedule(text: str, named: str) -> None:
+    assert short_name({"text": text}) == named
