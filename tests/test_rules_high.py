@@ -348,6 +348,21 @@ def test_an_enzyme_inducing_antiepileptic_suggests_isoenzymes(client: FlaskClien
     assert "phenytoin, which raises GGT too" in found[0]["summary"]
 
 
+def test_an_antiepileptic_started_after_the_rise_leaves_the_ggt_informative(
+    client: FlaskClient,
+) -> None:
+    # Re-check of the fifth review: ALP and GGT raised since August, carbamazepine started in
+    # November: the GGT was raised before the drug, so it still points to the liver.
+    carbamazepine = medication(text="Carbamazepine 200 mg twice daily")
+    carbamazepine["authoredOn"] = "2026-11-02"
+    before = [alp(240, when="2026-08-10T08:00:00Z"), ggt(210, when="2026-08-10T08:00:00Z")]
+    found = cards(client, [alp(250), ggt(220)], labs=before, medications=[carbamazepine])
+    assert fired(found) == [LIVER]
+    carbamazepine["authoredOn"] = "2026-06-01"
+    found = cards(client, [alp(250), ggt(220)], labs=before, medications=[carbamazepine])
+    assert fired(found) == [UNCLEAR]
+
+
 def test_an_antiepileptic_without_ggt_goes_straight_to_isoenzymes(client: FlaskClient) -> None:
     found = cards(client, [alp(312)], medications=[medication(text="Carbamazepine 200 mg tablet")])
     assert fired(found) == [UNCLEAR]
@@ -437,6 +452,11 @@ def test_a_stable_isolated_rise_in_a_younger_adult_goes_to_fasting_isoenzymes(
         cards(client, [alp(320), ggt(20)], pt=young, labs=[alp(310, when="2026-07-01")]),
     ):
         assert suggested(other[0]) == ["17838-4"]
+    # Osteomalacia in the labs (a low phosphate): not an isolated rise; bone ALP (re-check of
+    # the fifth review).
+    phosphate = observation("2777-1", 1.5, unit="mg/dL", ucum="mg/dL", low=2.5, high=4.5)
+    [card] = cards(client, [alp(180), ggt(20), phosphate], pt=young, labs=[earlier])
+    assert suggested(card) == ["17838-4"]
     # A mild rise on a non-fasting specimen: the fasting repeat first.
     [card] = cards(client, [with_fasting(alp(150), "NF"), ggt(20)], pt=young, labs=[earlier])
     assert suggested(card) == ["6768-6"]
@@ -487,6 +507,10 @@ def test_alcohol_beside_bone_metastases_leaves_the_raised_ggt_unsettled(
         assert fired(cards(client, [alp(312), ggt(120)], conditions=alone)) != [UNCLEAR]
     # A normal GGT beside both: the bone reading stands, not isoenzymes.
     assert fired(cards(client, [alp(312), ggt(20)], conditions=both)) != [UNCLEAR]
+    # A raised bilirubin is neither bone's nor enzyme induction's: the liver card (re-check of
+    # the fifth review: alcoholic hepatitis beside Paget disease was sent to isoenzymes).
+    bili = observation("1975-2", 3.4, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    assert fired(cards(client, [alp(312), ggt(120), bili], conditions=both)) != [UNCLEAR]
 
 
 def test_liver_and_bone_metastases_need_no_isoenzymes(client: FlaskClient) -> None:
@@ -655,6 +679,30 @@ def test_raised_liver_enzymes_in_the_first_week_after_delivery_warn_of_hellp(
         client, [alp(200), ggt(80), alt], conditions=[STILL_ACTIVE, delivered("2026-10-30")]
     )
     assert "alp-high-pregnancy-liver" not in fired(late)
+
+
+def test_an_undated_delivery_recorded_this_week_still_warns_of_hellp(client: FlaskClient) -> None:
+    # Re-check of the fifth review (unsafe): a live birth recorded 3 days ago with no date,
+    # ALT 240: the HELLP warning could not fire without a delivery date.
+    alt = observation("1742-6", 240, low=7, high=40)
+    found = cards(
+        client,
+        [alp(240), ggt(30), alt],
+        conditions=[STILL_ACTIVE, delivered(recorded="2026-11-17")],
+    )
+    assert fired(found) == ["alp-high-pregnancy-liver"]
+    assert found[0]["summary"].startswith("Recently delivered")
+
+
+def test_a_postnatal_check_does_not_date_the_delivery(client: FlaskClient) -> None:
+    # Re-check of the fifth review: delivered 44 days ago, a routine postnatal check (Z39.2)
+    # 2 days ago was read as the delivery and 2.5x was "placental ALP still clearing".
+    check = condition("Z39.2", onset="2026-11-18")
+    found = cards(
+        client, [alp(260), ggt(20)], conditions=[STILL_ACTIVE, delivered("2026-10-07"), check]
+    )
+    assert fired(found) == [BONE]
+    assert "Delivered 7 Oct 2026" in found[0]["detail"]
 
 
 def test_a_delivery_procedure_or_postpartum_code_ends_it_too(client: FlaskClient) -> None:

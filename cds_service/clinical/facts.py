@@ -75,6 +75,8 @@ FACTS: dict[str, str] = {
     "pregnancy.gestation": "gestational age as a card says it (20+2 weeks)",
     "pregnancy.delivered": "date of the dated delivery that ended the latest pregnancy",
     "pregnancy.days_since_delivery": "whole days from that delivery to the ALP",
+    "pregnancy.days_since_end": "whole days to the ALP from the dated delivery, else from the "
+    "date a delivery or postpartum entry was recorded (for warnings: errs towards recent)",
     "specimen.fasting": "fasting, non-fasting, or unknown (Specimen.collection.fastingStatus)",
     "ggt.status": "high, normal, borderline (within the borderline fraction of its upper limit), "
     "unknown (no age-appropriate range), or absent",
@@ -565,6 +567,8 @@ def _pregnancy(ctx: _Context, facts: Facts) -> None:
         facts.set("pregnancy.delivered", day(found.delivered), keys)
         since = max(0, (ctx.when - found.delivered).days)
         facts.set("pregnancy.days_since_delivery", since, keys)
+    if found.ended is not None:
+        facts.set("pregnancy.days_since_end", max(0, (ctx.when - found.ended).days), keys)
     facts.details["pregnancy"] = found.evidence
 
 

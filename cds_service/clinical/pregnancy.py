@@ -36,6 +36,9 @@ class Pregnancy:
     evidence: list[str] = field(default_factory=list)
     delivered: datetime | None = None
     """When a dated delivery ended the latest pregnancy (not pregnant since)."""
+    ended: datetime | None = None
+    """The day by which the latest pregnancy had ended (a dated delivery, else the date a
+    delivery or postpartum entry was recorded): for warnings, which err towards a recent birth."""
 
 
 def trimester_for(weeks: float) -> str:
@@ -49,16 +52,20 @@ def trimester_for(weeks: float) -> str:
 def _ended(
     kb: KnowledgeBase, classified: Classified, when: datetime
 ) -> tuple[datetime | None, datetime | None, str | None]:
-    """(ended by, delivered on, key): the latest delivery in the pregnancy look-back. `ended by`
-    is the day by which it had happened; `delivered on` only when an onset or performed date
-    dates it."""
+    """(ended by, delivered on, key): the latest delivery or postpartum entry in the pregnancy
+    look-back. `ended by` is the day by which the pregnancy had ended; `delivered on` is the
+    latest delivery an onset or performed date dates. A postpartum encounter or complication
+    (value set puerperium) ends the pregnancy by its date but never dates the delivery: a
+    routine postnatal check is weeks after the birth."""
     max_age = timedelta(days=kb.param("pregnancy_status_max_age_days"))
-    latest: tuple[datetime, datetime | None, str] | None = None
-    entries: list[Entry] = [
-        *classified.in_valueset("conditions", "delivery"),
-        *classified.in_valueset("procedures", "delivery"),
+    latest: tuple[datetime, str] | None = None
+    delivered: datetime | None = None
+    entries: list[tuple[Entry, bool]] = [
+        *((e, True) for e in classified.in_valueset("conditions", "delivery")),
+        *((e, True) for e in classified.in_valueset("procedures", "delivery")),
+        *((e, False) for e in classified.in_valueset("conditions", "puerperium")),
     ]
-    for entry in entries:
+    for entry, dates_it in entries:
         if not entry.countable:
             continue
         is_procedure = entry.resource.get("resourceType") == "Procedure"
@@ -68,10 +75,12 @@ def _ended(
         if by is None or not (when - max_age <= by <= when + timedelta(days=1)):
             continue
         if latest is None or by > latest[0]:
-            latest = (by, entry.time, entry.key)
+            latest = (by, entry.key)
+        if dates_it and entry.time is not None and (delivered is None or entry.time > delivered):
+            delivered = entry.time
     if latest is None:
         return None, None, None
-    return latest
+    return latest[0], delivered, latest[1]
 
 
 def _superseded(stated: datetime | None, ended: datetime | None) -> bool:
@@ -162,6 +171,7 @@ def assess(kb: KnowledgeBase, classified: Classified, when: datetime, sex: str |
         if ended is not None and ended_key is not None:
             result.status = "not pregnant"
             result.delivered = delivered
+            result.ended = delivered or ended
             result.evidence.append(f"{ended_key}: pregnancy ended by {ended.date()}")
         return result
     if latest_weeks is not None and projected is not None:
