@@ -72,13 +72,15 @@ def test_the_shipped_knowledge_base_loads(kb: KnowledgeBase) -> None:
         ),
         (
             "findings.yaml",
-            "{from: labs, valueset: zinc, status: low, within_days: measured_deficiency_days}",
+            "{from: labs, valueset: zinc, status: low, within_days: measured_deficiency_days, "
+            "separate_draw: true}",
             "{from: labs, valueset: zinc, within_days: measured_deficiency_days}",
             r"\$.findings.zinc-deficiency.sources\[1\]: `status` goes with, and only with",
         ),
         (
             "findings.yaml",
-            "{from: labs, valueset: zinc, status: low, within_days: measured_deficiency_days}",
+            "{from: labs, valueset: zinc, status: low, within_days: measured_deficiency_days, "
+            "separate_draw: true}",
             "{from: labs, valueset: zinc, status: low}",
             r"\$.findings.zinc-deficiency.sources\[1\]: a lab source needs `within_days`",
         ),
@@ -95,6 +97,12 @@ def test_the_shipped_knowledge_base_loads(kb: KnowledgeBase) -> None:
             "started_before_rise: true}]",
             r"\$.findings.vitamin-d-deficiency.sources\[0\]: `started_before_rise` is for "
             "medications only",
+        ),
+        (
+            "findings.yaml",
+            "sources: [{from: conditions, valueset: vitamin-d-deficiency}]",
+            "sources: [{from: conditions, valueset: vitamin-d-deficiency, separate_draw: true}]",
+            r"\$.findings.vitamin-d-deficiency.sources\[0\]: `separate_draw` is for labs only",
         ),
         (
             "rules/alp-high-confirm-origin.yaml",

@@ -96,3 +96,24 @@ def test_a_per_sex_text_range_that_cannot_be_told_apart_is_not_read(
     text: str, sex: str | None
 ) -> None:
     assert lab_interval(phosphate(text), as_reported, sex, 20_000) == (None, False)
+
+
+def test_a_unitless_text_range_far_from_the_result_is_another_unit() -> None:
+    # Re-check of the fifth review: "0.58-1.74" (ukat/L) beside ALP 95 U/L was read as U/L,
+    # and a normal ALP became 55 times its limit with an urgent-ultrasound card.
+    alp_result = {
+        "resourceType": "Observation",
+        "valueQuantity": {"value": 95, "unit": "U/L", "code": "U/L"},
+        "referenceRange": [{"text": "0.58-1.74"}],
+    }
+    assert lab_interval(alp_result, as_reported, "female", 20_000) == (None, False)
+    # The same text with its unit is converted and read; a plausible unitless range is read.
+    alp_result["referenceRange"] = [{"text": "35-104"}]
+    interval, _ = lab_interval(alp_result, as_reported, "female", 20_000)
+    assert interval is not None
+    assert (interval.low, interval.high) == (35, 104)
+    # A truly extreme result against a plausible range is still read (20x and more is allowed
+    # only with a unit): ALP 2000 against 35-104 is 19x.
+    alp_result["valueQuantity"]["value"] = 2000
+    interval, _ = lab_interval(alp_result, as_reported, "female", 20_000)
+    assert interval is not None

@@ -960,6 +960,27 @@ def test_after_ercp_a_raised_bilirubin_or_cholangitis_is_never_quiet(
     )
     assert found != []
     assert fired(cards(client, [alp(340), ggt(300)], labs=[before], procedures=[stent])) != []
+    # Re-check (unsafe): fever, or a raised CRP or white cell count, with a normal bilirubin.
+    crp = observation("1988-5", 145, unit="mg/L", ucum="mg/L", low=0, high=5)
+    wbc = observation("6690-2", 16.8, unit="10*3/uL", ucum="10*3/uL", low=4, high=11)
+    fever = condition("LOCAL-9", "urn:oid:1.2.3")
+    fever["code"]["text"] = "Fever"
+    for signs in ({"results": [crp]}, {"results": [wbc]}, {"conditions": [fever]}):
+        found = cards(
+            client,
+            [alp(340), ggt(300), normal, *signs.get("results", [])],
+            labs=[before],
+            procedures=[stent],
+            conditions=signs.get("conditions", []),
+        )
+        assert fired(found) == [LIVER], signs
+    # Cholangitis on the problem list under a local code, named only in its text.
+    local = condition("LOCAL-4", "urn:oid:1.2.3")
+    local["code"]["text"] = "Ascending cholangitis (stent occlusion suspected)"
+    found = cards(
+        client, [alp(340), ggt(300), normal], labs=[before], procedures=[stent], conditions=[local]
+    )
+    assert fired(found) == [LIVER]
 
 
 def test_after_ercp_a_rise_an_old_procedure_or_no_procedure_still_gets_the_card(

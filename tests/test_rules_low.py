@@ -165,6 +165,10 @@ def test_a_measured_deficiency_explains_a_persistent_mildly_low_alp(
     # low value is not an independent cause (fourth review's re-check).
     same_sample = measured(value, when="2026-11-20T08:00:00Z")
     assert fired(cards(client, [alp(33), same_sample], labs=[MILD_EARLIER_LOW])) == [MILD]
+    # The afternoon before is another draw (re-check of the fifth review: 18 hours earlier was
+    # taken for the ALP's own sample).
+    day_before = measured(value, when="2026-11-19T14:00:00Z")
+    assert fired(cards(client, [alp(33)], labs=[MILD_EARLIER_LOW, day_before])) == [EXPLAINED]
 
 
 def test_fatty_liver_and_status_codes_explain_nothing(client: FlaskClient) -> None:

@@ -320,6 +320,14 @@ class _Context:
             return self.enzyme
         return table.convert
 
+    def same_draw(self, key: str, obs_time: datetime | None) -> bool:
+        """Drawn with the ALP: in its result set, or within `same_draw_hours` of it (tighter
+        than `together`, which also takes the day's other results as the ALP's context)."""
+        hours = self.kb.param("same_draw_hours")
+        return key in self.co_resulted or (
+            obs_time is not None and abs(obs_time - self.when) <= timedelta(hours=hours)
+        )
+
     def together(self, key: str, obs_time: datetime | None) -> bool:
         return key in self.co_resulted or (
             obs_time is not None and abs(obs_time - self.when) <= timedelta(hours=self.tolerance)
@@ -345,7 +353,9 @@ class _Context:
                 continue
             obs, key, obs_time = entry.resource, entry.key, entry.time
             together = self.together(key, obs_time)
-            if (co_resulted_only and not together) or (separate_draw and together):
+            if (co_resulted_only and not together) or (
+                separate_draw and self.same_draw(key, obs_time)
+            ):
                 continue
             if together or _within(obs_time, self.when, days, self.tolerance):
                 candidates.append((together, obs_time or self.when, obs))
@@ -367,12 +377,11 @@ class _Context:
         lab_low = interval.low if interval.from_lab else None
         return Reading(key, value, status, interval.high, when, together, shown, lab_low)
 
-    def measure(self, valueset_id: str, days: float) -> Measurement | None:
+    def measure(self, valueset_id: str, days: float, separate_draw: bool) -> Measurement | None:
         """A finding's lab source (findings.py): the analyte's latest result, judged by its
-        lab's range (no interval table is kept for these analytes). Only a result from another
-        draw counts: EDTA carried into the ALP's own sample lowers zinc and magnesium with it,
-        so a low one from that sample is not an independent cause."""
-        found = self.reading([valueset_id], valueset_id, days, separate_draw=True)
+        lab's range (no interval table is kept for these analytes); `separate_draw`: from
+        another draw than the ALP's only."""
+        found = self.reading([valueset_id], valueset_id, days, separate_draw=separate_draw)
         if found is None:
             return None
         shown = f"{found.shown}, {day(found.when)}" if found.when else found.shown

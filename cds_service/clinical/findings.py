@@ -53,8 +53,9 @@ class Measurement:
     """Value and date, as a card shows them: 6.1 umol/L, 12 Nov 2026."""
 
 
-Measure = Callable[[str, float], Measurement | None]
-"""(value set id, days before the ALP) -> the latest result of that analyte, or None."""
+Measure = Callable[[str, float, bool], Measurement | None]
+"""(value set id, days before the ALP, from another draw only) -> the latest result of that
+analyte, or None."""
 
 
 def day(when: datetime) -> str:
@@ -158,7 +159,7 @@ def match_findings(
 
 def _measured(kb: KnowledgeBase, measure: Measure, source: FindingSource, found: Found) -> None:
     # The loader refuses a lab source without `within_days`.
-    result = measure(source.valueset, kb.param(source.within_days or ""))
+    result = measure(source.valueset, kb.param(source.within_days or ""), source.separate_draw)
     if result is None or result.status != source.status:
         return
     direction = "below" if source.status == "low" else "above"

@@ -185,8 +185,21 @@ def _for_sex(text: str, sex: str | None) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
+# A range with no unit is taken in the result's unit only when the result lies within this
+# factor of it: "0.58-1.74" (ukat/L) beside 95 U/L is another unit, not an ALP 55 times its limit.
+_UNITLESS_PLAUSIBLE = 20.0
+
+
+def _plausible(value: float | None, low: float | None, high: float | None) -> bool:
+    if value is None:
+        return False
+    if high is not None and high > 0 and value > high * _UNITLESS_PLAUSIBLE:
+        return False
+    return not (low is not None and low > 0 and value < low / _UNITLESS_PLAUSIBLE)
+
+
 def _text_bounds(
-    text: Any, convert: Converter, default: tuple[Any, Any], sex: str | None
+    text: Any, convert: Converter, default: tuple[Any, Any], sex: str | None, value: float | None
 ) -> tuple[float | None, float | None]:
     """(low, high) from a range sent only as text ("35-104 U/L", "<= 104", "> 35", or one such
     range per sex), the way many EHRs send it; (None, None) when the text is anything else."""
@@ -195,7 +208,16 @@ def _text_bounds(
     chosen = _for_sex(text.strip(), sex)
     if chosen is None:
         return None, None
-    text = chosen
+    low, high, unitless = _one_range(chosen, convert, default)
+    if unitless and not _plausible(value, low, high):
+        return None, None
+    return low, high
+
+
+def _one_range(
+    text: str, convert: Converter, default: tuple[Any, Any]
+) -> tuple[float | None, float | None, bool]:
+    """(low, high, sent without a unit) of one plain range; (None, None, False) otherwise."""
     for pattern, sides in ((_TEXT_RANGE, "both"), (_TEXT_HIGH, "high"), (_TEXT_LOW, "low")):
         match = pattern.match(text)
         if match is None:
@@ -205,16 +227,18 @@ def _text_bounds(
         if not _UNIT_ONLY.match(unit) or (
             unit and not _same_or_convertible(unit, convert, default)
         ):
-            return None, None
+            return None, None, False
         code, unit_text = (None, unit) if unit else default
         converted = [convert(float(n), code, unit_text) for n in numbers]
         values = [v for v in converted if v is not None]
         if len(values) != len(converted):
-            return None, None
+            return None, None, False
         if sides == "both":
-            return (values[0], values[1]) if values[0] < values[1] else (None, None)
-        return (None, values[0]) if sides == "high" else (values[0], None)
-    return None, None
+            if values[0] >= values[1]:
+                return None, None, False
+            return values[0], values[1], not unit
+        return (None, values[0], not unit) if sides == "high" else (values[0], None, not unit)
+    return None, None, False
 
 
 def _same_or_convertible(unit: str, convert: Converter, default: tuple[Any, Any]) -> bool:
@@ -257,7 +281,9 @@ def lab_interval(
         low = _range_bound(rr.get("low"), convert, default)
         high = _range_bound(rr.get("high"), convert, default)
         if low is None and high is None:
-            low, high = _text_bounds(rr.get("text"), convert, default, sex)
+            low, high = _text_bounds(
+                rr.get("text"), convert, default, sex, measured(observation, convert)
+            )
         if low is None and high is None:
             continue
         specificity = (2 if has_age else 0) + (1 if range_sex else 0)

@@ -177,6 +177,8 @@ def _findings(
                 raise KnowledgeBaseError(f"{where}: a lab source needs `within_days`")
             if src.get("started_before_rise") and src["from"] != "medications":
                 raise KnowledgeBaseError(f"{where}: `started_before_rise` is for medications only")
+            if src.get("separate_draw") and src["from"] != "labs":
+                raise KnowledgeBaseError(f"{where}: `separate_draw` is for labs only")
             sources.append(
                 FindingSource(
                     src["from"],
@@ -185,7 +187,8 @@ def _findings(
                     src.get("include_inactive", False),
                     src.get("ended_within_days"),
                     src.get("status"),
-                    src.get("started_before_rise", False),
+                    separate_draw=src.get("separate_draw", False),
+                    started_before_rise=src.get("started_before_rise", False),
                 )
             )
         limit = raw.get("explains_below_xuln")

@@ -328,6 +328,9 @@ class FindingSource:
     """Medications: name of the parameter for how recently an ended course still counts."""
     status: str | None = None
     """Labs: the latest result's status against its reference range that counts (low, high)."""
+    separate_draw: bool = False
+    """Labs: only a result from another draw than the ALP's (EDTA carried into the ALP's own
+    sample lowers zinc and magnesium with it)."""
     started_before_rise: bool = False
     """Medications: only a course started before the first raised ALP of the current rise
     (or with no start recorded): a drug begun after the ALP was already raised did not raise

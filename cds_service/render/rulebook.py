@@ -257,6 +257,7 @@ def rulebook(kb: KnowledgeBase) -> dict[str, Any]:
                         "include_inactive": s.include_inactive,
                         "ended_within_days": s.ended_within_days,
                         "status": s.status,
+                        "separate_draw": s.separate_draw,
                         "started_before_rise": s.started_before_rise,
                     }
                     for s in f.sources
