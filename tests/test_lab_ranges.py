@@ -101,7 +101,7 @@ def test_a_per_sex_text_range_that_cannot_be_told_apart_is_not_read(
 def test_a_unitless_text_range_far_from_the_result_is_another_unit() -> None:
     # Re-check of the fifth review: "0.58-1.74" (ukat/L) beside ALP 95 U/L was read as U/L,
     # and a normal ALP became 55 times its limit with an urgent-ultrasound card.
-    alp_result = {
+    alp_result: dict[str, Any] = {
         "resourceType": "Observation",
         "valueQuantity": {"value": 95, "unit": "U/L", "code": "U/L"},
         "referenceRange": [{"text": "0.58-1.74"}],
