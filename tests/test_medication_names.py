@@ -17,6 +17,7 @@ from cds_service.clinical.classify import short_name
         ("Flucloxacillin 500 mg capsules qds", "Flucloxacillin"),
         ("Amoxicillin 875 MG / Clavulanate 125 MG Oral Tablet", "Amoxicillin / Clavulanate"),
         ("Prolia 60 mg every 6 months", "Prolia"),
+        ("Vitamin A 10000 units daily", "Vitamin A"),  # "a" is dropped only in "a day"
     ],
 )
 def test_a_card_names_the_drug_without_dose_form_or_schedule(text: str, named: str) -> None:

@@ -45,7 +45,7 @@ _FORM = re.compile(
     r"release|chewable|film|coated|prefilled|syringe|pen|powder|for|product|pack|kit|"
     r"intravenous|subcutaneous|disintegrating|sprinkle|hr|24|12|er|xr|sr|mg/ml|"
     r"once|twice|daily|weekly|monthly|yearly|annually|nightly|every|weeks?|days?|months?|years?|"
-    r"at|night|morning|iv|im|three|four|times|a|per|bd|bid|tds|tid|qds|qid|od|prn|"
+    r"at|night|morning|iv|im|three|four|times|a day|per day|bd|bid|tds|tid|qds|qid|od|prn|"
     r"micrograms?|milligrams?|infusion)\b",
     re.IGNORECASE,
 )

@@ -28,8 +28,8 @@ from cds_service.fhir.values import concept_text
 from cds_service.knowledge.model import FindingSource, KnowledgeBase
 
 STATUS_CODES = "status-history-codes"
-_INFUSION = re.compile(r"\b(infusion|intravenous|iv)\b", re.IGNORECASE)
 """Value set of codes that state a status or history, never an event."""
+_INFUSION = re.compile(r"\b(infusion|intravenous|iv)\b", re.IGNORECASE)
 
 
 @dataclass
