@@ -489,6 +489,9 @@ def test_a_known_cancer_with_a_liver_source_names_liver_metastases(client: Flask
     )
     [plain] = cards(client, [alp(312), ggt(180)])
     assert "liver metastases" not in plain["detail"]
+    # Re-check of the fifth review: colorectal (or pancreatic, gastric) cancer too.
+    [card] = cards(client, [alp(312), ggt(180)], conditions=[condition("C18.7")])
+    assert "a liver source suggests liver metastases" in card["detail"]
 
 
 def test_alcohol_beside_bone_metastases_leaves_the_raised_ggt_unsettled(
@@ -822,6 +825,11 @@ def test_with_sepsis_recorded_a_cholestatic_drug_is_one_possible_cause(
         found = cards(client, [alp(390), ggt(200)], medications=[augmentin], conditions=[sepsis])
         assert "liver source; Augmentin or sepsis may explain it" in found[0]["summary"]
         assert "likely cause" not in found[0]["summary"]
+        # Never a bare "avoid re-exposure" mid-treatment (re-check of the fifth review).
+        assert (
+            "if nothing else (sepsis, obstruction) explains it, avoid re-exposure"
+            in (found[0]["detail"])
+        )
     resolved = condition("A41.9", status="resolved")
     found = cards(client, [alp(390), ggt(200)], medications=[augmentin], conditions=[resolved])
     assert "likely cause Augmentin" in found[0]["summary"]
