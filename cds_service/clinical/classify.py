@@ -8,7 +8,7 @@ from an index built once per request keeps evaluation linear in the size of the 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -79,6 +79,15 @@ def recorded_time(condition: Resource) -> datetime | None:
     return parse_datetime(condition.get("recordedDate"))
 
 
+def _repeats(medication: Resource) -> Iterator[Mapping[str, Any]]:
+    """Each dosage's `timing.repeat` of a MedicationRequest (its bounds date the course)."""
+    for dosage in as_list(medication.get("dosageInstruction")):
+        timing = dosage.get("timing") if isinstance(dosage, Mapping) else None
+        repeat = timing.get("repeat") if isinstance(timing, Mapping) else None
+        if isinstance(repeat, Mapping):
+            yield repeat
+
+
 def medication_end(medication: Resource) -> datetime | None:
     """When a completed or stopped course ended: the validity or effective period's end, the
     end of the dosing bounds, or the start plus the dosing duration; else when it was written
@@ -94,11 +103,7 @@ def medication_end(medication: Resource) -> datetime | None:
     if end:
         return end
     authored = parse_datetime(medication.get("authoredOn"))
-    for dosage in as_list(medication.get("dosageInstruction")):
-        timing = dosage.get("timing") if isinstance(dosage, Mapping) else None
-        repeat = timing.get("repeat") if isinstance(timing, Mapping) else None
-        if not isinstance(repeat, Mapping):
-            continue
+    for repeat in _repeats(medication):
         bounds = repeat.get("boundsPeriod")
         if isinstance(bounds, Mapping) and parse_datetime(bounds.get("end")):
             return parse_datetime(bounds.get("end"))
@@ -115,13 +120,11 @@ def medication_start(medication: Resource) -> datetime | None:
     start, else when it was written; None when the record does not say."""
     if medication.get("resourceType") == "MedicationStatement":
         period = medication.get("effectivePeriod")
-        start = period.get("start") if isinstance(period, dict) else None
+        start = period.get("start") if isinstance(period, Mapping) else None
         return _first_time(start, medication.get("effectiveDateTime"))
-    for dosage in as_list(medication.get("dosageInstruction")):
-        timing = dosage.get("timing") if isinstance(dosage, dict) else None
-        repeat = timing.get("repeat") if isinstance(timing, dict) else None
-        bounds = repeat.get("boundsPeriod") if isinstance(repeat, dict) else None
-        begun = parse_datetime(bounds.get("start")) if isinstance(bounds, dict) else None
+    for repeat in _repeats(medication):
+        bounds = repeat.get("boundsPeriod")
+        begun = parse_datetime(bounds.get("start")) if isinstance(bounds, Mapping) else None
         if begun:
             return begun
     return parse_datetime(medication.get("authoredOn"))

@@ -320,18 +320,18 @@ class _Context:
             return self.enzyme
         return table.convert
 
-    def same_draw(self, key: str, obs_time: datetime | None) -> bool:
-        """Drawn with the ALP: in its result set, or within `same_draw_hours` of it (tighter
-        than `together`, which also takes the day's other results as the ALP's context)."""
-        hours = self.kb.param("same_draw_hours")
+    def _near(self, key: str, obs_time: datetime | None, hours: float) -> bool:
         return key in self.co_resulted or (
             obs_time is not None and abs(obs_time - self.when) <= timedelta(hours=hours)
         )
 
+    def same_draw(self, key: str, obs_time: datetime | None) -> bool:
+        """Drawn with the ALP: in its result set, or within `same_draw_hours` of it (tighter
+        than `together`, which also takes the day's other results as the ALP's context)."""
+        return self._near(key, obs_time, self.kb.param("same_draw_hours"))
+
     def together(self, key: str, obs_time: datetime | None) -> bool:
-        return key in self.co_resulted or (
-            obs_time is not None and abs(obs_time - self.when) <= timedelta(hours=self.tolerance)
-        )
+        return self._near(key, obs_time, self.tolerance)
 
     def reading(
         self,
