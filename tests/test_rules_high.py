@@ -490,8 +490,9 @@ def test_a_known_cancer_with_a_liver_source_names_liver_metastases(client: Flask
     [plain] = cards(client, [alp(312), ggt(180)])
     assert "liver metastases" not in plain["detail"]
     # Re-check of the fifth review: colorectal (or pancreatic, gastric) cancer too.
-    [card] = cards(client, [alp(312), ggt(180)], conditions=[condition("C18.7")])
-    assert "a liver source suggests liver metastases" in card["detail"]
+    for cancer in (condition("C18.7"), condition("363349007", SNOMED)):
+        [card] = cards(client, [alp(312), ggt(180)], conditions=[cancer])
+        assert "a liver source suggests liver metastases" in card["detail"]
 
 
 def test_alcohol_beside_bone_metastases_leaves_the_raised_ggt_unsettled(
@@ -697,6 +698,15 @@ def test_an_undated_delivery_recorded_this_week_still_warns_of_hellp(client: Fla
     assert found[0]["summary"].startswith("Recently delivered")
 
 
+def test_a_postnatal_check_alone_opens_no_hellp_window(client: FlaskClient) -> None:
+    # Final review of this round: a routine postnatal check 3 days ago, with no delivery on
+    # record, was read as a birth 3 days ago and gave the HELLP warning.
+    alt = observation("1742-6", 150, low=7, high=40)
+    check = condition("Z39.2", onset="2026-11-17")
+    found = cards(client, [alp(200), ggt(90), alt], conditions=[STILL_ACTIVE, check])
+    assert "alp-high-pregnancy-liver" not in fired(found)
+
+
 def test_a_postnatal_check_does_not_date_the_delivery(client: FlaskClient) -> None:
     # Re-check of the fifth review: delivered 44 days ago, a routine postnatal check (Z39.2)
     # 2 days ago was read as the delivery and 2.5x was "placental ALP still clearing".
@@ -821,7 +831,9 @@ def test_with_sepsis_recorded_a_cholestatic_drug_is_one_possible_cause(
     # Fourth bedside review: Augmentin was "likely cause" in a septic patient; RUCAM asks for
     # sepsis to be excluded first, so both are named.
     augmentin = medication(text="Augmentin 625 mg")
-    for sepsis in (condition("A41.9"), condition("R65.20")):
+    urosepsis = condition("LOCAL-3", "urn:oid:1.2.3")
+    urosepsis["code"]["text"] = "Urosepsis"
+    for sepsis in (condition("A41.9"), condition("R65.20"), urosepsis):
         found = cards(client, [alp(390), ggt(200)], medications=[augmentin], conditions=[sepsis])
         assert "liver source; Augmentin or sepsis may explain it" in found[0]["summary"]
         assert "likely cause" not in found[0]["summary"]
@@ -983,6 +995,14 @@ def test_after_ercp_a_raised_bilirubin_or_cholangitis_is_never_quiet(
             conditions=signs.get("conditions", []),
         )
         assert fired(found) == [LIVER], signs
+    # A stone "without cholangitis" (K80.50's own display) is not cholangitis: quiet (final
+    # review of this round).
+    stone = condition("K80.50")
+    stone["code"]["text"] = "Calculus of bile duct without cholangitis or cholecystitis"
+    found = cards(
+        client, [alp(340), ggt(300), normal], labs=[before], procedures=[stent], conditions=[stone]
+    )
+    assert found == []
     # Cholangitis on the problem list under a local code, named only in its text.
     local = condition("LOCAL-4", "urn:oid:1.2.3")
     local["code"]["text"] = "Ascending cholangitis (stent occlusion suspected)"

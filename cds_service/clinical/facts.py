@@ -76,7 +76,8 @@ FACTS: dict[str, str] = {
     "pregnancy.delivered": "date of the dated delivery that ended the latest pregnancy",
     "pregnancy.days_since_delivery": "whole days from that delivery to the ALP",
     "pregnancy.days_since_end": "whole days to the ALP from the dated delivery, else from the "
-    "date a delivery or postpartum entry was recorded (for warnings: errs towards recent)",
+    "date a delivery was recorded (for warnings: errs towards recent; a postnatal check "
+    "never dates it)",
     "specimen.fasting": "fasting, non-fasting, or unknown (Specimen.collection.fastingStatus)",
     "ggt.status": "high, normal, borderline (within the borderline fraction of its upper limit), "
     "unknown (no age-appropriate range), or absent",

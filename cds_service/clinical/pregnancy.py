@@ -37,8 +37,9 @@ class Pregnancy:
     delivered: datetime | None = None
     """When a dated delivery ended the latest pregnancy (not pregnant since)."""
     ended: datetime | None = None
-    """The day by which the latest pregnancy had ended (a dated delivery, else the date a
-    delivery or postpartum entry was recorded): for warnings, which err towards a recent birth."""
+    """The day by which the latest birth had happened (a dated delivery, else the date a
+    delivery was recorded; never a postnatal check's date): for warnings, which err towards a
+    recent birth."""
 
 
 def trimester_for(weeks: float) -> str:
@@ -51,15 +52,17 @@ def trimester_for(weeks: float) -> str:
 
 def _ended(
     kb: KnowledgeBase, classified: Classified, when: datetime
-) -> tuple[datetime | None, datetime | None, str | None]:
-    """(ended by, delivered on, key): the latest delivery or postpartum entry in the pregnancy
-    look-back. `ended by` is the day by which the pregnancy had ended; `delivered on` is the
-    latest delivery an onset or performed date dates. A postpartum encounter or complication
+) -> tuple[datetime | None, datetime | None, datetime | None, str | None]:
+    """(ended by, delivered on, birth by, key): the latest delivery or postpartum entry in the
+    pregnancy look-back. `ended by` is the day by which the pregnancy had ended; `delivered on`
+    is the latest delivery an onset or performed date dates; `birth by` the latest delivery
+    entry's date, dated or only recorded. A postpartum encounter or complication
     (value set puerperium) ends the pregnancy by its date but never dates the delivery: a
     routine postnatal check is weeks after the birth."""
     max_age = timedelta(days=kb.param("pregnancy_status_max_age_days"))
     latest: tuple[datetime, str] | None = None
     delivered: datetime | None = None
+    birth_by: datetime | None = None
     entries: list[tuple[Entry, bool]] = [
         *((e, True) for e in classified.in_valueset("conditions", "delivery")),
         *((e, True) for e in classified.in_valueset("procedures", "delivery")),
@@ -78,9 +81,11 @@ def _ended(
             latest = (by, entry.key)
         if dates_it and entry.time is not None and (delivered is None or entry.time > delivered):
             delivered = entry.time
+        if dates_it and (birth_by is None or by > birth_by):
+            birth_by = by
     if latest is None:
-        return None, None, None
-    return latest[0], delivered, latest[1]
+        return None, None, None, None
+    return latest[0], delivered, birth_by, latest[1]
 
 
 def _superseded(stated: datetime | None, ended: datetime | None) -> bool:
@@ -138,7 +143,7 @@ def assess(kb: KnowledgeBase, classified: Classified, when: datetime, sex: str |
         unit = str((entry.resource.get("valueQuantity") or {}).get("code") or "wk")
         weeks_at.append((entry.time, amount / 7 if unit == "d" else amount, entry.key))
 
-    ended, delivered, ended_key = _ended(kb, classified, when)
+    ended, delivered, birth_by, ended_key = _ended(kb, classified, when)
     limit = kb.param("gestation_max_weeks")
     dated = [w for w in weeks_at if w[0] <= soon and not _superseded(w[0], ended)]
     latest_weeks = max(dated, key=lambda w: w[0]) if dated else None
@@ -149,6 +154,7 @@ def assess(kb: KnowledgeBase, classified: Classified, when: datetime, sex: str |
         if projected > limit:
             # Past any term: that pregnancy had ended by the day it reached the limit.
             ended, delivered, ended_key = recorded + timedelta(weeks=limit - weeks), None, key
+            birth_by = ended
             latest_weeks = projected = None
 
     current = [s for s in statuses if not _superseded(s[0], ended)]
@@ -171,7 +177,7 @@ def assess(kb: KnowledgeBase, classified: Classified, when: datetime, sex: str |
         if ended is not None and ended_key is not None:
             result.status = "not pregnant"
             result.delivered = delivered
-            result.ended = delivered or ended
+            result.ended = delivered or birth_by
             result.evidence.append(f"{ended_key}: pregnancy ended by {ended.date()}")
         return result
     if latest_weeks is not None and projected is not None:
