@@ -7,7 +7,6 @@ of the decision trace (hooks/trace.py) for the audit trail.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from cds_service.clinical.selection import select_result_set
 from cds_service.fhir.values import LOINC
 from cds_service.hooks.declaration import PrefetchTemplate, ServiceDeclaration
 from cds_service.hooks.definitions import PATIENT_VIEW, lab_result_sign
+from cds_service.hooks.ids import random_uuid
 from cds_service.hooks.prefetch import ResolvedData
 from cds_service.hooks.request import HookRequest
 from cds_service.hooks.response import CdsResponse
@@ -180,7 +180,7 @@ class AlpServices:
         result_sign_hook: str,
         local_codes: Mapping[str, Any] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        new_uuid: Callable[[], str] = lambda: str(uuid.uuid4()),
+        new_uuid: Callable[[], str] = lambda: str(random_uuid()),
         chart_open_days: float | None = None,
     ) -> None:
         self.kb = kb

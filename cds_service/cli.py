@@ -225,7 +225,7 @@ def _load_spool(settings: Settings, engine: Any) -> None:
     store = AuditStore(engine, Spool(settings.data_dir / "audit-spool.jsonl"), "", "")
     try:
         if store.spool.pending():
-            store.flush()
+            store.flush(everything=True)
     except (OSError, *OUTAGE) as exc:
         print(
             f"alp-cds: audit spool not loaded ({type(exc).__name__}); reading the store as is",

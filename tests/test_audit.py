@@ -729,3 +729,31 @@ def test_audit_show_loads_the_spool_first(
     assert "FIRED alp-high-confirm-origin" in capsys.readouterr().out
     store.stop_writer()
     assert _instances(engine) == ["hi-behind"]
+
+
+def test_a_trace_spooled_as_text_or_as_a_structure_is_stored_the_same(
+    store: AuditStore, engine: Engine, kb: KnowledgeBase
+) -> None:
+    # Records are spooled with their trace as JSON text, handed to the database unchanged;
+    # a line spooled before that held the trace as a structure and must store identically.
+    client = app_with(store, kb).test_client()
+    assert post(client, alp(312), hook_instance="as-text").status_code == 200
+    column = schema.invocations.c
+
+    def stored_trace(instance: str) -> Any:
+        with engine.connect() as conn:
+            query = select(column.trace).where(column.hook_instance == instance)
+            return conn.execute(query).scalar_one()
+
+    trace = stored_trace("as-text")
+    assert trace["evaluations"][0]["rules"]
+    record = {
+        **_any_record(engine),
+        "record_id": uuid.uuid4().hex,
+        "hook_instance": "as-structure",
+        "outcomes": [],
+        "trace": trace,
+    }
+    store.spool.append({"kind": "invocation", "record": record})
+    assert store.replay_spool() == 1
+    assert stored_trace("as-structure") == trace

@@ -1,16 +1,20 @@
 """The local append-only audit spool: every record lands here before its response goes out.
 
-One JSON object per line in `audit-spool.jsonl`. An append holds an exclusive `flock` on a side
-lock file, writes the line and flushes it to the operating system, so a killed process (kill -9)
-loses nothing; fsync follows within the configured window (0: before the append returns), which
-bounds what a host crash can take. gunicorn workers on one host share the file.
+One JSON object per line. Each process appends to a file of its own,
+`audit-spool.jsonl.<pid>-<tag>-<n>.open`, held open for appending and `flock`ed for the file's
+whole life: an append is one `write` of the line under a thread lock, so a killed process
+(kill -9) loses nothing (the line is in the operating system), and fsync follows within the
+configured window (0: before the append returns), which bounds what a host crash can take. (The
+spool was one file shared by the workers, locked, opened and closed on every append: seven system
+calls a record, each a point where the request's threads handed the interpreter lock around.)
 
-A writer takes the spool in one step: under the lock it renames the file to a batch file of its
-own (`audit-spool.jsonl.<pid>-<n>.batch`); the next append starts a new spool. It then loads the
-batch into the store without holding the spool lock (appends never wait for the database) and
+The process's writer takes its file in one step: under the thread lock it renames it to a batch
+file (`.batch`); the next append starts a new file. It then loads the batch into the store and
 deletes it. A batch file is held with its own `flock` while it is loaded, so a batch whose writer
-died (a kill, a crash) is found unlocked and loaded by the next writer, on start or later. The
-store's inserts are idempotent by record id, so a batch loaded twice stores nothing twice.
+died is found unlocked and loaded by the next writer, on start or later; a `.open` file found
+unlocked belongs to a process that died, and is taken as a batch the same way. The store's inserts
+are idempotent by record id, so a record loaded twice is stored once. A shared spool written by
+an earlier version (the file named `audit-spool.jsonl` itself) is taken under its old lock.
 """
 
 from __future__ import annotations
@@ -20,15 +24,22 @@ import itertools
 import json
 import logging
 import os
+import secrets
 import threading
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
 log = logging.getLogger(__name__)
+
+OPEN, NEW, BATCH = ".open", ".new", ".batch"
+NEW_GRACE_SECONDS = 60.0
+"""A `.new` file is one a process is creating (it is renamed `.open` once locked); only one left
+this long is a crash's leftover."""
 
 
 class Spool:
@@ -37,11 +48,19 @@ class Spool:
         self.fsync_ms = fsync_ms
         self._lock_path = path.with_suffix(path.suffix + ".lock")
         self._names = itertools.count()
+        self._tag = secrets.token_hex(4)  # two spools of one process, or a reused pid, differ
         self._unsynced = threading.Event()
+        self._append_lock = threading.Lock()
+        self._sync_lock = threading.Lock()  # taken before _append_lock, never after
+        self._fd: int | None = None
+        self._fd_pid = 0
+        self._open_path: Path | None = None
+        self._size = 0
         path.parent.mkdir(parents=True, exist_ok=True)
 
     @contextmanager
     def _locked(self, blocking: bool = True) -> Iterator[bool]:
+        """The lock of the shared spool an earlier version wrote (taken only to move it)."""
         with open(self._lock_path, "a+") as lock:
             flags = fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB)
             try:
@@ -58,13 +77,53 @@ class Spool:
 
     def append(self, record: dict[str, Any]) -> None:
         line = _line(record)
-        with self._locked(), open(self.path, "ab") as spool:
-            spool.write(line)
-            spool.flush()
+        with self._append_lock:
+            if self._fd_pid != os.getpid():
+                self._forget_inherited()
+            fd = self._fd
+            if fd is None:
+                fd = self._open()
+            try:
+                written = 0
+                while written < len(line):
+                    written += os.write(fd, line[written:])
+            except OSError:
+                # A torn line would swallow the next one: cut the file back to whole lines.
+                try:
+                    os.ftruncate(fd, self._size)
+                except OSError:
+                    log.exception("audit spool: a torn line could not be cut off")
+                raise
+            self._size += written
             if self.fsync_ms <= 0:
-                os.fsync(spool.fileno())
+                os.fsync(fd)
             else:
                 self._unsynced.set()
+
+    def _open(self) -> int:
+        """A new file for this process's appends, locked before it gets its `.open` name, so
+        no other writer ever finds it unlocked while this process lives."""
+        name = f"{self.path.name}.{os.getpid()}-{self._tag}-{next(self._names)}"
+        fresh = self.path.with_name(name + NEW)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        fd = os.open(fresh, flags, 0o666)  # as open() would: the umask decides
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            opened = self.path.with_name(name + OPEN)
+            os.replace(fresh, opened)
+        except OSError:
+            os.close(fd)
+            raise
+        self._fd, self._fd_pid, self._open_path, self._size = fd, os.getpid(), opened, 0
+        return fd
+
+    def _forget_inherited(self) -> None:
+        """After a fork the file is the parent's: close this process's copy (the parent keeps
+        its lock) and start a file of its own."""
+        if self._fd is not None:
+            with suppress(OSError):
+                os.close(self._fd)
+        self._fd, self._open_path, self._size = None, None, 0
 
     def wake(self) -> None:
         """Wake a writer waiting in wait_unsynced (it is stopping)."""
@@ -79,41 +138,91 @@ class Spool:
         if not self._unsynced.is_set():
             return
         self._unsynced.clear()
-        # No lock: fsync is per file, and a spool renamed meanwhile is synced when taken.
-        try:
-            fd = os.open(self.path, os.O_RDONLY)
-        except FileNotFoundError:
-            return
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        # take() closes a file only under _sync_lock, so the descriptor stays valid here.
+        with self._sync_lock:
+            fd = self._fd
+            if fd is not None and self._fd_pid == os.getpid():
+                os.fsync(fd)
 
     # --- taking and loading --------------------------------------------------------------
 
     def take(self) -> Path | None:
-        """Move the spool's lines into a new batch file of this process; None if empty."""
+        """Make this process's appends so far a batch file (the next append starts a new file),
+        and take as batches the files of processes that died and a shared spool an earlier
+        version left; returns this process's batch, else another taken now, else None."""
+        taken = [self._take_legacy(), *self._take_orphans()]
+        with self._sync_lock:
+            with self._append_lock:
+                fd, opened = self._fd, self._open_path
+                if fd is None or opened is None or self._fd_pid != os.getpid() or not self._size:
+                    return next((batch for batch in taken if batch is not None), None)
+                batch = opened.with_suffix(BATCH)
+                os.replace(opened, batch)
+                self._fd, self._open_path, self._size = None, None, 0
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)  # releases its lock: from here any writer may load it
+        return batch
+
+    def _take_legacy(self) -> Path | None:
+        if not self.path.exists():
+            return None
         with self._locked():
             try:
                 if self.path.stat().st_size == 0:
                     return None
             except FileNotFoundError:
                 return None
-            batch = self.path.with_name(f"{self.path.name}.{os.getpid()}-{next(self._names)}.batch")
+            batch = self.path.with_name(f"{self.path.name}.{os.getpid()}-{self._tag}-old{BATCH}")
             os.replace(self.path, batch)
-        try:
-            fd = os.open(batch, os.O_RDONLY)
-        except FileNotFoundError:  # already loaded by another writer
-            return batch
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync_path(batch)
         return batch
+
+    def _take_orphans(self) -> list[Path]:
+        """`.open` files no living process holds (their owner died): batches now."""
+        taken = []
+        now = time.time()
+        for path in self.live_files(include_new=True):
+            if path == self._open_path:
+                continue
+            if path.suffix == NEW and now - _mtime(path) < NEW_GRACE_SECONDS:
+                continue  # being created by a living process
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # its process lives and appends to it
+                try:
+                    if os.fstat(fd).st_ino != os.stat(path).st_ino:
+                        continue  # taken by another writer between our open and our lock
+                except FileNotFoundError:
+                    continue
+                if os.fstat(fd).st_size == 0:
+                    path.unlink(missing_ok=True)
+                    continue
+                batch = path.with_suffix(BATCH)
+                os.replace(path, batch)
+                os.fsync(fd)
+                taken.append(batch)
+            finally:
+                os.close(fd)
+        return taken
+
+    def live_files(self, include_new: bool = False) -> list[Path]:
+        """The files processes append to now (or did until they died)."""
+        found = list(self.path.parent.glob(f"{self.path.name}.*{OPEN}"))
+        if include_new:
+            found += self.path.parent.glob(f"{self.path.name}.*{NEW}")
+        return sorted(found, key=_mtime)
 
     def batches(self) -> list[Path]:
         """Batch files present now: this process's and any left by a writer that died."""
-        return sorted(self.path.parent.glob(f"{self.path.name}.*.batch"), key=lambda p: _mtime(p))
+        return sorted(self.path.parent.glob(f"{self.path.name}.*{BATCH}"), key=_mtime)
 
     @contextmanager
     def claim(self, batch: Path) -> Iterator[IO[str] | None]:
@@ -153,6 +262,23 @@ class Spool:
         return records
 
     @staticmethod
+    def read_appended(path: Path) -> list[dict[str, Any]]:
+        """The whole lines of a file another process may be appending to (its last line may be
+        half written), without taking it: for a reader that cannot wait for that writer."""
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return []
+        records = []
+        for line in data.split(b"\n")[:-1]:  # what follows the last newline is not whole yet
+            if line.strip():
+                try:
+                    records.append(_record(line.decode("utf-8")))
+                except ValueError:
+                    log.error("audit spool: skipped an unreadable line of %s", path.name)
+        return records
+
+    @staticmethod
     def rewrite(batch: Path, records: list[dict[str, Any]]) -> None:
         """Keep only `records` (those not yet stored) in a batch file."""
         temporary = batch.with_suffix(".tmp")
@@ -173,7 +299,7 @@ class Spool:
     def depth(self) -> int:
         """Records not yet in the store: the spool and the batches being loaded."""
         total = 0
-        for path in (self.path, *self.batches()):
+        for path in (self.path, *self.live_files(), *self.batches()):
             try:
                 with open(path, "rb") as spool:
                     total += sum(1 for line in spool if line.strip())
@@ -182,11 +308,12 @@ class Spool:
         return total
 
     def pending(self) -> bool:
-        try:
-            if self.path.stat().st_size > 0:
-                return True
-        except FileNotFoundError:
-            pass
+        for path in (self.path, *self.live_files()):
+            try:
+                if path.stat().st_size > 0:
+                    return True
+            except FileNotFoundError:
+                continue
         return bool(self.batches())
 
 
@@ -206,6 +333,17 @@ def _record(line: str) -> Any:
         return orjson.loads(line)
     except orjson.JSONDecodeError:  # a line escaped before the marker existed
         return json.loads(line)
+
+
+def _fsync_path(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:  # already loaded by another writer
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _mtime(path: Path) -> float:

@@ -157,7 +157,9 @@ class AuditStore:
                 for card in trace.cards
             ],
             "outcomes": _outcome_rows(trace),
-            "trace": trace.to_json() if invocation.trace is not None else None,
+            # As JSON text: the writer hands it to the database as it is (a structure here
+            # would be written into the spool line, read back and written out again).
+            "trace": _json_text(trace.to_json()) if invocation.trace is not None else None,
         }
 
     def record_invocation(self, invocation: Invocation) -> None:
@@ -226,10 +228,11 @@ class AuditStore:
                     "kb_hash": record["kb_hash"],
                     "latency_ms": record["latency_ms"],
                     "cards_count": len(record["cards"]),
-                    "trace": record["trace"],
+                    "trace": _trace_text(record["trace"]),
                 }
                 for record in records
             ],
+            as_text=("trace",),
         )
         cards = [
             {
@@ -287,8 +290,9 @@ class AuditStore:
 
     def flush(self, everything: bool = False) -> int:
         """Load the spool into the store now; returns how many records were handled. With
-        `everything`, batches another writer is loading are read too (inserts are idempotent):
-        feedback must find a card whose record a sibling worker has not stored yet."""
+        `everything`, batches another writer is loading and the files sibling processes are
+        appending to are read too (inserts are idempotent): feedback must find a card whose
+        record a sibling worker has not stored yet, and `audit show` a record just answered."""
         with self._flushing:
             self.spool.take()
             handled = 0
@@ -306,6 +310,10 @@ class AuditStore:
                         self.outage = True
                         return handled
                     batch.unlink(missing_ok=True)
+            if everything:  # and what sibling processes have appended but not yet taken
+                for live in self.spool.live_files():
+                    records = self.spool.read_appended(live)
+                    handled += len(records) - len(self._load(records))
             self.outage = False
         if handled:
             log.debug("audit: loaded %d spooled records", handled)
@@ -501,6 +509,11 @@ class AuditStore:
             )
 
 
+def _trace_text(trace: Any) -> str | None:
+    """A record's trace as JSON text (spooled records before this version held a structure)."""
+    return trace if trace is None or isinstance(trace, str) else _json_text(trace)
+
+
 def _datetime(value: Any) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
@@ -532,12 +545,17 @@ def _compiled_insert(
     return str(compiled), tuple(positions) if positions is not None else None, convert
 
 
-def _insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+def _insert_rows(
+    conn: Connection, table: Table, rows: list[dict[str, Any]], as_text: tuple[str, ...] = ()
+) -> None:
     """Rows straight to the driver's executemany, the statement and the columns' conversions
     taken from SQLAlchemy once per dialect: a record has a rule-outcome row per rule, and
     building each row's parameters through SQLAlchemy's statement execution cost more than the
-    database's own insert. Every row has the first row's keys."""
+    database's own insert. Every row has the first row's keys; the JSON columns in `as_text`
+    come already serialised (what the JSON type's conversion would have made of them)."""
     sql, positions, convert = _compiled_insert(conn.dialect, table, tuple(rows[0]))
+    if as_text:
+        convert = tuple((key, process) for key, process in convert if key not in as_text)
     if convert:
         rows = [{**row, **{key: process(row[key]) for key, process in convert}} for row in rows]
     if positions is None:  # named parameters (psycopg)
@@ -567,7 +585,7 @@ def _outcome_rows(trace: DecisionTrace) -> list[dict[str, Any]]:
 def _from_legacy(record: dict[str, Any]) -> dict[str, Any]:
     """A spooled record written before records carried their rows: derive them from its trace
     (the stored JSON shape is the same), so an upgrade during an outage loses nothing."""
-    trace = DecisionTrace.from_json(record.get("trace"))
+    trace = DecisionTrace.from_json(record.get("trace"))  # always a structure in such records
     versions = {r.rule: r.version for e in trace.evaluations for r in e.rules}
     cards = [
         {"summary": None, **card, "rule_version": versions.get(card.get("rule"))}

@@ -8,11 +8,11 @@ and the pipeline fill it in; an `InvocationSink` (the audit store, metrics) keep
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
+from cds_service.hooks.ids import random_uuid
 from cds_service.hooks.request import HookRequest
 from cds_service.hooks.trace import CardIssued, DecisionTrace
 
@@ -22,7 +22,7 @@ class Invocation:
     endpoint: str
     """service, discovery or feedback"""
     service_id: str | None = None
-    record_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    record_id: str = field(default_factory=lambda: random_uuid().hex)
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     hook: str | None = None
     hook_instance: str | None = None
