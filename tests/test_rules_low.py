@@ -572,6 +572,71 @@ def test_an_inr_on_warfarin_is_not_liver_failure_for_the_wilson_pattern(
     assert fired(found) == [WILSON]
 
 
+def local_condition(text: str, status: str = "active") -> dict[str, Any]:
+    """A problem-list entry with a local code and only its words to go on."""
+    entry = condition("LOCAL-9", "urn:oid:1.2.3", status=status)
+    entry["code"]["text"] = text
+    return entry
+
+
+@pytest.mark.parametrize(
+    "drug",
+    ["Apixaban 5 mg twice daily", "Xarelto 20 mg", "Edoxaban 60 mg", "Dabigatran etexilate 150 mg"],
+)
+def test_an_inr_on_a_direct_oral_anticoagulant_is_not_liver_failure_for_the_wilson_pattern(
+    client: FlaskClient, drug: str
+) -> None:
+    # Re-check of the fourth review: a DOAC raises the INR (Ofek 2017) as warfarin does.
+    results = wilson_results(ast=185, alt=100)  # AST/ALT 1.85: only the INR branch could fire
+    inr = observation("6301-6", 2.8, unit=None, ucum=None)
+    doac = medication(text=drug)
+    assert WILSON not in fired(cards(client, [*results, inr], pt=YOUNG, medications=[doac]))
+    # The AST/ALT branch does not read the INR: it still warns on one.
+    found = cards(client, [*wilson_results(), inr], pt=YOUNG, medications=[doac])
+    assert fired(found) == [WILSON]
+    # A stopped course no longer explains today's INR: the warning stands.
+    stopped = medication(text=drug, status="stopped")
+    assert fired(cards(client, [*results, inr], pt=YOUNG, medications=[stopped])) == [WILSON]
+
+
+@pytest.mark.parametrize(
+    "cause",
+    [
+        local_condition("Shock liver after cardiac arrest"),
+        local_condition("Ischaemic hepatitis"),
+        condition("K76.2"),
+        local_condition("Paracetamol overdose (staggered)"),
+        condition("T39.1X2A"),
+    ],
+)
+def test_a_recorded_cause_of_the_liver_failure_stops_the_inr_branch(
+    client: FlaskClient, cause: dict[str, Any]
+) -> None:
+    # Re-check of the fourth review: shock liver and a recorded paracetamol overdose raised the
+    # Wilson-pattern warning through the liver-failure branch.
+    results = wilson_results(ast=185, alt=100)  # AST/ALT 1.85
+    inr = observation("6301-6", 5.8, unit=None, ucum=None)
+    assert WILSON not in fired(cards(client, [*results, inr], pt=YOUNG, conditions=[cause]))
+    # AST well above ALT still warns beside it: fulminant Wilson disease is never hidden.
+    found = cards(client, [*wilson_results(), inr], pt=YOUNG, conditions=[cause])
+    assert fired(found) == [WILSON]
+
+
+def test_a_cause_that_is_not_recorded_as_current_keeps_the_wilson_warning(
+    client: FlaskClient,
+) -> None:
+    results = wilson_results(ast=185, alt=100)
+    inr = observation("6301-6", 2.4, unit=None, ucum=None)
+    for cause in (
+        local_condition("Paracetamol overdose", status="resolved"),
+        local_condition("Shock liver ruled out"),
+        local_condition("History of paracetamol overdose 2019"),
+        condition("T39.1X5A"),  # an adverse effect at a proper dose, not an overdose
+    ):
+        found = cards(client, [*results, inr], pt=YOUNG, conditions=[cause])
+        assert fired(found) == [WILSON], cause["code"]
+
+
 def test_the_wilson_ratios_need_values_drawn_together(client: FlaskClient) -> None:
     results = wilson_results()
     earlier_bili = observation(
