@@ -637,6 +637,64 @@ def test_a_cause_that_is_not_recorded_as_current_keeps_the_wilson_warning(
         assert fired(found) == [WILSON], cause["code"]
 
 
+# --- recorded acute liver injury (shock liver, paracetamol overdose) --------------------------
+
+QUIET = "alp-acute-liver-injury-explained"
+
+
+def shock_liver_results(alp_value: float, alt: float = 2400) -> list[dict[str, Any]]:
+    return [
+        alp(alp_value),
+        observation("1975-2", 2.6, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2),
+        observation("1920-8", 3100, low=8, high=43),  # AST/ALT 1.3: not the Wilson ratio
+        observation("1742-6", alt, low=7, high=45),
+        observation("6301-6", 5.8, unit=None, ucum=None),
+    ]
+
+
+@pytest.mark.parametrize(
+    "cause", [local_condition("Shock liver"), local_condition("Paracetamol overdose")]
+)
+@pytest.mark.parametrize("alp_value", [28, 150, 207])
+def test_a_low_or_modest_alp_during_a_recorded_acute_liver_injury_gets_no_card(
+    client: FlaskClient, cause: dict[str, Any], alp_value: float
+) -> None:
+    # Fifth bedside review: shock liver with INR 5.8 got a repeat-ALP card (noise). 207 U/L is
+    # just under 2x the upper limit of 104.
+    assert cards(client, shock_liver_results(alp_value), conditions=[cause]) == []
+    # Without the recorded cause the same labs keep their card.
+    assert cards(client, shock_liver_results(alp_value)) != []
+
+
+def test_a_recorded_acute_liver_injury_does_not_quiet_what_it_cannot_explain(
+    client: FlaskClient,
+) -> None:
+    shock = local_condition("Ischaemic hepatitis (cardiogenic shock)")
+    # 2x or more is not this injury's: the card stays.
+    assert cards(client, shock_liver_results(208), conditions=[shock]) != []
+    # No raised ALT or AST: the injury is not current, the card stays.
+    quiet_labs = shock_liver_results(28)
+    quiet_labs[2] = observation("1920-8", 30, low=8, high=43)
+    quiet_labs[3] = observation("1742-6", 25, low=7, high=45)
+    assert fired(cards(client, quiet_labs, conditions=[shock])) == [FIRST]
+    # A resolved entry is not current.
+    resolved = local_condition("Shock liver", status="resolved")
+    assert fired(cards(client, shock_liver_results(28), conditions=[resolved])) == [FIRST]
+    # A low ALP from before the injury is persistent: the persistent-low card is not quieted.
+    found = cards(client, shock_liver_results(20), labs=[EARLIER_LOW], conditions=[shock])
+    assert fired(found) == [PERSISTENT]
+
+
+def test_shock_liver_never_hides_the_wilson_pattern_with_ast_well_above_alt(
+    client: FlaskClient,
+) -> None:
+    inr = observation("6301-6", 5.8, unit=None, ucum=None)
+    found = cards(
+        client, [*wilson_results(), inr], pt=YOUNG, conditions=[local_condition("Shock liver")]
+    )
+    assert fired(found) == [WILSON]
+
+
 def test_the_wilson_ratios_need_values_drawn_together(client: FlaskClient) -> None:
     results = wilson_results()
     earlier_bili = observation(
