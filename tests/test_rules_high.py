@@ -1012,6 +1012,45 @@ def test_after_ercp_a_raised_bilirubin_or_cholangitis_is_never_quiet(
     assert fired(found) == [LIVER]
 
 
+def test_after_drainage_signs_of_infection_name_cholangitis_or_a_blocked_stent(
+    client: FlaskClient,
+) -> None:
+    # Final review of the fifth round: after a stent, fever or a raised CRP or white count kept
+    # the liver card, but it said "ultrasound first" and never named cholangitis.
+    before = alp(470, when="2026-11-12T08:00:00Z")
+    stent = procedure("386718000", "2026-11-11")
+    normal = observation("1975-2", 0.9, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    raised = observation("1975-2", 4.1, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    crp = observation("1988-5", 145, unit="mg/L", ucum="mg/L", low=0, high=5)
+    fever = condition("LOCAL-9", "urn:oid:1.2.3")
+    fever["code"]["text"] = "Fever"
+    for bili in (normal, raised):
+        for signs in ({"results": [crp]}, {"conditions": [fever]}):
+            [card] = cards(
+                client,
+                [alp(340), ggt(300), bili, *signs.get("results", [])],
+                labs=[before],
+                procedures=[stent],
+                conditions=signs.get("conditions", []),
+            )
+            assert card["source"]["topic"]["display"] == LIVER
+            assert "exclude cholangitis or a blocked stent today" in card["summary"], signs
+            assert "cholangitis or a blocked stent until shown otherwise" in card["detail"]
+            # One line says what to do today; the generic work-up (bilirubin line, ultrasound
+            # first, AMA for PBC, infiltration) is not added beside it.
+            for generic in ("Bilirubin raised: ultrasound", "ultrasound first", "anti-mito"):
+                assert generic not in card["detail"], generic
+    # Without GGT the confirm-origin card names it before asking for the GGT.
+    [card] = cards(client, [alp(340), normal, crp], labs=[before], procedures=[stent])
+    assert card["source"]["topic"]["display"] == CONFIRM
+    assert "cholangitis or a blocked stent until shown otherwise" in card["detail"]
+    # No signs of infection, or no recent drainage: the card does not name it.
+    for extra, procedures in (([raised], [stent]), ([raised, crp], [])):
+        [card] = cards(client, [alp(340), ggt(300), *extra], labs=[before], procedures=procedures)
+        assert "cholangitis or a blocked stent" not in card["summary"] + card["detail"]
+        assert "Bilirubin raised: ultrasound today" in card["detail"]
+
+
 def test_after_ercp_a_rise_an_old_procedure_or_no_procedure_still_gets_the_card(
     client: FlaskClient,
 ) -> None:
