@@ -643,6 +643,56 @@ def test_a_delivery_ends_the_pregnancy(client: FlaskClient) -> None:
     assert fired(found) == ["alp-high-pregnancy-isoenzymes"]
 
 
+ICP = "alp-high-pregnancy-icp"
+
+
+@pytest.mark.parametrize(
+    ("onset", "expected"),
+    [("2026-11-15", ICP), ("2026-10-24", ICP), ("2026-10-23", None), ("2026-09-30", None)],
+)
+def test_cholestasis_of_pregnancy_after_delivery_asks_to_confirm_resolution(
+    client: FlaskClient, onset: str, expected: str | None
+) -> None:
+    # Fifth bedside review: just after delivery ICP was still graded as in pregnancy ("follow
+    # bile acids"). RCOG 2022: confirm resolution, liver tests and bile acids, at least 4 weeks
+    # after birth; delayed resolution is investigated further.
+    record = [STILL_ACTIVE, condition("O26.643"), delivered(onset=onset)]
+    found = cards(client, [alp(250), ggt(20)], conditions=record)
+    if expected == ICP:
+        assert fired(found) == [ICP]
+        summary = found[0]["summary"]
+        assert "days after delivery, cholestasis of pregnancy: confirm it resolves" in summary
+        assert "at least 4 weeks after delivery confirm it" in found[0]["detail"]
+        assert "Serum bile acids with the obstetric team" not in found[0]["detail"]
+    else:
+        # From 28 days a raised ALP has not resolved: the ordinary work-up, naming the ICP.
+        assert ICP not in fired(found)
+        assert found
+        assert "cholestasis of pregnancy" in found[0]["detail"]
+    # Still pregnant (no delivery): graded by bile acids as before.
+    found = cards(client, [alp(250), ggt(20)], conditions=record[:2])
+    assert fired(found) == [ICP]
+    assert "Serum bile acids with the obstetric team" in found[0]["detail"]
+
+
+def test_known_cholestasis_of_pregnancy_does_not_hide_hellp_in_the_first_postnatal_week(
+    client: FlaskClient,
+) -> None:
+    alt = observation("1742-6", 240, low=7, high=33)
+    icp = condition("O26.643")
+    record = [STILL_ACTIVE, icp, delivered(onset="2026-11-15")]  # 5 days
+    found = cards(client, [alp(250), ggt(20), alt], conditions=record)
+    assert fired(found) == ["alp-high-pregnancy-liver"]
+    assert "HELLP" in found[0]["summary"]
+    # Past the first week the postnatal ICP card applies again.
+    record[2] = delivered(onset="2026-11-10")
+    assert fired(cards(client, [alp(250), ggt(20), alt], conditions=record)) == [ICP]
+    # In pregnancy ICP raises ALT itself: the ICP card, as before.
+    found = cards(client, [alp(250), ggt(20), alt], conditions=record[:2])
+    assert fired(found) == [ICP]
+    assert "Serum bile acids with the obstetric team" in found[0]["detail"]
+
+
 @pytest.mark.parametrize(
     ("onset", "value", "expected"),
     [
