@@ -596,6 +596,71 @@ def test_cholestasis_of_pregnancy_recorded_points_to_bile_acids(client: FlaskCli
     assert "compatible" not in found[0]["summary"]  # no reassurance
 
 
+def bile_acids(value: float, when: str = "2026-11-20T08:00:00Z") -> dict[str, Any]:
+    return observation("14628-2", value, when=when, unit="umol/L", ucum="umol/L", low=0, high=10)
+
+
+@pytest.mark.parametrize(
+    "done",
+    [
+        {"results": [bile_acids(46)]},  # with the ALP
+        {"labs": [bile_acids(46, when="2026-11-15T08:00:00Z")]},  # 5 days before
+        {"orders": [service_request("14628-2")]},  # on order
+    ],
+)
+def test_bile_acids_already_done_or_ordered_are_not_asked_for_again(
+    client: FlaskClient, done: dict[str, list[dict[str, Any]]]
+) -> None:
+    # Fifth bedside review: bile acids resulted with the ALP were asked for again.
+    icp = [condition("Z3A.32", recorded="2026-11-19"), condition("O26.643")]
+    alt = observation("1742-6", 140, low=7, high=33)
+    results = [alp(250), *done.get("results", [])]
+    extra = {k: v for k, v in done.items() if k != "results"}
+    checks = [
+        (results, icp, "Serum bile acids with the obstetric team", "bile acids already done"),
+        (
+            [*results, alt],
+            icp[:1],
+            "Serum bile acids, blood pressure",
+            "the bile acids already done or on order",
+        ),
+        (
+            [*results, ggt(120)],
+            icp[:1],
+            "serum bile acids are the test",
+            "read the bile acids already done",
+        ),
+        (results, icp[:1], "Itching, or other liver tests abnormal", None),
+    ]
+    for labs, conditions, asked, named in checks:
+        found = cards(client, labs, conditions=conditions, **extra)
+        assert found, conditions
+        assert asked not in found[0]["detail"], found[0]["source"]["topic"]["display"]
+        if named:
+            assert named in found[0]["detail"]
+        # Asked for when none is done or on order.
+        found = cards(
+            client, [lab for lab in labs if lab not in results[1:]], conditions=conditions
+        )
+        assert asked in found[0]["detail"]
+
+
+def test_raised_bile_acids_this_week_are_named_beside_placental_alp(client: FlaskClient) -> None:
+    weeks = [condition("Z3A.32", recorded="2026-11-19")]
+    found = cards(client, [alp(250), bile_acids(46)], conditions=weeks)
+    assert fired(found) == [PREGNANCY]
+    assert "Bile acids raised in the last week: cholestasis of pregnancy" in found[0]["detail"]
+    found = cards(client, [alp(250), bile_acids(6)], conditions=weeks)
+    assert "Bile acids raised" not in found[0]["detail"]
+
+
+def test_bile_acids_older_than_a_week_are_asked_for_again(client: FlaskClient) -> None:
+    icp = [condition("Z3A.32", recorded="2026-11-19"), condition("O26.643")]
+    old = bile_acids(46, when="2026-11-12T08:00:00Z")  # 8 days before
+    found = cards(client, [alp(250)], conditions=icp, labs=[old])
+    assert "Serum bile acids with the obstetric team" in found[0]["detail"]
+
+
 def test_above_three_times_the_limit_is_not_presumed_placental(client: FlaskClient) -> None:
     pregnant = [condition("Z3A.30", recorded="2026-11-19")]
     assert fired(cards(client, [alp(312)], conditions=pregnant)) == [PREGNANCY]  # 3.0x
