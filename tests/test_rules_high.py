@@ -1181,3 +1181,35 @@ def test_after_ercp_a_rise_an_old_procedure_or_no_procedure_still_gets_the_card(
     assert fired(cards(client, [alp(410), ggt(300)], labs=[before], procedures=[planned])) == [
         LIVER
     ]
+
+
+# --- a deficient 25-OH vitamin D explaining the rise ------------------------------------------
+
+
+def test_a_deficient_vitamin_d_explaining_a_stable_rise_says_replace_and_repeat(
+    client: FlaskClient,
+) -> None:
+    # Final review of the fifth round: a deficient vitamin D explaining a stable rise gave no
+    # next step.
+    vitd = observation(
+        "62292-8", 18, when="2026-11-10T08:00:00Z", unit="nmol/L", ucum="nmol/L", low=50, high=150
+    )
+    earlier = alp(170, when="2026-09-01T08:00:00Z")
+    found = cards(client, [alp(180), ggt(20)], labs=[vitd, earlier])
+    assert fired(found) == [BONE_EXPLAINED]
+    detail = found[0]["detail"]
+    assert "25-OH vitamin D deficient: replace it" in detail
+    assert "repeat ALP with calcium about 12 weeks after repletion" in detail
+    assert "No PTH measured: check it" in detail
+    # PTH measured: not asked for.
+    pth = observation(
+        "2731-8", 9.1, when="2026-11-10T08:00:00Z", unit="pmol/L", ucum="pmol/L", low=1.6, high=6.9
+    )
+    found = cards(client, [alp(180), ggt(20)], labs=[vitd, earlier, pth])
+    assert "replace it" in found[0]["detail"]
+    assert "No PTH measured" not in found[0]["detail"]
+    # A bone cause other than a deficient vitamin D (rising, so not quiet): no replacement line.
+    earlier = alp(140, when="2026-09-01T08:00:00Z")
+    found = cards(client, [alp(180), ggt(20)], labs=[earlier, pth], conditions=[condition("E21.0")])
+    assert fired(found) == [BONE_EXPLAINED]
+    assert "replace it" not in found[0]["detail"]
