@@ -596,6 +596,71 @@ def test_cholestasis_of_pregnancy_recorded_points_to_bile_acids(client: FlaskCli
     assert "compatible" not in found[0]["summary"]  # no reassurance
 
 
+def bile_acids(value: float, when: str = "2026-11-20T08:00:00Z") -> dict[str, Any]:
+    return observation("14628-2", value, when=when, unit="umol/L", ucum="umol/L", low=0, high=10)
+
+
+@pytest.mark.parametrize(
+    "done",
+    [
+        {"results": [bile_acids(46)]},  # with the ALP
+        {"labs": [bile_acids(46, when="2026-11-15T08:00:00Z")]},  # 5 days before
+        {"orders": [service_request("14628-2")]},  # on order
+    ],
+)
+def test_bile_acids_already_done_or_ordered_are_not_asked_for_again(
+    client: FlaskClient, done: dict[str, list[dict[str, Any]]]
+) -> None:
+    # Fifth bedside review: bile acids resulted with the ALP were asked for again.
+    icp = [condition("Z3A.32", recorded="2026-11-19"), condition("O26.643")]
+    alt = observation("1742-6", 140, low=7, high=33)
+    results = [alp(250), *done.get("results", [])]
+    extra = {k: v for k, v in done.items() if k != "results"}
+    checks = [
+        (results, icp, "Serum bile acids with the obstetric team", "bile acids already done"),
+        (
+            [*results, alt],
+            icp[:1],
+            "Serum bile acids, blood pressure",
+            "the bile acids already done or on order",
+        ),
+        (
+            [*results, ggt(120)],
+            icp[:1],
+            "serum bile acids are the test",
+            "read the bile acids already done",
+        ),
+        (results, icp[:1], "Itching, or other liver tests abnormal", None),
+    ]
+    for labs, conditions, asked, named in checks:
+        found = cards(client, labs, conditions=conditions, **extra)
+        assert found, conditions
+        assert asked not in found[0]["detail"], found[0]["source"]["topic"]["display"]
+        if named:
+            assert named in found[0]["detail"]
+        # Asked for when none is done or on order.
+        found = cards(
+            client, [lab for lab in labs if lab not in results[1:]], conditions=conditions
+        )
+        assert asked in found[0]["detail"]
+
+
+def test_raised_bile_acids_this_week_are_named_beside_placental_alp(client: FlaskClient) -> None:
+    weeks = [condition("Z3A.32", recorded="2026-11-19")]
+    found = cards(client, [alp(250), bile_acids(46)], conditions=weeks)
+    assert fired(found) == [PREGNANCY]
+    assert "Bile acids raised in the last week: cholestasis of pregnancy" in found[0]["detail"]
+    found = cards(client, [alp(250), bile_acids(6)], conditions=weeks)
+    assert "Bile acids raised" not in found[0]["detail"]
+
+
+def test_bile_acids_older_than_a_week_are_asked_for_again(client: FlaskClient) -> None:
+    icp = [condition("Z3A.32", recorded="2026-11-19"), condition("O26.643")]
+    old = bile_acids(46, when="2026-11-12T08:00:00Z")  # 8 days before
+    found = cards(client, [alp(250)], conditions=icp, labs=[old])
+    assert "Serum bile acids with the obstetric team" in found[0]["detail"]
+
+
 def test_above_three_times_the_limit_is_not_presumed_placental(client: FlaskClient) -> None:
     pregnant = [condition("Z3A.30", recorded="2026-11-19")]
     assert fired(cards(client, [alp(312)], conditions=pregnant)) == [PREGNANCY]  # 3.0x
@@ -641,6 +706,56 @@ def test_a_delivery_ends_the_pregnancy(client: FlaskClient) -> None:
     # known, so not called placental either way.
     found = cards(client, [alp(250), ggt(20)], conditions=five_weeks[1:], labs=[PREGNANT])
     assert fired(found) == ["alp-high-pregnancy-isoenzymes"]
+
+
+ICP = "alp-high-pregnancy-icp"
+
+
+@pytest.mark.parametrize(
+    ("onset", "expected"),
+    [("2026-11-15", ICP), ("2026-10-24", ICP), ("2026-10-23", None), ("2026-09-30", None)],
+)
+def test_cholestasis_of_pregnancy_after_delivery_asks_to_confirm_resolution(
+    client: FlaskClient, onset: str, expected: str | None
+) -> None:
+    # Fifth bedside review: just after delivery ICP was still graded as in pregnancy ("follow
+    # bile acids"). RCOG 2022: confirm resolution, liver tests and bile acids, at least 4 weeks
+    # after birth; delayed resolution is investigated further.
+    record = [STILL_ACTIVE, condition("O26.643"), delivered(onset=onset)]
+    found = cards(client, [alp(250), ggt(20)], conditions=record)
+    if expected == ICP:
+        assert fired(found) == [ICP]
+        summary = found[0]["summary"]
+        assert "days after delivery, cholestasis of pregnancy: confirm it resolves" in summary
+        assert "at least 4 weeks after delivery confirm it" in found[0]["detail"]
+        assert "Serum bile acids with the obstetric team" not in found[0]["detail"]
+    else:
+        # From 28 days a raised ALP has not resolved: the ordinary work-up, naming the ICP.
+        assert ICP not in fired(found)
+        assert found
+        assert "cholestasis of pregnancy" in found[0]["detail"]
+    # Still pregnant (no delivery): graded by bile acids as before.
+    found = cards(client, [alp(250), ggt(20)], conditions=record[:2])
+    assert fired(found) == [ICP]
+    assert "Serum bile acids with the obstetric team" in found[0]["detail"]
+
+
+def test_known_cholestasis_of_pregnancy_does_not_hide_hellp_in_the_first_postnatal_week(
+    client: FlaskClient,
+) -> None:
+    alt = observation("1742-6", 240, low=7, high=33)
+    icp = condition("O26.643")
+    record = [STILL_ACTIVE, icp, delivered(onset="2026-11-15")]  # 5 days
+    found = cards(client, [alp(250), ggt(20), alt], conditions=record)
+    assert fired(found) == ["alp-high-pregnancy-liver"]
+    assert "HELLP" in found[0]["summary"]
+    # Past the first week the postnatal ICP card applies again.
+    record[2] = delivered(onset="2026-11-10")
+    assert fired(cards(client, [alp(250), ggt(20), alt], conditions=record)) == [ICP]
+    # In pregnancy ICP raises ALT itself: the ICP card, as before.
+    found = cards(client, [alp(250), ggt(20), alt], conditions=record[:2])
+    assert fired(found) == [ICP]
+    assert "Serum bile acids with the obstetric team" in found[0]["detail"]
 
 
 @pytest.mark.parametrize(
@@ -1012,6 +1127,45 @@ def test_after_ercp_a_raised_bilirubin_or_cholangitis_is_never_quiet(
     assert fired(found) == [LIVER]
 
 
+def test_after_drainage_signs_of_infection_name_cholangitis_or_a_blocked_stent(
+    client: FlaskClient,
+) -> None:
+    # Final review of the fifth round: after a stent, fever or a raised CRP or white count kept
+    # the liver card, but it said "ultrasound first" and never named cholangitis.
+    before = alp(470, when="2026-11-12T08:00:00Z")
+    stent = procedure("386718000", "2026-11-11")
+    normal = observation("1975-2", 0.9, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    raised = observation("1975-2", 4.1, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    crp = observation("1988-5", 145, unit="mg/L", ucum="mg/L", low=0, high=5)
+    fever = condition("LOCAL-9", "urn:oid:1.2.3")
+    fever["code"]["text"] = "Fever"
+    for bili in (normal, raised):
+        for signs in ({"results": [crp]}, {"conditions": [fever]}):
+            [card] = cards(
+                client,
+                [alp(340), ggt(300), bili, *signs.get("results", [])],
+                labs=[before],
+                procedures=[stent],
+                conditions=signs.get("conditions", []),
+            )
+            assert card["source"]["topic"]["display"] == LIVER
+            assert "exclude cholangitis or a blocked stent today" in card["summary"], signs
+            assert "cholangitis or a blocked stent until shown otherwise" in card["detail"]
+            # One line says what to do today; the generic work-up (bilirubin line, ultrasound
+            # first, AMA for PBC, infiltration) is not added beside it.
+            for generic in ("Bilirubin raised: ultrasound", "ultrasound first", "anti-mito"):
+                assert generic not in card["detail"], generic
+    # Without GGT the confirm-origin card names it before asking for the GGT.
+    [card] = cards(client, [alp(340), normal, crp], labs=[before], procedures=[stent])
+    assert card["source"]["topic"]["display"] == CONFIRM
+    assert "cholangitis or a blocked stent until shown otherwise" in card["detail"]
+    # No signs of infection, or no recent drainage: the card does not name it.
+    for extra, procedures in (([raised], [stent]), ([raised, crp], [])):
+        [card] = cards(client, [alp(340), ggt(300), *extra], labs=[before], procedures=procedures)
+        assert "cholangitis or a blocked stent" not in card["summary"] + card["detail"]
+        assert "Bilirubin raised: ultrasound today" in card["detail"]
+
+
 def test_after_ercp_a_rise_an_old_procedure_or_no_procedure_still_gets_the_card(
     client: FlaskClient,
 ) -> None:
@@ -1027,3 +1181,35 @@ def test_after_ercp_a_rise_an_old_procedure_or_no_procedure_still_gets_the_card(
     assert fired(cards(client, [alp(410), ggt(300)], labs=[before], procedures=[planned])) == [
         LIVER
     ]
+
+
+# --- a deficient 25-OH vitamin D explaining the rise ------------------------------------------
+
+
+def test_a_deficient_vitamin_d_explaining_a_stable_rise_says_replace_and_repeat(
+    client: FlaskClient,
+) -> None:
+    # Final review of the fifth round: a deficient vitamin D explaining a stable rise gave no
+    # next step.
+    vitd = observation(
+        "62292-8", 18, when="2026-11-10T08:00:00Z", unit="nmol/L", ucum="nmol/L", low=50, high=150
+    )
+    earlier = alp(170, when="2026-09-01T08:00:00Z")
+    found = cards(client, [alp(180), ggt(20)], labs=[vitd, earlier])
+    assert fired(found) == [BONE_EXPLAINED]
+    detail = found[0]["detail"]
+    assert "25-OH vitamin D deficient: replace it" in detail
+    assert "repeat ALP with calcium about 12 weeks after repletion" in detail
+    assert "No PTH measured: check it" in detail
+    # PTH measured: not asked for.
+    pth = observation(
+        "2731-8", 9.1, when="2026-11-10T08:00:00Z", unit="pmol/L", ucum="pmol/L", low=1.6, high=6.9
+    )
+    found = cards(client, [alp(180), ggt(20)], labs=[vitd, earlier, pth])
+    assert "replace it" in found[0]["detail"]
+    assert "No PTH measured" not in found[0]["detail"]
+    # A bone cause other than a deficient vitamin D (rising, so not quiet): no replacement line.
+    earlier = alp(140, when="2026-09-01T08:00:00Z")
+    found = cards(client, [alp(180), ggt(20)], labs=[earlier, pth], conditions=[condition("E21.0")])
+    assert fired(found) == [BONE_EXPLAINED]
+    assert "replace it" not in found[0]["detail"]

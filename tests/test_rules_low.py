@@ -572,6 +572,129 @@ def test_an_inr_on_warfarin_is_not_liver_failure_for_the_wilson_pattern(
     assert fired(found) == [WILSON]
 
 
+def local_condition(text: str, status: str = "active") -> dict[str, Any]:
+    """A problem-list entry with a local code and only its words to go on."""
+    entry = condition("LOCAL-9", "urn:oid:1.2.3", status=status)
+    entry["code"]["text"] = text
+    return entry
+
+
+@pytest.mark.parametrize(
+    "drug",
+    ["Apixaban 5 mg twice daily", "Xarelto 20 mg", "Edoxaban 60 mg", "Dabigatran etexilate 150 mg"],
+)
+def test_an_inr_on_a_direct_oral_anticoagulant_is_not_liver_failure_for_the_wilson_pattern(
+    client: FlaskClient, drug: str
+) -> None:
+    # Re-check of the fourth review: a DOAC raises the INR (Ofek 2017) as warfarin does.
+    results = wilson_results(ast=185, alt=100)  # AST/ALT 1.85: only the INR branch could fire
+    inr = observation("6301-6", 2.8, unit=None, ucum=None)
+    doac = medication(text=drug)
+    assert WILSON not in fired(cards(client, [*results, inr], pt=YOUNG, medications=[doac]))
+    # The AST/ALT branch does not read the INR: it still warns on one.
+    found = cards(client, [*wilson_results(), inr], pt=YOUNG, medications=[doac])
+    assert fired(found) == [WILSON]
+    # A stopped course no longer explains today's INR: the warning stands.
+    stopped = medication(text=drug, status="stopped")
+    assert fired(cards(client, [*results, inr], pt=YOUNG, medications=[stopped])) == [WILSON]
+
+
+@pytest.mark.parametrize(
+    "cause",
+    [
+        local_condition("Shock liver after cardiac arrest"),
+        local_condition("Ischaemic hepatitis"),
+        condition("K76.2"),
+        local_condition("Paracetamol overdose (staggered)"),
+        condition("T39.1X2A"),
+    ],
+)
+def test_a_recorded_cause_of_the_liver_failure_stops_the_inr_branch(
+    client: FlaskClient, cause: dict[str, Any]
+) -> None:
+    # Re-check of the fourth review: shock liver and a recorded paracetamol overdose raised the
+    # Wilson-pattern warning through the liver-failure branch.
+    results = wilson_results(ast=185, alt=100)  # AST/ALT 1.85
+    inr = observation("6301-6", 5.8, unit=None, ucum=None)
+    assert WILSON not in fired(cards(client, [*results, inr], pt=YOUNG, conditions=[cause]))
+    # AST well above ALT still warns beside it: fulminant Wilson disease is never hidden.
+    found = cards(client, [*wilson_results(), inr], pt=YOUNG, conditions=[cause])
+    assert fired(found) == [WILSON]
+
+
+def test_a_cause_that_is_not_recorded_as_current_keeps_the_wilson_warning(
+    client: FlaskClient,
+) -> None:
+    results = wilson_results(ast=185, alt=100)
+    inr = observation("6301-6", 2.4, unit=None, ucum=None)
+    for cause in (
+        local_condition("Paracetamol overdose", status="resolved"),
+        local_condition("Shock liver ruled out"),
+        local_condition("History of paracetamol overdose 2019"),
+        condition("T39.1X5A"),  # an adverse effect at a proper dose, not an overdose
+    ):
+        found = cards(client, [*results, inr], pt=YOUNG, conditions=[cause])
+        assert fired(found) == [WILSON], cause["code"]
+
+
+# --- recorded acute liver injury (shock liver, paracetamol overdose) --------------------------
+
+QUIET = "alp-acute-liver-injury-explained"
+
+
+def shock_liver_results(alp_value: float, alt: float = 2400) -> list[dict[str, Any]]:
+    return [
+        alp(alp_value),
+        observation("1975-2", 2.6, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2),
+        observation("1920-8", 3100, low=8, high=43),  # AST/ALT 1.3: not the Wilson ratio
+        observation("1742-6", alt, low=7, high=45),
+        observation("6301-6", 5.8, unit=None, ucum=None),
+    ]
+
+
+@pytest.mark.parametrize(
+    "cause", [local_condition("Shock liver"), local_condition("Paracetamol overdose")]
+)
+@pytest.mark.parametrize("alp_value", [28, 150, 207])
+def test_a_low_or_modest_alp_during_a_recorded_acute_liver_injury_gets_no_card(
+    client: FlaskClient, cause: dict[str, Any], alp_value: float
+) -> None:
+    # Fifth bedside review: shock liver with INR 5.8 got a repeat-ALP card (noise). 207 U/L is
+    # just under 2x the upper limit of 104.
+    assert cards(client, shock_liver_results(alp_value), conditions=[cause]) == []
+    # Without the recorded cause the same labs keep their card.
+    assert cards(client, shock_liver_results(alp_value)) != []
+
+
+def test_a_recorded_acute_liver_injury_does_not_quiet_what_it_cannot_explain(
+    client: FlaskClient,
+) -> None:
+    shock = local_condition("Ischaemic hepatitis (cardiogenic shock)")
+    # 2x or more is not this injury's: the card stays.
+    assert cards(client, shock_liver_results(208), conditions=[shock]) != []
+    # No raised ALT or AST: the injury is not current, the card stays.
+    quiet_labs = shock_liver_results(28)
+    quiet_labs[2] = observation("1920-8", 30, low=8, high=43)
+    quiet_labs[3] = observation("1742-6", 25, low=7, high=45)
+    assert fired(cards(client, quiet_labs, conditions=[shock])) == [FIRST]
+    # A resolved entry is not current.
+    resolved = local_condition("Shock liver", status="resolved")
+    assert fired(cards(client, shock_liver_results(28), conditions=[resolved])) == [FIRST]
+    # A low ALP from before the injury is persistent: the persistent-low card is not quieted.
+    found = cards(client, shock_liver_results(20), labs=[EARLIER_LOW], conditions=[shock])
+    assert fired(found) == [PERSISTENT]
+
+
+def test_shock_liver_never_hides_the_wilson_pattern_with_ast_well_above_alt(
+    client: FlaskClient,
+) -> None:
+    inr = observation("6301-6", 5.8, unit=None, ucum=None)
+    found = cards(
+        client, [*wilson_results(), inr], pt=YOUNG, conditions=[local_condition("Shock liver")]
+    )
+    assert fired(found) == [WILSON]
+
+
 def test_the_wilson_ratios_need_values_drawn_together(client: FlaskClient) -> None:
     results = wilson_results()
     earlier_bili = observation(
