@@ -159,7 +159,7 @@ def procedure_time(procedure: Resource) -> datetime | None:
     return _first_time(procedure.get("performedDateTime"), *bounds)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: made for every resource of every call (engine.Check)
 class Entry:
     resource: Resource
     key: str

@@ -126,7 +126,7 @@ FACT_NEEDS: dict[str, tuple[str, ...]] = {
 had, a check on the fact says "not known" rather than "none"."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Fact:
     value: Any
     evidence: tuple[str, ...] = ()

@@ -484,6 +484,12 @@ class KnowledgeBase:
         return BoundedMemo(CONCEPT_MEMO_SIZE)
 
     @cached_property
+    def condition_memo(self) -> dict[int, Any]:
+        """Rule conditions made ready to test (clinical/engine.py), by the condition's id: the
+        conditions live as long as their knowledge base, so an id is never reused meanwhile."""
+        return {}
+
+    @cached_property
     def _classes(self) -> _lru_cache_wrapper[Mapping[str, Code]]:
         # One cache per knowledge base: a rule change loads a new one, with an empty cache.
         return lru_cache(maxsize=CLASSIFY_CACHE_SIZE)(self._coding_classes)
