@@ -117,3 +117,41 @@ def test_a_unitless_text_range_far_from_the_result_is_another_unit() -> None:
     alp_result["valueQuantity"]["value"] = 2000
     interval, _ = lab_interval(alp_result, as_reported, "female", 20_000)
     assert interval is not None
+
+
+ADULT_DAYS = 18 * 365.25
+
+
+@pytest.mark.parametrize("text", ["Adults: 30 to 120 U/L", "Adult 30-120", "ADULT: 30 - 120 U/L"])
+def test_a_range_labelled_for_adults_is_read_for_an_adult_only(text: str) -> None:
+    # Fifth review: "Adults: 30 to 120 U/L" was not read, and the knowledge base's table judged
+    # the ALP instead of the lab's own range.
+    alp_result: dict[str, Any] = {
+        "resourceType": "Observation",
+        "valueQuantity": {"value": 125, "unit": "U/L", "code": "U/L"},
+        "referenceRange": [{"text": text}],
+    }
+    interval, has_age = lab_interval(alp_result, as_reported, "female", 20_000, ADULT_DAYS)
+    assert interval is not None
+    assert (interval.low, interval.high) == (30, 120)
+    assert has_age  # it names whom it is for
+    # A child is never judged by it, nor anyone when the adult age or the patient's is unknown.
+    assert lab_interval(alp_result, as_reported, "female", 3_000, ADULT_DAYS) == (None, False)
+    assert lab_interval(alp_result, as_reported, "female", None, ADULT_DAYS) == (None, False)
+    assert lab_interval(alp_result, as_reported, "female", 20_000) == (None, False)
+
+
+def test_an_adult_range_leaves_a_child_to_the_age_table(kb: Any) -> None:
+    from cds_service.clinical.labs import choose_interval, enzyme_converter
+
+    child_alp: dict[str, Any] = {
+        "resourceType": "Observation",
+        "valueQuantity": {"value": 250, "unit": "U/L", "code": "U/L"},
+        "referenceRange": [{"text": "Adults: 30 to 120 U/L"}],
+    }
+    convert = enzyme_converter(kb.units)
+    interval, _ = choose_interval(child_alp, convert, kb.intervals["alp"], "male", 3_000, 18, 18)
+    assert interval is not None
+    assert not interval.from_lab  # the paediatric table, not an adult's 120 U/L
+    assert interval.high is not None
+    assert interval.high > 120

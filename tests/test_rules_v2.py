@@ -429,6 +429,16 @@ def test_a_range_sent_only_as_text_is_read(client: FlaskClient, text: str, shown
     assert shown in card["detail"]
 
 
+def test_a_text_range_labelled_for_adults_is_read_for_an_adult(client: FlaskClient) -> None:
+    # Re-check of the fifth review: "Adults: 35 to 104 U/L" was not read, and the table (40-129
+    # for a man) called an ALP of 120 normal.
+    result = alp(120, low=None, high=None)
+    result["referenceRange"] = [{"text": "Adults: 35 to 104 U/L"}]
+    [card] = cards(client, [result], pt=patient("male"))
+    assert card["source"]["topic"]["display"] == "alp-high-confirm-origin"
+    assert "reference 35-104 U/L (lab range)" in card["detail"]
+
+
 @pytest.mark.parametrize(
     "text", ["M: 40-129; F: 35-104", "see report", "104-35 U/L", "35-104 mg/dL"]
 )

@@ -371,7 +371,9 @@ class _Context:
             return Reading(key, float("nan"), "unknown", None, when, together, shown)
         table = self.kb.intervals.get(table_id)
         limit = self.adult_age if age_appropriate else 0
-        interval, _ = choose_interval(obs, convert, table, self.sex, self.age_days, limit)
+        interval, _ = choose_interval(
+            obs, convert, table, self.sex, self.age_days, limit, self.adult_age
+        )
         if interval is None or (interval.high is None and interval.low is None):
             return Reading(key, value, "unknown", None, when, together, shown)
         status = _status(value, interval)
@@ -407,7 +409,13 @@ def derive(
     when = effective_time(alp) or record.now
     ctx = _Context(kb, record, classified or classify(kb, record), when)
     interval, note = choose_interval(
-        alp, ctx.enzyme, kb.intervals.get("alp"), ctx.sex, ctx.age_days, ctx.paediatric
+        alp,
+        ctx.enzyme,
+        kb.intervals.get("alp"),
+        ctx.sex,
+        ctx.age_days,
+        ctx.paediatric,
+        ctx.adult_age,
     )
     if interval is None or interval.high is None or interval.high <= 0:
         # A zero or negative upper limit is a lab's data error; dividing by it would
@@ -519,7 +527,13 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
             continue
         age = age_days_at(ctx.record.patient, obs_time)
         interval, _ = choose_interval(
-            obs, ctx.enzyme, ctx.kb.intervals.get("alp"), ctx.sex, age, ctx.paediatric
+            obs,
+            ctx.enzyme,
+            ctx.kb.intervals.get("alp"),
+            ctx.sex,
+            age,
+            ctx.paediatric,
+            ctx.adult_age,
         )
         earlier_status = _status(value.value_ul, interval) if interval else "unknown"
         statuses.append((obs_time, earlier_status))

@@ -168,6 +168,8 @@ _TEXT_LOW = re.compile(rf"^(?:>=?|\u2265)\s*{_NUMBER}\s*(.*)$", re.IGNORECASE)
 _UNIT_ONLY = re.compile(r"^[A-Za-z\u00b5\u03bc/\[\]]{0,12}$")
 # One range per sex, as some EHRs send it: "Male 40-129 U/L; Female 35-104 U/L".
 _SEX_PART = re.compile(r"^(male|female|men|women|m|f)\b\s*[:=]?\s*(.+)$", re.IGNORECASE)
+# A range the lab labels as for adults ("Adults: 30 to 120 U/L"): read for an adult only.
+_ADULT_PART = re.compile(r"^adults?\b\s*[:=]?\s*(.+)$", re.IGNORECASE)
 _SEX_WORDS = {"male": "male", "men": "male", "m": "male",
               "female": "female", "women": "female", "f": "female"}  # fmt: skip
 
@@ -253,9 +255,15 @@ def _same_or_convertible(unit: str, convert: Converter, default: tuple[Any, Any]
 
 
 def lab_interval(
-    observation: Mapping[str, Any], convert: Converter, sex: str | None, age_days: float | None
+    observation: Mapping[str, Any],
+    convert: Converter,
+    sex: str | None,
+    age_days: float | None,
+    adult_age_days: float | None = None,
 ) -> tuple[Interval | None, bool]:
-    """The lab's own range that applies to this patient, and whether it carried an age."""
+    """The lab's own range that applies to this patient, and whether it carried an age. A text
+    range labelled for adults carries one: it applies from `adult_age_days` (never when that or
+    the patient's age is unknown)."""
     default = _unit(observation)
     best: tuple[int, Interval, bool] | None = None
     for rr in as_list(observation.get("referenceRange")):
@@ -281,9 +289,13 @@ def lab_interval(
         low = _range_bound(rr.get("low"), convert, default)
         high = _range_bound(rr.get("high"), convert, default)
         if low is None and high is None:
-            low, high = _text_bounds(
-                rr.get("text"), convert, default, sex, measured(observation, convert)
-            )
+            text = rr.get("text")
+            adult = _ADULT_PART.match(text.strip()) if isinstance(text, str) else None
+            if adult is not None:
+                if adult_age_days is None or age_days is None or age_days < adult_age_days:
+                    continue
+                text, has_age = adult.group(1), True
+            low, high = _text_bounds(text, convert, default, sex, measured(observation, convert))
         if low is None and high is None:
             continue
         specificity = (2 if has_age else 0) + (1 if range_sex else 0)
@@ -302,9 +314,12 @@ def choose_interval(
     sex: str | None,
     age_days: float | None,
     paediatric_limit_years: float,
+    adult_age_years: float | None = None,
 ) -> tuple[Interval | None, str | None]:
-    """(interval, note): the lab's range when it applies, else the table; a note says why."""
-    lab, lab_has_age = lab_interval(observation, convert, sex, age_days)
+    """(interval, note): the lab's range when it applies, else the table; a note says why.
+    `adult_age_years`: from when a range the lab labels "adult" applies (unread without it)."""
+    adult_days = adult_age_years * DAYS_PER["a"] if adult_age_years is not None else None
+    lab, lab_has_age = lab_interval(observation, convert, sex, age_days, adult_days)
     child = age_days is not None and age_days < paediatric_limit_years * DAYS_PER["a"]
     note = None
     if lab is not None and child and not lab_has_age:
