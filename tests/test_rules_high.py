@@ -479,6 +479,20 @@ def test_known_paget_disease_with_a_rising_alp_names_active_disease(client: Flas
     assert "compare with earlier values" in card["detail"]
 
 
+def test_a_paget_relapse_is_read_against_last_years_alp(client: FlaskClient) -> None:
+    # Re-check of the fifth review: known Paget disease, ALP 180 nine months ago and 420 now,
+    # read as a first value (the 180-day trend window); Paget disease is followed by an ALP
+    # every 6-24 months, so its trend reaches back two years.
+    paget = [condition("M88.9")]
+    last_year = alp(180, when="2026-02-20T08:00:00Z")
+    [card] = cards(client, [alp(420), ggt(20)], conditions=paget, labs=[last_year])
+    assert "rising ALP: active disease; bone team for treatment" in card["detail"]
+    # Without Paget disease the same earlier value is outside the window: a first value.
+    found = cards(client, [alp(420), ggt(20)], labs=[last_year])
+    assert all("active disease" not in c["detail"] for c in found)
+    assert all("180 U/L" not in c["detail"] for c in found)
+
+
 def test_a_known_cancer_with_a_liver_source_names_liver_metastases(client: FlaskClient) -> None:
     # Fifth bedside review: breast cancer with bone metastases and a GGT 5x got "ultrasound,
     # then AMA for PBC"; liver metastases and restaging CT come first.

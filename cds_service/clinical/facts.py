@@ -62,7 +62,8 @@ FACTS: dict[str, str] = {
     "alp.marked_low": "low and markedly so: adults at or below the marked-low limit (U/L); "
     "under the adult age, any value below the age-specific lower limit",
     "alp.trend": "stable (every ALP in the trend window within the stable fraction of this one, "
-    "the latest in the same direction), rising, falling, or first (no earlier ALP in the window)",
+    "the latest in the same direction), rising, falling, or first (no earlier ALP in the window; "
+    "with Paget disease on the record the window is paget_trend_window_days)",
     "alp.previous": "the latest earlier ALP in the trend window, as shown, with its date",
     "patient.age_years": "age in whole years at the time of the ALP",
     "patient.age": "age as a card says it (months under 2 years)",
@@ -506,7 +507,12 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
     for persistence, and those in the trend window for stability."""
     lookback = ctx.kb.param("low_lookback_days")
     persistence = timedelta(days=ctx.kb.param("low_persistence_min_days"))
-    trend_since = ctx.when - timedelta(days=ctx.kb.param("alp_trend_window_days"))
+    trend_days = ctx.kb.param("alp_trend_window_days")
+    if any(e.countable for e in ctx.classified.in_valueset("conditions", "bone-paget")):
+        # Paget disease is followed by an ALP every 6-24 months: its relapse is read against
+        # the last of them, not as a first value.
+        trend_days = max(trend_days, ctx.kb.param("paget_trend_window_days"))
+    trend_since = ctx.when - timedelta(days=trend_days)
     stable = ctx.kb.param("alp_stable_fraction")
     # Clearly above the low range (Tornero: none above 45 U/L against a lower limit of 35).
     clear = ctx.kb.param("low_earlier_normal_min_fraction")
