@@ -18,6 +18,9 @@ from cds_service.clinical.classify import short_name
         ("Amoxicillin 875 MG / Clavulanate 125 MG Oral Tablet", "Amoxicillin / Clavulanate"),
         ("Prolia 60 mg every 6 months", "Prolia"),
         ("Vitamin A 10000 units daily", "Vitamin A"),  # "a" is dropped only in "a day"
+        ("Carbamazepine 200 mg twice daily for epilepsy", "Carbamazepine"),  # not "epilepsy"
+        ("Paracetamol 1 g four times daily when required", "Paracetamol"),
+        ("Ibuprofen 400 mg as needed for pain", "Ibuprofen"),
     ],
 )
 def test_a_card_names_the_drug_without_dose_form_or_schedule(text: str, named: str) -> None:

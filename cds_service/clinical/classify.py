@@ -40,6 +40,9 @@ _DOSE = re.compile(
     r"\b\d[\d.,]*\s*(mg|mcg|ug|g|ml|unt|units?|%|meq|actuat)?(\s*/\s*(ml|l|actuat|dose))?\b",
     re.IGNORECASE,
 )
+# What follows the drug in a free-text order: its reason or its condition ("for epilepsy",
+# "when required", "as needed", "if pain").
+_CLAUSE = re.compile(r"\s(?:for|when|as needed|as required|if|to)\s", re.IGNORECASE)
 _FORM = re.compile(
     r"\b(oral|tablets?|capsules?|injection|injectable|solution|suspension|extended|delayed|"
     r"release|chewable|film|coated|prefilled|syringe|pen|powder|for|product|pack|kit|"
@@ -146,7 +149,8 @@ def short_name(concept: Any) -> str:
     """A medication's name as a card says it: 'amoxicillin / clavulanate' rather than
     'Amoxicillin 875 MG / Clavulanate 125 MG Oral Tablet'."""
     text = _text(concept)
-    cut = _FORM.sub(" ", _DOSE.sub(" ", text.split("[")[0].split(",")[0].split("(")[0]))
+    drug = _CLAUSE.split(text.split("[")[0].split(",")[0].split("(")[0], maxsplit=1)[0]
+    cut = _FORM.sub(" ", _DOSE.sub(" ", drug))
     name = " / ".join(" ".join(part.split()) for part in cut.split("/") if part.strip())
     name = name.strip(" ,-")
     # In the record's own spelling (a brand keeps its capital: Prolia, Strensiq).
