@@ -32,6 +32,7 @@ UNCLEAR = "alp-high-origin-unclear"
 PREGNANCY = "alp-high-pregnancy"
 EXTREME = "alp-extreme"
 CONFIRM = "alp-high-confirm-origin"
+CHOLANGITIS = "alp-drainage-cholangitis"
 
 
 # --- liver source ----------------------------------------------------------------------------
@@ -1111,9 +1112,10 @@ def test_after_ercp_a_raised_bilirubin_or_cholangitis_is_never_quiet(
     [card] = cards(client, [alp(340), ggt(300)], labs=[before], procedures=[stent])
     assert "no bilirubin: check it; it shows whether the drainage works" in card["detail"]
     # Re-check (unsafe): fever, or a raised CRP or white cell count, with a normal bilirubin.
+    # Seventh round: its own warning card (a fever dated today; an undated one no longer counts).
     crp = observation("1988-5", 145, unit="mg/L", ucum="mg/L", low=0, high=5)
     wbc = observation("6690-2", 16.8, unit="10*3/uL", ucum="10*3/uL", low=4, high=11)
-    fever = condition("LOCAL-9", "urn:oid:1.2.3")
+    fever = condition("LOCAL-9", "urn:oid:1.2.3", onset="2026-11-20")
     fever["code"]["text"] = "Fever"
     for signs in ({"results": [crp]}, {"results": [wbc]}, {"conditions": [fever]}):
         found = cards(
@@ -1123,7 +1125,7 @@ def test_after_ercp_a_raised_bilirubin_or_cholangitis_is_never_quiet(
             procedures=[stent],
             conditions=signs.get("conditions", []),
         )
-        assert fired(found) == [LIVER], signs
+        assert fired(found) == [CHOLANGITIS], signs
     # A stone "without cholangitis" (K80.50's own display) is not cholangitis: quiet (final
     # review of this round).
     stone = condition("K80.50")
@@ -1141,43 +1143,114 @@ def test_after_ercp_a_raised_bilirubin_or_cholangitis_is_never_quiet(
     assert fired(found) == [LIVER]
 
 
-def test_after_drainage_signs_of_infection_name_cholangitis_or_a_blocked_stent(
+def test_after_drainage_signs_of_infection_give_one_cholangitis_warning(
     client: FlaskClient,
 ) -> None:
     # Final review of the fifth round: after a stent, fever or a raised CRP or white count kept
-    # the liver card, but it said "ultrasound first" and never named cholangitis.
+    # the liver card, but it said "ultrasound first" and never named cholangitis. Seventh round
+    # (defect 1, unsafe): it is its own warning card, whatever the GGT or the liver pattern, and
+    # the ordinary liver cards are not shown beside it.
     before = alp(470, when="2026-11-12T08:00:00Z")
     stent = procedure("386718000", "2026-11-11")
     normal = observation("1975-2", 0.9, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
     raised = observation("1975-2", 4.1, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
     crp = observation("1988-5", 145, unit="mg/L", ucum="mg/L", low=0, high=5)
-    fever = condition("LOCAL-9", "urn:oid:1.2.3")
+    fever = condition("LOCAL-9", "urn:oid:1.2.3", onset="2026-11-20")
     fever["code"]["text"] = "Fever"
     for bili in (normal, raised):
         for signs in ({"results": [crp]}, {"conditions": [fever]}):
-            [card] = cards(
+            found = cards(
                 client,
                 [alp(340), ggt(300), bili, *signs.get("results", [])],
                 labs=[before],
                 procedures=[stent],
                 conditions=signs.get("conditions", []),
             )
-            assert card["source"]["topic"]["display"] == LIVER
-            assert "exclude cholangitis or a blocked stent today" in card["summary"], signs
-            assert "cholangitis or a blocked stent until shown otherwise" in card["detail"]
-            # One line says what to do today; the generic work-up (bilirubin line, ultrasound
-            # first, AMA for PBC, infiltration) is not added beside it.
-            for generic in ("Bilirubin raised: ultrasound", "ultrasound first", "anti-mito"):
+            assert fired(found) == [CHOLANGITIS], signs
+            [card] = found
+            assert card["indicator"] == "warning"
+            assert "suspected cholangitis or blocked stent" in card["summary"]
+            assert "blood cultures" in card["detail"]
+            assert "team that drained it" in card["detail"]
+            # Not the generic work-up: no AMA, no infiltration, no "ultrasound first".
+            for generic in ("ultrasound first", "anti-mito", "infiltration"):
                 assert generic not in card["detail"], generic
-    # Without GGT the confirm-origin card names it before asking for the GGT.
-    [card] = cards(client, [alp(340), normal, crp], labs=[before], procedures=[stent])
-    assert card["source"]["topic"]["display"] == CONFIRM
-    assert "cholangitis or a blocked stent until shown otherwise" in card["detail"]
-    # No signs of infection, or no recent drainage: the card does not name it.
+    # Without GGT: the same warning, not "order GGT to tell liver from bone" (c3f).
+    found = cards(client, [alp(240), normal, crp], labs=[before], procedures=[stent])
+    assert fired(found) == [CHOLANGITIS]
+    assert "GGT" not in found[0]["summary"]
+    # ALT well above ALP (an acute obstruction, R >= 5): the same warning, not a hepatitis
+    # screen (c3g).
+    alt = observation("1742-6", 650, low=7, high=33)
+    found = cards(client, [alp(180), ggt(300), raised, alt, crp], procedures=[stent])
+    assert fired(found) == [CHOLANGITIS]
+    assert "HBsAg" not in found[0]["detail"]
+    # No signs of infection, or no recent drainage: no warning; the liver card as before.
     for extra, procedures in (([raised], [stent]), ([raised, crp], [])):
         [card] = cards(client, [alp(340), ggt(300), *extra], labs=[before], procedures=procedures)
-        assert "cholangitis or a blocked stent" not in card["summary"] + card["detail"]
+        assert card["source"]["topic"]["display"] == LIVER
+        assert "cholangitis or blocked stent" not in card["summary"] + card["detail"]
         assert "Bilirubin raised: ultrasound today" in card["detail"]
+
+
+def test_shock_liver_never_silences_cholangitis_after_drainage(client: FlaskClient) -> None:
+    # Seventh round (defect 1, c2d): septic shock 10 days after a stent, shock liver recorded
+    # today, ALP 1.9x: the acute-injury quiet rule hid everything.
+    stent = procedure("386718000", "2026-11-10")
+    shock = condition("LOCAL-9", "urn:oid:1.2.3", onset="2026-11-20")
+    shock["code"]["text"] = "Shock liver"
+    labs = [
+        alp(198),
+        observation("1975-2", 4.1, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2),
+        observation("1742-6", 1900, low=7, high=33),
+        observation("1920-8", 2300, low=8, high=32),
+        observation("1988-5", 260, unit="mg/L", ucum="mg/L", low=0, high=5),
+    ]
+    found = cards(client, labs, procedures=[stent], conditions=[shock])
+    assert fired(found) == [CHOLANGITIS]
+    assert found[0]["indicator"] == "warning"
+
+
+def test_a_fever_counts_as_a_sign_of_infection_only_when_recent(client: FlaskClient) -> None:
+    # Seventh round (defect 8, c3c): a fever coded in 2025 and left active sent a falling ALP
+    # after a stent to "exclude cholangitis today".
+    before = alp(480, when="2026-11-12T08:00:00Z")
+    stent = procedure("386718000", "2026-10-31")
+    normal = observation("1975-2", 0.8, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+
+    def fever(**dates: str) -> dict[str, Any]:
+        entry = condition("R50.9", **dates)
+        entry["code"]["text"] = "Fever"
+        return entry
+
+    labs = [alp(300), ggt(350), normal]
+    for stale in (fever(onset="2025-03-01"), fever(), fever(recorded="2025-03-01")):
+        assert cards(client, labs, labs=[before], procedures=[stent], conditions=[stale]) == []
+    # Onset within the window, or (with no onset) recorded within it: today's sign.
+    for recent in (fever(onset="2026-11-19"), fever(recorded="2026-11-20")):
+        found = cards(client, labs, labs=[before], procedures=[stent], conditions=[recent])
+        assert fired(found) == [CHOLANGITIS]
+    # An onset 4 days before (the window is 3): not today's.
+    old = fever(onset="2026-11-16")
+    assert cards(client, labs, labs=[before], procedures=[stent], conditions=[old]) == []
+
+
+def test_right_after_drainage_the_liver_card_does_not_ask_for_ama_or_mrcp(
+    client: FlaskClient,
+) -> None:
+    # Seventh round (defect 10, c3b): 12 days after an ERCP with stone extraction, a rising ALP
+    # with no sign of infection was sent for anti-mitochondrial antibodies and MRCP.
+    rising = alp(260, when="2026-11-10T08:00:00Z")
+    ercp = procedure("386718000", "2026-11-08")
+    normal = observation("1975-2", 0.9, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    [card] = cards(client, [alp(310), ggt(300), normal], labs=[rising], procedures=[ercp])
+    assert card["source"]["topic"]["display"] == LIVER
+    assert "anti-mitochondrial" not in card["detail"]
+    assert "team that drained it" in card["detail"]
+    # Without the drainage the ordinary work-up stands.
+    [card] = cards(client, [alp(310), ggt(300), normal], labs=[rising])
+    assert "anti-mitochondrial" in card["detail"]
+    assert "team that drained it" not in card["detail"]
 
 
 def test_after_ercp_a_rise_an_old_procedure_or_no_procedure_still_gets_the_card(

@@ -572,11 +572,23 @@ def test_an_inr_on_warfarin_is_not_liver_failure_for_the_wilson_pattern(
     assert fired(found) == [WILSON]
 
 
-def local_condition(text: str, status: str = "active") -> dict[str, Any]:
+def local_condition(
+    text: str,
+    status: str = "active",
+    *,
+    onset: str | None = None,
+    verification: str | None = "confirmed",
+) -> dict[str, Any]:
     """A problem-list entry with a local code and only its words to go on."""
-    entry = condition("LOCAL-9", "urn:oid:1.2.3", status=status)
+    entry = condition(
+        "LOCAL-9", "urn:oid:1.2.3", status=status, onset=onset, verification=verification
+    )
     entry["code"]["text"] = text
     return entry
+
+
+RECENT = "2026-11-18"
+"""An onset two days before the ALP: inside acute_injury_cause_days (14)."""
 
 
 @pytest.mark.parametrize(
@@ -586,27 +598,40 @@ def local_condition(text: str, status: str = "active") -> dict[str, Any]:
 def test_an_inr_on_a_direct_oral_anticoagulant_is_not_liver_failure_for_the_wilson_pattern(
     client: FlaskClient, drug: str
 ) -> None:
-    # Re-check of the fourth review: a DOAC raises the INR (Ofek 2017) as warfarin does.
+    # Re-check of the fourth review: a DOAC raises the INR (Ofek 2017), but only a little at
+    # usual doses. Seventh round (defect 3, unsafe): it explains only an INR below 2.0
+    # (doac_inr_explains_below); apixaban with INR 2.6 and the Wilson ratio got a repeat-ALP card.
     results = wilson_results(ast=185, alt=100)  # AST/ALT 1.85: only the INR branch could fire
-    inr = observation("6301-6", 2.8, unit=None, ucum=None)
+    small = observation("6301-6", 1.9, unit=None, ucum=None)
     doac = medication(text=drug)
-    assert WILSON not in fired(cards(client, [*results, inr], pt=YOUNG, medications=[doac]))
+    assert WILSON not in fired(cards(client, [*results, small], pt=YOUNG, medications=[doac]))
+    for value in (2.0, 2.8):
+        inr = observation("6301-6", value, unit=None, ucum=None)
+        found = cards(client, [*results, inr], pt=YOUNG, medications=[doac])
+        assert fired(found) == [WILSON], value
+        assert "explains (a small rise at usual doses)" in found[0]["detail"]
+    # Warfarin still explains an INR of 2.8 (unchanged).
+    warfarin = medication(text="Warfarin 5 mg daily")
+    assert WILSON not in fired(cards(client, [*results, inr], pt=YOUNG, medications=[warfarin]))
     # The AST/ALT branch does not read the INR: it still warns on one.
-    found = cards(client, [*wilson_results(), inr], pt=YOUNG, medications=[doac])
+    found = cards(client, [*wilson_results(), small], pt=YOUNG, medications=[doac])
     assert fired(found) == [WILSON]
+    assert "a small rise at usual doses" not in found[0]["detail"]
     # A stopped course no longer explains today's INR: the warning stands.
     stopped = medication(text=drug, status="stopped")
-    assert fired(cards(client, [*results, inr], pt=YOUNG, medications=[stopped])) == [WILSON]
+    assert fired(cards(client, [*results, small], pt=YOUNG, medications=[stopped])) == [WILSON]
 
 
 @pytest.mark.parametrize(
     "cause",
     [
-        local_condition("Shock liver after cardiac arrest"),
-        local_condition("Ischaemic hepatitis"),
-        condition("K76.2"),
-        local_condition("Paracetamol overdose (staggered)"),
-        condition("T39.1X2A"),
+        local_condition("Shock liver after cardiac arrest", onset=RECENT),
+        local_condition("Ischaemic hepatitis", onset=RECENT),
+        condition("K76.2", onset=RECENT),
+        local_condition("Paracetamol overdose (staggered)", onset=RECENT),
+        condition("T39.1X2A", onset=RECENT),
+        condition("T39.1X2A", onset="2026-11-07"),  # 13 days: inside the 14-day window
+        condition("T39.1X2A", onset=RECENT, verification=None),  # no status reads as confirmed
     ],
 )
 def test_a_recorded_cause_of_the_liver_failure_stops_the_inr_branch(
@@ -628,13 +653,23 @@ def test_a_cause_that_is_not_recorded_as_current_keeps_the_wilson_warning(
     results = wilson_results(ast=185, alt=100)
     inr = observation("6301-6", 2.4, unit=None, ucum=None)
     for cause in (
-        local_condition("Paracetamol overdose", status="resolved"),
-        local_condition("Shock liver ruled out"),
-        local_condition("History of paracetamol overdose 2019"),
-        condition("T39.1X5A"),  # an adverse effect at a proper dose, not an overdose
+        local_condition("Paracetamol overdose", status="resolved", onset=RECENT),
+        local_condition("Shock liver ruled out", onset=RECENT),
+        local_condition("History of paracetamol overdose 2019", onset=RECENT),
+        condition("T39.1X5A", onset=RECENT),  # an adverse effect at a proper dose, not an overdose
+        # Seventh round (defect 2, unsafe): an old episode left active, one with no onset, and
+        # one not confirmed do not explain today's INR (c1e, c1f).
+        condition("T39.1X2A", onset="2020-03-12"),
+        condition("T39.1X2A", onset="2026-11-05"),  # 15 days before
+        condition("T39.1X2A"),
+        condition("K76.2", onset="2026-07-10"),
+        *(
+            condition("T39.1X4A", onset=RECENT, verification=status)
+            for status in ("differential", "provisional", "unconfirmed", "refuted")
+        ),
     ):
         found = cards(client, [*results, inr], pt=YOUNG, conditions=[cause])
-        assert fired(found) == [WILSON], cause["code"]
+        assert fired(found) == [WILSON], (cause["code"], cause.get("onsetDateTime"))
 
 
 # --- recorded acute liver injury (shock liver, paracetamol overdose) --------------------------
@@ -653,7 +688,11 @@ def shock_liver_results(alp_value: float, alt: float = 2400) -> list[dict[str, A
 
 
 @pytest.mark.parametrize(
-    "cause", [local_condition("Shock liver"), local_condition("Paracetamol overdose")]
+    "cause",
+    [
+        local_condition("Shock liver", onset=RECENT),
+        local_condition("Paracetamol overdose", onset=RECENT),
+    ],
 )
 @pytest.mark.parametrize("alp_value", [28, 150, 207])
 def test_a_low_or_modest_alp_during_a_recorded_acute_liver_injury_gets_no_card(
@@ -669,7 +708,7 @@ def test_a_low_or_modest_alp_during_a_recorded_acute_liver_injury_gets_no_card(
 def test_a_recorded_acute_liver_injury_does_not_quiet_what_it_cannot_explain(
     client: FlaskClient,
 ) -> None:
-    shock = local_condition("Ischaemic hepatitis (cardiogenic shock)")
+    shock = local_condition("Ischaemic hepatitis (cardiogenic shock)", onset=RECENT)
     # 2x or more is not this injury's: the card stays.
     assert cards(client, shock_liver_results(208), conditions=[shock]) != []
     # No raised ALT or AST: the injury is not current, the card stays.
@@ -678,8 +717,29 @@ def test_a_recorded_acute_liver_injury_does_not_quiet_what_it_cannot_explain(
     quiet_labs[3] = observation("1742-6", 25, low=7, high=45)
     assert fired(cards(client, quiet_labs, conditions=[shock])) == [FIRST]
     # A resolved entry is not current.
-    resolved = local_condition("Shock liver", status="resolved")
+    resolved = local_condition("Shock liver", status="resolved", onset=RECENT)
     assert fired(cards(client, shock_liver_results(28), conditions=[resolved])) == [FIRST]
+    # Seventh round (defect 2, unsafe): an old entry still active (c2b, c2c), an undated one,
+    # or one on the differential (c1f) is not the current injury: the card stays.
+    for stale in (
+        local_condition("Shock liver", onset="2026-07-10"),
+        local_condition("Paracetamol overdose", onset="2021-02-02"),
+        local_condition("Shock liver"),
+        local_condition("Paracetamol overdose", onset=RECENT, verification="differential"),
+    ):
+        found = cards(client, shock_liver_results(28), conditions=[stale])
+        assert fired(found) == [FIRST], (stale["code"], stale.get("onsetDateTime"))
+    # A raised GGT is cholestasis, not this injury's (c2b): the liver card stays.
+    with_ggt = [*shock_liver_results(150), ggt(240)]
+    assert cards(client, with_ggt, conditions=[shock]) != []
+    # A raised bilirubin with ALP/bilirubin below 4 (the Wilson ratio) is never quiet.
+    wilson_ratio = shock_liver_results(28)
+    wilson_ratio[1] = observation("1975-2", 9.0, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    assert cards(client, wilson_ratio, conditions=[shock]) != []
+    # ALP/bilirubin of 4 (not below): quiet.
+    at_four = shock_liver_results(28)
+    at_four[1] = observation("1975-2", 7.0, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    assert cards(client, at_four, conditions=[shock]) == []
     # A low ALP from before the injury is persistent: the persistent-low card is not quieted.
     found = cards(client, shock_liver_results(20), labs=[EARLIER_LOW], conditions=[shock])
     assert fired(found) == [PERSISTENT]
@@ -689,9 +749,8 @@ def test_shock_liver_never_hides_the_wilson_pattern_with_ast_well_above_alt(
     client: FlaskClient,
 ) -> None:
     inr = observation("6301-6", 5.8, unit=None, ucum=None)
-    found = cards(
-        client, [*wilson_results(), inr], pt=YOUNG, conditions=[local_condition("Shock liver")]
-    )
+    shock = local_condition("Shock liver", onset=RECENT)
+    found = cards(client, [*wilson_results(), inr], pt=YOUNG, conditions=[shock])
     assert fired(found) == [WILSON]
 
 

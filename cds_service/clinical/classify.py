@@ -31,6 +31,8 @@ from cds_service.knowledge.model import CONCEPT_MEMO_MAX_KEY, KnowledgeBase
 
 INACTIVE = {"inactive", "remission", "resolved"}
 NOT_TRUE = {"refuted", "entered-in-error"}
+# Not (yet) established: a working diagnosis on a differential is not a recorded cause.
+NOT_CONFIRMED = NOT_TRUE | {"differential", "provisional", "unconfirmed"}
 ACTIVE_MEDICATION = {"active", "on-hold", "intended"}
 # A course that was taken and is over; "cancelled" and "entered-in-error" were never taken.
 ENDED_MEDICATION = {"completed", "stopped"}
@@ -177,6 +179,12 @@ class Entry:
     usable."""
     countable: bool = True
     """Conditions: not refuted or entered in error."""
+    confirmed: bool = True
+    """Conditions: countable and not differential, provisional or unconfirmed (no
+    verification status reads as confirmed)."""
+    recorded: datetime | None = None
+    """Conditions: when the entry was recorded (never an event date, except for a finding
+    source that allows it for a symptom with no onset)."""
     ended: bool = False
     """Medications: a completed or stopped course (its end in `time`)."""
     name: str = ""
@@ -288,6 +296,7 @@ def classify(kb: KnowledgeBase, record: PatientRecord) -> Classified:
         # Free text counts too (a problem-list entry "Hypophosphatasia" with no code): only
         # value sets that list names are searched, with their exclusions.
         seen = _concept(kb, condition.get("code"), by_name=True)
+        verification = status_code(condition.get("verificationStatus"))
         entries["conditions"].append(
             Entry(
                 condition,
@@ -295,7 +304,9 @@ def classify(kb: KnowledgeBase, record: PatientRecord) -> Classified:
                 seen.matches,
                 condition_time(condition),
                 active=status_code(condition.get("clinicalStatus")) not in INACTIVE,
-                countable=status_code(condition.get("verificationStatus")) not in NOT_TRUE,
+                countable=verification not in NOT_TRUE,
+                confirmed=verification not in NOT_CONFIRMED,
+                recorded=recorded_time(condition),
                 name=seen.name,
             )
         )

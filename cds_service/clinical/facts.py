@@ -96,7 +96,8 @@ FACTS: dict[str, str] = {
     "bilirubin.value_mgdl": "total bilirubin in mg/dL",
     "wilson.alp_bilirubin_ratio": "ALP (U/L) divided by co-resulted total bilirubin (mg/dL)",
     "wilson.ast_alt_ratio": "co-resulted AST divided by co-resulted ALT",
-    "inr.value": "INR (co-resulted or in the liver-panel window)",
+    "inr.value": "INR (co-resulted or in the liver-panel window), as a card shows it",
+    "inr.level": "INR as a number, for comparisons (co-resulted or in the liver-panel window)",
     "inr.raised": "INR at or above the acute-liver-failure threshold",
     "pth.status": "PTH high, normal, low, unknown or absent (bone-lab window)",
     "vitamin_d.status": "25-OH vitamin D deficient (below the deficiency limit), low, normal, "
@@ -706,6 +707,7 @@ def _liver_panel(ctx: _Context, facts: Facts) -> None:
         facts.set("wilson.ast_alt_ratio", round(ast.value / alt.value, 3), [ast.key, alt.key])
     if inr and inr.value == inr.value:
         facts.set("inr.value", _fmt(inr.value, 1), [inr.key])
+        facts.set("inr.level", inr.value, [inr.key])
         facts.set("inr.raised", inr.value >= ctx.kb.param("alf_inr_min"), [inr.key])
 
 

@@ -72,6 +72,8 @@ def _counts(
 ) -> bool:
     if source.kind == "conditions" and not entry.countable:
         return False
+    if source.kind == "conditions" and source.confirmed and not entry.confirmed:
+        return False
     if source.kind == "medications":
         if source.started_before_rise and rise_since is not None:
             started = medication_start(entry.resource)
@@ -90,7 +92,10 @@ def _counts(
     if STATUS_CODES in entry.matches:
         return False
     since = when - timedelta(days=kb.param(source.within_days))
-    return entry.time is not None and since <= entry.time <= when + tolerance
+    happened = entry.time
+    if happened is None and source.recorded_dates:
+        happened = entry.recorded
+    return happened is not None and since <= happened <= when + tolerance
 
 
 def _mention(finding_label: str, entry: Entry, kind: str, valueset: str) -> str:

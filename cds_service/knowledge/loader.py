@@ -179,6 +179,11 @@ def _findings(
                 raise KnowledgeBaseError(f"{where}: `started_before_rise` is for medications only")
             if src.get("separate_draw") and src["from"] != "labs":
                 raise KnowledgeBaseError(f"{where}: `separate_draw` is for labs only")
+            for flag in ("confirmed", "recorded_dates"):
+                if src.get(flag) and src["from"] != "conditions":
+                    raise KnowledgeBaseError(f"{where}: `{flag}` is for conditions only")
+            if src.get("recorded_dates") and not src.get("within_days"):
+                raise KnowledgeBaseError(f"{where}: `recorded_dates` needs `within_days`")
             sources.append(
                 FindingSource(
                     src["from"],
@@ -188,6 +193,8 @@ def _findings(
                     src.get("ended_within_days"),
                     src.get("status"),
                     separate_draw=src.get("separate_draw", False),
+                    confirmed=src.get("confirmed", False),
+                    recorded_dates=src.get("recorded_dates", False),
                     started_before_rise=src.get("started_before_rise", False),
                 )
             )

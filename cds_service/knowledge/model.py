@@ -331,6 +331,12 @@ class FindingSource:
     separate_draw: bool = False
     """Labs: only a result from another draw than the ALP's (EDTA carried into the ALP's own
     sample lowers zinc and magnesium with it)."""
+    confirmed: bool = False
+    """Conditions: only an entry whose verification status is not differential, provisional,
+    unconfirmed, refuted or entered in error (a cause on a differential is not a cause)."""
+    recorded_dates: bool = False
+    """Conditions: with `within_days`, an entry with no onset is dated by its recorded date (a
+    symptom such as fever is recorded when it is seen)."""
     started_before_rise: bool = False
     """Medications: only a course started before the first raised ALP of the current rise
     (or with no start recorded): a drug begun after the ALP was already raised did not raise
