@@ -645,13 +645,98 @@ def test_bile_acids_already_done_or_ordered_are_not_asked_for_again(
         assert asked in found[0]["detail"]
 
 
-def test_raised_bile_acids_this_week_are_named_beside_placental_alp(client: FlaskClient) -> None:
+def test_bile_acids_above_the_lab_range_but_under_19_are_named_as_not_diagnostic(
+    client: FlaskClient,
+) -> None:
+    # Sixth round named bile acids of 46 beside the placental card; the sixth review (c5d) found
+    # 14 (lab upper limit 10) called cholestasis of pregnancy. 46 is ICP by RCOG 2022 and now
+    # gets the ICP card (next test); under 19 the placental card stays and says why.
     weeks = [condition("Z3A.32", recorded="2026-11-19")]
-    found = cards(client, [alp(250), bile_acids(46)], conditions=weeks)
+    found = cards(client, [alp(250), bile_acids(14)], conditions=weeks)
     assert fired(found) == [PREGNANCY]
-    assert "Bile acids raised in the last week: cholestasis of pregnancy" in found[0]["detail"]
+    detail = found[0]["detail"]
+    assert "Bile acids 14 umol/L" in detail
+    assert "under 19 micromol/L, not cholestasis of pregnancy by that alone" in detail
     found = cards(client, [alp(250), bile_acids(6)], conditions=weeks)
-    assert "Bile acids raised" not in found[0]["detail"]
+    assert "Bile acids 6" not in found[0]["detail"]
+    assert "not cholestasis of pregnancy" not in found[0]["detail"]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (18.9, PREGNANCY),
+        (19, "alp-high-pregnancy-icp"),
+        (99, "alp-high-pregnancy-icp"),
+        (100, "alp-high-pregnancy-icp-severe"),
+        (120, "alp-high-pregnancy-icp-severe"),
+    ],
+)
+def test_bile_acids_of_19_or_more_are_never_reassured_as_placental(
+    client: FlaskClient, value: float, expected: str
+) -> None:
+    # Sixth review (unsafe, c5f): 34 weeks, ALP 2.5x, GGT and ALT normal, bile acids 120 two
+    # days before, no ICP coded: "compatible with placental ALP; no test needed". RCOG 2022:
+    # ICP from a peak of 19 micromol/L; severe, with a rising stillbirth risk, from 100.
+    weeks = [condition("Z3A.34", recorded="2026-11-19")]
+    labs = [bile_acids(value, when="2026-11-18T08:00:00Z")]
+    found = cards(client, [alp(260), ggt(14)], conditions=weeks, labs=labs)
+    assert fired(found) == [expected]
+    summary = found[0]["summary"]
+    if expected == PREGNANCY:
+        assert "no test needed" in summary
+        return
+    assert "placental ALP" not in summary
+    assert "no test needed" not in summary
+    assert f"bile acids {value:g} umol/L, 18 Nov 2026" in summary
+    if expected == "alp-high-pregnancy-icp-severe":
+        assert found[0]["indicator"] == "warning"
+        assert "severe cholestasis of pregnancy; same-day obstetric review" in summary
+        assert "timing of birth" in found[0]["detail"]
+    else:
+        assert found[0]["indicator"] == "info"
+        assert "cholestasis of pregnancy if she itches; not placental" in summary
+
+
+def test_the_icp_threshold_is_19_umol_whatever_the_lab_range(client: FlaskClient) -> None:
+    # A lab upper limit of 30: 25 is within its range but is still ICP; a result in another
+    # unit (not read) never calls it.
+    weeks = [condition("Z3A.34", recorded="2026-11-19")]
+    wide = observation("14628-2", 25, unit="umol/L", ucum="umol/L", low=0, high=30)
+    assert fired(cards(client, [alp(260), wide], conditions=weeks)) == ["alp-high-pregnancy-icp"]
+    other_unit = observation("14628-2", 25, unit="mg/L", ucum="mg/L", low=0, high=4)
+    found = cards(client, [alp(260), other_unit], conditions=weeks)
+    assert fired(found) == [PREGNANCY]
+    assert "unit not read" in found[0]["detail"]
+
+
+def test_a_severe_peak_earlier_in_the_trimester_still_warns(client: FlaskClient) -> None:
+    # ICP is graded by its peak: 130 three weeks ago is severe even with 40 today; a peak
+    # older than bile_acids_peak_days (84) is not read.
+    weeks = [condition("Z3A.34", recorded="2026-11-19")]
+    peak = bile_acids(130, when="2026-10-30T08:00:00Z")
+    found = cards(client, [alp(260), bile_acids(40)], conditions=weeks, labs=[peak])
+    assert fired(found) == ["alp-high-pregnancy-icp-severe"]
+    assert "130 umol/L, 30 Oct 2026" in found[0]["summary"]
+    old = bile_acids(130, when="2026-08-27T08:00:00Z")  # 85 days
+    assert fired(cards(client, [alp(260)], conditions=weeks, labs=[old])) == [PREGNANCY]
+
+
+def test_severe_bile_acids_with_raised_alt_keep_the_pre_eclampsia_screen(
+    client: FlaskClient,
+) -> None:
+    weeks = [condition("Z3A.34", recorded="2026-11-19")]
+    alt = observation("1742-6", 140, low=7, high=33)
+    found = cards(client, [alp(260), alt, bile_acids(150)], conditions=weeks)
+    assert fired(found) == ["alp-high-pregnancy-icp-severe"]
+    assert "platelets and clotting (pre-eclampsia, HELLP" in found[0]["detail"]
+    # Under 100 with raised ALT: the pregnancy liver warning, as before (c5a).
+    found = cards(client, [alp(260), alt, bile_acids(45)], conditions=weeks)
+    assert fired(found) == ["alp-high-pregnancy-liver"]
+    # Not pregnant (delivered): no severe-ICP warning.
+    record = [STILL_ACTIVE, delivered(onset="2026-11-10")]
+    found = cards(client, [alp(200), ggt(20), bile_acids(150)], conditions=record)
+    assert "alp-high-pregnancy-icp-severe" not in fired(found)
 
 
 def test_bile_acids_older_than_a_week_are_asked_for_again(client: FlaskClient) -> None:
