@@ -844,6 +844,83 @@ def test_known_cholestasis_of_pregnancy_does_not_hide_hellp_in_the_first_postnat
 
 
 @pytest.mark.parametrize(
+    ("value", "gamma_gt", "expected"),
+    [
+        (240, 20, ICP),  # c4a: day 10, 2.3x, GGT normal (accepted by the reviewer)
+        (312, 20, ICP),  # 3.0x: a term placental level
+        (313, 20, None),  # 3.01x: more than resolving ICP explains
+        (520, 180, None),  # c4e: 5x with GGT 180
+        (240, 180, None),  # within 3x but GGT raised: a liver source now
+    ],
+)
+def test_the_postnatal_icp_card_needs_alp_within_a_term_level_and_a_normal_ggt(
+    client: FlaskClient, value: float, gamma_gt: float, expected: str | None
+) -> None:
+    # Sixth review (c4e): 12 days after delivery, ALP 5x and GGT 180 got "confirm it resolves
+    # from 4 weeks", deferring a work-up due now.
+    record = [STILL_ACTIVE, condition("O26.643"), delivered(onset="2026-11-10")]
+    found = cards(client, [alp(value), ggt(gamma_gt)], conditions=record)
+    if expected == ICP:
+        assert fired(found) == [ICP]
+        assert "confirm it resolves" in found[0]["summary"]
+    else:
+        assert ICP not in fired(found)
+        assert found
+        assert "confirm it resolves" not in found[0]["summary"]
+        assert fired(found)[0] in (LIVER, BONE)
+
+
+@pytest.mark.parametrize(
+    ("onset", "expected"),
+    [("2023-03-01", None), ("2026-02-13", None), ("2026-02-14", ICP), ("2026-09-01", ICP)],
+)
+def test_an_old_icp_with_no_delivery_recorded_is_not_a_current_pregnancy(
+    client: FlaskClient, onset: str, expected: str | None
+) -> None:
+    # Sixth review (c4d): ICP coded in 2023, never closed, no delivery recorded, ALP 1.7x with
+    # GGT 95: "follow bile acids, not ALP". An ICP stated more than 280 days
+    # (pregnancy_status_max_age_days) before the ALP belongs to a pregnancy that has ended.
+    icp = condition("O26.643", onset=onset)
+    found = cards(client, [alp(175), ggt(95)], conditions=[icp])
+    if expected == ICP:
+        assert fired(found) == [ICP]
+        assert "follow bile acids" in found[0]["summary"]
+    else:
+        assert fired(found) == [LIVER]
+        assert "cholestasis of pregnancy" in found[0]["detail"]  # still named
+        assert "bile acids" not in found[0]["detail"]
+
+
+def test_an_icp_code_is_pregnancy_evidence_and_a_delivery_ends_it(client: FlaskClient) -> None:
+    # An ICP coded 3 weeks ago with no other pregnancy code: pregnant (the ICP card); a delivery
+    # since ends it (postnatal ICP card, not "follow bile acids").
+    icp = condition("O26.643", onset="2026-10-30")
+    found = cards(client, [alp(250), ggt(20)], conditions=[icp])
+    assert fired(found) == [ICP]
+    assert "follow bile acids" in found[0]["summary"]
+    found = cards(client, [alp(250), ggt(20)], conditions=[icp, delivered(onset="2026-11-10")])
+    assert fired(found) == [ICP]
+    assert "10 days after delivery" in found[0]["summary"]
+
+
+def test_after_delivery_the_hellp_warning_does_not_ask_for_bile_acids(
+    client: FlaskClient,
+) -> None:
+    # Sixth review (c4c): 3 days after delivery with ICP, the HELLP warning asked for bile acids.
+    alt = observation("1742-6", 120, low=7, high=33)
+    record = [STILL_ACTIVE, condition("O26.643"), delivered(onset="2026-11-17")]
+    found = cards(client, [alp(300), ggt(20), alt], conditions=record)
+    assert fired(found) == ["alp-high-pregnancy-liver"]
+    detail = found[0]["detail"]
+    assert "Serum bile acids" not in detail
+    assert "bile acids do not help after birth" in detail
+    assert "platelets and clotting" in detail
+    # In pregnancy it still asks for them.
+    found = cards(client, [alp(250), alt], conditions=[condition("Z3A.34", recorded="2026-11-19")])
+    assert "Serum bile acids, blood pressure" in found[0]["detail"]
+
+
+@pytest.mark.parametrize(
     ("onset", "value", "expected"),
     [
         ("2026-11-10", 208, PREGNANCY),  # 10 days, 2.0x
