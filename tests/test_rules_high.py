@@ -117,7 +117,8 @@ def test_normal_ggt_suggests_bone_specific_alp(client: FlaskClient) -> None:
         ("E21.0", "http://hl7.org/fhir/sid/icd-10-cm", "primary hyperparathyroidism"),
         ("E21.1", "http://hl7.org/fhir/sid/icd-10-cm", "hyperparathyroidism or thyrotoxicosis"),
         ("E05.90", "http://hl7.org/fhir/sid/icd-10-cm", "hyperparathyroidism or thyrotoxicosis"),
-        ("E55.9", "http://hl7.org/fhir/sid/icd-10-cm", "vitamin D deficiency"),
+        # E55.9 vitamin D deficiency explains only under 3x (seventh round): its case, with the
+        # summary naming it, is test_vitamin_d_deficiency_explains_only_under_three_times.
         ("C79.51", "http://hl7.org/fhir/sid/icd-10-cm", "secondary malignant neoplasm of bone"),
         ("94222008", SNOMED, "bone metastases"),
     ],
@@ -1375,3 +1376,61 @@ def test_a_deficient_vitamin_d_explaining_a_stable_rise_says_replace_and_repeat(
     found = cards(client, [alp(180), ggt(20)], labs=[earlier, pth], conditions=[condition("E21.0")])
     assert fired(found) == [BONE_EXPLAINED]
     assert "replace it" not in found[0]["detail"]
+
+
+def calcium(value: float) -> dict[str, Any]:
+    return observation("17861-6", value, unit="mg/dL", ucum="mg/dL", low=8.6, high=10.3)
+
+
+DEFICIENT_D = observation(
+    "62292-8", 24, when="2026-11-10T08:00:00Z", unit="nmol/L", ucum="nmol/L", low=50, high=150
+)
+
+
+def test_a_raised_calcium_is_not_explained_by_vitamin_d_deficiency(client: FlaskClient) -> None:
+    # Sixth review (unsafe, c6c): ALP 5x, calcium 2.85 mmol/L, 25-OH vitamin D 24 nmol/L, no
+    # PTH: "consistent with vitamin D deficiency", load it. Deficiency does not raise calcium:
+    # primary hyperparathyroidism or malignancy first, and loading can raise calcium further.
+    found = cards(client, [alp(180), ggt(20), calcium(11.4)], labs=[DEFICIENT_D])
+    assert fired(found) == [BONE]
+    card = found[0]
+    assert "calcium raised: PTH first" in card["summary"]
+    assert "no loading dose until calcium and PTH are known" in card["detail"]
+    assert "replace it (colecalciferol loading" not in card["detail"]
+    # A coded deficiency does not explain it either.
+    coded = condition("E55.9")
+    found = cards(client, [alp(180), ggt(20), calcium(11.4)], conditions=[coded])
+    assert fired(found) == [BONE]
+    # Normal calcium: explained, replace it (as before).
+    found = cards(client, [alp(180), ggt(20), calcium(9.5)], labs=[DEFICIENT_D])
+    assert fired(found) == [BONE_EXPLAINED]
+    assert "replace it (colecalciferol loading" in found[0]["detail"]
+
+
+def test_a_raised_calcium_with_a_raised_pth_is_hyperparathyroidism_without_loading(
+    client: FlaskClient,
+) -> None:
+    pth = observation(
+        "2731-8", 14, when="2026-11-10T08:00:00Z", unit="pmol/L", ucum="pmol/L", low=1.6, high=6.9
+    )
+    found = cards(client, [alp(180), ggt(20), calcium(11.4)], labs=[DEFICIENT_D, pth])
+    assert fired(found) == [BONE_EXPLAINED]
+    detail = found[0]["detail"]
+    assert "no loading dose (it can raise calcium further)" in detail
+    assert "replace it (colecalciferol loading" not in detail
+
+
+@pytest.mark.parametrize(("value", "expected"), [(311, BONE_EXPLAINED), (312, BONE)])
+def test_vitamin_d_deficiency_explains_only_under_three_times(
+    client: FlaskClient, value: float, expected: str
+) -> None:
+    # Deficiency alone often leaves ALP normal (Peach 1982): 3x or more looks for another cause.
+    assert fired(cards(client, [alp(value), ggt(20)], labs=[DEFICIENT_D])) == [expected]
+    coded = [condition("E55.9")]
+    found = cards(client, [alp(value), ggt(20)], conditions=coded)
+    assert fired(found) == [expected]
+    if expected == BONE_EXPLAINED:
+        assert "suggestions" not in found[0]
+        assert "vitamin D deficiency" in found[0]["summary"]
+    else:
+        assert suggested(found[0]) == ["17838-4"]
