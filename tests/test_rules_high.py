@@ -1434,3 +1434,26 @@ def test_vitamin_d_deficiency_explains_only_under_three_times(
         assert "vitamin D deficiency" in found[0]["summary"]
     else:
         assert suggested(found[0]) == ["17838-4"]
+
+
+@pytest.mark.parametrize(
+    "course",
+    [
+        {"text": "Colecalciferol 1,600 units daily", "status": "active"},
+        {"text": "Ergocalciferol 50,000 units weekly", "status": "active"},
+    ],
+)
+def test_vitamin_d_already_being_replaced_is_re_checked_not_replaced(
+    client: FlaskClient, course: dict[str, str]
+) -> None:
+    # Sixth review (c6d): on colecalciferol for 5 months, ALP falling, the card said "replace it".
+    drug = medication(text=course["text"], status=course["status"])
+    found = cards(client, [alp(150), ggt(18)], labs=[DEFICIENT_D], medications=[drug])
+    assert fired(found) == [BONE_EXPLAINED]
+    detail = found[0]["detail"]
+    assert "re-check 25-OH vitamin D" in detail
+    assert "replace it (colecalciferol loading" not in detail
+    # Not on it: replace it, as before.
+    found = cards(client, [alp(150), ggt(18)], labs=[DEFICIENT_D])
+    assert "replace it (colecalciferol loading" in found[0]["detail"]
+    assert "re-check 25-OH vitamin D" not in found[0]["detail"]
