@@ -118,7 +118,8 @@ def test_normal_ggt_suggests_bone_specific_alp(client: FlaskClient) -> None:
         ("E21.0", "http://hl7.org/fhir/sid/icd-10-cm", "primary hyperparathyroidism"),
         ("E21.1", "http://hl7.org/fhir/sid/icd-10-cm", "hyperparathyroidism or thyrotoxicosis"),
         ("E05.90", "http://hl7.org/fhir/sid/icd-10-cm", "hyperparathyroidism or thyrotoxicosis"),
-        ("E55.9", "http://hl7.org/fhir/sid/icd-10-cm", "vitamin D deficiency"),
+        # E55.9 vitamin D deficiency explains only under 3x (seventh round): its case, with the
+        # summary naming it, is test_vitamin_d_deficiency_explains_only_under_three_times.
         ("C79.51", "http://hl7.org/fhir/sid/icd-10-cm", "secondary malignant neoplasm of bone"),
         ("94222008", SNOMED, "bone metastases"),
     ],
@@ -660,13 +661,98 @@ def test_bile_acids_already_done_or_ordered_are_not_asked_for_again(
         assert asked in found[0]["detail"]
 
 
-def test_raised_bile_acids_this_week_are_named_beside_placental_alp(client: FlaskClient) -> None:
+def test_bile_acids_above_the_lab_range_but_under_19_are_named_as_not_diagnostic(
+    client: FlaskClient,
+) -> None:
+    # Sixth round named bile acids of 46 beside the placental card; the sixth review (c5d) found
+    # 14 (lab upper limit 10) called cholestasis of pregnancy. 46 is ICP by RCOG 2022 and now
+    # gets the ICP card (next test); under 19 the placental card stays and says why.
     weeks = [condition("Z3A.32", recorded="2026-11-19")]
-    found = cards(client, [alp(250), bile_acids(46)], conditions=weeks)
+    found = cards(client, [alp(250), bile_acids(14)], conditions=weeks)
     assert fired(found) == [PREGNANCY]
-    assert "Bile acids raised in the last week: cholestasis of pregnancy" in found[0]["detail"]
+    detail = found[0]["detail"]
+    assert "Bile acids 14 umol/L" in detail
+    assert "under 19 micromol/L, not cholestasis of pregnancy by that alone" in detail
     found = cards(client, [alp(250), bile_acids(6)], conditions=weeks)
-    assert "Bile acids raised" not in found[0]["detail"]
+    assert "Bile acids 6" not in found[0]["detail"]
+    assert "not cholestasis of pregnancy" not in found[0]["detail"]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (18.9, PREGNANCY),
+        (19, "alp-high-pregnancy-icp"),
+        (99, "alp-high-pregnancy-icp"),
+        (100, "alp-high-pregnancy-icp-severe"),
+        (120, "alp-high-pregnancy-icp-severe"),
+    ],
+)
+def test_bile_acids_of_19_or_more_are_never_reassured_as_placental(
+    client: FlaskClient, value: float, expected: str
+) -> None:
+    # Sixth review (unsafe, c5f): 34 weeks, ALP 2.5x, GGT and ALT normal, bile acids 120 two
+    # days before, no ICP coded: "compatible with placental ALP; no test needed". RCOG 2022:
+    # ICP from a peak of 19 micromol/L; severe, with a rising stillbirth risk, from 100.
+    weeks = [condition("Z3A.34", recorded="2026-11-19")]
+    labs = [bile_acids(value, when="2026-11-18T08:00:00Z")]
+    found = cards(client, [alp(260), ggt(14)], conditions=weeks, labs=labs)
+    assert fired(found) == [expected]
+    summary = found[0]["summary"]
+    if expected == PREGNANCY:
+        assert "no test needed" in summary
+        return
+    assert "placental ALP" not in summary
+    assert "no test needed" not in summary
+    assert f"bile acids {value:g} umol/L, 18 Nov 2026" in summary
+    if expected == "alp-high-pregnancy-icp-severe":
+        assert found[0]["indicator"] == "warning"
+        assert "severe cholestasis of pregnancy; same-day obstetric review" in summary
+        assert "timing of birth" in found[0]["detail"]
+    else:
+        assert found[0]["indicator"] == "info"
+        assert "cholestasis of pregnancy if she itches; not placental" in summary
+
+
+def test_the_icp_threshold_is_19_umol_whatever_the_lab_range(client: FlaskClient) -> None:
+    # A lab upper limit of 30: 25 is within its range but is still ICP; a result in another
+    # unit (not read) never calls it.
+    weeks = [condition("Z3A.34", recorded="2026-11-19")]
+    wide = observation("14628-2", 25, unit="umol/L", ucum="umol/L", low=0, high=30)
+    assert fired(cards(client, [alp(260), wide], conditions=weeks)) == ["alp-high-pregnancy-icp"]
+    other_unit = observation("14628-2", 25, unit="mg/L", ucum="mg/L", low=0, high=4)
+    found = cards(client, [alp(260), other_unit], conditions=weeks)
+    assert fired(found) == [PREGNANCY]
+    assert "unit not read" in found[0]["detail"]
+
+
+def test_a_severe_peak_earlier_in_the_trimester_still_warns(client: FlaskClient) -> None:
+    # ICP is graded by its peak: 130 three weeks ago is severe even with 40 today; a peak
+    # older than bile_acids_peak_days (84) is not read.
+    weeks = [condition("Z3A.34", recorded="2026-11-19")]
+    peak = bile_acids(130, when="2026-10-30T08:00:00Z")
+    found = cards(client, [alp(260), bile_acids(40)], conditions=weeks, labs=[peak])
+    assert fired(found) == ["alp-high-pregnancy-icp-severe"]
+    assert "130 umol/L, 30 Oct 2026" in found[0]["summary"]
+    old = bile_acids(130, when="2026-08-27T08:00:00Z")  # 85 days
+    assert fired(cards(client, [alp(260)], conditions=weeks, labs=[old])) == [PREGNANCY]
+
+
+def test_severe_bile_acids_with_raised_alt_keep_the_pre_eclampsia_screen(
+    client: FlaskClient,
+) -> None:
+    weeks = [condition("Z3A.34", recorded="2026-11-19")]
+    alt = observation("1742-6", 140, low=7, high=33)
+    found = cards(client, [alp(260), alt, bile_acids(150)], conditions=weeks)
+    assert fired(found) == ["alp-high-pregnancy-icp-severe"]
+    assert "platelets and clotting (pre-eclampsia, HELLP" in found[0]["detail"]
+    # Under 100 with raised ALT: the pregnancy liver warning, as before (c5a).
+    found = cards(client, [alp(260), alt, bile_acids(45)], conditions=weeks)
+    assert fired(found) == ["alp-high-pregnancy-liver"]
+    # Not pregnant (delivered): no severe-ICP warning.
+    record = [STILL_ACTIVE, delivered(onset="2026-11-10")]
+    found = cards(client, [alp(200), ggt(20), bile_acids(150)], conditions=record)
+    assert "alp-high-pregnancy-icp-severe" not in fired(found)
 
 
 def test_bile_acids_older_than_a_week_are_asked_for_again(client: FlaskClient) -> None:
@@ -771,6 +857,83 @@ def test_known_cholestasis_of_pregnancy_does_not_hide_hellp_in_the_first_postnat
     found = cards(client, [alp(250), ggt(20), alt], conditions=record[:2])
     assert fired(found) == [ICP]
     assert "Serum bile acids with the obstetric team" in found[0]["detail"]
+
+
+@pytest.mark.parametrize(
+    ("value", "gamma_gt", "expected"),
+    [
+        (240, 20, ICP),  # c4a: day 10, 2.3x, GGT normal (accepted by the reviewer)
+        (312, 20, ICP),  # 3.0x: a term placental level
+        (313, 20, None),  # 3.01x: more than resolving ICP explains
+        (520, 180, None),  # c4e: 5x with GGT 180
+        (240, 180, None),  # within 3x but GGT raised: a liver source now
+    ],
+)
+def test_the_postnatal_icp_card_needs_alp_within_a_term_level_and_a_normal_ggt(
+    client: FlaskClient, value: float, gamma_gt: float, expected: str | None
+) -> None:
+    # Sixth review (c4e): 12 days after delivery, ALP 5x and GGT 180 got "confirm it resolves
+    # from 4 weeks", deferring a work-up due now.
+    record = [STILL_ACTIVE, condition("O26.643"), delivered(onset="2026-11-10")]
+    found = cards(client, [alp(value), ggt(gamma_gt)], conditions=record)
+    if expected == ICP:
+        assert fired(found) == [ICP]
+        assert "confirm it resolves" in found[0]["summary"]
+    else:
+        assert ICP not in fired(found)
+        assert found
+        assert "confirm it resolves" not in found[0]["summary"]
+        assert fired(found)[0] in (LIVER, BONE)
+
+
+@pytest.mark.parametrize(
+    ("onset", "expected"),
+    [("2023-03-01", None), ("2026-02-13", None), ("2026-02-14", ICP), ("2026-09-01", ICP)],
+)
+def test_an_old_icp_with_no_delivery_recorded_is_not_a_current_pregnancy(
+    client: FlaskClient, onset: str, expected: str | None
+) -> None:
+    # Sixth review (c4d): ICP coded in 2023, never closed, no delivery recorded, ALP 1.7x with
+    # GGT 95: "follow bile acids, not ALP". An ICP stated more than 280 days
+    # (pregnancy_status_max_age_days) before the ALP belongs to a pregnancy that has ended.
+    icp = condition("O26.643", onset=onset)
+    found = cards(client, [alp(175), ggt(95)], conditions=[icp])
+    if expected == ICP:
+        assert fired(found) == [ICP]
+        assert "follow bile acids" in found[0]["summary"]
+    else:
+        assert fired(found) == [LIVER]
+        assert "cholestasis of pregnancy" in found[0]["detail"]  # still named
+        assert "bile acids" not in found[0]["detail"]
+
+
+def test_an_icp_code_is_pregnancy_evidence_and_a_delivery_ends_it(client: FlaskClient) -> None:
+    # An ICP coded 3 weeks ago with no other pregnancy code: pregnant (the ICP card); a delivery
+    # since ends it (postnatal ICP card, not "follow bile acids").
+    icp = condition("O26.643", onset="2026-10-30")
+    found = cards(client, [alp(250), ggt(20)], conditions=[icp])
+    assert fired(found) == [ICP]
+    assert "follow bile acids" in found[0]["summary"]
+    found = cards(client, [alp(250), ggt(20)], conditions=[icp, delivered(onset="2026-11-10")])
+    assert fired(found) == [ICP]
+    assert "10 days after delivery" in found[0]["summary"]
+
+
+def test_after_delivery_the_hellp_warning_does_not_ask_for_bile_acids(
+    client: FlaskClient,
+) -> None:
+    # Sixth review (c4c): 3 days after delivery with ICP, the HELLP warning asked for bile acids.
+    alt = observation("1742-6", 120, low=7, high=33)
+    record = [STILL_ACTIVE, condition("O26.643"), delivered(onset="2026-11-17")]
+    found = cards(client, [alp(300), ggt(20), alt], conditions=record)
+    assert fired(found) == ["alp-high-pregnancy-liver"]
+    detail = found[0]["detail"]
+    assert "Serum bile acids" not in detail
+    assert "bile acids do not help after birth" in detail
+    assert "platelets and clotting" in detail
+    # In pregnancy it still asks for them.
+    found = cards(client, [alp(250), alt], conditions=[condition("Z3A.34", recorded="2026-11-19")])
+    assert "Serum bile acids, blood pressure" in found[0]["detail"]
 
 
 @pytest.mark.parametrize(
@@ -1300,3 +1463,84 @@ def test_a_deficient_vitamin_d_explaining_a_stable_rise_says_replace_and_repeat(
     found = cards(client, [alp(180), ggt(20)], labs=[earlier, pth], conditions=[condition("E21.0")])
     assert fired(found) == [BONE_EXPLAINED]
     assert "replace it" not in found[0]["detail"]
+
+
+def calcium(value: float) -> dict[str, Any]:
+    return observation("17861-6", value, unit="mg/dL", ucum="mg/dL", low=8.6, high=10.3)
+
+
+DEFICIENT_D = observation(
+    "62292-8", 24, when="2026-11-10T08:00:00Z", unit="nmol/L", ucum="nmol/L", low=50, high=150
+)
+
+
+def test_a_raised_calcium_is_not_explained_by_vitamin_d_deficiency(client: FlaskClient) -> None:
+    # Sixth review (unsafe, c6c): ALP 5x, calcium 2.85 mmol/L, 25-OH vitamin D 24 nmol/L, no
+    # PTH: "consistent with vitamin D deficiency", load it. Deficiency does not raise calcium:
+    # primary hyperparathyroidism or malignancy first, and loading can raise calcium further.
+    found = cards(client, [alp(180), ggt(20), calcium(11.4)], labs=[DEFICIENT_D])
+    assert fired(found) == [BONE]
+    card = found[0]
+    assert "calcium raised: PTH first" in card["summary"]
+    assert "no loading dose until calcium and PTH are known" in card["detail"]
+    assert "replace it (colecalciferol loading" not in card["detail"]
+    # A coded deficiency does not explain it either.
+    coded = condition("E55.9")
+    found = cards(client, [alp(180), ggt(20), calcium(11.4)], conditions=[coded])
+    assert fired(found) == [BONE]
+    # Normal calcium: explained, replace it (as before).
+    found = cards(client, [alp(180), ggt(20), calcium(9.5)], labs=[DEFICIENT_D])
+    assert fired(found) == [BONE_EXPLAINED]
+    assert "replace it (colecalciferol loading" in found[0]["detail"]
+
+
+def test_a_raised_calcium_with_a_raised_pth_is_hyperparathyroidism_without_loading(
+    client: FlaskClient,
+) -> None:
+    pth = observation(
+        "2731-8", 14, when="2026-11-10T08:00:00Z", unit="pmol/L", ucum="pmol/L", low=1.6, high=6.9
+    )
+    found = cards(client, [alp(180), ggt(20), calcium(11.4)], labs=[DEFICIENT_D, pth])
+    assert fired(found) == [BONE_EXPLAINED]
+    detail = found[0]["detail"]
+    assert "no loading dose (it can raise calcium further)" in detail
+    assert "replace it (colecalciferol loading" not in detail
+
+
+@pytest.mark.parametrize(("value", "expected"), [(311, BONE_EXPLAINED), (312, BONE)])
+def test_vitamin_d_deficiency_explains_only_under_three_times(
+    client: FlaskClient, value: float, expected: str
+) -> None:
+    # Deficiency alone often leaves ALP normal (Peach 1982): 3x or more looks for another cause.
+    assert fired(cards(client, [alp(value), ggt(20)], labs=[DEFICIENT_D])) == [expected]
+    coded = [condition("E55.9")]
+    found = cards(client, [alp(value), ggt(20)], conditions=coded)
+    assert fired(found) == [expected]
+    if expected == BONE_EXPLAINED:
+        assert "suggestions" not in found[0]
+        assert "vitamin D deficiency" in found[0]["summary"]
+    else:
+        assert suggested(found[0]) == ["17838-4"]
+
+
+@pytest.mark.parametrize(
+    "course",
+    [
+        {"text": "Colecalciferol 1,600 units daily", "status": "active"},
+        {"text": "Ergocalciferol 50,000 units weekly", "status": "active"},
+    ],
+)
+def test_vitamin_d_already_being_replaced_is_re_checked_not_replaced(
+    client: FlaskClient, course: dict[str, str]
+) -> None:
+    # Sixth review (c6d): on colecalciferol for 5 months, ALP falling, the card said "replace it".
+    drug = medication(text=course["text"], status=course["status"])
+    found = cards(client, [alp(150), ggt(18)], labs=[DEFICIENT_D], medications=[drug])
+    assert fired(found) == [BONE_EXPLAINED]
+    detail = found[0]["detail"]
+    assert "re-check 25-OH vitamin D" in detail
+    assert "replace it (colecalciferol loading" not in detail
+    # Not on it: replace it, as before.
+    found = cards(client, [alp(150), ggt(18)], labs=[DEFICIENT_D])
+    assert "replace it (colecalciferol loading" in found[0]["detail"]
+    assert "re-check 25-OH vitamin D" not in found[0]["detail"]

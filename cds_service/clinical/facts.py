@@ -24,6 +24,8 @@ from cds_service.clinical.labs import (
     enzyme_converter,
     measured,
     measured_ul,
+    numeric_value,
+    unit_of,
     unusable_reason,
 )
 from cds_service.clinical.record import PatientRecord, Resource
@@ -104,6 +106,10 @@ FACTS: dict[str, str] = {
     "unknown or absent (bone-lab window)",
     "phosphate.status": "phosphate high, normal, low, unknown or absent (bone-lab window)",
     "bile_acids.status": "serum bile acids high, normal, unknown or absent (bone-lab window)",
+    "bile_acids.peak_umol_l": "the highest serum bile acids in umol/L resulted with the ALP or "
+    "in the bile-acid window before it (ICP is diagnosed and graded by the peak against fixed "
+    "thresholds, not the lab's range); results in other units are not read",
+    "bile_acids.peak": "that peak as a card says it (120 umol/L, 18 Nov 2026)",
     "potassium.status": "co-resulted potassium high, normal, low, unknown, or absent",
     "calcium.status": "co-resulted calcium high, normal, low, unknown, or absent",
     "findings.present": "findings (findings.yaml) found in the record",
@@ -471,6 +477,7 @@ def derive(
     _ggt(ctx, facts)
     _liver_panel(ctx, facts)
     _bone_labs(ctx, facts)
+    _bile_acids_peak(ctx, facts)
     _electrolytes(ctx, facts)
     found = match_findings(kb, ctx.classified, when, ctx.measure, facts.details.get("rise_since"))
     facts.set(
@@ -745,6 +752,35 @@ def _bone_labs(ctx: _Context, facts: Facts) -> None:
         status = "deficient"
     facts.set("vitamin_d.status", status, [vitd.key])
     facts.details["vitamin_d_shown"] = vitd.shown
+
+
+MICROMOL_PER_LITRE = frozenset({"umol/l", "\u00b5mol/l", "\u03bcmol/l", "micromol/l", "mcmol/l"})
+"""Unit spellings read as umol/L (bile acids are reported in umol/L in the UK and Europe)."""
+
+
+def _bile_acids_peak(ctx: _Context, facts: Facts) -> None:
+    """RCOG 2022 diagnoses intrahepatic cholestasis of pregnancy at a peak random total bile
+    acid of 19 umol/L and calls it severe from 100: the highest result in the window, in umol/L,
+    for rules to judge against those fixed thresholds (a lab's own upper limit, often 10 or 14,
+    would call ICP too soon). A result in another unit is not converted, so it is not read."""
+    days = ctx.kb.param("bile_acids_peak_days")
+    peak: tuple[float, str, datetime | None, str] | None = None
+    for entry in ctx.classified.observations_in(["bile-acids"]):
+        if not entry.active:
+            continue
+        obs, key, obs_time = entry.resource, entry.key, entry.time
+        if not (ctx.together(key, obs_time) or _within(obs_time, ctx.when, days, ctx.tolerance)):
+            continue
+        value = numeric_value(obs)
+        if value is None or unit_of(obs).lower().replace(" ", "") not in MICROMOL_PER_LITRE:
+            continue
+        if peak is None or value > peak[0]:
+            peak = (value, key, obs_time, _shown(obs))
+    if peak is None:
+        return
+    value, key, obs_time, shown = peak
+    facts.set("bile_acids.peak_umol_l", value, [key])
+    facts.set("bile_acids.peak", f"{shown}, {day(obs_time)}" if obs_time else shown, [key])
 
 
 def _electrolytes(ctx: _Context, facts: Facts) -> None:

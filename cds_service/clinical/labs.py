@@ -86,6 +86,12 @@ def _unit(observation: Mapping[str, Any]) -> tuple[Any, Any]:
     return _unit_code(quantity), quantity.get("unit")
 
 
+def unit_of(observation: Mapping[str, Any]) -> str:
+    """The result's unit as written: its UCUM code, else its unit text ("" when none)."""
+    code, text = _unit(observation)
+    return str(code or text or "")
+
+
 @dataclass(frozen=True)
 class Measured:
     value: float

@@ -1,9 +1,11 @@
 """Pregnancy status and trimester at the time of the ALP.
 
 Evidence, strongest first: a pregnancy-status Observation (LOINC 82810-3) of the last
-`pregnancy_status_max_age_days`; an active pregnancy Condition. The trimester comes from a
-gestational-age Observation or an ICD-10-CM Z3A "weeks of gestation" code (the code carries the
-week count), moved forward to the ALP date; else from a third-trimester code; else unknown.
+`pregnancy_status_max_age_days`; an active pregnancy Condition, or one that exists only in
+pregnancy (intrahepatic cholestasis of pregnancy), stated within that look-back. The trimester
+comes from a gestational-age Observation or an ICD-10-CM Z3A "weeks of gestation" code (the code
+carries the week count), moved forward to the ALP date; else from a third-trimester code; else
+unknown.
 
 A delivery ends the pregnancy it follows: a delivery or puerperium condition or procedure (dated
 by onset or when performed; a recorded date alone says only that it had happened by then), or a
@@ -24,6 +26,13 @@ from cds_service.fhir.values import ICD10CM, as_str, codings
 from cds_service.knowledge.model import KnowledgeBase
 
 Z3A_WEEKS = re.compile(r"^Z3A\.?(\d{2})$")
+PREGNANCY_CONDITION_VALUESETS = (
+    "pregnancy",
+    "pregnancy-third-trimester",
+    "intrahepatic-cholestasis-pregnancy",
+)
+"""Conditions that exist only in pregnancy, so an active one dated within the look-back (and
+after any delivery) makes her pregnant."""
 
 
 @dataclass
@@ -117,9 +126,13 @@ def assess(kb: KnowledgeBase, classified: Classified, when: datetime, sex: str |
 
     weeks_at: list[tuple[datetime, float, str]] = []
     stated_conditions: list[tuple[datetime | None, Entry]] = []
+    # A pregnancy-only condition (cholestasis of pregnancy) says she is pregnant as a pregnancy
+    # code does, and like one it is dated: one stated before the look-back, or before a
+    # delivery, belongs to an earlier pregnancy (an ICP coded in 2023 and never closed is not a
+    # pregnancy now).
     conditions = {
         e.key: e
-        for vs in ("pregnancy", "pregnancy-third-trimester")
+        for vs in PREGNANCY_CONDITION_VALUESETS
         for e in classified.in_valueset("conditions", vs)
     }
     for entry in conditions.values():
