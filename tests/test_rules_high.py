@@ -1483,6 +1483,7 @@ def test_a_raised_calcium_is_not_explained_by_vitamin_d_deficiency(client: Flask
     card = found[0]
     assert "calcium raised: PTH first" in card["summary"]
     assert "no loading dose until calcium and PTH are known" in card["detail"]
+    assert suggested(card) == ["2731-8"]  # PTH, one click; not bone-specific ALP
     assert "replace it (colecalciferol loading" not in card["detail"]
     # A coded deficiency does not explain it either.
     coded = condition("E55.9")

@@ -72,6 +72,10 @@ def test_rickets_in_the_labs_is_not_transient(
     assert fired(found) == [CONFIRM]
     assert "rickets in the labs" in found[0]["detail"]
     assert "wrist or knee X-ray" in found[0]["detail"]
+    # The rest of the rickets screen is one click away: 25-OH vitamin D and PTH, except the one
+    # already resulted (fifth review: only a GGT was offered).
+    rest = {"62292-8", "2731-8"} - {loinc}
+    assert set(suggested(found[0])) == {"2324-2", *rest}
 
 
 @pytest.mark.parametrize(
