@@ -1199,6 +1199,25 @@ def test_a_childs_ggt_is_judged_by_an_age_appropriate_interval(client: FlaskClie
     assert "alp-high-liver-known" not in fired(found)
 
 
+def test_a_growing_childs_bone_source_gets_the_rickets_screen_not_bone_alp(
+    client: FlaskClient,
+) -> None:
+    # Fifth review's open list: bone-specific ALP was the one-click test for a child, where it
+    # cannot tell growth from disease; 25-OH vitamin D and PTH look for rickets.
+    child = patient("male", "2016-05-01")  # 10 years
+    [card] = cards(client, [alp(1500, low=None, high=None), ggt(12)], pt=child)
+    assert card["source"]["topic"]["display"] == BONE
+    assert "rickets screen" in card["summary"]
+    assert sorted(suggested(card)) == ["2731-8", "62292-8"]
+    # A 25-OH vitamin D already resulted (normal): only PTH is left to offer.
+    vitamin_d = observation("62292-8", 70, when="2026-11-10T08:00:00Z", unit="nmol/L",
+                            ucum="nmol/L", low=50, high=150)  # fmt: skip
+    [card] = cards(client, [alp(1500, low=None, high=None), ggt(12)], pt=child, labs=[vitamin_d])
+    assert suggested(card) == ["2731-8"]
+    # An adult keeps bone-specific ALP.
+    assert suggested(cards(client, [alp(312), ggt(20)])[0]) == ["17838-4"]
+
+
 def test_a_withdrawn_pregnancy_status_is_not_evidence(client: FlaskClient) -> None:
     withdrawn = {**PREGNANT, "status": "entered-in-error"}
     weeks = [condition("Z3A.30", recorded="2026-11-19")]
