@@ -1417,6 +1417,72 @@ def test_a_fever_counts_as_a_sign_of_infection_only_when_recent(client: FlaskCli
     assert cards(client, labs, labs=[before], procedures=[stent], conditions=[old]) == []
 
 
+def test_low_white_count_sepsis_and_a_charted_temperature_are_signs_of_infection(
+    client: FlaskClient,
+) -> None:
+    # Eighth round (defect 1, unsafe; r02, r03): after a stent, a temperature of 39.1 C charted
+    # as a vital sign, septic shock coded today, or a white count of 2.1 (Tokyo 2018: WBC under
+    # 4 as well as over 10) gave the ordinary liver card.
+    before = alp(500, when="2026-11-12T08:00:00Z")
+    stent = procedure("386718000", "2026-11-10")
+    bili = observation("1975-2", 1.6, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    labs = [alp(320), ggt(300), bili]
+
+    def temp(value: float, unit: str, loinc: str = "8310-5", **kw: Any) -> dict[str, Any]:
+        return observation(loinc, value, unit=unit, ucum=unit, **kw)
+
+    def shock(**dates: str) -> dict[str, Any]:
+        entry = condition("R65.21", **dates)
+        entry["code"]["text"] = "Septic shock"
+        return entry
+
+    low_wbc = observation("6690-2", 2.1, unit="10*3/uL", ucum="10*3/uL", low=4, high=11)
+    for signs in (
+        {"results": [temp(39.1, "Cel")]},
+        {"results": [temp(38.0, "Cel", loinc="8331-1")]},
+        {"results": [temp(100.4, "[degF]", loinc="8332-9")]},
+        {"results": [low_wbc]},
+        {"conditions": [shock(onset="2026-11-20")]},
+        {"conditions": [shock(recorded="2026-11-19")]},
+    ):
+        found = cards(
+            client,
+            [*labs, *signs.get("results", [])],
+            labs=[before],
+            procedures=[stent],
+            conditions=signs.get("conditions", []),
+        )
+        assert fired(found) == [CHOLANGITIS], signs
+    # A temperature of 2 days ago counts even when today's is normal (antipyretics).
+    found = cards(
+        client,
+        [*labs, temp(37.1, "Cel")],
+        labs=[before, temp(38.6, "Cel", when="2026-11-18T20:00:00Z")],
+        procedures=[stent],
+    )
+    assert fired(found) == [CHOLANGITIS]
+    assert "38.6 Cel" in found[0]["detail"]
+    # Not signs: 37.9 C, 100.2 F, a temperature 4 days before, a temperature in an unknown
+    # unit, a normal white count, septic shock from last month.
+    normal_wbc = observation("6690-2", 6.0, unit="10*3/uL", ucum="10*3/uL", low=4, high=11)
+    for quiet in (
+        {"results": [temp(37.9, "Cel")]},
+        {"results": [temp(100.2, "[degF]")]},
+        {"labs": [temp(39.0, "Cel", when="2026-11-16T08:00:00Z")]},
+        {"results": [temp(39.0, "K")]},
+        {"results": [normal_wbc]},
+        {"conditions": [shock(onset="2026-10-20")]},
+    ):
+        found = cards(
+            client,
+            [*labs, *quiet.get("results", [])],
+            labs=[before, *quiet.get("labs", [])],
+            procedures=[stent],
+            conditions=quiet.get("conditions", []),
+        )
+        assert CHOLANGITIS not in fired(found), quiet
+
+
 def test_right_after_drainage_the_liver_card_does_not_ask_for_ama_or_mrcp(
     client: FlaskClient,
 ) -> None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cds_service.clinical.classify import Classified, Entry, medication_start, short_name
+from cds_service.clinical.labs import numeric_value, unit_of
 from cds_service.fhir.values import concept_text
 from cds_service.knowledge.model import FindingSource, KnowledgeBase
 
@@ -142,6 +143,9 @@ def match_findings(
     for finding in kb.findings.values():
         found = Found()
         for source in finding.sources:
+            if source.kind == "labs" and source.at_least:
+                _at_least(kb, classified, source, when, tolerance, found)
+                continue
             if source.kind == "labs":
                 _measured(kb, measure, source, found)
                 continue
@@ -171,4 +175,57 @@ def _measured(kb: KnowledgeBase, measure: Measure, source: FindingSource, found:
     found.evidence.append(f"{result.key}: {result.shown}, {direction} its reference range")
     analyte = kb.valuesets[source.valueset].title.lower()
     found.mentions.append(f"{source.status} {analyte} ({result.shown})")
+    found.ended_only = False
+
+
+_CELSIUS = frozenset({"cel", "degc", "\u00b0c", "c", "celsius"})
+_FAHRENHEIT = frozenset({"[degf]", "degf", "\u00b0f", "f", "fahrenheit"})
+
+
+def in_unit(value: float, unit: str, target: str) -> float | None:
+    """`value` in `unit` expressed in `target` (a parameter's unit), or None when it cannot be.
+    Temperatures convert between degrees Celsius and Fahrenheit (UCUM Cel, [degF])."""
+    folded, goal = unit.strip().lower(), target.strip().lower()
+    if folded == goal or not folded:
+        return value
+    if goal in _CELSIUS and folded in _FAHRENHEIT:
+        return (value - 32) * 5 / 9
+    if goal in _FAHRENHEIT and folded in _CELSIUS:
+        return value * 9 / 5 + 32
+    if goal in _CELSIUS and folded in _CELSIUS:
+        return value
+    return None
+
+
+def _at_least(
+    kb: KnowledgeBase,
+    classified: Classified,
+    source: FindingSource,
+    when: datetime,
+    tolerance: timedelta,
+    found: Found,
+) -> None:
+    """A fixed-threshold lab source: the highest usable result in the window at or above the
+    parameter (any reading counts: a fever that an antipyretic brought down still happened)."""
+    threshold = kb.parameters[source.at_least or ""]
+    since = when - timedelta(days=kb.param(source.within_days or ""))
+    best: tuple[float, Entry] | None = None
+    for entry in classified.in_valueset("observations", source.valueset):
+        if not entry.active or entry.time is None or not since <= entry.time <= when + tolerance:
+            continue
+        value = numeric_value(entry.resource)
+        converted = (
+            None if value is None else in_unit(value, unit_of(entry.resource), threshold.unit)
+        )
+        above = converted is not None and converted >= threshold.value
+        if above and converted is not None and (best is None or converted > best[0]):
+            best = (converted, entry)
+    if best is None:
+        return
+    value, entry = best
+    quantity = entry.resource.get("valueQuantity") or {}
+    shown = f"{quantity.get('value')} {quantity.get('unit') or quantity.get('code') or ''}".strip()
+    analyte = kb.valuesets[source.valueset].title.lower()
+    found.evidence.append(f"{entry.key}: {shown}, at least {threshold.value:g} {threshold.unit}")
+    found.mentions.append(f"{analyte} {shown}, {day(entry.time or when)}")
     found.ended_only = False

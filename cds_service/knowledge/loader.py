@@ -171,8 +171,14 @@ def _findings(
             for window in ("within_days", "ended_within_days"):
                 if src.get(window) and src[window] not in parameters:
                     raise KnowledgeBaseError(f"{where}.{window}: unknown parameter {src[window]!r}")
-            if (src["from"] == "labs") != ("status" in src):
-                raise KnowledgeBaseError(f"{where}: `status` goes with, and only with, from: labs")
+            if (src["from"] == "labs") != ("status" in src or "at_least" in src):
+                raise KnowledgeBaseError(
+                    f"{where}: `status` or `at_least` goes with, and only with, from: labs"
+                )
+            if "status" in src and "at_least" in src:
+                raise KnowledgeBaseError(f"{where}: `status` and `at_least` exclude each other")
+            if src.get("at_least") and src["at_least"] not in parameters:
+                raise KnowledgeBaseError(f"{where}.at_least: unknown parameter {src['at_least']!r}")
             if src["from"] == "labs" and not src.get("within_days"):
                 raise KnowledgeBaseError(f"{where}: a lab source needs `within_days`")
             if src.get("started_before_rise") and src["from"] != "medications":
@@ -196,6 +202,7 @@ def _findings(
                     confirmed=src.get("confirmed", False),
                     recorded_dates=src.get("recorded_dates", False),
                     started_before_rise=src.get("started_before_rise", False),
+                    at_least=src.get("at_least"),
                 )
             )
         limit = raw.get("explains_below_xuln")

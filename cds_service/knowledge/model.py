@@ -337,6 +337,9 @@ class FindingSource:
     recorded_dates: bool = False
     """Conditions: with `within_days`, an entry with no onset is dated by its recorded date (a
     symptom such as fever is recorded when it is seen)."""
+    at_least: str | None = None
+    """Labs: name of a parameter; any usable result in the window at or above it, in the
+    parameter's unit, counts (a fixed threshold, not the lab's range: a temperature of 38 C)."""
     started_before_rise: bool = False
     """Medications: only a course started before the first raised ALP of the current rise
     (or with no start recorded): a drug begun after the ALP was already raised did not raise

@@ -258,6 +258,7 @@ def rulebook(kb: KnowledgeBase) -> dict[str, Any]:
                         "ended_within_days": s.ended_within_days,
                         "status": s.status,
                         "separate_draw": s.separate_draw,
+                        "at_least": s.at_least,
                         "started_before_rise": s.started_before_rise,
                     }
                     for s in f.sources
