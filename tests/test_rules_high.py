@@ -1483,6 +1483,54 @@ def test_low_white_count_sepsis_and_a_charted_temperature_are_signs_of_infection
         assert CHOLANGITIS not in fired(found), quiet
 
 
+def test_a_sign_counts_only_on_or_after_the_drainage_and_a_coded_cholangitis_is_one(
+    client: FlaskClient,
+) -> None:
+    # Eighth round (defect 5; r04, r05): cholangitis coded today, 20 days after a PTBD, with no
+    # fever or inflammatory results, gave the ordinary liver card; a fever coded 3 days ago, the
+    # reason for yesterday's ERCP, counted as a sign that the drainage had failed.
+    ptbd = procedure("LOCAL-1", "2026-10-31", system="urn:oid:1.2.3")
+    ptbd["code"]["text"] = "Percutaneous transhepatic biliary drainage (PTBD)"
+    bili = observation("1975-2", 6.0, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    labs = [alp(480), ggt(600), bili]
+    rising = [alp(350, when="2026-11-10T08:00:00Z")]
+
+    def coded(code: str, text: str, **dates: str) -> dict[str, Any]:
+        entry = condition(code, **dates)
+        entry["code"]["text"] = text
+        return entry
+
+    for today in (
+        coded("K83.09", "Acute cholangitis", onset="2026-11-20"),
+        coded("K83.09", "Acute cholangitis", recorded="2026-11-20"),
+    ):
+        found = cards(client, labs, labs=rising, procedures=[ptbd], conditions=[today])
+        assert fired(found) == [CHOLANGITIS]
+    # Coded before the drainage (its reason), or undated: not a sign; the liver card, which
+    # names the recorded cholangitis.
+    for before in (
+        coded("K83.09", "Acute cholangitis", onset="2026-10-30"),
+        coded("K83.09", "Acute cholangitis"),
+    ):
+        found = cards(client, labs, labs=rising, procedures=[ptbd], conditions=[before])
+        assert fired(found) == [LIVER]
+    # A fever or septic shock that began before yesterday's ERCP does not count; one on the day
+    # of the drainage or after it does.
+    ercp = procedure("386718000", "2026-11-19")
+    for sign in (
+        coded("R50.9", "Fever", onset="2026-11-17"),
+        coded("R65.21", "Septic shock", recorded="2026-11-18"),
+    ):
+        found = cards(client, labs, labs=rising, procedures=[ercp], conditions=[sign])
+        assert fired(found) == [LIVER], sign
+    for sign in (
+        coded("R50.9", "Fever", onset="2026-11-19"),
+        coded("R65.21", "Septic shock", recorded="2026-11-20"),
+    ):
+        found = cards(client, labs, labs=rising, procedures=[ercp], conditions=[sign])
+        assert fired(found) == [CHOLANGITIS], sign
+
+
 def test_right_after_drainage_the_liver_card_does_not_ask_for_ama_or_mrcp(
     client: FlaskClient,
 ) -> None:

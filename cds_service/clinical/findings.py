@@ -70,7 +70,9 @@ def _counts(
     when: datetime,
     tolerance: timedelta,
     rise_since: datetime | None,
+    anchor: datetime | None = None,
 ) -> bool:
+    """`anchor`: for a source with `after`, when the named finding's latest entry happened."""
     if source.kind == "conditions" and not entry.countable:
         return False
     if source.kind == "conditions" and source.confirmed and not entry.confirmed:
@@ -96,6 +98,9 @@ def _counts(
     happened = entry.time
     if happened is None and source.recorded_dates:
         happened = entry.recorded
+    before_anchor = anchor is None or (happened is not None and happened.date() < anchor.date())
+    if source.after is not None and before_anchor:
+        return False
     return happened is not None and since <= happened <= when + tolerance
 
 
@@ -149,8 +154,11 @@ def match_findings(
             if source.kind == "labs":
                 _measured(kb, measure, source, found)
                 continue
+            anchor = None
+            if source.after is not None:
+                anchor = _latest(kb, classified, source.after, when, tolerance, rise_since)
             for entry in classified.in_valueset(source.kind, source.valueset):
-                if not _counts(kb, entry, source, when, tolerance, rise_since):
+                if not _counts(kb, entry, source, when, tolerance, rise_since, anchor):
                     continue
                 line = f"{entry.key}: {entry.matches[source.valueset]}"
                 if entry.ended:
@@ -164,6 +172,25 @@ def match_findings(
         if found.evidence:
             present[finding.id] = found
     return present
+
+
+def _latest(
+    kb: KnowledgeBase,
+    classified: Classified,
+    finding_id: str,
+    when: datetime,
+    tolerance: timedelta,
+    rise_since: datetime | None,
+) -> datetime | None:
+    """When the latest dated entry that counts for a finding happened (the last drainage)."""
+    times = [
+        entry.time
+        for source in kb.findings[finding_id].sources
+        if source.kind != "labs"
+        for entry in classified.in_valueset(source.kind, source.valueset)
+        if entry.time is not None and _counts(kb, entry, source, when, tolerance, rise_since)
+    ]
+    return max(times, default=None)
 
 
 def _measured(kb: KnowledgeBase, measure: Measure, source: FindingSource, found: Found) -> None:

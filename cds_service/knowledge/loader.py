@@ -188,6 +188,10 @@ def _findings(
             for flag in ("confirmed", "recorded_dates"):
                 if src.get(flag) and src["from"] != "conditions":
                     raise KnowledgeBaseError(f"{where}: `{flag}` is for conditions only")
+            if src.get("after") and (src["from"] != "conditions" or not src.get("within_days")):
+                raise KnowledgeBaseError(f"{where}: `after` is for conditions with `within_days`")
+            if src.get("after") and src["after"] not in doc["findings"]:
+                raise KnowledgeBaseError(f"{where}.after: unknown finding {src['after']!r}")
             if src.get("recorded_dates") and not src.get("within_days"):
                 raise KnowledgeBaseError(f"{where}: `recorded_dates` needs `within_days`")
             sources.append(
@@ -203,6 +207,7 @@ def _findings(
                     recorded_dates=src.get("recorded_dates", False),
                     started_before_rise=src.get("started_before_rise", False),
                     at_least=src.get("at_least"),
+                    after=src.get("after"),
                 )
             )
         limit = raw.get("explains_below_xuln")

@@ -337,6 +337,10 @@ class FindingSource:
     recorded_dates: bool = False
     """Conditions: with `within_days`, an entry with no onset is dated by its recorded date (a
     symptom such as fever is recorded when it is seen)."""
+    after: str | None = None
+    """Conditions: with `within_days`, only an entry dated on or after the day of the latest
+    entry of the named finding (a fever that began before the drainage was the reason for it,
+    not a sign that it failed)."""
     at_least: str | None = None
     """Labs: name of a parameter; any usable result in the window at or above it, in the
     parameter's unit, counts (a fixed threshold, not the lab's range: a temperature of 38 C)."""

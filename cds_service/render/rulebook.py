@@ -259,6 +259,7 @@ def rulebook(kb: KnowledgeBase) -> dict[str, Any]:
                         "status": s.status,
                         "separate_draw": s.separate_draw,
                         "at_least": s.at_least,
+                        "after": s.after,
                         "started_before_rise": s.started_before_rise,
                     }
                     for s in f.sources
