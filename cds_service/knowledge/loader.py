@@ -173,7 +173,7 @@ def _findings(
                     raise KnowledgeBaseError(f"{where}.{window}: unknown parameter {src[window]!r}")
             if (src["from"] == "labs") != ("status" in src or "at_least" in src):
                 raise KnowledgeBaseError(
-                    f"{where}: `status` or `at_least` goes with, and only with, from: labs"
+                    f"{where}: `status` goes with, and only with, from: labs (or `at_least`)"
                 )
             if "status" in src and "at_least" in src:
                 raise KnowledgeBaseError(f"{where}: `status` and `at_least` exclude each other")
