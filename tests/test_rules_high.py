@@ -1678,3 +1678,46 @@ def test_vitamin_d_already_being_replaced_is_re_checked_not_replaced(
     found = cards(client, [alp(150), ggt(18)], labs=[DEFICIENT_D])
     assert "replace it (colecalciferol loading" in found[0]["detail"]
     assert "re-check 25-OH vitamin D" not in found[0]["detail"]
+
+
+def _stent(performed: str, text: str = "Plastic biliary stent inserted at ERCP") -> dict[str, Any]:
+    placed = procedure("LOCAL-STENT", performed, system="urn:oid:1.2.3")
+    placed["code"]["text"] = text
+    return placed
+
+
+def test_a_biliary_stent_in_place_keeps_cholangitis_in_view_for_a_year(
+    client: FlaskClient,
+) -> None:
+    # Re-check of the seventh round (r01): a plastic stent from 4 months ago, fever, CRP 180, a
+    # rising ALP and bilirubin 3.5 got an info card, where 41 days after it got the warning.
+    # Plastic stents block at 3 to 6 months (Tokyo 2018 counts a stent as a cause at any time).
+    crp = observation("1988-5", 180, unit="mg/L", ucum="mg/L", low=0, high=5)
+    raised = observation("1975-2", 3.5, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    results = [alp(420), ggt(300), raised, crp]
+    found = cards(client, results, procedures=[_stent("2026-07-20")])
+    assert fired(found) == [CHOLANGITIS]
+    assert found[0]["indicator"] == "warning"
+    # Placed over a year ago, removed, or not biliary: no stent in place to suspect.
+    for other in (
+        _stent("2025-10-01"),
+        _stent("2026-07-20", "Removal of biliary stent"),
+        _stent("2026-07-20", "Ureteric stent insertion"),
+    ):
+        assert CHOLANGITIS not in fired(cards(client, results, procedures=[other]))
+
+
+def test_a_raised_bilirubin_with_a_fever_names_cholangitis_on_the_liver_card(
+    client: FlaskClient,
+) -> None:
+    # Re-check of the seventh round: with a fever on record the liver card still said
+    # "(cholangitis if febrile)"; fever, jaundice and a liver-source ALP are suspected
+    # cholangitis (Tokyo 2018, A-1 with B) whether or not the ducts were drained.
+    raised = observation("1975-2", 3.5, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    temperature = observation("8310-5", 38.6, unit="Cel", ucum="Cel", when="2026-11-19T20:00:00Z")
+    [card] = cards(client, [alp(420), ggt(300), raised], labs=[temperature])
+    assert card["source"]["topic"]["display"] == LIVER
+    assert "suspected cholangitis; same-day review" in card["detail"]
+    assert "cholangitis if febrile" not in card["detail"]
+    [card] = cards(client, [alp(420), ggt(300), raised])
+    assert "(cholangitis if febrile)" in card["detail"]
