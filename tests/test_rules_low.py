@@ -595,31 +595,31 @@ RECENT = "2026-11-18"
     "drug",
     ["Apixaban 5 mg twice daily", "Xarelto 20 mg", "Edoxaban 60 mg", "Dabigatran etexilate 150 mg"],
 )
-def test_an_inr_on_a_direct_oral_anticoagulant_is_not_liver_failure_for_the_wilson_pattern(
+def test_a_direct_oral_anticoagulant_never_explains_a_liver_failure_inr(
     client: FlaskClient, drug: str
 ) -> None:
     # Re-check of the fourth review: a DOAC raises the INR (Ofek 2017), but only a little at
-    # usual doses. Seventh round (defect 3, unsafe): it explains only an INR below 2.0
-    # (doac_inr_explains_below); apixaban with INR 2.6 and the Wilson ratio got a repeat-ALP card.
+    # usual doses. Seventh round (defect 3, unsafe): it explained an INR below 2.0. Eighth round
+    # (defect 2, unsafe): apixaban with INR 1.9, Coombs-negative haemolysis and ALP/bilirubin 3.5
+    # got a repeat-ALP card (r07). A DOAC now never explains an INR at or above alf_inr_min (1.5).
     results = wilson_results(ast=185, alt=100)  # AST/ALT 1.85: only the INR branch could fire
-    small = observation("6301-6", 1.9, unit=None, ucum=None)
     doac = medication(text=drug)
-    assert WILSON not in fired(cards(client, [*results, small], pt=YOUNG, medications=[doac]))
-    for value in (2.0, 2.8):
+    for value in (1.5, 1.9, 2.0, 2.8):
         inr = observation("6301-6", value, unit=None, ucum=None)
         found = cards(client, [*results, inr], pt=YOUNG, medications=[doac])
         assert fired(found) == [WILSON], value
-        assert "explains (a small rise at usual doses)" in found[0]["detail"]
+        assert "counted as liver failure, not as the drug's" in found[0]["detail"]
+    # Under the liver-failure threshold the INR branch does not fire, DOAC or not.
+    below = observation("6301-6", 1.4, unit=None, ucum=None)
+    assert WILSON not in fired(cards(client, [*results, below], pt=YOUNG, medications=[doac]))
+    assert WILSON not in fired(cards(client, [*results, below], pt=YOUNG))
     # Warfarin still explains an INR of 2.8 (unchanged).
     warfarin = medication(text="Warfarin 5 mg daily")
     assert WILSON not in fired(cards(client, [*results, inr], pt=YOUNG, medications=[warfarin]))
-    # The AST/ALT branch does not read the INR: it still warns on one.
-    found = cards(client, [*wilson_results(), small], pt=YOUNG, medications=[doac])
+    # The AST/ALT branch does not read the INR: it warns on a DOAC without the INR line.
+    found = cards(client, [*wilson_results(), below], pt=YOUNG, medications=[doac])
     assert fired(found) == [WILSON]
-    assert "a small rise at usual doses" not in found[0]["detail"]
-    # A stopped course no longer explains today's INR: the warning stands.
-    stopped = medication(text=drug, status="stopped")
-    assert fired(cards(client, [*results, small], pt=YOUNG, medications=[stopped])) == [WILSON]
+    assert "not as the drug's" not in found[0]["detail"]
 
 
 @pytest.mark.parametrize(
