@@ -632,6 +632,9 @@ def test_a_direct_oral_anticoagulant_never_explains_a_liver_failure_inr(
         condition("T39.1X2A", onset=RECENT),
         condition("T39.1X2A", onset="2026-11-07"),  # 13 days: inside the 14-day window
         condition("T39.1X2A", onset=RECENT, verification=None),  # no status reads as confirmed
+        # Eighth round (defect 6, r06): no onset, recorded 2 days ago (an admission diagnosis).
+        condition("T39.1X2A", recorded=RECENT),
+        condition("K76.2", recorded="2026-11-07"),  # recorded 13 days before
     ],
 )
 def test_a_recorded_cause_of_the_liver_failure_stops_the_inr_branch(
@@ -663,6 +666,9 @@ def test_a_cause_that_is_not_recorded_as_current_keeps_the_wilson_warning(
         condition("T39.1X2A", onset="2026-11-05"),  # 15 days before
         condition("T39.1X2A"),
         condition("K76.2", onset="2026-07-10"),
+        # The recorded date stands in only with no onset, and only inside the window.
+        condition("T39.1X2A", recorded="2026-11-05"),  # recorded 15 days before, no onset
+        condition("K76.2", onset="2026-07-10", recorded=RECENT),  # an old onset, re-recorded
         *(
             condition("T39.1X4A", onset=RECENT, verification=status)
             for status in ("differential", "provisional", "unconfirmed", "refuted")
@@ -692,6 +698,7 @@ def shock_liver_results(alp_value: float, alt: float = 2400) -> list[dict[str, A
     [
         local_condition("Shock liver", onset=RECENT),
         local_condition("Paracetamol overdose", onset=RECENT),
+        condition("K76.2", recorded=RECENT),  # eighth round: no onset, recorded 2 days ago
     ],
 )
 @pytest.mark.parametrize("alp_value", [28, 150, 207])
