@@ -739,10 +739,21 @@ def test_a_recorded_acute_liver_injury_does_not_quiet_what_it_cannot_explain(
     # A raised GGT is cholestasis, not this injury's (c2b): the liver card stays.
     with_ggt = [*shock_liver_results(150), ggt(240)]
     assert cards(client, with_ggt, conditions=[shock]) != []
-    # A raised bilirubin with ALP/bilirubin below 4 (the Wilson ratio) is never quiet.
+    # A raised bilirubin with ALP/bilirubin below 4 (the Wilson ratio) is not quiet without
+    # liver failure: an INR under 1.5, or none.
     wilson_ratio = shock_liver_results(28)
     wilson_ratio[1] = observation("1975-2", 9.0, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
-    assert cards(client, wilson_ratio, conditions=[shock]) != []
+    below_alf = [*wilson_ratio[:4], observation("6301-6", 1.4, unit=None, ucum=None)]
+    assert fired(cards(client, below_alf, conditions=[shock])) == [FIRST]
+    assert fired(cards(client, wilson_ratio[:4], conditions=[shock])) == [FIRST]
+    # Eighth round (defect 7, c1g): with the confirmed recent cause and an INR of 1.5 or more
+    # (acute liver failure being managed), the first-low "sample problem" card was the wrong
+    # frame: silence (the seventh round kept it; this assertion encoded that).
+    assert cards(client, wilson_ratio, conditions=[shock]) == []
+    at_alf = [*wilson_ratio[:4], observation("6301-6", 1.5, unit=None, ucum=None)]
+    assert cards(client, at_alf, conditions=[shock]) == []
+    # ...but the same labs without a recorded cause are the Wilson pattern's liver failure.
+    assert fired(cards(client, wilson_ratio)) == [WILSON]
     # ALP/bilirubin of 4 (not below): quiet.
     at_four = shock_liver_results(28)
     at_four[1] = observation("1975-2", 7.0, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
@@ -756,9 +767,12 @@ def test_shock_liver_never_hides_the_wilson_pattern_with_ast_well_above_alt(
     client: FlaskClient,
 ) -> None:
     inr = observation("6301-6", 5.8, unit=None, ucum=None)
-    shock = local_condition("Shock liver", onset=RECENT)
-    found = cards(client, [*wilson_results(), inr], pt=YOUNG, conditions=[shock])
-    assert fired(found) == [WILSON]
+    for cause in (
+        local_condition("Shock liver", onset=RECENT),
+        condition("T39.1X2A", recorded=RECENT),  # eighth round: a confirmed recent overdose
+    ):
+        found = cards(client, [*wilson_results(), inr], pt=YOUNG, conditions=[cause])
+        assert fired(found) == [WILSON]
 
 
 def test_the_wilson_ratios_need_values_drawn_together(client: FlaskClient) -> None:
