@@ -715,15 +715,55 @@ def test_bile_acids_of_19_or_more_are_never_reassured_as_placental(
 
 
 def test_the_icp_threshold_is_19_umol_whatever_the_lab_range(client: FlaskClient) -> None:
-    # A lab upper limit of 30: 25 is within its range but is still ICP; a result in another
-    # unit (not read) never calls it.
+    # A lab upper limit of 30: 25 is within its range but is still ICP.
     weeks = [condition("Z3A.34", recorded="2026-11-19")]
     wide = observation("14628-2", 25, unit="umol/L", ucum="umol/L", low=0, high=30)
     assert fired(cards(client, [alp(260), wide], conditions=weeks)) == ["alp-high-pregnancy-icp"]
-    other_unit = observation("14628-2", 25, unit="mg/L", ucum="mg/L", low=0, high=4)
-    found = cards(client, [alp(260), other_unit], conditions=weeks)
-    assert fired(found) == [PREGNANCY]
-    assert "unit not read" in found[0]["detail"]
+
+
+@pytest.mark.parametrize(
+    "unit", ["uM", "um", "UM", "\u00b5M", "\u03bcM", "\u00b5mol/L", "micromol/L"]
+)
+def test_bile_acids_in_micromolar_are_read_as_micromol_per_litre(
+    client: FlaskClient, unit: str
+) -> None:
+    # Eighth round (defect 3, unsafe; r09): 33 weeks, bile acids 110 reported as "uM" (no UCUM
+    # code) got "compatible with placental ALP; no test needed".
+    weeks = [condition("Z3A.33", recorded="2026-11-19")]
+    severe = observation("14628-2", 110, when="2026-11-19T08:00:00Z", unit=unit, ucum=None)
+    found = cards(client, [alp(240), ggt(15)], conditions=weeks, labs=[severe])
+    assert fired(found) == ["alp-high-pregnancy-icp-severe"]
+    assert f"bile acids 110 {unit}, 19 Nov 2026" in found[0]["summary"]
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        observation("14628-2", 25, unit="mg/L", ucum="mg/L", low=0, high=4),
+        observation("14628-2", 8, unit="umol/dL", ucum=None),
+        observation("14628-2", 110, unit=None, ucum=None),
+    ],
+)
+def test_bile_acids_in_a_unit_not_read_are_never_reassured_as_placental(
+    client: FlaskClient, result: dict[str, Any]
+) -> None:
+    # Eighth round (defect 3, unsafe): a bile-acid result that cannot be read could be ICP. The
+    # seventh round showed the placental "no test needed" card with a line "unit not read"; now
+    # the ICP card names the result as reported and refers to the obstetric team.
+    weeks = [condition("Z3A.34", recorded="2026-11-19")]
+    found = cards(client, [alp(260), ggt(14), result], conditions=weeks)
+    assert fired(found) == ["alp-high-pregnancy-icp"]
+    summary, detail = found[0]["summary"], found[0]["detail"]
+    raw = f"{result['valueQuantity']['value']:g} {result['valueQuantity'].get('unit') or ''}"
+    assert f"bile acids {raw.strip()}, 20 Nov 2026, unit not read" in summary
+    assert "no test needed" not in summary
+    assert "obstetric team to read them today" in detail
+    assert "Grade it by the bile acids already done" not in detail
+    # A readable result beside it does not make the unreadable one safe to ignore.
+    found = cards(client, [alp(260), ggt(14), result, bile_acids(6)], conditions=weeks)
+    assert fired(found) == ["alp-high-pregnancy-icp"]
+    # Not pregnant (no pregnancy recorded): no pregnancy card at all.
+    assert "alp-high-pregnancy-icp" not in fired(cards(client, [alp(260), ggt(14), result]))
 
 
 def test_a_severe_peak_earlier_in_the_trimester_still_warns(client: FlaskClient) -> None:
