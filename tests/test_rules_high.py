@@ -1604,3 +1604,44 @@ def test_vitamin_d_already_being_replaced_is_re_checked_not_replaced(
     found = cards(client, [alp(150), ggt(18)], labs=[DEFICIENT_D])
     assert "replace it (colecalciferol loading" in found[0]["detail"]
     assert "re-check 25-OH vitamin D" not in found[0]["detail"]
+
+
+REPLETE_D = observation(
+    "62292-8", 78, when="2026-10-20T08:00:00Z", unit="nmol/L", ucum="nmol/L", low=50, high=125
+)
+
+
+def test_a_replete_vitamin_d_on_replacement_is_named_not_asked_for_again(
+    client: FlaskClient,
+) -> None:
+    # Eighth round (defect 9, r14): 25-OH vitamin D 20 in March, 78 last month on colecalciferol,
+    # ALP 1.8x, GGT normal: the bone-source card asked for 25-OH vitamin D again.
+    earlier_low = observation(
+        "62292-8", 20, when="2026-03-20T08:00:00Z", unit="nmol/L", ucum="nmol/L", low=50, high=125
+    )
+    drug = medication(text="Colecalciferol 800 units daily")
+    found = cards(client, [alp(190), ggt(18)], labs=[earlier_low, REPLETE_D], medications=[drug])
+    assert fired(found) == [BONE]
+    detail = found[0]["detail"]
+    assert "25-OH vitamin D 78 nmol/L, 20 Oct 2026 on Colecalciferol: replete" in detail
+    assert "not the cause; no need to repeat it" in detail
+    assert "Calcium, phosphate, 25-OH vitamin D and PTH" not in detail
+    assert "Calcium, phosphate and PTH look for osteomalacia" in detail
+    assert "62292-8" not in suggested(found[0])
+    # Replete without a replacement: not called replete-on-treatment, still not asked for.
+    found = cards(client, [alp(190), ggt(18)], labs=[REPLETE_D])
+    assert "replete" not in found[0]["detail"]
+    assert "25-OH vitamin D already measured" in found[0]["detail"]
+    # On replacement but still low (below the lab's range): not called replete.
+    low = observation(
+        "62292-8", 40, when="2026-10-20T08:00:00Z", unit="nmol/L", ucum="nmol/L", low=50, high=125
+    )
+    found = cards(client, [alp(190), ggt(18)], labs=[low], medications=[drug])
+    assert "replete" not in found[0]["detail"]
+    # No 25-OH vitamin D in its 90-day look-back: the work-up line asks for it, as before.
+    old = observation(
+        "62292-8", 78, when="2026-07-01T08:00:00Z", unit="nmol/L", ucum="nmol/L", low=50, high=125
+    )
+    found = cards(client, [alp(190), ggt(18)], labs=[old], medications=[drug])
+    assert "Calcium, phosphate, 25-OH vitamin D and PTH" in found[0]["detail"]
+    assert "no need to repeat it" not in found[0]["detail"]

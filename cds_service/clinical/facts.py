@@ -104,6 +104,8 @@ FACTS: dict[str, str] = {
     "pth.status": "PTH high, normal, low, unknown or absent (bone-lab window)",
     "vitamin_d.status": "25-OH vitamin D deficient (below the deficiency limit), low, normal, "
     "unknown or absent (bone-lab window)",
+    "vitamin_d.shown": "the latest 25-OH vitamin D in the bone-lab window as a card says it "
+    "(78 nmol/L, 20 Oct 2026)",
     "phosphate.status": "phosphate high, normal, low, unknown or absent (bone-lab window)",
     "bile_acids.status": "serum bile acids high, normal, unknown or absent (bone-lab window)",
     "bile_acids.peak_umol_l": "the highest serum bile acids in umol/L resulted with the ALP or "
@@ -754,6 +756,7 @@ def _bone_labs(ctx: _Context, facts: Facts) -> None:
         status = "deficient"
     facts.set("vitamin_d.status", status, [vitd.key])
     facts.details["vitamin_d_shown"] = vitd.shown
+    facts.set("vitamin_d.shown", f"{vitd.shown}, {day(vitd.when)}" if vitd.when else vitd.shown)
 
 
 MICROMOL_PER_LITRE = frozenset({"umol/l", "micromol/l", "mcmol/l", "um"})
