@@ -715,15 +715,55 @@ def test_bile_acids_of_19_or_more_are_never_reassured_as_placental(
 
 
 def test_the_icp_threshold_is_19_umol_whatever_the_lab_range(client: FlaskClient) -> None:
-    # A lab upper limit of 30: 25 is within its range but is still ICP; a result in another
-    # unit (not read) never calls it.
+    # A lab upper limit of 30: 25 is within its range but is still ICP.
     weeks = [condition("Z3A.34", recorded="2026-11-19")]
     wide = observation("14628-2", 25, unit="umol/L", ucum="umol/L", low=0, high=30)
     assert fired(cards(client, [alp(260), wide], conditions=weeks)) == ["alp-high-pregnancy-icp"]
-    other_unit = observation("14628-2", 25, unit="mg/L", ucum="mg/L", low=0, high=4)
-    found = cards(client, [alp(260), other_unit], conditions=weeks)
-    assert fired(found) == [PREGNANCY]
-    assert "unit not read" in found[0]["detail"]
+
+
+@pytest.mark.parametrize(
+    "unit", ["uM", "um", "UM", "\u00b5M", "\u03bcM", "\u00b5mol/L", "micromol/L"]
+)
+def test_bile_acids_in_micromolar_are_read_as_micromol_per_litre(
+    client: FlaskClient, unit: str
+) -> None:
+    # Eighth round (defect 3, unsafe; r09): 33 weeks, bile acids 110 reported as "uM" (no UCUM
+    # code) got "compatible with placental ALP; no test needed".
+    weeks = [condition("Z3A.33", recorded="2026-11-19")]
+    severe = observation("14628-2", 110, when="2026-11-19T08:00:00Z", unit=unit, ucum=None)
+    found = cards(client, [alp(240), ggt(15)], conditions=weeks, labs=[severe])
+    assert fired(found) == ["alp-high-pregnancy-icp-severe"]
+    assert f"bile acids 110 {unit}, 19 Nov 2026" in found[0]["summary"]
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        observation("14628-2", 25, unit="mg/L", ucum="mg/L", low=0, high=4),
+        observation("14628-2", 8, unit="umol/dL", ucum=None),
+        observation("14628-2", 110, unit=None, ucum=None),
+    ],
+)
+def test_bile_acids_in_a_unit_not_read_are_never_reassured_as_placental(
+    client: FlaskClient, result: dict[str, Any]
+) -> None:
+    # Eighth round (defect 3, unsafe): a bile-acid result that cannot be read could be ICP. The
+    # seventh round showed the placental "no test needed" card with a line "unit not read"; now
+    # the ICP card names the result as reported and refers to the obstetric team.
+    weeks = [condition("Z3A.34", recorded="2026-11-19")]
+    found = cards(client, [alp(260), ggt(14), result], conditions=weeks)
+    assert fired(found) == ["alp-high-pregnancy-icp"]
+    summary, detail = found[0]["summary"], found[0]["detail"]
+    raw = f"{result['valueQuantity']['value']:g} {result['valueQuantity'].get('unit') or ''}"
+    assert f"bile acids {raw.strip()}, 20 Nov 2026, unit not read" in summary
+    assert "no test needed" not in summary
+    assert "obstetric team to read them today" in detail
+    assert "Grade it by the bile acids already done" not in detail
+    # A readable result beside it does not make the unreadable one safe to ignore.
+    found = cards(client, [alp(260), ggt(14), result, bile_acids(6)], conditions=weeks)
+    assert fired(found) == ["alp-high-pregnancy-icp"]
+    # Not pregnant (no pregnancy recorded): no pregnancy card at all.
+    assert "alp-high-pregnancy-icp" not in fired(cards(client, [alp(260), ggt(14), result]))
 
 
 def test_a_severe_peak_earlier_in_the_trimester_still_warns(client: FlaskClient) -> None:
@@ -1721,3 +1761,44 @@ def test_a_raised_bilirubin_with_a_fever_names_cholangitis_on_the_liver_card(
     assert "cholangitis if febrile" not in card["detail"]
     [card] = cards(client, [alp(420), ggt(300), raised])
     assert "(cholangitis if febrile)" in card["detail"]
+
+
+REPLETE_D = observation(
+    "62292-8", 78, when="2026-10-20T08:00:00Z", unit="nmol/L", ucum="nmol/L", low=50, high=125
+)
+
+
+def test_a_replete_vitamin_d_on_replacement_is_named_not_asked_for_again(
+    client: FlaskClient,
+) -> None:
+    # Eighth round (defect 9, r14): 25-OH vitamin D 20 in March, 78 last month on colecalciferol,
+    # ALP 1.8x, GGT normal: the bone-source card asked for 25-OH vitamin D again.
+    earlier_low = observation(
+        "62292-8", 20, when="2026-03-20T08:00:00Z", unit="nmol/L", ucum="nmol/L", low=50, high=125
+    )
+    drug = medication(text="Colecalciferol 800 units daily")
+    found = cards(client, [alp(190), ggt(18)], labs=[earlier_low, REPLETE_D], medications=[drug])
+    assert fired(found) == [BONE]
+    detail = found[0]["detail"]
+    assert "25-OH vitamin D 78 nmol/L, 20 Oct 2026 on Colecalciferol: replete" in detail
+    assert "not the cause; no need to repeat it" in detail
+    assert "Calcium, phosphate, 25-OH vitamin D and PTH" not in detail
+    assert "Calcium, phosphate and PTH look for osteomalacia" in detail
+    assert "62292-8" not in suggested(found[0])
+    # Replete without a replacement: not called replete-on-treatment, still not asked for.
+    found = cards(client, [alp(190), ggt(18)], labs=[REPLETE_D])
+    assert "replete" not in found[0]["detail"]
+    assert "25-OH vitamin D already measured" in found[0]["detail"]
+    # On replacement but still low (below the lab's range): not called replete.
+    low = observation(
+        "62292-8", 40, when="2026-10-20T08:00:00Z", unit="nmol/L", ucum="nmol/L", low=50, high=125
+    )
+    found = cards(client, [alp(190), ggt(18)], labs=[low], medications=[drug])
+    assert "replete" not in found[0]["detail"]
+    # No 25-OH vitamin D in its 90-day look-back: the work-up line asks for it, as before.
+    old = observation(
+        "62292-8", 78, when="2026-07-01T08:00:00Z", unit="nmol/L", ucum="nmol/L", low=50, high=125
+    )
+    found = cards(client, [alp(190), ggt(18)], labs=[old], medications=[drug])
+    assert "Calcium, phosphate, 25-OH vitamin D and PTH" in found[0]["detail"]
+    assert "no need to repeat it" not in found[0]["detail"]

@@ -104,12 +104,16 @@ FACTS: dict[str, str] = {
     "pth.status": "PTH high, normal, low, unknown or absent (bone-lab window)",
     "vitamin_d.status": "25-OH vitamin D deficient (below the deficiency limit), low, normal, "
     "unknown or absent (bone-lab window)",
+    "vitamin_d.shown": "the latest 25-OH vitamin D in the bone-lab window as a card says it "
+    "(78 nmol/L, 20 Oct 2026)",
     "phosphate.status": "phosphate high, normal, low, unknown or absent (bone-lab window)",
     "bile_acids.status": "serum bile acids high, normal, unknown or absent (bone-lab window)",
     "bile_acids.peak_umol_l": "the highest serum bile acids in umol/L resulted with the ALP or "
     "in the bile-acid window before it (ICP is diagnosed and graded by the peak against fixed "
     "thresholds, not the lab's range); results in other units are not read",
     "bile_acids.peak": "that peak as a card says it (120 umol/L, 18 Nov 2026)",
+    "bile_acids.unread": "the latest serum bile acids in the bile-acid window in a unit not read "
+    "(or not a number), as reported (110 umol/dL, 19 Nov 2026); null when there is none",
     "potassium.status": "co-resulted potassium high, normal, low, unknown, or absent",
     "calcium.status": "co-resulted calcium high, normal, low, unknown, or absent",
     "findings.present": "findings (findings.yaml) found in the record",
@@ -752,19 +756,30 @@ def _bone_labs(ctx: _Context, facts: Facts) -> None:
         status = "deficient"
     facts.set("vitamin_d.status", status, [vitd.key])
     facts.details["vitamin_d_shown"] = vitd.shown
+    facts.set("vitamin_d.shown", f"{vitd.shown}, {day(vitd.when)}" if vitd.when else vitd.shown)
 
 
-MICROMOL_PER_LITRE = frozenset({"umol/l", "\u00b5mol/l", "\u03bcmol/l", "micromol/l", "mcmol/l"})
-"""Unit spellings read as umol/L (bile acids are reported in umol/L in the UK and Europe)."""
+MICROMOL_PER_LITRE = frozenset({"umol/l", "micromol/l", "mcmol/l", "um"})
+"""Unit spellings read as umol/L once lower-cased, spaces dropped and the micro sign or Greek mu
+read as "u" (bile acids are reported in umol/L in the UK and Europe; "uM", micromolar, is the
+same amount)."""
+
+
+def _micromol_per_litre(unit: str) -> bool:
+    key = unit.lower().replace(" ", "").replace("\u00b5", "u").replace("\u03bc", "u")
+    return key in MICROMOL_PER_LITRE
 
 
 def _bile_acids_peak(ctx: _Context, facts: Facts) -> None:
     """RCOG 2022 diagnoses intrahepatic cholestasis of pregnancy at a peak random total bile
     acid of 19 umol/L and calls it severe from 100: the highest result in the window, in umol/L,
     for rules to judge against those fixed thresholds (a lab's own upper limit, often 10 or 14,
-    would call ICP too soon). A result in another unit is not converted, so it is not read."""
+    would call ICP too soon). A result in another unit is not converted, so it is not read: the
+    latest such result in the window is kept as it was reported, for a card to name (it could be
+    cholestasis of pregnancy, so never reassured as placental)."""
     days = ctx.kb.param("bile_acids_peak_days")
     peak: tuple[float, str, datetime | None, str] | None = None
+    unread: list[tuple[datetime | None, str, str]] = []
     for entry in ctx.classified.observations_in(["bile-acids"]):
         if not entry.active:
             continue
@@ -772,10 +787,16 @@ def _bile_acids_peak(ctx: _Context, facts: Facts) -> None:
         if not (ctx.together(key, obs_time) or _within(obs_time, ctx.when, days, ctx.tolerance)):
             continue
         value = numeric_value(obs)
-        if value is None or unit_of(obs).lower().replace(" ", "") not in MICROMOL_PER_LITRE:
+        if value is None or not _micromol_per_litre(unit_of(obs)):
+            raw = _shown(obs) if value is not None else as_str(obs.get("valueString")) or ""
+            if raw:
+                unread.append((obs_time, key, raw))
             continue
         if peak is None or value > peak[0]:
             peak = (value, key, obs_time, _shown(obs))
+    if unread:
+        when, unread_key, raw = max(unread, key=lambda u: u[0].timestamp() if u[0] else -1e12)
+        facts.set("bile_acids.unread", f"{raw}, {day(when)}" if when else raw, [unread_key])
     if peak is None:
         return
     value, key, obs_time, shown = peak
