@@ -851,6 +851,11 @@ def test_a_markedly_low_first_or_confirming_alp_on_an_antiresorptive_says_so_now
     [mild] = cards(client, [alp(33)], medications=[drug])
     assert mild["summary"] == "Low ALP 33 U/L (lower limit 35): repeat ALP in a serum tube"
     assert suggested(mild) == ["6768-6"]
+    # Re-check of the seventh round (r20): mildly low on it, the card says what the drug does
+    # and where hypophosphatasia would show (an ALP from before it was started).
+    assert "On Alendronate: it lowers bone turnover and ALP" in mild["detail"]
+    assert "find an ALP from before it was started" in mild["detail"]
+    assert "it lowers bone turnover" not in first["detail"]  # markedly low: the hold says more
     [plain] = cards(client, [alp(21)])
     assert "hold further doses" not in plain["detail"]
     assert suggested(plain) == ["6768-6"]
