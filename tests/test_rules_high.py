@@ -38,6 +38,16 @@ CHOLANGITIS = "alp-drainage-cholangitis"
 # --- liver source ----------------------------------------------------------------------------
 
 
+def bilirubin(mg_dl: float) -> dict[str, Any]:
+    """A total bilirubin (mg/dL, range 0.1-1.2) drawn with the ALP."""
+    return observation("1975-2", mg_dl, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+
+
+def ercp_on_day_9() -> dict[str, Any]:
+    """An ERCP (with stent or stone extraction) 9 days before the ALP."""
+    return procedure("386718000", "2026-11-11")
+
+
 def test_raised_ggt_gives_the_liver_card_without_bone_alp(client: FlaskClient) -> None:
     found = cards(client, [alp(312), ggt(120)])
     assert fired(found) == [LIVER]
@@ -382,7 +392,7 @@ def test_known_liver_disease_does_not_explain_a_raised_bilirubin_or_a_rising_alp
     client: FlaskClient,
 ) -> None:
     pbc = [condition("K74.3")]
-    bili = observation("1975-2", 3.5, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    bili = bilirubin(3.5)
     found = cards(client, [alp(312), ggt(120), bili], conditions=pbc)
     assert fired(found) == [LIVER]
     assert "ultrasound today" in found[0]["detail"]
@@ -423,14 +433,14 @@ def test_psc_with_a_raised_bilirubin_is_a_warning_for_mrcp(client: FlaskClient) 
     # ESGE/EASL 2017 rec 17: worsening cholestasis in PSC suggests a dominant stricture or
     # cholangiocarcinoma (third bedside review: it got the info card asking for an ultrasound).
     psc = [condition("K83.01")]
-    bili = observation("1975-2", 2.6, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    bili = bilirubin(2.6)
     [card] = cards(client, [alp(620), ggt(300), bili], conditions=psc)
     assert card["source"]["topic"]["display"] == "alp-high-psc-cholestasis"
     assert card["indicator"] == "warning"
     assert "MRCP for a dominant stricture or cholangiocarcinoma" in card["summary"]
     assert "CA 19-9" in card["detail"]
     # Bilirubin normal: the known disease explains the ALP, as before.
-    normal_bili = observation("1975-2", 0.8, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    normal_bili = bilirubin(0.8)
     found = cards(client, [alp(620), ggt(300), normal_bili], conditions=psc)
     assert fired(found) == ["alp-high-liver-known"]
 
@@ -529,7 +539,7 @@ def test_alcohol_beside_bone_metastases_leaves_the_raised_ggt_unsettled(
     assert fired(cards(client, [alp(312), ggt(20)], conditions=both)) != [UNCLEAR]
     # A raised bilirubin is neither bone's nor enzyme induction's: the liver card (re-check of
     # the fifth review: alcoholic hepatitis beside Paget disease was sent to isoenzymes).
-    bili = observation("1975-2", 3.4, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    bili = bilirubin(3.4)
     assert fired(cards(client, [alp(312), ggt(120), bili], conditions=both)) != [UNCLEAR]
 
 
@@ -1304,8 +1314,8 @@ def test_a_raised_alp_falling_after_ercp_gets_no_card(client: FlaskClient) -> No
     # Fourth bedside review: a falling ALP days after ERCP and stone extraction got the liver
     # card ("ultrasound first"); the team that drained the duct follows the recovery.
     before = alp(720, when="2026-11-09T08:00:00Z")
-    ercp = procedure("386718000", "2026-11-11")
-    bili = observation("1975-2", 0.9, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    ercp = ercp_on_day_9()
+    bili = bilirubin(0.9)
     assert cards(client, [alp(410), ggt(300), bili], labs=[before], procedures=[ercp]) == []
     local = procedure("LOCAL-77", "2026-11-11", system="urn:oid:1.2.3")
     local["code"]["text"] = "ERCP with sphincterotomy and stone extraction"
@@ -1320,12 +1330,12 @@ def test_after_ercp_a_raised_bilirubin_or_cholangitis_is_never_quiet(
     # "bilirubin raised: ultrasound today" must show; so must a coded cholangitis, and a falling
     # ALP with no bilirubin to judge the drainage by.
     before = alp(470, when="2026-11-12T08:00:00Z")
-    stent = procedure("386718000", "2026-11-11")
-    raised = observation("1975-2", 5.4, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    stent = ercp_on_day_9()
+    raised = bilirubin(5.4)
     [card] = cards(client, [alp(340), ggt(300), raised], labs=[before], procedures=[stent])
     assert card["source"]["topic"]["display"] == LIVER
     assert "Bilirubin raised: ultrasound today" in card["detail"]
-    normal = observation("1975-2", 0.9, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    normal = bilirubin(0.9)
     coded = condition("K83.09")
     found = cards(
         client, [alp(340), ggt(300), normal], labs=[before], procedures=[stent], conditions=[coded]
@@ -1373,9 +1383,9 @@ def test_after_drainage_signs_of_infection_give_one_cholangitis_warning(
     # (defect 1, unsafe): it is its own warning card, whatever the GGT or the liver pattern, and
     # the ordinary liver cards are not shown beside it.
     before = alp(470, when="2026-11-12T08:00:00Z")
-    stent = procedure("386718000", "2026-11-11")
-    normal = observation("1975-2", 0.9, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
-    raised = observation("1975-2", 4.1, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    stent = ercp_on_day_9()
+    normal = bilirubin(0.9)
+    raised = bilirubin(4.1)
     crp = observation("1988-5", 145, unit="mg/L", ucum="mg/L", low=0, high=5)
     fever = condition("LOCAL-9", "urn:oid:1.2.3", onset="2026-11-20")
     fever["code"]["text"] = "Fever"
@@ -1423,7 +1433,7 @@ def test_shock_liver_never_silences_cholangitis_after_drainage(client: FlaskClie
     shock["code"]["text"] = "Shock liver"
     labs = [
         alp(198),
-        observation("1975-2", 4.1, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2),
+        bilirubin(4.1),
         observation("1742-6", 1900, low=7, high=33),
         observation("1920-8", 2300, low=8, high=32),
         observation("1988-5", 260, unit="mg/L", ucum="mg/L", low=0, high=5),
@@ -1438,7 +1448,7 @@ def test_a_fever_counts_as_a_sign_of_infection_only_when_recent(client: FlaskCli
     # after a stent to "exclude cholangitis today".
     before = alp(480, when="2026-11-12T08:00:00Z")
     stent = procedure("386718000", "2026-10-31")
-    normal = observation("1975-2", 0.8, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    normal = bilirubin(0.8)
 
     def fever(**dates: str) -> dict[str, Any]:
         entry = condition("R50.9", **dates)
@@ -1465,7 +1475,7 @@ def test_low_white_count_sepsis_and_a_charted_temperature_are_signs_of_infection
     # 4 as well as over 10) gave the ordinary liver card.
     before = alp(500, when="2026-11-12T08:00:00Z")
     stent = procedure("386718000", "2026-11-10")
-    bili = observation("1975-2", 1.6, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    bili = bilirubin(1.6)
     labs = [alp(320), ggt(300), bili]
 
     def temp(value: float, unit: str, loinc: str = "8310-5", **kw: Any) -> dict[str, Any]:
@@ -1531,7 +1541,7 @@ def test_a_sign_counts_only_on_or_after_the_drainage_and_a_coded_cholangitis_is_
     # reason for yesterday's ERCP, counted as a sign that the drainage had failed.
     ptbd = procedure("LOCAL-1", "2026-10-31", system="urn:oid:1.2.3")
     ptbd["code"]["text"] = "Percutaneous transhepatic biliary drainage (PTBD)"
-    bili = observation("1975-2", 6.0, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    bili = bilirubin(6.0)
     labs = [alp(480), ggt(600), bili]
     rising = [alp(350, when="2026-11-10T08:00:00Z")]
 
@@ -1578,7 +1588,7 @@ def test_right_after_drainage_the_liver_card_does_not_ask_for_ama_or_mrcp(
     # with no sign of infection was sent for anti-mitochondrial antibodies and MRCP.
     rising = alp(260, when="2026-11-10T08:00:00Z")
     ercp = procedure("386718000", "2026-11-08")
-    normal = observation("1975-2", 0.9, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    normal = bilirubin(0.9)
     [card] = cards(client, [alp(310), ggt(300), normal], labs=[rising], procedures=[ercp])
     assert card["source"]["topic"]["display"] == LIVER
     assert "anti-mitochondrial" not in card["detail"]
@@ -1593,7 +1603,7 @@ def test_after_ercp_a_rise_an_old_procedure_or_no_procedure_still_gets_the_card(
     client: FlaskClient,
 ) -> None:
     before = alp(720, when="2026-11-09T08:00:00Z")
-    ercp = procedure("386718000", "2026-11-11")
+    ercp = ercp_on_day_9()
     assert fired(cards(client, [alp(410), ggt(300)], labs=[before])) == [LIVER]
     rising = alp(300, when="2026-11-09T08:00:00Z")
     assert fired(cards(client, [alp(410), ggt(300)], labs=[rising], procedures=[ercp])) == [LIVER]
@@ -1733,7 +1743,7 @@ def test_a_biliary_stent_in_place_keeps_cholangitis_in_view_for_a_year(
     # rising ALP and bilirubin 3.5 got an info card, where 41 days after it got the warning.
     # Plastic stents block at 3 to 6 months (Tokyo 2018 counts a stent as a cause at any time).
     crp = observation("1988-5", 180, unit="mg/L", ucum="mg/L", low=0, high=5)
-    raised = observation("1975-2", 3.5, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    raised = bilirubin(3.5)
     results = [alp(420), ggt(300), raised, crp]
     found = cards(client, results, procedures=[_stent("2026-07-20")])
     assert fired(found) == [CHOLANGITIS]
@@ -1753,7 +1763,7 @@ def test_a_raised_bilirubin_with_a_fever_names_cholangitis_on_the_liver_card(
     # Re-check of the seventh round: with a fever on record the liver card still said
     # "(cholangitis if febrile)"; fever, jaundice and a liver-source ALP are suspected
     # cholangitis (Tokyo 2018, A-1 with B) whether or not the ducts were drained.
-    raised = observation("1975-2", 3.5, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+    raised = bilirubin(3.5)
     temperature = observation("8310-5", 38.6, unit="Cel", ucum="Cel", when="2026-11-19T20:00:00Z")
     [card] = cards(client, [alp(420), ggt(300), raised], labs=[temperature])
     assert card["source"]["topic"]["display"] == LIVER
