@@ -1812,3 +1812,16 @@ def test_a_replete_vitamin_d_on_replacement_is_named_not_asked_for_again(
     found = cards(client, [alp(190), ggt(18)], labs=[old], medications=[drug])
     assert "Calcium, phosphate, 25-OH vitamin D and PTH" in found[0]["detail"]
     assert "no need to repeat it" not in found[0]["detail"]
+
+
+@pytest.mark.parametrize(
+    ("value", "fever"), [(98.6, False), (37.2, False), (101.5, True), (38.4, True)]
+)
+def test_a_temperature_without_a_unit_is_read_by_its_size(
+    client: FlaskClient, value: float, fever: bool
+) -> None:
+    # 98.6 with no unit is a normal Fahrenheit reading, not 98.6 C: a body temperature is 25-45
+    # in Celsius and 77-113 in Fahrenheit, so the number says which.
+    temperature = observation("8310-5", value, unit=None, ucum=None, when="2026-11-19T20:00:00Z")
+    found = cards(client, [alp(420), ggt(300), bilirubin(3.5)], labs=[temperature])
+    assert ("suspected cholangitis; same-day review" in found[0]["detail"]) is fever

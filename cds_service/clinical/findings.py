@@ -207,12 +207,22 @@ def _measured(kb: KnowledgeBase, measure: Measure, source: FindingSource, found:
 
 _CELSIUS = frozenset({"cel", "degc", "\u00b0c", "c", "celsius"})
 _FAHRENHEIT = frozenset({"[degf]", "degf", "\u00b0f", "f", "fahrenheit"})
+_BODY_C = (25.0, 45.0)
 
 
 def in_unit(value: float, unit: str, target: str) -> float | None:
     """`value` in `unit` expressed in `target` (a parameter's unit), or None when it cannot be.
     Temperatures convert between degrees Celsius and Fahrenheit (UCUM Cel, [degF])."""
     folded, goal = unit.strip().lower(), target.strip().lower()
+    if not folded and goal in _CELSIUS | _FAHRENHEIT:
+        # A temperature sent without a unit: a body temperature is 25-45 in Celsius and 77-113
+        # in Fahrenheit, so the number says which (98.6 unitless is not a fever of 98.6 C).
+        if _BODY_C[0] <= value <= _BODY_C[1]:
+            folded = "cel"
+        elif _BODY_C[0] * 9 / 5 + 32 <= value <= _BODY_C[1] * 9 / 5 + 32:
+            folded = "[degf]"
+        else:
+            return None
     if folded == goal or not folded:
         return value
     if goal in _CELSIUS and folded in _FAHRENHEIT:
