@@ -776,6 +776,30 @@ def test_bile_acids_in_a_unit_not_read_are_never_reassured_as_placental(
     assert "alp-high-pregnancy-icp" not in fired(cards(client, [alp(260), ggt(14), result]))
 
 
+@pytest.mark.parametrize(
+    ("text", "rule", "shown"),
+    [
+        (">100", "alp-high-pregnancy-icp-severe", "bile acids >100, 19 Nov 2026"),
+        (">= 120 umol/L", "alp-high-pregnancy-icp-severe", "bile acids >= 120 umol/L"),
+        (">40", "alp-high-pregnancy-icp", "bile acids >40"),
+        ("see report", "alp-high-pregnancy-icp", "bile acids see report, 19 Nov 2026"),
+    ],
+)
+def test_bile_acids_sent_as_text_are_read_or_never_reassured(
+    client: FlaskClient, text: str, rule: str, shown: str
+) -> None:
+    # Final spot-check of the eighth round (unsafe, n10): bile acids sent as text ">100" at 35
+    # weeks were dropped as "no numeric value", and the placental card said "no test needed".
+    weeks = [condition("Z3A.35", recorded="2026-11-19")]
+    result = observation("14628-2", None, when="2026-11-19T08:00:00Z", unit=None, ucum=None)
+    result.pop("valueQuantity", None)
+    result["valueString"] = text
+    found = cards(client, [alp(240), ggt(15)], conditions=weeks, labs=[result])
+    assert fired(found) == [rule]
+    assert shown in found[0]["summary"]
+    assert "no test needed" not in found[0]["summary"]
+
+
 def test_a_severe_peak_earlier_in_the_trimester_still_warns(client: FlaskClient) -> None:
     # ICP is graded by its peak: 130 three weeks ago is severe even with 40 today; a peak
     # older than bile_acids_peak_days (84) is not read.
@@ -1748,10 +1772,12 @@ def test_a_biliary_stent_in_place_keeps_cholangitis_in_view_for_a_year(
     found = cards(client, results, procedures=[_stent("2026-07-20")])
     assert fired(found) == [CHOLANGITIS]
     assert found[0]["indicator"] == "warning"
-    # Placed over a year ago, removed, or not biliary: no stent in place to suspect.
+    # An exchange note says "removed" too (final spot-check, unsafe): still a stent in place.
+    exchange = _stent("2026-08-12", "Occluded biliary stent removed, new biliary stent placed")
+    assert fired(cards(client, results, procedures=[exchange])) == [CHOLANGITIS]
+    # Placed over a year ago, or not biliary: no stent in place to suspect.
     for other in (
         _stent("2025-10-01"),
-        _stent("2026-07-20", "Removal of biliary stent"),
         _stent("2026-07-20", "Ureteric stent insertion"),
     ):
         assert CHOLANGITIS not in fired(cards(client, results, procedures=[other]))
@@ -1771,6 +1797,12 @@ def test_a_raised_bilirubin_with_a_fever_names_cholangitis_on_the_liver_card(
     assert "cholangitis if febrile" not in card["detail"]
     [card] = cards(client, [alp(420), ggt(300), raised])
     assert "(cholangitis if febrile)" in card["detail"]
+    # Final spot-check (v11): a fever with cholestatic liver tests and a normal bilirubin is
+    # suspected cholangitis too (Tokyo 2018 counts ALP and GGT, not only bilirubin), and the
+    # PBC line (AMA) waits.
+    [card] = cards(client, [alp(420), ggt(300), bilirubin(0.8)], labs=[temperature])
+    assert "suspected cholangitis; same-day review" in card["detail"]
+    assert "anti-mitochondrial" not in card["detail"]
 
 
 REPLETE_D = observation(
@@ -1825,3 +1857,17 @@ def test_a_temperature_without_a_unit_is_read_by_its_size(
     temperature = observation("8310-5", value, unit=None, ucum=None, when="2026-11-19T20:00:00Z")
     found = cards(client, [alp(420), ggt(300), bilirubin(3.5)], labs=[temperature])
     assert ("suspected cholangitis; same-day review" in found[0]["detail"]) is fever
+
+
+@pytest.mark.parametrize(
+    ("value", "unit"),
+    [(101.8, "deg F"), (38.8, "degrees C"), (38.8, "\u00b0C "), (101.8, "[degF]")],
+)
+def test_a_temperature_unit_written_out_is_read(
+    client: FlaskClient, value: float, unit: str
+) -> None:
+    # Final spot-check of the eighth round (unsafe, v02): "deg F" was not read, so a fever after
+    # a stent gave no warning.
+    temperature = observation("8310-5", value, unit=unit, ucum=None, when="2026-11-19T20:00:00Z")
+    found = cards(client, [alp(420), ggt(300), bilirubin(3.5)], labs=[temperature])
+    assert "suspected cholangitis; same-day review" in found[0]["detail"]

@@ -7,6 +7,7 @@ knowledge-base loader refuses a rule that names anything else, and /rulebook pri
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -759,6 +760,9 @@ def _bone_labs(ctx: _Context, facts: Facts) -> None:
     facts.set("vitamin_d.shown", f"{vitd.shown}, {day(vitd.when)}" if vitd.when else vitd.shown)
 
 
+_AT_LEAST_TEXT = re.compile(r"^(?:>=?|\u2265)\s*(\d+(?:\.\d+)?)\s*(\S.*)?$")
+"""A result sent as text that gives a lower bound (">100", ">= 100 umol/L")."""
+
 MICROMOL_PER_LITRE = frozenset({"umol/l", "micromol/l", "mcmol/l", "um"})
 """Unit spellings read as umol/L once lower-cased, spaces dropped and the micro sign or Greek mu
 read as "u" (bile acids are reported in umol/L in the UK and Europe; "uM", micromolar, is the
@@ -781,19 +785,25 @@ def _bile_acids_peak(ctx: _Context, facts: Facts) -> None:
     peak: tuple[float, str, datetime | None, str] | None = None
     unread: list[tuple[datetime | None, str, str]] = []
     for entry in ctx.classified.observations_in(["bile-acids"]):
-        if not entry.active:
-            continue
         obs, key, obs_time = entry.resource, entry.key, entry.time
+        # A result sent as text (">100") is not "active" (no number), yet it may be the one
+        # that matters: only a withdrawn or absent result is passed over.
+        if as_str(obs.get("status")) in UNUSABLE_STATUSES or obs.get("dataAbsentReason"):
+            continue
         if not (ctx.together(key, obs_time) or _within(obs_time, ctx.when, days, ctx.tolerance)):
             continue
         value = numeric_value(obs)
-        if value is None or not _micromol_per_litre(unit_of(obs)):
-            raw = _shown(obs) if value is not None else as_str(obs.get("valueString")) or ""
+        text = as_str(obs.get("valueString")) or ""
+        at_least = _AT_LEAST_TEXT.match(text.strip()) if value is None else None
+        if at_least and _micromol_per_litre(at_least.group(2) or "umol/L"):
+            value = float(at_least.group(1))  # ">100 umol/L": at least 100, graded as 100
+        elif value is None or not _micromol_per_litre(unit_of(obs)):
+            raw = _shown(obs) if value is not None else text
             if raw:
                 unread.append((obs_time, key, raw))
             continue
         if peak is None or value > peak[0]:
-            peak = (value, key, obs_time, _shown(obs))
+            peak = (value, key, obs_time, text if at_least else _shown(obs))
     if unread:
         when, unread_key, raw = max(unread, key=lambda u: u[0].timestamp() if u[0] else -1e12)
         facts.set("bile_acids.unread", f"{raw}, {day(when)}" if when else raw, [unread_key])

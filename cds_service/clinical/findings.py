@@ -206,17 +206,22 @@ def _measured(kb: KnowledgeBase, measure: Measure, source: FindingSource, found:
 
 
 _CELSIUS = frozenset({"cel", "degc", "\u00b0c", "c", "celsius"})
-_FAHRENHEIT = frozenset({"[degf]", "degf", "\u00b0f", "f", "fahrenheit"})
+_FAHRENHEIT = frozenset({"[degf]", "[f]", "degf", "\u00b0f", "f", "fahrenheit"})
 _BODY_C = (25.0, 45.0)
+# "deg F", "degrees C", "°C ": the words and signs around the scale letter.
+_DEGREE_WORDS = re.compile(r"degrees?|deg|\u00b0|\s")
 
 
 def in_unit(value: float, unit: str, target: str) -> float | None:
     """`value` in `unit` expressed in `target` (a parameter's unit), or None when it cannot be.
     Temperatures convert between degrees Celsius and Fahrenheit (UCUM Cel, [degF])."""
-    folded, goal = unit.strip().lower(), target.strip().lower()
-    if not folded and goal in _CELSIUS | _FAHRENHEIT:
-        # A temperature sent without a unit: a body temperature is 25-45 in Celsius and 77-113
-        # in Fahrenheit, so the number says which (98.6 unitless is not a fever of 98.6 C).
+    folded, goal = _DEGREE_WORDS.sub("", unit.lower()), target.strip().lower()
+    temperature = goal in _CELSIUS | _FAHRENHEIT
+    if temperature and folded == "k":  # kelvin (UCUM K): a real unit, converted, not guessed
+        value, folded = value - 273.15, "cel"
+    elif temperature and folded not in _CELSIUS | _FAHRENHEIT:
+        # A temperature without a unit, or in one not read: a body temperature is 25-45 in
+        # Celsius and 77-113 in Fahrenheit, so the number says which (98.6 is not a fever).
         if _BODY_C[0] <= value <= _BODY_C[1]:
             folded = "cel"
         elif _BODY_C[0] * 9 / 5 + 32 <= value <= _BODY_C[1] * 9 / 5 + 32:
