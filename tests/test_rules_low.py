@@ -557,6 +557,33 @@ def test_liver_failure_with_a_low_alp_for_the_bilirubin_warns_at_any_adult_age(
     assert WILSON not in fired(cards(client, [*uninjured, inr], pt=patient("female", birth)))
 
 
+def test_haemolysis_with_liver_injury_and_a_low_alp_for_the_bilirubin_warns_without_an_inr(
+    client: FlaskClient,
+) -> None:
+    # Final spot-check of the eighth round (v06): aged 19, Coombs-negative haemolysis coded
+    # yesterday, bilirubin 7, ALP 25 (ratio 3.6), AST/ALT 1.6, INR 1.4: "repeat ALP in a serum
+    # tube". Coombs-negative haemolysis with liver injury is acute Wilson disease until excluded.
+    results = wilson_results(bili=8.5, ast=800, alt=500)  # ALP 30: ratio 3.5
+    inr = observation("6301-6", 1.4, unit=None, ucum=None)
+    haemolysis = condition("D59.9", onset="2026-11-19")
+    haemolysis["code"]["text"] = "Haemolytic anaemia, Coombs negative"
+    young = patient("female", "2007-06-01")
+    found = cards(client, [*results, inr], conditions=[haemolysis], pt=young)
+    assert fired(found) == [WILSON]
+    assert found[0]["summary"] == (
+        "ALP/bilirubin 3.5 with haemolysis: pattern of acute Wilson disease; discuss urgently "
+        "with a liver unit"
+    )
+    assert suggested(found[0]) == ["2064-4"]
+    # Without the haemolysis, or with an autoimmune (Coombs-positive) one, or at 60: no warning.
+    assert WILSON not in fired(cards(client, [*results, inr], pt=young))
+    autoimmune = condition("D59.11", onset="2026-11-19")
+    autoimmune["code"]["text"] = "Warm autoimmune haemolytic anaemia"
+    assert WILSON not in fired(cards(client, [*results, inr], conditions=[autoimmune], pt=young))
+    older = patient("female", "1966-06-01")
+    assert WILSON not in fired(cards(client, [*results, inr], conditions=[haemolysis], pt=older))
+
+
 def test_an_inr_on_warfarin_is_not_liver_failure_for_the_wilson_pattern(
     client: FlaskClient,
 ) -> None:
