@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from cds_service.knowledge.model import KnowledgeBase
 from tests.rules_helper import cards, fired, suggested
 from tests.support.fhir import (
     alp,
@@ -454,3 +455,19 @@ def test_a_text_range_that_is_not_one_plain_range_is_not_read(
     result = alp(120, low=None, high=None)
     result["referenceRange"] = [{"text": text}]
     assert cards(client, [result], pt=patient("male")) == []
+
+
+def test_a_memoised_condition_is_found_by_the_object_not_only_its_id(kb: KnowledgeBase) -> None:
+    # Leaf conditions are made ready once per knowledge base, keyed by id(); an id can be reused
+    # by another object once the first is gone, and must not hand back the other's test.
+    from cds_service.clinical.engine import check
+    from cds_service.clinical.facts import Facts
+    from cds_service.knowledge.model import Condition
+
+    facts = Facts()
+    facts.set("alp.xuln", 2.0)
+    above = Condition("ALP above 1x", fact="alp.xuln", operator="above", operand=1)
+    below = Condition("ALP below 1x", fact="alp.xuln", operator="below", operand=1)
+    assert check(kb, above, facts).held
+    kb.condition_memo[id(below)] = kb.condition_memo[id(above)]  # as if the id were reused
+    assert not check(kb, below, facts).held

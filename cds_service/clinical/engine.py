@@ -95,9 +95,11 @@ def check(kb: KnowledgeBase, condition: Condition, facts: Facts) -> Check:
         return Check(says, held, children=children)
     if condition.fact is None or condition.operator is None:
         raise ValueError(f"condition {condition.says!r} has neither a fact test nor children")
-    test = kb.condition_memo.get(id(condition))
-    if test is None:
-        test = kb.condition_memo.setdefault(id(condition), _test(kb, condition.operator, condition))
+    known = kb.condition_memo.get(id(condition))
+    if known is None or known[0] is not condition:  # the object itself, not just its id
+        known = (condition, _test(kb, condition.operator, condition))
+        kb.condition_memo[id(condition)] = known
+    test = known[1]
     value = facts.get(condition.fact)
     missing = facts.unknown_because(condition.fact)
     if missing:

@@ -497,9 +497,10 @@ class KnowledgeBase:
         return BoundedMemo(CONCEPT_MEMO_SIZE)
 
     @cached_property
-    def condition_memo(self) -> dict[int, Any]:
-        """Rule conditions made ready to test (clinical/engine.py), by the condition's id: the
-        conditions live as long as their knowledge base, so an id is never reused meanwhile."""
+    def condition_memo(self) -> dict[int, tuple[Condition, Any]]:
+        """Rule conditions made ready to test (clinical/engine.py), by the condition's id, with
+        the condition itself (checked on every lookup: an id can be reused once its object is
+        gone, as for a condition made outside this knowledge base)."""
         return {}
 
     @cached_property
