@@ -126,3 +126,26 @@ def test_a_shared_spool_left_by_an_earlier_version_is_taken(tmp_path: Path) -> N
     assert batch is not None
     assert _lines(batch) == [{"n": "old"}]
     assert not path.exists()
+
+
+def test_depth_counts_a_file_taken_while_it_is_being_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fresh-clone CI run caught it: depth() listed the process's file as `.open`, the writer
+    # renamed it to a batch before the batches were listed, and the record was counted nowhere
+    # (the backlog read 0 with the record in neither the spool nor the store).
+    spool = Spool(tmp_path / "audit-spool.jsonl")
+    spool.append({"n": 1})
+    real = Spool.batches
+    raced: list[bool] = []
+
+    def batches_after_a_take(self: Spool) -> list[Path]:
+        if not raced:
+            raced.append(True)
+            found = real(self)  # listed before the writer takes the file ...
+            self.take()  # ... which it renames now
+            return found
+        return real(self)
+
+    monkeypatch.setattr(Spool, "batches", batches_after_a_take)
+    assert spool.depth() == 1

@@ -297,14 +297,20 @@ class Spool:
             out.write(_line(record))
 
     def depth(self) -> int:
-        """Records not yet in the store: the spool and the batches being loaded."""
+        """Records not yet in the store: the spool files and the batches being loaded. A file
+        that vanishes while it is counted was taken or loaded meanwhile (its lines are in a
+        batch or the store now): count again rather than miss them."""
         total = 0
-        for path in (self.path, *self.live_files(), *self.batches()):
-            try:
-                with open(path, "rb") as spool:
-                    total += sum(1 for line in spool if line.strip())
-            except FileNotFoundError:
-                continue
+        for _ in range(5):
+            total, vanished = 0, False
+            for path in (self.path, *self.live_files(), *self.batches()):
+                try:
+                    with open(path, "rb") as spool:
+                        total += sum(1 for line in spool if line.strip())
+                except FileNotFoundError:
+                    vanished = True
+            if not vanished:
+                break
         return total
 
     def pending(self) -> bool:
