@@ -7,7 +7,6 @@ knowledge-base loader refuses a rule that names anything else, and /rulebook pri
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,6 +16,7 @@ from cds_service.clinical import pregnancy
 from cds_service.clinical.classify import Classified, classify
 from cds_service.clinical.findings import Measurement, day, match_findings
 from cds_service.clinical.labs import (
+    LOWER_BOUND_TEXT,
     UNUSABLE_STATUSES,
     Converter,
     Interval,
@@ -760,9 +760,6 @@ def _bone_labs(ctx: _Context, facts: Facts) -> None:
     facts.set("vitamin_d.shown", f"{vitd.shown}, {day(vitd.when)}" if vitd.when else vitd.shown)
 
 
-_AT_LEAST_TEXT = re.compile(r"^(?:>=?|\u2265)\s*(\d+(?:\.\d+)?)\s*(\S.*)?$")
-"""A result sent as text that gives a lower bound (">100", ">= 100 umol/L")."""
-
 MICROMOL_PER_LITRE = frozenset({"umol/l", "micromol/l", "mcmol/l", "um"})
 """Unit spellings read as umol/L once lower-cased, spaces dropped and the micro sign or Greek mu
 read as "u" (bile acids are reported in umol/L in the UK and Europe; "uM", micromolar, is the
@@ -794,7 +791,7 @@ def _bile_acids_peak(ctx: _Context, facts: Facts) -> None:
             continue
         value = numeric_value(obs)
         text = as_str(obs.get("valueString")) or ""
-        at_least = _AT_LEAST_TEXT.match(text.strip()) if value is None else None
+        at_least = LOWER_BOUND_TEXT.match(text.strip()) if value is None else None
         if at_least and _micromol_per_litre(at_least.group(2) or "umol/L"):
             value = float(at_least.group(1))  # ">100 umol/L": at least 100, graded as 100
         elif value is None or not _micromol_per_litre(unit_of(obs)):

@@ -168,7 +168,8 @@ def _range_bound(quantity: Any, convert: Converter, default: tuple[Any, Any]) ->
 _NUMBER = r"(\d+(?:\.\d+)?)"
 _TEXT_RANGE = re.compile(rf"^{_NUMBER}\s*(?:-|\u2013|to)\s*{_NUMBER}\s*(.*)$", re.IGNORECASE)
 _TEXT_HIGH = re.compile(rf"^(?:<=?|\u2264|up to)\s*{_NUMBER}\s*(.*)$", re.IGNORECASE)
-_TEXT_LOW = re.compile(rf"^(?:>=?|\u2265)\s*{_NUMBER}\s*(.*)$", re.IGNORECASE)
+# A lower bound written as text (">= 35 U/L"; also a result sent as text, ">100").
+LOWER_BOUND_TEXT = re.compile(rf"^(?:>=?|\u2265)\s*{_NUMBER}\s*(.*)$", re.IGNORECASE)
 # What may follow the numbers: a unit ("U/L", "ukat/L", "IU/L"), nothing else. A second range
 # ("40-129; F: 35-104") or a sex or age label leaves more than a unit, and the text is not read.
 _UNIT_ONLY = re.compile(r"^[A-Za-z\u00b5\u03bc/\[\]]{0,12}$")
@@ -226,7 +227,7 @@ def _one_range(
     text: str, convert: Converter, default: tuple[Any, Any]
 ) -> tuple[float | None, float | None, bool]:
     """(low, high, sent without a unit) of one plain range; (None, None, False) otherwise."""
-    for pattern, sides in ((_TEXT_RANGE, "both"), (_TEXT_HIGH, "high"), (_TEXT_LOW, "low")):
+    for pattern, sides in ((_TEXT_RANGE, "both"), (_TEXT_HIGH, "high"), (LOWER_BOUND_TEXT, "low")):
         match = pattern.match(text)
         if match is None:
             continue
