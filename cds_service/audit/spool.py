@@ -59,17 +59,12 @@ class Spool:
         path.parent.mkdir(parents=True, exist_ok=True)
 
     @contextmanager
-    def _locked(self, blocking: bool = True) -> Iterator[bool]:
+    def _locked(self) -> Iterator[None]:
         """The lock of the shared spool an earlier version wrote (taken only to move it)."""
         with open(self._lock_path, "a+") as lock:
-            flags = fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB)
+            fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                fcntl.flock(lock, flags)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
+                yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 

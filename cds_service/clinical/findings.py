@@ -212,7 +212,7 @@ _BODY_C = (25.0, 45.0)
 _DEGREE_WORDS = re.compile(r"degrees?|deg|\u00b0|\s")
 
 
-def in_unit(value: float, unit: str, target: str) -> float | None:
+def _in_unit(value: float, unit: str, target: str) -> float | None:
     """`value` in `unit` expressed in `target` (a parameter's unit), or None when it cannot be.
     Temperatures convert between degrees Celsius and Fahrenheit (UCUM Cel, [degF])."""
     folded, goal = _DEGREE_WORDS.sub("", unit.lower()), target.strip().lower()
@@ -257,7 +257,7 @@ def _at_least(
             continue
         value = numeric_value(entry.resource)
         converted = (
-            None if value is None else in_unit(value, unit_of(entry.resource), threshold.unit)
+            None if value is None else _in_unit(value, unit_of(entry.resource), threshold.unit)
         )
         above = converted is not None and converted >= threshold.value
         if above and converted is not None and (best is None or converted > best[0]):
