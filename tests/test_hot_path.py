@@ -47,6 +47,7 @@ from cds_service.knowledge.model import (
     CLASSIFY_CACHE_SIZE,
     CONCEPT_MEMO_MAX_KEY,
     BoundedMemo,
+    Condition,
     KnowledgeBase,
     normalise_code,
 )
@@ -414,6 +415,46 @@ def test_a_rule_is_checked_up_to_its_first_failed_condition(kb: KnowledgeBase) -
             assert outcome.why_not == f"not true: {outcome.checks[-1].says}"
     assert by_rule["alp-high-confirm-origin"].fired
     assert any(len(o.checks) < len(o.rule.conditions) for o in by_rule.values())
+
+
+def test_a_test_shared_by_rules_is_checked_once_per_evaluation(kb: KnowledgeBase) -> None:
+    record = PatientRecord(fhir.patient(), NOW, results=(fhir.alp(312),))
+    [evaluation] = engine.evaluate(kb, record)
+    facts = evaluation.facts
+    assert facts is not None
+    raised = [
+        o.checks[0]
+        for o in evaluation.outcomes
+        if o.checks
+        and o.checks[0].says == "ALP is above the upper reference limit for this patient"
+    ]
+    assert len(raised) > 1
+    assert all(c is raised[0] for c in raised)  # one Check, shared by every rule that opens so
+    # A fact set afterwards is seen: nothing checked before it is reused.
+    condition = next(o.rule.conditions[0] for o in evaluation.outcomes if o.checks[0] is raised[0])
+    assert engine.check(kb, condition, facts).held
+    facts.set("alp.status", "low")
+    assert not engine.check(kb, condition, facts).held
+
+
+def test_another_knowledge_base_checks_the_same_facts_afresh(kb: KnowledgeBase) -> None:
+    # The impact replay runs the current and a candidate knowledge base over the same facts: a
+    # parameter only the candidate changed must show in its checks, even in a text alone.
+    record = PatientRecord(fhir.patient(), NOW, results=(fhir.alp(312),))
+    [evaluation] = engine.evaluate(kb, record)
+    facts = evaluation.facts
+    assert facts is not None
+    condition = Condition(
+        says="ALP is raised (extreme from {{param.extreme_xuln}} times the upper limit)",
+        fact="alp.status",
+        operator="is",
+        operand="high",
+    )
+    assert engine.check(kb, condition, facts).says.startswith("ALP is raised (extreme from 10")
+    lowered = dataclasses.replace(kb.parameters["extreme_xuln"], value=2.5)
+    candidate = dataclasses.replace(kb, parameters={**kb.parameters, "extreme_xuln": lowered})
+    again = engine.check(candidate, condition, facts)
+    assert again.says == "ALP is raised (extreme from 2.5 times the upper limit)"
 
 
 def test_the_heap_is_settled_before_each_fork(settings: Settings) -> None:

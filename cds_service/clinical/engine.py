@@ -18,7 +18,14 @@ from cds_service.clinical.facts import Facts, Skipped, derive
 from cds_service.clinical.labs import effective_time, measured_ul, unusable_reason
 from cds_service.clinical.record import PatientRecord
 from cds_service.fhir.values import resource_key
-from cds_service.knowledge.model import PLACEHOLDER_RE, Condition, KnowledgeBase, Rule, TextItem
+from cds_service.knowledge.model import (
+    PLACEHOLDER_RE,
+    Condition,
+    KnowledgeBase,
+    PreparedCondition,
+    Rule,
+    TextItem,
+)
 
 NUMERIC: dict[str, Callable[[float, float], bool]] = {
     "at_least": operator.ge,
@@ -83,8 +90,44 @@ def _operand(kb: KnowledgeBase, operand: Any) -> Any:
 
 
 def check(kb: KnowledgeBase, condition: Condition, facts: Facts) -> Check:
-    says = render_text(condition.says, facts, kb)
+    _, key, test = _prepared(kb, condition)
+    if facts.checked_for is not kb:
+        facts.checked.clear()
+        facts.checked_for = kb
+    done: Check | None = facts.checked.get(key)
+    if done is None:
+        done = _check(kb, condition, test, facts)
+        facts.checked[key] = done
+    return done
+
+
+def _prepared(kb: KnowledgeBase, condition: Condition) -> PreparedCondition:
+    known = kb.condition_memo.get(id(condition))
+    if known is None or known[0] is not condition:  # the object itself, not just its id
+        known = _prepare(kb, condition)
+        kb.condition_memo[id(condition)] = known
+    return known
+
+
+def _prepare(kb: KnowledgeBase, condition: Condition) -> PreparedCondition:
+    """A condition made ready once per knowledge base: the key under which its check is shared
+    by every rule that words and tests it the same way, and, for a leaf, its test with the
+    operand (a parameter read once) and operator bound."""
     if condition.combinator:
+        children = [_prepared(kb, c)[1] for c in condition.children]
+        return (condition, repr((condition.says, condition.combinator, children)), None)
+    if condition.fact is None or condition.operator is None:
+        raise ValueError(f"condition {condition.says!r} has neither a fact test nor children")
+    operand = _operand(kb, condition.operand)
+    key = repr((condition.says, condition.fact, condition.operator, operand))
+    return (condition, key, _test(condition.operator, operand))
+
+
+def _check(
+    kb: KnowledgeBase, condition: Condition, test: Callable[[Any], bool] | None, facts: Facts
+) -> Check:
+    says = render_text(condition.says, facts, kb)
+    if test is None or condition.fact is None:  # a combinator (_prepare)
         children = tuple(check(kb, c, facts) for c in condition.children)
         if condition.combinator == "all":
             held = all(c.held for c in children)
@@ -93,13 +136,6 @@ def check(kb: KnowledgeBase, condition: Condition, facts: Facts) -> Check:
         else:
             held = not any(c.held for c in children)
         return Check(says, held, children=children)
-    if condition.fact is None or condition.operator is None:
-        raise ValueError(f"condition {condition.says!r} has neither a fact test nor children")
-    known = kb.condition_memo.get(id(condition))
-    if known is None or known[0] is not condition:  # the object itself, not just its id
-        known = (condition, _test(kb, condition.operator, condition))
-        kb.condition_memo[id(condition)] = known
-    test = known[1]
     value = facts.get(condition.fact)
     missing = facts.unknown_because(condition.fact)
     if missing:
@@ -107,10 +143,8 @@ def check(kb: KnowledgeBase, condition: Condition, facts: Facts) -> Check:
     return Check(says, test(value), condition.fact, value, not_known=missing)
 
 
-def _test(kb: KnowledgeBase, operator: str, condition: Condition) -> Callable[[Any], bool]:
-    """A leaf condition as a function of its fact's value, its operand (a parameter read once)
-    and operator bound: made once per condition and knowledge base, not on every call."""
-    operand = _operand(kb, condition.operand)
+def _test(operator: str, operand: Any) -> Callable[[Any], bool]:
+    """A leaf condition as a function of its fact's value."""
     if operator in NUMERIC:
         compare = NUMERIC[operator]
 

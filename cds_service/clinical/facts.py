@@ -153,6 +153,12 @@ class Facts:
     """Supporting data for card text that rules do not test (e.g. which order is open)."""
     missing: frozenset[str] = frozenset()
     """Record kinds that could not be had (conditions, medications, labs, orders, procedures)."""
+    checked: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
+    """Conditions already checked against these facts under `checked_for`, by the condition's
+    wording and test (clinical/engine.py): many rules share a test ("ALP is above the upper
+    reference limit" opens sixteen of them). Emptied whenever a fact is set, and when another
+    knowledge base checks them (the impact replay runs two over the same facts)."""
+    checked_for: object = field(default=None, init=False, compare=False, repr=False)
 
     def unknown_because(self, name: str) -> tuple[str, ...]:
         """The missing record kinds a fact depends on (empty when it is fully known)."""
@@ -162,6 +168,8 @@ class Facts:
         self, name: str, value: Any, evidence: Iterable[str] = (), note: str | None = None
     ) -> None:
         self.values[name] = Fact(value, tuple(evidence), note)
+        if self.checked:
+            self.checked.clear()
 
     def get(self, name: str) -> Any:
         fact = self.values.get(name)

@@ -308,6 +308,11 @@ class Condition:
     group: str | None = None
 
 
+PreparedCondition = tuple[Condition, str, Any]
+"""A condition, the key its check is shared under within one evaluation, and (a leaf) its test
+(clinical/engine.py makes them)."""
+
+
 @dataclass(frozen=True)
 class TextItem:
     """A line of card text, shown only when `only_if` holds (always when it is None)."""
@@ -497,7 +502,7 @@ class KnowledgeBase:
         return BoundedMemo(CONCEPT_MEMO_SIZE)
 
     @cached_property
-    def condition_memo(self) -> dict[int, tuple[Condition, Any]]:
+    def condition_memo(self) -> dict[int, PreparedCondition]:
         """Rule conditions made ready to test (clinical/engine.py), by the condition's id, with
         the condition itself (checked on every lookup: an id can be reused once its object is
         gone, as for a condition made outside this knowledge base)."""
