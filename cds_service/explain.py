@@ -21,6 +21,7 @@ from cds_service.clinical import engine
 from cds_service.clinical.labs import effective_time
 from cds_service.fhir.values import as_list
 from cds_service.hooks.errors import CdsError
+from cds_service.hooks.patient_scope import left_out
 from cds_service.hooks.pipeline import Answer, Pipeline
 from cds_service.hooks.prefetch import KeyResult, ResolvedData
 from cds_service.hooks.request import HookRequest
@@ -70,6 +71,10 @@ def _bundle_call(
             grouped[key].append(resource)
     if len(grouped["patient"]) != 1:
         raise EvaluateError("the Bundle must hold exactly one Patient")
+    patient = grouped["patient"][0]
+    left: dict[str, str] = {}
+    for key, found in grouped.items():  # another patient's resources are not this record
+        grouped[key], left[key] = left_out(found, str(patient.get("id")))
     alps = [(effective_time(o), o) for o in engine.alp_results(services.kb, grouped["labs"])]
     dated = [(t, o) for t, o in alps if t is not None]
     if not dated:
@@ -81,10 +86,15 @@ def _bundle_call(
         for o in grouped["labs"]
         if (t := effective_time(o)) is not None and abs(t - when) <= tolerance
     ]
-    patient = grouped["patient"][0]
     data = ResolvedData(
         {
-            key: KeyResult(key, source="file", ok=True, resources=list(found))
+            key: KeyResult(
+                key,
+                source="file",
+                ok=True,
+                resources=list(found),
+                problems=[left[key]] if left[key] else [],
+            )
             for key, found in grouped.items()
         }
     )

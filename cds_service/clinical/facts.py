@@ -838,8 +838,6 @@ def _open_orders(ctx: _Context, facts: Facts) -> None:
         status = as_str(order.get("status"))
         if status not in OPEN_ORDER_STATUSES or order.get("doNotPerform") is True:
             continue
-        if ctx.record.patient_id and not _about_patient(order, ctx.record.patient_id):
-            continue
         authored = parse_datetime(order.get("authoredOn"))
         for orderable in ctx.kb.orderables_ordered_by(order.get("code")):
             # An order older than the test's look-back was never collected: it no longer
@@ -868,10 +866,3 @@ def _recent_results(ctx: _Context, facts: Facts, alp_key: str) -> None:
                 found.setdefault(orderable_id, (key, date))
     facts.set("results.recent", sorted(found), [v[0] for v in found.values()])
     facts.details["recent_results"] = found
-
-
-def _about_patient(resource: Mapping[str, Any], patient_id: str) -> bool:
-    subject = resource.get("subject")
-    if not isinstance(subject, Mapping) or "reference" not in subject:
-        return True
-    return reference_parts(subject)[1] == patient_id

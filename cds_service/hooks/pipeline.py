@@ -27,6 +27,7 @@ from cds_service.hooks import prefetch
 from cds_service.hooks.declaration import ServiceDeclaration
 from cds_service.hooks.errors import CdsError, bad_request
 from cds_service.hooks.invocation import Invocation
+from cds_service.hooks.patient_scope import foreign_in_context
 from cds_service.hooks.prefetch import ClientFactory, ResolvedData
 from cds_service.hooks.request import HookRequest, decode_json, fhir_server_problem
 from cds_service.hooks.request import request_validator as build_request_validator
@@ -193,6 +194,13 @@ class Pipeline:
             raise bad_request(
                 f"service {service.id} answers hook {service.hook.id!r}, not {body['hook']!r}",
                 "$.hook",
+            )
+        patient = body["context"].get("patientId")
+        foreign = foreign_in_context(body["context"], patient) if isinstance(patient, str) else []
+        if foreign:
+            raise bad_request(
+                "the context holds a resource about another patient than context.patientId",
+                foreign[0],
             )
         return HookRequest.parse(service.id, body, auth)
 

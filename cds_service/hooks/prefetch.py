@@ -18,6 +18,7 @@ from cds_service.fhir.client import FhirClient, FhirError, FhirInvalidResponse, 
 from cds_service.fhir.values import as_list
 from cds_service.hooks.declaration import PrefetchTemplate, ServiceDeclaration
 from cds_service.hooks.errors import Issue, precondition_failed
+from cds_service.hooks.patient_scope import left_out
 from cds_service.hooks.request import HookRequest
 from cds_service.hooks.trace import DataSource
 
@@ -58,6 +59,14 @@ class ResolvedData:
     def resources(self, key: str) -> list[Resource]:
         result = self.keys.get(key)
         return result.resources if result else []
+
+    def keep_patient(self, patient_id: str) -> None:
+        """Leave out resources about another patient, each key saying how many it lost
+        (hooks/patient_scope.py)."""
+        for result in self.keys.values():
+            result.resources, problem = left_out(result.resources, patient_id)
+            if problem:
+                result.problems.append(problem)
 
     def resource(self, key: str) -> Resource | None:
         found = self.resources(key)
@@ -235,7 +244,11 @@ def resolve(
                 _mark_unfetchable(results[job.template.key], job.partial, client)
         else:
             _run_jobs(client, jobs, results, executor, deadline, max_entries)
-    return ResolvedData(results)
+    data = ResolvedData(results)
+    patient = request.context.get("patientId")
+    if isinstance(patient, str):
+        data.keep_patient(patient)
+    return data
 
 
 def _mark_unfetchable(result: KeyResult, partial: KeyResult | None, reason: str) -> None:
