@@ -183,12 +183,20 @@ class AlpServices:
         new_uuid: Callable[[], str] = lambda: str(random_uuid()),
         chart_open_days: float | None = None,
     ) -> None:
+        self.local_codes = dict(local_codes or {})
+        if self.local_codes:
+            # An order filed under a local code is an open order for its test (facts, selection).
+            kb = kb.with_local_order_codes(
+                {
+                    key: [(c.system, c.code) for c in found]
+                    for key, found in self.local_codes.items()
+                }
+            )
         self.kb = kb
         self.base_url = base_url
         """The public URL for card links, or a function giving it for the call being answered
         (the app derives it from the request when no public URL is configured)."""
         self.result_sign_hook = result_sign_hook
-        self.local_codes = dict(local_codes or {})
         self.clock = clock
         self.new_uuid = new_uuid
         self.chart_open_days = chart_open_days

@@ -262,8 +262,9 @@ class Settings:
     local_order_codes: tuple[tuple[str, str, str, str | None], ...] = _setting(
         "LOCAL_ORDER_CODES",
         _parse_local_codes,
-        "Local order codes added to suggested orders: orderable=system|code[|display], "
-        "separated by ';' (orderable ids from cards/orderables.yaml).",
+        "Local order codes added to suggested orders, and read as the test when an open order "
+        "carries one: orderable=system|code[|display], separated by ';' (orderable ids from "
+        "cards/orderables.yaml).",
     )
     trust_files: tuple[Path, ...] = _setting(
         "TRUST_FILE",

@@ -165,6 +165,36 @@ def test_epic_feedback_is_stored_with_reason_and_comment_and_shows_in_the_cli(
     assert "comment: GGT done at the clinic" in shown
 
 
+def test_an_order_filed_under_a_local_code_is_open(tmp_path: Path) -> None:
+    # Accepting the GGT suggestion files an order under the site's own code, without LOINC: the
+    # next call must see it as open and not suggest GGT again (ARCHITECTURE section 5).
+    app, _ = audited_app(
+        tmp_path,
+        local_order_codes=(
+            ("ggt", PREFERENCE_LIST, "123456", "GGT (pref list)"),
+            ("ggt", "urn:oid:1.2.840.114350.1.13.0.1.7.2.696580", "LAB2324", None),
+        ),
+    )
+    client = app.test_client()
+    labs = [alp(312)]
+    assert fired(answer(client, epic_patient_view(labs))) == ["alp-high-confirm-origin"]
+    for system, code in (
+        (PREFERENCE_LIST, "123456"),
+        ("urn:oid:1.2.840.114350.1.13.0.1.7.2.696580", "LAB2324"),
+    ):
+        order = service_request("2324-2")
+        order["code"] = {"coding": [{"system": system, "code": code}], "text": "GGT"}
+        assert answer(client, epic_patient_view(labs, orders=[order])) == []
+        sign = sign_request(labs, full_prefetch(orders=[order]))
+        assert client.post(SIGN, json=sign).get_json()["cards"] == []
+    # Another site's code means nothing here.
+    order = service_request("2324-2")
+    order["code"] = {"coding": [{"system": PREFERENCE_LIST, "code": "999999"}]}
+    assert fired(answer(client, epic_patient_view(labs, orders=[order]))) == [
+        "alp-high-confirm-origin"
+    ]
+
+
 def test_preference_list_codes_ride_along_in_the_suggested_order(tmp_path: Path) -> None:
     app, _ = audited_app(
         tmp_path, local_order_codes=(("ggt", PREFERENCE_LIST, "123456", "GGT (pref list)"),)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -292,6 +292,9 @@ class Orderable:
     citation: str | None
     verified: bool
     closes_follow_up: bool = False
+    local_codes: frozenset[tuple[str, str]] = frozenset()
+    """The deployment's own order codes for this test (`ALP_CDS_LOCAL_ORDER_CODES`), not the
+    knowledge base's: an open order coded only with one of them stands for it too."""
 
 
 @dataclass(frozen=True)
@@ -484,7 +487,8 @@ class KnowledgeBase:
         for orderable in self.orderables.values():
             for pair in orderable.result_codes:
                 resulted.setdefault(pair, []).append(orderable.id)
-            for pair in {*orderable.result_codes, (orderable.system, orderable.code)}:
+            codes = {*orderable.result_codes, (orderable.system, orderable.code)}
+            for pair in codes | orderable.local_codes:
                 ordered.setdefault(pair, []).append(orderable.id)
         object.__setattr__(self, "_resulted_by", {k: tuple(v) for k, v in resulted.items()})
         object.__setattr__(self, "_ordered_by", {k: tuple(v) for k, v in ordered.items()})
@@ -563,6 +567,18 @@ class KnowledgeBase:
     def orderables_resulted_by(self, concept: Any) -> list[str]:
         """Orderables for which an Observation with this code counts as a result."""
         return self._orderables(self._resulted_by, concept)
+
+    def with_local_order_codes(
+        self, codes: Mapping[str, Iterable[tuple[str, str]]]
+    ) -> KnowledgeBase:
+        """This knowledge base with a deployment's own order codes (orderable id -> system and
+        code pairs), so that an order the EHR files under one of them counts as open. Version and
+        content hash stay those of the files: the codes are configuration, not content."""
+        orderables = {
+            key: replace(orderable, local_codes=frozenset(codes.get(key, ())))
+            for key, orderable in self.orderables.items()
+        }
+        return replace(self, orderables=orderables)
 
     def orderables_ordered_by(self, concept: Any) -> list[str]:
         """Orderables an order (ServiceRequest) with this code stands for."""
