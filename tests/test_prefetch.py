@@ -396,6 +396,64 @@ def test_optional_key_failure_does_not_block(
     assert data.keys["conditions"].problems[-1].startswith("HTTP 500")
 
 
+REQUIRED_CONDITIONS = declare(
+    PATIENT,
+    PrefetchTemplate("conditions", "Condition?patient={{context.patientId}}", required=True),
+)
+
+
+def test_a_required_search_whose_first_page_came_is_usable(
+    executor: ThreadPoolExecutor, session: Any
+) -> None:
+    # Templates sort newest first: what a lost next page holds is older. The call is answered
+    # (the key still counts as unavailable, so cards say so) rather than refused with a 412.
+    first = dict(
+        CONDITION_BUNDLE,
+        link=[{"relation": "next", "url": "https://ehr.example/fhir/Condition?page=2"}],
+    )
+    request = hook_request({"patient": PATIENT_RESOURCE, "conditions": first})
+    data = resolve(request, executor, session, service=REQUIRED_CONDITIONS)
+    prefetch.require(REQUIRED_CONDITIONS, data)  # no exception
+    assert data.unavailable() == ["conditions"]
+    assert [c["id"] for c in data.resources("conditions")] == ["c1"]
+    # No page at all is still a 412.
+    nothing = resolve(
+        hook_request({"patient": PATIENT_RESOURCE}), executor, session, service=REQUIRED_CONDITIONS
+    )
+    with pytest.raises(CdsError) as caught:
+        prefetch.require(REQUIRED_CONDITIONS, nothing)
+    assert caught.value.issues[0].expression == "prefetch.conditions"
+
+
+def test_a_412_names_the_kind_of_problem_not_its_detail(
+    httpserver: HTTPServer, executor: ThreadPoolExecutor, session: Any
+) -> None:
+    # The body goes back to the EHR (and its logs): not the server's diagnostics (they can name
+    # the patient), not the URL read (it holds the patient id), not a searchset note.
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "forbidden", "diagnostics": "Patient Jane Doe"}],
+    }
+    httpserver.expect_request("/fhir/Patient/p1").respond_with_json(outcome)
+    note = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "information", "code": "informational", "diagnostics": "partial"}],
+    }
+    conditions = {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": note}]}
+    request = hook_request({"conditions": conditions}, httpserver.url_for("/fhir"))
+    data = resolve(request, executor, session)
+    with pytest.raises(CdsError) as caught:
+        prefetch.require(SERVICE, data)
+    [issue] = caught.value.issues
+    assert issue.diagnostics == (
+        "patient: not prefetched; server answered with an OperationOutcome"
+    )
+    assert "Jane Doe" in "; ".join(data.keys["patient"].problems)  # kept for the audit record
+    assert prefetch.problem_kinds(
+        ["server said: partial", "ConnectionError: GET http://h/x/p1"]
+    ) == ["ConnectionError"]
+
+
 def test_resources_without_an_id_never_share_a_key() -> None:
     from cds_service.fhir.values import resource_key
 

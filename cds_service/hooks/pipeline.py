@@ -17,7 +17,6 @@ they explain, warm or measure is what the service does.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, replace
@@ -242,17 +241,12 @@ class Pipeline:
         )
 
 
-_URL = re.compile(r"(https?://)(?:[^/\s?#@]*@)?([^/\s?#]+)\S*")
-
-
 def data_problems(data: prefetch.ResolvedData, keys: Iterable[str]) -> str:
-    """`key (why; why)` for a log line: the kind of each problem, not its detail. URLs are cut
-    to their host and text after a colon (server diagnostics, a path with a patient id) is left
-    to the audit record (`alp-cds audit show HOOKINSTANCE`)."""
+    """`key (why; why)` for a log line: the kind of each problem (`prefetch.problem_kinds`); the
+    detail is left to the audit record (`alp-cds audit show HOOKINSTANCE`)."""
     parts = []
     for key in keys:
         result = data.keys.get(key)
-        problems = result.problems if result else []
-        kinds = dict.fromkeys(_URL.sub(r"\1\2", p).split(": ")[0][:120] for p in problems)
+        kinds = prefetch.problem_kinds(result.problems if result else [])
         parts.append(f"{key} ({'; '.join(kinds) or 'no data'})")
     return ", ".join(parts)

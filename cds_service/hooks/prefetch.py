@@ -8,8 +8,9 @@ and what went wrong, which the cards and the audit trail report.
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,6 +82,22 @@ class ResolvedData:
         return tuple(r.traced() for r in self.keys.values())
 
 
+SERVER_SAID = "server said: "
+"""A note a server put in a searchset (Epic: "This response includes information available to
+the authorized user..."): kept in the trace, never a reason the data could not be had."""
+_URL = re.compile(r"(https?://)(?:[^/\s?#@]*@)?([^/\s?#]+)\S*")
+
+
+def problem_kinds(problems: Iterable[str]) -> list[str]:
+    """The kind of each problem, not its detail, for text that leaves the audit record (a log
+    line, a 412 body): URLs cut to their host, text after a colon (server diagnostics, a path
+    with a patient id) dropped, a server's searchset notes left out."""
+    kinds = (
+        _URL.sub(r"\1\2", p).split(": ")[0][:120] for p in problems if not p.startswith(SERVER_SAID)
+    )
+    return list(dict.fromkeys(kinds))
+
+
 class _Unusable(Exception):
     """A prefetch value that cannot be used as it is; the key is fetched instead."""
 
@@ -105,7 +122,7 @@ def _bundle_resources(bundle: Mapping[str, Any], problems: list[str]) -> list[Re
             continue
         if resource["resourceType"] == "OperationOutcome":
             # Servers put warnings in searchsets as entries with search.mode "outcome".
-            problems.append("server said: " + _describe_outcome(resource))
+            problems.append(SERVER_SAID + _describe_outcome(resource))
             continue
         found.append(resource)
     return found
@@ -290,14 +307,19 @@ def _run_jobs(
 
 
 def require(service: ServiceDeclaration, data: ResolvedData) -> None:
-    """412 when a required key has no usable data (CDS Hooks 2.0.1, 'Prefetch' and HTTP 412)."""
+    """412 when a required key has no usable data (CDS Hooks 2.0.1, 'Prefetch' and HTTP 412). A
+    search whose first page was had is usable: the templates sort newest first, so what is
+    missing is older (the key still counts as unavailable, and the card says so)."""
     issues = []
     for template in service.prefetch:
         result = data.keys.get(template.key)
         if result is None or not template.required or not result.applicable:
             continue
-        if not result.ok or (not template.is_search and not result.resources):
-            why = "; ".join(result.problems) or "no data"
+        first_page = template.is_search and result.pages > 0
+        if (not result.ok and not first_page) or (not template.is_search and not result.resources):
+            # The kind of each problem only: the body goes back to the EHR, and the detail
+            # (server diagnostics, URLs with a patient id) stays in the audit record.
+            why = "; ".join(problem_kinds(result.problems)) or "no data"
             issues.append(
                 Issue(
                     "not-found" if result.ok else "exception",
