@@ -106,6 +106,13 @@ def test_the_shipped_knowledge_base_loads(kb: KnowledgeBase) -> None:
         ),
         (
             "rules/alp-high-confirm-origin.yaml",
+            "      only_if: {fact: record.unavailable, has: labs, says: the earlier labs could "
+            "not be had}\n",
+            "",
+            r"\$.card.finding: only the last variant, and it alone, has no only_if",
+        ),
+        (
+            "rules/alp-high-confirm-origin.yaml",
             "citations: [bsg-2018",
             "citations: [bsg-2019",
             r"\$.citations\[0\]: unknown citation 'bsg-2019'",

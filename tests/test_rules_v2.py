@@ -255,6 +255,22 @@ def test_unavailable_data_is_not_known_never_none(app: Flask) -> None:
     assert "not known: orders unavailable" in orders["says"]
 
 
+def test_a_finding_never_says_none_of_what_could_not_be_had(app: Flask) -> None:
+    # "No GGT in the last 30 days" is a claim about the labs: with the labs unavailable the
+    # card says what it saw (none with the ALP) and that the earlier ones could not be had.
+    from cds_service.explain import evaluate_document
+
+    services = app.extensions["alp_cds"].services
+    body = sign_request([alp(312)], full_prefetch())
+    detail = evaluate_document(services, body).body["cards"][0]["detail"]
+    assert "No GGT in the last 30 days." in detail
+    del body["prefetch"]["labs"]
+    detail = evaluate_document(services, body).body["cards"][0]["detail"]
+    assert "No GGT in the last" not in detail
+    assert "No GGT with it; earlier labs not available." in detail
+    assert "Not available: recent lab results." in detail
+
+
 # --- the card contract -----------------------------------------------------------------------
 
 

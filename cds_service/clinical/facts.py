@@ -122,6 +122,8 @@ FACTS: dict[str, str] = {
     "with explains_below_xuln only below that multiple)",
     "orders.open": "orderables with an open ServiceRequest",
     "results.recent": "orderables resulted within their look-back window before the ALP",
+    "record.unavailable": "kinds of record that could not be had (conditions, medications, "
+    "labs, orders, procedures): a text that says 'none' of them must not be shown",
 }
 
 FACT_NEEDS: dict[str, tuple[str, ...]] = {
@@ -444,6 +446,7 @@ def derive(
         return Skipped(key, note or "no usable reference interval applies to this patient")
 
     facts = Facts(missing=record.missing)
+    facts.set("record.unavailable", sorted(record.missing))
     patient_ref = [resource_key(record.patient)] if record.patient else []
     range_ref = [key] if interval.from_lab else patient_ref
     # Limits are shown in the lab's unit and precision: 0.70 ukat/L (lower limit 0.67).

@@ -80,7 +80,7 @@ def _plan_card(
         outcome=outcome,
         facts=facts,
         summary=summary_text(kb, template.summary, facts),
-        finding=render_text(template.finding, facts, kb),
+        finding=summary_text(kb, template.finding, facts),
         reasoning=render_text(template.reasoning, facts, kb),
         # A drug that can explain the ALP leads: it is the first thing to act on.
         steps=list(annotations) + _lines(kb, template.next_steps, facts),

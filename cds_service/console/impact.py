@@ -342,8 +342,7 @@ def _facts_tested(rule: Rule) -> set[str]:
     conditions = list(rule.conditions)
     if rule.card:
         conditions += [s.only_if for s in rule.card.suggest if s.only_if]
-        texts = (*rule.card.summary, *rule.card.next_steps, *rule.card.cautions)
-        conditions += [t.only_if for t in texts if t.only_if]
+        conditions += [t.only_if for t in rule.card.items if t.only_if]
     return {c.fact for c in _walk(conditions) if c.fact}
 
 

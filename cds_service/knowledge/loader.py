@@ -395,7 +395,10 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
     )
 
 
-def _summary(raw: Any, groups: Mapping[str, tuple[str, ...]], where: str) -> tuple[TextItem, ...]:
+def _variants(
+    raw: Any, groups: Mapping[str, tuple[str, ...]], where: str, path: str
+) -> tuple[TextItem, ...]:
+    """A text, or variants of it: the first whose only_if holds, the last with none."""
     if isinstance(raw, str):
         return (TextItem(raw.strip()),)
     variants = tuple(
@@ -406,7 +409,7 @@ def _summary(raw: Any, groups: Mapping[str, tuple[str, ...]], where: str) -> tup
     )
     if variants[-1].only_if is not None or any(v.only_if is None for v in variants[:-1]):
         raise KnowledgeBaseError(
-            f"{where}: $.card.summary: only the last variant, and it alone, has no only_if"
+            f"{where}: {path}: only the last variant, and it alone, has no only_if"
         )
     return variants
 
@@ -447,8 +450,8 @@ def _rule(
         conditions=tuple(_condition(c, groups, where) for c in doc["conditions"]),
         card=RuleCard(
             indicator=card["indicator"],
-            summary=_summary(card["summary"], groups, where),
-            finding=card["finding"].strip(),
+            summary=_variants(card["summary"], groups, where, "$.card.summary"),
+            finding=_variants(card["finding"], groups, where, "$.card.finding"),
             reasoning=card["reasoning"].strip(),
             next_steps=_text_items(card.get("next_steps"), groups, where),
             cautions=_text_items(card.get("cautions"), groups, where),
@@ -527,9 +530,7 @@ def _check_rule(
     conditions = list(rule.conditions)
     if card:
         conditions += [s.only_if for s in card.suggest if s.only_if]
-        conditions += [
-            t.only_if for t in (*card.summary, *card.next_steps, *card.cautions) if t.only_if
-        ]
+        conditions += [t.only_if for t in card.items if t.only_if]
         for i, suggestion in enumerate(card.suggest):
             for name in suggestion.occurrence or ():
                 if name not in parameters:
@@ -559,8 +560,7 @@ def _check_rule(
     for reason in card.override_reasons:
         if reason not in reasons:
             raise KnowledgeBaseError(f"{where}: $.card.override_reasons: unknown reason {reason!r}")
-    texts = [card.finding, card.reasoning]
-    texts += [t.text for t in (*card.summary, *card.next_steps, *card.cautions)]
+    texts = [card.reasoning, *(t.text for t in card.items)]
     texts += [s.note for s in card.suggest if s.note]
     _check_texts(texts, rule, where, parameters, known_facts)
 
@@ -571,8 +571,7 @@ def _check_mentions(
     card = rule.card
     texts = [rule.annotation or ""]
     if card:
-        texts += [card.finding, card.reasoning]
-        texts += [t.text for t in (*card.summary, *card.next_steps, *card.cautions)]
+        texts += [card.reasoning, *(t.text for t in card.items)]
     for text in texts:
         for name in PLACEHOLDER_RE.findall(text):
             kind, _, key = name.partition(".")
@@ -586,8 +585,7 @@ def _check_findings_used(rule: Rule, where: str, findings: Mapping[str, Finding]
     tops = list(rule.conditions)
     if rule.card:
         tops += [s.only_if for s in rule.card.suggest if s.only_if]
-        items = (*rule.card.summary, *rule.card.next_steps, *rule.card.cautions)
-        tops += [t.only_if for t in items if t.only_if]
+        tops += [t.only_if for t in rule.card.items if t.only_if]
     for top in tops:
         for condition in _walk(top):
             if condition.fact != "findings.present":

@@ -384,12 +384,20 @@ class RuleCard:
     indicator: str
     summary: tuple[TextItem, ...]
     """Variants: the first whose `only_if` holds (the last has none)."""
-    finding: str
+    finding: tuple[TextItem, ...]
+    """Variants, as the summary's (a finding that says "no GGT in 30 days" must say otherwise
+    when the labs could not be had)."""
     reasoning: str
     next_steps: tuple[TextItem, ...] = ()
     cautions: tuple[TextItem, ...] = ()
     suggest: tuple[SuggestionTemplate, ...] = ()
     override_reasons: tuple[str, ...] = ()
+
+    @property
+    def items(self) -> tuple[TextItem, ...]:
+        """Every text that may be shown only if a condition holds: summary and finding variants,
+        next steps and cautions."""
+        return (*self.summary, *self.finding, *self.next_steps, *self.cautions)
 
 
 @dataclass(frozen=True)

@@ -95,8 +95,7 @@ def _rule_conditions(rule: Rule) -> list[Condition]:
     found = list(rule.conditions)
     if rule.card:
         found += [s.only_if for s in rule.card.suggest if s.only_if]
-        items = (*rule.card.summary, *rule.card.next_steps, *rule.card.cautions)
-        found += [t.only_if for t in items if t.only_if]
+        found += [t.only_if for t in rule.card.items if t.only_if]
     return found
 
 
@@ -104,8 +103,7 @@ def _parameters_used(kb: KnowledgeBase, rule: Rule) -> list[str]:
     names: set[str] = set()
     texts = [c.says for c in _walk(_rule_conditions(rule))]
     if rule.card:
-        texts += [rule.card.finding, rule.card.reasoning]
-        texts += [t.text for t in (*rule.card.summary, *rule.card.next_steps, *rule.card.cautions)]
+        texts += [rule.card.reasoning, *(t.text for t in rule.card.items)]
     texts.append(rule.annotation or "")
     for text in texts:
         names |= {
@@ -206,7 +204,7 @@ def rule_entry(kb: KnowledgeBase, rule: Rule) -> dict[str, Any]:
         entry["card"] = {
             "indicator": card.indicator,
             "summary": _text(kb, card.summary),
-            "finding": card.finding,
+            "finding": _text(kb, card.finding),
             "reasoning": card.reasoning,
             "next_steps": _text(kb, card.next_steps),
             "cautions": _text(kb, card.cautions),
