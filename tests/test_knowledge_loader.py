@@ -37,6 +37,21 @@ def test_the_shipped_knowledge_base_loads(kb: KnowledgeBase) -> None:
     assert kb.units.to_units_per_litre(1.0, "ukat/L", None) == (60.0, "ukat/L")
 
 
+def test_analyte_units_convert_into_the_unit_their_thresholds_use(kb: KnowledgeBase) -> None:
+    # Ninth round (v09): bile acids in mmol/L were not read. Units and factors are data.
+    bile = kb.analyte_units["bile-acids"]
+    assert bile.unit == "umol/L"
+    assert bile.convert(0.11, "mmol/L", None) == pytest.approx(110)
+    assert bile.convert(110, None, "\u00b5mol / L") == 110
+    assert bile.convert(110, None, "uM") == 110
+    assert bile.convert(110, None, None) is None  # no unit: not assumed
+    assert bile.convert(8, None, "umol/dL") is None
+    assert kb.analyte_units["platelets"].convert(92000, None, "/uL") == pytest.approx(92)
+    assert kb.analyte_units["platelets"].convert(92, "10*3/uL", None) == 92
+    assert kb.analyte_units["crp"].convert(2.6, "mg/dL", None) == pytest.approx(26)
+    assert kb.analyte_units["ldh"].convert(10, "ukat/L", None) == 600
+
+
 @pytest.mark.parametrize(
     ("file", "old", "new", "message"),
     [
@@ -141,6 +156,13 @@ def test_the_shipped_knowledge_base_loads(kb: KnowledgeBase) -> None:
             r"unknown value set 'nope'",
         ),
         ("units.yaml", "factor: 60", "factor: 0", r"units.yaml: \$.units\[1\].factor"),
+        ("units.yaml", "  ldh:\n", "  nope:\n", r"units.yaml: \$.analytes.nope: unknown value set"),
+        (
+            "units.yaml",
+            "    catalytic: true\n",
+            "",
+            r"units.yaml: \$.analytes.ldh: `units` is needed unless `catalytic` is true",
+        ),
         ("kb.yaml", "version: 2.5.0", "version: one", r"kb.yaml: \$.version"),
         ("kb.yaml", "name: alp-cds rulebook", "name: [unclosed", r"kb.yaml: not valid YAML"),
     ],

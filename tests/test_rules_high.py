@@ -747,6 +747,38 @@ def test_bile_acids_in_micromolar_are_read_as_micromol_per_litre(
 
 
 @pytest.mark.parametrize(
+    ("value", "unit", "ucum", "rule"),
+    [
+        (0.11, "mmol/L", "mmol/L", "alp-high-pregnancy-icp-severe"),  # 110 umol/L
+        (0.11, "mmol/l", None, "alp-high-pregnancy-icp-severe"),
+        (0.045, "mM", None, "alp-high-pregnancy-icp"),  # 45 umol/L: moderate
+        (0.008, "mmol/L", "mmol/L", PREGNANCY),  # 8 umol/L: not ICP by itself
+        (45000, "nmol/L", "nmol/L", "alp-high-pregnancy-icp"),
+        (110, "\u00b5mol / L", None, "alp-high-pregnancy-icp-severe"),  # spaces in the unit
+        (110, "micromoles/L", None, "alp-high-pregnancy-icp-severe"),
+    ],
+)
+def test_bile_acids_in_other_molar_units_are_converted_to_micromol_per_litre(
+    client: FlaskClient, value: float, unit: str, ucum: str | None, rule: str
+) -> None:
+    # Ninth round (v09): bile acids of 0.11 mmol/L (110 umol/L) were not converted and were
+    # read as "unit not read" (the ICP card, never the severe warning). The units and their
+    # factors are the knowledge base's (units.yaml `analytes`).
+    weeks = [condition("Z3A.33", recorded="2026-11-19")]
+    result = observation("14628-2", value, when="2026-11-19T08:00:00Z", unit=unit, ucum=ucum)
+    found = cards(client, [alp(240), ggt(15)], conditions=weeks, labs=[result])
+    assert fired(found) == [rule]
+    assert "unit not read" not in found[0]["summary"]
+    if rule != PREGNANCY:
+        assert f"bile acids {value:g} {unit}, 19 Nov 2026" in found[0]["summary"]
+    # A lower bound sent as text in mmol/L is read too.
+    text = observation("14628-2", None, when="2026-11-19T08:00:00Z", unit=None, ucum=None)
+    text["valueString"] = ">0.1 mmol/L"
+    found = cards(client, [alp(240), ggt(15)], conditions=weeks, labs=[text])
+    assert fired(found) == ["alp-high-pregnancy-icp-severe"]
+
+
+@pytest.mark.parametrize(
     "result",
     [
         observation("14628-2", 25, unit="mg/L", ucum="mg/L", low=0, high=4),

@@ -26,7 +26,6 @@ from cds_service.clinical.labs import (
     measured,
     measured_ul,
     numeric_value,
-    unit_of,
     unusable_reason,
 )
 from cds_service.clinical.record import PatientRecord, Resource
@@ -111,7 +110,8 @@ FACTS: dict[str, str] = {
     "bile_acids.status": "serum bile acids high, normal, unknown or absent (bone-lab window)",
     "bile_acids.peak_umol_l": "the highest serum bile acids in umol/L resulted with the ALP or "
     "in the bile-acid window before it (ICP is diagnosed and graded by the peak against fixed "
-    "thresholds, not the lab's range); results in other units are not read",
+    "thresholds, not the lab's range); results in another molar unit units.yaml lists "
+    "(mmol/L, uM) are converted, any other is not read",
     "bile_acids.peak": "that peak as a card says it (120 umol/L, 18 Nov 2026)",
     "bile_acids.unread": "the latest serum bile acids in the bile-acid window in a unit not read "
     "(or not a number), as reported (110 umol/dL, 19 Nov 2026); null when there is none",
@@ -327,6 +327,11 @@ class _Context:
     def converter(self, table_id: str) -> Converter:
         table = self.kb.intervals.get(table_id)
         if table is None:
+            units = self.kb.analyte_units.get(table_id)
+            if units is not None:
+                # Converted into the unit its thresholds are stated in (bile acids in umol/L,
+                # platelets in 10*9/L), with the lab's range beside it.
+                return units.convert
             # No table (INR, PTH, phosphate...): the value as reported, judged only by the
             # lab's own range, which is in the same unit.
             return lambda value, code, text: value
@@ -760,25 +765,16 @@ def _bone_labs(ctx: _Context, facts: Facts) -> None:
     facts.set("vitamin_d.shown", f"{vitd.shown}, {day(vitd.when)}" if vitd.when else vitd.shown)
 
 
-MICROMOL_PER_LITRE = frozenset({"umol/l", "micromol/l", "mcmol/l", "um"})
-"""Unit spellings read as umol/L once lower-cased, spaces dropped and the micro sign or Greek mu
-read as "u" (bile acids are reported in umol/L in the UK and Europe; "uM", micromolar, is the
-same amount)."""
-
-
-def _micromol_per_litre(unit: str) -> bool:
-    key = unit.lower().replace(" ", "").replace("\u00b5", "u").replace("\u03bc", "u")
-    return key in MICROMOL_PER_LITRE
-
-
 def _bile_acids_peak(ctx: _Context, facts: Facts) -> None:
     """RCOG 2022 diagnoses intrahepatic cholestasis of pregnancy at a peak random total bile
     acid of 19 umol/L and calls it severe from 100: the highest result in the window, in umol/L,
     for rules to judge against those fixed thresholds (a lab's own upper limit, often 10 or 14,
     would call ICP too soon). A result in another unit is not converted, so it is not read: the
     latest such result in the window is kept as it was reported, for a card to name (it could be
-    cholestasis of pregnancy, so never reassured as placental)."""
+    cholestasis of pregnancy, so never reassured as placental). The units read, and their
+    factors, are the knowledge base's (units.yaml `analytes`: umol/L, uM, mmol/L...)."""
     days = ctx.kb.param("bile_acids_peak_days")
+    units = ctx.kb.analyte_units["bile-acids"]
     peak: tuple[float, str, datetime | None, str] | None = None
     unread: list[tuple[datetime | None, str, str]] = []
     for entry in ctx.classified.observations_in(["bile-acids"]):
@@ -789,13 +785,17 @@ def _bile_acids_peak(ctx: _Context, facts: Facts) -> None:
             continue
         if not (ctx.together(key, obs_time) or _within(obs_time, ctx.when, days, ctx.tolerance)):
             continue
-        value = numeric_value(obs)
+        reported = numeric_value(obs)
         text = as_str(obs.get("valueString")) or ""
-        at_least = LOWER_BOUND_TEXT.match(text.strip()) if value is None else None
-        if at_least and _micromol_per_litre(at_least.group(2) or "umol/L"):
-            value = float(at_least.group(1))  # ">100 umol/L": at least 100, graded as 100
-        elif value is None or not _micromol_per_litre(unit_of(obs)):
-            raw = _shown(obs) if value is not None else text
+        at_least = LOWER_BOUND_TEXT.match(text.strip()) if reported is None else None
+        value: float | None = None
+        if at_least:
+            # ">100 umol/L": at least 100, graded as 100; ">100" alone is in umol/L.
+            value = units.convert(float(at_least.group(1)), None, at_least.group(2) or units.unit)
+        elif reported is not None:
+            value = measured(obs, units.convert)
+        if value is None:
+            raw = _shown(obs) if reported is not None else text
             if raw:
                 unread.append((obs_time, key, raw))
             continue

@@ -275,6 +275,21 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
     units_doc = loader.document("units.yaml", "units")
     refs.citation(units_doc["citation"], "units.yaml: $.citation")
     units = UnitTable.build(units_doc["units"], units_doc["citation"])
+    analyte_units: dict[str, UnitTable] = {}
+    for key, raw in units_doc.get("analytes", {}).items():
+        where = f"units.yaml: $.analytes.{key}"
+        if key not in valuesets:
+            raise KnowledgeBaseError(f"{where}: unknown value set {key!r}")
+        refs.citation(raw["citation"], f"{where}.citation")
+        if raw.get("catalytic"):
+            # An enzyme read against a fixed threshold (LDH 600 U/L): the table above.
+            analyte_units[key] = units
+            continue
+        if not raw.get("units"):
+            raise KnowledgeBaseError(f"{where}: `units` is needed unless `catalytic` is true")
+        analyte_units[key] = UnitTable.build(
+            raw["units"], raw["citation"], raw["unit"], compact=True
+        )
 
     intervals: dict[str, IntervalTable] = {}
     for where, doc in loader.documents("intervals", "intervals"):
@@ -392,6 +407,7 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
         findings=findings,
         groups=groups,
         rules=rules,
+        analyte_units=analyte_units,
     )
 
 
