@@ -1637,6 +1637,47 @@ def test_a_sign_counts_only_on_or_after_the_drainage_and_a_coded_cholangitis_is_
         assert fired(found) == [CHOLANGITIS], sign
 
 
+def test_a_sign_hours_before_a_same_day_drainage_is_its_reason_not_its_failure(
+    client: FlaskClient,
+) -> None:
+    # Ninth round (n06): a fever charted as a problem at 06:00, the reason for an ERCP at 14:00
+    # the same day, counted as a sign that the drainage had failed (dates were compared, not
+    # times). With both times known they are ordered; with a date alone on either side the
+    # same day still counts (it cannot be ordered).
+    bili = bilirubin(6.0)
+    labs = [alp(480, when="2026-11-20T08:00:00Z"), ggt(600), bili]
+    rising = [alp(350, when="2026-11-10T08:00:00Z")]
+
+    def ercp(performed: str) -> dict[str, Any]:
+        return procedure("386718000", performed)
+
+    def fever(**dates: str) -> dict[str, Any]:
+        entry = condition("R50.9", **dates)
+        entry["code"]["text"] = "Fever"
+        return entry
+
+    def sepsis(**dates: str) -> dict[str, Any]:
+        entry = condition("R65.21", **dates)
+        entry["code"]["text"] = "Septic shock"
+        return entry
+
+    cases = [
+        # (drainage, sign, warns)
+        ("2026-11-19T14:00:00Z", fever(onset="2026-11-19T06:00:00Z"), False),
+        ("2026-11-19T14:00:00Z", sepsis(recorded="2026-11-19T09:30:00Z"), False),
+        ("2026-11-19T14:00:00+01:00", fever(onset="2026-11-19T13:30:00Z"), True),  # 13:00Z
+        ("2026-11-19T14:00:00Z", fever(onset="2026-11-19T18:00:00Z"), True),
+        ("2026-11-19T14:00:00Z", fever(onset="2026-11-19"), True),  # date alone: same day
+        ("2026-11-19", fever(onset="2026-11-19T06:00:00Z"), True),  # drainage date alone
+        ("2026-11-19T14:00:00Z", fever(onset="2026-11-18T22:00:00Z"), False),  # the day before
+    ]
+    for performed, sign, warns in cases:
+        found = cards(client, labs, labs=rising, procedures=[ercp(performed)], conditions=[sign])
+        assert (fired(found) == [CHOLANGITIS]) is warns, (performed, sign)
+        if not warns:
+            assert fired(found) == [LIVER], (performed, sign)
+
+
 def test_right_after_drainage_the_liver_card_does_not_ask_for_ama_or_mrcp(
     client: FlaskClient,
 ) -> None:

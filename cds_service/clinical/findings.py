@@ -54,6 +54,9 @@ class Measurement:
     """Value and date, as a card shows them: 6.1 umol/L, 12 Nov 2026."""
 
 
+Moment = tuple[datetime, bool]
+"""When something happened, and whether that carries a time of day (not a date alone)."""
+
 Measure = Callable[[str, float, bool], Measurement | None]
 """(value set id, days before the ALP, from another draw only) -> the latest result of that
 analyte, or None."""
@@ -70,7 +73,7 @@ def _counts(
     when: datetime,
     tolerance: timedelta,
     rise_since: datetime | None,
-    anchor: datetime | None = None,
+    anchor: Moment | None = None,
 ) -> bool:
     """`anchor`: for a source with `after`, when the named finding's latest entry happened."""
     if source.kind == "conditions" and not entry.countable:
@@ -95,13 +98,24 @@ def _counts(
     if STATUS_CODES in entry.matches:
         return False
     since = when - timedelta(days=kb.param(source.within_days))
-    happened = entry.time
+    happened, timed = entry.time, entry.timed
     if happened is None and source.recorded_dates:
-        happened = entry.recorded
-    before_anchor = anchor is None or (happened is not None and happened.date() < anchor.date())
-    if source.after is not None and before_anchor:
+        happened, timed = entry.recorded, entry.recorded_timed
+    if source.after is not None and not _on_or_after(happened, timed, anchor):
         return False
     return happened is not None and since <= happened <= when + tolerance
+
+
+def _on_or_after(happened: datetime | None, timed: bool, anchor: Moment | None) -> bool:
+    """On or after the anchor (the latest drainage): by the clock when both carry a time of day
+    (a fever at 06:00 was the reason for a drainage at 14:00 the same day), else by the day (a
+    date alone cannot be ordered against the same day's events, so the same day counts)."""
+    if happened is None or anchor is None:
+        return False
+    at, anchor_timed = anchor
+    if timed and anchor_timed:
+        return happened >= at
+    return happened.date() >= at.date()
 
 
 def _mention(finding_label: str, entry: Entry, kind: str, valueset: str) -> str:
@@ -181,10 +195,11 @@ def _latest(
     when: datetime,
     tolerance: timedelta,
     rise_since: datetime | None,
-) -> datetime | None:
-    """When the latest dated entry that counts for a finding happened (the last drainage)."""
+) -> Moment | None:
+    """When the latest dated entry that counts for a finding happened (the last drainage), and
+    whether that carries a time of day."""
     times = [
-        entry.time
+        (entry.time, entry.timed)
         for source in kb.findings[finding_id].sources
         if source.kind != "labs"
         for entry in classified.in_valueset(source.kind, source.valueset)
