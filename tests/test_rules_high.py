@@ -1856,6 +1856,54 @@ def test_a_biliary_stent_in_place_keeps_cholangitis_in_view_for_a_year(
         assert CHOLANGITIS not in fired(cards(client, results, procedures=[other]))
 
 
+def test_a_biliary_stent_removed_on_a_later_day_is_no_longer_in_place(
+    client: FlaskClient,
+) -> None:
+    # Ninth round (n03): a plastic stent placed in July and removed in September, no new stent,
+    # still counted as a stent in place, so a raised CRP and ALP in November gave the same-day
+    # cholangitis warning. A removal on a later day ends it; an exchange (a removal and a new
+    # stent the same day, in one note or two) does not.
+    crp = observation("1988-5", 180, unit="mg/L", ucum="mg/L", low=0, high=5)
+    results = [alp(420), ggt(300), bilirubin(3.5), crp]
+    placed = _stent("2026-07-20")
+
+    def removal(performed: str, text: str = "ERCP: removal of biliary stent", **kw: str) -> Any:
+        return _stent(performed, text) | kw
+
+    coded = procedure("0FPB8DZ", "2026-09-10", system="http://www.cms.gov/Medicare/Coding/ICD10")
+    for ended in (
+        [placed, removal("2026-09-10")],
+        [placed, removal("2026-09-10", "Biliary stent removed, no further stent required")],
+        [placed, coded],
+    ):
+        found = cards(client, results, procedures=ended)
+        assert fired(found) == [LIVER], ended
+        assert "cholangitis or blocked stent" not in found[0]["summary"]
+    # Still in place: a removal the same day as a new stent (an exchange in two entries), an
+    # exchange in one note, a removal before the stent, one only planned or not done, one not
+    # biliary, or one dated after the ALP.
+    for in_place in (
+        [placed, removal("2026-09-10"), _stent("2026-09-10")],
+        [placed, _stent("2026-09-10", "Occluded biliary stent removed, new biliary stent placed")],
+        [removal("2026-07-01"), placed],
+        [placed, removal("2026-09-10", "Removal of biliary stent planned")],
+        [placed, removal("2026-09-10", status="not-done")],
+        [placed, removal("2026-09-10", "Removal of ureteric stent")],
+        [placed, removal("2026-11-25")],
+    ):
+        assert fired(cards(client, results, procedures=in_place)) == [CHOLANGITIS], in_place
+    # A removal at ERCP in the last 42 days is itself a recent biliary procedure: the warning
+    # still shows (cholangitis after ERCP).
+    recent = [placed, removal("2026-11-01")]
+    assert fired(cards(client, results, procedures=recent)) == [CHOLANGITIS]
+    # With a fever after a removal, the liver card names it: suspected cholangitis, same day.
+    fever = condition("R50.9", onset="2026-11-19")
+    fever["code"]["text"] = "Fever"
+    found = cards(client, results, procedures=[placed, coded], conditions=[fever])
+    assert fired(found) == [LIVER]
+    assert "suspected cholangitis; same-day review" in found[0]["detail"]
+
+
 def test_a_raised_bilirubin_with_a_fever_names_cholangitis_on_the_liver_card(
     client: FlaskClient,
 ) -> None:

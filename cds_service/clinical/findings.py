@@ -19,7 +19,7 @@ result against its range is the facts module's work; it is passed in as `measure
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -74,8 +74,10 @@ def _counts(
     tolerance: timedelta,
     rise_since: datetime | None,
     anchor: Moment | None = None,
+    ends: Sequence[datetime] = (),
 ) -> bool:
-    """`anchor`: for a source with `after`, when the named finding's latest entry happened."""
+    """`anchor`: for a source with `after`, when the named finding's latest entry happened;
+    `ends`: for a source with `ended_by`, when each procedure that ends it happened."""
     if source.kind == "conditions" and not entry.countable:
         return False
     if source.kind == "conditions" and source.confirmed and not entry.confirmed:
@@ -97,6 +99,8 @@ def _counts(
         return True
     if STATUS_CODES in entry.matches:
         return False
+    if source.ended_by is not None and not _still_in_place(entry, source.ended_by, ends):
+        return False
     since = when - timedelta(days=kb.param(source.within_days))
     happened, timed = entry.time, entry.timed
     if happened is None and source.recorded_dates:
@@ -104,6 +108,29 @@ def _counts(
     if source.after is not None and not _on_or_after(happened, timed, anchor):
         return False
     return happened is not None and since <= happened <= when + tolerance
+
+
+def _still_in_place(entry: Entry, ended_by: str, ends: Sequence[datetime]) -> bool:
+    """A removal is not a placement; a placement is ended by a removal on a later day. A
+    removal the same day is an exchange written as two procedures: the new stent is in place
+    (only the day is compared, with or without times)."""
+    if ended_by in entry.matches:
+        return False
+    return entry.time is None or not any(end.date() > entry.time.date() for end in ends)
+
+
+def _ends(
+    classified: Classified, source: FindingSource, when: datetime, tolerance: timedelta
+) -> list[datetime]:
+    """When each done, dated procedure in the source's `ended_by` value set happened, up to
+    the ALP (a removal planned for next week has not happened)."""
+    if source.ended_by is None:
+        return []
+    return [
+        entry.time
+        for entry in classified.in_valueset(source.kind, source.ended_by)
+        if entry.active and entry.time is not None and entry.time <= when + tolerance
+    ]
 
 
 def _on_or_after(happened: datetime | None, timed: bool, anchor: Moment | None) -> bool:
@@ -171,8 +198,9 @@ def match_findings(
             anchor = None
             if source.after is not None:
                 anchor = _latest(kb, classified, source.after, when, tolerance, rise_since)
+            ends = _ends(classified, source, when, tolerance)
             for entry in classified.in_valueset(source.kind, source.valueset):
-                if not _counts(kb, entry, source, when, tolerance, rise_since, anchor):
+                if not _counts(kb, entry, source, when, tolerance, rise_since, anchor, ends):
                     continue
                 line = f"{entry.key}: {entry.matches[source.valueset]}"
                 if entry.ended:
@@ -198,13 +226,17 @@ def _latest(
 ) -> Moment | None:
     """When the latest dated entry that counts for a finding happened (the last drainage), and
     whether that carries a time of day."""
-    times = [
-        (entry.time, entry.timed)
-        for source in kb.findings[finding_id].sources
-        if source.kind != "labs"
-        for entry in classified.in_valueset(source.kind, source.valueset)
-        if entry.time is not None and _counts(kb, entry, source, when, tolerance, rise_since)
-    ]
+    times: list[Moment] = []
+    for source in kb.findings[finding_id].sources:
+        if source.kind == "labs":
+            continue
+        ends = _ends(classified, source, when, tolerance)
+        times.extend(
+            (entry.time, entry.timed)
+            for entry in classified.in_valueset(source.kind, source.valueset)
+            if entry.time is not None
+            and _counts(kb, entry, source, when, tolerance, rise_since, ends=ends)
+        )
     return max(times, default=None)
 
 

@@ -371,6 +371,18 @@ class FindingSource:
     """Medications: only a course started before the first raised ALP of the current rise
     (or with no start recorded): a drug begun after the ALP was already raised did not raise
     it (RUCAM times the onset of injury from the start of the drug)."""
+    ended_by: str | None = None
+    """Procedures: a value set of procedures that end what this one put in place (a biliary
+    stent's removal). An entry in it is not itself a placement, and an entry counts only while
+    no such procedure is dated on a later day (a removal and a new stent the same day are an
+    exchange: the new stent is in place)."""
+    falling_by: str | None = None
+    """Labs (status high): name of a parameter, the fraction by which the latest result must be
+    below the one before it for a raised result not to count (a CRP still raised but falling
+    after drainage is recovery, not a new sign)."""
+    falling_within_days: str | None = None
+    """Labs: name of a parameter, how many days before the latest result the one it is compared
+    with may be."""
 
 
 @dataclass(frozen=True)
