@@ -156,6 +156,18 @@ def test_analyte_units_convert_into_the_unit_their_thresholds_use(kb: KnowledgeB
             r"unknown value set 'nope'",
         ),
         ("units.yaml", "factor: 60", "factor: 0", r"units.yaml: \$.units\[1\].factor"),
+        (
+            "findings.yaml",
+            "ended_by: biliary-stent-removal}]",
+            "ended_by: nope}]",
+            r"biliary-stent-in-place.sources\[0\].ended_by: unknown value set .nope.",
+        ),
+        (
+            "findings.yaml",
+            "by: crp_falling_min_fraction",
+            "by: nope",
+            r"unless_falling.by: unknown parameter 'nope'",
+        ),
         ("units.yaml", "  ldh:\n", "  nope:\n", r"units.yaml: \$.analytes.nope: unknown value set"),
         (
             "units.yaml",

@@ -1589,6 +1589,72 @@ def test_low_white_count_sepsis_and_a_charted_temperature_are_signs_of_infection
         assert CHOLANGITIS not in fired(found), quiet
 
 
+def crp(value: float, when: str = "2026-11-20T08:00:00Z", unit: str = "mg/L") -> dict[str, Any]:
+    high = 5 if unit == "mg/L" else 0.5
+    return observation("1988-5", value, when=when, unit=unit, ucum=unit, low=0, high=high)
+
+
+def test_a_crp_still_raised_but_falling_after_drainage_is_not_a_sign_of_infection(
+    client: FlaskClient,
+) -> None:
+    # Ninth round (r05, c3d; open since the seventh review): CRP 260 before an ERCP and 180
+    # after it, or 210 then 95, with no fever and a normal white count, gave the same-day
+    # cholangitis warning while the patient recovered. A CRP at least a quarter below the CRP
+    # up to 4 days before it is settling (its half-life is about 19 hours; Pepys 2003); a
+    # rising, barely changed or new raised CRP still counts, and so does any other sign.
+    ercp = procedure("386718000", "2026-11-17")
+    rising_alp = alp(300, when="2026-11-12T08:00:00Z")
+    labs = [alp(340), ggt(300), bilirubin(0.9)]
+
+    def outcome(today: dict[str, Any], *before: dict[str, Any], **extra: Any) -> list[str]:
+        found = cards(
+            client,
+            [*labs, today, *extra.get("results", [])],
+            labs=[rising_alp, *before],
+            procedures=[ercp],
+            conditions=extra.get("conditions", []),
+        )
+        return fired(found)
+
+    # Falling: no warning; the liver card (ALP rising after the drainage).
+    assert outcome(crp(180), crp(260, when="2026-11-16T08:00:00Z")) == [LIVER]  # r05
+    assert outcome(crp(95), crp(210, when="2026-11-18T08:00:00Z")) == [LIVER]  # c3d
+    assert outcome(crp(180), crp(26, when="2026-11-16T08:00:00Z", unit="mg/dL")) == [LIVER]
+    # Still a sign: rising, a fall under a quarter, none before it, a rebound after a fall, an
+    # earlier CRP more than 4 days before, a rise across units.
+    for today, before in (
+        (crp(180), [crp(120, when="2026-11-18T08:00:00Z")]),
+        (crp(180), [crp(200, when="2026-11-18T08:00:00Z")]),
+        (crp(180), []),
+        (crp(150), [crp(260, when="2026-11-16T08:00:00Z"), crp(95, when="2026-11-18T08:00:00Z")]),
+        (crp(180), [crp(260, when="2026-11-15T08:00:00Z")]),
+        (crp(18, unit="mg/dL"), [crp(120, when="2026-11-18T08:00:00Z")]),
+    ):
+        assert outcome(today, *before) == [CHOLANGITIS], (today, before)
+    # A falling CRP never hides a fever, sepsis or an abnormal white count.
+    falling = (crp(180), crp(260, when="2026-11-16T08:00:00Z"))
+    fever = condition("R50.9", onset="2026-11-19")
+    fever["code"]["text"] = "Fever"
+    shock = condition("R65.21", recorded="2026-11-20")
+    temperature = observation("8310-5", 38.4, unit="Cel", ucum="Cel", when="2026-11-19T20:00:00Z")
+    wbc = observation("6690-2", 16.2, unit="10*3/uL", ucum="10*3/uL", low=4, high=11)
+    for extra in (
+        {"conditions": [fever]},
+        {"conditions": [shock]},
+        {"results": [temperature]},
+        {"results": [wbc]},
+    ):
+        assert outcome(*falling, **extra) == [CHOLANGITIS], extra
+    # A falling ALP with a normal bilirubin and a falling CRP is the recovery: no card (the
+    # quiet rule); a rising CRP keeps the warning.
+    falling_alp = alp(470, when="2026-11-12T08:00:00Z")
+    found = cards(client, [*labs, falling[0]], labs=[falling_alp, falling[1]], procedures=[ercp])
+    assert found == []
+    rising = crp(120, when="2026-11-18T08:00:00Z")
+    found = cards(client, [*labs, crp(180)], labs=[falling_alp, rising], procedures=[ercp])
+    assert fired(found) == [CHOLANGITIS]
+
+
 def test_a_sign_counts_only_on_or_after_the_drainage_and_a_coded_cholangitis_is_one(
     client: FlaskClient,
 ) -> None:

@@ -398,15 +398,52 @@ class _Context:
         lab_low = interval.low if interval.from_lab else None
         return Reading(key, value, status, interval.high, when, together, shown, lab_low)
 
-    def measure(self, valueset_id: str, days: float, separate_draw: bool) -> Measurement | None:
+    def earlier(
+        self, valueset_ids: Iterable[str], table_id: str, latest: Reading, days: float
+    ) -> Reading | None:
+        """The result of the same analyte before `latest`: the latest usable one from another
+        draw (more than `same_draw_hours` earlier) at most `days` before it, in the same unit.
+        Its status is not judged ("unknown")."""
+        if latest.when is None:
+            return None
+        convert = self.converter(table_id)
+        gap = timedelta(hours=self.kb.param("same_draw_hours"))
+        since = latest.when - timedelta(days=days)
+        best: tuple[datetime, Resource] | None = None
+        for entry in self.classified.observations_in(valueset_ids):
+            obs_time = entry.time
+            if not entry.active or entry.key == latest.key or obs_time is None:
+                continue
+            if since <= obs_time < latest.when - gap and (best is None or obs_time > best[0]):
+                best = (obs_time, entry.resource)
+        if best is None:
+            return None
+        value = measured(best[1], convert)
+        if value is None:
+            return None
+        return Reading(
+            resource_key(best[1]), value, "unknown", None, best[0], shown=_shown(best[1])
+        )
+
+    def measure(
+        self, valueset_id: str, days: float, separate_draw: bool, trend_days: float | None = None
+    ) -> Measurement | None:
         """A finding's lab source (findings.py): the analyte's latest result, judged by its
         lab's range (no interval table is kept for these analytes); `separate_draw`: from
-        another draw than the ALP's only."""
+        another draw than the ALP's only; `trend_days`: with the result before it, up to that
+        many days earlier, for a trend."""
         found = self.reading([valueset_id], valueset_id, days, separate_draw=separate_draw)
         if found is None:
             return None
         shown = f"{found.shown}, {day(found.when)}" if found.when else found.shown
-        return Measurement(found.key, found.status, shown)
+        value = found.value if found.value == found.value else None
+        before = None
+        if trend_days is not None and value is not None:
+            before = self.earlier([valueset_id], valueset_id, found, trend_days)
+        if before is None:
+            return Measurement(found.key, found.status, shown, value)
+        was = f"{before.shown}, {day(before.when)}" if before.when else before.shown
+        return Measurement(found.key, found.status, shown, value, before.value, was)
 
 
 def derive(

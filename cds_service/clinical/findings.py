@@ -52,14 +52,20 @@ class Measurement:
     """low, normal, high or unknown"""
     shown: str
     """Value and date, as a card shows them: 6.1 umol/L, 12 Nov 2026."""
+    value: float | None = None
+    """In the analyte's unit (units.yaml `analytes`), when it could be converted."""
+    previous: float | None = None
+    """With a trend asked for: the result before it, from another draw within the trend
+    window, in the same unit."""
+    previous_shown: str = ""
 
 
 Moment = tuple[datetime, bool]
 """When something happened, and whether that carries a time of day (not a date alone)."""
 
-Measure = Callable[[str, float, bool], Measurement | None]
-"""(value set id, days before the ALP, from another draw only) -> the latest result of that
-analyte, or None."""
+Measure = Callable[[str, float, bool, float | None], Measurement | None]
+"""(value set id, days before the ALP, from another draw only, days before it to look for the
+result it follows or None) -> the latest result of that analyte, or None."""
 
 
 def day(when: datetime) -> str:
@@ -242,14 +248,27 @@ def _latest(
 
 def _measured(kb: KnowledgeBase, measure: Measure, source: FindingSource, found: Found) -> None:
     # The loader refuses a lab source without `within_days`.
-    result = measure(source.valueset, kb.param(source.within_days or ""), source.separate_draw)
+    trend_days = kb.param(source.falling_within_days) if source.falling_within_days else None
+    days = kb.param(source.within_days or "")
+    result = measure(source.valueset, days, source.separate_draw, trend_days)
     if result is None or result.status != source.status:
+        return
+    if source.falling_by and _falling(result, kb.param(source.falling_by)):
         return
     direction = "below" if source.status == "low" else "above"
     found.evidence.append(f"{result.key}: {result.shown}, {direction} its reference range")
     analyte = kb.valuesets[source.valueset].title.lower()
     found.mentions.append(f"{source.status} {analyte} ({result.shown})")
     found.ended_only = False
+
+
+def _falling(result: Measurement, fraction: float) -> bool:
+    """Lower than the result before it by at least `fraction` (a CRP of 180 after 260 the day
+    before: the inflammation is settling). Without a comparable earlier result (none in the
+    window, or a unit not converted) it is not falling: a new raised value counts."""
+    if result.value is None or result.previous is None:
+        return False
+    return result.value <= (1 - fraction) * result.previous
 
 
 _CELSIUS = frozenset({"cel", "degc", "\u00b0c", "c", "celsius"})
