@@ -1606,13 +1606,18 @@ def test_a_crp_still_raised_but_falling_after_drainage_is_not_a_sign_of_infectio
     rising_alp = alp(300, when="2026-11-12T08:00:00Z")
     labs = [alp(340), ggt(300), bilirubin(0.9)]
 
-    def outcome(today: dict[str, Any], *before: dict[str, Any], **extra: Any) -> list[str]:
+    def outcome(
+        today: dict[str, Any],
+        *before: dict[str, Any],
+        results: tuple[dict[str, Any], ...] = (),
+        conditions: tuple[dict[str, Any], ...] = (),
+    ) -> list[str]:
         found = cards(
             client,
-            [*labs, today, *extra.get("results", [])],
+            [*labs, today, *results],
             labs=[rising_alp, *before],
             procedures=[ercp],
-            conditions=extra.get("conditions", []),
+            conditions=conditions,
         )
         return fired(found)
 
@@ -1638,13 +1643,9 @@ def test_a_crp_still_raised_but_falling_after_drainage_is_not_a_sign_of_infectio
     shock = condition("R65.21", recorded="2026-11-20")
     temperature = observation("8310-5", 38.4, unit="Cel", ucum="Cel", when="2026-11-19T20:00:00Z")
     wbc = observation("6690-2", 16.2, unit="10*3/uL", ucum="10*3/uL", low=4, high=11)
-    for extra in (
-        {"conditions": [fever]},
-        {"conditions": [shock]},
-        {"results": [temperature]},
-        {"results": [wbc]},
-    ):
-        assert outcome(*falling, **extra) == [CHOLANGITIS], extra
+    for conditions, results in (((fever,), ()), ((shock,), ()), ((), (temperature,)), ((), (wbc,))):
+        found_rules = outcome(*falling, results=results, conditions=conditions)
+        assert found_rules == [CHOLANGITIS], (conditions, results)
     # A falling ALP with a normal bilirubin and a falling CRP is the recovery: no card (the
     # quiet rule); a rising CRP keeps the warning.
     falling_alp = alp(470, when="2026-11-12T08:00:00Z")
