@@ -1042,6 +1042,72 @@ def test_after_delivery_the_hellp_warning_does_not_ask_for_bile_acids(
     assert "Serum bile acids, blood pressure" in found[0]["detail"]
 
 
+HELLP = "alp-high-pregnancy-liver"
+
+
+def platelets(value: float, when: str = "2026-11-20T08:00:00Z", unit: str = "10*3/uL") -> Any:
+    return observation("777-3", value, when=when, unit=unit, ucum=unit, low=150, high=400)
+
+
+def alt_result(value: float, when: str = "2026-11-20T08:00:00Z") -> dict[str, Any]:
+    return observation("1742-6", value, when=when, low=7, high=33)
+
+
+def test_postnatal_hellp_warning_needs_evidence_with_cholestasis_of_pregnancy_recorded(
+    client: FlaskClient,
+) -> None:
+    # Ninth round (c4c, open since the sixth review): 3 days after delivery with ICP, ALT falling
+    # (300 before delivery, 120 now) and platelets 210 drawn with the ALP, the HELLP warning
+    # still showed. HELLP is low platelets, raised transaminases and haemolysis (Tennessee,
+    # Mississippi): with ICP recorded the warning rests only when none of it is there, and the
+    # postnatal ICP card shows. Low platelets, at any count in the week, never rest it.
+    record = [STILL_ACTIVE, condition("O26.643"), delivered(onset="2026-11-17")]  # 3 days
+    falling = alt_result(300, when="2026-11-16T08:00:00Z")
+    base = [alp(250), ggt(20), alt_result(120)]
+
+    def shown(results: list[Any], labs: list[Any], conditions: list[Any] = record) -> list[str]:
+        return fired(cards(client, [*base, *results], labs=labs, conditions=conditions))
+
+    found = cards(client, [*base, platelets(210)], labs=[falling], conditions=record)
+    assert fired(found) == [ICP]
+    assert "confirm it resolves" in found[0]["summary"]
+    assert "ALT falling and platelets 210 10*3/uL, 20 Nov 2026: HELLP not suggested" in (
+        found[0]["detail"]
+    )
+    assert shown([platelets(210000, unit="/uL")], [falling]) == [ICP]
+    ldh_normal = observation("2532-0", 450, low=135, high=214)
+    assert shown([platelets(210), ldh_normal], [falling]) == [ICP]
+    # The warning stays: low platelets now or earlier this week (150 itself counts), a count in
+    # another unit, no count with the ALP, haemolysis, a raised bilirubin or INR, or a raised
+    # ALT or AST not falling by 30% (rising, a smaller fall, nothing before it).
+    inr = observation("6301-6", 1.6, unit="{INR}", ucum="{INR}", low=0.8, high=1.2)
+    ast_first = observation("1920-8", 95, low=8, high=32)
+    for results, labs in (
+        ([platelets(130)], [falling]),
+        ([platelets(150)], [falling]),
+        ([platelets(210)], [falling, platelets(140, when="2026-11-18T08:00:00Z")]),
+        ([platelets(92000, unit="/uL")], [falling]),
+        ([], [falling]),
+        ([], [falling, platelets(230, when="2026-11-17T06:00:00Z")]),
+        ([platelets(210), observation("2532-0", 720, low=135, high=214)], [falling]),
+        ([platelets(210), bilirubin(2.4)], [falling]),
+        ([platelets(210), inr], [falling]),
+        ([platelets(210)], [alt_result(80, when="2026-11-18T08:00:00Z")]),
+        ([platelets(210)], [alt_result(150, when="2026-11-18T08:00:00Z")]),
+        ([platelets(210)], []),
+        ([platelets(210), ast_first], [falling]),
+    ):
+        found = cards(client, [*base, *results], labs=labs, conditions=record)
+        assert fired(found) == [HELLP], (results, labs)
+        assert "HELLP" in found[0]["summary"]
+    found = cards(client, [*base, platelets(130)], labs=[falling], conditions=record)
+    assert "Platelets 130 10*3/uL, 20 Nov 2026: low enough for HELLP" in found[0]["detail"]
+    # Without ICP recorded nothing explains the raised liver tests after birth: the warning
+    # stays whatever the trend (judgement; pre-eclampsia needs no low platelets).
+    no_icp = [STILL_ACTIVE, delivered(onset="2026-11-17")]
+    assert shown([platelets(210)], [falling], no_icp) == [HELLP]
+
+
 @pytest.mark.parametrize(
     ("onset", "value", "expected"),
     [

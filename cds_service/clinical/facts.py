@@ -101,6 +101,17 @@ FACTS: dict[str, str] = {
     "inr.value": "INR (co-resulted or in the liver-panel window), as a card shows it",
     "inr.level": "INR as a number, for comparisons (co-resulted or in the liver-panel window)",
     "inr.raised": "INR at or above the acute-liver-failure threshold",
+    "transaminases.trend": "falling (every raised ALT or AST at least the falling fraction below "
+    "its result before, from another draw in the liver-panel window), rising (one above it), "
+    "unchanged, first (a raised one with no result before it), or not raised",
+    "platelets.lowest": "the lowest platelet count (10*9/L) co-resulted or in the liver-panel "
+    "window; null when none could be read",
+    "platelets.shown": "that count as a card says it (92 10*3/uL, 18 Nov 2026)",
+    "platelets.with_alp": "a platelet count that could be read was drawn with the ALP "
+    "(co-resulted, or within the result-time tolerance)",
+    "ldh.highest": "the highest LDH (U/L) co-resulted or in the liver-panel window; null when "
+    "none could be read",
+    "ldh.shown": "that LDH as a card says it (720 U/L, 19 Nov 2026)",
     "pth.status": "PTH high, normal, low, unknown or absent (bone-lab window)",
     "vitamin_d.status": "25-OH vitamin D deficient (below the deficiency limit), low, normal, "
     "unknown or absent (bone-lab window)",
@@ -398,6 +409,25 @@ class _Context:
         lab_low = interval.low if interval.from_lab else None
         return Reading(key, value, status, interval.high, when, together, shown, lab_low)
 
+    def all_readings(self, valueset_id: str, days: float) -> list[Reading]:
+        """Every usable result of an analyte co-resulted or in the `days` before the ALP, in the
+        unit its thresholds use (units.yaml `analytes`); a unit not converted is left out.
+        Their status is not judged ("unknown"): rules read them against fixed thresholds."""
+        convert = self.converter(valueset_id)
+        found = []
+        for entry in self.classified.observations_in([valueset_id]):
+            together = self.together(entry.key, entry.time)
+            if not entry.active or not (
+                together or _within(entry.time, self.when, days, self.tolerance)
+            ):
+                continue
+            value = measured(entry.resource, convert)
+            if value is not None:
+                when = entry.time or self.when
+                shown = _shown(entry.resource)
+                found.append(Reading(entry.key, value, "unknown", None, when, together, shown))
+        return found
+
     def earlier(
         self, valueset_ids: Iterable[str], table_id: str, latest: Reading, days: float
     ) -> Reading | None:
@@ -523,6 +553,7 @@ def derive(
     _fasting(ctx, facts, alp)
     _ggt(ctx, facts)
     _liver_panel(ctx, facts)
+    _hellp_labs(ctx, facts)
     _bone_labs(ctx, facts)
     _bile_acids_peak(ctx, facts)
     _electrolytes(ctx, facts)
@@ -763,6 +794,56 @@ def _liver_panel(ctx: _Context, facts: Facts) -> None:
         facts.set("inr.value", _fmt(inr.value, 1), [inr.key])
         facts.set("inr.level", inr.value, [inr.key])
         facts.set("inr.raised", inr.value >= ctx.kb.param("alf_inr_min"), [inr.key])
+    _transaminase_trend(ctx, facts, alt, ast, days)
+
+
+def _transaminase_trend(
+    ctx: _Context, facts: Facts, alt: Reading | None, ast: Reading | None, days: float
+) -> None:
+    """Whether the raised ALT or AST is settling: each against its own result before it (from
+    another draw, at most `days` earlier). After delivery a falling ALT is resolving cholestasis
+    of pregnancy or pre-eclampsia, where a rising one can be HELLP."""
+    fraction = ctx.kb.param("transaminase_falling_min_fraction")
+    trends: list[str] = []
+    keys: list[str] = []
+    for reading, valueset in ((alt, "alt"), (ast, "ast")):
+        if reading is None or reading.status != "high":
+            continue
+        keys.append(reading.key)
+        before = ctx.earlier([valueset], valueset, reading, days)
+        if before is None:
+            trends.append("first")
+            continue
+        keys.append(before.key)
+        if reading.value <= (1 - fraction) * before.value:
+            trends.append("falling")
+        elif reading.value > before.value:
+            trends.append("rising")
+        else:
+            trends.append("unchanged")
+    # Each raised one must be falling for the whole to be: a rise, or one not comparable, wins.
+    order = ("rising", "first", "unchanged", "falling")
+    trend = next((t for t in order if t in trends), "not raised")
+    facts.set("transaminases.trend", trend, keys)
+
+
+def _hellp_labs(ctx: _Context, facts: Facts) -> None:
+    """Platelets and LDH for the HELLP criteria (Tennessee, Mississippi): the lowest count and
+    the highest LDH in the liver-panel window, each in the unit the criteria use."""
+    days = ctx.kb.param("liver_panel_window_days")
+    platelets = ctx.all_readings("platelets", days)
+    lowest = min(platelets, key=lambda r: r.value, default=None)
+    with_alp = [r.key for r in platelets if r.together]
+    facts.set("platelets.with_alp", bool(with_alp), with_alp)
+    if lowest is not None:
+        facts.set("platelets.lowest", round(lowest.value, 1), [lowest.key])
+        when = f", {day(lowest.when)}" if lowest.when else ""
+        facts.set("platelets.shown", f"{lowest.shown}{when}", [lowest.key])
+    ldh = max(ctx.all_readings("ldh", days), key=lambda r: r.value, default=None)
+    if ldh is not None:
+        facts.set("ldh.highest", round(ldh.value, 1), [ldh.key])
+        when = f", {day(ldh.when)}" if ldh.when else ""
+        facts.set("ldh.shown", f"{ldh.shown}{when}", [ldh.key])
 
 
 def _bone_labs(ctx: _Context, facts: Facts) -> None:
