@@ -1071,8 +1071,9 @@ def test_postnatal_hellp_warning_needs_evidence_with_cholestasis_of_pregnancy_re
     found = cards(client, [*base, platelets(210)], labs=[falling], conditions=record)
     assert fired(found) == [ICP]
     assert "confirm it resolves" in found[0]["summary"]
-    assert "ALT falling and platelets 210 10*3/uL, 20 Nov 2026: HELLP not suggested" in (
-        found[0]["detail"]
+    assert (
+        "ALT falling and platelets 210 10*3/uL, 20 Nov 2026: HELLP not suggested"
+        in (found[0]["detail"])
     )
     assert shown([platelets(210000, unit="/uL")], [falling]) == [ICP]
     ldh_normal = observation("2532-0", 450, low=135, high=214)
