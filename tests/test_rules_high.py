@@ -1703,6 +1703,11 @@ def test_a_crp_still_raised_but_falling_after_drainage_is_not_a_sign_of_infectio
         (crp(18, unit="mg/dL"), [crp(120, when="2026-11-18T08:00:00Z")]),
     ):
         assert outcome(today, *before) == [CHOLANGITIS], (today, before)
+    # A CRP sent without a unit is still judged against its own range (a raised one counts);
+    # it is only not compared with a CRP in another unit.
+    unitless = observation("1988-5", 180, unit=None, ucum=None, low=0, high=5)
+    assert outcome(unitless) == [CHOLANGITIS]
+    assert outcome(unitless, crp(260, when="2026-11-16T08:00:00Z")) == [CHOLANGITIS]
     # A falling CRP never hides a fever, sepsis or an abnormal white count.
     falling = (crp(180), crp(260, when="2026-11-16T08:00:00Z"))
     fever = condition("R50.9", onset="2026-11-19")

@@ -338,13 +338,8 @@ class _Context:
     def converter(self, table_id: str) -> Converter:
         table = self.kb.intervals.get(table_id)
         if table is None:
-            units = self.kb.analyte_units.get(table_id)
-            if units is not None:
-                # Converted into the unit its thresholds are stated in (bile acids in umol/L,
-                # platelets in 10*9/L), with the lab's range beside it.
-                return units.convert
-            # No table (INR, PTH, phosphate...): the value as reported, judged only by the
-            # lab's own range, which is in the same unit.
+            # No table (INR, PTH, phosphate, CRP...): the value as reported, judged only by the
+            # lab's own range, which is in the same unit (a result without a unit too).
             return lambda value, code, text: value
         if table.unit == "U/L":
             return self.enzyme
@@ -409,11 +404,20 @@ class _Context:
         lab_low = interval.low if interval.from_lab else None
         return Reading(key, value, status, interval.high, when, together, shown, lab_low)
 
+    def in_unit(self, valueset_id: str) -> Converter:
+        """Into the unit an analyte's fixed thresholds use (units.yaml `analytes`: bile acids
+        umol/L, platelets 10*9/L), to compare results in different units; it gives None for a
+        unit not listed, or none (never assumed). Else the analyte's own converter."""
+        units = self.kb.analyte_units.get(valueset_id)
+        if units is not None:
+            return units.convert
+        return self.converter(valueset_id)
+
     def all_readings(self, valueset_id: str, days: float) -> list[Reading]:
         """Every usable result of an analyte co-resulted or in the `days` before the ALP, in the
-        unit its thresholds use (units.yaml `analytes`); a unit not converted is left out.
-        Their status is not judged ("unknown"): rules read them against fixed thresholds."""
-        convert = self.converter(valueset_id)
+        unit its thresholds use (`in_unit`); a unit not converted is left out. Their status is
+        not judged ("unknown"): rules read them against fixed thresholds."""
+        convert = self.in_unit(valueset_id)
         found = []
         for entry in self.classified.observations_in([valueset_id]):
             together = self.together(entry.key, entry.time)
@@ -429,14 +433,13 @@ class _Context:
         return found
 
     def earlier(
-        self, valueset_ids: Iterable[str], table_id: str, latest: Reading, days: float
+        self, valueset_ids: Iterable[str], convert: Converter, latest: Reading, days: float
     ) -> Reading | None:
         """The result of the same analyte before `latest`: the latest usable one from another
-        draw (more than `same_draw_hours` earlier) at most `days` before it, in the same unit.
-        Its status is not judged ("unknown")."""
+        draw (more than `same_draw_hours` earlier) at most `days` before it, converted by
+        `convert` (None when it cannot be). Its status is not judged ("unknown")."""
         if latest.when is None:
             return None
-        convert = self.converter(table_id)
         gap = timedelta(hours=self.kb.param("same_draw_hours"))
         since = latest.when - timedelta(days=days)
         best: tuple[datetime, Resource] | None = None
@@ -466,10 +469,23 @@ class _Context:
         if found is None:
             return None
         shown = f"{found.shown}, {day(found.when)}" if found.when else found.shown
-        value = found.value if found.value == found.value else None
+        if trend_days is None:
+            return Measurement(found.key, found.status, shown)
+        # Compared in one unit (CRP in mg/dL and mg/L): a result that cannot be converted is
+        # not compared, so it is never "falling".
+        convert = self.in_unit(valueset_id)
+        resource = next(
+            (
+                e.resource
+                for e in self.classified.observations_in([valueset_id])
+                if e.key == found.key
+            ),
+            None,
+        )
+        value = measured(resource, convert) if resource is not None else None
         before = None
-        if trend_days is not None and value is not None:
-            before = self.earlier([valueset_id], valueset_id, found, trend_days)
+        if value is not None:
+            before = self.earlier([valueset_id], convert, found, trend_days)
         if before is None:
             return Measurement(found.key, found.status, shown, value)
         was = f"{before.shown}, {day(before.when)}" if before.when else before.shown
@@ -810,7 +826,7 @@ def _transaminase_trend(
         if reading is None or reading.status != "high":
             continue
         keys.append(reading.key)
-        before = ctx.earlier([valueset], valueset, reading, days)
+        before = ctx.earlier([valueset], ctx.converter(valueset), reading, days)
         if before is None:
             trends.append("first")
             continue
