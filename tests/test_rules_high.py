@@ -1103,6 +1103,13 @@ def test_postnatal_hellp_warning_needs_evidence_with_cholestasis_of_pregnancy_re
         assert "HELLP" in found[0]["summary"]
     found = cards(client, [*base, platelets(130)], labs=[falling], conditions=record)
     assert "Platelets 130 10*3/uL, 20 Nov 2026: low enough for HELLP" in found[0]["detail"]
+    # More than resolving ICP explains (the postnatal ICP card would not show): an ALP above 3x
+    # or a raised GGT keeps the warning, not a bone or liver work-up 3 days after birth.
+    for more in ([alp(420), ggt(20)], [alp(250), ggt(120)]):
+        found = cards(
+            client, [*more, alt_result(120), platelets(210)], labs=[falling], conditions=record
+        )
+        assert fired(found) == [HELLP], more
     # Without ICP recorded nothing explains the raised liver tests after birth: the warning
     # stays whatever the trend (judgement; pre-eclampsia needs no low platelets).
     no_icp = [STILL_ACTIVE, delivered(onset="2026-11-17")]
