@@ -1116,6 +1116,28 @@ def test_postnatal_hellp_warning_needs_evidence_with_cholestasis_of_pregnancy_re
     assert shown([platelets(210)], [falling], no_icp) == [HELLP]
 
 
+def test_in_the_first_postnatal_week_with_icp_either_hellp_or_the_icp_card_shows(
+    client: FlaskClient,
+) -> None:
+    # The HELLP warning and the postnatal ICP card carry the same evidence list (kept alike by
+    # hand in two rules): over every combination exactly one of them shows, never a bone or
+    # liver work-up 3 days after birth.
+    record = [STILL_ACTIVE, condition("O26.643"), delivered(onset="2026-11-17")]
+    ldh = observation("2532-0", 720, low=135, high=214)
+    for count in (None, 130, 210):
+        for before in (300, 90):  # ALT falling to 120, or rising
+            for value, gamma in ((250, 20), (420, 20), (250, 120)):
+                for extra in ([], [ldh]):
+                    results = [alp(value), ggt(gamma), alt_result(120), *extra]
+                    if count is not None:
+                        results.append(platelets(count))
+                    labs = [alt_result(before, when="2026-11-16T08:00:00Z")]
+                    found = fired(cards(client, results, labs=labs, conditions=record))
+                    quiet = count == 210 and before == 300 and (value, gamma) == (250, 20)
+                    expected = [ICP] if quiet and not extra else [HELLP]
+                    assert found == expected, (count, before, value, gamma, extra)
+
+
 @pytest.mark.parametrize(
     ("onset", "value", "expected"),
     [
