@@ -31,10 +31,25 @@ def edit(path: Path, old: str, new: str) -> None:
 
 
 def test_the_shipped_knowledge_base_loads(kb: KnowledgeBase) -> None:
-    assert kb.version == "2.5.0"
+    assert kb.version == "2.6.0"
     assert len(kb.content_hash) == 64
     assert "alp-high-confirm-origin" in kb.rules
     assert kb.units.to_units_per_litre(1.0, "ukat/L", None) == (60.0, "ukat/L")
+
+
+def test_analyte_units_convert_into_the_unit_their_thresholds_use(kb: KnowledgeBase) -> None:
+    # Ninth round (v09): bile acids in mmol/L were not read. Units and factors are data.
+    bile = kb.analyte_units["bile-acids"]
+    assert bile.unit == "umol/L"
+    assert bile.convert(0.11, "mmol/L", None) == pytest.approx(110)
+    assert bile.convert(110, None, "\u00b5mol / L") == 110
+    assert bile.convert(110, None, "uM") == 110
+    assert bile.convert(110, None, None) is None  # no unit: not assumed
+    assert bile.convert(8, None, "umol/dL") is None
+    assert kb.analyte_units["platelets"].convert(92000, None, "/uL") == pytest.approx(92)
+    assert kb.analyte_units["platelets"].convert(92, "10*3/uL", None) == 92
+    assert kb.analyte_units["crp"].convert(2.6, "mg/dL", None) == pytest.approx(26)
+    assert kb.analyte_units["ldh"].convert(10, "ukat/L", None) == 600
 
 
 @pytest.mark.parametrize(
@@ -148,7 +163,26 @@ def test_the_shipped_knowledge_base_loads(kb: KnowledgeBase) -> None:
             r"unknown value set 'nope'",
         ),
         ("units.yaml", "factor: 60", "factor: 0", r"units.yaml: \$.units\[1\].factor"),
-        ("kb.yaml", "version: 2.5.0", "version: one", r"kb.yaml: \$.version"),
+        (
+            "findings.yaml",
+            "ended_by: biliary-stent-removal}]",
+            "ended_by: nope}]",
+            r"biliary-stent-in-place.sources\[0\].ended_by: unknown value set .nope.",
+        ),
+        (
+            "findings.yaml",
+            "by: crp_falling_min_fraction",
+            "by: nope",
+            r"unless_falling.by: unknown parameter 'nope'",
+        ),
+        ("units.yaml", "  ldh:\n", "  nope:\n", r"units.yaml: \$.analytes.nope: unknown value set"),
+        (
+            "units.yaml",
+            "    catalytic: true\n",
+            "",
+            r"units.yaml: \$.analytes.ldh: `units` is needed unless `catalytic` is true",
+        ),
+        ("kb.yaml", "version: 2.6.0", "version: one", r"kb.yaml: \$.version"),
         ("kb.yaml", "name: alp-cds rulebook", "name: [unclosed", r"kb.yaml: not valid YAML"),
     ],
 )

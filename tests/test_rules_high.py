@@ -747,6 +747,38 @@ def test_bile_acids_in_micromolar_are_read_as_micromol_per_litre(
 
 
 @pytest.mark.parametrize(
+    ("value", "unit", "ucum", "rule"),
+    [
+        (0.11, "mmol/L", "mmol/L", "alp-high-pregnancy-icp-severe"),  # 110 umol/L
+        (0.11, "mmol/l", None, "alp-high-pregnancy-icp-severe"),
+        (0.045, "mM", None, "alp-high-pregnancy-icp"),  # 45 umol/L: moderate
+        (0.008, "mmol/L", "mmol/L", PREGNANCY),  # 8 umol/L: not ICP by itself
+        (45000, "nmol/L", "nmol/L", "alp-high-pregnancy-icp"),
+        (110, "\u00b5mol / L", None, "alp-high-pregnancy-icp-severe"),  # spaces in the unit
+        (110, "micromoles/L", None, "alp-high-pregnancy-icp-severe"),
+    ],
+)
+def test_bile_acids_in_other_molar_units_are_converted_to_micromol_per_litre(
+    client: FlaskClient, value: float, unit: str, ucum: str | None, rule: str
+) -> None:
+    # Ninth round (v09): bile acids of 0.11 mmol/L (110 umol/L) were not converted and were
+    # read as "unit not read" (the ICP card, never the severe warning). The units and their
+    # factors are the knowledge base's (units.yaml `analytes`).
+    weeks = [condition("Z3A.33", recorded="2026-11-19")]
+    result = observation("14628-2", value, when="2026-11-19T08:00:00Z", unit=unit, ucum=ucum)
+    found = cards(client, [alp(240), ggt(15)], conditions=weeks, labs=[result])
+    assert fired(found) == [rule]
+    assert "unit not read" not in found[0]["summary"]
+    if rule != PREGNANCY:
+        assert f"bile acids {value:g} {unit}, 19 Nov 2026" in found[0]["summary"]
+    # A lower bound sent as text in mmol/L is read too.
+    text = observation("14628-2", None, when="2026-11-19T08:00:00Z", unit=None, ucum=None)
+    text["valueString"] = ">0.1 mmol/L"
+    found = cards(client, [alp(240), ggt(15)], conditions=weeks, labs=[text])
+    assert fired(found) == ["alp-high-pregnancy-icp-severe"]
+
+
+@pytest.mark.parametrize(
     "result",
     [
         observation("14628-2", 25, unit="mg/L", ucum="mg/L", low=0, high=4),
@@ -1008,6 +1040,102 @@ def test_after_delivery_the_hellp_warning_does_not_ask_for_bile_acids(
     # In pregnancy it still asks for them.
     found = cards(client, [alp(250), alt], conditions=[condition("Z3A.34", recorded="2026-11-19")])
     assert "Serum bile acids, blood pressure" in found[0]["detail"]
+
+
+HELLP = "alp-high-pregnancy-liver"
+
+
+def platelets(value: float, when: str = "2026-11-20T08:00:00Z", unit: str = "10*3/uL") -> Any:
+    return observation("777-3", value, when=when, unit=unit, ucum=unit, low=150, high=400)
+
+
+def alt_result(value: float, when: str = "2026-11-20T08:00:00Z") -> dict[str, Any]:
+    return observation("1742-6", value, when=when, low=7, high=33)
+
+
+def test_postnatal_hellp_warning_needs_evidence_with_cholestasis_of_pregnancy_recorded(
+    client: FlaskClient,
+) -> None:
+    # Ninth round (c4c, open since the sixth review): 3 days after delivery with ICP, ALT falling
+    # (300 before delivery, 120 now) and platelets 210 drawn with the ALP, the HELLP warning
+    # still showed. HELLP is low platelets, raised transaminases and haemolysis (Tennessee,
+    # Mississippi): with ICP recorded the warning rests only when none of it is there, and the
+    # postnatal ICP card shows. Low platelets, at any count in the week, never rest it.
+    record = [STILL_ACTIVE, condition("O26.643"), delivered(onset="2026-11-17")]  # 3 days
+    falling = alt_result(300, when="2026-11-16T08:00:00Z")
+    base = [alp(250), ggt(20), alt_result(120)]
+
+    def shown(results: list[Any], labs: list[Any], conditions: list[Any] = record) -> list[str]:
+        return fired(cards(client, [*base, *results], labs=labs, conditions=conditions))
+
+    found = cards(client, [*base, platelets(210)], labs=[falling], conditions=record)
+    assert fired(found) == [ICP]
+    assert "confirm it resolves" in found[0]["summary"]
+    assert (
+        "ALT falling and platelets 210 10*3/uL, 20 Nov 2026: HELLP not suggested"
+        in (found[0]["detail"])
+    )
+    assert shown([platelets(210000, unit="/uL")], [falling]) == [ICP]
+    ldh_normal = observation("2532-0", 450, low=135, high=214)
+    assert shown([platelets(210), ldh_normal], [falling]) == [ICP]
+    # The warning stays: low platelets now or earlier this week (150 itself counts), a count in
+    # another unit, no count with the ALP, haemolysis, a raised bilirubin or INR, or a raised
+    # ALT or AST not falling by 30% (rising, a smaller fall, nothing before it).
+    inr = observation("6301-6", 1.6, unit="{INR}", ucum="{INR}", low=0.8, high=1.2)
+    ast_first = observation("1920-8", 95, low=8, high=32)
+    for results, labs in (
+        ([platelets(130)], [falling]),
+        ([platelets(150)], [falling]),
+        ([platelets(210)], [falling, platelets(140, when="2026-11-18T08:00:00Z")]),
+        ([platelets(92000, unit="/uL")], [falling]),
+        ([], [falling]),
+        ([], [falling, platelets(230, when="2026-11-17T06:00:00Z")]),
+        ([platelets(210), observation("2532-0", 720, low=135, high=214)], [falling]),
+        ([platelets(210), bilirubin(2.4)], [falling]),
+        ([platelets(210), inr], [falling]),
+        ([platelets(210)], [alt_result(80, when="2026-11-18T08:00:00Z")]),
+        ([platelets(210)], [alt_result(150, when="2026-11-18T08:00:00Z")]),
+        ([platelets(210)], []),
+        ([platelets(210), ast_first], [falling]),
+    ):
+        found = cards(client, [*base, *results], labs=labs, conditions=record)
+        assert fired(found) == [HELLP], (results, labs)
+        assert "HELLP" in found[0]["summary"]
+    found = cards(client, [*base, platelets(130)], labs=[falling], conditions=record)
+    assert "Platelets 130 10*3/uL, 20 Nov 2026: low enough for HELLP" in found[0]["detail"]
+    # More than resolving ICP explains (the postnatal ICP card would not show): an ALP above 3x
+    # or a raised GGT keeps the warning, not a bone or liver work-up 3 days after birth.
+    for more in ([alp(420), ggt(20)], [alp(250), ggt(120)]):
+        found = cards(
+            client, [*more, alt_result(120), platelets(210)], labs=[falling], conditions=record
+        )
+        assert fired(found) == [HELLP], more
+    # Without ICP recorded nothing explains the raised liver tests after birth: the warning
+    # stays whatever the trend (judgement; pre-eclampsia needs no low platelets).
+    no_icp = [STILL_ACTIVE, delivered(onset="2026-11-17")]
+    assert shown([platelets(210)], [falling], no_icp) == [HELLP]
+
+
+def test_in_the_first_postnatal_week_with_icp_either_hellp_or_the_icp_card_shows(
+    client: FlaskClient,
+) -> None:
+    # The HELLP warning and the postnatal ICP card carry the same evidence list (kept alike by
+    # hand in two rules): over every combination exactly one of them shows, never a bone or
+    # liver work-up 3 days after birth.
+    record = [STILL_ACTIVE, condition("O26.643"), delivered(onset="2026-11-17")]
+    ldh = observation("2532-0", 720, low=135, high=214)
+    for count in (None, 130, 210):
+        for before in (300, 90):  # ALT falling to 120, or rising
+            for value, gamma in ((250, 20), (420, 20), (250, 120)):
+                for extra in ([], [ldh]):
+                    results = [alp(value), ggt(gamma), alt_result(120), *extra]
+                    if count is not None:
+                        results.append(platelets(count))
+                    labs = [alt_result(before, when="2026-11-16T08:00:00Z")]
+                    found = fired(cards(client, results, labs=labs, conditions=record))
+                    quiet = count == 210 and before == 300 and (value, gamma) == (250, 20)
+                    expected = [ICP] if quiet and not extra else [HELLP]
+                    assert found == expected, (count, before, value, gamma, extra)
 
 
 @pytest.mark.parametrize(
@@ -1557,6 +1685,78 @@ def test_low_white_count_sepsis_and_a_charted_temperature_are_signs_of_infection
         assert CHOLANGITIS not in fired(found), quiet
 
 
+def crp(value: float, when: str = "2026-11-20T08:00:00Z", unit: str = "mg/L") -> dict[str, Any]:
+    high = 5 if unit == "mg/L" else 0.5
+    return observation("1988-5", value, when=when, unit=unit, ucum=unit, low=0, high=high)
+
+
+def test_a_crp_still_raised_but_falling_after_drainage_is_not_a_sign_of_infection(
+    client: FlaskClient,
+) -> None:
+    # Ninth round (r05, c3d; open since the seventh review): CRP 260 before an ERCP and 180
+    # after it, or 210 then 95, with no fever and a normal white count, gave the same-day
+    # cholangitis warning while the patient recovered. A CRP at least a quarter below the CRP
+    # up to 4 days before it is settling (its half-life is about 19 hours; Pepys 2003); a
+    # rising, barely changed or new raised CRP still counts, and so does any other sign.
+    ercp = procedure("386718000", "2026-11-17")
+    rising_alp = alp(300, when="2026-11-12T08:00:00Z")
+    labs = [alp(340), ggt(300), bilirubin(0.9)]
+
+    def outcome(
+        today: dict[str, Any],
+        *before: dict[str, Any],
+        results: tuple[dict[str, Any], ...] = (),
+        conditions: tuple[dict[str, Any], ...] = (),
+    ) -> list[str]:
+        found = cards(
+            client,
+            [*labs, today, *results],
+            labs=[rising_alp, *before],
+            procedures=[ercp],
+            conditions=conditions,
+        )
+        return fired(found)
+
+    # Falling: no warning; the liver card (ALP rising after the drainage).
+    assert outcome(crp(180), crp(260, when="2026-11-16T08:00:00Z")) == [LIVER]  # r05
+    assert outcome(crp(95), crp(210, when="2026-11-18T08:00:00Z")) == [LIVER]  # c3d
+    assert outcome(crp(180), crp(26, when="2026-11-16T08:00:00Z", unit="mg/dL")) == [LIVER]
+    # Still a sign: rising, a fall under a quarter, none before it, a rebound after a fall, an
+    # earlier CRP more than 4 days before, a rise across units.
+    for today, before in (
+        (crp(180), [crp(120, when="2026-11-18T08:00:00Z")]),
+        (crp(180), [crp(200, when="2026-11-18T08:00:00Z")]),
+        (crp(180), []),
+        (crp(150), [crp(260, when="2026-11-16T08:00:00Z"), crp(95, when="2026-11-18T08:00:00Z")]),
+        (crp(180), [crp(260, when="2026-11-15T08:00:00Z")]),
+        (crp(18, unit="mg/dL"), [crp(120, when="2026-11-18T08:00:00Z")]),
+    ):
+        assert outcome(today, *before) == [CHOLANGITIS], (today, before)
+    # A CRP sent without a unit is still judged against its own range (a raised one counts);
+    # it is only not compared with a CRP in another unit.
+    unitless = observation("1988-5", 180, unit=None, ucum=None, low=0, high=5)
+    assert outcome(unitless) == [CHOLANGITIS]
+    assert outcome(unitless, crp(260, when="2026-11-16T08:00:00Z")) == [CHOLANGITIS]
+    # A falling CRP never hides a fever, sepsis or an abnormal white count.
+    falling = (crp(180), crp(260, when="2026-11-16T08:00:00Z"))
+    fever = condition("R50.9", onset="2026-11-19")
+    fever["code"]["text"] = "Fever"
+    shock = condition("R65.21", recorded="2026-11-20")
+    temperature = observation("8310-5", 38.4, unit="Cel", ucum="Cel", when="2026-11-19T20:00:00Z")
+    wbc = observation("6690-2", 16.2, unit="10*3/uL", ucum="10*3/uL", low=4, high=11)
+    for conditions, results in (((fever,), ()), ((shock,), ()), ((), (temperature,)), ((), (wbc,))):
+        found_rules = outcome(*falling, results=results, conditions=conditions)
+        assert found_rules == [CHOLANGITIS], (conditions, results)
+    # A falling ALP with a normal bilirubin and a falling CRP is the recovery: no card (the
+    # quiet rule); a rising CRP keeps the warning.
+    falling_alp = alp(470, when="2026-11-12T08:00:00Z")
+    found = cards(client, [*labs, falling[0]], labs=[falling_alp, falling[1]], procedures=[ercp])
+    assert found == []
+    rising = crp(120, when="2026-11-18T08:00:00Z")
+    found = cards(client, [*labs, crp(180)], labs=[falling_alp, rising], procedures=[ercp])
+    assert fired(found) == [CHOLANGITIS]
+
+
 def test_a_sign_counts_only_on_or_after_the_drainage_and_a_coded_cholangitis_is_one(
     client: FlaskClient,
 ) -> None:
@@ -1603,6 +1803,47 @@ def test_a_sign_counts_only_on_or_after_the_drainage_and_a_coded_cholangitis_is_
     ):
         found = cards(client, labs, labs=rising, procedures=[ercp], conditions=[sign])
         assert fired(found) == [CHOLANGITIS], sign
+
+
+def test_a_sign_hours_before_a_same_day_drainage_is_its_reason_not_its_failure(
+    client: FlaskClient,
+) -> None:
+    # Ninth round (n06): a fever charted as a problem at 06:00, the reason for an ERCP at 14:00
+    # the same day, counted as a sign that the drainage had failed (dates were compared, not
+    # times). With both times known they are ordered; with a date alone on either side the
+    # same day still counts (it cannot be ordered).
+    bili = bilirubin(6.0)
+    labs = [alp(480, when="2026-11-20T08:00:00Z"), ggt(600), bili]
+    rising = [alp(350, when="2026-11-10T08:00:00Z")]
+
+    def ercp(performed: str) -> dict[str, Any]:
+        return procedure("386718000", performed)
+
+    def fever(**dates: str) -> dict[str, Any]:
+        entry = condition("R50.9", **dates)
+        entry["code"]["text"] = "Fever"
+        return entry
+
+    def sepsis(**dates: str) -> dict[str, Any]:
+        entry = condition("R65.21", **dates)
+        entry["code"]["text"] = "Septic shock"
+        return entry
+
+    cases = [
+        # (drainage, sign, warns)
+        ("2026-11-19T14:00:00Z", fever(onset="2026-11-19T06:00:00Z"), False),
+        ("2026-11-19T14:00:00Z", sepsis(recorded="2026-11-19T09:30:00Z"), False),
+        ("2026-11-19T14:00:00+01:00", fever(onset="2026-11-19T13:30:00Z"), True),  # 13:00Z
+        ("2026-11-19T14:00:00Z", fever(onset="2026-11-19T18:00:00Z"), True),
+        ("2026-11-19T14:00:00Z", fever(onset="2026-11-19"), True),  # date alone: same day
+        ("2026-11-19", fever(onset="2026-11-19T06:00:00Z"), True),  # drainage date alone
+        ("2026-11-19T14:00:00Z", fever(onset="2026-11-18T22:00:00Z"), False),  # the day before
+    ]
+    for performed, sign, warns in cases:
+        found = cards(client, labs, labs=rising, procedures=[ercp(performed)], conditions=[sign])
+        assert (fired(found) == [CHOLANGITIS]) is warns, (performed, sign)
+        if not warns:
+            assert fired(found) == [LIVER], (performed, sign)
 
 
 def test_right_after_drainage_the_liver_card_does_not_ask_for_ama_or_mrcp(
@@ -1781,6 +2022,54 @@ def test_a_biliary_stent_in_place_keeps_cholangitis_in_view_for_a_year(
         _stent("2026-07-20", "Ureteric stent insertion"),
     ):
         assert CHOLANGITIS not in fired(cards(client, results, procedures=[other]))
+
+
+def test_a_biliary_stent_removed_on_a_later_day_is_no_longer_in_place(
+    client: FlaskClient,
+) -> None:
+    # Ninth round (n03): a plastic stent placed in July and removed in September, no new stent,
+    # still counted as a stent in place, so a raised CRP and ALP in November gave the same-day
+    # cholangitis warning. A removal on a later day ends it; an exchange (a removal and a new
+    # stent the same day, in one note or two) does not.
+    crp = observation("1988-5", 180, unit="mg/L", ucum="mg/L", low=0, high=5)
+    results = [alp(420), ggt(300), bilirubin(3.5), crp]
+    placed = _stent("2026-07-20")
+
+    def removal(performed: str, text: str = "ERCP: removal of biliary stent", **kw: str) -> Any:
+        return _stent(performed, text) | kw
+
+    coded = procedure("0FPB8DZ", "2026-09-10", system="http://www.cms.gov/Medicare/Coding/ICD10")
+    for ended in (
+        [placed, removal("2026-09-10")],
+        [placed, removal("2026-09-10", "Biliary stent removed, no further stent required")],
+        [placed, coded],
+    ):
+        found = cards(client, results, procedures=ended)
+        assert fired(found) == [LIVER], ended
+        assert "cholangitis or blocked stent" not in found[0]["summary"]
+    # Still in place: a removal the same day as a new stent (an exchange in two entries), an
+    # exchange in one note, a removal before the stent, one only planned or not done, one not
+    # biliary, or one dated after the ALP.
+    for in_place in (
+        [placed, removal("2026-09-10"), _stent("2026-09-10")],
+        [placed, _stent("2026-09-10", "Occluded biliary stent removed, new biliary stent placed")],
+        [removal("2026-07-01"), placed],
+        [placed, removal("2026-09-10", "Removal of biliary stent planned")],
+        [placed, removal("2026-09-10", status="not-done")],
+        [placed, removal("2026-09-10", "Removal of ureteric stent")],
+        [placed, removal("2026-11-25")],
+    ):
+        assert fired(cards(client, results, procedures=in_place)) == [CHOLANGITIS], in_place
+    # A removal at ERCP in the last 42 days is itself a recent biliary procedure: the warning
+    # still shows (cholangitis after ERCP).
+    recent = [placed, removal("2026-11-01")]
+    assert fired(cards(client, results, procedures=recent)) == [CHOLANGITIS]
+    # With a fever after a removal, the liver card names it: suspected cholangitis, same day.
+    fever = condition("R50.9", onset="2026-11-19")
+    fever["code"]["text"] = "Fever"
+    found = cards(client, results, procedures=[placed, coded], conditions=[fever])
+    assert fired(found) == [LIVER]
+    assert "suspected cholangitis; same-day review" in found[0]["detail"]
 
 
 def test_a_raised_bilirubin_with_a_fever_names_cholangitis_on_the_liver_card(

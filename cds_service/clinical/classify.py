@@ -72,12 +72,31 @@ def _first_time(*values: Any) -> datetime | None:
     return None
 
 
+def has_clock(*values: Any) -> bool:
+    """Whether the first of `values` that parses as a date carries a time of day
+    ("2026-11-19T06:00:00Z"), not a date alone ("2026-11-19", read as its midnight)."""
+    for value in values:
+        if parse_datetime(value) is not None:
+            return isinstance(value, str) and "T" in value
+    return False
+
+
+def _onset_values(condition: Resource) -> tuple[Any, Any]:
+    period = condition.get("onsetPeriod")
+    start = period.get("start") if isinstance(period, Mapping) else None
+    return condition.get("onsetDateTime"), start
+
+
+def _performed_values(procedure: Resource) -> tuple[Any, ...]:
+    period = procedure.get("performedPeriod")
+    bounds = (period.get("start"), period.get("end")) if isinstance(period, Mapping) else ()
+    return (procedure.get("performedDateTime"), *bounds)
+
+
 def condition_time(condition: Resource) -> datetime | None:
     """When the condition began (onset). The date it was recorded says when someone wrote it
     down, not when it happened, so it never dates an event (a bypass graft coded years later)."""
-    period = condition.get("onsetPeriod")
-    start = period.get("start") if isinstance(period, Mapping) else None
-    return _first_time(condition.get("onsetDateTime"), start)
+    return _first_time(*_onset_values(condition))
 
 
 def recorded_time(condition: Resource) -> datetime | None:
@@ -160,9 +179,7 @@ def short_name(concept: Any) -> str:
 
 
 def procedure_time(procedure: Resource) -> datetime | None:
-    period = procedure.get("performedPeriod")
-    bounds = (period.get("start"), period.get("end")) if isinstance(period, Mapping) else ()
-    return _first_time(procedure.get("performedDateTime"), *bounds)
+    return _first_time(*_performed_values(procedure))
 
 
 @dataclass(slots=True)  # not frozen: made for every resource of every call (engine.Check)
@@ -189,6 +206,11 @@ class Entry:
     """Medications: a completed or stopped course (its end in `time`)."""
     name: str = ""
     """How a card names it (medications: a short name)."""
+    timed: bool = False
+    """Conditions and procedures: `time` carries a time of day (not a date alone), so it can
+    be ordered against another timed event on the same day."""
+    recorded_timed: bool = False
+    """Conditions: `recorded` carries a time of day."""
 
 
 @dataclass
@@ -308,6 +330,8 @@ def classify(kb: KnowledgeBase, record: PatientRecord) -> Classified:
                 confirmed=verification not in NOT_CONFIRMED,
                 recorded=recorded_time(condition),
                 name=seen.name,
+                timed=has_clock(*_onset_values(condition)),
+                recorded_timed=has_clock(condition.get("recordedDate")),
             )
         )
     for medication in record.medications:
@@ -340,6 +364,7 @@ def classify(kb: KnowledgeBase, record: PatientRecord) -> Classified:
                 procedure_time(procedure),
                 active=as_str(procedure.get("status")) in DONE_PROCEDURE,
                 name=seen.name,
+                timed=has_clock(*_performed_values(procedure)),
             )
         )
     for observation in record.observations():

@@ -26,7 +26,6 @@ from cds_service.clinical.labs import (
     measured,
     measured_ul,
     numeric_value,
-    unit_of,
     unusable_reason,
 )
 from cds_service.clinical.record import PatientRecord, Resource
@@ -102,6 +101,17 @@ FACTS: dict[str, str] = {
     "inr.value": "INR (co-resulted or in the liver-panel window), as a card shows it",
     "inr.level": "INR as a number, for comparisons (co-resulted or in the liver-panel window)",
     "inr.raised": "INR at or above the acute-liver-failure threshold",
+    "transaminases.trend": "falling (every raised ALT or AST at least the falling fraction below "
+    "its result before, from another draw in the liver-panel window), rising (one above it), "
+    "unchanged, first (a raised one with no result before it), or not raised",
+    "platelets.lowest": "the lowest platelet count (10*9/L) co-resulted or in the liver-panel "
+    "window; null when none could be read",
+    "platelets.shown": "that count as a card says it (92 10*3/uL, 18 Nov 2026)",
+    "platelets.with_alp": "a platelet count that could be read was drawn with the ALP "
+    "(co-resulted, or within the result-time tolerance)",
+    "ldh.highest": "the highest LDH (U/L) co-resulted or in the liver-panel window; null when "
+    "none could be read",
+    "ldh.shown": "that LDH as a card says it (720 U/L, 19 Nov 2026)",
     "pth.status": "PTH high, normal, low, unknown or absent (bone-lab window)",
     "vitamin_d.status": "25-OH vitamin D deficient (below the deficiency limit), low, normal, "
     "unknown or absent (bone-lab window)",
@@ -111,7 +121,8 @@ FACTS: dict[str, str] = {
     "bile_acids.status": "serum bile acids high, normal, unknown or absent (bone-lab window)",
     "bile_acids.peak_umol_l": "the highest serum bile acids in umol/L resulted with the ALP or "
     "in the bile-acid window before it (ICP is diagnosed and graded by the peak against fixed "
-    "thresholds, not the lab's range); results in other units are not read",
+    "thresholds, not the lab's range); results in another molar unit units.yaml lists "
+    "(mmol/L, uM) are converted, any other is not read",
     "bile_acids.peak": "that peak as a card says it (120 umol/L, 18 Nov 2026)",
     "bile_acids.unread": "the latest serum bile acids in the bile-acid window in a unit not read "
     "(or not a number), as reported (110 umol/dL, 19 Nov 2026); null when there is none",
@@ -337,8 +348,8 @@ class _Context:
     def converter(self, table_id: str) -> Converter:
         table = self.kb.intervals.get(table_id)
         if table is None:
-            # No table (INR, PTH, phosphate...): the value as reported, judged only by the
-            # lab's own range, which is in the same unit.
+            # No table (INR, PTH, phosphate, CRP...): the value as reported, judged only by the
+            # lab's own range, which is in the same unit (a result without a unit too).
             return lambda value, code, text: value
         if table.unit == "U/L":
             return self.enzyme
@@ -403,15 +414,92 @@ class _Context:
         lab_low = interval.low if interval.from_lab else None
         return Reading(key, value, status, interval.high, when, together, shown, lab_low)
 
-    def measure(self, valueset_id: str, days: float, separate_draw: bool) -> Measurement | None:
+    def in_unit(self, valueset_id: str) -> Converter:
+        """Into the unit an analyte's fixed thresholds use (units.yaml `analytes`: bile acids
+        umol/L, platelets 10*9/L), to compare results in different units; it gives None for a
+        unit not listed, or none (never assumed). Else the analyte's own converter."""
+        units = self.kb.analyte_units.get(valueset_id)
+        if units is not None:
+            return units.convert
+        return self.converter(valueset_id)
+
+    def all_readings(self, valueset_id: str, days: float) -> list[Reading]:
+        """Every usable result of an analyte co-resulted or in the `days` before the ALP, in the
+        unit its thresholds use (`in_unit`); a unit not converted is left out. Their status is
+        not judged ("unknown"): rules read them against fixed thresholds."""
+        convert = self.in_unit(valueset_id)
+        found = []
+        for entry in self.classified.observations_in([valueset_id]):
+            together = self.together(entry.key, entry.time)
+            if not entry.active or not (
+                together or _within(entry.time, self.when, days, self.tolerance)
+            ):
+                continue
+            value = measured(entry.resource, convert)
+            if value is not None:
+                when = entry.time or self.when
+                shown = _shown(entry.resource)
+                found.append(Reading(entry.key, value, "unknown", None, when, together, shown))
+        return found
+
+    def earlier(
+        self, valueset_ids: Iterable[str], convert: Converter, latest: Reading, days: float
+    ) -> Reading | None:
+        """The result of the same analyte before `latest`: the latest usable one from another
+        draw (more than `same_draw_hours` earlier) at most `days` before it, converted by
+        `convert` (None when it cannot be). Its status is not judged ("unknown")."""
+        if latest.when is None:
+            return None
+        gap = timedelta(hours=self.kb.param("same_draw_hours"))
+        since = latest.when - timedelta(days=days)
+        best: tuple[datetime, Resource] | None = None
+        for entry in self.classified.observations_in(valueset_ids):
+            obs_time = entry.time
+            if not entry.active or entry.key == latest.key or obs_time is None:
+                continue
+            if since <= obs_time < latest.when - gap and (best is None or obs_time > best[0]):
+                best = (obs_time, entry.resource)
+        if best is None:
+            return None
+        value = measured(best[1], convert)
+        if value is None:
+            return None
+        return Reading(
+            resource_key(best[1]), value, "unknown", None, best[0], shown=_shown(best[1])
+        )
+
+    def measure(
+        self, valueset_id: str, days: float, separate_draw: bool, trend_days: float | None = None
+    ) -> Measurement | None:
         """A finding's lab source (findings.py): the analyte's latest result, judged by its
         lab's range (no interval table is kept for these analytes); `separate_draw`: from
-        another draw than the ALP's only."""
+        another draw than the ALP's only; `trend_days`: with the result before it, up to that
+        many days earlier, for a trend."""
         found = self.reading([valueset_id], valueset_id, days, separate_draw=separate_draw)
         if found is None:
             return None
         shown = f"{found.shown}, {day(found.when)}" if found.when else found.shown
-        return Measurement(found.key, found.status, shown)
+        if trend_days is None:
+            return Measurement(found.key, found.status, shown)
+        # Compared in one unit (CRP in mg/dL and mg/L): a result that cannot be converted is
+        # not compared, so it is never "falling".
+        convert = self.in_unit(valueset_id)
+        resource = next(
+            (
+                e.resource
+                for e in self.classified.observations_in([valueset_id])
+                if e.key == found.key
+            ),
+            None,
+        )
+        value = measured(resource, convert) if resource is not None else None
+        before = None
+        if value is not None:
+            before = self.earlier([valueset_id], convert, found, trend_days)
+        if before is None:
+            return Measurement(found.key, found.status, shown, value)
+        was = f"{before.shown}, {day(before.when)}" if before.when else before.shown
+        return Measurement(found.key, found.status, shown, value, before.value, was)
 
 
 def derive(
@@ -492,6 +580,7 @@ def derive(
     _fasting(ctx, facts, alp)
     _ggt(ctx, facts)
     _liver_panel(ctx, facts)
+    _hellp_labs(ctx, facts)
     _bone_labs(ctx, facts)
     _bile_acids_peak(ctx, facts)
     _electrolytes(ctx, facts)
@@ -732,6 +821,56 @@ def _liver_panel(ctx: _Context, facts: Facts) -> None:
         facts.set("inr.value", _fmt(inr.value, 1), [inr.key])
         facts.set("inr.level", inr.value, [inr.key])
         facts.set("inr.raised", inr.value >= ctx.kb.param("alf_inr_min"), [inr.key])
+    _transaminase_trend(ctx, facts, alt, ast, days)
+
+
+def _transaminase_trend(
+    ctx: _Context, facts: Facts, alt: Reading | None, ast: Reading | None, days: float
+) -> None:
+    """Whether the raised ALT or AST is settling: each against its own result before it (from
+    another draw, at most `days` earlier). After delivery a falling ALT is resolving cholestasis
+    of pregnancy or pre-eclampsia, where a rising one can be HELLP."""
+    fraction = ctx.kb.param("transaminase_falling_min_fraction")
+    trends: list[str] = []
+    keys: list[str] = []
+    for reading, valueset in ((alt, "alt"), (ast, "ast")):
+        if reading is None or reading.status != "high":
+            continue
+        keys.append(reading.key)
+        before = ctx.earlier([valueset], ctx.converter(valueset), reading, days)
+        if before is None:
+            trends.append("first")
+            continue
+        keys.append(before.key)
+        if reading.value <= (1 - fraction) * before.value:
+            trends.append("falling")
+        elif reading.value > before.value:
+            trends.append("rising")
+        else:
+            trends.append("unchanged")
+    # Each raised one must be falling for the whole to be: a rise, or one not comparable, wins.
+    order = ("rising", "first", "unchanged", "falling")
+    trend = next((t for t in order if t in trends), "not raised")
+    facts.set("transaminases.trend", trend, keys)
+
+
+def _hellp_labs(ctx: _Context, facts: Facts) -> None:
+    """Platelets and LDH for the HELLP criteria (Tennessee, Mississippi): the lowest count and
+    the highest LDH in the liver-panel window, each in the unit the criteria use."""
+    days = ctx.kb.param("liver_panel_window_days")
+    platelets = ctx.all_readings("platelets", days)
+    lowest = min(platelets, key=lambda r: r.value, default=None)
+    with_alp = [r.key for r in platelets if r.together]
+    facts.set("platelets.with_alp", bool(with_alp), with_alp)
+    if lowest is not None:
+        facts.set("platelets.lowest", round(lowest.value, 1), [lowest.key])
+        when = f", {day(lowest.when)}" if lowest.when else ""
+        facts.set("platelets.shown", f"{lowest.shown}{when}", [lowest.key])
+    ldh = max(ctx.all_readings("ldh", days), key=lambda r: r.value, default=None)
+    if ldh is not None:
+        facts.set("ldh.highest", round(ldh.value, 1), [ldh.key])
+        when = f", {day(ldh.when)}" if ldh.when else ""
+        facts.set("ldh.shown", f"{ldh.shown}{when}", [ldh.key])
 
 
 def _bone_labs(ctx: _Context, facts: Facts) -> None:
@@ -771,25 +910,16 @@ def _bone_labs(ctx: _Context, facts: Facts) -> None:
     facts.set("vitamin_d.shown", f"{vitd.shown}, {day(vitd.when)}" if vitd.when else vitd.shown)
 
 
-MICROMOL_PER_LITRE = frozenset({"umol/l", "micromol/l", "mcmol/l", "um"})
-"""Unit spellings read as umol/L once lower-cased, spaces dropped and the micro sign or Greek mu
-read as "u" (bile acids are reported in umol/L in the UK and Europe; "uM", micromolar, is the
-same amount)."""
-
-
-def _micromol_per_litre(unit: str) -> bool:
-    key = unit.lower().replace(" ", "").replace("\u00b5", "u").replace("\u03bc", "u")
-    return key in MICROMOL_PER_LITRE
-
-
 def _bile_acids_peak(ctx: _Context, facts: Facts) -> None:
     """RCOG 2022 diagnoses intrahepatic cholestasis of pregnancy at a peak random total bile
     acid of 19 umol/L and calls it severe from 100: the highest result in the window, in umol/L,
     for rules to judge against those fixed thresholds (a lab's own upper limit, often 10 or 14,
     would call ICP too soon). A result in another unit is not converted, so it is not read: the
     latest such result in the window is kept as it was reported, for a card to name (it could be
-    cholestasis of pregnancy, so never reassured as placental)."""
+    cholestasis of pregnancy, so never reassured as placental). The units read, and their
+    factors, are the knowledge base's (units.yaml `analytes`: umol/L, uM, mmol/L...)."""
     days = ctx.kb.param("bile_acids_peak_days")
+    units = ctx.kb.analyte_units["bile-acids"]
     peak: tuple[float, str, datetime | None, str] | None = None
     unread: list[tuple[datetime | None, str, str]] = []
     for entry in ctx.classified.observations_in(["bile-acids"]):
@@ -800,13 +930,17 @@ def _bile_acids_peak(ctx: _Context, facts: Facts) -> None:
             continue
         if not (ctx.together(key, obs_time) or _within(obs_time, ctx.when, days, ctx.tolerance)):
             continue
-        value = numeric_value(obs)
+        reported = numeric_value(obs)
         text = as_str(obs.get("valueString")) or ""
-        at_least = LOWER_BOUND_TEXT.match(text.strip()) if value is None else None
-        if at_least and _micromol_per_litre(at_least.group(2) or "umol/L"):
-            value = float(at_least.group(1))  # ">100 umol/L": at least 100, graded as 100
-        elif value is None or not _micromol_per_litre(unit_of(obs)):
-            raw = _shown(obs) if value is not None else text
+        at_least = LOWER_BOUND_TEXT.match(text.strip()) if reported is None else None
+        value: float | None = None
+        if at_least:
+            # ">100 umol/L": at least 100, graded as 100; ">100" alone is in umol/L.
+            value = units.convert(float(at_least.group(1)), None, at_least.group(2) or units.unit)
+        elif reported is not None:
+            value = measured(obs, units.convert)
+        if value is None:
+            raw = _shown(obs) if reported is not None else text
             if raw:
                 unread.append((obs_time, key, raw))
             continue

@@ -19,7 +19,7 @@ result against its range is the facts module's work; it is passed in as `measure
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -52,11 +52,20 @@ class Measurement:
     """low, normal, high or unknown"""
     shown: str
     """Value and date, as a card shows them: 6.1 umol/L, 12 Nov 2026."""
+    value: float | None = None
+    """In the analyte's unit (units.yaml `analytes`), when it could be converted."""
+    previous: float | None = None
+    """With a trend asked for: the result before it, from another draw within the trend
+    window, in the same unit."""
+    previous_shown: str = ""
 
 
-Measure = Callable[[str, float, bool], Measurement | None]
-"""(value set id, days before the ALP, from another draw only) -> the latest result of that
-analyte, or None."""
+Moment = tuple[datetime, bool]
+"""When something happened, and whether that carries a time of day (not a date alone)."""
+
+Measure = Callable[[str, float, bool, float | None], Measurement | None]
+"""(value set id, days before the ALP, from another draw only, days before it to look for the
+result it follows or None) -> the latest result of that analyte, or None."""
 
 
 def day(when: datetime) -> str:
@@ -70,9 +79,11 @@ def _counts(
     when: datetime,
     tolerance: timedelta,
     rise_since: datetime | None,
-    anchor: datetime | None = None,
+    anchor: Moment | None = None,
+    ends: Sequence[datetime] = (),
 ) -> bool:
-    """`anchor`: for a source with `after`, when the named finding's latest entry happened."""
+    """`anchor`: for a source with `after`, when the named finding's latest entry happened;
+    `ends`: for a source with `ended_by`, when each procedure that ends it happened."""
     if source.kind == "conditions" and not entry.countable:
         return False
     if source.kind == "conditions" and source.confirmed and not entry.confirmed:
@@ -94,14 +105,50 @@ def _counts(
         return True
     if STATUS_CODES in entry.matches:
         return False
+    if source.ended_by is not None and not _still_in_place(entry, source.ended_by, ends):
+        return False
     since = when - timedelta(days=kb.param(source.within_days))
-    happened = entry.time
+    happened, timed = entry.time, entry.timed
     if happened is None and source.recorded_dates:
-        happened = entry.recorded
-    before_anchor = anchor is None or (happened is not None and happened.date() < anchor.date())
-    if source.after is not None and before_anchor:
+        happened, timed = entry.recorded, entry.recorded_timed
+    if source.after is not None and not _on_or_after(happened, timed, anchor):
         return False
     return happened is not None and since <= happened <= when + tolerance
+
+
+def _still_in_place(entry: Entry, ended_by: str, ends: Sequence[datetime]) -> bool:
+    """A removal is not a placement; a placement is ended by a removal on a later day. A
+    removal the same day is an exchange written as two procedures: the new stent is in place
+    (only the day is compared, with or without times)."""
+    if ended_by in entry.matches:
+        return False
+    return entry.time is None or not any(end.date() > entry.time.date() for end in ends)
+
+
+def _ends(
+    classified: Classified, source: FindingSource, when: datetime, tolerance: timedelta
+) -> list[datetime]:
+    """When each done, dated procedure in the source's `ended_by` value set happened, up to
+    the ALP (a removal planned for next week has not happened)."""
+    if source.ended_by is None:
+        return []
+    return [
+        entry.time
+        for entry in classified.in_valueset(source.kind, source.ended_by)
+        if entry.active and entry.time is not None and entry.time <= when + tolerance
+    ]
+
+
+def _on_or_after(happened: datetime | None, timed: bool, anchor: Moment | None) -> bool:
+    """On or after the anchor (the latest drainage): by the clock when both carry a time of day
+    (a fever at 06:00 was the reason for a drainage at 14:00 the same day), else by the day (a
+    date alone cannot be ordered against the same day's events, so the same day counts)."""
+    if happened is None or anchor is None:
+        return False
+    at, anchor_timed = anchor
+    if timed and anchor_timed:
+        return happened >= at
+    return happened.date() >= at.date()
 
 
 def _mention(finding_label: str, entry: Entry, kind: str, valueset: str) -> str:
@@ -157,8 +204,9 @@ def match_findings(
             anchor = None
             if source.after is not None:
                 anchor = _latest(kb, classified, source.after, when, tolerance, rise_since)
+            ends = _ends(classified, source, when, tolerance)
             for entry in classified.in_valueset(source.kind, source.valueset):
-                if not _counts(kb, entry, source, when, tolerance, rise_since, anchor):
+                if not _counts(kb, entry, source, when, tolerance, rise_since, anchor, ends):
                     continue
                 line = f"{entry.key}: {entry.matches[source.valueset]}"
                 if entry.ended:
@@ -181,28 +229,46 @@ def _latest(
     when: datetime,
     tolerance: timedelta,
     rise_since: datetime | None,
-) -> datetime | None:
-    """When the latest dated entry that counts for a finding happened (the last drainage)."""
-    times = [
-        entry.time
-        for source in kb.findings[finding_id].sources
-        if source.kind != "labs"
-        for entry in classified.in_valueset(source.kind, source.valueset)
-        if entry.time is not None and _counts(kb, entry, source, when, tolerance, rise_since)
-    ]
+) -> Moment | None:
+    """When the latest dated entry that counts for a finding happened (the last drainage), and
+    whether that carries a time of day."""
+    times: list[Moment] = []
+    for source in kb.findings[finding_id].sources:
+        if source.kind == "labs":
+            continue
+        ends = _ends(classified, source, when, tolerance)
+        times.extend(
+            (entry.time, entry.timed)
+            for entry in classified.in_valueset(source.kind, source.valueset)
+            if entry.time is not None
+            and _counts(kb, entry, source, when, tolerance, rise_since, ends=ends)
+        )
     return max(times, default=None)
 
 
 def _measured(kb: KnowledgeBase, measure: Measure, source: FindingSource, found: Found) -> None:
     # The loader refuses a lab source without `within_days`.
-    result = measure(source.valueset, kb.param(source.within_days or ""), source.separate_draw)
+    trend_days = kb.param(source.falling_within_days) if source.falling_within_days else None
+    days = kb.param(source.within_days or "")
+    result = measure(source.valueset, days, source.separate_draw, trend_days)
     if result is None or result.status != source.status:
+        return
+    if source.falling_by and _falling(result, kb.param(source.falling_by)):
         return
     direction = "below" if source.status == "low" else "above"
     found.evidence.append(f"{result.key}: {result.shown}, {direction} its reference range")
     analyte = kb.valuesets[source.valueset].title.lower()
     found.mentions.append(f"{source.status} {analyte} ({result.shown})")
     found.ended_only = False
+
+
+def _falling(result: Measurement, fraction: float) -> bool:
+    """Lower than the result before it by at least `fraction` (a CRP of 180 after 260 the day
+    before: the inflammation is settling). Without a comparable earlier result (none in the
+    window, or a unit not converted) it is not falling: a new raised value counts."""
+    if result.value is None or result.previous is None:
+        return False
+    return result.value <= (1 - fraction) * result.previous
 
 
 _CELSIUS = frozenset({"cel", "degc", "\u00b0c", "c", "celsius"})

@@ -381,7 +381,11 @@ def _warnings(
                 "findings",
                 current.findings != candidate.findings or current.groups != candidate.groups,
             ),
-            ("units", current.units != candidate.units),
+            (
+                "units",
+                current.units != candidate.units
+                or current.analyte_units != candidate.analyte_units,
+            ),
             ("orderables", current.orderables != candidate.orderables),
         )
         if differs

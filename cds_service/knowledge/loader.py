@@ -194,6 +194,19 @@ def _findings(
                 raise KnowledgeBaseError(f"{where}.after: unknown finding {src['after']!r}")
             if src.get("recorded_dates") and not src.get("within_days"):
                 raise KnowledgeBaseError(f"{where}: `recorded_dates` needs `within_days`")
+            ended_by = src.get("ended_by")
+            if ended_by and src["from"] != "procedures":
+                raise KnowledgeBaseError(f"{where}: `ended_by` is for procedures only")
+            if ended_by and ended_by not in valuesets:
+                raise KnowledgeBaseError(f"{where}.ended_by: unknown value set {ended_by!r}")
+            falling = src.get("unless_falling") or {}
+            if falling and src.get("status") != "high":
+                raise KnowledgeBaseError(f"{where}: `unless_falling` is for labs with status: high")
+            for part in ("by", "within_days"):
+                if falling and falling[part] not in parameters:
+                    raise KnowledgeBaseError(
+                        f"{where}.unless_falling.{part}: unknown parameter {falling[part]!r}"
+                    )
             sources.append(
                 FindingSource(
                     src["from"],
@@ -208,6 +221,9 @@ def _findings(
                     started_before_rise=src.get("started_before_rise", False),
                     at_least=src.get("at_least"),
                     after=src.get("after"),
+                    ended_by=ended_by,
+                    falling_by=falling.get("by"),
+                    falling_within_days=falling.get("within_days"),
                 )
             )
         limit = raw.get("explains_below_xuln")
@@ -275,6 +291,21 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
     units_doc = loader.document("units.yaml", "units")
     refs.citation(units_doc["citation"], "units.yaml: $.citation")
     units = UnitTable.build(units_doc["units"], units_doc["citation"])
+    analyte_units: dict[str, UnitTable] = {}
+    for key, raw in units_doc.get("analytes", {}).items():
+        where = f"units.yaml: $.analytes.{key}"
+        if key not in valuesets:
+            raise KnowledgeBaseError(f"{where}: unknown value set {key!r}")
+        refs.citation(raw["citation"], f"{where}.citation")
+        if raw.get("catalytic"):
+            # An enzyme read against a fixed threshold (LDH 600 U/L): the table above.
+            analyte_units[key] = units
+            continue
+        if not raw.get("units"):
+            raise KnowledgeBaseError(f"{where}: `units` is needed unless `catalytic` is true")
+        analyte_units[key] = UnitTable.build(
+            raw["units"], raw["citation"], raw["unit"], compact=True
+        )
 
     intervals: dict[str, IntervalTable] = {}
     for where, doc in loader.documents("intervals", "intervals"):
@@ -392,6 +423,7 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
         findings=findings,
         groups=groups,
         rules=rules,
+        analyte_units=analyte_units,
     )
 
 

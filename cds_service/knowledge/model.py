@@ -153,28 +153,51 @@ class ValueSet:
 class UnitTable:
     citation: str
     factors: Mapping[str, tuple[str, float]]
-    """Folded alias -> (UCUM code, factor to U/L)."""
+    """Folded alias -> (UCUM code, factor to `unit`)."""
+    unit: str = "U/L"
+    """The unit every factor converts into (U/L for the catalytic-activity table)."""
+    compact: bool = False
+    """Spaces inside a unit are ignored too ("umol / L"); the enzyme table reads units as
+    written."""
 
     @staticmethod
     def fold(unit: str) -> str:
         return unit.strip().replace("µ", "u").replace("μ", "u").lower()
 
+    def _key(self, unit: str) -> str:
+        folded = self.fold(unit)
+        return "".join(folded.split()) if self.compact else folded
+
     @classmethod
-    def build(cls, units: Sequence[Mapping[str, Any]], citation: str) -> UnitTable:
+    def build(
+        cls,
+        units: Sequence[Mapping[str, Any]],
+        citation: str,
+        unit: str = "U/L",
+        compact: bool = False,
+    ) -> UnitTable:
+        table = cls(citation, {}, unit, compact)
         factors: dict[str, tuple[str, float]] = {}
-        for unit in units:
-            for alias in [unit["ucum"], *unit["aliases"]]:
-                factors[cls.fold(alias)] = (unit["ucum"], float(unit["factor"]))
-        return cls(citation, factors)
+        for entry in units:
+            for alias in [entry["ucum"], *entry["aliases"]]:
+                factors[table._key(alias)] = (entry["ucum"], float(entry["factor"]))
+        return cls(citation, factors, unit, compact)
 
     def to_units_per_litre(self, value: float, code: Any, text: Any) -> tuple[float, str] | None:
-        """(value in U/L, the unit as recognised), or None when neither code nor text is known."""
+        """(value in the table's unit, the unit as recognised), or None when neither code nor
+        text is known. The name is the enzyme table's (U/L); analyte tables use `convert`."""
         for candidate in (code, text):
             if isinstance(candidate, str) and candidate.strip():
-                found = self.factors.get(self.fold(candidate))
+                found = self.factors.get(self._key(candidate))
                 if found:
                     return value * found[1], found[0]
         return None
+
+    def convert(self, value: float, code: Any, text: Any) -> float | None:
+        """`value` in the table's unit, or None when neither the UCUM code nor the unit text is
+        one the table knows (a result without a unit is not assumed to be in it)."""
+        found = self.to_units_per_litre(value, code, text)
+        return found[0] if found else None
 
 
 @dataclass(frozen=True)
@@ -356,6 +379,18 @@ class FindingSource:
     """Medications: only a course started before the first raised ALP of the current rise
     (or with no start recorded): a drug begun after the ALP was already raised did not raise
     it (RUCAM times the onset of injury from the start of the drug)."""
+    ended_by: str | None = None
+    """Procedures: a value set of procedures that end what this one put in place (a biliary
+    stent's removal). An entry in it is not itself a placement, and an entry counts only while
+    no such procedure is dated on a later day (a removal and a new stent the same day are an
+    exchange: the new stent is in place)."""
+    falling_by: str | None = None
+    """Labs (status high): name of a parameter, the fraction by which the latest result must be
+    below the one before it for a raised result not to count (a CRP still raised but falling
+    after drainage is recovery, not a new sign)."""
+    falling_within_days: str | None = None
+    """Labs: name of a parameter, how many days before the latest result the one it is compared
+    with may be."""
 
 
 @dataclass(frozen=True)
@@ -461,6 +496,10 @@ class KnowledgeBase:
     findings: Mapping[str, Finding]
     groups: Mapping[str, tuple[str, ...]]
     rules: Mapping[str, Rule]
+    analyte_units: Mapping[str, UnitTable] = field(default_factory=dict)
+    """Value set id -> the units its results are converted from (units.yaml `analytes`), for
+    analytes read against fixed thresholds or compared across results (bile acids, CRP,
+    platelets, LDH)."""
 
     _exact_index: dict[tuple[str, str], tuple[tuple[str, Code], ...]] = field(
         init=False, repr=False, compare=False, default_factory=dict
