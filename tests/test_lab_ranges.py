@@ -155,3 +155,23 @@ def test_an_adult_range_leaves_a_child_to_the_age_table(kb: Any) -> None:
     assert not interval.from_lab  # the paediatric table, not an adult's 120 U/L
     assert interval.high is not None
     assert interval.high > 120
+
+
+@pytest.mark.parametrize(
+    ("low", "high"),
+    [(104, 35), (0, 0), (50, 50), (None, 0), (None, -5), (-10, 35)],
+)
+def test_a_range_that_cannot_be_one_is_not_used(low: float | None, high: float) -> None:
+    # High below low (the bounds swapped), 0-0 (an empty field) or a negative bound: the
+    # knowledge base's table decides, not a ratio to a nonsense limit.
+    observation = phosphate("")
+    del observation["referenceRange"][0]["text"]
+    if low is not None:
+        observation["referenceRange"][0]["low"] = {"value": low}
+    observation["referenceRange"][0]["high"] = {"value": high}
+    assert lab_interval(observation, as_reported, "female", 20_000) == (None, False)
+    # The same range the right way round is read.
+    observation["referenceRange"][0] = {"low": {"value": 0.8}, "high": {"value": 1.5}}
+    interval, _ = lab_interval(observation, as_reported, "female", 20_000)
+    assert interval is not None
+    assert (interval.low, interval.high) == (0.8, 1.5)

@@ -487,3 +487,25 @@ def test_a_memoised_condition_is_found_by_the_object_not_only_its_id(kb: Knowled
     assert check(kb, above, facts).held
     kb.condition_memo[id(below)] = kb.condition_memo[id(above)]  # as if the id were reused
     assert not check(kb, below, facts).held
+
+
+@pytest.mark.parametrize("value", [-5, 1e308, 100_001])
+def test_an_implausible_alp_is_audited_not_carded(app: Flask, value: float) -> None:
+    from cds_service.explain import evaluate_document
+
+    body = sign_request([alp(value)], full_prefetch())
+    answer = evaluate_document(app.extensions["alp_cds"].services, body)
+    assert answer.body["cards"] == []
+    [evaluation] = answer.trace.evaluations
+    assert evaluation.not_interpreted is not None
+    assert "not a plausible ALP measurement" in evaluation.not_interpreted
+
+
+def test_an_alp_swapped_range_gives_way_to_the_table(app: Flask) -> None:
+    from cds_service.explain import evaluate_document
+
+    body = sign_request([alp(312, low=104, high=35)], full_prefetch())
+    answer = evaluate_document(app.extensions["alp_cds"].services, body)
+    [card] = answer.body["cards"]
+    assert "(3.0x upper limit)" in card["summary"]  # 312 against the table's 104, not 35
+    assert "lab range" not in card["detail"]

@@ -517,6 +517,9 @@ def derive(
         return Skipped(
             key, f"unit {unit!r} is not a catalytic-activity unit the knowledge base knows"
         )
+    if not 0 <= value.value_ul <= kb.param("alp_plausible_max_ul"):
+        # A data error (a sign slip, an overflow, a mistyped value) is audited, never carded.
+        return Skipped(key, f"{value.value_ul:.3g} U/L is not a plausible ALP measurement")
     when = effective_time(alp) or record.now
     ctx = _Context(kb, record, classified or classify(kb, record), when)
     interval, note = choose_interval(

@@ -305,6 +305,10 @@ def lab_interval(
             low, high = _text_bounds(text, convert, default, sex, measured(observation, convert))
         if low is None and high is None:
             continue
+        if (high is not None and high <= 0) or (
+            low is not None and (low < 0 or (high is not None and low >= high))
+        ):
+            continue  # a range that cannot be one (0-0, high below low): the table decides
         specificity = (2 if has_age else 0) + (1 if range_sex else 0)
         interval = Interval(low, high, "lab range", True)
         if best is None or specificity > best[0]:
