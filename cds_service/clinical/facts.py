@@ -401,7 +401,7 @@ class _Context:
         if found is None:
             return None
         shown = f"{found.shown}, {day(found.when)}" if found.when else found.shown
-        return Measurement(found.key, found.status, shown)
+        return Measurement(found.key, found.status, shown, found.when)
 
 
 def derive(

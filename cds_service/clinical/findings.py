@@ -52,6 +52,8 @@ class Measurement:
     """low, normal, high or unknown"""
     shown: str
     """Value and date, as a card shows them: 6.1 umol/L, 12 Nov 2026."""
+    when: datetime | None = None
+    """When it was drawn."""
 
 
 Measure = Callable[[str, float, bool], Measurement | None]
@@ -157,8 +159,11 @@ def match_findings(
             anchor = None
             if source.after is not None:
                 anchor = _latest(kb, classified, source.after, when, tolerance, rise_since)
+            outweighed_until = _outweighed_until(kb, measure, source)
             for entry in classified.in_valueset(source.kind, source.valueset):
                 if not _counts(kb, entry, source, when, tolerance, rise_since, anchor):
+                    continue
+                if outweighed_until is not None and _dated_by(entry, outweighed_until):
                     continue
                 line = f"{entry.key}: {entry.matches[source.valueset]}"
                 if entry.ended:
@@ -172,6 +177,27 @@ def match_findings(
         if found.evidence:
             present[finding.id] = found
     return present
+
+
+def _outweighed_until(
+    kb: KnowledgeBase, measure: Measure, source: FindingSource
+) -> datetime | None:
+    """When the result that outweighs a source's coded entries was drawn, or None when there is
+    no such result (the analyte's latest result in the window has another status)."""
+    rule = source.outweighed_by
+    if rule is None:
+        return None
+    result = measure(rule.valueset, kb.param(rule.within_days), False)
+    if result is None or result.status not in rule.statuses or result.when is None:
+        return None
+    return result.when
+
+
+def _dated_by(entry: Entry, until: datetime) -> bool:
+    """The entry is dated (onset, else recorded date) on or before `until`'s day, or undated: a
+    measurement from that day or later outweighs it."""
+    dated = entry.time or entry.recorded
+    return dated is None or dated.date() <= until.date()
 
 
 def _latest(

@@ -30,6 +30,7 @@ from cds_service.knowledge.model import (
     IntervalTable,
     KnowledgeBase,
     Orderable,
+    Outweighed,
     Parameter,
     Review,
     Rule,
@@ -194,6 +195,7 @@ def _findings(
                 raise KnowledgeBaseError(f"{where}.after: unknown finding {src['after']!r}")
             if src.get("recorded_dates") and not src.get("within_days"):
                 raise KnowledgeBaseError(f"{where}: `recorded_dates` needs `within_days`")
+            outweighed = _outweighed(src, where, valuesets, parameters)
             sources.append(
                 FindingSource(
                     src["from"],
@@ -208,6 +210,7 @@ def _findings(
                     started_before_rise=src.get("started_before_rise", False),
                     at_least=src.get("at_least"),
                     after=src.get("after"),
+                    outweighed_by=outweighed,
                 )
             )
         limit = raw.get("explains_below_xuln")
@@ -227,6 +230,28 @@ def _findings(
                 )
         groups[name] = tuple(members)
     return findings, groups
+
+
+def _outweighed(
+    src: Mapping[str, Any],
+    where: str,
+    valuesets: Mapping[str, ValueSet],
+    parameters: Mapping[str, Parameter],
+) -> Outweighed | None:
+    raw = src.get("outweighed_by")
+    if raw is None:
+        return None
+    if src["from"] != "conditions":
+        raise KnowledgeBaseError(f"{where}: `outweighed_by` is for conditions only")
+    if raw["valueset"] not in valuesets:
+        raise KnowledgeBaseError(
+            f"{where}.outweighed_by.valueset: unknown value set {raw['valueset']!r}"
+        )
+    if raw["within_days"] not in parameters:
+        raise KnowledgeBaseError(
+            f"{where}.outweighed_by.within_days: unknown parameter {raw['within_days']!r}"
+        )
+    return Outweighed(raw["valueset"], tuple(raw["status"]), raw["within_days"])
 
 
 def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:

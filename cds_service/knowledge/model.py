@@ -317,6 +317,19 @@ class TextItem:
 
 
 @dataclass(frozen=True)
+class Outweighed:
+    """A later lab result that outweighs a coded condition (a replete 25-OH vitamin D against a
+    coded vitamin D deficiency)."""
+
+    valueset: str
+    """The analyte's value set."""
+    statuses: tuple[str, ...]
+    """The latest result's statuses against its reference range that outweigh the condition."""
+    within_days: str
+    """Name of the parameter: how recent that result must be."""
+
+
+@dataclass(frozen=True)
 class FindingSource:
     kind: str
     """conditions, medications, procedures or labs"""
@@ -348,6 +361,10 @@ class FindingSource:
     """Medications: only a course started before the first raised ALP of the current rise
     (or with no start recorded): a drug begun after the ALP was already raised did not raise
     it (RUCAM times the onset of injury from the start of the drug)."""
+    outweighed_by: Outweighed | None = None
+    """Conditions: an entry dated (onset, else recorded date; undated too) on or before the day
+    of the analyte's latest result in the window, when that result has one of the statuses, no
+    longer counts: a measurement outweighs an older code."""
 
 
 @dataclass(frozen=True)
