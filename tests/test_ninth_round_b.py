@@ -80,3 +80,102 @@ def test_another_bone_cause_is_named_without_the_outweighed_deficiency(
     card = card_for(found, BONE_EXPLAINED)
     assert "vitamin D deficiency" not in card["summary"]
     assert "re-check 25-OH vitamin D" not in card["detail"]
+
+
+# --- v10, n14: the ALP from before an antiresorptive was started --------------------------
+
+
+def on_drug(text: str, started: str, status: str = "active") -> dict[str, Any]:
+    drug = medication(text=text, status=status)
+    drug["authoredOn"] = started
+    return drug
+
+
+ALENDRONATE_2023 = "2023-04-10"
+
+
+def earlier_alp(value: float, when: str) -> dict[str, Any]:
+    return alp(value, when=when)
+
+
+def test_a_low_alp_from_before_a_bisphosphonate_warns_at_the_first_low(
+    client: FlaskClient,
+) -> None:
+    # v10: ALP 31 in 2022, alendronate from April 2023, ALP 33 now (a first low in two years):
+    # the first-low card said "if the repeat is low, find an ALP from before it". The record
+    # holds it, and it was low: hypophosphatasia, not the drug (atypical femoral fractures).
+    drug = on_drug("Alendronate 70 mg weekly", ALENDRONATE_2023)
+    found = cards(client, [alp(33)], labs=[earlier_alp(31, "2022-09-01T08:00:00Z")],
+                  medications=[drug])  # fmt: skip
+    assert fired(found) == ["alp-low-before-antiresorptive"]
+    card = found[0]
+    assert card["indicator"] == "warning"
+    assert "low before it too (31 U/L on 1 Sep 2022): suspect hypophosphatasia" in card["summary"]
+    assert "hold further doses until hypophosphatasia is excluded" in card["detail"]
+    assert suggested(card) == ["62236-5"]
+    # A low before the start on denosumab: do not stop it without a plan.
+    prolia = on_drug("Denosumab 60 mg every 6 months (Prolia)", ALENDRONATE_2023)
+    found = cards(client, [alp(33)], labs=[earlier_alp(31, "2022-09-01T08:00:00Z")],
+                  medications=[prolia])  # fmt: skip
+    assert fired(found) == ["alp-low-before-antiresorptive"]
+    assert "do not stop or delay it without a bone-team plan" in found[0]["detail"]
+    assert "hold further doses" not in found[0]["detail"]
+
+
+def test_a_clearly_normal_alp_before_the_drug_makes_a_mild_low_its_expected_effect(
+    client: FlaskClient,
+) -> None:
+    # n14: ALP 82 before alendronate, 33 now on it: the drug's effect, not a first-low work-up.
+    drug = on_drug("Alendronate 70 mg weekly", ALENDRONATE_2023)
+    before = earlier_alp(82, "2023-03-01T08:00:00Z")
+    found = cards(client, [alp(33)], labs=[before], medications=[drug])
+    assert fired(found) == ["alp-low-antiresorptive-expected"]
+    card = found[0]
+    assert card["indicator"] == "info"
+    assert "normal before it (82 U/L on 1 Mar 2023): the drug's expected effect" in card["summary"]
+    assert "suggestions" not in card
+    # Persistently mildly low on it (an earlier low on the drug too): still its effect, no
+    # antiresorptive warning.
+    on_it = earlier_alp(34, "2026-06-01T08:00:00Z")
+    found = cards(client, [alp(33)], labs=[before, on_it], medications=[drug])
+    assert fired(found) == ["alp-low-antiresorptive-expected"]
+
+
+def test_a_marked_or_borderline_or_missing_baseline_keeps_the_caution(
+    client: FlaskClient,
+) -> None:
+    drug = on_drug("Alendronate 70 mg weekly", ALENDRONATE_2023)
+    before = earlier_alp(82, "2023-03-01T08:00:00Z")
+    # Markedly low (28) after a clearly normal 82: more than the drug usually does.
+    found = cards(client, [alp(28)], labs=[before], medications=[drug])
+    assert fired(found) == ["alp-low-first"]
+    assert "more than the drug usually lowers it" in found[0]["detail"]
+    assert "hold further doses" in found[0]["detail"]
+    # Persistently, markedly low: the hypophosphatasia warning, as before.
+    on_it = earlier_alp(27, "2026-06-01T08:00:00Z")
+    found = cards(client, [alp(28)], labs=[before, on_it], medications=[drug])
+    assert fired(found) == ["alp-low-persistent"]
+    # Only low-normal before it (40 against a lower limit of 35): not reassuring.
+    found = cards(client, [alp(33)], labs=[earlier_alp(40, "2023-03-01T08:00:00Z")],
+                  medications=[drug])  # fmt: skip
+    assert fired(found) == ["alp-low-first"]
+    assert "only low-normal before it (40 U/L on 1 Mar 2023)" in found[0]["detail"]
+    # No ALP from before the start (the 82 was drawn after it): the old advice to find one.
+    after = earlier_alp(82, "2024-03-01T08:00:00Z")
+    found = cards(client, [alp(33)], labs=[after], medications=[drug])
+    assert fired(found) == ["alp-low-first"]
+    assert "find an ALP from before it was started" in found[0]["detail"]
+    # Persistently mildly low with no baseline: the antiresorptive warning, as before.
+    on_it = earlier_alp(34, "2026-06-01T08:00:00Z")
+    found = cards(client, [alp(33)], labs=[on_it], medications=[drug])
+    assert fired(found) == ["alp-low-antiresorptive"]
+
+
+def test_a_low_before_the_drug_is_named_on_the_hypophosphatasia_card(
+    client: FlaskClient,
+) -> None:
+    drug = on_drug("Alendronate 70 mg weekly", ALENDRONATE_2023)
+    labs = [earlier_alp(26, "2023-01-05T08:00:00Z"), earlier_alp(27, "2026-06-01T08:00:00Z")]
+    found = cards(client, [alp(25)], labs=labs, medications=[drug])
+    assert fired(found) == ["alp-low-persistent"]
+    assert "Low before Alendronate was started too (26 U/L on 5 Jan 2023)" in found[0]["detail"]

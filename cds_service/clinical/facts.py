@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cds_service.clinical import pregnancy
-from cds_service.clinical.classify import Classified, classify
+from cds_service.clinical.classify import Classified, classify, medication_start
 from cds_service.clinical.findings import Measurement, day, match_findings
 from cds_service.clinical.labs import (
     LOWER_BOUND_TEXT,
@@ -68,6 +68,14 @@ FACTS: dict[str, str] = {
     "the latest in the same direction), rising, falling, or first (no earlier ALP in the window; "
     "with Paget disease on the record the window is paget_trend_window_days)",
     "alp.previous": "the latest earlier ALP in the trend window, as shown, with its date",
+    "alp.before_antiresorptive": "ALP before the earliest recorded start of a bisphosphonate or "
+    "denosumab: low (any result then below its limit), normal (the latest then above the clearly "
+    "normal multiple of its lower limit), borderline (in range, not clearly), or null (no start "
+    "recorded, or no ALP before it)",
+    "alp.before_antiresorptive_shown": "that ALP as a card says it (82 U/L on 3 Mar 2021; for a "
+    "low one, the latest low)",
+    "antiresorptive.started": "the earliest recorded start of a bisphosphonate or denosumab "
+    "course (3 Mar 2021)",
     "patient.age_years": "age in whole years at the time of the ALP",
     "patient.age": "age as a card says it (months under 2 years)",
     "patient.age_days": "age in days at the time of the ALP",
@@ -129,6 +137,7 @@ FACT_NEEDS: dict[str, tuple[str, ...]] = {
     "alp.persistent_low": ("labs",),
     "alp.earlier_not_low": ("labs",),
     "alp.trend": ("labs",),
+    "alp.before_antiresorptive": ("labs", "medications"),
     "ggt.status": ("labs",),
     "results.recent": ("labs",),
     "findings.present": ("conditions", "medications", "procedures"),
@@ -477,6 +486,7 @@ def derive(
     facts.details["alp_unit_per_ul"] = per_ul
 
     _earlier_alps(ctx, facts, key, status, value.value_ul)
+    _before_antiresorptive(ctx, facts, key)
     _pregnancy(ctx, facts)
     _fasting(ctx, facts, alp)
     _ggt(ctx, facts)
@@ -595,6 +605,65 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
     else:
         trend = "rising" if value_ul > latest[2] else "falling"
     facts.set("alp.trend", trend, [k for _, k, _, _, _ in window])
+
+
+ANTIRESORPTIVE = "antiresorptive"
+"""The finding whose medication value sets are the antiresorptives (bisphosphonates, denosumab)."""
+
+
+def _before_antiresorptive(ctx: _Context, facts: Facts, current: str) -> None:
+    """The ALP from before a bisphosphonate or denosumab was started: already low then is the
+    hypophosphatasia signal (the drug is not its cause); clearly normal then, a mild low on the
+    drug is the drug's expected effect (it lowers bone turnover). The start is the earliest
+    recorded start of any course that was taken (active or ended), whatever its end; an ALP on
+    that day counts as before it (the baseline drawn when it was prescribed)."""
+    finding = ctx.kb.findings.get(ANTIRESORPTIVE)
+    if finding is None:
+        return
+    starts = [
+        (started, entry.key)
+        for source in finding.sources
+        if source.kind == "medications"
+        for entry in ctx.classified.in_valueset("medications", source.valueset)
+        if (entry.active or entry.ended)
+        and (started := medication_start(entry.resource)) is not None
+    ]
+    if not starts:
+        return
+    start, start_key = min(starts)
+    facts.set("antiresorptive.started", day(start), [start_key])
+    clear = ctx.kb.param("low_earlier_normal_min_fraction")
+    before: list[tuple[datetime, str, str, str]] = []  # (time, key, status, shown)
+    for entry in ctx.classified.in_valueset("observations", "alp-total"):
+        obs, key, obs_time = entry.resource, entry.key, entry.time
+        if key == current or ctx.together(key, obs_time) or not entry.active:
+            continue
+        if obs_time is None or obs_time.date() > start.date() or obs_time >= ctx.when:
+            continue
+        value = measured_ul(obs, ctx.kb.units)
+        if value is None:
+            continue
+        age = age_days_at(ctx.record.patient, obs_time)
+        interval, _ = choose_interval(
+            obs, ctx.enzyme, ctx.kb.intervals.get("alp"), ctx.sex, age, ctx.paediatric,
+            ctx.adult_age,
+        )  # fmt: skip
+        if interval is None or interval.low is None:
+            continue
+        if value.value_ul < interval.low:
+            status = "low"
+        elif value.value_ul > interval.low * clear:
+            status = "normal"
+        else:
+            status = "borderline"
+        before.append((obs_time, key, status, f"{_shown(obs)} on {day(obs_time)}"))
+    if not before:
+        return
+    before.sort()
+    lows = [b for b in before if b[2] == "low"]
+    chosen = lows[-1] if lows else before[-1]
+    facts.set("alp.before_antiresorptive", chosen[2], [chosen[1], start_key])
+    facts.set("alp.before_antiresorptive_shown", chosen[3], [chosen[1]])
 
 
 def _pregnancy(ctx: _Context, facts: Facts) -> None:
