@@ -179,3 +179,57 @@ def test_a_low_before_the_drug_is_named_on_the_hypophosphatasia_card(
     found = cards(client, [alp(25)], labs=labs, medications=[drug])
     assert fired(found) == ["alp-low-persistent"]
     assert "Low before Alendronate was started too (26 U/L on 5 Jan 2023)" in found[0]["detail"]
+
+
+# --- n08: an ALP of 2x or more during a recorded paracetamol overdose ---------------------
+
+DISPROPORTIONATE = "alp-high-acute-injury-disproportionate"
+OVERDOSE_DAY = "2026-11-18"
+
+
+def overdose() -> dict[str, Any]:
+    entry = condition("T39.1X2A", onset=OVERDOSE_DAY)
+    entry["code"]["text"] = "Paracetamol overdose"
+    return entry
+
+
+def injury_labs(alp_value: float) -> list[dict[str, Any]]:
+    return [
+        alp(alp_value),
+        observation("1742-6", 2800, low=7, high=45),
+        observation("1920-8", 2100, low=8, high=43),
+        observation("1975-2", 1.9, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2),
+    ]
+
+
+def test_an_alp_of_four_times_during_a_paracetamol_overdose_looks_for_a_second_cause(
+    client: FlaskClient,
+) -> None:
+    # n08: overdose 2 days before, ALT 2800, ALP 420 (4x), no GGT: "order GGT to tell liver
+    # from bone", as if there were no injury. Paracetamol injures liver cells; an ALP at 4x is
+    # more than it raises ALP: name it, ultrasound for a second (cholestatic) cause.
+    found = cards(client, injury_labs(420), conditions=[overdose()])
+    assert fired(found) == [DISPROPORTIONATE]
+    card = found[0]
+    assert "with paracetamol overdose: more than that injury raises ALP" in card["summary"]
+    assert "Right upper quadrant ultrasound" in card["detail"]
+    assert suggested(card) == ["2324-2"]  # still one click, not the recommended action
+    assert "isRecommended" not in card["suggestions"][0]
+    # With a raised GGT: the same card, not the routine liver work-up (AMA, serology).
+    found = cards(client, [*injury_labs(420), ggt(300)], conditions=[overdose()])
+    assert fired(found) == [DISPROPORTIONATE]
+    assert "anti-mitochondrial" not in found[0]["detail"]
+    assert "suggestions" not in found[0]
+
+
+def test_under_twice_the_limit_stays_quiet_and_known_causes_keep_their_cards(
+    client: FlaskClient,
+) -> None:
+    # Under 2x: the injury explains it (alp-acute-liver-injury-explained, no card).
+    assert cards(client, injury_labs(207), conditions=[overdose()]) == []
+    # No recorded overdose: the GGT card, as before.
+    assert fired(cards(client, injury_labs(420))) == ["alp-high-confirm-origin"]
+    # Known PBC explains it: its own card, not this one.
+    pbc = condition("K74.3")
+    found = cards(client, [*injury_labs(420), ggt(300)], conditions=[overdose(), pbc])
+    assert DISPROPORTIONATE not in fired(found)
