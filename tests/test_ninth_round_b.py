@@ -233,3 +233,54 @@ def test_under_twice_the_limit_stays_quiet_and_known_causes_keep_their_cards(
     pbc = condition("K74.3")
     found = cards(client, [*injury_labs(420), ggt(300)], conditions=[overdose(), pbc])
     assert DISPROPORTIONATE not in fired(found)
+
+
+# --- r18: the alcohol pattern on the liver card ---------------------------------------------
+
+LIVER = "alp-high-liver-source"
+
+
+def ast_alt(ast: float, alt_value: float) -> list[dict[str, Any]]:
+    return [
+        observation("1920-8", ast, low=8, high=43),
+        observation("1742-6", alt_value, low=7, high=45),
+    ]
+
+
+def test_recorded_alcohol_is_named_and_ama_waits(client: FlaskClient) -> None:
+    # r18: alcohol dependence recorded, GGT 300, ALP 1.8x: the liver card offered AMA (PBC) and
+    # did not name alcohol, which raises GGT (and AST) far more than ALP.
+    dependence = condition("F10.20")
+    dependence["code"]["text"] = "Alcohol dependence"
+    found = cards(client, [alp(190), ggt(300), *ast_alt(70, 40)], conditions=[dependence])
+    assert fired(found) == [LIVER]
+    card = found[0]
+    assert "likely alcohol-related (alcohol dependence); ultrasound first" in card["summary"]
+    assert "alcohol history (AUDIT)" in card["detail"]
+    assert "anti-mitochondrial antibodies for PBC" not in card["detail"]
+    # At 3x or more alcohol does not explain it: the ordinary work-up, AMA included.
+    found = cards(client, [alp(420), ggt(300), *ast_alt(70, 40)], conditions=[dependence])
+    card = found[0]
+    assert "alcohol" not in card["summary"]
+    assert "does not explain an ALP of 4.0x" in card["detail"]
+    assert "anti-mitochondrial antibodies for PBC" in card["detail"]
+
+
+def test_ast_twice_alt_with_a_raised_ggt_is_named_as_the_alcohol_pattern(
+    client: FlaskClient,
+) -> None:
+    found = cards(client, [alp(190), ggt(300), *ast_alt(120, 50)])
+    assert fired(found) == [LIVER]
+    card = found[0]
+    assert "AST/ALT 2.4: alcohol pattern; alcohol history and ultrasound first" in card["summary"]
+    assert "anti-mitochondrial antibodies for PBC" not in card["detail"]
+    # AST within its range (a ratio of normal values means nothing), or under 2: as before.
+    for labs in (ast_alt(40, 15), ast_alt(90, 50)):
+        card = cards(client, [alp(190), ggt(300), *labs])[0]
+        assert "alcohol" not in card["summary"]
+        assert "anti-mitochondrial antibodies for PBC" in card["detail"]
+    # A fever comes first (suspected cholangitis), whatever the ratio.
+    temperature = observation("8310-5", 38.6, unit="Cel", ucum="Cel", when="2026-11-19T20:00:00Z")
+    card = cards(client, [alp(190), ggt(300), *ast_alt(120, 50)], labs=[temperature])[0]
+    assert "alcohol pattern" not in card["summary"]
+    assert "suspected cholangitis" in card["detail"]
