@@ -8,7 +8,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from tests.rules_helper import card_for, cards, fired, suggested
-from tests.support.fhir import alp, condition, ggt, medication, observation
+from tests.support.fhir import alp, condition, ggt, medication, observation, with_fasting
 
 BONE = "alp-high-bone-source"
 BONE_EXPLAINED = "alp-high-bone-explained"
@@ -284,3 +284,57 @@ def test_ast_twice_alt_with_a_raised_ggt_is_named_as_the_alcohol_pattern(
     card = cards(client, [alp(190), ggt(300), *ast_alt(120, 50)], labs=[temperature])[0]
     assert "alcohol pattern" not in card["summary"]
     assert "suspected cholangitis" in card["detail"]
+
+
+# --- n18: a first mild isolated rise in a well adult ---------------------------------------
+
+MILD = "alp-high-mild-isolated"
+
+
+def test_a_first_mild_isolated_rise_is_repeated_not_worked_up(client: FlaskClient) -> None:
+    # n18: a well woman aged 56, ALP 125 (1.2x), GGT normal, nothing else abnormal: the card
+    # asked for bone-specific ALP. Under 1.5x a first rise is often statistical or benign and
+    # half settle: repeat it, fasting, in 1-3 months (Better Testing; Lieberman 1990).
+    found = cards(client, [alp(125), ggt(20)])
+    assert fired(found) == [MILD]
+    card = found[0]
+    assert "a mild isolated rise; repeat fasting in 1-3 months before any test" in card["summary"]
+    assert suggested(card) == ["6768-6"]
+    request = card["suggestions"][0]["actions"][0]["resource"]
+    assert request["occurrencePeriod"] == {"start": "2026-12-18", "end": "2027-02-12"}
+    # An earlier ALP that was normal: still the first raised value.
+    normal_before = alp(80, when="2026-05-01T08:00:00Z")
+    assert fired(cards(client, [alp(125), ggt(20)], labs=[normal_before])) == [MILD]
+
+
+def test_a_persisting_higher_or_flagged_mild_rise_keeps_the_bone_work_up(
+    client: FlaskClient,
+) -> None:
+    # Raised before too (persisting): bone-specific ALP (over 50), as before.
+    raised_before = alp(120, when="2026-05-01T08:00:00Z")
+    found = cards(client, [alp(125), ggt(20)], labs=[raised_before])
+    assert fired(found) == [BONE]
+    assert suggested(found[0]) == ["17838-4"]
+    # 1.5x or more: investigate now.
+    assert fired(cards(client, [alp(156), ggt(20)])) == [BONE]
+    # Bone pain recorded; a fracture in the last year; a raised calcium; a low phosphate.
+    pain = condition("LOCAL-1", "urn:oid:1.2.3")
+    pain["code"]["text"] = "Bone pain, lower back and pelvis"
+    fracture = condition("S42.201A", onset="2026-04-01", status="resolved")
+    for extra in ({"conditions": [pain]}, {"conditions": [fracture]}):
+        assert fired(cards(client, [alp(125), ggt(20)], **extra)) == [BONE]
+    calcium = observation("17861-6", 11.2, unit="mg/dL", ucum="mg/dL", low=8.6, high=10.3)
+    assert fired(cards(client, [alp(125), ggt(20), calcium])) == [BONE]
+    phosphate = observation("2777-1", 2.0, unit="mg/dL", ucum="mg/dL", low=2.5, high=4.5)
+    assert fired(cards(client, [alp(125), ggt(20), phosphate])) == [BONE]
+    # "No bone pain" is not bone pain.
+    denied = condition("LOCAL-2", "urn:oid:1.2.3")
+    denied["code"]["text"] = "Back ache, no bone pain"
+    assert fired(cards(client, [alp(125), ggt(20)], conditions=[denied])) == [MILD]
+    # A non-fasting specimen: the bone-source card's fasting repeat now, as before.
+    found = cards(client, [with_fasting(alp(125), "NF"), ggt(20)])
+    assert fired(found) == [BONE]
+    assert "repeat fasting before bone-specific ALP" in found[0]["summary"]
+    # Raised ALT: not isolated.
+    alt = observation("1742-6", 90, low=7, high=45)
+    assert MILD not in fired(cards(client, [alp(125), ggt(20), alt]))

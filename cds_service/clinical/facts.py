@@ -68,6 +68,8 @@ FACTS: dict[str, str] = {
     "the latest in the same direction), rising, falling, or first (no earlier ALP in the window; "
     "with Paget disease on the record the window is paget_trend_window_days)",
     "alp.previous": "the latest earlier ALP in the trend window, as shown, with its date",
+    "alp.first_raised": "raised, and the first raised value of its run: no earlier ALP in the "
+    "low look-back window, or the latest earlier one not raised",
     "alp.before_antiresorptive": "ALP before the earliest recorded start of a bisphosphonate or "
     "denosumab: low (any result then below its limit), normal (the latest then above the clearly "
     "normal multiple of its lower limit), borderline (in range, not clearly), or null (no start "
@@ -137,6 +139,7 @@ FACT_NEEDS: dict[str, tuple[str, ...]] = {
     "alp.persistent_low": ("labs",),
     "alp.earlier_not_low": ("labs",),
     "alp.trend": ("labs",),
+    "alp.first_raised": ("labs",),
     "alp.before_antiresorptive": ("labs", "medications"),
     "ggt.status": ("labs",),
     "results.recent": ("labs",),
@@ -541,7 +544,7 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
     clear = ctx.kb.param("low_earlier_normal_min_fraction")
     lows: list[tuple[datetime, str]] = []
     not_low: list[tuple[datetime, str]] = []
-    statuses: list[tuple[datetime, str]] = []
+    statuses: list[tuple[datetime, str, str]] = []  # (time, status, key)
     window: list[tuple[datetime, str, float, str, str]] = []
     for entry in ctx.classified.in_valueset("observations", "alp-total"):
         obs, key, obs_time = entry.resource, entry.key, entry.time
@@ -565,7 +568,7 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
             ctx.adult_age,
         )
         earlier_status = _status(value.value_ul, interval) if interval else "unknown"
-        statuses.append((obs_time, earlier_status))
+        statuses.append((obs_time, earlier_status, key))
         if earlier_status == "low":
             lows.append((obs_time, key))
         elif interval and interval.low is not None and value.value_ul > interval.low * clear:
@@ -576,11 +579,17 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
         # When this rise began: the first of the unbroken run of raised results before this one
         # (a drug started after it did not cause it).
         rise_since = ctx.when
-        for obs_time, earlier_status in sorted(statuses, reverse=True):
+        for obs_time, earlier_status, _ in sorted(statuses, reverse=True):
             if earlier_status != "high":
                 break
             rise_since = obs_time
         facts.details["rise_since"] = rise_since
+        # The first raised value of its run: no earlier ALP in the window, or the latest
+        # earlier one not raised (a mild first rise is repeated before it is worked up).
+        last = max(statuses, default=None)
+        facts.set("alp.first_raised", rise_since == ctx.when, [last[2]] if last else [])
+    else:
+        facts.set("alp.first_raised", False)
     lows.sort()
     persistent = [k for t, k in lows if t <= ctx.when - persistence]
     facts.set("alp.earlier_lows", len(lows), [k for _, k in lows])
