@@ -338,3 +338,45 @@ def test_a_persisting_higher_or_flagged_mild_rise_keeps_the_bone_work_up(
     # Raised ALT: not isolated.
     alt = observation("1742-6", 90, low=7, high=45)
     assert MILD not in fired(cards(client, [alp(125), ggt(20), alt]))
+
+
+# --- r19: a stable mild rise on a bisphosphonate ------------------------------------------
+
+
+def test_a_stable_mild_rise_on_alendronate_gets_no_card(client: FlaskClient) -> None:
+    # r19: alendronate for osteoporosis, ALP 135 in May and 138 now (1.3x), GGT normal: the
+    # bone-source card asked for bone-specific ALP at every result. On a drug that suppresses
+    # bone turnover, an unchanged mild rise that has had its card is noise.
+    drug = on_drug("Alendronate 70 mg weekly", ALENDRONATE_2023)
+    before = alp(135, when="2026-06-01T08:00:00Z")
+    assert cards(client, [alp(138), ggt(20)], labs=[before], medications=[drug]) == []
+    # Falling on it (the drug's response): no card either.
+    higher = alp(150, when="2026-06-01T08:00:00Z")
+    assert cards(client, [alp(120), ggt(20)], labs=[higher], medications=[drug]) == []
+
+
+def test_a_rising_higher_or_flagged_rise_on_an_antiresorptive_keeps_its_card(
+    client: FlaskClient,
+) -> None:
+    drug = on_drug("Alendronate 70 mg weekly", ALENDRONATE_2023)
+    before = alp(110, when="2026-06-01T08:00:00Z")
+    # Rising by more than 20% (110 -> 145): bone-source card, as before.
+    assert fired(cards(client, [alp(145), ggt(20)], labs=[before], medications=[drug])) == [BONE]
+    # 1.5x or more, stable: bone-source card.
+    stable_high = alp(160, when="2026-06-01T08:00:00Z")
+    found = cards(client, [alp(165), ggt(20)], labs=[stable_high], medications=[drug])
+    assert fired(found) == [BONE]
+    # Denosumab stopped 12 months ago: rebound turnover is named, never quiet.
+    stopped = on_drug("Denosumab 60 mg (Prolia)", "2025-12-01", status="stopped")
+    found = cards(client, [alp(138), ggt(20)], labs=[alp(135, when="2026-06-01T08:00:00Z")],
+                  medications=[stopped])  # fmt: skip
+    assert fired(found) == [BONE]
+    assert "denosumab stopped: rebound bone turnover" in found[0]["summary"]
+    # Known Paget disease on the drug: its own quiet rule (stable and explained).
+    paget = condition("M88.9")
+    found = cards(client, [alp(138), ggt(20)], labs=[alp(135, when="2026-06-01T08:00:00Z")],
+                  medications=[drug], conditions=[paget])  # fmt: skip
+    assert found == []
+    # Not on an antiresorptive: the stable rise keeps its work-up (bone ALP over 50).
+    found = cards(client, [alp(138), ggt(20)], labs=[alp(135, when="2026-06-01T08:00:00Z")])
+    assert fired(found) == [BONE]
