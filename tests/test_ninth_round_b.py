@@ -380,3 +380,12 @@ def test_a_rising_higher_or_flagged_rise_on_an_antiresorptive_keeps_its_card(
     # Not on an antiresorptive: the stable rise keeps its work-up (bone ALP over 50).
     found = cards(client, [alp(138), ggt(20)], labs=[alp(135, when="2026-06-01T08:00:00Z")])
     assert fired(found) == [BONE]
+
+
+def test_known_hypophosphatasia_keeps_its_own_antiresorptive_warning(client: FlaskClient) -> None:
+    hpp = condition("E83.39")
+    hpp["code"]["text"] = "Hypophosphatasia"
+    drug = on_drug("Alendronate 70 mg weekly", ALENDRONATE_2023)
+    found = cards(client, [alp(33)], labs=[earlier_alp(31, "2022-09-01T08:00:00Z")],
+                  medications=[drug], conditions=[hpp])  # fmt: skip
+    assert fired(found) == ["alp-known-hpp-antiresorptive"]
