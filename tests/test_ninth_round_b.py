@@ -3,10 +3,16 @@ r19, each with the record that showed it (docs/rulebook.md, "Ninth round, part B
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 
+from cds_service.clinical.facts import FACTS
+from cds_service.knowledge import loader
+from cds_service.knowledge.loader import KnowledgeBaseError
 from tests.rules_helper import card_for, cards, fired, suggested
 from tests.support.fhir import alp, condition, ggt, medication, observation, with_fasting
 
@@ -80,6 +86,50 @@ def test_another_bone_cause_is_named_without_the_outweighed_deficiency(
     card = card_for(found, BONE_EXPLAINED)
     assert "vitamin D deficiency" not in card["summary"]
     assert "re-check 25-OH vitamin D" not in card["detail"]
+
+
+OUTWEIGHED = (
+    "outweighed_by: {valueset: vitamin-d, status: [normal, high], "
+    "within_days: vitamin_d_replete_days}"
+)
+
+
+@pytest.mark.parametrize(
+    ("new", "message"),
+    [
+        (
+            OUTWEIGHED.replace("vitamin-d,", "nope,"),
+            r"outweighed_by\.valueset: unknown value set 'nope'",
+        ),
+        (
+            OUTWEIGHED.replace("vitamin_d_replete_days", "nope_days"),
+            r"unknown parameter 'nope_days'",
+        ),
+        (OUTWEIGHED.replace("[normal, high]", "[replete]"), r"findings\.yaml"),
+    ],
+)
+def test_a_broken_outweighed_by_is_reported(tmp_path: Path, new: str, message: str) -> None:
+    cards_copy = tmp_path / "cards"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "cards", cards_copy)
+    findings = cards_copy / "findings.yaml"
+    text = findings.read_text("utf-8")
+    assert OUTWEIGHED in text
+    findings.write_text(text.replace(OUTWEIGHED, new, 1), "utf-8")
+    with pytest.raises(KnowledgeBaseError, match=message):
+        loader.load(cards_copy, FACTS)
+
+
+def test_outweighed_by_is_for_conditions_only(tmp_path: Path) -> None:
+    cards_copy = tmp_path / "cards"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "cards", cards_copy)
+    findings = cards_copy / "findings.yaml"
+    old = "sources: [{from: medications, valueset: vitamin-d-replacement,"
+    text = findings.read_text("utf-8")
+    assert old in text
+    new = old + f" {OUTWEIGHED},"
+    findings.write_text(text.replace(old, new, 1), "utf-8")
+    with pytest.raises(KnowledgeBaseError, match=r"`outweighed_by` is for conditions only"):
+        loader.load(cards_copy, FACTS)
 
 
 # --- v10, n14: the ALP from before an antiresorptive was started --------------------------
