@@ -439,3 +439,12 @@ def test_known_hypophosphatasia_keeps_its_own_antiresorptive_warning(client: Fla
     found = cards(client, [alp(33)], labs=[earlier_alp(31, "2022-09-01T08:00:00Z")],
                   medications=[drug], conditions=[hpp])  # fmt: skip
     assert fired(found) == ["alp-known-hpp-antiresorptive"]
+
+
+def test_a_contaminated_sample_is_named_before_the_drugs_effect(client: FlaskClient) -> None:
+    drug = on_drug("Alendronate 70 mg weekly", ALENDRONATE_2023)
+    potassium = observation("2823-3", 7.9, unit="mmol/L", ucum="mmol/L", low=3.5, high=5.1)
+    calcium = observation("17861-6", 6.1, unit="mg/dL", ucum="mg/dL", low=8.6, high=10.3)
+    found = cards(client, [alp(33), potassium, calcium],
+                  labs=[earlier_alp(82, "2023-03-01T08:00:00Z")], medications=[drug])  # fmt: skip
+    assert fired(found) == ["alp-low-sample-artefact"]
