@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cds_service.clinical import pregnancy
-from cds_service.clinical.classify import Classified, classify
+from cds_service.clinical.classify import Classified, classify, medication_start
 from cds_service.clinical.findings import Measurement, day, match_findings
 from cds_service.clinical.labs import (
     LOWER_BOUND_TEXT,
@@ -67,6 +67,16 @@ FACTS: dict[str, str] = {
     "the latest in the same direction), rising, falling, or first (no earlier ALP in the window; "
     "with Paget disease on the record the window is paget_trend_window_days)",
     "alp.previous": "the latest earlier ALP in the trend window, as shown, with its date",
+    "alp.first_raised": "raised, and the first raised value of its run: no earlier ALP in the "
+    "low look-back window, or the latest earlier one not raised",
+    "alp.before_antiresorptive": "ALP before the earliest recorded start of a bisphosphonate or "
+    "denosumab: low (any result then below its limit), normal (the latest then above the clearly "
+    "normal multiple of its lower limit), borderline (in range, not clearly), or null (no start "
+    "recorded, or no ALP before it)",
+    "alp.before_antiresorptive_shown": "that ALP as a card says it (82 U/L on 3 Mar 2021; for a "
+    "low one, the latest low)",
+    "antiresorptive.started": "the earliest recorded start of a bisphosphonate or denosumab "
+    "course (3 Mar 2021)",
     "patient.age_years": "age in whole years at the time of the ALP",
     "patient.age": "age as a card says it (months under 2 years)",
     "patient.age_days": "age in days at the time of the ALP",
@@ -142,6 +152,8 @@ FACT_NEEDS: dict[str, tuple[str, ...]] = {
     "alp.persistent_low": ("labs",),
     "alp.earlier_not_low": ("labs",),
     "alp.trend": ("labs",),
+    "alp.first_raised": ("labs",),
+    "alp.before_antiresorptive": ("labs", "medications"),
     "ggt.status": ("labs",),
     "results.recent": ("labs",),
     "findings.present": ("conditions", "medications", "procedures"),
@@ -480,7 +492,7 @@ class _Context:
             return None
         shown = f"{found.shown}, {day(found.when)}" if found.when else found.shown
         if trend_days is None:
-            return Measurement(found.key, found.status, shown)
+            return Measurement(found.key, found.status, shown, when=found.when)
         # Compared in one unit (CRP in mg/dL and mg/L): a result that cannot be converted is
         # not compared, so it is never "falling".
         convert = self.in_unit(valueset_id)
@@ -497,9 +509,9 @@ class _Context:
         if value is not None:
             before = self.earlier([valueset_id], convert, found, trend_days)
         if before is None:
-            return Measurement(found.key, found.status, shown, value)
+            return Measurement(found.key, found.status, shown, value, when=found.when)
         was = f"{before.shown}, {day(before.when)}" if before.when else before.shown
-        return Measurement(found.key, found.status, shown, value, before.value, was)
+        return Measurement(found.key, found.status, shown, value, before.value, was, found.when)
 
 
 def derive(
@@ -579,6 +591,7 @@ def derive(
     facts.details["alp_unit_per_ul"] = per_ul
 
     _earlier_alps(ctx, facts, key, status, value.value_ul)
+    _before_antiresorptive(ctx, facts, key)
     _pregnancy(ctx, facts)
     _fasting(ctx, facts, alp)
     _ggt(ctx, facts)
@@ -634,7 +647,7 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
     clear = ctx.kb.param("low_earlier_normal_min_fraction")
     lows: list[tuple[datetime, str]] = []
     not_low: list[tuple[datetime, str]] = []
-    statuses: list[tuple[datetime, str]] = []
+    statuses: list[tuple[datetime, str, str]] = []  # (time, status, key)
     window: list[tuple[datetime, str, float, str, str]] = []
     for entry in ctx.classified.in_valueset("observations", "alp-total"):
         obs, key, obs_time = entry.resource, entry.key, entry.time
@@ -658,7 +671,7 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
             ctx.adult_age,
         )
         earlier_status = _status(value.value_ul, interval) if interval else "unknown"
-        statuses.append((obs_time, earlier_status))
+        statuses.append((obs_time, earlier_status, key))
         if earlier_status == "low":
             lows.append((obs_time, key))
         elif interval and interval.low is not None and value.value_ul > interval.low * clear:
@@ -669,11 +682,17 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
         # When this rise began: the first of the unbroken run of raised results before this one
         # (a drug started after it did not cause it).
         rise_since = ctx.when
-        for obs_time, earlier_status in sorted(statuses, reverse=True):
+        for obs_time, earlier_status, _ in sorted(statuses, reverse=True):
             if earlier_status != "high":
                 break
             rise_since = obs_time
         facts.details["rise_since"] = rise_since
+        # The first raised value of its run: no earlier ALP in the window, or the latest
+        # earlier one not raised (a mild first rise is repeated before it is worked up).
+        last = max(statuses, default=None)
+        facts.set("alp.first_raised", rise_since == ctx.when, [last[2]] if last else [])
+    else:
+        facts.set("alp.first_raised", False)
     lows.sort()
     persistent = [k for t, k in lows if t <= ctx.when - persistence]
     facts.set("alp.earlier_lows", len(lows), [k for _, k in lows])
@@ -698,6 +717,65 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
     else:
         trend = "rising" if value_ul > latest[2] else "falling"
     facts.set("alp.trend", trend, [k for _, k, _, _, _ in window])
+
+
+ANTIRESORPTIVE = "antiresorptive"
+"""The finding whose medication value sets are the antiresorptives (bisphosphonates, denosumab)."""
+
+
+def _before_antiresorptive(ctx: _Context, facts: Facts, current: str) -> None:
+    """The ALP from before a bisphosphonate or denosumab was started: already low then is the
+    hypophosphatasia signal (the drug is not its cause); clearly normal then, a mild low on the
+    drug is the drug's expected effect (it lowers bone turnover). The start is the earliest
+    recorded start of any course that was taken (active or ended), whatever its end; an ALP on
+    that day counts as before it (the baseline drawn when it was prescribed)."""
+    finding = ctx.kb.findings.get(ANTIRESORPTIVE)
+    if finding is None:
+        return
+    starts = [
+        (started, entry.key)
+        for source in finding.sources
+        if source.kind == "medications"
+        for entry in ctx.classified.in_valueset("medications", source.valueset)
+        if (entry.active or entry.ended)
+        and (started := medication_start(entry.resource)) is not None
+    ]
+    if not starts:
+        return
+    start, start_key = min(starts)
+    facts.set("antiresorptive.started", day(start), [start_key])
+    clear = ctx.kb.param("low_earlier_normal_min_fraction")
+    before: list[tuple[datetime, str, str, str]] = []  # (time, key, status, shown)
+    for entry in ctx.classified.in_valueset("observations", "alp-total"):
+        obs, key, obs_time = entry.resource, entry.key, entry.time
+        if key == current or ctx.together(key, obs_time) or not entry.active:
+            continue
+        if obs_time is None or obs_time.date() > start.date() or obs_time >= ctx.when:
+            continue
+        value = measured_ul(obs, ctx.kb.units)
+        if value is None:
+            continue
+        age = age_days_at(ctx.record.patient, obs_time)
+        interval, _ = choose_interval(
+            obs, ctx.enzyme, ctx.kb.intervals.get("alp"), ctx.sex, age, ctx.paediatric,
+            ctx.adult_age,
+        )  # fmt: skip
+        if interval is None or interval.low is None:
+            continue
+        if value.value_ul < interval.low:
+            status = "low"
+        elif value.value_ul > interval.low * clear:
+            status = "normal"
+        else:
+            status = "borderline"
+        before.append((obs_time, key, status, f"{_shown(obs)} on {day(obs_time)}"))
+    if not before:
+        return
+    before.sort()
+    lows = [b for b in before if b[2] == "low"]
+    chosen = lows[-1] if lows else before[-1]
+    facts.set("alp.before_antiresorptive", chosen[2], [chosen[1], start_key])
+    facts.set("alp.before_antiresorptive_shown", chosen[3], [chosen[1]])
 
 
 def _pregnancy(ctx: _Context, facts: Facts) -> None:

@@ -58,6 +58,8 @@ class Measurement:
     """With a trend asked for: the result before it, from another draw within the trend
     window, in the same unit."""
     previous_shown: str = ""
+    when: datetime | None = None
+    """When it was drawn."""
 
 
 Moment = tuple[datetime, bool]
@@ -205,8 +207,11 @@ def match_findings(
             if source.after is not None:
                 anchor = _latest(kb, classified, source.after, when, tolerance, rise_since)
             ends = _ends(classified, source, when, tolerance)
+            outweighed_until = _outweighed_until(kb, measure, source)
             for entry in classified.in_valueset(source.kind, source.valueset):
                 if not _counts(kb, entry, source, when, tolerance, rise_since, anchor, ends):
+                    continue
+                if outweighed_until is not None and _dated_by(entry, outweighed_until):
                     continue
                 line = f"{entry.key}: {entry.matches[source.valueset]}"
                 if entry.ended:
@@ -220,6 +225,27 @@ def match_findings(
         if found.evidence:
             present[finding.id] = found
     return present
+
+
+def _outweighed_until(
+    kb: KnowledgeBase, measure: Measure, source: FindingSource
+) -> datetime | None:
+    """When the result that outweighs a source's coded entries was drawn, or None when there is
+    no such result (the analyte's latest result in the window has another status)."""
+    rule = source.outweighed_by
+    if rule is None:
+        return None
+    result = measure(rule.valueset, kb.param(rule.within_days), False, None)
+    if result is None or result.status not in rule.statuses or result.when is None:
+        return None
+    return result.when
+
+
+def _dated_by(entry: Entry, until: datetime) -> bool:
+    """The entry is dated (onset, else recorded date) on or before `until`'s day, or undated: a
+    measurement from that day or later outweighs it."""
+    dated = entry.time or entry.recorded
+    return dated is None or dated.date() <= until.date()
 
 
 def _latest(

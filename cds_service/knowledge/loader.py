@@ -30,6 +30,7 @@ from cds_service.knowledge.model import (
     IntervalTable,
     KnowledgeBase,
     Orderable,
+    Outweighed,
     Parameter,
     Review,
     Rule,
@@ -207,6 +208,7 @@ def _findings(
                     raise KnowledgeBaseError(
                         f"{where}.unless_falling.{part}: unknown parameter {falling[part]!r}"
                     )
+            outweighed = _outweighed(src, where, valuesets, parameters)
             sources.append(
                 FindingSource(
                     src["from"],
@@ -224,6 +226,7 @@ def _findings(
                     ended_by=ended_by,
                     falling_by=falling.get("by"),
                     falling_within_days=falling.get("within_days"),
+                    outweighed_by=outweighed,
                 )
             )
         limit = raw.get("explains_below_xuln")
@@ -243,6 +246,28 @@ def _findings(
                 )
         groups[name] = tuple(members)
     return findings, groups
+
+
+def _outweighed(
+    src: Mapping[str, Any],
+    where: str,
+    valuesets: Mapping[str, ValueSet],
+    parameters: Mapping[str, Parameter],
+) -> Outweighed | None:
+    raw = src.get("outweighed_by")
+    if raw is None:
+        return None
+    if src["from"] != "conditions":
+        raise KnowledgeBaseError(f"{where}: `outweighed_by` is for conditions only")
+    if raw["valueset"] not in valuesets:
+        raise KnowledgeBaseError(
+            f"{where}.outweighed_by.valueset: unknown value set {raw['valueset']!r}"
+        )
+    if raw["within_days"] not in parameters:
+        raise KnowledgeBaseError(
+            f"{where}.outweighed_by.within_days: unknown parameter {raw['within_days']!r}"
+        )
+    return Outweighed(raw["valueset"], tuple(raw["status"]), raw["within_days"])
 
 
 def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:

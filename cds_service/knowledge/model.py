@@ -348,6 +348,19 @@ class TextItem:
 
 
 @dataclass(frozen=True)
+class Outweighed:
+    """A later lab result that outweighs a coded condition (a replete 25-OH vitamin D against a
+    coded vitamin D deficiency)."""
+
+    valueset: str
+    """The analyte's value set."""
+    statuses: tuple[str, ...]
+    """The latest result's statuses against its reference range that outweigh the condition."""
+    within_days: str
+    """Name of the parameter: how recent that result must be."""
+
+
+@dataclass(frozen=True)
 class FindingSource:
     kind: str
     """conditions, medications, procedures or labs"""
@@ -391,6 +404,10 @@ class FindingSource:
     falling_within_days: str | None = None
     """Labs: name of a parameter, how many days before the latest result the one it is compared
     with may be."""
+    outweighed_by: Outweighed | None = None
+    """Conditions: an entry dated (onset, else recorded date; undated too) on or before the day
+    of the analyte's latest result in the window, when that result has one of the statuses, no
+    longer counts: a measurement outweighs an older code."""
 
 
 @dataclass(frozen=True)

@@ -259,6 +259,15 @@ def rulebook(kb: KnowledgeBase) -> dict[str, Any]:
                         "at_least": s.at_least,
                         "after": s.after,
                         "started_before_rise": s.started_before_rise,
+                        "outweighed_by": (
+                            {
+                                "valueset": s.outweighed_by.valueset,
+                                "status": list(s.outweighed_by.statuses),
+                                "within_days": s.outweighed_by.within_days,
+                            }
+                            if s.outweighed_by
+                            else None
+                        ),
                     }
                     for s in f.sources
                 ],
