@@ -324,6 +324,20 @@ BAD_TOKENS: dict[str, tuple[Callable[[], str], str]] = {
         "tenant is not allow-listed",
     ),
     "exp beyond any float": (lambda: sign(claims(exp=10**400)), "malformed iat or exp"),
+    # RFC 7519 NumericDate is a JSON number; PyJWT's int() would take these.
+    "exp a numeric string": (
+        lambda: sign(claims(exp=str(int(time.time()) + 300))),
+        "malformed iat or exp",
+    ),
+    "iat a numeric string": (
+        lambda: sign(claims(iat=str(int(time.time())))),
+        "malformed iat or exp",
+    ),
+    "iat true": (lambda: sign(claims(iat=True)), "malformed iat or exp"),
+    "nbf a numeric string": (
+        lambda: sign(claims(nbf=str(int(time.time()) - 60))),
+        "malformed nbf",
+    ),
 }
 
 
@@ -398,6 +412,42 @@ def test_es256_and_rs256_are_accepted(secured: FlaskClient, key: Any, alg: str, 
 def test_aud_with_a_trailing_slash_or_as_a_list(secured: FlaskClient) -> None:
     assert call(secured, sign(claims(aud=AUD + "/"))).status_code == 200
     assert call(secured, sign(claims(aud=["https://other.example", AUD]))).status_code == 200
+
+
+def test_numeric_dates_with_a_fraction_are_accepted(secured: FlaskClient) -> None:
+    # RFC 7519 section 2: a NumericDate may be non-integer.
+    now = time.time()
+    token = sign(claims(iat=now - 0.5, nbf=now - 60.25, exp=now + 299.75))
+    assert call(secured, token).status_code == 200
+
+
+# One client for every example: each token has its own jti, so nothing carries over.
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    claim=st.sampled_from(["iat", "exp", "nbf"]),
+    value=st.one_of(
+        st.text(alphabet="0123456789.", min_size=1, max_size=12),
+        st.booleans(),
+        st.none(),
+        st.lists(st.integers(), max_size=2),
+        st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    ),
+)
+def test_a_date_claim_that_is_not_a_json_number_is_a_bare_401(
+    secured: FlaskClient, claim: str, value: Any
+) -> None:
+    now = int(time.time())
+    payload = claims(iat=now, exp=now + 300)
+    payload[claim] = value
+    response = call(secured, sign(payload))
+    assert response.status_code == 401, (claim, value)
+    assert response.get_json()["issue"][0]["diagnostics"] == "authentication failed"
 
 
 def test_an_allowed_tenant_is_accepted(secured: FlaskClient) -> None:

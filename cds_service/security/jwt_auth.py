@@ -4,14 +4,15 @@ practices for checking it).
 Order of checks: size and shape; header `typ`, `alg` (asymmetric, allowed for the issuer), `kid`;
 `iss` on the allow-list; `jku`, when sent, on the issuer's list; signature with the issuer's key
 for that `kid` (pinned, or fetched from an allow-listed JWKS URL, cached and refreshed once on an
-unknown `kid`); `aud` equal to this endpoint's public URL; `exp`, `nbf`, `iat` with leeway and a
-lifetime cap; `tenant` if the issuer lists tenants; `jti` not seen before. Every failure is an
-`AuthError` whose reason is for the log only: the caller gets a bare 401.
+unknown `kid`); `aud` equal to this endpoint's public URL; `exp`, `nbf`, `iat` JSON numbers,
+with leeway and a lifetime cap; `tenant` if the issuer lists tenants; `jti` not seen before.
+Every failure is an `AuthError` whose reason is for the log only: the caller gets a bare 401.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from base64 import urlsafe_b64decode
@@ -137,6 +138,20 @@ def _segment(part: str) -> Any:
     return json.loads(urlsafe_b64decode(padded.encode("ascii")))
 
 
+def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
+    """The claim as seconds since the epoch if it is an RFC 7519 NumericDate (a JSON number,
+    fractions allowed), else None. PyJWT's own checks call int() on it, which also takes a
+    numeric string ("1796072000") or true; neither is a NumericDate."""
+    value = claims.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer too large for a float is not a time
+        return None
+    return seconds if math.isfinite(seconds) else None
+
+
 class JwtVerifier:
     def __init__(
         self,
@@ -243,11 +258,11 @@ class JwtVerifier:
                 f"unverifiable token ({type(exc).__name__}: {str(exc)[:200]})", issuer.iss
             ) from None
         now = time.time()
-        try:
-            # PyJWT has checked both are integers; one too large for a float is not a time.
-            issued, expires = float(claims["iat"]), float(claims["exp"])
-        except (TypeError, ValueError, OverflowError):
-            raise AuthError("missing or malformed iat or exp", issuer.iss) from None
+        issued, expires = _numeric_date(claims, "iat"), _numeric_date(claims, "exp")
+        if issued is None or expires is None:
+            raise AuthError("missing or malformed iat or exp", issuer.iss)
+        if "nbf" in claims and _numeric_date(claims, "nbf") is None:
+            raise AuthError("malformed nbf", issuer.iss)
         if issued > now + self.leeway:
             raise AuthError("iat is in the future", issuer.iss)
         if expires - issued > self.max_lifetime:
