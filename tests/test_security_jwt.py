@@ -173,9 +173,9 @@ def call(
     client: FlaskClient, token: str | None, path: str = SERVICE, scheme: str = "Bearer"
 ) -> Any:
     headers = {"Authorization": f"{scheme} {token}"} if token is not None else {}
-    if path.endswith("/cds-services"):
+    if path.removesuffix("/").endswith("/cds-services"):
         return client.get(path, headers=headers)
-    if path.endswith("/feedback"):
+    if path.removesuffix("/").endswith("/feedback"):
         body: dict[str, Any] = {
             "feedback": [
                 {
@@ -412,6 +412,20 @@ def test_es256_and_rs256_are_accepted(secured: FlaskClient, key: Any, alg: str, 
 def test_aud_with_a_trailing_slash_or_as_a_list(secured: FlaskClient) -> None:
     assert call(secured, sign(claims(aud=AUD + "/"))).status_code == 200
     assert call(secured, sign(claims(aud=["https://other.example", AUD]))).status_code == 200
+
+
+@pytest.mark.parametrize("path", [SERVICE, SERVICE + "/", "/cds-services", "/cds-services/"])
+@pytest.mark.parametrize("slash", ["", "/"])
+def test_a_trailing_slash_on_the_url_called_or_on_aud_is_tolerated_either_way(
+    secured: FlaskClient, path: str, slash: str
+) -> None:
+    aud = BASE + path.removesuffix("/") + slash
+    assert call(secured, sign(claims(aud=aud)), path).status_code == 200, (path, aud)
+
+
+def test_a_trailing_slash_is_all_that_is_tolerated(secured: FlaskClient) -> None:
+    for aud in (AUD + "//", AUD + "/x", BASE + "/cds-services/"):
+        assert call(secured, sign(claims(aud=aud)), SERVICE + "/").status_code == 401, aud
 
 
 def test_numeric_dates_with_a_fraction_are_accepted(secured: FlaskClient) -> None:

@@ -205,6 +205,8 @@ class JwtVerifier:
         )
 
     def verify(self, token: str, audience: str) -> VerifiedToken:
+        """`audience`: the public URL of the endpoint called, as the caller spelled its path."""
+        endpoint = audience.removesuffix("/")
         if len(token) > MAX_TOKEN_BYTES:
             raise AuthError("token too large")
         parts = token.split(".")
@@ -243,7 +245,9 @@ class JwtVerifier:
                 token,
                 key,
                 algorithms=[algorithm],
-                audience=[audience, audience + "/"],
+                # The route answers with and without a trailing slash (app.py), so either
+                # spelling of the URL called matches either spelling of the token's aud.
+                audience=[endpoint, endpoint + "/"],
                 issuer=issuer.iss,
                 leeway=self.leeway,
                 options={"require": list(REQUIRED_CLAIMS), "verify_iat": True},
