@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
 from pytest_httpserver import HTTPServer
 from sqlalchemy import select
+from werkzeug import Response
 
 from cds_service.alp_services import AlpServices
 from cds_service.app import build_audit_store, create_app
@@ -407,6 +408,36 @@ def test_the_epic_shape_is_accepted(secured: FlaskClient, jwks_server: HTTPServe
 )
 def test_es256_and_rs256_are_accepted(secured: FlaskClient, key: Any, alg: str, kid: str) -> None:
     assert call(secured, sign(claims(iss=MODERN), key, alg, kid=kid, jku=None)).status_code == 200
+
+
+def test_a_key_the_issuer_rotates_to_is_accepted_at_once_and_random_kids_do_not_flood_its_url(
+    httpserver: HTTPServer, tmp_path: Path, kb: KnowledgeBase, audit: AuditStore
+) -> None:
+    rotated = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    published = [jwk(RSA_KEY, "epic-1", "RS384")]
+    httpserver.expect_request("/jwks").respond_with_handler(
+        lambda _: Response(json.dumps({"keys": published}), content_type="application/json")
+    )
+    trust = {
+        "issuers": [
+            {"iss": EPIC, "algorithms": ["RS384"], "jwks_urls": [httpserver.url_for("/jwks")]}
+        ]
+    }
+    path = tmp_path / "trust.json"
+    path.write_text(json.dumps(trust), "utf-8")
+    client = make(path, kb, audit).test_client()
+
+    def token(key: Any, kid: str) -> str:
+        return sign(claims(iss=EPIC), key, "RS384", kid=kid, jku=None)
+
+    assert call(client, token(RSA_KEY, "epic-1")).status_code == 200
+    published.append(jwk(rotated, "epic-2", "RS384"))  # Epic rotates its signing key
+    assert call(client, token(rotated, "epic-2")).status_code == 200  # not 30 s later: now
+    assert len(httpserver.log) == 2
+    for _ in range(10):
+        assert call(client, token(rotated, str(uuid.uuid4()))).status_code == 401
+    # At most one refetch for the ten random kids (none while epic-2's refetch is under 5 s old).
+    assert len(httpserver.log) <= 3
 
 
 def test_aud_with_a_trailing_slash_or_as_a_list(secured: FlaskClient) -> None:

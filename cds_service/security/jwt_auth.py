@@ -3,10 +3,11 @@ practices for checking it).
 
 Order of checks: size and shape; header `typ`, `alg` (asymmetric, allowed for the issuer), `kid`;
 `iss` on the allow-list; `jku`, when sent, on the issuer's list; signature with the issuer's key
-for that `kid` (pinned, or fetched from an allow-listed JWKS URL, cached and refreshed once on an
-unknown `kid`); `aud` equal to this endpoint's public URL; `exp`, `nbf`, `iat` JSON numbers,
-with leeway and a lifetime cap; `tenant` if the issuer lists tenants; `jti` not seen before.
-Every failure is an `AuthError` whose reason is for the log only: the caller gets a bare 401.
+for that `kid` (pinned, or fetched from an allow-listed JWKS URL: security/jwks.py caches it and
+refetches it on an unknown `kid`, at most once per few seconds); `aud` equal to this endpoint's
+public URL; `exp`, `nbf`, `iat` JSON numbers, with leeway and a lifetime cap; `tenant` if the
+issuer lists tenants; `jti` not seen before. Every failure is an `AuthError` whose reason is for
+the log only: the caller gets a bare 401.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from jwt import PyJWK, PyJWKClient
+from jwt import PyJWK
 from jwt.exceptions import PyJWKClientError, PyJWKSetError
 
+from cds_service.security.jwks import JwksKeys
 from cds_service.security.replay import ReplayCache, ReplayUnavailable
 from cds_service.security.trust import Issuer, TrustStore
 
@@ -166,21 +168,16 @@ class JwtVerifier:
         self.leeway = leeway
         self.max_lifetime = max_lifetime
         self._jwks_timeout = jwks_timeout
-        self._clients: dict[str, PyJWKClient] = {}
+        self._jwks_sources: dict[str, JwksKeys] = {}
         self._lock = threading.Lock()
 
-    def _client(self, url: str) -> PyJWKClient:
+    def _jwks(self, url: str) -> JwksKeys:
         with self._lock:
-            client = self._clients.get(url)
-            if client is None:
-                # The key set is cached for 5 minutes and an unknown kid refetches once (key
-                # rotation). Per-key caching stays off: it never expires, so a key the issuer
-                # withdrew would be trusted for the life of the worker.
-                client = PyJWKClient(
-                    url, cache_keys=False, lifespan=300, timeout=self._jwks_timeout
-                )
-                self._clients[url] = client
-            return client
+            source = self._jwks_sources.get(url)
+            if source is None:
+                source = JwksKeys(url, timeout=self._jwks_timeout)
+                self._jwks_sources[url] = source
+            return source
 
     def _key(self, issuer: Issuer, kid: str, jku: str | None) -> PyJWK:
         if jku is not None and jku not in issuer.jwks_urls:
@@ -196,7 +193,7 @@ class JwtVerifier:
         last = "no JWKS URL"
         for url in urls:
             try:
-                return self._client(url).get_signing_key(kid)
+                return self._jwks(url).signing_key(kid)
             except (PyJWKClientError, PyJWKSetError) as exc:
                 # PyJWKSetError: the URL answered with a set holding no usable key.
                 last = str(exc)
