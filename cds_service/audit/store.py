@@ -56,8 +56,6 @@ log = logging.getLogger(__name__)
 # Errors that mean "the database cannot be reached now", as opposed to "this record is bad".
 OUTAGE = (OperationalError, InterfaceError, SqlTimeoutError, DisconnectionError)
 NOT_ISSUED = " was not issued by this service"
-# The audit store's two backends (ARCHITECTURE section 9), each with its INSERT ... ON CONFLICT.
-_INSERT_SKIPPING_DUPLICATES = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 BATCH_SIZE = 500  # records per transaction when loading the spool
 
 
@@ -485,9 +483,15 @@ class AuditStore:
             "override_reasons": [r.to_json() for r in item.override_reasons] or None,
             "extra": dict(item.extra) if item.extra else None,
         }
-        dialect_insert = _INSERT_SKIPPING_DUPLICATES[conn.dialect.name]
-        statement = dialect_insert(schema.feedback).values(**values).on_conflict_do_nothing()
-        return bool(conn.execute(statement).rowcount)
+        dialect = conn.dialect.name
+        if dialect == "postgresql":
+            pg = postgresql.insert(schema.feedback).values(**values).on_conflict_do_nothing()
+            return bool(conn.execute(pg).rowcount)
+        if dialect == "sqlite":
+            lite = sqlite.insert(schema.feedback).values(**values).on_conflict_do_nothing()
+            return bool(conn.execute(lite).rowcount)
+        # The audit store's two backends (ARCHITECTURE section 9); make_engine builds no other.
+        raise NotImplementedError(f"feedback on {dialect}: SQLite and PostgreSQL only")
 
     def _load_spool_quietly(self, everything: bool = False) -> None:
         try:
