@@ -68,7 +68,8 @@ def start_service(
 
 
 def start_bare(port: int, workers: int, threads: int) -> subprocess.Popen[bytes]:
-    # The same gunicorn options as cds_service.serving.gunicorn_options.
+    # The same gunicorn options as cds_service.serving.gunicorn_options; plain gthread, since
+    # the service's worker subclass differs only in how gunicorn's own refusals are written.
     command = [
         sys.executable,
         "-m",

@@ -10,9 +10,9 @@ tests/test_layers.py checks every import against it:
 - render/: cards and pages from clinical results, in the protocol's response types.
 - security/, audit/, observability/: beside the protocol, reading its records.
 
-The top-level modules (app, cli, alp_services, explain, warmup, serving, web, wsgi, openapi)
-compose the packages; no package imports them, except `strict_json` and `settings`, which are
-plain utilities.
+The top-level modules (app, cli, alp_services, explain, warmup, serving, gunicorn_worker, web,
+wsgi, openapi) compose the packages; no package imports them, except `strict_json` and
+`settings`, which are plain utilities.
 """
 
 __version__ = "0.1.0"

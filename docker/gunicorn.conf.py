@@ -14,7 +14,8 @@ prepare_metrics_dir(_settings.data_dir)  # before the app imports prometheus_cli
 
 _options = gunicorn_options(_settings)
 bind = _options["bind"]
-worker_class = _options["worker_class"]
+worker_class = _options["worker_class"]  # gthread, answering its own refusals as JSON
+limit_request_field_size = _options["limit_request_field_size"]  # room for a 16 KB JWT
 workers = _options["workers"]
 threads = _options["threads"]
 worker_connections = _options["worker_connections"]

@@ -17,6 +17,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, func, inspect, select, update
+from sqlalchemy.exc import OperationalError
 
 from cds_service.alp_services import AlpServices
 from cds_service.app import create_app
@@ -195,11 +196,16 @@ def test_feedback_is_linked_validated_and_stored_once(client: FlaskClient, engin
     }
     response = feedback(client, unknown, overridden, wrong_suggestion)
     assert response.status_code == 400
-    issues = response.get_json()["issue"]
-    assert [i["expression"] for i in issues] == [["$.feedback[0]"], ["$.feedback[2]"]]
-    assert "not issued by this service" in issues[0]["diagnostics"]
+    *refused, note = response.get_json()["issue"]
+    assert [i["expression"] for i in refused] == [["$.feedback[0]"], ["$.feedback[2]"]]
+    assert "not issued by this service" in refused[0]["diagnostics"]
+    assert note["severity"] == "information"
+    assert "no item of this batch was stored" in note["diagnostics"]
+    # All or nothing: item 1 is good, but its batch was refused, so it is not kept...
+    assert [r["outcome"] for r in rows(engine, schema.feedback)] == ["accepted"]
+    assert feedback(client, overridden).status_code == 200  # ...until it is sent again
     stored = rows(engine, schema.feedback)
-    assert sorted(r["outcome"] for r in stored) == ["accepted", "overridden"]  # item 1 kept
+    assert sorted(r["outcome"] for r in stored) == ["accepted", "overridden"]
 
 
 # --- reports -------------------------------------------------------------------------------
@@ -392,6 +398,38 @@ def test_feedback_during_an_outage_is_spooled_and_stored_after(
     post(client, alp(312))
     assert [r["override_comment"] for r in rows(engine, schema.feedback)] == ["done elsewhere"]
     dead.dispose()
+
+
+def test_an_outage_in_the_middle_of_a_batch_leaves_nothing_half_written(
+    store: AuditStore, engine: Engine, kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = app_with(store, kb).test_client()
+    cards = [post(client, alp(312)).get_json()["cards"][0] for _ in range(2)]
+    items = [
+        {
+            "card": card["uuid"],
+            "outcome": "overridden",
+            "outcomeTimestamp": "2026-11-21T10:00:00Z",
+            "overrideReason": {"userComment": f"comment {n}"},
+        }
+        for n, card in enumerate(cards)
+    ]
+    insert = store._insert_feedback
+    calls = []
+
+    def dies_on_the_second(*args: Any) -> bool:
+        calls.append(args)
+        if len(calls) == 2:
+            raise OperationalError("INSERT", {}, Exception("connection lost"))
+        return insert(*args)
+
+    monkeypatch.setattr(store, "_insert_feedback", dies_on_the_second)
+    assert feedback(client, *items).status_code == 200  # spooled, as in any outage
+    assert rows(engine, schema.feedback) == []  # the first item's insert was rolled back
+    monkeypatch.undo()
+    store.replay_spool()
+    stored = sorted(r["override_comment"] for r in rows(engine, schema.feedback))
+    assert stored == ["comment 0", "comment 1"]  # each once
 
 
 def test_feedback_for_a_card_issued_during_an_outage_is_accepted_after_it(

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 import requests
+from gunicorn import util
+from gunicorn.workers.gthread import ThreadWorker
 from sqlalchemy import text
 
 from cds_service.app import build_audit_store
@@ -63,7 +65,9 @@ def test_a_chunked_oversized_body_is_413_under_gunicorn(served_example: str) -> 
 
 def test_gthread_workers_take_as_many_connections_as_threads() -> None:
     options = gunicorn_options(Settings.from_env({"ALP_CDS_THREADS": "6"}))
-    assert options["worker_class"] == "gthread"
+    # gthread, subclassed so gunicorn's own refusals are JSON (tests/test_gunicorn_worker.py).
+    assert options["worker_class"] == "cds_service.gunicorn_worker.JsonErrorWorker"
+    assert issubclass(util.load_class(options["worker_class"]), ThreadWorker)
     assert options["worker_connections"] == options["threads"] == 6
     assert options["preload_app"] is True
 

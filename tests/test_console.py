@@ -508,6 +508,20 @@ def test_invocation_page_shows_cards_trace_provenance_and_feedback(client: Flask
     assert client.get("/console/invocations/nope", headers=basic()).status_code == 404
 
 
+def test_a_comment_only_override_reads_as_such_not_as_a_python_dict(client: FlaskClient) -> None:
+    # QA report D10: the reason column showed {'system': None, 'code': None, ...}.
+    card = one_call(client, 312, "hi-comment")["cards"][0]
+    when = datetime.now(UTC)
+    feedback(client, "alp-result-sign", card, "overridden", when=when, comment="patient moving")
+    text = client.get("/console/invocations/hi-comment", headers=basic()).get_data(as_text=True)
+    row = text[text.index("<td>overridden</td>") :]
+    row = row[: row.index("</tr>")]
+    assert '(comment only) <span class="meta">(patient moving)</span>' in row
+    assert "None" not in row
+    assert "&#39;comment&#39;" not in row
+    assert "{" not in row
+
+
 def test_search_by_hook_instance_date_and_rule(client: FlaskClient) -> None:
     seeded(client)
     found = client.get("/console/invocations?hook_instance=hi-b", headers=basic())

@@ -16,7 +16,7 @@ import yaml
 from flask import Flask
 
 from cds_service.cli import build_parser
-from cds_service.serving import gunicorn_options
+from cds_service.serving import LIMIT_REQUEST_FIELD_SIZE, gunicorn_options
 from cds_service.settings import Settings
 
 DOCKER = Path(__file__).resolve().parent.parent / "docker"
@@ -50,7 +50,11 @@ def test_gunicorn_conf_matches_serve(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     monkeypatch.setenv("ALP_CDS_THREADS", "6")
     monkeypatch.setenv("ALP_CDS_PORT", "8080")
     conf = runpy.run_path(str(DOCKER / "gunicorn.conf.py"))
-    assert conf["worker_class"] == "gthread"
+    serve = gunicorn_options(Settings.from_env())
+    for name, value in serve.items():  # every option serve sets, the container sets alike
+        assert conf[name] == value, name
+    assert conf["worker_class"] == "cds_service.gunicorn_worker.JsonErrorWorker"
+    assert conf["limit_request_field_size"] == LIMIT_REQUEST_FIELD_SIZE
     assert conf["threads"] == conf["worker_connections"] == 6
     assert conf["preload_app"] is True
     assert conf["bind"].endswith(":8080")
@@ -83,6 +87,11 @@ def test_compose(app: Flask) -> None:
     port = replicas[0]["environment"]["ALP_CDS_PORT"]
     nginx = (DOCKER / "nginx.conf").read_text("utf-8")
     assert nginx.count(f":{port};") == 2
+    # The proxy passes a header line as long as the service takes (a 16 KB JWT), and longer,
+    # so the service, not nginx's HTML page, answers one too long.
+    buffers = re.search(r"^\s*large_client_header_buffers \d+ (\d+)k;$", nginx, re.MULTILINE)
+    assert buffers is not None
+    assert int(buffers.group(1)) * 1024 > LIMIT_REQUEST_FIELD_SIZE
 
 
 def test_kubernetes(app: Flask) -> None:

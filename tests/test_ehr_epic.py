@@ -22,6 +22,7 @@ from tests.support.ehr import (
     audited_app,
     epic_override,
     epic_patient_view,
+    shipped_knowledge_base,
 )
 from tests.support.fhir import alp, full_prefetch, ggt, service_request, sign_request
 
@@ -205,3 +206,20 @@ def test_preference_list_codes_ride_along_in_the_suggested_order(tmp_path: Path)
     assert {"system": PREFERENCE_LIST, "code": "123456", "display": "GGT (pref list)"} in codings
     assert any(c["system"] == "http://loinc.org" and c["code"] == "2324-2" for c in codings)
     assert all(len(s["actions"]) == 1 for s in card["suggestions"])  # Epic: one per suggestion
+
+
+def test_the_guide_lists_the_override_reasons_and_says_each_card_offers_a_subset() -> None:
+    """docs/ehr/epic.md section 4, which an Epic analyst builds acknowledge reasons from: its
+    table is the knowledge base's reasons, and it does not promise all of them on every card
+    (QA report D11: alp-high-confirm-origin offers four)."""
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "ehr" / "epic.md").read_text()
+    section = guide[guide.index("## 4.") : guide.index("## 5.")]
+    table = dict(re.findall(r"^\| `([a-z-]+)` \| (.+?) \|$", section, re.MULTILINE))
+    kb = shipped_knowledge_base()
+    assert table == dict(kb.override_reasons)
+    prose = " ".join(section.split())
+    assert "Every card offers these" not in prose
+    assert "Each card offers a subset" in prose
+    assert "cards/override-reasons.yaml" in prose  # where a rule naming none takes them from
+    offered = [set(rule.card.override_reasons) for rule in kb.rules.values() if rule.card]
+    assert any(reasons < set(table) for reasons in offered)  # a subset, as it says

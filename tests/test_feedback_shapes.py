@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from cds_service.audit import reports, schema
 from cds_service.audit.store import AuditStore
-from cds_service.hooks.feedback import FeedbackItem
+from cds_service.hooks.feedback import FeedbackItem, outcome_moment
 from tests.support.ehr import audited_app, epic_override
 from tests.support.fhir import alp, full_prefetch, sign_request
 
@@ -282,3 +282,118 @@ def test_spooled_feedback_keeps_its_reasons_and_old_spool_lines_still_load(
         "old",
     )
     assert json.dumps(rows[cards[1]["uuid"]].override_reasons)  # readable JSON
+
+
+# --- uuids in any case, batches whole or not at all, dates that exist (QA report D8) --------
+
+
+def accept(card: dict[str, Any], at: str = "2026-11-21T10:00:00Z") -> dict[str, Any]:
+    return {
+        "card": card["uuid"],
+        "outcome": "accepted",
+        "acceptedSuggestions": [{"id": card["suggestions"][0]["uuid"]}],
+        "outcomeTimestamp": at,
+    }
+
+
+def test_card_and_suggestion_uuids_match_in_upper_case(
+    audited: tuple[FlaskClient, AuditStore],
+) -> None:
+    client, store = audited
+    card = new_card(client)
+    item = accept(card)
+    shouted = {
+        **item,
+        "card": card["uuid"].upper(),
+        "acceptedSuggestions": [{"id": card["suggestions"][0]["uuid"].upper()}],
+    }
+    assert post(client, {"feedback": [shouted]}).status_code == 200
+    assert post(client, {"feedback": [item]}).status_code == 200  # the same answer again
+    [row] = stored(store)
+    assert row.card_uuid == card["uuid"]  # linked to the card as issued
+    assert row.accepted_suggestions == [card["suggestions"][0]["uuid"]]
+
+
+def test_a_card_id_that_is_no_uuid_is_compared_as_sent() -> None:
+    item = {"card": "Card-A", "outcome": "overridden", "outcomeTimestamp": "2026-11-21T10:00:00Z"}
+    assert FeedbackItem.parse("alp-result-sign", item).card == "Card-A"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"card": "11111111-0000-4000-8000-000000000000"},  # never issued
+        {"acceptedSuggestions": [{"id": "not-offered"}]},
+    ],
+)
+def test_a_batch_with_one_refused_item_stores_nothing(
+    audited: tuple[FlaskClient, AuditStore], bad: dict[str, Any]
+) -> None:
+    client, store = audited
+    good, other = new_card(client), new_card(client)
+    batch = {
+        "feedback": [accept(good), {**accept(other), **bad}, accept(good, "2026-11-21T10:01:00Z")]
+    }
+    response = post(client, batch)
+    assert response.status_code == 400
+    issues = response.get_json()["issue"]
+    assert [i.get("expression") for i in issues] == [["$.feedback[1]"], None]
+    assert issues[1]["diagnostics"].startswith("no item of this batch was stored")
+    assert stored(store) == []  # nothing half-written
+    del batch["feedback"][1]
+    assert post(client, batch).status_code == 200
+    assert len(stored(store)) == 2
+
+
+def test_a_batch_with_a_duplicate_inside_is_stored_once(
+    audited: tuple[FlaskClient, AuditStore],
+) -> None:
+    client, store = audited
+    card = new_card(client)
+    assert post(client, {"feedback": [accept(card), accept(card)]}).status_code == 200
+    assert len(stored(store)) == 1
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "2026-02-31T25:61:00Z",  # the QA case: no such day, hour or minute
+        "2026-02-29T10:00:00Z",  # 2026 is no leap year
+        "2026-11-21T24:00:00Z",
+        "2026-11-21T10:00:61Z",
+        "2026-11-21T10:00:00+05:75",  # Python would read it as +06:15
+        "2026-11-21T10:00:00+24:00",
+        "2026-13-01T10:00:00Z",
+    ],
+)
+def test_an_outcome_timestamp_naming_no_real_moment_is_400(
+    audited: tuple[FlaskClient, AuditStore], timestamp: str
+) -> None:
+    client, store = audited
+    card = new_card(client)
+    batch = {"feedback": [accept(card), accept(card, timestamp)]}
+    response = post(client, batch)
+    assert response.status_code == 400
+    issue, note = response.get_json()["issue"]
+    assert issue["expression"] == ["$.feedback[1].outcomeTimestamp"]
+    assert note["diagnostics"].startswith("no item of this batch was stored")
+    assert timestamp not in json.dumps(response.get_json())  # the value is not echoed
+    assert stored(store) == []
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "moment"),
+    [
+        ("2026-11-21T10:00:00Z", datetime(2026, 11, 21, 10, tzinfo=UTC)),
+        ("2026-11-21t11:00:00.1234567+01:00", datetime(2026, 11, 21, 10, 0, 0, 123456, UTC)),
+        ("2028-02-29T10:00:00z", datetime(2028, 2, 29, 10, tzinfo=UTC)),
+        # RFC 3339 allows a leap second; it sorts as the end of its minute.
+        ("2026-12-31T23:59:60Z", datetime(2026, 12, 31, 23, 59, 59, 999999, UTC)),
+    ],
+)
+def test_real_rfc_3339_moments_are_read(
+    audited: tuple[FlaskClient, AuditStore], timestamp: str, moment: datetime
+) -> None:
+    assert outcome_moment(timestamp) == moment
+    client, _ = audited
+    assert post(client, {"feedback": [accept(new_card(client), timestamp)]}).status_code == 200

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
 from pytest_httpserver import HTTPServer
 from sqlalchemy import select
+from werkzeug import Response
 
 from cds_service.alp_services import AlpServices
 from cds_service.app import build_audit_store, create_app
@@ -173,9 +174,9 @@ def call(
     client: FlaskClient, token: str | None, path: str = SERVICE, scheme: str = "Bearer"
 ) -> Any:
     headers = {"Authorization": f"{scheme} {token}"} if token is not None else {}
-    if path.endswith("/cds-services"):
+    if path.removesuffix("/").endswith("/cds-services"):
         return client.get(path, headers=headers)
-    if path.endswith("/feedback"):
+    if path.removesuffix("/").endswith("/feedback"):
         body: dict[str, Any] = {
             "feedback": [
                 {
@@ -324,6 +325,20 @@ BAD_TOKENS: dict[str, tuple[Callable[[], str], str]] = {
         "tenant is not allow-listed",
     ),
     "exp beyond any float": (lambda: sign(claims(exp=10**400)), "malformed iat or exp"),
+    # RFC 7519 NumericDate is a JSON number; PyJWT's int() would take these.
+    "exp a numeric string": (
+        lambda: sign(claims(exp=str(int(time.time()) + 300))),
+        "malformed iat or exp",
+    ),
+    "iat a numeric string": (
+        lambda: sign(claims(iat=str(int(time.time())))),
+        "malformed iat or exp",
+    ),
+    "iat true": (lambda: sign(claims(iat=True)), "malformed iat or exp"),
+    "nbf a numeric string": (
+        lambda: sign(claims(nbf=str(int(time.time()) - 60))),
+        "malformed nbf",
+    ),
 }
 
 
@@ -395,9 +410,89 @@ def test_es256_and_rs256_are_accepted(secured: FlaskClient, key: Any, alg: str, 
     assert call(secured, sign(claims(iss=MODERN), key, alg, kid=kid, jku=None)).status_code == 200
 
 
+def test_a_key_the_issuer_rotates_to_is_accepted_at_once_and_random_kids_do_not_flood_its_url(
+    httpserver: HTTPServer, tmp_path: Path, kb: KnowledgeBase, audit: AuditStore
+) -> None:
+    rotated = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    published = [jwk(RSA_KEY, "epic-1", "RS384")]
+    httpserver.expect_request("/jwks").respond_with_handler(
+        lambda _: Response(json.dumps({"keys": published}), content_type="application/json")
+    )
+    trust = {
+        "issuers": [
+            {"iss": EPIC, "algorithms": ["RS384"], "jwks_urls": [httpserver.url_for("/jwks")]}
+        ]
+    }
+    path = tmp_path / "trust.json"
+    path.write_text(json.dumps(trust), "utf-8")
+    client = make(path, kb, audit).test_client()
+
+    def token(key: Any, kid: str) -> str:
+        return sign(claims(iss=EPIC), key, "RS384", kid=kid, jku=None)
+
+    assert call(client, token(RSA_KEY, "epic-1")).status_code == 200
+    published.append(jwk(rotated, "epic-2", "RS384"))  # Epic rotates its signing key
+    assert call(client, token(rotated, "epic-2")).status_code == 200  # not 30 s later: now
+    assert len(httpserver.log) == 2
+    for _ in range(10):
+        assert call(client, token(rotated, str(uuid.uuid4()))).status_code == 401
+    # At most one refetch for the ten random kids (none while epic-2's refetch is under 5 s old).
+    assert len(httpserver.log) <= 3
+
+
 def test_aud_with_a_trailing_slash_or_as_a_list(secured: FlaskClient) -> None:
     assert call(secured, sign(claims(aud=AUD + "/"))).status_code == 200
     assert call(secured, sign(claims(aud=["https://other.example", AUD]))).status_code == 200
+
+
+@pytest.mark.parametrize("path", [SERVICE, SERVICE + "/", "/cds-services", "/cds-services/"])
+@pytest.mark.parametrize("slash", ["", "/"])
+def test_a_trailing_slash_on_the_url_called_or_on_aud_is_tolerated_either_way(
+    secured: FlaskClient, path: str, slash: str
+) -> None:
+    aud = BASE + path.removesuffix("/") + slash
+    assert call(secured, sign(claims(aud=aud)), path).status_code == 200, (path, aud)
+
+
+def test_a_trailing_slash_is_all_that_is_tolerated(secured: FlaskClient) -> None:
+    for aud in (AUD + "//", AUD + "/x", BASE + "/cds-services/"):
+        assert call(secured, sign(claims(aud=aud)), SERVICE + "/").status_code == 401, aud
+
+
+def test_numeric_dates_with_a_fraction_are_accepted(secured: FlaskClient) -> None:
+    # RFC 7519 section 2: a NumericDate may be non-integer.
+    now = time.time()
+    token = sign(claims(iat=now - 0.5, nbf=now - 60.25, exp=now + 299.75))
+    assert call(secured, token).status_code == 200
+
+
+# One client for every example: each token has its own jti, so nothing carries over.
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    claim=st.sampled_from(["iat", "exp", "nbf"]),
+    value=st.one_of(
+        st.text(alphabet="0123456789.", min_size=1, max_size=12),
+        st.booleans(),
+        st.none(),
+        st.lists(st.integers(), max_size=2),
+        st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    ),
+)
+def test_a_date_claim_that_is_not_a_json_number_is_a_bare_401(
+    secured: FlaskClient, claim: str, value: Any
+) -> None:
+    now = int(time.time())
+    payload = claims(iat=now, exp=now + 300)
+    payload[claim] = value
+    response = call(secured, sign(payload))
+    assert response.status_code == 401, (claim, value)
+    assert response.get_json()["issue"][0]["diagnostics"] == "authentication failed"
 
 
 def test_an_allowed_tenant_is_accepted(secured: FlaskClient) -> None:

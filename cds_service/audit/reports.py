@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, case, func, or_, select, true
 
 from cds_service.audit import schema
+from cds_service.hooks.feedback import outcome_moment
 from cds_service.hooks.trace import DecisionTrace
 
 
@@ -36,11 +37,9 @@ def _percentile(values: list[float], fraction: float) -> float | None:
 def _when(row: Any) -> tuple[datetime, int]:
     """A feedback row's place in time: outcomeTimestamp (RFC 3339, any offset), then arrival."""
     try:
-        moment = datetime.fromisoformat(str(row.outcome_timestamp).upper())
-    except ValueError:
+        moment = outcome_moment(str(row.outcome_timestamp))
+    except ValueError:  # stored before feedback checked that the date exists
         moment = datetime.min.replace(tzinfo=UTC)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
     return moment, int(row.id)
 
 

@@ -35,6 +35,7 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import (
     DisconnectionError,
     IntegrityError,
@@ -396,74 +397,101 @@ class AuditStore:
     # --- feedback ------------------------------------------------------------------------
 
     def record(self, items: Sequence[FeedbackItem]) -> FeedbackResult:
+        """All or nothing: every item is checked first, and one refused item stores none of
+        the batch (a 400 then means nothing was kept, so a client can mend and resend it)."""
         # Cards whose records are still in the spool (written behind, or issued during an
         # outage): load them first, or their feedback would be refused as for cards never issued.
         self._load_spool_quietly()
-        result = FeedbackResult()
         now = datetime.now(UTC)
-        for index, item in enumerate(items):
-            try:
-                outcome = self._store_feedback(item, now)
-                if outcome.endswith(NOT_ISSUED) and self.spool.pending():
-                    self._load_spool_quietly(everything=True)
-                    outcome = self._store_feedback(item, now)
-            except OUTAGE:
-                log.warning("audit store unavailable; feedback for a card spooled")
+        try:
+            result = self._store_batch_of_feedback(items, now)
+            if self.spool.pending() and any(why.endswith(NOT_ISSUED) for _, why in result.rejected):
+                self._load_spool_quietly(everything=True)
+                result = self._store_batch_of_feedback(items, now)
+        except OUTAGE:
+            # Nothing of the batch was committed (one transaction): spool all of it.
+            log.warning("audit store unavailable; feedback for %d card(s) spooled", len(items))
+            for item in items:
                 self._spool(
-                    {
-                        "kind": "feedback",
-                        "item": item.to_json(),
-                        "received_at": now.isoformat(),
-                    }
+                    {"kind": "feedback", "item": item.to_json(), "received_at": now.isoformat()}
                 )
-                result.stored += 1
-                continue
-            if outcome == "stored":
-                result.stored += 1
-            elif outcome == "duplicate":
-                result.duplicates += 1
-            else:
-                result.rejected.append((index, outcome))
+            return FeedbackResult(stored=len(items))
+        return result
+
+    def _store_batch_of_feedback(
+        self, items: Sequence[FeedbackItem], received_at: datetime
+    ) -> FeedbackResult:
+        """In one transaction: store every item (a repeat of one already stored counts as a
+        duplicate), or, if any is refused, none."""
+        result = FeedbackResult()
+        with self.engine.begin() as conn:
+            for index, item in enumerate(items):
+                why = self._feedback_refusal(conn, item)
+                if why is not None:
+                    result.rejected.append((index, why))
+            if result.rejected:
+                return result
+            for item in items:
+                if self._insert_feedback(conn, item, received_at):
+                    result.stored += 1
+                else:
+                    result.duplicates += 1
         return result
 
     def _store_feedback(self, item: FeedbackItem, received_at: datetime) -> str:
-        """ "stored", "duplicate", or why the item was refused."""
-        with self.engine.begin() as conn:
-            card = conn.execute(
-                select(schema.cards.c.suggestions, schema.cards.c.service_id).where(
-                    schema.cards.c.card_uuid == item.card
-                )
-            ).first()
-            if card is None:
-                return f"card {item.card!r}{NOT_ISSUED}"
-            if card.service_id and card.service_id != item.service_id:
-                return f"card {item.card!r} was issued by another service"
-            offered = {s["uuid"] for s in card.suggestions or ()}
-            unknown = [s for s in item.accepted_suggestions if s not in offered]
-            if unknown:
-                return f"suggestion {unknown[0]!r} is not one of card {item.card!r}'s suggestions"
-            first = next((r for r in item.override_reasons if r.reason), None)
-            try:
-                with conn.begin_nested():
-                    conn.execute(
-                        insert(schema.feedback).values(
-                            card_uuid=item.card,
-                            service_id=item.service_id,
-                            outcome=item.outcome,
-                            outcome_timestamp=item.outcome_timestamp,
-                            accepted_suggestions=list(item.accepted_suggestions),
-                            override_system=first.system if first else None,
-                            override_code=first.code if first else None,
-                            override_display=first.display if first else None,
-                            override_comment=item.override_comment,
-                            received_at=received_at,
-                            override_reasons=[r.to_json() for r in item.override_reasons] or None,
-                            extra=dict(item.extra) if item.extra else None,
-                        )
-                    )
-            except IntegrityError:
-                return "duplicate"
-            return "stored"
+        """One item (spool replay): "stored", "duplicate", or why it was refused."""
+        result = self._store_batch_of_feedback([item], received_at)
+        if result.rejected:
+            return result.rejected[0][1]
+        return "stored" if result.stored else "duplicate"
+
+    def _feedback_refusal(self, conn: Connection, item: FeedbackItem) -> str | None:
+        card = conn.execute(
+            select(schema.cards.c.suggestions, schema.cards.c.service_id).where(
+                schema.cards.c.card_uuid == item.card
+            )
+        ).first()
+        if card is None:
+            return f"card {item.card!r}{NOT_ISSUED}"
+        if card.service_id and card.service_id != item.service_id:
+            return f"card {item.card!r} was issued by another service"
+        offered = {s["uuid"] for s in card.suggestions or ()}
+        unknown = [s for s in item.accepted_suggestions if s not in offered]
+        if unknown:
+            return f"suggestion {unknown[0]!r} is not one of card {item.card!r}'s suggestions"
+        return None
+
+    def _insert_feedback(self, conn: Connection, item: FeedbackItem, received_at: datetime) -> bool:
+        """False when this (card, outcome, outcomeTimestamp) is already stored.
+
+        The database skips a duplicate itself (ON CONFLICT DO NOTHING, which SQLite and
+        PostgreSQL both have): a savepoint per item would do it too, but pysqlite opens no
+        transaction before the first write, so a savepoint there starts one of its own and its
+        RELEASE commits the item, and a batch would no longer be all or nothing."""
+        first = next((r for r in item.override_reasons if r.reason), None)
+        values = {
+            "card_uuid": item.card,
+            "service_id": item.service_id,
+            "outcome": item.outcome,
+            "outcome_timestamp": item.outcome_timestamp,
+            "accepted_suggestions": list(item.accepted_suggestions),
+            "override_system": first.system if first else None,
+            "override_code": first.code if first else None,
+            "override_display": first.display if first else None,
+            "override_comment": item.override_comment,
+            "received_at": received_at,
+            "override_reasons": [r.to_json() for r in item.override_reasons] or None,
+            "extra": dict(item.extra) if item.extra else None,
+        }
+        dialect = conn.dialect.name
+        if dialect == "postgresql":
+            pg = postgresql.insert(schema.feedback).values(**values).on_conflict_do_nothing()
+            return bool(conn.execute(pg).rowcount)
+        if dialect == "sqlite":
+            lite = sqlite.insert(schema.feedback).values(**values).on_conflict_do_nothing()
+            return bool(conn.execute(lite).rowcount)
+        # The audit store's two backends (ARCHITECTURE section 9); make_engine builds no other.
+        raise NotImplementedError(f"feedback on {dialect}: SQLite and PostgreSQL only")
 
     def _load_spool_quietly(self, everything: bool = False) -> None:
         try:

@@ -21,7 +21,7 @@ from cds_service import strict_json
 from cds_service.hooks import prefetch
 from cds_service.hooks.declaration import ServiceDeclaration, ServiceRegistry
 from cds_service.hooks.errors import CdsError, Issue, operation_outcome
-from cds_service.hooks.feedback import FeedbackSink, parse_feedback
+from cds_service.hooks.feedback import FeedbackSink, parse_feedback, refused
 from cds_service.hooks.invocation import Invocation, InvocationSink, NullInvocationSink
 from cds_service.hooks.pipeline import BodyLimits, Pipeline
 from cds_service.hooks.request import JSON_TYPES, check, schema
@@ -174,7 +174,7 @@ def create_blueprint() -> Blueprint:
                     Issue("not-found", why, expression=f"$.feedback[{index}]")
                     for index, why in result.rejected
                 ]
-                raise CdsError(400, issues)
+                raise refused(issues, len(items))
             return json_response({})
 
         return _audited("feedback", service_id, work)

@@ -10,16 +10,25 @@ Clients say why a card was overridden in two shapes, and both are kept:
 - Epic: `overrideReasons`, a list of {`reason`, `userComment`}.
 Anything else an item or the body carries (an `extension`, a field a future version adds) is
 kept in `extra`, keyed by its path, so nothing a client sends is silently dropped.
+
+Card and suggestion uuids are matched case-insensitively (RFC 9562: hex digits are
+case-insensitive on input; the service issues them in lower case), and `outcomeTimestamp` must be
+a real RFC 3339 date-time, not only look like one: a batch is stored whole or not at all, so one
+impossible date refuses the batch (400) instead of being stored and never counting.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
+
+from cds_service.hooks.errors import CdsError, Issue
 
 ITEM_FIELDS = frozenset(
     {
@@ -34,6 +43,33 @@ ITEM_FIELDS = frozenset(
 REASON_FIELDS = frozenset({"reason", "userComment"})
 CODING_FIELDS = frozenset({"system", "code", "display"})
 MAX_EXTRA_CHARS = 16_384
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+# What the feedback schema's pattern lets through, split into its fields.
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:(\d{2}))"
+)
+
+
+def canonical_uuid(value: str) -> str:
+    """A UUID in the lower case the service issues it in; anything else as it came."""
+    return value.lower() if _UUID.fullmatch(value) else value
+
+
+def outcome_moment(value: str) -> datetime:
+    """An RFC 3339 date-time (section 5.6) as an aware datetime, or ValueError if it names no
+    real moment (2026-02-31, 25:61). A leap second (:60, allowed by RFC 3339) is read as the
+    last instant of its minute, since datetime has no second 60."""
+    match = _RFC3339.fullmatch(value)
+    if match is None:
+        raise ValueError(f"not an RFC 3339 date-time: {value[:40]!r}")
+    second = int(match[6])
+    if second > 60 or int(match[9] or 0) > 59:
+        # fromisoformat would take 61 seconds as an error but a +05:75 offset as +06:15.
+        raise ValueError("second or offset minute out of range")
+    text = value.upper()
+    if second == 60:
+        text = f"{text[:17]}59.999999{text[17 + 2 + len(match[7] or '') :]}"
+    return datetime.fromisoformat(text)  # ValueError for a day, hour or offset out of range
 
 
 @dataclass(frozen=True)
@@ -121,10 +157,12 @@ class FeedbackItem:
             )
         return cls(
             service_id=service_id,
-            card=item["card"],
+            card=canonical_uuid(item["card"]),
             outcome=item["outcome"],
             outcome_timestamp=item["outcomeTimestamp"],
-            accepted_suggestions=tuple(s["id"] for s in item.get("acceptedSuggestions") or ()),
+            accepted_suggestions=tuple(
+                canonical_uuid(s["id"]) for s in item.get("acceptedSuggestions") or ()
+            ),
             override_reasons=tuple(reasons),
             extra=_bounded(extra) if extra else None,
         )
@@ -166,9 +204,28 @@ class FeedbackItem:
 
 def parse_feedback(service_id: str, body: Mapping[str, Any]) -> list[FeedbackItem]:
     """Every item of a feedback body that passed the schema; the body's own unknown fields go
-    into each item's `extra` as `$.<name>`."""
+    into each item's `extra` as `$.<name>`. A CdsError (400) for an outcomeTimestamp that is no
+    real moment: the schema checks its form only."""
+    issues = []
+    for index, item in enumerate(body["feedback"]):
+        try:
+            outcome_moment(item["outcomeTimestamp"])
+        except ValueError:
+            where = f"$.feedback[{index}].outcomeTimestamp"
+            issues.append(Issue("invalid", "is not a valid RFC 3339 date-time", expression=where))
+    if issues:
+        raise refused(issues, len(body["feedback"]))
     body_extra = {f"$.{k}": v for k, v in body.items() if k != "feedback"}
     return [FeedbackItem.parse(service_id, item, body_extra) for item in body["feedback"]]
+
+
+def refused(issues: list[Issue], batch_size: int) -> CdsError:
+    """The 400 for a batch with refused items: nothing of it is stored, and with more than one
+    item that is said outright, so no client takes the others as kept."""
+    if batch_size > 1:
+        note = "no item of this batch was stored; send it again without the items refused"
+        issues = [*issues, Issue("informational", note, severity="information")]
+    return CdsError(400, issues)
 
 
 def _bounded(extra: dict[str, Any]) -> dict[str, Any]:
@@ -188,12 +245,14 @@ class FeedbackResult:
     stored: int = 0
     duplicates: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
-    """(index in the batch, why) for items that were not stored."""
+    """(index in the batch, why) for the items refused; when there are any, nothing of the
+    batch was stored."""
 
 
 class FeedbackSink(Protocol):
     def record(self, items: Sequence[FeedbackItem]) -> FeedbackResult:
-        """Store each item on its own (a bad item does not stop the others); duplicates of
+        """Store the batch whole or not at all: if any item is refused (a card not issued, a
+        suggestion not offered), none is stored and `rejected` says which and why. Duplicates of
         (card, outcome, outcomeTimestamp) are stored once."""
         ...
 

@@ -7,6 +7,8 @@ a bearer JWT, not cookies, and `*` with credentials is rejected by browsers anyw
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from flask import Flask, Response, request
 
 ALLOWED_METHODS = "GET, POST, OPTIONS"
@@ -14,24 +16,30 @@ ALLOWED_HEADERS = "Authorization, Content-Type, Accept"
 MAX_AGE = "600"
 
 
+def allowed_origin(origin: str | None, origins: Collection[str]) -> str | None:
+    """The Access-Control-Allow-Origin value for a request from `origin` (None: it sent no
+    Origin header), or None for no header. Also used for the errors gunicorn answers itself
+    (gunicorn_worker.py)."""
+    if origin is None:
+        return None
+    if "*" in origins:
+        return "*"
+    return origin if origin.rstrip("/") in origins else None
+
+
 def install_cors(app: Flask, origins: tuple[str, ...]) -> None:
     allow_any = "*" in origins
     allowed = frozenset(origins)
 
-    def allowed_origin() -> str | None:
-        origin = request.headers.get("Origin")
-        if origin is None:
-            return None
-        if allow_any:
-            return "*"
-        return origin if origin.rstrip("/") in allowed else None
+    def request_origin() -> str | None:
+        return allowed_origin(request.headers.get("Origin"), allowed)
 
     @app.before_request
     def preflight() -> Response | None:
         if request.method != "OPTIONS" or "Access-Control-Request-Method" not in request.headers:
             return None
         response = app.make_response(("", 204))
-        origin = allowed_origin()
+        origin = request_origin()
         if origin:
             response.headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
             response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
@@ -40,7 +48,7 @@ def install_cors(app: Flask, origins: tuple[str, ...]) -> None:
 
     @app.after_request
     def cors_headers(response: Response) -> Response:
-        origin = allowed_origin()
+        origin = request_origin()
         if origin:
             response.headers["Access-Control-Allow-Origin"] = origin
         if not allow_any:

@@ -3,15 +3,17 @@ practices for checking it).
 
 Order of checks: size and shape; header `typ`, `alg` (asymmetric, allowed for the issuer), `kid`;
 `iss` on the allow-list; `jku`, when sent, on the issuer's list; signature with the issuer's key
-for that `kid` (pinned, or fetched from an allow-listed JWKS URL, cached and refreshed once on an
-unknown `kid`); `aud` equal to this endpoint's public URL; `exp`, `nbf`, `iat` with leeway and a
-lifetime cap; `tenant` if the issuer lists tenants; `jti` not seen before. Every failure is an
-`AuthError` whose reason is for the log only: the caller gets a bare 401.
+for that `kid` (pinned, or fetched from an allow-listed JWKS URL: security/jwks.py caches it and
+refetches it on an unknown `kid`, at most once per few seconds); `aud` equal to this endpoint's
+public URL; `exp`, `nbf`, `iat` JSON numbers, with leeway and a lifetime cap; `tenant` if the
+issuer lists tenants; `jti` not seen before. Every failure is an `AuthError` whose reason is for
+the log only: the caller gets a bare 401.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from base64 import urlsafe_b64decode
@@ -20,9 +22,10 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from jwt import PyJWK, PyJWKClient
+from jwt import PyJWK
 from jwt.exceptions import PyJWKClientError, PyJWKSetError
 
+from cds_service.security.jwks import JwksKeys
 from cds_service.security.replay import ReplayCache, ReplayUnavailable
 from cds_service.security.trust import Issuer, TrustStore
 
@@ -137,6 +140,20 @@ def _segment(part: str) -> Any:
     return json.loads(urlsafe_b64decode(padded.encode("ascii")))
 
 
+def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
+    """The claim as seconds since the epoch if it is an RFC 7519 NumericDate (a JSON number,
+    fractions allowed), else None. PyJWT's own checks call int() on it, which also takes a
+    numeric string ("1796072000") or true; neither is a NumericDate."""
+    value = claims.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer too large for a float is not a time
+        return None
+    return seconds if math.isfinite(seconds) else None
+
+
 class JwtVerifier:
     def __init__(
         self,
@@ -151,21 +168,16 @@ class JwtVerifier:
         self.leeway = leeway
         self.max_lifetime = max_lifetime
         self._jwks_timeout = jwks_timeout
-        self._clients: dict[str, PyJWKClient] = {}
+        self._jwks_sources: dict[str, JwksKeys] = {}
         self._lock = threading.Lock()
 
-    def _client(self, url: str) -> PyJWKClient:
+    def _jwks(self, url: str) -> JwksKeys:
         with self._lock:
-            client = self._clients.get(url)
-            if client is None:
-                # The key set is cached for 5 minutes and an unknown kid refetches once (key
-                # rotation). Per-key caching stays off: it never expires, so a key the issuer
-                # withdrew would be trusted for the life of the worker.
-                client = PyJWKClient(
-                    url, cache_keys=False, lifespan=300, timeout=self._jwks_timeout
-                )
-                self._clients[url] = client
-            return client
+            source = self._jwks_sources.get(url)
+            if source is None:
+                source = JwksKeys(url, timeout=self._jwks_timeout)
+                self._jwks_sources[url] = source
+            return source
 
     def _key(self, issuer: Issuer, kid: str, jku: str | None) -> PyJWK:
         if jku is not None and jku not in issuer.jwks_urls:
@@ -181,7 +193,7 @@ class JwtVerifier:
         last = "no JWKS URL"
         for url in urls:
             try:
-                return self._client(url).get_signing_key(kid)
+                return self._jwks(url).signing_key(kid)
             except (PyJWKClientError, PyJWKSetError) as exc:
                 # PyJWKSetError: the URL answered with a set holding no usable key.
                 last = str(exc)
@@ -190,6 +202,8 @@ class JwtVerifier:
         )
 
     def verify(self, token: str, audience: str) -> VerifiedToken:
+        """`audience`: the public URL of the endpoint called, as the caller spelled its path."""
+        endpoint = audience.removesuffix("/")
         if len(token) > MAX_TOKEN_BYTES:
             raise AuthError("token too large")
         parts = token.split(".")
@@ -228,7 +242,9 @@ class JwtVerifier:
                 token,
                 key,
                 algorithms=[algorithm],
-                audience=[audience, audience + "/"],
+                # The route answers with and without a trailing slash (app.py), so either
+                # spelling of the URL called matches either spelling of the token's aud.
+                audience=[endpoint, endpoint + "/"],
                 issuer=issuer.iss,
                 leeway=self.leeway,
                 options={"require": list(REQUIRED_CLAIMS), "verify_iat": True},
@@ -243,11 +259,11 @@ class JwtVerifier:
                 f"unverifiable token ({type(exc).__name__}: {str(exc)[:200]})", issuer.iss
             ) from None
         now = time.time()
-        try:
-            # PyJWT has checked both are integers; one too large for a float is not a time.
-            issued, expires = float(claims["iat"]), float(claims["exp"])
-        except (TypeError, ValueError, OverflowError):
-            raise AuthError("missing or malformed iat or exp", issuer.iss) from None
+        issued, expires = _numeric_date(claims, "iat"), _numeric_date(claims, "exp")
+        if issued is None or expires is None:
+            raise AuthError("missing or malformed iat or exp", issuer.iss)
+        if "nbf" in claims and _numeric_date(claims, "nbf") is None:
+            raise AuthError("malformed nbf", issuer.iss)
         if issued > now + self.leeway:
             raise AuthError("iat is in the future", issuer.iss)
         if expires - issued > self.max_lifetime:

@@ -1,0 +1,125 @@
+"""gunicorn's gthread worker, with the requests gunicorn refuses itself answered as the app
+answers errors: a JSON OperationOutcome with the CORS header, never gunicorn's HTML page.
+
+gunicorn refuses a request before the app sees it when it cannot parse it: a header line over
+`limit_request_field_size` or too many headers (431), a request line over `limit_request_line`
+(414), a malformed request (400), an unknown transfer coding (501). `Worker.handle_error` logs
+the refusal, picks the status and writes an HTML page (`util.write_error`); a browser client
+such as the CDS Hooks sandbox cannot read that page, since it has no CORS header.
+
+`handle_error` here lets gunicorn do the logging and pick the status, as it always does, but
+hands it a stand-in for the client socket: what gunicorn would have written stays there, its
+status line is read back, and the client gets JSON instead. The diagnostics are fixed texts per
+status, never gunicorn's message: that one can quote the request line or a header, which may
+hold a token or a patient id (ARCHITECTURE section 4: errors never echo the request).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn import util
+from gunicorn.workers.gthread import ThreadWorker
+
+from cds_service import strict_json
+from cds_service.hooks.errors import Issue, operation_outcome
+from cds_service.security.cors import allowed_origin
+
+# FHIR issue types for the statuses gunicorn answers (gunicorn/workers/base.py handle_error).
+ISSUE_CODES = {
+    400: "invalid",
+    403: "forbidden",
+    414: "too-long",
+    417: "not-supported",
+    431: "too-long",
+    501: "not-supported",
+}
+
+
+class _CapturedPage:
+    """Stands in for the client socket while gunicorn writes its error page. gunicorn writes it
+    with util.write_nonblock, which asks the socket for its timeout, and then sendall()s it."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def gettimeout(self) -> float:
+        return 0.0  # "non-blocking already": write_nonblock goes straight to sendall
+
+    def setblocking(self, flag: bool) -> None:
+        pass
+
+    def sendall(self, data: bytes) -> None:
+        self.data += data
+
+    def status(self) -> tuple[int, str] | None:
+        """From the status line, e.g. `HTTP/1.1 431 Request Header Fields Too Large`."""
+        line = bytes(self.data).split(b"\r\n", 1)[0].decode("latin-1")
+        version, _, rest = line.partition(" ")
+        code, _, reason = rest.partition(" ")
+        if version.startswith("HTTP/") and code.isdigit() and len(code) == 3 and reason:
+            return int(code), reason
+        return None
+
+
+def diagnostics(status: int, reason: str, cfg: Any) -> Issue:
+    """What to tell the client, in words that hold for any request refused this way."""
+    if status == 431:
+        text = (
+            f"request header fields too large (at most {cfg.limit_request_fields} fields, "
+            f"each line at most {cfg.limit_request_field_size} bytes)"
+        )
+    elif status == 414:
+        text = f"request line too long (at most {cfg.limit_request_line} bytes)"
+    elif status == 400:
+        text = "malformed HTTP request"
+    else:
+        text = reason.lower()
+    code = ISSUE_CODES.get(status, "exception" if status >= 500 else "invalid")
+    return Issue(code, text)
+
+
+def error_response(status: int, reason: str, issue: Issue, allow_origin: str | None) -> bytes:
+    """The whole HTTP/1.1 response: an OperationOutcome, the connection closed (the request
+    could not be parsed, so nothing after it on the connection can be either)."""
+    body = strict_json.dumps(operation_outcome([issue]))
+    head = [
+        f"HTTP/1.1 {status} {reason}",
+        "Connection: close",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+    ]
+    if allow_origin is not None:
+        head.append(f"Access-Control-Allow-Origin: {allow_origin}")
+        if allow_origin != "*":
+            head.append("Vary: Origin")
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+def _origin(req: Any) -> str | None:
+    """The Origin header, if gunicorn got as far as parsing the headers (usually not)."""
+    for name, value in getattr(req, "headers", None) or ():
+        if name == "ORIGIN":
+            return str(value) if value.isascii() and value.isprintable() else None
+    return None
+
+
+class JsonErrorWorker(ThreadWorker):  # type: ignore[misc]
+    def cors_origins(self) -> tuple[str, ...]:
+        """The app's CORS setting (ALP_CDS_CORS_ORIGINS); none for an app that is not ours."""
+        state = getattr(getattr(self, "wsgi", None), "extensions", {}).get("alp_cds")
+        origins: tuple[str, ...] = state.settings.cors_origins if state is not None else ()
+        return origins
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        page = _CapturedPage()
+        super().handle_error(req, page, addr, exc)  # logs it and chooses the status
+        status, reason = page.status() or (500, "Internal Server Error")
+        origins = self.cors_origins()
+        # Without the request's headers its Origin is unknown: "*" still fits any origin.
+        allow = "*" if "*" in origins else allowed_origin(_origin(req), origins)
+        response = error_response(status, reason, diagnostics(status, reason, self.cfg), allow)
+        try:
+            util.write_nonblock(client, response)
+        except Exception:  # the client is gone, or would block: as gunicorn does, give up
+            self.log.debug("Failed to send error message.")
