@@ -104,6 +104,23 @@ def _origin(req: Any) -> str | None:
     return None
 
 
+_UNQUOTED: dict[type[BaseException], type[BaseException]] = {}
+
+
+def unquoted(exc: BaseException) -> BaseException:
+    """The same exception (same class, for gunicorn's choice of status, same attributes) whose
+    text is only its class name."""
+    kind = type(exc)
+    quiet = _UNQUOTED.get(kind)
+    if quiet is None:
+        quiet = type(kind.__name__, (kind,), {"__str__": lambda _self: kind.__name__})
+        _UNQUOTED[kind] = quiet
+    clone = kind.__new__(quiet)
+    clone.__dict__.update(exc.__dict__)
+    clone.args = exc.args
+    return clone
+
+
 class JsonErrorWorker(ThreadWorker):  # type: ignore[misc]
     def cors_origins(self) -> tuple[str, ...]:
         """The app's CORS setting (ALP_CDS_CORS_ORIGINS); none for an app that is not ours."""
@@ -113,7 +130,10 @@ class JsonErrorWorker(ThreadWorker):  # type: ignore[misc]
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         page = _CapturedPage()
-        super().handle_error(req, page, addr, exc)  # logs it and chooses the status
+        # gunicorn logs and chooses the status; its log line for a refused request quotes the
+        # exception, which can hold the request line or a header (a bearer token): it gets
+        # the exception's kind only.
+        super().handle_error(req, page, addr, unquoted(exc))
         status, reason = page.status() or (500, "Internal Server Error")
         origins = self.cors_origins()
         # Without the request's headers its Origin is unknown: "*" still fits any origin.

@@ -163,6 +163,30 @@ def test_every_refusal_is_json_with_cors_and_echoes_nothing(
     assert "secret" not in json.dumps(body)
 
 
+@pytest.mark.parametrize(
+    "exc",
+    [
+        InvalidRequestLine(f"GET /cds-services?token={SECRET} HTTP/1.1"),
+        InvalidHeader(f"Authorization Bearer {SECRET}"),
+        LimitRequestHeaders(f"Authorization: Bearer {SECRET}"),
+    ],
+)
+def test_gunicorns_log_line_names_the_refusal_not_the_request(
+    worker: JsonErrorWorker, tmp_path: Path, exc: BaseException
+) -> None:
+    lines: list[str] = []
+    worker.log = SimpleNamespace(
+        warning=lambda msg, *a: lines.append(msg % a if a else msg),
+        debug=lambda *a, **k: None,
+        access=lambda *a, **k: None,
+        exception=lambda *a, **k: None,
+    )
+    worker.wsgi = an_app(tmp_path, "*")
+    line, _, _ = answer(worker, exc)
+    assert line.startswith("HTTP/1.1 4")  # still the status gunicorn picks for it
+    assert lines == [f"Invalid request from ip=127.0.0.1: {type(exc).__name__}"]
+
+
 def test_an_origin_list_is_honoured_when_the_headers_were_read(
     worker: JsonErrorWorker, tmp_path: Path
 ) -> None:
