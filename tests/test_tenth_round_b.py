@@ -1,0 +1,95 @@
+"""Tenth round, part B (2026-11-30): the ninth clinical review's defects U2, U4, U5, W1, W3, W5,
+N4 and T1, each with the record that showed it (docs/rulebook.md, "Tenth round, part B")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from tests.rules_helper import cards, fired, suggested
+from tests.support.fhir import alp, condition, ggt, medication, observation
+
+ALENDRONATE_2016 = "2016-01-10"
+
+
+def on_drug(text: str, started: str, status: str = "active") -> dict[str, Any]:
+    drug = medication(text=text, status=status)
+    drug["authoredOn"] = started
+    return drug
+
+
+def aff(code: str = "M84.754A", text: str | None = None, **kwargs: Any) -> dict[str, Any]:
+    entry = condition(code, **kwargs)
+    if text:
+        entry["code"]["text"] = text
+    return entry
+
+
+# --- U2: an atypical femoral fracture on a bisphosphonate is never "the expected effect" ------
+
+
+def test_an_atypical_femoral_fracture_on_alendronate_warns_instead_of_expected_effect(
+    client: FlaskClient,
+) -> None:
+    # Reviewer 26: ALP 70 before alendronate, 33 in June, 32 now; complete AFF in June 2026.
+    drug = on_drug("Alendronate 70 mg weekly", ALENDRONATE_2016)
+    before = alp(70, when="2015-12-01T08:00:00Z")
+    june = alp(33, when="2026-06-03T08:00:00Z")
+    # Without the fracture: the drug's expected effect (ninth round).
+    found = cards(client, [alp(32)], labs=[before, june], medications=[drug])
+    assert fired(found) == ["alp-low-antiresorptive-expected"]
+    fracture = aff(onset="2026-06-02")
+    found = cards(client, [alp(32)], labs=[before, june], medications=[drug],
+                  conditions=[fracture])  # fmt: skip
+    assert fired(found) == ["alp-low-antiresorptive-aff"]
+    card = found[0]
+    assert card["indicator"] == "warning"
+    assert "after an atypical femoral fracture: stop the bisphosphonate (bone team); PLP" in (
+        card["summary"]
+    )
+    assert "expected effect" not in card["summary"]
+    assert "Stop the bisphosphonate and give no further doses" in card["detail"]
+    assert suggested(card) == ["62236-5"]
+
+
+def test_an_atypical_femoral_fracture_in_free_text_or_resolved_counts(
+    client: FlaskClient,
+) -> None:
+    drug = on_drug("Alendronate 70 mg weekly", ALENDRONATE_2016)
+    before = alp(70, when="2015-12-01T08:00:00Z")
+    text_only = condition("12345", system="http://example.org/local")
+    text_only["code"]["text"] = "Atypical femoral fracture, left (2024)"
+    found = cards(client, [alp(33)], labs=[before], medications=[drug], conditions=[text_only])
+    assert fired(found) == ["alp-low-antiresorptive-aff"]
+    healed = aff("M84.752A", status="resolved", onset="2022-03-01")
+    found = cards(client, [alp(33)], labs=[before], medications=[drug], conditions=[healed])
+    assert fired(found) == ["alp-low-antiresorptive-aff"]
+    # A femoral neck fracture is not an atypical one: the expected effect stands.
+    neck = condition("S72.001A", onset="2026-06-02")
+    found = cards(client, [alp(33)], labs=[before], medications=[drug], conditions=[neck])
+    assert fired(found) == ["alp-low-antiresorptive-expected"]
+
+
+def test_an_atypical_femoral_fracture_on_denosumab_never_says_stop(client: FlaskClient) -> None:
+    prolia = on_drug("Denosumab 60 mg every 6 months (Prolia)", "2020-01-10")
+    found = cards(client, [alp(33)], medications=[prolia], conditions=[aff(onset="2026-06-02")])
+    assert fired(found) == ["alp-low-antiresorptive-aff"]
+    card = found[0]
+    assert "bone team review; PLP for hypophosphatasia" in card["summary"]
+    assert "Stop the bisphosphonate" not in card["detail"]
+    assert "do not stop it without a follow-on plan" in card["detail"]
+
+
+def test_an_atypical_femoral_fracture_with_known_hypophosphatasia_keeps_its_own_warning(
+    client: FlaskClient,
+) -> None:
+    drug = on_drug("Alendronate 70 mg weekly", ALENDRONATE_2016)
+    hpp = condition("E83.39")
+    hpp["code"]["text"] = "Hypophosphatasia"
+    found = cards(client, [alp(25)], medications=[drug],
+                  conditions=[aff(onset="2026-06-02"), hpp])  # fmt: skip
+    assert "alp-low-antiresorptive-aff" not in fired(found)
+    # No antiresorptive: the fracture alone does not fire the drug card.
+    found = cards(client, [alp(33)], conditions=[aff(onset="2026-06-02")])
+    assert "alp-low-antiresorptive-aff" not in fired(found)
