@@ -93,3 +93,43 @@ def test_an_atypical_femoral_fracture_with_known_hypophosphatasia_keeps_its_own_
     # No antiresorptive: the fracture alone does not fire the drug card.
     found = cards(client, [alp(33)], conditions=[aff(onset="2026-06-02")])
     assert "alp-low-antiresorptive-aff" not in fired(found)
+
+
+# --- U4: a replete 25-OH vitamin D sent without a range still outweighs a coded deficiency ----
+
+
+def vitamin_d_no_range(value: float, unit: str, when: str = "2026-10-20T08:00:00Z") -> dict[str, Any]:
+    return observation("62292-8", value, when=when, unit=unit, ucum=unit)
+
+
+def test_a_replete_vitamin_d_without_a_range_outweighs_the_coded_deficiency(
+    client: FlaskClient,
+) -> None:
+    # Reviewer 12: E55.9 coded in February, colecalciferol since, 25-OH D 34 ng/mL (85 nmol/L)
+    # in October with no range; ALP 178 now, 170 in June: the coded deficiency kept it quiet.
+    coded = condition("E55.9", onset="2026-02-10")
+    drug = medication(text="Colecalciferol 800 units daily")
+    june = alp(170, when="2026-06-15T08:00:00Z")
+    found = cards(client, [alp(178), ggt(20)], conditions=[coded], medications=[drug],
+                  labs=[june, vitamin_d_no_range(34, "ng/mL")])  # fmt: skip
+    assert fired(found) == ["alp-high-bone-source"]
+    assert "replete, so vitamin D is not the cause" in found[0]["detail"]
+    # 50 nmol/L (IOM 2011) is the line: 52 nmol/L outweighs, 45 nmol/L (low, not replete) does not.
+    found = cards(client, [alp(178), ggt(20)], conditions=[coded], medications=[drug],
+                  labs=[june, vitamin_d_no_range(52, "nmol/L")])  # fmt: skip
+    assert fired(found) == ["alp-high-bone-source"]
+    found = cards(client, [alp(178), ggt(20)], conditions=[coded], medications=[drug],
+                  labs=[june, vitamin_d_no_range(18, "ng/mL")])  # fmt: skip
+    assert fired(found) != ["alp-high-bone-source"]
+
+
+def test_a_deficient_vitamin_d_in_ng_ml_without_a_range_is_still_deficient(
+    client: FlaskClient,
+) -> None:
+    # 10 ng/mL is 25 nmol/L, under the deficiency limit of 30: converted once, not twice.
+    found = cards(client, [alp(190), ggt(18)], labs=[vitamin_d_no_range(10, "ng/mL")])
+    assert fired(found) == ["alp-high-bone-explained"]
+    # Without a unit the fixed limits are not applied (ng/mL and nmol/L differ 2.5-fold).
+    unitless = observation("62292-8", 20, when="2026-10-20T08:00:00Z", unit=None, ucum=None)
+    found = cards(client, [alp(190), ggt(18)], labs=[unitless])
+    assert fired(found) != ["alp-high-bone-explained"]

@@ -365,6 +365,18 @@ class _Context:
             return lambda value, code, text: value
         if table.unit == "U/L":
             return self.enzyme
+        units = self.kb.analyte_units.get(table_id)
+        if units is not None and units.unit == table.unit:
+            # units.yaml lists the analyte's units (25-OH vitamin D in ng/mL or nmol/L); a result
+            # without a unit stays as reported (judged by its lab's range, as before).
+            listed = units
+
+            def convert(value: float, code: Any, text: Any) -> float | None:
+                if code is None and text is None:
+                    return value
+                return listed.convert(value, code, text)
+
+            return convert
         return table.convert
 
     def _near(self, key: str, obs_time: datetime | None, hours: float) -> bool:
@@ -982,8 +994,11 @@ def _bone_labs(ctx: _Context, facts: Facts) -> None:
         facts.set("vitamin_d.status", "absent")
         return
     status = vitd.status
-    unit = vitd.shown.split(" ")[-1].lower()
-    nmol = vitd.value * {"ng/ml": 2.496, "ug/l": 2.496, "nmol/l": 1.0}.get(unit, float("nan"))
+    # The value is in nmol/L (its interval table's unit, converted through units.yaml), or NaN
+    # when its unit is not one listed there; one sent without a unit ("34", shown with no unit)
+    # is never judged deficient by the fixed limit (ng/mL and nmol/L differ 2.5-fold).
+    with_unit = " " in vitd.shown
+    nmol = vitd.value if with_unit else float("nan")
     if nmol == nmol and nmol < ctx.kb.param("vitamin_d_deficiency_nmol_l"):
         status = "deficient"
     facts.set("vitamin_d.status", status, [vitd.key])
