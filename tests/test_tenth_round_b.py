@@ -45,8 +45,9 @@ def test_an_atypical_femoral_fracture_on_alendronate_warns_instead_of_expected_e
     assert fired(found) == ["alp-low-antiresorptive-aff"]
     card = found[0]
     assert card["indicator"] == "warning"
-    assert "after an atypical femoral fracture: stop the bisphosphonate (bone team); PLP" in (
-        card["summary"]
+    assert (
+        "after an atypical femoral fracture: stop the bisphosphonate (bone team); PLP"
+        in (card["summary"])
     )
     assert "expected effect" not in card["summary"]
     assert "Stop the bisphosphonate and give no further doses" in card["detail"]
@@ -98,7 +99,9 @@ def test_an_atypical_femoral_fracture_with_known_hypophosphatasia_keeps_its_own_
 # --- U4: a replete 25-OH vitamin D sent without a range still outweighs a coded deficiency ----
 
 
-def vitamin_d_no_range(value: float, unit: str, when: str = "2026-10-20T08:00:00Z") -> dict[str, Any]:
+def vitamin_d_no_range(
+    value: float, unit: str, when: str = "2026-10-20T08:00:00Z"
+) -> dict[str, Any]:
     return observation("62292-8", value, when=when, unit=unit, ucum=unit)
 
 
