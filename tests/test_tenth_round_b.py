@@ -7,6 +7,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
+from cds_service.knowledge.model import KnowledgeBase
 from tests.rules_helper import cards, fired, suggested
 from tests.support.fhir import alp, condition, ggt, medication, observation
 
@@ -136,3 +137,42 @@ def test_a_deficient_vitamin_d_in_ng_ml_without_a_range_is_still_deficient(
     unitless = observation("62292-8", 20, when="2026-10-20T08:00:00Z", unit=None, ucum=None)
     found = cards(client, [alp(190), ggt(18)], labs=[unitless])
     assert fired(found) != ["alp-high-bone-explained"]
+
+
+# --- W1: alcohol use disorder in remission is not named as the cause, and AMA is not deferred -
+
+
+def test_alcohol_dependence_in_remission_is_not_the_likely_cause(client: FlaskClient) -> None:
+    # Reviewer 19: F10.21 "Alcohol dependence, in sustained remission" left active, abstinent
+    # since 2014; itch, ALP 2.2x, GGT 160, AST and ALT normal.
+    labs = [alp(230), ggt(160), observation("1920-8", 40, low=8, high=43),
+            observation("1742-6", 42, low=7, high=45)]  # fmt: skip
+    remission = condition("F10.21", onset="2014-05-01")
+    remission["code"]["text"] = "Alcohol dependence, in sustained remission"
+    for entry in (remission, condition("F10.21"), condition("F10.11")):
+        found = cards(client, labs, conditions=[entry])
+        assert fired(found) == ["alp-high-liver-source"]
+        card = found[0]
+        assert "alcohol" not in card["summary"].lower()
+        assert "anti-mitochondrial antibodies for PBC" in card["detail"]
+        assert "without alcohol" not in card["detail"]
+    # Dependence under the F10.2 prefix, whose words say it is in remission: left out too.
+    worded = condition("F10.20")
+    worded["code"]["text"] = "Alcohol dependence, uncomplicated - in remission"
+    assert "alcohol" not in cards(client, labs, conditions=[worded])[0]["summary"].lower()
+    # Coded as remission by its clinical status: not active, not counted.
+    in_status = condition("F10.20", status="remission")
+    assert "alcohol" not in cards(client, labs, conditions=[in_status])[0]["summary"].lower()
+    # Current dependence is still named.
+    current = condition("F10.20")
+    current["code"]["text"] = "Alcohol dependence"
+    assert "likely alcohol-related" in cards(client, labs, conditions=[current])[0]["summary"]
+
+
+def test_an_excluded_code_leaves_only_its_own_value_set(kb: KnowledgeBase) -> None:
+    coding = {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "F10.21"}]}
+    assert "alcohol-related" not in kb.classify(coding)
+    assert kb.valuesets["alcohol-related"].match(coding) is None
+    assert "alcohol-related" in kb.classify(
+        {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "F10.239"}]}
+    )

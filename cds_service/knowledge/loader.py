@@ -302,6 +302,8 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
                     code["verified"],
                     code.get("match", "exact") == "prefix",
                     tuple(code.get("requires_text", ())),
+                    tuple(code.get("excludes_text", ())),
+                    code.get("match", "exact") == "exclude",
                 )
             )
         valuesets[doc["id"]] = ValueSet(

@@ -77,10 +77,22 @@ class Code:
     requires_text: tuple[str, ...] = ()
     """Lower-case words, one of which the entry's text must contain (a broad code such as
     E83.39, whose inclusion terms cover the disorder among others)."""
+    excludes_text: tuple[str, ...] = ()
+    """Lower-case words none of which the entry's text may contain (F10.2 alcohol dependence,
+    but not an entry that says "in remission")."""
+    exclude: bool = False
+    """This code, and any code below it, is left out of the value set even under a listed
+    prefix (F10.21, in remission, under F10.2)."""
 
     def accepts(self, text: str) -> bool:
         """`text` is the lower-cased text and displays of the concept being matched."""
+        if any(word in text for word in self.excludes_text):
+            return False
         return not self.requires_text or any(word in text for word in self.requires_text)
+
+    @property
+    def reads_text(self) -> bool:
+        return bool(self.requires_text or self.excludes_text)
 
 
 def normalise_code(system: str, code: str) -> str:
@@ -100,23 +112,30 @@ class ValueSet:
     exclude_names: tuple[str, ...] = ()
     _exact: Mapping[tuple[str, str], Code] = field(init=False, repr=False, compare=False)
     _prefixes: tuple[tuple[str, str, Code], ...] = field(init=False, repr=False, compare=False)
+    _excluded: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         exact = {}
         prefixes = []
+        excluded = []
         for code in self.codes:
             normal = normalise_code(code.system, code.code)
-            if code.prefix:
+            if code.exclude:
+                excluded.append((code.system, normal))
+            elif code.prefix:
                 prefixes.append((code.system, normal, code))
             else:
                 exact[(code.system, normal)] = code
         object.__setattr__(self, "_exact", exact)
         object.__setattr__(self, "_prefixes", tuple(prefixes))
+        object.__setattr__(self, "_excluded", tuple(excluded))
 
     def match_coding(self, system: Any, code: Any) -> Code | None:
         if not isinstance(system, str) or not isinstance(code, str):
             return None
         normal = normalise_code(system, code)
+        if any(system == ex_system and normal.startswith(ex) for ex_system, ex in self._excluded):
+            return None
         found = self._exact.get((system, normal))
         if found:
             return found
@@ -527,6 +546,9 @@ class KnowledgeBase:
     _prefix_systems: frozenset[str] = field(
         init=False, repr=False, compare=False, default_factory=frozenset
     )
+    _excluded_index: dict[tuple[str, str], tuple[str, ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
     _resulted_by: dict[tuple[str, str], tuple[str, ...]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
@@ -539,10 +561,15 @@ class KnowledgeBase:
         # request against every value set (clinical/classify.py).
         exact: dict[tuple[str, str], list[tuple[str, Code]]] = {}
         prefix: dict[tuple[str, str], list[tuple[str, Code]]] = {}
+        excluded: dict[tuple[str, str], list[str]] = {}
         for valueset in self.valuesets.values():
             for code in valueset.codes:
                 key = (code.system, normalise_code(code.system, code.code))
+                if code.exclude:
+                    excluded.setdefault(key, []).append(valueset.id)
+                    continue
                 (prefix if code.prefix else exact).setdefault(key, []).append((valueset.id, code))
+        object.__setattr__(self, "_excluded_index", {k: tuple(v) for k, v in excluded.items()})
         object.__setattr__(self, "_exact_index", {k: tuple(v) for k, v in exact.items()})
         object.__setattr__(self, "_prefix_index", {k: tuple(v) for k, v in prefix.items()})
         object.__setattr__(self, "_prefix_systems", frozenset(k[0] for k in prefix))
@@ -594,7 +621,7 @@ class KnowledgeBase:
                 classes = self._classes(system, code)
             else:
                 classes = self._coding_classes(system, code)
-            if any(entry.requires_text for entry in classes.values()):
+            if any(entry.reads_text for entry in classes.values()):
                 # A broad code (E83.39) counts only when the entry's text names the disorder;
                 # that depends on the concept, so it is checked after the per-coding cache.
                 text = concept_text(concept).lower()
@@ -620,6 +647,11 @@ class KnowledgeBase:
             for end in range(1, len(normal) + 1):
                 for vs_id, entry in self._prefix_index.get((system, normal[:end]), ()):
                     found.setdefault(vs_id, entry)
+        if found and self._excluded_index:
+            # A code left out of a value set (F10.21 under F10.2), or one below it.
+            for end in range(1, len(normal) + 1):
+                for vs_id in self._excluded_index.get((system, normal[:end]), ()):
+                    found.pop(vs_id, None)
         return MappingProxyType(found) if found else _NO_VALUE_SETS
 
     def param(self, name: str) -> float:

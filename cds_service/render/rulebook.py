@@ -315,7 +315,8 @@ def rulebook(kb: KnowledgeBase) -> dict[str, Any]:
                         "system": c.system,
                         "code": c.code,
                         "display": c.display,
-                        "match": "prefix" if c.prefix else "exact",
+                        "match": "exclude" if c.exclude else "prefix" if c.prefix else "exact",
+                        "excludes_text": list(c.excludes_text),
                         "source": c.source,
                         "verified": c.verified,
                     }
