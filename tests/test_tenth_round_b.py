@@ -176,3 +176,34 @@ def test_an_excluded_code_leaves_only_its_own_value_set(kb: KnowledgeBase) -> No
     assert "alcohol-related" in kb.classify(
         {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "F10.239"}]}
     )
+
+
+# --- U5: a personal history of cancer stops the "repeat in 1-3 months" ------------------------
+
+
+def test_a_history_of_cancer_is_investigated_now_not_repeated(client: FlaskClient) -> None:
+    # Reviewer 17: prostatectomy in 2019 (Z85.46, history only), ALP 110 a year ago, 175 now
+    # (1.36x), GGT 30: the mild-isolated card said repeat in 1-3 months.
+    labs = [alp(175, low=40, high=129), ggt(30)]
+    earlier = [alp(110, low=40, high=129, when="2025-11-15T08:00:00Z")]
+    found = cards(client, labs, labs=earlier)
+    assert fired(found) == ["alp-high-mild-isolated"]
+    for code in ("Z85.46", "Z85.3", "Z85.118"):
+        history = condition(code, status="resolved")
+        found = cards(client, labs, labs=earlier, conditions=[history])
+        assert fired(found) == ["alp-high-bone-source"], code
+        card = found[0]
+        assert "a history of cancer: investigate the bone source now" in card["summary"]
+        assert "investigated now, not repeated" in card["detail"]
+    # In free text, and not a family history.
+    worded = condition("99999", system="http://example.org/local")
+    worded["code"]["text"] = "History of prostate cancer (radical prostatectomy 2019)"
+    assert fired(cards(client, labs, labs=earlier, conditions=[worded])) == ["alp-high-bone-source"]
+    family = condition("99998", system="http://example.org/local")
+    family["code"]["text"] = "Family history of breast cancer"
+    assert fired(cards(client, labs, labs=earlier, conditions=[family])) == [
+        "alp-high-mild-isolated"
+    ]
+    # A treated basal cell carcinoma of the skin (Z85.828) rarely spreads: the repeat stands.
+    skin = condition("Z85.828")
+    assert fired(cards(client, labs, labs=earlier, conditions=[skin])) == ["alp-high-mild-isolated"]
