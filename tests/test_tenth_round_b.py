@@ -207,3 +207,32 @@ def test_a_history_of_cancer_is_investigated_now_not_repeated(client: FlaskClien
     # A treated basal cell carcinoma of the skin (Z85.828) rarely spreads: the repeat stands.
     skin = condition("Z85.828")
     assert fired(cards(client, labs, labs=earlier, conditions=[skin])) == ["alp-high-mild-isolated"]
+
+
+# --- W3: a mild first rise that doubled from a recent normal value is a real change -----------
+
+
+def test_a_mild_rise_far_above_a_recent_value_is_not_repeated(client: FlaskClient) -> None:
+    # Reviewer 18: on alendronate since 2022, ALP 58 in July, 121 now (1.16x, +109%), GGT 19.
+    drug = on_drug("Alendronate 70 mg weekly", "2022-03-01")
+    july = alp(58, when="2026-07-15T08:00:00Z")
+    found = cards(client, [alp(121), ggt(19)], labs=[july], medications=[drug])
+    assert fired(found) == ["alp-high-bone-source"]
+    detail = found[0]["detail"]
+    assert "Up from 58 U/L on 15 Jul 2026 on Alendronate" in detail
+    assert "ask whether it is being taken" in detail
+    # Without the drug: the same change is named as more than the variation between results.
+    found = cards(client, [alp(121), ggt(19)], labs=[july])
+    assert fired(found) == ["alp-high-bone-source"]
+    assert "far more than the variation between results" in found[0]["detail"]
+    # 80 to 125 (56% to just over the limit, the ninth round's case): still the repeat.
+    found = cards(client, [alp(125), ggt(19)], labs=[alp(80, when="2026-07-15T08:00:00Z")])
+    assert fired(found) == ["alp-high-mild-isolated"]
+    # At the boundary: 0.75 exactly counts as a real change (at_least); just under, the repeat.
+    found = cards(client, [alp(140), ggt(19)], labs=[alp(80, when="2026-07-15T08:00:00Z")])
+    assert fired(found) == ["alp-high-bone-source"]
+    found = cards(client, [alp(139), ggt(19)], labs=[alp(80, when="2026-07-15T08:00:00Z")])
+    assert fired(found) == ["alp-high-mild-isolated"]
+    # The earlier value more than a year back is not compared: the repeat.
+    found = cards(client, [alp(121), ggt(19)], labs=[alp(58, when="2025-10-01T08:00:00Z")])
+    assert fired(found) == ["alp-high-mild-isolated"]

@@ -69,6 +69,10 @@ FACTS: dict[str, str] = {
     "alp.previous": "the latest earlier ALP in the trend window, as shown, with its date",
     "alp.first_raised": "raised, and the first raised value of its run: no earlier ALP in the "
     "low look-back window, or the latest earlier one not raised",
+    "alp.rise_from_previous": "how much higher this ALP is than the latest earlier one from "
+    "another draw within alp_change_window_days, as a fraction of that one (0.5: half as high "
+    "again); null with none",
+    "alp.previous_change_shown": "that earlier ALP as a card says it (58 U/L on 15 Jul 2026)",
     "alp.before_antiresorptive": "ALP before the earliest recorded start of a bisphosphonate or "
     "denosumab: low (any result then below its limit), normal (the latest then above the clearly "
     "normal multiple of its lower limit), borderline (in range, not clearly), or null (no start "
@@ -153,6 +157,7 @@ FACT_NEEDS: dict[str, tuple[str, ...]] = {
     "alp.earlier_not_low": ("labs",),
     "alp.trend": ("labs",),
     "alp.first_raised": ("labs",),
+    "alp.rise_from_previous": ("labs",),
     "alp.before_antiresorptive": ("labs", "medications"),
     "ggt.status": ("labs",),
     "results.recent": ("labs",),
@@ -660,6 +665,8 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
     lows: list[tuple[datetime, str]] = []
     not_low: list[tuple[datetime, str]] = []
     statuses: list[tuple[datetime, str, str]] = []  # (time, status, key)
+    change_since = ctx.when - timedelta(days=ctx.kb.param("alp_change_window_days"))
+    latest: tuple[datetime, float, str, str] | None = None  # for the change since it
     window: list[tuple[datetime, str, float, str, str]] = []
     for entry in ctx.classified.in_valueset("observations", "alp-total"):
         obs, key, obs_time = entry.resource, entry.key, entry.time
@@ -684,6 +691,8 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
         )
         earlier_status = _status(value.value_ul, interval) if interval else "unknown"
         statuses.append((obs_time, earlier_status, key))
+        if obs_time >= change_since and (latest is None or obs_time > latest[0]):
+            latest = (obs_time, value.value_ul, key, _shown(obs))
         if earlier_status == "low":
             lows.append((obs_time, key))
         elif interval and interval.low is not None and value.value_ul > interval.low * clear:
@@ -705,6 +714,12 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
         facts.set("alp.first_raised", rise_since == ctx.when, [last[2]] if last else [])
     else:
         facts.set("alp.first_raised", False)
+    if latest is not None and latest[1] > 0:
+        facts.set("alp.rise_from_previous", round(value_ul / latest[1] - 1, 3), [latest[2]])
+        facts.set("alp.previous_change_shown", f"{latest[3]} on {day(latest[0])}")
+    else:
+        facts.set("alp.rise_from_previous", None)
+        facts.set("alp.previous_change_shown", None)
     lows.sort()
     persistent = [k for t, k in lows if t <= ctx.when - persistence]
     facts.set("alp.earlier_lows", len(lows), [k for _, k in lows])
