@@ -666,7 +666,7 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
     not_low: list[tuple[datetime, str]] = []
     statuses: list[tuple[datetime, str, str]] = []  # (time, status, key)
     change_since = ctx.when - timedelta(days=ctx.kb.param("alp_change_window_days"))
-    latest: tuple[datetime, float, str, str] | None = None  # for the change since it
+    change_base: tuple[datetime, float, str, str] | None = None  # the change is measured on it
     window: list[tuple[datetime, str, float, str, str]] = []
     for entry in ctx.classified.in_valueset("observations", "alp-total"):
         obs, key, obs_time = entry.resource, entry.key, entry.time
@@ -691,8 +691,8 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
         )
         earlier_status = _status(value.value_ul, interval) if interval else "unknown"
         statuses.append((obs_time, earlier_status, key))
-        if obs_time >= change_since and (latest is None or obs_time > latest[0]):
-            latest = (obs_time, value.value_ul, key, _shown(obs))
+        if obs_time >= change_since and (change_base is None or obs_time > change_base[0]):
+            change_base = (obs_time, value.value_ul, key, _shown(obs))
         if earlier_status == "low":
             lows.append((obs_time, key))
         elif interval and interval.low is not None and value.value_ul > interval.low * clear:
@@ -714,9 +714,10 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
         facts.set("alp.first_raised", rise_since == ctx.when, [last[2]] if last else [])
     else:
         facts.set("alp.first_raised", False)
-    if latest is not None and latest[1] > 0:
-        facts.set("alp.rise_from_previous", round(value_ul / latest[1] - 1, 3), [latest[2]])
-        facts.set("alp.previous_change_shown", f"{latest[3]} on {day(latest[0])}")
+    if change_base is not None and change_base[1] > 0:
+        base_time, base_ul, base_key, base_shown = change_base
+        facts.set("alp.rise_from_previous", round(value_ul / base_ul - 1, 3), [base_key])
+        facts.set("alp.previous_change_shown", f"{base_shown} on {day(base_time)}")
     else:
         facts.set("alp.rise_from_previous", None)
         facts.set("alp.previous_change_shown", None)
