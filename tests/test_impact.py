@@ -21,7 +21,7 @@ from cds_service.audit import schema
 from cds_service.clinical import engine
 from cds_service.console import impact
 from cds_service.knowledge.model import KnowledgeBase
-from cds_service.render.cards import SUMMARY_LIMIT
+from cds_service.render.cards import SUMMARY_LIMIT, shorten
 from tests.conftest import ROOT, load_scenario, scenario_names
 from tests.support.console import ConsoleApp, basic, call, console_app
 from tests.support.fhir import alp, full_prefetch, sign_request
@@ -254,8 +254,7 @@ def names_findings(kb: KnowledgeBase, rule_id: str) -> bool:
 
 def as_sent(summary: str) -> str:
     """The summary as a card carries it (render/cards.py shortens long ones)."""
-    limit = SUMMARY_LIMIT
-    return summary if len(summary) <= limit else summary[: limit - 1].rstrip() + "…"
+    return shorten(summary, SUMMARY_LIMIT)
 
 
 @pytest.fixture(scope="module")

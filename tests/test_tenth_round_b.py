@@ -236,3 +236,34 @@ def test_a_mild_rise_far_above_a_recent_value_is_not_repeated(client: FlaskClien
     # The earlier value more than a year back is not compared: the repeat.
     found = cards(client, [alp(121), ggt(19)], labs=[alp(58, when="2025-10-01T08:00:00Z")])
     assert fired(found) == ["alp-high-mild-isolated"]
+
+
+# --- T1: summaries name a cause by its label and are never cut mid-word ------------------------
+
+
+def test_the_acute_injury_summary_names_the_cause_by_its_label(client: FlaskClient) -> None:
+    # Reviewer 16: "paracetamol poisoning, intentional self-harm" cut the summary mid-word.
+    overdose = condition("T39.1X2A", recorded="2026-11-17")
+    overdose["code"]["text"] = "Paracetamol poisoning, intentional self-harm, initial encounter"
+    labs = [alp(220), ggt(30), observation("1742-6", 4200, low=7, high=45),
+            observation("1920-8", 3900, low=8, high=43)]  # fmt: skip
+    found = cards(client, labs, conditions=[overdose])
+    assert fired(found) == ["alp-high-acute-injury-disproportionate"]
+    summary = found[0]["summary"]
+    assert "with paracetamol overdose: more than that injury raises ALP" in summary
+    assert len(summary) <= 140
+    assert not summary.endswith("…")
+    assert "not a liver source" not in found[0]["detail"]
+
+
+def test_a_long_summary_is_cut_at_a_whole_word() -> None:
+    from cds_service.render.cards import SUMMARY_LIMIT, shorten
+
+    text = "ALP 220 U/L " + "word " * 40
+    cut = shorten(text)
+    assert len(cut) <= SUMMARY_LIMIT
+    assert cut.endswith("…")
+    assert cut[:-1].endswith("word")
+    assert shorten("short") == "short"
+    # One word longer than the limit can only be cut inside it.
+    assert shorten("x" * 200) == "x" * (SUMMARY_LIMIT - 1) + "…"

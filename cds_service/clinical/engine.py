@@ -293,6 +293,15 @@ def mentions(kb: KnowledgeBase, facts: Facts, finding_ids: Sequence[str]) -> lis
     return out
 
 
+def labels(kb: KnowledgeBase, facts: Facts, name: str) -> list[str]:
+    """The knowledge base's labels of the findings present in a group (or of one finding): a
+    short name for a summary, where the record's own words ("paracetamol poisoning,
+    intentional self-harm, initial encounter") would not fit."""
+    present = facts.get("findings.present") or []
+    ids = kb.groups.get(name, [name])
+    return [kb.findings[f].label or f for f in ids if f in present]
+
+
 def render_text(template: str, facts: Facts, kb: KnowledgeBase) -> str:
     """Fill `{{fact}}` and `{{param.name}}` placeholders; whitespace collapses to single spaces.
     A text that names only parameters reads the same for every record: it is rendered once per
@@ -317,6 +326,8 @@ def _render(template: str, facts: Facts, kb: KnowledgeBase) -> str:
             value = "; ".join(mentions(kb, facts, kb.groups[name.removeprefix("group.")])) or None
         elif name.startswith("finding."):
             value = "; ".join(mentions(kb, facts, [name.removeprefix("finding.")])) or None
+        elif name.startswith("labels."):
+            value = ", ".join(labels(kb, facts, name.removeprefix("labels."))) or None
         else:
             value = facts.get(name)
         if isinstance(value, list):

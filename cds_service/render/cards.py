@@ -46,14 +46,23 @@ def render(
     return [card(kb, planned, ctx) for planned in plan(kb, evaluations)]
 
 
+def shorten(summary: str, limit: int = SUMMARY_LIMIT) -> str:
+    """A summary under the CDS Hooks limit: a longer one is cut at the last whole word that
+    fits, never mid-word, and ends with an ellipsis."""
+    if len(summary) <= limit:
+        return summary
+    cut = summary[: limit - 1]
+    if not summary[limit - 1].isspace() and " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:-") + "…"
+
+
 def card(kb: KnowledgeBase, planned: CardPlan, ctx: RenderContext) -> Card:
     rule = planned.outcome.rule
     template = rule.card
     if template is None:
         raise ValueError(f"rule {rule.id} has no card")
-    summary = planned.summary
-    if len(summary) > SUMMARY_LIMIT:
-        summary = summary[: SUMMARY_LIMIT - 1].rstrip() + "…"
+    summary = shorten(planned.summary)
     suggestions = tuple(_suggestion(s, planned, ctx) for s in planned.suggestions)
     url = rule_url(kb, ctx.base_url, rule)
     reasons = tuple(
