@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 
 from cds_service.knowledge.model import KnowledgeBase
 from tests.rules_helper import cards, fired, suggested
-from tests.support.fhir import alp, condition, ggt, medication, observation
+from tests.support.fhir import alp, condition, ggt, medication, observation, patient
 
 ALENDRONATE_2016 = "2016-01-10"
 
@@ -267,3 +267,29 @@ def test_a_long_summary_is_cut_at_a_whole_word() -> None:
     assert shorten("short") == "short"
     # One word longer than the limit can only be cut inside it.
     assert shorten("x" * 200) == "x" * (SUMMARY_LIMIT - 1) + "…"
+
+
+# --- W5: a child with rickets clear in the labs: the rickets line leads, not the GGT -----------
+
+
+def test_a_child_with_rickets_clear_in_the_labs_gets_the_x_ray_first(client: FlaskClient) -> None:
+    # Reviewer 27: boy aged 9, ALP 1150 (no lab range), 25-OH D 15 nmol/L, PTH 18 pmol/L, phosphate
+    # 2.8 mg/dL with an adult range: "order GGT to tell liver from bone".
+    boy = patient("male", "2017-06-01")
+    vit_d = observation("62292-8", 15, unit="nmol/L", ucum="nmol/L")
+    pth = observation("2731-8", 18, unit="pmol/L", ucum="pmol/L", low=1.6, high=6.9)
+    phosphate = observation("2777-1", 2.8, unit="mg/dL", ucum="mg/dL", low=2.5, high=4.5)
+    found = cards(client, [alp(1150, low=None, high=None)], labs=[vit_d, pth, phosphate], pt=boy)
+    assert fired(found) == ["alp-high-confirm-origin"]
+    card = found[0]
+    assert "nutritional rickets likely; wrist or knee X-ray, treat" in card["summary"]
+    assert "order GGT" not in card["summary"]
+    assert "treat with vitamin D and calcium" in card["detail"]
+    # The GGT stays one click away but is not the recommended action.
+    assert suggested(card) == ["2324-2"]
+    assert card["suggestions"][0].get("isRecommended") is not True
+    # A raised PTH alone (vitamin D not measured): the older line, the GGT recommended.
+    found = cards(client, [alp(1150, low=None, high=None)], labs=[pth], pt=boy)
+    card = found[0]
+    assert "order GGT to tell liver from bone" in card["summary"]
+    assert "rickets in the labs (a deficient 25-OH vitamin D" in card["detail"]
