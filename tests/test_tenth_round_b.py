@@ -293,3 +293,40 @@ def test_a_child_with_rickets_clear_in_the_labs_gets_the_x_ray_first(client: Fla
     card = found[0]
     assert "order GGT to tell liver from bone" in card["summary"]
     assert "rickets in the labs (a deficient 25-OH vitamin D" in card["detail"]
+
+
+# --- N4: shock liver with a modest GGT rise and a hepatocellular pattern is the injury's ------
+
+
+def shock_liver() -> dict[str, Any]:
+    entry = condition("K76.2", onset="2026-11-17")
+    entry["code"]["text"] = "Ischaemic hepatitis (shock liver)"
+    return entry
+
+
+def injury(alt_value: float, ast: float) -> list[dict[str, Any]]:
+    return [observation("1742-6", alt_value, low=7, high=45),
+            observation("1920-8", ast, low=8, high=43)]  # fmt: skip
+
+
+def test_shock_liver_with_a_modest_ggt_and_hepatocellular_pattern_is_quiet(
+    client: FlaskClient,
+) -> None:
+    # Reviewer 15: cardiogenic shock 3 days ago, ischaemic hepatitis confirmed; ALT 1900, AST
+    # 2600, ALP 210 (1.6x), GGT 130 (2.1x), R 26: viral and autoimmune serology was offered.
+    cause = shock_liver()
+    high_ggt = {"low": 10, "high": 61}
+    found = cards(client, [alp(210, low=40, high=129), ggt(130, **high_ggt), *injury(1900, 2600)],
+                  conditions=[cause])  # fmt: skip
+    assert found == []
+    # Without the recorded cause: the hepatocellular card (the cause is what quiets it).
+    found = cards(client, [alp(210, low=40, high=129), ggt(130, **high_ggt), *injury(1900, 2600)])
+    assert fired(found) == ["alp-high-liver-hepatocellular"]
+    # A GGT of 3x or more is cholestasis the injury does not explain: a card.
+    found = cards(client, [alp(210, low=40, high=129), ggt(200, **high_ggt), *injury(1900, 2600)],
+                  conditions=[cause])  # fmt: skip
+    assert fired(found) == ["alp-high-liver-hepatocellular"]
+    # A GGT of 2x with a mixed pattern (ALT 3x, R under 5): not the injury's; a card.
+    found = cards(client, [alp(210, low=40, high=129), ggt(130, **high_ggt), *injury(140, 120)],
+                  conditions=[cause])  # fmt: skip
+    assert found != []
