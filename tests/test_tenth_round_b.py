@@ -330,3 +330,24 @@ def test_shock_liver_with_a_modest_ggt_and_hepatocellular_pattern_is_quiet(
     found = cards(client, [alp(210, low=40, high=129), ggt(130, **high_ggt), *injury(140, 120)],
                   conditions=[cause])  # fmt: skip
     assert found != []
+
+
+# --- Text: "1 days", and an eponym kept capitalised -------------------------------------------
+
+
+def test_one_is_singular_and_an_eponym_keeps_its_capital(client: FlaskClient) -> None:
+    from cds_service.clinical.engine import _ONE_PLURAL
+
+    assert _ONE_PLURAL.sub(r"\1", "1 days after delivery") == "1 day after delivery"
+    assert _ONE_PLURAL.sub(r"\1", "11 days, 2.1 days, 21 weeks") == "11 days, 2.1 days, 21 weeks"
+    # Reviewer 30: "review paget disease of bone, pelvis".
+    paget = condition("M88.8")
+    paget["code"]["text"] = "Paget disease of bone, pelvis"
+    found = cards(client, [alp(180, low=40, high=129), ggt(30)], conditions=[paget],
+                  labs=[alp(95, low=40, high=129, when="2025-06-10T08:00:00Z")])  # fmt: skip
+    assert "Paget disease of bone, pelvis" in found[0]["summary"]
+    # A common word keeps the lower case it reads with mid-sentence.
+    coded = condition("E55.9")
+    coded["code"]["text"] = "Vitamin D deficiency"
+    found = cards(client, [alp(190), ggt(18)], conditions=[coded])
+    assert "vitamin D deficiency" in found[0]["detail"]

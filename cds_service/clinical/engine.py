@@ -8,6 +8,7 @@ handler copies them into the decision trace, hooks/trace.py).
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -337,4 +338,9 @@ def _render(template: str, facts: Facts, kb: KnowledgeBase) -> str:
             value = f"{value:.1f}"
         return "unknown" if value is None else str(value)
 
-    return " ".join(PLACEHOLDER_RE.sub(replace, template).split())
+    text = " ".join(PLACEHOLDER_RE.sub(replace, template).split())
+    # A count filled into a plural ("{{pregnancy.days_since_delivery}} days"): one is singular.
+    return _ONE_PLURAL.sub(r"\1", text)
+
+
+_ONE_PLURAL = re.compile(r"(?<![\d.,])(1 (?:day|week|month|year))s\b")

@@ -166,7 +166,11 @@ def _mention(finding_label: str, entry: Entry, kind: str, valueset: str) -> str:
                 return finding_label
         if len(name) > 60:
             return finding_label
-        return name if name[:2].isupper() else name[0].lower() + name[1:]
+        first = name.split(" ", 1)[0].rstrip(",;:")
+        if name[:2].isupper() or (first[:1].isupper() and first in finding_label):
+            # An acronym, or an eponym the finding's label writes capitalised (Paget disease).
+            return name
+        return name[0].lower() + name[1:]
     drug = entry.name.strip() or short_name({"text": _matched_name(entry.matches[valueset])})
     if entry.active or entry.time is None:
         return drug
