@@ -92,9 +92,12 @@ def test_an_atypical_femoral_fracture_with_known_hypophosphatasia_keeps_its_own_
     found = cards(client, [alp(25)], medications=[drug],
                   conditions=[aff(onset="2026-06-02"), hpp])  # fmt: skip
     assert "alp-low-antiresorptive-aff" not in fired(found)
-    # No antiresorptive: the fracture alone does not fire the drug card.
+    # No antiresorptive: the fracture alone does not fire the drug card, but the first-low card
+    # names it and asks for PLP now.
     found = cards(client, [alp(33)], conditions=[aff(onset="2026-06-02")])
-    assert "alp-low-antiresorptive-aff" not in fired(found)
+    assert fired(found) == ["alp-low-first"]
+    assert "atypical fractures occur in hypophosphatasia; PLP now" in found[0]["detail"]
+    assert "62236-5" in suggested(found[0])
 
 
 # --- U4: a replete 25-OH vitamin D sent without a range still outweighs a coded deficiency ----
