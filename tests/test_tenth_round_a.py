@@ -1,0 +1,114 @@
+"""Tenth round, part A (2026-11-30): the ninth bedside review's defects U3, U6, N1, N2, N3, W2
+and W4, each with the record that showed it (docs/rulebook.md, "Tenth round, part A")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from tests.rules_helper import cards, fired
+from tests.support.fhir import alp, condition, ggt, observation
+
+HELLP = "alp-high-pregnancy-liver"
+ICP = "alp-high-pregnancy-icp"
+BONE = "alp-high-bone-source"
+STILL_ACTIVE = condition("Z3A.30", recorded="2026-09-01")
+
+
+def delivered(onset: str) -> dict[str, Any]:
+    return condition("Z37.0", onset=onset)
+
+
+def platelets(value: float, when: str = "2026-11-20T08:00:00Z", unit: str = "10*3/uL") -> Any:
+    return observation("777-3", value, when=when, unit=unit, ucum=unit, low=150, high=400)
+
+
+def ldh(value: float) -> dict[str, Any]:
+    return observation("2532-0", value, low=135, high=214)
+
+
+def alt_result(value: float, when: str = "2026-11-20T08:00:00Z") -> dict[str, Any]:
+    return observation("1742-6", value, when=when, low=7, high=33)
+
+
+def ast_result(value: float) -> dict[str, Any]:
+    return observation("1920-8", value, low=8, high=32)
+
+
+# --- U3: late postpartum HELLP / thrombotic microangiopathy ---------------------------------
+
+
+def test_day_10_after_birth_low_platelets_and_haemolysis_warn_for_late_hellp(
+    client: FlaskClient,
+) -> None:
+    # Review 9, patient 11: day 10, no ICP, platelets 68, LDH 900, ALT 320, AST 410, ALP 2.1x,
+    # GGT normal: "bone source likely; order bone-specific ALP". HELLP presents after birth and
+    # pregnancy-associated TTP and complement-mediated TMA do too (George 2015).
+    record = [STILL_ACTIVE, delivered("2026-11-10")]
+    labs = [alp(215), ggt(30), alt_result(320), ast_result(410)]
+    found = cards(client, [*labs, platelets(68), ldh(900)], conditions=record)
+    assert fired(found) == [HELLP]
+    assert found[0]["indicator"] == "warning"
+    assert "late HELLP or TMA? Same-day review" in found[0]["summary"]
+    assert "10 days after delivery" in found[0]["summary"]
+    detail = found[0]["detail"]
+    assert "thrombotic microangiopathy" in detail
+    assert "haematology" in detail
+    assert "bile acids do not help" not in detail  # the first-week line
+    # Platelets 100 or less alone (Tennessee), or up to 150 with LDH 600 or more (Mississippi
+    # class 3), up to 6 weeks after birth; with ICP recorded too (the ICP card steps aside).
+    for extra, conditions in (
+        ([platelets(95)], record),
+        ([platelets(140), ldh(650)], record),
+        ([platelets(68), ldh(900)], [*record, condition("O26.643")]),
+        ([platelets(68)], [STILL_ACTIVE, delivered("2026-10-09")]),  # day 42
+    ):
+        assert fired(cards(client, [*labs, *extra], conditions=conditions)) == [HELLP], extra
+
+
+def test_late_postpartum_warning_needs_low_platelets_and_ends_at_six_weeks(
+    client: FlaskClient,
+) -> None:
+    record = [STILL_ACTIVE, delivered("2026-11-10")]
+    labs = [alp(215), ggt(30), alt_result(320), ast_result(410)]
+    # Normal platelets, or 101-150 without haemolysis, after the first week: not HELLP criteria.
+    for extra in ([platelets(230), ldh(900)], [platelets(140), ldh(300)], [platelets(140)]):
+        assert HELLP not in fired(cards(client, [*labs, *extra], conditions=record)), extra
+    # Day 43: past the puerperium.
+    late = [STILL_ACTIVE, delivered("2026-10-08")]
+    assert HELLP not in fired(cards(client, [*labs, platelets(68)], conditions=late))
+    # Low platelets with normal liver tests and bilirubin: not this warning.
+    quiet = [alp(215), ggt(30), alt_result(20), platelets(68)]
+    assert HELLP not in fired(cards(client, quiet, conditions=record))
+
+
+# --- N3: platelets 101-150 alone with ICP in the first week ---------------------------------
+
+
+def test_postnatal_icp_platelets_148_with_a_normal_ldh_rests_the_hellp_warning(
+    client: FlaskClient,
+) -> None:
+    # Review 9, patient 10: ICP, day 4, ALT 200 -> 110, AST 120 -> 60, LDH 380, bilirubin 0.6,
+    # platelets 148000 /uL: "HELLP? Same-day obstetric review". Mississippi class 3 (100-150)
+    # needs LDH 600 or more as well, and Tennessee platelets under 100 (ARUP).
+    record = [STILL_ACTIVE, condition("O26.643"), delivered("2026-11-16")]
+    falling = alt_result(200, when="2026-11-18T08:00:00Z")
+    base = [alp(230), ggt(18), alt_result(110)]
+    found = cards(client, [*base, platelets(148000, unit="/uL"), ldh(380)], labs=[falling],
+                  conditions=record)  # fmt: skip
+    assert fired(found) == [ICP]
+    assert "platelets 148000 /uL, 20 Nov 2026 and LDH 380 U/L" in found[0]["detail"]
+    assert "HELLP not suggested" in found[0]["detail"]
+    # Never rested: platelets 100 or less, 101-150 with no LDH to exclude haemolysis, LDH 600
+    # or more, a raised bilirubin.
+    for extra in (
+        [platelets(100), ldh(380)],
+        [platelets(92000, unit="/uL"), ldh(380)],
+        [platelets(148)],
+        [platelets(148), ldh(650)],
+        [platelets(148), ldh(380), observation("1975-2", 2.4, unit="mg/dL", ucum="mg/dL",
+                                               low=0.1, high=1.2)],
+    ):
+        found = cards(client, [*base, *extra], labs=[falling], conditions=record)
+        assert fired(found) == [HELLP], extra
