@@ -8,7 +8,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired
-from tests.support.fhir import alp, condition, ggt, observation
+from tests.support.fhir import alp, condition, ggt, observation, procedure
 
 HELLP = "alp-high-pregnancy-liver"
 ICP = "alp-high-pregnancy-icp"
@@ -112,3 +112,59 @@ def test_postnatal_icp_platelets_148_with_a_normal_ldh_rests_the_hellp_warning(
     ):
         found = cards(client, [*base, *extra], labs=[falling], conditions=record)
         assert fired(found) == [HELLP], extra
+
+
+# --- U6: a metal biliary stent does not age out ---------------------------------------------
+
+CHOLANGITIS = "alp-drainage-cholangitis"
+
+
+def text_procedure(performed: str, text: str) -> dict[str, Any]:
+    placed = procedure("LOCAL-STENT", performed, system="urn:oid:1.2.3")
+    placed["code"]["text"] = text
+    return placed
+
+
+def bilirubin(mg_dl: float) -> dict[str, Any]:
+    return observation("1975-2", mg_dl, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+
+
+def test_a_metal_biliary_stent_15_months_old_with_fever_is_suspected_cholangitis(
+    client: FlaskClient,
+) -> None:
+    # Review 9, patient 05: unresectable pancreatic cancer, a self-expanding metal stent placed
+    # in Aug 2025 and never removed; today 38.9 C, WBC 15.2, CRP 180, bilirubin 4.2, ALP rising:
+    # an info liver card ("ultrasound first"). Tokyo 2018: definite cholangitis. Metal stents
+    # are permanent and occlude at any time (Ridtitid 2012).
+    temperature = observation("8310-5", 38.9, unit="Cel", ucum="Cel")
+    wbc = observation("6690-2", 15.2, unit="10*3/uL", ucum="10*3/uL", low=4, high=11)
+    results = [alp(520), ggt(700), bilirubin(4.2), temperature, wbc]
+    metal = text_procedure("2025-08-12", "ERCP with self-expanding metal biliary stent insertion")
+    found = cards(client, results, procedures=[metal])
+    assert fired(found) == [CHOLANGITIS]
+    assert found[0]["indicator"] == "warning"
+    assert "self-expanding metal biliary stent" in found[0]["detail"]  # named in the record line
+    # Ten years back still counts; other wordings of a metal biliary stent too.
+    for text, when in (
+        ("Biliary SEMS placed", "2017-01-10"),
+        ("Uncovered metallic biliary stent", "2024-03-01"),
+        ("Insertion of metal stent into the bile duct", "2023-05-05"),
+    ):
+        found = cards(client, results, procedures=[text_procedure(when, text)])
+        assert fired(found) == [CHOLANGITIS], text
+
+
+def test_a_metal_stent_removed_or_not_biliary_or_a_year_old_plastic_stent_does_not_count(
+    client: FlaskClient,
+) -> None:
+    temperature = observation("8310-5", 38.9, unit="Cel", ucum="Cel")
+    results = [alp(520), ggt(700), bilirubin(4.2), temperature]
+    metal = text_procedure("2025-08-12", "ERCP with self-expanding metal biliary stent insertion")
+    removed = text_procedure("2026-02-01", "ERCP: removal of metal biliary stent")
+    for procedures in (
+        [metal, removed],  # removed on a later day
+        [text_procedure("2025-08-12", "Duodenal self-expanding metal stent")],  # not biliary
+        [text_procedure("2025-08-12", "Plastic biliary stent inserted at ERCP")],  # over a year
+        [text_procedure("2025-08-12", "Planned metal biliary stent")],
+    ):
+        assert CHOLANGITIS not in fired(cards(client, results, procedures=procedures)), procedures
