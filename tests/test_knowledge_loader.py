@@ -178,7 +178,7 @@ def test_analyte_units_convert_into_the_unit_their_thresholds_use(kb: KnowledgeB
             "findings.yaml",
             "by: crp_falling_min_fraction",
             "by: nope",
-            r"unless_falling.by: unknown parameter 'nope'",
+            r"unless_falling\[0\].by: unknown parameter 'nope'",  # a list of tiers since round 10
         ),
         ("units.yaml", "  ldh:\n", "  nope:\n", r"units.yaml: \$.analytes.nope: unknown value set"),
         (

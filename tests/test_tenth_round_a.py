@@ -168,3 +168,111 @@ def test_a_metal_stent_removed_or_not_biliary_or_a_year_old_plastic_stent_does_n
         [text_procedure("2025-08-12", "Planned metal biliary stent")],
     ):
         assert CHOLANGITIS not in fired(cards(client, results, procedures=procedures)), procedures
+
+
+# --- N1: a CRP halved since an admission CRP 5 days back ------------------------------------
+
+FALLING_AFTER_DRAINAGE = "alp-high-falling-after-drainage"
+
+
+def crp(value: float, when: str = "2026-11-20T08:00:00Z") -> dict[str, Any]:
+    return observation("1988-5", value, when=when, unit="mg/L", ucum="mg/L", low=0, high=5)
+
+
+def ercp(performed: str) -> dict[str, Any]:
+    return text_procedure(performed, "ERCP, sphincterotomy and stone extraction")
+
+
+def test_a_crp_halved_since_one_up_to_a_week_before_is_not_a_sign_of_infection(
+    client: FlaskClient,
+) -> None:
+    # Review 9, patient 03: cholangitis 15 Nov, ERCP 16 Nov; CRP 210 on admission (5 days
+    # back) and 60 today, afebrile, WBC 7.1, ALP 450 -> 260, bilirubin 0.9: the same-day
+    # cholangitis warning. A quarter's fall needs the CRP before it within 4 days; a CRP at
+    # half or less of one up to 7 days before has settled too (half-life about 19 h).
+    wbc = observation("6690-2", 7.1, unit="10*3/uL", ucum="10*3/uL", low=4, high=11)
+    stone = condition("K80.33", onset="2026-11-15")
+    stone["code"]["text"] = "CBD stone with acute cholangitis"
+    today = [alp(260), ggt(300), bilirubin(0.9), wbc]
+    earlier = [alp(450, when="2026-11-15T08:00:00Z")]
+
+    def outcome(*crps: dict[str, Any], conditions: list[Any] | None = None) -> list[str]:
+        found = cards(client, [*today, crps[0]], labs=[*earlier, *crps[1:]],
+                      procedures=[ercp("2026-11-16")], conditions=conditions or [stone])  # fmt: skip
+        return fired(found)
+
+    # Recovering: quiet (the coded cholangitis before the ERCP was its reason).
+    assert outcome(crp(60), crp(210, when="2026-11-15T08:00:00Z")) == []
+    assert outcome(crp(105), crp(210, when="2026-11-14T08:00:00Z")) == []  # exactly half, 6 days
+    # Still a sign: a fall under half 5 days back, half but 8 days back, a rebound after the fall.
+    for crps in (
+        (crp(120), crp(210, when="2026-11-15T08:00:00Z")),
+        (crp(60), crp(210, when="2026-11-12T07:00:00Z")),
+        (crp(90), crp(210, when="2026-11-15T08:00:00Z"), crp(50, when="2026-11-18T08:00:00Z")),
+    ):
+        assert outcome(*crps) == ["alp-drainage-cholangitis"], crps
+
+
+def test_a_cholangitis_coded_before_the_drainage_no_longer_keeps_a_falling_alp_card(
+    client: FlaskClient,
+) -> None:
+    # The quiet rule read any coded cholangitis as a failed drainage; one dated before it was its
+    # reason. Undated, or coded on or after the drainage, it still keeps the card.
+    today = [alp(260), ggt(300), bilirubin(0.9)]
+    earlier = [alp(450, when="2026-11-15T08:00:00Z")]
+
+    def coded(**dates: str) -> dict[str, Any]:
+        entry = condition("K83.09", **dates)
+        entry["code"]["text"] = "Acute cholangitis"
+        return entry
+
+    def shown(entry: dict[str, Any]) -> list[str]:
+        return fired(cards(client, today, labs=earlier, procedures=[ercp("2026-11-16")],
+                           conditions=[entry]))  # fmt: skip
+
+    assert shown(coded(onset="2026-11-15")) == []
+    assert shown(coded()) != []  # undated
+    assert shown(coded(onset="2026-11-18")) == ["alp-drainage-cholangitis"]  # since: a sign
+
+
+# --- N2: a charted temperature hours before a same-day ERCP ---------------------------------
+
+
+def test_a_charted_temperature_or_lab_before_a_same_day_drainage_is_not_a_sign(
+    client: FlaskClient,
+) -> None:
+    # Review 9, patient 06: temperature 39.1 C charted 06:00, ERCP 14:00 the same day for
+    # cholangitis; afebrile since, CRP and WBC falling, bilirubin 1.1: the cholangitis warning
+    # citing the 06:00 temperature. A coded fever was already ordered by the clock (ninth
+    # round); a charted temperature, CRP or white count now is too.
+    timed_ercp = procedure("LOCAL-ERCP", "2026-11-19T14:00:00Z", system="urn:oid:1.2.3")
+    timed_ercp["code"]["text"] = "ERCP, sphincterotomy, stone extraction"
+    base = [alp(400), ggt(520), bilirubin(1.1)]
+    earlier = [alp(480, when="2026-11-18T08:00:00Z")]
+
+    def temp(value: float, when: str) -> dict[str, Any]:
+        return observation("8310-5", value, when=when, unit="Cel", ucum="Cel")
+
+    def wbc(value: float, when: str) -> dict[str, Any]:
+        return observation("6690-2", value, when=when, unit="10*3/uL", ucum="10*3/uL", low=4,
+                           high=11)  # fmt: skip
+
+    def shown(*signs: dict[str, Any], procedure_: dict[str, Any] = timed_ercp) -> list[str]:
+        return fired(cards(client, base, labs=[*earlier, *signs], procedures=[procedure_]))
+
+    before = "2026-11-19T06:00:00Z"
+    for sign in (temp(39.1, before), wbc(15.0, before), crp(150, when=before)):
+        found = shown(sign)
+        assert "alp-drainage-cholangitis" not in found, sign
+    # The liver card, if any, does not call the pre-ERCP fever a same-day cholangitis either.
+    found = cards(client, base, labs=[*earlier, temp(39.1, before)], procedures=[timed_ercp])
+    for card in found:
+        assert "A fever with a liver-source ALP" not in card["detail"]
+    # After the ERCP by the clock, or the same day with a date alone on either side: a sign.
+    after = "2026-11-19T20:00:00Z"
+    for sign in (temp(38.6, after), wbc(15.0, after), crp(150, when=after)):
+        assert shown(sign) == ["alp-drainage-cholangitis"], sign
+    dated_ercp = ercp("2026-11-19")
+    assert shown(temp(39.1, before), procedure_=dated_ercp) == ["alp-drainage-cholangitis"]
+    day_only = observation("8310-5", 39.1, when="2026-11-19", unit="Cel", ucum="Cel")
+    assert shown(day_only) == ["alp-drainage-cholangitis"]

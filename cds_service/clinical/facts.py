@@ -491,27 +491,28 @@ class _Context:
         if found is None:
             return None
         shown = f"{found.shown}, {day(found.when)}" if found.when else found.shown
+        entry = next(
+            (e for e in self.classified.observations_in([valueset_id]) if e.key == found.key),
+            None,
+        )
+        timed = entry is not None and entry.timed
         if trend_days is None:
-            return Measurement(found.key, found.status, shown, when=found.when)
+            return Measurement(found.key, found.status, shown, when=found.when, timed=timed)
         # Compared in one unit (CRP in mg/dL and mg/L): a result that cannot be converted is
         # not compared, so it is never "falling".
         convert = self.in_unit(valueset_id)
-        resource = next(
-            (
-                e.resource
-                for e in self.classified.observations_in([valueset_id])
-                if e.key == found.key
-            ),
-            None,
-        )
-        value = measured(resource, convert) if resource is not None else None
+        value = measured(entry.resource, convert) if entry is not None else None
         before = None
         if value is not None:
             before = self.earlier([valueset_id], convert, found, trend_days)
         if before is None:
-            return Measurement(found.key, found.status, shown, value, when=found.when)
+            return Measurement(
+                found.key, found.status, shown, value, when=found.when, timed=timed
+            )
         was = f"{before.shown}, {day(before.when)}" if before.when else before.shown
-        return Measurement(found.key, found.status, shown, value, before.value, was, found.when)
+        return Measurement(
+            found.key, found.status, shown, value, before.value, was, found.when, timed
+        )
 
 
 def derive(
