@@ -276,3 +276,29 @@ def test_a_charted_temperature_or_lab_before_a_same_day_drainage_is_not_a_sign(
     assert shown(temp(39.1, before), procedure_=dated_ercp) == ["alp-drainage-cholangitis"]
     day_only = observation("8310-5", 39.1, when="2026-11-19", unit="Cel", ucum="Cel")
     assert shown(day_only) == ["alp-drainage-cholangitis"]
+
+
+# --- W2: bile acids in mmol/L shown in umol/L -----------------------------------------------
+
+
+def test_bile_acids_sent_in_mmol_per_litre_are_shown_in_micromol_per_litre(
+    client: FlaskClient,
+) -> None:
+    # Review 9, patient 07: 32 weeks, itching, bile acids 0.045 mmol/l: the card said "with
+    # bile acids 0.045 mmol/l" beside thresholds of 19 and 100 micromol/L (read as "far below
+    # 19"). RCOG 2022 grades in micromol/L: 45 is moderate.
+    weeks = [condition("Z3A.32", recorded="2026-11-19")]
+    result = observation("14628-2", 0.045, when="2026-11-19T08:00:00Z", unit="mmol/l", ucum=None)
+    found = cards(client, [alp(190), ggt(14)], conditions=weeks, labs=[result])
+    assert fired(found) == [ICP]
+    summary = found[0]["summary"]
+    assert "bile acids 45 umol/L (0.045 mmol/l), 19 Nov 2026" in summary
+    assert len(summary) <= 140 and not summary.endswith("\u2026")
+    # A text lower bound in mmol/L, and a severe one, likewise; umol/L as sent stays as sent.
+    text = observation("14628-2", None, when="2026-11-19T08:00:00Z", unit=None, ucum=None)
+    text["valueString"] = ">0.1 mmol/L"
+    found = cards(client, [alp(190), ggt(14)], conditions=weeks, labs=[text])
+    assert "bile acids >100 umol/L (>0.1 mmol/L), 19 Nov 2026" in found[0]["summary"]
+    plain = observation("14628-2", 45, when="2026-11-19T08:00:00Z", unit="umol/L", ucum="umol/L")
+    found = cards(client, [alp(190), ggt(14)], conditions=weeks, labs=[plain])
+    assert "bile acids 45 umol/L, 19 Nov 2026" in found[0]["summary"]

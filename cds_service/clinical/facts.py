@@ -133,7 +133,8 @@ FACTS: dict[str, str] = {
     "in the bile-acid window before it (ICP is diagnosed and graded by the peak against fixed "
     "thresholds, not the lab's range); results in another molar unit units.yaml lists "
     "(mmol/L, uM) are converted, any other is not read",
-    "bile_acids.peak": "that peak as a card says it (120 umol/L, 18 Nov 2026)",
+    "bile_acids.peak": "that peak as a card says it (120 umol/L, 18 Nov 2026); one converted "
+    "is shown in umol/L with what was sent (45 umol/L (0.045 mmol/l), 18 Nov 2026)",
     "bile_acids.unread": "the latest serum bile acids in the bile-acid window in a unit not read "
     "(or not a number), as reported (110 umol/dL, 19 Nov 2026); null when there is none",
     "potassium.status": "co-resulted potassium high, normal, low, unknown, or absent",
@@ -1027,7 +1028,14 @@ def _bile_acids_peak(ctx: _Context, facts: Facts) -> None:
                 unread.append((obs_time, key, raw))
             continue
         if peak is None or value > peak[0]:
-            peak = (value, key, obs_time, text if at_least else _shown(obs))
+            sent = text if at_least else _shown(obs)
+            as_sent = float(at_least.group(1)) if at_least else reported
+            if value != as_sent:
+                # Converted (0.045 mmol/l): the card's thresholds are in umol/L, so it shows
+                # the value in umol/L and, beside it, what the lab sent (tenth round, W2).
+                bound = ">" if at_least else ""
+                sent = f"{bound}{value:g} {units.unit} ({sent.strip()})"
+            peak = (value, key, obs_time, sent)
     if unread:
         when, unread_key, raw = max(unread, key=lambda u: u[0].timestamp() if u[0] else -1e12)
         facts.set("bile_acids.unread", f"{raw}, {day(when)}" if when else raw, [unread_key])
