@@ -8,7 +8,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired
-from tests.support.fhir import alp, condition, ggt, observation, procedure
+from tests.support.fhir import alp, condition, ggt, observation, patient, procedure
 
 HELLP = "alp-high-pregnancy-liver"
 ICP = "alp-high-pregnancy-icp"
@@ -302,3 +302,77 @@ def test_bile_acids_sent_in_mmol_per_litre_are_shown_in_micromol_per_litre(
     plain = observation("14628-2", 45, when="2026-11-19T08:00:00Z", unit="umol/L", ucum="umol/L")
     found = cards(client, [alp(190), ggt(14)], conditions=weeks, labs=[plain])
     assert "bile acids 45 umol/L, 19 Nov 2026" in found[0]["summary"]
+
+
+# --- W4: pregnancy from hyperemesis (O21) or a gestational-age result -----------------------
+
+HYPEREMESIS = "alp-high-pregnancy-hyperemesis"
+
+
+def gestational_age(value: float, loinc: str = "49051-6", unit: str = "wk",
+                    when: str = "2026-11-20T08:00:00Z") -> dict[str, Any]:  # fmt: skip
+    return observation(loinc, value, when=when, unit=unit, ucum=unit)
+
+
+def hyperemesis(**dates: str) -> dict[str, Any]:
+    entry = condition("O21.1", **dates)
+    entry["code"]["text"] = "Hyperemesis gravidarum with metabolic disturbance"
+    return entry
+
+
+def test_hyperemesis_at_12_weeks_is_a_pregnancy_and_its_alt_rise_is_repeated_not_worked_up(
+    client: FlaskClient,
+) -> None:
+    # Review 9, patient 29: 12 weeks (LOINC 49051-6 with the ALP), hyperemesis O21.1: ALP 1.54x,
+    # GGT 20, ALT 60, AST 45, bilirubin 0.9: "bone source likely; order bone-specific ALP"
+    # (pregnancy not recognised). Hyperemesis raises ALT in about half of women admitted with
+    # it, and it settles with the vomiting (Gaba 2020; Ochsner J 2022).
+    labs = [alp(160), ggt(20), alt_result(60), ast_result(45), bilirubin(0.9)]
+    found = cards(client, [*labs, gestational_age(12)], conditions=[hyperemesis(onset="2026-11-10")])
+    assert fired(found) == [HYPEREMESIS]
+    assert found[0]["indicator"] == "info"
+    assert "repeat LFTs when vomiting settles" in found[0]["summary"]
+    assert "No bone-specific ALP in pregnancy" in found[0]["detail"]
+    # Either alone says she is pregnant: the hyperemesis code dates nothing, so without weeks
+    # the same-day pregnancy liver warning shows (never bone ALP); a gestational age alone,
+    # in days (18185-9), with ALT raised, the warning too (no hyperemesis recorded).
+    found = cards(client, labs, conditions=[hyperemesis(onset="2026-11-10")])
+    assert fired(found) == [HELLP]
+    found = cards(client, [*labs, gestational_age(84, loinc="18185-9", unit="d")])
+    assert fired(found) == [HELLP]
+    # More than hyperemesis explains: ALT over 5x, a raised bilirubin, 20 weeks or more.
+    others = [alp(160), ggt(20), ast_result(45)]
+    for extra, weeks in (
+        ([alt_result(400), bilirubin(0.9)], 12),
+        ([alt_result(60), bilirubin(2.4)], 12),
+        ([alt_result(60), bilirubin(0.9)], 21),
+    ):
+        found = cards(client, [*others, *extra, gestational_age(weeks)],
+                      conditions=[hyperemesis(onset="2026-11-10")])  # fmt: skip
+        assert fired(found) == [HELLP], (extra, weeks)
+
+
+def test_an_old_hyperemesis_code_or_gestational_age_is_not_a_current_pregnancy(
+    client: FlaskClient,
+) -> None:
+    # Careful: an O21 code left active from an earlier pregnancy, a gestational age that would
+    # be past any term now, one from before a delivery, or one in a baby's own record.
+    labs = [alp(160), ggt(20), alt_result(20)]
+    for conditions, extra in (
+        ([hyperemesis(onset="2026-06-01")], []),  # 172 days back: past the 140-day look-back
+        ([hyperemesis(recorded="2025-03-01")], []),
+        ([], [gestational_age(12, when="2026-03-01T08:00:00Z")]),  # 12 + 37 weeks = 49
+        ([condition("Z37.0", onset="2026-11-01")], [gestational_age(30, when="2026-10-01T08:00:00Z")]),
+        ([hyperemesis(onset="2026-07-01"), condition("Z37.0", onset="2026-11-01")], []),
+    ):
+        found = cards(client, [*labs, *extra], conditions=conditions)
+        assert "alp-high-pregnancy" not in fired(found), (conditions, extra)
+        assert HYPEREMESIS not in fired(found)
+    # A gestational age measured today, no delivery: pregnant (the placental card at 26 weeks).
+    found = cards(client, [*labs, gestational_age(26)])
+    assert fired(found) == ["alp-high-pregnancy"]
+    # A baby's own record: gestational age at birth, not a pregnancy.
+    baby = patient(birth_date="2026-11-01", gender="female")
+    found = cards(client, [alp(400, low=80, high=450), gestational_age(38, when="2026-11-01T08:00:00Z")],
+                  pt=baby)  # fmt: skip
+    assert not any(f.startswith("alp-high-pregnancy") for f in fired(found))

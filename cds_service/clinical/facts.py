@@ -781,7 +781,8 @@ def _before_antiresorptive(ctx: _Context, facts: Facts, current: str) -> None:
 
 
 def _pregnancy(ctx: _Context, facts: Facts) -> None:
-    found = pregnancy.assess(ctx.kb, ctx.classified, ctx.when, ctx.sex)
+    age_years = ctx.age_days / DAYS_PER["a"] if ctx.age_days is not None else None
+    found = pregnancy.assess(ctx.kb, ctx.classified, ctx.when, ctx.sex, age_years)
     keys = [line.split(":")[0] for line in found.evidence]
     facts.set("pregnancy.status", found.status, keys)
     facts.set("pregnancy.trimester", found.trimester, keys)
