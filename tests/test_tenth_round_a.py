@@ -95,8 +95,9 @@ def test_postnatal_icp_platelets_148_with_a_normal_ldh_rests_the_hellp_warning(
     record = [STILL_ACTIVE, condition("O26.643"), delivered("2026-11-16")]
     falling = alt_result(200, when="2026-11-18T08:00:00Z")
     base = [alp(230), ggt(18), alt_result(110)]
-    found = cards(client, [*base, platelets(148000, unit="/uL"), ldh(380)], labs=[falling],
-                  conditions=record)  # fmt: skip
+    found = cards(
+        client, [*base, platelets(148000, unit="/uL"), ldh(380)], labs=[falling], conditions=record
+    )
     assert fired(found) == [ICP]
     assert "platelets 148000 /uL, 20 Nov 2026 and LDH 380 U/L" in found[0]["detail"]
     assert "HELLP not suggested" in found[0]["detail"]
@@ -107,8 +108,11 @@ def test_postnatal_icp_platelets_148_with_a_normal_ldh_rests_the_hellp_warning(
         [platelets(92000, unit="/uL"), ldh(380)],
         [platelets(148)],
         [platelets(148), ldh(650)],
-        [platelets(148), ldh(380), observation("1975-2", 2.4, unit="mg/dL", ucum="mg/dL",
-                                               low=0.1, high=1.2)],
+        [
+            platelets(148),
+            ldh(380),
+            observation("1975-2", 2.4, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2),
+        ],
     ):
         found = cards(client, [*base, *extra], labs=[falling], conditions=record)
         assert fired(found) == [HELLP], extra
@@ -197,8 +201,13 @@ def test_a_crp_halved_since_one_up_to_a_week_before_is_not_a_sign_of_infection(
     earlier = [alp(450, when="2026-11-15T08:00:00Z")]
 
     def outcome(*crps: dict[str, Any], conditions: list[Any] | None = None) -> list[str]:
-        found = cards(client, [*today, crps[0]], labs=[*earlier, *crps[1:]],
-                      procedures=[ercp("2026-11-16")], conditions=conditions or [stone])  # fmt: skip
+        found = cards(
+            client,
+            [*today, crps[0]],
+            labs=[*earlier, *crps[1:]],
+            procedures=[ercp("2026-11-16")],
+            conditions=conditions or [stone],
+        )
         return fired(found)
 
     # Recovering: quiet (the coded cholangitis before the ERCP was its reason).
@@ -227,8 +236,9 @@ def test_a_cholangitis_coded_before_the_drainage_no_longer_keeps_a_falling_alp_c
         return entry
 
     def shown(entry: dict[str, Any]) -> list[str]:
-        return fired(cards(client, today, labs=earlier, procedures=[ercp("2026-11-16")],
-                           conditions=[entry]))  # fmt: skip
+        return fired(
+            cards(client, today, labs=earlier, procedures=[ercp("2026-11-16")], conditions=[entry])
+        )
 
     assert shown(coded(onset="2026-11-15")) == []
     assert shown(coded()) != []  # undated
@@ -254,19 +264,19 @@ def test_a_charted_temperature_or_lab_before_a_same_day_drainage_is_not_a_sign(
         return observation("8310-5", value, when=when, unit="Cel", ucum="Cel")
 
     def wbc(value: float, when: str) -> dict[str, Any]:
-        return observation("6690-2", value, when=when, unit="10*3/uL", ucum="10*3/uL", low=4,
-                           high=11)  # fmt: skip
+        return observation(
+            "6690-2", value, when=when, unit="10*3/uL", ucum="10*3/uL", low=4, high=11
+        )
 
     def shown(*signs: dict[str, Any], procedure_: dict[str, Any] = timed_ercp) -> list[str]:
         return fired(cards(client, base, labs=[*earlier, *signs], procedures=[procedure_]))
 
     before = "2026-11-19T06:00:00Z"
     for sign in (temp(39.1, before), wbc(15.0, before), crp(150, when=before)):
-        found = shown(sign)
-        assert "alp-drainage-cholangitis" not in found, sign
+        assert "alp-drainage-cholangitis" not in shown(sign), sign
     # The liver card, if any, does not call the pre-ERCP fever a same-day cholangitis either.
-    found = cards(client, base, labs=[*earlier, temp(39.1, before)], procedures=[timed_ercp])
-    for card in found:
+    liver = cards(client, base, labs=[*earlier, temp(39.1, before)], procedures=[timed_ercp])
+    for card in liver:
         assert "A fever with a liver-source ALP" not in card["detail"]
     # After the ERCP by the clock, or the same day with a date alone on either side: a sign.
     after = "2026-11-19T20:00:00Z"
@@ -293,7 +303,8 @@ def test_bile_acids_sent_in_mmol_per_litre_are_shown_in_micromol_per_litre(
     assert fired(found) == [ICP]
     summary = found[0]["summary"]
     assert "bile acids 45 umol/L (0.045 mmol/l), 19 Nov 2026" in summary
-    assert len(summary) <= 140 and not summary.endswith("\u2026")
+    assert len(summary) <= 140
+    assert not summary.endswith("\u2026")
     # A text lower bound in mmol/L, and a severe one, likewise; umol/L as sent stays as sent.
     text = observation("14628-2", None, when="2026-11-19T08:00:00Z", unit=None, ucum=None)
     text["valueString"] = ">0.1 mmol/L"
@@ -309,8 +320,9 @@ def test_bile_acids_sent_in_mmol_per_litre_are_shown_in_micromol_per_litre(
 HYPEREMESIS = "alp-high-pregnancy-hyperemesis"
 
 
-def gestational_age(value: float, loinc: str = "49051-6", unit: str = "wk",
-                    when: str = "2026-11-20T08:00:00Z") -> dict[str, Any]:  # fmt: skip
+def gestational_age(
+    value: float, loinc: str = "49051-6", unit: str = "wk", when: str = "2026-11-20T08:00:00Z"
+) -> dict[str, Any]:
     return observation(loinc, value, when=when, unit=unit, ucum=unit)
 
 
@@ -328,7 +340,9 @@ def test_hyperemesis_at_12_weeks_is_a_pregnancy_and_its_alt_rise_is_repeated_not
     # (pregnancy not recognised). Hyperemesis raises ALT in about half of women admitted with
     # it, and it settles with the vomiting (Gaba 2020; Ochsner J 2022).
     labs = [alp(160), ggt(20), alt_result(60), ast_result(45), bilirubin(0.9)]
-    found = cards(client, [*labs, gestational_age(12)], conditions=[hyperemesis(onset="2026-11-10")])
+    found = cards(
+        client, [*labs, gestational_age(12)], conditions=[hyperemesis(onset="2026-11-10")]
+    )
     assert fired(found) == [HYPEREMESIS]
     assert found[0]["indicator"] == "info"
     assert "repeat LFTs when vomiting settles" in found[0]["summary"]
@@ -347,8 +361,11 @@ def test_hyperemesis_at_12_weeks_is_a_pregnancy_and_its_alt_rise_is_repeated_not
         ([alt_result(60), bilirubin(2.4)], 12),
         ([alt_result(60), bilirubin(0.9)], 21),
     ):
-        found = cards(client, [*others, *extra, gestational_age(weeks)],
-                      conditions=[hyperemesis(onset="2026-11-10")])  # fmt: skip
+        found = cards(
+            client,
+            [*others, *extra, gestational_age(weeks)],
+            conditions=[hyperemesis(onset="2026-11-10")],
+        )
         assert fired(found) == [HELLP], (extra, weeks)
 
 
@@ -362,7 +379,10 @@ def test_an_old_hyperemesis_code_or_gestational_age_is_not_a_current_pregnancy(
         ([hyperemesis(onset="2026-06-01")], []),  # 172 days back: past the 140-day look-back
         ([hyperemesis(recorded="2025-03-01")], []),
         ([], [gestational_age(12, when="2026-03-01T08:00:00Z")]),  # 12 + 37 weeks = 49
-        ([condition("Z37.0", onset="2026-11-01")], [gestational_age(30, when="2026-10-01T08:00:00Z")]),
+        (
+            [condition("Z37.0", onset="2026-11-01")],
+            [gestational_age(30, when="2026-10-01T08:00:00Z")],
+        ),
         ([hyperemesis(onset="2026-07-01"), condition("Z37.0", onset="2026-11-01")], []),
     ):
         found = cards(client, [*labs, *extra], conditions=conditions)
@@ -373,6 +393,9 @@ def test_an_old_hyperemesis_code_or_gestational_age_is_not_a_current_pregnancy(
     assert fired(found) == ["alp-high-pregnancy"]
     # A baby's own record: gestational age at birth, not a pregnancy.
     baby = patient(birth_date="2026-11-01", gender="female")
-    found = cards(client, [alp(400, low=80, high=450), gestational_age(38, when="2026-11-01T08:00:00Z")],
-                  pt=baby)  # fmt: skip
+    found = cards(
+        client,
+        [alp(400, low=80, high=450), gestational_age(38, when="2026-11-01T08:00:00Z")],
+        pt=baby,
+    )
     assert not any(f.startswith("alp-high-pregnancy") for f in fired(found))

@@ -507,9 +507,7 @@ class _Context:
         if value is not None:
             before = self.earlier([valueset_id], convert, found, trend_days)
         if before is None:
-            return Measurement(
-                found.key, found.status, shown, value, when=found.when, timed=timed
-            )
+            return Measurement(found.key, found.status, shown, value, when=found.when, timed=timed)
         was = f"{before.shown}, {day(before.when)}" if before.when else before.shown
         return Measurement(
             found.key, found.status, shown, value, before.value, was, found.when, timed
