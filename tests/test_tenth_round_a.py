@@ -3,13 +3,20 @@ and W4, each with the record that showed it (docs/rulebook.md, "Tenth round, par
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 
+from cds_service.clinical.facts import FACTS
+from cds_service.knowledge import loader
+from cds_service.knowledge.loader import KnowledgeBaseError
 from tests.rules_helper import cards, fired
 from tests.support.fhir import alp, condition, ggt, observation, patient, procedure
 
+CARDS = Path(__file__).resolve().parent.parent / "cards"
 HELLP = "alp-high-pregnancy-liver"
 ICP = "alp-high-pregnancy-icp"
 BONE = "alp-high-bone-source"
@@ -399,3 +406,27 @@ def test_an_old_hyperemesis_code_or_gestational_age_is_not_a_current_pregnancy(
         pt=baby,
     )
     assert not any(f.startswith("alp-high-pregnancy") for f in fired(found))
+
+
+# --- knowledge-base shapes new in this round --------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_value_set_without_codes_must_list_names_and_lab_after_is_checked(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "cards"
+    shutil.copytree(CARDS, target)
+    metal = target / "valuesets" / "biliary-metal-stent.yaml"
+    text = metal.read_text("utf-8")
+    start, end = text.index("names: ["), text.index("exclude_names:")
+    metal.write_text(text[:start] + text[end:], "utf-8")
+    with pytest.raises(KnowledgeBaseError, match=r"biliary-metal-stent"):
+        loader.load(target, FACTS)
+    metal.write_text(text, "utf-8")
+    findings = target / "findings.yaml"
+    original = findings.read_text("utf-8")
+    broken = original.replace("not_before: biliary-intervention", "not_before: nope", 1)
+    findings.write_text(broken, "utf-8")
+    with pytest.raises(KnowledgeBaseError, match=r"not_before: unknown finding 'nope'"):
+        loader.load(target, FACTS)
