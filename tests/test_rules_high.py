@@ -771,7 +771,12 @@ def test_bile_acids_in_other_molar_units_are_converted_to_micromol_per_litre(
     assert fired(found) == [rule]
     assert "unit not read" not in found[0]["summary"]
     if rule != PREGNANCY:
-        assert f"bile acids {value:g} {unit}, 19 Nov 2026" in found[0]["summary"]
+        # Tenth round (review 9, W2): a converted value is shown in umol/L, the unit of the
+        # card's thresholds, with what the lab sent beside it (0.045 mmol/l read as "far
+        # below 19"); one sent in umol/L under another spelling is shown as sent.
+        umol = {"mmol/L": 1000, "mmol/l": 1000, "mM": 1000, "nmol/L": 0.001}.get(unit)
+        shown = f"{value * umol:g} umol/L ({value:g} {unit})" if umol else f"{value:g} {unit}"
+        assert f"bile acids {shown}, 19 Nov 2026" in found[0]["summary"]
     # A lower bound sent as text in mmol/L is read too.
     text = observation("14628-2", None, when="2026-11-19T08:00:00Z", unit=None, ucum=None)
     text["valueString"] = ">0.1 mmol/L"

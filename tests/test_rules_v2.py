@@ -509,3 +509,18 @@ def test_an_alp_swapped_range_gives_way_to_the_table(app: Flask) -> None:
     [card] = answer.body["cards"]
     assert "(3.0x upper limit)" in card["summary"]  # 312 against the table's 104, not 35
     assert "lab range" not in card["detail"]
+
+
+def test_a_zero_lower_limit_gives_way_to_the_tables(app: Flask) -> None:
+    # "0-129 U/L": a placeholder lower limit would hide every low ALP at that laboratory.
+    from cds_service.explain import evaluate_document
+
+    body = sign_request([alp(22, low=0, high=129)], full_prefetch())
+    answer = evaluate_document(app.extensions["alp_cds"].services, body)
+    [card] = answer.body["cards"]
+    assert card["summary"].startswith("Low ALP 22 U/L")
+    facts = answer.trace.evaluations[0].facts
+    assert facts["alp.range"].value == "35-129 U/L (lab range completed from the knowledge base)"
+    # A real lower limit is the lab's own: 30 U/L is normal against 25-129.
+    body = sign_request([alp(30, low=25, high=129)], full_prefetch())
+    assert evaluate_document(app.extensions["alp_cds"].services, body).body["cards"] == []

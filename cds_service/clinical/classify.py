@@ -81,6 +81,18 @@ def has_clock(*values: Any) -> bool:
     return False
 
 
+def _effective_values(observation: Resource) -> tuple[Any, ...]:
+    """An Observation's times in the order effective_time reads them."""
+    period = observation.get("effectivePeriod")
+    start = period.get("start") if isinstance(period, Mapping) else None
+    return (
+        observation.get("effectiveDateTime"),
+        observation.get("effectiveInstant"),
+        start,
+        observation.get("issued"),
+    )
+
+
 def _onset_values(condition: Resource) -> tuple[Any, Any]:
     period = condition.get("onsetPeriod")
     start = period.get("start") if isinstance(period, Mapping) else None
@@ -375,6 +387,7 @@ def classify(kb: KnowledgeBase, record: PatientRecord) -> Classified:
                 _concept(kb, observation.get("code"), by_name=False).matches,
                 effective_time(observation),
                 active=unusable_reason(observation) is None,
+                timed=has_clock(*_effective_values(observation)),
             )
         )
     result.entries = entries

@@ -137,7 +137,8 @@ FACTS: dict[str, str] = {
     "in the bile-acid window before it (ICP is diagnosed and graded by the peak against fixed "
     "thresholds, not the lab's range); results in another molar unit units.yaml lists "
     "(mmol/L, uM) are converted, any other is not read",
-    "bile_acids.peak": "that peak as a card says it (120 umol/L, 18 Nov 2026)",
+    "bile_acids.peak": "that peak as a card says it (120 umol/L, 18 Nov 2026); one converted "
+    "is shown in umol/L with what was sent (45 umol/L (0.045 mmol/l), 18 Nov 2026)",
     "bile_acids.unread": "the latest serum bile acids in the bile-acid window in a unit not read "
     "(or not a number), as reported (110 umol/dL, 19 Nov 2026); null when there is none",
     "potassium.status": "co-resulted potassium high, normal, low, unknown, or absent",
@@ -508,27 +509,26 @@ class _Context:
         if found is None:
             return None
         shown = f"{found.shown}, {day(found.when)}" if found.when else found.shown
+        entry = next(
+            (e for e in self.classified.observations_in([valueset_id]) if e.key == found.key),
+            None,
+        )
+        timed = entry is not None and entry.timed
         if trend_days is None:
-            return Measurement(found.key, found.status, shown, when=found.when)
+            return Measurement(found.key, found.status, shown, when=found.when, timed=timed)
         # Compared in one unit (CRP in mg/dL and mg/L): a result that cannot be converted is
         # not compared, so it is never "falling".
         convert = self.in_unit(valueset_id)
-        resource = next(
-            (
-                e.resource
-                for e in self.classified.observations_in([valueset_id])
-                if e.key == found.key
-            ),
-            None,
-        )
-        value = measured(resource, convert) if resource is not None else None
+        value = measured(entry.resource, convert) if entry is not None else None
         before = None
         if value is not None:
             before = self.earlier([valueset_id], convert, found, trend_days)
         if before is None:
-            return Measurement(found.key, found.status, shown, value, when=found.when)
+            return Measurement(found.key, found.status, shown, value, when=found.when, timed=timed)
         was = f"{before.shown}, {day(before.when)}" if before.when else before.shown
-        return Measurement(found.key, found.status, shown, value, before.value, was, found.when)
+        return Measurement(
+            found.key, found.status, shown, value, before.value, was, found.when, timed
+        )
 
 
 def derive(
@@ -807,7 +807,8 @@ def _before_antiresorptive(ctx: _Context, facts: Facts, current: str) -> None:
 
 
 def _pregnancy(ctx: _Context, facts: Facts) -> None:
-    found = pregnancy.assess(ctx.kb, ctx.classified, ctx.when, ctx.sex)
+    age_years = ctx.age_days / DAYS_PER["a"] if ctx.age_days is not None else None
+    found = pregnancy.assess(ctx.kb, ctx.classified, ctx.when, ctx.sex, age_years)
     keys = [line.split(":")[0] for line in found.evidence]
     facts.set("pregnancy.status", found.status, keys)
     facts.set("pregnancy.trimester", found.trimester, keys)
@@ -1057,7 +1058,14 @@ def _bile_acids_peak(ctx: _Context, facts: Facts) -> None:
                 unread.append((obs_time, key, raw))
             continue
         if peak is None or value > peak[0]:
-            peak = (value, key, obs_time, text if at_least else _shown(obs))
+            sent = text if at_least else _shown(obs)
+            as_sent = float(at_least.group(1)) if at_least else reported
+            if value != as_sent:
+                # Converted (0.045 mmol/l): the card's thresholds are in umol/L, so it shows
+                # the value in umol/L and, beside it, what the lab sent (tenth round, W2).
+                bound = ">" if at_least else ""
+                sent = f"{bound}{value:g} {units.unit} ({sent.strip()})"
+            peak = (value, key, obs_time, sent)
     if unread:
         when, unread_key, raw = max(unread, key=lambda u: u[0].timestamp() if u[0] else -1e12)
         facts.set("bile_acids.unread", f"{raw}, {day(when)}" if when else raw, [unread_key])

@@ -60,6 +60,8 @@ class Measurement:
     previous_shown: str = ""
     when: datetime | None = None
     """When it was drawn."""
+    timed: bool = False
+    """`when` carries a time of day (not a date alone)."""
 
 
 Moment = tuple[datetime, bool]
@@ -153,6 +155,20 @@ def _on_or_after(happened: datetime | None, timed: bool, anchor: Moment | None) 
     return happened.date() >= at.date()
 
 
+def _before(entry: Entry, anchor: Moment) -> bool:
+    """Dated (onset, else recorded date) before the anchor: by the clock when both carry a
+    time of day, else on an earlier day. An undated entry is never before it."""
+    happened, timed = entry.time, entry.timed
+    if happened is None:
+        happened, timed = entry.recorded, entry.recorded_timed
+    if happened is None:
+        return False
+    at, anchor_timed = anchor
+    if timed and anchor_timed:
+        return happened < at
+    return happened.date() < at.date()
+
+
 def _mention(finding_label: str, entry: Entry, kind: str, valueset: str) -> str:
     """How a card names an entry: the record's own words, else the finding's label (a code's
     official display, "Primary biliary cirrhosis (inclusion term: ...)", reads badly)."""
@@ -201,19 +217,24 @@ def match_findings(
     for finding in kb.findings.values():
         found = Found()
         for source in finding.sources:
-            if source.kind == "labs" and source.at_least:
-                _at_least(kb, classified, source, when, tolerance, found)
-                continue
-            if source.kind == "labs":
-                _measured(kb, measure, source, found)
-                continue
             anchor = None
             if source.after is not None:
                 anchor = _latest(kb, classified, source.after, when, tolerance, rise_since)
+            if source.kind == "labs" and source.at_least:
+                _at_least(kb, classified, source, when, tolerance, found, anchor)
+                continue
+            if source.kind == "labs":
+                _measured(kb, measure, source, found, anchor)
+                continue
+            not_before = None
+            if source.not_before is not None:
+                not_before = _latest(kb, classified, source.not_before, when, tolerance, rise_since)
             ends = _ends(classified, source, when, tolerance)
             outweighed_until = _outweighed_until(kb, measure, source)
             for entry in classified.in_valueset(source.kind, source.valueset):
                 if not _counts(kb, entry, source, when, tolerance, rise_since, anchor, ends):
+                    continue
+                if not_before is not None and _before(entry, not_before):
                     continue
                 if outweighed_until is not None and _dated_by(entry, outweighed_until):
                     continue
@@ -276,15 +297,29 @@ def _latest(
     return max(times, default=None)
 
 
-def _measured(kb: KnowledgeBase, measure: Measure, source: FindingSource, found: Found) -> None:
+def _measured(
+    kb: KnowledgeBase,
+    measure: Measure,
+    source: FindingSource,
+    found: Found,
+    anchor: Moment | None = None,
+) -> None:
+    """`anchor`: for a source with `after`, when the named finding's latest entry happened; the
+    latest result counts only when drawn on or after it (a CRP drawn hours before a same-day
+    ERCP was its reason). With `after` and no such entry, nothing counts."""
     # The loader refuses a lab source without `within_days`.
-    trend_days = kb.param(source.falling_within_days) if source.falling_within_days else None
     days = kb.param(source.within_days or "")
-    result = measure(source.valueset, days, source.separate_draw, trend_days)
+    result = measure(source.valueset, days, source.separate_draw, None)
     if result is None or result.status != source.status:
         return
-    if source.falling_by and _falling(result, kb.param(source.falling_by)):
+    if source.after is not None and not _on_or_after(result.when, result.timed, anchor):
         return
+    for by, within_days in source.falling:
+        # Each tier compares with the latest result before it within its own window: a
+        # rebound after a fall (110 then 150) is rising in every tier.
+        tier = measure(source.valueset, days, source.separate_draw, kb.param(within_days))
+        if tier is not None and _falling(tier, kb.param(by)):
+            return
     direction = "below" if source.status == "low" else "above"
     found.evidence.append(f"{result.key}: {result.shown}, {direction} its reference range")
     analyte = kb.valuesets[source.valueset].title.lower()
@@ -342,14 +377,19 @@ def _at_least(
     when: datetime,
     tolerance: timedelta,
     found: Found,
+    anchor: Moment | None = None,
 ) -> None:
     """A fixed-threshold lab source: the highest usable result in the window at or above the
-    parameter (any reading counts: a fever that an antipyretic brought down still happened)."""
+    parameter (any reading counts: a fever that an antipyretic brought down still happened).
+    With `after`, only readings on or after the anchor count (a temperature charted at 06:00
+    was the reason for an ERCP at 14:00 the same day)."""
     threshold = kb.parameters[source.at_least or ""]
     since = when - timedelta(days=kb.param(source.within_days or ""))
     best: tuple[float, Entry] | None = None
     for entry in classified.in_valueset("observations", source.valueset):
         if not entry.active or entry.time is None or not since <= entry.time <= when + tolerance:
+            continue
+        if source.after is not None and not _on_or_after(entry.time, entry.timed, anchor):
             continue
         value = numeric_value(entry.resource)
         converted = (

@@ -346,6 +346,10 @@ def choose_interval(
                 f"{table.source_label}, {found[2]}",
                 False,
             )
+    if lab is not None and lab.low == 0 and fallback is not None and fallback.low:
+        # "0-129 U/L": a lower limit of zero is a placeholder, not a limit (no ALP could ever be
+        # low there); the table's lower limit stands in for it, as for a range without one.
+        lab = Interval(None, lab.high, lab.source, lab.from_lab)
     if lab is not None:
         if (lab.low is None or lab.high is None) and fallback is not None:
             # Fill only the missing bound, and say so.

@@ -2,7 +2,10 @@
 
 Evidence, strongest first: a pregnancy-status Observation (LOINC 82810-3) of the last
 `pregnancy_status_max_age_days`; an active pregnancy Condition, or one that exists only in
-pregnancy (intrahepatic cholestasis of pregnancy), stated within that look-back. The trimester
+pregnancy (intrahepatic cholestasis of pregnancy), stated within that look-back (a condition of
+early pregnancy, hyperemesis gravidarum, within `early_pregnancy_condition_max_age_days`); a
+gestational-age Observation that projects to no more than `gestation_max_weeks` at the ALP, from
+`pregnancy_min_age_years`. The trimester
 comes from a gestational-age Observation or an ICD-10-CM Z3A "weeks of gestation" code (the code
 carries the week count), moved forward to the ALP date; else from a third-trimester code; else
 unknown.
@@ -30,9 +33,14 @@ PREGNANCY_CONDITION_VALUESETS = (
     "pregnancy",
     "pregnancy-third-trimester",
     "intrahepatic-cholestasis-pregnancy",
+    "pregnancy-early-conditions",
 )
 """Conditions that exist only in pregnancy, so an active one dated within the look-back (and
 after any delivery) makes her pregnant."""
+LOOK_BACK = {"pregnancy-early-conditions": "early_pregnancy_condition_max_age_days"}
+"""Value sets whose conditions count over a shorter look-back than
+`pregnancy_status_max_age_days` (a condition of early pregnancy is months before term)."""
+_DAYS = frozenset({"d", "day", "days"})
 
 
 @dataclass
@@ -102,7 +110,25 @@ def _superseded(stated: datetime | None, ended: datetime | None) -> bool:
     return ended is not None and (stated is None or stated.date() <= ended.date())
 
 
-def assess(kb: KnowledgeBase, classified: Classified, when: datetime, sex: str | None) -> Pregnancy:
+def _look_back(kb: KnowledgeBase, entry: Entry) -> timedelta:
+    """The shortest look-back of the pregnancy value sets the entry matches."""
+    days = [
+        kb.param(LOOK_BACK.get(vs, "pregnancy_status_max_age_days"))
+        for vs in PREGNANCY_CONDITION_VALUESETS
+        if vs in entry.matches
+    ]
+    return timedelta(days=min(days, default=kb.param("pregnancy_status_max_age_days")))
+
+
+def assess(
+    kb: KnowledgeBase,
+    classified: Classified,
+    when: datetime,
+    sex: str | None,
+    age_years: float | None = None,
+) -> Pregnancy:
+    """`age_years`: the patient's age at the ALP; a gestational-age result makes her pregnant
+    only from `pregnancy_min_age_years` (in a baby's record it is her gestation at birth)."""
     result = Pregnancy()
     if sex == "male":
         result.status = "not pregnant"
@@ -141,7 +167,7 @@ def assess(kb: KnowledgeBase, classified: Classified, when: datetime, sex: str |
         # A "weeks of gestation" code states the gestation on the day it was recorded, so here
         # (unlike an event window) the recorded date does date it.
         stated = entry.time or recorded_time(entry.resource)
-        if stated is not None and stated < when - max_age:
+        if stated is not None and stated < when - _look_back(kb, entry):
             continue  # an old pregnancy left active on the problem list
         stated_conditions.append((stated, entry))
         for coding in codings(entry.resource.get("code")):
@@ -149,12 +175,17 @@ def assess(kb: KnowledgeBase, classified: Classified, when: datetime, sex: str |
             # Z3A.00 is "weeks not specified"; a Z3A code with no date states today's gestation.
             if coding.get("system") == ICD10CM and match and match.group(1) != "00":
                 weeks_at.append((stated or when, float(match.group(1)), entry.key))
+    measured_weeks: set[str] = set()
     for entry in classified.in_valueset("observations", "gestational-age"):
         amount = value_of(entry)
         if amount is None or entry.time is None or not entry.active:
             continue
-        unit = str((entry.resource.get("valueQuantity") or {}).get("code") or "wk")
-        weeks_at.append((entry.time, amount / 7 if unit == "d" else amount, entry.key))
+        if entry.time < when - max_age:
+            continue
+        quantity = entry.resource.get("valueQuantity") or {}
+        unit = str(quantity.get("code") or quantity.get("unit") or "wk").strip().lower()
+        weeks_at.append((entry.time, amount / 7 if unit in _DAYS else amount, entry.key))
+        measured_weeks.add(entry.key)
 
     ended, delivered, birth_by, ended_key = _ended(kb, classified, when)
     limit = kb.param("gestation_max_weeks")
@@ -175,6 +206,17 @@ def assess(kb: KnowledgeBase, classified: Classified, when: datetime, sex: str |
         _, value, key = max(current, key=lambda s: s[0])
         result.status = value
         result.evidence.append(f"{key}: pregnancy status {value}")
+    adult_enough = age_years is not None and age_years >= kb.param("pregnancy_min_age_years")
+    if (
+        result.status == "unknown"
+        and adult_enough
+        and latest_weeks is not None
+        and latest_weeks[2] in measured_weeks
+    ):
+        # A gestational age measured since any delivery, still short of any term at the ALP
+        # (projected past gestation_max_weeks it ended the pregnancy above): she is pregnant.
+        result.status = "pregnant"
+        result.evidence.append(f"{latest_weeks[2]}: gestational age result")
     coded_third = None
     for stated, entry in stated_conditions:
         if _superseded(stated, ended):

@@ -189,10 +189,20 @@ def _findings(
             for flag in ("confirmed", "recorded_dates"):
                 if src.get(flag) and src["from"] != "conditions":
                     raise KnowledgeBaseError(f"{where}: `{flag}` is for conditions only")
-            if src.get("after") and (src["from"] != "conditions" or not src.get("within_days")):
-                raise KnowledgeBaseError(f"{where}: `after` is for conditions with `within_days`")
+            if src.get("after") and (
+                src["from"] not in ("conditions", "labs") or not src.get("within_days")
+            ):
+                raise KnowledgeBaseError(
+                    f"{where}: `after` is for conditions or labs with `within_days`"
+                )
             if src.get("after") and src["after"] not in doc["findings"]:
                 raise KnowledgeBaseError(f"{where}.after: unknown finding {src['after']!r}")
+            if src.get("not_before") and src["from"] != "conditions":
+                raise KnowledgeBaseError(f"{where}: `not_before` is for conditions only")
+            if src.get("not_before") and src["not_before"] not in doc["findings"]:
+                raise KnowledgeBaseError(
+                    f"{where}.not_before: unknown finding {src['not_before']!r}"
+                )
             if src.get("recorded_dates") and not src.get("within_days"):
                 raise KnowledgeBaseError(f"{where}: `recorded_dates` needs `within_days`")
             ended_by = src.get("ended_by")
@@ -200,14 +210,17 @@ def _findings(
                 raise KnowledgeBaseError(f"{where}: `ended_by` is for procedures only")
             if ended_by and ended_by not in valuesets:
                 raise KnowledgeBaseError(f"{where}.ended_by: unknown value set {ended_by!r}")
-            falling = src.get("unless_falling") or {}
-            if falling and src.get("status") != "high":
+            falling = src.get("unless_falling") or []
+            tiers = [falling] if isinstance(falling, dict) else list(falling)
+            if tiers and src.get("status") != "high":
                 raise KnowledgeBaseError(f"{where}: `unless_falling` is for labs with status: high")
-            for part in ("by", "within_days"):
-                if falling and falling[part] not in parameters:
-                    raise KnowledgeBaseError(
-                        f"{where}.unless_falling.{part}: unknown parameter {falling[part]!r}"
-                    )
+            for i, tier in enumerate(tiers):
+                at = "" if isinstance(falling, dict) else f"[{i}]"
+                for part in ("by", "within_days"):
+                    if tier[part] not in parameters:
+                        raise KnowledgeBaseError(
+                            f"{where}.unless_falling{at}.{part}: unknown parameter {tier[part]!r}"
+                        )
             outweighed = _outweighed(src, where, valuesets, parameters)
             sources.append(
                 FindingSource(
@@ -223,9 +236,9 @@ def _findings(
                     started_before_rise=src.get("started_before_rise", False),
                     at_least=src.get("at_least"),
                     after=src.get("after"),
+                    not_before=src.get("not_before"),
                     ended_by=ended_by,
-                    falling_by=falling.get("by"),
-                    falling_within_days=falling.get("within_days"),
+                    falling=tuple((tier["by"], tier["within_days"]) for tier in tiers),
                     outweighed_by=outweighed,
                 )
             )

@@ -401,9 +401,14 @@ class FindingSource:
     """Conditions: with `within_days`, an entry with no onset is dated by its recorded date (a
     symptom such as fever is recorded when it is seen)."""
     after: str | None = None
-    """Conditions: with `within_days`, only an entry dated on or after the day of the latest
-    entry of the named finding (a fever that began before the drainage was the reason for it,
-    not a sign that it failed)."""
+    """Conditions and labs: with `within_days`, only an entry (a lab result) dated on or after
+    the latest entry of the named finding, by the clock when both carry a time of day, else by
+    the day (a fever that began before the drainage was the reason for it, not a sign that it
+    failed)."""
+    not_before: str | None = None
+    """Conditions: an entry dated before the latest entry of the named finding (by the clock
+    when both carry a time, else on an earlier day) does not count; an undated one, or one with
+    no such entry to compare with, still does (a cholangitis that was the drainage's reason)."""
     at_least: str | None = None
     """Labs: name of a parameter; any usable result in the window at or above it, in the
     parameter's unit, counts (a fixed threshold, not the lab's range: a temperature of 38 C)."""
@@ -416,13 +421,11 @@ class FindingSource:
     stent's removal). An entry in it is not itself a placement, and an entry counts only while
     no such procedure is dated on a later day (a removal and a new stent the same day are an
     exchange: the new stent is in place)."""
-    falling_by: str | None = None
-    """Labs (status high): name of a parameter, the fraction by which the latest result must be
-    below the one before it for a raised result not to count (a CRP still raised but falling
-    after drainage is recovery, not a new sign)."""
-    falling_within_days: str | None = None
-    """Labs: name of a parameter, how many days before the latest result the one it is compared
-    with may be."""
+    falling: tuple[tuple[str, str], ...] = ()
+    """Labs (status high): tiers of (fraction, days), each naming parameters: a raised latest
+    result does not count when, for any tier, it is at least the fraction below the result
+    before it, from another draw up to that many days earlier (a CRP still raised but falling
+    after drainage is recovery, not a new sign: a quarter within 4 days, or half within 7)."""
     outweighed_by: Outweighed | None = None
     """Conditions: an entry dated (onset, else recorded date; undated too) on or before the day
     of the analyte's latest result in the window, when that result has one of the statuses, no
