@@ -7,10 +7,10 @@ knowledge-base loader refuses a rule that names anything else, and /rulebook pri
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from cds_service.clinical import pregnancy
 from cds_service.clinical.classify import Classified, classify, medication_start
@@ -344,6 +344,15 @@ def _shown(obs: Resource) -> str:
     return f"{comparator}{number} {unit}".strip()
 
 
+class EarlierAlp(NamedTuple):
+    resource: Resource
+    key: str
+    time: datetime
+    value_ul: float
+    interval: Interval | None
+    """The interval that applied when it was drawn (None: none could be chosen)."""
+
+
 class _Context:
     """What every derivation for one ALP needs."""
 
@@ -397,6 +406,30 @@ class _Context:
 
     def together(self, key: str, obs_time: datetime | None) -> bool:
         return self._near(key, obs_time, self.tolerance)
+
+    def earlier_alps(self, current: str, since: datetime | None = None) -> Iterator[EarlierAlp]:
+        """Every usable total ALP before this one (from `since`), not drawn with it, with the
+        interval that applied to the patient when it was drawn (a child's age then)."""
+        for entry in self.classified.in_valueset("observations", "alp-total"):
+            key, obs_time = entry.key, entry.time
+            if key == current or self.together(key, obs_time) or not entry.active:
+                continue
+            if obs_time is None or obs_time >= self.when or (since and obs_time < since):
+                continue
+            value = measured_ul(entry.resource, self.kb.units)
+            if value is None:
+                continue
+            age = age_days_at(self.record.patient, obs_time)
+            interval, _ = choose_interval(
+                entry.resource,
+                self.enzyme,
+                self.kb.intervals.get("alp"),
+                self.sex,
+                age,
+                self.paediatric,
+                self.adult_age,
+            )
+            yield EarlierAlp(entry.resource, key, obs_time, value.value_ul, interval)
 
     def reading(
         self,
@@ -668,37 +701,19 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
     change_since = ctx.when - timedelta(days=ctx.kb.param("alp_change_window_days"))
     change_base: tuple[datetime, float, str, str] | None = None  # the change is measured on it
     window: list[tuple[datetime, str, float, str, str]] = []
-    for entry in ctx.classified.in_valueset("observations", "alp-total"):
-        obs, key, obs_time = entry.resource, entry.key, entry.time
-        if key == current or ctx.together(key, obs_time):
-            continue
-        if not entry.active or obs_time is None or obs_time >= ctx.when:
-            continue
-        if obs_time < ctx.when - timedelta(days=lookback):
-            continue
-        value = measured_ul(obs, ctx.kb.units)
-        if value is None:
-            continue
-        age = age_days_at(ctx.record.patient, obs_time)
-        interval, _ = choose_interval(
-            obs,
-            ctx.enzyme,
-            ctx.kb.intervals.get("alp"),
-            ctx.sex,
-            age,
-            ctx.paediatric,
-            ctx.adult_age,
-        )
-        earlier_status = _status(value.value_ul, interval) if interval else "unknown"
+    for obs, key, obs_time, earlier_ul, interval in ctx.earlier_alps(
+        current, ctx.when - timedelta(days=lookback)
+    ):
+        earlier_status = _status(earlier_ul, interval) if interval else "unknown"
         statuses.append((obs_time, earlier_status, key))
         if obs_time >= change_since and (change_base is None or obs_time > change_base[0]):
-            change_base = (obs_time, value.value_ul, key, _shown(obs))
+            change_base = (obs_time, earlier_ul, key, _shown(obs))
         if earlier_status == "low":
             lows.append((obs_time, key))
-        elif interval and interval.low is not None and value.value_ul > interval.low * clear:
+        elif interval and interval.low is not None and earlier_ul > interval.low * clear:
             not_low.append((obs_time, key))
         if obs_time >= trend_since:
-            window.append((obs_time, key, value.value_ul, earlier_status, _shown(obs)))
+            window.append((obs_time, key, earlier_ul, earlier_status, _shown(obs)))
     if status == "high":
         # When this rise began: the first of the unbroken run of raised results before this one
         # (a drug started after it did not cause it).
@@ -774,25 +789,12 @@ def _before_antiresorptive(ctx: _Context, facts: Facts, current: str) -> None:
     facts.set("antiresorptive.started", day(start), [start_key])
     clear = ctx.kb.param("low_earlier_normal_min_fraction")
     before: list[tuple[datetime, str, str, str]] = []  # (time, key, status, shown)
-    for entry in ctx.classified.in_valueset("observations", "alp-total"):
-        obs, key, obs_time = entry.resource, entry.key, entry.time
-        if key == current or ctx.together(key, obs_time) or not entry.active:
+    for obs, key, obs_time, earlier_ul, interval in ctx.earlier_alps(current):
+        if obs_time.date() > start.date() or interval is None or interval.low is None:
             continue
-        if obs_time is None or obs_time.date() > start.date() or obs_time >= ctx.when:
-            continue
-        value = measured_ul(obs, ctx.kb.units)
-        if value is None:
-            continue
-        age = age_days_at(ctx.record.patient, obs_time)
-        interval, _ = choose_interval(
-            obs, ctx.enzyme, ctx.kb.intervals.get("alp"), ctx.sex, age, ctx.paediatric,
-            ctx.adult_age,
-        )  # fmt: skip
-        if interval is None or interval.low is None:
-            continue
-        if value.value_ul < interval.low:
+        if earlier_ul < interval.low:
             status = "low"
-        elif value.value_ul > interval.low * clear:
+        elif earlier_ul > interval.low * clear:
             status = "normal"
         else:
             status = "borderline"
