@@ -14,7 +14,6 @@ from cds_service.hooks.patient_scope import foreign_in_context, left_out, names_
 from tests.rules_helper import fired
 from tests.support.fhir import (
     PATIENT_ID,
-    USER,
     alp,
     condition,
     full_prefetch,
@@ -23,6 +22,7 @@ from tests.support.fhir import (
     service_request,
     sign_request,
 )
+from tests.test_patient_view import view
 
 VIEW = "/cds-services/alp-patient-view"  # the test clock is 2026-11-21T12:00Z
 SIGN = "/cds-services/alp-result-sign"
@@ -86,21 +86,8 @@ def test_a_result_of_another_patient_being_signed_is_refused(client: FlaskClient
     assert issue["expression"] == ["$.context.results.entry[0].resource"]
 
 
-def view(client: FlaskClient, **prefetch: Any) -> dict[str, Any]:
-    body = {
-        "hook": "patient-view",
-        "hookInstance": "pv-scope",
-        "context": {"userId": USER, "patientId": PATIENT_ID},
-        "prefetch": full_prefetch(**prefetch),
-    }
-    response = client.post(VIEW, json=body)
-    assert response.status_code == 200, response.get_json()
-    answer: dict[str, Any] = response.get_json()
-    return answer
-
-
 def test_another_patients_alp_gets_no_card(client: FlaskClient) -> None:
-    assert view(client, labs=[alp(312, when="2026-10-01T08:00:00Z", **ELSEWHERE)])["cards"] == []
+    assert view(client, labs=[alp(312, when="2026-10-01T08:00:00Z", **ELSEWHERE)]) == []
 
 
 def test_another_patients_newer_alp_does_not_replace_this_patients(client: FlaskClient) -> None:
@@ -108,7 +95,7 @@ def test_another_patients_newer_alp_does_not_replace_this_patients(client: Flask
         alp(312, when="2026-10-01T08:00:00Z", ident="mine"),
         alp(900, when="2026-11-01T08:00:00Z", ident="theirs", **ELSEWHERE),
     ]
-    [card] = view(client, labs=labs)["cards"]
+    [card] = view(client, labs=labs)
     assert "312 U/L" in card["summary"]
     order = card["suggestions"][0]["actions"][0]["resource"]
     assert order["reasonReference"] == [{"reference": "Observation/mine"}]
@@ -119,13 +106,13 @@ def test_another_patients_ggt_does_not_decide_the_source(client: FlaskClient) ->
         alp(312, when="2026-10-01T08:00:00Z"),
         ggt(20, when="2026-10-01T08:00:00Z", **ELSEWHERE),
     ]
-    assert fired(view(client, labs=labs)["cards"]) == ["alp-high-confirm-origin"]
+    assert fired(view(client, labs=labs)) == ["alp-high-confirm-origin"]
 
 
 def test_another_patients_order_does_not_silence_the_card(client: FlaskClient) -> None:
     labs = [alp(312, when="2026-10-01T08:00:00Z")]
     orders = [service_request("2324-2") | ELSEWHERE]
-    assert fired(view(client, labs=labs, orders=orders)["cards"]) == ["alp-high-confirm-origin"]
+    assert fired(view(client, labs=labs, orders=orders)) == ["alp-high-confirm-origin"]
     body = sign_request([alp(312)], full_prefetch(orders=orders))
     assert fired(client.post(SIGN, json=body).get_json()["cards"]) == ["alp-high-confirm-origin"]
 
