@@ -175,10 +175,16 @@ def test_a_metal_stent_removed_or_not_biliary_or_a_year_old_plastic_stent_does_n
     for procedures in (
         [metal, removed],  # removed on a later day
         [text_procedure("2025-08-12", "Duodenal self-expanding metal stent")],  # not biliary
-        [text_procedure("2025-08-12", "Plastic biliary stent inserted at ERCP")],  # over a year
         [text_procedure("2025-08-12", "Planned metal biliary stent")],
     ):
         assert CHOLANGITIS not in fired(cards(client, results, procedures=procedures)), procedures
+    # Eleventh round (review 10, U1): a plastic stent over a year old with no removal recorded
+    # now counts with cholestasis now (ALP 1.5x or more, or a raised bilirubin); with a mild
+    # ALP rise and no bilirubin it still does not.
+    plastic = [text_procedure("2025-08-12", "Plastic biliary stent inserted at ERCP")]
+    mild = [alp(140), ggt(70), temperature]
+    assert CHOLANGITIS not in fired(cards(client, mild, procedures=plastic))
+    assert CHOLANGITIS in fired(cards(client, results, procedures=plastic))
 
 
 # --- N1: a CRP halved since an admission CRP 5 days back ------------------------------------

@@ -319,6 +319,8 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
                     code.get("match", "exact") == "exclude",
                 )
             )
+        if bool(doc.get("context_names")) != bool(doc.get("context")):
+            raise KnowledgeBaseError(f"{where}: $.context_names and $.context go together")
         valuesets[doc["id"]] = ValueSet(
             doc["id"],
             doc["title"],
@@ -326,6 +328,8 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
             tuple(codes),
             tuple(doc.get("names", ())),
             tuple(doc.get("exclude_names", ())),
+            tuple(doc.get("context_names", ())),
+            tuple(doc.get("context", ())),
         )
 
     units_doc = loader.document("units.yaml", "units")

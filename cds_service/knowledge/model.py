@@ -110,6 +110,10 @@ class ValueSet:
     codes: tuple[Code, ...]
     names: tuple[str, ...] = ()
     exclude_names: tuple[str, ...] = ()
+    context_names: tuple[str, ...] = ()
+    """Names matched as whole words, and only in a text that also holds a `context` word (a
+    brand or an abbreviation that names the organ nowhere: "WallFlex", "FCSEMS to CBD")."""
+    context: tuple[str, ...] = ()
     _exact: Mapping[tuple[str, str], Code] = field(init=False, repr=False, compare=False)
     _prefixes: tuple[tuple[str, str, Code], ...] = field(init=False, repr=False, compare=False)
     _excluded: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
@@ -165,6 +169,10 @@ class ValueSet:
         for name in self.names:
             if name in text:
                 return name
+        if self.context_names and any(word in text for word in self.context):
+            for name in self.context_names:
+                if re.search(rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])", text):
+                    return name
         return None
 
 
