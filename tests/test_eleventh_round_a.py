@@ -8,7 +8,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired
-from tests.support.fhir import alp, ggt, observation, procedure
+from tests.support.fhir import alp, condition, ggt, observation, procedure
 
 CHOLANGITIS = "alp-drainage-cholangitis"
 
@@ -87,3 +87,70 @@ def test_a_plastic_stent_never_exchanged_past_a_year_with_fever_and_jaundice_war
     removed = text_procedure("2026-01-10", "ERCP: biliary stent removed")
     found = cards(client, results, procedures=[plastic, removed])
     assert CHOLANGITIS not in fired(found)
+
+
+# --- U2: a miscarriage or termination ends the pregnancy -----------------------------------
+
+PLACENTAL = "alp-high-pregnancy"
+
+
+def gestational_age(weeks: float, when: str) -> dict[str, Any]:
+    return observation("49051-6", weeks, when=when, unit="wk", ucum="wk")
+
+
+def named_condition(code: str, text: str, **dates: str) -> dict[str, Any]:
+    entry = condition(code, **dates)
+    entry["code"]["text"] = text
+    return entry
+
+
+def test_a_miscarriage_after_the_gestational_age_ends_the_pregnancy(client: FlaskClient) -> None:
+    # Review 10, patient 23: 8 weeks charted 20 Aug, missed abortion O02.1 on 4 Sep,
+    # evacuation on 5 Sep; today ALP 2.8x, GGT normal: "at 21.0 weeks: compatible with
+    # placental ALP; no test needed". Patient 10: O21 then O03.9 on 25 Sep.
+    weeks = gestational_age(8, "2026-08-20T08:00:00Z")
+    labs = [alp(290), ggt(20), weeks]
+    assert fired(cards(client, labs)) == [PLACENTAL]  # before: the GA alone says pregnant
+    free_text = named_condition("LOCAL-1", "Miscarriage", onset="2026-09-04")
+    free_text["code"]["coding"][0]["system"] = "urn:oid:1.2.3"
+    for ended in (
+        named_condition("O02.1", "Missed abortion", onset="2026-09-04"),
+        named_condition("O03.9", "Spontaneous abortion", recorded="2026-09-25"),
+        named_condition(
+            "Z33.2", "Encounter for elective termination of pregnancy", onset="2026-09-04"
+        ),
+        free_text,
+    ):
+        found = cards(client, labs, conditions=[ended])
+        assert not any(f.startswith("alp-high-pregnancy") for f in fired(found)), ended
+        assert "placental" not in str(found).lower(), ended
+    evacuation = procedure("LOCAL-ERPC", "2026-09-05", system="urn:oid:1.2.3")
+    evacuation["code"]["text"] = "Evacuation of retained products of conception"
+    found = cards(client, labs, procedures=[evacuation])
+    assert not any(f.startswith("alp-high-pregnancy") for f in fired(found))
+    hyperemesis = named_condition("O21.0", "Hyperemesis gravidarum", onset="2026-09-01")
+    found = cards(
+        client,
+        [alp(160), ggt(20)],
+        conditions=[
+            hyperemesis,
+            named_condition("O03.9", "Spontaneous abortion", onset="2026-09-25"),
+        ],
+    )
+    assert not any(f.startswith("alp-high-pregnancy") for f in fired(found))
+
+
+def test_a_threatened_or_past_miscarriage_or_a_new_pregnancy_after_a_loss_still_counts(
+    client: FlaskClient,
+) -> None:
+    # A threatened miscarriage (O20.0), a history of miscarriage, or a failed termination (O07)
+    # ends nothing; a gestational age charted after a loss is a new pregnancy.
+    labs = [alp(290), ggt(20), gestational_age(8, "2026-08-20T08:00:00Z")]
+    for kept in (
+        named_condition("O20.0", "Threatened miscarriage", onset="2026-09-04"),
+        named_condition("LOCAL-2", "History of miscarriage", onset="2026-09-04"),
+        named_condition("O07.4", "Failed attempted termination of pregnancy", onset="2026-09-04"),
+    ):
+        assert fired(cards(client, labs, conditions=[kept])) == [PLACENTAL], kept
+    loss = named_condition("O03.9", "Spontaneous abortion", onset="2026-03-01")
+    assert fired(cards(client, labs, conditions=[loss])) == [PLACENTAL]

@@ -11,7 +11,9 @@ carries the week count), moved forward to the ALP date; else from a third-trimes
 unknown.
 
 A delivery ends the pregnancy it follows: a delivery or puerperium condition or procedure (dated
-by onset or when performed; a recorded date alone says only that it had happened by then), or a
+by onset or when performed; a recorded date alone says only that it had happened by then), a
+pregnancy loss or termination (value set pregnancy-loss: it ends the pregnancy but dates no
+delivery), or a
 gestation projected past `gestation_max_weeks` (it had ended by the day it reached them). Evidence
 of pregnancy from that day or before no longer counts; evidence after it is a new pregnancy. A
 dated delivery is kept (`delivered`) so that rules can allow placental ALP a short while after it.
@@ -70,7 +72,7 @@ def trimester_for(weeks: float) -> str:
 def _ended(
     kb: KnowledgeBase, classified: Classified, when: datetime
 ) -> tuple[datetime | None, datetime | None, datetime | None, str | None]:
-    """(ended by, delivered on, birth by, key): the latest delivery or postpartum entry in the
+    """(ended by, delivered on, birth by, key): the latest delivery, postpartum or loss entry in the
     pregnancy look-back. `ended by` is the day by which the pregnancy had ended; `delivered on`
     is the latest delivery an onset or performed date dates; `birth by` the latest delivery
     entry's date, dated or only recorded. A postpartum encounter or complication
@@ -84,6 +86,11 @@ def _ended(
         *((e, True) for e in classified.in_valueset("conditions", "delivery")),
         *((e, True) for e in classified.in_valueset("procedures", "delivery")),
         *((e, False) for e in classified.in_valueset("conditions", "puerperium")),
+        # Eleventh round (review 10, U2): a miscarriage, ectopic or molar pregnancy or a
+        # termination ends the pregnancy by its date but dates no delivery (no placental or
+        # postpartum window after a loss, mostly before 20 weeks).
+        *((e, False) for e in classified.in_valueset("conditions", "pregnancy-loss")),
+        *((e, False) for e in classified.in_valueset("procedures", "pregnancy-loss")),
     ]
     for entry, dates_it in entries:
         if not entry.countable:
