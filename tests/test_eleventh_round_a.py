@@ -154,3 +154,62 @@ def test_a_threatened_or_past_miscarriage_or_a_new_pregnancy_after_a_loss_still_
         assert fired(cards(client, labs, conditions=[kept])) == [PLACENTAL], kept
     loss = named_condition("O03.9", "Spontaneous abortion", onset="2026-03-01")
     assert fired(cards(client, labs, conditions=[loss])) == [PLACENTAL]
+
+
+# --- U4: a thrombotic-microangiopathy picture warns whatever the pregnancy state -----------
+
+TMA = "alp-high-tma-picture"
+PREGNANCY_LIVER = "alp-high-pregnancy-liver"
+
+
+def platelets(value: float) -> dict[str, Any]:
+    return observation("777-3", value, unit="10*3/uL", ucum="10*3/uL", low=150, high=400)
+
+
+def ldh(value: float) -> dict[str, Any]:
+    return observation("2532-0", value, low=135, high=214)
+
+
+def alt_result(value: float) -> dict[str, Any]:
+    return observation("1742-6", value, low=7, high=33)
+
+
+def test_a_ttp_picture_50_days_after_delivery_warns_and_is_never_sent_for_bone_alp(
+    client: FlaskClient,
+) -> None:
+    # Review 10, patient 02: delivered 1 Oct (day 50); platelets 22, LDH 1250, ALT 110,
+    # bilirubin 2.6, ALP 1.7x, GGT normal: "bone source likely; order bone-specific ALP".
+    labs = [alp(180), ggt(30), alt_result(110), bilirubin(2.6), platelets(22), ldh(1250)]
+    delivered = condition("Z37.0", onset="2026-10-01")
+    found = cards(client, labs, conditions=[delivered])
+    assert fired(found) == [TMA]
+    assert found[0]["indicator"] == "warning"
+    assert "50 days after delivery" in found[0]["summary"]
+    assert "TTP or atypical HUS" in found[0]["summary"]
+    assert "bone-specific ALP" not in found[0]["summary"]
+    # No pregnancy at all: the same warning, without the obstetric wording.
+    found = cards(client, labs)
+    assert fired(found) == [TMA]
+    assert "Blood film today" in found[0]["summary"]
+    assert "obstetric" not in found[0]["detail"]
+    # Day 40: the pregnancy liver warning says it and this card stays away.
+    found = cards(client, labs, conditions=[condition("Z37.0", onset="2026-10-11")])
+    assert fired(found) == [PREGNANCY_LIVER]
+
+
+def test_the_tma_warning_needs_low_platelets_a_high_ldh_and_raised_liver_tests(
+    client: FlaskClient,
+) -> None:
+    base = [alp(180), ggt(30)]
+    for extra in (
+        [alt_result(110), platelets(120), ldh(1250)],  # platelets over 100
+        [alt_result(110), platelets(22), ldh(450)],  # LDH under 600
+        [alt_result(20), platelets(22), ldh(1250)],  # liver tests normal
+        [alt_result(110), ldh(1250)],  # no platelet count
+    ):
+        assert TMA not in fired(cards(client, [*base, *extra])), extra
+    # Shock liver recorded: the injury raises LDH itself; its own rules decide.
+    shock = condition("K76.2", onset="2026-11-18")
+    injured = [*base, alt_result(2500), platelets(60), ldh(3000)]
+    assert TMA in fired(cards(client, injured))
+    assert TMA not in fired(cards(client, injured, conditions=[shock]))
