@@ -213,3 +213,28 @@ def test_the_tma_warning_needs_low_platelets_a_high_ldh_and_raised_liver_tests(
     injured = [*base, alt_result(2500), platelets(60), ldh(3000)]
     assert TMA in fired(cards(client, injured))
     assert TMA not in fired(cards(client, injured, conditions=[shock]))
+
+
+# --- W1: postpartum cholangitis is named, not only late HELLP ------------------------------
+
+
+def test_fever_and_cholestatic_liver_tests_after_delivery_name_cholangitis_first(
+    client: FlaskClient,
+) -> None:
+    # Review 10, patient 03: day 14, 38.7 C, WBC 16.5, GGT 11x, bilirubin 3.2, ALP 3.1x,
+    # platelets 95, no LDH: "late HELLP or TMA?" with nothing on ultrasound or blood cultures.
+    # Tokyo 2018: inflammation with cholestasis is suspected cholangitis.
+    delivered = condition("Z37.0", onset="2026-11-06")
+    labs = [alp(320), ggt(410), alt_result(180), bilirubin(3.2), platelets(95)]
+    found = cards(client, [*labs, temperature(38.7), wbc(16.5)], conditions=[delivered])
+    assert fired(found) == [PREGNANCY_LIVER]
+    assert found[0]["indicator"] == "warning"
+    assert "cholangitis? Same-day review" in found[0]["summary"]
+    assert "Ultrasound today, blood cultures" in found[0]["detail"]
+    assert "late HELLP or a thrombotic microangiopathy" in found[0]["detail"]  # platelets 95
+    # A raised white count alone is an infection sign too; without one, late HELLP as before.
+    found = cards(client, [*labs, wbc(16.5)], conditions=[delivered])
+    assert "cholangitis?" in found[0]["summary"]
+    found = cards(client, labs, conditions=[delivered])
+    assert "late HELLP or TMA? Same-day review" in found[0]["summary"]
+    assert "blood cultures" not in found[0]["detail"]
