@@ -238,3 +238,36 @@ def test_fever_and_cholestatic_liver_tests_after_delivery_name_cholangitis_first
     found = cards(client, labs, conditions=[delivered])
     assert "late HELLP or TMA? Same-day review" in found[0]["summary"]
     assert "blood cultures" not in found[0]["detail"]
+
+
+# --- W2: first trimester, ALT over 5x: viral hepatitis first -------------------------------
+
+
+def test_first_trimester_alt_over_5x_names_viral_hepatitis_not_the_late_pregnancy_list(
+    client: FlaskClient,
+) -> None:
+    # Review 10, patient 27: hyperemesis at 12 weeks, ALT 400 (11x), AST 250, ALP 1.4x: the
+    # late-pregnancy list (bile acids, blood pressure, urine protein). Pre-eclampsia, HELLP,
+    # AFLP and ICP belong to the second half; hepatitis E must not be missed (ACG 2016).
+    hyperemesis = named_condition("O21.1", "Hyperemesis gravidarum", onset="2026-11-10")
+    labs = [alp(150), ggt(30), alt_result(400), gestational_age(12, "2026-11-20T08:00:00Z")]
+    found = cards(client, labs, conditions=[hyperemesis])
+    assert fired(found) == [PREGNANCY_LIVER]
+    assert found[0]["indicator"] == "warning"
+    assert "viral hepatitis first (A, B, C, E)" in found[0]["summary"]
+    assert "HEV IgM" in found[0]["detail"]
+    assert "bile acids" not in found[0]["detail"].lower()
+    # ALT 5x or less in the first trimester, or ALT 11x at 24 weeks: the list as before.
+    for alt_value, weeks in ((160, 12), (400, 24)):
+        found = cards(
+            client,
+            [
+                alp(150),
+                ggt(30),
+                alt_result(alt_value),
+                gestational_age(weeks, "2026-11-20T08:00:00Z"),
+            ],
+        )
+        assert fired(found) == [PREGNANCY_LIVER], (alt_value, weeks)
+        assert "HEV IgM" not in found[0]["detail"]
+        assert "bile acids" in found[0]["detail"].lower()
