@@ -271,3 +271,16 @@ def test_first_trimester_alt_over_5x_names_viral_hepatitis_not_the_late_pregnanc
         assert fired(found) == [PREGNANCY_LIVER], (alt_value, weeks)
         assert "HEV IgM" not in found[0]["detail"]
         assert "bile acids" in found[0]["detail"].lower()
+
+
+def test_a_fever_with_a_liver_source_alp_says_suspected_cholangitis_in_the_summary(
+    client: FlaskClient,
+) -> None:
+    # Review 10 (U1, W1): the liver card's first line said "suspected cholangitis; same-day
+    # review" under the summary "ultrasound first". No stent or drainage here.
+    labs = [alp(320), ggt(410), bilirubin(3.2)]
+    found = cards(client, [*labs, temperature(38.7)])
+    assert fired(found) == ["alp-high-liver-source"]
+    assert "with a fever: suspected cholangitis; same-day review" in found[0]["summary"]
+    found = cards(client, labs)
+    assert "ultrasound first" in found[0]["summary"]
