@@ -163,7 +163,9 @@ class ValueSet:
         if any(word in text for word in self.exclude_names):
             return None
         for name in self.names:
-            if name in text:
+            # "history of & melanoma": every part, in any order (a history word with a
+            # malignancy word, eleventh round), else the whole name.
+            if all(part in text for part in name.split(" & ")):
                 return name
         return None
 
