@@ -119,3 +119,63 @@ def test_a_subtrochanteric_fracture_worded_atypical_is_an_aff(client: FlaskClien
         found = cards(client, [alp(30)], labs=labs, medications=[on_zoledronate()],
                       conditions=[fracture])  # fmt: skip
         assert "alp-low-antiresorptive-aff" not in fired(found), code
+
+
+# --- W4: a measured 25-OH vitamin D of 30 nmol/L or more does not leave a coded deficiency ----
+# explaining a raised bone ALP -------------------------------------------------------------
+
+
+def test_an_insufficient_but_not_deficient_vitamin_d_outweighs_the_coded_deficiency(
+    client: FlaskClient,
+) -> None:
+    # Reviewer 15: E55.9, colecalciferol 800 IU for 8 months, 25-OH D 18 ng/mL (45 nmol/L), no
+    # range; ALP 160 then 165 (1.6x), GGT 20: silence (the coded deficiency explained it).
+    from tests.support.fhir import observation
+
+    coded = condition("E55.9", onset="2026-03-01")
+    earlier = [alp(160, low=35, high=104, when="2026-08-20T08:00:00Z")]
+    labs = [alp(165, low=35, high=104), ggt(20)]
+    for value, unit in ((18, "ng/mL"), (45, "nmol/L"), (30, "nmol/L")):
+        vit_d = observation("62292-8", value, unit=unit, ucum=unit, when="2026-10-20T08:00:00Z")
+        found = cards(client, labs, labs=[*earlier, vit_d], conditions=[coded])
+        assert fired(found) == ["alp-high-bone-source"], (value, unit)
+        assert "does not explain this rise" in found[0]["detail"]
+    # Below 30 nmol/L (11 ng/mL, 27 nmol/L) the coded deficiency still explains it (quiet or
+    # its own card), and the line is not shown.
+    for value, unit in ((11, "ng/mL"), (29, "nmol/L")):
+        vit_d = observation("62292-8", value, unit=unit, ucum=unit, when="2026-10-20T08:00:00Z")
+        found = cards(client, labs, labs=[*earlier, vit_d], conditions=[coded])
+        assert "alp-high-bone-source" not in fired(found), (value, unit)
+    # A result with no unit is never compared with the threshold: the code still explains it.
+    vit_d = observation("62292-8", 45, unit=None, ucum=None, when="2026-10-20T08:00:00Z")
+    vit_d["referenceRange"] = [{"low": {"value": 50}, "high": {"value": 125}}]
+    found = cards(client, labs, labs=[*earlier, vit_d], conditions=[coded])
+    assert "alp-high-bone-source" not in fired(found)
+
+
+# --- W5: a large documented rise is compared over three years, not one ---------------------
+
+
+def test_a_large_rise_from_an_alp_13_months_back_is_a_real_change(client: FlaskClient) -> None:
+    # Reviewer 20: ALP 45 in October 2025, 118 now (1.13x, +162%), woman of 70: the repeat card.
+    labs = [alp(118, low=35, high=104), ggt(20)]
+    for when in ("2025-10-15T08:00:00Z", "2024-01-10T08:00:00Z"):
+        found = cards(client, labs, labs=[alp(45, low=35, high=104, when=when)])
+        assert fired(found) == ["alp-high-bone-source"], when
+        assert "far more than the variation between results" in found[0]["detail"]
+    # The latest earlier ALP is the baseline: 45 three years back, 100 last spring: the repeat.
+    older = [
+        alp(45, low=35, high=104, when="2024-01-10T08:00:00Z"),
+        alp(100, low=35, high=104, when="2026-04-10T08:00:00Z"),
+    ]
+    found = cards(client, labs, labs=older)
+    assert fired(found) == ["alp-high-mild-isolated"]
+
+
+def test_an_old_raised_alp_past_two_years_does_not_end_a_first_rise(client: FlaskClient) -> None:
+    # The longer change window does not widen the first-raised history (low_lookback_days): a
+    # raised ALP 30 months back leaves today's as the first raised of its run.
+    labs = [alp(118, low=35, high=104), ggt(20)]
+    old_high = alp(112, low=35, high=104, when="2024-05-10T08:00:00Z")
+    found = cards(client, labs, labs=[old_high])
+    assert fired(found) == ["alp-high-mild-isolated"]

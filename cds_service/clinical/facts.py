@@ -129,6 +129,8 @@ FACTS: dict[str, str] = {
     "pth.status": "PTH high, normal, low, unknown or absent (bone-lab window)",
     "vitamin_d.status": "25-OH vitamin D deficient (below the deficiency limit), low, normal, "
     "unknown or absent (bone-lab window)",
+    "vitamin_d.nmol_l": "that 25-OH vitamin D in nmol/L (ng/mL converted); null when its unit is "
+    "not known or it is absent",
     "vitamin_d.shown": "the latest 25-OH vitamin D in the bone-lab window as a card says it "
     "(78 nmol/L, 20 Oct 2026)",
     "phosphate.status": "phosphate high, normal, low, unknown or absent (bone-lab window)",
@@ -701,13 +703,18 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
     change_since = ctx.when - timedelta(days=ctx.kb.param("alp_change_window_days"))
     change_base: tuple[datetime, float, str, str] | None = None  # the change is measured on it
     window: list[tuple[datetime, str, float, str, str]] = []
+    low_since = ctx.when - timedelta(days=lookback)
+    # The change is measured over a longer window than the low and first-raised history reads
+    # (eleventh round: an ALP 400 days back is as good a baseline as one 300 days back).
     for obs, key, obs_time, earlier_ul, interval in ctx.earlier_alps(
-        current, ctx.when - timedelta(days=lookback)
+        current, min(low_since, change_since)
     ):
-        earlier_status = _status(earlier_ul, interval) if interval else "unknown"
-        statuses.append((obs_time, earlier_status, key))
         if obs_time >= change_since and (change_base is None or obs_time > change_base[0]):
             change_base = (obs_time, earlier_ul, key, _shown(obs))
+        if obs_time < low_since:
+            continue
+        earlier_status = _status(earlier_ul, interval) if interval else "unknown"
+        statuses.append((obs_time, earlier_status, key))
         if earlier_status == "low":
             lows.append((obs_time, key))
         elif interval and interval.low is not None and earlier_ul > interval.low * clear:
@@ -1011,6 +1018,7 @@ def _bone_labs(ctx: _Context, facts: Facts) -> None:
     vitd = ctx.reading(["vitamin-d"], "vitamin-d", days)
     if vitd is None:
         facts.set("vitamin_d.status", "absent")
+        facts.set("vitamin_d.nmol_l", None)
         return
     status = vitd.status
     # The value is in nmol/L (its interval table's unit, converted through units.yaml), or NaN
@@ -1021,6 +1029,7 @@ def _bone_labs(ctx: _Context, facts: Facts) -> None:
     if nmol == nmol and nmol < ctx.kb.param("vitamin_d_deficiency_nmol_l"):
         status = "deficient"
     facts.set("vitamin_d.status", status, [vitd.key])
+    facts.set("vitamin_d.nmol_l", nmol if nmol == nmol else None, [vitd.key])
     facts.details["vitamin_d_shown"] = vitd.shown
     facts.set("vitamin_d.shown", f"{vitd.shown}, {day(vitd.when)}" if vitd.when else vitd.shown)
 

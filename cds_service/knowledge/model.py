@@ -379,6 +379,11 @@ class Outweighed:
     """The latest result's statuses against its reference range that outweigh the condition."""
     within_days: str
     """Name of the parameter: how recent that result must be."""
+    at_least: str | None = None
+    """Name of a parameter: a result at or above it (in the analyte's unit, units.yaml
+    `analytes`; a result whose unit is not listed, or has none, never) outweighs the condition
+    whatever its status (a 25-OH vitamin D of 45 nmol/L, low for its range but not low enough
+    to cause osteomalacia)."""
 
 
 @dataclass(frozen=True)
