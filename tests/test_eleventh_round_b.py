@@ -179,3 +179,43 @@ def test_an_old_raised_alp_past_two_years_does_not_end_a_first_rise(client: Flas
     old_high = alp(112, low=35, high=104, when="2024-05-10T08:00:00Z")
     found = cards(client, labs, labs=[old_high])
     assert fired(found) == ["alp-high-mild-isolated"]
+
+
+# --- W6: a child with rickets in the labs and a normal GGT gets the rickets wording ----------
+
+
+def test_toddler_rickets_with_a_normal_ggt_gets_x_ray_calcium_and_no_adult_loading(
+    client: FlaskClient,
+) -> None:
+    # Reviewer 21: boy of 2, bow legs, ALP 1250, GGT 12, 25-OH D 18 nmol/L, PTH 25 pmol/L,
+    # phosphate low, calcium 2.08: "consistent with vitamin D deficiency ... loading".
+    from tests.support.fhir import observation, patient
+
+    boy = patient("male", "2024-09-01")
+    vit_d = observation("62292-8", 18, unit="nmol/L", ucum="nmol/L")
+    pth = observation("2731-8", 25, unit="pmol/L", ucum="pmol/L", low=1.6, high=6.9)
+    phosphate = observation("2777-1", 0.9, unit="mmol/L", ucum="mmol/L", low=1.3, high=2.1)
+    calcium = observation("17861-6", 2.08, unit="mmol/L", ucum="mmol/L", low=2.2, high=2.7)
+    labs = [alp(1250, low=None, high=None), ggt(12, low=5, high=36), calcium]
+    found = cards(client, labs, labs=[vit_d, pth, phosphate], pt=boy)
+    assert fired(found) == ["alp-high-bone-explained"]
+    card = found[0]
+    assert "nutritional rickets likely; wrist or knee X-ray, treat" in card["summary"]
+    assert "treat with vitamin D and calcium" in card["detail"]
+    assert "Calcium 2.08 mmol/L is low" in card["detail"]
+    assert "loading" not in card["detail"]
+    # Deficient with a low phosphate but no PTH, ALP over 3x: the bone-source card, same words.
+    found = cards(client, labs, labs=[vit_d, phosphate], pt=boy)
+    assert fired(found) == ["alp-high-bone-source"]
+    card = found[0]
+    assert "nutritional rickets likely; wrist or knee X-ray, treat" in card["summary"]
+    assert "treat with vitamin D and calcium" in card["detail"]
+    assert "Calcium 2.08 mmol/L is low" in card["detail"]
+    # An adult with a deficient 25-OH vitamin D keeps the adult replacement line.
+    adult_labs = [alp(180, low=40, high=129), ggt(20)]
+    found = cards(
+        client, adult_labs, labs=[observation("62292-8", 18, unit="nmol/L", ucum="nmol/L")]
+    )
+    assert fired(found) == ["alp-high-bone-explained"]
+    assert "colecalciferol loading" in found[0]["detail"]
+    assert "rickets" not in found[0]["summary"]

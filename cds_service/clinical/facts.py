@@ -145,6 +145,7 @@ FACTS: dict[str, str] = {
     "(or not a number), as reported (110 umol/dL, 19 Nov 2026); null when there is none",
     "potassium.status": "co-resulted potassium high, normal, low, unknown, or absent",
     "calcium.status": "co-resulted calcium high, normal, low, unknown, or absent",
+    "calcium.shown": "that calcium as a card says it (2.08 mmol/L); null when absent",
     "findings.present": "findings (findings.yaml) found in the record",
     "findings.explaining": "the findings present that can explain this ALP's height (a finding "
     "with explains_below_xuln only below that multiple)",
@@ -1093,6 +1094,8 @@ def _electrolytes(ctx: _Context, facts: Facts) -> None:
         facts.set(
             f"{name}.status", found.status if found else "absent", [found.key] if found else []
         )
+        if name == "calcium":
+            facts.set("calcium.shown", found.shown if found else None, [found.key] if found else [])
 
 
 OPEN_ORDER_STATUSES = {"draft", "active", "on-hold"}
