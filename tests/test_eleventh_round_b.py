@@ -219,3 +219,37 @@ def test_toddler_rickets_with_a_normal_ggt_gets_x_ray_calcium_and_no_adult_loadi
     assert fired(found) == ["alp-high-bone-explained"]
     assert "colecalciferol loading" in found[0]["detail"]
     assert "rickets" not in found[0]["summary"]
+
+
+# --- N3: shock liver on heart failure with a GGT of 4x is congestion's, not a second disease --
+
+
+def test_shock_liver_on_heart_failure_with_ggt_4x_is_quiet(client: FlaskClient) -> None:
+    # Reviewer 22: ischaemic hepatitis (cardiogenic shock) on heart failure, ALT 2500, R 36,
+    # GGT 250 (4.1x): viral and autoimmune serology.
+    from tests.support.fhir import observation
+
+    shock = condition("K76.2", onset="2026-11-17")
+    shock["code"]["text"] = "Ischaemic hepatitis (shock liver)"
+    failure = condition("I50.9", onset="2024-05-01")
+    injury = [
+        observation("1742-6", 2500, low=7, high=45),
+        observation("1920-8", 3100, low=8, high=43),
+    ]
+    labs = [alp(200, low=40, high=129), ggt(250, low=10, high=61), *injury]
+    assert cards(client, labs, conditions=[shock, failure]) == []
+    # Without the heart failure: the tenth round's 3x cap stands (a card).
+    assert fired(cards(client, labs, conditions=[shock])) == ["alp-high-liver-hepatocellular"]
+    # Heart failure in words counts; a resolved one does not.
+    worded_failure = worded("Congestive cardiac failure (HFrEF)")
+    assert cards(client, labs, conditions=[shock, worded_failure]) == []
+    gone = condition("I50.9", status="resolved")
+    assert cards(client, labs, conditions=[shock, gone]) != []
+    # GGT 5x or more, or heart failure without a shock liver: still a card.
+    high_ggt = [alp(200, low=40, high=129), ggt(320, low=10, high=61), *injury]
+    assert cards(client, high_ggt, conditions=[shock, failure]) != []
+    assert cards(client, labs, conditions=[failure]) != []
+    # A mixed pattern (ALT 3x): not the injury's, a card.
+    mixed = [alp(200, low=40, high=129), ggt(250, low=10, high=61),
+             observation("1742-6", 140, low=7, high=45)]  # fmt: skip
+    assert cards(client, mixed, conditions=[shock, failure]) != []
