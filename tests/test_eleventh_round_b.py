@@ -253,3 +253,42 @@ def test_shock_liver_on_heart_failure_with_ggt_4x_is_quiet(client: FlaskClient) 
     mixed = [alp(200, low=40, high=129), ggt(250, low=10, high=61),
              observation("1742-6", 140, low=7, high=45)]  # fmt: skip
     assert cards(client, mixed, conditions=[shock, failure]) != []
+
+
+# --- Text: the marker named by the recorded cancer; LDH not asked for when resulted ----------
+
+
+def test_psa_is_named_only_for_a_prostate_cancer(client: FlaskClient) -> None:
+    # Review 10 patient 18: "the cancer's marker (PSA after prostate cancer)" for a woman with
+    # breast cancer.
+    for code in ("Z85.3", "C50.911"):
+        status = "resolved" if code.startswith("C") else "active"
+        found = cards(client, MILD, labs=EARLIER, conditions=[condition(code, status=status)])
+        assert fired(found) == ["alp-high-bone-source"], code
+        assert "PSA" not in found[0]["detail"], code
+        assert "bone imaging with the oncology team" in found[0]["detail"]
+    # Active breast cancer (bone-tropic): no PSA either.
+    found = cards(client, MILD, labs=EARLIER, conditions=[condition("C50.911")])
+    assert "PSA" not in found[0]["detail"]
+    for entry in (condition("Z85.46"), condition("C61", status="resolved"), condition("C61")):
+        found = cards(client, MILD, labs=EARLIER, conditions=[entry])
+        assert "PSA" in found[0]["detail"]
+
+
+def test_ldh_is_not_asked_for_when_already_resulted(client: FlaskClient) -> None:
+    # Review 9 patient 09: day 1 after delivery, platelets 72, LDH 820 resulted: "LDH and a blood
+    # film too".
+    import json
+    from pathlib import Path
+
+    request = json.loads(
+        (
+            Path(__file__).parent.parent
+            / "fhir_fixtures/scenarios/v11-postpartum-low-platelets-ldh-resulted/request.json"
+        ).read_text()
+    )
+    response = client.post("/cds-services/alp-result-sign", json=request)
+    detail = response.get_json()["cards"][0]["detail"]
+    assert "LDH and a blood film too" not in detail
+    assert "LDH 820 U/L" in detail
+    assert "a blood film too" in detail
