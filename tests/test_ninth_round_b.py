@@ -69,10 +69,16 @@ def test_a_deficiency_coded_after_the_result_or_an_old_result_still_counts(
                   labs=[vitamin_d(78, "2026-07-01T08:00:00Z")], medications=[drug])  # fmt: skip
     assert fired(found) == [BONE_EXPLAINED]
     assert "re-check 25-OH vitamin D" in found[0]["detail"]
-    # Still low by the lab's range (40, limit 50): not replete, the code stands.
+    # Still deficient (25 nmol/L, under 30): not replete, the code stands. Eleventh round
+    # (review 10, W4): 40 (low by the lab's range, limit 50, but not under 30) no longer leaves
+    # the code explaining the rise: the bone-source card says it does not.
+    found = cards(client, [alp(190), ggt(18)], conditions=[coded],
+                  labs=[vitamin_d(25, "2026-10-20T08:00:00Z")], medications=[drug])  # fmt: skip
+    assert fired(found) == [BONE_EXPLAINED]
     found = cards(client, [alp(190), ggt(18)], conditions=[coded],
                   labs=[vitamin_d(40, "2026-10-20T08:00:00Z")], medications=[drug])  # fmt: skip
-    assert fired(found) == [BONE_EXPLAINED]
+    assert fired(found) == [BONE]
+    assert "does not explain this rise" in found[0]["detail"]
 
 
 def test_another_bone_cause_is_named_without_the_outweighed_deficiency(

@@ -121,12 +121,19 @@ def test_a_replete_vitamin_d_without_a_range_outweighs_the_coded_deficiency(
                   labs=[june, vitamin_d_no_range(34, "ng/mL")])  # fmt: skip
     assert fired(found) == ["alp-high-bone-source"]
     assert "replete, so vitamin D is not the cause" in found[0]["detail"]
-    # 50 nmol/L (IOM 2011) is the line: 52 nmol/L outweighs, 45 nmol/L (low, not replete) does not.
+    # 50 nmol/L (IOM 2011) is the line for replete: 52 nmol/L outweighs as replete. Eleventh
+    # round (review 10, W4): 45 nmol/L (low, not replete) now outweighs the code too, as not low
+    # enough to cause bone disease (30 nmol/L), and says so; 11 ng/mL (27 nmol/L) does not.
     found = cards(client, [alp(178), ggt(20)], conditions=[coded], medications=[drug],
                   labs=[june, vitamin_d_no_range(52, "nmol/L")])  # fmt: skip
     assert fired(found) == ["alp-high-bone-source"]
     found = cards(client, [alp(178), ggt(20)], conditions=[coded], medications=[drug],
                   labs=[june, vitamin_d_no_range(18, "ng/mL")])  # fmt: skip
+    assert fired(found) == ["alp-high-bone-source"]
+    assert "replete" not in found[0]["detail"]
+    assert "does not explain this rise" in found[0]["detail"]
+    found = cards(client, [alp(178), ggt(20)], conditions=[coded], medications=[drug],
+                  labs=[june, vitamin_d_no_range(11, "ng/mL")])  # fmt: skip
     assert fired(found) != ["alp-high-bone-source"]
 
 
@@ -236,8 +243,9 @@ def test_a_mild_rise_far_above_a_recent_value_is_not_repeated(client: FlaskClien
     assert fired(found) == ["alp-high-bone-source"]
     found = cards(client, [alp(139), ggt(19)], labs=[alp(80, when="2026-07-15T08:00:00Z")])
     assert fired(found) == ["alp-high-mild-isolated"]
-    # The earlier value more than a year back is not compared: the repeat.
-    found = cards(client, [alp(121), ggt(19)], labs=[alp(58, when="2025-10-01T08:00:00Z")])
+    # The earlier value more than three years back is not compared: the repeat (eleventh round:
+    # the window was one year, and 13 months back is now compared; tests/test_eleventh_round_b).
+    found = cards(client, [alp(121), ggt(19)], labs=[alp(58, when="2023-10-01T08:00:00Z")])
     assert fired(found) == ["alp-high-mild-isolated"]
 
 

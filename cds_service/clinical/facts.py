@@ -129,6 +129,8 @@ FACTS: dict[str, str] = {
     "pth.status": "PTH high, normal, low, unknown or absent (bone-lab window)",
     "vitamin_d.status": "25-OH vitamin D deficient (below the deficiency limit), low, normal, "
     "unknown or absent (bone-lab window)",
+    "vitamin_d.nmol_l": "that 25-OH vitamin D in nmol/L (ng/mL converted); null when its unit is "
+    "not known or it is absent",
     "vitamin_d.shown": "the latest 25-OH vitamin D in the bone-lab window as a card says it "
     "(78 nmol/L, 20 Oct 2026)",
     "phosphate.status": "phosphate high, normal, low, unknown or absent (bone-lab window)",
@@ -143,6 +145,7 @@ FACTS: dict[str, str] = {
     "(or not a number), as reported (110 umol/dL, 19 Nov 2026); null when there is none",
     "potassium.status": "co-resulted potassium high, normal, low, unknown, or absent",
     "calcium.status": "co-resulted calcium high, normal, low, unknown, or absent",
+    "calcium.shown": "that calcium as a card says it (2.08 mmol/L); null when absent",
     "findings.present": "findings (findings.yaml) found in the record",
     "findings.explaining": "the findings present that can explain this ALP's height (a finding "
     "with explains_below_xuln only below that multiple)",
@@ -701,13 +704,18 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
     change_since = ctx.when - timedelta(days=ctx.kb.param("alp_change_window_days"))
     change_base: tuple[datetime, float, str, str] | None = None  # the change is measured on it
     window: list[tuple[datetime, str, float, str, str]] = []
+    low_since = ctx.when - timedelta(days=lookback)
+    # The change is measured over a longer window than the low and first-raised history reads
+    # (eleventh round: an ALP 400 days back is as good a baseline as one 300 days back).
     for obs, key, obs_time, earlier_ul, interval in ctx.earlier_alps(
-        current, ctx.when - timedelta(days=lookback)
+        current, min(low_since, change_since)
     ):
-        earlier_status = _status(earlier_ul, interval) if interval else "unknown"
-        statuses.append((obs_time, earlier_status, key))
         if obs_time >= change_since and (change_base is None or obs_time > change_base[0]):
             change_base = (obs_time, earlier_ul, key, _shown(obs))
+        if obs_time < low_since:
+            continue
+        earlier_status = _status(earlier_ul, interval) if interval else "unknown"
+        statuses.append((obs_time, earlier_status, key))
         if earlier_status == "low":
             lows.append((obs_time, key))
         elif interval and interval.low is not None and earlier_ul > interval.low * clear:
@@ -1011,6 +1019,7 @@ def _bone_labs(ctx: _Context, facts: Facts) -> None:
     vitd = ctx.reading(["vitamin-d"], "vitamin-d", days)
     if vitd is None:
         facts.set("vitamin_d.status", "absent")
+        facts.set("vitamin_d.nmol_l", None)
         return
     status = vitd.status
     # The value is in nmol/L (its interval table's unit, converted through units.yaml), or NaN
@@ -1021,6 +1030,7 @@ def _bone_labs(ctx: _Context, facts: Facts) -> None:
     if nmol == nmol and nmol < ctx.kb.param("vitamin_d_deficiency_nmol_l"):
         status = "deficient"
     facts.set("vitamin_d.status", status, [vitd.key])
+    facts.set("vitamin_d.nmol_l", nmol if nmol == nmol else None, [vitd.key])
     facts.details["vitamin_d_shown"] = vitd.shown
     facts.set("vitamin_d.shown", f"{vitd.shown}, {day(vitd.when)}" if vitd.when else vitd.shown)
 
@@ -1084,6 +1094,8 @@ def _electrolytes(ctx: _Context, facts: Facts) -> None:
         facts.set(
             f"{name}.status", found.status if found else "absent", [found.key] if found else []
         )
+        if name == "calcium":
+            facts.set("calcium.shown", found.shown if found else None, [found.key] if found else [])
 
 
 OPEN_ORDER_STATUSES = {"draft", "active", "on-hold"}

@@ -260,10 +260,18 @@ def _outweighed_until(
     rule = source.outweighed_by
     if rule is None:
         return None
-    result = measure(rule.valueset, kb.param(rule.within_days), False, None)
-    if result is None or result.status not in rule.statuses or result.when is None:
+    # A threshold needs the value in the analyte's unit, which the trend form of measure gives
+    # (a trend window of 0 days: no earlier result is wanted).
+    trend = None if rule.at_least is None else 0.0
+    result = measure(rule.valueset, kb.param(rule.within_days), False, trend)
+    if result is None or result.when is None:
         return None
-    return result.when
+    if result.status in rule.statuses:
+        return result.when
+    at_least = None if rule.at_least is None else kb.param(rule.at_least)
+    if at_least is not None and result.value is not None and result.value >= at_least:
+        return result.when
+    return None
 
 
 def _dated_by(entry: Entry, until: datetime) -> bool:

@@ -269,6 +269,8 @@ def _outweighed(
 ) -> Outweighed | None:
     raw = src.get("outweighed_by")
     if raw is None:
+        if "outweighed_at_least" in src:
+            raise KnowledgeBaseError(f"{where}: `outweighed_at_least` needs `outweighed_by`")
         return None
     if src["from"] != "conditions":
         raise KnowledgeBaseError(f"{where}: `outweighed_by` is for conditions only")
@@ -280,7 +282,10 @@ def _outweighed(
         raise KnowledgeBaseError(
             f"{where}.outweighed_by.within_days: unknown parameter {raw['within_days']!r}"
         )
-    return Outweighed(raw["valueset"], tuple(raw["status"]), raw["within_days"])
+    at_least = src.get("outweighed_at_least")
+    if at_least is not None and at_least not in parameters:
+        raise KnowledgeBaseError(f"{where}.outweighed_at_least: unknown parameter {at_least!r}")
+    return Outweighed(raw["valueset"], tuple(raw["status"]), raw["within_days"], at_least)
 
 
 def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:

@@ -167,7 +167,9 @@ class ValueSet:
         if any(word in text for word in self.exclude_names):
             return None
         for name in self.names:
-            if name in text:
+            # "history of & melanoma": every part, in any order (a history word with a
+            # malignancy word, eleventh round), else the whole name.
+            if all(part in text for part in name.split(" & ")):
                 return name
         if self.context_names and any(word in text for word in self.context):
             for name in self.context_names:
@@ -385,6 +387,11 @@ class Outweighed:
     """The latest result's statuses against its reference range that outweigh the condition."""
     within_days: str
     """Name of the parameter: how recent that result must be."""
+    at_least: str | None = None
+    """Name of a parameter: a result at or above it (in the analyte's unit, units.yaml
+    `analytes`; a result whose unit is not listed, or has none, never) outweighs the condition
+    whatever its status (a 25-OH vitamin D of 45 nmol/L, low for its range but not low enough
+    to cause osteomalacia)."""
 
 
 @dataclass(frozen=True)
