@@ -9,18 +9,7 @@ from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired
 from tests.support.fhir import alp, condition, ggt, observation, procedure
-
-CHOLANGITIS = "alp-drainage-cholangitis"
-
-
-def text_procedure(performed: str, text: str) -> dict[str, Any]:
-    placed = procedure("LOCAL-STENT", performed, system="urn:oid:1.2.3")
-    placed["code"]["text"] = text
-    return placed
-
-
-def bilirubin(mg_dl: float) -> dict[str, Any]:
-    return observation("1975-2", mg_dl, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+from tests.test_tenth_round_a import CHOLANGITIS, bilirubin, text_procedure
 
 
 def temperature(celsius: float) -> dict[str, Any]:
