@@ -139,6 +139,9 @@ def test_a_threatened_or_past_miscarriage_or_a_new_pregnancy_after_a_loss_still_
         named_condition("O20.0", "Threatened miscarriage", onset="2026-09-04"),
         named_condition("LOCAL-2", "History of miscarriage", onset="2026-09-04"),
         named_condition("O07.4", "Failed attempted termination of pregnancy", onset="2026-09-04"),
+        # Review 11, U1: a past loss coded O03.9 at a booking visit, its words saying so.
+        named_condition("O03.9", "History of miscarriage", onset="2026-09-04"),
+        named_condition("O03.9", "Previous spontaneous abortion x2", recorded="2026-09-04"),
     ):
         assert fired(cards(client, labs, conditions=[kept])) == [PLACENTAL], kept
     loss = named_condition("O03.9", "Spontaneous abortion", onset="2026-03-01")
