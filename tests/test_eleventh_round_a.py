@@ -34,6 +34,9 @@ def test_a_metal_stent_named_by_brand_or_abbreviation_with_fever_is_suspected_ch
         "ERCP, fully covered self-expanding metal stent (FCSEMS) to CBD",
         "ERCP: partially covered SEMS across hilar stricture",
         "Uncovered metal stent placed at ERCP",
+        # Review 11, U2: Spanish and German operative notes.
+        "CPRE con colocacion de protesis metalica autoexpandible totalmente recubierta en coledoco",
+        "ERCP mit Einlage eines vollummantelten Metallstents in den DHC",
     ):
         found = cards(client, results, procedures=[text_procedure("2025-05-20", text)])
         assert fired(found) == [CHOLANGITIS], text
