@@ -45,3 +45,15 @@ def dumps(value: Any) -> bytes:
         # orjson refuses integers beyond 64 bits and types it does not know; the standard
         # library writes the first exactly and the rest as text.
         return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def finite(value: Any) -> float | None:
+    """A JSON number as a finite float; None for other types, booleans, NaN or infinities (an
+    integer too large for a float too)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None

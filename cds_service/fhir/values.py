@@ -7,11 +7,13 @@ references in several shapes.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
+
+# A FHIR number is a JSON number: the clinical layer reads it from here.
+from cds_service.strict_json import finite as finite
 
 Resource = Mapping[str, Any]
 
@@ -32,17 +34,6 @@ def as_list(value: Any) -> list[Any]:
 def as_str(value: Any) -> str | None:
     """A FHIR string/code, or None when missing or of another JSON type."""
     return value if isinstance(value, str) else None
-
-
-def finite(value: Any) -> float | None:
-    """A JSON number as a finite float; None for other types, booleans, NaN or infinities."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:  # an integer too large for a float
-        return None
-    return number if math.isfinite(number) else None
 
 
 def codings(concept: Any) -> Iterator[Mapping[str, Any]]:

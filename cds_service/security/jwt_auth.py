@@ -13,7 +13,6 @@ the log only: the caller gets a bare 401.
 from __future__ import annotations
 
 import json
-import math
 import threading
 import time
 from base64 import urlsafe_b64decode
@@ -28,6 +27,7 @@ from jwt.exceptions import PyJWKClientError, PyJWKSetError
 from cds_service.security.jwks import JwksKeys
 from cds_service.security.replay import ReplayCache, ReplayUnavailable
 from cds_service.security.trust import Issuer, TrustStore
+from cds_service.strict_json import finite
 
 MAX_TOKEN_BYTES = 16 * 1024
 REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "jti")
@@ -140,20 +140,6 @@ def _segment(part: str) -> Any:
     return json.loads(urlsafe_b64decode(padded.encode("ascii")))
 
 
-def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
-    """The claim as seconds since the epoch if it is an RFC 7519 NumericDate (a JSON number,
-    fractions allowed), else None. PyJWT's own checks call int() on it, which also takes a
-    numeric string ("1796072000") or true; neither is a NumericDate."""
-    value = claims.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        seconds = float(value)
-    except OverflowError:  # an integer too large for a float is not a time
-        return None
-    return seconds if math.isfinite(seconds) else None
-
-
 class JwtVerifier:
     def __init__(
         self,
@@ -259,10 +245,12 @@ class JwtVerifier:
                 f"unverifiable token ({type(exc).__name__}: {str(exc)[:200]})", issuer.iss
             ) from None
         now = time.time()
-        issued, expires = _numeric_date(claims, "iat"), _numeric_date(claims, "exp")
+        # RFC 7519 NumericDate: a JSON number. PyJWT's own checks call int() on these, which
+        # also takes a numeric string ("1796072000") or true; neither is one.
+        issued, expires = finite(claims.get("iat")), finite(claims.get("exp"))
         if issued is None or expires is None:
             raise AuthError("missing or malformed iat or exp", issuer.iss)
-        if "nbf" in claims and _numeric_date(claims, "nbf") is None:
+        if "nbf" in claims and finite(claims["nbf"]) is None:
             raise AuthError("malformed nbf", issuer.iss)
         if issued > now + self.leeway:
             raise AuthError("iat is in the future", issuer.iss)
