@@ -35,9 +35,11 @@ from cds_service.alp_services import (
 from cds_service.clinical import classify, engine
 from cds_service.clinical.record import PatientRecord
 from cds_service.explain import evaluate_document
+from cds_service.fhir import values
 from cds_service.hooks.declaration import ServiceDeclaration
 from cds_service.hooks.errors import CdsError
 from cds_service.hooks.invocation import Invocation
+from cds_service.hooks.patient_scope import names_another_patient
 from cds_service.hooks.pipeline import Pipeline, json_depth
 from cds_service.hooks.request import RequestValidator, request_validator
 from cds_service.hooks.response import CdsResponse, Coding
@@ -485,6 +487,29 @@ def test_each_worker_settles_its_heap_after_warming_up(
 
 
 # --- the depth bound ------------------------------------------------------------------------
+
+
+def test_a_time_read_again_is_the_remembered_one_and_long_texts_are_not_kept() -> None:
+    text = "2026-11-20T08:00:00+01:00"
+    first = values.parse_datetime(text)
+    assert first is not None
+    assert first.utcoffset() is not None
+    assert values.parse_datetime(text) is first  # remembered, not parsed again
+    assert values.parse_datetime("2026-11") == values.parse_datetime("2026-11-01")
+    kept = values._parse_text.cache_info().currsize
+    junk = "2026-11-20T08:00:00" + "0" * 100
+    assert values.parse_datetime(junk) is None
+    assert values._parse_text.cache_info().currsize == kept  # a long text fills no memory
+
+
+def test_a_resource_is_this_patients_by_its_exact_reference_or_its_parts() -> None:
+    assert not names_another_patient({"subject": {"reference": "Patient/p"}}, "p")
+    assert not names_another_patient({"subject": {"reference": "https://x/fhir/Patient/p"}}, "p")
+    assert names_another_patient({"subject": {"reference": "Patient/q"}}, "p")
+    assert names_another_patient({"patient": {"reference": "Group/p"}}, "p")
+    # The exact form of one field does not vouch for the other.
+    both = {"subject": {"reference": "Patient/p"}, "patient": {"reference": "Patient/q"}}
+    assert names_another_patient(both, "p")
 
 
 def test_depth_counting_stops_past_the_limit() -> None:

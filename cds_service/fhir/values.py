@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 # A FHIR number is a JSON number: the clinical layer reads it from here.
@@ -68,6 +69,20 @@ def parse_datetime(value: Any) -> datetime | None:
     """
     if not isinstance(value, str) or not value:
         return None
+    if len(value) > _REMEMBERED_MAX:
+        return _parse_text.__wrapped__(value)
+    return _parse_text(value)
+
+
+_REMEMBERED_MAX = 40
+"""The longest text remembered: a FHIR instant with microseconds and an offset is 32
+characters; anything longer is not a time, and is not worth keeping (nor a way to fill memory)."""
+
+
+@lru_cache(maxsize=8192)
+def _parse_text(value: str) -> datetime | None:
+    # A call reads each resource's times several times (windows, ordering, the trace), and a
+    # record's times recur across calls; datetimes are immutable, so one parse serves them all.
     match = _DATE_RE.match(value)
     if match:
         year, month, day = match.groups()

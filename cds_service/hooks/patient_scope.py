@@ -29,9 +29,13 @@ SHOWN = 3
 
 
 def names_another_patient(resource: Mapping[str, Any], patient_id: str) -> bool:
+    own = f"Patient/{patient_id}"
     for name in PATIENT_FIELDS:
         reference = resource.get(name)
         if not isinstance(reference, Mapping):
+            continue
+        # Nearly every resource says "Patient/<id>" exactly: settled without splitting it.
+        if reference.get("reference") == own:
             continue
         kind, ident = reference_parts(reference)
         if kind is None or ident is None:
