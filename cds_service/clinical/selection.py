@@ -63,7 +63,7 @@ def _withdrawn(observation: Resource) -> bool:
 
 def _specimen(observation: Resource) -> str | None:
     specimen = observation.get("specimen")
-    reference = specimen.get("reference") if isinstance(specimen, Mapping) else None
+    reference = specimen.get("reference") if isinstance(specimen, dict) else None
     return reference if isinstance(reference, str) and reference else None
 
 

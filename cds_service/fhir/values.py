@@ -107,7 +107,7 @@ def parse_date(value: Any) -> date | None:
 
 def reference_parts(reference: Any) -> tuple[str | None, str | None]:
     """('Patient', '123') from {"reference": "Patient/123"} or an absolute URL ending so."""
-    if isinstance(reference, Mapping):
+    if isinstance(reference, dict):
         reference = reference.get("reference")
     if not isinstance(reference, str) or not reference:
         return None, None

@@ -32,7 +32,7 @@ def names_another_patient(resource: Mapping[str, Any], patient_id: str) -> bool:
     own = f"Patient/{patient_id}"
     for name in PATIENT_FIELDS:
         reference = resource.get(name)
-        if not isinstance(reference, Mapping):
+        if not isinstance(reference, dict):
             continue
         # Nearly every resource says "Patient/<id>" exactly: settled without splitting it.
         if reference.get("reference") == own:
@@ -49,14 +49,14 @@ def context_resources(context: Mapping[str, Any]) -> Iterator[tuple[str, Mapping
     """(JSON path, resource) of each FHIR resource in the context: values that are resources,
     and the entries of values that are Bundles."""
     for name, value in context.items():
-        if not isinstance(value, Mapping) or not isinstance(value.get("resourceType"), str):
+        if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
             continue
         if value["resourceType"] != "Bundle":
             yield f"$.context.{name}", value
             continue
         for index, entry in enumerate(value.get("entry") or ()):
-            resource = entry.get("resource") if isinstance(entry, Mapping) else None
-            if isinstance(resource, Mapping):
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            if isinstance(resource, dict):
                 yield f"$.context.{name}.entry[{index}].resource", resource
 
 

@@ -117,7 +117,7 @@ def _describe_outcome(outcome: Mapping[str, Any]) -> str:
 def _bundle_resources(bundle: Mapping[str, Any], problems: list[str]) -> list[Resource]:
     found: list[Resource] = []
     for entry in as_list(bundle.get("entry")):
-        resource = entry.get("resource") if isinstance(entry, Mapping) else None
+        resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
             continue
         if resource["resourceType"] == "OperationOutcome":
