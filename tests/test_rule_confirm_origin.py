@@ -195,7 +195,11 @@ def test_a_closed_ggt_order_does_not_count(client: FlaskClient, status: str) -> 
         {"status": "cancelled"},
         {"valueQuantity": None, "dataAbsentReason": {"text": "haemolysed"}},
         {"valueQuantity": {"value": 312, "unit": "mg/dL"}},
-        {"valueQuantity": {"value": 312}},
+        # No unit, and none on its reference range either (with one, the range's unit is the
+        # result's: test_a_result_without_a_unit_takes_its_ranges).
+        {"valueQuantity": {"value": 312}, "referenceRange": None},
+        {"valueQuantity": None, "valueString": "see comment"},
+        {"valueQuantity": None, "valueCodeableConcept": {"text": "haemolysed"}},
     ],
 )
 def test_uninterpretable_results_give_no_card(client: FlaskClient, change: dict[str, Any]) -> None:
@@ -206,6 +210,33 @@ def test_uninterpretable_results_give_no_card(client: FlaskClient, change: dict[
         else:
             result[key] = value
     assert cards(client, [result]) == []
+
+
+@pytest.mark.parametrize(
+    ("sent", "shown", "rules"),
+    [
+        ("312", "ALP 312 U/L", [RULE]),
+        ("312 U/L", "ALP 312 U/L", [RULE]),
+        (">1000", "ALP >1000 U/L", ["alp-extreme", RULE]),
+    ],
+)
+def test_an_alp_sent_as_text_is_read(
+    client: FlaskClient, sent: str, shown: str, rules: list[str]
+) -> None:
+    # Integration QA round 2, defect 2: a result past the measuring range comes as text
+    # (">1000"), and it was never interpreted: the extreme ALP got no card at all.
+    result = alp(None, valueString=sent)
+    found = cards(client, [result])
+    assert fired(found) == rules
+    assert found[-1]["summary"].startswith(shown)
+
+
+def test_a_result_without_a_unit_takes_its_ranges(client: FlaskClient) -> None:
+    result = alp(312)
+    result["valueQuantity"] = {"value": 312}  # the range beside it is in U/L
+    found = cards(client, [result])
+    assert fired(found) == [RULE]
+    assert found[0]["summary"].startswith("ALP 312 U/L")
 
 
 def test_ggt_of_another_time_window_is_ignored_even_if_co_listed(client: FlaskClient) -> None:

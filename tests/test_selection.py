@@ -103,3 +103,55 @@ def test_an_open_follow_up_order_closes_it_but_not_a_finished_or_forbidden_one(
     done = service_request("2324-2", status="completed")
     forbidden = {**service_request("2324-2"), "doNotPerform": True}
     assert ids(select(kb, labs, orders=[done, forbidden])) == ["a"]
+
+
+def test_a_newest_alp_that_cannot_be_read_is_not_replaced_by_an_older_one(
+    kb: KnowledgeBase,
+) -> None:
+    # Integration QA round 2, defect 1 (unsafe): the newest ALP sent as a coded value was
+    # skipped and the card answered for a high ALP six weeks older, superseded by it.
+    older = alp(240, when="2026-10-05T09:30:00Z", ident="older")
+    coded = alp(None, when="2026-11-19T09:30:00Z", ident="coded")
+    coded["valueCodeableConcept"] = {"text": "see comment"}
+    chosen = select(kb, [older, coded])
+    assert chosen.results == ()
+    assert "Observation/coded, cannot be read" in chosen.reason
+    # Passed over: nothing reported (a dataAbsentReason), or withdrawn.
+    absent = alp(None, when="2026-11-19T09:30:00Z", ident="absent")
+    absent["dataAbsentReason"] = {"text": "haemolysed"}
+    assert ids(select(kb, [older, absent])) == ["older"]
+    withdrawn = alp(None, when="2026-11-19T09:30:00Z", ident="wrong", status="entered-in-error")
+    withdrawn["valueCodeableConcept"] = {"text": "see comment"}
+    assert ids(select(kb, [older, withdrawn])) == ["older"]
+    # An unreadable result older than a readable one changes nothing.
+    coded["effectiveDateTime"] = "2026-09-01T09:30:00Z"
+    assert ids(select(kb, [older, coded])) == ["older"]
+
+
+def test_a_result_sent_as_text_is_the_newest_and_read(kb: KnowledgeBase) -> None:
+    text = alp(None, when="2026-11-19T09:30:00Z", ident="text", valueString="95")
+    chosen = select(kb, [alp(240, when="2026-10-05T09:30:00Z"), text])
+    assert ids(chosen) == ["text"]
+
+
+def test_a_result_dated_after_today_is_never_the_latest(kb: KnowledgeBase) -> None:
+    # QA defect 8: a mistyped year made a high ALP "the latest", carded "on 5 Oct 2027".
+    labs = [
+        alp(95, when="2026-11-19T08:00:00Z", ident="real"),
+        alp(240, when="2027-10-05T08:00:00Z", ident="typo"),
+    ]
+    chosen = select(kb, labs)
+    assert ids(chosen) == ["real"]
+    assert any("Observation/typo skipped: dated 2027-10-05" in n for n in chosen.notes)
+    # Hours ahead (a clock a little fast) is within the tolerance of a draw.
+    assert ids(select(kb, [alp(240, when="2026-11-21T20:00:00Z", ident="soon")])) == ["soon"]
+
+
+def test_the_chart_open_window_counts_from_when_the_result_was_reported(
+    kb: KnowledgeBase,
+) -> None:
+    # QA defect 9: drawn 20 days ago, reported yesterday: a result nobody has reviewed yet.
+    late = alp(240, when="2026-11-01T08:00:00Z", ident="late", issued="2026-11-20T08:00:00Z")
+    assert ids(select(kb, [late], max_age_days=14)) == ["late"]
+    late.pop("issued")
+    assert select(kb, [late], max_age_days=14).results == ()

@@ -16,7 +16,12 @@ from typing import Any
 
 from cds_service.clinical.classify import Classified, classify
 from cds_service.clinical.facts import Facts, Skipped, derive
-from cds_service.clinical.labs import effective_time, measured_ul, unusable_reason
+from cds_service.clinical.labs import (
+    effective_time,
+    measured_ul,
+    result_quantity,
+    unusable_reason,
+)
 from cds_service.clinical.record import PatientRecord
 from cds_service.fhir.values import resource_key
 from cds_service.knowledge.model import (
@@ -250,7 +255,7 @@ def definitive(kb: KnowledgeBase, alps: Sequence[Mapping[str, Any]]) -> Mapping[
         return None
 
     def rank(alp: Mapping[str, Any]) -> tuple[bool, datetime]:
-        quantity = alp.get("valueQuantity") or {}
+        quantity = result_quantity(alp) or {}
         when = effective_time(alp) or datetime.min.replace(tzinfo=UTC)
         return (not quantity.get("comparator"), when)
 

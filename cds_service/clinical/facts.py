@@ -16,7 +16,6 @@ from cds_service.clinical import pregnancy
 from cds_service.clinical.classify import Classified, classify, medication_start
 from cds_service.clinical.findings import Measurement, day, match_findings
 from cds_service.clinical.labs import (
-    LOWER_BOUND_TEXT,
     UNUSABLE_STATUSES,
     Converter,
     Interval,
@@ -26,6 +25,8 @@ from cds_service.clinical.labs import (
     measured,
     measured_ul,
     numeric_value,
+    result_quantity,
+    unit_of,
     unusable_reason,
 )
 from cds_service.clinical.record import PatientRecord, Resource
@@ -337,9 +338,11 @@ def _decimals(*values: Any) -> int:
 
 
 def _shown(obs: Resource) -> str:
-    quantity = obs.get("valueQuantity")
-    if not isinstance(quantity, Mapping):
+    quantity = result_quantity(obs)
+    if quantity is None:
         return "?"
+    if "valueQuantity" not in obs:
+        return str(obs["valueString"]).strip()  # read from text: shown as the lab wrote it
     value = finite(quantity.get("value"))
     number = _fmt(value, _decimals(value, *_bounds(obs))) if value is not None else "?"
     comparator = as_str(quantity.get("comparator")) or ""
@@ -578,7 +581,7 @@ def derive(
         return Skipped(key, reason)
     value = measured_ul(alp, kb.units)
     if value is None:
-        unit = (alp.get("valueQuantity") or {}).get("unit") or "no unit"
+        unit = (result_quantity(alp) or {}).get("unit") or "no unit"
         return Skipped(
             key, f"unit {unit!r} is not a catalytic-activity unit the knowledge base knows"
         )
@@ -1055,27 +1058,24 @@ def _bile_acids_peak(ctx: _Context, facts: Facts) -> None:
             continue
         if not (ctx.together(key, obs_time) or _within(obs_time, ctx.when, days, ctx.tolerance)):
             continue
+        # A result sent as text (">100 umol/L") reads as its number: at least 100, graded as
+        # 100; with no unit it is in umol/L (the table's unit).
         reported = numeric_value(obs)
-        text = as_str(obs.get("valueString")) or ""
-        at_least = LOWER_BOUND_TEXT.match(text.strip()) if reported is None else None
-        value: float | None = None
-        if at_least:
-            # ">100 umol/L": at least 100, graded as 100; ">100" alone is in umol/L.
-            value = units.convert(float(at_least.group(1)), None, at_least.group(2) or units.unit)
-        elif reported is not None:
-            value = measured(obs, units.convert)
+        value = measured(obs, units.convert) if reported is not None else None
+        text_only = "valueQuantity" not in obs and not unit_of(obs)
+        if value is None and reported is not None and text_only:
+            value = units.convert(reported, None, units.unit)
         if value is None:
-            raw = _shown(obs) if reported is not None else text
+            raw = _shown(obs) if reported is not None else as_str(obs.get("valueString"))
             if raw:
                 unread.append((obs_time, key, raw))
             continue
         if peak is None or value > peak[0]:
-            sent = text if at_least else _shown(obs)
-            as_sent = float(at_least.group(1)) if at_least else reported
-            if value != as_sent:
+            sent = _shown(obs)
+            if value != reported:
                 # Converted (0.045 mmol/l): the card's thresholds are in umol/L, so it shows
                 # the value in umol/L and, beside it, what the lab sent (tenth round, W2).
-                bound = ">" if at_least else ""
+                bound = as_str((result_quantity(obs) or {}).get("comparator")) or ""
                 sent = f"{bound}{value:g} {units.unit} ({sent.strip()})"
             peak = (value, key, obs_time, sent)
     if unread:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cds_service.clinical.classify import Classified, Entry, medication_start, short_name
-from cds_service.clinical.labs import numeric_value, unit_of
+from cds_service.clinical.labs import numeric_value, result_quantity, unit_of
 from cds_service.fhir.values import concept_text
 from cds_service.knowledge.model import FindingSource, KnowledgeBase
 
@@ -409,7 +409,7 @@ def _at_least(
     if best is None:
         return
     value, entry = best
-    quantity = entry.resource.get("valueQuantity") or {}
+    quantity = result_quantity(entry.resource) or {}
     shown = f"{quantity.get('value')} {quantity.get('unit') or quantity.get('code') or ''}".strip()
     analyte = kb.valuesets[source.valueset].title.lower()
     found.evidence.append(f"{entry.key}: {shown}, at least {threshold.value:g} {threshold.unit}")

@@ -61,9 +61,48 @@ def effective_time(observation: Mapping[str, Any]) -> datetime | None:
     return None
 
 
+def result_quantity(observation: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The result as a FHIR Quantity: its `valueQuantity`, else a `valueString` that is a number
+    with at most a comparator before it and a unit after ("312", ">1000", "<5 U/L": laboratory
+    systems send a result past the measuring range as text, and those are the extreme ones). A
+    quantity with no unit takes its reference range's: FHIR states the range in the result's
+    units. None when the result is not a number (text such as "see comment", a coded value)."""
+    given = observation.get("valueQuantity")
+    if isinstance(given, dict):
+        return given if _has_unit(given) else _with_range_unit(observation, given)
+    text = observation.get("valueString")
+    if not isinstance(text, str):
+        return None
+    match = _TEXT_RESULT.match(text.strip())
+    if match is None or not _UNIT_ONLY.match(match.group(3).strip()):
+        return None
+    read: dict[str, Any] = {"value": float(match.group(2))}
+    if match.group(1):
+        read["comparator"] = _COMPARATORS.get(match.group(1), match.group(1))
+    unit = match.group(3).strip()
+    if unit:
+        read["unit"] = unit
+        return read
+    return _with_range_unit(observation, read)
+
+
+def _has_unit(given: Mapping[str, Any]) -> bool:
+    return bool(as_str(given.get("unit")) or as_str(given.get("code")))
+
+
+def _with_range_unit(observation: Mapping[str, Any], given: Mapping[str, Any]) -> Mapping[str, Any]:
+    for rr in as_list(observation.get("referenceRange")):
+        for side in ("low", "high"):
+            bound = rr.get(side) if isinstance(rr, dict) else None
+            if isinstance(bound, dict) and _has_unit(bound):
+                fields = ("unit", "code", "system")
+                return {**given, **{k: bound[k] for k in fields if bound.get(k) is not None}}
+    return given
+
+
 def numeric_value(observation: Mapping[str, Any]) -> float | None:
-    quantity = observation.get("valueQuantity")
-    return finite(quantity.get("value")) if isinstance(quantity, dict) else None
+    found = result_quantity(observation)
+    return finite(found.get("value")) if found is not None else None
 
 
 def unusable_reason(observation: Mapping[str, Any]) -> str | None:
@@ -83,10 +122,10 @@ def _unit_code(quantity: Mapping[str, Any]) -> Any:
 
 
 def _unit(observation: Mapping[str, Any]) -> tuple[Any, Any]:
-    quantity = observation.get("valueQuantity")
-    if not isinstance(quantity, dict):
+    found = result_quantity(observation)
+    if found is None:
         return None, None
-    return _unit_code(quantity), quantity.get("unit")
+    return _unit_code(found), found.get("unit")
 
 
 def unit_of(observation: Mapping[str, Any]) -> str:
@@ -113,9 +152,8 @@ def measured_ul(observation: Mapping[str, Any], units: UnitTable) -> Measured | 
     converted = units.to_units_per_litre(value, code, text)
     if converted is None:
         return None
-    quantity = observation["valueQuantity"]
-    shown = text or converted[1]
-    return Measured(value, str(shown), converted[0], quantity.get("comparator"))
+    comparator = as_str((result_quantity(observation) or {}).get("comparator"))
+    return Measured(value, str(text or converted[1]), converted[0], comparator)
 
 
 def measured(observation: Mapping[str, Any], convert: Converter) -> float | None:
@@ -171,8 +209,11 @@ def _range_bound(quantity: Any, convert: Converter, default: tuple[Any, Any]) ->
 _NUMBER = r"(\d+(?:\.\d+)?)"
 _TEXT_RANGE = re.compile(rf"^{_NUMBER}\s*(?:-|\u2013|to)\s*{_NUMBER}\s*(.*)$", re.IGNORECASE)
 _TEXT_HIGH = re.compile(rf"^(?:<=?|\u2264|up to)\s*{_NUMBER}\s*(.*)$", re.IGNORECASE)
-# A lower bound written as text (">= 35 U/L"; also a result sent as text, ">100").
+# A lower bound written as text (">= 35 U/L").
 LOWER_BOUND_TEXT = re.compile(rf"^(?:>=?|\u2265)\s*{_NUMBER}\s*(.*)$", re.IGNORECASE)
+# A result sent as text: a comparator, a number, and what follows it (at most a unit).
+_TEXT_RESULT = re.compile(rf"^(<=|>=|<|>|\u2264|\u2265)?\s*{_NUMBER}\s*(.*)$")
+_COMPARATORS = {"\u2264": "<=", "\u2265": ">="}
 # What may follow the numbers: a unit ("U/L", "ukat/L", "IU/L"), nothing else. A second range
 # ("40-129; F: 35-104") or a sex or age label leaves more than a unit, and the text is not read.
 _UNIT_ONLY = re.compile(r"^[A-Za-z\u00b5\u03bc/\[\]]{0,12}$")

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cds_service.clinical.classify import Classified, Entry, recorded_time, value_of
-from cds_service.clinical.labs import UNUSABLE_STATUSES
+from cds_service.clinical.labs import UNUSABLE_STATUSES, result_quantity
 from cds_service.fhir.values import ICD10CM, as_str, codings
 from cds_service.knowledge.model import KnowledgeBase
 
@@ -189,7 +189,7 @@ def assess(
             continue
         if entry.time < when - max_age:
             continue
-        quantity = entry.resource.get("valueQuantity") or {}
+        quantity = result_quantity(entry.resource) or {}
         unit = str(quantity.get("code") or quantity.get("unit") or "wk").strip().lower()
         weeks_at.append((entry.time, amount / 7 if unit in _DAYS else amount, entry.key))
         measured_weeks.add(entry.key)

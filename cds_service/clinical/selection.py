@@ -67,12 +67,13 @@ def _specimen(observation: Resource) -> str | None:
     return reference if isinstance(reference, str) and reference else None
 
 
-def _newest(candidates: Iterable[tuple[datetime, Resource]]) -> tuple[datetime, Resource] | None:
-    def order(pair: tuple[datetime, Resource]) -> tuple[datetime, datetime]:
-        issued = parse_datetime(pair[1].get("issued"))
-        return (pair[0], issued or pair[0])
+def _order(pair: tuple[datetime, Resource]) -> tuple[datetime, datetime]:
+    issued = parse_datetime(pair[1].get("issued"))
+    return (pair[0], issued or pair[0])
 
-    return max(candidates, key=order, default=None)
+
+def _newest(candidates: Iterable[tuple[datetime, Resource]]) -> tuple[datetime, Resource] | None:
+    return max(candidates, key=_order, default=None)
 
 
 def drawn_with(
@@ -104,19 +105,44 @@ def select_result_set(
     for a reminder shown when the chart opens; it never widens it."""
     lookback = kb.param("patient_view_lookback_days")
     window = lookback if max_age_days is None else min(lookback, max_age_days)
-    since = record.now - timedelta(days=window)
+    since = record.now - timedelta(days=lookback)
+    # The narrower window is the time since the result was reported (`issued`), when it says:
+    # a reminder when the chart opens is for a result nobody has reviewed yet, and a result can
+    # be reported weeks after it was drawn.
+    reported_since = record.now - timedelta(days=window)
+    latest = record.now + timedelta(hours=kb.param("result_time_tolerance_hours"))
     dated = []
+    unread = []
     notes: list[str] = []
     for obs in alp_results(kb, record.labs):
         reason = unusable_reason(obs)
         when = effective_time(obs)
-        if reason is not None:
-            notes.append(f"{resource_key(obs)} skipped: {reason}")
-        elif when is None:
-            notes.append(f"{resource_key(obs)} skipped: no date")
-        elif when >= since:
+        if when is None:
+            notes.append(f"{resource_key(obs)} skipped: {reason or 'no date'}")
+        elif when > latest:
+            # A result cannot be drawn in the future: a mistyped date, never "the latest".
+            notes.append(f"{resource_key(obs)} skipped: dated {when.date()}, after today")
+        elif when < since or (parse_datetime(obs.get("issued")) or when) < reported_since:
+            continue
+        elif reason is None:
             dated.append((when, obs))
+        elif not _withdrawn(obs) and any(k.startswith("value") for k in obs):
+            # A result reported with a value that cannot be read (text, a coded value) is
+            # still the newest: an older ALP is not answered for in its place. One with no
+            # value at all (a dataAbsentReason, nothing reported) is passed over.
+            unread.append((when, obs))
+            notes.append(f"{resource_key(obs)} not read: {reason}")
+        else:
+            notes.append(f"{resource_key(obs)} skipped: {reason}")
     newest = _newest(dated)
+    newer = _newest(unread)
+    if newer is not None and (newest is None or _order(newer) > _order(newest)):
+        return Selection(
+            reason=f"the most recent ALP, {resource_key(newer[1])}, cannot be read; "
+            "an older one is not answered for in its place",
+            window_days=window,
+            notes=tuple(notes),
+        )
     if newest is None:
         return Selection(
             reason=f"no usable total ALP in the last {window:g} days",
