@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 
 from cds_service.knowledge.model import KnowledgeBase
 from tests.rules_helper import cards, fired
-from tests.support.fhir import alp, condition, ggt, patient
+from tests.support.fhir import alp, condition, ggt, medication, patient
 
 LOCAL = "http://example.org/local"
 
@@ -85,3 +85,60 @@ def test_ca_prostate_names_psa(client: FlaskClient) -> None:
     breast = worded("Breast ca 2018 - mastectomy", status="resolved")
     found = cards(client, MILD, labs=EARLIER, conditions=[breast])
     assert "PSA" not in found[0]["detail"]
+
+
+# --- 2: an AFF described by its ASBMR 2014 features, without the word "atypical" -----------
+
+
+def on_alendronate() -> dict[str, Any]:
+    drug = medication(text="Alendronic acid 70 mg once weekly", status="active")
+    drug["authoredOn"] = "2017-05-01"
+    return drug
+
+
+def fracture(code: str, text: str) -> dict[str, Any]:
+    entry = condition(code, onset="2026-07-04")
+    entry["code"]["text"] = text
+    return entry
+
+
+BEFORE_DRUG = [alp(70, when="2017-04-01T08:00:00Z")]
+
+
+def test_an_aff_described_by_its_features_is_an_aff(client: FlaskClient) -> None:
+    for code, text in (
+        (
+            "S72.21XA",
+            "Transverse subtrochanteric fracture of right femur after fall from standing, "
+            "lateral cortical beaking",
+        ),
+        ("S72.301A", "Right femoral shaft fracture, transverse, simple fall"),
+        ("99999", "Incomplete fracture of lateral cortex of femoral shaft with beaking, no trauma"),
+        ("99999", "Subtrochanteric fracture, medial spike, low-energy fall"),
+    ):
+        found = cards(client, [alp(32)], labs=BEFORE_DRUG, medications=[on_alendronate()],
+                      conditions=[fracture(code, text)])  # fmt: skip
+        assert fired(found) == ["alp-low-antiresorptive-aff"], text
+
+
+def test_an_ordinary_femoral_fracture_is_not_called_atypical(client: FlaskClient) -> None:
+    for code, text in (
+        ("S72.001A", "Transverse fracture neck of right femur after fall from standing"),
+        ("S72.21XA", "Subtrochanteric fracture after fall from standing"),  # no feature
+        ("S72.21XA", "Transverse subtrochanteric fracture"),  # no low-energy or beaking word
+        ("S72.141A", "Intertrochanteric fracture, subtrochanteric extension, transverse, fall"),
+        ("S72.301A", "Transverse fracture of femoral shaft, high-energy road traffic collision"),
+        ("S72.301A", "Periprosthetic transverse femoral shaft fracture, fall from standing"),
+        ("S72.301A", "Pathological transverse fracture of femoral shaft (metastasis), no trauma"),
+    ):
+        found = cards(client, [alp(32)], labs=BEFORE_DRUG, medications=[on_alendronate()],
+                      conditions=[fracture(code, text)])  # fmt: skip
+        assert "alp-low-antiresorptive-aff" not in fired(found), text
+
+
+def test_the_aff_feature_words_are_whole_words(kb: KnowledgeBase) -> None:
+    aff = kb.valuesets["atypical-femoral-fracture"]
+    assert aff.match_name_in("transverse subtrochanteric fracture, beaking") is not None
+    assert aff.match_name_in("transverse subtrochanteric fracture, beakers") is None
+    # The word_exclude list vetoes the feature words only: "atypical" still counts.
+    assert aff.match_name_in("atypical femoral fracture, periprosthetic") is not None
