@@ -4,15 +4,18 @@ part B")."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
 
 from cds_service.knowledge.model import KnowledgeBase
-from tests.rules_helper import cards, fired
-from tests.support.fhir import alp, condition, ggt, medication, patient
+from tests.rules_helper import SERVICE, cards, fired
+from tests.support.fhir import alp, condition, ggt, medication, observation, patient
 
 LOCAL = "http://example.org/local"
+FIXTURES = Path(__file__).resolve().parent.parent / "fhir_fixtures" / "scenarios"
 
 
 def worded(text: str, **kwargs: Any) -> dict[str, Any]:
@@ -142,3 +145,106 @@ def test_the_aff_feature_words_are_whole_words(kb: KnowledgeBase) -> None:
     assert aff.match_name_in("transverse subtrochanteric fracture, beakers") is None
     # The word_exclude list vetoes the feature words only: "atypical" still counts.
     assert aff.match_name_in("atypical femoral fracture, periprosthetic") is not None
+
+
+# --- 3: 25-OH vitamin D 32 nmol/L, low phosphate, raised PTH: secondary hyperparathyroidism ----
+
+
+def bone_labs(vitd: float = 32, phos: float = 0.68, ca: float = 2.22) -> list[dict[str, Any]]:
+    return [
+        observation("62292-8", vitd, unit="nmol/L", ucum="nmol/L", low=50, high=125),
+        observation("14879-1", phos, unit="mmol/L", ucum="mmol/L", low=0.8, high=1.5),
+        observation("2731-8", 14.5, unit="pmol/L", ucum="pmol/L", low=1.6, high=6.9),
+        observation("2000-8", ca, unit="mmol/L", ucum="mmol/L", low=2.2, high=2.6),
+    ]
+
+
+RAISED = [alp(200, low=35, high=104), ggt(25)]
+
+
+def test_insufficient_vitamin_d_with_raised_pth_is_secondary_hyperparathyroidism(
+    client: FlaskClient,
+) -> None:
+    found = cards(client, RAISED + bone_labs())
+    assert fired(found) == ["alp-high-bone-explained"]
+    assert "insufficient 25-OH vitamin D: secondary hyperparathyroidism" in found[0]["summary"]
+    detail = found[0]["detail"]
+    assert "Replete vitamin D; repeat ALP, PTH, calcium and phosphate" in detail
+    assert "not primary hyperparathyroidism (which raises calcium)" in detail
+    assert "osteomalacia is possible" in detail
+    # A normal phosphate: the same reading, without the osteomalacia line.
+    found = cards(client, RAISED + bone_labs(phos=1.0))
+    assert "secondary hyperparathyroidism" in found[0]["summary"]
+    assert "osteomalacia is possible" not in found[0]["detail"]
+    # On replacement: dose and adherence, not "replete".
+    drug = medication(text="Colecalciferol 800 units daily", status="active")
+    found = cards(client, RAISED + bone_labs(), medications=[drug])
+    assert "check dose and adherence" in found[0]["detail"]
+    assert "Replete vitamin D;" not in found[0]["detail"]
+
+
+def test_a_raised_calcium_or_a_replete_vitamin_d_keeps_hyperparathyroidism(
+    client: FlaskClient,
+) -> None:
+    for labs in (bone_labs(ca=2.75), bone_labs(vitd=62)):
+        found = cards(client, RAISED + labs)
+        assert fired(found) == ["alp-high-bone-explained"]
+        assert found[0]["summary"].endswith("PTH raised: consistent with hyperparathyroidism")
+        assert "secondary" not in found[0]["detail"]
+    # A deficient 25-OH vitamin D keeps its own reading (deficiency, loading).
+    found = cards(client, RAISED + bone_labs(vitd=24))
+    assert found[0]["summary"].endswith("consistent with vitamin D deficiency")
+
+
+# --- 4: the late-postpartum line beside suspected cholangitis, with an LDH resulted ---------
+
+LATE_POSTPARTUM = (
+    FIXTURES / "v11-postpartum-day14-fever-cholestasis-cholangitis-named" / "request.json"
+)
+
+
+def with_ldh(request: dict[str, Any], value: float) -> dict[str, Any]:
+    ldh = observation("2532-0", value, low=125, high=220)
+    ldh["subject"] = {"reference": f"Patient/{request['context']['patientId']}"}
+    request["context"]["results"]["entry"].append({"resource": ldh})
+    return request
+
+
+def test_the_late_postpartum_line_names_a_resulted_ldh(client: FlaskClient) -> None:
+    request = json.loads(LATE_POSTPARTUM.read_text())
+    response = client.post(SERVICE, json=request)
+    assert response.status_code == 200, response.get_json()
+    before = response.get_json()["cards"]
+    assert "blood film and LDH for late HELLP" in before[0]["detail"]
+    found = client.post(SERVICE, json=with_ldh(request, 820)).get_json()["cards"]
+    assert fired(found) == ["alp-high-pregnancy-liver"]
+    detail = found[0]["detail"]
+    assert "LDH 820 U/L" in detail
+    assert "a blood film too, for late HELLP or a thrombotic microangiopathy" in detail
+    assert "blood film and LDH" not in detail
+
+
+# --- 5: no placental reassurance beside a raised calcium in pregnancy ----------------------
+
+
+def calcium(value: float) -> dict[str, Any]:
+    return observation("2000-8", value, unit="mmol/L", ucum="mmol/L", low=2.2, high=2.6)
+
+
+def test_a_raised_calcium_in_pregnancy_gets_pth_not_reassurance(client: FlaskClient) -> None:
+    pregnant = [condition("Z3A.28", onset="2026-11-15")]
+    placental = [alp(190, low=35, high=104), ggt(12)]
+    found = cards(client, [*placental, calcium(2.78)], conditions=pregnant)
+    assert fired(found) == ["alp-high-pregnancy-calcium"]
+    assert found[0]["indicator"] == "warning"
+    assert "PTH now" in found[0]["summary"]
+    assert [a["resource"]["code"]["coding"][0]["code"]
+            for s in found[0]["suggestions"] for a in s["actions"]] == ["2731-8"]  # fmt: skip
+    # A normal or absent calcium keeps the reassurance.
+    for extra in ([calcium(2.3)], []):
+        found = cards(client, [*placental, *extra], conditions=pregnant)
+        assert fired(found) == ["alp-high-pregnancy"]
+    # In the first trimester the bone-source card asks for PTH, as outside pregnancy.
+    early = [condition("Z3A.10", onset="2026-11-15")]
+    found = cards(client, [*placental, calcium(2.78)], conditions=early)
+    assert "alp-high-pregnancy-calcium" not in fired(found)
