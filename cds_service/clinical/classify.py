@@ -306,7 +306,7 @@ def _find_matches(kb: KnowledgeBase, concept: Any, by_name: bool) -> dict[str, s
     if by_name:
         text = concept_text(concept).lower()
         for valueset in kb.valuesets.values():
-            if valueset.names and valueset.id not in found:
+            if (valueset.names or valueset.word_names) and valueset.id not in found:
                 name = valueset.match_name_in(text)
                 if name is not None:
                     found[valueset.id] = (

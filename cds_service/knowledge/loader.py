@@ -335,6 +335,8 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
             tuple(doc.get("exclude_names", ())),
             tuple(doc.get("context_names", ())),
             tuple(doc.get("context", ())),
+            tuple(doc.get("word_names", ())),
+            tuple(doc.get("word_exclude", ())),
         )
 
     units_doc = loader.document("units.yaml", "units")

@@ -114,6 +114,13 @@ class ValueSet:
     """Names matched as whole words, and only in a text that also holds a `context` word (a
     brand or an abbreviation that names the organ nowhere: "WallFlex", "FCSEMS to CBD")."""
     context: tuple[str, ...] = ()
+    word_names: tuple[str, ...] = ()
+    """Names matched as whole words only, every ` & ` part in any order, a part's alternatives
+    split by ` | `: "ca" is calcium as often as cancer and "rt" hides in "heart", so they count
+    only beside an organ or treatment word (twelfth round: "Breast ca 2018 - mastectomy")."""
+    word_exclude: tuple[str, ...] = ()
+    """Words that veto a `word_names` match only, never a `names` one: a femoral neck fracture
+    described by features ("transverse") is no AFF, but "atypical femoral fracture" stands."""
     _exact: Mapping[tuple[str, str], Code] = field(init=False, repr=False, compare=False)
     _prefixes: tuple[tuple[str, str, Code], ...] = field(init=False, repr=False, compare=False)
     _excluded: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
@@ -158,7 +165,7 @@ class ValueSet:
 
     def match_name(self, concept: Any) -> str | None:
         """Fallback when no code matches: an ingredient name in `text` or a `display`."""
-        if not self.names:
+        if not (self.names or self.word_names):
             return None
         return self.match_name_in(concept_text(concept).lower())
 
@@ -175,7 +182,24 @@ class ValueSet:
             for name in self.context_names:
                 if re.search(rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])", text):
                     return name
+        if any(word in text for word in self.word_exclude):
+            return None
+        for name in self.word_names:
+            found = [
+                next((word for word in part.split(" | ") if _has_word(word, text)), None)
+                for part in name.split(" & ")
+            ]
+            if all(found):
+                # The words that matched ("ca & mastectomy"), not the whole list, for the trace.
+                return " & ".join(word for word in found if word)
         return None
+
+
+def _has_word(word: str, text: str) -> bool:
+    """`word` in `text`, not inside a longer word ("ca" in "breast ca", not in "calcium"); a
+    space in `word` stands for any run of spaces, dots or hyphens ("ca. breast", "breast-ca")."""
+    pattern = r"[\s.\-]+".join(re.escape(piece) for piece in word.split())
+    return re.search(rf"(?<![a-z0-9]){pattern}(?![a-z0-9])", text) is not None
 
 
 @dataclass(frozen=True)
