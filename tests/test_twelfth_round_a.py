@@ -183,3 +183,40 @@ def test_the_tma_warning_names_a_resulted_creatinine_instead_of_asking_for_it(
     found = cards(client, [*labs, observation("14682-9", 177, unit="umol/L", ucum="umol/L")])
     assert "Creatinine 177 umol/L" in found[0]["detail"]
     assert "haptoglobin, creatinine, clotting" in cards(client, labs)[0]["detail"]
+
+
+# --- 5: a 17% fall two days after a stone extraction is the recovery ------------------------
+
+FALLING_AFTER_DRAINAGE = "alp-high-falling-after-drainage"
+
+
+def test_an_alp_falling_17_percent_after_drainage_with_every_sign_settled_is_quiet(
+    client: FlaskClient,
+) -> None:
+    # Review 9, patient 06 (open since the tenth round): 39.1 C at 06:00, ERCP and stone
+    # extraction at 14:00, then afebrile, bilirubin 1.1, ALP 480 -> 400 (17%, under the 20%
+    # that makes a steady-state ALP "falling"): the liver card with "ALP not falling".
+    ercp = text_procedure("2026-11-19T14:00:00Z", "ERCP, sphincterotomy, stone extraction")
+    fever = observation("8310-5", 39.1, when="2026-11-19T06:00:00Z", unit="Cel", ucum="Cel")
+    base = [ggt(520), bilirubin(1.1)]
+
+    def earlier(value: float) -> list[dict[str, Any]]:
+        return [alp(value, low=40, high=129, when="2026-11-18T08:00:00Z"), fever]
+
+    found = cards(client, [alp(400, low=40, high=129), *base], labs=earlier(480), procedures=[ercp])
+    assert found == []
+    # A fall under 10% (480 -> 440), a raised bilirubin, or a fever since the ERCP: a card.
+    found = cards(client, [alp(440, low=40, high=129), *base], labs=earlier(480), procedures=[ercp])
+    assert fired(found) == ["alp-high-liver-source"]
+    found = cards(
+        client,
+        [alp(400, low=40, high=129), ggt(520), bilirubin(2.4)],
+        labs=earlier(480),
+        procedures=[ercp],
+    )
+    assert found != []
+    after = observation("8310-5", 38.7, when="2026-11-19T22:00:00Z", unit="Cel", ucum="Cel")
+    found = cards(
+        client, [alp(400, low=40, high=129), *base, after], labs=earlier(480), procedures=[ercp]
+    )
+    assert fired(found) == [CHOLANGITIS]
