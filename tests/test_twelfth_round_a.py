@@ -220,3 +220,15 @@ def test_an_alp_falling_17_percent_after_drainage_with_every_sign_settled_is_qui
         client, [alp(400, low=40, high=129), *base, after], labs=earlier(480), procedures=[ercp]
     )
     assert fired(found) == [CHOLANGITIS]
+
+
+def test_the_tma_warning_names_a_resulted_inr_instead_of_asking_for_clotting(
+    client: FlaskClient,
+) -> None:
+    labs = [alp(180), ggt(30), alt_result(110), bilirubin(2.6), platelets(22), ldh(1250)]
+    detail = cards(client, [*labs, inr(1.1)])[0]["detail"]
+    assert "INR 1.1 already resulted (normal in TMA, prolonged in DIC)" in detail
+    assert "clotting and" not in detail
+    detail = cards(client, [*labs, inr(1.1), creatinine(2.0)])[0]["detail"]
+    assert "and INR 1.1 already resulted" in detail
+    assert "haptoglobin, fibrinogen and" in detail
