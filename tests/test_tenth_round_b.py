@@ -333,10 +333,11 @@ def test_shock_liver_with_a_modest_ggt_and_hepatocellular_pattern_is_quiet(
     # Without the recorded cause: the hepatocellular card (the cause is what quiets it).
     found = cards(client, [alp(210, low=40, high=129), ggt(130, **high_ggt), *injury(1900, 2600)])
     assert fired(found) == ["alp-high-liver-hepatocellular"]
-    # A GGT of 3x or more is cholestasis the injury does not explain: a card.
+    # A GGT of 3x or more is cholestasis the injury does not explain: a card (twelfth round:
+    # the second-cause card with ultrasound and Doppler, not the hepatitis serology).
     found = cards(client, [alp(210, low=40, high=129), ggt(200, **high_ggt), *injury(1900, 2600)],
                   conditions=[cause])  # fmt: skip
-    assert fired(found) == ["alp-high-liver-hepatocellular"]
+    assert fired(found) == ["alp-high-acute-injury-disproportionate"]
     # A GGT of 2x with a mixed pattern (ALT 3x, R under 5): not the injury's; a card.
     found = cards(client, [alp(210, low=40, high=129), ggt(130, **high_ggt), *injury(140, 120)],
                   conditions=[cause])  # fmt: skip

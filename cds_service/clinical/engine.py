@@ -291,11 +291,21 @@ def summary_text(kb: KnowledgeBase, variants: Sequence[TextItem], facts: Facts) 
 def mentions(kb: KnowledgeBase, facts: Facts, finding_ids: Sequence[str]) -> list[str]:
     """How a card names the findings present among `finding_ids`, in the record's words."""
     found: Mapping[str, list[str]] = facts.details.get("mentions", {})
+    # The entry each mention names (absent in evaluations stored before the twelfth round):
+    # one entry found by two findings is named once, by the first (a stent was printed twice,
+    # as "a biliary stent" and as "biliary drainage or a biliary stent").
+    keys: Mapping[str, list[str]] = facts.details.get("mention_keys", {})
     out: list[str] = []
+    named: set[str] = set()
     for finding_id in finding_ids:
-        for mention in found.get(finding_id, ()):
-            if mention not in out:
-                out.append(mention)
+        entries = keys.get(finding_id, ())
+        for i, mention in enumerate(found.get(finding_id, ())):
+            key = entries[i] if i < len(entries) else None
+            if mention in out or (key is not None and key in named):
+                continue
+            out.append(mention)
+            if key is not None:
+                named.add(key)
     return out
 
 

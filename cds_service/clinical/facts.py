@@ -106,6 +106,7 @@ FACTS: dict[str, str] = {
     "alt.status": "ALT high, normal, unknown or absent (co-resulted or in the liver-panel window)",
     "alt.xuln": "ALT divided by its upper limit (co-resulted or within the liver-panel window)",
     "ast.status": "AST high, normal, unknown or absent (co-resulted or in the liver-panel window)",
+    "ast.xuln": "AST divided by its upper limit (co-resulted or within the liver-panel window)",
     "liver.injury": "ALT or AST above its range",
     "liver.r_ratio": "R ratio: (ALT/ULN) / (ALP/ULN)",
     "liver.pattern": "cholestatic, mixed, hepatocellular, or unknown (from the R ratio)",
@@ -127,6 +128,11 @@ FACTS: dict[str, str] = {
     "ldh.highest": "the highest LDH (U/L) co-resulted or in the liver-panel window; null when "
     "none could be read",
     "ldh.shown": "that LDH as a card says it (720 U/L, 19 Nov 2026)",
+    "creatinine.shown": "the latest creatinine co-resulted or in the liver-panel window as a "
+    "card says it (2.0 mg/dL, 20 Nov 2026)",
+    "fibrinogen.lowest": "the lowest fibrinogen (g/L; mg/dL converted) co-resulted or in the "
+    "liver-panel window; null when none could be read",
+    "fibrinogen.shown": "that fibrinogen as a card says it (0.8 g/L, 19 Nov 2026)",
     "pth.status": "PTH high, normal, low, unknown or absent (bone-lab window)",
     "vitamin_d.status": "25-OH vitamin D deficient (below the deficiency limit), low, normal, "
     "unknown or absent (bone-lab window)",
@@ -211,7 +217,7 @@ class Facts:
         return fact.value if fact else None
 
     REPLAYED = ("alp_reference", "alp_ul", "alp_uln", "alp_unit_per_ul", "findings", "mentions",
-                "open_orders", "recent_results", "pregnancy")  # fmt: skip
+                "mention_keys", "open_orders", "recent_results", "pregnancy")  # fmt: skip
 
     def context(self) -> dict[str, Any]:
         """What card text needs beyond the fact values, JSON-safe, so that a stored evaluation
@@ -672,6 +678,7 @@ def derive(
     facts.set("findings.explaining", explaining)
     facts.details["findings"] = {k: f.evidence for k, f in found.items()}
     facts.details["mentions"] = {k: f.mentions for k, f in found.items()}
+    facts.details["mention_keys"] = {k: f.named for k, f in found.items()}
     _open_orders(ctx, facts)
     _recent_results(ctx, facts, key)
     return facts
@@ -926,6 +933,9 @@ def _liver_panel(ctx: _Context, facts: Facts) -> None:
         else:
             pattern = "mixed"
     facts.set("liver.pattern", pattern, [alt.key] if alt else [])
+    # Twelfth round: Tokyo 2018 counts AST above 1.5x its limit as cholestasis (B-2) too.
+    if ast and ast.high and ast.value == ast.value:
+        facts.set("ast.xuln", round(ast.value / ast.high, 3), [ast.key])
     if bili is None:
         facts.set("bilirubin.status", "absent")
     else:
@@ -994,6 +1004,20 @@ def _hellp_labs(ctx: _Context, facts: Facts) -> None:
         facts.set("ldh.highest", round(ldh.value, 1), [ldh.key])
         when = f", {day(ldh.when)}" if ldh.when else ""
         facts.set("ldh.shown", f"{ldh.shown}{when}", [ldh.key])
+    # Twelfth round: a creatinine already resulted is named by its value, not asked for again.
+    creatinine = max(
+        ctx.all_readings("creatinine", days), key=lambda r: r.when or ctx.when, default=None
+    )
+    if creatinine is not None:
+        when = f", {day(creatinine.when)}" if creatinine.when else ""
+        facts.set("creatinine.shown", f"{creatinine.shown}{when}", [creatinine.key])
+    # Twelfth round: a consumed fibrinogen tells sepsis-associated DIC from a thrombotic
+    # microangiopathy (clotting normal in TTP and HUS), read beside the INR.
+    fibrinogen = min(ctx.all_readings("fibrinogen", days), key=lambda r: r.value, default=None)
+    if fibrinogen is not None:
+        facts.set("fibrinogen.lowest", round(fibrinogen.value, 2), [fibrinogen.key])
+        when = f", {day(fibrinogen.when)}" if fibrinogen.when else ""
+        facts.set("fibrinogen.shown", f"{fibrinogen.shown}{when}", [fibrinogen.key])
 
 
 def _bone_labs(ctx: _Context, facts: Facts) -> None:

@@ -39,6 +39,10 @@ class Found:
     """`Type/id: code display` lines, for the decision trace."""
     mentions: list[str] = field(default_factory=list)
     """How a card names what was found ("amoxicillin / clavulanate, stopped 20 Oct 2026")."""
+    named: list[str] = field(default_factory=list)
+    """The record entry (`Type/id`) each mention names, in the same order: two findings that
+    name one entry by different labels ("a biliary stent", "biliary drainage or a biliary
+    stent") are one line on a card, not two (twelfth round)."""
     ended_only: bool = True
     """Medications: every match is a course that has ended."""
 
@@ -246,6 +250,7 @@ def match_findings(
                 mention = _mention(finding.label, entry, source.kind, source.valueset)
                 if mention not in found.mentions:
                     found.mentions.append(mention)
+                    found.named.append(entry.key)
                 found.ended_only = found.ended_only and entry.ended
         if found.evidence:
             present[finding.id] = found
@@ -332,6 +337,7 @@ def _measured(
     found.evidence.append(f"{result.key}: {result.shown}, {direction} its reference range")
     analyte = kb.valuesets[source.valueset].title.lower()
     found.mentions.append(f"{source.status} {analyte} ({result.shown})")
+    found.named.append(result.key)
     found.ended_only = False
 
 
@@ -414,4 +420,5 @@ def _at_least(
     analyte = kb.valuesets[source.valueset].title.lower()
     found.evidence.append(f"{entry.key}: {shown}, at least {threshold.value:g} {threshold.unit}")
     found.mentions.append(f"{analyte} {shown}, {day(entry.time or when)}")
+    found.named.append(entry.key)
     found.ended_only = False
