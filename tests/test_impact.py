@@ -122,6 +122,45 @@ def test_kb_impact_and_the_console_preview_agree_when_a_threshold_changes(
     assert "appear: 2, change: 4, go: 1" in out
 
 
+def test_a_replay_past_its_budget_stops_and_says_so(tmp_path: Path, kb: KnowledgeBase) -> None:
+    # Integration QA round 2, defect 15: the console's preview replayed 2,000 invocations for
+    # 30 s in a worker that answers EHR calls. It now stops at its budget, newest first.
+    candidate = make_candidate(tmp_path)
+    console = console_app(tmp_path, kb, console_candidate_dirs=(candidate,))
+    stored_calls(console)
+    ticks = iter(range(100))
+    report = impact.impact(
+        kb,
+        impact.load_candidate(candidate),
+        console.engine,
+        datetime.now(UTC) - timedelta(days=30),
+        budget_seconds=2,
+        clock=lambda: float(next(ticks)),
+    )
+    assert report.stopped_after == 2
+    assert report.invocations == 2  # two replayed before the clock passed the budget
+    assert report.evaluations == 2
+    assert report.warnings[0].startswith(
+        f"Stopped after 2 s: the newest 2 of {len(VALUES)} invocations were replayed."
+    )
+    whole = impact.impact(
+        kb, impact.load_candidate(candidate), console.engine, datetime.now(UTC) - timedelta(30)
+    )
+    assert whole.stopped_after is None
+    assert whole.evaluations == len(VALUES)
+
+
+def test_one_preview_runs_at_a_time_in_a_worker(tmp_path: Path, kb: KnowledgeBase) -> None:
+    candidate = make_candidate(tmp_path)
+    console = console_app(tmp_path, kb, console_candidate_dirs=(candidate,))
+    url = f"/console/impact?candidate={quote(str(candidate))}&days=30"
+    with impact.PREVIEW_LOCK:  # another request's preview is running
+        busy = console.client().get(url, headers=basic())
+    assert busy.status_code == 429
+    assert "Another impact preview is running" in busy.get_data(as_text=True)
+    assert console.client().get(url, headers=basic()).status_code == 200  # and then it runs
+
+
 def test_the_preview_only_runs_configured_candidates(tmp_path: Path, kb: KnowledgeBase) -> None:
     broken = tmp_path / "broken"
     shutil.copytree(ROOT / "cards", broken)

@@ -406,6 +406,12 @@ def create_console_blueprint(settings: Settings, kb: KnowledgeBase, engine: Engi
             context["error"] = "That folder is not one of the configured candidates."
             return page("impact.html", 400, **context)
         if chosen:
+            if not impact.PREVIEW_LOCK.acquire(blocking=False):
+                context["error"] = (
+                    "Another impact preview is running in this worker (it shares the worker "
+                    "with EHR calls); try again in a minute."
+                )
+                return page("impact.html", 429, **context)
             try:
                 context["report"] = impact.impact(
                     kb,
@@ -413,10 +419,13 @@ def create_console_blueprint(settings: Settings, kb: KnowledgeBase, engine: Engi
                     engine,
                     impact.parse_since(f"{days}d", now()),
                     candidate_name=chosen,
+                    budget_seconds=impact.PREVIEW_BUDGET_SECONDS,
                 )
             except KnowledgeBaseError as exc:
                 context["error"] = f"The candidate does not load: {exc}"
                 return page("impact.html", 422, **context)
+            finally:
+                impact.PREVIEW_LOCK.release()
         return page("impact.html", **context)
 
     @bp.get("/access")
