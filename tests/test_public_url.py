@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from cds_service.hooks import prefetch
+from cds_service.hooks.pipeline import data_problems
 from cds_service.settings import SettingsError
 from tests.support.ehr import audited_app
 from tests.support.fhir import alp, full_prefetch, sign_request
@@ -120,6 +122,15 @@ def test_a_partial_answer_logs_a_warning_without_patient_data(
         "conditions (client could not prefetch; the request has no fhirServer to fetch from)"
     )
     assert "pt-1" not in line  # the client's diagnostics stay in the audit record
+
+
+def test_a_key_cut_short_says_how_much_came() -> None:
+    # Integration QA round 2, defect 13: labs cut short at a refused page were logged as
+    # "answered without labs" although what came was used.
+    result = prefetch.KeyResult("labs", resources=[alp(312), alp(90)], problems=["page 2 lost"])
+    data = prefetch.ResolvedData(keys={"labs": result})
+    assert data_problems(data, ["labs"]).startswith("labs (2 received; ")
+    assert data_problems(prefetch.ResolvedData(keys={}), ["labs"]) == "labs (no data)"
 
 
 def test_log_reasons_keep_the_kind_of_problem_not_urls_or_diagnostics() -> None:

@@ -248,5 +248,7 @@ def data_problems(data: prefetch.ResolvedData, keys: Iterable[str]) -> str:
     for key in keys:
         result = data.keys.get(key)
         kinds = prefetch.problem_kinds(result.problems if result else [])
-        parts.append(f"{key} ({'; '.join(kinds) or 'no data'})")
+        # A key cut short (a page refused or lost) was used for what came: say how much.
+        received = [f"{len(result.resources)} received"] if result and result.resources else []
+        parts.append(f"{key} ({'; '.join([*received, *kinds]) or 'no data'})")
     return ", ".join(parts)
