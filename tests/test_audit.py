@@ -548,6 +548,35 @@ def test_a_record_the_store_refuses_is_set_aside_not_blocking_the_spool(
     )
 
 
+def test_a_refused_insert_logs_no_value_of_the_record(
+    client: FlaskClient, store: AuditStore, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQLAlchemy's errors quote the failed statement's parameters unless the engine hides
+    them: patient references, resource ids and comments would reach the error log."""
+    card = post(client, alp(312)).get_json()["cards"][0]
+    marker = "Patient/secret-patient-4711"
+    bad = {
+        **_any_record(engine),
+        "record_id": uuid.uuid4().hex,
+        "hook_instance": "secret-hook-instance-4711",
+        "patient": marker,
+        "cards": [
+            {
+                "uuid": card["uuid"],  # already stored: the insert fails
+                "rule": "r",
+                "indicator": "info",
+                "summary": "secret summary 4711",
+                "suggestions": [],
+            }
+        ],
+    }
+    store.spool.append({"kind": "invocation", "record": bad})
+    with caplog.at_level("DEBUG"):
+        assert store.replay_spool() == 1
+    assert "refused by the store" in caplog.text  # the failure itself is logged
+    assert "4711" not in caplog.text
+
+
 # --- write-behind ------------------------------------------------------------------------------
 
 

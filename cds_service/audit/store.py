@@ -72,9 +72,15 @@ JSON_CODEC: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer"
 
 
 def make_engine(url: str) -> Engine:
+    """The audit store's engine. `hide_parameters`: SQLAlchemy's errors otherwise quote the
+    values of the failed statement (`[parameters: ...]`), and those are patient references,
+    resource ids and comments; every error the store logs would carry them into the log."""
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **JSON_CODEC
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,
+            **JSON_CODEC,
         )
 
         @event.listens_for(engine, "connect")
@@ -87,7 +93,14 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **JSON_CODEC)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        hide_parameters=True,
+        **JSON_CODEC,
+    )
 
 
 class AuditStore:
@@ -179,7 +192,11 @@ class AuditStore:
         try:
             self.store_record(item["record"])
         except OUTAGE:
-            log.error("audit store and spool both unavailable; record %s lost", item["record"])
+            # The record id only: the record holds patient references and the decision trace.
+            log.error(
+                "audit store and spool both unavailable; record %s lost",
+                item["record"].get("record_id"),
+            )
         except Exception:
             log.exception("audit store refused a record; kept aside")
             self.spool.reject(item)
