@@ -208,6 +208,61 @@ def test_feedback_is_linked_validated_and_stored_once(client: FlaskClient, engin
     assert sorted(r["outcome"] for r in stored) == ["accepted", "overridden"]
 
 
+def _post_text(client: FlaskClient, path: str, body: Any) -> Any:
+    # json.dumps writes a lone surrogate and a control character as \\u escapes, as a client
+    # would; the test client's json= could not encode a lone surrogate at all.
+    return client.post(path, data=json.dumps(body), content_type="application/json")
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [("pvo-alp-\ud800", "unpaired UTF-16 surrogate"), ("pvo\u0000alp", "U+0000")],
+)
+def test_a_lone_surrogate_or_nul_in_a_call_is_a_400_and_nothing_is_half_stored(
+    client: FlaskClient, store: AuditStore, engine: Engine, text: str, what: str
+) -> None:
+    """Either string was once answered (200 or 500) and then refused by the audit store: the
+    body is refused where it is read, with where, and the refusal is recorded."""
+    response = _post_text(client, SERVICE, sign_request([alp(312, ident=text)], full_prefetch()))
+    assert response.status_code == 400
+    [issue] = response.get_json()["issue"]
+    assert what in issue["diagnostics"]
+    assert issue["expression"] == ["$.context.results.entry[0].resource.id"]
+    [record] = rows(engine, schema.invocations)
+    assert record["status"] == 400
+    assert rows(engine, schema.cards) == []
+    assert not store.spool.rejected.exists()
+
+
+@pytest.mark.parametrize("field", ["userComment", "extension"])
+@pytest.mark.parametrize("text", ["x\udc00y", "nul\u0000here"])
+def test_a_lone_surrogate_or_nul_in_feedback_is_a_400_and_nothing_is_stored(
+    client: FlaskClient, engine: Engine, field: str, text: str
+) -> None:
+    card = post(client, alp(312)).get_json()["cards"][0]
+    item: dict[str, Any] = {
+        "card": card["uuid"],
+        "outcome": "overridden",
+        "outcomeTimestamp": "2026-11-21T10:07:00Z",
+        "overrideReason": {"userComment": "fine"},
+    }
+    if field == "userComment":
+        item["overrideReason"] = {"userComment": text}
+    else:
+        item["extension"] = {"https://ehr.example/note": text}
+    response = _post_text(client, SERVICE + "/feedback", {"feedback": [item]})
+    assert response.status_code == 400
+    [issue] = response.get_json()["issue"]
+    assert issue["expression"][0].startswith("$.feedback[0].")
+    assert rows(engine, schema.feedback) == []
+    # A text that is fine after all (an escaped backslash, then "u0000") is stored.
+    item["overrideReason"] = {"userComment": "C:\\u0000 is a path"}
+    item.pop("extension", None)
+    assert _post_text(client, SERVICE + "/feedback", {"feedback": [item]}).status_code == 200
+    [stored] = rows(engine, schema.feedback)
+    assert stored["override_comment"] == "C:\\u0000 is a path"
+
+
 # --- reports -------------------------------------------------------------------------------
 
 

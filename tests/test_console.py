@@ -664,3 +664,31 @@ def test_a_remembered_basic_sign_in_never_makes_a_wrong_password_cheap(
     assert checks == []  # the right password, remembered
     assert client.get("/console/", headers=basic(password="guess")).status_code == 401
     assert checks == [b"guess"]  # a wrong one is checked in full
+
+
+def test_an_address_with_a_nul_is_a_400_page_and_still_recorded(
+    backend: Engine, tmp_path: Path, kb: KnowledgeBase
+) -> None:
+    """On PostgreSQL these were a 500 (the search query) and 503 text pages (the access record
+    could not be written): now the console's own 400 page, recorded with the escape."""
+    store = AuditStore(backend, Spool(tmp_path / "spool.jsonl"), kb.version, kb.content_hash)
+    console = console_app(tmp_path, kb, store=store)
+    client = console.client()
+    for path in (
+        "/console/invocations?rule=%00",
+        "/console/invocations?date=2026-11-21&hook_instance=a%01b",
+        "/console/rules/a%00b",
+        "/console/invocations/a%00b",
+    ):
+        response = client.get(path, headers={**basic(), **HTML})
+        assert response.status_code == 400, path
+        assert response.mimetype == "text/html"
+        assert "Not a valid address" in response.get_data(as_text=True)
+    paths = [row["path"] for row in access_rows(console)]
+    assert paths == [
+        "/console/invocations?rule=%00",
+        "/console/invocations?date=2026-11-21&hook_instance=a%01b",
+        "/console/rules/a%00b",
+        "/console/invocations/a%00b",
+    ]
+    assert all(row["status"] == 400 for row in access_rows(console))

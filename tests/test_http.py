@@ -52,6 +52,37 @@ def test_invalid_json_is_400(client: FlaskClient) -> None:
     assert "not valid JSON" in issues(response)[0]["diagnostics"]
 
 
+@pytest.mark.parametrize(
+    ("escape", "refused"),
+    [
+        ("\\u0000", True),
+        ("\\b", True),
+        ("\\u001F", True),
+        ("\\ud800", True),
+        ("\\udc00x", True),
+        ("\\n\\t\\r\\u0009", False),
+        ("\\ud83d\\ude00", False),  # a surrogate pair: one character
+        ("\\\\u0000", False),  # an escaped backslash, then the text u0000
+    ],
+)
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_control_characters_and_lone_surrogates_are_refused_with_their_path(
+    client: FlaskClient, escape: str, refused: bool, encoding: str
+) -> None:
+    """Read as orjson reads UTF-8, and as the standard library's fallback reads UTF-16."""
+    text = json.dumps(sign_request([alp(312, ident="alp-marker")], full_prefetch()))
+    text = text.replace("alp-marker", f"alp{escape}", 1)
+    assert escape in text
+    response = client.post(SERVICE, data=text.encode(encoding), content_type="application/json")
+    if not refused:
+        assert response.status_code == 200
+        return
+    assert response.status_code == 400
+    [issue] = issues(response)
+    assert issue["expression"] == ["$.context.results.entry[0].resource.id"]
+    assert "surrogate" in issue["diagnostics"] or "control character" in issue["diagnostics"]
+
+
 def test_wrong_content_type_is_415(client: FlaskClient) -> None:
     response = client.post(
         SERVICE, data=json.dumps(sign_request([alp(312)])), content_type="text/plain"
