@@ -318,6 +318,31 @@ def test_a_malformed_request_is_a_json_400(trusting_server: str) -> None:
     assert body["issue"][0]["diagnostics"] == "malformed HTTP request"
 
 
+def raw_exchange(base: str, request: bytes, timeout: float = 10) -> bytes:
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(request)
+        raw = b""
+        while chunk := sock.recv(65536):
+            raw += chunk
+    return raw
+
+
+@pytest.mark.slow
+def test_a_malformed_chunked_body_is_a_json_400(trusting_server: str) -> None:
+    """QA 12 #6: a chunk size of `ZZ` was a 500 (gunicorn's InvalidChunkSize, unhandled)."""
+    bearer = token(trusting_server + SERVICE, 1000)
+    host = trusting_server.removeprefix("http://")
+    request = (
+        f"POST {SERVICE} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {bearer}\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+        "Connection: close\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n"
+    ).encode()
+    head, _, body = raw_exchange(trusting_server, request).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 "), head
+    assert json.loads(body)["issue"][0]["diagnostics"] == "malformed request body"
+
+
 @pytest.mark.slow
 def test_the_containers_gunicorn_conf_answers_the_same(tmp_path: Path) -> None:
     """docker/gunicorn.conf.py and cds_service.wsgi:app, as the image's ENTRYPOINT runs them."""
