@@ -238,11 +238,15 @@ def _since(text: str | None) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError:
+        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        # The store compares in UTC: 0001-01-01T00:00+14:00 is before the first representable
+        # instant, an OverflowError where the query is built.
+        parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise SystemExit(
             f"alp-cds: --since expects a date such as 2026-11-15, got {text!r}"
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed
 
 
 def db_upgrade(_: argparse.Namespace) -> int:

@@ -207,3 +207,11 @@ def test_config_check_fails_without_trust_outside_dev_mode(
     monkeypatch.setenv("ALP_CDS_TRUST_FILE", "/no/such/file")
     assert main(["config", "check"]) == 1
     assert "ALP_CDS_TRUST_FILE" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+14:00", "yesterday"])
+def test_a_since_date_out_of_range_or_unreadable_is_a_message_not_a_traceback(text: str) -> None:
+    from cds_service.cli import _since
+
+    with pytest.raises(SystemExit, match="--since expects a date"):
+        _since(text)

@@ -692,3 +692,26 @@ def test_an_address_with_a_nul_is_a_400_page_and_still_recorded(
         "/console/invocations/a%00b",
     ]
     assert all(row["status"] == 400 for row in access_rows(console))
+
+
+def test_the_last_and_first_representable_days_search_without_error(
+    backend: Engine, tmp_path: Path, kb: KnowledgeBase
+) -> None:
+    """QA 12 #7: `date=9999-12-31`, which a date picker offers, was a 500 (its next day is out
+    of datetime's range)."""
+    store = AuditStore(backend, Spool(tmp_path / "spool.jsonl"), kb.version, kb.content_hash)
+    client = console_app(tmp_path, kb, store=store).client()
+    seeded(client)
+    for day in ("9999-12-31", "0001-01-01"):
+        response = client.get(f"/console/invocations?date={day}", headers=basic())
+        assert response.status_code == 200, day
+        assert "hi-a" not in response.get_data(as_text=True)
+    response = client.get("/console/invocations?date=10000-01-01", headers=basic())
+    assert response.status_code == 200
+    assert "is not a date" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_since_date_past_the_range_in_utc_is_refused_as_a_bad_date(text: str) -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        impact.parse_since(text, datetime.now(UTC))

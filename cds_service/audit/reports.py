@@ -589,9 +589,9 @@ def search_invocations(
         query = query.where(inv.c.hook_instance == hook_instance)
     if day:
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        query = query.where(
-            inv.c.received_at >= start, inv.c.received_at < start + timedelta(days=1)
-        )
+        query = query.where(inv.c.received_at >= start)
+        if day < date.max:  # the next day of 9999-12-31 is past datetime's range: no bound
+            query = query.where(inv.c.received_at < start + timedelta(days=1))
     if rules:
         fired = select(outcomes.c.record_id).where(
             outcomes.c.rule_id.in_(rules), outcomes.c.fired.is_(True)
