@@ -5,7 +5,7 @@ count each card's final outcome once."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -386,9 +386,10 @@ def test_an_outcome_timestamp_naming_no_real_moment_is_400(
     [
         ("2026-11-21T10:00:00Z", datetime(2026, 11, 21, 10, tzinfo=UTC)),
         ("2026-11-21t11:00:00.1234567+01:00", datetime(2026, 11, 21, 10, 0, 0, 123456, UTC)),
-        ("2028-02-29T10:00:00z", datetime(2028, 2, 29, 10, tzinfo=UTC)),
-        # RFC 3339 allows a leap second; it sorts as the end of its minute.
-        ("2026-12-31T23:59:60Z", datetime(2026, 12, 31, 23, 59, 59, 999999, UTC)),
+        # Past days: a timestamp more than a day ahead of the clock is refused (QA 12 #10).
+        ("2024-02-29T10:00:00z", datetime(2024, 2, 29, 10, tzinfo=UTC)),
+        # RFC 3339 allows a leap second (2016 ended with one); it sorts as the end of its minute.
+        ("2016-12-31T23:59:60Z", datetime(2016, 12, 31, 23, 59, 59, 999999, UTC)),
     ],
 )
 def test_real_rfc_3339_moments_are_read(
@@ -397,3 +398,41 @@ def test_real_rfc_3339_moments_are_read(
     assert outcome_moment(timestamp) == moment
     client, _ = audited
     assert post(client, {"feedback": [accept(new_card(client), timestamp)]}).status_code == 200
+
+
+def test_the_same_moment_written_three_ways_is_stored_once(
+    audited: tuple[FlaskClient, AuditStore],
+) -> None:
+    """QA 12 #10: the unique key was the timestamp's text, so a client that reformats the time
+    on a retry stored the same answer three times."""
+    client, store = audited
+    card = new_card(client)
+    for text in ("2026-11-30T22:00:03Z", "2026-11-30T23:00:03+01:00", "2026-11-30T22:00:03.000Z"):
+        assert post(client, {"feedback": [accept(card, text)]}).status_code == 200
+    [row] = stored(store)
+    assert row.outcome_timestamp == "2026-11-30T22:00:03Z"
+    assert not row.extra  # the first, already in UTC and whole seconds, is stored as sent
+    later = accept(card, "2026-12-01T00:00:03.25+01:00")
+    assert post(client, {"feedback": [later]}).status_code == 200
+    newest = stored(store)[-1]
+    assert newest.outcome_timestamp == "2026-11-30T23:00:03.25Z"
+    assert newest.extra == {"outcomeTimestamp": "2026-12-01T00:00:03.25+01:00"}
+
+
+def test_an_outcome_timestamp_more_than_a_day_ahead_is_400(
+    audited: tuple[FlaskClient, AuditStore],
+) -> None:
+    """QA 12 #10: `2099-01-01` was stored, and as the latest answer it fixed the card's final
+    outcome for seventy years."""
+    client, store = audited
+    card = new_card(client)
+    ahead = (datetime.now(UTC) + timedelta(days=1, minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for timestamp in ("2099-01-01T00:00:00Z", ahead):
+        response = post(client, {"feedback": [accept(card, timestamp)]})
+        assert response.status_code == 400
+        [issue] = response.get_json()["issue"]
+        assert issue["expression"] == ["$.feedback[0].outcomeTimestamp"]
+        assert issue["diagnostics"] == "is more than a day in the future"
+    assert stored(store) == []
+    soon = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert post(client, {"feedback": [accept(card, soon)]}).status_code == 200  # clock drift

@@ -501,6 +501,12 @@ def invocation_page(engine: Engine, hook_instance: str) -> list[dict[str, Any]]:
     for record in records:
         by_card: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for item in record["feedback"]:
+            # The timestamp as the client wrote it, kept when it was normalised to UTC: shown
+            # beside the timestamp, not among the fields the service does not interpret.
+            extra = dict(item.get("extra") or {})
+            sent = extra.pop("outcomeTimestamp", None)
+            item["sent_timestamp"] = sent if isinstance(sent, str) else None
+            item["extra"] = extra or None
             by_card[item["card_uuid"]].append(item)
         for card in record["cards"]:
             card["feedback"] = sorted(
