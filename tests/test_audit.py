@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, func, inspect, select, update
+from sqlalchemy import Engine, func, inspect, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from cds_service.alp_services import AlpServices
@@ -541,6 +541,30 @@ def test_migrations_build_the_schema_the_code_queries(engine: Engine) -> None:
     for table in schema.metadata.sorted_tables:
         columns = {c["name"] for c in inspector.get_columns(table.name)}
         assert columns == {c.name for c in table.columns}, table.name
+
+
+def test_migration_0004_adds_the_feedback_issuer_and_keeps_earlier_feedback(
+    tmp_path: Path, kb: KnowledgeBase
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'audit.sqlite3'}")
+    migrate.upgrade(engine, "0003")
+    assert "issuer" not in {c["name"] for c in inspect(engine).get_columns("feedback")}
+    client = app_with(new_store(engine, tmp_path, kb), kb).test_client()
+    card = post(client, alp(312)).get_json()["cards"][0]
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO feedback (card_uuid, outcome, outcome_timestamp, received_at) "
+                "VALUES (:card, 'accepted', '2026-11-21T10:00:00Z', '2026-11-21 10:00:01')"
+            ),
+            {"card": card["uuid"]},
+        )
+    migrate.upgrade(engine)
+    assert migrate.is_current(engine)
+    [row] = rows(engine, schema.feedback)
+    assert row["card_uuid"] == card["uuid"]
+    assert row["issuer"] is None
+    engine.dispose()
 
 
 def test_cli_reports_from_the_store(

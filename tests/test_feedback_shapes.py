@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from cds_service.audit import reports, schema
 from cds_service.audit.store import AuditStore
 from cds_service.hooks.feedback import FeedbackItem, outcome_moment
-from tests.support.ehr import audited_app, epic_override
+from tests.support.ehr import audited_app, bearer, epic_override, public_jwk, trust_file
 from tests.support.fhir import alp, full_prefetch, sign_request
 
 SIGN = "/cds-services/alp-result-sign"
@@ -436,3 +437,54 @@ def test_an_outcome_timestamp_more_than_a_day_ahead_is_400(
     assert stored(store) == []
     soon = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert post(client, {"feedback": [accept(card, soon)]}).status_code == 200  # clock drift
+
+
+ISSUER_A = "https://fhir.hospital-a.example.org"
+ISSUER_B = "https://fhir.hospital-b.example.org"
+KEY_A = ec.generate_private_key(ec.SECP384R1())
+KEY_B = ec.generate_private_key(ec.SECP384R1())
+
+
+def test_feedback_is_taken_only_from_the_issuer_the_card_was_issued_to(tmp_path: Path) -> None:
+    """QA 12 #11: a second trusted client could post `overridden` on the first one's card, and
+    the feedback table did not say who sent it."""
+    trust = trust_file(
+        tmp_path,
+        *(
+            {"iss": iss, "algorithms": ["ES384"], "jwks": {"keys": [public_jwk(key, "k", "ES384")]}}
+            for iss, key in ((ISSUER_A, KEY_A), (ISSUER_B, KEY_B))
+        ),
+    )
+    app, store = audited_app(tmp_path, trust_files=(trust,))
+    client = app.test_client()
+    url = "http://localhost" + SIGN
+
+    def signed(key: Any, iss: str, aud: str) -> dict[str, str]:
+        return bearer(key, "ES384", iss, aud, "k")
+
+    body = sign_request([alp(312)], full_prefetch())
+    response = client.post(SIGN, json=body, headers=signed(KEY_A, ISSUER_A, url))
+    assert response.status_code == 200, response.get_json()
+    card = response.get_json()["cards"][0]
+    item = accept(card)
+    sent = {"feedback": [item]}
+    other = client.post(
+        SIGN + "/feedback", json=sent, headers=signed(KEY_B, ISSUER_B, url + "/feedback")
+    )
+    assert other.status_code == 400
+    [issue] = other.get_json()["issue"]
+    assert issue["diagnostics"].endswith("was not issued by this service")
+    assert stored(store) == []
+    own = client.post(
+        SIGN + "/feedback", json=sent, headers=signed(KEY_A, ISSUER_A, url + "/feedback")
+    )
+    assert own.status_code == 200
+    [row] = stored(store)
+    assert row.issuer == ISSUER_A
+
+
+def test_development_mode_feedback_has_no_issuer(audited: tuple[FlaskClient, AuditStore]) -> None:
+    client, store = audited
+    assert post(client, {"feedback": [accept(new_card(client))]}).status_code == 200
+    [row] = stored(store)
+    assert row.issuer is None

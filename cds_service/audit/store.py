@@ -463,12 +463,15 @@ class AuditStore:
         return "stored" if result.stored else "duplicate"
 
     def _feedback_refusal(self, conn: Connection, item: FeedbackItem) -> str | None:
+        cards, invocations = schema.cards, schema.invocations
         card = conn.execute(
-            select(schema.cards.c.suggestions, schema.cards.c.service_id).where(
-                schema.cards.c.card_uuid == item.card
-            )
+            select(cards.c.suggestions, cards.c.service_id, invocations.c.issuer)
+            .join(invocations, invocations.c.record_id == cards.c.record_id)
+            .where(cards.c.card_uuid == item.card)
         ).first()
-        if card is None:
+        # A card issued to another issuer (another EHR or tenant) is answered as unknown: one
+        # client may not set the outcome of another's cards, nor learn that they exist.
+        if card is None or card.issuer != item.issuer:
             return f"card {item.card!r}{NOT_ISSUED}"
         if card.service_id and card.service_id != item.service_id:
             return f"card {item.card!r} was issued by another service"
@@ -499,6 +502,7 @@ class AuditStore:
             "received_at": received_at,
             "override_reasons": [r.to_json() for r in item.override_reasons] or None,
             "extra": dict(item.extra) if item.extra else None,
+            "issuer": item.issuer,
         }
         dialect = conn.dialect.name
         if dialect == "postgresql":

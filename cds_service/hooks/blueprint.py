@@ -177,12 +177,13 @@ def create_blueprint() -> Blueprint:
 
     @bp.post("/cds-services/<service_id>/feedback")
     def feedback(service_id: str) -> Response:
-        def work(_: Invocation) -> Response:
-            _authenticated()
+        def work(invocation: Invocation) -> Response:
+            auth = _authenticated()
+            _note_auth(invocation, auth)
             _service(service_id)
             body = runtime().pipeline.parse(_json_body())
             check(schema("cds-feedback"), body, "$")
-            items = parse_feedback(service_id, body)
+            items = parse_feedback(service_id, body, issuer=invocation.issuer)
             result = runtime().feedback_sink.record(items)
             if result.rejected:
                 issues = [

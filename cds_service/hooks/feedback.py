@@ -131,6 +131,9 @@ class FeedbackItem:
     extra: Mapping[str, Any] | None = None
     """Fields the service does not interpret, by path (`extension`, `overrideReasons[0].x`,
     `$.extension` for the request body's own), so that none is lost."""
+    issuer: str | None = None
+    """Who sent it: the JWT's `iss`; None in development mode (no JWT). Feedback is taken only
+    from the issuer of the call that produced the card."""
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -148,7 +151,11 @@ class FeedbackItem:
 
     @classmethod
     def parse(
-        cls, service_id: str, item: Mapping[str, Any], body_extra: Mapping[str, Any] | None = None
+        cls,
+        service_id: str,
+        item: Mapping[str, Any],
+        body_extra: Mapping[str, Any] | None = None,
+        issuer: str | None = None,
     ) -> FeedbackItem:
         """Build from an item that already passed the feedback schema."""
         extra: dict[str, Any] = dict(body_extra or {})
@@ -184,6 +191,7 @@ class FeedbackItem:
             ),
             override_reasons=tuple(reasons),
             extra=_bounded(extra) if extra else None,
+            issuer=issuer,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -198,6 +206,7 @@ class FeedbackItem:
                 {"reason": r.reason, "comment": r.comment} for r in self.override_reasons
             ],
             "extra": self.extra,
+            "issuer": self.issuer,
         }
 
     @classmethod
@@ -218,11 +227,15 @@ class FeedbackItem:
             accepted_suggestions=tuple(fields.get("accepted_suggestions") or ()),
             override_reasons=reasons,
             extra=fields.get("extra"),
+            issuer=fields.get("issuer"),
         )
 
 
 def parse_feedback(
-    service_id: str, body: Mapping[str, Any], now: datetime | None = None
+    service_id: str,
+    body: Mapping[str, Any],
+    now: datetime | None = None,
+    issuer: str | None = None,
 ) -> list[FeedbackItem]:
     """Every item of a feedback body that passed the schema; the body's own unknown fields go
     into each item's `extra` as `$.<name>`. A CdsError (400) for an outcomeTimestamp that is no
@@ -242,7 +255,7 @@ def parse_feedback(
     if issues:
         raise refused(issues, len(body["feedback"]))
     body_extra = {f"$.{k}": v for k, v in body.items() if k != "feedback"}
-    return [FeedbackItem.parse(service_id, item, body_extra) for item in body["feedback"]]
+    return [FeedbackItem.parse(service_id, item, body_extra, issuer) for item in body["feedback"]]
 
 
 def refused(issues: list[Issue], batch_size: int) -> CdsError:
