@@ -34,6 +34,31 @@ def served_example() -> Iterator[str]:
         yield base
 
 
+def test_serve_opens_no_gunicorn_control_socket() -> None:
+    """QA 12 #16: gunicorn 25.1+ opens ~/.gunicorn/gunicorn.ctl for every instance of a user,
+    so a second instance on the host took over the first one's. The service does not use it."""
+    options = gunicorn_options(Settings.from_env({}))
+    assert options["control_socket_disable"] is True
+
+
+@pytest.mark.slow
+def test_two_instances_on_one_host_share_no_control_socket(tmp_path: Path) -> None:
+    home, runtime = tmp_path / "home", tmp_path / "run"
+    home.mkdir()
+    runtime.mkdir()
+    env = {
+        "ALP_CDS_DEV_MODE": "true",
+        "ALP_CDS_WORKERS": "1",
+        "HOME": str(home),
+        "XDG_RUNTIME_DIR": str(runtime),
+    }
+    with served(env) as (first, _), served(env) as (second, _):
+        for base in (first, second):
+            assert requests.get(base + "/healthz", timeout=5).status_code == 200
+        # gunicorn's default would be runtime/gunicorn.ctl, the same for both.
+        assert list(home.rglob("*.ctl")) == list(runtime.rglob("*.ctl")) == []
+
+
 @pytest.mark.slow
 def test_serve_runs_gunicorn_and_answers_the_example(served_example: str) -> None:
     services = requests.get(served_example + "/cds-services", timeout=5).json()["services"]
