@@ -715,3 +715,41 @@ def test_the_last_and_first_representable_days_search_without_error(
 def test_a_since_date_past_the_range_in_utc_is_refused_as_a_bad_date(text: str) -> None:
     with pytest.raises(ValueError, match="out of range"):
         impact.parse_since(text, datetime.now(UTC))
+
+
+def test_override_reasons_read_as_given_or_as_the_knowledge_base_names_them(
+    client: FlaskClient, kb: KnowledgeBase
+) -> None:
+    """QA 12 #12: a dismissal with neither reason nor comment was counted as "(comment only)",
+    and a reason sent as its code alone (the sandbox's way) showed the bare code."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    answers = [one_call(client, 312, f"hi-reason-{n}")["cards"][0] for n in range(3)]
+    items = [
+        {"card": answers[0]["uuid"], "outcome": "overridden", "outcomeTimestamp": now},
+        {
+            "card": answers[1]["uuid"],
+            "outcome": "overridden",
+            "outcomeTimestamp": now,
+            "overrideReason": {
+                "reason": {"system": kb.override_system, "code": "known-cause"},
+            },
+        },
+        {
+            "card": answers[2]["uuid"],
+            "outcome": "overridden",
+            "outcomeTimestamp": now,
+            "overrideReason": {"userComment": "moving away"},
+        },
+    ]
+    response = client.post("/cds-services/alp-result-sign/feedback", json={"feedback": items})
+    assert response.status_code == 200, response.get_json()
+    rule = answers[0]["source"]["topic"]["display"]
+    text = client.get(f"/console/rules/{rule}?days=7", headers=basic()).get_data(as_text=True)
+    table = text[text.index("<h2>Override reasons</h2>") :]
+    assert "<td>(no reason given)</td><td>1</td>" in table
+    assert f"<td>{kb.override_reasons['known-cause']}</td><td>1</td>" in table
+    assert "<td>(comment only)</td><td>1</td>" in table
+    assert "<td>known-cause</td>" not in table
+    page = client.get("/console/invocations/hi-reason-0", headers=basic()).get_data(as_text=True)
+    row = page[page.index("<td>overridden</td>") :]
+    assert "(no reason given)" in row[: row.index("</tr>")]
