@@ -36,7 +36,12 @@ from gunicorn.http.errors import (
 )
 from jwt.algorithms import ECAlgorithm
 
-from cds_service.gunicorn_worker import JsonErrorWorker, diagnostics, error_response
+from cds_service.gunicorn_worker import (
+    READ_TIMEOUT_SECONDS,
+    JsonErrorWorker,
+    diagnostics,
+    error_response,
+)
 from cds_service.hooks.errors import Issue
 from cds_service.security.jwt_auth import MAX_TOKEN_BYTES
 from cds_service.serving import LIMIT_REQUEST_FIELD_SIZE, gunicorn_options
@@ -379,3 +384,36 @@ def test_the_containers_gunicorn_conf_answers_the_same(tmp_path: Path) -> None:
         assert response.json()["resourceType"] == "OperationOutcome"
     finally:
         stop(process)
+
+
+@pytest.mark.slow
+def test_stalled_bodies_are_dropped_and_do_not_hold_every_thread() -> None:
+    """QA 12 #5: connections that send headers and part of a body, then nothing, held a worker
+    thread each until the client closed them; threads + 1 of them stopped the service."""
+    env = {"ALP_CDS_DEV_MODE": "true", "ALP_CDS_WORKERS": "1", "ALP_CDS_THREADS": "2"}
+    with served(env) as (base, _):
+        host, port = base.removeprefix("http://").split(":")
+        stalled = []
+        started = time.monotonic()
+        for _ in range(3):  # one more than the threads
+            sock = socket.create_connection((host, int(port)), timeout=60)
+            sock.sendall(
+                f"POST {SERVICE} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+                '{"a":'.encode()
+            )
+            stalled.append(sock)
+        time.sleep(1)  # every stalled request is in a thread, reading its body
+        try:
+            health = requests.get(base + "/healthz", timeout=40)
+            assert health.status_code == 200
+            assert time.monotonic() - started < READ_TIMEOUT_SECONDS * 2 + 10
+            for sock in stalled:  # each answered and closed, or closed, by the server
+                raw = b""
+                while chunk := sock.recv(65536):
+                    raw += chunk
+                assert raw == b"" or raw.startswith(b"HTTP/1.1 400 "), raw[:200]
+            assert time.monotonic() - started < READ_TIMEOUT_SECONDS * 3 + 10
+        finally:
+            for sock in stalled:
+                sock.close()
