@@ -481,6 +481,27 @@ def test_feedback_is_taken_only_from_the_issuer_the_card_was_issued_to(tmp_path:
     assert own.status_code == 200
     [row] = stored(store)
     assert row.issuer == ISSUER_A
+    # Replayed from the spool: another issuer's item is dropped; one spooled by a version that
+    # did not record the sender is stored (it was checked then, bar the issuer).
+    second = client.post(SIGN, json=body, headers=signed(KEY_A, ISSUER_A, url)).get_json()
+    now = datetime.now(UTC).isoformat()
+    dismissal = {
+        "outcome": "overridden",
+        "outcomeTimestamp": "2026-11-21T10:05:00Z",
+        "overrideReason": {"userComment": "x"},
+    }
+    for card_uuid, extra in (
+        (second["cards"][0]["uuid"], {"issuer": ISSUER_B}),  # the card is A's
+        (second["cards"][0]["uuid"], {}),  # as spooled before the sender was recorded
+    ):
+        line = FeedbackItem.parse("alp-result-sign", {**dismissal, "card": card_uuid}).to_json()
+        line.pop("issuer")
+        store.spool.append({"kind": "feedback", "item": {**line, **extra}, "received_at": now})
+    store.replay_spool()
+    assert [(r.card_uuid, r.outcome, r.issuer) for r in stored(store)] == [
+        (card["uuid"], "accepted", ISSUER_A),
+        (second["cards"][0]["uuid"], "overridden", None),
+    ]
 
 
 def test_development_mode_feedback_has_no_issuer(audited: tuple[FlaskClient, AuditStore]) -> None:

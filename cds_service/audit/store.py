@@ -471,7 +471,7 @@ class AuditStore:
         ).first()
         # A card issued to another issuer (another EHR or tenant) is answered as unknown: one
         # client may not set the outcome of another's cards, nor learn that they exist.
-        if card is None or card.issuer != item.issuer:
+        if card is None or (item.issuer_known and card.issuer != item.issuer):
             return f"card {item.card!r}{NOT_ISSUED}"
         if card.service_id and card.service_id != item.service_id:
             return f"card {item.card!r} was issued by another service"

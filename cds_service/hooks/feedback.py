@@ -134,6 +134,9 @@ class FeedbackItem:
     issuer: str | None = None
     """Who sent it: the JWT's `iss`; None in development mode (no JWT). Feedback is taken only
     from the issuer of the call that produced the card."""
+    issuer_known: bool = True
+    """False for feedback spooled by a version that did not record the sender: it was checked
+    then as it is now, bar the issuer, and is not refused for want of one on replay."""
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -228,6 +231,7 @@ class FeedbackItem:
             override_reasons=reasons,
             extra=fields.get("extra"),
             issuer=fields.get("issuer"),
+            issuer_known="issuer" in fields,
         )
 
 
