@@ -10,6 +10,7 @@ from typing import Any
 
 import requests
 from flask import Flask
+from gunicorn.http.errors import ParseException
 
 from cds_service.alp_services import AlpServices
 from cds_service.audit import migrate
@@ -207,6 +208,9 @@ def create_app(
         else None,
         max_json_depth=settings.max_json_depth,
         max_bundle_entries=settings.max_bundle_entries,
+        # gunicorn raises its parse errors (InvalidChunkSize, ChunkMissingTerminator...) from
+        # the body stream while the app reads it, and NoMoreData, an OSError, for a cut body.
+        unreadable_body=(OSError, ParseException),
     )
     app.extensions["alp_cds"] = AppState(settings, kb, services, audit)
 

@@ -238,11 +238,15 @@ def _since(text: str | None) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError:
+        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        # The store compares in UTC: 0001-01-01T00:00+14:00 is before the first representable
+        # instant, an OverflowError where the query is built.
+        parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise SystemExit(
             f"alp-cds: --since expects a date such as 2026-11-15, got {text!r}"
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed
 
 
 def db_upgrade(_: argparse.Namespace) -> int:
@@ -255,12 +259,27 @@ def db_upgrade(_: argparse.Namespace) -> int:
     return 0
 
 
+def _reason_names() -> Any:
+    """The knowledge base's override-reason displays, for reasons sent as a code alone; None
+    (codes shown as sent) when the knowledge base does not load here."""
+    from cds_service.app import load_knowledge_base
+    from cds_service.audit.reports import ReasonNames
+
+    try:
+        kb = load_knowledge_base(_settings())
+    except (KnowledgeBaseError, OSError):
+        return None
+    return ReasonNames(kb.override_system, kb.override_reasons)
+
+
 def audit_report(args: argparse.Namespace) -> int:
     import json
 
     from cds_service.audit import reports
 
-    report = reports.rule_report(_audit_engine(load_spool=True), _since(args.since))
+    report = reports.rule_report(
+        _audit_engine(load_spool=True), _since(args.since), _reason_names()
+    )
     if args.format == "json":
         print(json.dumps(report, indent=2))
     elif args.format == "csv":
@@ -305,7 +324,11 @@ def audit_show(args: argparse.Namespace) -> int:
                 else []
             )
             shown = "; ".join(
-                str(r.get("display") or r.get("code") or "(comment only)")
+                str(
+                    r.get("display")
+                    or r.get("code")
+                    or ("(comment only)" if r.get("comment") else "(no reason given)")
+                )
                 + (f" {r['system']}|{r['code']}" if r.get("system") and r.get("code") else "")
                 for r in reasons
             )

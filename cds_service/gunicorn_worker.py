@@ -121,7 +121,39 @@ def unquoted(exc: BaseException) -> BaseException:
     return clone
 
 
+# How long one read of a request (its headers or body) may wait for the client. gthread's
+# worker threads read with blocking sockets and no timeout, so a client that sends the headers
+# and part of a body, then nothing, held a thread until it closed the connection: a few such
+# connections took every thread of every worker (QA 12 #5). With this, a stalled request is
+# dropped after this many seconds of silence (its body read fails: a 400, or the connection is
+# closed). It bounds each wait, not the whole body: a client trickling a byte every few seconds
+# is stopped only by a buffering proxy in front (docs/operations.md).
+READ_TIMEOUT_SECONDS = 10.0
+
+
 class JsonErrorWorker(ThreadWorker):  # type: ignore[misc]
+    read_timeout = READ_TIMEOUT_SECONDS
+
+    def handle(self, conn: Any) -> Any:
+        """gthread's handle, with every read of the request bounded by `read_timeout`.
+
+        gthread sets the client socket blocking (no timeout) and then calls `conn.init()`
+        before each request is parsed (a no-op after the first); the timeout is set right after
+        that call, so it covers the request line, the headers and the body. `init` is wrapped
+        per connection rather than copied: the rest of gunicorn's handling stays its own."""
+        if not getattr(conn, "_read_timeout_set", False):
+            init = conn.init
+            timeout = self.read_timeout
+
+            def init_with_timeout() -> None:
+                init()
+                if not getattr(conn, "is_http2", False):
+                    conn.sock.settimeout(timeout)
+
+            conn.init = init_with_timeout
+            conn._read_timeout_set = True
+        return super().handle(conn)
+
     def cors_origins(self) -> tuple[str, ...]:
         """The app's CORS setting (ALP_CDS_CORS_ORIGINS); none for an app that is not ours."""
         state = getattr(getattr(self, "wsgi", None), "extensions", {}).get("alp_cds")

@@ -47,6 +47,11 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "loglevel": settings.log_level.lower(),
         "child_exit": _child_exit,
         "pre_fork": _pre_fork,
+        # gunicorn 25.1+ opens a control socket for `gunicornc` at one path per user
+        # ($XDG_RUNTIME_DIR or ~/.gunicorn/gunicorn.ctl), so a second instance on the host took
+        # over the first one's, and a command could reach the wrong service. The service is
+        # run and stopped by signals (systemd, Kubernetes, compose) and never uses it: off.
+        "control_socket_disable": True,
     }
 
 

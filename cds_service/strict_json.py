@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import orjson
@@ -35,6 +36,73 @@ def loads(data: str | bytes) -> Any:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
         return json.loads(data, parse_constant=_constant, parse_float=_finite_float)
+
+
+class UnfitText(ValueError):
+    """A string of the document holds a character no stored text may hold; `path` is where
+    (a JSON path such as `$.prefetch.labs.entry[0].resource.id`)."""
+
+    def __init__(self, path: str, what: str) -> None:
+        super().__init__(f"{what} at {path}")
+        self.path = path
+        self.what = what
+
+
+# Escapes that can put an unfit character into a decoded string: \u0000-\u001f other than
+# tab, LF and CR, \b and \f, and any surrogate escape (a pair is fine; the walk decides).
+# An escaped backslash is matched as a whole, so `\\u0000` (a backslash, then "u0000") is not.
+_SUSPECT_ESCAPE = re.compile(rb"\\(?:u00[01][0-9a-fA-F]|u[dD][89a-fA-F][0-9a-fA-F]{2}|[bf])|\\\\")
+# Characters refused in any string: C0 controls but tab, LF and CR (FHIR R4 datatypes, string:
+# they SHOULD NOT occur; PostgreSQL text cannot hold NUL) and lone surrogates (not Unicode
+# scalar values: RFC 8259 section 8.2, I-JSON RFC 7493 section 2.1; no UTF-8 can encode them).
+_UNFIT_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+
+
+def _what(text: str) -> str:
+    found = _UNFIT_CHAR.search(text)
+    char = found.group() if found else ""
+    if "\ud800" <= char <= "\udfff":
+        return "an unpaired UTF-16 surrogate"
+    return f"the control character U+{ord(char):04X}"
+
+
+def unfit_text(value: Any, path: str = "$") -> UnfitText | None:
+    """The first string (key or value) of a decoded document holding a control character other
+    than tab, LF or CR, or a lone surrogate; None when there is none."""
+    stack: list[tuple[str, Any]] = [(path, value)]
+    while stack:
+        where, node = stack.pop()
+        if isinstance(node, str):
+            if _UNFIT_CHAR.search(node):
+                return UnfitText(where, _what(node))
+        elif isinstance(node, dict):
+            for key, item in reversed(node.items()):
+                if _UNFIT_CHAR.search(key):
+                    return UnfitText(where, _what(key) + " in a member name")
+                stack.append((f"{where}.{key}", item))
+        elif isinstance(node, list):
+            stack.extend((f"{where}[{i}]", item) for i, item in reversed(list(enumerate(node))))
+    return None
+
+
+def loads_text(data: bytes) -> Any:
+    """`loads`, refusing (UnfitText, a ValueError) a document whose strings hold a character
+    that no stored text may hold. JSON text cannot carry such a character unescaped, and orjson
+    refuses lone surrogates, so a document orjson read whose bytes have no suspect escape needs
+    no walk: the hot path pays one byte search."""
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        value = json.loads(data, parse_constant=_constant, parse_float=_finite_float)
+    else:
+        if b"\\" not in data or not any(
+            m.group() != b"\\\\" for m in _SUSPECT_ESCAPE.finditer(data)
+        ):
+            return value
+    problem = unfit_text(value)
+    if problem is not None:
+        raise problem
+    return value
 
 
 def dumps(value: Any) -> bytes:

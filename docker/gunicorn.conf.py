@@ -27,6 +27,7 @@ accesslog = None
 loglevel = _options["loglevel"]
 child_exit = _options["child_exit"]
 pre_fork = _options["pre_fork"]  # the loaded app out of the garbage collector's reach
+control_socket_disable = _options["control_socket_disable"]  # no shared gunicorn.ctl
 
 
 def post_fork(server, worker):

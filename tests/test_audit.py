@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, func, inspect, select, update
+from sqlalchemy import Engine, func, inspect, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from cds_service.alp_services import AlpServices
@@ -206,6 +206,61 @@ def test_feedback_is_linked_validated_and_stored_once(client: FlaskClient, engin
     assert feedback(client, overridden).status_code == 200  # ...until it is sent again
     stored = rows(engine, schema.feedback)
     assert sorted(r["outcome"] for r in stored) == ["accepted", "overridden"]
+
+
+def _post_text(client: FlaskClient, path: str, body: Any) -> Any:
+    # json.dumps writes a lone surrogate and a control character as \\u escapes, as a client
+    # would; the test client's json= could not encode a lone surrogate at all.
+    return client.post(path, data=json.dumps(body), content_type="application/json")
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [("pvo-alp-\ud800", "unpaired UTF-16 surrogate"), ("pvo\u0000alp", "U+0000")],
+)
+def test_a_lone_surrogate_or_nul_in_a_call_is_a_400_and_nothing_is_half_stored(
+    client: FlaskClient, store: AuditStore, engine: Engine, text: str, what: str
+) -> None:
+    """Either string was once answered (200 or 500) and then refused by the audit store: the
+    body is refused where it is read, with where, and the refusal is recorded."""
+    response = _post_text(client, SERVICE, sign_request([alp(312, ident=text)], full_prefetch()))
+    assert response.status_code == 400
+    [issue] = response.get_json()["issue"]
+    assert what in issue["diagnostics"]
+    assert issue["expression"] == ["$.context.results.entry[0].resource.id"]
+    [record] = rows(engine, schema.invocations)
+    assert record["status"] == 400
+    assert rows(engine, schema.cards) == []
+    assert not store.spool.rejected.exists()
+
+
+@pytest.mark.parametrize("field", ["userComment", "extension"])
+@pytest.mark.parametrize("text", ["x\udc00y", "nul\u0000here"])
+def test_a_lone_surrogate_or_nul_in_feedback_is_a_400_and_nothing_is_stored(
+    client: FlaskClient, engine: Engine, field: str, text: str
+) -> None:
+    card = post(client, alp(312)).get_json()["cards"][0]
+    item: dict[str, Any] = {
+        "card": card["uuid"],
+        "outcome": "overridden",
+        "outcomeTimestamp": "2026-11-21T10:07:00Z",
+        "overrideReason": {"userComment": "fine"},
+    }
+    if field == "userComment":
+        item["overrideReason"] = {"userComment": text}
+    else:
+        item["extension"] = {"https://ehr.example/note": text}
+    response = _post_text(client, SERVICE + "/feedback", {"feedback": [item]})
+    assert response.status_code == 400
+    [issue] = response.get_json()["issue"]
+    assert issue["expression"][0].startswith("$.feedback[0].")
+    assert rows(engine, schema.feedback) == []
+    # A text that is fine after all (an escaped backslash, then "u0000") is stored.
+    item["overrideReason"] = {"userComment": "C:\\u0000 is a path"}
+    item.pop("extension", None)
+    assert _post_text(client, SERVICE + "/feedback", {"feedback": [item]}).status_code == 200
+    [stored] = rows(engine, schema.feedback)
+    assert stored["override_comment"] == "C:\\u0000 is a path"
 
 
 # --- reports -------------------------------------------------------------------------------
@@ -488,6 +543,30 @@ def test_migrations_build_the_schema_the_code_queries(engine: Engine) -> None:
         assert columns == {c.name for c in table.columns}, table.name
 
 
+def test_migration_0004_adds_the_feedback_issuer_and_keeps_earlier_feedback(
+    tmp_path: Path, kb: KnowledgeBase
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'audit.sqlite3'}")
+    migrate.upgrade(engine, "0003")
+    assert "issuer" not in {c["name"] for c in inspect(engine).get_columns("feedback")}
+    client = app_with(new_store(engine, tmp_path, kb), kb).test_client()
+    card = post(client, alp(312)).get_json()["cards"][0]
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO feedback (card_uuid, outcome, outcome_timestamp, received_at) "
+                "VALUES (:card, 'accepted', '2026-11-21T10:00:00Z', '2026-11-21 10:00:01')"
+            ),
+            {"card": card["uuid"]},
+        )
+    migrate.upgrade(engine)
+    assert migrate.is_current(engine)
+    [row] = rows(engine, schema.feedback)
+    assert row["card_uuid"] == card["uuid"]
+    assert row["issuer"] is None
+    engine.dispose()
+
+
 def test_cli_reports_from_the_store(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -546,6 +625,35 @@ def test_a_record_the_store_refuses_is_set_aside_not_blocking_the_spool(
         json.loads(store.spool.rejected.read_text().splitlines()[0])["record"]["hook_instance"]
         == "bad"
     )
+
+
+def test_a_refused_insert_logs_no_value_of_the_record(
+    client: FlaskClient, store: AuditStore, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQLAlchemy's errors quote the failed statement's parameters unless the engine hides
+    them: patient references, resource ids and comments would reach the error log."""
+    card = post(client, alp(312)).get_json()["cards"][0]
+    marker = "Patient/secret-patient-4711"
+    bad = {
+        **_any_record(engine),
+        "record_id": uuid.uuid4().hex,
+        "hook_instance": "secret-hook-instance-4711",
+        "patient": marker,
+        "cards": [
+            {
+                "uuid": card["uuid"],  # already stored: the insert fails
+                "rule": "r",
+                "indicator": "info",
+                "summary": "secret summary 4711",
+                "suggestions": [],
+            }
+        ],
+    }
+    store.spool.append({"kind": "invocation", "record": bad})
+    with caplog.at_level("DEBUG"):
+        assert store.replay_spool() == 1
+    assert "refused by the store" in caplog.text  # the failure itself is logged
+    assert "4711" not in caplog.text
 
 
 # --- write-behind ------------------------------------------------------------------------------

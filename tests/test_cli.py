@@ -34,6 +34,31 @@ def served_example() -> Iterator[str]:
         yield base
 
 
+def test_serve_opens_no_gunicorn_control_socket() -> None:
+    """QA 12 #16: gunicorn 25.1+ opens ~/.gunicorn/gunicorn.ctl for every instance of a user,
+    so a second instance on the host took over the first one's. The service does not use it."""
+    options = gunicorn_options(Settings.from_env({}))
+    assert options["control_socket_disable"] is True
+
+
+@pytest.mark.slow
+def test_two_instances_on_one_host_share_no_control_socket(tmp_path: Path) -> None:
+    home, runtime = tmp_path / "home", tmp_path / "run"
+    home.mkdir()
+    runtime.mkdir()
+    env = {
+        "ALP_CDS_DEV_MODE": "true",
+        "ALP_CDS_WORKERS": "1",
+        "HOME": str(home),
+        "XDG_RUNTIME_DIR": str(runtime),
+    }
+    with served(env) as (first, _), served(env) as (second, _):
+        for base in (first, second):
+            assert requests.get(base + "/healthz", timeout=5).status_code == 200
+        # gunicorn's default would be runtime/gunicorn.ctl, the same for both.
+        assert list(home.rglob("*.ctl")) == list(runtime.rglob("*.ctl")) == []
+
+
 @pytest.mark.slow
 def test_serve_runs_gunicorn_and_answers_the_example(served_example: str) -> None:
     services = requests.get(served_example + "/cds-services", timeout=5).json()["services"]
@@ -207,3 +232,11 @@ def test_config_check_fails_without_trust_outside_dev_mode(
     monkeypatch.setenv("ALP_CDS_TRUST_FILE", "/no/such/file")
     assert main(["config", "check"]) == 1
     assert "ALP_CDS_TRUST_FILE" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+14:00", "yesterday"])
+def test_a_since_date_out_of_range_or_unreadable_is_a_message_not_a_traceback(text: str) -> None:
+    from cds_service.cli import _since
+
+    with pytest.raises(SystemExit, match="--since expects a date"):
+        _since(text)

@@ -664,3 +664,92 @@ def test_a_remembered_basic_sign_in_never_makes_a_wrong_password_cheap(
     assert checks == []  # the right password, remembered
     assert client.get("/console/", headers=basic(password="guess")).status_code == 401
     assert checks == [b"guess"]  # a wrong one is checked in full
+
+
+def test_an_address_with_a_nul_is_a_400_page_and_still_recorded(
+    backend: Engine, tmp_path: Path, kb: KnowledgeBase
+) -> None:
+    """On PostgreSQL these were a 500 (the search query) and 503 text pages (the access record
+    could not be written): now the console's own 400 page, recorded with the escape."""
+    store = AuditStore(backend, Spool(tmp_path / "spool.jsonl"), kb.version, kb.content_hash)
+    console = console_app(tmp_path, kb, store=store)
+    client = console.client()
+    for path in (
+        "/console/invocations?rule=%00",
+        "/console/invocations?date=2026-11-21&hook_instance=a%01b",
+        "/console/rules/a%00b",
+        "/console/invocations/a%00b",
+    ):
+        response = client.get(path, headers={**basic(), **HTML})
+        assert response.status_code == 400, path
+        assert response.mimetype == "text/html"
+        assert "Not a valid address" in response.get_data(as_text=True)
+    paths = [row["path"] for row in access_rows(console)]
+    assert paths == [
+        "/console/invocations?rule=%00",
+        "/console/invocations?date=2026-11-21&hook_instance=a%01b",
+        "/console/rules/a%00b",
+        "/console/invocations/a%00b",
+    ]
+    assert all(row["status"] == 400 for row in access_rows(console))
+
+
+def test_the_last_and_first_representable_days_search_without_error(
+    backend: Engine, tmp_path: Path, kb: KnowledgeBase
+) -> None:
+    """QA 12 #7: `date=9999-12-31`, which a date picker offers, was a 500 (its next day is out
+    of datetime's range)."""
+    store = AuditStore(backend, Spool(tmp_path / "spool.jsonl"), kb.version, kb.content_hash)
+    client = console_app(tmp_path, kb, store=store).client()
+    seeded(client)
+    for day in ("9999-12-31", "0001-01-01"):
+        response = client.get(f"/console/invocations?date={day}", headers=basic())
+        assert response.status_code == 200, day
+        assert "hi-a" not in response.get_data(as_text=True)
+    response = client.get("/console/invocations?date=10000-01-01", headers=basic())
+    assert response.status_code == 200
+    assert "is not a date" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_since_date_past_the_range_in_utc_is_refused_as_a_bad_date(text: str) -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        impact.parse_since(text, datetime.now(UTC))
+
+
+def test_override_reasons_read_as_given_or_as_the_knowledge_base_names_them(
+    client: FlaskClient, kb: KnowledgeBase
+) -> None:
+    """QA 12 #12: a dismissal with neither reason nor comment was counted as "(comment only)",
+    and a reason sent as its code alone (the sandbox's way) showed the bare code."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    answers = [one_call(client, 312, f"hi-reason-{n}")["cards"][0] for n in range(3)]
+    items = [
+        {"card": answers[0]["uuid"], "outcome": "overridden", "outcomeTimestamp": now},
+        {
+            "card": answers[1]["uuid"],
+            "outcome": "overridden",
+            "outcomeTimestamp": now,
+            "overrideReason": {
+                "reason": {"system": kb.override_system, "code": "known-cause"},
+            },
+        },
+        {
+            "card": answers[2]["uuid"],
+            "outcome": "overridden",
+            "outcomeTimestamp": now,
+            "overrideReason": {"userComment": "moving away"},
+        },
+    ]
+    response = client.post("/cds-services/alp-result-sign/feedback", json={"feedback": items})
+    assert response.status_code == 200, response.get_json()
+    rule = answers[0]["source"]["topic"]["display"]
+    text = client.get(f"/console/rules/{rule}?days=7", headers=basic()).get_data(as_text=True)
+    table = text[text.index("<h2>Override reasons</h2>") :]
+    assert "<td>(no reason given)</td><td>1</td>" in table
+    assert f"<td>{kb.override_reasons['known-cause']}</td><td>1</td>" in table
+    assert "<td>(comment only)</td><td>1</td>" in table
+    assert "<td>known-cause</td>" not in table
+    page = client.get("/console/invocations/hi-reason-0", headers=basic()).get_data(as_text=True)
+    row = page[page.index("<td>overridden</td>") :]
+    assert "(no reason given)" in row[: row.index("</tr>")]

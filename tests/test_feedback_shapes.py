@@ -5,18 +5,19 @@ count each card's final outcome once."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from cds_service.audit import reports, schema
 from cds_service.audit.store import AuditStore
 from cds_service.hooks.feedback import FeedbackItem, outcome_moment
-from tests.support.ehr import audited_app, epic_override
+from tests.support.ehr import audited_app, bearer, epic_override, public_jwk, trust_file
 from tests.support.fhir import alp, full_prefetch, sign_request
 
 SIGN = "/cds-services/alp-result-sign"
@@ -386,9 +387,10 @@ def test_an_outcome_timestamp_naming_no_real_moment_is_400(
     [
         ("2026-11-21T10:00:00Z", datetime(2026, 11, 21, 10, tzinfo=UTC)),
         ("2026-11-21t11:00:00.1234567+01:00", datetime(2026, 11, 21, 10, 0, 0, 123456, UTC)),
-        ("2028-02-29T10:00:00z", datetime(2028, 2, 29, 10, tzinfo=UTC)),
-        # RFC 3339 allows a leap second; it sorts as the end of its minute.
-        ("2026-12-31T23:59:60Z", datetime(2026, 12, 31, 23, 59, 59, 999999, UTC)),
+        # Past days: a timestamp more than a day ahead of the clock is refused (QA 12 #10).
+        ("2024-02-29T10:00:00z", datetime(2024, 2, 29, 10, tzinfo=UTC)),
+        # RFC 3339 allows a leap second (2016 ended with one); it sorts as the end of its minute.
+        ("2016-12-31T23:59:60Z", datetime(2016, 12, 31, 23, 59, 59, 999999, UTC)),
     ],
 )
 def test_real_rfc_3339_moments_are_read(
@@ -397,3 +399,113 @@ def test_real_rfc_3339_moments_are_read(
     assert outcome_moment(timestamp) == moment
     client, _ = audited
     assert post(client, {"feedback": [accept(new_card(client), timestamp)]}).status_code == 200
+
+
+def test_the_same_moment_written_three_ways_is_stored_once(
+    audited: tuple[FlaskClient, AuditStore],
+) -> None:
+    """QA 12 #10: the unique key was the timestamp's text, so a client that reformats the time
+    on a retry stored the same answer three times."""
+    client, store = audited
+    card = new_card(client)
+    for text in ("2026-11-30T22:00:03Z", "2026-11-30T23:00:03+01:00", "2026-11-30T22:00:03.000Z"):
+        assert post(client, {"feedback": [accept(card, text)]}).status_code == 200
+    [row] = stored(store)
+    assert row.outcome_timestamp == "2026-11-30T22:00:03Z"
+    assert not row.extra  # the first, already in UTC and whole seconds, is stored as sent
+    later = accept(card, "2026-12-01T00:00:03.25+01:00")
+    assert post(client, {"feedback": [later]}).status_code == 200
+    newest = stored(store)[-1]
+    assert newest.outcome_timestamp == "2026-11-30T23:00:03.25Z"
+    assert newest.extra == {"outcomeTimestamp": "2026-12-01T00:00:03.25+01:00"}
+
+
+def test_an_outcome_timestamp_more_than_a_day_ahead_is_400(
+    audited: tuple[FlaskClient, AuditStore],
+) -> None:
+    """QA 12 #10: `2099-01-01` was stored, and as the latest answer it fixed the card's final
+    outcome for seventy years."""
+    client, store = audited
+    card = new_card(client)
+    ahead = (datetime.now(UTC) + timedelta(days=1, minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for timestamp in ("2099-01-01T00:00:00Z", ahead):
+        response = post(client, {"feedback": [accept(card, timestamp)]})
+        assert response.status_code == 400
+        [issue] = response.get_json()["issue"]
+        assert issue["expression"] == ["$.feedback[0].outcomeTimestamp"]
+        assert issue["diagnostics"] == "is more than a day in the future"
+    assert stored(store) == []
+    soon = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert post(client, {"feedback": [accept(card, soon)]}).status_code == 200  # clock drift
+
+
+ISSUER_A = "https://fhir.hospital-a.example.org"
+ISSUER_B = "https://fhir.hospital-b.example.org"
+KEY_A = ec.generate_private_key(ec.SECP384R1())
+KEY_B = ec.generate_private_key(ec.SECP384R1())
+
+
+def test_feedback_is_taken_only_from_the_issuer_the_card_was_issued_to(tmp_path: Path) -> None:
+    """QA 12 #11: a second trusted client could post `overridden` on the first one's card, and
+    the feedback table did not say who sent it."""
+    trust = trust_file(
+        tmp_path,
+        *(
+            {"iss": iss, "algorithms": ["ES384"], "jwks": {"keys": [public_jwk(key, "k", "ES384")]}}
+            for iss, key in ((ISSUER_A, KEY_A), (ISSUER_B, KEY_B))
+        ),
+    )
+    app, store = audited_app(tmp_path, trust_files=(trust,))
+    client = app.test_client()
+    url = "http://localhost" + SIGN
+
+    def signed(key: Any, iss: str, aud: str) -> dict[str, str]:
+        return bearer(key, "ES384", iss, aud, "k")
+
+    body = sign_request([alp(312)], full_prefetch())
+    response = client.post(SIGN, json=body, headers=signed(KEY_A, ISSUER_A, url))
+    assert response.status_code == 200, response.get_json()
+    card = response.get_json()["cards"][0]
+    item = accept(card)
+    sent = {"feedback": [item]}
+    other = client.post(
+        SIGN + "/feedback", json=sent, headers=signed(KEY_B, ISSUER_B, url + "/feedback")
+    )
+    assert other.status_code == 400
+    [issue] = other.get_json()["issue"]
+    assert issue["diagnostics"].endswith("was not issued by this service")
+    assert stored(store) == []
+    own = client.post(
+        SIGN + "/feedback", json=sent, headers=signed(KEY_A, ISSUER_A, url + "/feedback")
+    )
+    assert own.status_code == 200
+    [row] = stored(store)
+    assert row.issuer == ISSUER_A
+    # Replayed from the spool: another issuer's item is dropped; one spooled by a version that
+    # did not record the sender is stored (it was checked then, bar the issuer).
+    second = client.post(SIGN, json=body, headers=signed(KEY_A, ISSUER_A, url)).get_json()
+    now = datetime.now(UTC).isoformat()
+    dismissal = {
+        "outcome": "overridden",
+        "outcomeTimestamp": "2026-11-21T10:05:00Z",
+        "overrideReason": {"userComment": "x"},
+    }
+    for card_uuid, extra in (
+        (second["cards"][0]["uuid"], {"issuer": ISSUER_B}),  # the card is A's
+        (second["cards"][0]["uuid"], {}),  # as spooled before the sender was recorded
+    ):
+        line = FeedbackItem.parse("alp-result-sign", {**dismissal, "card": card_uuid}).to_json()
+        line.pop("issuer")
+        store.spool.append({"kind": "feedback", "item": {**line, **extra}, "received_at": now})
+    store.replay_spool()
+    assert [(r.card_uuid, r.outcome, r.issuer) for r in stored(store)] == [
+        (card["uuid"], "accepted", ISSUER_A),
+        (second["cards"][0]["uuid"], "overridden", None),
+    ]
+
+
+def test_development_mode_feedback_has_no_issuer(audited: tuple[FlaskClient, AuditStore]) -> None:
+    client, store = audited
+    assert post(client, {"feedback": [accept(new_card(client))]}).status_code == 200
+    [row] = stored(store)
+    assert row.issuer is None

@@ -145,6 +145,20 @@ def test_bodies_that_are_not_fhir_json_are_rejected(
         client.get(client.url_for("Patient/p1"), deadline())
 
 
+@pytest.mark.parametrize("text", ["p\\u0000x", "p\\ud800x"])
+def test_a_resource_with_a_nul_or_lone_surrogate_is_rejected(
+    httpserver: HTTPServer, session: Any, text: str
+) -> None:
+    """Its ids and texts reach the audit record, which could not keep them."""
+    body = '{"resourceType": "Patient", "id": "' + text + '"}'
+    httpserver.expect_request("/fhir/Patient/p1").respond_with_data(
+        body, content_type="application/fhir+json"
+    )
+    client = client_for(httpserver, session)
+    with pytest.raises(FhirInvalidResponse, match="control character or lone surrogate"):
+        client.get(client.url_for("Patient/p1"), deadline())
+
+
 def test_a_response_larger_than_the_limit_is_rejected(httpserver: HTTPServer, session: Any) -> None:
     big = {
         "resourceType": "Bundle",

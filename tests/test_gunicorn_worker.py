@@ -36,7 +36,12 @@ from gunicorn.http.errors import (
 )
 from jwt.algorithms import ECAlgorithm
 
-from cds_service.gunicorn_worker import JsonErrorWorker, diagnostics, error_response
+from cds_service.gunicorn_worker import (
+    READ_TIMEOUT_SECONDS,
+    JsonErrorWorker,
+    diagnostics,
+    error_response,
+)
 from cds_service.hooks.errors import Issue
 from cds_service.security.jwt_auth import MAX_TOKEN_BYTES
 from cds_service.serving import LIMIT_REQUEST_FIELD_SIZE, gunicorn_options
@@ -318,6 +323,31 @@ def test_a_malformed_request_is_a_json_400(trusting_server: str) -> None:
     assert body["issue"][0]["diagnostics"] == "malformed HTTP request"
 
 
+def raw_exchange(base: str, request: bytes, timeout: float = 10) -> bytes:
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(request)
+        raw = b""
+        while chunk := sock.recv(65536):
+            raw += chunk
+    return raw
+
+
+@pytest.mark.slow
+def test_a_malformed_chunked_body_is_a_json_400(trusting_server: str) -> None:
+    """QA 12 #6: a chunk size of `ZZ` was a 500 (gunicorn's InvalidChunkSize, unhandled)."""
+    bearer = token(trusting_server + SERVICE, 1000)
+    host = trusting_server.removeprefix("http://")
+    request = (
+        f"POST {SERVICE} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {bearer}\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+        "Connection: close\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n"
+    ).encode()
+    head, _, body = raw_exchange(trusting_server, request).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 "), head
+    assert json.loads(body)["issue"][0]["diagnostics"] == "malformed request body"
+
+
 @pytest.mark.slow
 def test_the_containers_gunicorn_conf_answers_the_same(tmp_path: Path) -> None:
     """docker/gunicorn.conf.py and cds_service.wsgi:app, as the image's ENTRYPOINT runs them."""
@@ -354,3 +384,36 @@ def test_the_containers_gunicorn_conf_answers_the_same(tmp_path: Path) -> None:
         assert response.json()["resourceType"] == "OperationOutcome"
     finally:
         stop(process)
+
+
+@pytest.mark.slow
+def test_stalled_bodies_are_dropped_and_do_not_hold_every_thread() -> None:
+    """QA 12 #5: connections that send headers and part of a body, then nothing, held a worker
+    thread each until the client closed them; threads + 1 of them stopped the service."""
+    env = {"ALP_CDS_DEV_MODE": "true", "ALP_CDS_WORKERS": "1", "ALP_CDS_THREADS": "2"}
+    with served(env) as (base, _):
+        host, port = base.removeprefix("http://").split(":")
+        stalled = []
+        started = time.monotonic()
+        for _ in range(3):  # one more than the threads
+            sock = socket.create_connection((host, int(port)), timeout=60)
+            sock.sendall(
+                f"POST {SERVICE} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+                '{"a":'.encode()
+            )
+            stalled.append(sock)
+        time.sleep(1)  # every stalled request is in a thread, reading its body
+        try:
+            health = requests.get(base + "/healthz", timeout=40)
+            assert health.status_code == 200
+            assert time.monotonic() - started < READ_TIMEOUT_SECONDS * 2 + 10
+            for sock in stalled:  # each answered and closed, or closed, by the server
+                raw = b""
+                while chunk := sock.recv(65536):
+                    raw += chunk
+                assert raw == b"" or raw.startswith(b"HTTP/1.1 400 "), raw[:200]
+            assert time.monotonic() - started < READ_TIMEOUT_SECONDS * 3 + 10
+        finally:
+            for sock in stalled:
+                sock.close()

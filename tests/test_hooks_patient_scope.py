@@ -143,3 +143,29 @@ def test_a_bundle_evaluated_offline_keeps_to_its_patient(app: Flask) -> None:
     answer = evaluate_document(app.extensions["alp_cds"].services, bundle)
     [card] = answer.body["cards"]
     assert "312 U/L" in card["summary"]
+
+
+@pytest.mark.parametrize(
+    ("scoped", "status"), [("pt-other", 400), ("pt-1", 200), ("Patient/pt-1", 200)]
+)
+def test_a_token_scoped_to_another_patient_is_refused(
+    client: FlaskClient, scoped: str, status: int
+) -> None:
+    """QA 12 #14: fhirAuthorization.patient naming another patient than context.patientId was
+    accepted silently, and the token used to fetch this patient's data."""
+    body = sign_request([alp(312)], full_prefetch())
+    body["fhirServer"] = "https://fhir.example.org/r4"
+    body["fhirAuthorization"] = {
+        "access_token": "SECRET-ABC",
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "patient/*.read",
+        "subject": "alp-cds",
+        "patient": scoped,
+    }
+    response = client.post(SIGN, json=body)
+    assert response.status_code == status, response.get_json()
+    if status == 400:
+        [issue] = response.get_json()["issue"]
+        assert issue["expression"] == ["$.fhirAuthorization.patient"]
+        assert "pt-other" not in response.get_data(as_text=True)

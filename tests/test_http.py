@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from gunicorn.http.errors import ChunkMissingTerminator, InvalidChunkSize, NoMoreData
 
 from cds_service.hooks.feedback import MemoryFeedbackSink
 from tests.support.fhir import alp, full_prefetch, observation, sign_request
@@ -50,6 +51,37 @@ def test_invalid_json_is_400(client: FlaskClient) -> None:
     response = client.post(SERVICE, data='{"hook": ', content_type="application/json")
     assert response.status_code == 400
     assert "not valid JSON" in issues(response)[0]["diagnostics"]
+
+
+@pytest.mark.parametrize(
+    ("escape", "refused"),
+    [
+        ("\\u0000", True),
+        ("\\b", True),
+        ("\\u001F", True),
+        ("\\ud800", True),
+        ("\\udc00x", True),
+        ("\\n\\t\\r\\u0009", False),
+        ("\\ud83d\\ude00", False),  # a surrogate pair: one character
+        ("\\\\u0000", False),  # an escaped backslash, then the text u0000
+    ],
+)
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_control_characters_and_lone_surrogates_are_refused_with_their_path(
+    client: FlaskClient, escape: str, refused: bool, encoding: str
+) -> None:
+    """Read as orjson reads UTF-8, and as the standard library's fallback reads UTF-16."""
+    text = json.dumps(sign_request([alp(312, ident="alp-marker")], full_prefetch()))
+    text = text.replace("alp-marker", f"alp{escape}", 1)
+    assert escape in text
+    response = client.post(SERVICE, data=text.encode(encoding), content_type="application/json")
+    if not refused:
+        assert response.status_code == 200
+        return
+    assert response.status_code == 400
+    [issue] = issues(response)
+    assert issue["expression"] == ["$.context.results.entry[0].resource.id"]
+    assert "surrogate" in issue["diagnostics"] or "control character" in issue["diagnostics"]
 
 
 def test_wrong_content_type_is_415(client: FlaskClient) -> None:
@@ -123,6 +155,45 @@ def test_a_chunked_body_over_the_limit_is_413(make_app: Callable[..., Flask]) ->
         environ_overrides={"wsgi.input_terminated": True},
     )
     assert response.status_code == 413
+
+
+class _BrokenBody:
+    """A body stream that fails as gunicorn's does mid-read."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def read(self, *_: Any) -> bytes:
+        raise self.error
+
+    readline = read
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        InvalidChunkSize(b"ZZ"),
+        ChunkMissingTerminator(b"xx"),
+        NoMoreData(b""),
+        TimeoutError("timed out"),
+        ConnectionResetError(),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+@pytest.mark.parametrize("chunked", [True, False])
+def test_a_body_that_cannot_be_read_is_a_json_400(
+    client: FlaskClient, error: Exception, chunked: bool
+) -> None:
+    """A malformed chunked body (QA 12 #6: chunk size `ZZ`) was a 500."""
+    environ: dict[str, Any] = {"wsgi.input": _BrokenBody(error)}
+    if chunked:  # what gunicorn sets for a chunked body with no Content-Length
+        environ.update({"wsgi.input_terminated": True, "HTTP_TRANSFER_ENCODING": "chunked"})
+    else:
+        environ["CONTENT_LENGTH"] = "100"
+    response = client.post(SERVICE, content_type="application/json", environ_overrides=environ)
+    assert response.status_code == 400
+    assert issues(response)[0]["diagnostics"] == "malformed request body"
+    assert "ZZ" not in response.get_data(as_text=True)
 
 
 def test_an_empty_body_is_400(client: FlaskClient) -> None:

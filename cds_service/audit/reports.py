@@ -15,7 +15,8 @@ import csv
 import io
 import json
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -43,17 +44,52 @@ def _when(row: Any) -> tuple[datetime, int]:
     return moment, int(row.id)
 
 
-def _reason_labels(row: Any) -> list[str]:
-    """Each reason given (Epic may give several), as a reviewer reads it."""
+COMMENT_ONLY = "(comment only)"
+NO_REASON = "(no reason given)"
+
+
+@dataclass(frozen=True)
+class ReasonNames:
+    """The displays of the service's own override reasons (the knowledge base's table), for
+    a reason sent as its code alone (the CDS Hooks sandbox sends code and system only)."""
+
+    system: str
+    displays: Mapping[str, str]
+
+    def display(self, system: Any, code: Any) -> str | None:
+        if not isinstance(code, str) or system not in (None, "", self.system):
+            return None
+        return self.displays.get(code)
+
+
+def _reason_label(
+    system: Any, code: Any, display: Any, comment: Any, names: ReasonNames | None
+) -> str:
+    known = names.display(system, code) if names is not None else None
+    if display or known or code:
+        return str(display or known or code)
+    return COMMENT_ONLY if comment else NO_REASON
+
+
+def _reason_labels(row: Any, names: ReasonNames | None = None) -> list[str]:
+    """Each reason given (Epic may give several), as a reviewer reads it: its display, else the
+    display of the service's own code, else the code; "(comment only)" for a comment without a
+    reason, "(no reason given)" for neither (a dismissal with nothing said)."""
     labels = [
-        r.get("display") or r.get("code") or "(comment only)"
+        _reason_label(r.get("system"), r.get("code"), r.get("display"), r.get("comment"), names)
         for r in row.override_reasons or ()
         if isinstance(r, dict)
     ]
-    return labels or [row.override_display or row.override_code or "(comment only)"]
+    comment = getattr(row, "override_comment", None)
+    flat = _reason_label(
+        row.override_system, row.override_code, row.override_display, comment, names
+    )
+    return labels or [flat]
 
 
-def rule_report(engine: Engine, since: datetime | None = None) -> dict[str, Any]:
+def rule_report(
+    engine: Engine, since: datetime | None = None, names: ReasonNames | None = None
+) -> dict[str, Any]:
     inv, cards, outcomes, fb = (
         schema.invocations,
         schema.cards,
@@ -95,9 +131,11 @@ def rule_report(engine: Engine, since: datetime | None = None) -> dict[str, Any]
                 fb.c.card_uuid,
                 fb.c.outcome,
                 fb.c.outcome_timestamp,
+                fb.c.override_system,
                 fb.c.override_code,
                 fb.c.override_display,
                 fb.c.override_reasons,
+                fb.c.override_comment,
             )
             .join(cards, cards.c.card_uuid == fb.c.card_uuid)
             .join(inv, inv.c.record_id == cards.c.record_id)
@@ -108,7 +146,7 @@ def rule_report(engine: Engine, since: datetime | None = None) -> dict[str, Any]
                 final[row.card_uuid] = row
         for card_uuid, row in final.items():
             if row.outcome == "overridden":
-                for reason in _reason_labels(row):
+                for reason in _reason_labels(row, names):
                     rules[card_rule[card_uuid]]["override_reasons"][reason] += 1
         for card_uuid, rule_id in card_rule.items():
             given = final.get(card_uuid)
@@ -485,7 +523,10 @@ def rule_daily(
 
 
 def latest_feedback(
-    engine: Engine, since: datetime, rules: Sequence[str] | None = None
+    engine: Engine,
+    since: datetime,
+    rules: Sequence[str] | None = None,
+    names: ReasonNames | None = None,
 ) -> list[dict[str, Any]]:
     """One row per card with feedback in the period: its final outcome, chosen as `rule_report`
     chooses it (the latest by outcomeTimestamp, then the one received last), with the override
@@ -527,7 +568,7 @@ def latest_feedback(
         item["received_at"] = _utc(item["received_at"])
         item["invoked_at"] = _utc(item["invoked_at"])
         item["day"] = item["invoked_at"].date().isoformat()
-        item["reasons"] = _reason_labels(row) if row.outcome == "overridden" else []
+        item["reasons"] = _reason_labels(row, names) if row.outcome == "overridden" else []
         found.append(item)
     return sorted(found, key=lambda r: (r["received_at"], r["id"]), reverse=True)
 
@@ -589,9 +630,9 @@ def search_invocations(
         query = query.where(inv.c.hook_instance == hook_instance)
     if day:
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        query = query.where(
-            inv.c.received_at >= start, inv.c.received_at < start + timedelta(days=1)
-        )
+        query = query.where(inv.c.received_at >= start)
+        if day < date.max:  # the next day of 9999-12-31 is past datetime's range: no bound
+            query = query.where(inv.c.received_at < start + timedelta(days=1))
     if rules:
         fired = select(outcomes.c.record_id).where(
             outcomes.c.rule_id.in_(rules), outcomes.c.fired.is_(True)

@@ -90,6 +90,8 @@ feedback = Table(
     # and the fields the service does not interpret, so no feedback is silently dropped.
     Column("override_reasons", JSON),
     Column("extra", JSON),
+    # 0004: who sent it (the JWT's iss; NULL in development mode and for rows stored before).
+    Column("issuer", String(512)),
     UniqueConstraint("card_uuid", "outcome", "outcome_timestamp", name="uq_feedback_once"),
 )
 

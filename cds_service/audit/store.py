@@ -72,9 +72,15 @@ JSON_CODEC: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer"
 
 
 def make_engine(url: str) -> Engine:
+    """The audit store's engine. `hide_parameters`: SQLAlchemy's errors otherwise quote the
+    values of the failed statement (`[parameters: ...]`), and those are patient references,
+    resource ids and comments; every error the store logs would carry them into the log."""
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **JSON_CODEC
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,
+            **JSON_CODEC,
         )
 
         @event.listens_for(engine, "connect")
@@ -87,7 +93,14 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **JSON_CODEC)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        hide_parameters=True,
+        **JSON_CODEC,
+    )
 
 
 class AuditStore:
@@ -179,7 +192,11 @@ class AuditStore:
         try:
             self.store_record(item["record"])
         except OUTAGE:
-            log.error("audit store and spool both unavailable; record %s lost", item["record"])
+            # The record id only: the record holds patient references and the decision trace.
+            log.error(
+                "audit store and spool both unavailable; record %s lost",
+                item["record"].get("record_id"),
+            )
         except Exception:
             log.exception("audit store refused a record; kept aside")
             self.spool.reject(item)
@@ -446,12 +463,15 @@ class AuditStore:
         return "stored" if result.stored else "duplicate"
 
     def _feedback_refusal(self, conn: Connection, item: FeedbackItem) -> str | None:
+        cards, invocations = schema.cards, schema.invocations
         card = conn.execute(
-            select(schema.cards.c.suggestions, schema.cards.c.service_id).where(
-                schema.cards.c.card_uuid == item.card
-            )
+            select(cards.c.suggestions, cards.c.service_id, invocations.c.issuer)
+            .join(invocations, invocations.c.record_id == cards.c.record_id)
+            .where(cards.c.card_uuid == item.card)
         ).first()
-        if card is None:
+        # A card issued to another issuer (another EHR or tenant) is answered as unknown: one
+        # client may not set the outcome of another's cards, nor learn that they exist.
+        if card is None or (item.issuer_known and card.issuer != item.issuer):
             return f"card {item.card!r}{NOT_ISSUED}"
         if card.service_id and card.service_id != item.service_id:
             return f"card {item.card!r} was issued by another service"
@@ -482,6 +502,7 @@ class AuditStore:
             "received_at": received_at,
             "override_reasons": [r.to_json() for r in item.override_reasons] or None,
             "extra": dict(item.extra) if item.extra else None,
+            "issuer": item.issuer,
         }
         dialect = conn.dialect.name
         if dialect == "postgresql":

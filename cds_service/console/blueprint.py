@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response as Reply
 
 from cds_service.audit import reports
 from cds_service.console import impact, views
-from cds_service.console.access import record_access
+from cds_service.console.access import UNFIT, record_access
 from cds_service.console.auth import (
     LOGIN_COOKIE,
     LOGIN_FORM_SECONDS,
@@ -191,6 +191,18 @@ def create_console_blueprint(settings: Settings, kb: KnowledgeBase, engine: Engi
         if isinstance(principal, Reply):
             return principal
         g.console_principal = principal
+        # A NUL in an address (`?rule=%00`, `/rules/a%00b`) reached the audit store's queries
+        # and failed them on PostgreSQL (a 500, or a 503 when the view could not be recorded).
+        if UNFIT.search(request.path) or any(
+            UNFIT.search(key) or UNFIT.search(value)
+            for key, value in request.args.items(multi=True)
+        ):
+            return page(
+                "message.html",
+                400,
+                title="Not a valid address",
+                message="The address holds a control character; no page has one.",
+            )
         return None
 
     @bp.after_request

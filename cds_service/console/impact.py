@@ -490,4 +490,9 @@ def parse_since(text: str, now: datetime) -> datetime:
             raise ValueError("expected from 1d to 3660d")
         return now - timedelta(days=days)
     parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:
+        parsed.astimezone(UTC)  # compared in UTC: an offset can push it out of range
+    except OverflowError:
+        raise ValueError("the date is out of range") from None
+    return parsed

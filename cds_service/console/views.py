@@ -184,7 +184,7 @@ def rule_activity(
                 target.fired += counts["fired"]
                 target.shown += counts["shown"]
     if feedback is None:
-        feedback = reports.latest_feedback(engine, span.since, rules)
+        feedback = reports.latest_feedback(engine, span.since, rules, reason_names(index.kb))
     for item in feedback:
         rule = index.canonical(item["rule_id"])
         for target in (activity.totals[rule], activity.by_bucket[rule][span.bucket(item["day"])]):
@@ -197,7 +197,12 @@ def rule_activity(
 
 def override_reasons(item: Mapping[str, Any]) -> list[str]:
     """Every reason given with an override (Epic may send several), as `rule_report` names them."""
-    return [str(r) for r in item.get("reasons") or ["(comment only)"]]
+    return [str(r) for r in item.get("reasons") or [reports.NO_REASON]]
+
+
+def reason_names(kb: KnowledgeBase) -> reports.ReasonNames:
+    """The knowledge base's override-reason table, to name a reason sent as its code alone."""
+    return reports.ReasonNames(kb.override_system, kb.override_reasons)
 
 
 def overview(engine: Engine, kb: KnowledgeBase, span: Period) -> dict[str, Any]:
@@ -205,7 +210,7 @@ def overview(engine: Engine, kb: KnowledgeBase, span: Period) -> dict[str, Any]:
     days = span.day_labels()
     activity = reports.daily_activity(engine, span.since)
     latency = reports.daily_latency(engine, span.since)
-    feedback = reports.latest_feedback(engine, span.since)
+    feedback = reports.latest_feedback(engine, span.since, names=reason_names(kb))
     rules = rule_activity(engine, index, span, feedback=feedback)
     figures = []
 
@@ -411,7 +416,7 @@ def rule_page(engine: Engine, kb: KnowledgeBase, rule_id: str, span: Period) -> 
     canonical = index.canonical(rule_id)
     known = index.rule(canonical)
     aliases = index.aliases(canonical)
-    feedback = reports.latest_feedback(engine, span.since, aliases)
+    feedback = reports.latest_feedback(engine, span.since, aliases, reason_names(kb))
     activity = rule_activity(engine, index, span, aliases, feedback)
     buckets = span.buckets()
     counts = [activity.by_bucket[canonical].get(b, RuleCounts()) for b in buckets]
@@ -501,6 +506,12 @@ def invocation_page(engine: Engine, hook_instance: str) -> list[dict[str, Any]]:
     for record in records:
         by_card: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for item in record["feedback"]:
+            # The timestamp as the client wrote it, kept when it was normalised to UTC: shown
+            # beside the timestamp, not among the fields the service does not interpret.
+            extra = dict(item.get("extra") or {})
+            sent = extra.pop("outcomeTimestamp", None)
+            item["sent_timestamp"] = sent if isinstance(sent, str) else None
+            item["extra"] = extra or None
             by_card[item["card_uuid"]].append(item)
         for card in record["cards"]:
             card["feedback"] = sorted(

@@ -186,7 +186,13 @@ class FhirClient:
                 if watch.expired:  # cut mid-body: what was read is not the whole answer
                     raise FhirTimeout(f"deadline passed reading {self._display(url)}")
         try:
-            decoded = strict_json.loads(body)
+            # The audit record keeps resource ids and texts: a string it could not store
+            # makes the response unusable, like one that is not JSON.
+            decoded = strict_json.loads_text(body)
+        except strict_json.UnfitText:
+            raise FhirInvalidResponse(
+                f"a string with a control character or lone surrogate: GET {self._display(url)}"
+            ) from None
         except (ValueError, RecursionError):
             raise FhirInvalidResponse(f"not JSON: GET {self._display(url)}") from None
         if not isinstance(decoded, dict) or not isinstance(decoded.get("resourceType"), str):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, Flask, Request, Response, current_app, g, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 from werkzeug.wsgi import get_input_stream
 
 from cds_service import strict_json
@@ -48,6 +48,9 @@ class HookRuntime:
     invocation_sink: InvocationSink = field(default_factory=NullInvocationSink)
     max_json_depth: int = 64
     max_bundle_entries: int = 20_000
+    unreadable_body: tuple[type[Exception], ...] = (OSError,)
+    """What reading the body raises when the client sent it wrong or went away: the socket's
+    errors, and the server's own (gunicorn's bad-chunk errors), named by the composition."""
     pipeline: Pipeline = field(init=False)
 
     def __post_init__(self) -> None:
@@ -82,6 +85,18 @@ def _json_body() -> bytes:
     mimetype = request.mimetype or ""
     if mimetype not in JSON_TYPES and not mimetype.endswith("+json"):
         raise CdsError.simple(415, "not-supported", "Content-Type must be application/json")
+    unreadable: tuple[type[Exception], ...] = (ClientDisconnected, *runtime().unreadable_body)
+    try:
+        return _read_body()
+    except unreadable as exc:
+        # A chunk size that is not hexadecimal, a missing chunk terminator, a body cut short
+        # or a read timeout: the client's fault, never a 500 (the class name only is logged;
+        # gunicorn's message can quote the request).
+        log.info("request body unreadable: %s", type(exc).__name__)
+        raise CdsError.simple(400, "invalid", "malformed request body") from None
+
+
+def _read_body() -> bytes:
     limit = request.max_content_length
     if request.content_length is None and limit is not None:
         # A chunked body has no Content-Length; werkzeug would silently truncate it at the
@@ -162,12 +177,13 @@ def create_blueprint() -> Blueprint:
 
     @bp.post("/cds-services/<service_id>/feedback")
     def feedback(service_id: str) -> Response:
-        def work(_: Invocation) -> Response:
-            _authenticated()
+        def work(invocation: Invocation) -> Response:
+            auth = _authenticated()
+            _note_auth(invocation, auth)
             _service(service_id)
             body = runtime().pipeline.parse(_json_body())
             check(schema("cds-feedback"), body, "$")
-            items = parse_feedback(service_id, body)
+            items = parse_feedback(service_id, body, issuer=invocation.issuer)
             result = runtime().feedback_sink.record(items)
             if result.rejected:
                 issues = [

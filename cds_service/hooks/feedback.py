@@ -1,8 +1,9 @@
 """Feedback items and the sink interface that stores them.
 
 CDS Hooks 2.0.1 defines the body but no response; feedback may repeat and arrive in batches, so
-sinks must be idempotent on (card, outcome, outcomeTimestamp). The audit store implements the
-same protocol with durable storage.
+sinks must be idempotent on (card, outcome, outcomeTimestamp), the timestamp taken as the instant
+it names (normalised to UTC text; the text as sent is kept in `extra` when it differs). The
+audit store implements the same protocol with durable storage.
 
 Clients say why a card was overridden in two shapes, and both are kept:
 - CDS Hooks 2.0.1 (and the CDS Hooks sandbox): `overrideReason` {`reason`: Coding,
@@ -14,7 +15,8 @@ kept in `extra`, keyed by its path, so nothing a client sends is silently droppe
 Card and suggestion uuids are matched case-insensitively (RFC 9562: hex digits are
 case-insensitive on input; the service issues them in lower case), and `outcomeTimestamp` must be
 a real RFC 3339 date-time, not only look like one: a batch is stored whole or not at all, so one
-impossible date refuses the batch (400) instead of being stored and never counting.
+impossible date refuses the batch (400) instead of being stored and never counting; so does one
+more than a day ahead of the service's clock (the latest answer is a card's final one).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from cds_service.hooks.errors import CdsError, Issue
@@ -43,6 +45,10 @@ ITEM_FIELDS = frozenset(
 REASON_FIELDS = frozenset({"reason", "userComment"})
 CODING_FIELDS = frozenset({"system", "code", "display"})
 MAX_EXTRA_CHARS = 16_384
+# How far ahead of the service's clock an outcomeTimestamp may be (clocks drift; a day is
+# generous). The latest answer is a card's final one, so a timestamp years ahead would fix the
+# outcome of its card for those years.
+MAX_FUTURE = timedelta(days=1)
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 # What the feedback schema's pattern lets through, split into its fields.
 _RFC3339 = re.compile(
@@ -70,6 +76,16 @@ def outcome_moment(value: str) -> datetime:
     if second == 60:
         text = f"{text[:17]}59.999999{text[17 + 2 + len(match[7] or '') :]}"
     return datetime.fromisoformat(text)  # ValueError for a day, hour or offset out of range
+
+
+def normalised_timestamp(value: str) -> str:
+    """The instant an RFC 3339 date-time names, written one way: UTC, `Z`, fraction only when
+    there is one (`2026-11-30T23:00:03+01:00` and `2026-11-30T22:00:03.000Z` are both
+    `2026-11-30T22:00:03Z`). Feedback is deduplicated on this text, so a client that writes
+    the same moment differently on a retry stores it once."""
+    moment = outcome_moment(value).astimezone(UTC)
+    fraction = f".{moment.microsecond:06d}".rstrip("0") if moment.microsecond else ""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
 
 
 @dataclass(frozen=True)
@@ -115,6 +131,12 @@ class FeedbackItem:
     extra: Mapping[str, Any] | None = None
     """Fields the service does not interpret, by path (`extension`, `overrideReasons[0].x`,
     `$.extension` for the request body's own), so that none is lost."""
+    issuer: str | None = None
+    """Who sent it: the JWT's `iss`; None in development mode (no JWT). Feedback is taken only
+    from the issuer of the call that produced the card."""
+    issuer_known: bool = True
+    """False for feedback spooled by a version that did not record the sender: it was checked
+    then as it is now, bar the issuer, and is not refused for want of one on replay."""
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -132,7 +154,11 @@ class FeedbackItem:
 
     @classmethod
     def parse(
-        cls, service_id: str, item: Mapping[str, Any], body_extra: Mapping[str, Any] | None = None
+        cls,
+        service_id: str,
+        item: Mapping[str, Any],
+        body_extra: Mapping[str, Any] | None = None,
+        issuer: str | None = None,
     ) -> FeedbackItem:
         """Build from an item that already passed the feedback schema."""
         extra: dict[str, Any] = dict(body_extra or {})
@@ -155,16 +181,20 @@ class FeedbackItem:
             extra.update(
                 (f"acceptedSuggestions[{index}].{k}", v) for k, v in accepted.items() if k != "id"
             )
+        timestamp = normalised_timestamp(item["outcomeTimestamp"])
+        if timestamp != item["outcomeTimestamp"]:
+            extra["outcomeTimestamp"] = item["outcomeTimestamp"]  # as sent, for the record
         return cls(
             service_id=service_id,
             card=canonical_uuid(item["card"]),
             outcome=item["outcome"],
-            outcome_timestamp=item["outcomeTimestamp"],
+            outcome_timestamp=timestamp,
             accepted_suggestions=tuple(
                 canonical_uuid(s["id"]) for s in item.get("acceptedSuggestions") or ()
             ),
             override_reasons=tuple(reasons),
             extra=_bounded(extra) if extra else None,
+            issuer=issuer,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -179,6 +209,7 @@ class FeedbackItem:
                 {"reason": r.reason, "comment": r.comment} for r in self.override_reasons
             ],
             "extra": self.extra,
+            "issuer": self.issuer,
         }
 
     @classmethod
@@ -199,24 +230,36 @@ class FeedbackItem:
             accepted_suggestions=tuple(fields.get("accepted_suggestions") or ()),
             override_reasons=reasons,
             extra=fields.get("extra"),
+            issuer=fields.get("issuer"),
+            issuer_known="issuer" in fields,
         )
 
 
-def parse_feedback(service_id: str, body: Mapping[str, Any]) -> list[FeedbackItem]:
+def parse_feedback(
+    service_id: str,
+    body: Mapping[str, Any],
+    now: datetime | None = None,
+    issuer: str | None = None,
+) -> list[FeedbackItem]:
     """Every item of a feedback body that passed the schema; the body's own unknown fields go
     into each item's `extra` as `$.<name>`. A CdsError (400) for an outcomeTimestamp that is no
-    real moment: the schema checks its form only."""
+    real moment (the schema checks its form only) or is more than MAX_FUTURE after `now`."""
+    latest = (now or datetime.now(UTC)) + MAX_FUTURE
     issues = []
     for index, item in enumerate(body["feedback"]):
+        where = f"$.feedback[{index}].outcomeTimestamp"
         try:
-            outcome_moment(item["outcomeTimestamp"])
-        except ValueError:
-            where = f"$.feedback[{index}].outcomeTimestamp"
+            moment = outcome_moment(item["outcomeTimestamp"])
+            moment.astimezone(UTC)  # 0001-01-01T00:00:00+01:00 has no instant in range
+        except (ValueError, OverflowError):
             issues.append(Issue("invalid", "is not a valid RFC 3339 date-time", expression=where))
+            continue
+        if moment > latest:
+            issues.append(Issue("invalid", "is more than a day in the future", expression=where))
     if issues:
         raise refused(issues, len(body["feedback"]))
     body_extra = {f"$.{k}": v for k, v in body.items() if k != "feedback"}
-    return [FeedbackItem.parse(service_id, item, body_extra) for item in body["feedback"]]
+    return [FeedbackItem.parse(service_id, item, body_extra, issuer) for item in body["feedback"]]
 
 
 def refused(issues: list[Issue], batch_size: int) -> CdsError:

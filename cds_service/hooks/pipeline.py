@@ -201,6 +201,18 @@ class Pipeline:
                 "the context holds a resource about another patient than context.patientId",
                 foreign[0],
             )
+        # The token is scoped to one patient (CDS Hooks 2.0: fhirAuthorization.patient): one for
+        # another patient than the context's is a wrong-patient risk, never a detail to pass
+        # over. A `Patient/` prefix is read as the same id.
+        scoped = (body.get("fhirAuthorization") or {}).get("patient")
+        if (
+            isinstance(scoped, str)
+            and isinstance(patient, str)
+            and scoped.removeprefix("Patient/") != patient
+        ):
+            raise bad_request(
+                "fhirAuthorization.patient is not context.patientId", "$.fhirAuthorization.patient"
+            )
         return HookRequest.parse(service.id, body, auth)
 
     def resolve(self, service: ServiceDeclaration, request: HookRequest) -> ResolvedData:

@@ -150,9 +150,14 @@ def check(validator: Draft202012Validator, instance: Any, root: str) -> None:
 
 def decode_json(body: bytes) -> Any:
     try:
-        return strict_json.loads(body)
+        return strict_json.loads_text(body)
     except RecursionError:
         raise bad_request("JSON nested too deeply") from None
+    except strict_json.UnfitText as unfit:
+        # Refused whole, before anything is answered or stored: the audit store could not keep
+        # such a string (PostgreSQL refuses NUL, UTF-8 cannot encode a lone surrogate), and an
+        # answered call must never go unrecorded. The path only, never the string.
+        raise bad_request(f"the body contains {unfit.what}", unfit.path) from None
     except (ValueError, UnicodeDecodeError) as exc:
         position = f" at position {exc.pos}" if isinstance(exc, json.JSONDecodeError) else ""
         raise bad_request(f"the body is not valid JSON{position}") from None
