@@ -48,14 +48,16 @@ class UnfitText(ValueError):
         self.what = what
 
 
-# Escapes that can put an unfit character into a decoded string: \u0000-\u001f other than
-# tab, LF and CR, \b and \f, and any surrogate escape (a pair is fine; the walk decides).
-# An escaped backslash is matched as a whole, so `\\u0000` (a backslash, then "u0000") is not.
-_SUSPECT_ESCAPE = re.compile(rb"\\(?:u00[01][0-9a-fA-F]|u[dD][89a-fA-F][0-9a-fA-F]{2}|[bf])|\\\\")
-# Characters refused in any string: C0 controls but tab, LF and CR (FHIR R4 datatypes, string:
-# they SHOULD NOT occur; PostgreSQL text cannot hold NUL) and lone surrogates (not Unicode
-# scalar values: RFC 8259 section 8.2, I-JSON RFC 7493 section 2.1; no UTF-8 can encode them).
-_UNFIT_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+# Escapes that can put an unfit character into a decoded string: \u0000 and any surrogate
+# escape (a pair is fine; the walk decides). An escaped backslash is matched as a whole, so
+# `\\u0000` (a backslash, then "u0000") is not.
+_SUSPECT_ESCAPE = re.compile(rb"\\(?:u0000|u[dD][89a-fA-F][0-9a-fA-F]{2})|\\\\")
+# Characters refused in any string: NUL (PostgreSQL text cannot hold it, so the call could not
+# be audited) and lone surrogates (not Unicode scalar values: RFC 8259 section 8.2, I-JSON RFC
+# 7493 section 2.1; no UTF-8 can encode them). Other C0 controls are kept: FHIR R4 says strings
+# SHOULD NOT hold them, not SHALL NOT, both stores keep them, and refusing a call for a stray
+# control character in an old note would cost the patient the whole answer.
+_UNFIT_CHAR = re.compile("[\x00\ud800-\udfff]")
 
 
 def _what(text: str) -> str:
@@ -67,8 +69,8 @@ def _what(text: str) -> str:
 
 
 def unfit_text(value: Any, path: str = "$") -> UnfitText | None:
-    """The first string (key or value) of a decoded document holding a control character other
-    than tab, LF or CR, or a lone surrogate; None when there is none."""
+    """The first string (key or value) of a decoded document holding a NUL or a lone surrogate;
+    None when there is none."""
     stack: list[tuple[str, Any]] = [(path, value)]
     while stack:
         where, node = stack.pop()

@@ -234,6 +234,21 @@ def test_a_lone_surrogate_or_nul_in_a_call_is_a_400_and_nothing_is_half_stored(
     assert not store.spool.rejected.exists()
 
 
+def test_another_control_character_is_answered_and_stored(
+    client: FlaskClient, store: AuditStore, engine: Engine
+) -> None:
+    # FHIR strings SHOULD NOT hold C0 controls, but one in a record must not cost the patient
+    # the answer: both stores keep it (only NUL is refused, above).
+    body = sign_request([alp(312, ident="pvo\u001falp")], full_prefetch())
+    response = _post_text(client, SERVICE, body)
+    assert response.status_code == 200
+    assert response.get_json()["cards"]
+    store.flush()
+    [record] = rows(engine, schema.invocations)
+    assert record["status"] == 200
+    assert rows(engine, schema.cards)
+
+
 @pytest.mark.parametrize("field", ["userComment", "extension"])
 @pytest.mark.parametrize("text", ["x\udc00y", "nul\u0000here"])
 def test_a_lone_surrogate_or_nul_in_feedback_is_a_400_and_nothing_is_stored(

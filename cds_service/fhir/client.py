@@ -191,7 +191,7 @@ class FhirClient:
             decoded = strict_json.loads_text(body)
         except strict_json.UnfitText:
             raise FhirInvalidResponse(
-                f"a string with a control character or lone surrogate: GET {self._display(url)}"
+                f"a string with a NUL or a lone surrogate: GET {self._display(url)}"
             ) from None
         except (ValueError, RecursionError):
             raise FhirInvalidResponse(f"not JSON: GET {self._display(url)}") from None
