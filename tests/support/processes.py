@@ -3,9 +3,11 @@ cut a backing server off (a database or Redis "going away" without touching the 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -27,11 +29,24 @@ def free_port() -> int:
         return port
 
 
+_DATA_DIRS: list[str] = []
+
+
+@atexit.register
+def _remove_data_dirs() -> None:
+    # Each served process had a private data folder; they were left in /tmp, one per run.
+    for folder in _DATA_DIRS:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def alp_cds(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """Run the CLI with a clean ALP_CDS_* environment and a private data folder."""
+    """Run the CLI with a clean ALP_CDS_* environment and a private data folder (removed when
+    the test run ends) unless `env` names one."""
     command = [sys.executable, "-m", "cds_service.cli", *args]
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("ALP_CDS_", "PROMETHEUS_"))}
-    clean["ALP_CDS_DATA_DIR"] = tempfile.mkdtemp(prefix="alp-cds-proc-")
+    if "ALP_CDS_DATA_DIR" not in (env or {}):
+        clean["ALP_CDS_DATA_DIR"] = tempfile.mkdtemp(prefix="alp-cds-proc-")
+        _DATA_DIRS.append(clean["ALP_CDS_DATA_DIR"])
     return subprocess.Popen(
         command,
         env={**clean, **(env or {})},
