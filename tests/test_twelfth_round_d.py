@@ -1,0 +1,102 @@
+"""Twelfth round, part D (2026-12-01): the twelfth review's liver, pregnancy and coding defects,
+each with the record that showed it (docs/rulebook.md, "Twelfth round, part D")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from tests.rules_helper import cards, fired
+from tests.support.fhir import alp, condition, ggt, observation
+
+DISPROPORTIONATE = "alp-high-acute-injury-disproportionate"
+HEPATOCELLULAR = "alp-high-liver-hepatocellular"
+
+
+# --- 1: shock recorded days before a massive aminotransferase rise is shock liver ----------
+
+
+def shock(
+    code: str = "R57.0", onset: str = "2026-11-18", text: str | None = None
+) -> dict[str, Any]:
+    entry = condition(code, onset=onset)
+    if text is not None:
+        entry["code"] = {"text": text}
+    return entry
+
+
+def heart_failure() -> dict[str, Any]:
+    entry = condition("I50.22", onset="2024-05-01")
+    entry["code"]["text"] = "Chronic systolic heart failure"
+    return entry
+
+
+def injury_labs(alt_value: float = 1600, ldh_value: float | None = 1500) -> list[dict[str, Any]]:
+    labs = [
+        alp(325, low=30, high=130),  # 2.5x
+        ggt(366, low=8, high=61),  # 6x
+        observation("1742-6", alt_value, low=7, high=40),
+        observation("1920-8", 2100, low=10, high=40),
+    ]
+    if ldh_value is not None:
+        labs.append(observation("2532-0", ldh_value, low=135, high=214))
+    return labs
+
+
+def test_cardiogenic_shock_then_alt_40x_is_shock_liver_not_a_hepatitis_work_up(
+    client: FlaskClient,
+) -> None:
+    # Review 12, 06: HFrEF, cardiogenic shock (R57.0) 2 days before, ALT 1600 (40x), AST
+    # 2100, LDH 1500, GGT 6x, ALP 2.5x: "hepatitis work-up" with HBsAg, ANA, SMA.
+    found = cards(client, injury_labs(), conditions=[heart_failure(), shock()])
+    assert fired(found) == [DISPROPORTIONATE]
+    card = found[0]
+    assert "shock liver" in card["summary"]
+    assert "No hepatitis serology" in card["detail"]
+    assert "HBsAg" not in card["detail"]
+    assert "cardiogenic shock, then aminotransferases" in card["detail"]
+    # Septic shock (R65.21), a cardiac arrest in words, and no LDH measured: the same.
+    for entry, ldh_value in (
+        (shock("R65.21"), 1500),
+        (shock(text="Out of hospital cardiac arrest"), 1500),
+        (shock(), None),
+    ):
+        found = cards(client, injury_labs(ldh_value=ldh_value), conditions=[heart_failure(), entry])
+        assert fired(found) == [DISPROPORTIONATE], entry
+
+
+def test_shock_liver_is_not_inferred_when_the_pattern_does_not_fit(client: FlaskClient) -> None:
+    # ALT/LDH 1.5 or more reads as viral or drug injury (Cassidy 1994): the work-up stays.
+    found = cards(client, injury_labs(ldh_value=900), conditions=[heart_failure(), shock()])
+    assert fired(found) == [HEPATOCELLULAR]
+    # Aminotransferases under 20x (ALT 600 = 15x, AST 2100 is 52x: use a lower AST).
+    labs = injury_labs(alt_value=600)
+    labs[3] = observation("1920-8", 700, low=10, high=40)  # 17.5x
+    assert fired(cards(client, labs, conditions=[heart_failure(), shock()])) == [HEPATOCELLULAR]
+    # Shock 10 days before the ALP: too long ago to be this injury's cause.
+    old = shock(onset="2026-11-10")
+    assert fired(cards(client, injury_labs(), conditions=[heart_failure(), old])) == [
+        HEPATOCELLULAR
+    ]
+    # Shock only on the differential, or "no shock" in words: not counted.
+    doubtful = condition("R57.0", onset="2026-11-18", verification="differential")
+    found = cards(client, injury_labs(), conditions=[heart_failure(), doubtful])
+    assert fired(found) == [HEPATOCELLULAR]
+    found = cards(
+        client, injury_labs(), conditions=[heart_failure(), shock(text="Hypotension, no shock")]
+    )
+    assert fired(found) == [HEPATOCELLULAR]
+
+
+def test_recent_shock_alone_is_never_a_finding_on_the_card(client: FlaskClient) -> None:
+    # A normal aminotransferase picture with shock recorded: the shock is not named as context
+    # nor counted as shock liver.
+    labs = [
+        alp(325, low=30, high=130),
+        ggt(366, low=8, high=61),
+        observation("1742-6", 30, low=7, high=40),
+    ]
+    for card in cards(client, labs, conditions=[shock()]):
+        assert "shock liver" not in card["summary"]
+        assert "cardiogenic shock" not in card["detail"]
