@@ -8,7 +8,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired
-from tests.support.fhir import alp, condition, ggt, observation
+from tests.support.fhir import alp, condition, ggt, observation, patient
 
 DISPROPORTIONATE = "alp-high-acute-injury-disproportionate"
 HEPATOCELLULAR = "alp-high-liver-hepatocellular"
@@ -100,3 +100,71 @@ def test_recent_shock_alone_is_never_a_finding_on_the_card(client: FlaskClient) 
     for card in cards(client, labs, conditions=[shock()]):
         assert "shock liver" not in card["summary"]
         assert "cardiogenic shock" not in card["detail"]
+
+
+# --- 2: an active pregnancy problem is not ended by arithmetic on a Z3A code's date --------
+
+PLACENTAL = "alp-high-pregnancy"
+MOTHER = patient(birth_date="1990-03-01", gender="female")
+
+
+def pregnancy_code(code: str, onset: str = "2026-04-10", text: str | None = None) -> dict[str, Any]:
+    entry = condition(code, onset=onset)
+    if text is not None:
+        entry["code"]["text"] = text
+    return entry
+
+
+def pregnancy_labs() -> list[dict[str, Any]]:
+    return [alp(320, low=30, high=130), ggt(12, low=5, high=36)]
+
+
+def test_an_active_third_trimester_problem_outweighs_a_z3a_dated_at_the_pregnancy_start(
+    client: FlaskClient,
+) -> None:
+    # Review 12, N04: Z34.03 and Z3A.34 both carry the pregnancy's onset (April); the Z3A
+    # date read as the day she was 34 weeks "ended" the pregnancy and bone ALP was ordered.
+    conditions = [pregnancy_code("Z34.03"), pregnancy_code("Z3A.34", text="34 weeks gestation")]
+    found = cards(client, pregnancy_labs(), conditions=conditions, pt=MOTHER)
+    assert fired(found) == [PLACENTAL]
+    assert "third trimester" in found[0]["summary"]
+    assert "bone" not in found[0]["summary"].lower()
+    # Any active pregnancy problem (supervision, unspecified trimester) keeps her pregnant.
+    conditions = [pregnancy_code("Z34.90"), pregnancy_code("Z3A.34")]
+    found = fired(cards(client, pregnancy_labs(), conditions=conditions, pt=MOTHER))
+    assert "alp-high-bone-source" not in found
+    assert any(rule.startswith("alp-high-pregnancy") for rule in found), found
+
+
+def test_a_recorded_delivery_or_a_lone_old_z3a_still_ends_the_pregnancy(
+    client: FlaskClient,
+) -> None:
+    # A delivery recorded after the codes ends the pregnancy, as before.
+    conditions = [
+        pregnancy_code("Z34.03"),
+        pregnancy_code("Z3A.34"),
+        condition("Z37.0", onset="2026-05-20"),
+    ]
+    found = fired(cards(client, pregnancy_labs(), conditions=conditions, pt=MOTHER))
+    assert PLACENTAL not in found
+    # A Z3A code alone, dated in April: past any term now, as before.
+    found = fired(cards(client, pregnancy_labs(), conditions=[pregnancy_code("Z3A.34")], pt=MOTHER))
+    assert PLACENTAL not in found
+
+
+def test_a_third_trimester_supervision_code_alone_means_placental_alp(
+    client: FlaskClient,
+) -> None:
+    # Review 12, N04c: only Z34.03: "weeks not known" and ALP isoenzymes. Z34.x3 and O09.x3
+    # name the third trimester (28 weeks or more).
+    for code in ("Z34.03", "Z34.83", "O09.513"):
+        found = cards(client, pregnancy_labs(), conditions=[pregnancy_code(code)], pt=MOTHER)
+        assert fired(found) == [PLACENTAL], code
+        assert "third trimester" in found[0]["summary"]
+    # The words too, on a local code.
+    local = condition("PREG3", system="urn:oid:1.2.3", onset="2026-10-01")
+    local["code"]["text"] = "Pregnancy, third trimester"
+    assert fired(cards(client, pregnancy_labs(), conditions=[local], pt=MOTHER)) == [PLACENTAL]
+    # A first-trimester supervision code is not the third.
+    found = cards(client, pregnancy_labs(), conditions=[pregnancy_code("Z34.01")], pt=MOTHER)
+    assert PLACENTAL not in fired(found)
