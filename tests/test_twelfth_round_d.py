@@ -168,3 +168,37 @@ def test_a_third_trimester_supervision_code_alone_means_placental_alp(
     # A first-trimester supervision code is not the third.
     found = cards(client, pregnancy_labs(), conditions=[pregnancy_code("Z34.01")], pt=MOTHER)
     assert PLACENTAL not in fired(found)
+
+
+# --- 4: PBC written in words --------------------------------------------------------------
+
+KNOWN = "alp-high-liver-known"
+
+
+def test_pbc_in_words_on_urso_is_known_pbc_not_a_new_work_up(client: FlaskClient) -> None:
+    # Review 12, N17: "h/o PBC - on urso since 2024", UDCA active, ALP 1.5x, GGT 2x: the new
+    # cholestasis card with "AMA for PBC".
+    labs = [alp(195, low=30, high=130), ggt(80, low=5, high=40)]
+    for text in (
+        "h/o PBC - on urso since 2024",
+        "Primary biliary cholangitis",
+        "primary biliary cirrhosis, stage 2",
+        "PBC/AIH overlap",
+    ):
+        entry = condition("LOCAL1", system="urn:oid:1.2.3", onset="2024-03-01")
+        entry["code"]["text"] = text
+        found = cards(client, labs, conditions=[entry])
+        assert fired(found) == [KNOWN], text
+        assert "anti-mitochondrial" not in found[0]["detail"].lower()
+    # A query, an exclusion or a negative AMA is not PBC; nor is "PBC" inside another word.
+    for text in (
+        "?PBC - awaiting AMA",
+        "PBC excluded",
+        "Cholestasis, AMA negative",
+        "no PBC on biopsy",
+        "Family history of PBC",
+        "PBCX trial participant",
+    ):
+        entry = condition("LOCAL1", system="urn:oid:1.2.3", onset="2024-03-01")
+        entry["code"]["text"] = text
+        assert KNOWN not in fired(cards(client, labs, conditions=[entry])), text
