@@ -5,10 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.rules_helper import cards, fired
-from tests.support.fhir import alp, condition, ggt, observation, patient
+from tests.rules_helper import cards, fired, suggested
+from tests.support.fhir import (
+    alp,
+    condition,
+    full_prefetch,
+    ggt,
+    observation,
+    patient,
+    sign_request,
+)
 
 DISPROPORTIONATE = "alp-high-acute-injury-disproportionate"
 HEPATOCELLULAR = "alp-high-liver-hepatocellular"
@@ -131,9 +140,9 @@ def test_an_active_third_trimester_problem_outweighs_a_z3a_dated_at_the_pregnanc
     assert "bone" not in found[0]["summary"].lower()
     # Any active pregnancy problem (supervision, unspecified trimester) keeps her pregnant.
     conditions = [pregnancy_code("Z34.90"), pregnancy_code("Z3A.34")]
-    found = fired(cards(client, pregnancy_labs(), conditions=conditions, pt=MOTHER))
-    assert "alp-high-bone-source" not in found
-    assert any(rule.startswith("alp-high-pregnancy") for rule in found), found
+    rules = fired(cards(client, pregnancy_labs(), conditions=conditions, pt=MOTHER))
+    assert "alp-high-bone-source" not in rules
+    assert any(rule.startswith("alp-high-pregnancy") for rule in rules), rules
 
 
 def test_a_recorded_delivery_or_a_lone_old_z3a_still_ends_the_pregnancy(
@@ -202,3 +211,80 @@ def test_pbc_in_words_on_urso_is_known_pbc_not_a_new_work_up(client: FlaskClient
         entry = condition("LOCAL1", system="urn:oid:1.2.3", onset="2024-03-01")
         entry["code"]["text"] = text
         assert KNOWN not in fired(cards(client, labs, conditions=[entry])), text
+
+
+# --- 3: ALP and GGT under local codes, read by their words ---------------------------------
+
+LIVER_SOURCE = "alp-high-liver-source"
+
+
+def local(code: str, text: str, value: float, **kwargs: Any) -> dict[str, Any]:
+    result = observation(code, value, unit="IU/L", ucum="[IU]/L", **kwargs)
+    result["code"] = {"coding": [{"system": "urn:oid:1.2.3.4.local", "code": code}], "text": text}
+    return result
+
+
+def trace_of(app: Flask, results: list[dict[str, Any]]) -> Any:
+    from cds_service.explain import evaluate_document
+
+    body = sign_request(results, full_prefetch())
+    return evaluate_document(app.extensions["alp_cds"].services, body).trace
+
+
+def test_an_alp_under_a_local_code_is_read_by_its_words_and_said_so(
+    client: FlaskClient, app: Flask
+) -> None:
+    # Review 12, N11: ALP sent as urn:oid:...|ALKP, text "ALK PHOS", 390 (3x), local GGT 260:
+    # no card and an empty trace.
+    labs = [
+        local("ALKP", "ALK PHOS", 390, low=30, high=130),
+        local("GGT1", "Gamma GT", 260, low=5, high=61),
+    ]
+    found = cards(client, labs)
+    assert fired(found) == [LIVER_SOURCE]
+    trace = trace_of(app, labs)
+    by_words = trace.evaluations[0].facts["results.by_words"].value
+    assert any("'alk phos' in \"ALK PHOS\"" in line for line in by_words)
+    assert any("'gamma gt' in \"Gamma GT\"" in line for line in by_words)
+    # Other common lab names too.
+    for text in ("Alkaline Phosphatase", "ALP (total)", "Alk. Phos.", "ALKP"):
+        assert fired(cards(client, [local("X1", text, 390, low=30, high=130), labs[1]])) == [
+            LIVER_SOURCE
+        ], text
+
+
+def test_fractions_isoenzymes_ratios_and_coded_results_are_not_read_as_total_alp(
+    client: FlaskClient, app: Flask
+) -> None:
+    for text in (
+        "Bone-specific ALP",
+        "ALP isoenzymes",
+        "Alkaline phosphatase, placental",
+        "Leukocyte alkaline phosphatase score",
+        "ALP/GGT ratio",
+        "Alkaline phosphatase heat stable fraction",
+    ):
+        assert cards(client, [local("X1", text, 390, low=30, high=130)]) == [], text
+    # A LOINC code says what the test is: bone ALP (1777-2) with the text "ALP" is not a
+    # total ALP.
+    bone = observation("1777-2", 90, low=5, high=20)
+    bone["code"]["text"] = "ALP"
+    assert cards(client, [bone]) == []
+    # A result that cannot be recognised: no card, and the audit record says what was sent.
+    trace = trace_of(app, [local("ZZ9", "Enzyme panel 3", 390, low=30, high=130)])
+    assert trace.evaluations == ()
+    assert trace.reason is not None
+    assert "no total ALP recognised" in trace.reason
+    assert "urn:oid:1.2.3.4.local|ZZ9 (Enzyme panel 3)" in trace.reason
+
+
+def test_a_ggt_under_a_local_code_is_not_ordered_again(client: FlaskClient) -> None:
+    # Review 12, N11b: ALP under LOINC 6768-6, GGT 260 under a local code with no range: the
+    # card said "no GGT in the last 30 days ... order GGT".
+    labs = [alp(390, low=30, high=130), local("GGT1", "Gamma GT", 260)]
+    found = cards(client, labs)
+    assert "alp-high-confirm-origin" not in fired(found)
+    assert all("2324-2" not in suggested(card) for card in found)
+    # A GGT/ALP ratio under a local code is no GGT.
+    found = cards(client, [alp(390, low=30, high=130), local("R1", "GGT/ALP ratio", 0.7)])
+    assert "alp-high-confirm-origin" in fired(found)

@@ -13,7 +13,12 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from cds_service.clinical import pregnancy
-from cds_service.clinical.classify import Classified, classify, medication_start
+from cds_service.clinical.classify import (
+    RECOGNISED_BY_WORDS,
+    Classified,
+    classify,
+    medication_start,
+)
 from cds_service.clinical.findings import Found, Measurement, day, match_findings
 from cds_service.clinical.labs import (
     UNUSABLE_STATUSES,
@@ -105,6 +110,8 @@ FACTS: dict[str, str] = {
     "ggt.older": "the GGT used is older than the GGT window, taken because the ALP is stable",
     "alt.status": "ALT high, normal, unknown or absent (co-resulted or in the liver-panel window)",
     "alt.xuln": "ALT divided by its upper limit (co-resulted or within the liver-panel window)",
+    "results.by_words": "set only when a result was recognised by its words, no code of it "
+    "being in any value set (an ALP or GGT under a local code): which, and the words",
     "shock_liver.by_pattern": "set only with shock recorded in the last shock_liver_window_days "
     "and ALT or AST at shock_liver_min_xuln or more: yes (read as shock liver) or no (ALT/LDH "
     "at shock_liver_alt_ldh_max or more), with the numbers",
@@ -655,6 +662,18 @@ def derive(
     facts.details["alp_uln"] = interval.high
     facts.details["alp_unit_per_ul"] = per_ul
 
+    # Twelfth round, part D (review 12, N11): a result read by its words rather than a code
+    # is said so in the trace, for the integrating team to map the local code.
+    by_words = [
+        (entry.key, how)
+        for entry in ctx.classified.entries.get("observations", [])
+        for how in entry.matches.values()
+        if how.startswith(RECOGNISED_BY_WORDS)
+    ]
+    if by_words:
+        facts.set(
+            "results.by_words", [f"{k}: {how}" for k, how in by_words], [k for k, _ in by_words]
+        )
     _earlier_alps(ctx, facts, key, status, value.value_ul)
     _before_antiresorptive(ctx, facts, key)
     _pregnancy(ctx, facts)
