@@ -16,7 +16,7 @@ from cds_service.clinical import engine
 from cds_service.clinical.engine import AlpEvaluation, RuleOutcome
 from cds_service.clinical.record import PatientRecord, Resource
 from cds_service.clinical.selection import select_result_set
-from cds_service.fhir.values import LOINC
+from cds_service.fhir.values import LOINC, codings, concept_text
 from cds_service.hooks.declaration import PrefetchTemplate, ServiceDeclaration
 from cds_service.hooks.definitions import PATIENT_VIEW, lab_result_sign
 from cds_service.hooks.ids import random_uuid
@@ -313,8 +313,28 @@ class AlpServices:
             knowledge=self.knowledge,
             evaluations=tuple(evaluation_trace(e) for e in evaluations),
             cards=card_trace(evaluations, cards),
+            reason=None if evaluations else no_alp_reason(record.results),
         )
         return CdsResponse(cards=cards, trace=trace)
+
+
+def no_alp_reason(results: tuple[Any, ...]) -> str | None:
+    """Why a call with results gave no answer: none of them is a total ALP the knowledge base
+    recognises (by code, or by its words). Twelfth round, part D (review 12, N11): an ALP under
+    an unmapped local code got no card and an empty trace; the audit record now names what was
+    sent, so the integrating team can map it (ALP, by LOINC 6768-6 or its words)."""
+    if not results:
+        return None
+    sent = []
+    for resource in results[:10]:
+        code = resource.get("code") if isinstance(resource, dict) else None
+        pairs = [f"{c.get('system')}|{c.get('code')}" for c in codings(code)]
+        text = concept_text(code)
+        sent.append(f"{', '.join(pairs) or 'no code'}{f' ({text})' if text else ''}")
+    more = f" and {len(results) - 10} more" if len(results) > 10 else ""
+    return (
+        f"no total ALP recognised among the {len(results)} result(s) sent: {'; '.join(sent)}{more}"
+    )
 
 
 def epic_trigger_action(extension: Mapping[str, Any] | None) -> str | None:

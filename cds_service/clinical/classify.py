@@ -22,6 +22,7 @@ import orjson
 from cds_service.clinical.labs import effective_time, numeric_value, unusable_reason
 from cds_service.clinical.record import PatientRecord, Resource
 from cds_service.fhir.values import (
+    LOINC,
     as_list,
     as_str,
     codings,
@@ -303,8 +304,14 @@ def _read_concept(kb: KnowledgeBase, concept: Any, by_name: bool) -> _Concept:
 
 def _find_matches(kb: KnowledgeBase, concept: Any, by_name: bool) -> dict[str, str]:
     found = {vs: f"{code.code} {code.display}" for vs, code in kb.classify(concept).items()}
-    if by_name:
-        text = concept_text(concept).lower()
+    if not by_name:
+        # A result (by_name is False only for observations): its words, only when no code of
+        # it is in any value set (a LOINC code always wins over the text beside it).
+        if not found:
+            found.update(result_name_matches(kb, concept))
+        return found
+    text = concept_text(concept).lower()
+    if text:
         for valueset in kb.valuesets.values():
             if (valueset.names or valueset.word_names) and valueset.id not in found:
                 name = valueset.match_name_in(text)
@@ -312,6 +319,32 @@ def _find_matches(kb: KnowledgeBase, concept: Any, by_name: bool) -> dict[str, s
                     found[valueset.id] = (
                         f"name match: '{name}' in \"{_text(concept)}\" (no code matched)"
                     )
+    return found
+
+
+RECOGNISED_BY_WORDS = "recognised by its words"
+"""How a result matched by `result_names` is described (trace evidence)."""
+
+
+def result_name_matches(kb: KnowledgeBase, concept: Any) -> dict[str, str]:
+    """Value set id -> how a result's words matched it (`result_names`), for a result none of
+    whose codes is in any value set: a local code with the text "ALK PHOS" (twelfth round,
+    part D). Never for a result with a LOINC code. The evidence says it was recognised by its
+    words."""
+    if any(coding.get("system") == LOINC for coding in codings(concept)):
+        # A LOINC code says what the test is: one outside every value set (bone ALP 1777-2
+        # with the text "ALP") is not made a total ALP by its words.
+        return {}
+    text = concept_text(concept).lower()
+    if not text:
+        return {}
+    found: dict[str, str] = {}
+    for valueset in kb.valuesets.values():
+        name = valueset.match_result_name_in(text)
+        if name is not None:
+            found[valueset.id] = (
+                f"{RECOGNISED_BY_WORDS}: '{name}' in \"{_text(concept)}\" (no code matched)"
+            )
     return found
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cds_service.clinical.classify import Classified, classify
+from cds_service.clinical.classify import Classified, classify, result_name_matches
 from cds_service.clinical.facts import Facts, Skipped, derive
 from cds_service.clinical.labs import (
     effective_time,
@@ -240,11 +240,16 @@ def _outcomes(kb: KnowledgeBase, evaluation: AlpEvaluation, derived: Facts) -> A
 
 def alp_results(kb: KnowledgeBase, resources: Any) -> list[Mapping[str, Any]]:
     """Total-ALP Observations among `resources`."""
-    return [
-        r
-        for r in resources
-        if r.get("resourceType") == "Observation" and "alp-total" in kb.classify(r.get("code"))
-    ]
+    return [r for r in resources if r.get("resourceType") == "Observation" and is_total_alp(kb, r)]
+
+
+def is_total_alp(kb: KnowledgeBase, observation: Mapping[str, Any]) -> bool:
+    """By a code in alp-total, else, with no code of it in any value set, by its words ("ALK
+    PHOS" under a local code; twelfth round, part D)."""
+    found = kb.classify(observation.get("code"))
+    if "alp-total" in found:
+        return True
+    return not found and "alp-total" in result_name_matches(kb, observation.get("code"))
 
 
 def definitive(kb: KnowledgeBase, alps: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:

@@ -13,8 +13,13 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from cds_service.clinical import pregnancy
-from cds_service.clinical.classify import Classified, classify, medication_start
-from cds_service.clinical.findings import Measurement, day, match_findings
+from cds_service.clinical.classify import (
+    RECOGNISED_BY_WORDS,
+    Classified,
+    classify,
+    medication_start,
+)
+from cds_service.clinical.findings import Found, Measurement, day, match_findings
 from cds_service.clinical.labs import (
     UNUSABLE_STATUSES,
     Converter,
@@ -105,6 +110,11 @@ FACTS: dict[str, str] = {
     "ggt.older": "the GGT used is older than the GGT window, taken because the ALP is stable",
     "alt.status": "ALT high, normal, unknown or absent (co-resulted or in the liver-panel window)",
     "alt.xuln": "ALT divided by its upper limit (co-resulted or within the liver-panel window)",
+    "results.by_words": "set only when a result was recognised by its words, no code of it "
+    "being in any value set (an ALP or GGT under a local code): which, and the words",
+    "shock_liver.by_pattern": "set only with shock recorded in the last shock_liver_window_days "
+    "and ALT or AST at shock_liver_min_xuln or more: yes (read as shock liver) or no (ALT/LDH "
+    "at shock_liver_alt_ldh_max or more), with the numbers",
     "ast.status": "AST high, normal, unknown or absent (co-resulted or in the liver-panel window)",
     "ast.xuln": "AST divided by its upper limit (co-resulted or within the liver-panel window)",
     "liver.injury": "ALT or AST above its range",
@@ -652,6 +662,18 @@ def derive(
     facts.details["alp_uln"] = interval.high
     facts.details["alp_unit_per_ul"] = per_ul
 
+    # Twelfth round, part D (review 12, N11): a result read by its words rather than a code
+    # is said so in the trace, for the integrating team to map the local code.
+    by_words = [
+        (entry.key, how)
+        for entry in ctx.classified.entries.get("observations", [])
+        for how in entry.matches.values()
+        if how.startswith(RECOGNISED_BY_WORDS)
+    ]
+    if by_words:
+        facts.set(
+            "results.by_words", [f"{k}: {how}" for k, how in by_words], [k for k, _ in by_words]
+        )
     _earlier_alps(ctx, facts, key, status, value.value_ul)
     _before_antiresorptive(ctx, facts, key)
     _pregnancy(ctx, facts)
@@ -663,6 +685,7 @@ def derive(
     _bile_acids_peak(ctx, facts)
     _electrolytes(ctx, facts)
     found = match_findings(kb, ctx.classified, when, ctx.measure, facts.details.get("rise_since"))
+    _shock_liver_by_pattern(ctx, facts, found)
     facts.set(
         "findings.present",
         sorted(found),
@@ -682,6 +705,58 @@ def derive(
     _open_orders(ctx, facts)
     _recent_results(ctx, facts, key)
     return facts
+
+
+SHOCK = "recent-shock"
+"""Finding read only to infer shock liver; never kept as a finding of its own."""
+SHOCK_LIVER = "ischaemic-hepatitis"
+
+
+def _shock_liver_by_pattern(ctx: _Context, facts: Facts, found: dict[str, Found]) -> None:
+    """Twelfth round, part D (review 12, 06): shock recorded days before a massive
+    aminotransferase rise is shock liver until shown otherwise (Henrion 2012), written in
+    words or not. The problem list rarely says "shock liver" at day two; without this the
+    injury got a viral and autoimmune work-up. An LDH, when measured, must agree (ALT/LDH under
+    1.5: Cassidy 1994); a high ratio reads as viral or drug injury, so the inference is not
+    made. The shock finding itself is dropped: septic shock is already sepsis, and shock alone
+    explains no ALP."""
+    shock = found.pop(SHOCK, None)
+    if shock is None or SHOCK_LIVER in found:
+        return
+    kb = ctx.kb
+    multiples = [x for x in (facts.get("alt.xuln"), facts.get("ast.xuln")) if isinstance(x, float)]
+    peak = max(multiples, default=None)
+    if peak is None or peak < kb.param("shock_liver_min_xuln"):
+        return
+    alt_ul = facts.details.get("alt_ul")
+    ldh = facts.get("ldh.highest")
+    ratio_line = "no LDH measured"
+    if isinstance(ldh, float) and ldh > 0 and isinstance(alt_ul, float):
+        ratio = alt_ul / ldh
+        if ratio >= kb.param("shock_liver_alt_ldh_max"):
+            facts.set(
+                "shock_liver.by_pattern",
+                f"no: shock recorded, aminotransferases {peak:.0f}x, but ALT/LDH {ratio:.2f}",
+                shock.named,
+            )
+            return
+        ratio_line = f"ALT/LDH {ratio:.2f}"
+    inferred = Found()
+    inferred.evidence = [
+        *shock.evidence,
+        # Keyed by the shock entry, as every evidence line is keyed by a record entry.
+        f"{shock.named[0] if shock.named else 'record'}: shock liver inferred, aminotransferase"
+        f" {peak:.0f}x its upper limit after recorded shock ({ratio_line})",
+    ]
+    inferred.mentions = [f"{m}, then aminotransferases {peak:.0f}x" for m in shock.mentions]
+    inferred.named = list(shock.named)
+    inferred.ended_only = False
+    found[SHOCK_LIVER] = inferred
+    facts.set(
+        "shock_liver.by_pattern",
+        f"yes: aminotransferases {peak:.0f}x after recorded shock ({ratio_line})",
+        shock.named,
+    )
 
 
 def _bounds(obs: Resource) -> list[Any]:
@@ -923,6 +998,7 @@ def _liver_panel(ctx: _Context, facts: Facts) -> None:
     pattern = "unknown"
     if alt and alt.high and alt.value == alt.value and alp_ul > 0:
         alt_x = alt.value / alt.high
+        facts.details["alt_ul"] = alt.value
         facts.set("alt.xuln", round(alt_x, 3), [alt.key])
         r_ratio = alt_x / (alp_ul / facts.details["alp_uln"])
         facts.set("liver.r_ratio", round(r_ratio, 3), [alt.key, facts.details["alp_reference"]])

@@ -199,10 +199,28 @@ def assess(
     dated = [w for w in weeks_at if w[0] <= soon and not _superseded(w[0], ended)]
     latest_weeks = max(dated, key=lambda w: w[0]) if dated else None
     projected = None
+    undatable: str | None = None
     if latest_weeks is not None:
         recorded, weeks, key = latest_weeks
         projected = round(weeks + (when - recorded).days / 7, 1)
-        if projected > limit:
+        others = [
+            e.key
+            for stated, e in stated_conditions
+            if e.key != key and e.key not in measured_weeks and not _superseded(stated, ended)
+        ]
+        if projected > limit and key not in measured_weeks and others:
+            # Twelfth round, part D (review 12, N04): a Z3A code's date is often the
+            # pregnancy's start (an EHR episode's onset), not the day she was that many
+            # weeks; arithmetic on it must not end a pregnancy that another active pregnancy
+            # problem states now. Nothing recorded ended it, so she is pregnant and the
+            # weeks are not known (the trimester can still come from a third-trimester code).
+            undatable = key
+            result.evidence.append(
+                f"{key}: {weeks:g} weeks dated {recorded.date()} would be {projected:g} weeks"
+                f" now, against active {', '.join(others)}: weeks not known"
+            )
+            latest_weeks = projected = None
+        elif projected > limit:
             # Past any term: that pregnancy had ended by the day it reached the limit.
             ended, delivered, ended_key = recorded + timedelta(weeks=limit - weeks), None, key
             birth_by = ended
@@ -226,7 +244,7 @@ def assess(
         result.evidence.append(f"{latest_weeks[2]}: gestational age result")
     coded_third = None
     for stated, entry in stated_conditions:
-        if _superseded(stated, ended):
+        if _superseded(stated, ended) or entry.key == undatable:
             continue
         if result.status == "unknown":
             result.status = "pregnant"

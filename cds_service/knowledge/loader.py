@@ -337,6 +337,8 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
             tuple(doc.get("context", ())),
             tuple(doc.get("word_names", ())),
             tuple(doc.get("word_exclude", ())),
+            tuple(doc.get("result_names", ())),
+            tuple(doc.get("result_exclude", ())),
         )
 
     units_doc = loader.document("units.yaml", "units")

@@ -121,6 +121,12 @@ class ValueSet:
     word_exclude: tuple[str, ...] = ()
     """Words that veto a `word_names` match only, never a `names` one: a femoral neck fracture
     described by features ("transverse") is no AFF, but "atypical femoral fracture" stands."""
+    result_names: tuple[str, ...] = ()
+    """Names a lab result is recognised by, as whole words in its `code.text` or a display,
+    when none of its codes is in any value set (twelfth round, part D: an ALP sent only as
+    "urn:oid:...|ALKP", text "ALK PHOS"). Conditions never match them."""
+    result_exclude: tuple[str, ...] = ()
+    """Words that veto a `result_names` match (bone-specific ALP, isoenzymes, a ratio)."""
     _exact: Mapping[tuple[str, str], Code] = field(init=False, repr=False, compare=False)
     _prefixes: tuple[tuple[str, str, Code], ...] = field(init=False, repr=False, compare=False)
     _excluded: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
@@ -193,6 +199,12 @@ class ValueSet:
                 # The words that matched ("ca & mastectomy"), not the whole list, for the trace.
                 return " & ".join(word for word in found if word)
         return None
+
+    def match_result_name_in(self, text: str) -> str | None:
+        """`result_names` fallback on an already lower-cased result text."""
+        if not self.result_names or any(word in text for word in self.result_exclude):
+            return None
+        return next((name for name in self.result_names if _has_word(name, text)), None)
 
 
 def _has_word(word: str, text: str) -> bool:
