@@ -337,6 +337,7 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
             tuple(doc.get("context", ())),
             tuple(doc.get("word_names", ())),
             tuple(doc.get("word_exclude", ())),
+            bool(doc.get("given_as_procedure", False)),
         )
 
     units_doc = loader.document("units.yaml", "units")

@@ -121,6 +121,10 @@ class ValueSet:
     word_exclude: tuple[str, ...] = ()
     """Words that veto a `word_names` match only, never a `names` one: a femoral neck fracture
     described by features ("transverse") is no AFF, but "atypical femoral fracture" stands."""
+    given_as_procedure: bool = False
+    """A drug whose doses are often recorded as a done Procedure ("Denosumab injection 60 mg"):
+    such a procedure is also a completed course of it, ended the day it was given (twelfth
+    round, review 12 N28)."""
     _exact: Mapping[tuple[str, str], Code] = field(init=False, repr=False, compare=False)
     _prefixes: tuple[tuple[str, str, Code], ...] = field(init=False, repr=False, compare=False)
     _excluded: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
