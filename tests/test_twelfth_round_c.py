@@ -190,3 +190,23 @@ def test_prostate_cancer_leads_with_bone_metastases_not_pth(client: FlaskClient)
     [plain] = cards(client, rise)
     assert "PTH first" in plain["summary"]
     assert PTH in suggested(plain)
+
+
+# --- 6 (N05): hypophosphatasia the leading diagnosis on a bisphosphonate --------------------
+
+
+def test_low_before_the_bisphosphonate_gets_one_test_and_stop_it(client: FlaskClient) -> None:
+    # Review 12 N05: ALP low since 2018, alendronate since 2019: PLP alone, stop the drug.
+    alendronate = medication(text="Alendronic acid 70 mg weekly")
+    alendronate["authoredOn"] = "2019-03-01"
+    earlier = [alp(21, when="2018-03-01T08:00:00Z"), alp(19, when="2025-11-01T08:00:00Z")]
+    [card] = cards(client, [alp(18)], labs=earlier, medications=[alendronate])
+    assert fired([card]) == [PERSISTENT]
+    assert "stop it, PLP" in card["summary"]
+    assert suggested(card) == ["62236-5"]
+    assert "stop it (bone team" in card["detail"]
+    # Not low before it and no sign: the screen for secondary causes and "review it" stay.
+    earlier = [alp(80, when="2018-03-01T08:00:00Z"), alp(19, when="2025-11-01T08:00:00Z")]
+    [card] = cards(client, [alp(18)], labs=earlier, medications=[alendronate])
+    assert "review the drug" in card["summary"]
+    assert "5763-8" in suggested(card)
