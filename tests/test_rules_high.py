@@ -246,7 +246,10 @@ def test_a_recently_stopped_denosumab_is_named_as_rebound_turnover(client: Flask
     assert card["summary"].endswith(
         "denosumab stopped: rebound bone turnover; another antiresorptive is due"
     )
-    assert "Prolia, stopped 1 Aug 2025: turnover rebounds after stopping it" in card["detail"]
+    assert (
+        "Prolia, stopped 1 Aug 2025: due every 6 months; past that, turnover rebounds"
+        in (card["detail"])
+    )
     # Stopped longer ago than 18 months, or still given: not named as a rebound.
     for drug in (stopped("2025-04-01"), medication(text="Prolia 60 mg every 6 months")):
         [card] = cards(client, [alp(170), ggt(20)], medications=[drug])
@@ -299,7 +302,7 @@ def test_a_recorded_bisphosphonate_beside_a_stopped_denosumab_is_worded_as_condi
         [card] = cards(client, [alp(170), ggt(20)], medications=[denosumab, other])
         assert card["source"]["topic"]["display"] == BONE
         assert card["summary"].endswith("another antiresorptive is due")
-        assert "another antiresorptive is due if not given" in card["detail"]
+        assert "another antiresorptive now if not given" in card["detail"]
         assert "recorded: if given after denosumab, it only partly blunts" in card["detail"]
     # Without a bisphosphonate, no such line.
     [card] = cards(client, [alp(170), ggt(20)], medications=[denosumab])

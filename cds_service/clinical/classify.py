@@ -162,6 +162,9 @@ def medication_start(medication: Resource) -> datetime | None:
         period = medication.get("effectivePeriod")
         start = period.get("start") if isinstance(period, dict) else None
         return _first_time(start, medication.get("effectiveDateTime"))
+    if medication.get("resourceType") == "Procedure":
+        # A dose recorded as a procedure (a denosumab injection) began the day it was given.
+        return procedure_time(medication)
     for repeat in _repeats(medication):
         bounds = repeat.get("boundsPeriod")
         begun = parse_datetime(bounds.get("start")) if isinstance(bounds, dict) else None
@@ -227,6 +230,9 @@ class Entry:
     be ordered against another timed event on the same day."""
     recorded_timed: bool = False
     """Conditions: `recorded` carries a time of day."""
+    given: bool = False
+    """Medications: a dose recorded as a done procedure (an injection or infusion), dated the
+    day it was given."""
 
 
 @dataclass
@@ -404,17 +410,39 @@ def classify(kb: KnowledgeBase, record: PatientRecord) -> Classified:
             continue
         # Procedures often carry a local code and text ("ERCP with stent"): names count too.
         seen = _concept(kb, procedure.get("code"), by_name=True)
+        done = as_str(procedure.get("status")) in DONE_PROCEDURE
         entries["procedures"].append(
             Entry(
                 procedure,
                 resource_key(procedure),
                 seen.matches,
                 procedure_time(procedure),
-                active=as_str(procedure.get("status")) in DONE_PROCEDURE,
+                active=done,
                 name=seen.name,
                 timed=has_clock(*_performed_values(procedure)),
             )
         )
+        given = {
+            vs: why
+            for vs, why in seen.matches.items()
+            if vs in kb.valuesets and kb.valuesets[vs].given_as_procedure
+        }
+        if done and given and procedure_time(procedure) is not None:
+            # A 6-monthly denosumab injection or a yearly zoledronate infusion is often
+            # recorded only as a procedure: it is a dose of the drug, a course that ended the
+            # day it was given, so every finding that reads the drug counts it (review 12 N28).
+            entries["medications"].append(
+                Entry(
+                    procedure,
+                    resource_key(procedure),
+                    MappingProxyType(given),
+                    procedure_time(procedure),
+                    active=False,
+                    ended=True,
+                    name=seen.short or seen.name,
+                    given=True,
+                )
+            )
     for observation in record.observations():
         entries["observations"].append(
             Entry(

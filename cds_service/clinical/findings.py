@@ -195,7 +195,9 @@ def _mention(finding_label: str, entry: Entry, kind: str, valueset: str) -> str:
     if entry.active or entry.time is None:
         return drug
     # An infusion (a yearly zoledronate) is given, not stopped: the date is when it was given.
-    given = _INFUSION.search(concept_text(entry.resource.get("medicationCodeableConcept")))
+    given = entry.given or _INFUSION.search(
+        concept_text(entry.resource.get("medicationCodeableConcept"))
+    )
     return f"{drug}, {'given' if given else 'stopped'} {day(entry.time)}"
 
 
@@ -357,6 +359,12 @@ _BODY_C = (25.0, 45.0)
 _DEGREE_WORDS = re.compile(r"degrees?|deg|\u00b0|\s")
 
 
+_MILLI_IU_PER_L = frozenset(
+    {"miu/l", "m[iu]/l", "mu/l", "uiu/ml", "u[iu]/ml", "\u00b5iu/ml", "\u03bciu/ml", "mcu/ml"}
+)
+"""Spellings of milli-international units per litre (1 mIU/L = 1 uIU/mL): a TSH threshold."""
+
+
 def _in_unit(value: float, unit: str, target: str) -> float | None:
     """`value` in `unit` expressed in `target` (a parameter's unit), or None when it cannot be.
     Temperatures convert between degrees Celsius and Fahrenheit (UCUM Cel, [degF])."""
@@ -375,6 +383,8 @@ def _in_unit(value: float, unit: str, target: str) -> float | None:
             return None
     if folded == goal or not folded:
         return value
+    if folded in _MILLI_IU_PER_L and goal in _MILLI_IU_PER_L:
+        return value  # the same quantity spelt several ways (a TSH in mIU/L or uIU/mL)
     if goal in _CELSIUS and folded in _FAHRENHEIT:
         return (value - 32) * 5 / 9
     if goal in _FAHRENHEIT and folded in _CELSIUS:
@@ -417,7 +427,8 @@ def _at_least(
     value, entry = best
     quantity = result_quantity(entry.resource) or {}
     shown = f"{quantity.get('value')} {quantity.get('unit') or quantity.get('code') or ''}".strip()
-    analyte = kb.valuesets[source.valueset].title.lower()
+    title = kb.valuesets[source.valueset].title
+    analyte = title if title.isupper() else title.lower()  # an acronym stays one (TSH)
     found.evidence.append(f"{entry.key}: {shown}, at least {threshold.value:g} {threshold.unit}")
     found.mentions.append(f"{analyte} {shown}, {day(entry.time or when)}")
     found.named.append(entry.key)

@@ -339,6 +339,7 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
             tuple(doc.get("word_exclude", ())),
             tuple(doc.get("result_names", ())),
             tuple(doc.get("result_exclude", ())),
+            bool(doc.get("given_as_procedure", False)),
         )
 
     units_doc = loader.document("units.yaml", "units")

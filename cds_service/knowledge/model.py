@@ -127,6 +127,10 @@ class ValueSet:
     "urn:oid:...|ALKP", text "ALK PHOS"). Conditions never match them."""
     result_exclude: tuple[str, ...] = ()
     """Words that veto a `result_names` match (bone-specific ALP, isoenzymes, a ratio)."""
+    given_as_procedure: bool = False
+    """A drug whose doses are often recorded as a done Procedure ("Denosumab injection 60 mg"):
+    such a procedure is also a completed course of it, ended the day it was given (twelfth
+    round, review 12 N28)."""
     _exact: Mapping[tuple[str, str], Code] = field(init=False, repr=False, compare=False)
     _prefixes: tuple[tuple[str, str, Code], ...] = field(init=False, repr=False, compare=False)
     _excluded: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
