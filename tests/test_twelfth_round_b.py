@@ -13,21 +13,12 @@ from flask.testing import FlaskClient
 from cds_service.knowledge.model import KnowledgeBase
 from tests.rules_helper import SERVICE, cards, fired
 from tests.support.fhir import alp, condition, ggt, medication, observation, patient
+from tests.test_eleventh_round_b import EARLIER, MILD, worded
 
-LOCAL = "http://example.org/local"
 FIXTURES = Path(__file__).resolve().parent.parent / "fhir_fixtures" / "scenarios"
 
 
-def worded(text: str, **kwargs: Any) -> dict[str, Any]:
-    entry = condition("99999", system=LOCAL, **kwargs)
-    entry["code"]["text"] = text
-    return entry
-
-
 # --- 1 (unsafe): "Breast ca 2018 - mastectomy", and a history without a history word ---------
-
-MILD = [alp(150, low=40, high=129), ggt(30)]
-EARLIER = [alp(100, low=40, high=129, when="2025-12-15T08:00:00Z")]
 
 
 def test_ca_beside_an_organ_or_treatment_word_is_a_cancer_history(client: FlaskClient) -> None:
