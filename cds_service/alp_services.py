@@ -24,7 +24,7 @@ from cds_service.hooks.prefetch import ResolvedData
 from cds_service.hooks.request import HookRequest
 from cds_service.hooks.response import CdsResponse
 from cds_service.hooks.trace import DecisionTrace, Evaluation, KnowledgeVersion, RuleDecision
-from cds_service.knowledge.model import KnowledgeBase
+from cds_service.knowledge.model import LOCAL_SOURCE, KnowledgeBase
 from cds_service.render.cards import RenderContext, card_trace, render
 
 RESULT_SIGN_ID = "alp-result-sign"
@@ -37,7 +37,7 @@ EPIC_OPEN_CHART_ACTIONS = frozenset({"60"})
 
 PATIENT = "{{context.patientId}}"
 LAB_CODES = "$LAB_CODES"
-"""Stands for the LOINC codes the rules read (`lab_codes`) in a query."""
+"""Stands for the result codes the rules read (`lab_codes`) in a query."""
 
 
 @dataclass(frozen=True)
@@ -116,21 +116,24 @@ DATA_LABELS = {kind.key: kind.label for kind in DATA_KINDS}
 
 
 def lab_codes(kb: KnowledgeBase) -> list[str]:
-    """Every LOINC code the rules read, for the `labs` prefetch query."""
+    """Every result code the rules read, as `system|code` tokens for the `labs` prefetch query:
+    LOINC codes, and the deployment's local result codes (a result filed only under its local
+    code would not come back from a LOINC-only query)."""
     # LA/LL/LP codes are LOINC answers, answer lists and parts, not observation codes.
     codes = {
-        c.code
+        (c.system, c.code)
         for vs in kb.valuesets.values()
         for c in vs.codes
-        if c.system == LOINC and not c.code.startswith(("LA", "LL", "LP"))
+        if (c.system == LOINC and not c.code.startswith(("LA", "LL", "LP")))
+        or c.source == LOCAL_SOURCE
     }
     for orderable in kb.orderables.values():
-        codes |= {code for system, code in orderable.result_codes if system == LOINC}
-    return sorted(codes)
+        codes |= {(system, code) for system, code in orderable.result_codes if system == LOINC}
+    return [f"{system}|{code}" for system, code in sorted(codes)]
 
 
 def prefetch_templates(kb: KnowledgeBase, service_id: str) -> tuple[PrefetchTemplate, ...]:
-    codes = ",".join(f"{LOINC}|{code}" for code in lab_codes(kb))
+    codes = ",".join(lab_codes(kb))
     return tuple(
         PrefetchTemplate(
             kind.key, kind.query.replace(LAB_CODES, codes), required=service_id in kind.required_by

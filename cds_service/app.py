@@ -96,7 +96,28 @@ def build_audit_store(settings: Settings, kb: KnowledgeBase) -> AuditStore:
 
 
 def load_knowledge_base(settings: Settings) -> KnowledgeBase:
-    return loader.load(settings.kb_dir, FACTS)
+    """The knowledge base in `cards/`, with the deployment's local result codes."""
+    kb = loader.load(settings.kb_dir, FACTS)
+    if not settings.local_result_codes:
+        return kb
+    return kb.with_local_result_codes(local_result_codes(settings, kb))
+
+
+def local_result_codes(
+    settings: Settings, kb: KnowledgeBase
+) -> dict[str, list[tuple[str, str, str | None]]]:
+    """Deployment result codes per laboratory value set; an unknown value set, or one that is
+    not a laboratory test's (a condition's or a drug's), stops start-up."""
+    codes: dict[str, list[tuple[str, str, str | None]]] = {}
+    for vs_id, system, code, display in settings.local_result_codes:
+        if not kb.is_lab_valueset(vs_id):
+            known = ", ".join(sorted(v for v in kb.valuesets if kb.is_lab_valueset(v)))
+            raise SettingsError(
+                f"ALP_CDS_LOCAL_RESULT_CODES: {vs_id!r} is not a laboratory value set "
+                f"(known: {known})"
+            )
+        codes.setdefault(vs_id, []).append((system, code, display))
+    return codes
 
 
 def load_trust_store(settings: Settings) -> TrustStore:

@@ -149,16 +149,17 @@ def evaluate(args: argparse.Namespace) -> int:
     import json
 
     from cds_service.alp_services import AlpServices
-    from cds_service.app import load_knowledge_base
+    from cds_service.app import load_knowledge_base, local_codes
     from cds_service.explain import EvaluateError, evaluate_document, explain_json, explain_text
 
     settings = _settings()
     try:
         kb = load_knowledge_base(settings)
         document = json.loads(Path(args.file).read_text("utf-8"))
-        answer = evaluate_document(
-            AlpServices(kb, settings.base_url, settings.result_sign_hook), document
+        services = AlpServices(
+            kb, settings.base_url, settings.result_sign_hook, local_codes(settings, kb)
         )
+        answer = evaluate_document(services, document)
     except (OSError, ValueError) as exc:
         # KnowledgeBaseError, EvaluateError and JSON errors are all ValueErrors.
         kind = "cannot evaluate" if isinstance(exc, EvaluateError) else "error"
@@ -442,7 +443,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except SettingsError as exc:  # a setting checked against the knowledge base as it loads
+        raise SystemExit(f"alp-cds: configuration error: {exc}") from None
     return result
 
 

@@ -90,8 +90,9 @@ def _parse_dir(raw: str) -> Path:
 
 
 def _parse_local_codes(raw: str) -> tuple[tuple[str, str, str, str | None], ...]:
-    """`ggt=http://hospital.org/orders|LAB123|GGT serum;bone-alp=...` -> (orderable, system,
-    code, display) tuples; orderable ids are checked against the knowledge base at start-up."""
+    """`ggt=http://hospital.org/orders|LAB123|GGT serum;bone-alp=...` -> (id, system, code,
+    display) tuples; the ids (orderables, value sets) are checked against the knowledge base at
+    start-up."""
     entries = []
     for item in (part.strip() for part in raw.split(";")):
         if not item:
@@ -100,7 +101,7 @@ def _parse_local_codes(raw: str) -> tuple[tuple[str, str, str, str | None], ...]
         fields_ = coding.split("|")
         valid = len(fields_) in {2, 3} and all(f.strip() for f in fields_[:2])
         if not sep or not orderable.strip() or not valid:
-            raise ValueError(f"expected orderable=system|code[|display], got {item!r}")
+            raise ValueError(f"expected id=system|code[|display], got {item!r}")
         display = fields_[2].strip() if len(fields_) == 3 else None
         entries.append((orderable.strip(), fields_[0].strip(), fields_[1].strip(), display))
     return tuple(entries)
@@ -266,6 +267,13 @@ class Settings:
         "carries one: orderable=system|code[|display], separated by ';' (orderable ids from "
         "cards/orderables.yaml).",
     )
+    local_result_codes: tuple[tuple[str, str, str, str | None], ...] = _setting(
+        "LOCAL_RESULT_CODES",
+        _parse_local_codes,
+        "Local laboratory result codes read as a value set's test, for results the laboratory "
+        "files without LOINC: valueset=system|code[|display], separated by ';' (laboratory "
+        "value set ids from cards/valuesets, e.g. alp-total, ggt).",
+    )
     trust_files: tuple[Path, ...] = _setting(
         "TRUST_FILE",
         _parse_paths,
@@ -398,6 +406,7 @@ class Settings:
             "fhir_max_parallel": 64,
             "kb_dir": DEFAULT_KB_DIR,
             "local_order_codes": (),
+            "local_result_codes": (),
             "trust_files": (),
             "trust_presets": (),
             "jwt_leeway": 60.0,

@@ -31,7 +31,7 @@ from cds_service.fhir.values import (
     reference_parts,
     resource_key,
 )
-from cds_service.knowledge.model import CONCEPT_MEMO_MAX_KEY, KnowledgeBase
+from cds_service.knowledge.model import CONCEPT_MEMO_MAX_KEY, LOCAL_SOURCE, Code, KnowledgeBase
 
 INACTIVE = {"inactive", "remission", "resolved"}
 NOT_TRUE = {"refuted", "entered-in-error"}
@@ -309,7 +309,7 @@ def _read_concept(kb: KnowledgeBase, concept: Any, by_name: bool) -> _Concept:
 
 
 def _find_matches(kb: KnowledgeBase, concept: Any, by_name: bool) -> dict[str, str]:
-    found = {vs: f"{code.code} {code.display}" for vs, code in kb.classify(concept).items()}
+    found = {vs: _code_evidence(code) for vs, code in kb.classify(concept).items()}
     if not by_name:
         # A result (by_name is False only for observations): its words, only when no code of
         # it is in any value set (a LOINC code always wins over the text beside it).
@@ -326,6 +326,16 @@ def _find_matches(kb: KnowledgeBase, concept: Any, by_name: bool) -> dict[str, s
                         f"name match: '{name}' in \"{_text(concept)}\" (no code matched)"
                     )
     return found
+
+
+BY_LOCAL_CODE = "a local code of this deployment (ALP_CDS_LOCAL_RESULT_CODES)"
+"""How a result matched by a deployment's local code is described (trace evidence)."""
+
+
+def _code_evidence(code: Code) -> str:
+    if code.source == LOCAL_SOURCE:
+        return f"{code.code} {code.display}: {BY_LOCAL_CODE}"
+    return f"{code.code} {code.display}"
 
 
 RECOGNISED_BY_WORDS = "recognised by its words"

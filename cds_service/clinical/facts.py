@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 from cds_service.clinical import pregnancy
 from cds_service.clinical.classify import (
+    BY_LOCAL_CODE,
     RECOGNISED_BY_WORDS,
     Classified,
     classify,
@@ -112,6 +113,8 @@ FACTS: dict[str, str] = {
     "alt.xuln": "ALT divided by its upper limit (co-resulted or within the liver-panel window)",
     "results.by_words": "set only when a result was recognised by its words, no code of it "
     "being in any value set (an ALP or GGT under a local code): which, and the words",
+    "results.by_local_code": "set only when a result was recognised by a local code the "
+    "deployment configured (ALP_CDS_LOCAL_RESULT_CODES): which, and the code",
     "shock_liver.by_pattern": "set only with shock recorded in the last shock_liver_window_days "
     "and ALT or AST at shock_liver_min_xuln or more: yes (read as shock liver) or no (ALT/LDH "
     "at shock_liver_alt_ldh_max or more), with the numbers",
@@ -663,17 +666,20 @@ def derive(
     facts.details["alp_unit_per_ul"] = per_ul
 
     # Twelfth round, part D (review 12, N11): a result read by its words rather than a code
-    # is said so in the trace, for the integrating team to map the local code.
-    by_words = [
-        (entry.key, how)
-        for entry in ctx.classified.entries.get("observations", [])
-        for how in entry.matches.values()
-        if how.startswith(RECOGNISED_BY_WORDS)
-    ]
-    if by_words:
-        facts.set(
-            "results.by_words", [f"{k}: {how}" for k, how in by_words], [k for k, _ in by_words]
-        )
+    # is said so in the trace, for the integrating team to map the local code; one read by a
+    # local code the deployment configured is said so too (thirteenth round).
+    for name, mark in (
+        ("results.by_words", RECOGNISED_BY_WORDS),
+        ("results.by_local_code", BY_LOCAL_CODE),
+    ):
+        recognised = [
+            (entry.key, how)
+            for entry in ctx.classified.entries.get("observations", [])
+            for how in entry.matches.values()
+            if mark in how
+        ]
+        if recognised:
+            facts.set(name, [f"{k}: {how}" for k, how in recognised], [k for k, _ in recognised])
     _earlier_alps(ctx, facts, key, status, value.value_ul)
     _before_antiresorptive(ctx, facts, key)
     _pregnancy(ctx, facts)
@@ -1063,6 +1069,12 @@ def _transaminase_trend(
     facts.set("transaminases.trend", trend, keys)
 
 
+def _set_shown(facts: Facts, name: str, reading: Reading) -> None:
+    """`<name>.shown`: the reading as a card names it, with its day when the record has one."""
+    when = f", {day(reading.when)}" if reading.when else ""
+    facts.set(f"{name}.shown", f"{reading.shown}{when}", [reading.key])
+
+
 def _hellp_labs(ctx: _Context, facts: Facts) -> None:
     """Platelets and LDH for the HELLP criteria (Tennessee, Mississippi): the lowest count and
     the highest LDH in the liver-panel window, each in the unit the criteria use."""
@@ -1073,27 +1085,23 @@ def _hellp_labs(ctx: _Context, facts: Facts) -> None:
     facts.set("platelets.with_alp", bool(with_alp), with_alp)
     if lowest is not None:
         facts.set("platelets.lowest", round(lowest.value, 1), [lowest.key])
-        when = f", {day(lowest.when)}" if lowest.when else ""
-        facts.set("platelets.shown", f"{lowest.shown}{when}", [lowest.key])
+        _set_shown(facts, "platelets", lowest)
     ldh = max(ctx.all_readings("ldh", days), key=lambda r: r.value, default=None)
     if ldh is not None:
         facts.set("ldh.highest", round(ldh.value, 1), [ldh.key])
-        when = f", {day(ldh.when)}" if ldh.when else ""
-        facts.set("ldh.shown", f"{ldh.shown}{when}", [ldh.key])
+        _set_shown(facts, "ldh", ldh)
     # Twelfth round: a creatinine already resulted is named by its value, not asked for again.
     creatinine = max(
         ctx.all_readings("creatinine", days), key=lambda r: r.when or ctx.when, default=None
     )
     if creatinine is not None:
-        when = f", {day(creatinine.when)}" if creatinine.when else ""
-        facts.set("creatinine.shown", f"{creatinine.shown}{when}", [creatinine.key])
+        _set_shown(facts, "creatinine", creatinine)
     # Twelfth round: a consumed fibrinogen tells sepsis-associated DIC from a thrombotic
     # microangiopathy (clotting normal in TTP and HUS), read beside the INR.
     fibrinogen = min(ctx.all_readings("fibrinogen", days), key=lambda r: r.value, default=None)
     if fibrinogen is not None:
         facts.set("fibrinogen.lowest", round(fibrinogen.value, 2), [fibrinogen.key])
-        when = f", {day(fibrinogen.when)}" if fibrinogen.when else ""
-        facts.set("fibrinogen.shown", f"{fibrinogen.shown}{when}", [fibrinogen.key])
+        _set_shown(facts, "fibrinogen", fibrinogen)
 
 
 def _bone_labs(ctx: _Context, facts: Facts) -> None:

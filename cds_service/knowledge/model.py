@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from functools import _lru_cache_wrapper
 
-from cds_service.fhir.values import ICD10CM, codings, concept_text
+from cds_service.fhir.values import ICD10CM, LOINC, codings, concept_text
 
 PLACEHOLDER_RE = re.compile(r"\{\{\s*([a-z0-9_.-]+)\s*\}\}")
 """`{{alp.value}}`, `{{param.ggt_lookback_days}}`, `{{group.bone-causes}}` (the findings of a
@@ -30,6 +30,8 @@ _NO_VALUE_SETS: Mapping[str, Any] = MappingProxyType({})
 K = TypeVar("K")
 V = TypeVar("V")
 CONCEPT_MEMO_SIZE = 8_192
+LOCAL_SOURCE = "deployment setting ALP_CDS_LOCAL_RESULT_CODES"
+"""The `source` of a code added by the deployment (`with_local_result_codes`), not the files."""
 """Whole concepts whose classification is remembered (clinical/classify.py): a record's
 problems, drugs and lab codes repeat from patient to patient. Keyed by the concept's JSON text,
 so an entry costs that text plus its matches (a few kilobytes at most: the memo stays within
@@ -733,6 +735,30 @@ class KnowledgeBase:
             for key, orderable in self.orderables.items()
         }
         return replace(self, orderables=orderables)
+
+    def with_local_result_codes(
+        self, codes: Mapping[str, Iterable[tuple[str, str, str | None]]]
+    ) -> KnowledgeBase:
+        """This knowledge base with a deployment's own result codes (value set id -> system,
+        code and display), so that a result the laboratory files under one of them ("urn:oid:
+        ...|ALKP") is read as that value set's test. Codes marked `LOCAL_SOURCE`; version and
+        content hash stay those of the files: the codes are configuration, not content."""
+        valuesets = dict(self.valuesets)
+        for vs_id, found in codes.items():
+            added = tuple(
+                Code(system, code, display or code, LOCAL_SOURCE, verified=False)
+                for system, code, display in found
+            )
+            if added:
+                valuesets[vs_id] = replace(valuesets[vs_id], codes=valuesets[vs_id].codes + added)
+        return replace(self, valuesets=valuesets)
+
+    def is_lab_valueset(self, vs_id: str) -> bool:
+        """A value set of laboratory tests: one that lists a LOINC observation code."""
+        valueset = self.valuesets.get(vs_id)
+        return valueset is not None and any(
+            c.system == LOINC and not c.code.startswith(("LA", "LL", "LP")) for c in valueset.codes
+        )
 
     def orderables_ordered_by(self, concept: Any) -> list[str]:
         """Orderables an order (ServiceRequest) with this code stands for."""
