@@ -56,6 +56,10 @@ class DataKind:
     """Resource types `alp-cds evaluate` files under this kind when it reads a FHIR Bundle."""
     required_by: tuple[str, ...] = ()
     """Services that answer 412 rather than decide without it."""
+    supplementary: bool = False
+    """It adds to another kind of the same record field, which stands without it: when it
+    cannot be had the trace and the audit record say so, but facts are not "not known" and
+    cards do not list it (most EHRs do not serve it to CDS services)."""
 
 
 DATA_KINDS = (
@@ -88,6 +92,15 @@ DATA_KINDS = (
         label="medication statements",
         record_field="medications",
         resource_types=("MedicationStatement",),
+    ),
+    DataKind(
+        key="administrations",
+        query=f"MedicationAdministration?patient={PATIENT}&status=completed,in-progress,stopped"
+        "&_include=MedicationAdministration:medication",
+        label="medication administrations",
+        record_field="medications",
+        resource_types=("MedicationAdministration",),
+        supplementary=True,
     ),
     DataKind(
         key="labs",
@@ -249,7 +262,8 @@ class AlpServices:
     def record(
         self, request: HookRequest, data: ResolvedData, results: tuple[Any, ...]
     ) -> PatientRecord:
-        missing = set(data.unavailable())
+        # A supplementary kind that could not be had leaves its field as known as it was.
+        missing = set(data.unavailable()) - {k.key for k in DATA_KINDS if k.supplementary}
         filed: dict[str, list[Resource]] = {}
         for kind in DATA_KINDS:
             filed.setdefault(kind.record_field, []).extend(data.resources(kind.key))

@@ -41,6 +41,8 @@ ACTIVE_MEDICATION = {"active", "on-hold", "intended"}
 # A course that was taken and is over; "cancelled" and "entered-in-error" were never taken.
 ENDED_MEDICATION = {"completed", "stopped"}
 DONE_PROCEDURE = {"completed", "in-progress"}
+# A dose that was given, wholly or in part ("stopped": an infusion halted part-way).
+GIVEN_ADMINISTRATION = {"completed", "in-progress", "stopped"}
 # Dose and form words dropped from a medication's name when a card names it.
 _DOSE = re.compile(
     r"\b\d[\d.,]*\s*(mg|mcg|ug|g|ml|unt|units?|%|meq|actuat)?(\s*/\s*(ml|l|actuat|dose))?\b",
@@ -109,6 +111,14 @@ def _performed_values(procedure: Resource) -> tuple[Any, ...]:
     return (procedure.get("performedDateTime"), *bounds)
 
 
+def administration_time(administration: Resource) -> datetime | None:
+    """When a dose was given: the administration's time, else its period's start (an infusion
+    given over hours), else its end."""
+    period = administration.get("effectivePeriod")
+    bounds = (period.get("start"), period.get("end")) if isinstance(period, dict) else ()
+    return _first_time(administration.get("effectiveDateTime"), *bounds)
+
+
 def condition_time(condition: Resource) -> datetime | None:
     """When the condition began (onset). The date it was recorded says when someone wrote it
     down, not when it happened, so it never dates an event (a bypass graft coded years later)."""
@@ -165,6 +175,8 @@ def medication_start(medication: Resource) -> datetime | None:
     if medication.get("resourceType") == "Procedure":
         # A dose recorded as a procedure (a denosumab injection) began the day it was given.
         return procedure_time(medication)
+    if medication.get("resourceType") == "MedicationAdministration":
+        return administration_time(medication)
     for repeat in _repeats(medication):
         bounds = repeat.get("boundsPeriod")
         begun = parse_datetime(bounds.get("start")) if isinstance(bounds, dict) else None
@@ -399,6 +411,11 @@ def classify(kb: KnowledgeBase, record: PatientRecord) -> Classified:
             )
         )
     for medication in record.medications:
+        if medication.get("resourceType") == "MedicationAdministration":
+            dose = _administration(kb, record, medication)
+            if dose is not None:
+                entries["medications"].append(dose)
+            continue
         if medication.get("resourceType") not in {"MedicationRequest", "MedicationStatement"}:
             continue
         seen = _concept(kb, medication_concept(record, medication), by_name=True)
@@ -470,6 +487,26 @@ def classify(kb: KnowledgeBase, record: PatientRecord) -> Classified:
             for valueset in entry.matches:
                 result.index.setdefault((kind, valueset), []).append(entry)
     return result
+
+
+def _administration(kb: KnowledgeBase, record: PatientRecord, given: Resource) -> Entry | None:
+    """A dose given (a zoledronate infusion, a denosumab injection charted on the ward) as a
+    course that ended the day it was given, as a dose recorded as a procedure is: every finding
+    that reads the drug counts it. A dose not given, or undated, is left out."""
+    when = administration_time(given)
+    if as_str(given.get("status")) not in GIVEN_ADMINISTRATION or when is None:
+        return None
+    seen = _concept(kb, medication_concept(record, given), by_name=True)
+    return Entry(
+        given,
+        resource_key(given),
+        seen.matches,
+        when,
+        active=False,
+        ended=True,
+        name=seen.short or seen.name,
+        given=True,
+    )
 
 
 def value_of(entry: Entry) -> float | None:

@@ -24,7 +24,8 @@ class PatientRecord:
     """Resources being signed (Observations, maybe the DiagnosticReport grouping them)."""
     conditions: tuple[Resource, ...] = ()
     medications: tuple[Resource, ...] = ()
-    """MedicationRequest and MedicationStatement resources, plus included Medication resources."""
+    """MedicationRequest, MedicationStatement and MedicationAdministration resources, plus
+    included Medication resources."""
     labs: tuple[Resource, ...] = ()
     orders: tuple[Resource, ...] = ()
     procedures: tuple[Resource, ...] = ()

@@ -108,12 +108,14 @@ def full_prefetch(
     conditions: Iterable[Mapping[str, Any]] = (),
     medications: Iterable[Mapping[str, Any]] = (),
     procedures: Iterable[Mapping[str, Any]] = (),
+    administrations: Iterable[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     return {
         "patient": dict(pt) if pt is not None else patient(),
         "conditions": searchset(conditions),
         "medications": searchset(medications),
         "statements": searchset(()),
+        "administrations": searchset(administrations),
         "labs": searchset(labs),
         "orders": searchset(orders),
         "procedures": searchset(procedures),
@@ -204,6 +206,23 @@ def medication(
         "intent": "order",
         "medicationCodeableConcept": concept,
         "subject": {"reference": f"Patient/{PATIENT_ID}"},
+    }
+
+
+def administration(
+    text: str, given: str, *, code: str | None = None, status: str = "completed"
+) -> dict[str, Any]:
+    """A dose charted as given (MedicationAdministration), by RxNorm code and/or text."""
+    concept: dict[str, Any] = {"text": text}
+    if code:
+        concept["coding"] = [{"system": RXNORM, "code": code}]
+    return {
+        "resourceType": "MedicationAdministration",
+        "id": f"ma-{next(_ids)}",
+        "status": status,
+        "medicationCodeableConcept": concept,
+        "subject": {"reference": f"Patient/{PATIENT_ID}"},
+        "effectiveDateTime": given,
     }
 
 
