@@ -193,3 +193,9 @@ def test_prostate_cancer_without_metastases_and_a_calcium_of_3_1_warns_with_pth(
     assert "with a cancer recorded" in found[0]["summary"]
     assert suggested(found[0]) == [PTH]
     assert "primary hyperparathyroidism is common too" in found[0]["detail"]
+
+
+def test_a_calcium_of_3_0_or_more_warns_beside_a_normal_alp(client: FlaskClient) -> None:
+    # The ALP is the trigger, not the question: a severe calcium resulted with it is named.
+    found = cards(client, [alp(80), calcium(3.20)])
+    assert fired(found) == [CALCIUM]
