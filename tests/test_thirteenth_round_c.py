@@ -164,12 +164,18 @@ def test_queried_or_negated_bone_metastases_in_words_do_not_count(client: FlaskC
         assert BONE_ALP in suggested(found[0])
 
 
-def test_the_bone_tropic_cancer_summary_reads_with_not_known_a(client: FlaskClient) -> None:
+def test_the_bone_tropic_cancer_summary_reads_known_cancer_not_known_a(
+    client: FlaskClient,
+) -> None:
+    # Review 13 (07): a text over 60 characters is named by the finding's label, which read
+    # "known a cancer that often spreads to bone".
+    entry = condition("C61")
+    entry["code"]["text"] = "Metastatic prostate adenocarcinoma, Gleason 4+5, on ADT since 2024"
     labs = [alp(410, high=129, low=40), ggt(30, low=5, high=60)]
-    found = cards(client, labs, conditions=[PROSTATE])
+    found = cards(client, labs, conditions=[entry])
     summary = card_for(found, BONE)["summary"]
     assert "known a " not in summary
-    assert "GGT normal, with " in summary
+    assert "known cancer that often spreads to bone" in summary
 
 
 # --- 6: a cancer without known metastases: the threshold decides --------------------------
