@@ -57,7 +57,7 @@ _FORM = re.compile(
     r"intravenous|subcutaneous|disintegrating|sprinkle|hr|24|12|er|xr|sr|mg/ml|"
     r"once|twice|daily|weekly|monthly|yearly|annually|nightly|every|weeks?|days?|months?|years?|"
     r"at|night|morning|iv|im|three|four|times|a day|per day|bd|bid|tds|tid|qds|qid|od|prn|"
-    r"micrograms?|milligrams?|infusion)\b",
+    r"micrograms?|milligrams?|infusion|sc|subcut|subcutaneously|sq|intramuscular)\b",
     re.IGNORECASE,
 )
 
@@ -201,12 +201,17 @@ def short_name(concept: Any) -> str:
     """A medication's name as a card says it: 'amoxicillin / clavulanate' rather than
     'Amoxicillin 875 MG / Clavulanate 125 MG Oral Tablet'."""
     text = _text(concept)
-    drug = _CLAUSE.split(text.split("[")[0].split(",")[0].split("(")[0], maxsplit=1)[0]
-    cut = _FORM.sub(" ", _DOSE.sub(" ", drug))
-    name = " / ".join(" ".join(part.split()) for part in cut.split("/") if part.strip())
-    name = name.strip(" ,-")
-    # In the record's own spelling (a brand keeps its capital: Prolia, Strensiq).
-    return (name or text)[:60]
+    # The first part that names a drug: HCPCS descriptors lead with the form ("Injection,
+    # denosumab, 1 mg", review 13).
+    for part in text.split("[")[0].split(","):
+        drug = _CLAUSE.split(part.split("(")[0], maxsplit=1)[0]
+        cut = _FORM.sub(" ", _DOSE.sub(" ", drug))
+        name = " / ".join(" ".join(piece.split()) for piece in cut.split("/") if piece.strip())
+        name = name.strip(" ,-")
+        if name:
+            # In the record's own spelling (a brand keeps its capital: Prolia, Strensiq).
+            return name[:60]
+    return text[:60]
 
 
 def procedure_time(procedure: Resource) -> datetime | None:
