@@ -9,8 +9,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from cds_service.clinical.classify import short_name
+from cds_service.knowledge.model import KnowledgeBase
 from tests.rules_helper import cards, fired, suggested
-from tests.support.fhir import administration, alp, ggt, procedure
+from tests.support.fhir import administration, alp, ggt, observation, procedure
 
 HCPCS_URI = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
 HCPCS_OID = "urn:oid:2.16.840.1.113883.6.285"
@@ -78,3 +79,44 @@ def test_a_drug_given_as_several_doses_is_named_once_by_its_latest(client: Flask
 )
 def test_a_drug_is_named_by_the_first_part_that_names_one(text: str, name: str) -> None:
     assert short_name({"text": text}) == name
+
+
+# --- patient 12: a bone-specific ALP under a local code, resulted with the total ------------
+
+LOCAL = "urn:oid:1.2.3.4.local"
+
+
+def local(code: str, text: str, value: float, **kwargs: Any) -> dict[str, Any]:
+    result = observation(code, value, unit="IU/L", ucum="[IU]/L", **kwargs)
+    result["code"] = {"coding": [{"system": LOCAL, "code": code}], "text": text}
+    return result
+
+
+def test_a_local_bone_specific_alp_is_not_ordered_again(client: FlaskClient) -> None:
+    labs = [
+        local("ALKP", "ALK PHOS, TOTAL", 260, low=40, high=129),
+        local("GGT1", "GAMMA GT", 22, low=5, high=61),
+    ]
+    [plain] = cards(client, labs)
+    assert BONE_ALP in suggested(plain)
+    texts = ("ALK PHOS, BONE SPECIFIC", "Bone-specific ALP", "BSAP", "Alkaline phosphatase, bone")
+    for text in texts:
+        bone = {**local("BALP", text, 48), "valueQuantity": {"value": 48, "unit": "ug/L"}}
+        [card] = cards(client, [*labs, bone])
+        assert BONE_ALP not in suggested(card), text
+        assert "bone-specific ALP (" in card["detail"], text
+
+
+def test_results_are_tests_by_their_words_only_without_a_known_code(kb: KnowledgeBase) -> None:
+    def resulted(text: str, system: str = LOCAL) -> list[str]:
+        concept = {"coding": [{"system": system, "code": "X"}], "text": text}
+        return kb.orderables_resulted_by(concept)
+
+    assert resulted("ALK PHOS ISOENZYMES") == ["alp-isoenzymes"]
+    assert resulted("Gamma GT") == ["ggt"]  # the ggt value set's words count for the test
+    assert resulted("ALP/GGT ratio") == []
+    assert resulted("Bone ALP, urine") == []
+    # A LOINC code says what the test is, whatever its words.
+    assert resulted("Bone-specific ALP", system="http://loinc.org") == []
+    # A total ALP is no bone ALP.
+    assert resulted("ALK PHOS, TOTAL") == []
