@@ -1,0 +1,122 @@
+"""Thirteenth round, part A (2026-12-01): the twelfth review's leftovers (N01, N14, a stopped
+order with no end date, N11), each with the record that showed it (docs/rulebook.md,
+"Thirteenth round, part A")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.rules_helper import cards, fired
+from tests.support.fhir import (
+    alp,
+    condition,
+    full_prefetch,
+    ggt,
+    medication,
+    observation,
+    patient,
+    sign_request,
+)
+
+BONE = "alp-high-bone-source"
+BONE_EXPLAINED = "alp-high-bone-explained"
+THP = "alp-thp"
+GROWTH = "alp-high-growth-quiet"
+HEALING = "alp-high-fracture-healing"
+
+BOY_12 = patient("male", "2014-05-10")
+TODDLER = patient("female", "2024-06-01")  # 2 years 5 months
+
+
+def traced(app: Flask, results: list[dict[str, Any]], **prefetch: Any) -> dict[str, Any]:
+    """Rule id -> its outcome in the decision trace (silent rules show no card)."""
+    from cds_service.alp_services import AlpServices
+    from cds_service.explain import evaluate_document
+
+    services: AlpServices = app.extensions["alp_cds"].services
+    trace = evaluate_document(services, sign_request(results, full_prefetch(**prefetch))).trace
+    return {r.rule: r for r in trace.evaluations[0].rules}
+
+
+def child_alp(value: float) -> dict[str, Any]:
+    """No lab range: the age and sex table applies (boys 10-12: 129-417 U/L)."""
+    return alp(value, low=None, high=None)
+
+
+def child_ggt(value: float) -> dict[str, Any]:
+    return ggt(value, low=None, high=None)
+
+
+def worded(text: str, code: str, onset: str | None = None) -> dict[str, Any]:
+    entry = condition(code, onset=onset)
+    entry["code"]["text"] = text
+    return entry
+
+
+# --- 1 (N01): a growing child just above the age limit ---------------------------------------
+
+
+def test_a_well_boy_of_12_just_above_his_age_limit_gets_no_card(
+    app: Flask, client: FlaskClient
+) -> None:
+    # Review 12 N01: ALP 420 U/L against 417, GGT normal: the bone-source card and a rickets
+    # screen. Growth: silent, and the trace says why.
+    for results in ([child_alp(420), child_ggt(15)], [child_alp(420)]):
+        assert cards(client, results, pt=BOY_12) == []
+        rules = traced(app, results, pt=BOY_12)
+        assert rules[GROWTH].fired is True
+        assert all(check.held for check in rules[GROWTH].checks)
+
+
+def test_the_growth_margin_is_a_parameter_and_a_higher_value_keeps_the_card(
+    client: FlaskClient,
+) -> None:
+    # 1.5 x 417 = 625.5: at 620 quiet, at 640 the bone-source card (rickets screen).
+    assert cards(client, [child_alp(620), child_ggt(15)], pt=BOY_12) == []
+    [card] = cards(client, [child_alp(640), child_ggt(15)], pt=BOY_12)
+    assert fired([card]) == [BONE]
+    assert "rickets screen" in card["summary"]
+
+
+def test_rickets_or_liver_signs_keep_the_card_within_the_margin(client: FlaskClient) -> None:
+    low_phosphate = observation("2777-1", 2.2, unit="mg/dL", ucum="mg/dL", low=3.0, high=5.5)
+    low_vitamin_d = observation("62292-8", 35, unit="nmol/L", ucum="nmol/L", low=50, high=150)
+    raised_pth = observation("2731-8", 120, unit="pg/mL", ucum="pg/mL", low=15, high=65)
+    for extra in ([low_phosphate], [low_vitamin_d], [raised_pth]):
+        found = cards(client, [child_alp(450), child_ggt(15), *extra], pt=BOY_12)
+        assert found, extra
+    # A raised GGT for age: the liver card.
+    found = cards(client, [child_alp(450), ggt(90, low=5, high=30)], pt=BOY_12)
+    assert found
+    assert "GGT" in found[0]["summary"]
+
+
+def test_a_recorded_condition_keeps_the_card_within_the_margin(client: FlaskClient) -> None:
+    for entry in (
+        worded("Bone pain left femur", "M89.8X5"),
+        condition("Z85.830"),  # history of bone cancer
+        condition("K75.4"),  # autoimmune hepatitis
+    ):
+        found = cards(client, [child_alp(450), child_ggt(15)], pt=BOY_12, conditions=[entry])
+        assert found, entry
+
+
+def test_a_toddler_just_above_the_limit_is_quiet_and_a_high_one_keeps_the_thp_card(
+    client: FlaskClient,
+) -> None:
+    # 1-9 years: 142-335 U/L. 1.3x: growth; 3x: benign transient hyperphosphatasaemia, repeat.
+    assert cards(client, [child_alp(435)], pt=TODDLER) == []
+    [card] = cards(client, [child_alp(1000)], pt=TODDLER)
+    assert fired([card]) == [THP]
+
+
+def test_a_young_infant_and_an_adult_are_outside_the_growth_band(app: Flask) -> None:
+    infant = patient("male", "2026-09-01")  # under 6 months: cholestasis first
+    rules = traced(app, [child_alp(500)], pt=infant)
+    assert rules[GROWTH].fired is False
+    adult = patient("male", "2008-01-01")  # 18: the adult cards decide
+    rules = traced(app, [alp(140, low=40, high=129), ggt(20)], pt=adult)
+    assert rules[GROWTH].fired is False
