@@ -120,3 +120,57 @@ def test_a_young_infant_and_an_adult_are_outside_the_growth_band(app: Flask) -> 
     adult = patient("male", "2008-01-01")  # 18: the adult cards decide
     rules = traced(app, [alp(140, low=40, high=129), ggt(20)], pt=adult)
     assert rules[GROWTH].fired is False
+
+
+# --- 2 (N14): an ordinary healing fracture --------------------------------------------------
+
+WOMAN_66 = patient("female", "1960-03-01")
+NAILED = worded("Fracture of shaft of right femur - intramedullary nail", "S72.301A", "2026-10-22")
+
+
+def test_a_mild_rise_four_weeks_after_a_nailed_fracture_gets_no_card(
+    app: Flask, client: FlaskClient
+) -> None:
+    # Review 12 N14: ALP 1.4x four weeks after an operated fracture: "consistent with fracture".
+    results = [alp(150), ggt(20)]
+    assert cards(client, results, pt=WOMAN_66, conditions=[NAILED]) == []
+    rules = traced(app, results, pt=WOMAN_66, conditions=[NAILED])
+    assert rules[HEALING].fired is True
+
+
+def test_a_healing_fracture_after_a_normal_alp_is_quiet_but_a_rising_run_is_not(
+    client: FlaskClient,
+) -> None:
+    before = alp(80, when="2026-10-22T08:00:00Z")  # on admission, before the operation
+    assert cards(client, [alp(150), ggt(20)], pt=WOMAN_66, conditions=[NAILED],
+                 labs=[before]) == []  # fmt: skip
+    raised = alp(115, when="2026-11-05T08:00:00Z")  # already raised, now higher
+    [card] = cards(client, [alp(150), ggt(20)], pt=WOMAN_66, conditions=[NAILED], labs=[raised])
+    assert fired([card]) == [BONE_EXPLAINED]
+    assert "rising" in card["summary"]
+
+
+def test_must_not_miss_fractures_keep_the_card(client: FlaskClient) -> None:
+    on_alendronate = medication(text="Alendronic acid 70 mg once weekly")
+    for conditions, medications in (
+        ([NAILED], [on_alendronate]),  # a femoral shaft fracture on a bisphosphonate
+        ([NAILED, condition("C50.911")], []),  # breast cancer
+        ([NAILED, condition("Z85.46")], []),  # history of prostate cancer
+        ([worded("Pathological fracture of femur", "M84.451A", "2026-10-22")], []),
+        ([worded("Fracture femur", "M84.551A", "2026-10-22")], []),  # in neoplastic disease
+    ):
+        found = cards(client, [alp(150), ggt(20)], pt=WOMAN_66, conditions=conditions,
+                      medications=medications)  # fmt: skip
+        assert found, conditions
+
+
+def test_twice_the_limit_after_a_fracture_is_not_explained(client: FlaskClient) -> None:
+    [card] = cards(client, [alp(215), ggt(20)], pt=WOMAN_66, conditions=[NAILED])
+    assert fired([card]) == [BONE]
+
+
+def test_another_bone_cause_beside_the_fracture_keeps_its_advice(client: FlaskClient) -> None:
+    deficient = observation("62292-8", 20, unit="nmol/L", ucum="nmol/L", low=50, high=150)
+    [card] = cards(client, [alp(150), ggt(20), deficient], pt=WOMAN_66, conditions=[NAILED])
+    assert fired([card]) == [BONE_EXPLAINED]
+    assert "vitamin D" in card["summary"] or "vitamin D" in card["detail"]
