@@ -1384,7 +1384,9 @@ def test_flucloxacillin_is_named_by_name(client: FlaskClient) -> None:
     flu = medication(text="Flucloxacillin 500 mg capsules", status="stopped")
     flu["authoredOn"] = "2026-10-20"
     found = cards(client, [alp(312), ggt(120)], medications=[flu])
-    assert "Flucloxacillin, stopped 20 Oct 2026" in found[0]["summary"]
+    # Thirteenth round: a stopped order with no end gives no stop date; its written date is
+    # named as the order's, not as the stop.
+    assert "Flucloxacillin, ordered 20 Oct 2026, stopped" in found[0]["summary"]
 
 
 def test_topical_forms_do_not_match_by_name(client: FlaskClient) -> None:

@@ -174,3 +174,48 @@ def test_another_bone_cause_beside_the_fracture_keeps_its_advice(client: FlaskCl
     [card] = cards(client, [alp(150), ggt(20), deficient], pt=WOMAN_66, conditions=[NAILED])
     assert fired([card]) == [BONE_EXPLAINED]
     assert "vitamin D" in card["summary"] or "vitamin D" in card["detail"]
+
+
+# --- 3: a stopped order with no end date ---------------------------------------------------
+
+RISE = [alp(210), ggt(22, low=5, high=40), alp(70, when="2025-12-01T08:00:00Z")]
+
+
+def stopped(text: str, authored: str, **extra: Any) -> dict[str, Any]:
+    order = medication(text=text, status="stopped")
+    order["authoredOn"] = authored
+    order.update(extra)
+    return order
+
+
+def test_a_stopped_order_with_no_end_never_shows_its_written_date_as_the_stop(
+    client: FlaskClient,
+) -> None:
+    # Written 4 months ago and stopped since: stopped in the last 18 months for certain (the
+    # rebound line), but on a day the record does not give.
+    order = stopped("Denosumab 60 mg subcutaneous every 6 months", "2026-07-20")
+    [card] = cards(client, RISE, medications=[order])
+    assert "denosumab stopped" in card["summary"]
+    assert "ordered 20 Jul 2026, stopped" in card["detail"]
+    assert "stopped 20 Jul 2026" not in card["detail"]
+
+
+def test_a_long_ago_written_stopped_order_is_not_a_recent_course(client: FlaskClient) -> None:
+    # Written in 2021, stopped some day since: not known to be recent, so no rebound line and
+    # no date invented.
+    order = stopped("Denosumab 60 mg subcutaneous every 6 months", "2021-01-15",
+                    meta={"lastUpdated": "2026-11-19T10:00:00Z"})  # fmt: skip
+    [card] = cards(client, RISE, medications=[order])
+    assert "denosumab" not in card["summary"].lower()
+    assert "2021" not in card["detail"]
+
+
+def test_a_stopped_order_with_an_end_keeps_its_end_date(client: FlaskClient) -> None:
+    order = stopped(
+        "Denosumab 60 mg subcutaneous every 6 months",
+        "2024-01-15",
+        dispenseRequest={"validityPeriod": {"start": "2024-01-15", "end": "2026-05-01"}},
+    )
+    [card] = cards(client, RISE, medications=[order])
+    assert "stopped 1 May 2026" in card["detail"]
+    assert "ordered" not in card["detail"]
