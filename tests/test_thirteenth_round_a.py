@@ -219,3 +219,36 @@ def test_a_stopped_order_with_an_end_keeps_its_end_date(client: FlaskClient) -> 
     [card] = cards(client, RISE, medications=[order])
     assert "stopped 1 May 2026" in card["detail"]
     assert "ordered" not in card["detail"]
+
+
+# --- 4 (N11): infiltrative cholestasis beside sarcoidosis and a raised calcium -----------------
+
+LIVER = "alp-high-liver-source"
+SARCOID = worded("Sarcoid (pulmonary + ?hepatic)", "D86.0")
+
+
+def infiltrative(calcium: float) -> list[dict[str, Any]]:
+    return [
+        alp(390, low=30, high=130),
+        ggt(260, low=5, high=40),
+        observation("1975-2", 12, unit="umol/L", ucum="umol/L", low=0, high=21),
+        observation("17861-6", calcium, unit="mmol/L", ucum="mmol/L", low=2.15, high=2.55),
+    ]
+
+
+def test_a_raised_calcium_with_infiltrative_cholestasis_is_named(client: FlaskClient) -> None:
+    # Review 12 N11: sarcoid, ALP 3x with a raised GGT, normal bilirubin, calcium 2.7 mmol/L.
+    [card] = cards(client, infiltrative(2.7), conditions=[SARCOID])
+    assert fired([card]) == [LIVER]
+    assert "calcium 2.70 mmol/L raised: infiltration (sarcoid granulomas" in card["detail"]
+    assert "can be infiltration" not in card["detail"]
+
+
+def test_sarcoidosis_with_a_normal_calcium_names_hepatic_granulomas(client: FlaskClient) -> None:
+    [card] = cards(client, infiltrative(2.4), conditions=[SARCOID])
+    assert "beside sarcoidosis: hepatic granulomas likely" in card["detail"]
+    [card] = cards(client, infiltrative(2.4))  # neither: the general infiltration line
+    assert "can be infiltration (metastases, lymphoma, granulomas)" in card["detail"]
+    query = worded("?sarcoid - for CT chest", "R91.8")
+    [card] = cards(client, infiltrative(2.4), conditions=[query])
+    assert "sarcoidosis" not in card["detail"]
