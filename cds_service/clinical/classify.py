@@ -141,12 +141,18 @@ def _repeats(medication: Resource) -> Iterator[Mapping[str, Any]]:
 def medication_end(medication: Resource) -> datetime | None:
     """When a completed or stopped course ended: the validity or effective period's end, the
     end of the dosing bounds, or the start plus the dosing duration; else when it was written
-    (the latest date the record gives for it)."""
+    (the latest date the record gives for it; for a stopped request, see `stop_date_unknown`)."""
     kind = medication.get("resourceType")
     if kind == "MedicationStatement":
         period = medication.get("effectivePeriod")
         end = period.get("end") if isinstance(period, dict) else None
         return _first_time(end, medication.get("effectiveDateTime"), medication.get("dateAsserted"))
+    return _request_end(medication) or parse_datetime(medication.get("authoredOn"))
+
+
+def _request_end(medication: Resource) -> datetime | None:
+    """A MedicationRequest's own end: the validity period's end, the end of the dosing bounds,
+    or the written date plus the dosing duration; None when it gives none."""
     dispense = medication.get("dispenseRequest")
     validity = dispense.get("validityPeriod") if isinstance(dispense, dict) else None
     end = parse_datetime(validity.get("end")) if isinstance(validity, dict) else None
@@ -162,7 +168,20 @@ def medication_end(medication: Resource) -> datetime | None:
             days = _duration_days(duration)
             if days is not None:
                 return authored + timedelta(days=days)
-    return authored
+    return None
+
+
+def stop_date_unknown(medication: Resource) -> bool:
+    """A stopped MedicationRequest that gives no end (no validity end, dosing bounds or
+    duration). FHIR R4 has no stop date on a request: `statusReason` says why, not when, and
+    `meta.lastUpdated` moves with any edit. It stopped on or after it was written (its `time`
+    stays `authoredOn`, the earliest it can have stopped, so it counts as a recent course only
+    when written within the window), and a card never names that date as the stop."""
+    return (
+        medication.get("resourceType") == "MedicationRequest"
+        and as_str(medication.get("status")) == "stopped"
+        and _request_end(medication) is None
+    )
 
 
 def medication_start(medication: Resource) -> datetime | None:
@@ -250,6 +269,9 @@ class Entry:
     given: bool = False
     """Medications: a dose recorded as a done procedure (an injection or infusion), dated the
     day it was given."""
+    stop_unknown: bool = False
+    """Medications: a stopped request with no end in the record (`time` is when it was
+    written, the earliest it can have stopped; thirteenth round)."""
 
 
 @dataclass
@@ -435,6 +457,7 @@ def classify(kb: KnowledgeBase, record: PatientRecord) -> Classified:
                 active=status in ACTIVE_MEDICATION,
                 ended=ended,
                 name=seen.short,
+                stop_unknown=ended and stop_date_unknown(medication),
             )
         )
     for procedure in record.procedures:

@@ -197,6 +197,10 @@ def _mention(finding_label: str, entry: Entry, kind: str, valueset: str) -> str:
     drug = entry.name.strip() or short_name({"text": _matched_name(entry.matches[valueset])})
     if entry.active or entry.time is None:
         return drug
+    if entry.stop_unknown:
+        # Stopped on a day the record does not give: its written date is named as what it is,
+        # never as the stop (thirteenth round).
+        return f"{drug}, ordered {day(entry.time)}, stopped"
     # An infusion (a yearly zoledronate) is given, not stopped: the date is when it was given.
     given = entry.given or _INFUSION.search(
         concept_text(entry.resource.get("medicationCodeableConcept"))
@@ -269,7 +273,10 @@ def match_findings(
                 if outweighed_until is not None and _dated_by(entry, outweighed_until):
                     continue
                 line = f"{entry.key}: {entry.matches[source.valueset]}"
-                if entry.ended:
+                if entry.stop_unknown:
+                    written = entry.time.date() if entry.time else "unknown"
+                    line += f" (stopped, date not recorded; written {written})"
+                elif entry.ended:
                     line += f" (course ended {entry.time.date() if entry.time else 'unknown'})"
                 if line not in found.evidence:
                     found.evidence.append(line)
