@@ -9,7 +9,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired
-from tests.support.fhir import alp, condition, ggt, observation
+from tests.support.fhir import alp, condition, ggt, observation, procedure
 
 KNOWN = "alp-high-liver-known"
 LIVER_SOURCE = "alp-high-liver-source"
@@ -45,3 +45,67 @@ def test_a_relatives_pbc_on_the_problem_list_is_not_known_pbc(client: FlaskClien
     coded = condition("K74.3", onset="2020-03-01")
     coded["code"]["text"] = "PBC - mother also affected"
     assert fired(cards(client, labs, conditions=[coded])) == [KNOWN]
+
+
+# --- 1 (review 13, patient 18): a rising bilirubin and ALP with a stent is stent dysfunction --
+
+STENT_DYSFUNCTION = "alp-high-stent-dysfunction"
+CHOLANGITIS = "alp-drainage-cholangitis"
+
+
+def text_procedure(performed: str, text: str) -> dict[str, Any]:
+    placed = procedure("LOCAL-STENT", performed, system="urn:oid:1.2.3")
+    placed["code"]["text"] = text
+    return placed
+
+
+def bilirubin(mg_dl: float, when: str = "2026-11-20T08:00:00Z") -> dict[str, Any]:
+    return observation("1975-2", mg_dl, when=when, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+
+
+def stent_labs(now: float = 420, bili: float = 4.6) -> list[dict[str, Any]]:
+    return [alp(now, low=40, high=129), ggt(600, low=8, high=61), bilirubin(bili)]
+
+
+EARLIER = [
+    alp(180, low=40, high=129, when="2026-10-15T08:00:00Z"),
+    bilirubin(0.9, when="2026-10-15T08:00:00Z"),
+]
+
+
+def test_a_rising_alp_and_bilirubin_with_a_metal_stent_and_no_fever_is_stent_dysfunction(
+    client: FlaskClient,
+) -> None:
+    # Review 13, 18: uncovered metal stent for pancreatic cancer (Aug 2026), ALP 180 -> 420,
+    # bilirubin 0.9 -> 4.6, no fever: the info liver card with "liver metastases" and "AMA for
+    # PBC"; the stent was never tied to the rise.
+    metal = text_procedure("2026-08-20", "ERCP with uncovered metal biliary stent")
+    cancer = condition("C25.0", onset="2026-07-01")
+    found = cards(client, stent_labs(), labs=EARLIER, procedures=[metal], conditions=[cancer])
+    assert fired(found) == [STENT_DYSFUNCTION]
+    card = found[0]
+    assert card["indicator"] == "warning"
+    assert "stent dysfunction" in card["summary"]
+    assert "the team that placed it" in card["detail"]
+    assert "anti-mitochondrial" not in card["detail"]
+    assert "liver metastases" not in card["detail"]
+    # With a fever it is the cholangitis warning, as before.
+    fever = observation("8310-5", 38.9, unit="Cel", ucum="Cel")
+    assert fired(cards(client, [*stent_labs(), fever], labs=EARLIER, procedures=[metal])) == [
+        CHOLANGITIS
+    ]
+
+
+def test_no_stent_dysfunction_card_without_a_stent_a_rise_or_a_raised_bilirubin(
+    client: FlaskClient,
+) -> None:
+    metal = text_procedure("2026-08-20", "ERCP with uncovered metal biliary stent")
+    # A normal bilirubin, or an ALP not rising (stable), is not this card.
+    assert STENT_DYSFUNCTION not in fired(
+        cards(client, stent_labs(bili=1.0), labs=EARLIER, procedures=[metal])
+    )
+    assert STENT_DYSFUNCTION not in fired(
+        cards(client, stent_labs(now=190), labs=EARLIER, procedures=[metal])
+    )
+    # No stent or drainage: the ordinary liver card.
+    assert fired(cards(client, stent_labs(), labs=EARLIER)) == [LIVER_SOURCE]
