@@ -9,7 +9,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired
-from tests.support.fhir import alp, condition, ggt, observation, procedure
+from tests.support.fhir import alp, condition, ggt, observation, patient, procedure
 
 KNOWN = "alp-high-liver-known"
 LIVER_SOURCE = "alp-high-liver-source"
@@ -109,3 +109,57 @@ def test_no_stent_dysfunction_card_without_a_stent_a_rise_or_a_raised_bilirubin(
     )
     # No stent or drainage: the ordinary liver card.
     assert fired(cards(client, stent_labs(), labs=EARLIER)) == [LIVER_SOURCE]
+
+
+# --- 2 (review 13, patient 17): jaundice with weight loss at 40 or over -----------------------
+
+JAUNDICE_WEIGHT_LOSS = "alp-high-jaundice-weight-loss"
+
+
+def jaundice_labs(bili: float = 9.8) -> list[dict[str, Any]]:
+    return [
+        alp(620, low=40, high=129),
+        ggt(900, low=8, high=61),
+        bilirubin(bili),
+        observation("1742-6", 140, low=7, high=40),
+    ]
+
+
+def test_obstructive_jaundice_with_weight_loss_at_71_is_suspected_cancer_not_ama(
+    client: FlaskClient,
+) -> None:
+    # Review 13, 17: painless jaundice, 8 kg weight loss (R63.4), ALP 4.8x, bilirubin 9.8: an
+    # info card ending "anti-mitochondrial antibodies for PBC".
+    old = patient(gender="male", birth_date="1955-03-01")
+    for entry in (condition("R63.4", onset="2026-10-01"), worded("Lost 8 kg since summer")):
+        found = cards(client, jaundice_labs(), pt=old, conditions=[entry])
+        assert fired(found) == [JAUNDICE_WEIGHT_LOSS], entry["code"]
+        card = found[0]
+        assert card["indicator"] == "warning"
+        assert "suspected-cancer pathway" in card["detail"]
+        assert "anti-mitochondrial" not in card["detail"]
+
+
+def test_no_suspected_cancer_card_without_weight_loss_under_40_or_with_a_stent(
+    client: FlaskClient,
+) -> None:
+    old = patient(gender="male", birth_date="1955-03-01")
+    loss = condition("R63.4", onset="2026-10-01")
+    # No weight loss, or weight loss denied or intended: the ordinary liver card.
+    for conditions in ([], [worded("No weight loss")], [worded("Weight loss - dieting")]):
+        assert fired(cards(client, jaundice_labs(), pt=old, conditions=conditions)) == [
+            LIVER_SOURCE
+        ], conditions
+    # Under 40, or a normal bilirubin: not this card.
+    young = patient(gender="male", birth_date="1990-03-01")
+    assert JAUNDICE_WEIGHT_LOSS not in fired(
+        cards(client, jaundice_labs(), pt=young, conditions=[loss])
+    )
+    assert JAUNDICE_WEIGHT_LOSS not in fired(
+        cards(client, jaundice_labs(bili=0.8), pt=old, conditions=[loss])
+    )
+    # A stent in place: the stent's own cards.
+    metal = text_procedure("2026-08-20", "ERCP with uncovered metal biliary stent")
+    assert JAUNDICE_WEIGHT_LOSS not in fired(
+        cards(client, jaundice_labs(), pt=old, conditions=[loss], procedures=[metal])
+    )
