@@ -163,3 +163,45 @@ def test_no_suspected_cancer_card_without_weight_loss_under_40_or_with_a_stent(
     assert JAUNDICE_WEIGHT_LOSS not in fired(
         cards(client, jaundice_labs(), pt=old, conditions=[loss], procedures=[metal])
     )
+
+
+# --- 4 (review 13, patient 10): shock 5 days back with the ALT already falling ----------------
+
+HEPATOCELLULAR = "alp-high-liver-hepatocellular"
+
+
+def shock_liver_labs(
+    earlier_alt: float | None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    now = [
+        alp(160, low=40, high=129),  # 1.24x
+        ggt(70, low=8, high=61),  # 1.15x
+        observation("1742-6", 900, low=7, high=40),  # 22.5x
+        observation("1920-8", 600, low=10, high=40),
+        observation("2532-0", 800, low=135, high=214),
+    ]
+    earlier = []
+    if earlier_alt is not None:
+        earlier.append(
+            observation("1742-6", earlier_alt, low=7, high=40, when="2026-11-17T08:00:00Z")
+        )
+    return now, earlier
+
+
+def test_cardiogenic_shock_5_days_back_with_alt_falling_from_its_peak_is_resolving_shock_liver(
+    client: FlaskClient,
+) -> None:
+    # Review 13, 10: cardiogenic shock (R57.0) 5 days before the ALP, ALT 2500 two days after it
+    # and 900 (22x) now, ALP 1.25x, GGT 1.15x: the hepatocellular card with hepatitis serology.
+    shock = condition("R57.0", onset="2026-11-15")
+    now, earlier = shock_liver_labs(2500)
+    assert fired(cards(client, now, labs=earlier, conditions=[shock])) == []
+    # With no earlier ALT, or one lower than today's (rising), the window is still 3 days.
+    for earlier_alt in (None, 400):
+        now, earlier = shock_liver_labs(earlier_alt)
+        found = cards(client, now, labs=earlier, conditions=[shock])
+        assert fired(found) == [HEPATOCELLULAR], earlier_alt
+    # A shock more than 7 days back is not read as this injury's cause.
+    old_shock = condition("R57.0", onset="2026-11-10")
+    now, earlier = shock_liver_labs(2500)
+    assert fired(cards(client, now, labs=earlier, conditions=[old_shock])) == [HEPATOCELLULAR]
