@@ -205,3 +205,35 @@ def test_cardiogenic_shock_5_days_back_with_alt_falling_from_its_peak_is_resolvi
     old_shock = condition("R57.0", onset="2026-11-10")
     now, earlier = shock_liver_labs(2500)
     assert fired(cards(client, now, labs=earlier, conditions=[old_shock])) == [HEPATOCELLULAR]
+
+
+# --- 5 (review 13, patient 20): stable mild cholestasis after a liver transplant --------------
+
+
+def transplant_labs(now: float = 165) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    earlier = [
+        alp(160, low=40, high=129, when="2026-06-01T08:00:00Z"),
+        alp(158, low=40, high=129, when="2026-08-20T08:00:00Z"),
+    ]
+    return [alp(now, low=40, high=129), ggt(110, low=8, high=61), bilirubin(0.8)], earlier
+
+
+def test_a_stable_mild_alp_after_a_liver_transplant_is_quiet_and_never_asks_for_ama(
+    client: FlaskClient,
+) -> None:
+    # Review 13, 20: liver transplant 2023 (Z94.4), ALP 160, 158, 165 over six months (1.25x),
+    # GGT 1.8x: "ultrasound first" and "anti-mitochondrial antibodies for PBC".
+    for entry in (condition("Z94.4", onset="2023-04-01"), worded("OLT 2023 for ALD")):
+        now, earlier = transplant_labs()
+        assert fired(cards(client, now, labs=earlier, conditions=[entry])) == [], entry["code"]
+    # A rise after a transplant still gets the liver card, without AMA.
+    transplant = condition("Z94.4", onset="2023-04-01")
+    now, earlier = transplant_labs(now=240)
+    found = cards(client, now, labs=earlier, conditions=[transplant])
+    assert fired(found) == [LIVER_SOURCE]
+    assert "anti-mitochondrial" not in found[0]["detail"]
+    # Awaiting a transplant is not a transplant: the liver card, with AMA.
+    now, earlier = transplant_labs()
+    found = cards(client, now, labs=earlier, conditions=[worded("Awaiting liver transplant")])
+    assert fired(found) == [LIVER_SOURCE]
+    assert "anti-mitochondrial" in found[0]["detail"]
