@@ -734,7 +734,8 @@ def _shock_liver_by_pattern(ctx: _Context, facts: Facts, found: dict[str, Found]
     peak = max(multiples, default=None)
     since = _shock_time(ctx, shock)
     falling = ""
-    if since is None or (ctx.when.date() - since.date()).days > kb.param("shock_liver_window_days"):
+    window = kb.param("shock_liver_window_days")
+    if since is not None and (ctx.when.date() - since.date()).days > window:
         # Thirteenth round, part D (review 13, 10): aminotransferases peak 1-3 days after the
         # insult and fall to normal within 7-10 (Henrion 2012). A shock older than
         # shock_liver_window_days counts only with the ALT already past a peak of its own: an
@@ -767,7 +768,9 @@ def _shock_liver_by_pattern(ctx: _Context, facts: Facts, found: dict[str, Found]
         f"{shock.named[0] if shock.named else 'record'}: shock liver inferred, aminotransferase"
         f" {peak:.0f}x its upper limit after recorded shock{falling} ({ratio_line})",
     ]
-    inferred.mentions = [f"{m}, then aminotransferases {peak:.0f}x{falling}" for m in shock.mentions]
+    inferred.mentions = [
+        f"{m}, then aminotransferases {peak:.0f}x{falling}" for m in shock.mentions
+    ]
     inferred.named = list(shock.named)
     inferred.ended_only = False
     found[SHOCK_LIVER] = inferred
