@@ -107,6 +107,11 @@ def test_no_stent_dysfunction_card_without_a_stent_a_rise_or_a_raised_bilirubin(
     assert STENT_DYSFUNCTION not in fired(
         cards(client, stent_labs(now=190), labs=EARLIER, procedures=[metal])
     )
+    # A stent placed in the last 6 weeks: the previous ALP may predate it (not this card).
+    recent = text_procedure("2026-11-01", "ERCP with uncovered metal biliary stent")
+    assert STENT_DYSFUNCTION not in fired(
+        cards(client, stent_labs(), labs=EARLIER, procedures=[recent])
+    )
     # No stent or drainage: the ordinary liver card.
     assert fired(cards(client, stent_labs(), labs=EARLIER)) == [LIVER_SOURCE]
 
