@@ -357,14 +357,28 @@ def _find_matches(kb: KnowledgeBase, concept: Any, by_name: bool) -> dict[str, s
         return found
     text = concept_text(concept).lower()
     if text:
+        by_words: list[str] = []
         for valueset in kb.valuesets.values():
             if (valueset.names or valueset.word_names) and valueset.id not in found:
                 name = valueset.match_name_in(text)
                 if name is not None:
+                    by_words.append(valueset.id)
                     found[valueset.id] = (
                         f"name match: '{name}' in \"{_text(concept)}\" (no code matched)"
                     )
+        if RELATIVES in by_words:
+            # Thirteenth round, part D (review 13, patient 41): "Mother - PBC" is a relative's
+            # disease, not the patient's. A relative's word vetoes every match by words (a
+            # code still stands), except in value sets that opt out (pregnancy: "maternal").
+            for valueset_id in by_words:
+                if valueset_id != RELATIVES and kb.valuesets[valueset_id].relatives_veto:
+                    del found[valueset_id]
     return found
+
+
+RELATIVES = "relatives"
+"""The value set of a relative's words ("mother", "maternal"): an entry worded with one is a
+family member's condition, so no other value set matches it by its words."""
 
 
 BY_LOCAL_CODE = "a local code of this deployment (ALP_CDS_LOCAL_RESULT_CODES)"

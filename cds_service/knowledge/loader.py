@@ -340,6 +340,7 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
             tuple(doc.get("result_names", ())),
             tuple(doc.get("result_exclude", ())),
             bool(doc.get("given_as_procedure", False)),
+            bool(doc.get("relatives_veto", True)),
         )
 
     units_doc = loader.document("units.yaml", "units")

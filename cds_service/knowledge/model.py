@@ -133,6 +133,10 @@ class ValueSet:
     """A drug whose doses are often recorded as a done Procedure ("Denosumab injection 60 mg"):
     such a procedure is also a completed course of it, ended the day it was given (twelfth
     round, review 12 N28)."""
+    relatives_veto: bool = True
+    """Whether a relative's word in the text (the `relatives` value set: "Mother - PBC")
+    vetoes this value set's name matches (thirteenth round, part D). False for the pregnancy
+    value sets, whose own entries say "maternal"."""
     _exact: Mapping[tuple[str, str], Code] = field(init=False, repr=False, compare=False)
     _prefixes: tuple[tuple[str, str, Code], ...] = field(init=False, repr=False, compare=False)
     _excluded: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
