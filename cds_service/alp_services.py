@@ -142,6 +142,7 @@ def lab_codes(kb: KnowledgeBase) -> list[str]:
     }
     for orderable in kb.orderables.values():
         codes |= {(system, code) for system, code in orderable.result_codes if system == LOINC}
+        codes |= orderable.local_result_codes
     return [f"{system}|{code}" for system, code in sorted(codes)]
 
 

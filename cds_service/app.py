@@ -106,17 +106,17 @@ def load_knowledge_base(settings: Settings) -> KnowledgeBase:
 def local_result_codes(
     settings: Settings, kb: KnowledgeBase
 ) -> dict[str, list[tuple[str, str, str | None]]]:
-    """Deployment result codes per laboratory value set; an unknown value set, or one that is
-    not a laboratory test's (a condition's or a drug's), stops start-up."""
+    """Deployment result codes per laboratory value set or orderable test; anything else (a
+    condition's or a drug's value set, an unknown id) stops start-up."""
     codes: dict[str, list[tuple[str, str, str | None]]] = {}
-    for vs_id, system, code, display in settings.local_result_codes:
-        if not kb.is_lab_valueset(vs_id):
-            known = ", ".join(sorted(v for v in kb.valuesets if kb.is_lab_valueset(v)))
+    for key, system, code, display in settings.local_result_codes:
+        if not kb.is_lab_valueset(key) and key not in kb.orderables:
+            labs = sorted({*(v for v in kb.valuesets if kb.is_lab_valueset(v)), *kb.orderables})
             raise SettingsError(
-                f"ALP_CDS_LOCAL_RESULT_CODES: {vs_id!r} is not a laboratory value set "
-                f"(known: {known})"
+                f"ALP_CDS_LOCAL_RESULT_CODES: {key!r} is not a laboratory value set or an "
+                f"orderable test (known: {', '.join(labs)})"
             )
-        codes.setdefault(vs_id, []).append((system, code, display))
+        codes.setdefault(key, []).append((system, code, display))
     return codes
 
 

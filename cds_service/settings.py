@@ -270,9 +270,9 @@ class Settings:
     local_result_codes: tuple[tuple[str, str, str, str | None], ...] = _setting(
         "LOCAL_RESULT_CODES",
         _parse_local_codes,
-        "Local laboratory result codes read as a value set's test, for results the laboratory "
-        "files without LOINC: valueset=system|code[|display], separated by ';' (laboratory "
-        "value set ids from cards/valuesets, e.g. alp-total, ggt).",
+        "Local laboratory result codes read as a test, for results the laboratory files "
+        "without LOINC: id=system|code[|display], separated by ';' (a laboratory value set id "
+        "from cards/valuesets, e.g. alp-total, ggt, or an orderable id, e.g. bone-alp).",
     )
     trust_files: tuple[Path, ...] = _setting(
         "TRUST_FILE",

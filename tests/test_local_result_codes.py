@@ -150,3 +150,20 @@ def test_evaluate_reads_the_setting_and_refuses_a_bad_one(
     assert capsys.readouterr().err.startswith(
         "error: ALP_CDS_LOCAL_RESULT_CODES: 'pbc' is not a laboratory value set"
     )
+
+
+def test_an_orderable_test_takes_local_result_codes_too(tmp_path: Path) -> None:
+    # Bone-specific ALP has no value set: its local code is given under the orderable's id, and a
+    # result under it is that test already resulted (not ordered again), asked for in the query.
+    setting = f"{SETTING}; bone-alp={LAB}|70240"
+    bone = local("70240", "BA", 48)
+    bone["valueQuantity"] = {"value": 48, "unit": "ug/L"}
+    labs = [local("70231", "AP", 390, low=30, high=130), local("70232", "GT", 20, low=5, high=61)]
+    assert "17838-4" in suggested(answer(build(tmp_path / "a", SETTING), [*labs, bone])[0])
+    app = build(tmp_path / "b", setting)
+    assert "17838-4" not in suggested(answer(app, [*labs, bone])[0])
+    document = app.test_client().get("/cds-services").get_json()
+    service = next(s for s in document["services"] if s["id"] == RESULT_SIGN_ID)
+    assert f"{LAB}|70240" in service["prefetch"]["labs"]
+    kb = app.extensions["alp_cds"].kb
+    assert kb.orderables["ggt"].local_result_codes == {(LAB, "70232")}

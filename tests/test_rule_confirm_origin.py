@@ -101,15 +101,18 @@ def test_adult_without_a_range_uses_the_adult_table_by_sex(client: FlaskClient) 
 
 
 def test_a_child_judged_by_the_age_table_not_an_adult_range(client: FlaskClient) -> None:
-    # 12-year-old: Mayo 129-417 U/L. The lab sent an adult range without an age.
+    # 12-year-old: Mayo 129-417 U/L. The lab sent an adult range without an age. Thirteenth
+    # round (review 12 N01): up to 1.5x the age limit a well child's ALP is growth (no card), so
+    # the raised value is 700 (1.7x), not 450 (1.1x).
     child = patient("female", "2014-06-01")
     assert fired(cards(client, [alp(300)], pt=child)) == []
-    assert fired(cards(client, [alp(450)], pt=child)) == [RULE]
+    assert fired(cards(client, [alp(700)], pt=child)) == [RULE]
 
 
 def test_an_age_specific_lab_range_is_used_for_a_child(client: FlaskClient) -> None:
     child = patient("male", "2014-06-01")
-    result = alp(300, low=None, high=None)
+    # 1.6x the lab's age range (thirteenth round: up to 1.5x is growth in a well child).
+    result = alp(450, low=None, high=None)
     result["referenceRange"] = [
         {"low": {"value": 40}, "high": {"value": 129}, "age": {"low": {"value": 18, "unit": "a"}}},
         {

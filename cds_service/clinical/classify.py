@@ -60,7 +60,7 @@ _FORM = re.compile(
     r"intravenous|subcutaneous|disintegrating|sprinkle|hr|24|12|er|xr|sr|mg/ml|"
     r"once|twice|daily|weekly|monthly|yearly|annually|nightly|every|weeks?|days?|months?|years?|"
     r"at|night|morning|iv|im|three|four|times|a day|per day|bd|bid|tds|tid|qds|qid|od|prn|"
-    r"micrograms?|milligrams?|infusion)\b",
+    r"micrograms?|milligrams?|infusion|sc|subcut|subcutaneously|sq|intramuscular)\b",
     re.IGNORECASE,
 )
 
@@ -144,12 +144,18 @@ def _repeats(medication: Resource) -> Iterator[Mapping[str, Any]]:
 def medication_end(medication: Resource) -> datetime | None:
     """When a completed or stopped course ended: the validity or effective period's end, the
     end of the dosing bounds, or the start plus the dosing duration; else when it was written
-    (the latest date the record gives for it)."""
+    (the latest date the record gives for it; for a stopped request, see `stop_date_unknown`)."""
     kind = medication.get("resourceType")
     if kind == "MedicationStatement":
         period = medication.get("effectivePeriod")
         end = period.get("end") if isinstance(period, dict) else None
         return _first_time(end, medication.get("effectiveDateTime"), medication.get("dateAsserted"))
+    return _request_end(medication) or parse_datetime(medication.get("authoredOn"))
+
+
+def _request_end(medication: Resource) -> datetime | None:
+    """A MedicationRequest's own end: the validity period's end, the end of the dosing bounds,
+    or the written date plus the dosing duration; None when it gives none."""
     dispense = medication.get("dispenseRequest")
     validity = dispense.get("validityPeriod") if isinstance(dispense, dict) else None
     end = parse_datetime(validity.get("end")) if isinstance(validity, dict) else None
@@ -165,7 +171,20 @@ def medication_end(medication: Resource) -> datetime | None:
             days = _duration_days(duration)
             if days is not None:
                 return authored + timedelta(days=days)
-    return authored
+    return None
+
+
+def stop_date_unknown(medication: Resource) -> bool:
+    """A stopped MedicationRequest that gives no end (no validity end, dosing bounds or
+    duration). FHIR R4 has no stop date on a request: `statusReason` says why, not when, and
+    `meta.lastUpdated` moves with any edit. It stopped on or after it was written (its `time`
+    stays `authoredOn`, the earliest it can have stopped, so it counts as a recent course only
+    when written within the window), and a card never names that date as the stop."""
+    return (
+        medication.get("resourceType") == "MedicationRequest"
+        and as_str(medication.get("status")) == "stopped"
+        and _request_end(medication) is None
+    )
 
 
 def medication_start(medication: Resource) -> datetime | None:
@@ -204,12 +223,17 @@ def short_name(concept: Any) -> str:
     """A medication's name as a card says it: 'amoxicillin / clavulanate' rather than
     'Amoxicillin 875 MG / Clavulanate 125 MG Oral Tablet'."""
     text = _text(concept)
-    drug = _CLAUSE.split(text.split("[")[0].split(",")[0].split("(")[0], maxsplit=1)[0]
-    cut = _FORM.sub(" ", _DOSE.sub(" ", _DOSE_IN.sub(" ", drug)))
-    name = " / ".join(" ".join(part.split()) for part in cut.split("/") if part.strip())
-    name = name.strip(" ,-")
-    # In the record's own spelling (a brand keeps its capital: Prolia, Strensiq).
-    return (name or text)[:60]
+    # The first part that names a drug: HCPCS descriptors lead with the form ("Injection,
+    # denosumab, 1 mg", review 13).
+    for part in text.split("[")[0].split(","):
+        drug = _CLAUSE.split(part.split("(")[0], maxsplit=1)[0]
+        cut = _FORM.sub(" ", _DOSE.sub(" ", _DOSE_IN.sub(" ", drug)))
+        name = " / ".join(" ".join(piece.split()) for piece in cut.split("/") if piece.strip())
+        name = name.strip(" ,-")
+        if name:
+            # In the record's own spelling (a brand keeps its capital: Prolia, Strensiq).
+            return name[:60]
+    return text[:60]
 
 
 def procedure_time(procedure: Resource) -> datetime | None:
@@ -248,6 +272,9 @@ class Entry:
     given: bool = False
     """Medications: a dose recorded as a done procedure (an injection or infusion), dated the
     day it was given."""
+    stop_unknown: bool = False
+    """Medications: a stopped request with no end in the record (`time` is when it was
+    written, the earliest it can have stopped; thirteenth round)."""
 
 
 @dataclass
@@ -333,14 +360,28 @@ def _find_matches(kb: KnowledgeBase, concept: Any, by_name: bool) -> dict[str, s
         return found
     text = concept_text(concept).lower()
     if text:
+        by_words: list[str] = []
         for valueset in kb.valuesets.values():
             if (valueset.names or valueset.word_names) and valueset.id not in found:
                 name = valueset.match_name_in(text)
                 if name is not None:
+                    by_words.append(valueset.id)
                     found[valueset.id] = (
                         f"name match: '{name}' in \"{_text(concept)}\" (no code matched)"
                     )
+        if RELATIVES in by_words:
+            # Thirteenth round, part D (review 13, patient 41): "Mother - PBC" is a relative's
+            # disease, not the patient's. A relative's word vetoes every match by words (a
+            # code still stands), except in value sets that opt out (pregnancy: "maternal").
+            for valueset_id in by_words:
+                if valueset_id != RELATIVES and kb.valuesets[valueset_id].relatives_veto:
+                    del found[valueset_id]
     return found
+
+
+RELATIVES = "relatives"
+"""The value set of a relative's words ("mother", "maternal"): an entry worded with one is a
+family member's condition, so no other value set matches it by its words."""
 
 
 BY_LOCAL_CODE = "a local code of this deployment (ALP_CDS_LOCAL_RESULT_CODES)"
@@ -433,6 +474,7 @@ def classify(kb: KnowledgeBase, record: PatientRecord) -> Classified:
                 active=status in ACTIVE_MEDICATION,
                 ended=ended,
                 name=seen.short,
+                stop_unknown=ended and stop_date_unknown(medication),
             )
         )
     for procedure in record.procedures:

@@ -737,6 +737,20 @@ def _shock_liver_by_pattern(ctx: _Context, facts: Facts, found: dict[str, Found]
     kb = ctx.kb
     multiples = [x for x in (facts.get("alt.xuln"), facts.get("ast.xuln")) if isinstance(x, float)]
     peak = max(multiples, default=None)
+    since = _shock_time(ctx, shock)
+    falling = ""
+    window = kb.param("shock_liver_window_days")
+    if since is not None and (ctx.when.date() - since.date()).days > window:
+        # Thirteenth round, part D (review 13, 10): aminotransferases peak 1-3 days after the
+        # insult and fall to normal within 7-10 (Henrion 2012). A shock older than
+        # shock_liver_window_days counts only with the ALT already past a peak of its own: an
+        # ALT drawn since the shock, higher than today's, is the peak the window is read to.
+        earlier = _alt_peak_since(ctx, facts, since)
+        current = facts.get("alt.xuln")
+        if earlier is None or not isinstance(current, float) or earlier <= current:
+            return
+        peak = earlier
+        falling = f", falling to {current:.0f}x"
     if peak is None or peak < kb.param("shock_liver_min_xuln"):
         return
     alt_ul = facts.details.get("alt_ul")
@@ -757,17 +771,45 @@ def _shock_liver_by_pattern(ctx: _Context, facts: Facts, found: dict[str, Found]
         *shock.evidence,
         # Keyed by the shock entry, as every evidence line is keyed by a record entry.
         f"{shock.named[0] if shock.named else 'record'}: shock liver inferred, aminotransferase"
-        f" {peak:.0f}x its upper limit after recorded shock ({ratio_line})",
+        f" {peak:.0f}x its upper limit after recorded shock{falling} ({ratio_line})",
     ]
-    inferred.mentions = [f"{m}, then aminotransferases {peak:.0f}x" for m in shock.mentions]
+    inferred.mentions = [
+        f"{m}, then aminotransferases {peak:.0f}x{falling}" for m in shock.mentions
+    ]
     inferred.named = list(shock.named)
     inferred.ended_only = False
     found[SHOCK_LIVER] = inferred
     facts.set(
         "shock_liver.by_pattern",
-        f"yes: aminotransferases {peak:.0f}x after recorded shock ({ratio_line})",
+        f"yes: aminotransferases {peak:.0f}x after recorded shock{falling} ({ratio_line})",
         shock.named,
     )
+
+
+def _shock_time(ctx: _Context, shock: Found) -> datetime | None:
+    """When the latest recorded shock began (its onset, or its recorded date)."""
+    times = [
+        entry.time or entry.recorded
+        for entry in ctx.classified.in_valueset("conditions", "circulatory-shock")
+        if entry.key in shock.named
+    ]
+    return max((t for t in times if t is not None), default=None)
+
+
+def _alt_peak_since(ctx: _Context, facts: Facts, since: datetime | None) -> float | None:
+    """The highest ALT drawn on or after the shock's day and before this ALP's draw, as a
+    multiple of today's ALT upper limit (None without both)."""
+    alt_ul, alt_x = facts.details.get("alt_ul"), facts.get("alt.xuln")
+    if since is None or not isinstance(alt_ul, float) or not isinstance(alt_x, float) or not alt_x:
+        return None
+    high = alt_ul / alt_x
+    days = ctx.kb.param("shock_liver_falling_days")
+    values = [
+        r.value
+        for r in ctx.all_readings("alt", days)
+        if not r.together and r.when is not None and r.when.date() >= since.date()
+    ]
+    return max(values) / high if values and high > 0 else None
 
 
 def _bounds(obs: Resource) -> list[Any]:

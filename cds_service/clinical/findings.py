@@ -45,6 +45,9 @@ class Found:
     stent") are one line on a card, not two (twelfth round)."""
     ended_only: bool = True
     """Medications: every match is a course that has ended."""
+    doses: dict[str, tuple[int, datetime]] = field(default_factory=dict)
+    """Medications given as doses: the drug as a card names it -> the index of its one mention
+    and the day of the latest dose it names."""
 
 
 @dataclass(frozen=True)
@@ -194,11 +197,36 @@ def _mention(finding_label: str, entry: Entry, kind: str, valueset: str) -> str:
     drug = entry.name.strip() or short_name({"text": _matched_name(entry.matches[valueset])})
     if entry.active or entry.time is None:
         return drug
+    if entry.stop_unknown:
+        # Stopped on a day the record does not give: its written date is named as what it is,
+        # never as the stop (thirteenth round).
+        return f"{drug}, ordered {day(entry.time)}, stopped"
     # An infusion (a yearly zoledronate) is given, not stopped: the date is when it was given.
     given = entry.given or _INFUSION.search(
         concept_text(entry.resource.get("medicationCodeableConcept"))
     )
     return f"{drug}, {'given' if given else 'stopped'} {day(entry.time)}"
+
+
+def _name_dose(found: Found, dose: Entry, when: datetime, mention: str) -> None:
+    """Name a drug given as several doses once, by its latest ("denosumab, last given 12 Dec
+    2025"), not once per injection (review 13: two zoledronate infusions filled the summary)."""
+    drug = mention.rpartition(", given ")[0] or mention
+    seen = found.doses.get(drug)
+    if seen is None:
+        if mention not in found.mentions:
+            found.doses[drug] = (len(found.mentions), when)
+            found.mentions.append(mention)
+            found.named.append(dose.key)
+        return
+    index, latest = seen
+    if when.date() == latest.date():
+        return  # the same dose, recorded twice (a procedure and an administration)
+    if when > latest:
+        latest = when
+        found.named[index] = dose.key
+    found.mentions[index] = f"{drug}, last given {day(latest)}"
+    found.doses[drug] = (index, latest)
 
 
 def _matched_name(matched: str) -> str:
@@ -245,12 +273,17 @@ def match_findings(
                 if outweighed_until is not None and _dated_by(entry, outweighed_until):
                     continue
                 line = f"{entry.key}: {entry.matches[source.valueset]}"
-                if entry.ended:
+                if entry.stop_unknown:
+                    written = entry.time.date() if entry.time else "unknown"
+                    line += f" (stopped, date not recorded; written {written})"
+                elif entry.ended:
                     line += f" (course ended {entry.time.date() if entry.time else 'unknown'})"
                 if line not in found.evidence:
                     found.evidence.append(line)
                 mention = _mention(finding.label, entry, source.kind, source.valueset)
-                if mention not in found.mentions:
+                if entry.given and entry.time is not None:
+                    _name_dose(found, entry, entry.time, mention)
+                elif mention not in found.mentions:
                     found.mentions.append(mention)
                     found.named.append(entry.key)
                 found.ended_only = found.ended_only and entry.ended

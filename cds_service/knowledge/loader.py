@@ -340,6 +340,7 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
             tuple(doc.get("result_names", ())),
             tuple(doc.get("result_exclude", ())),
             bool(doc.get("given_as_procedure", False)),
+            bool(doc.get("relatives_veto", True)),
         )
 
     units_doc = loader.document("units.yaml", "units")
@@ -424,6 +425,9 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
             citation=o["citation"],
             verified=o["verified"],
             closes_follow_up=o.get("closes_follow_up", False),
+            result_valuesets=tuple(o.get("result_valuesets", ())),
+            result_names=tuple(n.lower() for n in o.get("result_names", ())),
+            result_exclude=tuple(w.lower() for w in o.get("result_exclude", ())),
         )
 
     override_doc = loader.document("override-reasons.yaml", "override-reasons")

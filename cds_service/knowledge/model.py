@@ -133,6 +133,10 @@ class ValueSet:
     """A drug whose doses are often recorded as a done Procedure ("Denosumab injection 60 mg"):
     such a procedure is also a completed course of it, ended the day it was given (twelfth
     round, review 12 N28)."""
+    relatives_veto: bool = True
+    """Whether a relative's word in the text (the `relatives` value set: "Mother - PBC")
+    vetoes this value set's name matches (thirteenth round, part D). False for the pregnancy
+    value sets, whose own entries say "maternal"."""
     _exact: Mapping[tuple[str, str], Code] = field(init=False, repr=False, compare=False)
     _prefixes: tuple[tuple[str, str, Code], ...] = field(init=False, repr=False, compare=False)
     _excluded: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
@@ -389,6 +393,24 @@ class Orderable:
     local_codes: frozenset[tuple[str, str]] = frozenset()
     """The deployment's own order codes for this test (`ALP_CDS_LOCAL_ORDER_CODES`), not the
     knowledge base's: an open order coded only with one of them stands for it too."""
+    local_result_codes: frozenset[tuple[str, str]] = frozenset()
+    """The deployment's own result codes for this test (`ALP_CDS_LOCAL_RESULT_CODES`)."""
+    result_valuesets: tuple[str, ...] = ()
+    """Value sets whose results are results of this test (their codes are in `result_codes`;
+    their `result_names` recognise a result by its words)."""
+    result_names: tuple[str, ...] = ()
+    """Words a result with no known code and no LOINC is recognised as this test by (whole
+    words; ` & ` joins words that must all appear): a local "ALK PHOS, BONE SPECIFIC"."""
+    result_exclude: tuple[str, ...] = ()
+    """Words that veto a `result_names` match."""
+
+    def named_by(self, text: str) -> bool:
+        """A lower-cased result text is this test by its own `result_names`."""
+        if not self.result_names or any(word in text for word in self.result_exclude):
+            return False
+        return any(
+            all(_has_word(part, text) for part in name.split(" & ")) for name in self.result_names
+        )
 
 
 @dataclass(frozen=True)
@@ -636,7 +658,7 @@ class KnowledgeBase:
         resulted: dict[tuple[str, str], list[str]] = {}
         ordered: dict[tuple[str, str], list[str]] = {}
         for orderable in self.orderables.values():
-            for pair in orderable.result_codes:
+            for pair in orderable.result_codes | orderable.local_result_codes:
                 resulted.setdefault(pair, []).append(orderable.id)
             codes = {*orderable.result_codes, (orderable.system, orderable.code)}
             for pair in codes | orderable.local_codes:
@@ -721,8 +743,24 @@ class KnowledgeBase:
         return [r for r in self.rules.values() if r.status == "active"]
 
     def orderables_resulted_by(self, concept: Any) -> list[str]:
-        """Orderables for which an Observation with this code counts as a result."""
-        return self._orderables(self._resulted_by, concept)
+        """Orderables for which an Observation with this code counts as a result; for a result
+        with no LOINC code and no code in any value set, those its words name (thirteenth round:
+        a local "ALK PHOS, BONE SPECIFIC" is a bone-specific ALP already resulted)."""
+        found = self._orderables(self._resulted_by, concept)
+        if found or any(c.get("system") == LOINC for c in codings(concept)):
+            return found
+        if self.classify(concept):
+            return found
+        text = concept_text(concept).lower()
+        if not text:
+            return found
+        for orderable in self.orderables.values():
+            if orderable.named_by(text) or any(
+                self.valuesets[vs].match_result_name_in(text) is not None
+                for vs in orderable.result_valuesets
+            ):
+                found.append(orderable.id)
+        return found
 
     def with_local_order_codes(
         self, codes: Mapping[str, Iterable[tuple[str, str]]]
@@ -737,21 +775,30 @@ class KnowledgeBase:
         return replace(self, orderables=orderables)
 
     def with_local_result_codes(
-        self, codes: Mapping[str, Iterable[tuple[str, str, str | None]]]
+        self, codes: Mapping[str, Sequence[tuple[str, str, str | None]]]
     ) -> KnowledgeBase:
-        """This knowledge base with a deployment's own result codes (value set id -> system,
-        code and display), so that a result the laboratory files under one of them ("urn:oid:
-        ...|ALKP") is read as that value set's test. Codes marked `LOCAL_SOURCE`; version and
-        content hash stay those of the files: the codes are configuration, not content."""
+        """This knowledge base with a deployment's own result codes (a laboratory value set's
+        id, else an orderable's -> system, code and display), so that a result the laboratory
+        files under one of them ("urn:oid:...|ALKP") is read as that test. Codes in value sets
+        are marked `LOCAL_SOURCE`; version and content hash stay those of the files: the codes
+        are configuration, not content."""
         valuesets = dict(self.valuesets)
         for vs_id, found in codes.items():
+            if vs_id not in valuesets:
+                continue
             added = tuple(
                 Code(system, code, display or code, LOCAL_SOURCE, verified=False)
                 for system, code, display in found
             )
-            if added:
-                valuesets[vs_id] = replace(valuesets[vs_id], codes=valuesets[vs_id].codes + added)
-        return replace(self, valuesets=valuesets)
+            valuesets[vs_id] = replace(valuesets[vs_id], codes=valuesets[vs_id].codes + added)
+        orderables = {}
+        for key, orderable in self.orderables.items():
+            # A test whose results are a value set's (GGT) is resulted under its local codes
+            # too; one with no value set (bone-specific ALP) takes codes under its own id.
+            sources = orderable.result_valuesets or ((key,) if key not in valuesets else ())
+            local = {(system, code) for src in sources for system, code, _ in codes.get(src, ())}
+            orderables[key] = replace(orderable, local_result_codes=frozenset(local))
+        return replace(self, valuesets=valuesets, orderables=orderables)
 
     def is_lab_valueset(self, vs_id: str) -> bool:
         """A value set of laboratory tests: one that lists a LOINC observation code."""
