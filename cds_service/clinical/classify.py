@@ -50,6 +50,9 @@ _DOSE = re.compile(
 )
 # What follows the drug in a free-text order: its reason or its condition ("for epilepsy",
 # "when required", "as needed", "if pain").
+# "120 MG in 1.7 ML" (an RxNorm dose in a volume): the "in" goes with the dose, so it is cut
+# with it (thirteenth round, review 13: "Xgeva in" named on a card).
+_DOSE_IN = re.compile(r"\s+in\s+(?=[\d.]+\s*(ml|l)\b)", re.IGNORECASE)
 _CLAUSE = re.compile(r"\s(?:for|when|as needed|as required|if|to)\s", re.IGNORECASE)
 _FORM = re.compile(
     r"\b(oral|tablets?|capsules?|injection|injectable|solution|suspension|extended|delayed|"
@@ -224,7 +227,7 @@ def short_name(concept: Any) -> str:
     # denosumab, 1 mg", review 13).
     for part in text.split("[")[0].split(","):
         drug = _CLAUSE.split(part.split("(")[0], maxsplit=1)[0]
-        cut = _FORM.sub(" ", _DOSE.sub(" ", drug))
+        cut = _FORM.sub(" ", _DOSE.sub(" ", _DOSE_IN.sub(" ", drug)))
         name = " / ".join(" ".join(piece.split()) for piece in cut.split("/") if piece.strip())
         name = name.strip(" ,-")
         if name:

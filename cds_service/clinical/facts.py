@@ -7,6 +7,7 @@ knowledge-base loader refuses a rule that names anything else, and /rulebook pri
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -166,6 +167,10 @@ FACTS: dict[str, str] = {
     "potassium.status": "co-resulted potassium high, normal, low, unknown, or absent",
     "calcium.status": "co-resulted calcium high, normal, low, unknown, or absent",
     "calcium.shown": "that calcium as a card says it (2.08 mmol/L); null when absent",
+    "calcium.mg_dl": "that calcium in mg/dL (mmol/L converted), uncorrected for albumin; null "
+    "when absent or not a number",
+    "calcium.earlier": "the calcium before it from another draw in the bone-lab window, as a "
+    "card says it (2.40 mmol/L on 10 Aug 2026); null with none",
     "findings.present": "findings (findings.yaml) found in the record",
     "findings.explaining": "the findings present that can explain this ALP's height (a finding "
     "with explains_below_xuln only below that multiple)",
@@ -1246,6 +1251,22 @@ def _electrolytes(ctx: _Context, facts: Facts) -> None:
         )
         if name == "calcium":
             facts.set("calcium.shown", found.shown if found else None, [found.key] if found else [])
+            _calcium_level(ctx, facts, found)
+
+
+def _calcium_level(ctx: _Context, facts: Facts, found: Reading | None) -> None:
+    """Thirteenth round (review 13): the co-resulted total calcium as a number (mg/dL, the
+    interval table's unit; mmol/L converted) for the fixed severity threshold, and the calcium
+    before it for the card to name. Uncorrected: no albumin is read."""
+    facts.set("calcium.mg_dl", None, [])
+    facts.set("calcium.earlier", None, [])
+    if found is None or not math.isfinite(found.value):
+        return
+    facts.set("calcium.mg_dl", round(found.value, 2), [found.key])
+    days = ctx.kb.param("bone_labs_lookback_days")
+    before = ctx.earlier(["calcium"], ctx.converter("calcium"), found, days)
+    if before is not None and before.when is not None:
+        facts.set("calcium.earlier", f"{before.shown} on {day(before.when)}", [before.key])
 
 
 OPEN_ORDER_STATUSES = {"draft", "active", "on-hold"}
