@@ -57,6 +57,7 @@ FACTS: dict[str, str] = {
     "alp.high": "upper limit of the interval used, in the lab's unit",
     "alp.range": "the interval used and where it came from, in the lab's unit",
     "alp.xuln": "ALP divided by the upper limit",
+    "alp.xlln": "ALP divided by the lower limit (null without one): 0.95 is 5% under it",
     "alp.multiple": "the multiple of the upper limit as a card says it, with the result's "
     "comparator (>9.6 for a '>1000 U/L' screen)",
     "alp.range_source": "where the interval came from",
@@ -647,6 +648,8 @@ def derive(
     span = f"{low}-{high}" if low is not None else f"up to {high}"
     facts.set("alp.range", f"{span} {value.unit} ({interval.source})", range_ref)
     facts.set("alp.xuln", round(value.value_ul / interval.high, 3), [key])
+    xlln = round(value.value_ul / interval.low, 3) if interval.low else None
+    facts.set("alp.xlln", xlln, [key])
     bound = (value.comparator or "").replace("=", "")
     facts.set("alp.multiple", f"{bound}{value.value_ul / interval.high:.1f}", [key])
     facts.set("alp.range_source", interval.source, range_ref)
