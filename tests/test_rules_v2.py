@@ -358,7 +358,10 @@ def test_ceruloplasmin_leads_when_wilson_disease_is_possible(client: FlaskClient
     alt = observation("1742-6", 120, low=7, high=45)
     earlier = alp(33, when="2026-09-10T08:00:00Z")
     found = cards(client, [alp(31), alt], pt=patient("male", "2002-06-30"), labs=[earlier])
-    assert "ceruloplasmin (Wilson disease)" in found[0]["summary"]
+    # Thirteenth round part E (review 13, 34): aged 3-40 with no recorded cause, the card leads
+    # with Wilson disease and orders ceruloplasmin alone (no zinc, magnesium, TSH, B12 screen).
+    assert "exclude Wilson disease first" in found[0]["summary"]
+    assert suggested(found[0]) == ["2064-4"]
     recommended = [
         s["actions"][0]["resource"]["code"]["coding"][0]["code"]
         for s in found[0]["suggestions"]

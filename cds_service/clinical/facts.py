@@ -58,6 +58,10 @@ FACTS: dict[str, str] = {
     "alp.high": "upper limit of the interval used, in the lab's unit",
     "alp.range": "the interval used and where it came from, in the lab's unit",
     "alp.xuln": "ALP divided by the upper limit",
+    "alp.xlln": "ALP divided by the lower limit (null without one): 0.95 is 5% under it",
+    "alp.same_draw_lows": "a low zinc or magnesium drawn with the ALP and not counted as a cause, "
+    "that draw's calcium and potassium not both measured and normal (EDTA contamination lowers "
+    "them with the ALP), as a card says it (zinc 6.5 umol/L); null with none",
     "alp.multiple": "the multiple of the upper limit as a card says it, with the result's "
     "comparator (>9.6 for a '>1000 U/L' screen)",
     "alp.range_source": "where the interval came from",
@@ -401,6 +405,23 @@ class _Context:
         self.tolerance = kb.param("result_time_tolerance_hours")
         self.enzyme = enzyme_converter(kb.units)
         self.co_resulted = classified.co_resulted
+        self._edta_ruled_out: bool | None = None
+
+    def edta_ruled_out(self) -> bool:
+        """The ALP's own draw shows no EDTA contamination: its calcium and its potassium were
+        both measured and both normal (EDTA lowers calcium, magnesium, zinc and ALP and raises
+        potassium; thirteenth round, part E). Then a zinc or magnesium drawn with the ALP is
+        read as the patient's, not as the tube's."""
+        if self._edta_ruled_out is None:
+            found = [
+                self.reading([valueset], valueset, 0, co_resulted_only=True)
+                for valueset in ("calcium", "potassium")
+            ]
+            self._edta_ruled_out = all(
+                r is not None and r.status == "normal" and self.same_draw(r.key, r.when)
+                for r in found
+            )
+        return self._edta_ruled_out
 
     def converter(self, table_id: str) -> Converter:
         table = self.kb.intervals.get(table_id)
@@ -482,7 +503,7 @@ class _Context:
             obs, key, obs_time = entry.resource, entry.key, entry.time
             together = self.together(key, obs_time)
             if (co_resulted_only and not together) or (
-                separate_draw and self.same_draw(key, obs_time)
+                separate_draw and self.same_draw(key, obs_time) and not self.edta_ruled_out()
             ):
                 continue
             if together or _within(obs_time, self.when, days, self.tolerance):
@@ -652,6 +673,8 @@ def derive(
     span = f"{low}-{high}" if low is not None else f"up to {high}"
     facts.set("alp.range", f"{span} {value.unit} ({interval.source})", range_ref)
     facts.set("alp.xuln", round(value.value_ul / interval.high, 3), [key])
+    xlln = round(value.value_ul / interval.low, 3) if interval.low else None
+    facts.set("alp.xlln", xlln, [key])
     bound = (value.comparator or "").replace("=", "")
     facts.set("alp.multiple", f"{bound}{value.value_ul / interval.high:.1f}", [key])
     facts.set("alp.range_source", interval.source, range_ref)
@@ -697,6 +720,7 @@ def derive(
     _electrolytes(ctx, facts)
     found = match_findings(kb, ctx.classified, when, ctx.measure, facts.details.get("rise_since"))
     _shock_liver_by_pattern(ctx, facts, found)
+    _same_draw_lows(ctx, facts, found)
     facts.set(
         "findings.present",
         sorted(found),
@@ -1267,6 +1291,31 @@ def _calcium_level(ctx: _Context, facts: Facts, found: Reading | None) -> None:
     before = ctx.earlier(["calcium"], ctx.converter("calcium"), found, days)
     if before is not None and before.when is not None:
         facts.set("calcium.earlier", f"{before.shown} on {day(before.when)}", [before.key])
+
+
+SAME_DRAW_LOWS = (("zinc", "zinc-low-measured"), ("magnesium", "magnesium-low-measured"))
+"""Analytes whose low result drawn with the ALP counts only when that draw shows no EDTA."""
+
+
+def _same_draw_lows(ctx: _Context, facts: Facts, found: Mapping[str, object]) -> None:
+    """Thirteenth round, part E (review 13, 31 and 04): a low zinc or magnesium drawn with the
+    ALP and not counted (the draw's calcium and potassium do not rule out EDTA) is named, so
+    the card can say why it was not used."""
+    shown: list[str] = []
+    keys: list[str] = []
+    if not ctx.edta_ruled_out():
+        for valueset, finding in SAME_DRAW_LOWS:
+            reading = ctx.reading([valueset], valueset, 0, co_resulted_only=True)
+            if (
+                finding in found
+                or reading is None
+                or reading.status != "low"
+                or not ctx.same_draw(reading.key, reading.when)
+            ):
+                continue
+            shown.append(f"{valueset} {reading.shown}")
+            keys.append(reading.key)
+    facts.set("alp.same_draw_lows", " and ".join(shown) or None, keys)
 
 
 OPEN_ORDER_STATUSES = {"draft", "active", "on-hold"}
