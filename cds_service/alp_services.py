@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cds_service.clinical import engine
+from cds_service.clinical.classify import GIVEN_ADMINISTRATION
 from cds_service.clinical.engine import AlpEvaluation, RuleOutcome
 from cds_service.clinical.record import PatientRecord, Resource
 from cds_service.clinical.selection import select_result_set
@@ -95,8 +96,10 @@ DATA_KINDS = (
     ),
     DataKind(
         key="administrations",
-        query=f"MedicationAdministration?patient={PATIENT}&status=completed,in-progress,stopped"
-        "&_include=MedicationAdministration:medication",
+        # Newest first: a long stay charts thousands of doses (every paracetamol), and the
+        # pages read before FHIR_MAX_PAGES stops should hold the recent ones.
+        query=f"MedicationAdministration?patient={PATIENT}&status={','.join(GIVEN_ADMINISTRATION)}"
+        "&_include=MedicationAdministration:medication&_sort=-effective-time&_count=200",
         label="medication administrations",
         record_field="medications",
         resource_types=("MedicationAdministration",),
@@ -132,13 +135,11 @@ def lab_codes(kb: KnowledgeBase) -> list[str]:
     """Every result code the rules read, as `system|code` tokens for the `labs` prefetch query:
     LOINC codes, and the deployment's local result codes (a result filed only under its local
     code would not come back from a LOINC-only query)."""
-    # LA/LL/LP codes are LOINC answers, answer lists and parts, not observation codes.
     codes = {
         (c.system, c.code)
         for vs in kb.valuesets.values()
         for c in vs.codes
-        if (c.system == LOINC and not c.code.startswith(("LA", "LL", "LP")))
-        or c.source == LOCAL_SOURCE
+        if c.is_loinc_test or c.source == LOCAL_SOURCE
     }
     for orderable in kb.orderables.values():
         codes |= {(system, code) for system, code in orderable.result_codes if system == LOINC}
@@ -150,7 +151,10 @@ def prefetch_templates(kb: KnowledgeBase, service_id: str) -> tuple[PrefetchTemp
     codes = ",".join(lab_codes(kb))
     return tuple(
         PrefetchTemplate(
-            kind.key, kind.query.replace(LAB_CODES, codes), required=service_id in kind.required_by
+            kind.key,
+            kind.query.replace(LAB_CODES, codes),
+            required=service_id in kind.required_by,
+            supplementary=kind.supplementary,
         )
         for kind in DATA_KINDS
     )

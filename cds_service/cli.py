@@ -128,7 +128,7 @@ def kb_impact(args: argparse.Namespace) -> int:
         ) from None
     try:
         current = load_knowledge_base(settings)
-        candidate = impact.load_candidate(Path(args.candidate).resolve())
+        candidate = impact.load_candidate(Path(args.candidate).resolve(), current)
     except KnowledgeBaseError as exc:
         print(f"knowledge base error: {exc}", file=sys.stderr)
         return 1

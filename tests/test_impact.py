@@ -131,7 +131,7 @@ def test_a_replay_past_its_budget_stops_and_says_so(tmp_path: Path, kb: Knowledg
     ticks = iter(range(100))
     report = impact.impact(
         kb,
-        impact.load_candidate(candidate),
+        impact.load_candidate(candidate, kb),
         console.engine,
         datetime.now(UTC) - timedelta(days=30),
         budget_seconds=2,
@@ -144,7 +144,7 @@ def test_a_replay_past_its_budget_stops_and_says_so(tmp_path: Path, kb: Knowledg
         f"Stopped after 2 s: the newest 2 of {len(VALUES)} invocations were replayed."
     )
     whole = impact.impact(
-        kb, impact.load_candidate(candidate), console.engine, datetime.now(UTC) - timedelta(30)
+        kb, impact.load_candidate(candidate, kb), console.engine, datetime.now(UTC) - timedelta(30)
     )
     assert whole.stopped_after is None
     assert whole.evaluations == len(VALUES)
@@ -182,7 +182,7 @@ def test_an_unchanged_candidate_changes_nothing(tmp_path: Path, kb: KnowledgeBas
     stored_calls(console)
     report = impact.impact(
         kb,
-        impact.load_candidate(ROOT / "cards"),
+        impact.load_candidate(ROOT / "cards", kb),
         console.engine,
         datetime.now(UTC) - timedelta(days=1),
     )
@@ -206,7 +206,7 @@ def test_a_candidate_that_changes_how_facts_are_derived_is_flagged(
     console = console_app(tmp_path, kb)
     stored_calls(console)
     report = impact.impact(
-        kb, impact.load_candidate(candidate), console.engine, datetime.now(UTC) - timedelta(1)
+        kb, impact.load_candidate(candidate, kb), console.engine, datetime.now(UTC) - timedelta(1)
     )
     assert not any("ggt_lookback_days are used in deriving facts" in w for w in report.warnings)
     # ggt_lookback_days is also named in a rule's text, so it is replayed; a parameter only
@@ -219,7 +219,7 @@ def test_a_candidate_that_changes_how_facts_are_derived_is_flagged(
         "utf-8",
     )
     report = impact.impact(
-        kb, impact.load_candidate(candidate), console.engine, datetime.now(UTC) - timedelta(1)
+        kb, impact.load_candidate(candidate, kb), console.engine, datetime.now(UTC) - timedelta(1)
     )
     assert any("result_time_tolerance_hours" in w for w in report.warnings), report.warnings
 
@@ -335,7 +335,7 @@ def test_a_rule_testing_a_fact_no_stored_evaluation_holds_is_flagged(
     console = console_app(tmp_path, kb)
     stored_calls(console)  # no ALT anywhere, so no R ratio was ever derived
     report = impact.impact(
-        kb, impact.load_candidate(candidate), console.engine, datetime.now(UTC) - timedelta(1)
+        kb, impact.load_candidate(candidate, kb), console.engine, datetime.now(UTC) - timedelta(1)
     )
     assert any(
         w.startswith("Rule alp-high-liver-source tests liver.r_ratio") for w in report.warnings

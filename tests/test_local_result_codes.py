@@ -167,3 +167,21 @@ def test_an_orderable_test_takes_local_result_codes_too(tmp_path: Path) -> None:
     assert f"{LAB}|70240" in service["prefetch"]["labs"]
     kb = app.extensions["alp_cds"].kb
     assert kb.orderables["ggt"].local_result_codes == {(LAB, "70232")}
+
+
+def test_an_impact_candidate_is_given_the_same_deployment_codes(tmp_path: Path) -> None:
+    # The console's impact preview compares a candidate cards/ with the running knowledge base:
+    # the deployment's codes are configuration, not a difference the candidate makes.
+    from cds_service.console import impact
+
+    codes = f"{SETTING}; zinc={LAB}|9"
+    settings = Settings.from_env(
+        {"ALP_CDS_DATA_DIR": str(tmp_path), "ALP_CDS_LOCAL_RESULT_CODES": codes}
+    )
+    current = load_knowledge_base(settings)
+    candidate = impact.load_candidate(settings.kb_dir, current)
+    assert candidate.valuesets == current.valuesets
+    assert candidate.orderables == current.orderables
+    # A test whose value set shares its id (zinc) is resulted under the code given to it.
+    assert current.orderables["zinc"].local_result_codes == {(LAB, "9")}
+    assert current.orderables_resulted_by({"coding": [{"system": LAB, "code": "9"}]}) == ["zinc"]

@@ -42,7 +42,7 @@ ACTIVE_MEDICATION = {"active", "on-hold", "intended"}
 ENDED_MEDICATION = {"completed", "stopped"}
 DONE_PROCEDURE = {"completed", "in-progress"}
 # A dose that was given, wholly or in part ("stopped": an infusion halted part-way).
-GIVEN_ADMINISTRATION = {"completed", "in-progress", "stopped"}
+GIVEN_ADMINISTRATION = ("completed", "in-progress", "stopped")
 # Dose and form words dropped from a medication's name when a card names it.
 _DOSE = re.compile(
     r"\b\d[\d.,]*\s*(mg|mcg|ug|g|ml|unt|units?|%|meq|actuat)?(\s*/\s*(ml|l|actuat|dose))?\b",
@@ -144,7 +144,7 @@ def _repeats(medication: Resource) -> Iterator[Mapping[str, Any]]:
 def medication_end(medication: Resource) -> datetime | None:
     """When a completed or stopped course ended: the validity or effective period's end, the
     end of the dosing bounds, or the start plus the dosing duration; else when it was written
-    (the latest date the record gives for it; for a stopped request, see `stop_date_unknown`)."""
+    (the latest date the record gives for it; for a request, see `stop_date_unknown`)."""
     kind = medication.get("resourceType")
     if kind == "MedicationStatement":
         period = medication.get("effectivePeriod")
@@ -175,14 +175,14 @@ def _request_end(medication: Resource) -> datetime | None:
 
 
 def stop_date_unknown(medication: Resource) -> bool:
-    """A stopped MedicationRequest that gives no end (no validity end, dosing bounds or
-    duration). FHIR R4 has no stop date on a request: `statusReason` says why, not when, and
-    `meta.lastUpdated` moves with any edit. It stopped on or after it was written (its `time`
-    stays `authoredOn`, the earliest it can have stopped, so it counts as a recent course only
-    when written within the window), and a card never names that date as the stop."""
+    """A stopped or completed MedicationRequest that gives no end (no validity end, dosing
+    bounds or duration). FHIR R4 has no stop date on a request: `statusReason` says why, not
+    when, and `meta.lastUpdated` moves with any edit. It ended on or after it was written (its
+    `time` stays `authoredOn`, the earliest it can have ended, so it counts as a recent course
+    only when written within the window), and a card never names that date as the end."""
     return (
         medication.get("resourceType") == "MedicationRequest"
-        and as_str(medication.get("status")) == "stopped"
+        and as_str(medication.get("status")) in ENDED_MEDICATION
         and _request_end(medication) is None
     )
 
@@ -273,8 +273,8 @@ class Entry:
     """Medications: a dose recorded as a done procedure (an injection or infusion), dated the
     day it was given."""
     stop_unknown: bool = False
-    """Medications: a stopped request with no end in the record (`time` is when it was
-    written, the earliest it can have stopped; thirteenth round)."""
+    """Medications: a stopped or completed request with no end in the record (`time` is when
+    it was written, the earliest it can have ended; thirteenth round)."""
 
 
 @dataclass

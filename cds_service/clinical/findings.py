@@ -197,14 +197,16 @@ def _mention(finding_label: str, entry: Entry, kind: str, valueset: str) -> str:
     drug = entry.name.strip() or short_name({"text": _matched_name(entry.matches[valueset])})
     if entry.active or entry.time is None:
         return drug
-    if entry.stop_unknown:
-        # Stopped on a day the record does not give: its written date is named as what it is,
-        # never as the stop (thirteenth round).
-        return f"{drug}, ordered {day(entry.time)}, stopped"
-    # An infusion (a yearly zoledronate) is given, not stopped: the date is when it was given.
+    # An infusion (a yearly zoledronate) is given, not stopped: the date is when it was given
+    # (an infusion order completed is the dose given the day it was written).
     given = entry.given or _INFUSION.search(
         concept_text(entry.resource.get("medicationCodeableConcept"))
     )
+    status = entry.resource.get("status")
+    if entry.stop_unknown and not (given and status == "completed"):
+        # Stopped or completed on a day the record does not give: its written date is named as
+        # what it is, never as the end (thirteenth round).
+        return f"{drug}, ordered {day(entry.time)}, {status}"
     return f"{drug}, {'given' if given else 'stopped'} {day(entry.time)}"
 
 
@@ -275,7 +277,8 @@ def match_findings(
                 line = f"{entry.key}: {entry.matches[source.valueset]}"
                 if entry.stop_unknown:
                     written = entry.time.date() if entry.time else "unknown"
-                    line += f" (stopped, date not recorded; written {written})"
+                    status = entry.resource.get("status")
+                    line += f" ({status}, end date not recorded; written {written})"
                 elif entry.ended:
                     line += f" (course ended {entry.time.date() if entry.time else 'unknown'})"
                 if line not in found.evidence:

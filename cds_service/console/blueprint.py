@@ -427,7 +427,7 @@ def create_console_blueprint(settings: Settings, kb: KnowledgeBase, engine: Engi
             try:
                 context["report"] = impact.impact(
                     kb,
-                    impact.load_candidate(candidates[chosen]),
+                    impact.load_candidate(candidates[chosen], kb),
                     engine,
                     impact.parse_since(f"{days}d", now()),
                     candidate_name=chosen,

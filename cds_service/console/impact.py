@@ -54,10 +54,15 @@ PREVIEW_LOCK = threading.Lock()
 NOT_IN_TRACE = "(from the stored trace)"
 
 
-def load_candidate(folder: Path) -> KnowledgeBase:
+def load_candidate(folder: Path, current: KnowledgeBase) -> KnowledgeBase:
     """The candidate, loaded and checked exactly as the service loads `cards/` at start-up
-    (a broken candidate raises KnowledgeBaseError naming the file and the problem)."""
-    return loader.load(folder, FACTS)
+    (a broken candidate raises KnowledgeBaseError naming the file and the problem), with the
+    deployment's local result codes the current one was given: configuration, not content, so
+    not a difference to report."""
+    candidate = loader.load(folder, FACTS)
+    if not current.deployment_result_codes:
+        return candidate
+    return candidate.with_local_result_codes(current.deployment_result_codes)
 
 
 # --- the stored trace -> facts ----------------------------------------------------------------

@@ -41,6 +41,9 @@ class PrefetchTemplate:
     """A FHIR read (`Patient/{{context.patientId}}`) or search (`Condition?patient=...`)."""
     required: bool = False
     """If the data cannot be had from prefetch or fhirServer, answer 412."""
+    supplementary: bool = False
+    """Its data adds to other keys' and is often not served: when it cannot be had the trace
+    says so, but the call is not logged as answered on partial data."""
 
     @property
     def is_search(self) -> bool:

@@ -159,12 +159,14 @@ class Pipeline:
                     data_problems(data, keys),
                 )
             raise
-        if invocation is not None and data.unavailable():
+        supplementary = {t.key for t in service.prefetch if t.supplementary}
+        gaps = [key for key in data.unavailable() if key not in supplementary]
+        if invocation is not None and gaps:
             log.warning(
                 "partial data on %s (hookInstance %s): answered without %s",
                 service.id,
                 request.hook_instance,
-                data_problems(data, data.unavailable()),
+                data_problems(data, gaps),
             )
         answer = self.digest(request, self.handle(service, request, data), sources)
         if invocation is not None:

@@ -30,8 +30,6 @@ _NO_VALUE_SETS: Mapping[str, Any] = MappingProxyType({})
 K = TypeVar("K")
 V = TypeVar("V")
 CONCEPT_MEMO_SIZE = 8_192
-LOCAL_SOURCE = "deployment setting ALP_CDS_LOCAL_RESULT_CODES"
-"""The `source` of a code added by the deployment (`with_local_result_codes`), not the files."""
 """Whole concepts whose classification is remembered (clinical/classify.py): a record's
 problems, drugs and lab codes repeat from patient to patient. Keyed by the concept's JSON text,
 so an entry costs that text plus its matches (a few kilobytes at most: the memo stays within
@@ -39,6 +37,8 @@ about 20 MB per process); past the size it starts again empty."""
 CONCEPT_MEMO_MAX_KEY = 1_024
 """A concept whose JSON text is longer is classified each time (callers choose its size). An
 EHR's drug concept with several codings (RxNorm, NDC, a local code) fits."""
+LOCAL_SOURCE = "deployment setting ALP_CDS_LOCAL_RESULT_CODES"
+"""The `source` of a code added by the deployment (`with_local_result_codes`), not the files."""
 
 
 class BoundedMemo(dict[K, V]):
@@ -95,6 +95,11 @@ class Code:
     @property
     def reads_text(self) -> bool:
         return bool(self.requires_text or self.excludes_text)
+
+    @property
+    def is_loinc_test(self) -> bool:
+        """A LOINC observation code (LA, LL and LP codes are answers, answer lists and parts)."""
+        return self.system == LOINC and not self.code.startswith(("LA", "LL", "LP"))
 
 
 def normalise_code(system: str, code: str) -> str:
@@ -614,6 +619,11 @@ class KnowledgeBase:
     findings: Mapping[str, Finding]
     groups: Mapping[str, tuple[str, ...]]
     rules: Mapping[str, Rule]
+    deployment_result_codes: Mapping[str, Sequence[tuple[str, str, str | None]]] = field(
+        default_factory=dict
+    )
+    """The deployment's result codes this knowledge base was given (`with_local_result_codes`),
+    so that a candidate knowledge base can be given the same (console/impact.py)."""
     analyte_units: Mapping[str, UnitTable] = field(default_factory=dict)
     """Value set id -> the units its results are converted from (units.yaml `analytes`), for
     analytes read against fixed thresholds or compared across results (bile acids, CRP,
@@ -670,6 +680,12 @@ class KnowledgeBase:
     def concept_memo(self) -> BoundedMemo[tuple[bool, bytes], Any]:
         """Classification of whole concepts (clinical/classify.py); one per knowledge base, so a
         rule change starts empty."""
+        return BoundedMemo(CONCEPT_MEMO_SIZE)
+
+    @cached_property
+    def result_words_memo(self) -> BoundedMemo[str, tuple[str, ...]]:
+        """Orderables a result with no known code is by its lower-cased text
+        (`orderables_resulted_by`)."""
         return BoundedMemo(CONCEPT_MEMO_SIZE)
 
     @cached_property
@@ -754,13 +770,21 @@ class KnowledgeBase:
         text = concept_text(concept).lower()
         if not text:
             return found
-        for orderable in self.orderables.values():
-            if orderable.named_by(text) or any(
-                self.valuesets[vs].match_result_name_in(text) is not None
-                for vs in orderable.result_valuesets
-            ):
-                found.append(orderable.id)
-        return found
+        named = self.result_words_memo.get(text)
+        if named is None:
+            named = tuple(
+                orderable.id
+                for orderable in self.orderables.values()
+                if orderable.named_by(text)
+                or any(
+                    self.valuesets[vs].match_result_name_in(text) is not None
+                    for vs in orderable.result_valuesets
+                )
+            )
+            if len(text) <= CONCEPT_MEMO_MAX_KEY:
+                # A site's local codes recur on every call: the words are read once per text.
+                self.result_words_memo.remember(text, named)
+        return list(named)
 
     def with_local_order_codes(
         self, codes: Mapping[str, Iterable[tuple[str, str]]]
@@ -794,18 +818,22 @@ class KnowledgeBase:
         orderables = {}
         for key, orderable in self.orderables.items():
             # A test whose results are a value set's (GGT) is resulted under its local codes
-            # too; one with no value set (bone-specific ALP) takes codes under its own id.
-            sources = orderable.result_valuesets or ((key,) if key not in valuesets else ())
+            # too, and a test takes the codes given under its own id (bone-specific ALP, or
+            # zinc, whose value set shares the id).
+            sources = {*orderable.result_valuesets, key}
             local = {(system, code) for src in sources for system, code, _ in codes.get(src, ())}
             orderables[key] = replace(orderable, local_result_codes=frozenset(local))
-        return replace(self, valuesets=valuesets, orderables=orderables)
+        return replace(
+            self,
+            valuesets=valuesets,
+            orderables=orderables,
+            deployment_result_codes={k: tuple(v) for k, v in codes.items()},
+        )
 
     def is_lab_valueset(self, vs_id: str) -> bool:
         """A value set of laboratory tests: one that lists a LOINC observation code."""
         valueset = self.valuesets.get(vs_id)
-        return valueset is not None and any(
-            c.system == LOINC and not c.code.startswith(("LA", "LL", "LP")) for c in valueset.codes
-        )
+        return valueset is not None and any(c.is_loinc_test for c in valueset.codes)
 
     def orderables_ordered_by(self, concept: Any) -> list[str]:
         """Orderables an order (ServiceRequest) with this code stands for."""
