@@ -109,12 +109,30 @@ def local_result_codes(
     """Deployment result codes per laboratory value set or orderable test; anything else (a
     condition's or a drug's value set, an unknown id) stops start-up."""
     codes: dict[str, list[tuple[str, str, str | None]]] = {}
+    given: dict[tuple[str, str], str] = {}
+    # An orderable whose result is the ALP itself (repeat ALP): a local ALP code goes to
+    # alp-total, where it is read as an ALP.
+    alp_itself = {
+        key
+        for key, orderable in kb.orderables.items()
+        if "alp-total"
+        in kb.classify({"coding": [{"system": orderable.system, "code": orderable.code}]})
+    }
     for key, system, code, display in settings.local_result_codes:
-        if not kb.is_lab_valueset(key) and key not in kb.orderables:
-            labs = sorted({*(v for v in kb.valuesets if kb.is_lab_valueset(v)), *kb.orderables})
+        if key in alp_itself or (not kb.is_lab_valueset(key) and key not in kb.orderables):
+            labs = sorted(
+                {*(v for v in kb.valuesets if kb.is_lab_valueset(v)), *kb.orderables} - alp_itself
+            )
             raise SettingsError(
                 f"ALP_CDS_LOCAL_RESULT_CODES: {key!r} is not a laboratory value set or an "
                 f"orderable test (known: {', '.join(labs)})"
+            )
+        earlier = given.setdefault((system, code), key)
+        if earlier != key:
+            # One result read as two tests (an ALP and a GGT) would be wrong for both.
+            raise SettingsError(
+                f"ALP_CDS_LOCAL_RESULT_CODES: {system}|{code} is given to both {earlier!r} "
+                f"and {key!r}"
             )
         codes.setdefault(key, []).append((system, code, display))
     return codes
@@ -131,7 +149,7 @@ def replay_cache(settings: Settings) -> ReplayCache:
     return RedisReplayCache(settings.redis_url) if settings.redis_url else MemoryReplayCache()
 
 
-def local_codes(settings: Settings, kb: KnowledgeBase) -> dict[str, list[Coding]]:
+def local_order_codes(settings: Settings, kb: KnowledgeBase) -> dict[str, list[Coding]]:
     """Deployment order codes per orderable; an unknown orderable id stops start-up."""
     codes: dict[str, list[Coding]] = {}
     for orderable, system, code, display in settings.local_order_codes:
@@ -199,7 +217,7 @@ def create_app(
         kb,
         public.current,
         settings.result_sign_hook,
-        local_codes(settings, kb),
+        local_order_codes(settings, kb),
         chart_open_days=settings.epic_chart_open_days,
     )
 

@@ -149,7 +149,7 @@ def evaluate(args: argparse.Namespace) -> int:
     import json
 
     from cds_service.alp_services import AlpServices
-    from cds_service.app import load_knowledge_base, local_codes
+    from cds_service.app import load_knowledge_base, local_order_codes
     from cds_service.explain import EvaluateError, evaluate_document, explain_json, explain_text
 
     settings = _settings()
@@ -157,7 +157,7 @@ def evaluate(args: argparse.Namespace) -> int:
         kb = load_knowledge_base(settings)
         document = json.loads(Path(args.file).read_text("utf-8"))
         services = AlpServices(
-            kb, settings.base_url, settings.result_sign_hook, local_codes(settings, kb)
+            kb, settings.base_url, settings.result_sign_hook, local_order_codes(settings, kb)
         )
         answer = evaluate_document(services, document)
     except (OSError, ValueError) as exc:

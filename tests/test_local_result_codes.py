@@ -185,3 +185,19 @@ def test_an_impact_candidate_is_given_the_same_deployment_codes(tmp_path: Path) 
     # A test whose value set shares its id (zinc) is resulted under the code given to it.
     assert current.orderables["zinc"].local_result_codes == {(LAB, "9")}
     assert current.orderables_resulted_by({"coding": [{"system": LAB, "code": "9"}]}) == ["zinc"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "problem"),
+    [
+        # One result read as both an ALP and a GGT would be wrong for both.
+        (f"alp-total={LAB}|1; ggt={LAB}|1", rf"{LAB}\|1 is given to both 'alp-total' and 'ggt'"),
+        # A repeat ALP's result is the ALP itself: its code belongs to alp-total.
+        (f"repeat-alp={LAB}|1", "'repeat-alp' is not a laboratory value set or an orderable"),
+    ],
+)
+def test_a_code_given_twice_or_to_the_alp_itself_stops_start_up(
+    tmp_path: Path, setting: str, problem: str
+) -> None:
+    with pytest.raises(SettingsError, match=f"^ALP_CDS_LOCAL_RESULT_CODES: {problem}"):
+        build(tmp_path, setting)

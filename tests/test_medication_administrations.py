@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -66,7 +67,9 @@ def test_a_dose_not_given_or_undated_does_not_count(client: FlaskClient) -> None
         assert BONE_ALP in suggested(card)
 
 
-def test_the_key_is_declared_and_its_absence_is_not_a_gap_on_the_card(app: Flask) -> None:
+def test_the_key_is_declared_and_its_absence_is_not_a_gap_on_the_card(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
     document = app.test_client().get("/cds-services").get_json()
     service = next(s for s in document["services"] if s["id"] == RESULT_SIGN_ID)
     assert service["prefetch"]["administrations"].startswith(
@@ -86,8 +89,36 @@ def test_the_key_is_declared_and_its_absence_is_not_a_gap_on_the_card(app: Flask
     [card] = response.get_json()["cards"]
     assert "Not available" not in card["detail"]
     assert fired([card]) == [PERSISTENT]
+    # Nor is the call logged as answered on partial data (it would be, on every call, at every
+    # EHR that does not serve it); the trace keeps it.
+    assert not [r for r in caplog.records if "partial data" in r.getMessage()]
     # The medication statements, by contrast, are a gap when they cannot be had.
     prefetch["statements"] = prefetch["administrations"]
     response = app.test_client().post(SERVICE, json=sign_request([alp(20)], prefetch))
     [card] = response.get_json()["cards"]
     assert "Not available: medication statements." in card["detail"]
+    [warning] = [r for r in caplog.records if "partial data" in r.getMessage()]
+    assert "statements" in warning.getMessage()
+    assert "administrations" not in warning.getMessage()
+
+
+def test_doses_given_in_part_over_a_period_or_by_reference_are_read(client: FlaskClient) -> None:
+    earlier = [alp(22, when="2026-08-01T08:00:00Z")]
+    # A stopped infusion (halted part-way) was still given; one charted by its period's start.
+    halted = administration("Zoledronic acid 5 mg/100 mL IV", "2026-03-02", status="stopped")
+    by_period = {
+        **administration("Zoledronic acid 5 mg/100 mL IV", "x"),
+        "effectiveDateTime": None,
+        "effectivePeriod": {"start": "2026-03-02T10:00:00Z", "end": "2026-03-02T10:30:00Z"},
+    }
+    # A drug named by reference to a Medication included in the bundle.
+    drug = {"resourceType": "Medication", "id": "zol", "code": {"text": "Zoledronic acid 5 mg"}}
+    by_reference = {
+        **administration("x", "2026-03-02"),
+        "medicationCodeableConcept": None,
+        "medicationReference": {"reference": "Medication/zol"},
+    }
+    for dose in (halted, by_period, [by_reference, drug]):
+        doses = dose if isinstance(dose, list) else [dose]
+        [card] = cards(client, [alp(20)], labs=earlier, administrations=doses)
+        assert "given 2 Mar 2026" in card["summary"], doses[0]["id"]

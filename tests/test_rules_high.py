@@ -1387,6 +1387,10 @@ def test_flucloxacillin_is_named_by_name(client: FlaskClient) -> None:
     # Thirteenth round: a stopped order with no end gives no stop date; its written date is
     # named as the order's, not as the stop.
     assert "Flucloxacillin, ordered 20 Oct 2026, stopped" in found[0]["summary"]
+    # Completed with no end (code review): the same, never "stopped <the day it was written>".
+    flu["status"] = "completed"
+    found = cards(client, [alp(312), ggt(120)], medications=[flu])
+    assert "Flucloxacillin, ordered 20 Oct 2026, completed" in found[0]["summary"]
 
 
 def test_topical_forms_do_not_match_by_name(client: FlaskClient) -> None:

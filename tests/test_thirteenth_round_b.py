@@ -118,5 +118,9 @@ def test_results_are_tests_by_their_words_only_without_a_known_code(kb: Knowledg
     assert resulted("Bone ALP, urine") == []
     # A LOINC code says what the test is, whatever its words.
     assert resulted("Bone-specific ALP", system="http://loinc.org") == []
-    # A total ALP is no bone ALP.
+    # A total ALP is no bone ALP, nor is the total of a UK "bone profile" panel (code review).
     assert resulted("ALK PHOS, TOTAL") == []
+    assert resulted("ALP (bone profile)") == []
+    assert resulted("Alk Phos (Bone Profile)") == []
+    # A bone ALP with its unit in the text still is.
+    assert resulted("Bone ALP (ug/L)") == ["bone-alp"]

@@ -136,7 +136,9 @@ def test_obstructive_jaundice_with_weight_loss_at_71_is_suspected_cancer_not_ama
     # Review 13, 17: painless jaundice, 8 kg weight loss (R63.4), ALP 4.8x, bilirubin 9.8: an
     # info card ending "anti-mitochondrial antibodies for PBC".
     old = patient(gender="male", birth_date="1955-03-01")
-    for entry in (condition("R63.4", onset="2026-10-01"), worded("Lost 8 kg since summer")):
+    # (The worded entry is dated this autumn: weight loss counts only when recent, below.)
+    recent = worded("Lost 8 kg since summer", onset="2026-09-15")
+    for entry in (condition("R63.4", onset="2026-10-01"), recent):
         found = cards(client, jaundice_labs(), pt=old, conditions=[entry])
         assert fired(found) == [JAUNDICE_WEIGHT_LOSS], entry["code"]
         card = found[0]
@@ -163,6 +165,19 @@ def test_no_suspected_cancer_card_without_weight_loss_under_40_or_with_a_stent(
     assert JAUNDICE_WEIGHT_LOSS not in fired(
         cards(client, jaundice_labs(bili=0.8), pt=old, conditions=[loss])
     )
+    # Code review: a bilirubin raised but short of jaundice (1.4 mg/dL, Gilbert level), or a
+    # weight loss recorded years ago and never resolved: not this warning.
+    assert JAUNDICE_WEIGHT_LOSS not in fired(
+        cards(client, jaundice_labs(bili=1.4), pt=old, conditions=[loss])
+    )
+    old_loss = condition("R63.4", onset="2019-03-01")
+    assert JAUNDICE_WEIGHT_LOSS not in fired(
+        cards(client, jaundice_labs(), pt=old, conditions=[old_loss])
+    )
+    # At the jaundice threshold (2.5 mg/dL) it fires.
+    assert fired(cards(client, jaundice_labs(bili=2.5), pt=old, conditions=[loss])) == [
+        JAUNDICE_WEIGHT_LOSS
+    ]
     # A stent in place: the stent's own cards.
     metal = text_procedure("2026-08-20", "ERCP with uncovered metal biliary stent")
     assert JAUNDICE_WEIGHT_LOSS not in fired(

@@ -206,11 +206,11 @@ def test_same_draw_zinc_not_counted_is_said_so(client: FlaskClient) -> None:
     labs = [alp(30, low=40, high=129, when=NOW), zinc]
     found = cards(client, labs, labs=[alp(32, low=40, high=129, when=EARLIER)])
     assert fired(found) == [PERSISTENT]
-    assert "Zinc 6.5 umol/L in this sample not counted (EDTA" in found[0]["detail"]
+    assert "Not counted: zinc 6.5 umol/L in this sample (EDTA" in found[0]["detail"]
     # With a potassium of 7.9 (the EDTA signature) the magnesium is not counted either.
     found = cards(client, magnesium_labs(CALCIUM_NORMAL, POTASSIUM_HIGH), labs=MG_EARLIER)
     assert fired(found) == [MILD]
-    assert "Magnesium 1.0 mg/dL in this sample not counted" in found[0]["detail"]
+    assert "Not counted: magnesium 1.0 mg/dL in this sample" in found[0]["detail"]
 
 
 # --- 5 (30): adult teeth lost early, in words ----------------------------------------------------

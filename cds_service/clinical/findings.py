@@ -216,10 +216,13 @@ def _name_dose(found: Found, dose: Entry, when: datetime, mention: str) -> None:
     drug = mention.rpartition(", given ")[0] or mention
     seen = found.doses.get(drug)
     if seen is None:
-        if mention not in found.mentions:
-            found.doses[drug] = (len(found.mentions), when)
-            found.mentions.append(mention)
-            found.named.append(dose.key)
+        # The same words may already stand for this dose (an infusion order named "given").
+        if mention in found.mentions:
+            found.doses[drug] = (found.mentions.index(mention), when)
+            return
+        found.doses[drug] = (len(found.mentions), when)
+        found.mentions.append(mention)
+        found.named.append(dose.key)
         return
     index, latest = seen
     if when.date() == latest.date():

@@ -32,7 +32,7 @@ from cds_service.app import (
     build_audit_store,
     create_app,
     load_knowledge_base,
-    local_codes,
+    local_order_codes,
     public_url,
 )
 from cds_service.audit.store import AuditStore
@@ -285,7 +285,7 @@ def audited_app(data_dir: Path, **overrides: Any) -> tuple[Flask, AuditStore]:
         kb,
         public_url(settings).current,
         settings.result_sign_hook,
-        local_codes(settings, kb),
+        local_order_codes(settings, kb),
         clock=lambda: NOW,
         chart_open_days=settings.epic_chart_open_days,
     )
