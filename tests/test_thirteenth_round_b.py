@@ -15,6 +15,8 @@ from tests.support.fhir import administration, alp, ggt, observation, procedure
 
 HCPCS_URI = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
 HCPCS_OID = "urn:oid:2.16.840.1.113883.6.285"
+# The http form, as HL7's terminology pages give it (review 14, N39 and N37).
+HCPCS_HTTP = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
 BONE_ALP = "17838-4"
 RISE = [alp(205, low=35, high=129), ggt(20, low=5, high=40), alp(80, when="2025-11-01T08:00:00Z")]
 
@@ -24,7 +26,7 @@ def charged(code: str, performed: str, system: str = HCPCS_URI) -> dict[str, Any
     return procedure(code, performed, system=system)
 
 
-@pytest.mark.parametrize("system", [HCPCS_URI, HCPCS_OID])
+@pytest.mark.parametrize("system", [HCPCS_URI, HCPCS_HTTP, HCPCS_OID])
 def test_denosumab_recorded_only_as_j0897_gives_the_rebound_line(
     client: FlaskClient, system: str
 ) -> None:
@@ -43,8 +45,10 @@ def test_bisphosphonate_infusions_under_hcpcs_codes_count_for_the_hpp_caution(
 ) -> None:
     earlier = [alp(22, when="2026-08-01T08:00:00Z")]
     for code in ("J3489", "J1740", "J2430"):
-        [card] = cards(client, [alp(20)], labs=earlier, procedures=[charged(code, "2026-03-02")])
-        assert "review the drug" in card["summary"], code
+        for system in (HCPCS_URI, HCPCS_HTTP, HCPCS_OID):
+            dose = charged(code, "2026-03-02", system)
+            [card] = cards(client, [alp(20)], labs=earlier, procedures=[dose])
+            assert "review the drug" in card["summary"], (code, system)
 
 
 def test_a_drug_given_as_several_doses_is_named_once_by_its_latest(client: FlaskClient) -> None:

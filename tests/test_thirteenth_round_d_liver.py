@@ -38,6 +38,23 @@ def test_a_relatives_pbc_on_the_problem_list_is_not_known_pbc(client: FlaskClien
         found = cards(client, labs, conditions=[worded(text)])
         assert fired(found) == [LIVER_SOURCE], text
         assert "anti-mitochondrial" in found[0]["detail"], text
+
+
+def test_the_patients_own_disease_with_a_relative_who_has_it_too_stands(
+    client: FlaskClient,
+) -> None:
+    # Review 14, N23: "... - mother also had PBC" lost the patient's own PBC (and its
+    # inadequate-response card) to the relatives' veto. "Also", "as well", "both": the
+    # patient's disease; a family-history entry still is not.
+    labs = [alp(320, low=35, high=104), ggt(260, low=5, high=40)]
+    for text in (
+        "Primary biliary cholangitis (AMA positive) - mother also had PBC",
+        "PBC; sister has it as well",
+        "PBC in both her and her mother",
+    ):
+        assert fired(cards(client, labs, conditions=[worded(text)])) == [KNOWN], text
+    family = worded("Family history of PBC (mother also)")
+    assert fired(cards(client, labs, conditions=[family])) == [LIVER_SOURCE]
     # The patient's own PBC in words still counts; "son" is a whole word only ("Wilson").
     for text in ("PBC - on urso since 2024", "PBC, dx 2019 by Dr Wilson"):
         assert fired(cards(client, labs, conditions=[worded(text)])) == [KNOWN], text
