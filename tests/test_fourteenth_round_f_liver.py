@@ -179,6 +179,21 @@ def test_the_suspected_cancer_warning_needs_an_obstructive_alp(client: FlaskClie
         assert fired(found)[0] == expected, alp_value
 
 
+def test_the_liver_card_names_gilbert_syndrome_for_a_raised_bilirubin_with_a_mild_alp(
+    client: FlaskClient,
+) -> None:
+    # Review 14, N21: the liver card said "Bilirubin raised: ultrasound today" beside Gilbert.
+    gilbert = condition("E80.4", onset="2000-01-01")
+    found = cards(client, jaundice_labs(140, 2.8), conditions=[gilbert])
+    assert fired(found) == [LIVER_SOURCE]
+    assert "Gilbert syndrome recorded" in found[0]["detail"]
+    assert "Bilirubin raised: ultrasound today" not in found[0]["detail"]
+    # From 1.5x the ultrasound line stays: Gilbert syndrome does not exclude an obstruction.
+    found = cards(client, jaundice_labs(260, 2.8), conditions=[gilbert])
+    assert "Bilirubin raised: ultrasound today" in found[0]["detail"]
+    assert "Gilbert syndrome recorded" not in found[0]["detail"]
+
+
 # --- 4 (N43): liver metastases written only in words ---------------------------------------
 
 
