@@ -117,12 +117,15 @@ def test_no_stent_dysfunction_card_without_a_stent_a_rise_or_a_raised_bilirubin(
     client: FlaskClient,
 ) -> None:
     metal = text_procedure("2026-08-20", "ERCP with uncovered metal biliary stent")
-    # A normal bilirubin, or an ALP not rising (stable), is not this card.
+    # A normal bilirubin, or an ALP not rising (stable) with a bilirubin raised before and not
+    # rising, is not this card. (Fourteenth round, part F, review 14 N18: a stable ALP with a
+    # bilirubin newly raised, 0.9 before, now is: tests/test_fourteenth_round_f_liver.py.)
     assert STENT_DYSFUNCTION not in fired(
         cards(client, stent_labs(bili=1.0), labs=EARLIER, procedures=[metal])
     )
+    raised_before = [EARLIER[0], bilirubin(4.0, when="2026-10-15T08:00:00Z")]
     assert STENT_DYSFUNCTION not in fired(
-        cards(client, stent_labs(now=190), labs=EARLIER, procedures=[metal])
+        cards(client, stent_labs(now=190), labs=raised_before, procedures=[metal])
     )
     # A stent placed in the last 6 weeks: the previous ALP may predate it (not this card).
     recent = text_procedure("2026-11-01", "ERCP with uncovered metal biliary stent")

@@ -130,6 +130,12 @@ FACTS: dict[str, str] = {
     "liver.pattern": "cholestatic, mixed, hepatocellular, or unknown (from the R ratio)",
     "bilirubin.status": "total bilirubin high, normal, unknown, or absent",
     "bilirubin.value_mgdl": "total bilirubin in mg/dL",
+    "bilirubin.trend": "new (raised, and the total bilirubin before it, from another draw in "
+    "bilirubin_earlier_window_days, within its range), rising (both raised, this one at least "
+    "bilirubin_rising_min_fraction higher), not rising, first (raised, none before it), or not "
+    "raised (normal, absent or not judged)",
+    "bilirubin.earlier": "that bilirubin before it as a card says it (0.9 mg/dL on 15 Aug 2026); "
+    "null with none",
     "wilson.alp_bilirubin_ratio": "ALP (U/L) divided by co-resulted total bilirubin (mg/dL)",
     "wilson.ast_alt_ratio": "co-resulted AST divided by co-resulted ALT",
     "inr.value": "INR (co-resulted or in the liver-panel window), as a card shows it",
@@ -191,6 +197,7 @@ FACT_NEEDS: dict[str, tuple[str, ...]] = {
     "alp.trend": ("labs",),
     "alp.first_raised": ("labs",),
     "alp.rise_from_previous": ("labs",),
+    "bilirubin.trend": ("labs",),
     "alp.before_antiresorptive": ("labs", "medications"),
     "ggt.status": ("labs",),
     "results.recent": ("labs",),
@@ -1095,6 +1102,7 @@ def _liver_panel(ctx: _Context, facts: Facts) -> None:
         facts.set("bilirubin.status", bili.status, [bili.key])
         if bili.value == bili.value:
             facts.set("bilirubin.value_mgdl", round(bili.value, 2), [bili.key])
+    _bilirubin_trend(ctx, facts, bili)
     # The Wilson ratios were derived on values drawn together (Korman 2008): co-resulted only.
     if bili and bili.together and bili.value == bili.value and bili.value > 0:
         facts.set("wilson.alp_bilirubin_ratio", round(alp_ul / bili.value, 3), [bili.key])
@@ -1108,6 +1116,51 @@ def _liver_panel(ctx: _Context, facts: Facts) -> None:
         facts.set("inr.level", inr.value, [inr.key])
         facts.set("inr.raised", inr.value >= ctx.kb.param("alf_inr_min"), [inr.key])
     _transaminase_trend(ctx, facts, alt, ast, days)
+
+
+def _bilirubin_trend(ctx: _Context, facts: Facts, bili: Reading | None) -> None:
+    """Fourteenth round, part F (review 14, N19, N44, N18): a bilirubin raised now against the
+    one before it (another draw, at most bilirubin_earlier_window_days earlier). A new or rising
+    bilirubin is a complication (a stricture, a blocked stent, rejection, decompensation) that
+    no stable or explained ALP may silence; ALP lags bilirubin in acute obstruction."""
+    facts.set("bilirubin.earlier", None, [])
+    if bili is None or bili.status != "high" or not math.isfinite(bili.value):
+        facts.set("bilirubin.trend", "not raised", [bili.key] if bili else [])
+        return
+    days = ctx.kb.param("bilirubin_earlier_window_days")
+    convert = ctx.converter("bilirubin-total")
+    before = ctx.earlier(["bilirubin-total"], convert, bili, days)
+    if before is None or before.when is None:
+        facts.set("bilirubin.trend", "first", [bili.key])
+        return
+    keys = [bili.key, before.key]
+    facts.set("bilirubin.earlier", f"{before.shown} on {day(before.when)}", [before.key])
+    # The earlier result is judged against the interval that applied to it (its lab's range,
+    # else the table's); without one, against this result's upper limit.
+    entry = next(
+        (e for e in ctx.classified.observations_in(["bilirubin-total"]) if e.key == before.key),
+        None,
+    )
+    high = bili.high
+    if entry is not None:
+        interval, _ = choose_interval(
+            entry.resource,
+            convert,
+            ctx.kb.intervals.get("bilirubin-total"),
+            ctx.sex,
+            age_days_at(ctx.record.patient, before.when),
+            0,
+            ctx.adult_age,
+        )
+        if interval is not None and interval.high is not None:
+            high = interval.high
+    if high is not None and before.value <= high:
+        trend = "new"
+    elif bili.value >= (1 + ctx.kb.param("bilirubin_rising_min_fraction")) * before.value:
+        trend = "rising"
+    else:
+        trend = "not rising"
+    facts.set("bilirubin.trend", trend, keys)
 
 
 def _transaminase_trend(
