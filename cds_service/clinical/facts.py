@@ -60,8 +60,9 @@ FACTS: dict[str, str] = {
     "alp.xuln": "ALP divided by the upper limit",
     "alp.xlln": "ALP divided by the lower limit (null without one): 0.95 is 5% under it",
     "alp.same_draw_lows": "a low zinc or magnesium drawn with the ALP and not counted as a cause, "
-    "that draw's calcium and potassium not both measured and normal (EDTA contamination lowers "
-    "them with the ALP), as a card says it (zinc 6.5 umol/L); null with none",
+    "that draw's potassium (the finding's edta_marker) not measured or high (EDTA contamination "
+    "lowers them with the ALP and raises potassium), as a card says it (zinc 6.5 umol/L); null "
+    "with none",
     "alp.multiple": "the multiple of the upper limit as a card says it, with the result's "
     "comparator (>9.6 for a '>1000 U/L' screen)",
     "alp.range_source": "where the interval came from",
@@ -412,23 +413,24 @@ class _Context:
         self.tolerance = kb.param("result_time_tolerance_hours")
         self.enzyme = enzyme_converter(kb.units)
         self.co_resulted = classified.co_resulted
-        self._edta_ruled_out: bool | None = None
+        self._edta_ruled_out: dict[str, bool] = {}
 
-    def edta_ruled_out(self) -> bool:
-        """The ALP's own draw shows no EDTA contamination: its calcium and its potassium were
-        both measured and both normal (EDTA lowers calcium, magnesium, zinc and ALP and raises
-        potassium; thirteenth round, part E). Then a zinc or magnesium drawn with the ALP is
-        read as the patient's, not as the tube's."""
-        if self._edta_ruled_out is None:
-            found = [
-                self.reading([valueset], valueset, 0, co_resulted_only=True)
-                for valueset in ("calcium", "potassium")
-            ]
-            self._edta_ruled_out = all(
-                r is not None and r.status == "normal" and self.same_draw(r.key, r.when)
-                for r in found
+    def edta_ruled_out(self, marker: str | None) -> bool:
+        """The ALP's own draw shows no EDTA contamination: its result in the `marker` value set
+        (a finding source's `edta_marker`: potassium) was measured and is not high. K2/K3-EDTA
+        raises potassium as it lowers calcium, magnesium, zinc and ALP (Cornes 2008); a normal
+        or low potassium argues against it, and a low calcium with a low potassium is what
+        true hypomagnesaemia does (fourteenth round, part H; part E asked for a normal calcium
+        too). Then a zinc or magnesium drawn with the ALP is read as the patient's, not as the
+        tube's. Without a marker nothing rules it out."""
+        if marker is None:
+            return False
+        if marker not in self._edta_ruled_out:
+            r = self.reading([marker], marker, 0, co_resulted_only=True)
+            self._edta_ruled_out[marker] = (
+                r is not None and r.status in ("normal", "low") and self.same_draw(r.key, r.when)
             )
-        return self._edta_ruled_out
+        return self._edta_ruled_out[marker]
 
     def converter(self, table_id: str) -> Converter:
         table = self.kb.intervals.get(table_id)
@@ -497,11 +499,12 @@ class _Context:
         co_resulted_only: bool = False,
         age_appropriate: bool = False,
         separate_draw: bool = False,
+        edta_marker: str | None = None,
     ) -> Reading | None:
         """The freshest usable result of an analyte: co-resulted first, then the latest in the
         window before the ALP. `age_appropriate`: for a child, a lab range without an age is not
         trusted (an adult GGT range would call a newborn's normal GGT high). `separate_draw`:
-        only results not drawn with the ALP."""
+        only results not drawn with the ALP, unless `edta_marker` rules EDTA out in its draw."""
         convert = self.converter(table_id)
         candidates = []
         for entry in self.classified.observations_in(valueset_ids):
@@ -510,7 +513,9 @@ class _Context:
             obs, key, obs_time = entry.resource, entry.key, entry.time
             together = self.together(key, obs_time)
             if (co_resulted_only and not together) or (
-                separate_draw and self.same_draw(key, obs_time) and not self.edta_ruled_out()
+                separate_draw
+                and self.same_draw(key, obs_time)
+                and not self.edta_ruled_out(edta_marker)
             ):
                 continue
             if together or _within(obs_time, self.when, days, self.tolerance):
@@ -590,13 +595,20 @@ class _Context:
         )
 
     def measure(
-        self, valueset_id: str, days: float, separate_draw: bool, trend_days: float | None = None
+        self,
+        valueset_id: str,
+        days: float,
+        separate_draw: bool,
+        trend_days: float | None = None,
+        edta_marker: str | None = None,
     ) -> Measurement | None:
         """A finding's lab source (findings.py): the analyte's latest result, judged by its
         lab's range (no interval table is kept for these analytes); `separate_draw`: from
         another draw than the ALP's only; `trend_days`: with the result before it, up to that
         many days earlier, for a trend."""
-        found = self.reading([valueset_id], valueset_id, days, separate_draw=separate_draw)
+        found = self.reading(
+            [valueset_id], valueset_id, days, separate_draw=separate_draw, edta_marker=edta_marker
+        )
         if found is None:
             return None
         shown = f"{found.shown}, {day(found.when)}" if found.when else found.shown
@@ -1350,24 +1362,31 @@ SAME_DRAW_LOWS = (("zinc", "zinc-low-measured"), ("magnesium", "magnesium-low-me
 """Analytes whose low result drawn with the ALP counts only when that draw shows no EDTA."""
 
 
+def _edta_marker(kb: KnowledgeBase, finding: str) -> str | None:
+    """The value set that rules EDTA out in the ALP's draw for the finding's lab source (its
+    `edta_marker` in findings.yaml)."""
+    return next((s.edta_marker for s in kb.findings[finding].sources if s.kind == "labs"), None)
+
+
 def _same_draw_lows(ctx: _Context, facts: Facts, found: Mapping[str, object]) -> None:
     """Thirteenth round, part E (review 13, 31 and 04): a low zinc or magnesium drawn with the
-    ALP and not counted (the draw's calcium and potassium do not rule out EDTA) is named, so
-    the card can say why it was not used."""
+    ALP and not counted (the draw's potassium does not rule out EDTA: fourteenth round, part
+    H) is named, so the card can say why it was not used."""
     shown: list[str] = []
     keys: list[str] = []
-    if not ctx.edta_ruled_out():
-        for valueset, finding in SAME_DRAW_LOWS:
-            reading = ctx.reading([valueset], valueset, 0, co_resulted_only=True)
-            if (
-                finding in found
-                or reading is None
-                or reading.status != "low"
-                or not ctx.same_draw(reading.key, reading.when)
-            ):
-                continue
-            shown.append(f"{valueset} {reading.shown}")
-            keys.append(reading.key)
+    for valueset, finding in SAME_DRAW_LOWS:
+        if ctx.edta_ruled_out(_edta_marker(ctx.kb, finding)):
+            continue
+        reading = ctx.reading([valueset], valueset, 0, co_resulted_only=True)
+        if (
+            finding in found
+            or reading is None
+            or reading.status != "low"
+            or not ctx.same_draw(reading.key, reading.when)
+        ):
+            continue
+        shown.append(f"{valueset} {reading.shown}")
+        keys.append(reading.key)
     facts.set("alp.same_draw_lows", " and ".join(shown) or None, keys)
 
 

@@ -74,7 +74,7 @@ class Measurement:
 Moment = tuple[datetime, bool]
 """When something happened, and whether that carries a time of day (not a date alone)."""
 
-Measure = Callable[[str, float, bool, float | None], Measurement | None]
+Measure = Callable[[str, float, bool, float | None, str | None], Measurement | None]
 """(value set id, days before the ALP, from another draw only, days before it to look for the
 result it follows or None) -> the latest result of that analyte, or None."""
 
@@ -309,7 +309,7 @@ def _outweighed_until(
     # A threshold needs the value in the analyte's unit, which the trend form of measure gives
     # (a trend window of 0 days: no earlier result is wanted).
     trend = None if rule.at_least is None else 0.0
-    result = measure(rule.valueset, kb.param(rule.within_days), False, trend)
+    result = measure(rule.valueset, kb.param(rule.within_days), False, trend, None)
     if result is None or result.when is None:
         return None
     if result.status in rule.statuses:
@@ -363,7 +363,7 @@ def _measured(
     ERCP was its reason). With `after` and no such entry, nothing counts."""
     # The loader refuses a lab source without `within_days`.
     days = kb.param(source.within_days or "")
-    result = measure(source.valueset, days, source.separate_draw, None)
+    result = measure(source.valueset, days, source.separate_draw, None, source.edta_marker)
     if result is None or result.status != source.status:
         return
     if source.after is not None and not _on_or_after(result.when, result.timed, anchor):
@@ -371,7 +371,13 @@ def _measured(
     for by, within_days in source.falling:
         # Each tier compares with the latest result before it within its own window: a
         # rebound after a fall (110 then 150) is rising in every tier.
-        tier = measure(source.valueset, days, source.separate_draw, kb.param(within_days))
+        tier = measure(
+            source.valueset,
+            days,
+            source.separate_draw,
+            kb.param(within_days),
+            source.edta_marker,
+        )
         if tier is not None and _falling(tier, kb.param(by)):
             return
     direction = "below" if source.status == "low" else "above"

@@ -131,7 +131,8 @@ def contributing_factors(kb: KnowledgeBase, facts: Facts) -> list[str]:
     """What in the record bears on this ALP, in the record's words: findings of the ALP's
     direction (and drugs every card should name), pregnancy, a non-fasting specimen."""
     status = facts.get("alp.status")
-    # "none" findings explain neither direction but are context on every card (a drug to review).
+    # "none" findings explain neither direction but are context on every card (a drug to review);
+    # "unlisted" ones are read only by the rules that name them (a child's limp).
     wanted = {"high": {"high", "both"}, "low": {"low", "both"}}.get(status, set()) | {"none"}
     found: Mapping[str, list[str]] = facts.details.get("mentions", {})
     ids = [f for f in found if kb.findings[f].direction in wanted]

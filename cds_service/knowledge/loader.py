@@ -186,6 +186,11 @@ def _findings(
                 raise KnowledgeBaseError(f"{where}: `started_before_rise` is for medications only")
             if src.get("separate_draw") and src["from"] != "labs":
                 raise KnowledgeBaseError(f"{where}: `separate_draw` is for labs only")
+            marker = src.get("edta_marker")
+            if marker and not src.get("separate_draw"):
+                raise KnowledgeBaseError(f"{where}: `edta_marker` needs `separate_draw`")
+            if marker and marker not in valuesets:
+                raise KnowledgeBaseError(f"{where}.edta_marker: unknown value set {marker!r}")
             for flag in ("confirmed", "recorded_dates"):
                 if src.get(flag) and src["from"] != "conditions":
                     raise KnowledgeBaseError(f"{where}: `{flag}` is for conditions only")
@@ -231,6 +236,7 @@ def _findings(
                     src.get("ended_within_days"),
                     src.get("status"),
                     separate_draw=src.get("separate_draw", False),
+                    edta_marker=marker,
                     confirmed=src.get("confirmed", False),
                     recorded_dates=src.get("recorded_dates", False),
                     started_before_rise=src.get("started_before_rise", False),

@@ -478,6 +478,10 @@ class FindingSource:
     separate_draw: bool = False
     """Labs: only a result from another draw than the ALP's (EDTA carried into the ALP's own
     sample lowers zinc and magnesium with it)."""
+    edta_marker: str | None = None
+    """Labs, with `separate_draw`: a value set whose result in the ALP's own draw, measured and
+    not high, rules EDTA contamination out, so a result from that draw counts after all
+    (potassium: K2/K3-EDTA raises it; fourteenth round, part H)."""
     confirmed: bool = False
     """Conditions: only an entry whose verification status is not differential, provisional,
     unconfirmed, refuted or entered in error (a cause on a differential is not a cause)."""

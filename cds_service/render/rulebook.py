@@ -256,6 +256,7 @@ def rulebook(kb: KnowledgeBase) -> dict[str, Any]:
                         "ended_within_days": s.ended_within_days,
                         "status": s.status,
                         "separate_draw": s.separate_draw,
+                        "edta_marker": s.edta_marker,
                         "at_least": s.at_least,
                         "after": s.after,
                         "started_before_rise": s.started_before_rise,
