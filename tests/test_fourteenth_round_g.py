@@ -23,7 +23,9 @@ MYELOMA = condition("C90.00")
 
 
 def calcium(value: float, when: str = NOW) -> dict[str, Any]:
-    return observation("2000-8", value, unit="mmol/L", ucum="mmol/L", low=2.15, high=2.55, when=when)
+    return observation(
+        "2000-8", value, unit="mmol/L", ucum="mmol/L", low=2.15, high=2.55, when=when
+    )
 
 
 def albumin(value: float, when: str = NOW, unit: str = "g/L") -> dict[str, Any]:
