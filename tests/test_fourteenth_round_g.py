@@ -148,3 +148,13 @@ def test_a_raised_pth_on_lithium_names_it_and_asks_for_no_pth(client: FlaskClien
     assert "lithium-associated" in card["detail"]
     assert "antiresorptive" not in card["detail"]
     assert suggested(card) == []
+
+
+def test_a_mild_adjusted_calcium_beside_a_cancer_is_named_not_asked_for_again(
+    client: FlaskClient,
+) -> None:
+    found = cards(client, labs(calcium(2.60), albumin(34)), conditions=[LUNG])
+    assert fired(found) == [BONE]
+    detail = found[0]["detail"]
+    assert "Calcium 2.60 mmol/L (adjusted for albumin: 2.72 mmol/L) raised: repeat it;" in detail
+    assert "repeat it adjusted for albumin" not in detail
