@@ -158,3 +158,16 @@ def test_a_mild_adjusted_calcium_beside_a_cancer_is_named_not_asked_for_again(
     detail = found[0]["detail"]
     assert "Calcium 2.60 mmol/L (adjusted for albumin: 2.72 mmol/L) raised: repeat it;" in detail
     assert "repeat it adjusted for albumin" not in detail
+
+
+def test_osteoporosis_with_a_current_fracture_in_words_is_no_pathological_fracture(
+    client: FlaskClient,
+) -> None:
+    vertebra = condition("M80.08XA", onset="2026-10-10")
+    vertebra["code"]["text"] = (
+        "Age-related osteoporosis with current pathological fracture, vertebra"
+    )
+    found = cards(client, labs(xuln=3.8), conditions=[vertebra])
+    assert fired(found) == [BONE]
+    assert "pathological fracture: find its cause" not in found[0]["summary"]
+    assert BONE_ALP in suggested(found[0])
