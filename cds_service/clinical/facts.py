@@ -178,8 +178,20 @@ FACTS: dict[str, str] = {
     "potassium.status": "co-resulted potassium high, normal, low, unknown, or absent",
     "calcium.status": "co-resulted calcium high, normal, low, unknown, or absent",
     "calcium.shown": "that calcium as a card says it (2.08 mmol/L); null when absent",
-    "calcium.mg_dl": "that calcium in mg/dL (mmol/L converted), uncorrected for albumin; null "
-    "when absent or not a number",
+    "calcium.mg_dl": "that calcium in mg/dL (mmol/L converted), albumin-adjusted when an albumin "
+    "was taken with it (calcium.adjusted), else as reported; null when absent or not a number",
+    "calcium.adjusted": "that calcium adjusted for an albumin taken within "
+    "calcium_albumin_window_hours of it (Payne), as a card says it (3.17 mmol/L); null with no "
+    "such albumin. calcium.status then judges the adjusted value against the calcium's range",
+    "calcium.albumin": "that albumin as a card says it (24 g/L); null with none",
+    "calcium.date": "date of that calcium (it may be the day before the ALP); null when absent",
+    "calcium_ionised.date": "date of the ionised calcium; null when absent",
+    "calcium_ionised.status": "co-resulted ionised calcium high, normal, low, unknown (no lab "
+    "range), or absent",
+    "calcium_ionised.mmol_l": "that ionised calcium in mmol/L (mg/dL converted); null when absent "
+    "or its unit is not read",
+    "calcium_ionised.shown": "that ionised calcium as a card says it (1.65 mmol/L); null when "
+    "absent",
     "calcium.earlier": "the calcium before it from another draw in the bone-lab window, as a "
     "card says it (2.40 mmol/L on 10 Aug 2026); null with none",
     "findings.present": "findings (findings.yaml) found in the record",
@@ -315,6 +327,8 @@ class Reading:
     """The value and unit as the lab sent them."""
     lab_low: float | None = None
     """The lab's own lower limit, when its range was used."""
+    low: float | None = None
+    """The lower limit used (the lab's or the table's)."""
 
 
 def patient_sex(patient: Resource | None) -> str | None:
@@ -538,7 +552,9 @@ class _Context:
             return Reading(key, value, "unknown", None, when, together, shown)
         status = _status(value, interval)
         lab_low = interval.low if interval.from_lab else None
-        return Reading(key, value, status, interval.high, when, together, shown, lab_low)
+        return Reading(
+            key, value, status, interval.high, when, together, shown, lab_low, interval.low
+        )
 
     def in_unit(self, valueset_id: str) -> Converter:
         """Into the unit an analyte's fixed thresholds use (units.yaml `analytes`: bile acids
@@ -1344,11 +1360,14 @@ def _electrolytes(ctx: _Context, facts: Facts) -> None:
 
 
 def _calcium_level(ctx: _Context, facts: Facts, found: Reading | None) -> None:
-    """Thirteenth round (review 13): the co-resulted total calcium as a number (mg/dL, the
-    interval table's unit; mmol/L converted) for the fixed severity threshold, and the calcium
-    before it for the card to name. Uncorrected: no albumin is read."""
-    facts.set("calcium.mg_dl", None, [])
-    facts.set("calcium.earlier", None, [])
+    """Thirteenth round (review 13): the co-resulted calcium as a number (mg/dL, the interval
+    table's unit; mmol/L converted) for the fixed severity threshold, and the calcium before it
+    for the card to name. Fourteenth round, part G (review 14, N03, N02, N05): with an albumin
+    taken with it, the albumin-adjusted calcium is the one judged (its status and its number)."""
+    for name in ("calcium.mg_dl", "calcium.earlier", "calcium.adjusted", "calcium.albumin"):
+        facts.set(name, None, [])
+    _ionised_calcium(ctx, facts)
+    facts.set("calcium.date", day(found.when) if found and found.when else None, _keys(found))
     if found is None or not math.isfinite(found.value):
         return
     facts.set("calcium.mg_dl", round(found.value, 2), [found.key])
@@ -1356,6 +1375,89 @@ def _calcium_level(ctx: _Context, facts: Facts, found: Reading | None) -> None:
     before = ctx.earlier(["calcium"], ctx.converter("calcium"), found, days)
     if before is not None and before.when is not None:
         facts.set("calcium.earlier", f"{before.shown} on {day(before.when)}", [before.key])
+    albumin = _albumin_with(ctx, found)
+    entry = next(
+        (e for e in ctx.classified.observations_in(["calcium"]) if e.key == found.key), None
+    )
+    reported = numeric_value(entry.resource) if entry is not None else None
+    unit = unit_of(entry.resource) if entry is not None else ""
+    if albumin is None or not reported or not unit:
+        return  # a calcium without a unit is judged as sent (its lab's range), not adjusted
+    albumin_g_l, albumin_key, albumin_shown = albumin
+    kb = ctx.kb
+    shift_mmol = kb.param("calcium_albumin_factor_mmol_per_g") * (
+        kb.param("calcium_reference_albumin_g_l") - albumin_g_l
+    )
+    mmol_per_mg_dl = 1 / CALCIUM_MG_DL_PER_MMOL_L
+    adjusted = found.value + shift_mmol * CALCIUM_MG_DL_PER_MMOL_L
+    # Shown in the unit the lab sent the calcium in, to its precision.
+    per_reported = found.value / reported
+    in_mmol = abs(per_reported - CALCIUM_MG_DL_PER_MMOL_L) < 0.05
+    shown_value = adjusted * mmol_per_mg_dl if in_mmol else adjusted / per_reported
+    text = f"{shown_value:.2f} mmol/L" if in_mmol else f"{shown_value:.1f} {unit}"
+    keys = [found.key, albumin_key]
+    facts.set("calcium.mg_dl", round(adjusted, 2), keys)
+    facts.set("calcium.adjusted", text.strip(), keys)
+    facts.set("calcium.albumin", albumin_shown, [albumin_key])
+    if found.high is not None and adjusted > found.high:
+        status = "high"
+    elif found.low is not None and adjusted < found.low:
+        status = "low"
+    elif found.high is None and found.low is None:
+        status = found.status
+    else:
+        status = "normal"
+    facts.set("calcium.status", status, keys)
+
+
+CALCIUM_MG_DL_PER_MMOL_L = 4.008
+"""Calcium 40.08 g/mol (intervals/calcium.yaml converts mmol/L with the same factor)."""
+
+
+def _albumin_with(ctx: _Context, calcium: Reading) -> tuple[float, str, str] | None:
+    """The albumin (g/L) taken nearest the calcium, within calcium_albumin_window_hours of it;
+    one in a unit not read adjusts nothing."""
+    if calcium.when is None:
+        return None
+    window = timedelta(hours=ctx.kb.param("calcium_albumin_window_hours"))
+    convert = ctx.in_unit("albumin")
+    best: tuple[timedelta, float, str, str] | None = None
+    for entry in ctx.classified.observations_in(["albumin"]):
+        if not entry.active or entry.time is None:
+            continue
+        gap = abs(entry.time - calcium.when)
+        if gap > window or (best is not None and gap >= best[0]):
+            continue
+        value = measured(entry.resource, convert)
+        if value is None or not 0 < value < 100:
+            continue
+        best = (gap, value, entry.key, _shown(entry.resource))
+    return best[1:] if best is not None else None
+
+
+def _ionised_calcium(ctx: _Context, facts: Facts) -> None:
+    """Fourteenth round, part G (review 14, N41): an ionised calcium resulted with the ALP
+    (often the only calcium of a blood gas), judged by its lab's range and, in mmol/L, against
+    the severe ionised threshold."""
+    found = ctx.reading(["calcium-ionised"], "calcium-ionised", 0, co_resulted_only=True)
+    facts.set("calcium_ionised.status", found.status if found else "absent", _keys(found))
+    facts.set("calcium_ionised.shown", found.shown if found else None, _keys(found))
+    facts.set("calcium_ionised.mmol_l", None, [])
+    when = day(found.when) if found and found.when else None
+    facts.set("calcium_ionised.date", when, _keys(found))
+    if found is None:
+        return
+    entry = next(
+        (e for e in ctx.classified.observations_in(["calcium-ionised"]) if e.key == found.key),
+        None,
+    )
+    value = measured(entry.resource, ctx.in_unit("calcium-ionised")) if entry else None
+    if value is not None:
+        facts.set("calcium_ionised.mmol_l", round(value, 3), [found.key])
+
+
+def _keys(found: Reading | None) -> list[str]:
+    return [found.key] if found else []
 
 
 SAME_DRAW_LOWS = (("zinc", "zinc-low-measured"), ("magnesium", "magnesium-low-measured"))
