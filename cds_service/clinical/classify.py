@@ -369,7 +369,7 @@ def _find_matches(kb: KnowledgeBase, concept: Any, by_name: bool) -> dict[str, s
                     found[valueset.id] = (
                         f"name match: '{name}' in \"{_text(concept)}\" (no code matched)"
                     )
-        if RELATIVES in by_words:
+        if by_words and (RELATIVES in by_words or _leads_with_relative(kb, text)):
             # Thirteenth round, part D (review 13, patient 41): "Mother - PBC" is a relative's
             # disease, not the patient's. A relative's word vetoes every match by words (a
             # code still stands), except in value sets that opt out (pregnancy: "maternal").
@@ -382,6 +382,15 @@ def _find_matches(kb: KnowledgeBase, concept: Any, by_name: bool) -> dict[str, s
 RELATIVES = "relatives"
 """The value set of a relative's words ("mother", "maternal"): an entry worded with one is a
 family member's condition, so no other value set matches it by its words."""
+
+
+def _leads_with_relative(kb: KnowledgeBase, text: str) -> bool:
+    """The entry opens with a relative's word ("Mother also has PBC"): the relative's condition,
+    whatever words follow (the value set's `word_exclude`, "also", lifts the veto only where the
+    patient's disease comes first: "PBC - mother also had PBC"; review 15, P21)."""
+    relatives = kb.valuesets.get(RELATIVES)
+    first = text.split(maxsplit=1)[0].strip(" -:;,.()") if text.strip() else ""
+    return relatives is not None and first in relatives.word_names
 
 
 BY_LOCAL_CODE = "a local code of this deployment (ALP_CDS_LOCAL_RESULT_CODES)"

@@ -133,8 +133,9 @@ FACTS: dict[str, str] = {
     "bilirubin.value_mgdl": "total bilirubin in mg/dL",
     "bilirubin.trend": "new (raised, and the total bilirubin before it, from another draw in "
     "bilirubin_earlier_window_days, within its range), rising (both raised, this one at least "
-    "bilirubin_rising_min_fraction higher), not rising, first (raised, none before it), or not "
-    "raised (normal, absent or not judged)",
+    "bilirubin_rising_min_fraction higher), not rising, jaundiced (raised to at least "
+    "jaundice_min_bilirubin_mg_dl with none before it in the window), first (raised less, none "
+    "before it), or not raised (normal, absent or not judged)",
     "bilirubin.earlier": "that bilirubin before it as a card says it (0.9 mg/dL on 15 Aug 2026); "
     "null with none",
     "wilson.alp_bilirubin_ratio": "ALP (U/L) divided by co-resulted total bilirubin (mg/dL)",
@@ -1159,7 +1160,15 @@ def _bilirubin_trend(ctx: _Context, facts: Facts, bili: Reading | None) -> None:
     convert = ctx.converter("bilirubin-total")
     before = ctx.earlier(["bilirubin-total"], convert, bili, days)
     if before is None or before.when is None:
-        facts.set("bilirubin.trend", "first", [bili.key])
+        # Fifteenth round (review 15, P28 and P05): a first bilirubin, or one whose predecessor
+        # is past the window, at the level of visible jaundice is a new jaundice as far as the
+        # record can tell: no quiet rule may take it for the known disease.
+        value = facts.get("bilirubin.value_mgdl")
+        if isinstance(value, float) and value >= ctx.kb.param("jaundice_min_bilirubin_mg_dl"):
+            facts.set("bilirubin.earlier", f"none in the last {days:g} days", [])
+            facts.set("bilirubin.trend", "jaundiced", [bili.key])
+        else:
+            facts.set("bilirubin.trend", "first", [bili.key])
         return
     keys = [bili.key, before.key]
     facts.set("bilirubin.earlier", f"{before.shown} on {day(before.when)}", [before.key])
