@@ -17,12 +17,11 @@ from tests.test_fourteenth_round_f_liver import (
 from tests.test_fourteenth_round_g import CALCIUM, MYELOMA, calcium, ionised, labs
 from tests.test_fourteenth_round_h import (
     HPP_EARLIER,
-    PERSISTENT,
-    WILSON_YOUNG,
     WOMAN_29,
     hpp_labs,
     named,
 )
+from tests.test_thirteenth_round_e import PERSISTENT, WILSON_YOUNG
 
 
 def test_a_first_jaundice_beside_a_transplant_or_known_liver_disease_is_not_silent(

@@ -16,17 +16,18 @@ from cds_service.knowledge.loader import KnowledgeBaseError
 from cds_service.knowledge.model import KnowledgeBase
 from tests.rules_helper import cards, fired, suggested
 from tests.support.fhir import alp, condition, ggt, medication, observation, patient
+from tests.test_thirteenth_round_e import (
+    EXPLAINED,
+    MILD,
+    NOW,
+    PERSISTENT,
+    WILSON,
+    WILSON_YOUNG,
+)
 
 BONE = "alp-high-bone-source"
 BONE_EXPLAINED = "alp-high-bone-explained"
 THP = "alp-thp"
-WILSON = "alp-wilson-pattern"
-WILSON_YOUNG = "alp-low-wilson-young"
-PERSISTENT = "alp-low-persistent"
-MILD = "alp-low-persistent-mild"
-EXPLAINED = "alp-low-explained"
-FIRST = "alp-low-first"
-NOW = "2026-11-20T08:00:00Z"
 EARLIER = "2026-08-20T08:00:00Z"
 CARDS = Path(__file__).resolve().parent.parent / "cards"
 

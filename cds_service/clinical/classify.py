@@ -295,6 +295,10 @@ class Classified:
                 seen.setdefault(entry.key, entry)
         return list(seen.values())
 
+    def observation(self, valueset: str, key: str) -> Entry | None:
+        """The entry of the result `key` (`Type/id`) in a value set, if it is one."""
+        return next((e for e in self.in_valueset("observations", valueset) if e.key == key), None)
+
 
 def medication_concept(record: PatientRecord, medication: Resource) -> Any:
     """The medication's CodeableConcept, resolving medicationReference through contained or

@@ -1174,10 +1174,7 @@ def _bilirubin_trend(ctx: _Context, facts: Facts, bili: Reading | None) -> None:
     facts.set("bilirubin.earlier", f"{before.shown} on {day(before.when)}", [before.key])
     # The earlier result is judged against the interval that applied to it (its lab's range,
     # else the table's); without one, against this result's upper limit.
-    entry = next(
-        (e for e in ctx.classified.observations_in(["bilirubin-total"]) if e.key == before.key),
-        None,
-    )
+    entry = ctx.classified.observation("bilirubin-total", before.key)
     high = bili.high
     if entry is not None:
         interval, _ = choose_interval(
@@ -1385,9 +1382,7 @@ def _calcium_level(ctx: _Context, facts: Facts, found: Reading | None) -> None:
     if before is not None and before.when is not None:
         facts.set("calcium.earlier", f"{before.shown} on {day(before.when)}", [before.key])
     albumin = _albumin_with(ctx, found)
-    entry = next(
-        (e for e in ctx.classified.observations_in(["calcium"]) if e.key == found.key), None
-    )
+    entry = ctx.classified.observation("calcium", found.key)
     reported = numeric_value(entry.resource) if entry is not None else None
     unit = unit_of(entry.resource) if entry is not None else ""
     if albumin is None or not reported or not unit:
@@ -1456,10 +1451,7 @@ def _ionised_calcium(ctx: _Context, facts: Facts) -> None:
     facts.set("calcium_ionised.date", when, _keys(found))
     if found is None:
         return
-    entry = next(
-        (e for e in ctx.classified.observations_in(["calcium-ionised"]) if e.key == found.key),
-        None,
-    )
+    entry = ctx.classified.observation("calcium-ionised", found.key)
     value = measured(entry.resource, ctx.in_unit("calcium-ionised")) if entry else None
     if value is not None:
         facts.set("calcium_ionised.mmol_l", round(value, 3), [found.key])
