@@ -6,8 +6,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired
-from tests.support.fhir import alp
+from tests.support.fhir import alp, condition, ggt, observation
 from tests.test_fourteenth_round_h import BONE, GIRL_10, child_alp, child_ggt, words
+from tests.test_rules_high import bile_acids
 from tests.test_rules_low import EXPLAINED, MILD_EARLIER_LOW
 
 
@@ -41,3 +42,23 @@ def test_a_query_a_negative_screen_or_a_relatives_coeliac_disease_is_not_the_pat
 ) -> None:
     labs = [child_alp(480), child_ggt(12)]
     assert cards(client, labs, pt=GIRL_10, conditions=[words(text)]) == [], text
+
+
+def test_bile_acids_of_cholestasis_of_pregnancy_are_named_on_the_raised_liver_tests_warning(
+    client: FlaskClient,
+) -> None:
+    # Review 16, P12: 34 weeks, itching, bile acids 48, ALT 96: the warning listed cholestasis of
+    # pregnancy among what "must be excluded" and did not name the bile acids.
+    weeks = [condition("Z3A.34", recorded="2026-11-19")]
+    labs = [alp(341, high=104), observation("1742-6", 96, low=7, high=33), ggt(20)]
+    found = cards(client, [*labs, bile_acids(48)], conditions=weeks)
+    assert fired(found) == ["alp-high-pregnancy-liver"]
+    assert found[0]["indicator"] == "warning"
+    assert "bile acids 48 umol/L" in found[0]["summary"]
+    assert "cholestasis of pregnancy if itching" in found[0]["summary"]
+    assert "Blood pressure, urine protein, platelets" in found[0]["detail"]  # HELLP still
+    assert "Cholestasis of pregnancy, pre-eclampsia" not in found[0]["detail"]
+    # Under 19 micromol/L they are not named as cholestasis of pregnancy.
+    found = cards(client, [*labs, bile_acids(12)], conditions=weeks)
+    assert fired(found) == ["alp-high-pregnancy-liver"]
+    assert "cholestasis of pregnancy if" not in found[0]["summary"]
