@@ -7,7 +7,16 @@ from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired
 from tests.support.fhir import alp, condition, ggt, observation
-from tests.test_fourteenth_round_h import BONE, GIRL_10, child_alp, child_ggt, words
+from tests.test_fourteenth_round_h import (
+    BONE,
+    GIRL_10,
+    MAN_30,
+    WILSON,
+    child_alp,
+    child_ggt,
+    g6pd_labs,
+    words,
+)
 from tests.test_rules_high import bile_acids
 from tests.test_rules_low import EXPLAINED, MILD_EARLIER_LOW
 
@@ -62,3 +71,14 @@ def test_bile_acids_of_cholestasis_of_pregnancy_are_named_on_the_raised_liver_te
     found = cards(client, [*labs, bile_acids(12)], conditions=weeks)
     assert fired(found) == ["alp-high-pregnancy-liver"]
     assert "cholestasis of pregnancy if" not in found[0]["summary"]
+
+
+def test_an_inr_past_the_liver_failure_threshold_is_called_acute_liver_failure(
+    client: FlaskClient,
+) -> None:
+    # Review 16, P03 and P04: "INR 3.4: at the acute-liver-failure threshold" read as borderline.
+    found = cards(client, g6pd_labs(inr=3.4), pt=MAN_30)
+    assert fired(found)[0] == WILSON
+    assert (
+        "INR 3.4: acute liver failure (INR 1.5 or more); a liver unit today." in found[0]["detail"]
+    )
