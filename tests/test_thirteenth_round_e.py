@@ -207,10 +207,14 @@ def test_same_draw_zinc_not_counted_is_said_so(client: FlaskClient) -> None:
     found = cards(client, labs, labs=[alp(32, low=40, high=129, when=EARLIER)])
     assert fired(found) == [PERSISTENT]
     assert "Not counted: zinc 6.5 umol/L in this sample (EDTA" in found[0]["detail"]
-    # With a potassium of 7.9 (the EDTA signature) the magnesium is not counted either.
-    found = cards(client, magnesium_labs(CALCIUM_NORMAL, POTASSIUM_HIGH), labs=MG_EARLIER)
+    # With a potassium of 7.9 and no calcium in the draw (EDTA not ruled out) the magnesium is
+    # not counted either. Sixteenth round, part A (review 15, P17): a high potassium beside a
+    # normal calcium is not EDTA's signature (it lowers calcium), so that magnesium counts.
+    found = cards(client, magnesium_labs(POTASSIUM_HIGH), labs=MG_EARLIER)
     assert fired(found) == [MILD]
     assert "Not counted: magnesium 1.0 mg/dL in this sample" in found[0]["detail"]
+    found = cards(client, magnesium_labs(CALCIUM_NORMAL, POTASSIUM_HIGH), labs=MG_EARLIER)
+    assert fired(found) == [EXPLAINED]
 
 
 # --- 5 (30): adult teeth lost early, in words ----------------------------------------------------

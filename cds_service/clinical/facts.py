@@ -21,7 +21,7 @@ from cds_service.clinical.classify import (
     classify,
     medication_start,
 )
-from cds_service.clinical.findings import Found, Measurement, day, match_findings
+from cds_service.clinical.findings import Found, Measurement, day, match_findings, recorded
 from cds_service.clinical.labs import (
     UNUSABLE_STATUSES,
     Converter,
@@ -46,7 +46,7 @@ from cds_service.fhir.values import (
     reference_parts,
     resource_key,
 )
-from cds_service.knowledge.model import DAYS_PER, KnowledgeBase
+from cds_service.knowledge.model import DAYS_PER, EdtaSignature, KnowledgeBase
 
 FACTS: dict[str, str] = {
     "alp.status": "high, low or normal against the interval for this patient",
@@ -60,9 +60,10 @@ FACTS: dict[str, str] = {
     "alp.xuln": "ALP divided by the upper limit",
     "alp.xlln": "ALP divided by the lower limit (null without one): 0.95 is 5% under it",
     "alp.same_draw_lows": "a low zinc or magnesium drawn with the ALP and not counted as a cause, "
-    "that draw's potassium (the finding's edta_marker) not measured or high (EDTA contamination "
-    "lowers them with the ALP and raises potassium), as a card says it (zinc 6.5 umol/L); null "
-    "with none",
+    "that draw not clear of EDTA (its potassium not measured, or high with the calcium low or "
+    "not measured and no recorded cause of a high potassium: the finding's edta_marker, "
+    "edta_lowered, edta_unless; EDTA lowers them with the ALP and raises potassium), as a card "
+    "says it (zinc 6.5 umol/L); null with none",
     "alp.multiple": "the multiple of the upper limit as a card says it, with the result's "
     "comparator (>9.6 for a '>1000 U/L' screen)",
     "alp.range_source": "where the interval came from",
@@ -185,6 +186,12 @@ FACTS: dict[str, str] = {
     "calcium_albumin_window_hours of it (Payne), as a card says it (3.17 mmol/L); null with no "
     "such albumin. calcium.status then judges the adjusted value against the calcium's range",
     "calcium.albumin": "that albumin as a card says it (24 g/L); null with none",
+    "calcium.lab_adjusted": "the laboratory's own albumin-adjusted calcium resulted with the ALP, "
+    "as a card says it (2.95 mmol/L); null with none. When sent it is calcium.adjusted, and "
+    "calcium.status and calcium.mg_dl judge it (review 15, P09)",
+    "calcium.judged": "the calcium that calcium.status judged, as a card says it: the total with "
+    "its adjustment ('2.50 mmol/L (adjusted for albumin 27 g/L: 2.76 mmol/L)', '2.62 mmol/L "
+    "(adjusted by the laboratory: 2.95 mmol/L)') or the total alone; null when absent",
     "calcium.date": "date of that calcium (it may be the day before the ALP); null when absent",
     "calcium_ionised.date": "date of the ionised calcium; null when absent",
     "calcium_ionised.status": "co-resulted ionised calcium high, normal, low, unknown (no lab "
@@ -428,24 +435,42 @@ class _Context:
         self.tolerance = kb.param("result_time_tolerance_hours")
         self.enzyme = enzyme_converter(kb.units)
         self.co_resulted = classified.co_resulted
-        self._edta_ruled_out: dict[str, bool] = {}
+        self._edta_ruled_out: dict[EdtaSignature, bool] = {}
 
-    def edta_ruled_out(self, marker: str | None) -> bool:
-        """The ALP's own draw shows no EDTA contamination: its result in the `marker` value set
-        (a finding source's `edta_marker`: potassium) was measured and is not high. K2/K3-EDTA
-        raises potassium as it lowers calcium, magnesium, zinc and ALP (Cornes 2008); a normal
-        or low potassium argues against it, and a low calcium with a low potassium is what
-        true hypomagnesaemia does (fourteenth round, part H; part E asked for a normal calcium
-        too). Then a zinc or magnesium drawn with the ALP is read as the patient's, not as the
-        tube's. Without a marker nothing rules it out."""
-        if marker is None:
+    def edta_ruled_out(self, edta: EdtaSignature | None) -> bool:
+        """The ALP's own draw does not show EDTA contamination (a finding source's EDTA
+        signature), so a zinc or magnesium drawn with the ALP is read as the patient's, not as
+        the tube's. K2/K3-EDTA raises potassium as it lowers calcium, magnesium, zinc and ALP;
+        gross contamination shows as marked unexpected hyperkalaemia with hypocalcaemia (Cornes
+        2008, 2010). Ruled out when the marker (potassium) was measured in that draw and is not
+        high (fourteenth round, part H); or, sixteenth round, part A (review 15, P17), when it
+        is high but the lowered analyte (calcium) was measured there and is not low, or the
+        record explains the high marker (`unless`: spironolactone, kidney failure). Without the
+        marker measured nothing rules it out."""
+        if edta is None:
             return False
-        if marker not in self._edta_ruled_out:
-            r = self.reading([marker], marker, 0, co_resulted_only=True)
-            self._edta_ruled_out[marker] = (
-                r is not None and r.status in ("normal", "low") and self.same_draw(r.key, r.when)
-            )
-        return self._edta_ruled_out[marker]
+        if edta not in self._edta_ruled_out:
+            self._edta_ruled_out[edta] = self._edta_absent(edta)
+        return self._edta_ruled_out[edta]
+
+    def _edta_absent(self, edta: EdtaSignature) -> bool:
+        marker = self.reading([edta.raised], edta.raised, 0, co_resulted_only=True)
+        if marker is None or not self.same_draw(marker.key, marker.when):
+            return False
+        if marker.status in ("normal", "low"):
+            return True
+        if marker.status != "high":
+            return False
+        if edta.unless is not None and recorded(self.kb, self.classified, self.when, edta.unless):
+            return True
+        if edta.lowered is None:
+            return False
+        lowered = self.reading([edta.lowered], edta.lowered, 0, co_resulted_only=True)
+        return (
+            lowered is not None
+            and lowered.status in ("normal", "high")
+            and self.same_draw(lowered.key, lowered.when)
+        )
 
     def converter(self, table_id: str) -> Converter:
         table = self.kb.intervals.get(table_id)
@@ -514,12 +539,12 @@ class _Context:
         co_resulted_only: bool = False,
         age_appropriate: bool = False,
         separate_draw: bool = False,
-        edta_marker: str | None = None,
+        edta: EdtaSignature | None = None,
     ) -> Reading | None:
         """The freshest usable result of an analyte: co-resulted first, then the latest in the
         window before the ALP. `age_appropriate`: for a child, a lab range without an age is not
         trusted (an adult GGT range would call a newborn's normal GGT high). `separate_draw`:
-        only results not drawn with the ALP, unless `edta_marker` rules EDTA out in its draw."""
+        only results not drawn with the ALP, unless `edta` rules EDTA out in its draw."""
         convert = self.converter(table_id)
         candidates = []
         for entry in self.classified.observations_in(valueset_ids):
@@ -528,9 +553,7 @@ class _Context:
             obs, key, obs_time = entry.resource, entry.key, entry.time
             together = self.together(key, obs_time)
             if (co_resulted_only and not together) or (
-                separate_draw
-                and self.same_draw(key, obs_time)
-                and not self.edta_ruled_out(edta_marker)
+                separate_draw and self.same_draw(key, obs_time) and not self.edta_ruled_out(edta)
             ):
                 continue
             if together or _within(obs_time, self.when, days, self.tolerance):
@@ -617,14 +640,14 @@ class _Context:
         days: float,
         separate_draw: bool,
         trend_days: float | None = None,
-        edta_marker: str | None = None,
+        edta: EdtaSignature | None = None,
     ) -> Measurement | None:
         """A finding's lab source (findings.py): the analyte's latest result, judged by its
         lab's range (no interval table is kept for these analytes); `separate_draw`: from
         another draw than the ALP's only; `trend_days`: with the result before it, up to that
         many days earlier, for a trend."""
         found = self.reading(
-            [valueset_id], valueset_id, days, separate_draw=separate_draw, edta_marker=edta_marker
+            [valueset_id], valueset_id, days, separate_draw=separate_draw, edta=edta
         )
         if found is None:
             return None
@@ -1362,6 +1385,7 @@ def _electrolytes(ctx: _Context, facts: Facts) -> None:
         )
         if name == "calcium":
             facts.set("calcium.shown", found.shown if found else None, [found.key] if found else [])
+            facts.set("calcium.judged", found.shown if found else None, _keys(found))
             _calcium_level(ctx, facts, found)
 
 
@@ -1370,10 +1394,18 @@ def _calcium_level(ctx: _Context, facts: Facts, found: Reading | None) -> None:
     table's unit; mmol/L converted) for the fixed severity threshold, and the calcium before it
     for the card to name. Fourteenth round, part G (review 14, N03, N02, N05): with an albumin
     taken with it, the albumin-adjusted calcium is the one judged (its status and its number)."""
-    for name in ("calcium.mg_dl", "calcium.earlier", "calcium.adjusted", "calcium.albumin"):
+    for name in (
+        "calcium.mg_dl",
+        "calcium.earlier",
+        "calcium.adjusted",
+        "calcium.albumin",
+        "calcium.lab_adjusted",
+    ):
         facts.set(name, None, [])
     _ionised_calcium(ctx, facts)
     facts.set("calcium.date", day(found.when) if found and found.when else None, _keys(found))
+    if _lab_adjusted(ctx, facts, found):
+        return
     if found is None or not math.isfinite(found.value):
         return
     facts.set("calcium.mg_dl", round(found.value, 2), [found.key])
@@ -1403,6 +1435,8 @@ def _calcium_level(ctx: _Context, facts: Facts, found: Reading | None) -> None:
     facts.set("calcium.mg_dl", round(adjusted, 2), keys)
     facts.set("calcium.adjusted", text.strip(), keys)
     facts.set("calcium.albumin", albumin_shown, [albumin_key])
+    judged = f"{found.shown} (adjusted for albumin {albumin_shown}: {text.strip()})"
+    facts.set("calcium.judged", judged, keys)
     if found.high is not None and adjusted > found.high:
         status = "high"
     elif found.low is not None and adjusted < found.low:
@@ -1412,6 +1446,41 @@ def _calcium_level(ctx: _Context, facts: Facts, found: Reading | None) -> None:
     else:
         status = "normal"
     facts.set("calcium.status", status, keys)
+
+
+def _lab_adjusted(ctx: _Context, facts: Facts, total: Reading | None) -> bool:
+    """Sixteenth round, part A (review 15, P09): the laboratory's own albumin-adjusted calcium
+    resulted with the ALP is the adjusted calcium: judged against its own range (else the
+    calcium table's) and the severe threshold, in preference to one computed here from the
+    total and an albumin (the lab knows its albumin method and its formula). The card names the
+    total beside it, or the adjusted value alone when no total was sent. False when none."""
+    lab = ctx.reading(["calcium-adjusted"], "calcium", 0, co_resulted_only=True)
+    if lab is None or not math.isfinite(lab.value):
+        return False
+    keys = [lab.key, *_keys(total)]
+    facts.set("calcium.lab_adjusted", lab.shown, [lab.key])
+    facts.set("calcium.adjusted", lab.shown, [lab.key])
+    facts.set("calcium.mg_dl", round(lab.value, 2), [lab.key])
+    facts.set("calcium.status", lab.status, keys)
+    albumin = _albumin_with(ctx, lab)
+    if albumin is not None:
+        facts.set("calcium.albumin", albumin[2], [albumin[1]])
+    reference = lab
+    valuesets = ["calcium-adjusted"]
+    if total is not None:
+        judged = f"{total.shown} (adjusted by the laboratory: {lab.shown})"
+        reference, valuesets = total, ["calcium"]
+    else:
+        # Only the adjusted calcium was sent: it is the calcium the cards name and date.
+        judged = f"{lab.shown} (adjusted for albumin by the laboratory)"
+        facts.set("calcium.shown", lab.shown, [lab.key])
+        facts.set("calcium.date", day(lab.when) if lab.when else None, [lab.key])
+    facts.set("calcium.judged", judged, keys)
+    days = ctx.kb.param("bone_labs_lookback_days")
+    before = ctx.earlier(valuesets, ctx.converter("calcium"), reference, days)
+    if before is not None and before.when is not None:
+        facts.set("calcium.earlier", f"{before.shown} on {day(before.when)}", [before.key])
+    return True
 
 
 CALCIUM_MG_DL_PER_MMOL_L = 4.008
@@ -1465,10 +1534,10 @@ SAME_DRAW_LOWS = (("zinc", "zinc-low-measured"), ("magnesium", "magnesium-low-me
 """Analytes whose low result drawn with the ALP counts only when that draw shows no EDTA."""
 
 
-def _edta_marker(kb: KnowledgeBase, finding: str) -> str | None:
-    """The value set that rules EDTA out in the ALP's draw for the finding's lab source (its
-    `edta_marker` in findings.yaml)."""
-    return next((s.edta_marker for s in kb.findings[finding].sources if s.kind == "labs"), None)
+def _edta_signature(kb: KnowledgeBase, finding: str) -> EdtaSignature | None:
+    """What EDTA would show in the ALP's draw, for the finding's lab source (its `edta_marker`,
+    `edta_lowered` and `edta_unless` in findings.yaml)."""
+    return next((s.edta for s in kb.findings[finding].sources if s.kind == "labs"), None)
 
 
 def _same_draw_lows(ctx: _Context, facts: Facts, found: Mapping[str, object]) -> None:
@@ -1478,7 +1547,7 @@ def _same_draw_lows(ctx: _Context, facts: Facts, found: Mapping[str, object]) ->
     shown: list[str] = []
     keys: list[str] = []
     for valueset, finding in SAME_DRAW_LOWS:
-        if ctx.edta_ruled_out(_edta_marker(ctx.kb, finding)):
+        if ctx.edta_ruled_out(_edta_signature(ctx.kb, finding)):
             continue
         reading = ctx.reading([valueset], valueset, 0, co_resulted_only=True)
         if (

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from cds_service.clinical.classify import Classified, Entry, medication_start, short_name
 from cds_service.clinical.labs import numeric_value, result_quantity, unit_of
 from cds_service.fhir.values import concept_text
-from cds_service.knowledge.model import FindingSource, KnowledgeBase
+from cds_service.knowledge.model import EdtaSignature, Finding, FindingSource, KnowledgeBase
 
 STATUS_CODES = "status-history-codes"
 """Value set of codes that state a status or history, never an event."""
@@ -74,7 +74,7 @@ class Measurement:
 Moment = tuple[datetime, bool]
 """When something happened, and whether that carries a time of day (not a date alone)."""
 
-Measure = Callable[[str, float, bool, float | None, str | None], Measurement | None]
+Measure = Callable[[str, float, bool, float | None, EdtaSignature | None], Measurement | None]
 """(value set id, days before the ALP, from another draw only, days before it to look for the
 result it follows or None) -> the latest result of that analyte, or None."""
 
@@ -254,48 +254,74 @@ def match_findings(
     tolerance = timedelta(hours=kb.param("result_time_tolerance_hours"))
     present: dict[str, Found] = {}
     for finding in kb.findings.values():
-        found = Found()
-        for source in finding.sources:
-            anchor = None
-            if source.after is not None:
-                anchor = _latest(kb, classified, source.after, when, tolerance, rise_since)
-            if source.kind == "labs" and source.at_least:
-                _at_least(kb, classified, source, when, tolerance, found, anchor)
-                continue
-            if source.kind == "labs":
-                _measured(kb, measure, source, found, anchor)
-                continue
-            not_before = None
-            if source.not_before is not None:
-                not_before = _latest(kb, classified, source.not_before, when, tolerance, rise_since)
-            ends = _ends(classified, source, when, tolerance)
-            outweighed_until = _outweighed_until(kb, measure, source)
-            for entry in classified.in_valueset(source.kind, source.valueset):
-                if not _counts(kb, entry, source, when, tolerance, rise_since, anchor, ends):
-                    continue
-                if not_before is not None and _before(entry, not_before):
-                    continue
-                if outweighed_until is not None and _dated_by(entry, outweighed_until):
-                    continue
-                line = f"{entry.key}: {entry.matches[source.valueset]}"
-                if entry.stop_unknown:
-                    written = entry.time.date() if entry.time else "unknown"
-                    status = entry.resource.get("status")
-                    line += f" ({status}, end date not recorded; written {written})"
-                elif entry.ended:
-                    line += f" (course ended {entry.time.date() if entry.time else 'unknown'})"
-                if line not in found.evidence:
-                    found.evidence.append(line)
-                mention = _mention(finding.label, entry, source.kind, source.valueset)
-                if entry.given and entry.time is not None:
-                    _name_dose(found, entry, entry.time, mention)
-                elif mention not in found.mentions:
-                    found.mentions.append(mention)
-                    found.named.append(entry.key)
-                found.ended_only = found.ended_only and entry.ended
+        found = _match(kb, classified, when, measure, rise_since, tolerance, finding)
         if found.evidence:
             present[finding.id] = found
     return present
+
+
+def _no_labs(*_: object) -> None:
+    return None
+
+
+def recorded(kb: KnowledgeBase, classified: Classified, when: datetime, finding_id: str) -> bool:
+    """Whether a finding read from the record only (the loader refuses one with a lab source
+    where this is asked: `edta_unless`) is present at `when`."""
+    tolerance = timedelta(hours=kb.param("result_time_tolerance_hours"))
+    found = _match(kb, classified, when, _no_labs, None, tolerance, kb.findings[finding_id])
+    return bool(found.evidence)
+
+
+def _match(
+    kb: KnowledgeBase,
+    classified: Classified,
+    when: datetime,
+    measure: Measure,
+    rise_since: datetime | None,
+    tolerance: timedelta,
+    finding: Finding,
+) -> Found:
+    """What the record holds of one finding (empty evidence: not present)."""
+    found = Found()
+    for source in finding.sources:
+        anchor = None
+        if source.after is not None:
+            anchor = _latest(kb, classified, source.after, when, tolerance, rise_since)
+        if source.kind == "labs" and source.at_least:
+            _at_least(kb, classified, source, when, tolerance, found, anchor)
+            continue
+        if source.kind == "labs":
+            _measured(kb, measure, source, found, anchor)
+            continue
+        not_before = None
+        if source.not_before is not None:
+            not_before = _latest(kb, classified, source.not_before, when, tolerance, rise_since)
+        ends = _ends(classified, source, when, tolerance)
+        outweighed_until = _outweighed_until(kb, measure, source)
+        for entry in classified.in_valueset(source.kind, source.valueset):
+            if not _counts(kb, entry, source, when, tolerance, rise_since, anchor, ends):
+                continue
+            if not_before is not None and _before(entry, not_before):
+                continue
+            if outweighed_until is not None and _dated_by(entry, outweighed_until):
+                continue
+            line = f"{entry.key}: {entry.matches[source.valueset]}"
+            if entry.stop_unknown:
+                written = entry.time.date() if entry.time else "unknown"
+                status = entry.resource.get("status")
+                line += f" ({status}, end date not recorded; written {written})"
+            elif entry.ended:
+                line += f" (course ended {entry.time.date() if entry.time else 'unknown'})"
+            if line not in found.evidence:
+                found.evidence.append(line)
+            mention = _mention(finding.label, entry, source.kind, source.valueset)
+            if entry.given and entry.time is not None:
+                _name_dose(found, entry, entry.time, mention)
+            elif mention not in found.mentions:
+                found.mentions.append(mention)
+                found.named.append(entry.key)
+            found.ended_only = found.ended_only and entry.ended
+    return found
 
 
 def _outweighed_until(
@@ -363,7 +389,7 @@ def _measured(
     ERCP was its reason). With `after` and no such entry, nothing counts."""
     # The loader refuses a lab source without `within_days`.
     days = kb.param(source.within_days or "")
-    result = measure(source.valueset, days, source.separate_draw, None, source.edta_marker)
+    result = measure(source.valueset, days, source.separate_draw, None, source.edta)
     if result is None or result.status != source.status:
         return
     if source.after is not None and not _on_or_after(result.when, result.timed, anchor):
@@ -376,7 +402,7 @@ def _measured(
             days,
             source.separate_draw,
             kb.param(within_days),
-            source.edta_marker,
+            source.edta,
         )
         if tier is not None and _falling(tier, kb.param(by)):
             return

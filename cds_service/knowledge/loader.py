@@ -191,6 +191,7 @@ def _findings(
                 raise KnowledgeBaseError(f"{where}: `edta_marker` needs `separate_draw`")
             if marker and marker not in valuesets:
                 raise KnowledgeBaseError(f"{where}.edta_marker: unknown value set {marker!r}")
+            _check_edta(src, where, marker, valuesets, doc["findings"])
             for flag in ("confirmed", "recorded_dates"):
                 if src.get(flag) and src["from"] != "conditions":
                     raise KnowledgeBaseError(f"{where}: `{flag}` is for conditions only")
@@ -237,6 +238,8 @@ def _findings(
                     src.get("status"),
                     separate_draw=src.get("separate_draw", False),
                     edta_marker=marker,
+                    edta_lowered=src.get("edta_lowered"),
+                    edta_unless=src.get("edta_unless"),
                     confirmed=src.get("confirmed", False),
                     recorded_dates=src.get("recorded_dates", False),
                     started_before_rise=src.get("started_before_rise", False),
@@ -437,6 +440,7 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
         )
 
     override_doc = loader.document("override-reasons.yaml", "override-reasons")
+    _check_same_as(loader.document("parameters.yaml", "parameters"), parameters, intervals)
     findings, groups = _findings(
         loader.document("findings.yaml", "findings"), valuesets, parameters
     )
@@ -489,6 +493,59 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
         rules=rules,
         analyte_units=analyte_units,
     )
+
+
+def _check_edta(
+    src: Mapping[str, Any],
+    where: str,
+    marker: str | None,
+    valuesets: Mapping[str, ValueSet],
+    findings: Mapping[str, Any],
+) -> None:
+    """Sixteenth round, part A (review 15, P17): the rest of the EDTA signature goes with its
+    marker; the finding that explains a high marker is read from the record only (a lab source
+    there would ask for the same draw's EDTA reading again)."""
+    lowered, unless = src.get("edta_lowered"), src.get("edta_unless")
+    if (lowered or unless) and not marker:
+        raise KnowledgeBaseError(f"{where}: `edta_lowered` and `edta_unless` need `edta_marker`")
+    if lowered and lowered not in valuesets:
+        raise KnowledgeBaseError(f"{where}.edta_lowered: unknown value set {lowered!r}")
+    if unless is None:
+        return
+    if unless not in findings:
+        raise KnowledgeBaseError(f"{where}.edta_unless: unknown finding {unless!r}")
+    if any(s["from"] == "labs" for s in findings[unless]["sources"]):
+        raise KnowledgeBaseError(f"{where}.edta_unless: {unless!r} must not read labs")
+
+
+def _check_same_as(
+    doc: Mapping[str, Any],
+    parameters: Mapping[str, Parameter],
+    intervals: Mapping[str, IntervalTable],
+) -> None:
+    """Sixteenth round, part A (review 15, N11): a threshold kept in a second unit for the card
+    text (calcium_severe_mmol_l beside calcium_severe_mg_dl) must stay the same threshold: a
+    reviewer who changes one and not the other is told so."""
+    for name, raw in doc["parameters"].items():
+        same = raw.get("same_as")
+        if same is None:
+            continue
+        where = f"parameters.yaml: $.parameters.{name}.same_as"
+        other = parameters.get(same["param"])
+        if other is None:
+            raise KnowledgeBaseError(f"{where}.param: unknown parameter {same['param']!r}")
+        table = intervals.get(same["table"])
+        factor = table.conversions.get(UnitTable.fold(same["unit"])) if table else None
+        if factor is None:
+            raise KnowledgeBaseError(
+                f"{where}: interval table {same['table']!r} converts no {same['unit']!r}"
+            )
+        converted = parameters[name].value * factor
+        if abs(converted - other.value) > 0.01 * abs(other.value):
+            raise KnowledgeBaseError(
+                f"{where}: {parameters[name].value:g} {same['unit']} is {converted:.2f}, "
+                f"not {other.name} {other.value:g}; change both"
+            )
 
 
 def _variants(

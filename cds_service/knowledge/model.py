@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 if TYPE_CHECKING:
     from functools import _lru_cache_wrapper
@@ -463,6 +463,16 @@ class Outweighed:
     to cause osteomalacia)."""
 
 
+class EdtaSignature(NamedTuple):
+    """What EDTA carried into the ALP's own sample would show in that draw (findings.yaml lab
+    sources): `raised` high, `lowered` low or not measured, and nothing in the record (`unless`,
+    a finding) that explains the raised one."""
+
+    raised: str
+    lowered: str | None
+    unless: str | None
+
+
 @dataclass(frozen=True)
 class FindingSource:
     kind: str
@@ -482,6 +492,21 @@ class FindingSource:
     """Labs, with `separate_draw`: a value set whose result in the ALP's own draw, measured and
     not high, rules EDTA contamination out, so a result from that draw counts after all
     (potassium: K2/K3-EDTA raises it; fourteenth round, part H)."""
+    edta_lowered: str | None = None
+    """Labs, with `edta_marker`: a value set whose result in the ALP's draw must be low (or not
+    measured) beside the high marker for EDTA to be suspected (calcium: EDTA chelates it;
+    sixteenth round, part A, review 15 P17: a high potassium alone is not the signature)."""
+    edta_unless: str | None = None
+    """Labs, with `edta_marker`: a finding (from the record, not labs) that explains a high
+    marker (a drug or kidney failure raising potassium): with it the high marker is expected,
+    not the unexpected hyperkalaemia of contamination (Cornes 2008, 2010)."""
+
+    @property
+    def edta(self) -> EdtaSignature | None:
+        if self.edta_marker is None:
+            return None
+        return EdtaSignature(self.edta_marker, self.edta_lowered, self.edta_unless)
+
     confirmed: bool = False
     """Conditions: only an entry whose verification status is not differential, provisional,
     unconfirmed, refuted or entered in error (a cause on a differential is not a cause)."""
