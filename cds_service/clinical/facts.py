@@ -133,11 +133,13 @@ FACTS: dict[str, str] = {
     "bilirubin.value_mgdl": "total bilirubin in mg/dL",
     "bilirubin.trend": "new (raised, and the total bilirubin before it, from another draw in "
     "bilirubin_earlier_window_days, within its range), rising (both raised, this one at least "
-    "bilirubin_rising_min_fraction higher), not rising, jaundiced (raised to at least "
+    "bilirubin_rising_min_fraction higher), falling (raised before, the one before at least "
+    "bilirubin_rising_min_fraction higher than this one), not rising, jaundiced (raised to at least "
     "jaundice_min_bilirubin_mg_dl with none before it in the window), first (raised less, none "
     "before it), or not raised (normal, absent or not judged)",
     "bilirubin.earlier": "that bilirubin before it as a card says it (0.9 mg/dL on 15 Aug 2026); "
     "null with none",
+    "bilirubin.earlier_days": "days from that bilirubin before it to this one; null with none",
     "wilson.alp_bilirubin_ratio": "ALP (U/L) divided by co-resulted total bilirubin (mg/dL)",
     "wilson.ast_alt_ratio": "co-resulted AST divided by co-resulted ALT",
     "inr.value": "INR (co-resulted or in the liver-panel window), as a card shows it",
@@ -212,6 +214,7 @@ FACT_NEEDS: dict[str, tuple[str, ...]] = {
     "alp.first_raised": ("labs",),
     "alp.rise_from_previous": ("labs",),
     "bilirubin.trend": ("labs",),
+    "bilirubin.earlier_days": ("labs",),
     "alp.before_antiresorptive": ("labs", "medications"),
     "ggt.status": ("labs",),
     "results.recent": ("labs",),
@@ -1153,6 +1156,7 @@ def _bilirubin_trend(ctx: _Context, facts: Facts, bili: Reading | None) -> None:
     bilirubin is a complication (a stricture, a blocked stent, rejection, decompensation) that
     no stable or explained ALP may silence; ALP lags bilirubin in acute obstruction."""
     facts.set("bilirubin.earlier", None, [])
+    facts.set("bilirubin.earlier_days", None, [])
     if bili is None or bili.status != "high" or not math.isfinite(bili.value):
         facts.set("bilirubin.trend", "not raised", [bili.key] if bili else [])
         return
@@ -1172,6 +1176,9 @@ def _bilirubin_trend(ctx: _Context, facts: Facts, bili: Reading | None) -> None:
         return
     keys = [bili.key, before.key]
     facts.set("bilirubin.earlier", f"{before.shown} on {day(before.when)}", [before.key])
+    if bili.when is not None:
+        gap = (bili.when - before.when).total_seconds() / 86400
+        facts.set("bilirubin.earlier_days", round(gap, 2), [before.key])
     # The earlier result is judged against the interval that applied to it (its lab's range,
     # else the table's); without one, against this result's upper limit.
     entry = ctx.classified.observation("bilirubin-total", before.key)
@@ -1192,6 +1199,10 @@ def _bilirubin_trend(ctx: _Context, facts: Facts, bili: Reading | None) -> None:
         trend = "new"
     elif bili.value >= (1 + ctx.kb.param("bilirubin_rising_min_fraction")) * before.value:
         trend = "rising"
+    elif before.value >= (1 + ctx.kb.param("bilirubin_rising_min_fraction")) * bili.value:
+        # Sixteenth round (review 15, N17): the same change past day-to-day variation, the
+        # other way: after a drainage, a bilirubin falling is the drainage working.
+        trend = "falling"
     else:
         trend = "not rising"
     facts.set("bilirubin.trend", trend, keys)

@@ -1,0 +1,91 @@
+"""Sixteenth round, part B (2026-12-01): reviews 13 and 15's liver, pregnancy and children
+leftovers, each with the record that showed it (docs/rulebook.md, "Sixteenth round ..., part B")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from tests.rules_helper import cards, fired
+from tests.support.fhir import alp, condition, ggt, observation, procedure
+from tests.test_fourteenth_round_f_liver import bilirubin
+
+CPT = "http://www.ama-assn.org/go/cpt"
+LIVER_SOURCE = "alp-high-liver-source"
+CHOLANGITIS = "alp-drainage-cholangitis"
+ULTRASOUND_TODAY = "Bilirubin raised: ultrasound today"
+BEFORE_EXCHANGE = "2026-11-14T08:00:00Z"
+
+
+# --- 1 (review 15, N17): a stent exchanged 5 days ago, the bilirubin falling since -----------
+
+
+def exchange_labs(
+    bili_now: float = 3.1, bili_before: float = 6.2, alp_now: float = 380
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """ALP 450 and bilirubin 6.2 the day before the exchange; now (20 Nov) as given."""
+    now = [alp(alp_now, low=40, high=129), ggt(400, low=8, high=61), bilirubin(bili_now)]
+    earlier = [
+        alp(450, low=40, high=129, when=BEFORE_EXCHANGE),
+        bilirubin(bili_before, when=BEFORE_EXCHANGE),
+    ]
+    return now, earlier
+
+
+EXCHANGE = procedure("43276", "2026-11-15", system=CPT)
+STRICTURE = condition("K83.1", onset="2026-06-01")
+
+
+def test_a_bilirubin_falling_after_a_stent_exchange_is_the_expected_course(
+    client: FlaskClient,
+) -> None:
+    # Review 15, N17: stent exchanged 5 days ago (CPT 43276, no words), bilirubin 6.2 -> 3.1,
+    # ALP 450 -> 380: the liver card with "Bilirubin raised: ultrasound today". Now quiet.
+    now, earlier = exchange_labs()
+    found = cards(client, now, labs=earlier, procedures=[EXCHANGE], conditions=[STRICTURE])
+    assert found == []
+    # The ALP not yet falling (ALP lags) with the bilirubin halved: quiet too.
+    now, earlier = exchange_labs(alp_now=455)
+    assert cards(client, now, labs=earlier, procedures=[EXCHANGE], conditions=[STRICTURE]) == []
+
+
+def test_a_coded_stent_exchange_counts_as_a_drainage(client: FlaskClient) -> None:
+    # The ALP falling with a normal bilirubin after an exchange coded only CPT 43276 was the
+    # liver card (the code was not read); it is the quiet recovery now.
+    now, earlier = exchange_labs(bili_now=0.9)
+    assert cards(client, now, labs=earlier, procedures=[EXCHANGE], conditions=[STRICTURE]) == []
+    assert fired(cards(client, now, labs=earlier, conditions=[STRICTURE])) == [LIVER_SOURCE]
+
+
+def test_after_a_drainage_a_bilirubin_not_falling_or_an_infection_still_speaks(
+    client: FlaskClient,
+) -> None:
+    procs = [EXCHANGE]
+    # Rising again after the exchange: the ultrasound line stands.
+    now, earlier = exchange_labs(bili_now=6.5, bili_before=3.0)
+    found = cards(client, now, labs=earlier, procedures=procs, conditions=[STRICTURE])
+    assert fired(found) == [LIVER_SOURCE]
+    assert ULTRASOUND_TODAY in found[0]["detail"]
+    # A fall under day-to-day variation (6.2 -> 5.0) is no proof the stent drains.
+    now, earlier = exchange_labs(bili_now=5.0)
+    found = cards(client, now, labs=earlier, procedures=procs, conditions=[STRICTURE])
+    assert ULTRASOUND_TODAY in found[0]["detail"]
+    # A fall against a bilirubin from before this episode (three months back) is not this one's.
+    now, _ = exchange_labs()
+    old = [alp(450, low=40, high=129, when="2026-08-14T08:00:00Z"),
+           bilirubin(6.2, when="2026-08-14T08:00:00Z")]  # fmt: skip
+    found = cards(client, now, labs=old, procedures=procs, conditions=[STRICTURE])
+    assert fired(found) == [LIVER_SOURCE]
+    # A rising ALP beside the falling bilirubin: the card, the fall named, no "ultrasound today".
+    now, earlier = exchange_labs(alp_now=700)
+    found = cards(client, now, labs=earlier, procedures=procs, conditions=[STRICTURE])
+    assert fired(found) == [LIVER_SOURCE]
+    assert "Bilirubin falling since the drainage" in found[0]["detail"]
+    assert "team that drained it" in found[0]["detail"]
+    assert ULTRASOUND_TODAY not in found[0]["detail"]
+    # A fever since the exchange: the cholangitis warning, whatever the bilirubin does.
+    now, earlier = exchange_labs()
+    fever = observation("8310-5", 38.9, when="2026-11-19T20:00:00Z", unit="Cel", ucum="Cel")
+    found = cards(client, [*now, fever], labs=earlier, procedures=procs, conditions=[STRICTURE])
+    assert fired(found) == [CHOLANGITIS]
