@@ -89,3 +89,67 @@ def test_after_a_drainage_a_bilirubin_not_falling_or_an_infection_still_speaks(
     fever = observation("8310-5", 38.9, when="2026-11-19T20:00:00Z", unit="Cel", ucum="Cel")
     found = cards(client, [*now, fever], labs=earlier, procedures=procs, conditions=[STRICTURE])
     assert fired(found) == [CHOLANGITIS]
+
+
+# --- 2 (review 15, P03): PSC the day after an ERCP with dilatation ----------------------------
+
+PSC = condition("K83.01", onset="2019-01-01")
+PSC_WARNING = "alp-high-psc-cholestasis"
+PSC_AFTER_ERCP = "alp-high-psc-after-ercp"
+BEFORE_ERCP = "2026-11-17T08:00:00Z"
+
+
+def dilatation(performed: str = "2026-11-19") -> dict[str, Any]:
+    return procedure("43277", performed, system=CPT)
+
+
+def psc_labs(
+    bili_now: float, bili_before: float
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """ALP 380 -> 460 (a post-ERCP rise), GGT 5.7x, ALT 2.3x; the bilirubin before and now."""
+    now = [
+        alp(460, low=40, high=129),
+        ggt(350, low=8, high=61),
+        bilirubin(bili_now),
+        observation("1742-6", 90, low=7, high=40),
+    ]
+    earlier = [
+        alp(380, low=40, high=129, when=BEFORE_ERCP),
+        bilirubin(bili_before, when=BEFORE_ERCP),
+    ]
+    return now, earlier
+
+
+def test_psc_the_day_after_an_ercp_is_read_against_it_without_mrcp(client: FlaskClient) -> None:
+    # Review 15, P03: PSC, ERCP with balloon dilatation of the dominant stricture yesterday,
+    # ALP 380 -> 460, bilirubin 2.6 -> 2.4: "MRCP for a dominant stricture".
+    now, earlier = psc_labs(2.4, 2.6)
+    found = cards(client, now, labs=earlier, procedures=[dilatation()], conditions=[PSC])
+    assert fired(found) == [PSC_AFTER_ERCP]
+    card = found[0]
+    assert card["indicator"] == "info"
+    assert "read against the ERCP" in card["summary"]
+    assert "MR cholangiography" not in card["detail"]
+    assert "Fever, rigors or a rising bilirubin" in card["detail"]
+    # Without the ERCP, or with it past the window (14 days), the PSC warning and its MRCP.
+    for procs in ([], [dilatation("2026-10-20")]):
+        found = cards(client, now, labs=earlier, procedures=procs, conditions=[PSC])
+        assert fired(found) == [PSC_WARNING]
+        assert "MR cholangiography" in found[0]["detail"]
+
+
+def test_after_an_ercp_in_psc_a_rising_bilirubin_or_a_fever_still_warns(
+    client: FlaskClient,
+) -> None:
+    # The bilirubin rising since the ERCP (1.4 -> 3.4): the warning, worded for the ERCP.
+    now, earlier = psc_labs(3.4, 1.4)
+    found = cards(client, now, labs=earlier, procedures=[dilatation()], conditions=[PSC])
+    assert fired(found) == [PSC_WARNING]
+    assert "after an ERCP" in found[0]["summary"]
+    assert "team that did the ERCP" in found[0]["detail"]
+    assert "MR cholangiography" not in found[0]["detail"]
+    # A fever since it: the cholangitis warning.
+    now, earlier = psc_labs(2.4, 2.6)
+    fever = observation("8310-5", 38.6, when="2026-11-20T06:00:00Z", unit="Cel", ucum="Cel")
+    found = cards(client, [*now, fever], labs=earlier, procedures=[dilatation()], conditions=[PSC])
+    assert fired(found) == [CHOLANGITIS]
