@@ -153,3 +153,94 @@ def test_after_an_ercp_in_psc_a_rising_bilirubin_or_a_fever_still_warns(
     fever = observation("8310-5", 38.6, when="2026-11-20T06:00:00Z", unit="Cel", ucum="Cel")
     found = cards(client, [*now, fever], labs=earlier, procedures=[dilatation()], conditions=[PSC])
     assert fired(found) == [CHOLANGITIS]
+
+
+# --- 3 (review 15, P02) and 4 (review 13, item 49): autoimmune haemolysis, the direct bilirubin --
+
+NEW_JAUNDICE = "alp-high-bilirubin-new-known"
+CIRRHOSIS = condition("K74.60", onset="2020-01-01")
+WARM_AIHA = condition("D59.11", onset="2026-11-10")
+AUGUST = "2026-08-15T08:00:00Z"
+
+
+def direct(mg_dl: float) -> dict[str, Any]:
+    return observation("1968-7", mg_dl, unit="mg/dL", ucum="mg/dL", low=0.0, high=0.3)
+
+
+def cirrhosis_labs(*extra: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """ALP 185 -> 180 -> 190 (1.5x, stable), GGT 2x, bilirubin 1.1 in August, 3.4 now."""
+    now = [alp(190, low=40, high=129), ggt(120, low=8, high=61), bilirubin(3.4), *extra]
+    earlier = [
+        alp(185, low=40, high=129, when="2026-06-01T08:00:00Z"),
+        alp(180, low=40, high=129, when=AUGUST),
+        bilirubin(1.1, when=AUGUST),
+    ]
+    return now, earlier
+
+
+def test_autoimmune_haemolysis_holds_back_the_new_jaundice_warning(client: FlaskClient) -> None:
+    # Review 15, P02: warm AIHA (D59.11) in cirrhosis, bilirubin 1.1 -> 3.4: "Bilirubin rising
+    # in known liver disease: decompensation...". A haemolysis explains an unconjugated rise.
+    now, earlier = cirrhosis_labs()
+    found = cards(client, now, labs=earlier, conditions=[CIRRHOSIS, WARM_AIHA])
+    assert NEW_JAUNDICE not in fired(found)
+    assert fired(found) == [LIVER_SOURCE]
+    assert ULTRASOUND_TODAY not in found[0]["detail"]
+    assert "Haemolysis recorded: the bilirubin may be unconjugated" in found[0]["detail"]
+    # In words too; a resolved one, or a query, does not hold it back.
+    worded = condition("LOCAL9", system="urn:oid:1.2.3", onset="2025-02-01")
+    worded["code"]["text"] = "Cold agglutinin disease"
+    found = cards(client, now, labs=earlier, conditions=[CIRRHOSIS, worded])
+    assert NEW_JAUNDICE not in fired(found)
+    for text in ("?AIHA - DAT pending", "Autoimmune haemolytic anaemia, in remission"):
+        query = condition("LOCAL9", system="urn:oid:1.2.3", onset="2025-02-01")
+        query["code"]["text"] = text
+        found = cards(client, now, labs=earlier, conditions=[CIRRHOSIS, query])
+        assert fired(found) == [NEW_JAUNDICE], text
+    # Without it, the warning stands (the fourteenth round's N44 in cirrhosis).
+    assert fired(cards(client, now, labs=earlier, conditions=[CIRRHOSIS])) == [NEW_JAUNDICE]
+    # (An autoimmune haemolysis never enters the Wilson pattern: tests/test_rules_low.py,
+    # test_haemolysis_with_liver_injury_and_a_low_alp_for_the_bilirubin_warns_without_an_inr.)
+
+
+def test_the_direct_bilirubin_settles_whether_a_rise_is_a_new_jaundice(
+    client: FlaskClient,
+) -> None:
+    # Review 13, item 49: no direct bilirubin was read. An unconjugated rise (direct within its
+    # range, or under a fifth of the total) is not a new jaundice, with no cause recorded...
+    for unconjugated in (direct(0.3), direct(0.5)):  # 9%, 15% of 3.4
+        now, earlier = cirrhosis_labs(unconjugated)
+        found = cards(client, now, labs=earlier, conditions=[CIRRHOSIS])
+        assert fired(found) == [LIVER_SOURCE]
+        assert ULTRASOUND_TODAY not in found[0]["detail"]
+        assert "Bilirubin raised but unconjugated (direct" in found[0]["detail"]
+    # ...and a conjugated one is, beside an autoimmune haemolysis or Gilbert syndrome too.
+    gilbert = condition("E80.4", onset="2001-01-01")
+    for known in (WARM_AIHA, gilbert):
+        now, earlier = cirrhosis_labs(direct(2.1))
+        found = cards(client, now, labs=earlier, conditions=[CIRRHOSIS, known])
+        assert fired(found) == [NEW_JAUNDICE]
+    # In umol/L (LOINC 14629-0) the same: 8.6 umol/L is 0.5 mg/dL, 15% of the total.
+    molar = observation("14629-0", 8.6, unit="umol/L", ucum="umol/L", low=0, high=5)
+    now, earlier = cirrhosis_labs(molar)
+    assert fired(cards(client, now, labs=earlier, conditions=[CIRRHOSIS])) == [LIVER_SOURCE]
+    # A direct bilirubin from another day does not fractionate today's total.
+    old = observation("1968-7", 0.3, when="2026-11-15T08:00:00Z", unit="mg/dL", ucum="mg/dL",
+                      low=0.0, high=0.3)  # fmt: skip
+    now, earlier = cirrhosis_labs()
+    found = cards(client, now, labs=[*earlier, old], conditions=[CIRRHOSIS])
+    assert fired(found) == [NEW_JAUNDICE]
+
+
+def test_a_conjugated_rise_keeps_the_ultrasound_line_beside_gilbert_syndrome(
+    client: FlaskClient,
+) -> None:
+    # Without known liver disease: Gilbert syndrome, ALP 1.1x, bilirubin 2.8. Unfractionated:
+    # "fractionate it" (fourteenth round, N21); conjugated: "ultrasound today".
+    gilbert = condition("E80.4", onset="2001-01-01")
+    base = [alp(140, low=40, high=129), ggt(90, low=8, high=61), bilirubin(2.8)]
+    found = cards(client, base, conditions=[gilbert])
+    assert "Gilbert syndrome recorded" in found[0]["detail"]
+    found = cards(client, [*base, direct(1.4)], conditions=[gilbert])
+    assert ULTRASOUND_TODAY in found[0]["detail"]
+    assert "Gilbert syndrome recorded" not in found[0]["detail"]

@@ -140,6 +140,12 @@ FACTS: dict[str, str] = {
     "bilirubin.earlier": "that bilirubin before it as a card says it (0.9 mg/dL on 15 Aug 2026); "
     "null with none",
     "bilirubin.earlier_days": "days from that bilirubin before it to this one; null with none",
+    "bilirubin.fraction": "conjugated (a raised total whose direct bilirubin, same draw, is above "
+    "its range and at least conjugated_bilirubin_min_fraction of it), unconjugated (the direct "
+    "within its range or under that fraction), unknown (no direct bilirubin of that draw), or "
+    "not raised",
+    "bilirubin.direct": "that direct bilirubin as a card says it (0.3 mg/dL, 9% of the total); "
+    "null with none",
     "wilson.alp_bilirubin_ratio": "ALP (U/L) divided by co-resulted total bilirubin (mg/dL)",
     "wilson.ast_alt_ratio": "co-resulted AST divided by co-resulted ALT",
     "inr.value": "INR (co-resulted or in the liver-panel window), as a card shows it",
@@ -215,6 +221,7 @@ FACT_NEEDS: dict[str, tuple[str, ...]] = {
     "alp.rise_from_previous": ("labs",),
     "bilirubin.trend": ("labs",),
     "bilirubin.earlier_days": ("labs",),
+    "bilirubin.fraction": ("labs",),
     "alp.before_antiresorptive": ("labs", "medications"),
     "ggt.status": ("labs",),
     "results.recent": ("labs",),
@@ -1135,6 +1142,7 @@ def _liver_panel(ctx: _Context, facts: Facts) -> None:
         if bili.value == bili.value:
             facts.set("bilirubin.value_mgdl", round(bili.value, 2), [bili.key])
     _bilirubin_trend(ctx, facts, bili)
+    _bilirubin_fraction(ctx, facts, bili, days)
     # The Wilson ratios were derived on values drawn together (Korman 2008): co-resulted only.
     if bili and bili.together and bili.value == bili.value and bili.value > 0:
         facts.set("wilson.alp_bilirubin_ratio", round(alp_ul / bili.value, 3), [bili.key])
@@ -1206,6 +1214,37 @@ def _bilirubin_trend(ctx: _Context, facts: Facts, bili: Reading | None) -> None:
     else:
         trend = "not rising"
     facts.set("bilirubin.trend", trend, keys)
+
+
+def _bilirubin_fraction(ctx: _Context, facts: Facts, bili: Reading | None, days: float) -> None:
+    """Sixteenth round (review 13, item 49): a raised total bilirubin read with the direct
+    bilirubin of its own draw. A normal direct bilirubin, or one under a fifth of the total, is
+    an unconjugated rise (Gilbert syndrome, haemolysis), not obstruction; a conjugated one is
+    cholestasis or liver disease whatever Gilbert syndrome or haemolysis the record holds."""
+    facts.set("bilirubin.direct", None, [])
+    if bili is None or bili.status != "high" or not math.isfinite(bili.value) or bili.value <= 0:
+        facts.set("bilirubin.fraction", "not raised", [bili.key] if bili else [])
+        return
+    direct = ctx.reading(["bilirubin-direct"], "bilirubin-direct", days)
+    gap = timedelta(hours=ctx.kb.param("same_draw_hours"))
+    if (
+        direct is None
+        or not math.isfinite(direct.value)
+        or direct.when is None
+        or bili.when is None
+        or abs(direct.when - bili.when) > gap
+    ):
+        facts.set("bilirubin.fraction", "unknown", [bili.key])
+        return
+    share = direct.value / bili.value
+    keys = [bili.key, direct.key]
+    facts.set("bilirubin.direct", f"{direct.shown}, {share:.0%} of the total", [direct.key])
+    low_share = share < ctx.kb.param("conjugated_bilirubin_min_fraction")
+    conjugated = direct.status == "high" and not low_share
+    # Without a range for the direct bilirubin (a lab's none, under a year old) the share alone.
+    if direct.status == "unknown":
+        conjugated = not low_share
+    facts.set("bilirubin.fraction", "conjugated" if conjugated else "unconjugated", keys)
 
 
 def _transaminase_trend(
