@@ -8,7 +8,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired
-from tests.support.fhir import alp, condition, ggt, observation, procedure
+from tests.support.fhir import alp, condition, ggt, observation, patient, procedure
 from tests.test_fourteenth_round_f_liver import bilirubin
 
 CPT = "http://www.ama-assn.org/go/cpt"
@@ -244,3 +244,45 @@ def test_a_conjugated_rise_keeps_the_ultrasound_line_beside_gilbert_syndrome(
     found = cards(client, [*base, direct(1.4)], conditions=[gilbert])
     assert ULTRASOUND_TODAY in found[0]["detail"]
     assert "Gilbert syndrome recorded" not in found[0]["detail"]
+
+
+# --- 5 (review 15, P15): "growing pains" are not bone pain --------------------------------------
+
+BONE_SOURCE = "alp-high-bone-source"
+BOY_8 = patient("male", "2018-05-01")
+
+
+def entry(
+    code: str, text: str, system: str = "http://hl7.org/fhir/sid/icd-10-cm"
+) -> dict[str, Any]:
+    found = condition(code, system=system, onset="2026-06-01")
+    found["code"]["text"] = text
+    return found
+
+
+def child_labs() -> list[dict[str, Any]]:
+    """ALP 400 U/L at 8 (1.2x the table's 335), GGT normal; no lab ranges."""
+    return [alp(400, low=None, high=None), ggt(12, low=None, high=None)]
+
+
+def test_growing_pains_in_a_well_child_do_not_call_for_a_rickets_screen(
+    client: FlaskClient,
+) -> None:
+    # Review 15, P15: "Growing pains" (coded M79.606, or in words) counted as limb pain and the
+    # well boy got the bone-source card's rickets screen.
+    for recorded in (
+        entry("M79.606", "Growing pains"),
+        entry("M25.561", "Growing pains, knees"),
+        entry("R29.898", "Growing pains"),
+        entry("LOCAL1", "Growing pains - bilateral leg pain at night", system="urn:oid:1.2.3"),
+        entry("LOCAL1", "Benign nocturnal limb pains of childhood", system="urn:oid:1.2.3"),
+    ):
+        assert cards(client, child_labs(), pt=BOY_8, conditions=[recorded]) == [], recorded
+    # Limb pain without that label, or a limp beside it, keeps the card (fourteenth round, H).
+    for recorded in (
+        [entry("M79.606", "Pain in leg")],
+        [entry("LOCAL1", "Leg pain waking him at night", system="urn:oid:1.2.3")],
+        [entry("M79.606", "Growing pains"), entry("R26.89", "Limp, right leg")],
+    ):
+        found = cards(client, child_labs(), pt=BOY_8, conditions=recorded)
+        assert fired(found) == [BONE_SOURCE], recorded
