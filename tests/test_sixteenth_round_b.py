@@ -286,3 +286,43 @@ def test_growing_pains_in_a_well_child_do_not_call_for_a_rickets_screen(
     ):
         found = cards(client, child_labs(), pt=BOY_8, conditions=recorded)
         assert fired(found) == [BONE_SOURCE], recorded
+
+
+# --- 6 (review 13, item 46): a delivery dated only by a term weeks-of-gestation code ----------
+
+PREGNANCY = "alp-high-pregnancy"
+WOMAN_32 = patient("female", "1994-03-01")
+POSTNATAL_CHECK = condition("Z39.2", onset="2026-11-18")
+
+
+def postpartum_labs() -> list[dict[str, Any]]:
+    """ALP 180 U/L (1.7x), GGT normal."""
+    return [alp(180, low=35, high=104), ggt(20, low=5, high=36)]
+
+
+def test_a_term_weeks_code_dates_the_delivery_it_preceded(client: FlaskClient) -> None:
+    # Review 13, item 46: 39 weeks coded (Z3A.39) on 3 Nov, a postnatal check on 18 Nov, no
+    # delivery date: "not pregnant", no postpartum window, bone-specific ALP ordered. Delivered
+    # about 10 Nov (3 Nov + 1 week): 10 days after it, placental ALP still clearing.
+    weeks_39 = condition("Z3A.39", onset="2026-11-03")
+    found = cards(client, postpartum_labs(), pt=WOMAN_32, conditions=[weeks_39, POSTNATAL_CHECK])
+    assert fired(found) == [PREGNANCY]
+    assert "10 days after delivery" in found[0]["summary"]
+    # Without the weeks code the delivery stays undated: the ordinary work-up, as before.
+    found = cards(client, postpartum_labs(), pt=WOMAN_32, conditions=[POSTNATAL_CHECK])
+    assert fired(found) == [BONE_SOURCE]
+    # Weeks short of term (Z3A.30) date nothing: the birth could be weeks away either way.
+    weeks_30 = condition("Z3A.30", onset="2026-11-03")
+    found = cards(client, postpartum_labs(), pt=WOMAN_32, conditions=[weeks_30, POSTNATAL_CHECK])
+    assert fired(found) == [BONE_SOURCE]
+
+
+def test_a_term_gestation_projected_past_term_is_an_estimated_delivery(
+    client: FlaskClient,
+) -> None:
+    # 39 weeks on 10 Oct, nothing since: past 44 weeks at the ALP, so it ended; delivered about
+    # 17 Oct, 34 days before the ALP: past the placental window, the card says when.
+    weeks_39 = condition("Z3A.39", onset="2026-10-10")
+    found = cards(client, postpartum_labs(), pt=WOMAN_32, conditions=[weeks_39])
+    assert fired(found) == [BONE_SOURCE]
+    assert "Delivered about 17 Oct 2026 (from 39 weeks on 10 Oct 2026)" in found[0]["detail"]

@@ -103,7 +103,8 @@ FACTS: dict[str, str] = {
     "pregnancy.trimester": "first, second, third, or unknown",
     "pregnancy.weeks": "gestational age in weeks at the ALP, if known",
     "pregnancy.gestation": "gestational age as a card says it (20+2 weeks)",
-    "pregnancy.delivered": "date of the dated delivery that ended the latest pregnancy",
+    "pregnancy.delivered": "date of the dated delivery that ended the latest pregnancy (or "
+    "'about' a date estimated from a term weeks-of-gestation record)",
     "pregnancy.days_since_delivery": "whole days from that delivery to the ALP",
     "pregnancy.days_since_end": "whole days to the ALP from the dated delivery, else from the "
     "date a delivery was recorded (for warnings: errs towards recent; a postnatal check "
@@ -1035,7 +1036,12 @@ def _pregnancy(ctx: _Context, facts: Facts) -> None:
         whole, days = divmod(round(found.weeks * 7), 7)
         facts.set("pregnancy.gestation", f"{whole}+{days} weeks", keys)
     if found.delivered is not None:
-        facts.set("pregnancy.delivered", day(found.delivered), keys)
+        shown = day(found.delivered)
+        if found.estimated_from:
+            # Sixteenth round (review 13, item 46): estimated from a term weeks code.
+            weeks, stated = found.estimated_from
+            shown = f"about {shown} (from {weeks:g} weeks on {day(stated)})"
+        facts.set("pregnancy.delivered", shown, keys)
         since = max(0, (ctx.when - found.delivered).days)
         facts.set("pregnancy.days_since_delivery", since, keys)
     if found.ended is not None:
