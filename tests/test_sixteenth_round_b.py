@@ -279,13 +279,13 @@ def test_growing_pains_in_a_well_child_do_not_call_for_a_rickets_screen(
     ):
         assert cards(client, child_labs(), pt=BOY_8, conditions=[recorded]) == [], recorded
     # Limb pain without that label, or a limp beside it, keeps the card (fourteenth round, H).
-    for recorded in (
+    for entries in (
         [entry("M79.606", "Pain in leg")],
         [entry("LOCAL1", "Leg pain waking him at night", system="urn:oid:1.2.3")],
         [entry("M79.606", "Growing pains"), entry("R26.89", "Limp, right leg")],
     ):
-        found = cards(client, child_labs(), pt=BOY_8, conditions=recorded)
-        assert fired(found) == [BONE_SOURCE], recorded
+        found = cards(client, child_labs(), pt=BOY_8, conditions=entries)
+        assert fired(found) == [BONE_SOURCE], entries
 
 
 # --- 6 (review 13, item 46): a delivery dated only by a term weeks-of-gestation code ----------

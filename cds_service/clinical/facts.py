@@ -135,9 +135,9 @@ FACTS: dict[str, str] = {
     "bilirubin.trend": "new (raised, and the total bilirubin before it, from another draw in "
     "bilirubin_earlier_window_days, within its range), rising (both raised, this one at least "
     "bilirubin_rising_min_fraction higher), falling (raised before, the one before at least "
-    "bilirubin_rising_min_fraction higher than this one), not rising, jaundiced (raised to at least "
-    "jaundice_min_bilirubin_mg_dl with none before it in the window), first (raised less, none "
-    "before it), or not raised (normal, absent or not judged)",
+    "bilirubin_rising_min_fraction higher than this one), not rising, jaundiced (raised to at "
+    "least jaundice_min_bilirubin_mg_dl with none before it in the window), first (raised less, "
+    "none before it), or not raised (normal, absent or not judged)",
     "bilirubin.earlier": "that bilirubin before it as a card says it (0.9 mg/dL on 15 Aug 2026); "
     "null with none",
     "bilirubin.earlier_days": "days from that bilirubin before it to this one; null with none",
