@@ -104,7 +104,8 @@ FACTS: dict[str, str] = {
     "pregnancy.trimester": "first, second, third, or unknown",
     "pregnancy.weeks": "gestational age in weeks at the ALP, if known",
     "pregnancy.gestation": "gestational age as a card says it (20+2 weeks)",
-    "pregnancy.delivered": "date of the dated delivery that ended the latest pregnancy",
+    "pregnancy.delivered": "date of the dated delivery that ended the latest pregnancy (or "
+    "'about' a date estimated from a term weeks-of-gestation record)",
     "pregnancy.days_since_delivery": "whole days from that delivery to the ALP",
     "pregnancy.days_since_end": "whole days to the ALP from the dated delivery, else from the "
     "date a delivery was recorded (for warnings: errs towards recent; a postnatal check "
@@ -134,10 +135,18 @@ FACTS: dict[str, str] = {
     "bilirubin.value_mgdl": "total bilirubin in mg/dL",
     "bilirubin.trend": "new (raised, and the total bilirubin before it, from another draw in "
     "bilirubin_earlier_window_days, within its range), rising (both raised, this one at least "
-    "bilirubin_rising_min_fraction higher), not rising, jaundiced (raised to at least "
-    "jaundice_min_bilirubin_mg_dl with none before it in the window), first (raised less, none "
-    "before it), or not raised (normal, absent or not judged)",
+    "bilirubin_rising_min_fraction higher), falling (raised before, the one before at least "
+    "bilirubin_rising_min_fraction higher than this one), not rising, jaundiced (raised to at "
+    "least jaundice_min_bilirubin_mg_dl with none before it in the window), first (raised less, "
+    "none before it), or not raised (normal, absent or not judged)",
     "bilirubin.earlier": "that bilirubin before it as a card says it (0.9 mg/dL on 15 Aug 2026); "
+    "null with none",
+    "bilirubin.earlier_days": "days from that bilirubin before it to this one; null with none",
+    "bilirubin.fraction": "conjugated (a raised total whose direct bilirubin, same draw, is above "
+    "its range and at least conjugated_bilirubin_min_fraction of it), unconjugated (the direct "
+    "within its range or under that fraction), unknown (no direct bilirubin of that draw), or "
+    "not raised",
+    "bilirubin.direct": "that direct bilirubin as a card says it (0.3 mg/dL, 9% of the total); "
     "null with none",
     "wilson.alp_bilirubin_ratio": "ALP (U/L) divided by co-resulted total bilirubin (mg/dL)",
     "wilson.ast_alt_ratio": "co-resulted AST divided by co-resulted ALT",
@@ -219,6 +228,8 @@ FACT_NEEDS: dict[str, tuple[str, ...]] = {
     "alp.first_raised": ("labs",),
     "alp.rise_from_previous": ("labs",),
     "bilirubin.trend": ("labs",),
+    "bilirubin.earlier_days": ("labs",),
+    "bilirubin.fraction": ("labs",),
     "alp.before_antiresorptive": ("labs", "medications"),
     "ggt.status": ("labs",),
     "results.recent": ("labs",),
@@ -1048,7 +1059,12 @@ def _pregnancy(ctx: _Context, facts: Facts) -> None:
         whole, days = divmod(round(found.weeks * 7), 7)
         facts.set("pregnancy.gestation", f"{whole}+{days} weeks", keys)
     if found.delivered is not None:
-        facts.set("pregnancy.delivered", day(found.delivered), keys)
+        shown = day(found.delivered)
+        if found.estimated_from:
+            # Sixteenth round (review 13, item 46): estimated from a term weeks code.
+            weeks, stated = found.estimated_from
+            shown = f"about {shown} (from {weeks:g} weeks on {day(stated)})"
+        facts.set("pregnancy.delivered", shown, keys)
         since = max(0, (ctx.when - found.delivered).days)
         facts.set("pregnancy.days_since_delivery", since, keys)
     if found.ended is not None:
@@ -1155,6 +1171,7 @@ def _liver_panel(ctx: _Context, facts: Facts) -> None:
         if bili.value == bili.value:
             facts.set("bilirubin.value_mgdl", round(bili.value, 2), [bili.key])
     _bilirubin_trend(ctx, facts, bili)
+    _bilirubin_fraction(ctx, facts, bili, days)
     # The Wilson ratios were derived on values drawn together (Korman 2008): co-resulted only.
     if bili and bili.together and bili.value == bili.value and bili.value > 0:
         facts.set("wilson.alp_bilirubin_ratio", round(alp_ul / bili.value, 3), [bili.key])
@@ -1176,6 +1193,7 @@ def _bilirubin_trend(ctx: _Context, facts: Facts, bili: Reading | None) -> None:
     bilirubin is a complication (a stricture, a blocked stent, rejection, decompensation) that
     no stable or explained ALP may silence; ALP lags bilirubin in acute obstruction."""
     facts.set("bilirubin.earlier", None, [])
+    facts.set("bilirubin.earlier_days", None, [])
     if bili is None or bili.status != "high" or not math.isfinite(bili.value):
         facts.set("bilirubin.trend", "not raised", [bili.key] if bili else [])
         return
@@ -1195,6 +1213,9 @@ def _bilirubin_trend(ctx: _Context, facts: Facts, bili: Reading | None) -> None:
         return
     keys = [bili.key, before.key]
     facts.set("bilirubin.earlier", f"{before.shown} on {day(before.when)}", [before.key])
+    if bili.when is not None:
+        gap = (bili.when - before.when).total_seconds() / 86400
+        facts.set("bilirubin.earlier_days", round(gap, 2), [before.key])
     # The earlier result is judged against the interval that applied to it (its lab's range,
     # else the table's); without one, against this result's upper limit.
     entry = ctx.classified.observation("bilirubin-total", before.key)
@@ -1215,9 +1236,44 @@ def _bilirubin_trend(ctx: _Context, facts: Facts, bili: Reading | None) -> None:
         trend = "new"
     elif bili.value >= (1 + ctx.kb.param("bilirubin_rising_min_fraction")) * before.value:
         trend = "rising"
+    elif before.value >= (1 + ctx.kb.param("bilirubin_rising_min_fraction")) * bili.value:
+        # Sixteenth round (review 15, N17): the same change past day-to-day variation, the
+        # other way: after a drainage, a bilirubin falling is the drainage working.
+        trend = "falling"
     else:
         trend = "not rising"
     facts.set("bilirubin.trend", trend, keys)
+
+
+def _bilirubin_fraction(ctx: _Context, facts: Facts, bili: Reading | None, days: float) -> None:
+    """Sixteenth round (review 13, item 49): a raised total bilirubin read with the direct
+    bilirubin of its own draw. A normal direct bilirubin, or one under a fifth of the total, is
+    an unconjugated rise (Gilbert syndrome, haemolysis), not obstruction; a conjugated one is
+    cholestasis or liver disease whatever Gilbert syndrome or haemolysis the record holds."""
+    facts.set("bilirubin.direct", None, [])
+    if bili is None or bili.status != "high" or not math.isfinite(bili.value) or bili.value <= 0:
+        facts.set("bilirubin.fraction", "not raised", [bili.key] if bili else [])
+        return
+    direct = ctx.reading(["bilirubin-direct"], "bilirubin-direct", days)
+    gap = timedelta(hours=ctx.kb.param("same_draw_hours"))
+    if (
+        direct is None
+        or not math.isfinite(direct.value)
+        or direct.when is None
+        or bili.when is None
+        or abs(direct.when - bili.when) > gap
+    ):
+        facts.set("bilirubin.fraction", "unknown", [bili.key])
+        return
+    share = direct.value / bili.value
+    keys = [bili.key, direct.key]
+    facts.set("bilirubin.direct", f"{direct.shown}, {share:.0%} of the total", [direct.key])
+    low_share = share < ctx.kb.param("conjugated_bilirubin_min_fraction")
+    conjugated = direct.status == "high" and not low_share
+    # Without a range for the direct bilirubin (a lab's none, under a year old) the share alone.
+    if direct.status == "unknown":
+        conjugated = not low_share
+    facts.set("bilirubin.fraction", "conjugated" if conjugated else "unconjugated", keys)
 
 
 def _transaminase_trend(

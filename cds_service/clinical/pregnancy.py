@@ -59,6 +59,9 @@ class Pregnancy:
     """The day by which the latest birth had happened (a dated delivery, else the date a
     delivery was recorded; never a postnatal check's date): for warnings, which err towards a
     recent birth."""
+    estimated_from: tuple[float, datetime] | None = None
+    """When `delivered` is estimated from a term weeks-of-gestation record: its weeks and
+    date (39, 3 Nov 2026), not dated by a delivery entry."""
 
 
 def trimester_for(weeks: float) -> str:
@@ -110,6 +113,40 @@ def _ended(
     if latest is None:
         return None, None, None, None
     return latest[0], delivered, birth_by, latest[1]
+
+
+def _is_loss(classified: Classified, key: str) -> bool:
+    return any(
+        e.key == key
+        for kind in ("conditions", "procedures")
+        for e in classified.in_valueset(kind, "pregnancy-loss")
+    )
+
+
+def _estimate_delivery(
+    kb: KnowledgeBase,
+    result: Pregnancy,
+    weeks_at: list[tuple[datetime, float, str]],
+    ended: datetime,
+    when: datetime,
+) -> None:
+    """Sixteenth round (review 13, item 46): a pregnancy that ended with no dated delivery (a
+    postnatal entry, or a term gestation projected past any term), dated only by a
+    weeks-of-gestation record at term (Z3A.37 or more), delivered about when that record
+    reached the average term: its date plus (term - weeks) weeks, never after the day the
+    record shows her delivered, nor after the ALP. Earlier weeks are not used: a delivery
+    can be weeks from them either way."""
+    floor = kb.param("delivery_estimate_min_weeks")
+    term = kb.param("term_gestation_weeks")
+    at_term = [w for w in weeks_at if w[1] >= floor and w[0] <= ended + timedelta(days=1)]
+    if not at_term:
+        return
+    stated, weeks, key = max(at_term, key=lambda w: w[0])
+    estimate = min(stated + timedelta(weeks=max(0.0, term - weeks)), ended, when)
+    result.delivered = estimate
+    result.ended = max(estimate, result.ended) if result.ended else estimate
+    result.estimated_from = (weeks, stated)
+    result.evidence.append(f"{key}: delivered about {estimate.date()} ({weeks:g} weeks then)")
 
 
 def _superseded(stated: datetime | None, ended: datetime | None) -> bool:
@@ -259,6 +296,8 @@ def assess(
             result.delivered = delivered
             result.ended = delivered or birth_by
             result.evidence.append(f"{ended_key}: pregnancy ended by {ended.date()}")
+            if delivered is None and not _is_loss(classified, ended_key):
+                _estimate_delivery(kb, result, weeks_at, ended, when)
         return result
     if latest_weeks is not None and projected is not None:
         recorded, weeks, key = latest_weeks
