@@ -6,7 +6,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired
-from tests.support.fhir import alp, condition, ggt, observation
+from tests.support.fhir import SNOMED, alp, condition, ggt, observation, patient
 from tests.test_fourteenth_round_h import (
     BONE,
     GIRL_10,
@@ -17,7 +17,7 @@ from tests.test_fourteenth_round_h import (
     g6pd_labs,
     words,
 )
-from tests.test_rules_high import bile_acids
+from tests.test_rules_high import PREGNANCY, bile_acids
 from tests.test_rules_low import EXPLAINED, MILD_EARLIER_LOW
 
 
@@ -82,3 +82,37 @@ def test_an_inr_past_the_liver_failure_threshold_is_called_acute_liver_failure(
     assert (
         "INR 3.4: acute liver failure (INR 1.5 or more); a liver unit today." in found[0]["detail"]
     )
+
+
+WOMAN_35 = patient("female", "1991-04-02")
+
+
+def test_a_falling_alp_three_weeks_after_a_delivery_coded_in_snomed_is_clearing(
+    client: FlaskClient,
+) -> None:
+    # Review 16, P13: vaginal delivery 22 days before (SNOMED 48782003, postpartum state
+    # 86569001), ALP 214 falling from 398 before it, GGT normal: bone-specific ALP and "Paget
+    # disease or metastases". Placental ALP clearing and lactation: a repeat after the puerperium.
+    record = [
+        condition("48782003", SNOMED, onset="2026-10-29"),
+        condition("86569001", SNOMED, onset="2026-10-29"),
+    ]
+    before = [alp(398, high=104, when="2026-10-20T08:00:00Z", ident="alp-term")]
+    found = cards(
+        client, [alp(214, high=104), ggt(20)], pt=WOMAN_35, conditions=record, labs=before
+    )
+    assert fired(found) == [PREGNANCY]
+    assert "22 days after delivery, falling (was 398 U/L on 20 Oct 2026)" in found[0]["summary"]
+    assert "repeat 6-8 weeks after birth" in found[0]["summary"]
+    assert "suggestions" not in found[0]
+    # Rising since delivery, it is not clearing: the ordinary work-up.
+    before = [alp(150, high=104, when="2026-11-05T08:00:00Z", ident="alp-after")]
+    found = cards(
+        client, [alp(214, high=104), ggt(20)], pt=WOMAN_35, conditions=record, labs=before
+    )
+    assert PREGNANCY not in fired(found)
+    # Past the puerperium (delivered 50 days before), the same falling value is worked up.
+    late = [condition("48782003", SNOMED, onset="2026-10-01")]
+    before = [alp(398, high=104, when="2026-09-25T08:00:00Z", ident="alp-term")]
+    found = cards(client, [alp(214, high=104), ggt(20)], pt=WOMAN_35, conditions=late, labs=before)
+    assert PREGNANCY not in fired(found)

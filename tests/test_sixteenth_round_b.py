@@ -321,8 +321,15 @@ def test_a_term_gestation_projected_past_term_is_an_estimated_delivery(
     client: FlaskClient,
 ) -> None:
     # 39 weeks on 10 Oct, nothing since: past 44 weeks at the ALP, so it ended; delivered about
-    # 17 Oct, 34 days before the ALP: past the placental window, the card says when.
+    # 17 Oct, 34 days before the ALP: past the placental window but within the puerperium, a
+    # first ALP of 1.7x is placental ALP clearing with lactation (sixteenth round, review 16 P13).
     weeks_39 = condition("Z3A.39", onset="2026-10-10")
     found = cards(client, postpartum_labs(), pt=WOMAN_32, conditions=[weeks_39])
+    assert fired(found) == [PREGNANCY]
+    assert "34 days after delivery: placental ALP and lactation" in found[0]["summary"]
+    # 39 weeks on 25 Sep: delivered about 2 Oct, 49 days before: past the puerperium, the
+    # ordinary work-up, and the card says when.
+    weeks_39 = condition("Z3A.39", onset="2026-09-25")
+    found = cards(client, postpartum_labs(), pt=WOMAN_32, conditions=[weeks_39])
     assert fired(found) == [BONE_SOURCE]
-    assert "Delivered about 17 Oct 2026 (from 39 weeks on 10 Oct 2026)" in found[0]["detail"]
+    assert "Delivered about 2 Oct 2026 (from 39 weeks on 25 Sep 2026)" in found[0]["detail"]
