@@ -7,6 +7,7 @@ from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired
 from tests.support.fhir import SNOMED, alp, condition, ggt, observation, patient
+from tests.test_fourteenth_round_g import MYELOMA, albumin, calcium, ionised, labs
 from tests.test_fourteenth_round_h import (
     BONE,
     GIRL_10,
@@ -116,3 +117,23 @@ def test_a_falling_alp_three_weeks_after_a_delivery_coded_in_snomed_is_clearing(
     before = [alp(398, high=104, when="2026-09-25T08:00:00Z", ident="alp-term")]
     found = cards(client, [alp(214, high=104), ggt(20)], pt=WOMAN_35, conditions=late, labs=before)
     assert PREGNANCY not in fired(found)
+
+
+def test_a_raised_total_calcium_beside_a_normal_ionised_one_is_named_bound_not_repeated(
+    client: FlaskClient,
+) -> None:
+    # Review 16, R04: myeloma, total calcium 2.95 with albumin 31 g/L (adjusted higher), ionised
+    # 1.24 normal: "raised: repeat it; PTH only if it stays high". The ionised calcium settles it.
+    record = labs(calcium(2.95), albumin(31), ionised(1.24), xuln=1.15)
+    [card] = cards(client, record, conditions=[MYELOMA])
+    assert "ionised calcium 1.24 mmol/L" in card["detail"]
+    assert "bound calcium (a paraprotein), not hypercalcaemia" in card["detail"]
+    assert "repeat it" not in card["detail"]
+    assert "PTH" not in card["summary"]
+    # Without myeloma the same calcium makes no "PTH first" summary either.
+    [card] = cards(client, labs(calcium(2.70), ionised(1.24)))
+    assert "PTH first" not in card["summary"]
+    assert "bound calcium" in card["detail"]
+    # A raised ionised calcium with it: PTH first, as before.
+    [card] = cards(client, labs(calcium(2.70), ionised(1.40)))
+    assert "PTH first" in card["summary"]
