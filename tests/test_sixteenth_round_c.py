@@ -6,11 +6,12 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired
-from tests.support.fhir import condition, medication
+from tests.support.fhir import alp, condition, ggt, medication, observation
 from tests.test_fourteenth_round_f_liver import (
     LIVER_SOURCE,
     NEW_JAUNDICE,
     PBC,
+    bilirubin,
     stable_labs,
     worded,
 )
@@ -59,3 +60,72 @@ def test_known_metastases_do_not_hide_a_first_jaundice(client: FlaskClient) -> N
     assert any("ultrasound today" in card["detail"] for card in found)
     now, earlier = stable_labs(0.8, 0.7, alp_now=300)
     assert METASTASES in fired(cards(client, now, labs=earlier, conditions=mets))
+
+
+# --- 2 (unsafe, P20): anti-TB treatment taken now got "avoid re-exposure; recheck" --------
+
+TB_CARD = "alp-high-antituberculosis-drugs"
+RIPE = [
+    medication("9384", text="Rifampicin 600 mg daily"),
+    medication("6038", text="Isoniazid 300 mg daily"),
+    medication("8987", text="Pyrazinamide 1.5 g daily"),
+    medication("4110", text="Ethambutol 1.2 g daily"),
+]
+
+
+def test_anti_tb_treatment_taken_now_gets_the_tb_team_today_and_its_stopping_rule(
+    client: FlaskClient,
+) -> None:
+    now = [
+        alp(271, low=40, high=129),
+        ggt(240, low=8, high=61),
+        observation("1742-6", 116, low=7, high=40),
+        bilirubin(1.9),
+    ]
+    found = cards(client, now, medications=RIPE)
+    assert fired(found) == [TB_CARD]
+    card = found[0]
+    assert card["indicator"] == "warning"
+    assert "TB team today" in card["summary"]
+    assert "Pyrazinamide" in card["detail"]
+    assert "3x or more with symptoms or jaundice, or 5x or more without" in card["detail"]
+    assert "one at a time" in card["detail"]
+    assert "INR today" in card["detail"]
+    assert "avoid re-exposure" not in card["detail"]
+    assert "anti-mitochondrial" not in card["detail"]
+    # Pyrazinamide alone is read (by code and by name), and named as a drug that raises ALP.
+    only_z = [medication(text="Pyrazinamide 500 mg tablets")]
+    assert fired(cards(client, now, medications=only_z)) == [TB_CARD]
+    # A course that ended is not "treatment now": the liver card with the ended-course line.
+    ended = [dict(medication("9384", text="Rifampicin 600 mg daily", status="completed"))]
+    ended[0]["authoredOn"] = "2026-10-20"
+    found = cards(client, now, medications=ended)
+    assert fired(found) == [LIVER_SOURCE]
+    assert "avoid re-exposure" in found[0]["detail"]
+
+
+# --- 3 (wrong, P22): a drug still taken, with a new jaundice, was never "stopped" ---------
+
+
+def test_a_drug_still_being_taken_is_stopped_now_and_a_stopped_one_avoided(
+    client: FlaskClient,
+) -> None:
+    now = [
+        alp(486, low=35, high=104),
+        ggt(612, low=6, high=42),
+        observation("1742-6", 142, low=7, high=33),
+        bilirubin(4.8),
+    ]
+    taking = [medication("37801", text="Terbinafine 250 mg daily for 12 weeks")]
+    found = cards(client, now, medications=taking)
+    assert fired(found) == [LIVER_SOURCE]
+    detail = found[0]["detail"]
+    assert "Terbinafine, still being taken" in detail
+    assert "stop it now" in detail
+    assert "INR and liver tests within a week" in detail
+    assert "avoid re-exposure" not in detail
+    stopped = [dict(medication("37801", text="Terbinafine 250 mg daily", status="stopped"))]
+    stopped[0]["authoredOn"] = "2026-10-20"
+    detail = cards(client, now, medications=stopped)[0]["detail"]
+    assert "avoid re-exposure" in detail
+    assert "stop it now" not in detail
