@@ -6,8 +6,9 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired
-from tests.support.fhir import alp, condition, ggt, medication, observation
+from tests.support.fhir import ICD10, alp, condition, ggt, medication, observation
 from tests.test_fourteenth_round_f_liver import (
+    AUGUST,
     LIVER_SOURCE,
     NEW_JAUNDICE,
     PBC,
@@ -129,3 +130,72 @@ def test_a_drug_still_being_taken_is_stopped_now_and_a_stopped_one_avoided(
     detail = cards(client, now, medications=stopped)[0]["detail"]
     assert "avoid re-exposure" in detail
     assert "stop it now" not in detail
+
+
+# --- 4 (noisy, P16): septic shock, a new cholestatic rise: sepsis named, no AMA -------------
+
+
+def test_sepsis_is_named_as_the_likely_cause_and_holds_back_the_autoimmune_screen(
+    client: FlaskClient,
+) -> None:
+    now = [alp(284, low=40, high=129), ggt(362, low=8, high=61), bilirubin(3.6)]
+    earlier = [alp(96, low=40, high=129, when="2026-11-15T08:00:00Z")]
+    shock = worded("Septic shock, pneumonia source", onset="2026-11-16")
+    shock["code"]["coding"] = [{"system": ICD10, "code": "A41.9"}]
+    found = cards(client, now, labs=earlier, conditions=[shock])
+    assert fired(found) == [LIVER_SOURCE]
+    assert "with sepsis: cholestasis of sepsis likely; bedside ultrasound" in found[0]["summary"]
+    detail = found[0]["detail"]
+    assert "cholestasis of sepsis is likely" in detail
+    assert "Bilirubin raised: ultrasound today" in detail
+    assert "anti-mitochondrial" not in detail
+    # Without sepsis the autoimmune screen stays.
+    found = cards(client, now, labs=earlier)
+    assert "anti-mitochondrial" in found[0]["detail"]
+
+
+# --- 5 (noisy, P17): stable congestive hepatopathy; the transplant clause --------------------
+
+
+def test_stable_congestive_hepatopathy_is_explained_and_the_transplant_clause_needs_one(
+    client: FlaskClient,
+) -> None:
+    congestion = condition("K76.1", onset="2024-01-01")
+    # P17: ALP 182 -> 196, GGT raised, bilirubin 1.9 -> 2.1 over 3.5 months.
+    now = [alp(196, low=40, high=129), ggt(214, low=8, high=61), bilirubin(2.1)]
+    earlier = [alp(182, low=40, high=129, when=AUGUST), bilirubin(1.9, when=AUGUST)]
+    assert cards(client, now, labs=earlier, conditions=[congestion]) == []
+    # Rising, it is shown, without the transplant's rejection.
+    rising = [alp(330, low=40, high=129), *now[1:]]
+    found = cards(client, rising, labs=earlier, conditions=[condition("K80.20")])
+    detail = found[0]["detail"]
+    assert "look for a complication (stone, stricture, tumour, flare)" in detail
+    assert "rejection" not in detail
+    transplant = condition("Z94.4", onset="2022-04-01")
+    found = cards(client, rising, labs=earlier, conditions=[transplant])
+    assert "rejection after a transplant" in found[0]["detail"]
+
+
+# --- 6 (noisy, P19 and P11): amyloidosis and parenteral nutrition named ---------------------
+
+
+def test_recorded_amyloidosis_or_parenteral_nutrition_is_named_and_holds_back_ama(
+    client: FlaskClient,
+) -> None:
+    now = [alp(742, low=40, high=129), ggt(690, low=8, high=61), bilirubin(1.0)]
+    amyloid = condition("E85.81", onset="2025-06-01")
+    detail = cards(client, now, conditions=[amyloid])[0]["detail"]
+    assert "hepatic amyloid likely" in detail
+    assert "anti-mitochondrial" not in detail
+    assert "metastases, lymphoma, granulomas" not in detail
+    pn = [medication(text="Parenteral nutrition admixture 2.5 L IV over 14 h, 6 nights a week")]
+    detail = cards(client, now, medications=pn)[0]["detail"]
+    assert "intestinal failure-associated liver disease likely" in detail
+    assert "anti-mitochondrial" not in detail
+    home_pn = worded("Dependence on home parenteral nutrition")
+    detail = cards(client, now, conditions=[home_pn])[0]["detail"]
+    assert "intestinal failure-associated liver disease likely" in detail
+    # Neither recorded: AMA and the infiltration line stay.
+    detail = cards(client, now)[0]["detail"]
+    assert "anti-mitochondrial" in detail
+    assert "metastases, lymphoma, granulomas" in detail
