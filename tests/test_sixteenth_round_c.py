@@ -121,7 +121,7 @@ def test_a_drug_still_being_taken_is_stopped_now_and_a_stopped_one_avoided(
     found = cards(client, now, medications=taking)
     assert fired(found) == [LIVER_SOURCE]
     detail = found[0]["detail"]
-    assert "Terbinafine, still being taken" in detail
+    assert "Terbinafine, still being taken, can cause cholestatic injury" in detail
     assert "stop it now" in detail
     assert "INR and liver tests within a week" in detail
     assert "avoid re-exposure" not in detail
