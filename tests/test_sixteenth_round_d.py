@@ -3,10 +3,25 @@ that showed it (docs/rulebook.md, "Sixteenth round ... part D")."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired
-from tests.support.fhir import alp, ggt, patient
+from tests.support.fhir import alp, ggt, observation, patient
+from tests.test_fourteenth_round_g import calcium
+
+
+def phosphate(value: float) -> dict[str, Any]:
+    return observation("2777-1", value, unit="mmol/L", ucum="mmol/L", low=0.8, high=1.5)
+
+
+def vitamin_d(nmol_l: float) -> dict[str, Any]:
+    return observation("62292-8", nmol_l, unit="nmol/L", ucum="nmol/L", low=50, high=150)
+
+
+def pth_pmol(value: float) -> dict[str, Any]:
+    return observation("14866-8", value, unit="pmol/L", ucum="pmol/L", low=1.6, high=6.9)
 
 
 def test_an_alp_without_a_unit_says_it_was_not_read(client: FlaskClient) -> None:
@@ -32,3 +47,30 @@ def test_an_alp_without_a_unit_says_it_was_not_read(client: FlaskClient) -> None
     # No number at all (text, cancelled, haemolysed): the lab's report says so; still silent.
     text = alp(None, valueString="see comment")
     assert cards(client, [text]) == []
+
+
+def test_a_pth_in_pmol_per_litre_is_read_and_osteomalacia_named(client: FlaskClient) -> None:
+    # Review 16, P05: PTH 19.8 pmol/L (LOINC 14866-8) was not read ("No PTH measured: check
+    # it"); with a low calcium and phosphate and a deficient 25-OH vitamin D the card said
+    # only "vitamin D deficiency".
+    labs = [
+        alp(212, low=30, high=130),
+        ggt(24, low=5, high=40),
+        calcium(2.09),
+        phosphate(0.68),
+        vitamin_d(11),
+        pth_pmol(19.8),
+    ]
+    [card] = cards(client, labs)
+    assert fired([card]) == ["alp-high-bone-explained"]
+    assert "No PTH" not in card["detail"]
+    assert card["summary"].endswith("25-OH vitamin D deficient: osteomalacia likely")
+    assert "with enough calcium" in card["detail"]
+    # The PTH is read by itself: raised in pmol/L against its own range.
+    alone = [alp(212, low=30, high=130), ggt(24, low=5, high=40), pth_pmol(19.8)]
+    assert "No PTH" not in cards(client, alone)[0]["detail"]
+    # A normal phosphate is no osteomalacia picture: the deficiency card as before.
+    labs[3] = phosphate(1.0)
+    [card] = cards(client, labs)
+    assert card["summary"].endswith("consistent with vitamin D deficiency")
+    assert "colecalciferol loading, then maintenance" in card["detail"]
