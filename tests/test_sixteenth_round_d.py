@@ -74,3 +74,29 @@ def test_a_pth_in_pmol_per_litre_is_read_and_osteomalacia_named(client: FlaskCli
     [card] = cards(client, labs)
     assert card["summary"].endswith("consistent with vitamin D deficiency")
     assert "colecalciferol loading, then maintenance" in card["detail"]
+
+
+def test_a_childs_lab_range_for_children_is_kept(client: FlaskClient) -> None:
+    # Review 16, P29: a girl of 15 with ALP 412 and the lab's "50-162 U/L (female 15-16 y)"
+    # got the age table's 50-117 and 3.5x; the report she holds says 2.5x.
+    girl = patient(birth_date="2011-06-01")
+    dated = alp(412, low=50, high=162)
+    dated["referenceRange"][0]["text"] = "50-162 U/L (female 15-16 y)"
+    [card] = cards(client, [dated, ggt(14, low=5, high=40)], pt=girl)
+    assert "(2.5x upper limit for age)" in card["summary"]
+    assert "50-162 U/L (lab range)" in card["detail"]
+    # An age band that does not hold her age is another age's range: the table.
+    other = alp(412, low=50, high=162)
+    other["referenceRange"][0]["text"] = "50-162 U/L (female 10-12 y)"
+    [card] = cards(client, [other, ggt(14, low=5, high=40)], pt=girl)
+    assert "(3.5x upper limit for age)" in card["summary"]
+    # P15: a toddler's 156-369 with no age is above any adult range (more than 20% above the
+    # table's 149 at 18): the lab's, not the table's 142-335.
+    toddler = patient(birth_date="2025-04-15")
+    found = cards(client, [alp(3870, low=156, high=369), ggt(12, low=5, high=40)], pt=toddler)
+    assert fired(found) == ["alp-thp"]
+    assert "10.5x" in found[0]["summary"]
+    # An adult range sent for a child is still replaced (the growth-spurt scenario): a boy of
+    # 14 with 40-129 is normal for age.
+    boy = patient(gender="male", birth_date="2012-06-01")
+    assert cards(client, [alp(452, low=40, high=129)], pt=boy) == []

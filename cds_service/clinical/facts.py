@@ -504,6 +504,7 @@ class _Context:
                 age,
                 self.paediatric,
                 self.adult_age,
+                self.kb.param("child_range_above_adult_margin"),
             )
             yield EarlierAlp(entry.resource, key, obs_time, value.value_ul, interval)
 
@@ -706,6 +707,7 @@ def derive(
         ctx.age_days,
         ctx.paediatric,
         ctx.adult_age,
+        kb.param("child_range_above_adult_margin"),
     )
     if interval is None or interval.high is None or interval.high <= 0:
         # A zero or negative upper limit is a lab's data error; dividing by it would
