@@ -8,7 +8,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired
-from tests.support.fhir import alp, ggt, observation, patient
+from tests.support.fhir import alp, condition, ggt, observation, patient
 from tests.test_fourteenth_round_g import calcium
 
 
@@ -100,3 +100,31 @@ def test_a_childs_lab_range_for_children_is_kept(client: FlaskClient) -> None:
     # 14 with 40-129 is normal for age.
     boy = patient(gender="male", birth_date="2012-06-01")
     assert cards(client, [alp(452, low=40, high=129)], pt=boy) == []
+
+
+def test_a_low_alp_on_dialysis_with_a_low_pth_is_adynamic_bone(client: FlaskClient) -> None:
+    # Review 16, P07: haemodialysis (N18.6, Z99.2), ALP 31 after 33 and 34 (lower limit 35),
+    # PTH 68 pg/mL (1.05x; KDIGO's target on dialysis is 2-9x) got the zinc, magnesium, TSH
+    # and B12 screen.
+    def pth(value: float) -> dict[str, Any]:
+        return observation("2731-8", value, unit="pg/mL", ucum="pg/mL", low=15, high=65)
+
+    now = alp(31, low=35, high=104)
+    earlier = [
+        alp(33, low=35, high=104, when="2026-08-30T08:00:00Z"),
+        alp(34, low=35, high=104, when="2026-05-28T08:00:00Z"),
+    ]
+    dialysis = [condition("N18.6"), condition("Z99.2")]
+    [card] = cards(client, [now, pth(68)], labs=earlier, conditions=dialysis)
+    assert fired([card]) == ["alp-low-dialysis-adynamic"]
+    assert "adynamic" in card["summary"]
+    assert "calcitriol" in card["detail"]
+    assert not card.get("suggestions")
+    # A PTH within KDIGO's target (3x) is not adynamic: the screen as before.
+    assert fired(cards(client, [now, pth(195)], labs=earlier, conditions=dialysis)) == [
+        "alp-low-persistent-mild"
+    ]
+    # CKD stage 4 without dialysis: KDIGO's 2-9x is for G5D only.
+    assert fired(cards(client, [now, pth(68)], labs=earlier, conditions=[condition("N18.4")])) != [
+        "alp-low-dialysis-adynamic"
+    ]

@@ -161,6 +161,8 @@ FACTS: dict[str, str] = {
     "liver-panel window; null when none could be read",
     "fibrinogen.shown": "that fibrinogen as a card says it (0.8 g/L, 19 Nov 2026)",
     "pth.status": "PTH high, normal, low, unknown or absent (bone-lab window)",
+    "pth.xuln": "PTH divided by its lab's upper limit (None without a range)",
+    "pth.shown": "the PTH as the lab sent it, with its day",
     "vitamin_d.status": "25-OH vitamin D deficient (below the deficiency limit), low, normal, "
     "unknown or absent (bone-lab window)",
     "vitamin_d.nmol_l": "that 25-OH vitamin D in nmol/L (ng/mL converted); null when its unit is "
@@ -1310,6 +1312,13 @@ def _bone_labs(ctx: _Context, facts: Facts) -> None:
                 status = "low"
                 note = f"below {row[0]:g} {table.unit} (age {row[2]}); an adult range was sent"
         facts.set(f"{name}.status", status, [found.key] if found else [], note)
+        if name == "pth":
+            # Its multiple of the lab's upper limit: KDIGO's targets on dialysis are multiples
+            # of the assay's limit, whatever the unit (review 16, P07).
+            xuln = found.value / found.high if found and found.high else None
+            facts.set("pth.xuln", round(xuln, 2) if xuln else None, [found.key] if found else [])
+            if found:
+                _set_shown(facts, "pth", found)
         if found:
             facts.details[f"{name}_shown"] = (
                 f"{found.shown} on {day(found.when)}" if found.when else found.shown
