@@ -9,6 +9,7 @@ from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired
 from tests.support.fhir import alp, condition, ggt, observation, patient
+from tests.test_fourteenth_round_f_liver import worded
 from tests.test_fourteenth_round_g import calcium
 
 
@@ -128,3 +129,48 @@ def test_a_low_alp_on_dialysis_with_a_low_pth_is_adynamic_bone(client: FlaskClie
     assert fired(cards(client, [now, pth(68)], labs=earlier, conditions=[condition("N18.4")])) != [
         "alp-low-dialysis-adynamic"
     ]
+
+
+def test_graves_disease_in_words_explains_a_bone_alp_and_keeps_its_capital(
+    client: FlaskClient,
+) -> None:
+    # Review 16, P08: "Graves' disease - new diagnosis, TRAb positive" with no code was not
+    # read (bone-specific ALP suggested); P08b: the coded one said "graves disease".
+    labs = [alp(188, low=35, high=104), ggt(29, low=5, high=40)]
+    graves = worded("Graves' disease - new diagnosis, TRAb positive")
+    [card] = cards(client, labs, conditions=[graves])
+    assert fired([card]) == ["alp-high-bone-explained"]
+    assert "consistent with Graves' disease" in card["summary"]
+    coded = condition("E05.00")
+    coded["code"]["text"] = "Graves disease"
+    [card] = cards(client, labs, conditions=[coded])
+    assert card["summary"].endswith("consistent with Graves disease")
+    # A query, the eye disease alone, one treated away or a relative's is not thyrotoxicosis.
+    for words in (
+        "?Graves disease",
+        "Graves ophthalmopathy",
+        "Graves disease - radioiodine 2015, now hypothyroid",
+        "Mother - Graves disease",
+    ):
+        assert fired(cards(client, labs, conditions=[worded(words)])) != [
+            "alp-high-bone-explained"
+        ], words
+
+
+def test_gilbert_syndrome_is_not_listed_and_does_not_block_the_repeat(
+    client: FlaskClient,
+) -> None:
+    # Review 16, R03: Gilbert syndrome (E80.4), bilirubin 3.1, a first ALP of 1.2x with a
+    # normal GGT: bone-specific ALP, with "In the record: gilbert's syndrome".
+    def bilirubin(mg_dl: float) -> dict[str, Any]:
+        return observation("1975-2", mg_dl, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
+
+    gilbert = condition("E80.4")
+    gilbert["code"]["text"] = "Gilbert's syndrome"
+    labs = [alp(151, low=40, high=129), ggt(29, low=5, high=40), bilirubin(3.1)]
+    earlier = [alp(98, low=40, high=129, when="2026-03-10T08:00:00Z")]
+    [card] = cards(client, labs, labs=earlier, conditions=[gilbert])
+    assert fired([card]) == ["alp-high-mild-isolated"]
+    assert "In the record" not in card["detail"]
+    # Without Gilbert syndrome a raised bilirubin still rules the mild-rise card out.
+    assert "alp-high-mild-isolated" not in fired(cards(client, labs, labs=earlier))
