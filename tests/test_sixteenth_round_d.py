@@ -7,7 +7,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from tests.rules_helper import cards, fired
+from tests.rules_helper import cards, fired, suggested
 from tests.support.fhir import alp, condition, ggt, observation, patient
 from tests.test_fourteenth_round_f_liver import worded
 from tests.test_fourteenth_round_g import calcium
@@ -174,3 +174,25 @@ def test_gilbert_syndrome_is_not_listed_and_does_not_block_the_repeat(
     assert "In the record" not in card["detail"]
     # Without Gilbert syndrome a raised bilirubin still rules the mild-rise card out.
     assert "alp-high-mild-isolated" not in fired(cards(client, labs, labs=earlier))
+
+
+def test_a_paget_picture_in_words_gets_imaging_not_bone_specific_alp(
+    client: FlaskClient,
+) -> None:
+    # Review 16, P09: a man of 76 whose hat no longer fits, deaf on the left, with a painful
+    # bowed tibia (no diagnosis), ALP 465 (3.6x), GGT normal: bone-specific ALP was ordered.
+    man = patient(gender="male", birth_date="1950-03-01")
+    labs = [alp(465, low=30, high=130), ggt(33, low=5, high=40)]
+    skull = worded("Enlarging skull - hat no longer fits; left-sided hearing loss")
+    tibia = worded("Pain and bowing of right tibia")
+    [card] = cards(client, labs, pt=man, conditions=[skull, tibia])
+    assert fired([card]) == ["alp-high-bone-source"]
+    assert "Paget disease likely; X-ray, bone scan" in card["summary"]
+    assert "isotope bone scan" in card["detail"]
+    assert "17838-4" not in suggested(card)
+    # Either sign alone is enough; a relative's or an excluded Paget disease is not.
+    assert "Paget disease likely" in cards(client, labs, pt=man, conditions=[tibia])[0]["summary"]
+    for words in ("Paget disease excluded on bone scan", "Father - enlarging skull, Paget"):
+        [card] = cards(client, labs, pt=man, conditions=[worded(words)])
+        assert "Paget disease likely" not in card["summary"], words
+        assert "17838-4" in suggested(card), words
