@@ -197,10 +197,9 @@ def test_a_closed_ggt_order_does_not_count(client: FlaskClient, status: str) -> 
         {"status": "entered-in-error"},
         {"status": "cancelled"},
         {"valueQuantity": None, "dataAbsentReason": {"text": "haemolysed"}},
-        {"valueQuantity": {"value": 312, "unit": "mg/dL"}},
-        # No unit, and none on its reference range either (with one, the range's unit is the
-        # result's: test_a_result_without_a_unit_takes_its_ranges).
-        {"valueQuantity": {"value": 312}, "referenceRange": None},
+        # A number in no unit ALP is read in ("mg/dL", or none on the result or its range)
+        # is no longer silent: it gets the not-interpreted card (review 16, P26;
+        # tests/test_sixteenth_round_d.py).
         {"valueQuantity": None, "valueString": "see comment"},
         {"valueQuantity": None, "valueCodeableConcept": {"text": "haemolysed"}},
     ],

@@ -12,14 +12,13 @@ from tests.test_fourteenth_round_h import (
     BONE,
     GIRL_10,
     MAN_30,
-    WILSON,
     child_alp,
     child_ggt,
     g6pd_labs,
     words,
 )
 from tests.test_rules_high import PREGNANCY, bile_acids
-from tests.test_rules_low import EXPLAINED, MILD_EARLIER_LOW
+from tests.test_rules_low import EXPLAINED, MILD_EARLIER_LOW, WILSON
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,8 @@ from cds_service.fhir.values import (
 from cds_service.knowledge.model import DAYS_PER, EdtaSignature, KnowledgeBase
 
 FACTS: dict[str, str] = {
-    "alp.status": "high, low or normal against the interval for this patient",
+    "alp.status": "high, low or normal against the interval for this patient; unit-unknown "
+    "for a number sent in no unit the knowledge base reads (no other fact is derived)",
     "alp.value": "the ALP value as reported, with its comparator (>1000)",
     "alp.unit": "the unit as reported",
     "alp.shown": "value and unit as the lab sent them (>1000 U/L)",
@@ -170,6 +171,8 @@ FACTS: dict[str, str] = {
     "liver-panel window; null when none could be read",
     "fibrinogen.shown": "that fibrinogen as a card says it (0.8 g/L, 19 Nov 2026)",
     "pth.status": "PTH high, normal, low, unknown or absent (bone-lab window)",
+    "pth.xuln": "PTH divided by its lab's upper limit (None without a range)",
+    "pth.shown": "the PTH as the lab sent it, with its day",
     "vitamin_d.status": "25-OH vitamin D deficient (below the deficiency limit), low, normal, "
     "unknown or absent (bone-lab window)",
     "vitamin_d.nmol_l": "that 25-OH vitamin D in nmol/L (ng/mL converted); null when its unit is "
@@ -539,6 +542,7 @@ class _Context:
                 age,
                 self.paediatric,
                 self.adult_age,
+                self.kb.param("child_range_above_adult_margin"),
             )
             yield EarlierAlp(entry.resource, key, obs_time, value.value_ul, interval)
 
@@ -685,6 +689,32 @@ class _Context:
         )
 
 
+def _unit_unread(record: PatientRecord, key: str, alp: Resource, when: datetime) -> Facts | Skipped:
+    """Facts for an ALP sent as a number in no unit the knowledge base knows (status
+    `unit-unknown`), or Skipped when there is no number at all."""
+    quantity = result_quantity(alp) or {}
+    unit = as_str(quantity.get("unit")) or as_str(quantity.get("code")) or ""
+    number = numeric_value(alp)
+    if number is None:
+        return Skipped(key, "the result is not a number")
+    facts = Facts(missing=record.missing)
+    note = (
+        f"unit {unit!r} is not a catalytic-activity unit the knowledge base knows"
+        if unit
+        else "no unit, on the result or its range"
+    )
+    comparator = as_str(quantity.get("comparator")) or ""
+    shown = f"{comparator}{_fmt(number, _decimals(number))}"
+    facts.set("alp.status", "unit-unknown", [key], note)
+    facts.set("alp.value", shown, [key])
+    facts.set("alp.unit", unit, [key])
+    facts.set("alp.shown", f"{shown} {unit}".strip(), [key])
+    facts.set("alp.date", day(when), [key])
+    facts.details["alp_reference"] = key
+    facts.details["alp_when"] = when
+    return facts
+
+
 def derive(
     kb: KnowledgeBase, record: PatientRecord, alp: Resource, classified: Classified | None = None
 ) -> Facts | Skipped:
@@ -696,10 +726,10 @@ def derive(
         return Skipped(key, reason)
     value = measured_ul(alp, kb.units)
     if value is None:
-        unit = (result_quantity(alp) or {}).get("unit") or "no unit"
-        return Skipped(
-            key, f"unit {unit!r} is not a catalytic-activity unit the knowledge base knows"
-        )
+        # A number whose unit cannot be read is not judged, but it is not left silent either:
+        # the clinician would read silence as "nothing needed" (review 16, P26). Only the
+        # unit card reads these facts.
+        return _unit_unread(record, key, alp, effective_time(alp) or record.now)
     if not 0 <= value.value_ul <= kb.param("alp_plausible_max_ul"):
         # A data error (a sign slip, an overflow, a mistyped value) is audited, never carded.
         return Skipped(key, f"{value.value_ul:.3g} U/L is not a plausible ALP measurement")
@@ -713,6 +743,7 @@ def derive(
         ctx.age_days,
         ctx.paediatric,
         ctx.adult_age,
+        kb.param("child_range_above_adult_margin"),
     )
     if interval is None or interval.high is None or interval.high <= 0:
         # A zero or negative upper limit is a lab's data error; dividing by it would
@@ -1360,6 +1391,13 @@ def _bone_labs(ctx: _Context, facts: Facts) -> None:
                 status = "low"
                 note = f"below {row[0]:g} {table.unit} (age {row[2]}); an adult range was sent"
         facts.set(f"{name}.status", status, [found.key] if found else [], note)
+        if name == "pth":
+            # Its multiple of the lab's upper limit: KDIGO's targets on dialysis are multiples
+            # of the assay's limit, whatever the unit (review 16, P07).
+            xuln = found.value / found.high if found and found.high else None
+            facts.set("pth.xuln", round(xuln, 2) if xuln else None, [found.key] if found else [])
+            if found:
+                _set_shown(facts, "pth", found)
         if found:
             facts.details[f"{name}_shown"] = (
                 f"{found.shown} on {day(found.when)}" if found.when else found.shown

@@ -176,7 +176,20 @@ def _before(entry: Entry, anchor: Moment) -> bool:
     return happened.date() < at.date()
 
 
-def _mention(finding_label: str, entry: Entry, kind: str, valueset: str) -> str:
+def _eponyms(kb: KnowledgeBase, valueset: str) -> tuple[str, ...]:
+    """Names a value set's code displays write as possessives ("Graves' disease", "Crohn's
+    disease"): eponyms, kept capitalised on a card (review 16, P08b, R03)."""
+    found = kb.valuesets.get(valueset)
+    displays = " ".join(code.display for code in found.codes) if found else ""
+    return tuple(_POSSESSIVE.findall(displays))
+
+
+_POSSESSIVE = re.compile(r"\b([A-Z][a-z]+)'")
+
+
+def _mention(
+    finding_label: str, entry: Entry, kind: str, valueset: str, eponyms: tuple[str, ...] = ()
+) -> str:
     """How a card names an entry: the record's own words, else the finding's label (a code's
     official display, "Primary biliary cirrhosis (inclusion term: ...)", reads badly)."""
     if kind != "medications":
@@ -190,7 +203,10 @@ def _mention(finding_label: str, entry: Entry, kind: str, valueset: str) -> str:
         if len(name) > 60:
             return finding_label
         first = name.split(" ", 1)[0].rstrip(",;:")
-        if name[:2].isupper() or (first[:1].isupper() and first in finding_label):
+        base = re.sub(r"'s?$", "", first)  # "Gilbert's", "Graves'": the name itself
+        if name[:2].isupper() or (
+            base[:1].isupper() and (base in finding_label or base in eponyms)
+        ):
             # An acronym, or an eponym the finding's label writes capitalised (Paget disease).
             return name
         return name[0].lower() + name[1:]
@@ -314,7 +330,9 @@ def _match(
                 line += f" (course ended {entry.time.date() if entry.time else 'unknown'})"
             if line not in found.evidence:
                 found.evidence.append(line)
-            mention = _mention(finding.label, entry, source.kind, source.valueset)
+            mention = _mention(
+                finding.label, entry, source.kind, source.valueset, _eponyms(kb, source.valueset)
+            )
             if entry.given and entry.time is not None:
                 _name_dose(found, entry, entry.time, mention)
             elif mention not in found.mentions:

@@ -195,6 +195,26 @@ def _range_sex(applies_to: Any) -> str | None:
     return None
 
 
+def _named_age_band(rr: Mapping[str, Any], age_days: float | None) -> bool | None:
+    """Whether the age band a range's words name ("15-16 y") holds this patient (to the end of
+    its last year, month...), None when it names none or the age is unknown."""
+    texts = [rr.get("text")] + [
+        t
+        for concept in as_list(rr.get("appliesTo"))
+        if isinstance(concept, dict)
+        for t in [concept.get("text")] + [c.get("display") for c in codings(concept)]
+    ]
+    holds = None
+    for text in texts:
+        if not isinstance(text, str) or age_days is None:
+            continue
+        for low, high, unit in _AGE_BAND.findall(text):
+            per = DAYS_PER[_BAND_UNITS.get(unit.lower(), "a")]
+            inside = float(low) * per <= age_days < (float(high) + 1) * per
+            holds = bool(holds) or inside
+    return holds
+
+
 def _range_bound(quantity: Any, convert: Converter, default: tuple[Any, Any]) -> float | None:
     value = finite(quantity.get("value")) if isinstance(quantity, dict) else None
     if value is None:
@@ -221,6 +241,13 @@ _UNIT_ONLY = re.compile(r"^[A-Za-z\u00b5\u03bc/\[\]]{0,12}$")
 _SEX_PART = re.compile(r"^(male|female|men|women|m|f)\b\s*[:=]?\s*(.+)$", re.IGNORECASE)
 # A range the lab labels as for adults ("Adults: 30 to 120 U/L"): read for an adult only.
 _ADULT_PART = re.compile(r"^adults?\b\s*[:=]?\s*(.+)$", re.IGNORECASE)
+# An age band named in a range's text or appliesTo ("50-162 U/L (female 15-16 y)"): the lab's
+# own range for that age (review 16, P29).
+_AGE_BAND = re.compile(
+    rf"{_NUMBER}\s*(?:-|\u2013|to)\s*{_NUMBER}\s*(years?|yrs?|y|months?|mo|weeks?|wks?|wk|days?|d)\b",
+    re.IGNORECASE,
+)
+_BAND_UNITS = {"y": "a", "yrs": "a", "mos": "mo", "wks": "wk"} | AGE_UNITS
 _SEX_WORDS = {"male": "male", "men": "male", "m": "male",
               "female": "female", "women": "female", "f": "female"}  # fmt: skip
 
@@ -337,6 +364,11 @@ def lab_interval(
                 high_age is not None and age_days > high_age
             ):
                 continue
+        if not has_age:
+            band = _named_age_band(rr, age_days)
+            if band is False:
+                continue  # the lab's range for another age
+            has_age = bool(band)
         low = _range_bound(rr.get("low"), convert, default)
         high = _range_bound(rr.get("high"), convert, default)
         if low is None and high is None:
@@ -370,14 +402,30 @@ def choose_interval(
     age_days: float | None,
     paediatric_limit_years: float,
     adult_age_years: float | None = None,
+    above_adult_margin: float | None = None,
 ) -> tuple[Interval | None, str | None]:
     """(interval, note): the lab's range when it applies, else the table; a note says why.
-    `adult_age_years`: from when a range the lab labels "adult" applies (unread without it)."""
+    `adult_age_years`: from when a range the lab labels "adult" applies (unread without it).
+    `above_adult_margin`: a child's lab range without an age whose upper limit is more than this
+    fraction above the table's at adult age (either sex) is a range for children, and used."""
     adult_days = adult_age_years * DAYS_PER["a"] if adult_age_years is not None else None
     lab, lab_has_age = lab_interval(observation, convert, sex, age_days, adult_days)
     child = age_days is not None and age_days < paediatric_limit_years * DAYS_PER["a"]
     note = None
-    if lab is not None and child and not lab_has_age:
+    adult = table.lookup(adult_days, None) if table and adult_days is not None else None
+    if (
+        lab is not None
+        and child
+        and not lab_has_age
+        and above_adult_margin is not None
+        and adult is not None
+        and lab.high is not None
+        and lab.high > adult[1] * (1 + above_adult_margin)
+    ):
+        # Review 16 (P15, P29): no adult range reaches this high, so it is the lab's range for
+        # children; replacing it made the card quote another range and multiple.
+        note = "the lab's range has no age but is above any adult range: a range for children"
+    elif lab is not None and child and not lab_has_age:
         note = "the lab's range has no age and this patient is a child, so the age table was used"
         lab = None
     fallback = None
