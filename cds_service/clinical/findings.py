@@ -176,17 +176,6 @@ def _before(entry: Entry, anchor: Moment) -> bool:
     return happened.date() < at.date()
 
 
-def _eponyms(kb: KnowledgeBase, valueset: str) -> tuple[str, ...]:
-    """Names a value set's code displays write as possessives ("Graves' disease", "Crohn's
-    disease"): eponyms, kept capitalised on a card (review 16, P08b, R03)."""
-    found = kb.valuesets.get(valueset)
-    displays = " ".join(code.display for code in found.codes) if found else ""
-    return tuple(_POSSESSIVE.findall(displays))
-
-
-_POSSESSIVE = re.compile(r"\b([A-Z][a-z]+)'")
-
-
 def _mention(
     finding_label: str, entry: Entry, kind: str, valueset: str, eponyms: tuple[str, ...] = ()
 ) -> str:
@@ -330,9 +319,9 @@ def _match(
                 line += f" (course ended {entry.time.date() if entry.time else 'unknown'})"
             if line not in found.evidence:
                 found.evidence.append(line)
-            mention = _mention(
-                finding.label, entry, source.kind, source.valueset, _eponyms(kb, source.valueset)
-            )
+            found_set = kb.valuesets.get(source.valueset)
+            eponyms = found_set.eponyms if found_set else ()
+            mention = _mention(finding.label, entry, source.kind, source.valueset, eponyms)
             if entry.given and entry.time is not None:
                 _name_dose(found, entry, entry.time, mention)
             elif mention not in found.mentions:

@@ -109,6 +109,9 @@ def normalise_code(system: str, code: str) -> str:
     return code.strip()
 
 
+_POSSESSIVE = re.compile(r"\b([A-Z][a-z]+)'")
+
+
 @dataclass(frozen=True)
 class ValueSet:
     id: str
@@ -145,8 +148,14 @@ class ValueSet:
     _exact: Mapping[tuple[str, str], Code] = field(init=False, repr=False, compare=False)
     _prefixes: tuple[tuple[str, str, Code], ...] = field(init=False, repr=False, compare=False)
     _excluded: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
+    eponyms: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    """Names its code displays write as possessives ("Graves' disease", "Crohn's disease"):
+    eponyms, which a card keeps capitalised in the record's words (review 16, P08b, R03). Read
+    once here, not for every entry a card names."""
 
     def __post_init__(self) -> None:
+        displays = " ".join(code.display for code in self.codes)
+        object.__setattr__(self, "eponyms", tuple(_POSSESSIVE.findall(displays)))
         exact = {}
         prefixes = []
         excluded = []
