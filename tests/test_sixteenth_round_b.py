@@ -333,3 +333,20 @@ def test_a_term_gestation_projected_past_term_is_an_estimated_delivery(
     found = cards(client, postpartum_labs(), pt=WOMAN_32, conditions=[weeks_39])
     assert fired(found) == [BONE_SOURCE]
     assert "Delivered about 2 Oct 2026 (from 39 weeks on 25 Sep 2026)" in found[0]["detail"]
+
+
+def test_an_estimated_delivery_never_falls_after_the_recorded_delivery(
+    client: FlaskClient,
+) -> None:
+    # Code review 17, F1: Z3A.37 on 30 Oct, delivery recorded (no onset) on 1 Nov, a postnatal
+    # check on 18 Nov: the estimate (20 Nov) was clamped to the check, "2 days after delivery".
+    delivery = condition("Z37.0", recorded="2026-11-01")
+    weeks_37 = condition("Z3A.37", onset="2026-10-30")
+    record = [weeks_37, delivery, POSTNATAL_CHECK]
+    found = cards(client, postpartum_labs(), pt=WOMAN_32, conditions=record)
+    assert "2 days after delivery" not in found[0]["summary"]
+    assert "19 days after delivery" in found[0]["summary"]
+    # A pregnancy loss dates no delivery, whatever weeks were recorded before it.
+    loss = condition("O03.9", onset="2026-11-10")
+    found = cards(client, postpartum_labs(), pt=WOMAN_32, conditions=[weeks_37, loss])
+    assert PREGNANCY not in fired(found)

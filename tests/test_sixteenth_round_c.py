@@ -199,3 +199,48 @@ def test_recorded_amyloidosis_or_parenteral_nutrition_is_named_and_holds_back_am
     detail = cards(client, now)[0]["detail"]
     assert "anti-mitochondrial" in detail
     assert "metastases, lymphoma, granulomas" in detail
+
+
+# --- Review 17: the edges of part C ---------------------------------------------------------
+
+
+def test_sepsis_beside_gallstones_is_cholangitis_until_excluded(client: FlaskClient) -> None:
+    # Review 17, N10b (unsafe): sepsis of unknown source, gallstones, a first jaundice, no
+    # temperature charted: "cholestasis of sepsis is likely".
+    now = [alp(380, low=40, high=104), ggt(400, low=8, high=61), bilirubin(4.1)]
+    sepsis = worded("Sepsis - source not yet identified", onset="2026-11-19")
+    sepsis["code"]["coding"] = [{"system": ICD10, "code": "A41.9"}]
+    found = cards(client, now, conditions=[sepsis, condition("K80.20")])
+    detail = found[0]["detail"]
+    assert "cholangitis until excluded (Tokyo 2018)" in detail
+    assert "cholestasis of sepsis" not in detail + found[0]["summary"]
+
+
+def test_rifampicin_alone_for_the_itch_of_pbc_is_not_anti_tb_treatment(
+    client: FlaskClient,
+) -> None:
+    # Review 17, N09b: rifampicin for pruritus in PBC got "TB team today".
+    rifampicin = [medication("9384", text="Rifampicin 150 mg twice daily for pruritus")]
+    now = [alp(270, low=40, high=129), ggt(300, low=8, high=61)]
+    assert TB_CARD not in fired(cards(client, now, conditions=[PBC], medications=rifampicin))
+    # With isoniazid as well it is TB treatment, PBC or not; rifampicin alone without a
+    # cholestatic disease (latent TB) still warns.
+    both = [*rifampicin, medication("6038", text="Isoniazid 300 mg daily")]
+    assert TB_CARD in fired(cards(client, now, conditions=[PBC], medications=both))
+    assert TB_CARD in fired(cards(client, now, medications=rifampicin))
+
+
+def test_transthyretin_amyloid_or_parenteral_nutrition_stopped_is_not_named(
+    client: FlaskClient,
+) -> None:
+    # Review 17, N12 and N13: wild-type ATTR cardiac amyloid got "hepatic amyloid likely";
+    # "off TPN since 2022" was read as parenteral nutrition now.
+    now = [alp(300, low=40, high=104), ggt(300, low=8, high=61), bilirubin(1.0)]
+    attr = condition("E85.82", onset="2024-01-01")
+    attr["code"]["text"] = "Wild-type transthyretin cardiac amyloidosis (ATTRwt cardiomyopathy)"
+    off_pn = worded("Short bowel syndrome - off TPN since 2022, now on oral diet")
+    for entry in (attr, off_pn):
+        detail = cards(client, now, conditions=[entry])[0]["detail"]
+        assert "hepatic amyloid likely" not in detail
+        assert "intestinal failure-associated" not in detail
+        assert "anti-mitochondrial" in detail

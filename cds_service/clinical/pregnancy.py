@@ -128,21 +128,22 @@ def _estimate_delivery(
     result: Pregnancy,
     weeks_at: list[tuple[datetime, float, str]],
     ended: datetime,
+    birth_by: datetime,
     when: datetime,
 ) -> None:
     """Sixteenth round (review 13, item 46): a pregnancy that ended with no dated delivery (a
     postnatal entry, or a term gestation projected past any term), dated only by a
     weeks-of-gestation record at term (Z3A.37 or more), delivered about when that record
-    reached the average term: its date plus (term - weeks) weeks, never after the day the
-    record shows her delivered, nor after the ALP. Earlier weeks are not used: a delivery
-    can be weeks from them either way."""
+    reached the average term: its date plus (term - weeks) weeks, never after the day a
+    delivery entry shows her delivered by (`birth_by`; else the end), nor after the ALP.
+    Earlier weeks are not used: a delivery can be weeks from them either way."""
     floor = kb.param("delivery_estimate_min_weeks")
     term = kb.param("term_gestation_weeks")
     at_term = [w for w in weeks_at if w[1] >= floor and w[0] <= ended + timedelta(days=1)]
     if not at_term:
         return
     stated, weeks, key = max(at_term, key=lambda w: w[0])
-    estimate = min(stated + timedelta(weeks=max(0.0, term - weeks)), ended, when)
+    estimate = min(stated + timedelta(weeks=max(0.0, term - weeks)), birth_by, when)
     result.delivered = estimate
     result.ended = max(estimate, result.ended) if result.ended else estimate
     result.estimated_from = (weeks, stated)
@@ -297,7 +298,9 @@ def assess(
             result.ended = delivered or birth_by
             result.evidence.append(f"{ended_key}: pregnancy ended by {ended.date()}")
             if delivered is None and not _is_loss(classified, ended_key):
-                _estimate_delivery(kb, result, weeks_at, ended, when)
+                # Never after a delivery entry's own (recorded) date: a later postnatal check
+                # ends the pregnancy by its date but is weeks after the birth (code review 17).
+                _estimate_delivery(kb, result, weeks_at, ended, birth_by or ended, when)
         return result
     if latest_weeks is not None and projected is not None:
         recorded, weeks, key = latest_weeks
