@@ -156,7 +156,10 @@ def test_the_edta_signature_still_sets_the_magnesium_aside(client: FlaskClient) 
 def test_kidney_failure_explains_a_high_potassium(client: FlaskClient) -> None:
     ckd = condition("N18.5")
     found = cards(client, low_magnesium(6.1, 1.95), conditions=[ckd], **OMEPRAZOLE_74)
-    assert ARTEFACT not in fired(found)
+    # Not the artefact card, and the same draw's low magnesium is counted as the patient's
+    # (code review 17, F6: "not the artefact card" alone held with the exception switched off).
+    assert fired(found) == [EXPLAINED]
+    assert "with low magnesium (0.3 mmol/L" in found[0]["summary"]
 
 
 def test_the_edta_signature_is_checked_in_the_knowledge_base(tmp_path: Path) -> None:

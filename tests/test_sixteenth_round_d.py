@@ -48,6 +48,14 @@ def test_an_alp_without_a_unit_says_it_was_not_read(client: FlaskClient) -> None
     # No number at all (text, cancelled, haemolysed): the lab's report says so; still silent.
     text = alp(None, valueString="see comment")
     assert cards(client, [text]) == []
+    # A negative number is a data error in any unit (code review 17, F5): audited, no card.
+    negative = alp(-5, unit=None, ucum=None, low=None, high=None)
+    assert cards(client, [negative]) == []
+    # A code outside UCUM is no unit, as the reading that refused it says (F5).
+    local = alp(396, unit=None, ucum=None, low=None, high=None)
+    local["valueQuantity"].update({"system": "http://lab.example/units", "code": "U/L"})
+    [card] = cards(client, [local])
+    assert card["summary"].startswith("ALP 396 sent without a unit: not interpreted")
 
 
 def test_a_pth_in_pmol_per_litre_is_read_and_osteomalacia_named(client: FlaskClient) -> None:

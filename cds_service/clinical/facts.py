@@ -691,12 +691,14 @@ class _Context:
 
 def _unit_unread(record: PatientRecord, key: str, alp: Resource, when: datetime) -> Facts | Skipped:
     """Facts for an ALP sent as a number in no unit the knowledge base knows (status
-    `unit-unknown`), or Skipped when there is no number at all."""
+    `unit-unknown`; `derive` has already refused a result with no number), or Skipped for a
+    negative number, a data error in any unit. The unit is read as `measured_ul` read it
+    (`unit_of`: a code outside UCUM is no unit), so the card names what was refused."""
     quantity = result_quantity(alp) or {}
-    unit = as_str(quantity.get("unit")) or as_str(quantity.get("code")) or ""
+    unit = unit_of(alp)
     number = numeric_value(alp)
-    if number is None:
-        return Skipped(key, "the result is not a number")
+    if number is None or number < 0:
+        return Skipped(key, "the result is not a plausible ALP measurement in any unit")
     facts = Facts(missing=record.missing)
     note = (
         f"unit {unit!r} is not a catalytic-activity unit the knowledge base knows"
