@@ -254,3 +254,23 @@ def test_a_prefix_code_matches_itself_and_its_children(kb: KnowledgeBase, code: 
 def test_a_prefix_code_does_not_match_its_siblings(kb: KnowledgeBase) -> None:
     concept = {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "M89.9"}]}
     assert "bone-paget" not in kb.classify(concept)
+
+
+def test_a_same_as_pair_must_be_in_the_units_it_names(kb_copy: Path) -> None:
+    """Code review 17, F12: the 1% check converts `unit` into the table's unit, so it proves
+    nothing when the parameter is not in `unit` (or the other parameter not in the table's):
+    a calcium threshold relabelled mg/dL would have passed with the mmol/L factor."""
+    parameters = kb_copy / "parameters.yaml"
+    edit(parameters, "    unit: mmol/L (total calcium)\n", "    unit: mg/dL (total calcium)\n")
+    with pytest.raises(KnowledgeBaseError, match=r"calcium_severe_mmol_l is in 'mg/dL"):
+        loader.load(kb_copy, FACTS)
+
+
+def test_the_other_parameter_of_a_same_as_pair_must_be_in_the_tables_unit(kb_copy: Path) -> None:
+    edit(
+        kb_copy / "parameters.yaml",
+        "    unit: mg/dL (total calcium; 3.0 mmol/L is 12.0 mg/dL)\n",
+        "    unit: mmol/L (total calcium)\n",
+    )
+    with pytest.raises(KnowledgeBaseError, match=r"calcium_severe_mg_dl is in 'mmol/L"):
+        loader.load(kb_copy, FACTS)

@@ -399,7 +399,8 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
         )
 
     parameters = {}
-    for name, p in loader.document("parameters.yaml", "parameters")["parameters"].items():
+    parameters_doc = loader.document("parameters.yaml", "parameters")
+    for name, p in parameters_doc["parameters"].items():
         refs.citation(p["citation"], f"parameters.yaml: $.parameters.{name}.citation")
         parameters[name] = Parameter(
             name,
@@ -440,7 +441,7 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
         )
 
     override_doc = loader.document("override-reasons.yaml", "override-reasons")
-    _check_same_as(loader.document("parameters.yaml", "parameters"), parameters, intervals)
+    _check_same_as(parameters_doc, parameters, intervals)
     findings, groups = _findings(
         loader.document("findings.yaml", "findings"), valuesets, parameters
     )
@@ -536,10 +537,18 @@ def _check_same_as(
             raise KnowledgeBaseError(f"{where}.param: unknown parameter {same['param']!r}")
         table = intervals.get(same["table"])
         factor = table.conversions.get(UnitTable.fold(same["unit"])) if table else None
-        if factor is None:
+        if table is None or factor is None:
             raise KnowledgeBaseError(
                 f"{where}: interval table {same['table']!r} converts no {same['unit']!r}"
             )
+        # The factor converts `unit` into the table's unit, so the pair holds only when this
+        # parameter is in `unit` and the other in the table's unit (a parameter's unit is a
+        # unit followed by words: "mg/dL (total calcium)").
+        for parameter, unit in ((parameters[name], same["unit"]), (other, table.unit)):
+            if parameter.unit.split(" (")[0].strip() != unit:
+                raise KnowledgeBaseError(
+                    f"{where}: {parameter.name} is in {parameter.unit!r}, not {unit!r}"
+                )
         converted = parameters[name].value * factor
         if abs(converted - other.value) > 0.01 * abs(other.value):
             raise KnowledgeBaseError(
