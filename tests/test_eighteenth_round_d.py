@@ -187,6 +187,16 @@ def test_a_high_potassium_in_the_alps_draw_is_not_hidden_by_a_normal_repeat(
     assert "Not counted: magnesium 0.3 mmol/L in this sample" in found[0]["detail"]
 
 
+def test_the_artefact_card_reads_the_potassium_of_the_alps_draw(client: FlaskClient) -> None:
+    # Potassium 7.9 and calcium 1.58 drawn with ALP 19; a potassium of 4.4 eight hours later (a
+    # correctly drawn repeat) hid the high one, and the artefact card with it.
+    repeat = observation(
+        "2823-3", 4.4, unit="mmol/L", ucum="mmol/L", low=3.5, high=5.1, when=LATER_SAME_DAY
+    )
+    found = cards(client, n01(7.9, 1.58), labs=[repeat], **OLD_WOMAN)
+    assert fired(found) == [ARTEFACT]
+
+
 def bili(loinc: str, mg_dl: float, when: str = NOW, high: float = 1.2) -> dict[str, Any]:
     return observation(loinc, mg_dl, when=when, unit="mg/dL", ucum="mg/dL", low=0.0, high=high)
 

@@ -1519,7 +1519,11 @@ def _bile_acids_peak(ctx: _Context, facts: Facts) -> None:
 
 def _electrolytes(ctx: _Context, facts: Facts) -> None:
     for name, valueset in (("potassium", "potassium"), ("calcium", "calcium")):
-        found = ctx.reading([valueset], valueset, 0, co_resulted_only=True)
+        # Code review 17, F2: the potassium is read only as EDTA's marker in the ALP's own
+        # sample (alp-low-sample-artefact), so that draw's comes first; the calcium, which the
+        # calcium warnings read too, stays the freshest of the day.
+        draw = ctx.when if name == "potassium" else None
+        found = ctx.reading([valueset], valueset, 0, co_resulted_only=True, draw=draw)
         facts.set(
             f"{name}.status", found.status if found else "absent", [found.key] if found else []
         )
