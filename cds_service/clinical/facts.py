@@ -62,9 +62,10 @@ FACTS: dict[str, str] = {
     "alp.xuln": "ALP divided by the upper limit",
     "alp.xlln": "ALP divided by the lower limit (null without one): 0.95 is 5% under it",
     "alp.same_draw_lows": "a low zinc or magnesium drawn with the ALP and not counted as a cause, "
-    "that draw not clear of EDTA (its potassium not measured, or high with the calcium low or "
-    "not measured and no recorded cause of a high potassium: the finding's edta_marker, "
-    "edta_lowered, edta_unless; EDTA lowers them with the ALP and raises potassium), as a card "
+    "that draw not clear of EDTA (its potassium not measured; or high with the calcium low and "
+    "no kidney failure recorded, or with the calcium not measured and no recorded cause of a "
+    "high potassium: the finding's edta_marker, edta_lowered, edta_unless_both, edta_unless; "
+    "EDTA lowers them with the ALP and raises potassium), as a card "
     "says it (zinc 6.5 umol/L); null with none",
     "alp.multiple": "the multiple of the upper limit as a card says it, with the result's "
     "comparator (>9.6 for a '>1000 U/L' screen)",
