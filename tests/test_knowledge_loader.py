@@ -88,7 +88,8 @@ def test_analyte_units_convert_into_the_unit_their_thresholds_use(kb: KnowledgeB
         (
             "findings.yaml",
             "{from: labs, valueset: zinc, status: low, within_days: measured_deficiency_days, "
-            "edta_lowered: calcium, edta_unless: potassium-raising-cause, "
+            "edta_lowered: calcium, edta_unless: potassium-raising-drug, "
+            "edta_unless_both: kidney-failure-electrolytes, "
             "separate_draw: true, edta_marker: potassium}",
             "{from: labs, valueset: zinc, within_days: measured_deficiency_days}",
             r"\$.findings.zinc-deficiency.sources\[1\]: `status` goes with, and only with",
@@ -96,7 +97,8 @@ def test_analyte_units_convert_into_the_unit_their_thresholds_use(kb: KnowledgeB
         (
             "findings.yaml",
             "{from: labs, valueset: zinc, status: low, within_days: measured_deficiency_days, "
-            "edta_lowered: calcium, edta_unless: potassium-raising-cause, "
+            "edta_lowered: calcium, edta_unless: potassium-raising-drug, "
+            "edta_unless_both: kidney-failure-electrolytes, "
             "separate_draw: true, edta_marker: potassium}",
             "{from: labs, valueset: zinc, status: low}",
             r"\$.findings.zinc-deficiency.sources\[1\]: a lab source needs `within_days`",

@@ -133,9 +133,11 @@ def test_a_high_potassium_from_spironolactone_does_not_make_a_low_magnesium_edta
     assert fired(found) == [EXPLAINED]
     assert "magnesium" in found[0]["summary"]
     assert "EDTA" not in found[0]["detail"]
-    # The drug alone explains the potassium, whatever the calcium: no artefact card either.
+    # Eighteenth round, part D (N01): the drug explains the potassium, not a low calcium beside
+    # it, so a high potassium with a low calcium on spironolactone is EDTA's signature again
+    # (this expected "explained" until then; kidney failure alone clears it now).
     found = cards(client, low_magnesium(6.4, 1.85), **record)
-    assert fired(found) == [EXPLAINED]
+    assert fired(found) == [ARTEFACT]
 
 
 def test_a_high_potassium_with_a_normal_calcium_is_not_edta(client: FlaskClient) -> None:
@@ -167,7 +169,7 @@ def test_the_edta_signature_is_checked_in_the_knowledge_base(tmp_path: Path) -> 
     shutil.copytree(CARDS, copy)
     findings = copy / "findings.yaml"
     text = findings.read_text("utf-8")
-    old = "edta_unless: potassium-raising-cause"
+    old = "edta_unless: potassium-raising-drug"
     assert old in text
     findings.write_text(text.replace(old, "edta_unless: magnesium-low-measured", 1), "utf-8")
     with pytest.raises(KnowledgeBaseError, match="must not read labs"):

@@ -29,6 +29,7 @@ from cds_service.clinical.labs import (
     choose_interval,
     effective_time,
     enzyme_converter,
+    inside_own_range,
     measured,
     measured_ul,
     numeric_value,
@@ -61,9 +62,10 @@ FACTS: dict[str, str] = {
     "alp.xuln": "ALP divided by the upper limit",
     "alp.xlln": "ALP divided by the lower limit (null without one): 0.95 is 5% under it",
     "alp.same_draw_lows": "a low zinc or magnesium drawn with the ALP and not counted as a cause, "
-    "that draw not clear of EDTA (its potassium not measured, or high with the calcium low or "
-    "not measured and no recorded cause of a high potassium: the finding's edta_marker, "
-    "edta_lowered, edta_unless; EDTA lowers them with the ALP and raises potassium), as a card "
+    "that draw not clear of EDTA (its potassium not measured; or high with the calcium low and "
+    "no kidney failure recorded, or with the calcium not measured and no recorded cause of a "
+    "high potassium: the finding's edta_marker, edta_lowered, edta_unless_both, edta_unless; "
+    "EDTA lowers them with the ALP and raises potassium), as a card "
     "says it (zinc 6.5 umol/L); null with none",
     "alp.multiple": "the multiple of the upper limit as a card says it, with the result's "
     "comparator (>9.6 for a '>1000 U/L' screen)",
@@ -459,7 +461,10 @@ class _Context:
         2008, 2010). Ruled out when the marker (potassium) was measured in that draw and is not
         high (fourteenth round, part H); or, sixteenth round, part A (review 15, P17), when it
         is high but the lowered analyte (calcium) was measured there and is not low, or the
-        record explains the high marker (`unless`: spironolactone, kidney failure). Without the
+        record explains the high marker. Eighteenth round, part D (review 17 and 18, N01): a
+        drug that raises potassium (`unless`) explains the potassium, not a low calcium, so it
+        clears a high marker only when the lowered analyte is not low (or not measured); kidney
+        failure (`unless_both`) explains both and clears it whatever the calcium. Without the
         marker measured nothing rules it out."""
         if edta is None:
             return False
@@ -468,23 +473,34 @@ class _Context:
         return self._edta_ruled_out[edta]
 
     def _edta_absent(self, edta: EdtaSignature) -> bool:
-        marker = self.reading([edta.raised], edta.raised, 0, co_resulted_only=True)
-        if marker is None or not self.same_draw(marker.key, marker.when):
+        marker = self.drawn_with_alp(edta.raised)
+        if marker is None:
             return False
         if marker.status in ("normal", "low"):
             return True
         if marker.status != "high":
             return False
-        if edta.unless is not None and recorded(self.kb, self.classified, self.when, edta.unless):
+        if self._recorded(edta.unless_both):
+            return True  # kidney failure: a high potassium and a low calcium are the patient's
+        lowered = self.drawn_with_alp(edta.lowered) if edta.lowered is not None else None
+        if lowered is not None and lowered.status in ("normal", "high"):
             return True
-        if edta.lowered is None:
-            return False
-        lowered = self.reading([edta.lowered], edta.lowered, 0, co_resulted_only=True)
-        return (
-            lowered is not None
-            and lowered.status in ("normal", "high")
-            and self.same_draw(lowered.key, lowered.when)
-        )
+        if lowered is not None and lowered.status == "low":
+            return False  # a drug raises potassium; it does not lower calcium
+        return self._recorded(edta.unless)
+
+    def _recorded(self, finding: str | None) -> bool:
+        return finding is not None and recorded(self.kb, self.classified, self.when, finding)
+
+    def drawn_with_alp(self, valueset: str) -> Reading | None:
+        """The analyte's result from the ALP's own draw (its result set, or within
+        `same_draw_hours`), judged by its range; None when that draw has none. Code review 17,
+        F2: chosen from that draw first, so a repeat later the same day (still "together")
+        does not hide it."""
+        found = self.reading([valueset], valueset, 0, co_resulted_only=True, draw=self.when)
+        if found is None or not self.same_draw(found.key, found.when):
+            return None
+        return found
 
     def converter(self, table_id: str) -> Converter:
         table = self.kb.intervals.get(table_id)
@@ -555,12 +571,17 @@ class _Context:
         age_appropriate: bool = False,
         separate_draw: bool = False,
         edta: EdtaSignature | None = None,
+        draw: datetime | None = None,
     ) -> Reading | None:
         """The freshest usable result of an analyte: co-resulted first, then the latest in the
         window before the ALP. `age_appropriate`: for a child, a lab range without an age is not
         trusted (an adult GGT range would call a newborn's normal GGT high). `separate_draw`:
-        only results not drawn with the ALP, unless `edta` rules EDTA out in its draw."""
+        only results not drawn with the ALP, unless `edta` rules EDTA out in its draw. `draw`:
+        a result from the draw taken at that time (the ALP's: its result set too) before any
+        other, fresher or not (code review 17, F2: a value read beside the ALP, or beside a
+        total bilirubin, is the one from that draw, not a repeat later the same day)."""
         convert = self.converter(table_id)
+        gap = timedelta(hours=self.kb.param("same_draw_hours"))
         candidates = []
         for entry in self.classified.observations_in(valueset_ids):
             if not entry.active:
@@ -572,11 +593,15 @@ class _Context:
             ):
                 continue
             if together or _within(obs_time, self.when, days, self.tolerance):
-                candidates.append((together, obs_time or self.when, obs))
+                in_draw = draw is not None and (
+                    (draw == self.when and key in self.co_resulted)
+                    or (obs_time is not None and abs(obs_time - draw) <= gap)
+                )
+                candidates.append((in_draw, together, obs_time or self.when, obs))
         if not candidates:
             return None
-        candidates.sort(key=lambda c: (c[0], c[1]), reverse=True)
-        together, when, obs = candidates[0]
+        candidates.sort(key=lambda c: c[:3], reverse=True)
+        _, together, when, obs = candidates[0]
         value = measured(obs, convert)
         key = resource_key(obs)
         shown = _shown(obs)
@@ -689,16 +714,33 @@ class _Context:
         )
 
 
-def _unit_unread(record: PatientRecord, key: str, alp: Resource, when: datetime) -> Facts | Skipped:
+def _unit_unread(
+    kb: KnowledgeBase, record: PatientRecord, key: str, alp: Resource, when: datetime
+) -> Facts | Skipped:
     """Facts for an ALP sent as a number in no unit the knowledge base knows (status
     `unit-unknown`; `derive` has already refused a result with no number), or Skipped for a
     negative number, a data error in any unit. The unit is read as `measured_ul` read it
-    (`unit_of`: a code outside UCUM is no unit), so the card names what was refused."""
+    (`unit_of`: a code outside UCUM is no unit), so the card names what was refused.
+    Eighteenth round, part D (N14, N08): Skipped too, with no card, for a number inside its
+    laboratory's own range in the same unit and not flagged otherwise: the lab calls it
+    normal, and "not interpreted" on a normal result only costs the clinician time."""
     quantity = result_quantity(alp) or {}
     unit = unit_of(alp)
     number = numeric_value(alp)
     if number is None or number < 0:
         return Skipped(key, "the result is not a plausible ALP measurement in any unit")
+    if inside_own_range(
+        alp,
+        patient_sex(record.patient),
+        age_days_at(record.patient, when),
+        kb.param("paediatric_age_limit_years"),
+        kb.param("adult_age_years"),
+    ):
+        return Skipped(
+            key,
+            "no unit the knowledge base reads, but within the laboratory's own range in the "
+            "same unit and not flagged: normal by the laboratory",
+        )
     facts = Facts(missing=record.missing)
     note = (
         f"unit {unit!r} is not a catalytic-activity unit the knowledge base knows"
@@ -731,7 +773,7 @@ def derive(
         # A number whose unit cannot be read is not judged, but it is not left silent either:
         # the clinician would read silence as "nothing needed" (review 16, P26). Only the
         # unit card reads these facts.
-        return _unit_unread(record, key, alp, effective_time(alp) or record.now)
+        return _unit_unread(kb, record, key, alp, effective_time(alp) or record.now)
     if not 0 <= value.value_ul <= kb.param("alp_plausible_max_ul"):
         # A data error (a sign slip, an overflow, a mistyped value) is audited, never carded.
         return Skipped(key, f"{value.value_ul:.3g} U/L is not a plausible ALP measurement")
@@ -1173,7 +1215,9 @@ def _liver_panel(ctx: _Context, facts: Facts) -> None:
     days = ctx.kb.param("liver_panel_window_days")
     alt = ctx.reading(["alt"], "alt", days, age_appropriate=True)
     ast = ctx.reading(["ast"], "ast", days, age_appropriate=True)
-    bili = ctx.reading(["bilirubin-total"], "bilirubin-total", days)
+    # Code review 17, F2: the total bilirubin of the ALP's own draw first (the Wilson ratio and
+    # the direct fraction pair values drawn together), then the freshest.
+    bili = ctx.reading(["bilirubin-total"], "bilirubin-total", days, draw=ctx.when)
     inr = ctx.reading(["inr"], "inr", days)
     alp_ul = facts.details["alp_ul"]
     facts.set("alt.status", alt.status if alt else "absent", [alt.key] if alt else [])
@@ -1287,7 +1331,8 @@ def _bilirubin_fraction(ctx: _Context, facts: Facts, bili: Reading | None, days:
     if bili is None or bili.status != "high" or not math.isfinite(bili.value) or bili.value <= 0:
         facts.set("bilirubin.fraction", "not raised", [bili.key] if bili else [])
         return
-    direct = ctx.reading(["bilirubin-direct"], "bilirubin-direct", days)
+    # Code review 17, F2: the direct bilirubin of the total's own draw, not the freshest.
+    direct = ctx.reading(["bilirubin-direct"], "bilirubin-direct", days, draw=bili.when)
     gap = timedelta(hours=ctx.kb.param("same_draw_hours"))
     if (
         direct is None
@@ -1475,7 +1520,11 @@ def _bile_acids_peak(ctx: _Context, facts: Facts) -> None:
 
 def _electrolytes(ctx: _Context, facts: Facts) -> None:
     for name, valueset in (("potassium", "potassium"), ("calcium", "calcium")):
-        found = ctx.reading([valueset], valueset, 0, co_resulted_only=True)
+        # Code review 17, F2: the potassium is read only as EDTA's marker in the ALP's own
+        # sample (alp-low-sample-artefact), so that draw's comes first; the calcium, which the
+        # calcium warnings read too, stays the freshest of the day.
+        draw = ctx.when if name == "potassium" else None
+        found = ctx.reading([valueset], valueset, 0, co_resulted_only=True, draw=draw)
         facts.set(
             f"{name}.status", found.status if found else "absent", [found.key] if found else []
         )
@@ -1645,13 +1694,8 @@ def _same_draw_lows(ctx: _Context, facts: Facts, found: Mapping[str, object]) ->
     for valueset, finding in SAME_DRAW_LOWS:
         if ctx.edta_ruled_out(_edta_signature(ctx.kb, finding)):
             continue
-        reading = ctx.reading([valueset], valueset, 0, co_resulted_only=True)
-        if (
-            finding in found
-            or reading is None
-            or reading.status != "low"
-            or not ctx.same_draw(reading.key, reading.when)
-        ):
+        reading = ctx.drawn_with_alp(valueset)
+        if finding in found or reading is None or reading.status != "low":
             continue
         shown.append(f"{valueset} {reading.shown}")
         keys.append(reading.key)

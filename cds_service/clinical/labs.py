@@ -197,7 +197,9 @@ def _range_sex(applies_to: Any) -> str | None:
 
 def _named_age_band(rr: Mapping[str, Any], age_days: float | None) -> bool | None:
     """Whether the age band a range's words name ("15-16 y") holds this patient (to the end of
-    its last year, month...), None when it names none or the age is unknown."""
+    its last year, month...), None when it names none. Code review 17, F3: with the age
+    unknown a range for an age band is not known to apply (an adult band could be a child's
+    range), so it is False, as `age` is skipped then: the range is not used."""
     texts = [rr.get("text")] + [
         t
         for concept in as_list(rr.get("appliesTo"))
@@ -206,9 +208,11 @@ def _named_age_band(rr: Mapping[str, Any], age_days: float | None) -> bool | Non
     ]
     holds = None
     for text in texts:
-        if not isinstance(text, str) or age_days is None:
+        if not isinstance(text, str):
             continue
         for low, high, unit in _AGE_BAND.findall(text):
+            if age_days is None:
+                return False
             per = DAYS_PER[_BAND_UNITS.get(unit.lower(), "a")]
             inside = float(low) * per <= age_days < (float(high) + 1) * per
             holds = bool(holds) or inside
@@ -392,6 +396,52 @@ def lab_interval(
     if best is None:
         return None, False
     return best[1], best[2]
+
+
+def inside_own_range(
+    observation: Mapping[str, Any],
+    sex: str | None,
+    age_days: float | None,
+    paediatric_limit_years: float,
+    adult_age_years: float | None = None,
+) -> bool:
+    """Eighteenth round, part D (reviews 17 and 18, N14 and N08): a result in no unit the
+    knowledge base reads lies within the laboratory's own range sent with it in the same unit
+    (none, or the same words), and the lab flags it normal or not at all. Then the lab itself
+    calls it normal and the service has nothing to add. The range is chosen as for any result
+    (sex, age band; for a child only one naming an age), and needs both limits, a lower one
+    above zero: a "0-129" range cannot say a value is not low. A value with a comparator is
+    not inside anything."""
+    quantity = result_quantity(observation)
+    value = finite(quantity.get("value")) if quantity is not None else None
+    if value is None or quantity is None or as_str(quantity.get("comparator")):
+        return False
+    if not _flagged_normal_or_not_at_all(observation):
+        return False
+    unit = UnitTable.fold(unit_of(observation))
+
+    def same_unit(number: float, code: Any, text: Any) -> float | None:
+        written = [UnitTable.fold(u) for u in (code, text) if isinstance(u, str) and u.strip()]
+        return number if (unit in written if written else not unit) else None
+
+    adult_days = adult_age_years * DAYS_PER["a"] if adult_age_years is not None else None
+    lab, has_age = lab_interval(observation, same_unit, sex, age_days, adult_days)
+    child = age_days is not None and age_days < paediatric_limit_years * DAYS_PER["a"]
+    if lab is None or lab.low is None or lab.high is None or (child and not has_age):
+        return False
+    return 0 < lab.low <= value <= lab.high
+
+
+_NORMAL_FLAGS = {"N"}
+"""HL7 v3 ObservationInterpretation: N is normal; any other flag (H, L, A...) is not."""
+
+
+def _flagged_normal_or_not_at_all(observation: Mapping[str, Any]) -> bool:
+    for concept in as_list(observation.get("interpretation")):
+        codes = {as_str(c.get("code")) for c in codings(concept)}
+        if not codes or not codes <= _NORMAL_FLAGS:
+            return False
+    return True
 
 
 def choose_interval(

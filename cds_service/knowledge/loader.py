@@ -240,6 +240,7 @@ def _findings(
                     edta_marker=marker,
                     edta_lowered=src.get("edta_lowered"),
                     edta_unless=src.get("edta_unless"),
+                    edta_unless_both=src.get("edta_unless_both"),
                     confirmed=src.get("confirmed", False),
                     recorded_dates=src.get("recorded_dates", False),
                     started_before_rise=src.get("started_before_rise", False),
@@ -506,17 +507,24 @@ def _check_edta(
     """Sixteenth round, part A (review 15, P17): the rest of the EDTA signature goes with its
     marker; the finding that explains a high marker is read from the record only (a lab source
     there would ask for the same draw's EDTA reading again)."""
-    lowered, unless = src.get("edta_lowered"), src.get("edta_unless")
-    if (lowered or unless) and not marker:
-        raise KnowledgeBaseError(f"{where}: `edta_lowered` and `edta_unless` need `edta_marker`")
+    lowered = src.get("edta_lowered")
+    unless = {key: src.get(key) for key in ("edta_unless", "edta_unless_both")}
+    if (lowered or any(unless.values())) and not marker:
+        raise KnowledgeBaseError(
+            f"{where}: `edta_lowered`, `edta_unless` and `edta_unless_both` need `edta_marker`"
+        )
     if lowered and lowered not in valuesets:
         raise KnowledgeBaseError(f"{where}.edta_lowered: unknown value set {lowered!r}")
-    if unless is None:
-        return
-    if unless not in findings:
-        raise KnowledgeBaseError(f"{where}.edta_unless: unknown finding {unless!r}")
-    if any(s["from"] == "labs" for s in findings[unless]["sources"]):
-        raise KnowledgeBaseError(f"{where}.edta_unless: {unless!r} must not read labs")
+    if unless["edta_unless_both"] and not lowered:
+        # Eighteenth round, part D: "both" names the lowered analyte it also explains.
+        raise KnowledgeBaseError(f"{where}: `edta_unless_both` needs `edta_lowered`")
+    for key, finding in unless.items():
+        if finding is None:
+            continue
+        if finding not in findings:
+            raise KnowledgeBaseError(f"{where}.{key}: unknown finding {finding!r}")
+        if any(s["from"] == "labs" for s in findings[finding]["sources"]):
+            raise KnowledgeBaseError(f"{where}.{key}: {finding!r} must not read labs")
 
 
 def _check_same_as(

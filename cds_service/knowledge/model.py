@@ -480,6 +480,9 @@ class EdtaSignature(NamedTuple):
     raised: str
     lowered: str | None
     unless: str | None
+    """Explains the raised one only (a drug raising potassium): not a low `lowered` beside it."""
+    unless_both: str | None = None
+    """Explains the raised one and a low `lowered` together (kidney failure)."""
 
 
 @dataclass(frozen=True)
@@ -507,14 +510,21 @@ class FindingSource:
     sixteenth round, part A, review 15 P17: a high potassium alone is not the signature)."""
     edta_unless: str | None = None
     """Labs, with `edta_marker`: a finding (from the record, not labs) that explains a high
-    marker (a drug or kidney failure raising potassium): with it the high marker is expected,
-    not the unexpected hyperkalaemia of contamination (Cornes 2008, 2010)."""
+    marker only (a drug raising potassium): with it a high marker whose lowered analyte is not
+    low is expected, not the unexpected hyperkalaemia of contamination (Cornes 2008, 2010). A
+    drug does not lower calcium: a low one beside it is still EDTA's signature (eighteenth
+    round, part D, N01)."""
+    edta_unless_both: str | None = None
+    """Labs, with `edta_marker`: a finding (from the record, not labs) that explains a high
+    marker and a low lowered analyte together (kidney failure: high potassium, low calcium)."""
 
     @property
     def edta(self) -> EdtaSignature | None:
         if self.edta_marker is None:
             return None
-        return EdtaSignature(self.edta_marker, self.edta_lowered, self.edta_unless)
+        return EdtaSignature(
+            self.edta_marker, self.edta_lowered, self.edta_unless, self.edta_unless_both
+        )
 
     confirmed: bool = False
     """Conditions: only an entry whose verification status is not differential, provisional,
