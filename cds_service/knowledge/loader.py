@@ -169,7 +169,7 @@ def _findings(
             where = f"findings.yaml: $.findings.{key}.sources[{i}]"
             if src["valueset"] not in valuesets:
                 raise KnowledgeBaseError(f"{where}.valueset: unknown value set {src['valueset']!r}")
-            for window in ("within_days", "ended_within_days"):
+            for window in ("within_days", "ended_within_days", "started_within_days"):
                 if src.get(window) and src[window] not in parameters:
                     raise KnowledgeBaseError(f"{where}.{window}: unknown parameter {src[window]!r}")
             if (src["from"] == "labs") != ("status" in src or "at_least" in src):
@@ -184,6 +184,13 @@ def _findings(
                 raise KnowledgeBaseError(f"{where}: a lab source needs `within_days`")
             if src.get("started_before_rise") and src["from"] != "medications":
                 raise KnowledgeBaseError(f"{where}: `started_before_rise` is for medications only")
+            for option in ("started_within_days", "unless_in"):
+                if src.get(option) and src["from"] != "medications":
+                    raise KnowledgeBaseError(f"{where}: `{option}` is for medications only")
+            if src.get("unless_in") and src["unless_in"] not in valuesets:
+                raise KnowledgeBaseError(
+                    f"{where}.unless_in: unknown value set {src['unless_in']!r}"
+                )
             if src.get("separate_draw") and src["from"] != "labs":
                 raise KnowledgeBaseError(f"{where}: `separate_draw` is for labs only")
             marker = src.get("edta_marker")
@@ -243,6 +250,8 @@ def _findings(
                     confirmed=src.get("confirmed", False),
                     recorded_dates=src.get("recorded_dates", False),
                     started_before_rise=src.get("started_before_rise", False),
+                    started_within_days=src.get("started_within_days"),
+                    unless_in=src.get("unless_in"),
                     at_least=src.get("at_least"),
                     after=src.get("after"),
                     not_before=src.get("not_before"),
