@@ -162,3 +162,31 @@ def test_no_co_suspect_line_for_the_tb_drugs_alone_or_an_old_drug(client: FlaskC
     undated = medication(text="Co-amoxiclav 625 mg three times daily")
     for meds in ([old], [undated]):
         assert not any(s.startswith("Co-suspect") for s in tb_steps(client, meds)), meds
+
+
+# --- 3 (same fault as N18): a cause named as the explanation beyond what it explains -------
+
+
+def test_a_fracture_is_not_named_as_the_explanation_of_a_rise_it_cannot_explain(
+    client: FlaskClient,
+) -> None:
+    # ALP 2.5x, GGT normal, a femoral fracture 7 weeks ago and vitamin D deficiency coded: the
+    # summary said "consistent with fracture of femur; vitamin D deficiency"; a fracture
+    # explains only under 2x (fracture_explains_max_xuln). It stays on the record line.
+    fracture = condition("S72.001A", status="resolved", onset="2026-10-01")
+    labs = [alp(260, low=35, high=104), ggt(29, low=5, high=40)]
+    [card] = cards(client, labs, conditions=[fracture, condition("E55.9")])
+    assert fired([card]) == [BONE_EXPLAINED]
+    assert card["summary"].endswith("consistent with vitamin D deficiency")
+    assert "fracture of femur" in card["detail"]  # the record line
+    # Over-reach check: under 2x the fracture explains and is named with the other cause.
+    labs = [alp(180, low=35, high=104), ggt(29, low=5, high=40)]
+    [card] = cards(client, labs, conditions=[fracture, condition("E05.00")])
+    assert card["summary"].endswith("consistent with fracture of femur; thyrotoxicosis")
+
+
+def test_thyrotoxicosis_says_bone_alp_can_rise_further_on_treatment(client: FlaskClient) -> None:
+    [card] = cards(client, bone_labs(2.40), conditions=[GRAVES])
+    assert "rises further in the first months of treatment" in card["detail"]
+    [card] = cards(client, bone_labs(2.40), conditions=[condition("E21.0")])
+    assert "first months of treatment" not in card["detail"]
