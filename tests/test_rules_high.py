@@ -127,8 +127,8 @@ def test_normal_ggt_suggests_bone_specific_alp(client: FlaskClient) -> None:
         ("N18.5", "http://hl7.org/fhir/sid/icd-10-cm", "CKD stage 4-5 or dialysis (CKD-MBD)"),
         ("Z99.2", "http://hl7.org/fhir/sid/icd-10-cm", "dependence on renal dialysis"),
         ("E21.0", "http://hl7.org/fhir/sid/icd-10-cm", "primary hyperparathyroidism"),
-        ("E21.1", "http://hl7.org/fhir/sid/icd-10-cm", "hyperparathyroidism or thyrotoxicosis"),
-        ("E05.90", "http://hl7.org/fhir/sid/icd-10-cm", "hyperparathyroidism or thyrotoxicosis"),
+        ("E21.1", "http://hl7.org/fhir/sid/icd-10-cm", "consistent with hyperparathyroidism"),
+        ("E05.90", "http://hl7.org/fhir/sid/icd-10-cm", "consistent with thyrotoxicosis"),
         # E55.9 vitamin D deficiency explains only under 3x (seventh round): its case, with the
         # summary naming it, is test_vitamin_d_deficiency_explains_only_under_three_times.
         ("C79.51", "http://hl7.org/fhir/sid/icd-10-cm", "secondary malignant neoplasm of bone"),

@@ -345,6 +345,12 @@ def _render(template: str, facts: Facts, kb: KnowledgeBase) -> str:
             value: Any = kb.param(name.removeprefix("param."))
         elif name.startswith("group."):
             value = "; ".join(mentions(kb, facts, kb.groups[name.removeprefix("group.")])) or None
+        elif name.startswith("explaining."):
+            # Only the group's findings that can explain this ALP's height (eighteenth round:
+            # "consistent with fracture of femur" at 2.5x named a cause that cannot explain it).
+            explaining = set(facts.get("findings.explaining") or [])
+            group = kb.groups[name.removeprefix("explaining.")]
+            value = "; ".join(mentions(kb, facts, [f for f in group if f in explaining])) or None
         elif name.startswith("finding."):
             value = "; ".join(mentions(kb, facts, [name.removeprefix("finding.")])) or None
         elif name.startswith("labels."):

@@ -100,9 +100,18 @@ def _counts(
     if source.kind == "conditions" and source.confirmed and not entry.confirmed:
         return False
     if source.kind == "medications":
+        if source.unless_in is not None and source.unless_in in entry.matches:
+            return False
         if source.started_before_rise and rise_since is not None:
             started = medication_start(entry.resource)
             if started is not None and started >= rise_since:
+                return False
+        if source.started_within_days is not None:
+            # A co-suspect is a drug begun recently: one with no start in the record, or begun
+            # long before, is not counted here (its own findings still name it).
+            started = medication_start(entry.resource)
+            since = when - timedelta(days=kb.param(source.started_within_days))
+            if started is None or not since <= started <= when + tolerance:
                 return False
         if entry.active:
             return True
@@ -215,6 +224,16 @@ def _mention(
     return f"{drug}, {'given' if given else 'stopped'} {day(entry.time)}"
 
 
+def _with_start(mention: str, entry: Entry) -> str:
+    """A drug counted for when it began is named with its start ("co-amoxiclav, started 10
+    Nov 2026"; "..., started 2 Nov 2026, stopped 9 Nov 2026")."""
+    started = medication_start(entry.resource)
+    if started is None:
+        return mention
+    drug, sep, rest = mention.partition(", ")
+    return f"{drug}, started {day(started)}{sep}{rest}"
+
+
 def _name_dose(found: Found, dose: Entry, when: datetime, mention: str) -> None:
     """Name a drug given as several doses once, by its latest ("denosumab, last given 12 Dec
     2025"), not once per injection (review 13: two zoledronate infusions filled the summary)."""
@@ -322,6 +341,8 @@ def _match(
             found_set = kb.valuesets.get(source.valueset)
             eponyms = found_set.eponyms if found_set else ()
             mention = _mention(finding.label, entry, source.kind, source.valueset, eponyms)
+            if source.started_within_days is not None:
+                mention = _with_start(mention, entry)
             if entry.given and entry.time is not None:
                 _name_dose(found, entry, entry.time, mention)
             elif mention not in found.mentions:

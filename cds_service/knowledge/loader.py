@@ -169,7 +169,7 @@ def _findings(
             where = f"findings.yaml: $.findings.{key}.sources[{i}]"
             if src["valueset"] not in valuesets:
                 raise KnowledgeBaseError(f"{where}.valueset: unknown value set {src['valueset']!r}")
-            for window in ("within_days", "ended_within_days"):
+            for window in ("within_days", "ended_within_days", "started_within_days"):
                 if src.get(window) and src[window] not in parameters:
                     raise KnowledgeBaseError(f"{where}.{window}: unknown parameter {src[window]!r}")
             if (src["from"] == "labs") != ("status" in src or "at_least" in src):
@@ -184,6 +184,13 @@ def _findings(
                 raise KnowledgeBaseError(f"{where}: a lab source needs `within_days`")
             if src.get("started_before_rise") and src["from"] != "medications":
                 raise KnowledgeBaseError(f"{where}: `started_before_rise` is for medications only")
+            for option in ("started_within_days", "unless_in"):
+                if src.get(option) and src["from"] != "medications":
+                    raise KnowledgeBaseError(f"{where}: `{option}` is for medications only")
+            if src.get("unless_in") and src["unless_in"] not in valuesets:
+                raise KnowledgeBaseError(
+                    f"{where}.unless_in: unknown value set {src['unless_in']!r}"
+                )
             if src.get("separate_draw") and src["from"] != "labs":
                 raise KnowledgeBaseError(f"{where}: `separate_draw` is for labs only")
             marker = src.get("edta_marker")
@@ -244,6 +251,8 @@ def _findings(
                     confirmed=src.get("confirmed", False),
                     recorded_dates=src.get("recorded_dates", False),
                     started_before_rise=src.get("started_before_rise", False),
+                    started_within_days=src.get("started_within_days"),
+                    unless_in=src.get("unless_in"),
                     at_least=src.get("at_least"),
                     after=src.get("after"),
                     not_before=src.get("not_before"),
@@ -746,7 +755,7 @@ def _check_mentions(
         for name in PLACEHOLDER_RE.findall(text):
             kind, _, key = name.partition(".")
             if (
-                (kind == "group" and key not in groups)
+                (kind in ("group", "explaining") and key not in groups)
                 or (kind == "finding" and key not in findings)
                 or (kind == "labels" and key not in groups and key not in findings)
             ):
@@ -782,7 +791,7 @@ def _check_texts(
             if name.startswith("param."):
                 if name.removeprefix("param.") not in parameters:
                     raise KnowledgeBaseError(f"{where}: text uses unknown parameter {{{{{name}}}}}")
-            elif name.startswith(("group.", "finding.", "labels.")):
+            elif name.startswith(("group.", "explaining.", "finding.", "labels.")):
                 continue  # checked by _check_mentions
             elif known_facts and name not in known_facts:
                 raise KnowledgeBaseError(f"{where}: text uses unknown fact {{{{{name}}}}}")

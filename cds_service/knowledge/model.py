@@ -548,6 +548,13 @@ class FindingSource:
     """Medications: only a course started before the first raised ALP of the current rise
     (or with no start recorded): a drug begun after the ALP was already raised did not raise
     it (RUCAM times the onset of injury from the start of the drug)."""
+    started_within_days: str | None = None
+    """Medications: name of the parameter for how recently before the ALP a course must have
+    started (a start in the record) to count; the card names its start. Eighteenth round: a
+    drug started beside anti-TB treatment is a co-suspect of the liver injury."""
+    unless_in: str | None = None
+    """Medications: a value set whose entries do not count here (the anti-TB drugs, which
+    are also among the drugs that raise ALP, when another drug beside them is sought)."""
     ended_by: str | None = None
     """Procedures: a value set of procedures that end what this one put in place (a biliary
     stent's removal). An entry in it is not itself a placement, and an entry counts only while
