@@ -100,6 +100,8 @@ def _counts(
     if source.kind == "conditions" and source.confirmed and not entry.confirmed:
         return False
     if source.kind == "medications":
+        if any(other in entry.matches for other in source.unless_valuesets):
+            return False
         if source.started_before_rise and rise_since is not None:
             started = medication_start(entry.resource)
             if started is not None and started >= rise_since:

@@ -184,6 +184,11 @@ def _findings(
                 raise KnowledgeBaseError(f"{where}: a lab source needs `within_days`")
             if src.get("started_before_rise") and src["from"] != "medications":
                 raise KnowledgeBaseError(f"{where}: `started_before_rise` is for medications only")
+            for other in src.get("unless_valuesets", ()):
+                if src["from"] != "medications":
+                    raise KnowledgeBaseError(f"{where}: `unless_valuesets` is for medications only")
+                if other not in valuesets:
+                    raise KnowledgeBaseError(f"{where}.unless_valuesets: unknown value set {other!r}")
             if src.get("separate_draw") and src["from"] != "labs":
                 raise KnowledgeBaseError(f"{where}: `separate_draw` is for labs only")
             marker = src.get("edta_marker")
@@ -243,6 +248,7 @@ def _findings(
                     confirmed=src.get("confirmed", False),
                     recorded_dates=src.get("recorded_dates", False),
                     started_before_rise=src.get("started_before_rise", False),
+                    unless_valuesets=tuple(src.get("unless_valuesets", ())),
                     at_least=src.get("at_least"),
                     after=src.get("after"),
                     not_before=src.get("not_before"),

@@ -534,6 +534,10 @@ class FindingSource:
     at_least: str | None = None
     """Labs: name of a parameter; any usable result in the window at or above it, in the
     parameter's unit, counts (a fixed threshold, not the lab's range: a temperature of 38 C)."""
+    unless_valuesets: tuple[str, ...] = ()
+    """Medications: an entry also in any of these value sets does not count (eighteenth round,
+    review 18: a drug that must not be stopped abruptly, or one with its own card, is never
+    named under "stop it now")."""
     started_before_rise: bool = False
     """Medications: only a course started before the first raised ALP of the current rise
     (or with no start recorded): a drug begun after the ALP was already raised did not raise
