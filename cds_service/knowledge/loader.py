@@ -188,7 +188,9 @@ def _findings(
                 if src["from"] != "medications":
                     raise KnowledgeBaseError(f"{where}: `unless_valuesets` is for medications only")
                 if other not in valuesets:
-                    raise KnowledgeBaseError(f"{where}.unless_valuesets: unknown value set {other!r}")
+                    raise KnowledgeBaseError(
+                        f"{where}.unless_valuesets: unknown value set {other!r}"
+                    )
             if src.get("separate_draw") and src["from"] != "labs":
                 raise KnowledgeBaseError(f"{where}: `separate_draw` is for labs only")
             marker = src.get("edta_marker")
