@@ -130,7 +130,7 @@ def test_a_thiopurine_with_a_cholestatic_alp_asks_for_metabolite_levels_and_the_
         assert fired(found) == [LIVER_SOURCE]  # its ultrasound and MRCP path stays (PSC in IBD)
         detail = found[0]["detail"]
         assert name.split()[0] + ": thiopurine cholestasis or nodular regenerative" in detail
-        assert "thiopurine metabolite levels (6-TGN, 6-MMP)" in detail
+        assert "thiopurine metabolite levels (6-TGN, 6-MMP" in detail
         assert "prescribing team (IBD, transplant)" in detail
         assert "stop it now" not in detail
     # A bone-source ALP (GGT and ALT normal) on azathioprine: no thiopurine line.
