@@ -136,6 +136,8 @@ FACTS: dict[str, str] = {
     "liver.pattern": "cholestatic, mixed, hepatocellular, or unknown (from the R ratio)",
     "bilirubin.status": "total bilirubin high, normal, unknown, or absent",
     "bilirubin.value_mgdl": "total bilirubin in mg/dL",
+    "bilirubin.xuln": "total bilirubin divided by its upper limit (the DILI thresholds, "
+    "Aithal 2011, are multiples of it)",
     "bilirubin.trend": "new (raised, and the total bilirubin before it, from another draw in "
     "bilirubin_earlier_window_days, within its range), rising (both raised, this one at least "
     "bilirubin_rising_min_fraction higher), falling (raised before, the one before at least "
@@ -1247,6 +1249,8 @@ def _liver_panel(ctx: _Context, facts: Facts) -> None:
         facts.set("bilirubin.status", bili.status, [bili.key])
         if bili.value == bili.value:
             facts.set("bilirubin.value_mgdl", round(bili.value, 2), [bili.key])
+        if bili.high and bili.value == bili.value:
+            facts.set("bilirubin.xuln", round(bili.value / bili.high, 3), [bili.key])
     _bilirubin_trend(ctx, facts, bili)
     _bilirubin_fraction(ctx, facts, bili, days)
     # The Wilson ratios were derived on values drawn together (Korman 2008): co-resulted only.

@@ -100,7 +100,7 @@ def _counts(
     if source.kind == "conditions" and source.confirmed and not entry.confirmed:
         return False
     if source.kind == "medications":
-        if source.unless_in is not None and source.unless_in in entry.matches:
+        if any(other in entry.matches for other in source.unless_in):
             return False
         if source.started_before_rise and rise_since is not None:
             started = medication_start(entry.resource)

@@ -184,13 +184,13 @@ def _findings(
                 raise KnowledgeBaseError(f"{where}: a lab source needs `within_days`")
             if src.get("started_before_rise") and src["from"] != "medications":
                 raise KnowledgeBaseError(f"{where}: `started_before_rise` is for medications only")
-            for option in ("started_within_days", "unless_in"):
-                if src.get(option) and src["from"] != "medications":
-                    raise KnowledgeBaseError(f"{where}: `{option}` is for medications only")
-            if src.get("unless_in") and src["unless_in"] not in valuesets:
-                raise KnowledgeBaseError(
-                    f"{where}.unless_in: unknown value set {src['unless_in']!r}"
-                )
+            if src.get("started_within_days") and src["from"] != "medications":
+                raise KnowledgeBaseError(f"{where}: `started_within_days` is for medications only")
+            for other in src.get("unless_in", ()):
+                if src["from"] != "medications":
+                    raise KnowledgeBaseError(f"{where}: `unless_in` is for medications only")
+                if other not in valuesets:
+                    raise KnowledgeBaseError(f"{where}.unless_in: unknown value set {other!r}")
             if src.get("separate_draw") and src["from"] != "labs":
                 raise KnowledgeBaseError(f"{where}: `separate_draw` is for labs only")
             marker = src.get("edta_marker")
@@ -252,7 +252,7 @@ def _findings(
                     recorded_dates=src.get("recorded_dates", False),
                     started_before_rise=src.get("started_before_rise", False),
                     started_within_days=src.get("started_within_days"),
-                    unless_in=src.get("unless_in"),
+                    unless_in=tuple(src.get("unless_in", ())),
                     at_least=src.get("at_least"),
                     after=src.get("after"),
                     not_before=src.get("not_before"),

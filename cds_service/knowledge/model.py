@@ -552,9 +552,10 @@ class FindingSource:
     """Medications: name of the parameter for how recently before the ALP a course must have
     started (a start in the record) to count; the card names its start. Eighteenth round: a
     drug started beside anti-TB treatment is a co-suspect of the liver injury."""
-    unless_in: str | None = None
-    """Medications: a value set whose entries do not count here (the anti-TB drugs, which
-    are also among the drugs that raise ALP, when another drug beside them is sought)."""
+    unless_in: tuple[str, ...] = ()
+    """Medications: value sets whose entries do not count here (eighteenth round: the anti-TB
+    drugs, also among the drugs that raise ALP, when another drug beside them is sought; a drug
+    that must not be stopped abruptly, or one with its own card, under "stop it now")."""
     ended_by: str | None = None
     """Procedures: a value set of procedures that end what this one put in place (a biliary
     stent's removal). An entry in it is not itself a placement, and an entry counts only while
