@@ -107,13 +107,14 @@ def test_analyte_units_convert_into_the_unit_their_thresholds_use(kb: KnowledgeB
             "findings.yaml",
             # Ninth round: vitamin-d-deficiency's source now carries outweighed_by (a block of
             # its own), so these flag checks use another conditions-only source.
-            "sources: [{from: conditions, valueset: bone-osteomalacia-rickets}]",
-            "sources: [{from: conditions, valueset: bone-osteomalacia-rickets, status: low}]",
+            "sources: [{from: conditions, valueset: bone-osteomalacia-rickets, confirmed: true}]",
+            "sources: [{from: conditions, valueset: bone-osteomalacia-rickets, "
+            "confirmed: true, status: low}]",
             r"\$.findings.osteomalacia-rickets.sources\[0\]: `status` goes with, and only with",
         ),
         (
             "findings.yaml",
-            "sources: [{from: conditions, valueset: bone-osteomalacia-rickets}]",
+            "sources: [{from: conditions, valueset: bone-osteomalacia-rickets, confirmed: true}]",
             "sources: [{from: conditions, valueset: bone-osteomalacia-rickets, "
             "started_before_rise: true}]",
             r"\$.findings.osteomalacia-rickets.sources\[0\]: `started_before_rise` is for "
@@ -121,7 +122,7 @@ def test_analyte_units_convert_into_the_unit_their_thresholds_use(kb: KnowledgeB
         ),
         (
             "findings.yaml",
-            "sources: [{from: conditions, valueset: bone-osteomalacia-rickets}]",
+            "sources: [{from: conditions, valueset: bone-osteomalacia-rickets, confirmed: true}]",
             "sources: [{from: conditions, valueset: bone-osteomalacia-rickets, "
             "separate_draw: true}]",
             r"\$.findings.osteomalacia-rickets.sources\[0\]: `separate_draw` is for labs only",
