@@ -7,12 +7,21 @@ from flask.testing import FlaskClient
 
 from cds_service.knowledge.model import KnowledgeBase
 from tests.rules_helper import cards, fired
-from tests.support.fhir import alp, condition, ggt
+from tests.support.fhir import alp, condition, ggt, medication
 
 LIVER_SOURCE = "alp-high-liver-source"
 LIVER_KNOWN = "alp-high-liver-known"
 BONE_SOURCE = "alp-high-bone-source"
 BONE_EXPLAINED = "alp-high-bone-explained"
+PERSISTENT = "alp-low-persistent"
+KNOWN_HPP_DRUG = "alp-known-hpp-antiresorptive"
+EARLIER_LOW = alp(27, when="2025-11-20T08:00:00Z")
+
+
+def prolia(authored: str) -> dict[str, object]:
+    drug = medication(text="Prolia (denosumab) 60 mg every 6 months")
+    drug["authoredOn"] = authored
+    return drug
 
 # Groups whose findings explain an ALP: a tentative diagnosis must never count in them.
 EXPLAINING_GROUPS = ("high-explained", "liver-causes", "bone-causes", "low-alp-causes")
@@ -59,6 +68,14 @@ def test_provisional_bone_metastases_do_not_explain_a_bone_alp(client: FlaskClie
     assert fired(confirmed) == [BONE_EXPLAINED]
 
 
+def test_a_provisional_hypophosphatasia_does_not_silence_the_work_up(client: FlaskClient) -> None:
+    # Known hypophosphatasia holds back the low-ALP work-up; a provisional one must not.
+    hpp = condition("E83.39", verification="provisional")
+    hpp["code"]["text"] = "Hypophosphatasia"
+    found = cards(client, [alp(24)], labs=[EARLIER_LOW], conditions=[hpp])
+    assert fired(found) == [PERSISTENT]
+
+
 def test_every_explaining_finding_counts_confirmed_conditions_only(kb: KnowledgeBase) -> None:
     # The guard for the next finding added to an explaining group.
     for group in EXPLAINING_GROUPS:
@@ -66,3 +83,40 @@ def test_every_explaining_finding_counts_confirmed_conditions_only(kb: Knowledge
             for source in kb.findings[name].sources:
                 if source.kind == "conditions":
                     assert source.confirmed, (group, name, source.valueset)
+
+
+def test_denosumab_prescribed_with_the_result_is_held_not_protected(client: FlaskClient) -> None:
+    # R19-30 (unsafe): persistently low ALP, denosumab first prescribed the day of the result,
+    # no dose recorded: "do not stop it without a plan (rebound)" read as "give it".
+    found = cards(client, [alp(24)], labs=[EARLIER_LOW], medications=[prolia("2026-11-20")])
+    assert fired(found) == [PERSISTENT]
+    [card] = found
+    assert "Prolia prescribed, not yet given: hold it; PLP" in card["summary"]
+    assert "hold the first Prolia dose until hypophosphatasia is excluded" in card["detail"]
+    assert "rebound" not in card["detail"]
+    assert "review it now" not in card["detail"]
+
+
+def test_denosumab_given_before_the_result_keeps_the_rebound_caution(client: FlaskClient) -> None:
+    found = cards(client, [alp(24)], labs=[EARLIER_LOW], medications=[prolia("2026-05-02")])
+    assert fired(found) == [PERSISTENT]
+    [card] = found
+    assert "not yet given" not in card["summary"]
+    assert "do not stop it without a plan (rebound vertebral fractures)" in card["detail"]
+    assert "hold the first" not in card["detail"]
+
+
+def test_known_hypophosphatasia_with_denosumab_just_prescribed_says_do_not_give_it(
+    client: FlaskClient,
+) -> None:
+    hpp = condition("E83.39")
+    hpp["code"]["text"] = "Hypophosphatasia"
+    [card] = cards(client, [alp(24)], conditions=[hpp], medications=[prolia("2026-11-20")])
+    assert card["source"]["topic"]["display"] == KNOWN_HPP_DRUG
+    assert "not yet given" in card["summary"]
+    assert "do not give it" in card["summary"]
+    assert "do not give Prolia" in card["detail"]
+    assert "rebound" not in card["detail"]
+    [given] = cards(client, [alp(24)], conditions=[hpp], medications=[prolia("2026-05-02")])
+    assert "rebound" in given["detail"]
+    assert "review it" in given["summary"]

@@ -98,6 +98,9 @@ FACTS: dict[str, str] = {
     "low one, the latest low)",
     "antiresorptive.started": "the earliest recorded start of a bisphosphonate or denosumab "
     "course (3 Mar 2021)",
+    "antiresorptive.not_yet_given": "true when that earliest start falls on the ALP's day or "
+    "later (prescribed with this result; no earlier course or dose is recorded), false when "
+    "before it; null with no start recorded",
     "patient.age_years": "age in whole years at the time of the ALP",
     "patient.age": "age as a card says it (months under 2 years)",
     "patient.age_days": "age in days at the time of the ALP",
@@ -238,6 +241,7 @@ FACT_NEEDS: dict[str, tuple[str, ...]] = {
     "bilirubin.earlier_days": ("labs",),
     "bilirubin.fraction": ("labs",),
     "alp.before_antiresorptive": ("labs", "medications"),
+    "antiresorptive.not_yet_given": ("medications",),
     "ggt.status": ("labs",),
     "results.recent": ("labs",),
     "findings.present": ("conditions", "medications", "procedures"),
@@ -1104,6 +1108,10 @@ def _before_antiresorptive(ctx: _Context, facts: Facts, current: str) -> None:
         return
     start, start_key = min(starts)
     facts.set("antiresorptive.started", day(start), [start_key])
+    # Review 19, R19-30: a course first prescribed with this result has had no dose, so the
+    # moment to hold it for a hypophosphatasia work-up is now; the rebound that makes stopping
+    # denosumab dangerous follows doses already given.
+    facts.set("antiresorptive.not_yet_given", start.date() >= ctx.when.date(), [start_key])
     clear = ctx.kb.param("low_earlier_normal_min_fraction")
     before: list[tuple[datetime, str, str, str]] = []  # (time, key, status, shown)
     for obs, key, obs_time, earlier_ul, interval in ctx.earlier_alps(current):
