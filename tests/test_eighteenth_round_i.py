@@ -23,6 +23,7 @@ def prolia(authored: str) -> dict[str, object]:
     drug["authoredOn"] = authored
     return drug
 
+
 # Groups whose findings explain an ALP: a tentative diagnosis must never count in them.
 EXPLAINING_GROUPS = ("high-explained", "liver-causes", "bone-causes", "low-alp-causes")
 
