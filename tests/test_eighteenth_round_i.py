@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 
 from cds_service.knowledge.model import KnowledgeBase
-from tests.rules_helper import cards, fired
-from tests.support.fhir import alp, condition, ggt, medication
+from tests.rules_helper import cards, fired, suggested
+from tests.support.fhir import alp, condition, ggt, medication, observation, patient
 
 LIVER_SOURCE = "alp-high-liver-source"
 LIVER_KNOWN = "alp-high-liver-known"
@@ -15,6 +15,8 @@ BONE_SOURCE = "alp-high-bone-source"
 BONE_EXPLAINED = "alp-high-bone-explained"
 PERSISTENT = "alp-low-persistent"
 KNOWN_HPP_DRUG = "alp-known-hpp-antiresorptive"
+INFANT_HPP = "alp-low-infant-hpp"
+LOW_FIRST = "alp-low-first"
 EARLIER_LOW = alp(27, when="2025-11-20T08:00:00Z")
 
 
@@ -121,3 +123,41 @@ def test_known_hypophosphatasia_with_denosumab_just_prescribed_says_do_not_give_
     [given] = cards(client, [alp(24)], conditions=[hpp], medications=[prolia("2026-05-02")])
     assert "rebound" in given["detail"]
     assert "review it" in given["summary"]
+
+
+def infant_alp(value: float) -> dict[str, object]:
+    return alp(value, low=122, high=469)
+
+
+def calcium_mmol(value: float) -> dict[str, object]:
+    return observation("2000-8", value, unit="mmol/L", ucum="mmol/L", low=2.2, high=2.7)
+
+
+def test_an_infant_with_a_low_alp_and_a_raised_calcium_is_hypophosphatasia_until_excluded(
+    client: FlaskClient,
+) -> None:
+    # R19-55 (unsafe): 3 months old, ALP 45 (limit 122), calcium 2.95 mmol/L, seizures and
+    # failure to thrive: "repeat ALP in a serum tube", nothing of the calcium or the seizures.
+    baby = patient("male", "2026-08-20")
+    signs = [condition("R56.9"), condition("R62.51")]
+    found = cards(client, [infant_alp(45), calcium_mmol(2.95)], pt=baby, conditions=signs)
+    assert fired(found) == [INFANT_HPP]
+    [card] = found
+    assert card["indicator"] == "warning"
+    assert "calcium 2.95 mmol/L: infantile hypophosphatasia until excluded" in card["summary"]
+    assert "vitamin B6-dependent" in card["detail"]
+    assert suggested(card) == ["62236-5"]
+    # Seizures alone, no calcium measured: the same warning.
+    [fits] = cards(client, [infant_alp(45)], pt=baby, conditions=[condition("R56.9")])
+    assert fits["source"]["topic"]["display"] == INFANT_HPP
+    assert "with seizures" in fits["summary"]
+
+
+def test_a_well_infant_with_a_low_alp_keeps_the_repeat(client: FlaskClient) -> None:
+    baby = patient("male", "2026-08-20")
+    found = cards(client, [infant_alp(45), calcium_mmol(2.4)], pt=baby)
+    assert fired(found) == [LOW_FIRST]
+    # Past the first year, seizures beside a low ALP are not this card's.
+    toddler = patient("male", "2024-08-20")
+    found = cards(client, [alp(45, low=156, high=369)], pt=toddler, conditions=[condition("R56.9")])
+    assert INFANT_HPP not in fired(found)
