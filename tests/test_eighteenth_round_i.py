@@ -161,3 +161,28 @@ def test_a_well_infant_with_a_low_alp_keeps_the_repeat(client: FlaskClient) -> N
     toddler = patient("male", "2024-08-20")
     found = cards(client, [alp(45, low=156, high=369)], pt=toddler, conditions=[condition("R56.9")])
     assert INFANT_HPP not in fired(found)
+
+
+def pth_pmol(value: float) -> dict[str, object]:
+    return observation("14866-8", value, unit="pmol/L", ucum="pmol/L", low=1.6, high=6.9)
+
+
+def test_adynamic_bone_on_dialysis_speaks_alone_without_a_sign_that_must_not_wait(
+    client: FlaskClient,
+) -> None:
+    # R19-14: haemodialysis, ALP 28 after 31, PTH 0.7x: a hypophosphatasia warning ordering five
+    # tests beside the adynamic card saying those tests do not explain it.
+    dialysis = [condition("N18.6"), condition("Z99.2")]
+    earlier = [alp(31, when="2026-09-02T08:00:00Z")]
+    found = cards(client, [alp(28), pth_pmol(5)], labs=earlier, conditions=dialysis)
+    assert fired(found) == ["alp-low-dialysis-adynamic"]
+    assert "Still low once PTH is back in target: PLP" in found[0]["detail"]
+    # On alendronate the hypophosphatasia warning still shows beside it.
+    drug = medication(text="Alendronic acid 70 mg weekly")
+    found = cards(
+        client, [alp(28), pth_pmol(5)], labs=earlier, conditions=dialysis, medications=[drug]
+    )
+    assert PERSISTENT in fired(found)
+    # PTH within target: no adynamic card, and the warning as before.
+    found = cards(client, [alp(28), pth_pmol(30)], labs=earlier, conditions=dialysis)
+    assert fired(found) == [PERSISTENT]
