@@ -186,3 +186,24 @@ def test_adynamic_bone_on_dialysis_speaks_alone_without_a_sign_that_must_not_wai
     # PTH within target: no adynamic card, and the warning as before.
     found = cards(client, [alp(28), pth_pmol(30)], labs=earlier, conditions=dialysis)
     assert fired(found) == [PERSISTENT]
+
+
+def umol(loinc: str, value: float, high: float) -> dict[str, object]:
+    return observation(loinc, value, unit="umol/L", ucum="umol/L", low=0, high=high)
+
+
+def test_an_infant_whose_conjugated_bilirubin_is_on_record_is_not_asked_for_it(
+    client: FlaskClient,
+) -> None:
+    # R19-05: 6 weeks old, ALP 780, GGT 310, total bilirubin 140 and direct 95 umol/L (68%):
+    # the card asked for the conjugated bilirubin it already had.
+    baby = patient("female", "2026-10-09")
+    results = [infant_alp(780), ggt(310), umol("1975-2", 140, 21), umol("1968-7", 95, 5)]
+    [card] = cards(client, results, pt=baby)
+    assert card["source"]["topic"]["display"] == "alp-infant-cholestasis"
+    assert "conjugated bilirubin 95 umol/L" in card["summary"]
+    assert "biliary atresia until excluded" in card["summary"]
+    assert "conjugated bilirubin today" not in card["detail"]
+    # Without the direct bilirubin the card still asks for it.
+    [asking] = cards(client, results[:3], pt=baby)
+    assert "Total and conjugated bilirubin today" in asking["detail"]
