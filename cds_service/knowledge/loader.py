@@ -350,6 +350,13 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
             tuple(doc.get("result_exclude", ())),
             bool(doc.get("given_as_procedure", False)),
             bool(doc.get("relatives_veto", True)),
+            bool(doc.get("negation_veto", True)),
+            tuple(doc.get("cues_before", ())),
+            tuple(doc.get("cues_after", ())),
+            tuple(doc.get("cues_pseudo", ())),
+            tuple(doc.get("clause_breaks", ())),
+            int(doc.get("window_words", 0)),
+            int(doc.get("window_after_words", 0)),
         )
 
     units_doc = loader.document("units.yaml", "units")
