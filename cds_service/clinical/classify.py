@@ -336,9 +336,7 @@ class _Concept(NamedTuple):
     """A medication's short name (short_name)."""
 
 
-def _concept(
-    kb: KnowledgeBase, concept: Any, by_name: bool, negatable: bool = False
-) -> _Concept:
+def _concept(kb: KnowledgeBase, concept: Any, by_name: bool, negatable: bool = False) -> _Concept:
     """What the entries need of a CodeableConcept. The same concept (a LOINC code, a common
     problem or drug) recurs in most records, so the answer is remembered by the concept's JSON
     text; entries share it read-only."""
@@ -357,7 +355,9 @@ def _concept(
     return found
 
 
-def _read_concept(kb: KnowledgeBase, concept: Any, by_name: bool, negatable: bool) -> _Concept:
+def _read_concept(
+    kb: KnowledgeBase, concept: Any, by_name: bool, negatable: bool = False
+) -> _Concept:
     matches = _find_matches(kb, concept, by_name)
     if negatable:
         _drop_negated(kb, concept, matches)
