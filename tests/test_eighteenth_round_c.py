@@ -282,3 +282,43 @@ def test_a_high_ldh_in_shock_liver_is_not_wilson(client: FlaskClient) -> None:
 def test_a_high_ldh_without_liver_injury_is_not_wilson(client: FlaskClient) -> None:
     found = cards(client, [alp(30), bilirubin_umol(137), alt(30), ast(35), ldh(900)], pt=YOUNG)
     assert WILSON not in fired(found)
+
+
+# Item 5 (checked, no change) -------------------------------------------------------------------
+
+
+def test_a_falling_alp_in_the_puerperium_with_a_normal_ggt_is_explained(
+    client: FlaskClient,
+) -> None:
+    # Delivered 21 days ago (O80, dated), ALP falling 300 -> 180 with a normal GGT: placental
+    # ALP clearing, not "bone source likely" (review 16, P13; alp-high-pregnancy).
+    found = cards(
+        client,
+        [alp(180), ggt(20), alp(300, when="2026-11-13T08:00:00Z")],
+        pt=patient(birth_date="1994-01-01"),
+        conditions=[condition("O80", onset="2026-10-30")],
+    )
+    assert fired(found) == ["alp-high-pregnancy"]
+    assert "placental ALP" in found[0]["summary"]
+    assert BONE not in fired(found)
+
+
+def test_a_mild_rise_with_the_alt_raised_is_not_called_isolated(client: FlaskClient) -> None:
+    # ALP 1.3x with ALT 2.5x: not "a mild isolated rise; repeat in 1-3 months".
+    found = cards(client, [alp(135), ggt(20), alt(100)], pt=ADULT)
+    assert fired(found) == [LOW_GGT_LIVER]
+
+
+def test_the_liver_card_shows_only_in_place_of_the_bone_card(client: FlaskClient) -> None:
+    # `replaces`: where a recorded cause hides the bone card (a healing hip fracture explains an
+    # ALP of 1.4x), the liver card does not show either; the v9-v12 pregnancy, TMA and
+    # acute-injury scenarios hold the same for the specific cards (left open in the rulebook:
+    # the ALT then goes unremarked, as before this round).
+    found = cards(
+        client,
+        [alp(150), ggt(20), alt(100)],
+        pt=ADULT,
+        conditions=[condition("S72.001A", onset="2026-11-01")],
+    )
+    assert LOW_GGT_LIVER not in fired(found)
+    assert BONE not in fired(found)

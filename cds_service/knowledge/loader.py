@@ -481,6 +481,11 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
                 raise KnowledgeBaseError(
                     f"rules/{rule.id}.yaml: $.suppresses: unknown rule {other!r}"
                 )
+        for other in rule.replaces:
+            if other not in rules or other == rule.id:
+                raise KnowledgeBaseError(
+                    f"rules/{rule.id}.yaml: $.replaces: unknown rule {other!r}"
+                )
 
     return KnowledgeBase(
         name=header["name"],
@@ -616,6 +621,7 @@ def _rule(
         priority=doc.get("priority", 0),
         exclusive=doc.get("exclusive", False),
         suppresses=tuple(doc.get("suppresses", ())),
+        replaces=tuple(doc.get("replaces", ())),
         conditions=tuple(_condition(c, groups, where) for c in doc["conditions"]),
         card=RuleCard(
             indicator=card["indicator"],

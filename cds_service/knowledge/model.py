@@ -653,6 +653,9 @@ class Rule:
     dates: Mapping[str, str]
     hti1_uses: Mapping[str, str]
     review: Review | None = None
+    replaces: tuple[str, ...] = ()
+    """Rules whose card this one shows in place of: only where one of them would have shown
+    (fired, hidden by no other rule), and then hides it (eighteenth round, part C)."""
 
 
 @dataclass(frozen=True)
