@@ -175,6 +175,9 @@ def test_negation_phrasings(kb: KnowledgeBase) -> None:
     assert "pbc" in matched(kb, "PBC - no change in urso dose")
     assert "psc" in matched(kb, "PSC with IBD", "K83.01")
     assert "haemolysis" in matched(kb, "Haemolysis - DAT negative, haptoglobin absent")
+    # A name that itself opens with a cue is the thing, not its negation.
+    assert "gait-disturbance" in matched(kb, "Not weight bearing")
+    assert "gait-disturbance" not in matched(kb, "No limp")
 
 
 def test_negation_is_read_in_conditions_only(kb: KnowledgeBase) -> None:

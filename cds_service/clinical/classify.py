@@ -393,7 +393,7 @@ def _drop_negated(kb: KnowledgeBase, concept: Any, matches: dict[str, str]) -> N
             parts = [part for part in name.split(" & ") if part]
             if parts and all(_negated_everywhere(cues, texts, part) for part in parts):
                 del matches[valueset_id]
-        elif own and _opens_negated(cues, own):
+        elif own and _opens_negated(cues, own) and not _opens_with_name(valueset, own):
             del matches[valueset_id]
 
 
@@ -454,6 +454,12 @@ def _cue_after(cues: ValueSet, words: list[str]) -> bool:
         for at in range(min(len(words), cues.window_after_words + 1))
         for cue in cues.cues_after
     )
+
+
+def _opens_with_name(valueset: ValueSet, text: str) -> bool:
+    """The text opens with one of the value set's own names, which itself starts with a cue
+    ("Not weight bearing" is a gait disturbance, not its negation)."""
+    return any(text.startswith(name) for name in (*valueset.names, *valueset.word_names))
 
 
 def _opens_negated(cues: ValueSet, text: str) -> bool:
