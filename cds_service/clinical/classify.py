@@ -393,7 +393,7 @@ def _drop_negated(kb: KnowledgeBase, concept: Any, matches: dict[str, str]) -> N
             parts = [part for part in name.split(" & ") if part]
             if parts and all(_negated_everywhere(cues, texts, part) for part in parts):
                 del matches[valueset_id]
-        elif own and _opens_negated(cues, own) and not _opens_with_name(valueset, own):
+        elif own and _opens_negated(cues, own) and not _opens_with_name(cues, valueset, own):
             del matches[valueset_id]
 
 
@@ -456,10 +456,13 @@ def _cue_after(cues: ValueSet, words: list[str]) -> bool:
     )
 
 
-def _opens_with_name(valueset: ValueSet, text: str) -> bool:
-    """The text opens with one of the value set's own names, which itself starts with a cue
+def _opens_with_name(cues: ValueSet, valueset: ValueSet, text: str) -> bool:
+    """The text opens with one of the value set's own names that itself starts with a cue
     ("Not weight bearing" is a gait disturbance, not its negation)."""
-    return any(text.startswith(name) for name in (*valueset.names, *valueset.word_names))
+    return any(
+        text.startswith(name) and any(_starts(name.split(), 0, cue) for cue in cues.cues_before)
+        for name in (*valueset.names, *valueset.word_names)
+    )
 
 
 def _opens_negated(cues: ValueSet, text: str) -> bool:
