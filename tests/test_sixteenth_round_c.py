@@ -212,7 +212,10 @@ def test_sepsis_beside_gallstones_is_cholangitis_until_excluded(client: FlaskCli
     sepsis["code"]["coding"] = [{"system": ICD10, "code": "A41.9"}]
     found = cards(client, now, conditions=[sepsis, condition("K80.20")])
     detail = found[0]["detail"]
-    assert "cholangitis until excluded (Tokyo 2018)" in detail
+    # Eighteenth round, part C (review 18, E01): sepsis, a cholestatic picture and recorded
+    # gallstones are now the cholangitis warning itself, not a line on the liver card.
+    assert fired(found) == ["alp-high-suspected-cholangitis"]
+    assert "acute cholangitis until excluded" in found[0]["summary"]
     assert "cholestasis of sepsis" not in detail + found[0]["summary"]
 
 

@@ -31,7 +31,13 @@ from cds_service.fhir.values import (
     reference_parts,
     resource_key,
 )
-from cds_service.knowledge.model import CONCEPT_MEMO_MAX_KEY, LOCAL_SOURCE, Code, KnowledgeBase
+from cds_service.knowledge.model import (
+    CONCEPT_MEMO_MAX_KEY,
+    LOCAL_SOURCE,
+    Code,
+    KnowledgeBase,
+    ValueSet,
+)
 
 INACTIVE = {"inactive", "remission", "resolved"}
 NOT_TRUE = {"refuted", "entered-in-error"}
@@ -330,28 +336,146 @@ class _Concept(NamedTuple):
     """A medication's short name (short_name)."""
 
 
-def _concept(kb: KnowledgeBase, concept: Any, by_name: bool) -> _Concept:
+def _concept(kb: KnowledgeBase, concept: Any, by_name: bool, negatable: bool = False) -> _Concept:
     """What the entries need of a CodeableConcept. The same concept (a LOINC code, a common
     problem or drug) recurs in most records, so the answer is remembered by the concept's JSON
     text; entries share it read-only."""
     if not isinstance(concept, dict):
-        return _read_concept(kb, concept, by_name)
+        return _read_concept(kb, concept, by_name, negatable)
     try:
         text = orjson.dumps(concept)
     except TypeError:  # not JSON-shaped (an integer past 64 bits): not remembered
-        return _read_concept(kb, concept, by_name)
+        return _read_concept(kb, concept, by_name, negatable)
     if len(text) > CONCEPT_MEMO_MAX_KEY:
-        return _read_concept(kb, concept, by_name)
-    key = (by_name, text)
+        return _read_concept(kb, concept, by_name, negatable)
+    key = (by_name, negatable, text)
     found: _Concept | None = kb.concept_memo.get(key)
     if found is None:
-        found = kb.concept_memo.remember(key, _read_concept(kb, concept, by_name))
+        found = kb.concept_memo.remember(key, _read_concept(kb, concept, by_name, negatable))
     return found
 
 
-def _read_concept(kb: KnowledgeBase, concept: Any, by_name: bool) -> _Concept:
-    matches = MappingProxyType(_find_matches(kb, concept, by_name))
-    return _Concept(matches, _text(concept), short_name(concept))
+def _read_concept(
+    kb: KnowledgeBase, concept: Any, by_name: bool, negatable: bool = False
+) -> _Concept:
+    matches = _find_matches(kb, concept, by_name)
+    if negatable:
+        _drop_negated(kb, concept, matches)
+    return _Concept(MappingProxyType(matches), _text(concept), short_name(concept))
+
+
+NEGATIONS = "negations"
+"""The value set of negation cues ("no", "not", "excluded", "ruled out"): a condition whose own
+words negate the name a value set matched ("no gallstones", "?PSC - ruled out") does not
+count for that value set (eighteenth round, part C, review 18 X04)."""
+
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def _drop_negated(kb: KnowledgeBase, concept: Any, matches: dict[str, str]) -> None:
+    """Remove the matches a negation in the condition's own words takes back. A match by
+    words is taken back when every mention of the name it matched is negated (a cue within
+    the window before it, or after it, in its clause: "No fever, PBC" keeps the PBC). A match
+    by code is taken back when the entry's own text opens by negating itself ("Gallstones
+    excluded on ultrasound", "Not PBC"): the code says what was considered, the words what was
+    found. Code displays are the code system's words, never read for a negation."""
+    cues = kb.valuesets.get(NEGATIONS)
+    if cues is None or not isinstance(concept, dict):
+        return
+    own = str(concept.get("text") or "").lower()
+    texts = [own, *(str(c.get("display") or "").lower() for c in codings(concept))]
+    for valueset_id, evidence in list(matches.items()):
+        valueset = kb.valuesets.get(valueset_id)
+        if valueset is None or not valueset.negation_veto:
+            continue
+        name = _matched_name(evidence)
+        if name is not None:
+            parts = [part for part in name.split(" & ") if part]
+            if parts and all(_negated_everywhere(cues, texts, part) for part in parts):
+                del matches[valueset_id]
+        elif own and _opens_negated(cues, own) and not _opens_with_name(cues, valueset, own):
+            del matches[valueset_id]
+
+
+def _matched_name(evidence: str) -> str | None:
+    """The name a match by words matched (its trace evidence: "name match: 'pbc' in ..."),
+    or None for a match by code."""
+    found = re.match(r"name match: '([^']*)'", evidence)
+    return found.group(1) if found else None
+
+
+def _clauses(cues: ValueSet, text: str) -> list[str]:
+    if not cues.clause_breaks:
+        return [text]
+    pattern = "|".join(re.escape(mark) for mark in cues.clause_breaks)
+    return re.split(pattern, text)
+
+
+def _negated_everywhere(cues: ValueSet, texts: list[str], term: str) -> bool:
+    """Every mention of `term` in the texts is negated in its clause (and there is one)."""
+    mentioned = False
+    for text in texts:
+        for clause in _clauses(cues, text):
+            start = clause.find(term)
+            while start >= 0:
+                mentioned = True
+                before = _WORD.findall(clause[:start])
+                after = _WORD.findall(clause[start + len(term) :])
+                if not (_cue_before(cues, before) or _cue_after(cues, after)):
+                    return False
+                start = clause.find(term, start + len(term))
+    return mentioned
+
+
+def _starts(words: list[str], at: int, phrase: str) -> bool:
+    wanted = phrase.split()
+    return words[at : at + len(wanted)] == wanted
+
+
+def _cue_before(cues: ValueSet, words: list[str]) -> bool:
+    """A cue ends at most `window_words` words before the name, and is not a pseudo-negation
+    ("no change in")."""
+    for at in range(len(words)):
+        for cue in cues.cues_before:
+            end = at + len(cue.split())
+            if (
+                _starts(words, at, cue)
+                and len(words) - end <= cues.window_words
+                and not any(_starts(words, at, pseudo) for pseudo in cues.cues_pseudo)
+            ):
+                return True
+    return False
+
+
+def _cue_after(cues: ValueSet, words: list[str]) -> bool:
+    """A cue starts at most `window_after_words` words after the name."""
+    return any(
+        _starts(words, at, cue)
+        for at in range(min(len(words), cues.window_after_words + 1))
+        for cue in cues.cues_after
+    )
+
+
+def _opens_with_name(cues: ValueSet, valueset: ValueSet, text: str) -> bool:
+    """The text opens with one of the value set's own names that itself starts with a cue
+    ("Not weight bearing" is a gait disturbance, not its negation)."""
+    return any(
+        text.startswith(name) and any(_starts(name.split(), 0, cue) for cue in cues.cues_before)
+        for name in (*valueset.names, *valueset.word_names)
+    )
+
+
+def _opens_negated(cues: ValueSet, text: str) -> bool:
+    """The entry's first clause negates itself: it opens with a cue ("No gallstones", "Not
+    PBC") or a cue follows its first words ("Gallstones excluded", "?PSC - ruled out")."""
+    words = _WORD.findall(_clauses(cues, text)[0])
+    if not words:
+        return False
+    if any(_starts(words, 0, cue) for cue in cues.cues_before) and not any(
+        _starts(words, 0, pseudo) for pseudo in cues.cues_pseudo
+    ):
+        return True
+    return _cue_after(cues, words[1:])
 
 
 def _find_matches(kb: KnowledgeBase, concept: Any, by_name: bool) -> dict[str, str]:
@@ -450,7 +574,8 @@ def classify(kb: KnowledgeBase, record: PatientRecord) -> Classified:
             continue
         # Free text counts too (a problem-list entry "Hypophosphatasia" with no code): only
         # value sets that list names are searched, with their exclusions.
-        seen = _concept(kb, condition.get("code"), by_name=True)
+        # A condition's own words may negate it ("gallstones excluded"): review 18, X04.
+        seen = _concept(kb, condition.get("code"), by_name=True, negatable=True)
         verification = status_code(condition.get("verificationStatus"))
         entries["conditions"].append(
             Entry(

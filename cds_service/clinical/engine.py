@@ -65,6 +65,8 @@ class RuleOutcome:
 
     @property
     def why_not(self) -> str | None:
+        if self.suppressed_by in self.rule.replaces:
+            return f"shows only in place of {self.suppressed_by}, which did not fire"
         if self.suppressed_by:
             return f"superseded by {self.suppressed_by}"
         if self.fired:
@@ -231,11 +233,32 @@ def _outcomes(kb: KnowledgeBase, evaluation: AlpEvaluation, derived: Facts) -> A
         )
         for target in targets:
             suppressed.setdefault(target, outcome.rule.id)
+    _replace(outcomes, suppressed)
     for outcome in outcomes:
         if outcome.fired and outcome.rule.id in suppressed:
             outcome = RuleOutcome(outcome.rule, True, outcome.checks, suppressed[outcome.rule.id])
         evaluation.outcomes.append(outcome)
     return evaluation
+
+
+def _replace(outcomes: list[RuleOutcome], suppressed: dict[str, str]) -> None:
+    """A rule that `replaces` others shows only where one of them would have shown (it fired
+    and no other rule hid it), and then hides it. Otherwise it is hidden by what hid them, or,
+    when none of them fired, marked with the first of them (`RuleOutcome.why_not` says so).
+    Eighteenth round, part C (review 18, E10): the liver-not-cleared card stands in for the
+    bone-source card, never beside the specific cards (pregnancy, TMA, acute injury) that
+    already hide that one."""
+    fired = {o.rule.id for o in outcomes if o.fired}
+    for outcome in outcomes:
+        rule = outcome.rule
+        if not outcome.fired or not rule.replaces or rule.id in suppressed:
+            continue
+        shown = [t for t in rule.replaces if t in fired and t not in suppressed]
+        for target in shown:
+            suppressed[target] = rule.id
+        if not shown:
+            hidden = next((suppressed[t] for t in rule.replaces if t in suppressed), None)
+            suppressed[rule.id] = hidden or rule.replaces[0]
 
 
 def alp_results(kb: KnowledgeBase, resources: Any) -> list[Mapping[str, Any]]:

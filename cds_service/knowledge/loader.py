@@ -360,6 +360,13 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
             tuple(doc.get("result_exclude", ())),
             bool(doc.get("given_as_procedure", False)),
             bool(doc.get("relatives_veto", True)),
+            bool(doc.get("negation_veto", True)),
+            tuple(doc.get("cues_before", ())),
+            tuple(doc.get("cues_after", ())),
+            tuple(doc.get("cues_pseudo", ())),
+            tuple(doc.get("clause_breaks", ())),
+            int(doc.get("window_words", 0)),
+            int(doc.get("window_after_words", 0)),
         )
 
     units_doc = loader.document("units.yaml", "units")
@@ -483,6 +490,11 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
             if other not in rules:
                 raise KnowledgeBaseError(
                     f"rules/{rule.id}.yaml: $.suppresses: unknown rule {other!r}"
+                )
+        for other in rule.replaces:
+            if other not in rules or other == rule.id:
+                raise KnowledgeBaseError(
+                    f"rules/{rule.id}.yaml: $.replaces: unknown rule {other!r}"
                 )
 
     return KnowledgeBase(
@@ -626,6 +638,7 @@ def _rule(
         priority=doc.get("priority", 0),
         exclusive=doc.get("exclusive", False),
         suppresses=tuple(doc.get("suppresses", ())),
+        replaces=tuple(doc.get("replaces", ())),
         conditions=tuple(_condition(c, groups, where) for c in doc["conditions"]),
         card=RuleCard(
             indicator=card["indicator"],

@@ -145,6 +145,22 @@ class ValueSet:
     """Whether a relative's word in the text (the `relatives` value set: "Mother - PBC")
     vetoes this value set's name matches (thirteenth round, part D). False for the pregnancy
     value sets, whose own entries say "maternal"."""
+    negation_veto: bool = True
+    """Whether a negation cue (the `negations` value set) beside a name this value set matched
+    in a condition's own words vetoes the match ("no gallstones", "PBC excluded"; eighteenth
+    round, part C, review 18 X04)."""
+    cues_before: tuple[str, ...] = ()
+    """`negations` only: words that negate a name they stand before ("no", "not")."""
+    cues_after: tuple[str, ...] = ()
+    """`negations` only: words that negate a name they follow ("excluded", "ruled out")."""
+    cues_pseudo: tuple[str, ...] = ()
+    """`negations` only: phrases that open with a cue and negate nothing ("no change")."""
+    clause_breaks: tuple[str, ...] = ()
+    """`negations` only: what ends a clause; no cue reaches past one ("No fever, PBC")."""
+    window_words: int = 0
+    """`negations` only: at most this many words between a cue and the name after it."""
+    window_after_words: int = 0
+    """`negations` only: at most this many words between a name and a cue after it."""
     _exact: Mapping[tuple[str, str], Code] = field(init=False, repr=False, compare=False)
     _prefixes: tuple[tuple[str, str, Code], ...] = field(init=False, repr=False, compare=False)
     _excluded: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
@@ -655,6 +671,9 @@ class Rule:
     dates: Mapping[str, str]
     hti1_uses: Mapping[str, str]
     review: Review | None = None
+    replaces: tuple[str, ...] = ()
+    """Rules whose card this one shows in place of: only where one of them would have shown
+    (fired, hidden by no other rule), and then hides it (eighteenth round, part C)."""
 
 
 @dataclass(frozen=True)
@@ -733,7 +752,7 @@ class KnowledgeBase:
         object.__setattr__(self, "_ordered_by", {k: tuple(v) for k, v in ordered.items()})
 
     @cached_property
-    def concept_memo(self) -> BoundedMemo[tuple[bool, bytes], Any]:
+    def concept_memo(self) -> BoundedMemo[tuple[bool, bool, bytes], Any]:
         """Classification of whole concepts (clinical/classify.py); one per knowledge base, so a
         rule change starts empty."""
         return BoundedMemo(CONCEPT_MEMO_SIZE)

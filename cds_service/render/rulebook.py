@@ -188,6 +188,7 @@ def rule_entry(kb: KnowledgeBase, rule: Rule) -> dict[str, Any]:
         "priority": rule.priority,
         "exclusive": rule.exclusive,
         "suppresses": list(rule.suppresses),
+        "replaces": list(rule.replaces),
         "conditions": [_condition(kb, c) for c in rule.conditions],
         "parameters": [_parameter(kb.parameters[n]) for n in _parameters_used(kb, rule)],
         "findings": _findings_used(rule),
