@@ -44,7 +44,10 @@ def test_heart_failure_names_congestion_and_holds_back_ama_and_ultrasound_today(
     found = cards(client, [alp(210), ggt(190), bilirubin(2.2), alt(35)], conditions=[HEART_FAILURE])
     assert fired(found) == [LIVER]
     [card] = found
-    assert "with heart failure: congestion likely; ultrasound with hepatic-vein Doppler" in card["summary"]
+    assert (
+        "with heart failure: congestion likely; ultrasound with hepatic-vein Doppler"
+        in card["summary"]
+    )
     lines = steps(card)
     assert lines[0].startswith("Heart failure recorded: congestive hepatopathy likely")
     assert "recheck once decongested" in lines[0]
@@ -121,7 +124,9 @@ def test_a_rise_from_a_normal_alp_within_weeks_holds_back_ama(client: FlaskClien
     earlier = [alp(95, when="2026-11-01T08:00:00Z")]
     [card] = cards(client, [alp(250), ggt(200)], labs=earlier)
     lines = steps(card)
-    assert any(s.startswith("ALP normal on 1 Nov 2026: a rise within weeks is acute") for s in lines)
+    assert any(
+        s.startswith("ALP normal on 1 Nov 2026: a rise within weeks is acute") for s in lines
+    )
     assert AMA not in card["detail"]
     # Over-reach: a normal ALP a year before still leaves AMA for PBC.
     earlier = [alp(95, when="2025-12-01T08:00:00Z")]
@@ -179,12 +184,16 @@ def test_resected_liver_metastases_lead_to_recurrence_imaging_not_ama(client: Fl
 
 
 def test_a_treated_bowel_cancer_with_a_new_liver_source_rise_gets_ct(client: FlaskClient) -> None:
-    found = cards(client, [alp(240), ggt(280)], conditions=[condition("Z85.038", status="resolved")])
+    found = cards(
+        client, [alp(240), ggt(280)], conditions=[condition("Z85.038", status="resolved")]
+    )
     [card] = found
     assert any("a new liver-source rise may be metastases; CT" in s for s in steps(card))
     assert AMA not in card["detail"]
     # Over-reach: a history of a skin cancer that rarely spreads (Z85.828) changes nothing.
-    [card] = cards(client, [alp(240), ggt(280)], conditions=[condition("Z85.828", status="resolved")])
+    [card] = cards(
+        client, [alp(240), ggt(280)], conditions=[condition("Z85.828", status="resolved")]
+    )
     assert "CT" not in card["detail"]
     assert AMA in card["detail"]
 
@@ -220,5 +229,7 @@ def test_lymphoma_names_infiltration_for_haematology(client: FlaskClient) -> Non
     [card] = cards(client, [alp(520), ggt(410), bilirubin(0.8)], conditions=[condition("C83.30")])
     lines = steps(card)
     assert any("lymphomatous infiltration" in s and "haematology" in s for s in lines)
-    assert not any(s.startswith("ALP 5.0x with a normal bilirubin can be infiltration") for s in lines)
+    assert not any(
+        s.startswith("ALP 5.0x with a normal bilirubin can be infiltration") for s in lines
+    )
     assert AMA not in card["detail"]
