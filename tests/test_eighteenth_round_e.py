@@ -76,6 +76,14 @@ def test_heart_failure_does_not_quiet_a_fever_or_a_deep_jaundice(client: FlaskCl
     assert any(s.startswith("Ducts not dilated: anti-mitochondrial") for s in steps(card))
 
 
+def test_heart_failure_with_a_normal_bilirubin_asks_for_one_ultrasound(client: FlaskClient) -> None:
+    [card] = cards(client, [alp(210), ggt(190), bilirubin(0.8)], conditions=[HEART_FAILURE])
+    lines = steps(card)
+    assert lines[0].startswith("Heart failure recorded")
+    assert not any(s.startswith("Right upper quadrant ultrasound first") for s in lines)
+    assert not any("congestion can explain it" in s for s in lines)
+
+
 def test_a_resolved_heart_failure_congests_nothing(client: FlaskClient) -> None:
     [card] = cards(client, [alp(210), ggt(190)], conditions=[condition("I50.9", status="resolved")])
     assert "heart failure" not in card["summary"]
@@ -233,3 +241,14 @@ def test_lymphoma_names_infiltration_for_haematology(client: FlaskClient) -> Non
         s.startswith("ALP 5.0x with a normal bilirubin can be infiltration") for s in lines
     )
     assert AMA not in card["detail"]
+
+
+def test_heart_failure_after_a_drainage_keeps_the_drainage_lines(client: FlaskClient) -> None:
+    # Over-reach: the congestion lines need no recent drainage; the bilirubin line stays then.
+    ercp = procedure("386718000", "2026-11-10T08:00:00Z")
+    [card] = cards(
+        client, [alp(210), ggt(190), bilirubin(2.2)], conditions=[HEART_FAILURE], procedures=[ercp]
+    )
+    lines = steps(card)
+    assert not any(s.startswith("Heart failure recorded") for s in lines)
+    assert any(s.startswith("Bilirubin raised: ultrasound today") for s in lines)
