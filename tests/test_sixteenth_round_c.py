@@ -149,9 +149,14 @@ def test_sepsis_is_named_as_the_likely_cause_and_holds_back_the_autoimmune_scree
     assert "cholestasis of sepsis is likely" in detail
     assert "Bilirubin raised: ultrasound today" in detail
     assert "anti-mitochondrial" not in detail
-    # Without sepsis the autoimmune screen stays.
-    found = cards(client, now, labs=earlier)
+    # Without sepsis the autoimmune screen stays (with no normal ALP in the weeks before: a
+    # rise from 96 U/L five days earlier is acute, not PBC, and holds AMA back by itself;
+    # eighteenth round, part E, review 19 R19-29).
+    found = cards(client, now)
     assert "anti-mitochondrial" in found[0]["detail"]
+    found = cards(client, now, labs=earlier)
+    assert "a rise within weeks is acute" in found[0]["detail"]
+    assert "anti-mitochondrial" not in found[0]["detail"]
 
 
 # --- 5 (noisy, P17): stable congestive hepatopathy; the transplant clause --------------------

@@ -84,6 +84,10 @@ FACTS: dict[str, str] = {
     "the latest in the same direction), rising, falling, or first (no earlier ALP in the window; "
     "with Paget disease on the record the window is paget_trend_window_days)",
     "alp.previous": "the latest earlier ALP in the trend window, as shown, with its date",
+    "alp.normal_days_ago": "days since the latest earlier ALP in the low look-back window that "
+    "was within its range (null with none): a raised ALP after a normal one weeks ago rose "
+    "acutely, which PBC does not",
+    "alp.normal_date": "date of that normal ALP (null with none)",
     "alp.first_raised": "raised, and the first raised value of its run: no earlier ALP in the "
     "low look-back window, or the latest earlier one not raised",
     "alp.rise_from_previous": "how much higher this ALP is than the latest earlier one from "
@@ -235,6 +239,7 @@ FACT_NEEDS: dict[str, tuple[str, ...]] = {
     "alp.persistent_low": ("labs",),
     "alp.earlier_not_low": ("labs",),
     "alp.trend": ("labs",),
+    "alp.normal_days_ago": ("labs",),
     "alp.first_raised": ("labs",),
     "alp.rise_from_previous": ("labs",),
     "bilirubin.trend": ("labs",),
@@ -1057,6 +1062,17 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
     else:
         facts.set("alp.rise_from_previous", None)
         facts.set("alp.previous_change_shown", None)
+    # Eighteenth round, part E (review 19, R19-29): the latest earlier normal ALP, so a rise from
+    # it within weeks is read as acute (AMA for PBC waits).
+    normals = [(t, k) for t, s, k in statuses if s == "normal"]
+    if normals:
+        normal_time, normal_key = max(normals)
+        ago = round((ctx.when - normal_time).total_seconds() / 86400, 1)
+        facts.set("alp.normal_days_ago", ago, [normal_key])
+        facts.set("alp.normal_date", day(normal_time), [normal_key])
+    else:
+        facts.set("alp.normal_days_ago", None)
+        facts.set("alp.normal_date", None)
     lows.sort()
     persistent = [k for t, k in lows if t <= ctx.when - persistence]
     facts.set("alp.earlier_lows", len(lows), [k for _, k in lows])
