@@ -46,7 +46,13 @@ from cds_service.fhir.values import (
     reference_parts,
     resource_key,
 )
-from cds_service.knowledge.model import DAYS_PER, EdtaSignature, KnowledgeBase
+from cds_service.knowledge.model import (
+    DAYS_PER,
+    EdtaSignature,
+    IntervalTable,
+    KnowledgeBase,
+    UnitTable,
+)
 
 FACTS: dict[str, str] = {
     "alp.status": "high, low or normal against the interval for this patient; unit-unknown "
@@ -180,6 +186,9 @@ FACTS: dict[str, str] = {
     "vitamin_d.shown": "the latest 25-OH vitamin D in the bone-lab window as a card says it "
     "(78 nmol/L, 20 Oct 2026)",
     "phosphate.status": "phosphate high, normal, low, unknown or absent (bone-lab window)",
+    "phosphate.mmol_l": "that phosphate in mmol/L (mg/dL converted); null when absent or not a "
+    "number",
+    "phosphate.shown": "the phosphate as the lab sent it, with its day (1.3 mmol/L, 1 Dec 2026)",
     "bile_acids.status": "serum bile acids high, normal, unknown or absent (bone-lab window)",
     "bile_acids.peak_umol_l": "the highest serum bile acids in umol/L resulted with the ALP or "
     "in the bile-acid window before it (ICP is diagnosed and graded by the peak against fixed "
@@ -1400,6 +1409,15 @@ def _bone_labs(ctx: _Context, facts: Facts) -> None:
             facts.set("pth.xuln", round(xuln, 2) if xuln else None, [found.key] if found else [])
             if found:
                 _set_shown(facts, "pth", found)
+        if name == "phosphate":
+            # Eighteenth round, part G (review 19, R19-63): a card names the phosphate it has
+            # rather than asking for it, and the preterm bone rule judges it against a fixed
+            # molar threshold (Backstrom 2000: under 1.8 mmol/L), whatever the lab's range.
+            facts.set(
+                "phosphate.mmol_l", _phosphate_mmol_l(table, found), [found.key] if found else []
+            )
+            if found:
+                _set_shown(facts, "phosphate", found)
         if found:
             facts.details[f"{name}_shown"] = (
                 f"{found.shown} on {day(found.when)}" if found.when else found.shown
@@ -1421,6 +1439,17 @@ def _bone_labs(ctx: _Context, facts: Facts) -> None:
     facts.set("vitamin_d.nmol_l", nmol if nmol == nmol else None, [vitd.key])
     facts.details["vitamin_d_shown"] = vitd.shown
     facts.set("vitamin_d.shown", f"{vitd.shown}, {day(vitd.when)}" if vitd.when else vitd.shown)
+
+
+def _phosphate_mmol_l(table: IntervalTable | None, found: Reading | None) -> float | None:
+    """The phosphate in mmol/L: the reading is in its table's unit (mg/dL), converted back by
+    the table's own mmol/L factor; None when absent, not a number, or no factor is kept."""
+    if found is None or found.value != found.value or table is None:
+        return None
+    factor = table.conversions.get(UnitTable.fold("mmol/L"))
+    if table.unit == "mmol/L":
+        factor = 1.0
+    return round(found.value / factor, 2) if factor else None
 
 
 def _bile_acids_peak(ctx: _Context, facts: Facts) -> None:
