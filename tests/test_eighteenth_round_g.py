@@ -253,3 +253,39 @@ def test_coeliac_disease_beside_a_cancer_or_a_coded_cause_keeps_those_cards(
         conditions=[condition("K90.0")],
     )
     assert fired(found) == [BONE]
+
+
+# --- 5 (R19-12): a vertebral fracture while breast-feeding, ALP 2.2x ---------------------------
+
+LACTATION = "alp-high-lactation-fracture"
+WOMAN_37 = patient("female", "1989-01-01")
+
+
+def lactating(onset: str = "2026-09-22T08:00:00Z") -> dict[str, Any]:
+    return condition("Z39.1", onset=onset, recorded=onset)
+
+
+def test_a_fracture_while_breast_feeding_is_lactation_associated_osteoporosis(
+    client: FlaskClient,
+) -> None:
+    # R19-12: "at 2.2x look for another cause (metastases, myeloma, Paget disease,
+    # osteomalacia)" and bone-specific ALP, for a woman of 37 breast-feeding 10 weeks after birth.
+    fracture = condition("S22.000A", onset="2026-11-10T08:00:00Z")
+    labs = [alp(230, when=NOW), ggt(12, when=NOW)]
+    found = cards(client, labs, pt=WOMAN_37, conditions=[lactating(), fracture])
+    assert fired(found) == [LACTATION]
+    [card] = found
+    assert "lactation-associated osteoporosis likely; DXA" in card["summary"]
+    assert "metastases" not in card["detail"]
+    assert BONE_ALP not in suggested(card)
+    # Over-reach: the same fracture without breast-feeding keeps the bone-source card.
+    found = cards(client, labs, pt=WOMAN_37, conditions=[fracture])
+    assert fired(found) == [BONE]
+    # Breast-feeding ended in words, or recorded over a year ago: not counted.
+    weaned = {**condition("X"), "code": {"text": "Stopped breastfeeding, weaned"}}
+    found = cards(client, labs, pt=WOMAN_37, conditions=[weaned, fracture])
+    assert LACTATION not in fired(found)
+    found = cards(
+        client, labs, pt=WOMAN_37, conditions=[lactating("2025-06-01T08:00:00Z"), fracture]
+    )
+    assert LACTATION not in fired(found)
