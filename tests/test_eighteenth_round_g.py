@@ -289,3 +289,34 @@ def test_a_fracture_while_breast_feeding_is_lactation_associated_osteoporosis(
         client, labs, pt=WOMAN_37, conditions=[lactating("2025-06-01T08:00:00Z"), fracture]
     )
     assert LACTATION not in fired(found)
+
+
+# --- 6 (R19-62): ALP 120-128 U/L (1.2x) for 13 months in a woman of 91 -------------------------
+
+WOMAN_91 = patient("female", "1935-01-01")
+TODAY = [alp(125, low=40, high=104, when=NOW), ggt(20, when=NOW)]
+
+
+def earlier(first: str = "2025-10-27T08:00:00Z", first_value: float = 120) -> list[Any]:
+    return [
+        alp(first_value, low=40, high=104, when=first),
+        alp(128, low=40, high=104, when="2026-07-04T08:00:00Z"),
+        alp(122, low=40, high=104, when="2026-10-02T08:00:00Z"),
+    ]
+
+
+def test_a_mild_rise_steady_for_over_a_year_gets_no_card(client: FlaskClient) -> None:
+    # R19-62: "order bone-specific ALP" again at every draw.
+    assert cards(client, TODAY, pt=WOMAN_91, labs=earlier()) == []
+
+
+def test_a_shorter_or_changing_mild_rise_or_bone_pain_keeps_the_bone_source_card(
+    client: FlaskClient,
+) -> None:
+    # Over-reach: raised and steady only since June (6 months), an earlier value that was
+    # normal 13 months ago, or bone pain recorded: the bone-source card as before.
+    for labs in (earlier(first="2026-06-01T08:00:00Z"), earlier(first_value=95)):
+        assert fired(cards(client, TODAY, pt=WOMAN_91, labs=labs)) == [BONE]
+    pain = named("M89.9", "Bone pain")
+    found = cards(client, TODAY, pt=WOMAN_91, labs=earlier(), conditions=[pain])
+    assert fired(found) == [BONE]

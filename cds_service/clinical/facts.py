@@ -90,6 +90,9 @@ FACTS: dict[str, str] = {
     "alp.previous": "the latest earlier ALP in the trend window, as shown, with its date",
     "alp.first_raised": "raised, and the first raised value of its run: no earlier ALP in the "
     "low look-back window, or the latest earlier one not raised",
+    "alp.stable_raised_days": "raised: days back to the earliest of the unbroken run of raised "
+    "ALPs before this one in the low look-back window, each within the stable fraction of it "
+    "(0 with none); null when not raised",
     "alp.rise_from_previous": "how much higher this ALP is than the latest earlier one from "
     "another draw within alp_change_window_days, as a fraction of that one (0.5: half as high "
     "again); null with none",
@@ -238,6 +241,7 @@ FACT_NEEDS: dict[str, tuple[str, ...]] = {
     "alp.earlier_not_low": ("labs",),
     "alp.trend": ("labs",),
     "alp.first_raised": ("labs",),
+    "alp.stable_raised_days": ("labs",),
     "alp.rise_from_previous": ("labs",),
     "bilirubin.trend": ("labs",),
     "bilirubin.earlier_days": ("labs",),
@@ -975,6 +979,7 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
     lows: list[tuple[datetime, str]] = []
     not_low: list[tuple[datetime, str]] = []
     statuses: list[tuple[datetime, str, str]] = []  # (time, status, key)
+    values: dict[str, float] = {}  # key -> U/L, for how long a raised ALP has held steady
     change_since = ctx.when - timedelta(days=ctx.kb.param("alp_change_window_days"))
     change_base: tuple[datetime, float, str, str] | None = None  # the change is measured on it
     window: list[tuple[datetime, str, float, str, str]] = []
@@ -990,6 +995,7 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
             continue
         earlier_status = _status(earlier_ul, interval) if interval else "unknown"
         statuses.append((obs_time, earlier_status, key))
+        values[key] = earlier_ul
         if earlier_status == "low":
             lows.append((obs_time, key))
         elif interval and interval.low is not None and earlier_ul > interval.low * clear:
@@ -1009,8 +1015,19 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
         # earlier one not raised (a mild first rise is repeated before it is worked up).
         last = max(statuses, default=None)
         facts.set("alp.first_raised", rise_since == ctx.when, [last[2]] if last else [])
+        # Eighteenth round, part G (review 19, R19-62): how long the ALP has been raised and
+        # steady, the unbroken run of raised results before this one each within the stable
+        # fraction of it (a mild rise unchanged for a year is not a disease in evolution).
+        steady_since, steady = ctx.when, []
+        for obs_time, earlier_status, key in sorted(statuses, reverse=True):
+            if earlier_status != "high" or abs(value_ul - values[key]) > stable * value_ul:
+                break
+            steady_since = obs_time
+            steady.append(key)
+        facts.set("alp.stable_raised_days", (ctx.when - steady_since).days, steady)
     else:
         facts.set("alp.first_raised", False)
+        facts.set("alp.stable_raised_days", None)
     if change_base is not None and change_base[1] > 0:
         base_time, base_ul, base_key, base_shown = change_base
         facts.set("alp.rise_from_previous", round(value_ul / base_ul - 1, 3), [base_key])
