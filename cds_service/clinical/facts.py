@@ -47,7 +47,13 @@ from cds_service.fhir.values import (
     reference_parts,
     resource_key,
 )
-from cds_service.knowledge.model import DAYS_PER, EdtaSignature, KnowledgeBase
+from cds_service.knowledge.model import (
+    DAYS_PER,
+    EdtaSignature,
+    IntervalTable,
+    KnowledgeBase,
+    UnitTable,
+)
 
 FACTS: dict[str, str] = {
     "alp.status": "high, low or normal against the interval for this patient; unit-unknown "
@@ -90,6 +96,9 @@ FACTS: dict[str, str] = {
     "alp.normal_date": "date of that normal ALP (null with none)",
     "alp.first_raised": "raised, and the first raised value of its run: no earlier ALP in the "
     "low look-back window, or the latest earlier one not raised",
+    "alp.stable_raised_days": "raised: days back to the earliest of the unbroken run of raised "
+    "ALPs before this one in the low look-back window, each within the stable fraction of it "
+    "(0 with none); null when not raised",
     "alp.rise_from_previous": "how much higher this ALP is than the latest earlier one from "
     "another draw within alp_change_window_days, as a fraction of that one (0.5: half as high "
     "again); null with none",
@@ -191,6 +200,9 @@ FACTS: dict[str, str] = {
     "vitamin_d.shown": "the latest 25-OH vitamin D in the bone-lab window as a card says it "
     "(78 nmol/L, 20 Oct 2026)",
     "phosphate.status": "phosphate high, normal, low, unknown or absent (bone-lab window)",
+    "phosphate.mmol_l": "that phosphate in mmol/L (mg/dL converted); null when absent or not a "
+    "number",
+    "phosphate.shown": "the phosphate as the lab sent it, with its day (1.3 mmol/L, 1 Dec 2026)",
     "bile_acids.status": "serum bile acids high, normal, unknown or absent (bone-lab window)",
     "bile_acids.peak_umol_l": "the highest serum bile acids in umol/L resulted with the ALP or "
     "in the bile-acid window before it (ICP is diagnosed and graded by the peak against fixed "
@@ -241,6 +253,7 @@ FACT_NEEDS: dict[str, tuple[str, ...]] = {
     "alp.trend": ("labs",),
     "alp.normal_days_ago": ("labs",),
     "alp.first_raised": ("labs",),
+    "alp.stable_raised_days": ("labs",),
     "alp.rise_from_previous": ("labs",),
     "bilirubin.trend": ("labs",),
     "bilirubin.earlier_days": ("labs",),
@@ -1019,6 +1032,7 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
     lows: list[tuple[datetime, str]] = []
     not_low: list[tuple[datetime, str]] = []
     statuses: list[tuple[datetime, str, str]] = []  # (time, status, key)
+    values: dict[str, float] = {}  # key -> U/L, for how long a raised ALP has held steady
     change_since = ctx.when - timedelta(days=ctx.kb.param("alp_change_window_days"))
     change_base: tuple[datetime, float, str, str] | None = None  # the change is measured on it
     window: list[tuple[datetime, str, float, str, str]] = []
@@ -1034,6 +1048,7 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
             continue
         earlier_status = _status(earlier_ul, interval) if interval else "unknown"
         statuses.append((obs_time, earlier_status, key))
+        values[key] = earlier_ul
         if earlier_status == "low":
             lows.append((obs_time, key))
         elif interval and interval.low is not None and earlier_ul > interval.low * clear:
@@ -1053,8 +1068,19 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
         # earlier one not raised (a mild first rise is repeated before it is worked up).
         last = max(statuses, default=None)
         facts.set("alp.first_raised", rise_since == ctx.when, [last[2]] if last else [])
+        # Eighteenth round, part G (review 19, R19-62): how long the ALP has been raised and
+        # steady, the unbroken run of raised results before this one each within the stable
+        # fraction of it (a mild rise unchanged for a year is not a disease in evolution).
+        steady_since, steady = ctx.when, []
+        for obs_time, earlier_status, key in sorted(statuses, reverse=True):
+            if earlier_status != "high" or abs(value_ul - values[key]) > stable * value_ul:
+                break
+            steady_since = obs_time
+            steady.append(key)
+        facts.set("alp.stable_raised_days", (ctx.when - steady_since).days, steady)
     else:
         facts.set("alp.first_raised", False)
+        facts.set("alp.stable_raised_days", None)
     if change_base is not None and change_base[1] > 0:
         base_time, base_ul, base_key, base_shown = change_base
         facts.set("alp.rise_from_previous", round(value_ul / base_ul - 1, 3), [base_key])
@@ -1473,6 +1499,15 @@ def _bone_labs(ctx: _Context, facts: Facts) -> None:
             facts.set("pth.xuln", round(xuln, 2) if xuln else None, [found.key] if found else [])
             if found:
                 _set_shown(facts, "pth", found)
+        if name == "phosphate":
+            # Eighteenth round, part G (review 19, R19-63): a card names the phosphate it has
+            # rather than asking for it, and the preterm bone rule judges it against a fixed
+            # molar threshold (Backstrom 2000: under 1.8 mmol/L), whatever the lab's range.
+            facts.set(
+                "phosphate.mmol_l", _phosphate_mmol_l(table, found), [found.key] if found else []
+            )
+            if found:
+                _set_shown(facts, "phosphate", found)
         if found:
             facts.details[f"{name}_shown"] = (
                 f"{found.shown} on {day(found.when)}" if found.when else found.shown
@@ -1494,6 +1529,17 @@ def _bone_labs(ctx: _Context, facts: Facts) -> None:
     facts.set("vitamin_d.nmol_l", nmol if nmol == nmol else None, [vitd.key])
     facts.details["vitamin_d_shown"] = vitd.shown
     facts.set("vitamin_d.shown", f"{vitd.shown}, {day(vitd.when)}" if vitd.when else vitd.shown)
+
+
+def _phosphate_mmol_l(table: IntervalTable | None, found: Reading | None) -> float | None:
+    """The phosphate in mmol/L: the reading is in its table's unit (mg/dL), converted back by
+    the table's own mmol/L factor; None when absent, not a number, or no factor is kept."""
+    if found is None or found.value != found.value or table is None:
+        return None
+    factor = table.conversions.get(UnitTable.fold("mmol/L"))
+    if table.unit == "mmol/L":
+        factor = 1.0
+    return round(found.value / factor, 2) if factor else None
 
 
 def _bile_acids_peak(ctx: _Context, facts: Facts) -> None:
