@@ -207,3 +207,23 @@ def test_an_infant_whose_conjugated_bilirubin_is_on_record_is_not_asked_for_it(
     # Without the direct bilirubin the card still asks for it.
     [asking] = cards(client, results[:3], pt=baby)
     assert "Total and conjugated bilirubin today" in asking["detail"]
+
+
+def test_a_young_adult_with_a_raised_alt_and_a_first_low_alp_gets_ceruloplasmin_now(
+    client: FlaskClient,
+) -> None:
+    # R19-36: 19 years old, ALT 140 (3.5x), first ALP 25: ceruloplasmin "if the repeat is low
+    # too", weeks later.
+    man = patient("male", "2007-06-01")
+    alt = observation("1742-6", 140, low=7, high=40)
+    [card] = cards(client, [alp(25, low=40, high=129), alt], pt=man)
+    assert card["source"]["topic"]["display"] == LOW_FIRST
+    assert "ceruloplasmin now (Wilson disease)" in card["summary"]
+    assert suggested(card) == ["6768-6", "2064-4"]
+    # At 60, or with alcohol-related liver disease recorded, the plain repeat.
+    older = patient("male", "1966-06-01")
+    [plain] = cards(client, [alp(25, low=40, high=129), alt], pt=older)
+    assert suggested(plain) == ["6768-6"]
+    drinker = [condition("F10.20")]
+    [card] = cards(client, [alp(25, low=40, high=129), alt], pt=man, conditions=drinker)
+    assert "ceruloplasmin" not in card["summary"]
