@@ -149,21 +149,29 @@ def test_the_kidney_part_is_checked_in_the_knowledge_base(tmp_path: Path) -> Non
 # --- 3 (code review 17, F2): the value of the ALP's own draw before a later repeat --------------
 
 
+def magnesium_with_a_repeat_potassium(
+    client: FlaskClient, *, drawn: float, repeated: float
+) -> list[dict[str, Any]]:
+    """A low magnesium drawn with the ALP beside a potassium of `drawn`, and a potassium of
+    `repeated` eight hours later the same day (omeprazole, the magnesium's recorded cause)."""
+    draw = [
+        alp(31, low=40, high=129, when=NOW),
+        mmol("2601-3", 0.30, 0.7, 1.0),
+        mmol("2823-3", drawn, 3.5, 5.1),
+    ]
+    repeat = observation(
+        "2823-3", repeated, unit="mmol/L", ucum="mmol/L", low=3.5, high=5.1, when=LATER_SAME_DAY
+    )
+    record = {**OMEPRAZOLE_74, "labs": [*OMEPRAZOLE_74["labs"], repeat]}
+    return cards(client, draw, **record)
+
+
 def test_the_potassium_of_the_alps_draw_is_read_before_a_repeat_the_same_day(
     client: FlaskClient,
 ) -> None:
     # The ALP's draw: potassium 4.2 (no EDTA), magnesium low. A potassium of 5.9 eight hours
     # later hid it: EDTA was "not ruled out" and the magnesium not counted.
-    draw = [
-        alp(31, low=40, high=129, when=NOW),
-        mmol("2601-3", 0.30, 0.7, 1.0),
-        mmol("2823-3", 4.2, 3.5, 5.1),
-    ]
-    repeat = observation(
-        "2823-3", 5.9, unit="mmol/L", ucum="mmol/L", low=3.5, high=5.1, when=LATER_SAME_DAY
-    )
-    record = {**OMEPRAZOLE_74, "labs": [*OMEPRAZOLE_74["labs"], repeat]}
-    found = cards(client, draw, **record)
+    found = magnesium_with_a_repeat_potassium(client, drawn=4.2, repeated=5.9)
     assert fired(found) == [EXPLAINED]
     assert "magnesium" in found[0]["summary"]
     assert "Not counted" not in found[0]["detail"]
@@ -174,16 +182,7 @@ def test_a_high_potassium_in_the_alps_draw_is_not_hidden_by_a_normal_repeat(
 ) -> None:
     # The other way: the ALP's own draw has EDTA's potassium; a normal one later does not make
     # that draw's low magnesium the patient's.
-    draw = [
-        alp(31, low=40, high=129, when=NOW),
-        mmol("2601-3", 0.30, 0.7, 1.0),
-        mmol("2823-3", 6.2, 3.5, 5.1),
-    ]
-    repeat = observation(
-        "2823-3", 4.4, unit="mmol/L", ucum="mmol/L", low=3.5, high=5.1, when=LATER_SAME_DAY
-    )
-    record = {**OMEPRAZOLE_74, "labs": [*OMEPRAZOLE_74["labs"], repeat]}
-    found = cards(client, draw, **record)
+    found = magnesium_with_a_repeat_potassium(client, drawn=6.2, repeated=4.4)
     assert "Not counted: magnesium 0.3 mmol/L in this sample" in found[0]["detail"]
 
 
