@@ -227,3 +227,13 @@ def test_a_young_adult_with_a_raised_alt_and_a_first_low_alp_gets_ceruloplasmin_
     drinker = [condition("F10.20")]
     [card] = cards(client, [alp(25, low=40, high=129), alt], pt=man, conditions=drinker)
     assert "ceruloplasmin" not in card["summary"]
+
+
+def test_a_preliminary_alp_says_so_on_its_card(client: FlaskClient) -> None:
+    # R19-42: a preliminary ALP got the same card as a final one, nothing said.
+    early = alp(245)
+    early["status"] = "preliminary"
+    [card] = cards(client, [early, ggt(300)])
+    assert "Preliminary result: confirm on the final report." in card["detail"]
+    [final] = cards(client, [alp(245), ggt(300)])
+    assert "Preliminary" not in final["detail"]

@@ -77,6 +77,8 @@ FACTS: dict[str, str] = {
     "comparator (>9.6 for a '>1000 U/L' screen)",
     "alp.range_source": "where the interval came from",
     "alp.date": "date of the ALP specimen",
+    "alp.preliminary": "true when the ALP Observation's status is preliminary (the laboratory "
+    "has not released it as final: it may yet be corrected or held for a flag)",
     "alp.earlier_lows": "number of earlier low ALP results in the low look-back window",
     "alp.persistent_low": "an earlier low ALP at least the persistence interval before this one",
     "alp.earlier_low_date": "date of the earliest earlier low ALP",
@@ -848,6 +850,7 @@ def derive(
     facts.set("alp.multiple", f"{bound}{value.value_ul / interval.high:.1f}", [key])
     facts.set("alp.range_source", interval.source, range_ref)
     facts.set("alp.date", day(when), [key])
+    facts.set("alp.preliminary", as_str(alp.get("status")) == "preliminary", [key])
     age = int(ctx.age_days // DAYS_PER["a"]) if ctx.age_days is not None else None
     facts.set("patient.age_years", age, patient_ref)
     facts.set("patient.age", age_text(ctx.age_days) if ctx.age_days is not None else None)

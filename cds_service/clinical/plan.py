@@ -80,7 +80,7 @@ def _plan_card(
         outcome=outcome,
         facts=facts,
         summary=summary_text(kb, template.summary, facts),
-        finding=summary_text(kb, template.finding, facts),
+        finding=_finding(kb, template.finding, facts),
         reasoning=render_text(template.reasoning, facts, kb),
         # A drug that can explain the ALP leads: it is the first thing to act on.
         steps=list(annotations) + _lines(kb, template.next_steps, facts),
@@ -125,6 +125,17 @@ def _lines(kb: KnowledgeBase, items: Sequence[TextItem], facts: Facts) -> list[s
         for item in items
         if item.only_if is None or check(kb, item.only_if, facts).held
     ]
+
+
+PRELIMINARY = "Preliminary result: confirm on the final report."
+
+
+def _finding(kb: KnowledgeBase, template: Sequence[TextItem], facts: Facts) -> str:
+    """The card's finding line. A preliminary ALP says so on every card: the laboratory has not
+    released it and may still correct it or hold it for a flag (review 19, R19-42; FHIR
+    ObservationStatus: "data may be incomplete or unverified")."""
+    finding = summary_text(kb, template, facts)
+    return f"{finding} {PRELIMINARY}" if facts.get("alp.preliminary") is True else finding
 
 
 def contributing_factors(kb: KnowledgeBase, facts: Facts) -> list[str]:
