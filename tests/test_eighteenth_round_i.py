@@ -237,3 +237,45 @@ def test_a_preliminary_alp_says_so_on_its_card(client: FlaskClient) -> None:
     assert "Preliminary result: confirm on the final report." in card["detail"]
     [final] = cards(client, [alp(245), ggt(300)])
     assert "Preliminary" not in final["detail"]
+
+
+def test_a_febrile_seizure_and_an_alp_just_under_its_limit_keep_the_repeat(
+    client: FlaskClient,
+) -> None:
+    # Review 20, R20-62: 10 months, a febrile seizure, first ALP 100 (0.82x): "infantile
+    # hypophosphatasia until excluded; pyridoxine".
+    baby = patient("male", "2026-01-05")
+    febrile = condition("R56.00")
+    found = cards(client, [infant_alp(100)], pt=baby, conditions=[febrile])
+    assert fired(found) == [LOW_FIRST]
+    # An unexplained seizure with an ALP just under the limit: the repeat too.
+    found = cards(client, [infant_alp(100)], pt=baby, conditions=[condition("R56.9")])
+    assert fired(found) == [LOW_FIRST]
+
+
+def test_neonatal_seizures_filed_resolved_still_count(client: FlaskClient) -> None:
+    # Review 20, R20-59: 9 months, convulsions of the newborn filed "resolved", ALP 0.57x.
+    baby = patient("female", "2026-02-20")
+    resolved = condition("P90", status="resolved")
+    found = cards(client, [infant_alp(70)], pt=baby, conditions=[resolved])
+    assert fired(found) == [INFANT_HPP]
+
+
+def test_heart_failure_does_not_outrank_a_cancer_that_spreads_to_the_liver(
+    client: FlaskClient,
+) -> None:
+    # Review 20, R20-63: heart failure and colon cancer, ALP 3.1x, bilirubin normal: "congestion
+    # likely" in the summary, the CT second.
+    record = [condition("I50.9"), condition("C18.7")]
+    [card] = cards(client, [alp(320), ggt(280)], conditions=record)
+    assert card["source"]["topic"]["display"] == LIVER_SOURCE
+    assert "congestion" not in card["summary"]
+    assert "congestive hepatopathy" not in card["detail"]
+    steps = card["detail"].split("\n- ")[1:]
+    assert steps[0].startswith("Known malignant neoplasm of colon")
+    # Heart failure alone with a modest ALP: congestion leads, as review 19 asked (R19-26).
+    [congested] = cards(client, [alp(180), ggt(190)], conditions=[condition("I50.9")])
+    assert "congestion likely" in congested["summary"]
+    # An isolated 3x ALP beside heart failure alone is infiltration's pattern, not congestion's.
+    [high] = cards(client, [alp(320), ggt(280)], conditions=[condition("I50.9")])
+    assert "congestion likely" not in high["summary"]
