@@ -279,3 +279,19 @@ def test_heart_failure_does_not_outrank_a_cancer_that_spreads_to_the_liver(
     # An isolated 3x ALP beside heart failure alone is infiltration's pattern, not congestion's.
     [high] = cards(client, [alp(320), ggt(280)], conditions=[condition("I50.9")])
     assert "congestion likely" not in high["summary"]
+
+
+def test_years_of_carbamazepine_with_a_steady_alp_is_not_a_drug_injury(
+    client: FlaskClient,
+) -> None:
+    # Review 20, R20-38: carbamazepine since 2019, ALP 2.0x a year ago and 2.1x now, GGT raised,
+    # ALT and bilirubin normal: "possible drug liver injury; switch today".
+    drug = medication(text="Carbamazepine 400 mg twice daily")
+    drug["authoredOn"] = "2019-03-01"
+    year_ago = [alp(205, when="2025-11-20T08:00:00Z"), ggt(140, when="2025-11-20T08:00:00Z")]
+    found = cards(client, [alp(220), ggt(150)], labs=year_ago, medications=[drug])
+    assert "alp-high-antiepileptic-injury" not in fired(found)
+    # The same course with the ALP rising from normal: injury until shown otherwise.
+    normal_before = [alp(90, when="2026-08-20T08:00:00Z"), ggt(60, when="2026-08-20T08:00:00Z")]
+    found = cards(client, [alp(220), ggt(150)], labs=normal_before, medications=[drug])
+    assert fired(found)[0] == "alp-high-antiepileptic-injury"

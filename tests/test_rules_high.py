@@ -376,7 +376,15 @@ def test_an_enzyme_inducing_antiepileptic_suggests_isoenzymes(client: FlaskClien
     assert fired(found) == [UNCLEAR]
     assert suggested(found[0]) == ["24332-9"]
     assert "phenytoin, which raises GGT too" in found[0]["summary"]
+    # Review 20 (R20-37): the 2x of the case definition needs a compatible time; with no start
+    # recorded and nothing rising, 3x is the isoenzymes card without the reassuring words, and
+    # a course begun in the last weeks gets the injury card (which still suggests isoenzymes).
     found = cards(client, [alp(312), ggt(120)], medications=[medication("8183")])
+    assert fired(found) == [UNCLEAR]
+    assert "usually no change" not in found[0]["detail"]
+    recent = medication("8183")
+    recent["authoredOn"] = "2026-10-10"
+    found = cards(client, [alp(312), ggt(120)], medications=[recent])
     assert fired(found) == ["alp-high-antiepileptic-injury"]
     assert suggested(found[0]) == ["24332-9"]
 
@@ -393,9 +401,10 @@ def test_an_antiepileptic_started_after_the_rise_leaves_the_ggt_informative(
     assert fired(found) == [LIVER]
     carbamazepine["authoredOn"] = "2026-06-01"
     found = cards(client, [alp(250), ggt(220)], labs=before, medications=[carbamazepine])
-    # Eighteenth round (review 18, B21): started before the rise, the drug counts; at 2.4x with
-    # a raised GGT (drug-injury level, Aithal 2011) its card is the injury card, not isoenzymes.
-    assert fired(found) == ["alp-high-antiepileptic-injury"]
+    # Started before the rise, the drug counts. Review 20 (R20-38): begun 5 months before with
+    # the ALP steady at 2.4x, it is not the injury card (that needs a course begun in the last
+    # 90 days, a rising ALP or a fever): isoenzymes settle the origin.
+    assert fired(found) == [UNCLEAR]
     found = cards(client, [alp(190), ggt(220)], labs=before, medications=[carbamazepine])
     assert fired(found) == [UNCLEAR]
 
