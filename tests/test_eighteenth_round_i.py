@@ -295,3 +295,19 @@ def test_years_of_carbamazepine_with_a_steady_alp_is_not_a_drug_injury(
     normal_before = [alp(90, when="2026-08-20T08:00:00Z"), ggt(60, when="2026-08-20T08:00:00Z")]
     found = cards(client, [alp(220), ggt(150)], labs=normal_before, medications=[drug])
     assert fired(found)[0] == "alp-high-antiepileptic-injury"
+
+
+def test_a_raised_calcium_with_pth_suppressed_asks_for_the_myeloma_screen_not_pth(
+    client: FlaskClient,
+) -> None:
+    # Review 20, R20-43: Graves disease, calcium 2.95, PTH 0.8 pmol/L (suppressed) in the same
+    # draw: "PTH first" for a PTH already measured.
+    labs = [alp(190), ggt(20), calcium_mmol(2.95), pth_pmol(0.8)]
+    [card] = cards(client, labs, conditions=[condition("E05.00")])
+    assert card["source"]["topic"]["display"] == BONE_SOURCE
+    assert "PTH suppressed: myeloma screen and PTHrP" in card["summary"]
+    assert "PTH first" not in card["detail"]
+    assert "free light chains" in card["detail"]
+    # No PTH measured: PTH first, as before.
+    [asking] = cards(client, labs[:3], conditions=[condition("E05.00")])
+    assert "PTH first" in asking["summary"]
