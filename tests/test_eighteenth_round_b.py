@@ -93,12 +93,18 @@ def test_a_high_alp_with_a_normal_or_missing_ggt_is_not_called_liver_injury(
 def test_a_hepatotoxic_drug_below_injury_level_is_rechecked_not_stopped(
     client: FlaskClient,
 ) -> None:
-    terbinafine = [medication("37801", text="Terbinafine 250 mg daily")]
-    found = cards(client, [alp(135), ggt(100), alt(30)], medications=terbinafine)
+    allopurinol = [medication("519", text="Allopurinol 300 mg daily")]
+    found = cards(client, [alp(135), ggt(100), alt(30)], medications=allopurinol)
     detail = text(found)
-    assert "Terbinafine, still being taken, can cause cholestatic injury: below" in detail
+    assert "Allopurinol, still being taken, can cause cholestatic injury: below" in detail
     assert "recheck liver tests in 2-4 weeks" in detail
     assert "stop it now" not in detail
+    # Review 20 (R20-61): an anti-infective named as the likely cause is switched instead of
+    # continued to a recheck (alp-high-anti-infective-switch); terbinafine was this test's drug.
+    terbinafine = [medication("37801", text="Terbinafine 250 mg daily")]
+    detail = text(cards(client, [alp(135), ggt(100), alt(30)], medications=terbinafine))
+    assert "is a likely cause: stop it, or switch it if still needed" in detail
+    assert "recheck liver tests in 2-4 weeks" not in detail
     # At injury level (ALT 6x) it is still "stop it now" (the over-reach check).
     detail = text(cards(client, [alp(135), ggt(100), alt(240)], medications=terbinafine))
     assert "stop it now" in detail

@@ -3,8 +3,15 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
+import pytest
 from flask.testing import FlaskClient
 
+from cds_service.clinical.facts import FACTS
+from cds_service.knowledge import loader
+from cds_service.knowledge.loader import KnowledgeBaseError
 from cds_service.knowledge.model import KnowledgeBase
 from tests.rules_helper import cards, fired, suggested
 from tests.support.fhir import alp, condition, ggt, medication, observation, patient
@@ -311,3 +318,18 @@ def test_a_raised_calcium_with_pth_suppressed_asks_for_the_myeloma_screen_not_pt
     # No PTH measured: PTH first, as before.
     [asking] = cards(client, labs[:3], conditions=[condition("E05.00")])
     assert "PTH first" in asking["summary"]
+
+
+def test_a_key_given_twice_in_a_knowledge_base_file_is_refused(tmp_path: Path) -> None:
+    # Two helpers each added an easl-pbc-2017 citation this round; YAML kept the last one and
+    # the loader said nothing.
+    copy = tmp_path / "cards"
+    shutil.copytree(Path(__file__).parent.parent / "cards", copy)
+    citations = copy / "citations" / "guidelines.yaml"
+    text = citations.read_text("utf-8")
+    twice = text.replace(
+        "  easl-dili-2019:\n", "  easl-pbc-2017:\n    text: again\n  easl-dili-2019:\n", 1
+    )
+    citations.write_text(twice, "utf-8")
+    with pytest.raises(KnowledgeBaseError, match="duplicate key 'easl-pbc-2017'"):
+        loader.load(copy, FACTS)

@@ -72,6 +72,27 @@ _StringDatesLoader.yaml_implicit_resolvers = {
 }
 
 
+def _mapping_without_duplicates(loader: _StringDatesLoader, node: yaml.MappingNode) -> Any:
+    """A key given twice in one mapping is an error, not the last one silently winning (two
+    helpers each added an `easl-pbc-2017` citation in the eighteenth round; one text was lost)."""
+    loader.flatten_mapping(node)
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_StringDatesLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _mapping_without_duplicates,
+)
+
+
 def _read(path: Path, root: Path) -> Any:
     try:
         return yaml.load(path.read_text("utf-8"), Loader=_StringDatesLoader)  # noqa: S506 - safe loader subclass
