@@ -333,3 +333,26 @@ def test_a_key_given_twice_in_a_knowledge_base_file_is_refused(tmp_path: Path) -
     citations.write_text(twice, "utf-8")
     with pytest.raises(KnowledgeBaseError, match="duplicate key 'easl-pbc-2017'"):
         loader.load(copy, FACTS)
+
+
+def test_a_provisional_paget_disease_is_a_suspicion_to_image(client: FlaskClient) -> None:
+    # Review 20, R20-28: Paget disease coded provisional, ALP 3.1x, GGT normal: not named, and
+    # bone-specific ALP ordered.
+    paget = condition("M88.9", verification="provisional")
+    [card] = cards(client, [alp(320), ggt(22)], conditions=[paget])
+    assert card["source"]["topic"]["display"] == BONE_SOURCE
+    assert "Paget disease suspected, not confirmed: X-ray, bone scan" in card["summary"]
+    assert "17838-4" not in suggested(card)
+    # Confirmed, it explains the ALP as before.
+    confirmed = cards(client, [alp(320), ggt(22)], conditions=[condition("M88.9")])
+    assert fired(confirmed) == [BONE_EXPLAINED]
+
+
+def test_a_liver_alp_on_dialysis_names_a_pth_above_target(client: FlaskClient) -> None:
+    # Review 20, R20-53: dialysis, PTH 14x, GGT raised: the liver card never named the PTH.
+    dialysis = [condition("N18.6"), condition("Z99.2")]
+    [card] = cards(client, [alp(260), ggt(200), pth_pmol(95)], conditions=dialysis)
+    assert card["source"]["topic"]["display"] == LIVER_SOURCE
+    assert "high-turnover CKD-MBD" in card["detail"]
+    [within] = cards(client, [alp(260), ggt(200), pth_pmol(30)], conditions=dialysis)
+    assert "CKD-MBD" not in within["detail"]
