@@ -356,3 +356,25 @@ def test_a_liver_alp_on_dialysis_names_a_pth_above_target(client: FlaskClient) -
     assert "high-turnover CKD-MBD" in card["detail"]
     [within] = cards(client, [alp(260), ggt(200), pth_pmol(30)], conditions=dialysis)
     assert "CKD-MBD" not in within["detail"]
+
+
+def test_a_first_low_names_its_measured_causes_by_label_in_the_summary(
+    client: FlaskClient,
+) -> None:
+    # Review 19 R19-38, review 20 R20-21: malnutrition with a low zinc and magnesium drawn days
+    # before: the summary listed values and dates, ran to 139 characters and was cut mid-date.
+    zinc = observation(
+        "5763-8", 40, unit="ug/dL", ucum="ug/dL", low=60, high=120, when="2026-11-17T08:00:00Z"
+    )
+    magnesium = observation(
+        "19123-9", 0.5, unit="mmol/L", ucum="mmol/L", low=0.7, high=1.0, when="2026-11-17T08:00:00Z"
+    )
+    found = cards(
+        client, [alp(22, low=40, high=129)], labs=[zinc, magnesium], conditions=[condition("E46")]
+    )
+    assert fired(found) == [LOW_FIRST]
+    summary = found[0]["summary"]
+    assert "malnutrition, zinc deficiency, magnesium deficiency may explain it" in summary
+    assert "Nov 2026" not in summary
+    assert len(summary) < 140
+    assert "low zinc (40 ug/dL" in found[0]["detail"]
