@@ -378,3 +378,16 @@ def test_a_first_low_names_its_measured_causes_by_label_in_the_summary(
     assert "Nov 2026" not in summary
     assert len(summary) < 140
     assert "low zinc (40 ug/dL" in found[0]["detail"]
+
+
+def test_fatty_liver_is_not_a_disease_whose_complication_is_looked_for(
+    client: FlaskClient,
+) -> None:
+    # Review 19 R19-24, review 20 R20-20: MASLD, ALP 1.4x, GGT 3x: "look for a complication
+    # rather than a new diagnosis" beside "AMA for PBC".
+    [card] = cards(client, [alp(150), ggt(110)], conditions=[condition("K76.0")])
+    assert "rather than a new diagnosis" not in card["detail"]
+    # Gallstones beside it still get the line (a complication of a disease that raises ALP).
+    both = [condition("K76.0"), condition("K80.20")]
+    [card] = cards(client, [alp(150), ggt(110)], conditions=both)
+    assert "rather than a new diagnosis" in card["detail"]

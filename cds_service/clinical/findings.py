@@ -99,9 +99,9 @@ def _counts(
         return False
     if source.kind == "conditions" and source.confirmed and not entry.confirmed:
         return False
+    if any(other in entry.matches for other in source.unless_in):
+        return False
     if source.kind == "medications":
-        if any(other in entry.matches for other in source.unless_in):
-            return False
         if source.started_before_rise and rise_since is not None:
             started = medication_start(entry.resource)
             if started is not None and started >= rise_since:

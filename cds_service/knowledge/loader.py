@@ -208,8 +208,10 @@ def _findings(
             if src.get("started_within_days") and src["from"] != "medications":
                 raise KnowledgeBaseError(f"{where}: `started_within_days` is for medications only")
             for other in src.get("unless_in", ()):
-                if src["from"] != "medications":
-                    raise KnowledgeBaseError(f"{where}: `unless_in` is for medications only")
+                if src["from"] not in ("medications", "conditions"):
+                    raise KnowledgeBaseError(
+                        f"{where}: `unless_in` is for medications and conditions only"
+                    )
                 if other not in valuesets:
                     raise KnowledgeBaseError(f"{where}.unless_in: unknown value set {other!r}")
             if src.get("separate_draw") and src["from"] != "labs":

@@ -569,9 +569,10 @@ class FindingSource:
     started (a start in the record) to count; the card names its start. Eighteenth round: a
     drug started beside anti-TB treatment is a co-suspect of the liver injury."""
     unless_in: tuple[str, ...] = ()
-    """Medications: value sets whose entries do not count here (eighteenth round: the anti-TB
-    drugs, also among the drugs that raise ALP, when another drug beside them is sought; a drug
-    that must not be stopped abruptly, or one with its own card, under "stop it now")."""
+    """Medications and conditions: value sets whose entries do not count here (eighteenth
+    round: the anti-TB drugs, also among the drugs that raise ALP, when another drug beside them
+    is sought; a drug that must not be stopped abruptly, or one with its own card, under "stop it
+    now"; fatty liver among the liver diseases whose complication is looked for)."""
     ended_by: str | None = None
     """Procedures: a value set of procedures that end what this one put in place (a biliary
     stent's removal). An entry in it is not itself a placement, and an entry counts only while
