@@ -214,17 +214,22 @@ def facts_of(kb: KnowledgeBase, results: list[dict[str, Any]], labs: list[dict[s
     return found
 
 
-def test_the_direct_bilirubin_of_the_totals_draw_is_read_before_a_later_one(
-    kb: KnowledgeBase,
-) -> None:
-    # Total 3.0 and direct 2.4 drawn with the ALP; a direct of 2.0 alone eight hours later was
-    # taken, found to be from another draw, and the fraction left unknown.
-    draw = [
+def bilirubin_draw() -> list[dict[str, Any]]:
+    """The ALP's draw: total bilirubin 3.0 with a direct of 2.4 (conjugated)."""
+    return [
         alp(310, low=40, high=129),
         ggt(200),
         bili("1975-2", 3.0),
         bili("1968-7", 2.4, high=0.3),
     ]
+
+
+def test_the_direct_bilirubin_of_the_totals_draw_is_read_before_a_later_one(
+    kb: KnowledgeBase,
+) -> None:
+    # Total 3.0 and direct 2.4 drawn with the ALP; a direct of 2.0 alone eight hours later was
+    # taken, found to be from another draw, and the fraction left unknown.
+    draw = bilirubin_draw()
     later = bili("1968-7", 2.0, LATER_SAME_DAY, high=0.3)
     found = facts_of(kb, draw, [later])
     assert found.get("bilirubin.fraction") == "conjugated"
@@ -235,12 +240,7 @@ def test_the_total_bilirubin_of_the_alps_draw_is_read_before_a_later_one(
     kb: KnowledgeBase,
 ) -> None:
     # A repeat total (2.8) later the same day without a direct hid the ALP's draw's pair.
-    draw = [
-        alp(310, low=40, high=129),
-        ggt(200),
-        bili("1975-2", 3.0),
-        bili("1968-7", 2.4, high=0.3),
-    ]
+    draw = bilirubin_draw()
     later = bili("1975-2", 2.8, LATER_SAME_DAY)
     found = facts_of(kb, draw, [later])
     assert found.get("bilirubin.value_mgdl") == 3.0
