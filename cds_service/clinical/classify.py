@@ -358,9 +358,7 @@ def _concept(kb: KnowledgeBase, concept: Any, by_name: bool, negatable: bool = F
 def _read_concept(
     kb: KnowledgeBase, concept: Any, by_name: bool, negatable: bool = False
 ) -> _Concept:
-    matches = _find_matches(kb, concept, by_name)
-    if negatable:
-        _drop_negated(kb, concept, matches)
+    matches = _find_matches(kb, concept, by_name, negatable)
     return _Concept(MappingProxyType(matches), _text(concept), short_name(concept))
 
 
@@ -372,36 +370,46 @@ count for that value set (eighteenth round, part C, review 18 X04)."""
 _WORD = re.compile(r"[a-z0-9']+")
 
 
-def _drop_negated(kb: KnowledgeBase, concept: Any, matches: dict[str, str]) -> None:
-    """Remove the matches a negation in the condition's own words takes back. A match by
-    words is taken back when every mention of the name it matched is negated (a cue within
-    the window before it, or after it, in its clause: "No fever, PBC" keeps the PBC). A match
-    by code is taken back when the entry's own text opens by negating itself ("Gallstones
-    excluded on ultrasound", "Not PBC"): the code says what was considered, the words what was
-    found. Code displays are the code system's words, never read for a negation."""
+class _Negation(NamedTuple):
+    """A condition's own words, read for negation cues (the `negations` value set)."""
+
+    cues: ValueSet
+    own: str
+    """The entry's text: whether it opens by negating itself."""
+    texts: list[str]
+    """Its text and code displays: where a name matched by words is mentioned."""
+
+    def takes_back_words(self, valueset: ValueSet, name: str) -> bool:
+        """A match by words is taken back when every mention of the name it matched (each part
+        of "history of & melanoma") is negated: a cue within the window before it, or after it,
+        in its clause ("No fever, PBC" keeps the PBC)."""
+        parts = [part for part in name.split(" & ") if part]
+        return (
+            valueset.negation_veto
+            and bool(parts)
+            and all(_negated_everywhere(self.cues, self.texts, part) for part in parts)
+        )
+
+    def takes_back_code(self, valueset: ValueSet) -> bool:
+        """A match by code is taken back when the entry's own text opens by negating itself
+        ("Gallstones excluded on ultrasound", "Not PBC"): the code says what was considered,
+        the words what was found. Not a name of the value set's own that starts with a cue
+        ("Not weight bearing")."""
+        return (
+            valueset.negation_veto
+            and bool(self.own)
+            and _opens_negated(self.cues, self.own)
+            and not _opens_with_name(self.cues, valueset, self.own)
+        )
+
+
+def _negation(kb: KnowledgeBase, concept: Any) -> _Negation | None:
     cues = kb.valuesets.get(NEGATIONS)
     if cues is None or not isinstance(concept, dict):
-        return
+        return None
     own = str(concept.get("text") or "").lower()
     texts = [own, *(str(c.get("display") or "").lower() for c in codings(concept))]
-    for valueset_id, evidence in list(matches.items()):
-        valueset = kb.valuesets.get(valueset_id)
-        if valueset is None or not valueset.negation_veto:
-            continue
-        name = _matched_name(evidence)
-        if name is not None:
-            parts = [part for part in name.split(" & ") if part]
-            if parts and all(_negated_everywhere(cues, texts, part) for part in parts):
-                del matches[valueset_id]
-        elif own and _opens_negated(cues, own) and not _opens_with_name(cues, valueset, own):
-            del matches[valueset_id]
-
-
-def _matched_name(evidence: str) -> str | None:
-    """The name a match by words matched (its trace evidence: "name match: 'pbc' in ..."),
-    or None for a match by code."""
-    found = re.match(r"name match: '([^']*)'", evidence)
-    return found.group(1) if found else None
+    return _Negation(cues, own, texts)
 
 
 def _clauses(cues: ValueSet, text: str) -> list[str]:
@@ -478,8 +486,18 @@ def _opens_negated(cues: ValueSet, text: str) -> bool:
     return _cue_after(cues, words[1:])
 
 
-def _find_matches(kb: KnowledgeBase, concept: Any, by_name: bool) -> dict[str, str]:
+def _find_matches(
+    kb: KnowledgeBase, concept: Any, by_name: bool, negatable: bool = False
+) -> dict[str, str]:
+    """Value set id -> evidence. `negatable` (conditions): the entry's own words may take a
+    match back ("no gallstones", "?PSC - ruled out"; eighteenth round, part C, review 18 X04)."""
     found = {vs: _code_evidence(code) for vs, code in kb.classify(concept).items()}
+    negation = _negation(kb, concept) if negatable else None
+    # Taken back after the words are read, as a value set a code matched is not searched by
+    # words; a match by words after the relatives' veto.
+    taken_back = (
+        [vs for vs in found if negation.takes_back_code(kb.valuesets[vs])] if negation else []
+    )
     if not by_name:
         # A result (by_name is False only for observations): its words, only when no code of
         # it is in any value set (a LOINC code always wins over the text beside it).
@@ -488,12 +506,12 @@ def _find_matches(kb: KnowledgeBase, concept: Any, by_name: bool) -> dict[str, s
         return found
     text = concept_text(concept).lower()
     if text:
-        by_words: list[str] = []
+        by_words: dict[str, str] = {}  # value set id -> the name that matched
         for valueset in kb.valuesets.values():
             if (valueset.names or valueset.word_names) and valueset.id not in found:
                 name = valueset.match_name_in(text)
                 if name is not None:
-                    by_words.append(valueset.id)
+                    by_words[valueset.id] = name
                     found[valueset.id] = (
                         f"name match: '{name}' in \"{_text(concept)}\" (no code matched)"
                     )
@@ -504,6 +522,14 @@ def _find_matches(kb: KnowledgeBase, concept: Any, by_name: bool) -> dict[str, s
             for valueset_id in by_words:
                 if valueset_id != RELATIVES and kb.valuesets[valueset_id].relatives_veto:
                     del found[valueset_id]
+        if negation is not None:
+            taken_back += [
+                vs
+                for vs, name in by_words.items()
+                if vs in found and negation.takes_back_words(kb.valuesets[vs], name)
+            ]
+    for valueset_id in taken_back:
+        del found[valueset_id]
     return found
 
 
