@@ -391,3 +391,24 @@ def test_fatty_liver_is_not_a_disease_whose_complication_is_looked_for(
     both = [condition("K76.0"), condition("K80.20")]
     [card] = cards(client, [alp(150), ggt(110)], conditions=both)
     assert "rather than a new diagnosis" in card["detail"]
+
+
+def test_a_febrile_seizure_beside_a_very_low_alp_still_warns(client: FlaskClient) -> None:
+    # Review 21 (R21-02): 10 months, a febrile seizure, ALP 0.35x its lower limit: set aside as
+    # febrile, the hypophosphatasia warning was lost.
+    baby = patient("male", "2026-01-05")
+    found = cards(client, [infant_alp(43)], pt=baby, conditions=[condition("R56.00")])
+    assert fired(found) == [INFANT_HPP]
+
+
+def test_heart_failure_with_a_higher_alp_keeps_the_ultrasound_and_breast_cancer_leads(
+    client: FlaskClient,
+) -> None:
+    # Review 21 (R21-06): heart failure, ALP 2.5x, bilirubin normal: a card with no next step.
+    [card] = cards(client, [alp(260), ggt(200)], conditions=[condition("I50.9")])
+    assert "Right upper quadrant ultrasound first" in card["detail"]
+    # R21-07: heart failure with breast cancer at 1.8x led with congestion.
+    record = [condition("I50.9"), condition("C50.911")]
+    [card] = cards(client, [alp(187), ggt(120)], conditions=record)
+    assert "congestion" not in card["summary"]
+    assert "liver metastases" in card["detail"]
