@@ -222,5 +222,9 @@ def test_denosumab_given_twice_and_prescribed_again_is_named_once(client: FlaskC
         assert summary.lower().count("denosumab") == 1, summary
         [record] = [line for line in detail.splitlines() if line.startswith("In the record:")]
         assert record == "In the record: Denosumab, last given 1 Jun 2026.", record
-        # Doses were given: the rebound caution stays (R19-30 holds only a first dose).
+        # Doses were given: the rebound caution stays (R19-30 holds only a first dose), with the
+        # review in the same caution, before the next dose.
         assert "do not stop it without a plan" in detail
+        assert "review it with the bone team before the next dose" in detail
+        assert detail.count("Caution") == 1
+        assert words(card) < 133
