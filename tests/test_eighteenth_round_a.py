@@ -62,8 +62,11 @@ def test_a_calcium_above_the_mild_band_with_a_suppressed_pth_looks_for_a_second_
 ) -> None:
     [card] = cards(client, bone_labs(2.95, pth_pg_ml=8), conditions=[GRAVES])
     assert fired([card]) == [BONE_SOURCE]
-    assert "under 2.8 mmol/L): at this calcium look for a second cause" in card["detail"]
-    assert "suppressed PTH: malignancy, myeloma" in card["detail"]
+    # Nineteenth round, part A (review 20 R20-43): the thyrotoxicosis line says only that it
+    # does not explain this calcium; the PTH-independent line names malignancy and myeloma once.
+    assert "under 2.8 mmol/L): it does not explain this one" in card["detail"]
+    assert card["detail"].count("myeloma") == 1
+    assert "PTH-independent (malignancy, myeloma" in card["detail"]
 
 
 def test_a_mild_calcium_with_pth_not_raised_is_thyrotoxicosis_and_rechecked_once_euthyroid(

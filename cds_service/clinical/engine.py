@@ -16,6 +16,7 @@ from typing import Any
 
 from cds_service.clinical.classify import Classified, classify, result_name_matches
 from cds_service.clinical.facts import Facts, Skipped, derive
+from cds_service.clinical.findings import KEYS_SEP
 from cds_service.clinical.labs import (
     effective_time,
     measured_ul,
@@ -328,12 +329,12 @@ def mentions(kb: KnowledgeBase, facts: Facts, finding_ids: Sequence[str]) -> lis
     for finding_id in finding_ids:
         entries = keys.get(finding_id, ())
         for i, mention in enumerate(found.get(finding_id, ())):
-            key = entries[i] if i < len(entries) else None
-            if mention in out or (key is not None and key in named):
+            # One mention may name several entries (a drug's request and its doses given).
+            key = set(entries[i].split(KEYS_SEP)) if i < len(entries) else set()
+            if mention in out or key & named:
                 continue
             out.append(mention)
-            if key is not None:
-                named.add(key)
+            named |= key
     return out
 
 

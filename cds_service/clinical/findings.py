@@ -33,6 +33,10 @@ STATUS_CODES = "status-history-codes"
 _INFUSION = re.compile(r"\b(infusion|intravenous|iv)\b", re.IGNORECASE)
 
 
+KEYS_SEP = "|"
+"""Between the record entries one mention names (a drug's request and its latest dose)."""
+
+
 @dataclass
 class Found:
     evidence: list[str] = field(default_factory=list)
@@ -48,6 +52,13 @@ class Found:
     doses: dict[str, tuple[int, datetime]] = field(default_factory=dict)
     """Medications given as doses: the drug as a card names it -> the index of its one mention
     and the day of the latest dose it names."""
+    orders: dict[str, int] = field(default_factory=dict)
+    """Medications: the drug as its value set matched it (lower case) -> the index of the
+    mention of a request or statement for it, so that the doses given of the same drug are
+    named on that one line (review 20, R20-30: "denosumab; denosumab, last given ...")."""
+    dosed: set[str] = field(default_factory=set)
+    """Medications: the drugs (as their value set matched them) named by their doses given; a
+    request for one of them is not named again."""
 
 
 @dataclass(frozen=True)
@@ -234,15 +245,28 @@ def _with_start(mention: str, entry: Entry) -> str:
     return f"{drug}, started {day(started)}{sep}{rest}"
 
 
-def _name_dose(found: Found, dose: Entry, when: datetime, mention: str) -> None:
+def _name_dose(
+    found: Found, dose: Entry, when: datetime, mention: str, matched: str | None = None
+) -> None:
     """Name a drug given as several doses once, by its latest ("denosumab, last given 12 Dec
-    2025"), not once per injection (review 13: two zoledronate infusions filled the summary)."""
+    2025"), not once per injection (review 13: two zoledronate infusions filled the summary).
+    `matched`: the drug as its value set matched it; a request for the same drug already named
+    takes the doses on its line (review 20, R20-30: the order and the doses were two drugs)."""
     drug = mention.rpartition(", given ")[0] or mention
     seen = found.doses.get(drug)
     if seen is None:
         # The same words may already stand for this dose (an infusion order named "given").
         if mention in found.mentions:
             found.doses[drug] = (found.mentions.index(mention), when)
+            return
+        if matched:
+            found.dosed.add(matched)
+        ordered = found.orders.get(matched) if matched else None
+        if ordered is not None:
+            found.doses[drug] = (ordered, when)
+            found.mentions[ordered] = mention
+            # The line names both entries: the request's key, then the latest dose's.
+            found.named[ordered] = f"{found.named[ordered]}{KEYS_SEP}{dose.key}"
             return
         found.doses[drug] = (len(found.mentions), when)
         found.mentions.append(mention)
@@ -253,7 +277,8 @@ def _name_dose(found: Found, dose: Entry, when: datetime, mention: str) -> None:
         return  # the same dose, recorded twice (a procedure and an administration)
     if when > latest:
         latest = when
-        found.named[index] = dose.key
+        keys = found.named[index].split(KEYS_SEP)
+        found.named[index] = KEYS_SEP.join([*keys[:-1], dose.key])
     found.mentions[index] = f"{drug}, last given {day(latest)}"
     found.doses[drug] = (index, latest)
 
@@ -343,9 +368,16 @@ def _match(
             mention = _mention(finding.label, entry, source.kind, source.valueset, eponyms)
             if source.started_within_days is not None:
                 mention = _with_start(mention, entry)
+            matched = None
+            if source.kind == "medications":
+                matched = _matched_name(entry.matches[source.valueset]).lower()
             if entry.given and entry.time is not None:
-                _name_dose(found, entry, entry.time, mention)
+                _name_dose(found, entry, entry.time, mention, matched)
+            elif matched is not None and entry.active and matched in found.dosed:
+                pass  # its doses already name this drug, with the latest (review 20, R20-30)
             elif mention not in found.mentions:
+                if matched is not None and entry.active:
+                    found.orders.setdefault(matched, len(found.mentions))
                 found.mentions.append(mention)
                 found.named.append(entry.key)
             found.ended_only = found.ended_only and entry.ended
