@@ -221,3 +221,13 @@ def test_an_old_postnatal_check_or_a_dated_delivery_are_as_before(client: FlaskC
     assert fired(found) == [PREGNANCY]
     assert "days after delivery" in found[0]["summary"]
     assert "postnatal care" not in found[0]["summary"]
+
+
+def test_a_fracture_while_breast_feeding_keeps_one_card(client: FlaskClient) -> None:
+    # Over-reach of R19-10: Z39.1 (lactating) 19 days before the ALP and a vertebral fracture:
+    # the lactation-fracture card alone (review 19, R19-12), not the placental card beside it.
+    mother = patient("female", "1989-05-01")
+    lactating = condition("Z39.1", onset="2026-11-01", recorded="2026-11-01")
+    fracture = condition("S22.000A", onset="2026-11-05")
+    found = cards(client, [alp(190), ggt(20)], pt=mother, conditions=[lactating, fracture])
+    assert fired(found) == ["alp-high-lactation-fracture"]
