@@ -387,10 +387,12 @@ def test_fatty_liver_is_not_a_disease_whose_complication_is_looked_for(
     # rather than a new diagnosis" beside "AMA for PBC".
     [card] = cards(client, [alp(150), ggt(110)], conditions=[condition("K76.0")])
     assert "rather than a new diagnosis" not in card["detail"]
-    # Gallstones beside it still get the line (a complication of a disease that raises ALP).
+    # Gallstones beside it get their own line, a duct stone first, not the "complication"
+    # line (review 21, R21-13: it sat under "AMA for PBC"; nineteenth round, part B).
     both = [condition("K76.0"), condition("K80.20")]
     [card] = cards(client, [alp(150), ggt(110)], conditions=both)
-    assert "rather than a new diagnosis" in card["detail"]
+    assert "rather than a new diagnosis" not in card["detail"]
+    assert "Gallstones recorded: a duct stone first" in card["detail"]
 
 
 def test_a_febrile_seizure_beside_a_very_low_alp_still_warns(client: FlaskClient) -> None:

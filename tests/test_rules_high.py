@@ -436,10 +436,16 @@ def test_known_liver_disease_does_not_explain_a_raised_bilirubin_or_a_rising_alp
 
 
 def test_gallstones_or_a_transplant_are_context_not_the_explanation(client: FlaskClient) -> None:
-    for code in ("K80.20", "Z94.4", "B18.1"):
+    for code in ("Z94.4", "B18.1"):
         found = cards(client, [alp(312), ggt(120)], conditions=[condition(code)])
         assert fired(found) == [LIVER], code
         assert "look for a complication" in found[0]["detail"]
+    # Gallstones: a duct stone first, not "a complication rather than a new diagnosis" beside
+    # "AMA for PBC" (review 21, R21-13; nineteenth round, part B).
+    found = cards(client, [alp(312), ggt(120)], conditions=[condition("K80.20")])
+    assert fired(found) == [LIVER]
+    assert "Gallstones recorded: a duct stone first" in found[0]["detail"]
+    assert "look for a complication" not in found[0]["detail"]
     # Fatty liver is context too, but not a disease whose complications raise ALP: no
     # "complication" line (reviews 19 and 20, R19-24).
     found = cards(client, [alp(312), ggt(120)], conditions=[condition("K76.0")])

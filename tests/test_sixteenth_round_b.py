@@ -308,13 +308,18 @@ def test_a_term_weeks_code_dates_the_delivery_it_preceded(client: FlaskClient) -
     found = cards(client, postpartum_labs(), pt=WOMAN_32, conditions=[weeks_39, POSTNATAL_CHECK])
     assert fired(found) == [PREGNANCY]
     assert "10 days after delivery" in found[0]["summary"]
-    # Without the weeks code the delivery stays undated: the ordinary work-up, as before.
+    # Without the weeks code the delivery stays undated, but the postnatal check 2 days ago
+    # places her in the puerperium (review 19, R19-10; nineteenth round, part B): placental ALP
+    # and lactation, named by the check, not bone-specific ALP (it was the bone card here).
     found = cards(client, postpartum_labs(), pt=WOMAN_32, conditions=[POSTNATAL_CHECK])
-    assert fired(found) == [BONE_SOURCE]
-    # Weeks short of term (Z3A.30) date nothing: the birth could be weeks away either way.
+    assert fired(found) == [PREGNANCY]
+    assert "postnatal care 2 days ago" in found[0]["summary"]
+    # Weeks short of term (Z3A.30) date nothing: the birth could be weeks away either way; the
+    # postnatal check speaks as above.
     weeks_30 = condition("Z3A.30", onset="2026-11-03")
     found = cards(client, postpartum_labs(), pt=WOMAN_32, conditions=[weeks_30, POSTNATAL_CHECK])
-    assert fired(found) == [BONE_SOURCE]
+    assert fired(found) == [PREGNANCY]
+    assert "postnatal care 2 days ago" in found[0]["summary"]
 
 
 def test_a_term_gestation_projected_past_term_is_an_estimated_delivery(

@@ -172,10 +172,15 @@ def test_stable_congestive_hepatopathy_is_explained_and_the_transplant_clause_ne
     assert cards(client, now, labs=earlier, conditions=[congestion]) == []
     # Rising, it is shown, without the transplant's rejection.
     rising = [alp(330, low=40, high=129), *now[1:]]
-    found = cards(client, rising, labs=earlier, conditions=[condition("K80.20")])
+    found = cards(client, rising, labs=earlier, conditions=[condition("B18.1")])
     detail = found[0]["detail"]
     assert "look for a complication (stone, stricture, tumour, flare)" in detail
     assert "rejection" not in detail
+    # Review 21, R21-13: gallstones get a duct stone first, not "a complication rather than a
+    # new diagnosis" (nineteenth round, part B).
+    found = cards(client, rising, labs=earlier, conditions=[condition("K80.20")])
+    assert "Gallstones recorded: a duct stone first" in found[0]["detail"]
+    assert "rejection" not in found[0]["detail"]
     transplant = condition("Z94.4", onset="2022-04-01")
     found = cards(client, rising, labs=earlier, conditions=[transplant])
     assert "rejection after a transplant" in found[0]["detail"]

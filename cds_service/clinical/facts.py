@@ -128,6 +128,9 @@ FACTS: dict[str, str] = {
     "pregnancy.delivered": "date of the dated delivery that ended the latest pregnancy (or "
     "'about' a date estimated from a term weeks-of-gestation record)",
     "pregnancy.days_since_delivery": "whole days from that delivery to the ALP",
+    "pregnancy.days_since_postnatal": "with no delivery dated or recorded, whole days to the ALP "
+    "from the postnatal check or puerperal complication that ended the pregnancy (review 19, "
+    "R19-10); null otherwise",
     "pregnancy.days_since_end": "whole days to the ALP from the dated delivery, else from the "
     "date a delivery was recorded (for warnings: errs towards recent; a postnatal check "
     "never dates it)",
@@ -154,6 +157,8 @@ FACTS: dict[str, str] = {
     "liver.pattern": "cholestatic, mixed, hepatocellular, or unknown (from the R ratio)",
     "bilirubin.status": "total bilirubin high, normal, unknown, or absent",
     "bilirubin.value_mgdl": "total bilirubin in mg/dL",
+    "bilirubin.shown": "that total bilirubin as the lab sent it, in its unit (42 umol/L); cards "
+    "name it so (review 21, R21-08)",
     "bilirubin.xuln": "total bilirubin divided by its upper limit (the DILI thresholds, "
     "Aithal 2011, are multiples of it)",
     "bilirubin.trend": "new (raised, and the total bilirubin before it, from another draw in "
@@ -1199,6 +1204,8 @@ def _pregnancy(ctx: _Context, facts: Facts) -> None:
         facts.set("pregnancy.days_since_delivery", since, keys)
     if found.ended is not None:
         facts.set("pregnancy.days_since_end", max(0, (ctx.when - found.ended).days), keys)
+    if found.postnatal is not None:
+        facts.set("pregnancy.days_since_postnatal", max(0, (ctx.when - found.postnatal).days), keys)
     facts.details["pregnancy"] = found.evidence
 
 
@@ -1302,6 +1309,7 @@ def _liver_panel(ctx: _Context, facts: Facts) -> None:
         facts.set("bilirubin.status", bili.status, [bili.key])
         if bili.value == bili.value:
             facts.set("bilirubin.value_mgdl", round(bili.value, 2), [bili.key])
+            facts.set("bilirubin.shown", bili.shown, [bili.key])
         if bili.high and bili.value == bili.value:
             facts.set("bilirubin.xuln", round(bili.value / bili.high, 3), [bili.key])
     _bilirubin_trend(ctx, facts, bili)

@@ -60,6 +60,10 @@ class Pregnancy:
     delivery was recorded; never a postnatal check's date): for warnings, which err towards a
     recent birth."""
     estimated_from: tuple[float, datetime] | None = None
+    postnatal: datetime | None = None
+    """Nineteenth round (review 19, R19-10): when no delivery is dated, the date of the
+    postnatal check or puerperal complication (value set puerperium) that ended the pregnancy:
+    the birth was before it, within the puerperium of it."""
     """When `delivered` is estimated from a term weeks-of-gestation record: its weeks and
     date (39, 3 Nov 2026), not dated by a delivery entry."""
 
@@ -121,6 +125,10 @@ def _is_loss(classified: Classified, key: str) -> bool:
         for kind in ("conditions", "procedures")
         for e in classified.in_valueset(kind, "pregnancy-loss")
     )
+
+
+def _is_postnatal(classified: Classified, key: str) -> bool:
+    return any(e.key == key for e in classified.in_valueset("conditions", "puerperium"))
 
 
 def _estimate_delivery(
@@ -301,6 +309,9 @@ def assess(
                 # Never after a delivery entry's own (recorded) date: a later postnatal check
                 # ends the pregnancy by its date but is weeks after the birth (code review 17).
                 _estimate_delivery(kb, result, weeks_at, ended, birth_by or ended, when)
+            undated = result.delivered is None and birth_by is None
+            if undated and _is_postnatal(classified, ended_key):
+                result.postnatal = ended
         return result
     if latest_weeks is not None and projected is not None:
         recorded, weeks, key = latest_weeks
