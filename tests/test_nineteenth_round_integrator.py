@@ -1,0 +1,93 @@
+"""Nineteenth round (2026-12-02), the integrator's part: the liver-source card's AMA line beside
+heart failure (review 21, R21-06's remainder) and inflammatory bowel disease (review 22, R22-19)
+(docs/rulebook.md, "Nineteenth round (2026-12-02), the integrator's part")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from tests.rules_helper import cards, fired
+from tests.support.fhir import alp, condition, ggt, observation, patient
+
+LIVER = "alp-high-liver-source"
+HEART_FAILURE = condition("I50.9")
+ULCERATIVE_COLITIS = condition("K51.90")
+OLD_MAN = patient("male", "1945-03-01")
+AMA = "Ducts not dilated: anti-mitochondrial antibodies for PBC; MRCP if still unexplained."
+IBD_FIRST = (
+    "Ducts not dilated, inflammatory bowel disease recorded: MRCP for primary sclerosing"
+    " cholangitis first; then AMA for PBC."
+)
+IBD_BARE = "Inflammatory bowel disease recorded: MRCP for primary sclerosing cholangitis."
+
+
+def bilirubin(value: float) -> dict[str, Any]:
+    return observation("1975-2", value, unit="umol/L", ucum="umol/L", low=3, high=21)
+
+
+def alt(value: float) -> dict[str, Any]:
+    return observation("1742-6", value, low=7, high=40)
+
+
+def steps(card: dict[str, Any]) -> list[str]:
+    return [s.split("\n\n")[0] for s in card["detail"].split("\n- ")[1:]]
+
+
+def test_heart_failure_at_2x_with_a_normal_bilirubin_gets_ultrasound_then_ama(
+    client: FlaskClient,
+) -> None:
+    # R21-06: 81-year-old, heart failure, ALP 260 (2.5x), GGT 200, ALT and bilirubin normal, no
+    # cancer. Review 22 found the ultrasound line back but still no AMA/MRCP line.
+    labs = [alp(260), ggt(200), bilirubin(12), alt(30)]
+    [card] = cards(client, labs, pt=OLD_MAN, conditions=[HEART_FAILURE])
+    assert fired([card]) == [LIVER]
+    lines = steps(card)
+    assert lines[0].startswith("Right upper quadrant ultrasound first")
+    assert AMA in lines
+    assert "recheck once decongested" not in card["detail"]
+
+
+def test_heart_failure_under_2x_still_holds_ama_until_decongested(client: FlaskClient) -> None:
+    labs = [alp(187), ggt(120), bilirubin(12), alt(30)]
+    [card] = cards(client, labs, pt=OLD_MAN, conditions=[HEART_FAILURE])
+    assert "congestion likely" in card["summary"]
+    assert AMA not in steps(card)
+    assert "AMA for PBC only if still cholestatic then" in card["detail"]
+
+
+def test_heart_failure_at_2x_with_a_raised_bilirubin_keeps_the_congestion_line_only(
+    client: FlaskClient,
+) -> None:
+    labs = [alp(260), ggt(200), bilirubin(42), alt(30)]
+    [card] = cards(client, labs, pt=OLD_MAN, conditions=[HEART_FAILURE])
+    assert "congestion or obstruction" in card["summary"]
+    assert AMA not in steps(card)
+
+
+def test_inflammatory_bowel_disease_puts_mrcp_before_ama(client: FlaskClient) -> None:
+    # R22-19: ulcerative colitis, ALP 2.4x, GGT 200: ultrasound, then AMA, then "MRCP for PSC";
+    # in IBD, PSC is the likelier cholestatic cause, so MRCP comes first.
+    labs = [alp(250), ggt(200), bilirubin(12), alt(30)]
+    [card] = cards(client, labs, conditions=[ULCERATIVE_COLITIS])
+    lines = steps(card)
+    assert lines[0].startswith("Right upper quadrant ultrasound first")
+    assert IBD_FIRST in lines
+    assert AMA not in lines
+    assert IBD_BARE not in lines
+
+
+def test_without_ibd_the_ama_line_is_unchanged(client: FlaskClient) -> None:
+    labs = [alp(250), ggt(200), bilirubin(12), alt(30)]
+    [card] = cards(client, labs)
+    assert AMA in steps(card)
+    assert IBD_FIRST not in card["detail"]
+
+
+def test_ibd_where_ama_does_not_apply_keeps_the_bare_mrcp_line(client: FlaskClient) -> None:
+    # A child with ulcerative colitis: no AMA line (adults only), so the plain MRCP line stays.
+    labs = [alp(700, low=100, high=390), ggt(200), bilirubin(12), alt(30)]
+    [card] = cards(client, labs, pt=patient("male", "2014-05-01"), conditions=[ULCERATIVE_COLITIS])
+    assert IBD_BARE in steps(card)
+    assert IBD_FIRST not in card["detail"]
