@@ -98,7 +98,7 @@ def test_infection_signs_with_a_jump_in_pbc_are_suspected_cholangitis(client: Fl
     lines = steps(card)
     assert lines[0].startswith("Blood cultures, then antibiotics")
     assert any(s.startswith("Ultrasound today") for s in lines)
-    assert "Known PBC: tell hepatology today." in lines
+    assert not any(s.startswith("Known PSC") for s in lines)
     assert "second-line" not in card["detail"]
     assert "no new diagnostic work-up" not in card["detail"]
     assert len(card["detail"].split()) <= 150
@@ -302,3 +302,14 @@ def test_r23_46_a_value_below_every_limit_sent_as_text_counts_as_low(client: Fla
     # A "<" with no unit above the lowest ALP limit (35 U/L) could be another unit's: not read.
     found = post(client, [text_alp("<50", None)], pt=patient("female", "1960-10-10"))
     assert fired(found) == ["alp-unit-unknown"]
+
+
+def test_a_rise_in_pregnancy_is_not_read_as_a_new_event_in_pbc(client: FlaskClient) -> None:
+    # Over-reach: placental ALP rises through pregnancy (R23-04's codes at 34 weeks).
+    pregnant = [condition("Z33.1", onset="2026-04-15"), condition("Z3A.34", onset="2026-11-28")]
+    now, earlier = pbc_jump(infection=False)
+    found = cards(client, now, labs=earlier, conditions=[PBC, *pregnant], medications=[URSODIOL])
+    assert PBC_NEW_RISE not in fired(found)
+    now, earlier = pbc_jump()
+    found = cards(client, now, labs=earlier, conditions=[PBC, *pregnant], medications=[URSODIOL])
+    assert CHOLANGITIS not in fired(found)
