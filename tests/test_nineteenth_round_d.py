@@ -255,6 +255,9 @@ def test_a_trailing_flag_is_a_flag_not_a_unit() -> None:
         }
     )
     assert read == {"value": 88.0}
+    # A value far outside the range is not in its unit: 95 beside 0.58-1.74 ukat/L.
+    read = result_quantity({"valueString": "95", "referenceRange": [{"text": "0.58-1.74 ukat/L"}]})
+    assert read == {"value": 95.0}
 
 
 def test_r23_29_an_alp_sent_as_325_h_with_a_text_range_is_interpreted(client: FlaskClient) -> None:

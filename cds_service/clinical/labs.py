@@ -110,16 +110,19 @@ def _with_range_unit(observation: Mapping[str, Any], given: Mapping[str, Any]) -
     # Nineteenth round, part D (review 23, R23-29, R23-46): a range sent only as text carries
     # its unit in the words ("40-129 U/L"); one unit, whatever the sex or age label before it.
     for rr in as_list(observation.get("referenceRange")):
-        unit = _text_range_unit(rr.get("text")) if isinstance(rr, dict) else None
+        text = rr.get("text") if isinstance(rr, dict) else None
+        unit = _text_range_unit(text, finite(given.get("value")))
         if unit:
             return {**given, "unit": unit}
     return given
 
 
-def _text_range_unit(text: Any) -> str | None:
+def _text_range_unit(text: Any, value: float | None) -> str | None:
     """The one unit a range written as text names after its numbers ("40 - 129 U/L", "Male
-    40-129 U/L; Female 35-104 U/L"), or None (no unit, two different ones, or other words)."""
-    if not isinstance(text, str):
+    40-129 U/L; Female 35-104 U/L"), or None (no unit, two different ones, or other words).
+    A value far outside every range named (20 times past a limit, as for a range with no unit)
+    is not in that range's unit: 95 beside "0.58-1.74 ukat/L" is not 95 ukat/L."""
+    if not isinstance(text, str) or value is None:
         return None
     found: set[str] = set()
     for part in re.split(r"[;\n]|,(?=\s*[A-Za-z])", text):
@@ -131,7 +134,18 @@ def _text_range_unit(text: Any) -> str | None:
         for pattern in (_TEXT_RANGE, _TEXT_HIGH, LOWER_BOUND_TEXT):
             match = pattern.match(part)
             if match is not None:
-                unit = match.groups()[-1].strip()
+                *numbers, unit = match.groups()
+                unit = unit.strip()
+                bounds = [float(n) for n in numbers]
+                low, high = (
+                    (bounds[0], bounds[1])
+                    if pattern is _TEXT_RANGE
+                    else (None, bounds[0])
+                    if pattern is _TEXT_HIGH
+                    else (bounds[0], None)
+                )
+                if not _plausible(value, low, high):
+                    return None
                 if unit and _UNIT_ONLY.match(unit):
                     found.add(unit)
                 break
