@@ -432,6 +432,14 @@ def test_known_liver_disease_does_not_explain_a_raised_bilirubin_or_a_rising_alp
     assert "ultrasound today" in found[0]["detail"]
     assert "anti-mitochondrial" not in found[0]["detail"]  # PBC is already known
     rising = cards(client, [alp(312), ggt(120)], conditions=pbc, labs=[alp(200, when="2026-08-01")])
+    # Nineteenth round, part D (review 23, R23-42): a new rise in known PBC has its own card
+    # (ultrasound first; a new event, not the PBC); other known liver disease keeps the liver card.
+    assert fired(rising) == ["alp-high-pbc-new-rise"]
+    assert rising[0]["summary"].endswith("ultrasound first")
+    cirrhosis = [condition("K74.60")]
+    rising = cards(
+        client, [alp(250), ggt(120)], conditions=cirrhosis, labs=[alp(160, when="2026-08-01")]
+    )
     assert fired(rising) == [LIVER]
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cds_service.clinical.classify import Classified, classify, result_name_matches
-from cds_service.clinical.facts import Facts, Skipped, derive
+from cds_service.clinical.facts import Facts, Skipped, alp_floor, derive
 from cds_service.clinical.findings import KEYS_SEP
 from cds_service.clinical.labs import (
     effective_time,
@@ -279,7 +279,8 @@ def is_total_alp(kb: KnowledgeBase, observation: Mapping[str, Any]) -> bool:
 def definitive(kb: KnowledgeBase, alps: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     """The ALP a result set is answered on: the latest interpretable value without a comparator
     (a ">1000" screen is superseded by its diluted re-assay), else the latest with one."""
-    usable = [a for a in alps if unusable_reason(a) is None and measured_ul(a, kb.units)]
+    floor = alp_floor(kb)
+    usable = [a for a in alps if unusable_reason(a) is None and measured_ul(a, kb.units, floor)]
     if not usable:
         return None
 

@@ -577,7 +577,7 @@ class _Context:
                 continue
             if obs_time is None or obs_time >= self.when or (since and obs_time < since):
                 continue
-            value = measured_ul(entry.resource, self.kb.units)
+            value = measured_ul(entry.resource, self.kb.units, alp_floor(self.kb))
             if value is None:
                 continue
             age = age_days_at(self.record.patient, obs_time)
@@ -745,6 +745,13 @@ class _Context:
         )
 
 
+def alp_floor(kb: KnowledgeBase) -> float | None:
+    """The lowest lower limit of the ALP table (U/L): a "<N" sent with no unit and N below it
+    is a low ALP in U/L (`measured_ul`)."""
+    table = kb.intervals.get("alp")
+    return table.lowest_low if table is not None else None
+
+
 def _unit_unread(
     kb: KnowledgeBase, record: PatientRecord, key: str, alp: Resource, when: datetime
 ) -> Facts | Skipped:
@@ -799,7 +806,7 @@ def derive(
     reason = unusable_reason(alp)
     if reason:
         return Skipped(key, reason)
-    value = measured_ul(alp, kb.units)
+    value = measured_ul(alp, kb.units, alp_floor(kb))
     if value is None:
         # A number whose unit cannot be read is not judged, but it is not left silent either:
         # the clinician would read silence as "nothing needed" (review 16, P26). Only the

@@ -74,12 +74,22 @@ def result_quantity(observation: Mapping[str, Any]) -> Mapping[str, Any] | None:
     if not isinstance(text, str):
         return None
     match = _TEXT_RESULT.match(text.strip())
-    if match is None or not _UNIT_ONLY.match(match.group(3).strip()):
+    if match is None:
+        return None
+    # Nineteenth round, part D (review 23, R23-29): "325 H" is the value and the laboratory's
+    # abnormal flag (HL7 v2 table 0078), not a value in the unit "H".
+    after, flag = match.group(3).strip(), None
+    flagged = _TRAILING_FLAG.search(after)
+    if flagged is not None:
+        after, flag = after[: flagged.start()].strip(), flagged.group(1)
+    if not _UNIT_ONLY.match(after):
         return None
     read: dict[str, Any] = {"value": float(match.group(2))}
     if match.group(1):
         read["comparator"] = _COMPARATORS.get(match.group(1), match.group(1))
-    unit = match.group(3).strip()
+    if flag:
+        read["flag"] = flag
+    unit = after
     if unit:
         read["unit"] = unit
         return read
@@ -97,7 +107,49 @@ def _with_range_unit(observation: Mapping[str, Any], given: Mapping[str, Any]) -
             if isinstance(bound, dict) and _has_unit(bound):
                 fields = ("unit", "code", "system")
                 return {**given, **{k: bound[k] for k in fields if bound.get(k) is not None}}
+    # Nineteenth round, part D (review 23, R23-29, R23-46): a range sent only as text carries
+    # its unit in the words ("40-129 U/L"); one unit, whatever the sex or age label before it.
+    for rr in as_list(observation.get("referenceRange")):
+        text = rr.get("text") if isinstance(rr, dict) else None
+        unit = _text_range_unit(text, finite(given.get("value")))
+        if unit:
+            return {**given, "unit": unit}
     return given
+
+
+def _text_range_unit(text: Any, value: float | None) -> str | None:
+    """The one unit a range written as text names after its numbers ("40 - 129 U/L", "Male
+    40-129 U/L; Female 35-104 U/L"), or None (no unit, two different ones, or other words).
+    A value far outside every range named (20 times past a limit, as for a range with no unit)
+    is not in that range's unit: 95 beside "0.58-1.74 ukat/L" is not 95 ukat/L."""
+    if not isinstance(text, str) or value is None:
+        return None
+    found: set[str] = set()
+    for part in re.split(r"[;\n]|,(?=\s*[A-Za-z])", text):
+        part = part.strip()
+        for label in (_SEX_PART, _ADULT_PART):
+            labelled = label.match(part)
+            if labelled is not None:
+                part = labelled.group(labelled.lastindex or 1).strip()
+        for pattern in (_TEXT_RANGE, _TEXT_HIGH, LOWER_BOUND_TEXT):
+            match = pattern.match(part)
+            if match is not None:
+                *numbers, unit = match.groups()
+                unit = unit.strip()
+                bounds = [float(n) for n in numbers]
+                low, high = (
+                    (bounds[0], bounds[1])
+                    if pattern is _TEXT_RANGE
+                    else (None, bounds[0])
+                    if pattern is _TEXT_HIGH
+                    else (bounds[0], None)
+                )
+                if not _plausible(value, low, high):
+                    return None
+                if unit and _UNIT_ONLY.match(unit):
+                    found.add(unit)
+                break
+    return found.pop() if len(found) == 1 else None
 
 
 def numeric_value(observation: Mapping[str, Any]) -> float | None:
@@ -143,16 +195,33 @@ class Measured:
     comparator: str | None
 
 
-def measured_ul(observation: Mapping[str, Any], units: UnitTable) -> Measured | None:
-    """The value in U/L, or None when the unit is not a catalytic-activity unit we know."""
+def measured_ul(
+    observation: Mapping[str, Any], units: UnitTable, floor_ul: float | None = None
+) -> Measured | None:
+    """The value in U/L, or None when the unit is not a catalytic-activity unit we know.
+
+    `floor_ul`: the lowest lower limit of any ALP interval (U/L). Nineteenth round, part D
+    (review 23, R23-46): a value sent with no unit at all, on it or its range, as "<N" with N
+    below that floor is read in U/L. A laboratory writes "<N" at the bottom of its measuring
+    range; in ukat/L or kU/L such a bound would lie above the whole reference range, which no
+    laboratory reports, so it can only be a U/L value below every lower limit."""
     value = numeric_value(observation)
     if value is None:
         return None
     code, text = _unit(observation)
     converted = units.to_units_per_litre(value, code, text)
+    comparator = as_str((result_quantity(observation) or {}).get("comparator"))
+    if (
+        converted is None
+        and floor_ul is not None
+        and code is None
+        and not text
+        and comparator in ("<", "<=")
+        and 0 <= value < floor_ul
+    ):
+        converted = value, "U/L"
     if converted is None:
         return None
-    comparator = as_str((result_quantity(observation) or {}).get("comparator"))
     return Measured(value, str(text or converted[1]), converted[0], comparator)
 
 
@@ -238,6 +307,9 @@ LOWER_BOUND_TEXT = re.compile(rf"^(?:>=?|\u2265)\s*{_NUMBER}\s*(.*)$", re.IGNORE
 # A result sent as text: a comparator, a number, and what follows it (at most a unit).
 _TEXT_RESULT = re.compile(rf"^(<=|>=|<|>|\u2264|\u2265)?\s*{_NUMBER}\s*(.*)$")
 _COMPARATORS = {"\u2264": "<=", "\u2265": ">="}
+# An abnormal flag the laboratory wrote after the number (HL7 v2 table 0078: H, L, HH, LL, A, AA,
+# N), alone or in brackets, after the unit if there is one: read as a flag, never as a unit.
+_TRAILING_FLAG = re.compile(r"(?:^|\s+)[\(\[]?(HH|LL|AA|H|L|A|N)[\)\]]?\*?$")
 # What may follow the numbers: a unit ("U/L", "ukat/L", "IU/L"), nothing else. A second range
 # ("40-129; F: 35-104") or a sex or age label leaves more than a unit, and the text is not read.
 _UNIT_ONLY = re.compile(r"^[A-Za-z\u00b5\u03bc/\[\]]{0,12}$")
@@ -416,7 +488,7 @@ def inside_own_range(
     value = finite(quantity.get("value")) if quantity is not None else None
     if value is None or quantity is None or as_str(quantity.get("comparator")):
         return False
-    if not _flagged_normal_or_not_at_all(observation):
+    if quantity.get("flag") not in (None, "N") or not _flagged_normal_or_not_at_all(observation):
         return False
     unit = UnitTable.fold(unit_of(observation))
 

@@ -379,6 +379,11 @@ class IntervalTable:
             return value  # no unit at all: assume the table's unit
         return None
 
+    @property
+    def lowest_low(self) -> float | None:
+        """The lowest lower limit of any row (any age, either sex)."""
+        return min((r.low for r in self.rows), default=None)
+
     def lookup(self, age_days: float, sex: str | None) -> tuple[float, float, str] | None:
         """(low, high, description) for this age and sex; the union of both sexes if sex unknown."""
         candidates = [r for r in self.rows if r.covers(age_days)]
