@@ -60,12 +60,12 @@ class Pregnancy:
     delivery was recorded; never a postnatal check's date): for warnings, which err towards a
     recent birth."""
     estimated_from: tuple[float, datetime] | None = None
+    """When `delivered` is estimated from a term weeks-of-gestation record: its weeks and
+    date (39, 3 Nov 2026), not dated by a delivery entry."""
     postnatal: datetime | None = None
     """Nineteenth round (review 19, R19-10): when no delivery is dated, the date of the
     postnatal check or puerperal complication (value set puerperium) that ended the pregnancy:
     the birth was before it, within the puerperium of it."""
-    """When `delivered` is estimated from a term weeks-of-gestation record: its weeks and
-    date (39, 3 Nov 2026), not dated by a delivery entry."""
 
 
 def trimester_for(weeks: float) -> str:
