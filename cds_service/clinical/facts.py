@@ -217,6 +217,8 @@ FACTS: dict[str, str] = {
     "potassium.status": "co-resulted potassium high, normal, low, unknown, or absent",
     "calcium.status": "co-resulted calcium high, normal, low, unknown, or absent",
     "calcium.shown": "that calcium as a card says it (2.08 mmol/L); null when absent",
+    "calcium.preliminary": "true when that calcium's Observation status is preliminary (a card "
+    "whose finding line is the calcium's, card.finding_of: calcium, says so; review 22, R22-45)",
     "calcium.mg_dl": "that calcium in mg/dL (mmol/L converted), albumin-adjusted when an albumin "
     "was taken with it (calcium.adjusted), else as reported; null when absent or not a number",
     "calcium.adjusted": "that calcium adjusted for an albumin taken within "
@@ -393,11 +395,27 @@ def age_days_at(patient: Resource | None, when: datetime) -> float | None:
     return (when - born).total_seconds() / 86400
 
 
-def age_text(age_days: float) -> str:
+def _plural(count: int, unit: str) -> str:
+    return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
+
+
+def _whole_months(born: datetime, when: datetime) -> int:
+    """Completed calendar months from birth: born 1 Feb, 10 months on 1 Dec (not 304 days / 30.4)."""
+    months = (when.year - born.year) * 12 + when.month - born.month
+    return months - 1 if when.day < born.day else months
+
+
+def age_text(age_days: float, patient: Resource | None = None, when: datetime | None = None) -> str:
+    """The age as a clinician says it: days in the first month, weeks to 13 weeks, completed
+    calendar months to 2 years (from the birth date when it is known), then years."""
     if age_days < 31:
-        return f"{int(age_days)} days"
+        return _plural(int(age_days), "day")
+    if age_days < 13 * 7:
+        return _plural(int(age_days // 7), "week")
+    born = parse_datetime(patient.get("birthDate")) if patient else None
     if age_days < 2 * DAYS_PER["a"]:
-        return f"{int(age_days // DAYS_PER['mo'])} months"
+        months = _whole_months(born, when) if born and when else int(age_days // DAYS_PER["mo"])
+        return _plural(months, "month")
     return f"{int(age_days // DAYS_PER['a'])} years"
 
 
@@ -853,7 +871,10 @@ def derive(
     facts.set("alp.preliminary", as_str(alp.get("status")) == "preliminary", [key])
     age = int(ctx.age_days // DAYS_PER["a"]) if ctx.age_days is not None else None
     facts.set("patient.age_years", age, patient_ref)
-    facts.set("patient.age", age_text(ctx.age_days) if ctx.age_days is not None else None)
+    facts.set(
+        "patient.age",
+        age_text(ctx.age_days, ctx.record.patient, ctx.when) if ctx.age_days is not None else None,
+    )
     facts.set("patient.age_days", round(ctx.age_days, 1) if ctx.age_days is not None else None)
     facts.set("patient.child", ctx.child, patient_ref)
     facts.set("patient.sex", ctx.sex or "unknown", patient_ref)
@@ -1608,6 +1629,9 @@ def _electrolytes(ctx: _Context, facts: Facts) -> None:
         if name == "calcium":
             facts.set("calcium.shown", found.shown if found else None, [found.key] if found else [])
             facts.set("calcium.judged", found.shown if found else None, _keys(found))
+            entry = ctx.classified.observation("calcium", found.key) if found else None
+            status = as_str(entry.resource.get("status")) if entry is not None else None
+            facts.set("calcium.preliminary", status == "preliminary", _keys(found))
             _calcium_level(ctx, facts, found)
 
 
