@@ -212,6 +212,8 @@ FACTS: dict[str, str] = {
     "(mmol/L, uM) are converted, any other is not read",
     "bile_acids.peak": "that peak as a card says it (120 umol/L, 18 Nov 2026); one converted "
     "is shown in umol/L with what was sent (45 umol/L (0.045 mmol/l), 18 Nov 2026)",
+    "bile_acids.peak_value": "that peak's value alone, as bile_acids.peak shows it (120 umol/L): "
+    "for a summary, which has no room for the date",
     "bile_acids.unread": "the latest serum bile acids in the bile-acid window in a unit not read "
     "(or not a number), as reported (110 umol/dL, 19 Nov 2026); null when there is none",
     "potassium.status": "co-resulted potassium high, normal, low, unknown, or absent",
@@ -1614,6 +1616,7 @@ def _bile_acids_peak(ctx: _Context, facts: Facts) -> None:
     value, key, obs_time, shown = peak
     facts.set("bile_acids.peak_umol_l", value, [key])
     facts.set("bile_acids.peak", f"{shown}, {day(obs_time)}" if obs_time else shown, [key])
+    facts.set("bile_acids.peak_value", shown.strip(), [key])
 
 
 def _electrolytes(ctx: _Context, facts: Facts) -> None:
