@@ -8,8 +8,8 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from tests.rules_helper import card_for, cards, fired, suggested
-from tests.support.fhir import alp, condition, ggt, observation, patient
+from tests.rules_helper import card_for, cards, fired
+from tests.support.fhir import alp, condition, ggt, medication, observation, patient
 
 NOW = "2026-12-02T07:00:00Z"
 PREGNANCY_LIVER = "alp-high-pregnancy-liver"
@@ -196,3 +196,44 @@ def test_the_preterm_summary_fits(client: FlaskClient) -> None:
     [card] = cards(client, results, pt=baby, conditions=conditions)
     assert "(1.9x limit for age), phosphate low, born preterm" in card["summary"]
     assert len(card["summary"]) <= 126
+
+
+# --- R22-43, R22-21 (noisy): stability judged over 180 days only -------------------------------
+
+
+def earlier_alp(value: float, when: str) -> dict[str, Any]:
+    return alp(value, when=f"{when}T08:00:00Z")
+
+
+def test_a_mild_rise_unchanged_from_13_months_ago_is_quiet(client: FlaskClient) -> None:
+    # R22-43: 88, ALP 130 (1.25x), GGT normal; 128 thirteen months earlier: "first", so
+    # bone-specific ALP was ordered, though the mild-stable quiet needs a year.
+    woman = patient("female", "1938-01-01")
+    results = [today_alp(130), today_ggt(25)]
+    assert cards(client, results, pt=woman, labs=[earlier_alp(128, "2025-11-01")]) == []
+    # A changed value is not quiet: normal (100) a year ago, or 165 (fallen by more than 20%).
+    for before in (100, 165):
+        found = cards(client, results, pt=woman, labs=[earlier_alp(before, "2025-11-01")])
+        assert found, before
+    # Nor is a value older than the fallback window (a first value: repeat it).
+    assert cards(client, results, pt=woman, labs=[earlier_alp(128, "2025-06-01")])
+
+
+def test_treated_pbc_unchanged_from_184_days_ago_is_quiet(client: FlaskClient) -> None:
+    # R22-21: PBC on ursodeoxycholic acid for 2 years, ALP 150 (1.44x), GGT 80; 155 at 184 days:
+    # a card that asked for nothing. At 154 days it was already silent.
+    woman = patient("female", "1956-01-01")
+    pbc = [condition("K74.3", onset="2024-06-01")]
+    udca = {**medication(text="ursodeoxycholic acid 500 mg bd"), "authoredOn": "2024-07-01"}
+    results = [today_alp(150), today_ggt(80)]
+    quiet = cards(
+        client, results, pt=woman, conditions=pbc, medications=[udca],
+        labs=[earlier_alp(155, "2026-06-01")],
+    )  # fmt: skip
+    assert quiet == []
+    # Risen from 110 at 184 days (over 20%): the known-liver card.
+    risen = cards(
+        client, results, pt=woman, conditions=pbc, medications=[udca],
+        labs=[earlier_alp(110, "2026-06-01")],
+    )  # fmt: skip
+    assert risen

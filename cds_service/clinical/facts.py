@@ -90,8 +90,10 @@ FACTS: dict[str, str] = {
     "under the adult age, any value below the age-specific lower limit",
     "alp.trend": "stable (every ALP in the trend window within the stable fraction of this one, "
     "the latest in the same direction), rising, falling, or first (no earlier ALP in the window; "
-    "with Paget disease on the record the window is paget_trend_window_days)",
-    "alp.previous": "the latest earlier ALP in the trend window, as shown, with its date",
+    "with Paget disease on the record the window is paget_trend_window_days; with none in the "
+    "window, the latest ALP within alp_trend_fallback_days is the one compared)",
+    "alp.previous": "the latest earlier ALP in the trend window (or the fallback one), as shown, "
+    "with its date",
     "alp.normal_days_ago": "days since the latest earlier ALP in the low look-back window that "
     "was within its range (null with none): a raised ALP after a normal one weeks ago rose "
     "acutely, which PBC does not",
@@ -402,7 +404,7 @@ def _plural(count: int, unit: str) -> str:
 
 
 def _whole_months(born: datetime, when: datetime) -> int:
-    """Completed calendar months from birth: born 1 Feb, 10 months on 1 Dec (not 304 days / 30.4)."""
+    """Completed calendar months: born 1 Feb, 10 months on 1 Dec (not 304 days / 30.4)."""
     months = (when.year - born.year) * 12 + when.month - born.month
     return months - 1 if when.day < born.day else months
 
@@ -1052,6 +1054,13 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
         # the last of them, not as a first value.
         trend_days = max(trend_days, ctx.kb.param("paget_trend_window_days"))
     trend_since = ctx.when - timedelta(days=trend_days)
+    # Review 22 (R22-43, R22-21): with no ALP in the trend window, the latest one back to
+    # alp_trend_fallback_days (yearly bloods, drawn a little late) is the one the trend is read
+    # against, not "first": an unchanged mild rise or a treated PBC reviewed once a year.
+    fallback_since = ctx.when - timedelta(
+        days=max(trend_days, ctx.kb.param("alp_trend_fallback_days"))
+    )
+    fallback: tuple[datetime, str, float, str, str] | None = None
     stable = ctx.kb.param("alp_stable_fraction")
     # Clearly above the low range (Tornero: none above 45 U/L against a lower limit of 35).
     clear = ctx.kb.param("low_earlier_normal_min_fraction")
@@ -1081,6 +1090,8 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
             not_low.append((obs_time, key))
         if obs_time >= trend_since:
             window.append((obs_time, key, earlier_ul, earlier_status, _shown(obs)))
+        elif obs_time >= fallback_since and (fallback is None or obs_time > fallback[0]):
+            fallback = (obs_time, key, earlier_ul, earlier_status, _shown(obs))
     if status == "high":
         # When this rise began: the first of the unbroken run of raised results before this one
         # (a drug started after it did not cause it).
@@ -1136,6 +1147,8 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
     before_lows = [n for n in not_low if not lows or n[0] < lows[0][0]]
     facts.set("alp.earlier_not_low", bool(before_lows), [k for _, k in before_lows[-1:]])
     facts.set("alp.earlier_not_low_date", day(before_lows[-1][0]) if before_lows else None)
+    if not window and fallback is not None:
+        window = [fallback]
     if not window:
         facts.set("alp.trend", "first")
         return
