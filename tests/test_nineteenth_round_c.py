@@ -237,3 +237,31 @@ def test_treated_pbc_unchanged_from_184_days_ago_is_quiet(client: FlaskClient) -
         labs=[earlier_alp(110, "2026-06-01")],
     )  # fmt: skip
     assert risen
+
+
+# --- R22-31 (noisy): a low magnesium with nothing pointing to EDTA was "not counted" -----------
+
+
+def magnesium(value: float) -> dict[str, Any]:
+    return lab("2601-3", value, "mmol/L", 0.7, 1.0)
+
+
+def test_a_low_magnesium_in_anorexia_with_no_edta_signature_counts(client: FlaskClient) -> None:
+    # R22-31: 19, anorexia nervosa (F50.01), ALP 29 (30 three months before), magnesium 0.5 in
+    # the same draw, no potassium or calcium measured: "Not counted ... EDTA", 112 words.
+    girl = patient("female", "2007-01-01")
+    anorexia = [condition("F50.01", onset="2025-01-01")]
+    earlier = [earlier_alp(30, "2026-09-01")]
+    [card] = cards(
+        client, [today_alp(29), magnesium(0.5)], pt=girl, conditions=anorexia, labs=earlier
+    )
+    assert fired([card]) == ["alp-low-explained"]
+    assert "low magnesium (0.5 mmol/L" in card["summary"]
+    assert "Not counted" not in card["detail"]
+    assert detail_words(card) <= 80
+    # A low calcium in that draw with no potassium is still EDTA's picture: not counted.
+    [artefact] = cards(
+        client, [today_alp(29), magnesium(0.5), calcium(1.80)], pt=girl, conditions=anorexia,
+        labs=earlier,
+    )  # fmt: skip
+    assert "Not counted: magnesium 0.5 mmol/L in this sample" in artefact["detail"]

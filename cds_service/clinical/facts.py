@@ -68,7 +68,8 @@ FACTS: dict[str, str] = {
     "alp.xuln": "ALP divided by the upper limit",
     "alp.xlln": "ALP divided by the lower limit (null without one): 0.95 is 5% under it",
     "alp.same_draw_lows": "a low zinc or magnesium drawn with the ALP and not counted as a cause, "
-    "that draw not clear of EDTA (its potassium not measured; or high with the calcium low and "
+    "that draw not clear of EDTA (its potassium not measured and its calcium low; or high with "
+    "the calcium low and "
     "no kidney failure recorded, or with the calcium not measured and no recorded cause of a "
     "high potassium: the finding's edta_marker, edta_lowered, edta_unless_both, edta_unless; "
     "EDTA lowers them with the ALP and raises potassium), as a card "
@@ -512,8 +513,9 @@ class _Context:
         record explains the high marker. Eighteenth round, part D (review 17 and 18, N01): a
         drug that raises potassium (`unless`) explains the potassium, not a low calcium, so it
         clears a high marker only when the lowered analyte is not low (or not measured); kidney
-        failure (`unless_both`) explains both and clears it whatever the calcium. Without the
-        marker measured nothing rules it out."""
+        failure (`unless_both`) explains both and clears it whatever the calcium. Review 22
+        (R22-31): without the marker measured, only a low lowered analyte (calcium) in the draw
+        keeps EDTA suspected; with neither there is no signature to suspect."""
         if edta is None:
             return False
         if edta not in self._edta_ruled_out:
@@ -523,7 +525,12 @@ class _Context:
     def _edta_absent(self, edta: EdtaSignature) -> bool:
         marker = self.drawn_with_alp(edta.raised)
         if marker is None:
-            return False
+            # Review 22 (R22-31): no potassium in the draw. Only a low calcium there (EDTA
+            # chelates it) points to the tube; with none, or a calcium not low, nothing in
+            # the draw does, and a low magnesium or zinc is the patient's (hypomagnesaemia in
+            # anorexia nervosa is expected and dangerous, not to be set aside).
+            lowered = self.drawn_with_alp(edta.lowered) if edta.lowered is not None else None
+            return lowered is None or lowered.status != "low"
         if marker.status in ("normal", "low"):
             return True
         if marker.status != "high":
