@@ -8,7 +8,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from tests.rules_helper import card_for, cards, fired
+from tests.rules_helper import card_for, cards, fired, suggested
 from tests.support.fhir import alp, condition, ggt, medication, observation, patient
 
 NOW = "2026-12-02T07:00:00Z"
@@ -265,3 +265,44 @@ def test_a_low_magnesium_in_anorexia_with_no_edta_signature_counts(client: Flask
         labs=earlier,
     )  # fmt: skip
     assert "Not counted: magnesium 0.5 mmol/L in this sample" in artefact["detail"]
+
+
+# --- R22-11 (noisy): prostate cancer with a bone-source ALP was offered bone-specific ALP -------
+
+BONE = "alp-high-bone-source"
+PSA = "2857-1"
+BONE_ALP = "17838-4"
+
+
+def test_prostate_cancer_with_a_bone_source_alp_is_offered_psa_not_bone_alp(
+    client: FlaskClient,
+) -> None:
+    # R22-11: 78, prostate cancer (C61), back pain (M54.50), ALP 450 (4.3x), GGT 30, Ca 2.45.
+    man = patient("male", "1948-01-01")
+    conditions = [condition("C61", onset="2024-01-01"), condition("M54.50", onset="2026-11-01")]
+    results = [today_alp(450), today_ggt(30), calcium(2.45)]
+    [card] = cards(client, results, pt=man, conditions=conditions)
+    assert fired([card]) == [BONE]
+    assert suggested(card) == [PSA]
+    assert "PSA and a bone scan or PSMA PET" in card["detail"]
+    assert "cord compression until excluded (MSCC team, whole-spine MRI now)" in card["detail"]
+    # Without back pain, no cord-compression line.
+    [calm] = cards(client, results, pt=man, conditions=conditions[:1])
+    assert "cord compression" not in calm["detail"]
+    assert suggested(calm) == [PSA]
+    # A PSA resulted last week is not asked for again.
+    psa = observation(PSA, 48, unit="ug/L", ucum="ug/L", high=4, when="2026-11-25T08:00:00Z")
+    [done] = cards(client, results, pt=man, conditions=conditions[:1], labs=[psa])
+    assert suggested(done) == []
+
+
+def test_breast_cancer_gets_neither_psa_nor_bone_alp_and_no_cancer_keeps_bone_alp(
+    client: FlaskClient,
+) -> None:
+    woman = patient("female", "1950-01-01")
+    results = [today_alp(450), today_ggt(30), calcium(2.45)]
+    [card] = cards(client, results, pt=woman, conditions=[condition("C50.911")])
+    assert fired([card]) == [BONE]
+    assert suggested(card) == []
+    [plain] = cards(client, results, pt=woman)
+    assert suggested(plain) == [BONE_ALP]

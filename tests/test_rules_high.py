@@ -331,7 +331,9 @@ def test_a_cancer_that_spreads_to_bone_is_named_with_a_bone_source_rise(
     assert card["summary"].endswith(
         "GGT normal, known malignant neoplasm of prostate: look for bone metastases"
     )
-    assert "bone imaging and the tumour marker" in card["detail"]
+    # Review 22 (R22-11): the marker and the imaging by name (was "bone imaging and the tumour
+    # marker (PSA)").
+    assert "PSA and a bone scan or PSMA PET for bone metastases" in card["detail"]
     # A history code (Z85.46) is not a current cancer.
     [card] = cards(client, [alp(330), ggt(25)], conditions=[condition("Z85.46")])
     assert "metastases" not in card["summary"]
