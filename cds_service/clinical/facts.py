@@ -92,7 +92,7 @@ FACTS: dict[str, str] = {
     "alp.trend": "stable (every ALP in the trend window within the stable fraction of this one, "
     "the latest in the same direction), rising, falling, or first (no earlier ALP in the window; "
     "with Paget disease on the record the window is paget_trend_window_days; with none in the "
-    "window, the latest ALP within alp_trend_fallback_days is the one compared)",
+    "window, stable when the latest ALP within alp_trend_fallback_days is unchanged, else first)",
     "alp.previous": "the latest earlier ALP in the trend window (or the fallback one), as shown, "
     "with its date",
     "alp.normal_days_ago": "days since the latest earlier ALP in the low look-back window that "
@@ -1062,8 +1062,8 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
         trend_days = max(trend_days, ctx.kb.param("paget_trend_window_days"))
     trend_since = ctx.when - timedelta(days=trend_days)
     # Review 22 (R22-43, R22-21): with no ALP in the trend window, the latest one back to
-    # alp_trend_fallback_days (yearly bloods, drawn a little late) is the one the trend is read
-    # against, not "first": an unchanged mild rise or a treated PBC reviewed once a year.
+    # alp_trend_fallback_days (yearly bloods, drawn a little late) makes the ALP stable when it
+    # is unchanged (an unchanged mild rise or a treated PBC reviewed once a year), not "first".
     fallback_since = ctx.when - timedelta(
         days=max(trend_days, ctx.kb.param("alp_trend_fallback_days"))
     )
@@ -1154,7 +1154,14 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
     before_lows = [n for n in not_low if not lows or n[0] < lows[0][0]]
     facts.set("alp.earlier_not_low", bool(before_lows), [k for _, k in before_lows[-1:]])
     facts.set("alp.earlier_not_low_date", day(before_lows[-1][0]) if before_lows else None)
-    if not window and fallback is not None:
+    if (
+        not window
+        and fallback is not None
+        and fallback[3] == status
+        and abs(value_ul - fallback[2]) <= stable * value_ul
+    ):
+        # Only to call it stable: a value that has changed since stays "first" (its first-value
+        # card, as before), never quieter, nor a rise read against a year-old baseline.
         window = [fallback]
     if not window:
         facts.set("alp.trend", "first")
