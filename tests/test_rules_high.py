@@ -211,11 +211,14 @@ def test_an_anabolic_bone_agent_started_after_the_rise_does_not_explain_it(
     )
     assert card["source"]["topic"]["display"] == BONE
     assert "raised before it was started; exclude Paget disease" in card["detail"]
-    # Started before the first raised ALP: it explains a modest rise, as before.
+    # Started before the first raised ALP: it explains a modest rise, as before. Review 22
+    # (R22-43): the May ALP, 189 days back, is now the one the trend is read against (it was
+    # "first" past the 180-day window), so explained and unchanged since, no card; without it,
+    # the explained card.
     forsteo["authoredOn"] = "2026-04-01"
-    [card] = cards(
-        client, [alp(230, high=129, low=40), ggt(20)], pt=man, labs=[before], medications=[forsteo]
-    )
+    results = [alp(230, high=129, low=40), ggt(20)]
+    assert cards(client, results, pt=man, labs=[before], medications=[forsteo]) == []
+    [card] = cards(client, results, pt=man, medications=[forsteo])
     assert card["source"]["topic"]["display"] == "alp-high-bone-explained"
 
 
@@ -328,7 +331,9 @@ def test_a_cancer_that_spreads_to_bone_is_named_with_a_bone_source_rise(
     assert card["summary"].endswith(
         "GGT normal, known malignant neoplasm of prostate: look for bone metastases"
     )
-    assert "bone imaging and the tumour marker" in card["detail"]
+    # Review 22 (R22-11): the marker and the imaging by name (was "bone imaging and the tumour
+    # marker (PSA)").
+    assert "PSA and a bone scan or PSMA PET for bone metastases" in card["detail"]
     # A history code (Z85.46) is not a current cancer.
     [card] = cards(client, [alp(330), ggt(25)], conditions=[condition("Z85.46")])
     assert "metastases" not in card["summary"]

@@ -165,10 +165,17 @@ def test_a_measured_deficiency_explains_a_persistent_mildly_low_alp(
     # Within its range, or measured low more than 90 days ago: not a cause.
     for other in (measured(high), measured(value, when="2026-08-01T08:00:00Z")):
         assert fired(cards(client, [alp(33)], labs=[MILD_EARLIER_LOW, other])) == [MILD]
-    # From the ALP's own sample: EDTA carried into it lowers zinc and magnesium too, so that
-    # low value is not an independent cause (fourth review's re-check).
+    # From the ALP's own sample: EDTA carried into it lowers zinc and magnesium too (fourth
+    # review's re-check), so a low calcium in that sample with no potassium sets it aside.
+    # Review 22 (R22-31): with neither a potassium nor a calcium there, nothing points to EDTA
+    # and the low value counts (it was set aside whenever the potassium was not measured).
     same_sample = measured(value, when="2026-11-20T08:00:00Z")
-    assert fired(cards(client, [alp(33), same_sample], labs=[MILD_EARLIER_LOW])) == [MILD]
+    low_calcium = observation(
+        "17861-6", 7.6, when="2026-11-20T08:00:00Z", unit="mg/dL", ucum="mg/dL", low=8.6, high=10.3
+    )
+    assert fired(cards(client, [alp(33), same_sample], labs=[MILD_EARLIER_LOW])) == [EXPLAINED]
+    found = cards(client, [alp(33), same_sample, low_calcium], labs=[MILD_EARLIER_LOW])
+    assert fired(found) == [MILD]
     # The afternoon before is another draw (re-check of the fifth review: 18 hours earlier was
     # taken for the ALP's own sample).
     day_before = measured(value, when="2026-11-19T14:00:00Z")

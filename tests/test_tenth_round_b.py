@@ -46,10 +46,9 @@ def test_an_atypical_femoral_fracture_on_alendronate_warns_instead_of_expected_e
     assert fired(found) == ["alp-low-antiresorptive-aff"]
     card = found[0]
     assert card["indicator"] == "warning"
-    assert (
-        "after an atypical femoral fracture: stop the bisphosphonate (bone team); PLP"
-        in (card["summary"])
-    )
+    # Review 22 (summary length): the fracture before the drug, same words.
+    assert "atypical femoral fracture, on " in card["summary"]
+    assert "stop the bisphosphonate (bone team); PLP" in card["summary"]
     assert "expected effect" not in card["summary"]
     assert "Stop the bisphosphonate and give no further doses" in card["detail"]
     assert suggested(card) == ["62236-5"]

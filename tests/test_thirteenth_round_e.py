@@ -201,10 +201,17 @@ def test_same_draw_magnesium_counts_when_calcium_and_potassium_are_normal(
 
 
 def test_same_draw_zinc_not_counted_is_said_so(client: FlaskClient) -> None:
-    # Review 13, 31: zinc 6.5 umol/L drawn with the ALP, no calcium or potassium in that draw.
+    # Review 13, 31: zinc 6.5 umol/L drawn with the ALP. Review 22 (R22-31): with no calcium or
+    # potassium in that draw nothing points to EDTA, so the zinc counts (it was "not counted");
+    # a low calcium with no potassium still keeps EDTA suspected, and the line says so.
     zinc = observation("5763-8", 6.5, unit="umol/L", ucum="umol/L", low=11, high=24, when=NOW)
     labs = [alp(30, low=40, high=129, when=NOW), zinc]
-    found = cards(client, labs, labs=[alp(32, low=40, high=129, when=EARLIER)])
+    earlier = [alp(32, low=40, high=129, when=EARLIER)]
+    assert fired(cards(client, labs, labs=earlier)) == [EXPLAINED]
+    calcium_low = observation(
+        "17861-6", 7.6, unit="mg/dL", ucum="mg/dL", low=8.6, high=10.3, when=NOW
+    )
+    found = cards(client, [*labs, calcium_low], labs=earlier)
     assert fired(found) == [PERSISTENT]
     assert "Not counted: zinc 6.5 umol/L in this sample (EDTA" in found[0]["detail"]
     # With a potassium of 7.9 and no calcium in the draw (EDTA not ruled out) the magnesium is

@@ -68,7 +68,8 @@ FACTS: dict[str, str] = {
     "alp.xuln": "ALP divided by the upper limit",
     "alp.xlln": "ALP divided by the lower limit (null without one): 0.95 is 5% under it",
     "alp.same_draw_lows": "a low zinc or magnesium drawn with the ALP and not counted as a cause, "
-    "that draw not clear of EDTA (its potassium not measured; or high with the calcium low and "
+    "that draw not clear of EDTA (its potassium not measured and its calcium low; or high with "
+    "the calcium low and "
     "no kidney failure recorded, or with the calcium not measured and no recorded cause of a "
     "high potassium: the finding's edta_marker, edta_lowered, edta_unless_both, edta_unless; "
     "EDTA lowers them with the ALP and raises potassium), as a card "
@@ -90,8 +91,10 @@ FACTS: dict[str, str] = {
     "under the adult age, any value below the age-specific lower limit",
     "alp.trend": "stable (every ALP in the trend window within the stable fraction of this one, "
     "the latest in the same direction), rising, falling, or first (no earlier ALP in the window; "
-    "with Paget disease on the record the window is paget_trend_window_days)",
-    "alp.previous": "the latest earlier ALP in the trend window, as shown, with its date",
+    "with Paget disease on the record the window is paget_trend_window_days; with none in the "
+    "window, stable when the latest ALP within alp_trend_fallback_days is unchanged, else first)",
+    "alp.previous": "the latest earlier ALP in the trend window (or the fallback one), as shown, "
+    "with its date",
     "alp.normal_days_ago": "days since the latest earlier ALP in the low look-back window that "
     "was within its range (null with none): a raised ALP after a normal one weeks ago rose "
     "acutely, which PBC does not",
@@ -217,11 +220,15 @@ FACTS: dict[str, str] = {
     "(mmol/L, uM) are converted, any other is not read",
     "bile_acids.peak": "that peak as a card says it (120 umol/L, 18 Nov 2026); one converted "
     "is shown in umol/L with what was sent (45 umol/L (0.045 mmol/l), 18 Nov 2026)",
+    "bile_acids.peak_value": "that peak's value alone, as bile_acids.peak shows it (120 umol/L): "
+    "for a summary, which has no room for the date",
     "bile_acids.unread": "the latest serum bile acids in the bile-acid window in a unit not read "
     "(or not a number), as reported (110 umol/dL, 19 Nov 2026); null when there is none",
     "potassium.status": "co-resulted potassium high, normal, low, unknown, or absent",
     "calcium.status": "co-resulted calcium high, normal, low, unknown, or absent",
     "calcium.shown": "that calcium as a card says it (2.08 mmol/L); null when absent",
+    "calcium.preliminary": "true when that calcium's Observation status is preliminary (a card "
+    "whose finding line is the calcium's, card.finding_of: calcium, says so; review 22, R22-45)",
     "calcium.mg_dl": "that calcium in mg/dL (mmol/L converted), albumin-adjusted when an albumin "
     "was taken with it (calcium.adjusted), else as reported; null when absent or not a number",
     "calcium.adjusted": "that calcium adjusted for an albumin taken within "
@@ -398,11 +405,27 @@ def age_days_at(patient: Resource | None, when: datetime) -> float | None:
     return (when - born).total_seconds() / 86400
 
 
-def age_text(age_days: float) -> str:
+def _plural(count: int, unit: str) -> str:
+    return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
+
+
+def _whole_months(born: datetime, when: datetime) -> int:
+    """Completed calendar months: born 1 Feb, 10 months on 1 Dec (not 304 days / 30.4)."""
+    months = (when.year - born.year) * 12 + when.month - born.month
+    return months - 1 if when.day < born.day else months
+
+
+def age_text(age_days: float, patient: Resource | None = None, when: datetime | None = None) -> str:
+    """The age as a clinician says it: days in the first month, weeks to 13 weeks, completed
+    calendar months to 2 years (from the birth date when it is known), then years."""
     if age_days < 31:
-        return f"{int(age_days)} days"
+        return _plural(int(age_days), "day")
+    if age_days < 13 * 7:
+        return _plural(int(age_days // 7), "week")
+    born = parse_datetime(patient.get("birthDate")) if patient else None
     if age_days < 2 * DAYS_PER["a"]:
-        return f"{int(age_days // DAYS_PER['mo'])} months"
+        months = _whole_months(born, when) if born and when else int(age_days // DAYS_PER["mo"])
+        return _plural(months, "month")
     return f"{int(age_days // DAYS_PER['a'])} years"
 
 
@@ -495,8 +518,9 @@ class _Context:
         record explains the high marker. Eighteenth round, part D (review 17 and 18, N01): a
         drug that raises potassium (`unless`) explains the potassium, not a low calcium, so it
         clears a high marker only when the lowered analyte is not low (or not measured); kidney
-        failure (`unless_both`) explains both and clears it whatever the calcium. Without the
-        marker measured nothing rules it out."""
+        failure (`unless_both`) explains both and clears it whatever the calcium. Review 22
+        (R22-31): without the marker measured, only a low lowered analyte (calcium) in the draw
+        keeps EDTA suspected; with neither there is no signature to suspect."""
         if edta is None:
             return False
         if edta not in self._edta_ruled_out:
@@ -506,7 +530,12 @@ class _Context:
     def _edta_absent(self, edta: EdtaSignature) -> bool:
         marker = self.drawn_with_alp(edta.raised)
         if marker is None:
-            return False
+            # Review 22 (R22-31): no potassium in the draw. Only a low calcium there (EDTA
+            # chelates it) points to the tube; with none, or a calcium not low, nothing in
+            # the draw does, and a low magnesium or zinc is the patient's (hypomagnesaemia in
+            # anorexia nervosa is expected and dangerous, not to be set aside).
+            lowered = self.drawn_with_alp(edta.lowered) if edta.lowered is not None else None
+            return lowered is None or lowered.status != "low"
         if marker.status in ("normal", "low"):
             return True
         if marker.status != "high":
@@ -865,7 +894,10 @@ def derive(
     facts.set("alp.preliminary", as_str(alp.get("status")) == "preliminary", [key])
     age = int(ctx.age_days // DAYS_PER["a"]) if ctx.age_days is not None else None
     facts.set("patient.age_years", age, patient_ref)
-    facts.set("patient.age", age_text(ctx.age_days) if ctx.age_days is not None else None)
+    facts.set(
+        "patient.age",
+        age_text(ctx.age_days, ctx.record.patient, ctx.when) if ctx.age_days is not None else None,
+    )
     facts.set("patient.age_days", round(ctx.age_days, 1) if ctx.age_days is not None else None)
     facts.set("patient.child", ctx.child, patient_ref)
     facts.set("patient.sex", ctx.sex or "unknown", patient_ref)
@@ -1041,6 +1073,13 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
         # the last of them, not as a first value.
         trend_days = max(trend_days, ctx.kb.param("paget_trend_window_days"))
     trend_since = ctx.when - timedelta(days=trend_days)
+    # Review 22 (R22-43, R22-21): with no ALP in the trend window, the latest one back to
+    # alp_trend_fallback_days (yearly bloods, drawn a little late) makes the ALP stable when it
+    # is unchanged (an unchanged mild rise or a treated PBC reviewed once a year), not "first".
+    fallback_since = ctx.when - timedelta(
+        days=max(trend_days, ctx.kb.param("alp_trend_fallback_days"))
+    )
+    fallback: tuple[datetime, str, float, str, str] | None = None
     stable = ctx.kb.param("alp_stable_fraction")
     # Clearly above the low range (Tornero: none above 45 U/L against a lower limit of 35).
     clear = ctx.kb.param("low_earlier_normal_min_fraction")
@@ -1070,6 +1109,8 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
             not_low.append((obs_time, key))
         if obs_time >= trend_since:
             window.append((obs_time, key, earlier_ul, earlier_status, _shown(obs)))
+        elif obs_time >= fallback_since and (fallback is None or obs_time > fallback[0]):
+            fallback = (obs_time, key, earlier_ul, earlier_status, _shown(obs))
     if status == "high":
         # When this rise began: the first of the unbroken run of raised results before this one
         # (a drug started after it did not cause it).
@@ -1125,6 +1166,15 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
     before_lows = [n for n in not_low if not lows or n[0] < lows[0][0]]
     facts.set("alp.earlier_not_low", bool(before_lows), [k for _, k in before_lows[-1:]])
     facts.set("alp.earlier_not_low_date", day(before_lows[-1][0]) if before_lows else None)
+    if (
+        not window
+        and fallback is not None
+        and fallback[3] == status
+        and abs(value_ul - fallback[2]) <= stable * value_ul
+    ):
+        # Only to call it stable: a value that has changed since stays "first" (its first-value
+        # card, as before), never quieter, nor a rise read against a year-old baseline.
+        window = [fallback]
     if not window:
         facts.set("alp.trend", "first")
         return
@@ -1608,6 +1658,7 @@ def _bile_acids_peak(ctx: _Context, facts: Facts) -> None:
     value, key, obs_time, shown = peak
     facts.set("bile_acids.peak_umol_l", value, [key])
     facts.set("bile_acids.peak", f"{shown}, {day(obs_time)}" if obs_time else shown, [key])
+    facts.set("bile_acids.peak_value", shown.strip(), [key])
 
 
 def _electrolytes(ctx: _Context, facts: Facts) -> None:
@@ -1623,6 +1674,9 @@ def _electrolytes(ctx: _Context, facts: Facts) -> None:
         if name == "calcium":
             facts.set("calcium.shown", found.shown if found else None, [found.key] if found else [])
             facts.set("calcium.judged", found.shown if found else None, _keys(found))
+            entry = ctx.classified.observation("calcium", found.key) if found else None
+            status = as_str(entry.resource.get("status")) if entry is not None else None
+            facts.set("calcium.preliminary", status == "preliminary", _keys(found))
             _calcium_level(ctx, facts, found)
 
 

@@ -80,7 +80,7 @@ def _plan_card(
         outcome=outcome,
         facts=facts,
         summary=summary_text(kb, template.summary, facts),
-        finding=_finding(kb, template.finding, facts),
+        finding=_finding(kb, template.finding, facts, template.finding_of),
         reasoning=render_text(template.reasoning, facts, kb),
         # A drug that can explain the ALP leads: it is the first thing to act on.
         steps=list(annotations) + _lines(kb, template.next_steps, facts),
@@ -130,12 +130,17 @@ def _lines(kb: KnowledgeBase, items: Sequence[TextItem], facts: Facts) -> list[s
 PRELIMINARY = "Preliminary result: confirm on the final report."
 
 
-def _finding(kb: KnowledgeBase, template: Sequence[TextItem], facts: Facts) -> str:
-    """The card's finding line. A preliminary ALP says so on every card: the laboratory has not
-    released it and may still correct it or hold it for a flag (review 19, R19-42; FHIR
-    ObservationStatus: "data may be incomplete or unverified")."""
+def _finding(
+    kb: KnowledgeBase, template: Sequence[TextItem], facts: Facts, result: str = "alp"
+) -> str:
+    """The card's finding line. A preliminary result says so on the card whose finding it is:
+    the laboratory has not released it and may still correct it or hold it for a flag (review
+    19, R19-42; FHIR ObservationStatus: "data may be incomplete or unverified"). Status is per
+    result: a final calcium's card does not carry the ALP's preliminary status (review 22,
+    R22-45); the ALP's own card, beside it, does."""
     finding = summary_text(kb, template, facts)
-    return f"{finding} {PRELIMINARY}" if facts.get("alp.preliminary") is True else finding
+    preliminary = facts.get(f"{result}.preliminary") is True
+    return f"{finding} {PRELIMINARY}" if preliminary else finding
 
 
 def contributing_factors(kb: KnowledgeBase, facts: Facts) -> list[str]:

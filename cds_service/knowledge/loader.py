@@ -681,6 +681,7 @@ def _rule(
                 for s in card.get("suggest", ())
             ),
             override_reasons=tuple(card.get("override_reasons", default_reasons)),
+            finding_of=card.get("finding_of", "alp"),
         )
         if card
         else None,

@@ -628,6 +628,9 @@ class RuleCard:
     cautions: tuple[TextItem, ...] = ()
     suggest: tuple[SuggestionTemplate, ...] = ()
     override_reasons: tuple[str, ...] = ()
+    finding_of: str = "alp"
+    """The result the finding line reports: its own preliminary status is said on the card
+    (`<finding_of>.preliminary`), not another result's (review 22, R22-45)."""
 
     @property
     def items(self) -> tuple[TextItem, ...]:
