@@ -1,0 +1,170 @@
+"""Nineteenth round (2026-12-02), part G: review 25's pregnancy and drug findings
+(docs/rulebook.md, "Nineteenth round (2026-12-02), part G (review 25: pregnancy and drugs)").
+Each patient is rebuilt from the reviewer's facts (review 25's gen.py), signed on 2 Dec 2026."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from tests.rules_helper import SERVICE, fired, suggested
+from tests.support.fhir import (
+    PATIENT_ID,
+    RXNORM,
+    alp,
+    condition,
+    full_prefetch,
+    ggt,
+    medication,
+    observation,
+    patient,
+    procedure,
+    searchset,
+    sign_request,
+)
+
+NOW = "2026-12-02T07:30:00Z"
+ISOENZYMES_LOINC = "24332-9"
+
+
+def day(date: str) -> str:
+    return f"{date}T08:00:00Z"
+
+
+def lab(loinc: str, value: float, unit: str, low: float, high: float, when: str = NOW) -> Any:
+    return observation(loinc, value, unit=unit, ucum=unit, low=low, high=high, when=when)
+
+
+def alp_now(value: float, when: str = NOW) -> dict[str, Any]:
+    return alp(value, when=when)
+
+
+def ggt_now(value: float) -> dict[str, Any]:
+    return ggt(value, high=40, when=NOW)
+
+
+def alt(value: float) -> dict[str, Any]:
+    return lab("1742-6", value, "U/L", 7, 40)
+
+
+def bilirubin_mgdl(value: float) -> dict[str, Any]:
+    return lab("1975-2", value, "mg/dL", 0.1, 1.2)
+
+
+def since(code: str, onset: str) -> dict[str, Any]:
+    return condition(code, onset=onset)
+
+
+def worded(text: str, onset: str) -> dict[str, Any]:
+    found = condition("LOCAL1", system="urn:oid:1.2.3", onset=onset)
+    found["code"]["text"] = text
+    found["code"]["coding"][0]["display"] = text
+    return found
+
+
+def drug(text: str, authored: str | None = None, code: str | None = None) -> dict[str, Any]:
+    request = medication(code, text=text)
+    if authored:
+        request["authoredOn"] = authored
+    return request
+
+
+def statement(text: str, start: str) -> dict[str, Any]:
+    return {
+        "resourceType": "MedicationStatement",
+        "id": "ms-1",
+        "status": "active",
+        "medicationCodeableConcept": {"text": text},
+        "subject": {"reference": f"Patient/{PATIENT_ID}"},
+        "effectivePeriod": {"start": start},
+    }
+
+
+def post(
+    client: FlaskClient,
+    sex: str,
+    born: str,
+    results: list[dict[str, Any]],
+    labs: list[dict[str, Any]] = [],  # noqa: B006 - never mutated
+    conditions: list[dict[str, Any]] = [],  # noqa: B006
+    medications: list[dict[str, Any]] = [],  # noqa: B006
+    statements: list[dict[str, Any]] = [],  # noqa: B006
+    procedures: list[dict[str, Any]] = [],  # noqa: B006
+) -> list[dict[str, Any]]:
+    prefetch = full_prefetch(
+        pt=patient(sex, born),
+        labs=results + labs,
+        conditions=conditions,
+        medications=medications,
+        procedures=procedures,
+    )
+    prefetch["statements"] = searchset(statements)
+    response = client.post(SERVICE, json=sign_request(results, prefetch))
+    assert response.status_code == 200, response.get_json()
+    found: list[dict[str, Any]] = response.get_json()["cards"]
+    return found
+
+
+def words(card: dict[str, Any]) -> int:
+    return len(card["detail"].split())
+
+
+def text_of(card: dict[str, Any]) -> str:
+    return card["summary"] + "\n" + card["detail"]
+
+
+# --- R25-35 (wrong): ALP 14x at 30 weeks was called "from bone - image the bone" ------------
+
+
+def pregnant_at_30_weeks(ggt_value: float | None = 18) -> list[dict[str, Any]]:
+    results = [alp_now(1450), alt(15), bilirubin_mgdl(0.5)]
+    if ggt_value is not None:
+        results.append(ggt_now(ggt_value))
+    return results
+
+
+PREGNANCY_30 = [
+    since("Z33.1", "2026-05-01"),
+    since("Z3A.30", "2026-12-01"),
+    worded("Placental lakes / suspected placenta accreta on scan", "2026-11-20"),
+]
+
+
+def test_an_extreme_alp_at_30_weeks_is_placental_on_one_card(client: FlaskClient) -> None:
+    found = post(
+        client,
+        "female",
+        "1988-08-08",
+        pregnant_at_30_weeks(),
+        [alp(420, when=day("2026-10-15"))],
+        PREGNANCY_30,
+    )
+    assert fired(found) == ["alp-extreme"]
+    [card] = found
+    assert card["indicator"] == "warning"
+    assert "likely placental" in card["summary"]
+    assert len(card["summary"]) <= 126
+    assert "heat-stable (placental) fraction" in card["detail"]
+    assert "obstetric team today" in card["detail"]
+    assert "from bone" not in card["summary"]
+    assert "image the painful bone" not in card["detail"]
+    assert ISOENZYMES_LOINC in suggested(card)
+    assert words(card) <= 90
+
+
+def test_an_extreme_alp_in_the_first_trimester_keeps_the_bone_line(client: FlaskClient) -> None:
+    # At 10 weeks the placenta makes little ALP: a normal GGT still points to bone.
+    conditions = [since("Z33.1", "2026-09-20"), since("Z3A.10", "2026-12-01")]
+    found = post(client, "female", "1988-08-08", pregnant_at_30_weeks(), [], conditions)
+    card = next(c for c in found if fired([c]) == ["alp-extreme"])
+    assert "extremely raised from bone" in card["summary"]
+    assert "image the painful bone" in card["detail"]
+    assert "placental" not in card["detail"]
+
+
+def test_an_extreme_alp_outside_pregnancy_keeps_the_bone_line(client: FlaskClient) -> None:
+    found = post(client, "female", "1950-08-08", pregnant_at_30_weeks())
+    card = next(c for c in found if fired([c]) == ["alp-extreme"])
+    assert "image the painful bone" in card["detail"]
+    assert "placental" not in card["detail"]
