@@ -168,3 +168,54 @@ def test_an_extreme_alp_outside_pregnancy_keeps_the_bone_line(client: FlaskClien
     card = next(c for c in found if fired([c]) == ["alp-extreme"])
     assert "image the painful bone" in card["detail"]
     assert "placental" not in card["detail"]
+
+
+# --- R25-40 (wrong): pembrolizumab and ipilimumab were not read; AMA came first ---------------
+
+CHECKPOINT = [
+    drug("Pembrolizumab 200 mg IV every 3 weeks", "2026-08-05"),
+    drug("Ipilimumab 1 mg/kg IV every 6 weeks", "2026-08-05"),
+]
+
+
+def test_checkpoint_inhibitors_with_a_liver_alp_go_to_oncology_today(client: FlaskClient) -> None:
+    found = post(
+        client,
+        "male",
+        "1963-03-03",
+        [alp_now(520), ggt_now(610), alt(110), bilirubin_mgdl(1.0)],
+        [alp(90, when=day("2026-08-01"))],
+        [since("C43.9", "2026-06-01")],
+        CHECKPOINT,
+    )
+    assert fired(found) == ["alp-high-checkpoint-inhibitor"]
+    [card] = found
+    assert card["indicator"] == "warning"
+    assert "immune-mediated hepatitis/cholangitis likely; oncology today" in card["summary"]
+    assert len(card["summary"]) <= 126
+    assert "Taking Pembrolizumab; Ipilimumab." in card["detail"]  # not "Ipilimumab / kg"
+    assert "hold the drug" in card["detail"]
+    assert "anti-mitochondrial" not in card["detail"]
+    assert words(card) <= 90
+
+
+def test_a_checkpoint_inhibitor_by_rxnorm_code_is_read(client: FlaskClient) -> None:
+    found = post(
+        client,
+        "male",
+        "1963-03-03",
+        [alp_now(300), ggt_now(200), alt(150)],
+        [alp(80, when=day("2026-08-01"))],
+        [],
+        [drug("", "2026-08-05", code="1597876")],  # nivolumab
+    )
+    assert fired(found) == ["alp-high-checkpoint-inhibitor"]
+
+
+def test_a_checkpoint_inhibitor_beside_a_bone_alp_is_not_called_hepatitis(
+    client: FlaskClient,
+) -> None:
+    found = post(
+        client, "male", "1963-03-03", [alp_now(200), ggt_now(20), alt(20)], [], [], CHECKPOINT
+    )
+    assert "alp-high-checkpoint-inhibitor" not in fired(found)
