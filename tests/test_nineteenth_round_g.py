@@ -219,3 +219,75 @@ def test_a_checkpoint_inhibitor_beside_a_bone_alp_is_not_called_hepatitis(
         client, "male", "1963-03-03", [alp_now(200), ggt_now(20), alt(20)], [], [], CHECKPOINT
     )
     assert "alp-high-checkpoint-inhibitor" not in fired(found)
+
+
+# --- R25-37 and R25-54 (wrong, minor): the anti-TB stop rule was met but left conditional -----
+
+TB_CARD = "alp-high-antituberculosis-drugs"
+
+
+def test_anti_tb_alt_with_jaundice_meets_the_stop_rule(client: FlaskClient) -> None:
+    # R25-37: RHZE since 20 Oct, ALP 80 to 330, GGT 250, ALT 190 (4.8x), bilirubin 2.4 mg/dL.
+    ripe = [
+        drug(f"{name} daily", "2026-10-20")
+        for name in (
+            "Rifampicin 600 mg",
+            "Isoniazid 300 mg",
+            "Pyrazinamide 1.5 g",
+            "Ethambutol 1.2 g",
+        )
+    ]
+    found = post(
+        client,
+        "male",
+        "1986-06-06",
+        [alp_now(330), ggt_now(250), alt(190), bilirubin_mgdl(2.4)],
+        [alp(80, when=day("2026-10-18"))],
+        [since("A15.0", "2026-10-15")],
+        ripe,
+    )
+    assert fired(found) == [TB_CARD]
+    detail = found[0]["detail"]
+    assert "ALT 4.8 times its upper limit" in detail
+    assert "The stop rule is met: stop the anti-TB treatment now" in detail
+    assert "at ALT 3x or more with symptoms" not in detail
+
+
+def test_isoniazid_alone_at_alt_6x_is_stopped_and_no_other_drug_is_named(
+    client: FlaskClient,
+) -> None:
+    # R25-54: latent TB, isoniazid alone since 15 Oct, ALT 260 (6.5x), bilirubin normal.
+    found = post(
+        client,
+        "female",
+        "1981-01-01",
+        [alp_now(230), ggt_now(210), alt(260), bilirubin_mgdl(1.0)],
+        [alp(70, when=day("2026-10-10"))],
+        [since("R76.11", "2026-10-01")],
+        [
+            drug("Isoniazid 300 mg daily", "2026-10-15"),
+            drug("Pyridoxine 10 mg daily", "2026-10-15"),
+        ],
+    )
+    assert fired(found) == [TB_CARD]
+    detail = found[0]["detail"]
+    assert "ALT 6.5 times its upper limit" in detail
+    assert "stop the anti-TB treatment now" in detail
+    lowered = detail.lower()
+    assert "pyrazinamide" not in lowered
+    assert "rifampicin" not in lowered
+
+
+def test_anti_tb_alt_4x_without_jaundice_stops_only_with_symptoms(client: FlaskClient) -> None:
+    found = post(
+        client,
+        "female",
+        "1981-01-01",
+        [alp_now(230), ggt_now(210), alt(160), bilirubin_mgdl(1.0)],
+        [alp(70, when=day("2026-10-10"))],
+        [],
+        [drug("Isoniazid 300 mg daily", "2026-10-15")],
+    )
+    detail = found[0]["detail"]
+    assert "The stop rule is met" not in detail
+    assert "Stop the anti-TB treatment now if there is nausea" in detail
