@@ -291,3 +291,37 @@ def test_anti_tb_alt_4x_without_jaundice_stops_only_with_symptoms(client: FlaskC
     detail = found[0]["detail"]
     assert "The stop rule is met" not in detail
     assert "Stop the anti-TB treatment now if there is nausea" in detail
+
+
+# --- R25-43 (wrong, minor): a combined pill beside a cholestatic ALP was not named ------------
+
+PILL_UK = "Ethinylestradiol 30 mcg / levonorgestrel 150 mcg (Microgynon)"
+PILL_RXNORM = "ethinyl estradiol 0.03 MG / levonorgestrel 0.15 MG Oral Tablet"
+
+
+def pill_patient(client: FlaskClient, text: str) -> list[dict[str, Any]]:
+    labs = [alp_now(240), ggt_now(200), alt(45), bilirubin_mgdl(1.0)]
+    return post(client, "female", "2002-02-02", labs, [], [], [drug(text)])
+
+
+def test_a_combined_pill_is_named_as_the_likely_cause_in_either_spelling(
+    client: FlaskClient,
+) -> None:
+    for text, named in ((PILL_UK, "Ethinylestradiol"), (PILL_RXNORM, "ethinyl estradiol")):
+        [card] = pill_patient(client, text)
+        assert fired([card]) == ["alp-high-liver-source"]
+        assert f"likely cause {named} / levonorgestrel" in card["summary"]
+        assert "If the pill is stopped, use a method without oestrogen." in card["detail"]
+
+
+def test_hormone_replacement_estradiol_is_not_called_a_cholestatic_drug(
+    client: FlaskClient,
+) -> None:
+    [card] = pill_patient(client, "Estradiol 2 mg oral daily")
+    assert "likely cause" not in card["summary"]
+    assert "the pill" not in card["detail"]
+
+
+def test_the_uk_spelling_explains_a_low_alp_too(client: FlaskClient) -> None:
+    [card] = post(client, "female", "2002-02-02", [alp_now(31)], [], [], [drug(PILL_UK)])
+    assert "estrogen or an oral contraceptive may explain it" in card["summary"]
