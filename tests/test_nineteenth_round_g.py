@@ -325,3 +325,32 @@ def test_hormone_replacement_estradiol_is_not_called_a_cholestatic_drug(
 def test_the_uk_spelling_explains_a_low_alp_too(client: FlaskClient) -> None:
     [card] = post(client, "female", "2002-02-02", [alp_now(31)], [], [], [drug(PILL_UK)])
     assert "estrogen or an oral contraceptive may explain it" in card["summary"]
+
+
+# --- R25-39 (noisy): anabolic steroids with a bilirubin of 6 got isoenzymes, 158 words ---------
+
+
+def test_anabolic_steroid_jaundice_gets_no_isoenzymes_and_stays_short(client: FlaskClient) -> None:
+    found = post(
+        client,
+        "male",
+        "1998-11-11",
+        [alp_now(180), ggt_now(30), alt(95), bilirubin_mgdl(6.0)],
+        statements=[statement("Testosterone enanthate and oxandrolone (self-sourced)", "2026-08-01")],
+    )
+    assert fired(found) == ["alp-high-liver-low-ggt"]
+    [card] = found
+    assert "bilirubin 6.0 mg/dL: cholestasis from the liver; ultrasound today" in card["summary"]
+    assert "isoenzymes" not in text_of(card)
+    assert ISOENZYMES_LOINC not in suggested(card)
+    assert "Testosterone enanthate and oxandrolone" in card["detail"]
+    assert "BRIC" not in card["detail"]
+    assert words(card) <= 120
+
+
+def test_without_jaundice_the_low_ggt_card_still_asks_for_isoenzymes(client: FlaskClient) -> None:
+    found = post(client, "male", "1998-11-11", [alp_now(180), ggt_now(30), alt(95)])
+    [card] = found
+    assert fired(found) == ["alp-high-liver-low-ggt"]
+    assert ISOENZYMES_LOINC in suggested(card)
+    assert "BRIC" in card["detail"]
