@@ -354,3 +354,41 @@ def test_without_jaundice_the_low_ggt_card_still_asks_for_isoenzymes(client: Fla
     assert fired(found) == ["alp-high-liver-low-ggt"]
     assert ISOENZYMES_LOINC in suggested(card)
     assert "BRIC" in card["detail"]
+
+
+# --- R25-44 (wrong, minor): osteomalacia labs on phenytoin were not read ----------------------
+
+
+def phenytoin_patient(client: FlaskClient, vitamin_d: float) -> list[dict[str, Any]]:
+    labs = [
+        alp(180, when=day("2026-05-01")),
+        lab("1989-3", vitamin_d, "nmol/L", 50, 250),
+        lab("2000-8", 2.12, "mmol/L", 2.15, 2.55),
+        lab("2777-1", 0.75, "mmol/L", 0.8, 1.5),
+    ]
+    return post(
+        client,
+        "male",
+        "1991-01-01",
+        [alp_now(190), ggt_now(160), alt(30)],
+        labs,
+        [since("G40.909", "2015-01-01")],
+        [drug("Phenytoin 300 mg daily", "2016-01-01"), drug("Levetiracetam 500 mg bd")],
+    )
+
+
+def test_phenytoin_with_osteomalacia_labs_is_treated_not_sent_to_isoenzymes(
+    client: FlaskClient,
+) -> None:
+    [card] = phenytoin_patient(client, 18)
+    assert fired([card]) == ["alp-high-origin-unclear"]
+    assert "osteomalacia likely" in card["summary"]
+    assert len(card["summary"]) <= 126
+    assert "Treat the vitamin D deficiency with calcium; PTH now" in card["detail"]
+    assert ISOENZYMES_LOINC not in suggested(card)
+
+
+def test_phenytoin_with_a_normal_vitamin_d_still_gets_isoenzymes(client: FlaskClient) -> None:
+    [card] = phenytoin_patient(client, 80)
+    assert "order ALP isoenzymes" in card["summary"]
+    assert ISOENZYMES_LOINC in suggested(card)
