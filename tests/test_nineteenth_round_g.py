@@ -11,7 +11,6 @@ from flask.testing import FlaskClient
 from tests.rules_helper import SERVICE, fired, suggested
 from tests.support.fhir import (
     PATIENT_ID,
-    RXNORM,
     alp,
     condition,
     full_prefetch,
@@ -336,7 +335,9 @@ def test_anabolic_steroid_jaundice_gets_no_isoenzymes_and_stays_short(client: Fl
         "male",
         "1998-11-11",
         [alp_now(180), ggt_now(30), alt(95), bilirubin_mgdl(6.0)],
-        statements=[statement("Testosterone enanthate and oxandrolone (self-sourced)", "2026-08-01")],
+        statements=[
+            statement("Testosterone enanthate and oxandrolone (self-sourced)", "2026-08-01")
+        ],
     )
     assert fired(found) == ["alp-high-liver-low-ggt"]
     [card] = found
@@ -392,3 +393,32 @@ def test_phenytoin_with_a_normal_vitamin_d_still_gets_isoenzymes(client: FlaskCl
     [card] = phenytoin_patient(client, 80)
     assert "order ALP isoenzymes" in card["summary"]
     assert ISOENZYMES_LOINC in suggested(card)
+
+
+# --- Value-set gaps: the generic transfusion code (R25-14) and fenofibrate (R25-51) ------------
+
+
+def test_the_generic_transfusion_code_names_the_transfusion(client: FlaskClient) -> None:
+    found = post(
+        client,
+        "male",
+        "1992-02-02",
+        [alp_now(20)],
+        [alp(70, when=day("2026-11-30")), lab("718-7", 9.0, "g/dL", 12, 15.5)],
+        [since("S36.116A", "2026-11-30"), since("R57.1", "2026-11-30")],
+        procedures=[procedure("116859006", "2026-12-01T10:00:00Z")],
+    )
+    assert "a blood transfusion in the last 30 days may explain it" in found[0]["summary"]
+
+
+def test_fenofibrate_is_named_beside_a_first_low_alp(client: FlaskClient) -> None:
+    found = post(
+        client,
+        "male",
+        "1966-06-06",
+        [alp_now(30)],
+        [],
+        [since("E78.1", "2020-01-01")],
+        [drug("Fenofibrate 145 mg daily")],
+    )
+    assert "a fibrate may explain it" in found[0]["summary"]
