@@ -31,7 +31,9 @@ def day(date: str) -> str:
     return f"{date}T08:00:00Z"
 
 
-def lab(loinc: str, value: float, unit: str, low: float, high: float, when: str = NOW) -> Any:
+def lab(
+    loinc: str, value: float, unit: str, low: float, high: float, when: str = NOW
+) -> dict[str, Any]:
     return observation(loinc, value, unit=unit, ucum=unit, low=low, high=high, when=when)
 
 
@@ -110,7 +112,7 @@ def words(card: dict[str, Any]) -> int:
 
 
 def text_of(card: dict[str, Any]) -> str:
-    return card["summary"] + "\n" + card["detail"]
+    return f"{card['summary']}\n{card['detail']}"
 
 
 # --- R25-35 (wrong): ALP 14x at 30 weeks was called "from bone - image the bone" ------------
