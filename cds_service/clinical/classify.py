@@ -49,9 +49,10 @@ ENDED_MEDICATION = {"completed", "stopped"}
 DONE_PROCEDURE = {"completed", "in-progress"}
 # A dose that was given, wholly or in part ("stopped": an infusion halted part-way).
 GIVEN_ADMINISTRATION = ("completed", "in-progress", "stopped")
-# Dose and form words dropped from a medication's name when a card names it.
+# Dose and form words dropped from a medication's name when a card names it. A dose by weight
+# ("1 mg/kg", nineteenth round, part G: "Ipilimumab / kg" was named) or area ("mg/m2") too.
 _DOSE = re.compile(
-    r"\b\d[\d.,]*\s*(mg|mcg|ug|g|ml|unt|units?|%|meq|actuat)?(\s*/\s*(ml|l|actuat|dose))?\b",
+    r"\b\d[\d.,]*\s*(mg|mcg|ug|g|ml|unt|units?|%|meq|actuat)?(\s*/\s*(ml|l|actuat|dose|kg|m2))?\b",
     re.IGNORECASE,
 )
 # What follows the drug in a free-text order: its reason or its condition ("for epilepsy",
