@@ -1,0 +1,78 @@
+"""Nineteenth round (2026-12-02), part H: review 24's edges of parts D and E (docs/rulebook.md,
+"Nineteenth round (2026-12-02), part H"). Each patient is rebuilt from the reviewer's facts
+(review 24, gen.py), with the neighbour that must not change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from cds_service.clinical.classify import _negation
+from cds_service.knowledge.model import KnowledgeBase
+
+from tests.rules_helper import fired
+from tests.support.fhir import condition
+from tests.test_nineteenth_round_e import (
+    ALP,
+    ALT,
+    BILI,
+    CA,
+    CRP,
+    GGT,
+    PHOS,
+    TEMP,
+    WBC,
+    case,
+    day,
+    med,
+    steps,
+    worded,
+)
+
+BONE_SOURCE = "alp-high-bone-source"
+ORIGIN = "alp-high-origin-unclear"
+LIVER = "alp-high-liver-source"
+
+
+# --- R24-11: a negated Paget disease with "bone" elsewhere in the entry --------------------------
+
+
+def negated_paget(client: FlaskClient, text: str) -> list[dict[str, Any]]:
+    return case(
+        client, "female", "1956-03-03", [ALP(190), GGT(22)],
+        [ALP(185, when=day("2026-06-01")), CA(2.40)], [worded(text, "2026-07-01")],
+    )  # fmt: skip
+
+
+def test_r24_11_paget_negated_beside_a_bone_scan_is_not_paget(client: FlaskClient) -> None:
+    # 70F, "No evidence of Paget's disease of bone on bone scan" (text only); ALP 190 (1.8x)
+    # stable against 185, GGT 22, calcium 2.40. Was silent: the "bone" of "bone scan" kept the
+    # name "paget & bone", so Paget disease explained the ALP.
+    for text in (
+        "No evidence of Paget's disease of bone on bone scan",
+        "Bone scan: no Paget's disease",
+        "Paget's disease of bone ruled out on bone scan",
+        "Not Paget's disease of the skull; skull and bone scan reviewed",
+    ):
+        assert fired(negated_paget(client, text)) == [BONE_SOURCE], text
+    # Paget disease asserted, with a negated word elsewhere, still explains it.
+    assert negated_paget(client, "Paget's disease of bone, no bone pain") == []
+    assert negated_paget(client, "Paget's disease of bone - pelvis; no fracture on bone scan") == []
+
+
+def test_r24_11_other_negated_compound_names(kb: KnowledgeBase) -> None:
+    # The word that names the condition carries the negation: a negated melanoma is no cancer
+    # history; a negated qualifier ("not excised") takes nothing back.
+    history = kb.valuesets["cancer-history"]
+    for text, taken_back in (
+        ("Not melanoma: history of a dysplastic naevus", True),
+        ("Melanoma, not excised", False),
+        ("History of melanoma - no recurrence", False),
+        ("Previous lymphoma, not in remission", False),
+    ):
+        name = history.match_name_in(text.lower())
+        assert name is not None, text
+        negation = _negation(kb, {"text": text})
+        assert negation is not None
+        assert negation.takes_back_words(history, name) is taken_back, text
