@@ -76,3 +76,28 @@ def test_r24_11_other_negated_compound_names(kb: KnowledgeBase) -> None:
         negation = _negation(kb, {"text": text})
         assert negation is not None
         assert negation.takes_back_words(history, name) is taken_back, text
+
+
+# --- R24-09: a liver drug beside a normal GGT does not stop the quiet rules -----------------------
+
+
+def amiodarone_man(client: FlaskClient, drug: str, gamma: float = 35) -> list[dict[str, Any]]:
+    return case(
+        client, "male", "1950-06-06", [ALP(128), GGT(gamma), ALT(30), BILI(0.7)],
+        [ALP(124, when=day("2026-06-15")), ALP(126, when=day("2025-11-20"))],
+        [condition("I48.91", onset="2020-01-01")],
+        [med(drug, authored="2023-10-01"), med("Apixaban 5 mg bd")],
+    )  # fmt: skip
+
+
+def test_r24_09_amiodarone_with_a_normal_ggt_keeps_a_mild_stable_alp_quiet(
+    client: FlaskClient,
+) -> None:
+    # 76M, AF on amiodarone for 3 years; ALP 128 (1.23x) against 124 and 126 over a year; GGT
+    # 35, ALT 30, bilirubin 0.7. Was "bone source likely; order bone-specific ALP"; without the
+    # drug, silent.
+    assert amiodarone_man(client, "Amiodarone 200 mg daily") == []
+    # The same for another liver drug taken for years.
+    assert amiodarone_man(client, "Flucloxacillin 500 mg four times daily") == []
+    # A raised GGT still keeps it from the quiet rule.
+    assert amiodarone_man(client, "Amiodarone 200 mg daily", gamma=90) != []
