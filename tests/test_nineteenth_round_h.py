@@ -101,3 +101,72 @@ def test_r24_09_amiodarone_with_a_normal_ggt_keeps_a_mild_stable_alp_quiet(
     assert amiodarone_man(client, "Flucloxacillin 500 mg four times daily") == []
     # A raised GGT still keeps it from the quiet rule.
     assert amiodarone_man(client, "Amiodarone 200 mg daily", gamma=90) != []
+
+
+# --- R24-10 and R23-16: bone metastases with a raised GGT, one CT first --------------------------
+
+
+def breast_woman(client: FlaskClient, extra: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return case(
+        client, "female", "1958-08-01", [ALP(320), GGT(110), ALT(38), BILI(0.7)],
+        [ALP(210, when=day("2026-08-20"))],
+        [condition("C50.911", onset="2022-01-10"), condition("C79.51", onset="2025-03-01"), *extra],
+        [med("Letrozole 2.5 mg daily")],
+    )  # fmt: skip
+
+
+def test_r24_10_bone_metastases_with_a_raised_ggt_get_one_ct(client: FlaskClient) -> None:
+    # 68F, breast cancer with bone metastases on letrozole; ALP 210 -> 320 (3.1x), GGT 110
+    # (2.75x), ALT 38, bilirubin 0.7; no heart failure, no liver drug. Was the liver card: CT,
+    # then "ultrasound first", then AMA for PBC, then "imaging first".
+    found = breast_woman(client, [])
+    assert fired(found) == [ORIGIN]
+    [card] = found
+    assert "bone and liver may both contribute; CT with oncology" in card["summary"]
+    assert steps(card) == [
+        "GGT 110 U/L suggests liver metastases, the ALP from bone too: one CT (liver and bone) "
+        "with oncology first."
+    ]
+    assert "ultrasound" not in card["detail"].lower()
+    assert "anti-mitochondrial" not in card["detail"]
+    assert not card.get("suggestions")
+
+
+def test_r24_10_neighbours_liver_metastases_or_a_jaundice_keep_the_liver_cards(
+    client: FlaskClient,
+) -> None:
+    # Liver metastases recorded: the known-liver card (liver-causes), not this branch.
+    found = breast_woman(client, [condition("C78.7", onset="2026-01-01")])
+    assert ORIGIN not in fired(found)
+    # A fever: the liver card's urgent lines.
+    found = case(
+        client, "female", "1958-08-01", [ALP(320), GGT(110), ALT(38), BILI(0.7)],
+        [ALP(210, when=day("2026-08-20")), TEMP(38.6)],
+        [condition("C50.911", onset="2022-01-10"), condition("C79.51", onset="2025-03-01")],
+    )  # fmt: skip
+    assert ORIGIN not in fired(found)
+
+
+def test_r23_16_ct_line_first_and_amiodarone_judged_on_alt(client: FlaskClient) -> None:
+    # 76M, heart failure, amiodarone, prostate cancer with bone metastases; ALP 300 -> 424 (4.1x),
+    # GGT 96 (2.4x), ALT 52. The amiodarone line led with "enzymes over 3x" (met by a bone ALP of
+    # 4.1x), and the GGT line read "heart failure; Amiodarone or liver metastases".
+    found = case(
+        client, "male", "1950-10-10",
+        [ALP(424), GGT(96), ALT(52), BILI(1.0)], [ALP(300, when=day("2026-09-01"))],
+        [condition("C61", onset="2023-02-01"), condition("C79.51", onset="2025-06-01"),
+         condition("I50.22", onset="2022-01-01")],
+        [med("Furosemide 40 mg daily"), med("Degarelix 80 mg monthly"),
+         med("Amiodarone 200 mg daily", authored="2024-10-01")],
+    )  # fmt: skip
+    [card] = found
+    assert card["source"]["topic"]["display"] == ORIGIN
+    lines = steps(card)
+    assert lines[0].startswith(
+        "GGT 96 U/L may come from heart failure, amiodarone or liver metastases, the ALP from bone"
+    )
+    assert lines[1] == (
+        "Amiodarone: recheck ALT and GGT in 2-4 weeks; review it with cardiology if ALT passes 3x."
+    )
+    assert "enzymes over 3x" not in card["detail"]
+    assert "isoenzymes" not in card["detail"]
