@@ -10,7 +10,6 @@ from flask.testing import FlaskClient
 
 from cds_service.clinical.classify import _negation
 from cds_service.knowledge.model import KnowledgeBase
-
 from tests.rules_helper import fired
 from tests.support.fhir import condition
 from tests.test_nineteenth_round_e import (
@@ -20,7 +19,6 @@ from tests.test_nineteenth_round_e import (
     CA,
     CRP,
     GGT,
-    PHOS,
     TEMP,
     WBC,
     case,
@@ -170,3 +168,66 @@ def test_r23_16_ct_line_first_and_amiodarone_judged_on_alt(client: FlaskClient) 
     )
     assert "enzymes over 3x" not in card["detail"]
     assert "isoenzymes" not in card["detail"]
+
+
+# --- R24-02: a new rise in PBC with a fever a recorded pneumonia explains -----------------------
+
+CHOLANGITIS = "alp-high-suspected-cholangitis"
+CO_AMOXICLAV = "amoxicillin 875 MG / clavulanate 125 MG Oral Tablet"
+
+
+def pbc_with_pneumonia(
+    client: FlaskClient,
+    *,
+    pneumonia_onset: str | None = "2026-11-30",
+    antibiotic: bool = True,
+    psc: bool = False,
+) -> list[dict[str, Any]]:
+    conditions = [condition("K83.01" if psc else "K74.3", onset="2018-01-01")]
+    if pneumonia_onset:
+        conditions.append(condition("J18.9", onset=pneumonia_onset))
+    meds = [med("Ursodeoxycholic acid 500 mg twice daily")]
+    if antibiotic:
+        meds.append(med(CO_AMOXICLAV, authored="2026-11-30"))
+    return case(
+        client, "female", "1962-02-02", [ALP(250), GGT(260), ALT(60), BILI(0.9)],
+        [ALP(176, when=day("2026-09-01")), ALP(172, when=day("2026-03-01")),
+         TEMP(38.7), WBC(14.2), CRP(160)],
+        conditions, meds,
+    )  # fmt: skip
+
+
+def test_r24_02_pneumonia_on_an_antibiotic_is_named_and_cholangitis_still_imaged(
+    client: FlaskClient,
+) -> None:
+    # 64F, PBC on ursodiol (ALP 176, 172); today 250 (2.4x, up 42%), GGT 260, ALT 60, bilirubin
+    # 0.9; pneumonia J18.9 since 30 Nov on co-amoxiclav; temperature 38.7, WBC 14.2, CRP 160. Was
+    # the full warning with "antibiotics without waiting for imaging"; the pneumonia unnamed.
+    found = pbc_with_pneumonia(client)
+    assert fired(found) == [CHOLANGITIS]
+    [card] = found
+    assert card["indicator"] == "warning"
+    assert "another infection recorded: sepsis-related cholestasis likely" in card["summary"]
+    assert "ultrasound today for cholangitis" in card["summary"]
+    assert len(card["summary"]) <= 126
+    lines = steps(card)
+    assert lines[0].startswith("On amoxicillin / clavulanate for an infection elsewhere")
+    assert "check that it covers biliary organisms" in lines[0]
+    assert "without waiting for imaging" not in card["detail"]
+    assert any(s.startswith("Ultrasound today") for s in lines)
+    assert len(card["detail"].split()) <= 150
+
+
+def test_r24_02_neighbours(client: FlaskClient) -> None:
+    # No antibiotic yet: cultures and one that covers biliary organisms too.
+    [card] = pbc_with_pneumonia(client, antibiotic=False)
+    assert "sepsis-related cholestasis likely" in card["summary"]
+    assert any("antibiotics that cover biliary organisms too" in s for s in steps(card))
+    # No pneumonia, or one a month old: the cholangitis warning as before (R23-41).
+    for onset in (None, "2026-10-15"):
+        [card] = pbc_with_pneumonia(client, pneumonia_onset=onset)
+        assert "acute cholangitis until excluded" in card["summary"], onset
+        assert steps(card)[0].startswith("Blood cultures, then antibiotics without waiting")
+    # PSC (strictures; the disease of bacterial cholangitis): cholangitis first.
+    [card] = pbc_with_pneumonia(client, psc=True)
+    assert "acute cholangitis until excluded" in card["summary"]
