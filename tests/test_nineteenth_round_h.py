@@ -19,6 +19,7 @@ from tests.test_nineteenth_round_e import (
     CA,
     CRP,
     GGT,
+    PHOS,
     TEMP,
     WBC,
     case,
@@ -231,3 +232,36 @@ def test_r24_02_neighbours(client: FlaskClient) -> None:
     # PSC (strictures; the disease of bacterial cholangitis): cholangitis first.
     [card] = pbc_with_pneumonia(client, psc=True)
     assert "acute cholangitis until excluded" in card["summary"]
+
+
+# --- R24-25: a girl of 17 at the adult ALP limit is past growth ----------------------------------
+
+
+def teenager(client: FlaskClient, sex: str, born: str, value: float) -> list[dict[str, Any]]:
+    return case(
+        client, sex, born, [ALP(value), GGT(14, high=23), ALT(15), CA(2.40), PHOS(1.2)]
+    )  # fmt: skip
+
+
+def test_r24_25_a_girl_of_17_at_the_adult_limit_gets_the_adult_bone_work_up(
+    client: FlaskClient,
+) -> None:
+    # 17-year-old girl, ALP 180 against 35-104 (1.7x; the table's row for girls of 17 and over
+    # is the adult one), GGT 14, ALT 15, calcium 2.40, phosphate 1.2, well. Was "growth likely;
+    # 25-OH vitamin D ... ALP peaks in puberty".
+    found = teenager(client, "female", "2009-06-01", 180)
+    assert fired(found) == [BONE_SOURCE]
+    [card] = found
+    assert "growth likely" not in card["summary"]
+    assert "rickets" not in card["summary"]
+    assert "puberty" not in card["detail"]
+    assert any("osteomalacia and hyperparathyroidism" in s for s in steps(card))
+    assert not any(s.startswith("A growing child") for s in steps(card))
+
+
+def test_r24_25_still_growing_neighbours_keep_the_growth_card(client: FlaskClient) -> None:
+    # A girl of 16 (row 50-117) at 1.54x, and a boy of 17 (row 55-149) at 1.5x: still growing.
+    found = teenager(client, "female", "2010-06-01", 180)
+    assert fired(found) == ["alp-high-growth-mild"]
+    found = teenager(client, "male", "2009-06-01", 224)
+    assert fired(found) == ["alp-high-growth-mild"]
