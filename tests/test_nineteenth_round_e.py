@@ -162,17 +162,18 @@ def test_r23_16_bone_metastases_beside_heart_failure_and_amiodarone_both_contrib
     [ct] = [s for s in steps(card) if "CT" in s]
     assert "one CT (liver and bone) with oncology first" in ct
     assert "heart failure" in ct
-    assert "Amiodarone" in ct
+    assert "heart failure, amiodarone or liver metastases" in ct  # part H (R23-16): commas
     # One first step: isoenzymes are named for later, not ordered.
     assert "1797-8" not in suggested(card)
     assert not card.get("suggestions")
 
 
 def test_r23_16_neighbours_keep_their_cards(client: FlaskClient) -> None:
-    # Bone metastases with a raised GGT and nothing else to raise it: still the liver card with
-    # "liver metastases; CT" (the fifth bedside review's case).
+    # Bone metastases with a raised GGT and nothing else to raise it: part H (review 24, R24-10)
+    # gives it the same single step, one CT (it was the liver card, with ultrasound and AMA
+    # "first" beside the CT), naming liver metastases.
     [card] = prostate_man(client, heart_failure=False, amiodarone=False)
-    assert card["source"]["topic"]["display"] == LIVER
+    assert card["source"]["topic"]["display"] == ORIGIN
     assert any("suggests liver metastases" in s for s in steps(card))
     # Heart failure alone beside bone metastases is enough to leave the split open.
     found = prostate_man(client, heart_failure=True, amiodarone=False)

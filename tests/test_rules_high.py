@@ -568,9 +568,11 @@ def test_a_known_cancer_with_a_liver_source_names_liver_metastases(client: Flask
     # then AMA for PBC"; liver metastases and restaging CT come first.
     breast = [condition("C50.911"), condition("C79.51")]
     [card] = cards(client, [alp(312), ggt(180)], conditions=breast)
-    assert (
-        "a liver source suggests liver metastases; cross-sectional imaging (CT)" in card["detail"]
-    )
+    # Nineteenth round, part H (review 24, R24-10): with bone metastases, one CT of liver and
+    # bone with oncology is the single first step (no ultrasound or AMA beside it).
+    assert "suggests liver metastases" in card["detail"]
+    assert "one CT (liver and bone) with oncology first" in card["detail"]
+    assert "anti-mitochondrial" not in card["detail"]
     [plain] = cards(client, [alp(312), ggt(180)])
     assert "liver metastases" not in plain["detail"]
     # Re-check of the fifth review: colorectal (or pancreatic, gastric) cancer too.
@@ -590,9 +592,12 @@ def test_alcohol_beside_bone_metastases_leaves_the_raised_ggt_unsettled(
     assert "known bone cause; alcohol raises GGT itself" in found[0]["summary"]
     assert "may be raised by alcohol alone" in found[0]["detail"]
     assert suggested(found[0]) == ["24332-9"]
-    # Alcohol alone, or the bone cause alone with a raised GGT: the liver card as before.
-    for alone in ([condition("F10.20")], [condition("C79.51")]):
-        assert fired(cards(client, [alp(312), ggt(120)], conditions=alone)) != [UNCLEAR]
+    # Alcohol alone: the liver card as before. The bone metastases alone with a raised GGT:
+    # one CT of liver and bone, not isoenzymes (nineteenth round, part H, review 24 R24-10).
+    assert fired(cards(client, [alp(312), ggt(120)], conditions=[condition("F10.20")])) != [UNCLEAR]
+    [card] = cards(client, [alp(312), ggt(120)], conditions=[condition("C79.51")])
+    assert "one CT (liver and bone) with oncology first" in card["detail"]
+    assert not card.get("suggestions")
     # A normal GGT beside both: the bone reading stands, not isoenzymes.
     assert fired(cards(client, [alp(312), ggt(20)], conditions=both)) != [UNCLEAR]
     # A raised bilirubin is neither bone's nor enzyme induction's: the liver card (re-check of

@@ -381,14 +381,18 @@ class _Negation(NamedTuple):
     """Its text and code displays: where a name matched by words is mentioned."""
 
     def takes_back_words(self, valueset: ValueSet, name: str) -> bool:
-        """A match by words is taken back when every mention of the name it matched (each part
-        of "history of & melanoma") is negated: a cue within the window before it, or after it,
-        in its clause ("No fever, PBC" keeps the PBC)."""
+        """A match by words is taken back when every mention of the word that names the
+        condition is negated: a cue within the window before it, or after it, in its clause
+        ("No fever, PBC" keeps the PBC). In a name of parts ("paget & bone", "melanoma & history
+        of") that is the first part; the others qualify it and may recur un-negated ("No
+        evidence of Paget's disease of bone on bone scan", "Bone scan: no Paget's disease";
+        nineteenth round, part H, review 24 R24-11). A negated qualifier alone takes nothing
+        back ("Melanoma excised, no history of recurrence")."""
         parts = [part for part in name.split(" & ") if part]
         return (
             valueset.negation_veto
             and bool(parts)
-            and all(_negated_everywhere(self.cues, self.texts, part) for part in parts)
+            and _negated_everywhere(self.cues, self.texts, parts[0])
         )
 
     def takes_back_code(self, valueset: ValueSet) -> bool:

@@ -378,6 +378,12 @@ def _render(template: str, facts: Facts, kb: KnowledgeBase) -> str:
             value = "; ".join(mentions(kb, facts, [f for f in group if f in explaining])) or None
         elif name.startswith("finding."):
             value = "; ".join(mentions(kb, facts, [name.removeprefix("finding.")])) or None
+        elif name.startswith("list."):
+            # A group in a phrase ("from heart failure, amiodarone or liver metastases"): the
+            # record's words joined with commas, a capital that only opens a word lowered
+            # ("Amiodarone", not "TPN"; nineteenth round, part H, R23-16).
+            found = mentions(kb, facts, kb.groups[name.removeprefix("list.")])
+            value = ", ".join(_in_phrase(m) for m in found) or None
         elif name.startswith("labels."):
             value = ", ".join(labels(kb, facts, name.removeprefix("labels."))) or None
         else:
@@ -392,6 +398,13 @@ def _render(template: str, facts: Facts, kb: KnowledgeBase) -> str:
     text = " ".join(PLACEHOLDER_RE.sub(replace, template).split())
     # A count filled into a plural ("{{pregnancy.days_since_delivery}} days"): one is singular.
     return _ONE_PLURAL.sub(r"\1", text)
+
+
+def _in_phrase(mention: str) -> str:
+    """A record's words inside a sentence: "Amiodarone" reads "amiodarone"; "TPN" is kept."""
+    if len(mention) > 1 and mention[0].isupper() and mention[1].islower():
+        return mention[0].lower() + mention[1:]
+    return mention
 
 
 _ONE_PLURAL = re.compile(r"(?<![\d.,])(1 (?:day|week|month|year))s\b")

@@ -123,6 +123,10 @@ FACTS: dict[str, str] = {
     "patient.age": "age as a card says it (months under 2 years)",
     "patient.age_days": "age in days at the time of the ALP",
     "patient.child": "under the adult age (multiples of age-specific limits only)",
+    "patient.growing": "a child whose ALP limit for age and sex is not yet the adult one: growth "
+    "can raise the ALP (the bone-source card's rickets screen and growth lines)",
+    "patient.alp_adult_row": "the ALP table's row for this age and sex has the adult upper limit "
+    "(a girl of 17 on the Mayo table): growth no longer raises her ALP; null without an age",
     "patient.sex": "administrative sex (male, female, or unknown)",
     "pregnancy.status": "pregnant, not pregnant, or unknown",
     "pregnancy.trimester": "first, second, third, or unknown",
@@ -900,6 +904,9 @@ def derive(
     )
     facts.set("patient.age_days", round(ctx.age_days, 1) if ctx.age_days is not None else None)
     facts.set("patient.child", ctx.child, patient_ref)
+    adult_row = _alp_adult_row(kb, ctx.age_days, ctx.sex)
+    facts.set("patient.alp_adult_row", adult_row, patient_ref)
+    facts.set("patient.growing", ctx.child and adult_row is not True, patient_ref)
     facts.set("patient.sex", ctx.sex or "unknown", patient_ref)
     marked = status == "low" and (ctx.child or value.value_ul <= kb.param("low_marked_adult_ul"))
     facts.set("alp.marked_low", marked, [key])
@@ -1539,6 +1546,23 @@ def _hellp_labs(ctx: _Context, facts: Facts) -> None:
     if fibrinogen is not None:
         facts.set("fibrinogen.lowest", round(fibrinogen.value, 2), [fibrinogen.key])
         _set_shown(facts, "fibrinogen", fibrinogen)
+
+
+def _alp_adult_row(kb: KnowledgeBase, age_days: float | None, sex: str | None) -> bool | None:
+    """Nineteenth round, part H (review 24, R24-25): whether the ALP table's upper limit for this
+    age and sex is already the adult one (the open-ended rows'), so that growth cannot explain a
+    raised ALP: a girl of 17 has the adult limit, a boy of 17 does not (Mayo's table)."""
+    table = kb.intervals.get("alp")
+    if table is None or age_days is None:
+        return None
+    starts = [r.age_from.days for r in table.rows if r.age_to is None and r.age_from]
+    if not starts:
+        return None
+    row = table.lookup(age_days, sex)
+    adult = table.lookup(max(max(starts), age_days), sex)
+    if row is None or adult is None:
+        return None
+    return row[1] <= adult[1]
 
 
 def _bone_labs(ctx: _Context, facts: Facts) -> None:
