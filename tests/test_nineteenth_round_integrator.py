@@ -1,6 +1,7 @@
 """Nineteenth round (2026-12-02), the integrator's part: the liver-source card's AMA line beside
-heart failure (review 21, R21-06's remainder) and inflammatory bowel disease (review 22, R22-19)
-(docs/rulebook.md, "Nineteenth round (2026-12-02), the integrator's part")."""
+heart failure (review 21, R21-06's remainder) and inflammatory bowel disease (review 22, R22-19);
+a stable inadequate response in PBC (reviews 22 and 26, R22-22) (docs/rulebook.md, "Nineteenth
+round (2026-12-02), the integrator's part")."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired
-from tests.support.fhir import alp, condition, ggt, observation, patient
+from tests.support.fhir import alp, condition, ggt, medication, observation, patient
 
 LIVER = "alp-high-liver-source"
 HEART_FAILURE = condition("I50.9")
@@ -91,3 +92,43 @@ def test_ibd_where_ama_does_not_apply_keeps_the_bare_mrcp_line(client: FlaskClie
     [card] = cards(client, labs, pt=patient("male", "2014-05-01"), conditions=[ULCERATIVE_COLITIS])
     assert IBD_BARE in steps(card)
     assert IBD_FIRST not in card["detail"]
+
+
+# --- R22-22: a stable inadequate response on ursodeoxycholic acid ------------------------------
+
+NOW = "2026-12-02T07:00:00Z"
+PBC_RESPONSE = "alp-high-pbc-response"
+PBC = [condition("K74.3", onset="2024-06-01")]
+UDCA = {**medication(text="ursodeoxycholic acid 500 mg bd"), "authoredOn": "2025-06-01"}
+OCALIVA = {**medication(text="Ocaliva 5 mg once daily"), "authoredOn": "2026-01-10"}
+WOMAN = patient("female", "1960-01-01")
+
+
+def pbc_cards(
+    client: FlaskClient, earlier: float, when: str, medications: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    results = [alp(250, when=NOW), ggt(150, when=NOW)]
+    labs = [alp(earlier, when=f"{when}T08:00:00Z")]
+    return cards(client, results, pt=WOMAN, conditions=PBC, medications=medications, labs=labs)
+
+
+def test_a_stable_inadequate_response_shows_at_a_periodic_review(client: FlaskClient) -> None:
+    # R22-22: PBC on ursodeoxycholic acid for 18 months, ALP 250 (2.4x), GGT raised; 260 U/L 215
+    # days before. Part C's look-back made it stable and explained, and the card that exists to
+    # find an inadequate responder went quiet (review 26: wrong).
+    [card] = pbc_cards(client, 260, "2026-04-30", [UDCA])
+    assert fired([card]) == [PBC_RESPONSE]
+    assert "inadequate response; hepatology review" in card["summary"]
+
+
+def test_a_stable_inadequate_response_is_quiet_on_second_line_therapy(
+    client: FlaskClient,
+) -> None:
+    assert pbc_cards(client, 260, "2026-04-30", [UDCA, OCALIVA]) == []
+
+
+def test_a_stable_inadequate_response_is_quiet_when_seen_within_half_a_year(
+    client: FlaskClient,
+) -> None:
+    # A repeat within months is not a periodic review: no reminder at every draw.
+    assert pbc_cards(client, 245, "2026-10-01", [UDCA]) == []

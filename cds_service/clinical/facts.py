@@ -95,6 +95,9 @@ FACTS: dict[str, str] = {
     "window, stable when the latest ALP within alp_trend_fallback_days is unchanged, else first)",
     "alp.previous": "the latest earlier ALP in the trend window (or the fallback one), as shown, "
     "with its date",
+    "alp.previous_days_ago": "whole days from that earlier ALP to this one (null when the trend "
+    "is first): a stable value compared with one half a year old is a periodic review, not a "
+    "repeat within weeks (review 22, R22-22)",
     "alp.normal_days_ago": "days since the latest earlier ALP in the low look-back window that "
     "was within its range (null with none): a raised ALP after a normal one weeks ago rose "
     "acutely, which PBC does not",
@@ -269,6 +272,7 @@ FACT_NEEDS: dict[str, tuple[str, ...]] = {
     "alp.persistent_low": ("labs",),
     "alp.earlier_not_low": ("labs",),
     "alp.trend": ("labs",),
+    "alp.previous_days_ago": ("labs",),
     "alp.normal_days_ago": ("labs",),
     "alp.first_raised": ("labs",),
     "alp.stable_raised_days": ("labs",),
@@ -1184,10 +1188,12 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
         window = [fallback]
     if not window:
         facts.set("alp.trend", "first")
+        facts.set("alp.previous_days_ago", None)
         return
     window.sort()
     latest = window[-1]
     facts.set("alp.previous", f"{latest[4]} on {day(latest[0])}", [latest[1]])
+    facts.set("alp.previous_days_ago", (ctx.when - latest[0]).days, [latest[1]])
     within = all(abs(value_ul - v) <= stable * value_ul for _, _, v, _, _ in window)
     if within and latest[3] == status:
         trend = "stable"
