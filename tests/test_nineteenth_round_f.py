@@ -1,0 +1,124 @@
+"""Nineteenth round (2026-12-02), part F: review 25's low ALP and children (docs/rulebook.md,
+"Nineteenth round (2026-12-02), part F"). Each patient is rebuilt from the reviewer's facts
+(docs/clinical-reviews/review-25.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from tests.rules_helper import card_for, cards, fired
+from tests.support.fhir import alp, condition, medication, observation, patient
+
+NOW = "2026-12-02T07:30:00Z"
+
+CALCIUM_URGENT = "alp-calcium-urgent"
+INFANT_HPP = "alp-low-infant-hpp"
+LOW_FIRST = "alp-low-first"
+LOW_PERSISTENT = "alp-low-persistent"
+
+
+def on(date: str) -> str:
+    return f"{date}T08:00:00Z"
+
+
+def lab(
+    loinc: str,
+    value: float,
+    unit: str,
+    low: float | None = None,
+    high: float | None = None,
+    when: str = NOW,
+) -> dict[str, Any]:
+    return observation(loinc, value, unit=unit, ucum=unit, low=low, high=high, when=when)
+
+
+def calcium(value: float) -> dict[str, Any]:
+    return lab("2000-8", value, "mmol/L", 2.15, 2.55)
+
+
+def phosphate(value: float) -> dict[str, Any]:
+    return lab("2777-1", value, "mmol/L", 0.8, 1.5)
+
+
+def child_alp(value: float, low: float, high: float, when: str = NOW) -> dict[str, Any]:
+    return alp(value, low=low, high=high, when=when)
+
+
+def worded(text: str, onset: str) -> dict[str, Any]:
+    c = condition("LOCAL1", system="urn:oid:1.2.3", onset=onset)
+    c["code"]["text"] = text
+    c["code"]["coding"][0]["display"] = text
+    return c
+
+
+def steps(card: dict[str, Any]) -> list[str]:
+    return [s.split("\n\n")[0] for s in card["detail"].split("\n- ")[1:]]
+
+
+# --- R25-07 (unsafe): hypercalcaemia beside a low ALP in an infant and a child ---------------
+
+
+def test_infant_with_low_alp_and_calcium_3_05_gets_one_card_without_an_antiresorptive(
+    client: FlaskClient,
+) -> None:
+    found = cards(
+        client,
+        [child_alp(30, 124, 341)],
+        labs=[calcium(3.05), phosphate(2.2)],
+        conditions=[condition("R62.51", onset="2026-11-01")],
+        pt=patient("female", "2026-08-01"),
+    )
+    assert fired(found) == [INFANT_HPP]
+    [card] = found
+    assert "no bisphosphonate" in card["detail"]
+    assert "then an antiresorptive" not in card["detail"]
+    assert "myeloma" not in card["detail"]
+
+
+def test_child_with_low_alp_and_raised_calcium_gets_paediatric_wording(
+    client: FlaskClient,
+) -> None:
+    # A 6-year-old (not an infant): the urgent-calcium card stays, in a child's words.
+    found = cards(
+        client,
+        [child_alp(95, 156, 369)],
+        labs=[calcium(3.10), phosphate(1.6)],
+        pt=patient("male", "2020-05-05"),
+    )
+    card = card_for(found, CALCIUM_URGENT)
+    assert card["summary"].startswith("Calcium 3.10 mmol/L in a child: same-day paediatric advice")
+    assert "antiresorptive" not in card["detail"]
+    assert "myeloma" not in card["detail"]
+    assert "cancer" not in card["detail"]
+    assert any(s.startswith("Fluids and the cause with the paediatric team today; no bisphosphonate") for s in steps(card))
+
+
+def test_child_with_normal_alp_and_raised_calcium_has_no_adult_protocol(
+    client: FlaskClient,
+) -> None:
+    found = cards(
+        client,
+        [child_alp(200, 156, 369)],
+        labs=[calcium(3.10)],
+        pt=patient("male", "2020-05-05"),
+    )
+    card = card_for(found, CALCIUM_URGENT)
+    assert "in a child" in card["summary"]
+    assert steps(card) == ["Fluids and the cause with the paediatric team today."]
+
+
+def test_adult_with_low_alp_and_calcium_over_3_is_not_told_to_give_an_antiresorptive(
+    client: FlaskClient,
+) -> None:
+    found = cards(client, [alp(25, when=NOW)], labs=[calcium(3.10)], pt=patient("female", "1960-01-01"))
+    card = card_for(found, CALCIUM_URGENT)
+    assert "then an antiresorptive" not in card["detail"]
+    assert any(s.startswith("Today: IV fluids; no antiresorptive while the ALP is low") for s in steps(card))
+
+
+def test_adult_with_normal_alp_keeps_the_antiresorptive_line(client: FlaskClient) -> None:
+    found = cards(client, [alp(80, when=NOW)], labs=[calcium(3.10)], pt=patient("female", "1960-01-01"))
+    card = card_for(found, CALCIUM_URGENT)
+    assert any(s.startswith("Today: IV fluids, then an antiresorptive") for s in steps(card))
