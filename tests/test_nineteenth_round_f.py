@@ -122,3 +122,67 @@ def test_adult_with_normal_alp_keeps_the_antiresorptive_line(client: FlaskClient
     found = cards(client, [alp(80, when=NOW)], labs=[calcium(3.10)], pt=patient("female", "1960-01-01"))
     card = card_for(found, CALCIUM_URGENT)
     assert any(s.startswith("Today: IV fluids, then an antiresorptive") for s in steps(card))
+
+
+# --- R25-48 (wrong, near unsafe): acute hepatitis with haemolysis and a low ALP at 20 -------
+
+WILSON = "alp-wilson-pattern"
+
+
+def wilson_labs(alp_value: float, haptoglobin: float = 0.1) -> dict[str, Any]:
+    results = [
+        alp(alp_value, when=NOW),
+        lab("1975-2", 6.0, "mg/dL", 0.1, 1.2),
+        lab("1742-6", 200, "U/L", 7, 40),
+        lab("1920-8", 450, "U/L", 8, 40),
+    ]
+    labs = [
+        lab("718-7", 9.5, "g/dL", 12, 15.5),
+        lab("4542-7", haptoglobin, "g/L", 0.3, 2.0),
+        lab("6301-6", 1.3, "{INR}", 0.8, 1.2),
+    ]
+    return {
+        "results": results,
+        "labs": labs,
+        "conditions": [
+            worded("Acute hepatitis", "2026-11-28"),
+            worded("Fine tremor of hands", "2026-10-01"),
+        ],
+        "pt": patient("male", "2006-06-06"),
+    }
+
+
+def test_low_alp_with_haemolysis_and_hepatitis_at_20_is_wilson_whatever_the_ratio(
+    client: FlaskClient,
+) -> None:
+    case = wilson_labs(32)  # ALP/bilirubin 5.3; 0.91x the lower limit
+    found = cards(client, case.pop("results"), **case)
+    assert fired(found) == [WILSON]
+    [card] = found
+    assert card["indicator"] == "warning"
+    assert card["summary"].startswith("Low ALP 32 U/L with haemolysis and a raised ALT at 20 years")
+    assert "ceruloplasmin now" in card["summary"]
+    assert len(card["summary"]) <= 126
+
+
+def test_low_normal_alp_with_haemolysis_and_hepatitis_is_wilson(client: FlaskClient) -> None:
+    case = wilson_labs(40)  # in range, under 1.3x the lower limit
+    found = cards(client, case.pop("results"), **case)
+    assert fired(found) == [WILSON]
+    assert found[0]["summary"].startswith("Low-normal ALP 40 U/L with haemolysis")
+
+
+def test_low_normal_alp_with_hepatitis_but_no_haemolysis_stays_quiet(
+    client: FlaskClient,
+) -> None:
+    case = wilson_labs(40, haptoglobin=1.0)
+    found = cards(client, case.pop("results"), **case)
+    assert WILSON not in fired(found)
+
+
+def test_clearly_normal_alp_with_haemolysis_and_hepatitis_is_not_the_new_branch(
+    client: FlaskClient,
+) -> None:
+    case = wilson_labs(60)  # 1.7x the lower limit
+    found = cards(client, case.pop("results"), **case)
+    assert WILSON not in fired(found)
