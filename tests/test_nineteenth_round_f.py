@@ -186,3 +186,50 @@ def test_clearly_normal_alp_with_haemolysis_and_hepatitis_is_not_the_new_branch(
     case = wilson_labs(60)  # 1.7x the lower limit
     found = cards(client, case.pop("results"), **case)
     assert WILSON not in fired(found)
+
+
+# --- R25-03 (wrong): denosumab ordered, never given; metatarsal stress fractures ------------
+
+
+def prolia(authored: str) -> dict[str, Any]:
+    order = medication(text="Prolia (denosumab) 60 mg subcutaneous every 6 months")
+    order["authoredOn"] = authored
+    return order
+
+
+def r25_03(found_order: dict[str, Any], client: FlaskClient, **extra: Any) -> list[dict[str, Any]]:
+    return cards(
+        client,
+        [alp(24, when=NOW)],
+        labs=[alp(26, when=on("2026-08-08")), calcium(2.40), phosphate(1.45)],
+        conditions=[
+            condition("M81.0", onset="2026-06-01"),
+            condition("M84.374A", onset="2024-04-01"),
+            condition("M84.375A", onset="2025-09-01"),
+        ],
+        medications=[found_order],
+        pt=patient("female", "1957-02-02"),
+        **extra,
+    )
+
+
+def test_denosumab_ordered_days_ago_and_never_given_is_not_started(client: FlaskClient) -> None:
+    found = r25_03(prolia("2026-11-30"), client)
+    assert fired(found) == [LOW_PERSISTENT]
+    [card] = found
+    assert "not yet given" in card["summary"]
+    assert "hold the first Prolia dose until hypophosphatasia is excluded" in card["detail"]
+    assert "rebound" not in card["detail"]
+    assert "before the next dose" not in card["detail"]
+    assert "Low before Prolia was started too" not in card["detail"]
+    assert any(
+        s.startswith("Stress fracture on record: a sign of hypophosphatasia") for s in steps(card)
+    )
+
+
+def test_denosumab_ordered_long_ago_keeps_the_rebound_caution(client: FlaskClient) -> None:
+    # An open order from May: doses may have been given and not recorded.
+    found = r25_03(prolia("2026-05-01"), client)
+    [card] = found
+    assert "rebound" in card["detail"]
+    assert "not yet given" not in card["summary"]
