@@ -8,7 +8,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from tests.rules_helper import card_for, cards, fired
+from tests.rules_helper import card_for, cards, fired, suggested
 from tests.support.fhir import alp, condition, medication, observation, patient
 
 NOW = "2026-12-02T07:30:00Z"
@@ -233,3 +233,116 @@ def test_denosumab_ordered_long_ago_keeps_the_rebound_caution(client: FlaskClien
     [card] = found
     assert "rebound" in card["detail"]
     assert "not yet given" not in card["summary"]
+
+
+# --- R25-05 (wrong): craniosynostosis with a low ALP for age --------------------------------
+
+
+def test_craniosynostosis_with_a_first_low_alp_leads_with_hypophosphatasia(
+    client: FlaskClient,
+) -> None:
+    found = cards(
+        client,
+        [child_alp(95, 156, 369)],
+        labs=[calcium(2.50), phosphate(1.7)],
+        conditions=[condition("Q75.0", onset="2022-01-01"), condition("R62.52", onset="2025-01-01")],
+        pt=patient("female", "2021-07-07"),
+    )
+    assert fired(found) == [LOW_FIRST]
+    [card] = found
+    assert card["summary"].startswith("Low ALP 95 U/L with craniosynostosis: consider hypophosphatasia")
+    assert "62236-5" in suggested(card)
+
+
+def test_craniosynostosis_in_words_counts(client: FlaskClient) -> None:
+    found = cards(
+        client,
+        [child_alp(95, 156, 369)],
+        conditions=[worded("Sagittal craniosynostosis, operated 2022", "2022-01-01")],
+        pt=patient("female", "2021-07-07"),
+    )
+    assert "with craniosynostosis" in found[0]["summary"]
+
+
+# --- R25-26 (wrong): bone pain with cytopenias and a high LDH in a child ---------------------
+
+LEUKAEMIA = "alp-child-leukaemia-signs"
+
+
+def r25_26(client: FlaskClient, hb: float, plt: float, ldh: float, **extra: Any) -> list[dict[str, Any]]:
+    return cards(
+        client,
+        [child_alp(130, 156, 369)],
+        labs=[
+            lab("718-7", hb, "g/dL", 11.5, 14.5),
+            lab("777-3", plt, "10*9/L", 150, 400),
+            lab("2532-0", ldh, "U/L", 120, 250),
+            lab("3084-1", 480, "umol/L", 150, 350),
+        ],
+        conditions=[worded("Bone pain legs, night waking", "2026-11-10"), condition("R26.89", onset="2026-11-20")],
+        pt=patient("female", "2021-05-05"),
+        **extra,
+    )
+
+
+def test_child_with_bone_pain_and_cytopenias_is_leukaemia_not_a_sample_problem(
+    client: FlaskClient,
+) -> None:
+    found = r25_26(client, hb=8.2, plt=60, ldh=900)
+    assert fired(found) == [LEUKAEMIA]
+    [card] = found
+    assert card["indicator"] == "warning"
+    assert "leukaemia until excluded" in card["summary"]
+    assert "sample problem" not in card["detail"]
+    assert steps(card)[0].startswith("Full blood count and film today; same-day paediatric assessment")
+
+
+def test_child_with_bone_pain_and_normal_counts_keeps_the_first_low_card(
+    client: FlaskClient,
+) -> None:
+    found = r25_26(client, hb=12.5, plt=250, ldh=300)
+    assert fired(found) == [LOW_FIRST]
+
+
+def test_child_with_known_leukaemia_does_not_get_the_new_card(client: FlaskClient) -> None:
+    found = cards(
+        client,
+        [child_alp(130, 156, 369)],
+        labs=[lab("718-7", 8.2, "g/dL", 11.5, 14.5), lab("777-3", 60, "10*9/L", 150, 400)],
+        conditions=[worded("Bone pain legs", "2026-11-10"), condition("C91.00", onset="2026-10-01")],
+        pt=patient("female", "2021-05-05"),
+    )
+    assert LEUKAEMIA not in fired(found)
+
+
+# --- R25-04 (noisy): early loss of primary incisors in words, a 3-year-old -------------------
+
+
+def test_early_loss_of_primary_incisors_is_read_and_the_card_is_a_childs(
+    client: FlaskClient,
+) -> None:
+    found = cards(
+        client,
+        [child_alp(72, 156, 369)],
+        labs=[child_alp(80, 156, 369, when=on("2026-10-10")), calcium(2.55), phosphate(1.9)],
+        conditions=[worded("Early loss of primary incisors at age 2, roots intact", "2025-06-01")],
+        pt=patient("male", "2023-05-05"),
+    )
+    assert fired(found) == [LOW_PERSISTENT]
+    [card] = found
+    assert "early loss of primary incisors" in card["detail"]
+    assert "Avoid bisphosphonates and denosumab" not in card["detail"]
+    assert "chondrocalcinosis" not in card["detail"]
+    assert suggested(card) == ["62236-5"]
+
+
+def test_adult_teeth_lost_in_the_twenties_are_read(client: FlaskClient) -> None:
+    found = cards(
+        client,
+        [alp(19, when=NOW)],
+        labs=[alp(22, when=on("2026-03-03"))],
+        conditions=[worded("Loss of adult teeth in his 20s (roots intact)", "1995-01-01")],
+        pt=patient("male", "1969-06-06"),
+    )
+    assert "loss of adult teeth in his 20s" in found[0]["detail"]
+    assert "Avoid bisphosphonates and denosumab" in found[0]["detail"]
