@@ -346,3 +346,38 @@ def test_adult_teeth_lost_in_the_twenties_are_read(client: FlaskClient) -> None:
     )
     assert "loss of adult teeth in his 20s" in found[0]["detail"]
     assert "Avoid bisphosphonates and denosumab" in found[0]["detail"]
+
+
+# --- R25-24 (noisy): known X-linked hypophosphataemia with a steady raised ALP --------------
+
+
+def xlh_child(client: FlaskClient, june_alp: float, condition_entry: dict[str, Any]) -> list[dict[str, Any]]:
+    return cards(
+        client,
+        [child_alp(560, 156, 369)],
+        labs=[
+            phosphate(0.8),
+            calcium(2.40),
+            lab("2731-8", 7.5, "pmol/L", 1.6, 6.9),
+            child_alp(june_alp, 156, 369, when=on("2026-06-01")),
+        ],
+        conditions=[condition_entry],
+        medications=[medication(text="Burosumab 0.8 mg/kg every 2 weeks")],
+        pt=patient("female", "2020-01-01"),
+    )
+
+
+def test_known_xlh_with_a_steady_raised_alp_is_quiet(client: FlaskClient) -> None:
+    assert xlh_child(client, 540, condition("E83.31", onset="2022-01-01")) == []
+
+
+def test_known_xlh_with_a_rising_alp_keeps_a_card(client: FlaskClient) -> None:
+    assert xlh_child(client, 380, condition("E83.31", onset="2022-01-01")) != []
+
+
+def test_nutritional_rickets_with_a_steady_raised_alp_is_not_quietened_by_the_xlh_rule(
+    client: FlaskClient,
+) -> None:
+    found = xlh_child(client, 540, condition("E55.0", onset="2026-05-01"))
+    assert "alp-high-xlh-stable" not in fired(found)
+    assert found != []
