@@ -92,7 +92,10 @@ def test_child_with_low_alp_and_raised_calcium_gets_paediatric_wording(
     assert "antiresorptive" not in card["detail"]
     assert "myeloma" not in card["detail"]
     assert "cancer" not in card["detail"]
-    assert any(s.startswith("Fluids and the cause with the paediatric team today; no bisphosphonate") for s in steps(card))
+    assert any(
+        s.startswith("Fluids and the cause with the paediatric team today; no bisphosphonate")
+        for s in steps(card)
+    )
 
 
 def test_child_with_normal_alp_and_raised_calcium_has_no_adult_protocol(
@@ -112,14 +115,21 @@ def test_child_with_normal_alp_and_raised_calcium_has_no_adult_protocol(
 def test_adult_with_low_alp_and_calcium_over_3_is_not_told_to_give_an_antiresorptive(
     client: FlaskClient,
 ) -> None:
-    found = cards(client, [alp(25, when=NOW)], labs=[calcium(3.10)], pt=patient("female", "1960-01-01"))
+    found = cards(
+        client, [alp(25, when=NOW)], labs=[calcium(3.10)], pt=patient("female", "1960-01-01")
+    )
     card = card_for(found, CALCIUM_URGENT)
     assert "then an antiresorptive" not in card["detail"]
-    assert any(s.startswith("Today: IV fluids; no antiresorptive while the ALP is low") for s in steps(card))
+    assert any(
+        s.startswith("Today: IV fluids; no antiresorptive while the ALP is low")
+        for s in steps(card)
+    )
 
 
 def test_adult_with_normal_alp_keeps_the_antiresorptive_line(client: FlaskClient) -> None:
-    found = cards(client, [alp(80, when=NOW)], labs=[calcium(3.10)], pt=patient("female", "1960-01-01"))
+    found = cards(
+        client, [alp(80, when=NOW)], labs=[calcium(3.10)], pt=patient("female", "1960-01-01")
+    )
     card = card_for(found, CALCIUM_URGENT)
     assert any(s.startswith("Today: IV fluids, then an antiresorptive") for s in steps(card))
 
@@ -223,7 +233,8 @@ def test_denosumab_ordered_days_ago_and_never_given_is_not_started(client: Flask
     assert "before the next dose" not in card["detail"]
     assert "Low before Prolia was started too" not in card["detail"]
     assert any(
-        s.startswith("Stress fracture on record: a sign of hypophosphatasia") for s in steps(card)
+        s.startswith("Stress fracture on record: a sign of hypophosphatasia; ask about")
+        for s in steps(card)
     )
 
 
@@ -245,12 +256,17 @@ def test_craniosynostosis_with_a_first_low_alp_leads_with_hypophosphatasia(
         client,
         [child_alp(95, 156, 369)],
         labs=[calcium(2.50), phosphate(1.7)],
-        conditions=[condition("Q75.0", onset="2022-01-01"), condition("R62.52", onset="2025-01-01")],
+        conditions=[
+            condition("Q75.0", onset="2022-01-01"),
+            condition("R62.52", onset="2025-01-01"),
+        ],
         pt=patient("female", "2021-07-07"),
     )
     assert fired(found) == [LOW_FIRST]
     [card] = found
-    assert card["summary"].startswith("Low ALP 95 U/L with craniosynostosis: consider hypophosphatasia")
+    assert card["summary"].startswith(
+        "Low ALP 95 U/L with craniosynostosis: consider hypophosphatasia"
+    )
     assert "62236-5" in suggested(card)
 
 
@@ -269,7 +285,9 @@ def test_craniosynostosis_in_words_counts(client: FlaskClient) -> None:
 LEUKAEMIA = "alp-child-leukaemia-signs"
 
 
-def r25_26(client: FlaskClient, hb: float, plt: float, ldh: float, **extra: Any) -> list[dict[str, Any]]:
+def r25_26(
+    client: FlaskClient, hb: float, plt: float, ldh: float, **extra: Any
+) -> list[dict[str, Any]]:
     return cards(
         client,
         [child_alp(130, 156, 369)],
@@ -279,7 +297,10 @@ def r25_26(client: FlaskClient, hb: float, plt: float, ldh: float, **extra: Any)
             lab("2532-0", ldh, "U/L", 120, 250),
             lab("3084-1", 480, "umol/L", 150, 350),
         ],
-        conditions=[worded("Bone pain legs, night waking", "2026-11-10"), condition("R26.89", onset="2026-11-20")],
+        conditions=[
+            worded("Bone pain legs, night waking", "2026-11-10"),
+            condition("R26.89", onset="2026-11-20"),
+        ],
         pt=patient("female", "2021-05-05"),
         **extra,
     )
@@ -294,7 +315,9 @@ def test_child_with_bone_pain_and_cytopenias_is_leukaemia_not_a_sample_problem(
     assert card["indicator"] == "warning"
     assert "leukaemia until excluded" in card["summary"]
     assert "sample problem" not in card["detail"]
-    assert steps(card)[0].startswith("Full blood count and film today; same-day paediatric assessment")
+    assert steps(card)[0].startswith(
+        "Full blood count and film today; same-day paediatric assessment"
+    )
 
 
 def test_child_with_bone_pain_and_normal_counts_keeps_the_first_low_card(
@@ -309,7 +332,10 @@ def test_child_with_known_leukaemia_does_not_get_the_new_card(client: FlaskClien
         client,
         [child_alp(130, 156, 369)],
         labs=[lab("718-7", 8.2, "g/dL", 11.5, 14.5), lab("777-3", 60, "10*9/L", 150, 400)],
-        conditions=[worded("Bone pain legs", "2026-11-10"), condition("C91.00", onset="2026-10-01")],
+        conditions=[
+            worded("Bone pain legs", "2026-11-10"),
+            condition("C91.00", onset="2026-10-01"),
+        ],
         pt=patient("female", "2021-05-05"),
     )
     assert LEUKAEMIA not in fired(found)
@@ -351,7 +377,9 @@ def test_adult_teeth_lost_in_the_twenties_are_read(client: FlaskClient) -> None:
 # --- R25-24 (noisy): known X-linked hypophosphataemia with a steady raised ALP --------------
 
 
-def xlh_child(client: FlaskClient, june_alp: float, condition_entry: dict[str, Any]) -> list[dict[str, Any]]:
+def xlh_child(
+    client: FlaskClient, june_alp: float, condition_entry: dict[str, Any]
+) -> list[dict[str, Any]]:
     return cards(
         client,
         [child_alp(560, 156, 369)],
