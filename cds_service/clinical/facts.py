@@ -50,6 +50,7 @@ from cds_service.fhir.values import (
 from cds_service.knowledge.model import (
     DAYS_PER,
     EdtaSignature,
+    Finding,
     IntervalTable,
     KnowledgeBase,
     UnitTable,
@@ -120,8 +121,9 @@ FACTS: dict[str, str] = {
     "antiresorptive.started": "the earliest recorded start of a bisphosphonate or denosumab "
     "course (3 Mar 2021)",
     "antiresorptive.not_yet_given": "true when that earliest start falls on the ALP's day or "
-    "later (prescribed with this result; no earlier course or dose is recorded), false when "
-    "before it; null with no start recorded",
+    "later (prescribed with this result; no earlier course or dose is recorded), or when every "
+    "course is an open order written within antiresorptive_order_pending_days with nothing "
+    "recorded as taken or given; false otherwise; null with no start recorded",
     "patient.age_years": "age in whole years at the time of the ALP",
     "patient.age": "age as a card says it (months under 2 years)",
     "patient.age_days": "age in days at the time of the ALP",
@@ -1207,6 +1209,30 @@ ANTIRESORPTIVE = "antiresorptive"
 """The finding whose medication value sets are the antiresorptives (bisphosphonates, denosumab)."""
 
 
+def _only_pending_orders(ctx: _Context, finding: Finding) -> bool:
+    """Every recorded antiresorptive course is an open order (MedicationRequest, active)
+    written within antiresorptive_order_pending_days before the ALP, and none is recorded as
+    taken or given (a statement, an administration, a dose filed as a procedure, or a completed
+    order): the first dose is still to come."""
+    window = timedelta(days=ctx.kb.param("antiresorptive_order_pending_days"))
+    entries = {
+        entry.key: entry
+        for source in finding.sources
+        if source.kind == "medications"
+        for entry in ctx.classified.in_valueset("medications", source.valueset)
+    }
+    if not entries:
+        return False
+    for entry in entries.values():
+        resource = entry.resource
+        if resource.get("resourceType") != "MedicationRequest" or not entry.active:
+            return False
+        authored = medication_start(resource)
+        if authored is None or not ctx.when - window <= authored <= ctx.when:
+            return False
+    return True
+
+
 def _before_antiresorptive(ctx: _Context, facts: Facts, current: str) -> None:
     """The ALP from before a bisphosphonate or denosumab was started: already low then is the
     hypophosphatasia signal (the drug is not its cause); clearly normal then, a mild low on the
@@ -1230,8 +1256,10 @@ def _before_antiresorptive(ctx: _Context, facts: Facts, current: str) -> None:
     facts.set("antiresorptive.started", day(start), [start_key])
     # Review 19, R19-30: a course first prescribed with this result has had no dose, so the
     # moment to hold it for a hypophosphatasia work-up is now; the rebound that makes stopping
-    # denosumab dangerous follows doses already given.
-    facts.set("antiresorptive.not_yet_given", start.date() >= ctx.when.date(), [start_key])
+    # denosumab dangerous follows doses already given. Review 25, R25-03: an order written days
+    # before the result, with nothing recorded as taken or given, has had no dose either.
+    not_yet_given = start.date() >= ctx.when.date() or _only_pending_orders(ctx, finding)
+    facts.set("antiresorptive.not_yet_given", not_yet_given, [start_key])
     clear = ctx.kb.param("low_earlier_normal_min_fraction")
     before: list[tuple[datetime, str, str, str]] = []  # (time, key, status, shown)
     for obs, key, obs_time, earlier_ul, interval in ctx.earlier_alps(current):
