@@ -132,3 +132,92 @@ def test_a_stable_inadequate_response_is_quiet_when_seen_within_half_a_year(
 ) -> None:
     # A repeat within months is not a periodic review: no reminder at every draw.
     assert pbc_cards(client, 245, "2026-10-01", [UDCA]) == []
+
+
+# --- R27-05: a severe calcium with PTH suppressed beside a first low ALP -----------------------
+
+CALCIUM_URGENT = "alp-calcium-urgent"
+MYELOMA_SCREEN = "PTH suppressed: PTHrP, protein electrophoresis with free light chains (myeloma)"
+
+
+def calcium_cards(client: FlaskClient, alp_value: float, pth: float | None) -> list[dict[str, Any]]:
+    labs = [
+        alp(alp_value, when=NOW),
+        observation("2000-8", 3.05, unit="mmol/L", ucum="mmol/L", low=2.15, high=2.55, when=NOW),
+        observation("14682-9", 130, unit="umol/L", ucum="umol/L", low=45, high=90, when=NOW),
+    ]
+    if pth is not None:
+        labs.append(
+            observation("2731-8", pth, unit="pmol/L", ucum="pmol/L", low=1.6, high=6.9, when=NOW)
+        )
+    return cards(client, labs, pt=patient("female", "1960-01-01"))
+
+
+def test_suppressed_pth_beside_a_low_alp_keeps_the_myeloma_screen(client: FlaskClient) -> None:
+    # R27-05: 66, calcium 3.05, PTH 0.8 (suppressed), no cancer recorded, first ALP 30 (35-104):
+    # "IV fluids; no antiresorptive while the ALP is low", the cancer and myeloma line gone, and
+    # the summary asked for the PTH on record.
+    card = next(c for c in calcium_cards(client, 30, 0.8) if fired([c]) == [CALCIUM_URGENT])
+    assert "PTH suppressed: cancer or myeloma until excluded; treat today" in card["summary"]
+    assert "PTH with it" not in card["summary"]
+    lines = steps(card)
+    assert any(MYELOMA_SCREEN in line for line in lines)
+    assert any("an antiresorptive only if the calcium does not settle" in line for line in lines)
+    assert not any("PTH with an albumin-adjusted calcium" in line for line in lines)
+
+
+def test_suppressed_pth_with_a_normal_alp_treats_and_screens(client: FlaskClient) -> None:
+    card = next(c for c in calcium_cards(client, 80, 0.8) if fired([c]) == [CALCIUM_URGENT])
+    lines = steps(card)
+    assert any(line.startswith("Today: IV fluids, then an antiresorptive.") for line in lines)
+    assert any(MYELOMA_SCREEN in line for line in lines)
+
+
+def test_a_pth_within_its_range_is_not_suppressed_so_hyperparathyroidism(
+    client: FlaskClient,
+) -> None:
+    card = next(c for c in calcium_cards(client, 80, 5.0) if fired([c]) == [CALCIUM_URGENT])
+    assert "PTH not suppressed: hyperparathyroidism likely" in card["summary"]
+    assert any(line.startswith("PTH not suppressed: primary") for line in steps(card))
+    assert MYELOMA_SCREEN not in card["detail"]
+
+
+def test_no_pth_on_record_still_asks_for_it(client: FlaskClient) -> None:
+    card = next(c for c in calcium_cards(client, 30, None) if fired([c]) == [CALCIUM_URGENT])
+    assert "PTH with it" in card["summary"]
+    assert "look for cancer or myeloma" in card["detail"]
+
+
+# --- R27-03: a child's bone pain and low counts beside a raised ALP ---------------------------
+
+LEUKAEMIA = "alp-child-leukaemia-signs"
+
+
+def child_lab(loinc: str, value: float, unit: str, low: float, high: float) -> dict[str, Any]:
+    return observation(loinc, value, unit=unit, ucum=unit, low=low, high=high, when=NOW)
+
+
+def test_bone_pain_and_low_counts_warn_of_leukaemia_at_a_raised_alp_too(
+    client: FlaskClient,
+) -> None:
+    # R27-03: 6, a limp and night bone pain, Hb 8.0, platelets 60, LDH 800, ALP 520 (1.4x its
+    # 156-369): only the bone-source card's "X-ray within 48 h", the counts unnamed.
+    labs = [
+        child_lab("718-7", 8.0, "g/dL", 11.5, 15.5),
+        child_lab("777-3", 60, "10*9/L", 150, 400),
+        child_lab("2532-0", 800, "U/L", 120, 250),
+    ]
+    results = [alp(520, low=156, high=369, when=NOW), ggt(12, high=23, when=NOW)]
+    pain = [condition("R26.89", onset="2026-11-20"), condition("M79.661", onset="2026-11-10")]
+    [card] = cards(client, results, pt=patient("male", "2020-06-06"), labs=labs, conditions=pain)
+    assert fired([card]) == [LEUKAEMIA]
+    assert card["indicator"] == "warning"
+    assert "leukaemia until excluded" in card["summary"]
+    assert any(line.startswith("ALP raised: an X-ray of the painful site") for line in steps(card))
+    # Normal counts: the bone-source card and its X-ray, as before.
+    normal = [
+        child_lab("718-7", 13.0, "g/dL", 11.5, 15.5),
+        child_lab("777-3", 250, "10*9/L", 150, 400),
+    ]
+    [card] = cards(client, results, pt=patient("male", "2020-06-06"), labs=normal, conditions=pain)
+    assert fired([card]) == ["alp-high-bone-source"]
