@@ -1,6 +1,7 @@
 """Nineteenth round, part I (2026-12-02): review 26's patients at the edges of part C, each built
 from the facts of the reviewer's request (docs/clinical-reviews/review-26.md; docs/rulebook.md,
-"Nineteenth round (2026-12-02), part I"), with the neighbour that must not change beside each fix."""
+"Nineteenth round (2026-12-02), part I"), with the neighbour that must not change beside each
+fix."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ LOW_EXPLAINED = "alp-low-explained"
 LOW_FIRST = "alp-low-first"
 
 
-def lab(loinc: str, value: float, unit: str, low: float, high: float, **kw: Any) -> dict[str, Any]:
-    return observation(loinc, value, unit=unit, ucum=unit, low=low, high=high, when=kw.pop("when", NOW), **kw)
+def lab(
+    loinc: str, value: float, unit: str, low: float, high: float, when: str = NOW
+) -> dict[str, Any]:
+    return observation(loinc, value, unit=unit, ucum=unit, low=low, high=high, when=when)
 
 
 def alt(value: float) -> dict[str, Any]:
@@ -179,8 +182,9 @@ def test_prostate_cancer_on_adt_with_a_mild_rise_gets_psa_first_and_bone_health(
         medications=LEUPRORELIN,
     )
     assert fired([card]) == [BONE_SOURCE]
-    assert "PSA first; a bone scan or PSMA PET if the PSA is rising or with bone pain" in (
-        card["detail"]
+    assert (
+        "PSA first; a bone scan or PSMA PET if the PSA is rising or with bone pain"
+        in (card["detail"])
     )
     assert "PSA and a bone scan" not in card["detail"]
     assert "raises bone turnover and causes bone loss: DXA, calcium and vitamin D" in card["detail"]
@@ -191,8 +195,14 @@ def test_prostate_cancer_on_adt_with_a_mild_rise_gets_psa_first_and_bone_health(
 def test_prostate_cancer_with_a_higher_rise_keeps_imaging_beside_the_psa(
     client: FlaskClient,
 ) -> None:
-    # R22-11's wording holds at 2x or more (no ADT recorded: no bone-loss line).
-    [card] = cards(client, [today_alp(450), today_ggt(30)], pt=MAN, conditions=PROSTATE)
+    # R22-11's wording holds at 2x or more; with metastases looked for, no bone-loss line.
+    [card] = cards(
+        client,
+        [today_alp(450), today_ggt(30)],
+        pt=MAN,
+        conditions=PROSTATE,
+        medications=LEUPRORELIN,
+    )
     assert "PSA and a bone scan or PSMA PET for bone metastases" in card["detail"]
     assert "PSA first" not in card["detail"]
     assert "DXA" not in card["detail"]
