@@ -658,7 +658,7 @@ def test_weeks_move_forward_to_the_alp_date(client: FlaskClient) -> None:
     # 12 weeks on 2026-10-20 is 16.4 weeks on 2026-11-20: second trimester, placental.
     found = cards(client, [alp(250)], conditions=[condition("Z3A.12", recorded="2026-10-20")])
     assert fired(found) == [PREGNANCY]
-    assert "at 16.4 weeks" in found[0]["summary"]
+    assert "at 16+3 weeks" in found[0]["summary"]  # review 26: whole weeks and days
 
 
 @pytest.mark.parametrize(("weeks", "expected"), [("Z3A.13", CONFIRM), ("Z3A.14", PREGNANCY)])

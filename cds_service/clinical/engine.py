@@ -396,7 +396,8 @@ def _render(template: str, facts: Facts, kb: KnowledgeBase) -> str:
         return "unknown" if value is None else str(value)
 
     text = " ".join(PLACEHOLDER_RE.sub(replace, template).split())
-    # A count filled into a plural ("{{pregnancy.days_since_delivery}} days"): one is singular.
+    # A count filled into a plural ("{{pregnancy.days_since_delivery}} days"): one is singular
+    # (not "32+1 weeks", a gestation: review 26).
     return _ONE_PLURAL.sub(r"\1", text)
 
 
@@ -407,4 +408,4 @@ def _in_phrase(mention: str) -> str:
     return mention
 
 
-_ONE_PLURAL = re.compile(r"(?<![\d.,])(1 (?:day|week|month|year))s\b")
+_ONE_PLURAL = re.compile(r"(?<![\d.,+])(1 (?:day|week|month|year))s\b")

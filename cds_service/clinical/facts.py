@@ -545,7 +545,11 @@ class _Context:
             # the draw does, and a low magnesium or zinc is the patient's (hypomagnesaemia in
             # anorexia nervosa is expected and dangerous, not to be set aside).
             lowered = self.drawn_with_alp(edta.lowered) if edta.lowered is not None else None
-            return lowered is None or lowered.status != "low"
+            if lowered is None or lowered.status != "low":
+                return True
+            # Review 26 (R26-18): a recorded cause of the loss (coeliac disease, malnutrition,
+            # alcohol) explains the low analyte, and true hypomagnesaemia lowers calcium too.
+            return self._recorded(edta.unless_no_marker)
         if marker.status in ("normal", "low"):
             return True
         if marker.status != "high":

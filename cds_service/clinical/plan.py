@@ -154,11 +154,12 @@ def contributing_factors(kb: KnowledgeBase, facts: Facts) -> list[str]:
     ids = [f for f in found if kb.findings[f].direction in wanted]
     lines = mentions(kb, facts, ids)
     if status == "high" and facts.get("pregnancy.status") == "pregnant":
-        weeks = facts.get("pregnancy.weeks")
+        # Review 26 (minor): whole weeks and days (33+2 weeks), as obstetrics writes them.
+        gestation = facts.get("pregnancy.gestation")
         trimester = facts.get("pregnancy.trimester")
         lines.append(
-            f"pregnant, {weeks:g} weeks"
-            if weeks
+            f"pregnant, {gestation}"
+            if gestation
             else f"pregnant ({trimester} trimester)"
             if trimester != "unknown"
             else "pregnant (weeks not known)"

@@ -271,6 +271,7 @@ def _findings(
                     edta_lowered=src.get("edta_lowered"),
                     edta_unless=src.get("edta_unless"),
                     edta_unless_both=src.get("edta_unless_both"),
+                    edta_unless_no_marker=src.get("edta_unless_no_marker"),
                     confirmed=src.get("confirmed", False),
                     recorded_dates=src.get("recorded_dates", False),
                     started_before_rise=src.get("started_before_rise", False),
@@ -552,16 +553,18 @@ def _check_edta(
     marker; the finding that explains a high marker is read from the record only (a lab source
     there would ask for the same draw's EDTA reading again)."""
     lowered = src.get("edta_lowered")
-    unless = {key: src.get(key) for key in ("edta_unless", "edta_unless_both")}
+    keys = ("edta_unless", "edta_unless_both", "edta_unless_no_marker")
+    unless = {key: src.get(key) for key in keys}
     if (lowered or any(unless.values())) and not marker:
         raise KnowledgeBaseError(
             f"{where}: `edta_lowered`, `edta_unless` and `edta_unless_both` need `edta_marker`"
         )
     if lowered and lowered not in valuesets:
         raise KnowledgeBaseError(f"{where}.edta_lowered: unknown value set {lowered!r}")
-    if unless["edta_unless_both"] and not lowered:
-        # Eighteenth round, part D: "both" names the lowered analyte it also explains.
-        raise KnowledgeBaseError(f"{where}: `edta_unless_both` needs `edta_lowered`")
+    for key in ("edta_unless_both", "edta_unless_no_marker"):
+        if unless[key] and not lowered:
+            # Eighteenth round, part D: "both" names the lowered analyte it also explains.
+            raise KnowledgeBaseError(f"{where}: `{key}` needs `edta_lowered`")
     for key, finding in unless.items():
         if finding is None:
             continue

@@ -504,6 +504,9 @@ class EdtaSignature(NamedTuple):
     """Explains the raised one only (a drug raising potassium): not a low `lowered` beside it."""
     unless_both: str | None = None
     """Explains the raised one and a low `lowered` together (kidney failure)."""
+    unless_no_marker: str | None = None
+    """With the raised one not measured, explains the low analyte and a low `lowered` beside
+    it (a recorded cause of magnesium loss: true hypomagnesaemia lowers calcium too)."""
 
 
 @dataclass(frozen=True)
@@ -538,13 +541,22 @@ class FindingSource:
     edta_unless_both: str | None = None
     """Labs, with `edta_marker`: a finding (from the record, not labs) that explains a high
     marker and a low lowered analyte together (kidney failure: high potassium, low calcium)."""
+    edta_unless_no_marker: str | None = None
+    """Labs, with `edta_lowered`: a finding (from the record, not labs) that, with the marker
+    not measured in the ALP's draw, explains the low analyte and a low lowered analyte beside
+    it (coeliac disease, malnutrition or alcohol with a low magnesium and calcium: nineteenth
+    round, part I, review 26 R26-18)."""
 
     @property
     def edta(self) -> EdtaSignature | None:
         if self.edta_marker is None:
             return None
         return EdtaSignature(
-            self.edta_marker, self.edta_lowered, self.edta_unless, self.edta_unless_both
+            self.edta_marker,
+            self.edta_lowered,
+            self.edta_unless,
+            self.edta_unless_both,
+            self.edta_unless_no_marker,
         )
 
     confirmed: bool = False
