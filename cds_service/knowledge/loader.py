@@ -557,13 +557,14 @@ def _check_edta(
     unless = {key: src.get(key) for key in keys}
     if (lowered or any(unless.values())) and not marker:
         raise KnowledgeBaseError(
-            f"{where}: `edta_lowered`, `edta_unless` and `edta_unless_both` need `edta_marker`"
+            f"{where}: `edta_lowered` and the `edta_unless*` options need `edta_marker`"
         )
     if lowered and lowered not in valuesets:
         raise KnowledgeBaseError(f"{where}.edta_lowered: unknown value set {lowered!r}")
     for key in ("edta_unless_both", "edta_unless_no_marker"):
         if unless[key] and not lowered:
-            # Eighteenth round, part D: "both" names the lowered analyte it also explains.
+            # Both name the lowered analyte they also explain (eighteenth round, part D; part I
+            # of the nineteenth).
             raise KnowledgeBaseError(f"{where}: `{key}` needs `edta_lowered`")
     for key, finding in unless.items():
         if finding is None:
