@@ -1,0 +1,176 @@
+"""Nineteenth round (2026-12-02), part J: review 27's findings on the edges of parts F, G and H
+(docs/rulebook.md, "Nineteenth round (2026-12-02), part J (review 27: the edges of parts F, G
+and H)"). Each patient is rebuilt from the reviewer's facts (review 27's gen.py), signed on
+2 Dec 2026."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from tests.rules_helper import SERVICE, fired, suggested
+from tests.support.fhir import (
+    PATIENT_ID,
+    alp,
+    condition,
+    full_prefetch,
+    ggt,
+    medication,
+    observation,
+    patient,
+    procedure,
+    searchset,
+    sign_request,
+    administration,
+)
+
+NOW = "2026-12-02T07:30:00Z"
+
+
+def day(date: str) -> str:
+    return f"{date}T08:00:00Z"
+
+
+def lab(
+    loinc: str,
+    value: float,
+    unit: str,
+    low: float | None = None,
+    high: float | None = None,
+    when: str = NOW,
+) -> dict[str, Any]:
+    return observation(loinc, value, unit=unit, ucum=unit, low=low, high=high, when=when)
+
+
+def alp_now(value: float, low: float = 35, high: float = 104, when: str = NOW) -> dict[str, Any]:
+    return alp(value, low=low, high=high, when=when)
+
+
+def ggt_now(value: float, high: float = 40) -> dict[str, Any]:
+    return ggt(value, low=5, high=high, when=NOW)
+
+
+def alt(value: float) -> dict[str, Any]:
+    return lab("1742-6", value, "U/L", 7, 40)
+
+
+def bilirubin_mgdl(value: float) -> dict[str, Any]:
+    return lab("1975-2", value, "mg/dL", 0.1, 1.2)
+
+
+def since(code: str, onset: str) -> dict[str, Any]:
+    return condition(code, onset=onset)
+
+
+def worded(text: str, onset: str) -> dict[str, Any]:
+    found = condition("LOCAL1", system="urn:oid:1.2.3", onset=onset)
+    found["code"]["text"] = text
+    found["code"]["coding"][0]["display"] = text
+    return found
+
+
+def drug(text: str, authored: str | None = None) -> dict[str, Any]:
+    request = medication(None, text=text)
+    if authored:
+        request["authoredOn"] = authored
+    return request
+
+
+def post(
+    client: FlaskClient,
+    sex: str,
+    born: str,
+    results: list[dict[str, Any]],
+    labs: list[dict[str, Any]] = [],  # noqa: B006 - never mutated
+    conditions: list[dict[str, Any]] = [],  # noqa: B006
+    medications: list[dict[str, Any]] = [],  # noqa: B006
+    administrations: list[dict[str, Any]] = [],  # noqa: B006
+) -> list[dict[str, Any]]:
+    prefetch = full_prefetch(
+        pt=patient(sex, born),
+        labs=results + labs,
+        conditions=conditions,
+        medications=medications,
+        administrations=administrations,
+    )
+    prefetch["statements"] = searchset([])
+    response = client.post(SERVICE, json=sign_request(results, prefetch))
+    assert response.status_code == 200, response.get_json()
+    found: list[dict[str, Any]] = response.get_json()["cards"]
+    return found
+
+
+def words(card: dict[str, Any]) -> int:
+    return len(card["detail"].split())
+
+
+# --- R27-08 (noisy): nivolumab, ALP 1.3x, ALT and bilirubin normal: grade 1, not a warning -----
+
+NIVOLUMAB = [drug("Nivolumab 480 mg IV every 4 weeks", "2026-09-05")]
+
+
+def test_a_grade_1_alp_on_a_checkpoint_inhibitor_is_info_and_the_drug_continues(
+    client: FlaskClient,
+) -> None:
+    found = post(
+        client,
+        "male",
+        "1965-05-05",
+        [alp_now(135), ggt_now(70), alt(35), bilirubin_mgdl(0.8)],
+        [alp(95, when=day("2026-09-01"))],
+        [since("C43.9", "2026-07-01")],
+        NIVOLUMAB,
+    )
+    assert fired(found) == ["alp-high-checkpoint-grade1"]
+    [card] = found
+    assert card["indicator"] == "info"
+    assert "grade 1; continue, liver tests weekly; oncology informed" in card["summary"]
+    assert "likely; oncology today" not in card["summary"]
+    assert len(card["summary"]) <= 126
+    assert "Hold the drug and call them today if ALP passes 2.5x" in card["detail"]
+    assert "anti-mitochondrial" not in card["detail"]
+    assert words(card) <= 80
+
+
+def test_grade_2_on_a_checkpoint_inhibitor_keeps_the_warning(client: FlaskClient) -> None:
+    # review 27, P06: ALP 2.9x (CTCAE grade 2) with ALT 1.5x
+    found = post(
+        client,
+        "male",
+        "1965-05-05",
+        [alp_now(300), ggt_now(200), alt(60), bilirubin_mgdl(0.8)],
+        [alp(95, when=day("2026-09-01"))],
+        [since("C43.9", "2026-07-01")],
+        NIVOLUMAB,
+    )
+    assert fired(found) == ["alp-high-checkpoint-inhibitor"]
+    assert found[0]["indicator"] == "warning"
+
+
+def test_alt_over_3x_on_a_checkpoint_inhibitor_keeps_the_warning_at_a_low_alp(
+    client: FlaskClient,
+) -> None:
+    found = post(
+        client,
+        "male",
+        "1965-05-05",
+        [alp_now(135), ggt_now(70), alt(130), bilirubin_mgdl(0.8)],
+        [alp(95, when=day("2026-09-01"))],
+        [since("C43.9", "2026-07-01")],
+        NIVOLUMAB,
+    )
+    assert fired(found) == ["alp-high-checkpoint-inhibitor"]
+
+
+def test_no_alt_or_ast_on_a_checkpoint_inhibitor_keeps_the_warning(client: FlaskClient) -> None:
+    found = post(
+        client,
+        "male",
+        "1965-05-05",
+        [alp_now(135), ggt_now(70)],
+        [alp(95, when=day("2026-09-01"))],
+        [since("C43.9", "2026-07-01")],
+        NIVOLUMAB,
+    )
+    assert fired(found) == ["alp-high-checkpoint-inhibitor"]
