@@ -174,3 +174,39 @@ def test_no_alt_or_ast_on_a_checkpoint_inhibitor_keeps_the_warning(client: Flask
         NIVOLUMAB,
     )
     assert fired(found) == ["alp-high-checkpoint-inhibitor"]
+
+
+# --- R27-09 (noisy): a combined pill beside a normal-GGT 1.2x ALP got a drug-injury line -------
+
+
+def test_a_normal_ggt_mild_rise_on_the_pill_has_no_drug_injury_line(client: FlaskClient) -> None:
+    found = post(
+        client,
+        "female",
+        "1999-02-02",
+        [alp_now(125), ggt_now(22), alt(20)],
+        [],
+        [],
+        [drug("Ethinylestradiol 30 mcg / levonorgestrel 150 mcg (Microgynon)")],
+    )
+    assert fired(found) == ["alp-high-mild-isolated"]
+    [card] = found
+    assert "recheck liver tests in 2-4 weeks" not in card["detail"]
+    assert "can cause cholestatic injury" not in card["detail"]
+    assert "1-3 months" in card["summary"]
+    assert words(card) <= 100
+
+
+def test_the_drug_line_stays_when_the_alt_is_raised_beside_a_normal_ggt(
+    client: FlaskClient,
+) -> None:
+    found = post(
+        client,
+        "female",
+        "1999-02-02",
+        [alp_now(125), ggt_now(22), alt(100)],
+        [],
+        [],
+        [drug("Ethinylestradiol 30 mcg / levonorgestrel 150 mcg (Microgynon)")],
+    )
+    assert any("recheck liver tests in 2-4 weeks" in c["detail"] for c in found)
