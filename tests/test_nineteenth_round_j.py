@@ -210,3 +210,52 @@ def test_the_drug_line_stays_when_the_alt_is_raised_beside_a_normal_ggt(
         [drug("Ethinylestradiol 30 mcg / levonorgestrel 150 mcg (Microgynon)")],
     )
     assert any("recheck liver tests in 2-4 weeks" in c["detail"] for c in found)
+
+
+# --- R27-12 (noisy): XLH on burosumab, ALP 430 -> 620: "consistent with", no word of the rise --
+
+XLH = [since("E83.31", "2021-01-01")]
+BUROSUMAB = [drug("Burosumab 0.8 mg/kg every 2 weeks")]
+
+
+def phosphate(value: float) -> dict[str, Any]:
+    return lab("2777-1", value, "mmol/L", 0.8, 1.5)
+
+
+def calcium(value: float) -> dict[str, Any]:
+    return lab("2000-8", value, "mmol/L", 2.15, 2.55)
+
+
+def test_a_rising_alp_in_known_xlh_is_rickets_activity_for_the_metabolic_bone_team(
+    client: FlaskClient,
+) -> None:
+    found = post(
+        client,
+        "female",
+        "2018-01-01",
+        [alp_now(620, 156, 369), ggt_now(10, high=23)],
+        [alp_now(430, 156, 369, when=day("2026-06-01")), phosphate(0.8), calcium(2.40)],
+        XLH,
+        BUROSUMAB,
+    )
+    assert fired(found) == ["alp-high-bone-explained"]
+    [card] = found
+    assert "rising in known XLH (was 430 U/L on 1 Jun 2026)" in card["summary"]
+    assert "metabolic bone team" in card["summary"]
+    assert "consistent with" not in card["summary"]
+    assert len(card["summary"]) <= 126
+    assert "metabolic bone team (dose, adherence)" in card["detail"]
+    assert "ALP falls as it heals" not in card["detail"]
+
+
+def test_a_steady_alp_in_known_xlh_stays_silent(client: FlaskClient) -> None:
+    found = post(
+        client,
+        "female",
+        "2018-01-01",
+        [alp_now(560, 156, 369), ggt_now(10, high=23)],
+        [alp_now(540, 156, 369, when=day("2026-06-01")), phosphate(0.8), calcium(2.40)],
+        XLH,
+        BUROSUMAB,
+    )
+    assert found == []
