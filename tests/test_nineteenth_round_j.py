@@ -26,6 +26,7 @@ from tests.support.fhir import (
 )
 
 NOW = "2026-12-02T07:30:00Z"
+ISOENZYMES_LOINC = "24332-9"
 
 
 def day(date: str) -> str:
@@ -259,3 +260,39 @@ def test_a_steady_alp_in_known_xlh_stays_silent(client: FlaskClient) -> None:
         BUROSUMAB,
     )
     assert found == []
+
+
+# --- R27-11 (noisy): ALP 12x at 10 weeks got two bone cards, neither naming the pregnancy -------
+
+
+def test_an_extreme_alp_in_the_first_trimester_is_one_card_for_the_obstetric_team(
+    client: FlaskClient,
+) -> None:
+    found = post(
+        client,
+        "female",
+        "1995-03-03",
+        [alp_now(1250), ggt_now(20), alt(18), bilirubin_mgdl(0.4)],
+        [],
+        [since("Z33.1", "2026-09-25"), since("Z3A.10", "2026-12-01")],
+    )
+    assert fired(found) == ["alp-extreme"]
+    [card] = found
+    assert "in the first trimester" in card["summary"]
+    assert "obstetric team today" in card["summary"]
+    assert "from bone" not in card["summary"]
+    assert len(card["summary"]) <= 126
+    assert "heat-stable fraction" in card["detail"]
+    assert "not X-ray or CT" in card["detail"]
+    assert "Examine and image the painful bone" not in card["detail"]
+    assert suggested(card) == [ISOENZYMES_LOINC]
+    assert words(card) <= 110
+
+
+def test_an_extreme_normal_ggt_alp_when_not_pregnant_keeps_the_bone_cards(
+    client: FlaskClient,
+) -> None:
+    # review 27, P01: the two-card shape outside pregnancy predates part G
+    found = post(client, "female", "1995-03-03", [alp_now(1250), ggt_now(20), alt(18)])
+    assert fired(found) == ["alp-extreme", "alp-high-bone-source"]
+    assert "Examine and image the painful bone" in found[0]["detail"]
