@@ -296,3 +296,35 @@ def test_an_extreme_normal_ggt_alp_when_not_pregnant_keeps_the_bone_cards(
     found = post(client, "female", "1995-03-03", [alp_now(1250), ggt_now(20), alt(18)])
     assert fired(found) == ["alp-extreme", "alp-high-bone-source"]
     assert "Examine and image the painful bone" in found[0]["detail"]
+
+
+# --- R27-14 (noisy, minor): "Liver metastases excluded on CT" 2 weeks ago, CT asked for again ---
+
+
+def breast_cancer_liver_alp(client: FlaskClient, words_onset: str) -> list[dict[str, Any]]:
+    return post(
+        client,
+        "female",
+        "1960-06-06",
+        [alp_now(210), ggt_now(150), alt(35)],
+        [],
+        [since("C50.911", "2022-01-01"), worded("Liver metastases excluded on CT", words_onset)],
+    )
+
+
+def test_liver_metastases_just_excluded_on_ct_lead_with_ultrasound_not_ct(
+    client: FlaskClient,
+) -> None:
+    found = breast_cancer_liver_alp(client, "2026-11-15")
+    assert fired(found) == ["alp-high-liver-source"]
+    [card] = found
+    assert "cross-sectional imaging (CT)" not in card["detail"]
+    steps = [line for line in card["detail"].splitlines() if line.startswith("- ")]
+    assert steps[0].startswith("- Right upper quadrant ultrasound first")
+    assert "anti-mitochondrial antibodies" in steps[1]
+
+
+def test_liver_metastases_excluded_a_year_ago_keep_the_ct_line(client: FlaskClient) -> None:
+    found = breast_cancer_liver_alp(client, "2025-11-15")
+    [card] = found
+    assert "cross-sectional imaging (CT)" in card["detail"]
