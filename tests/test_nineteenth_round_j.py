@@ -328,3 +328,27 @@ def test_liver_metastases_excluded_a_year_ago_keep_the_ct_line(client: FlaskClie
     found = breast_cancer_liver_alp(client, "2025-11-15")
     [card] = found
     assert "cross-sectional imaging (CT)" in card["detail"]
+
+
+# --- R27-07 (noisy, minor): "Low before Denosumab, given 1 Dec 2026 was started too" ----------
+
+
+def test_the_low_before_line_names_the_drug_without_its_dose_date(client: FlaskClient) -> None:
+    found = post(
+        client,
+        "female",
+        "1956-02-02",
+        [alp_now(24)],
+        [
+            alp_now(27, when=day("2026-08-08")),
+            lab("2000-8", 2.38, "mmol/L", 2.15, 2.55),
+            lab("2777-1", 1.2, "mmol/L", 0.8, 1.5),
+        ],
+        [since("M81.0", "2026-06-01")],
+        [drug("Prolia (denosumab) 60 mg subcutaneous every 6 months", "2026-11-22")],
+        [administration("Denosumab 60 mg SC", "2026-12-01T10:00:00Z")],
+    )
+    assert fired(found) == ["alp-low-persistent"]
+    [card] = found
+    assert "Low before Denosumab was started too (27 U/L on 8 Aug 2026)" in card["detail"]
+    assert "Denosumab, given 1 Dec 2026 was started" not in card["detail"]
