@@ -352,3 +352,37 @@ def test_the_low_before_line_names_the_drug_without_its_dose_date(client: FlaskC
     [card] = found
     assert "Low before Denosumab was started too (27 U/L on 8 Aug 2026)" in card["detail"]
     assert "Denosumab, given 1 Dec 2026 was started" not in card["detail"]
+
+
+# --- R25-44 (noisy, minor): osteomalacia on phenytoin kept the generic isoenzyme line ----------
+
+
+def phenytoin_patient(client: FlaskClient, vitamin_d: float) -> list[dict[str, Any]]:
+    return post(
+        client,
+        "male",
+        "1991-01-01",
+        [alp_now(190), ggt_now(160), alt(30)],
+        [
+            alp(180, when=day("2026-05-01")),
+            lab("1989-3", vitamin_d, "nmol/L", 50, 250),
+            lab("2000-8", 2.12, "mmol/L", 2.15, 2.55),
+            lab("2777-1", 0.75, "mmol/L", 0.8, 1.5),
+        ],
+        [since("G40.909", "2015-01-01")],
+        [drug("Phenytoin 300 mg daily", "2016-01-01")],
+    )
+
+
+def test_osteomalacia_on_phenytoin_has_no_generic_isoenzyme_line(client: FlaskClient) -> None:
+    [card] = phenytoin_patient(client, 18)
+    assert fired([card]) == ["alp-high-origin-unclear"]
+    assert "Isoenzymes only if it does not fall" in card["detail"]
+    assert "measure the fractions directly" not in card["detail"]
+    assert "vitamin D deficient, calcium and phosphate low" in card["summary"]
+
+
+def test_phenytoin_with_a_normal_vitamin_d_keeps_the_isoenzyme_line(client: FlaskClient) -> None:
+    [card] = phenytoin_patient(client, 80)
+    assert "measure the fractions directly" in card["detail"]
+    assert ISOENZYMES_LOINC in suggested(card)
