@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from tests.rules_helper import SERVICE, fired, suggested
 from tests.support.fhir import (
-    PATIENT_ID,
+    administration,
     alp,
     condition,
     full_prefetch,
@@ -19,10 +19,8 @@ from tests.support.fhir import (
     medication,
     observation,
     patient,
-    procedure,
     searchset,
     sign_request,
-    administration,
 )
 
 NOW = "2026-12-02T07:30:00Z"

@@ -828,7 +828,9 @@ def _check_texts(
             if name.startswith("param."):
                 if name.removeprefix("param.") not in parameters:
                     raise KnowledgeBaseError(f"{where}: text uses unknown parameter {{{{{name}}}}}")
-            elif name.startswith(("group.", "explaining.", "finding.", "drug.", "labels.", "list.")):
+            elif name.startswith(
+                ("group.", "explaining.", "finding.", "drug.", "labels.", "list.")
+            ):
                 continue  # checked by _check_mentions
             elif known_facts and name not in known_facts:
                 raise KnowledgeBaseError(f"{where}: text uses unknown fact {{{{{name}}}}}")
