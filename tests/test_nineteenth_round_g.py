@@ -154,14 +154,18 @@ def test_an_extreme_alp_at_30_weeks_is_placental_on_one_card(client: FlaskClient
     assert words(card) <= 90
 
 
-def test_an_extreme_alp_in_the_first_trimester_keeps_the_bone_line(client: FlaskClient) -> None:
-    # At 10 weeks the placenta makes little ALP: a normal GGT still points to bone.
+def test_an_extreme_alp_in_the_first_trimester_is_not_called_placental(
+    client: FlaskClient,
+) -> None:
+    # At 10 weeks the placenta makes little ALP: not "likely placental". Review 27 (R27-11) found
+    # the bone line ("image the painful bone") noisy in pregnancy; part J gives the first
+    # trimester its own line (isoenzymes, no ionising radiation, obstetric team).
     conditions = [since("Z33.1", "2026-09-20"), since("Z3A.10", "2026-12-01")]
     found = post(client, "female", "1988-08-08", pregnant_at_30_weeks(), [], conditions)
     card = next(c for c in found if fired([c]) == ["alp-extreme"])
-    assert "extremely raised from bone" in card["summary"]
-    assert "image the painful bone" in card["detail"]
-    assert "placental" not in card["detail"]
+    assert "likely placental" not in card["summary"]
+    assert "likely placental" not in card["detail"]
+    assert "placental ALP this high is not expected" in card["detail"]
 
 
 def test_an_extreme_alp_outside_pregnancy_keeps_the_bone_line(client: FlaskClient) -> None:

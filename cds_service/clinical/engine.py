@@ -378,6 +378,11 @@ def _render(template: str, facts: Facts, kb: KnowledgeBase) -> str:
             value = "; ".join(mentions(kb, facts, [f for f in group if f in explaining])) or None
         elif name.startswith("finding."):
             value = "; ".join(mentions(kb, facts, [name.removeprefix("finding.")])) or None
+        elif name.startswith("drug."):
+            # A drug's name alone, inside a sentence: its record words without the dates
+            # ("Denosumab, given 1 Dec 2026" reads "Denosumab"; nineteenth round, part J, R27-07).
+            names = [_bare_drug(m) for m in mentions(kb, facts, [name.removeprefix("drug.")])]
+            value = "; ".join(dict.fromkeys(names)) or None
         elif name.startswith("list."):
             # A group in a phrase ("from heart failure, amiodarone or liver metastases"): the
             # record's words joined with commas, a capital that only opens a word lowered
@@ -399,6 +404,15 @@ def _render(template: str, facts: Facts, kb: KnowledgeBase) -> str:
     # A count filled into a plural ("{{pregnancy.days_since_delivery}} days"): one is singular
     # (not "32+1 weeks", a gestation: review 26).
     return _ONE_PLURAL.sub(r"\1", text)
+
+
+_DRUG_DATES = re.compile(r", (?:last given|given|stopped|started|ordered) .*$")
+
+
+def _bare_drug(mention: str) -> str:
+    """A medication mention without the dates a record line carries ("co-amoxiclav, started
+    10 Nov 2026, stopped 9 Dec 2026" -> "co-amoxiclav")."""
+    return _DRUG_DATES.sub("", mention)
 
 
 def _in_phrase(mention: str) -> str:

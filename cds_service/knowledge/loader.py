@@ -797,7 +797,7 @@ def _check_mentions(
             kind, _, key = name.partition(".")
             if (
                 (kind in ("group", "explaining", "list") and key not in groups)
-                or (kind == "finding" and key not in findings)
+                or (kind in ("finding", "drug") and key not in findings)
                 or (kind == "labels" and key not in groups and key not in findings)
             ):
                 raise KnowledgeBaseError(f"{where}: text names unknown {kind} {key!r}")
@@ -832,7 +832,9 @@ def _check_texts(
             if name.startswith("param."):
                 if name.removeprefix("param.") not in parameters:
                     raise KnowledgeBaseError(f"{where}: text uses unknown parameter {{{{{name}}}}}")
-            elif name.startswith(("group.", "explaining.", "finding.", "labels.", "list.")):
+            elif name.startswith(
+                ("group.", "explaining.", "finding.", "drug.", "labels.", "list.")
+            ):
                 continue  # checked by _check_mentions
             elif known_facts and name not in known_facts:
                 raise KnowledgeBaseError(f"{where}: text uses unknown fact {{{{{name}}}}}")
