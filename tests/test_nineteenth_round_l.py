@@ -1,0 +1,78 @@
+"""Nineteenth round, part L (2026-12-02): review 28's calcium and bone findings, each patient built
+from the facts of the reviewer's request (docs/clinical-reviews/review-28.md; docs/rulebook.md,
+"Nineteenth round (2026-12-02), part L"), with the neighbour that must not change beside each
+fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from tests.rules_helper import cards, fired
+from tests.support.fhir import alp, condition, ggt, observation, patient
+
+NOW = "2026-12-02T07:00:00Z"
+BONE_EXPLAINED = "alp-high-bone-explained"
+
+
+def lab(
+    loinc: str, value: float, unit: str, low: float, high: float, when: str = NOW
+) -> dict[str, Any]:
+    return observation(loinc, value, unit=unit, ucum=unit, low=low, high=high, when=when)
+
+
+def adult_alp(value: float) -> dict[str, Any]:
+    return alp(value, low=35, high=104, when=NOW)
+
+
+def adult_ggt(value: float) -> dict[str, Any]:
+    return ggt(value, low=5, high=40, when=NOW)
+
+
+def calcium(value: float) -> dict[str, Any]:
+    return lab("2000-8", value, "mmol/L", 2.15, 2.55)
+
+
+def pth(value: float) -> dict[str, Any]:
+    return lab("2731-8", value, "pmol/L", 1.6, 6.9)
+
+
+def phosphate(value: float) -> dict[str, Any]:
+    return lab("2777-1", value, "mmol/L", 0.8, 1.5)
+
+
+def words(card: dict[str, Any]) -> int:
+    return len(card["detail"].split())
+
+
+# --- R28-24 (wrong): calcium 2.95 with a raised PTH got a label and no next step --------------
+
+WOMAN_62 = patient("female", "1964-11-11")
+
+
+def test_calcium_and_pth_raised_name_primary_hyperparathyroidism_and_the_next_steps(
+    client: FlaskClient,
+) -> None:
+    results = [adult_alp(150), adult_ggt(20)]
+    labs = [*results, calcium(2.95), pth(12), phosphate(0.7)]
+    [card] = cards(client, results, pt=WOMAN_62, labs=labs)
+    assert fired([card]) == [BONE_EXPLAINED]
+    assert "calcium 2.95 mmol/L and PTH raised: primary hyperparathyroidism" in card["summary"]
+    assert "endocrine referral" in card["summary"]
+    assert len(card["summary"]) <= 126
+    assert "surgery at adjusted calcium 2.85 mmol/L or more" in card["detail"]
+    assert "urine calcium/creatinine clearance ratio (FHH), eGFR, DXA" in card["detail"]
+    assert words(card) <= 90
+
+
+def test_known_hyperparathyroidism_keeps_its_consistent_with_card(client: FlaskClient) -> None:
+    # The neighbour: hyperparathyroidism already recorded (under care) is named, not re-referred.
+    results = [adult_alp(150), adult_ggt(20)]
+    labs = [*results, calcium(2.75), pth(12)]
+    [card] = cards(
+        client, results, pt=WOMAN_62, labs=labs, conditions=[condition("E21.0", onset="2025-01-01")]
+    )
+    assert fired([card]) == [BONE_EXPLAINED]
+    assert "consistent with" in card["summary"]
+    assert "surgery at adjusted calcium" not in card["detail"]
