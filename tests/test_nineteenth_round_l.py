@@ -76,3 +76,44 @@ def test_known_hyperparathyroidism_keeps_its_consistent_with_card(client: FlaskC
     assert fired([card]) == [BONE_EXPLAINED]
     assert "consistent with" in card["summary"]
     assert "surgery at adjusted calcium" not in card["detail"]
+
+
+# --- R28-38 (noisy): three causes overflowed the low-ALP summary, cut off at "may..." ----------
+
+GIRL_5 = patient("female", "2021-01-01")
+LOW_FIRST = "alp-low-first"
+
+
+def zinc(value: float) -> dict[str, Any]:
+    return lab("5763-8", value, "umol/L", 11, 18)
+
+
+def magnesium(value: float) -> dict[str, Any]:
+    return lab("19123-9", value, "mmol/L", 0.7, 1.0)
+
+
+def test_a_first_low_names_all_three_causes_within_the_summary_limit(client: FlaskClient) -> None:
+    results = [alp(120, low=156, high=369, when=NOW)]
+    labs = [*results, zinc(8), magnesium(0.6)]
+    coeliac = [condition("K90.0", onset="2026-06-01")]
+    [card] = cards(client, results, pt=GIRL_5, labs=labs, conditions=coeliac)
+    assert fired([card]) == [LOW_FIRST]
+    assert card["summary"] == (
+        "Low ALP 120 U/L (limit 156): repeat in a serum tube; coeliac or malabsorption,"
+        " low zinc and low magnesium may explain it"
+    )
+    assert len(card["summary"]) <= 126
+
+
+def test_more_causes_than_fit_are_counted_never_cut(client: FlaskClient) -> None:
+    # The neighbour: a fourth cause (hypothyroidism) does not fit; the summary names what fits
+    # and counts the rest, and the detail's record line still names every one.
+    results = [alp(120, low=156, high=369, when=NOW)]
+    labs = [*results, zinc(8), magnesium(0.6)]
+    conds = [condition("K90.0", onset="2026-06-01"), condition("E03.9", onset="2025-01-01")]
+    [card] = cards(client, results, pt=GIRL_5, labs=labs, conditions=conds)
+    assert fired([card]) == [LOW_FIRST]
+    summary = card["summary"]
+    assert len(summary) <= 126
+    assert "…" not in summary
+    assert summary.endswith("more may explain it")
