@@ -9,7 +9,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from tests.rules_helper import cards, fired
+from tests.rules_helper import card_for, cards, fired, suggested
 from tests.support.fhir import alp, condition, ggt, observation, patient
 
 NOW = "2026-12-02T07:00:00Z"
@@ -117,3 +117,46 @@ def test_more_causes_than_fit_are_counted_never_cut(client: FlaskClient) -> None
     assert len(summary) <= 126
     assert "…" not in summary
     assert summary.endswith("more may explain it")
+
+
+# --- R28-23 (noisy): ALP 14x with the GGT at its limit led with the liver and isoenzymes -------
+
+MAN_80 = patient("male", "1946-10-10")
+ORIGIN_UNCLEAR = "alp-high-origin-unclear"
+
+
+def test_alp_14x_with_ggt_at_its_limit_in_an_old_man_reads_bone_with_psa(
+    client: FlaskClient,
+) -> None:
+    results = [adult_alp(1450), adult_ggt(40)]
+    found = cards(client, results, pt=MAN_80, labs=[*results, calcium(2.45)])
+    assert sorted(fired(found)) == ["alp-extreme", ORIGIN_UNCLEAR]  # the extreme warning stays
+    card = card_for(found, ORIGIN_UNCLEAR)
+    assert (
+        "GGT 40 U/L at its limit: bone likely (Paget disease, prostate metastases)"
+        in (card["summary"])
+    )
+    assert len(card["summary"]) <= 126
+    assert "PSA; X-ray any painful bone, or an isotope bone scan" in card["detail"]
+    assert "within 10% of its limit" not in card["detail"]
+    assert "2857-1" in suggested(card)  # PSA
+
+
+def test_a_woman_gets_the_bone_reading_without_psa(client: FlaskClient) -> None:
+    results = [adult_alp(1450), adult_ggt(40)]
+    found = cards(client, results, pt=WOMAN_62, labs=[*results, calcium(2.45)])
+    card = card_for(found, ORIGIN_UNCLEAR)
+    assert "bone likely (Paget disease, metastases); X-ray any painful bone" in card["summary"]
+    assert "PSA" not in card["detail"]
+    assert "2857-1" not in suggested(card)
+
+
+def test_a_modest_rise_with_ggt_at_its_limit_still_asks_for_isoenzymes(
+    client: FlaskClient,
+) -> None:
+    # The neighbour: at 2x a borderline GGT cannot settle the source (isoenzymes, as before).
+    results = [adult_alp(210), adult_ggt(40)]
+    [card] = cards(client, results, pt=MAN_80, labs=results)
+    assert fired([card]) == [ORIGIN_UNCLEAR]
+    assert card["summary"].endswith("GGT cannot tell liver from bone: order ALP isoenzymes")
+    assert "within 10% of its limit" in card["detail"]
