@@ -181,7 +181,9 @@ def test_a_raised_calcium_or_a_replete_vitamin_d_keeps_hyperparathyroidism(
     # named with its referral (it was "consistent with hyperparathyroidism" and no next step).
     found = cards(client, RAISED + bone_labs(ca=2.75))
     assert fired(found) == ["alp-high-bone-explained"]
-    assert found[0]["summary"].endswith("PTH raised: primary hyperparathyroidism; endocrine referral")
+    assert found[0]["summary"].endswith(
+        "PTH raised: primary hyperparathyroidism; endocrine referral"
+    )
     assert "secondary" not in found[0]["detail"]
     found = cards(client, RAISED + bone_labs(vitd=62))
     assert fired(found) == ["alp-high-bone-explained"]
