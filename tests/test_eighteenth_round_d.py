@@ -110,7 +110,8 @@ def test_kidney_failure_still_clears_edta_beside_a_low_calcium(client: FlaskClie
     )  # fmt: skip
     assert ARTEFACT not in fired(found)
     # The summary names causes by label (review 20, R20-21); the record line has the value.
-    assert "magnesium deficiency" in found[0]["summary"]
+    # Review 28 (R28-38): the label is now "low magnesium", shorter in a list of causes.
+    assert "low magnesium may explain it" in found[0]["summary"]
     assert "low magnesium (" in found[0]["detail"]
     # Acute kidney injury too.
     found = cards(client, n01(6.8, 1.80), conditions=[condition("N17.9")], **OLD_WOMAN)

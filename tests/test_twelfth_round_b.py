@@ -177,11 +177,18 @@ def test_insufficient_vitamin_d_with_raised_pth_is_secondary_hyperparathyroidism
 def test_a_raised_calcium_or_a_replete_vitamin_d_keeps_hyperparathyroidism(
     client: FlaskClient,
 ) -> None:
-    for labs in (bone_labs(ca=2.75), bone_labs(vitd=62)):
-        found = cards(client, RAISED + labs)
-        assert fired(found) == ["alp-high-bone-explained"]
-        assert found[0]["summary"].endswith("PTH raised: consistent with hyperparathyroidism")
-        assert "secondary" not in found[0]["detail"]
+    # Review 28 (R28-24): a raised calcium with the raised PTH is primary hyperparathyroidism,
+    # named with its referral (it was "consistent with hyperparathyroidism" and no next step).
+    found = cards(client, RAISED + bone_labs(ca=2.75))
+    assert fired(found) == ["alp-high-bone-explained"]
+    assert found[0]["summary"].endswith(
+        "PTH raised: primary hyperparathyroidism; endocrine referral"
+    )
+    assert "secondary" not in found[0]["detail"]
+    found = cards(client, RAISED + bone_labs(vitd=62))
+    assert fired(found) == ["alp-high-bone-explained"]
+    assert found[0]["summary"].endswith("PTH raised: consistent with hyperparathyroidism")
+    assert "secondary" not in found[0]["detail"]
     # A deficient 25-OH vitamin D keeps its own reading (deficiency, loading).
     found = cards(client, RAISED + bone_labs(vitd=24))
     assert found[0]["summary"].endswith("consistent with vitamin D deficiency")

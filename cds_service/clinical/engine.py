@@ -310,12 +310,35 @@ def evaluate(kb: KnowledgeBase, record: PatientRecord) -> list[AlpEvaluation]:
     return evaluations
 
 
+# The card contract's summary length (the CDS Hooks hard limit is 140).
+SUMMARY_TARGET = 126
+
+
 def summary_text(kb: KnowledgeBase, variants: Sequence[TextItem], facts: Facts) -> str:
-    """The first summary variant whose condition holds (the last has none)."""
-    for variant in variants:
-        if variant.only_if is None or check(kb, variant.only_if, facts).held:
-            return render_text(variant.text, facts, kb)
-    return render_text(variants[-1].text, facts, kb)
+    """The first summary variant whose condition holds (the last has none). A summary over
+    SUMMARY_TARGET that lists labels (`{{labels.X}}`) names only as many as fit, the rest as
+    "N more" (review 28, R28-38: three causes cut the summary off at "may..."); the detail's
+    record line names them all."""
+    chosen = next(
+        (v for v in variants if v.only_if is None or check(kb, v.only_if, facts).held),
+        variants[-1],
+    )
+    text = render_text(chosen.text, facts, kb)
+    if len(text) <= SUMMARY_TARGET or "{{labels." not in chosen.text:
+        return text
+    most = max(
+        (
+            len(labels(kb, facts, n[7:]))
+            for n in PLACEHOLDER_RE.findall(chosen.text)
+            if n.startswith("labels.")
+        ),
+        default=0,
+    )
+    for cap in range(most - 1, 0, -1):
+        text = _render(chosen.text, facts, kb, labels_cap=cap)
+        if len(text) <= SUMMARY_TARGET:
+            break
+    return text
 
 
 def mentions(kb: KnowledgeBase, facts: Facts, finding_ids: Sequence[str]) -> list[str]:
@@ -362,7 +385,14 @@ def render_text(template: str, facts: Facts, kb: KnowledgeBase) -> str:
     return text
 
 
-def _render(template: str, facts: Facts, kb: KnowledgeBase) -> str:
+def listed(items: Sequence[str], cap: int | None = None) -> str:
+    """Items in a phrase: "a, b and c"; beyond `cap`, the rest counted ("a, b and 2 more")."""
+    if cap is not None and len(items) > cap:
+        return ", ".join(items[:cap]) + f" and {len(items) - cap} more"
+    return " and ".join([", ".join(items[:-1]), items[-1]]) if len(items) > 1 else "".join(items)
+
+
+def _render(template: str, facts: Facts, kb: KnowledgeBase, labels_cap: int | None = None) -> str:
 
     def replace(match: Any) -> str:
         name = match.group(1)
@@ -390,7 +420,7 @@ def _render(template: str, facts: Facts, kb: KnowledgeBase) -> str:
             found = mentions(kb, facts, kb.groups[name.removeprefix("list.")])
             value = ", ".join(_in_phrase(m) for m in found) or None
         elif name.startswith("labels."):
-            value = ", ".join(labels(kb, facts, name.removeprefix("labels."))) or None
+            value = listed(labels(kb, facts, name.removeprefix("labels.")), labels_cap) or None
         else:
             value = facts.get(name)
         if isinstance(value, list):
