@@ -1,0 +1,126 @@
+"""Nineteenth round, part K (2026-12-02): review 28's liver findings (cholangitis, drug injury with
+jaundice, infiltration), each patient built from the facts of the reviewer's request
+(docs/clinical-reviews/review-28.md; docs/rulebook.md, "Nineteenth round (2026-12-02), part K"),
+with the neighbour that must not change beside each fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from tests.rules_helper import cards, fired
+from tests.support.fhir import alp, condition, ggt, medication, observation, patient
+
+NOW = "2026-12-02T07:30:00Z"
+CHOLANGITIS = "alp-high-suspected-cholangitis"
+LIVER = "alp-high-liver-source"
+
+
+def lab(
+    loinc: str, value: float, unit: str, low: float | None, high: float | None, when: str = NOW
+) -> dict[str, Any]:
+    return observation(loinc, value, unit=unit, ucum=unit, low=low, high=high, when=when)
+
+
+def today_alp(value: float, when: str = NOW) -> dict[str, Any]:
+    return alp(value, low=35, high=104, when=when)
+
+
+def today_ggt(value: float) -> dict[str, Any]:
+    return ggt(value, low=5, high=40, when=NOW)
+
+
+def alt(value: float) -> dict[str, Any]:
+    return lab("1742-6", value, "U/L", 7, 40)
+
+
+def ast(value: float) -> dict[str, Any]:
+    return lab("1920-8", value, "U/L", 8, 40)
+
+
+def bilirubin(value: float) -> dict[str, Any]:
+    return lab("1975-2", value, "mg/dL", 0.1, 1.2)
+
+
+def temperature(value: float) -> dict[str, Any]:
+    o = lab("8310-5", value, "Cel", None, None)
+    o["category"] = [
+        {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                    "code": "vital-signs",
+                }
+            ]
+        }
+    ]
+    return o
+
+
+def worded(text: str, onset: str) -> dict[str, Any]:
+    c = condition("LOCAL1", system="urn:oid:1.2.3", onset=onset)
+    c["code"]["text"] = text
+    c["code"]["coding"][0]["display"] = text
+    return c
+
+
+def words(card: dict[str, Any]) -> int:
+    return len(card["detail"].split())
+
+
+# --- R28-18 (wrong, near unsafe): Charcot's triad with no biliary disease coded --------------
+
+OLD_MAN = patient("male", "1954-04-04")
+CHARCOT_RESULTS = [today_alp(320), today_ggt(400), alt(180), bilirubin(4.2)]
+INFECTION = [
+    temperature(39.2),
+    lab("6690-2", 16, "10*9/L", 4, 11),
+    lab("1988-5", 180, "mg/L", 0, 5),
+]
+
+
+def test_charcot_triad_is_the_cholangitis_warning(client: FlaskClient) -> None:
+    [card] = cards(
+        client,
+        CHARCOT_RESULTS,
+        pt=OLD_MAN,
+        labs=CHARCOT_RESULTS + INFECTION,
+        conditions=[worded("Right upper quadrant pain, rigors", "2026-12-01")],
+    )
+    assert fired([card]) == [CHOLANGITIS]
+    assert card["indicator"] == "warning"
+    summary = card["summary"]
+    assert summary.startswith("ALP 320 U/L, bilirubin 4.2 mg/dL, fever, RUQ pain")
+    assert "cholangitis until excluded" in summary
+    assert "IV antibiotics" in summary and "ultrasound today" in summary
+    assert len(summary) <= 126
+    assert "Drainage (ERCP)" in card["detail"]
+    assert words(card) <= 150
+
+
+def test_fever_and_jaundice_without_biliary_pain_stay_the_liver_card(
+    client: FlaskClient,
+) -> None:
+    # Neighbour (review 16, P16): sepsis with cholestasis and no biliary sign is not cholangitis.
+    [card] = cards(
+        client,
+        CHARCOT_RESULTS,
+        pt=OLD_MAN,
+        labs=CHARCOT_RESULTS + INFECTION,
+        conditions=[worded("Rigors", "2026-12-01")],
+    )
+    assert fired([card]) == [LIVER]
+    assert "suspected cholangitis" in card["summary"]
+
+
+def test_charcot_needs_jaundice_not_a_bilirubin_just_over_range(client: FlaskClient) -> None:
+    results = [today_alp(320), today_ggt(400), alt(180), bilirubin(1.5)]
+    found = cards(
+        client,
+        results,
+        pt=OLD_MAN,
+        labs=results + INFECTION,
+        conditions=[worded("Right upper quadrant pain, rigors", "2026-12-01")],
+    )
+    assert CHOLANGITIS not in fired(found)
