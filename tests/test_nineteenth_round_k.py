@@ -124,3 +124,47 @@ def test_charcot_needs_jaundice_not_a_bilirubin_just_over_range(client: FlaskCli
         conditions=[worded("Right upper quadrant pain, rigors", "2026-12-01")],
     )
     assert CHOLANGITIS not in fired(found)
+
+
+# --- R28-22 (wrong): jaundiced cholestatic drug injury after flucloxacillin ------------------
+
+FLUCLOX = medication(text="Flucloxacillin 500 mg four times daily", status="completed")
+FLUCLOX["authoredOn"] = "2026-11-10"
+SEPTEMBER_ALP = today_alp(90, when="2026-09-01T08:00:00Z")
+
+
+def test_jaundiced_drug_injury_gets_inr_and_close_monitoring(client: FlaskClient) -> None:
+    results = [today_alp(420), today_ggt(500), alt(150), bilirubin(3.5)]
+    [card] = cards(
+        client,
+        results,
+        pt=patient("male", "1966-09-09"),
+        labs=results + [SEPTEMBER_ALP],
+        medications=[FLUCLOX],
+    )
+    assert fired([card]) == [LIVER]
+    detail = card["detail"]
+    assert "bilirubin 3.5 mg/dL: jaundiced drug injury" in detail
+    assert "INR now, liver tests within 48-72 h, then weekly" in detail
+    assert "hepatology if INR 1.5 or more or the bilirubin rises" in detail
+    assert "recheck liver tests in 2-4 weeks" not in detail
+    assert "anti-mitochondrial antibodies" not in detail
+    assert "ultrasound today" in detail
+    assert words(card) <= 110
+
+
+def test_non_jaundiced_drug_injury_keeps_the_recheck(client: FlaskClient) -> None:
+    # Neighbour R28-21 (correct): co-amoxiclav, ALP 2.5x, bilirubin normal.
+    coamox = medication(text="Co-amoxiclav 625 mg three times daily", status="completed")
+    coamox["authoredOn"] = "2026-11-05"
+    results = [today_alp(260), today_ggt(300), alt(90), bilirubin(1.0)]
+    [card] = cards(
+        client,
+        results,
+        pt=patient("female", "1971-08-08"),
+        labs=results + [today_alp(80, when="2026-10-01T08:00:00Z")],
+        medications=[coamox],
+    )
+    assert "recheck liver tests in 2-4 weeks" in card["detail"]
+    assert "jaundiced drug injury" not in card["detail"]
+    assert "anti-mitochondrial antibodies" in card["detail"]
