@@ -168,3 +168,49 @@ def test_non_jaundiced_drug_injury_keeps_the_recheck(client: FlaskClient) -> Non
     assert "recheck liver tests in 2-4 weeks" in card["detail"]
     assert "jaundiced drug injury" not in card["detail"]
     assert "anti-mitochondrial antibodies" in card["detail"]
+
+
+# --- R28-20 (noisy): weight loss with an infiltrative ALP and a normal bilirubin ----------------
+
+INFILTRATION = "alp-high-infiltration-weight-loss"
+
+
+def test_weight_loss_with_an_infiltrative_alp_gets_urgent_ct(client: FlaskClient) -> None:
+    results = [today_alp(460), today_ggt(350), alt(40), bilirubin(0.9)]
+    [card] = cards(
+        client,
+        results,
+        pt=patient("male", "1968-07-07"),
+        labs=results + [lab("1751-7", 32, "g/L", 35, 50)],
+        conditions=[worded("Unintentional weight loss", "2026-10-01")],
+    )
+    assert fired([card]) == [INFILTRATION]
+    assert card["indicator"] == "warning"
+    assert "infiltration (metastases, lymphoma) until excluded; urgent CT" in card["summary"]
+    assert len(card["summary"]) <= 126
+    steps = card["detail"]
+    assert "Urgent CT chest, abdomen and pelvis" in steps
+    assert steps.index("Urgent CT") < steps.index("AMA for PBC")
+    assert "Right upper quadrant ultrasound first" not in steps
+
+
+def test_an_infiltrative_alp_without_weight_loss_stays_the_liver_card(
+    client: FlaskClient,
+) -> None:
+    results = [today_alp(460), today_ggt(350), alt(40), bilirubin(0.9)]
+    [card] = cards(client, results, pt=patient("male", "1968-07-07"), labs=results)
+    assert fired([card]) == [LIVER]
+    assert "can be infiltration" in card["detail"]
+
+
+def test_jaundice_with_weight_loss_stays_the_obstruction_warning(client: FlaskClient) -> None:
+    # Neighbour R28-19 (correct).
+    results = [today_alp(520), today_ggt(800), alt(120), bilirubin(9)]
+    [card] = cards(
+        client,
+        results,
+        pt=patient("female", "1958-06-06"),
+        labs=results,
+        conditions=[worded("Painless jaundice, weight loss 6 kg", "2026-11-25")],
+    )
+    assert fired([card]) == ["alp-high-jaundice-weight-loss"]
