@@ -93,7 +93,8 @@ def test_charcot_triad_is_the_cholangitis_warning(client: FlaskClient) -> None:
     summary = card["summary"]
     assert summary.startswith("ALP 320 U/L, bilirubin 4.2 mg/dL, fever, RUQ pain")
     assert "cholangitis until excluded" in summary
-    assert "IV antibiotics" in summary and "ultrasound today" in summary
+    assert "IV antibiotics" in summary
+    assert "ultrasound today" in summary
     assert len(summary) <= 126
     assert "Drainage (ERCP)" in card["detail"]
     assert words(card) <= 150
@@ -139,7 +140,7 @@ def test_jaundiced_drug_injury_gets_inr_and_close_monitoring(client: FlaskClient
         client,
         results,
         pt=patient("male", "1966-09-09"),
-        labs=results + [SEPTEMBER_ALP],
+        labs=[*results, SEPTEMBER_ALP],
         medications=[FLUCLOX],
     )
     assert fired([card]) == [LIVER]
@@ -162,7 +163,7 @@ def test_non_jaundiced_drug_injury_keeps_the_recheck(client: FlaskClient) -> Non
         client,
         results,
         pt=patient("female", "1971-08-08"),
-        labs=results + [today_alp(80, when="2026-10-01T08:00:00Z")],
+        labs=[*results, today_alp(80, when="2026-10-01T08:00:00Z")],
         medications=[coamox],
     )
     assert "recheck liver tests in 2-4 weeks" in card["detail"]
@@ -181,7 +182,7 @@ def test_weight_loss_with_an_infiltrative_alp_gets_urgent_ct(client: FlaskClient
         client,
         results,
         pt=patient("male", "1968-07-07"),
-        labs=results + [lab("1751-7", 32, "g/L", 35, 50)],
+        labs=[*results, lab("1751-7", 32, "g/L", 35, 50)],
         conditions=[worded("Unintentional weight loss", "2026-10-01")],
     )
     assert fired([card]) == [INFILTRATION]
@@ -214,3 +215,39 @@ def test_jaundice_with_weight_loss_stays_the_obstruction_warning(client: FlaskCl
         conditions=[worded("Painless jaundice, weight loss 6 kg", "2026-11-25")],
     )
     assert fired([card]) == ["alp-high-jaundice-weight-loss"]
+
+
+# --- R28-14 (noisy, minor): confirmed hepatitis A with a low ALP -------------------------------
+
+LOW_FIRST = "alp-low-first"
+
+
+def test_hepatitis_a_names_the_cause_and_holds_the_ceruloplasmin(client: FlaskClient) -> None:
+    results = [today_alp(30), alt(1800), ast(1300), bilirubin(4.5)]
+    [card] = cards(
+        client,
+        results,
+        pt=patient("female", "2002-02-20"),
+        labs=[
+            *results,
+            lab("718-7", 13.0, "g/dL", 12, 15.5),
+            lab("6301-6", 1.3, "{INR}", 0.8, 1.2),
+        ],
+        conditions=[condition("B15.9", onset="2026-11-28")],
+    )
+    assert fired([card]) == [LOW_FIRST]
+    assert (
+        card["summary"]
+        == "Low ALP 30 U/L in acute hepatitis A: repeat in a serum tube after recovery"
+    )
+    assert "ceruloplasmin now" not in card["detail"].lower()
+    assert "Ceruloplasmin only if haemolysis appears" in card["detail"]
+    labels = [s["label"] for s in card.get("suggestions", [])]
+    assert not any("ceruloplasmin" in label.lower() for label in labels)
+
+
+def test_unexplained_raised_alt_keeps_ceruloplasmin_now(client: FlaskClient) -> None:
+    # Neighbour (review 19, R19-36): no recorded cause.
+    results = [today_alp(30), alt(1800), ast(1300), bilirubin(4.5)]
+    [card] = cards(client, results, pt=patient("female", "2002-02-20"), labs=results)
+    assert "ceruloplasmin now (Wilson disease)" in card["summary"]
