@@ -251,3 +251,53 @@ def test_unexplained_raised_alt_keeps_ceruloplasmin_now(client: FlaskClient) -> 
     results = [today_alp(30), alt(1800), ast(1300), bilirubin(4.5)]
     [card] = cards(client, results, pt=patient("female", "2002-02-20"), labs=results)
     assert "ceruloplasmin now (Wilson disease)" in card["summary"]
+
+
+# --- R28-02 (noisy): known fatty liver, mild liver-source rise -----------------------------------
+
+
+def test_fatty_liver_is_named_with_a_fibrosis_score_not_a_new_work_up(
+    client: FlaskClient,
+) -> None:
+    results = [today_alp(150), today_ggt(120), alt(68), ast(45)]
+    [card] = cards(
+        client,
+        results,
+        pt=patient("male", "1972-03-03"),
+        labs=results,
+        conditions=[condition("K76.0", onset="2024-01-01"), condition("E11.9", onset="2020-01-01")],
+        medications=[medication(text="Metformin 1 g twice daily")],
+    )
+    assert fired([card]) == [LIVER]
+    assert "with fatty liver on record: can be MASLD; FIB-4; AMA if it persists" in card["summary"]
+    detail = card["detail"]
+    assert "FIB-4 for fibrosis" in detail
+    assert "Right upper quadrant ultrasound first" not in detail
+    assert "Ducts not dilated: anti-mitochondrial" not in detail
+    assert "In the record: fatty liver disease." in detail
+
+
+def test_fatty_liver_with_a_raised_bilirubin_keeps_the_ultrasound(client: FlaskClient) -> None:
+    results = [today_alp(150), today_ggt(120), alt(68), bilirubin(3.0)]
+    [card] = cards(
+        client,
+        results,
+        pt=patient("male", "1972-03-03"),
+        labs=results,
+        conditions=[condition("K76.0", onset="2024-01-01")],
+    )
+    assert "MASLD" not in card["summary"]
+    assert "ultrasound today" in card["detail"]
+
+
+def test_fatty_liver_with_a_higher_alp_is_worked_up(client: FlaskClient) -> None:
+    results = [today_alp(260), today_ggt(120), alt(68)]
+    [card] = cards(
+        client,
+        results,
+        pt=patient("male", "1972-03-03"),
+        labs=results,
+        conditions=[condition("K76.0", onset="2024-01-01")],
+    )
+    assert "MASLD" not in card["summary"]
+    assert "anti-mitochondrial antibodies" in card["detail"]
