@@ -9,7 +9,8 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired, suggested
-from tests.support.fhir import administration, alp, condition, ggt, medication, observation
+from tests.support.fhir import administration, alp, condition, ggt, medication
+from tests.support.labs import RESULT_DATE, Labs
 from tests.test_eighteenth_round_a import RIPE, TB_LABS, drug
 from tests.test_eighteenth_round_i import calcium_mmol, pth_pmol
 
@@ -23,16 +24,7 @@ GRAVES = condition("E05.00")
 GENERIC_BONE_LINE = "look for osteomalacia and hyperparathyroidism"
 
 
-def phosphate(value: float) -> dict[str, Any]:
-    return observation("2777-1", value, unit="mmol/L", ucum="mmol/L", low=0.8, high=1.5)
-
-
-def alt(value: float) -> dict[str, Any]:
-    return observation("1742-6", value, low=7, high=40)
-
-
-def bilirubin(value: float) -> dict[str, Any]:
-    return observation("1975-2", value, unit="umol/L", ucum="umol/L", low=3, high=21)
+LABS = Labs(RESULT_DATE)
 
 
 def words(card: dict[str, Any]) -> int:
@@ -47,7 +39,7 @@ def test_a_raised_calcium_with_pth_not_suppressed_is_primary_hyperparathyroidism
 ) -> None:
     # Calcium 2.85 mmol/L, PTH 5.5 pmol/L (within 1.6-6.9: not suppressed), ALP 1.6x, GGT
     # normal, phosphate 0.7: "calcium raised: PTH first", and the generic line asked for PTH.
-    labs = [alp(166), ggt(20), calcium_mmol(2.85), pth_pmol(5.5), phosphate(0.7)]
+    labs = [alp(166), ggt(20), calcium_mmol(2.85), pth_pmol(5.5), LABS.phosphate(0.7)]
     [card] = cards(client, labs)
     assert fired([card]) == [BONE_SOURCE]
     assert "PTH not suppressed: primary hyperparathyroidism likely" in card["summary"]
@@ -133,7 +125,7 @@ def test_allopurinol_started_weeks_ago_asks_about_rash_fever_and_eosinophilia(
     client: FlaskClient,
 ) -> None:
     # ALP 1.5x, GGT 3x, ALT and bilirubin normal, allopurinol begun 23 Oct 2026 for gout.
-    labs = [alp(156), ggt(108), alt(30), bilirubin(10)]
+    labs = [alp(156), ggt(108), LABS.alt(30), LABS.bilirubin_umol(10)]
     allopurinol = drug("Allopurinol 300 mg daily", authored="2026-10-23")
     [card] = cards(client, labs, medications=[allopurinol])
     assert fired([card]) == [LIVER_SOURCE]
@@ -157,7 +149,7 @@ def test_the_hypersensitivity_check_is_for_values_below_drug_injury_level(
 ) -> None:
     # At injury level (ALP 2x with a raised GGT) the drug cards say stop it now.
     allopurinol = drug("Allopurinol 300 mg daily", authored="2026-10-23")
-    found = cards(client, [alp(230), ggt(150), alt(30)], medications=[allopurinol])
+    found = cards(client, [alp(230), ggt(150), LABS.alt(30)], medications=[allopurinol])
     assert "early injury is usually hypersensitivity" not in " ".join(c["detail"] for c in found)
 
 

@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired, suggested
 from tests.support.fhir import alp, condition, ggt, medication, observation, patient
+from tests.support.labs import RESULT_DATE, Labs
 
 LIVER = "alp-high-liver-source"
 MILD = "alp-high-mild-isolated"
@@ -19,16 +20,7 @@ HEART_FAILURE = condition("I50.9")
 OLD_MAN = patient("male", "1945-03-01")
 
 
-def bilirubin_umol(value: float, when: str = "2026-11-20T08:00:00Z") -> dict[str, Any]:
-    return observation("1975-2", value, when=when, unit="umol/L", ucum="umol/L", low=3, high=21)
-
-
-def bilirubin_mg(value: float) -> dict[str, Any]:
-    return observation("1975-2", value, unit="mg/dL", ucum="mg/dL", low=0.1, high=1.2)
-
-
-def alt(value: float) -> dict[str, Any]:
-    return observation("1742-6", value, low=7, high=40)
+LABS = Labs(RESULT_DATE)
 
 
 def steps(card: dict[str, Any]) -> list[str]:
@@ -47,7 +39,7 @@ def test_heart_failure_at_2x_names_obstruction_and_the_labs_bilirubin_unit(
 ) -> None:
     # R21-08: heart failure, ALP 260 (2.5x), GGT 200, bilirubin 42 umol/L (2x), no cancer: the
     # card said "Bilirubin 2.5 mg/dL ... congestion can explain it".
-    labs = [alp(260), ggt(200), bilirubin_umol(42), alt(30)]
+    labs = [alp(260), ggt(200), LABS.bilirubin_umol(42), LABS.alt(30)]
     found = cards(client, labs, pt=OLD_MAN, conditions=[HEART_FAILURE])
     assert fired(found) == [LIVER]
     [card] = found
@@ -65,12 +57,12 @@ def test_heart_failure_at_2x_names_obstruction_and_the_labs_bilirubin_unit(
 
 
 def test_heart_failure_under_2x_keeps_congestion_in_the_labs_unit(client: FlaskClient) -> None:
-    labs = [alp(187), ggt(120), bilirubin_umol(30), alt(30)]
+    labs = [alp(187), ggt(120), LABS.bilirubin_umol(30), LABS.alt(30)]
     [card] = cards(client, labs, pt=OLD_MAN, conditions=[HEART_FAILURE])
     assert "congestion likely; ultrasound with hepatic-vein Doppler" in card["summary"]
     assert "Bilirubin 30 umol/L beside heart failure: congestion can explain it" in card["detail"]
     # A lab reporting mg/dL is still shown in mg/dL.
-    [card] = cards(client, [alp(187), ggt(120), bilirubin_mg(1.8)], conditions=[HEART_FAILURE])
+    [card] = cards(client, [alp(187), ggt(120), LABS.bilirubin(1.8)], conditions=[HEART_FAILURE])
     assert "Bilirubin 1.8 mg/dL beside heart failure" in card["detail"]
 
 
@@ -79,7 +71,7 @@ def test_other_cards_name_the_bilirubin_in_the_labs_unit(client: FlaskClient) ->
     temperature = observation("8310-5", 38.9, unit="Cel", ucum="Cel")
     found = cards(
         client,
-        [alp(260), ggt(200), bilirubin_umol(50), temperature],
+        [alp(260), ggt(200), LABS.bilirubin_umol(50), temperature],
         conditions=[condition("K80.20")],
     )
     assert fired(found) == [CHOLANGITIS]
@@ -94,7 +86,7 @@ def test_gallstones_point_to_a_duct_stone_not_to_a_complication(client: FlaskCli
     # R21-13: K76.0 and K80.20, ALP 1.4x, GGT 3x: "Gallstones is recorded: look for a
     # complication (stone, stricture, tumour, flare) rather than a new diagnosis" under "AMA".
     both = [condition("K76.0"), condition("K80.20")]
-    found = cards(client, [alp(146), ggt(108), alt(30)], conditions=both)
+    found = cards(client, [alp(146), ggt(108), LABS.alt(30)], conditions=both)
     assert fired(found) == [LIVER]
     [card] = found
     lines = steps(card)
@@ -122,7 +114,7 @@ def test_autoimmune_hepatitis_keeps_the_complication_line(client: FlaskClient) -
 
 def test_a_bilirubin_just_over_its_limit_is_not_ultrasound_today(client: FlaskClient) -> None:
     # R19-41 without heart failure: ALP 1.8x, GGT 1.9x, bilirubin 22 umol/L (limit 21).
-    found = cards(client, [alp(187), ggt(68), bilirubin_umol(22), alt(30)])
+    found = cards(client, [alp(187), ggt(68), LABS.bilirubin_umol(22), LABS.alt(30)])
     assert fired(found) == [LIVER]
     lines = steps(found[0])
     assert any(
@@ -134,12 +126,12 @@ def test_a_bilirubin_just_over_its_limit_is_not_ultrasound_today(client: FlaskCl
 
 def test_a_clearly_raised_bilirubin_or_a_fever_is_still_today(client: FlaskClient) -> None:
     # 35 umol/L is 1.7x its limit: ultrasound today.
-    [card] = cards(client, [alp(187), ggt(68), bilirubin_umol(35)])
+    [card] = cards(client, [alp(187), ggt(68), LABS.bilirubin_umol(35)])
     assert any(s.startswith("Bilirubin raised: ultrasound today") for s in steps(card))
     assert "just above its limit" not in card["detail"]
     # A fever keeps the same-day cholangitis line whatever the bilirubin.
     temperature = observation("8310-5", 38.6, unit="Cel", ucum="Cel")
-    [card] = cards(client, [alp(187), ggt(68), bilirubin_umol(22), temperature])
+    [card] = cards(client, [alp(187), ggt(68), LABS.bilirubin_umol(22), temperature])
     assert "suspected cholangitis" in card["summary"]
     assert "just above its limit" not in card["detail"]
 
@@ -155,7 +147,7 @@ def test_r19_41_with_heart_failure_has_no_bare_ultrasound_today(client: FlaskCli
     drugs = [medication(text="alendronic acid 70 mg weekly"), medication(text="apixaban 2.5 mg")]
     found = cards(
         client,
-        [alp(187), ggt(68), bilirubin_umol(22), alt(30)],
+        [alp(187), ggt(68), LABS.bilirubin_umol(22), LABS.alt(30)],
         pt=patient("female", "1940-05-01"),
         conditions=conditions,
         medications=drugs,
@@ -203,7 +195,7 @@ def test_a_recent_postnatal_check_reads_placental_alp_and_lactation(client: Flas
     # normal: "bone source likely; order bone-specific ALP".
     mother = patient("female", "1993-05-01")
     postnatal = condition("Z39.2", onset="2026-10-21")
-    found = cards(client, [alp(175), ggt(20), alt(20)], pt=mother, conditions=[postnatal])
+    found = cards(client, [alp(175), ggt(20), LABS.alt(20)], pt=mother, conditions=[postnatal])
     assert fired(found) == [PREGNANCY]
     [card] = found
     assert "postnatal care 30 days ago: placental ALP and lactation" in card["summary"]

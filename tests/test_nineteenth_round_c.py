@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 
 from tests.rules_helper import card_for, cards, fired, suggested
 from tests.support.fhir import alp, condition, ggt, medication, observation, patient
+from tests.support.labs import Labs
 
 NOW = "2026-12-02T07:00:00Z"
 PREGNANCY_LIVER = "alp-high-pregnancy-liver"
@@ -19,28 +20,7 @@ EXTREME = "alp-extreme"
 PRELIMINARY = "Preliminary result: confirm on the final report."
 
 
-def lab(loinc: str, value: float, unit: str, low: float, high: float, **kw: Any) -> dict[str, Any]:
-    return observation(loinc, value, unit=unit, ucum=unit, low=low, high=high, when=NOW, **kw)
-
-
-def alt(value: float) -> dict[str, Any]:
-    return lab("1742-6", value, "U/L", 7, 40)
-
-
-def bilirubin(value: float) -> dict[str, Any]:
-    return lab("1975-2", value, "mg/dL", 0.1, 1.2)
-
-
-def bile_acids(value: float) -> dict[str, Any]:
-    return lab("14628-2", value, "umol/L", 0, 10)
-
-
-def calcium(value: float, **kw: Any) -> dict[str, Any]:
-    return lab("2000-8", value, "mmol/L", 2.15, 2.55, **kw)
-
-
-def today_alp(value: float, **kw: Any) -> dict[str, Any]:
-    return alp(value, when=NOW, **kw)
+LABS = Labs(NOW)
 
 
 def today_ggt(value: float) -> dict[str, Any]:
@@ -62,7 +42,7 @@ def test_pregnant_with_a_raised_ggt_and_bilirubin_is_sent_for_an_ultrasound(
 ) -> None:
     # R22-10: ALP 480 (4.6x), GGT 210 (5.8x), ALT 60, bilirubin 2.1 mg/dL: the card never asked
     # for imaging although gallstones and duct obstruction are common in pregnancy.
-    results = [today_alp(480), today_ggt(210), alt(60), bilirubin(2.1)]
+    results = [LABS.alp(480), today_ggt(210), LABS.alt(60), LABS.bilirubin(2.1)]
     [card] = cards(client, results, pt=MOTHER, conditions=WEEKS_24)
     assert fired([card]) == [PREGNANCY_LIVER]
     assert "ultrasound for duct stones" in card["summary"]
@@ -77,7 +57,7 @@ def test_pregnant_with_a_raised_ggt_and_bilirubin_is_sent_for_an_ultrasound(
 def test_a_cholestatic_pattern_with_a_raised_bilirubin_and_normal_ggt_also_gets_the_ultrasound(
     client: FlaskClient,
 ) -> None:
-    results = [today_alp(480), today_ggt(20), alt(60), bilirubin(2.1)]
+    results = [LABS.alp(480), today_ggt(20), LABS.alt(60), LABS.bilirubin(2.1)]
     [card] = cards(client, results, pt=MOTHER, conditions=WEEKS_24)
     assert "Right upper quadrant ultrasound today" in card["detail"]
     assert "raised GGT" not in card["detail"]
@@ -88,7 +68,7 @@ def test_pregnant_with_a_raised_alt_and_no_raised_bilirubin_gets_no_ultrasound(
 ) -> None:
     # The neighbour: a raised ALT with a normal bilirubin keeps the obstetric card without
     # imaging (the yield of ultrasound is low there).
-    results = [today_alp(260), today_ggt(20), alt(160), bilirubin(0.8)]
+    results = [LABS.alp(260), today_ggt(20), LABS.alt(160), LABS.bilirubin(0.8)]
     [card] = cards(client, results, pt=MOTHER, conditions=WEEKS_24)
     assert fired([card]) == [PREGNANCY_LIVER]
     assert "ultrasound" not in card["summary"] + card["detail"]
@@ -103,7 +83,7 @@ ITCH = condition("L29.9", onset="2026-11-25")
 def test_a_coded_itch_with_bile_acids_is_named_cholestasis_of_pregnancy(
     client: FlaskClient,
 ) -> None:
-    results = [today_alp(260), today_ggt(20), alt(160), bile_acids(48)]
+    results = [LABS.alp(260), today_ggt(20), LABS.alt(160), LABS.bile_acids(48)]
     mother = patient("female", "1990-01-01")
     [card] = cards(client, results, pt=mother, conditions=[WEEKS_33, ITCH])
     assert fired([card]) == [PREGNANCY_LIVER]
@@ -121,7 +101,7 @@ def test_itching_in_words_asks_the_placental_card_for_bile_acids(client: FlaskCl
     # The placental card said "no test needed" beside an itch on the problem list.
     words = {**condition("LOCAL", system="urn:oid:1.2.3.4", onset="2026-11-20")}
     words["code"]["text"] = "Itchy palms and soles at night"
-    results = [today_alp(290), today_ggt(18), alt(20)]
+    results = [LABS.alp(290), today_ggt(18), LABS.alt(20)]
     weeks = condition("Z3A.34", onset="2026-11-28")
     mother = patient("female", "1993-01-01")
     [card] = cards(client, results, pt=mother, conditions=[weeks, words])
@@ -142,7 +122,7 @@ def test_itching_in_words_asks_the_placental_card_for_bile_acids(client: FlaskCl
 def test_the_calcium_card_does_not_carry_the_alps_preliminary_status(
     client: FlaskClient,
 ) -> None:
-    results = [today_alp(1150, status="preliminary"), today_ggt(20), calcium(3.10)]
+    results = [LABS.alp(1150, status="preliminary"), today_ggt(20), LABS.calcium(3.10)]
     found = cards(client, results, pt=patient("female", "1954-01-01"))
     assert sorted(fired(found)) == sorted([CALCIUM_URGENT, EXTREME])
     assert PRELIMINARY not in card_for(found, CALCIUM_URGENT)["detail"]
@@ -150,7 +130,7 @@ def test_the_calcium_card_does_not_carry_the_alps_preliminary_status(
 
 
 def test_a_preliminary_calcium_says_so_on_its_own_card(client: FlaskClient) -> None:
-    results = [today_alp(1150), today_ggt(20), calcium(3.10, status="preliminary")]
+    results = [LABS.alp(1150), today_ggt(20), LABS.calcium(3.10, status="preliminary")]
     found = cards(client, results, pt=patient("female", "1954-01-01"))
     assert PRELIMINARY in card_for(found, CALCIUM_URGENT)["detail"]
     assert PRELIMINARY not in card_for(found, EXTREME)["detail"]
@@ -162,7 +142,7 @@ def test_a_preliminary_calcium_says_so_on_its_own_card(client: FlaskClient) -> N
 def test_an_infant_born_on_1_february_is_10_months_on_2_december(client: FlaskClient) -> None:
     # R21-02: "Infant 9 months" (304 days / 30.4, rounded down) for a baby of 10 months.
     baby = patient("male", "2026-02-01")
-    results = [alp(43, low=122, high=469, when=NOW), calcium(2.40)]
+    results = [alp(43, low=122, high=469, when=NOW), LABS.calcium(2.40)]
     [card] = cards(client, results, pt=baby, conditions=[condition("R56.00", onset="2026-11-30")])
     assert card["summary"].startswith("Infant 10 months, low ALP 43 U/L with seizures")
 
@@ -173,8 +153,8 @@ def test_a_six_week_old_is_6_weeks_and_the_atresia_summary_fits(client: FlaskCli
     results = [
         alp(650, low=150, high=507, when=NOW),
         ggt(320, high=200, when=NOW),
-        bilirubin(6.0),
-        lab("1968-7", 2.4, "mg/dL", 0, 0.3),
+        LABS.bilirubin(6.0),
+        LABS.lab("1968-7", 2.4, "mg/dL", 0, 0.3),
     ]
     [card] = cards(client, results, pt=baby)
     assert card["summary"].startswith("Infant 6 weeks, conjugated bilirubin 2.4 mg/dL")
@@ -188,8 +168,8 @@ def test_the_preterm_summary_fits(client: FlaskClient) -> None:
     baby = patient("male", "2026-10-07")
     results = [
         alp(980, low=150, high=507, when=NOW),
-        lab("14879-1", 1.2, "mmol/L", 1.6, 2.5),
-        calcium(2.5),
+        LABS.lab("14879-1", 1.2, "mmol/L", 1.6, 2.5),
+        LABS.calcium(2.5),
         ggt(60, high=200, when=NOW),
     ]
     conditions = [condition("P07.32", onset="2026-10-07"), condition("P07.03", onset="2026-10-07")]
@@ -209,7 +189,7 @@ def test_a_mild_rise_unchanged_from_13_months_ago_is_quiet(client: FlaskClient) 
     # R22-43: 88, ALP 130 (1.25x), GGT normal; 128 thirteen months earlier: "first", so
     # bone-specific ALP was ordered, though the mild-stable quiet needs a year.
     woman = patient("female", "1938-01-01")
-    results = [today_alp(130), today_ggt(25)]
+    results = [LABS.alp(130), today_ggt(25)]
     assert cards(client, results, pt=woman, labs=[earlier_alp(128, "2025-11-01")]) == []
     # A changed value is not quiet: normal (100) a year ago, or 165 (fallen by more than 20%).
     for before in (100, 165):
@@ -225,7 +205,7 @@ def test_treated_pbc_unchanged_from_184_days_ago_is_quiet(client: FlaskClient) -
     woman = patient("female", "1956-01-01")
     pbc = [condition("K74.3", onset="2024-06-01")]
     udca = {**medication(text="ursodeoxycholic acid 500 mg bd"), "authoredOn": "2024-07-01"}
-    results = [today_alp(150), today_ggt(80)]
+    results = [LABS.alp(150), today_ggt(80)]
     quiet = cards(
         client, results, pt=woman, conditions=pbc, medications=[udca],
         labs=[earlier_alp(155, "2026-06-01")],
@@ -242,10 +222,6 @@ def test_treated_pbc_unchanged_from_184_days_ago_is_quiet(client: FlaskClient) -
 # --- R22-31 (noisy): a low magnesium with nothing pointing to EDTA was "not counted" -----------
 
 
-def magnesium(value: float) -> dict[str, Any]:
-    return lab("2601-3", value, "mmol/L", 0.7, 1.0)
-
-
 def test_a_low_magnesium_in_anorexia_with_no_edta_signature_counts(client: FlaskClient) -> None:
     # R22-31: 19, anorexia nervosa (F50.01), ALP 29 (30 three months before), magnesium 0.5 in
     # the same draw, no potassium or calcium measured: "Not counted ... EDTA", 112 words.
@@ -253,7 +229,7 @@ def test_a_low_magnesium_in_anorexia_with_no_edta_signature_counts(client: Flask
     anorexia = [condition("F50.01", onset="2025-01-01")]
     earlier = [earlier_alp(30, "2026-09-01")]
     [card] = cards(
-        client, [today_alp(29), magnesium(0.5)], pt=girl, conditions=anorexia, labs=earlier
+        client, [LABS.alp(29), LABS.magnesium(0.5)], pt=girl, conditions=anorexia, labs=earlier
     )
     assert fired([card]) == ["alp-low-explained"]
     assert "low magnesium (0.5 mmol/L" in card["summary"]
@@ -264,7 +240,8 @@ def test_a_low_magnesium_in_anorexia_with_no_edta_signature_counts(client: Flask
     # hypomagnesaemia lowers calcium too, so it counts. With nothing recorded it is still EDTA's
     # picture (tests/test_nineteenth_round_i.py, R26-17).
     [beside_calcium] = cards(
-        client, [today_alp(29), magnesium(0.5), calcium(1.80)], pt=girl, conditions=anorexia,
+        client, [LABS.alp(29), LABS.magnesium(0.5), LABS.calcium(1.80)], pt=girl,
+        conditions=anorexia,
         labs=earlier,
     )  # fmt: skip
     assert fired([beside_calcium]) == ["alp-low-explained"]
@@ -284,7 +261,7 @@ def test_prostate_cancer_with_a_bone_source_alp_is_offered_psa_not_bone_alp(
     # R22-11: 78, prostate cancer (C61), back pain (M54.50), ALP 450 (4.3x), GGT 30, Ca 2.45.
     man = patient("male", "1948-01-01")
     conditions = [condition("C61", onset="2024-01-01"), condition("M54.50", onset="2026-11-01")]
-    results = [today_alp(450), today_ggt(30), calcium(2.45)]
+    results = [LABS.alp(450), today_ggt(30), LABS.calcium(2.45)]
     [card] = cards(client, results, pt=man, conditions=conditions)
     assert fired([card]) == [BONE]
     assert suggested(card) == [PSA]
@@ -304,7 +281,7 @@ def test_breast_cancer_gets_neither_psa_nor_bone_alp_and_no_cancer_keeps_bone_al
     client: FlaskClient,
 ) -> None:
     woman = patient("female", "1950-01-01")
-    results = [today_alp(450), today_ggt(30), calcium(2.45)]
+    results = [LABS.alp(450), today_ggt(30), LABS.calcium(2.45)]
     [card] = cards(client, results, pt=woman, conditions=[condition("C50.911")])
     assert fired([card]) == [BONE]
     assert suggested(card) == []

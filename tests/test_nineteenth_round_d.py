@@ -17,11 +17,11 @@ from tests.support.fhir import (
     full_prefetch,
     ggt,
     medication,
-    observation,
     patient,
     searchset,
     sign_request,
 )
+from tests.support.labs import Labs
 
 CHOLANGITIS = "alp-high-suspected-cholangitis"
 PBC_NEW_RISE = "alp-high-pbc-new-rise"
@@ -41,30 +41,7 @@ COLITIS = condition("K51.90", onset="2012-01-01")
 URSODIOL = medication(text="Ursodeoxycholic acid 500 mg twice daily")
 
 
-def lab(
-    loinc: str, value: float, unit: str, low: float, high: float, when: str = NOW
-) -> dict[str, Any]:
-    return observation(loinc, value, unit=unit, ucum=unit, low=low, high=high, when=when)
-
-
-def bilirubin(mg_dl: float, when: str = NOW) -> dict[str, Any]:
-    return lab("1975-2", mg_dl, "mg/dL", 0.1, 1.2, when)
-
-
-def alt(value: float) -> dict[str, Any]:
-    return lab("1742-6", value, "U/L", 7, 40)
-
-
-def temperature(celsius: float) -> dict[str, Any]:
-    return observation("8310-5", celsius, unit="Cel", ucum="Cel", when=NOW)
-
-
-def wbc(value: float) -> dict[str, Any]:
-    return lab("6690-2", value, "10*9/L", 4, 11)
-
-
-def crp(value: float) -> dict[str, Any]:
-    return lab("1988-5", value, "mg/L", 0, 5)
+LABS = Labs(NOW)
 
 
 def steps(card: dict[str, Any]) -> list[str]:
@@ -74,10 +51,10 @@ def steps(card: dict[str, Any]) -> list[str]:
 def pbc_jump(bili_now: float = 1.0, infection: bool = True) -> tuple[list[Any], list[Any]]:
     """R23-41 (and R23-25, R23-42): PBC on ursodiol, ALP 172 and 176, today 412, GGT 420, ALT
     140; temperature 38.9, WBC 16.5 and CRP 145 unless `infection` is False."""
-    now = [alp(412, when=NOW), bilirubin(bili_now), ggt(420, high=40, when=NOW), alt(140)]
-    earlier = [alp(176, when=SEPTEMBER), alp(172, when=MARCH), bilirubin(0.7, when=SEPTEMBER)]
+    now = [alp(412, when=NOW), LABS.bilirubin(bili_now), ggt(420, high=40, when=NOW), LABS.alt(140)]
+    earlier = [alp(176, when=SEPTEMBER), alp(172, when=MARCH), LABS.bilirubin(0.7, when=SEPTEMBER)]
     if infection:
-        earlier += [temperature(38.9), wbc(16.5), crp(145)]
+        earlier += [LABS.temperature(38.9), LABS.wbc(16.5), LABS.crp(145)]
     return now, earlier
 
 
@@ -129,7 +106,7 @@ def test_a_steady_alp_above_the_response_threshold_keeps_the_response_card(
     # reference change on the last value (240 to 296, 23%): still a treatment-response reading.
     found = cards(
         client,
-        [alp(296, when=NOW), ggt(160, high=40, when=NOW), bilirubin(0.9)],
+        [alp(296, when=NOW), ggt(160, high=40, when=NOW), LABS.bilirubin(0.9)],
         labs=[alp(235, when="2026-06-15T08:00:00Z"), alp(240, when=SEPTEMBER)],
         conditions=[PBC],
         medications=[URSODIOL],
@@ -138,7 +115,7 @@ def test_a_steady_alp_above_the_response_threshold_keeps_the_response_card(
     assert "Infection signs" not in found[0]["detail"]
     # A normal ALT: no overlap line on the new-rise card.
     now, earlier = pbc_jump(infection=False)
-    now[3] = alt(38)
+    now[3] = LABS.alt(38)
     [card] = cards(client, now, labs=earlier, conditions=[PBC], medications=[URSODIOL])
     assert fired([card]) == [PBC_NEW_RISE]
     assert "smooth-muscle" not in card["detail"]
@@ -177,10 +154,10 @@ def test_fever_and_a_rising_bilirubin_in_pbc_lead_with_cholangitis(client: Flask
 def psc_patient(bili_now: float, infection: bool = True) -> list[list[Any]]:
     """R23-26: 41M, PSC with ulcerative colitis, ALP 352 against 338 in August, bilirubin 1.1
     then `bili_now`, GGT 380, ALT 110; temperature 38.6 and CRP 95."""
-    now = [alp(352, when=NOW), bilirubin(bili_now), ggt(380, high=40, when=NOW), alt(110)]
-    earlier = [alp(338, when=AUGUST), bilirubin(1.1, when=AUGUST)]
+    now = [alp(352, when=NOW), LABS.bilirubin(bili_now), ggt(380, high=40, when=NOW), LABS.alt(110)]
+    earlier = [alp(338, when=AUGUST), LABS.bilirubin(1.1, when=AUGUST)]
     if infection:
-        earlier += [temperature(38.6), crp(95)]
+        earlier += [LABS.temperature(38.6), LABS.crp(95)]
     return [now, earlier]
 
 

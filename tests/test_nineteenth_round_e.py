@@ -10,15 +10,13 @@ from flask.testing import FlaskClient
 
 from tests.rules_helper import fired, suggested
 from tests.support.fhir import (
-    alp,
     condition,
     full_prefetch,
-    ggt,
     medication,
-    observation,
     patient,
     sign_request,
 )
+from tests.support.labs import Labs, day, worded
 
 NOW = "2026-12-02T07:30:00Z"
 SERVICE = "/cds-services/alp-result-sign"
@@ -30,65 +28,7 @@ BONE_EXPLAINED = "alp-high-bone-explained"
 GROWTH_MILD = "alp-high-growth-mild"
 
 
-def day(date: str) -> str:
-    return f"{date}T08:00:00Z"
-
-
-def lab(
-    loinc: str, value: float, unit: str, low: float | None, high: float | None, when: str = NOW
-) -> dict[str, Any]:
-    return observation(loinc, value, unit=unit, ucum=unit, low=low, high=high, when=when)
-
-
-def ALP(value: float, low: float = 35, high: float = 104, when: str = NOW) -> dict[str, Any]:
-    return alp(value, low=low, high=high, when=when)
-
-
-def GGT(value: float, high: float = 40) -> dict[str, Any]:
-    return ggt(value, low=5, high=high, when=NOW)
-
-
-def ALT(value: float) -> dict[str, Any]:
-    return lab("1742-6", value, "U/L", 7, 40)
-
-
-def BILI(value: float) -> dict[str, Any]:
-    return lab("1975-2", value, "mg/dL", 0.1, 1.2)
-
-
-def CA(value: float) -> dict[str, Any]:
-    return lab("2000-8", value, "mmol/L", 2.15, 2.55)
-
-
-def PHOS(value: float) -> dict[str, Any]:
-    return lab("2777-1", value, "mmol/L", 0.8, 1.5)
-
-
-def PTH(value: float) -> dict[str, Any]:
-    return lab("2731-8", value, "pmol/L", 1.6, 6.9)
-
-
-def VITD(value: float) -> dict[str, Any]:
-    return lab("1989-3", value, "nmol/L", 50, 250)
-
-
-def WBC(value: float) -> dict[str, Any]:
-    return lab("6690-2", value, "10*9/L", 4, 11)
-
-
-def CRP(value: float) -> dict[str, Any]:
-    return lab("1988-5", value, "mg/L", 0, 5)
-
-
-def TEMP(value: float) -> dict[str, Any]:
-    return lab("8310-5", value, "Cel", None, None)
-
-
-def worded(text: str, onset: str = "2017-01-01") -> dict[str, Any]:
-    entry = condition("LOCAL1", system="urn:oid:1.2.3", onset=onset)
-    entry["code"]["text"] = text
-    entry["code"]["coding"][0]["display"] = text
-    return entry
+LABS = Labs(NOW)
 
 
 def med(text: str, code: str | None = None, authored: str | None = None) -> dict[str, Any]:
@@ -140,7 +80,8 @@ def prostate_man(
         meds.append(AMIODARONE)
     return case(
         client, "male", "1950-10-10",
-        [ALP(424), GGT(96), ALT(52), BILI(1.0)], [ALP(300, when=day("2026-09-01"))],
+        [LABS.alp(424), LABS.ggt(96), LABS.alt(52), LABS.bilirubin(1.0)],
+        [LABS.alp(300, when=day("2026-09-01"))],
         conditions, meds,
     )  # fmt: skip
 
@@ -180,7 +121,7 @@ def test_r23_16_neighbours_keep_their_cards(client: FlaskClient) -> None:
     assert fired(found) == [ORIGIN]
     # Paget disease beside heart failure and a raised GGT: isoenzymes tell which.
     found = case(
-        client, "male", "1945-01-01", [ALP(300), GGT(90)], [],
+        client, "male", "1945-01-01", [LABS.alp(300), LABS.ggt(90)], [],
         [condition("M88.9", onset="2015-01-01"), condition("I50.9", onset="2020-01-01")],
     )  # fmt: skip
     [card] = found
@@ -197,7 +138,8 @@ def test_r23_17_amiodarone_is_named_and_reviewed_with_cardiology(client: FlaskCl
     # (4.6x), ALT 88 (2.2x), bilirubin 1.1. Was a one-bullet liver card not naming the drug.
     found = case(
         client, "female", "1944-04-04",
-        [ALP(236), GGT(182), ALT(88), BILI(1.1)], [ALP(110, when=day("2026-03-01"))],
+        [LABS.alp(236), LABS.ggt(182), LABS.alt(88), LABS.bilirubin(1.1)],
+        [LABS.alp(110, when=day("2026-03-01"))],
         [condition("I50.32", onset="2020-01-01"), condition("I48.91", onset="2020-01-01")],
         [med("Amiodarone 200 mg daily", authored="2025-10-01")],
     )  # fmt: skip
@@ -213,7 +155,7 @@ def test_r23_17_amiodarone_is_named_and_reviewed_with_cardiology(client: FlaskCl
 
 def test_r23_17_other_liver_drugs_still_stop_now(client: FlaskClient) -> None:
     found = case(
-        client, "female", "1950-01-01", [ALP(236), GGT(182), ALT(88)], [], [],
+        client, "female", "1950-01-01", [LABS.alp(236), LABS.ggt(182), LABS.alt(88)], [], [],
         [med("Flucloxacillin 500 mg four times daily", authored="2026-11-01")],
     )  # fmt: skip
     [card] = found
@@ -227,7 +169,8 @@ def test_r23_17_other_liver_drugs_still_stop_now(client: FlaskClient) -> None:
 def osteomalacia(client: FlaskClient, meds: list[dict[str, Any]]) -> dict[str, Any]:
     found = case(
         client, "female", "1946-06-06",
-        [ALP(165), GGT(22)], [CA(2.14), PHOS(0.72), VITD(16), PTH(14)],
+        [LABS.alp(165), LABS.ggt(22)],
+        [LABS.calcium(2.14), LABS.phosphate(0.72), LABS.vitamin_d(16), LABS.pth(14)],
         [condition("M81.0", onset="2023-01-01"), condition("I10")], meds,
     )  # fmt: skip
     assert fired(found) == [BONE_EXPLAINED]
@@ -253,8 +196,9 @@ def test_r23_19_bisphosphonate_is_held_until_replete_and_not_the_cause(client: F
 def septic_cards(client: FlaskClient, conditions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return case(
         client, "male", "1949-01-20",
-        [ALP(296), GGT(310), BILI(3.6), ALT(60)],
-        [TEMP(38.4), WBC(17), CRP(180), ALP(120, when=day("2026-11-18"))],
+        [LABS.alp(296), LABS.ggt(310), LABS.bilirubin(3.6), LABS.alt(60)],
+        [LABS.temperature(38.4), LABS.wbc(17), LABS.crp(180),
+         LABS.alp(120, when=day("2026-11-18"))],
         conditions, [med("Parenteral nutrition (TPN) 2000 mL daily", authored="2026-11-20")],
     )  # fmt: skip
 
@@ -301,7 +245,8 @@ def test_r23_20_gallstones_or_no_sepsis_keep_cholangitis_first(client: FlaskClie
 
 def paget_in_words(client: FlaskClient, text: str) -> list[dict[str, Any]]:
     return case(
-        client, "male", "1952-02-02", [ALP(288), GGT(25)], [ALP(280, when=day("2026-05-01"))],
+        client, "male", "1952-02-02", [LABS.alp(288), LABS.ggt(25)],
+        [LABS.alp(280, when=day("2026-05-01"))],
         [worded(text)],
     )  # fmt: skip
 
@@ -326,7 +271,8 @@ def test_r23_35_a_suspicion_or_the_breast_disease_is_not_paget_of_bone(client: F
 def boy(client: FlaskClient, value: float, phosphate: float) -> list[dict[str, Any]]:
     return case(
         client, "male", "2013-03-01",
-        [ALP(value, low=116, high=468), GGT(14, high=23), ALT(18), CA(2.50), PHOS(phosphate)],
+        [LABS.alp(value, low=116, high=468), LABS.ggt(14, high=23), LABS.alt(18),
+         LABS.calcium(2.50), LABS.phosphate(phosphate)],
     )  # fmt: skip
 
 
@@ -359,15 +305,17 @@ def test_r23_08_calcium_and_phosphate_on_record_are_not_asked_for_again(
     # Review 23 minor point (R23-08): GGT normal 5 days after a first ALP of 182; calcium 2.42
     # and phosphate 1.0 resulted that day.
     found = case(
-        client, "female", "1970-09-09", [ALP(178), GGT(24)],
-        [ALP(182, when=day("2026-11-27")), CA(2.42), PHOS(1.0)],
+        client, "female", "1970-09-09", [LABS.alp(178), LABS.ggt(24)],
+        [LABS.alp(182, when=day("2026-11-27")), LABS.calcium(2.42), LABS.phosphate(1.0)],
     )  # fmt: skip
     [card] = found
     assert card["source"]["topic"]["display"] == BONE_SOURCE
     [line] = [s for s in steps(card) if "PTH" in s]
     assert line.startswith("Calcium and phosphate on record: 25-OH vitamin D and PTH")
     # Calcium only: phosphate is still asked for.
-    found = case(client, "female", "1970-09-09", [ALP(178), GGT(24)], [CA(2.42)])
+    found = case(
+        client, "female", "1970-09-09", [LABS.alp(178), LABS.ggt(24)], [LABS.calcium(2.42)]
+    )
     [card] = found
     [line] = [s for s in steps(card) if "PTH" in s]
     assert line.startswith("Calcium on record: phosphate, 25-OH vitamin D and PTH")

@@ -16,10 +16,11 @@ from tests.support.fhir import (
     condition,
     full_prefetch,
     medication,
-    observation,
     patient,
     sign_request,
 )
+from tests.support.labs import Labs, worded
+from tests.support.labs import day as on
 
 NOW = "2026-12-02T07:30:00Z"
 
@@ -29,38 +30,7 @@ LOW_FIRST = "alp-low-first"
 LOW_PERSISTENT = "alp-low-persistent"
 
 
-def on(date: str) -> str:
-    return f"{date}T08:00:00Z"
-
-
-def lab(
-    loinc: str,
-    value: float,
-    unit: str,
-    low: float | None = None,
-    high: float | None = None,
-    when: str = NOW,
-) -> dict[str, Any]:
-    return observation(loinc, value, unit=unit, ucum=unit, low=low, high=high, when=when)
-
-
-def calcium(value: float) -> dict[str, Any]:
-    return lab("2000-8", value, "mmol/L", 2.15, 2.55)
-
-
-def phosphate(value: float) -> dict[str, Any]:
-    return lab("2777-1", value, "mmol/L", 0.8, 1.5)
-
-
-def child_alp(value: float, low: float, high: float, when: str = NOW) -> dict[str, Any]:
-    return alp(value, low=low, high=high, when=when)
-
-
-def worded(text: str, onset: str) -> dict[str, Any]:
-    c = condition("LOCAL1", system="urn:oid:1.2.3", onset=onset)
-    c["code"]["text"] = text
-    c["code"]["coding"][0]["display"] = text
-    return c
+LABS = Labs(NOW)
 
 
 def steps(card: dict[str, Any]) -> list[str]:
@@ -75,8 +45,8 @@ def test_infant_with_low_alp_and_calcium_3_05_gets_one_card_without_an_antiresor
 ) -> None:
     found = cards(
         client,
-        [child_alp(30, 124, 341)],
-        labs=[calcium(3.05), phosphate(2.2)],
+        [LABS.alp(30, 124, 341)],
+        labs=[LABS.calcium(3.05), LABS.phosphate(2.2)],
         conditions=[condition("R62.51", onset="2026-11-01")],
         pt=patient("female", "2026-08-01"),
     )
@@ -93,8 +63,8 @@ def test_child_with_low_alp_and_raised_calcium_gets_paediatric_wording(
     # A 6-year-old (not an infant): the urgent-calcium card stays, in a child's words.
     found = cards(
         client,
-        [child_alp(95, 156, 369)],
-        labs=[calcium(3.10), phosphate(1.6)],
+        [LABS.alp(95, 156, 369)],
+        labs=[LABS.calcium(3.10), LABS.phosphate(1.6)],
         pt=patient("male", "2020-05-05"),
     )
     card = card_for(found, CALCIUM_URGENT)
@@ -113,8 +83,8 @@ def test_child_with_normal_alp_and_raised_calcium_has_no_adult_protocol(
 ) -> None:
     found = cards(
         client,
-        [child_alp(200, 156, 369)],
-        labs=[calcium(3.10)],
+        [LABS.alp(200, 156, 369)],
+        labs=[LABS.calcium(3.10)],
         pt=patient("male", "2020-05-05"),
     )
     card = card_for(found, CALCIUM_URGENT)
@@ -126,7 +96,7 @@ def test_adult_with_low_alp_and_calcium_over_3_is_not_told_to_give_an_antiresorp
     client: FlaskClient,
 ) -> None:
     found = cards(
-        client, [alp(25, when=NOW)], labs=[calcium(3.10)], pt=patient("female", "1960-01-01")
+        client, [alp(25, when=NOW)], labs=[LABS.calcium(3.10)], pt=patient("female", "1960-01-01")
     )
     card = card_for(found, CALCIUM_URGENT)
     assert "then an antiresorptive" not in card["detail"]
@@ -144,7 +114,7 @@ def test_adult_with_low_alp_and_calcium_over_3_is_not_told_to_give_an_antiresorp
 
 def test_adult_with_normal_alp_keeps_the_antiresorptive_line(client: FlaskClient) -> None:
     found = cards(
-        client, [alp(80, when=NOW)], labs=[calcium(3.10)], pt=patient("female", "1960-01-01")
+        client, [alp(80, when=NOW)], labs=[LABS.calcium(3.10)], pt=patient("female", "1960-01-01")
     )
     card = card_for(found, CALCIUM_URGENT)
     assert any(s.startswith("Today: IV fluids, then an antiresorptive") for s in steps(card))
@@ -158,14 +128,14 @@ WILSON = "alp-wilson-pattern"
 def wilson_labs(alp_value: float, haptoglobin: float = 0.1) -> dict[str, Any]:
     results = [
         alp(alp_value, when=NOW),
-        lab("1975-2", 6.0, "mg/dL", 0.1, 1.2),
-        lab("1742-6", 200, "U/L", 7, 40),
-        lab("1920-8", 450, "U/L", 8, 40),
+        LABS.lab("1975-2", 6.0, "mg/dL", 0.1, 1.2),
+        LABS.lab("1742-6", 200, "U/L", 7, 40),
+        LABS.lab("1920-8", 450, "U/L", 8, 40),
     ]
     labs = [
-        lab("718-7", 9.5, "g/dL", 12, 15.5),
-        lab("4542-7", haptoglobin, "g/L", 0.3, 2.0),
-        lab("6301-6", 1.3, "{INR}", 0.8, 1.2),
+        LABS.lab("718-7", 9.5, "g/dL", 12, 15.5),
+        LABS.lab("4542-7", haptoglobin, "g/L", 0.3, 2.0),
+        LABS.lab("6301-6", 1.3, "{INR}", 0.8, 1.2),
     ]
     return {
         "results": results,
@@ -227,7 +197,7 @@ def r25_03(found_order: dict[str, Any], client: FlaskClient, **extra: Any) -> li
     return cards(
         client,
         [alp(24, when=NOW)],
-        labs=[alp(26, when=on("2026-08-08")), calcium(2.40), phosphate(1.45)],
+        labs=[alp(26, when=on("2026-08-08")), LABS.calcium(2.40), LABS.phosphate(1.45)],
         conditions=[
             condition("M81.0", onset="2026-06-01"),
             condition("M84.374A", onset="2024-04-01"),
@@ -270,8 +240,8 @@ def test_craniosynostosis_with_a_first_low_alp_leads_with_hypophosphatasia(
 ) -> None:
     found = cards(
         client,
-        [child_alp(95, 156, 369)],
-        labs=[calcium(2.50), phosphate(1.7)],
+        [LABS.alp(95, 156, 369)],
+        labs=[LABS.calcium(2.50), LABS.phosphate(1.7)],
         conditions=[
             condition("Q75.0", onset="2022-01-01"),
             condition("R62.52", onset="2025-01-01"),
@@ -289,7 +259,7 @@ def test_craniosynostosis_with_a_first_low_alp_leads_with_hypophosphatasia(
 def test_craniosynostosis_in_words_counts(client: FlaskClient) -> None:
     found = cards(
         client,
-        [child_alp(95, 156, 369)],
+        [LABS.alp(95, 156, 369)],
         conditions=[worded("Sagittal craniosynostosis, operated 2022", "2022-01-01")],
         pt=patient("female", "2021-07-07"),
     )
@@ -306,12 +276,12 @@ def r25_26(
 ) -> list[dict[str, Any]]:
     return cards(
         client,
-        [child_alp(130, 156, 369)],
+        [LABS.alp(130, 156, 369)],
         labs=[
-            lab("718-7", hb, "g/dL", 11.5, 14.5),
-            lab("777-3", plt, "10*9/L", 150, 400),
-            lab("2532-0", ldh, "U/L", 120, 250),
-            lab("3084-1", 480, "umol/L", 150, 350),
+            LABS.lab("718-7", hb, "g/dL", 11.5, 14.5),
+            LABS.lab("777-3", plt, "10*9/L", 150, 400),
+            LABS.lab("2532-0", ldh, "U/L", 120, 250),
+            LABS.lab("3084-1", 480, "umol/L", 150, 350),
         ],
         conditions=[
             worded("Bone pain legs, night waking", "2026-11-10"),
@@ -346,8 +316,11 @@ def test_child_with_bone_pain_and_normal_counts_keeps_the_first_low_card(
 def test_child_with_known_leukaemia_does_not_get_the_new_card(client: FlaskClient) -> None:
     found = cards(
         client,
-        [child_alp(130, 156, 369)],
-        labs=[lab("718-7", 8.2, "g/dL", 11.5, 14.5), lab("777-3", 60, "10*9/L", 150, 400)],
+        [LABS.alp(130, 156, 369)],
+        labs=[
+            LABS.lab("718-7", 8.2, "g/dL", 11.5, 14.5),
+            LABS.lab("777-3", 60, "10*9/L", 150, 400),
+        ],
         conditions=[
             worded("Bone pain legs", "2026-11-10"),
             condition("C91.00", onset="2026-10-01"),
@@ -365,8 +338,12 @@ def test_early_loss_of_primary_incisors_is_read_and_the_card_is_a_childs(
 ) -> None:
     found = cards(
         client,
-        [child_alp(72, 156, 369)],
-        labs=[child_alp(80, 156, 369, when=on("2026-10-10")), calcium(2.55), phosphate(1.9)],
+        [LABS.alp(72, 156, 369)],
+        labs=[
+            LABS.alp(80, 156, 369, when=on("2026-10-10")),
+            LABS.calcium(2.55),
+            LABS.phosphate(1.9),
+        ],
         conditions=[worded("Early loss of primary incisors at age 2, roots intact", "2025-06-01")],
         pt=patient("male", "2023-05-05"),
     )
@@ -398,12 +375,12 @@ def xlh_child(
 ) -> list[dict[str, Any]]:
     return cards(
         client,
-        [child_alp(560, 156, 369)],
+        [LABS.alp(560, 156, 369)],
         labs=[
-            phosphate(0.8),
-            calcium(2.40),
-            lab("2731-8", 7.5, "pmol/L", 1.6, 6.9),
-            child_alp(june_alp, 156, 369, when=on("2026-06-01")),
+            LABS.phosphate(0.8),
+            LABS.calcium(2.40),
+            LABS.lab("2731-8", 7.5, "pmol/L", 1.6, 6.9),
+            LABS.alp(june_alp, 156, 369, when=on("2026-06-01")),
         ],
         conditions=[condition_entry],
         medications=[medication(text="Burosumab 0.8 mg/kg every 2 weeks")],
@@ -426,13 +403,13 @@ def test_nutritional_rickets_with_a_steady_raised_alp_is_not_quietened_by_the_xl
     # (alp_trend_fallback_days) a steady value that far back is stable, so a recorded rickets
     # quiets the ALP through alp-high-stable-explained (ARCHITECTURE section 6), not this rule.
     body = sign_request(
-        [child_alp(560, 156, 369)],
+        [LABS.alp(560, 156, 369)],
         full_prefetch(
             labs=[
-                phosphate(0.8),
-                calcium(2.40),
-                lab("2731-8", 7.5, "pmol/L", 1.6, 6.9),
-                child_alp(540, 156, 369, when=on("2026-06-01")),
+                LABS.phosphate(0.8),
+                LABS.calcium(2.40),
+                LABS.lab("2731-8", 7.5, "pmol/L", 1.6, 6.9),
+                LABS.alp(540, 156, 369, when=on("2026-06-01")),
             ],
             conditions=[condition("E55.0", onset="2026-05-01")],
             medications=[medication(text="Burosumab 0.8 mg/kg every 2 weeks")],

@@ -14,54 +14,23 @@ from tests.support.fhir import (
     alp,
     condition,
     full_prefetch,
-    ggt,
     medication,
-    observation,
     patient,
     procedure,
     searchset,
     sign_request,
 )
+from tests.support.labs import Labs, day, worded
 
 NOW = "2026-12-02T07:30:00Z"
 ISOENZYMES_LOINC = "24332-9"
 
 
-def day(date: str) -> str:
-    return f"{date}T08:00:00Z"
-
-
-def lab(
-    loinc: str, value: float, unit: str, low: float, high: float, when: str = NOW
-) -> dict[str, Any]:
-    return observation(loinc, value, unit=unit, ucum=unit, low=low, high=high, when=when)
-
-
-def alp_now(value: float, when: str = NOW) -> dict[str, Any]:
-    return alp(value, when=when)
-
-
-def ggt_now(value: float) -> dict[str, Any]:
-    return ggt(value, high=40, when=NOW)
-
-
-def alt(value: float) -> dict[str, Any]:
-    return lab("1742-6", value, "U/L", 7, 40)
-
-
-def bilirubin_mgdl(value: float) -> dict[str, Any]:
-    return lab("1975-2", value, "mg/dL", 0.1, 1.2)
+LABS = Labs(NOW)
 
 
 def since(code: str, onset: str) -> dict[str, Any]:
     return condition(code, onset=onset)
-
-
-def worded(text: str, onset: str) -> dict[str, Any]:
-    found = condition("LOCAL1", system="urn:oid:1.2.3", onset=onset)
-    found["code"]["text"] = text
-    found["code"]["coding"][0]["display"] = text
-    return found
 
 
 def drug(text: str, authored: str | None = None, code: str | None = None) -> dict[str, Any]:
@@ -119,9 +88,9 @@ def text_of(card: dict[str, Any]) -> str:
 
 
 def pregnant_at_30_weeks(ggt_value: float | None = 18) -> list[dict[str, Any]]:
-    results = [alp_now(1450), alt(15), bilirubin_mgdl(0.5)]
+    results = [LABS.alp(1450), LABS.alt(15), LABS.bilirubin(0.5)]
     if ggt_value is not None:
-        results.append(ggt_now(ggt_value))
+        results.append(LABS.ggt(ggt_value))
     return results
 
 
@@ -188,7 +157,7 @@ def test_checkpoint_inhibitors_with_a_liver_alp_go_to_oncology_today(client: Fla
         client,
         "male",
         "1963-03-03",
-        [alp_now(520), ggt_now(610), alt(110), bilirubin_mgdl(1.0)],
+        [LABS.alp(520), LABS.ggt(610), LABS.alt(110), LABS.bilirubin(1.0)],
         [alp(90, when=day("2026-08-01"))],
         [since("C43.9", "2026-06-01")],
         CHECKPOINT,
@@ -209,7 +178,7 @@ def test_a_checkpoint_inhibitor_by_rxnorm_code_is_read(client: FlaskClient) -> N
         client,
         "male",
         "1963-03-03",
-        [alp_now(300), ggt_now(200), alt(150)],
+        [LABS.alp(300), LABS.ggt(200), LABS.alt(150)],
         [alp(80, when=day("2026-08-01"))],
         [],
         [drug("", "2026-08-05", code="1597876")],  # nivolumab
@@ -221,7 +190,13 @@ def test_a_checkpoint_inhibitor_beside_a_bone_alp_is_not_called_hepatitis(
     client: FlaskClient,
 ) -> None:
     found = post(
-        client, "male", "1963-03-03", [alp_now(200), ggt_now(20), alt(20)], [], [], CHECKPOINT
+        client,
+        "male",
+        "1963-03-03",
+        [LABS.alp(200), LABS.ggt(20), LABS.alt(20)],
+        [],
+        [],
+        CHECKPOINT,
     )
     assert "alp-high-checkpoint-inhibitor" not in fired(found)
 
@@ -246,7 +221,7 @@ def test_anti_tb_alt_with_jaundice_meets_the_stop_rule(client: FlaskClient) -> N
         client,
         "male",
         "1986-06-06",
-        [alp_now(330), ggt_now(250), alt(190), bilirubin_mgdl(2.4)],
+        [LABS.alp(330), LABS.ggt(250), LABS.alt(190), LABS.bilirubin(2.4)],
         [alp(80, when=day("2026-10-18"))],
         [since("A15.0", "2026-10-15")],
         ripe,
@@ -266,7 +241,7 @@ def test_isoniazid_alone_at_alt_6x_is_stopped_and_no_other_drug_is_named(
         client,
         "female",
         "1981-01-01",
-        [alp_now(230), ggt_now(210), alt(260), bilirubin_mgdl(1.0)],
+        [LABS.alp(230), LABS.ggt(210), LABS.alt(260), LABS.bilirubin(1.0)],
         [alp(70, when=day("2026-10-10"))],
         [since("R76.11", "2026-10-01")],
         [
@@ -288,7 +263,7 @@ def test_anti_tb_alt_4x_without_jaundice_stops_only_with_symptoms(client: FlaskC
         client,
         "female",
         "1981-01-01",
-        [alp_now(230), ggt_now(210), alt(160), bilirubin_mgdl(1.0)],
+        [LABS.alp(230), LABS.ggt(210), LABS.alt(160), LABS.bilirubin(1.0)],
         [alp(70, when=day("2026-10-10"))],
         [],
         [drug("Isoniazid 300 mg daily", "2026-10-15")],
@@ -305,7 +280,7 @@ PILL_RXNORM = "ethinyl estradiol 0.03 MG / levonorgestrel 0.15 MG Oral Tablet"
 
 
 def pill_patient(client: FlaskClient, text: str) -> list[dict[str, Any]]:
-    labs = [alp_now(240), ggt_now(200), alt(45), bilirubin_mgdl(1.0)]
+    labs = [LABS.alp(240), LABS.ggt(200), LABS.alt(45), LABS.bilirubin(1.0)]
     return post(client, "female", "2002-02-02", labs, [], [], [drug(text)])
 
 
@@ -328,7 +303,7 @@ def test_hormone_replacement_estradiol_is_not_called_a_cholestatic_drug(
 
 
 def test_the_uk_spelling_explains_a_low_alp_too(client: FlaskClient) -> None:
-    [card] = post(client, "female", "2002-02-02", [alp_now(31)], [], [], [drug(PILL_UK)])
+    [card] = post(client, "female", "2002-02-02", [LABS.alp(31)], [], [], [drug(PILL_UK)])
     assert "estrogen or an oral contraceptive may explain it" in card["summary"]
 
 
@@ -340,7 +315,7 @@ def test_anabolic_steroid_jaundice_gets_no_isoenzymes_and_stays_short(client: Fl
         client,
         "male",
         "1998-11-11",
-        [alp_now(180), ggt_now(30), alt(95), bilirubin_mgdl(6.0)],
+        [LABS.alp(180), LABS.ggt(30), LABS.alt(95), LABS.bilirubin(6.0)],
         statements=[
             statement("Testosterone enanthate and oxandrolone (self-sourced)", "2026-08-01")
         ],
@@ -356,7 +331,7 @@ def test_anabolic_steroid_jaundice_gets_no_isoenzymes_and_stays_short(client: Fl
 
 
 def test_without_jaundice_the_low_ggt_card_still_asks_for_isoenzymes(client: FlaskClient) -> None:
-    found = post(client, "male", "1998-11-11", [alp_now(180), ggt_now(30), alt(95)])
+    found = post(client, "male", "1998-11-11", [LABS.alp(180), LABS.ggt(30), LABS.alt(95)])
     [card] = found
     assert fired(found) == ["alp-high-liver-low-ggt"]
     assert ISOENZYMES_LOINC in suggested(card)
@@ -369,15 +344,15 @@ def test_without_jaundice_the_low_ggt_card_still_asks_for_isoenzymes(client: Fla
 def phenytoin_patient(client: FlaskClient, vitamin_d: float) -> list[dict[str, Any]]:
     labs = [
         alp(180, when=day("2026-05-01")),
-        lab("1989-3", vitamin_d, "nmol/L", 50, 250),
-        lab("2000-8", 2.12, "mmol/L", 2.15, 2.55),
-        lab("2777-1", 0.75, "mmol/L", 0.8, 1.5),
+        LABS.lab("1989-3", vitamin_d, "nmol/L", 50, 250),
+        LABS.lab("2000-8", 2.12, "mmol/L", 2.15, 2.55),
+        LABS.lab("2777-1", 0.75, "mmol/L", 0.8, 1.5),
     ]
     return post(
         client,
         "male",
         "1991-01-01",
-        [alp_now(190), ggt_now(160), alt(30)],
+        [LABS.alp(190), LABS.ggt(160), LABS.alt(30)],
         labs,
         [since("G40.909", "2015-01-01")],
         [drug("Phenytoin 300 mg daily", "2016-01-01"), drug("Levetiracetam 500 mg bd")],
@@ -409,8 +384,8 @@ def test_the_generic_transfusion_code_names_the_transfusion(client: FlaskClient)
         client,
         "male",
         "1992-02-02",
-        [alp_now(20)],
-        [alp(70, when=day("2026-11-30")), lab("718-7", 9.0, "g/dL", 12, 15.5)],
+        [LABS.alp(20)],
+        [alp(70, when=day("2026-11-30")), LABS.lab("718-7", 9.0, "g/dL", 12, 15.5)],
         [since("S36.116A", "2026-11-30"), since("R57.1", "2026-11-30")],
         procedures=[procedure("116859006", "2026-12-01T10:00:00Z")],
     )
@@ -422,7 +397,7 @@ def test_fenofibrate_is_named_beside_a_first_low_alp(client: FlaskClient) -> Non
         client,
         "male",
         "1966-06-06",
-        [alp_now(30)],
+        [LABS.alp(30)],
         [],
         [since("E78.1", "2020-01-01")],
         [drug("Fenofibrate 145 mg daily")],

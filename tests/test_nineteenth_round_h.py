@@ -12,21 +12,12 @@ from cds_service.clinical.classify import _negation
 from cds_service.knowledge.model import KnowledgeBase
 from tests.rules_helper import fired
 from tests.support.fhir import condition
+from tests.support.labs import day, worded
 from tests.test_nineteenth_round_e import (
-    ALP,
-    ALT,
-    BILI,
-    CA,
-    CRP,
-    GGT,
-    PHOS,
-    TEMP,
-    WBC,
+    LABS,
     case,
-    day,
     med,
     steps,
-    worded,
 )
 
 BONE_SOURCE = "alp-high-bone-source"
@@ -39,8 +30,8 @@ LIVER = "alp-high-liver-source"
 
 def negated_paget(client: FlaskClient, text: str) -> list[dict[str, Any]]:
     return case(
-        client, "female", "1956-03-03", [ALP(190), GGT(22)],
-        [ALP(185, when=day("2026-06-01")), CA(2.40)], [worded(text, "2026-07-01")],
+        client, "female", "1956-03-03", [LABS.alp(190), LABS.ggt(22)],
+        [LABS.alp(185, when=day("2026-06-01")), LABS.calcium(2.40)], [worded(text, "2026-07-01")],
     )  # fmt: skip
 
 
@@ -82,8 +73,9 @@ def test_r24_11_other_negated_compound_names(kb: KnowledgeBase) -> None:
 
 def amiodarone_man(client: FlaskClient, drug: str, gamma: float = 35) -> list[dict[str, Any]]:
     return case(
-        client, "male", "1950-06-06", [ALP(128), GGT(gamma), ALT(30), BILI(0.7)],
-        [ALP(124, when=day("2026-06-15")), ALP(126, when=day("2025-11-20"))],
+        client, "male", "1950-06-06",
+        [LABS.alp(128), LABS.ggt(gamma), LABS.alt(30), LABS.bilirubin(0.7)],
+        [LABS.alp(124, when=day("2026-06-15")), LABS.alp(126, when=day("2025-11-20"))],
         [condition("I48.91", onset="2020-01-01")],
         [med(drug, authored="2023-10-01"), med("Apixaban 5 mg bd")],
     )  # fmt: skip
@@ -107,8 +99,9 @@ def test_r24_09_amiodarone_with_a_normal_ggt_keeps_a_mild_stable_alp_quiet(
 
 def breast_woman(client: FlaskClient, extra: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return case(
-        client, "female", "1958-08-01", [ALP(320), GGT(110), ALT(38), BILI(0.7)],
-        [ALP(210, when=day("2026-08-20"))],
+        client, "female", "1958-08-01",
+        [LABS.alp(320), LABS.ggt(110), LABS.alt(38), LABS.bilirubin(0.7)],
+        [LABS.alp(210, when=day("2026-08-20"))],
         [condition("C50.911", onset="2022-01-10"), condition("C79.51", onset="2025-03-01"), *extra],
         [med("Letrozole 2.5 mg daily")],
     )  # fmt: skip
@@ -139,8 +132,9 @@ def test_r24_10_neighbours_liver_metastases_or_a_jaundice_keep_the_liver_cards(
     assert ORIGIN not in fired(found)
     # A fever: the liver card's urgent lines.
     found = case(
-        client, "female", "1958-08-01", [ALP(320), GGT(110), ALT(38), BILI(0.7)],
-        [ALP(210, when=day("2026-08-20")), TEMP(38.6)],
+        client, "female", "1958-08-01",
+        [LABS.alp(320), LABS.ggt(110), LABS.alt(38), LABS.bilirubin(0.7)],
+        [LABS.alp(210, when=day("2026-08-20")), LABS.temperature(38.6)],
         [condition("C50.911", onset="2022-01-10"), condition("C79.51", onset="2025-03-01")],
     )  # fmt: skip
     assert ORIGIN not in fired(found)
@@ -152,7 +146,8 @@ def test_r23_16_ct_line_first_and_amiodarone_judged_on_alt(client: FlaskClient) 
     # 4.1x), and the GGT line read "heart failure; Amiodarone or liver metastases".
     found = case(
         client, "male", "1950-10-10",
-        [ALP(424), GGT(96), ALT(52), BILI(1.0)], [ALP(300, when=day("2026-09-01"))],
+        [LABS.alp(424), LABS.ggt(96), LABS.alt(52), LABS.bilirubin(1.0)],
+        [LABS.alp(300, when=day("2026-09-01"))],
         [condition("C61", onset="2023-02-01"), condition("C79.51", onset="2025-06-01"),
          condition("I50.22", onset="2022-01-01")],
         [med("Furosemide 40 mg daily"), med("Degarelix 80 mg monthly"),
@@ -191,9 +186,10 @@ def pbc_with_pneumonia(
     if antibiotic:
         meds.append(med(CO_AMOXICLAV, authored="2026-11-30"))
     return case(
-        client, "female", "1962-02-02", [ALP(250), GGT(260), ALT(60), BILI(0.9)],
-        [ALP(176, when=day("2026-09-01")), ALP(172, when=day("2026-03-01")),
-         TEMP(38.7), WBC(14.2), CRP(160)],
+        client, "female", "1962-02-02",
+        [LABS.alp(250), LABS.ggt(260), LABS.alt(60), LABS.bilirubin(0.9)],
+        [LABS.alp(176, when=day("2026-09-01")), LABS.alp(172, when=day("2026-03-01")),
+         LABS.temperature(38.7), LABS.wbc(14.2), LABS.crp(160)],
         conditions, meds,
     )  # fmt: skip
 
@@ -239,7 +235,9 @@ def test_r24_02_neighbours(client: FlaskClient) -> None:
 
 def teenager(client: FlaskClient, sex: str, born: str, value: float) -> list[dict[str, Any]]:
     return case(
-        client, sex, born, [ALP(value), GGT(14, high=23), ALT(15), CA(2.40), PHOS(1.2)]
+        client, sex, born,
+        [LABS.alp(value), LABS.ggt(14, high=23), LABS.alt(15), LABS.calcium(2.40),
+         LABS.phosphate(1.2)]
     )  # fmt: skip
 
 

@@ -10,7 +10,8 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired, suggested
-from tests.support.fhir import alp, condition, ggt, medication, observation, patient
+from tests.support.fhir import alp, condition, ggt, medication, patient
+from tests.support.labs import Labs
 
 NOW = "2026-12-02T07:00:00Z"
 PREGNANCY_LIVER = "alp-high-pregnancy-liver"
@@ -20,34 +21,7 @@ LOW_EXPLAINED = "alp-low-explained"
 LOW_FIRST = "alp-low-first"
 
 
-def lab(
-    loinc: str, value: float, unit: str, low: float, high: float, when: str = NOW
-) -> dict[str, Any]:
-    return observation(loinc, value, unit=unit, ucum=unit, low=low, high=high, when=when)
-
-
-def alt(value: float) -> dict[str, Any]:
-    return lab("1742-6", value, "U/L", 7, 40)
-
-
-def bilirubin(value: float) -> dict[str, Any]:
-    return lab("1975-2", value, "mg/dL", 0.1, 1.2)
-
-
-def bile_acids(value: float, when: str) -> dict[str, Any]:
-    return lab("14628-2", value, "umol/L", 0, 10, when=when)
-
-
-def calcium(value: float) -> dict[str, Any]:
-    return lab("2000-8", value, "mmol/L", 2.15, 2.55)
-
-
-def magnesium(value: float) -> dict[str, Any]:
-    return lab("2601-3", value, "mmol/L", 0.7, 1.0)
-
-
-def today_alp(value: float) -> dict[str, Any]:
-    return alp(value, when=NOW)
+LABS = Labs(NOW)
 
 
 def today_ggt(value: float) -> dict[str, Any]:
@@ -62,7 +36,7 @@ def words(card: dict[str, Any]) -> int:
 
 MOTHER = patient("female", "1993-01-01")
 DELIVERED_5_DAYS = [condition("O80", onset="2026-11-27")]
-CHOLESTATIC = [today_alp(380), today_ggt(150), alt(70), bilirubin(2.3)]
+CHOLESTATIC = [LABS.alp(380), today_ggt(150), LABS.alt(70), LABS.bilirubin(2.3)]
 
 
 def test_five_days_after_delivery_a_cholestatic_picture_gets_the_ultrasound(
@@ -92,7 +66,7 @@ def test_after_delivery_with_fever_the_cholangitis_card_is_unchanged(client: Fla
 def test_after_delivery_without_a_raised_bilirubin_it_stays_hellp_only(
     client: FlaskClient,
 ) -> None:
-    results = [today_alp(380), today_ggt(150), alt(70), bilirubin(0.8)]
+    results = [LABS.alp(380), today_ggt(150), LABS.alt(70), LABS.bilirubin(0.8)]
     [card] = cards(client, results, pt=MOTHER, conditions=DELIVERED_5_DAYS)
     assert "HELLP? Same-day obstetric review" in card["summary"]
     assert "Right upper quadrant ultrasound" not in card["detail"]
@@ -103,8 +77,8 @@ def test_after_delivery_without_a_raised_bilirubin_it_stays_hellp_only(
 
 def test_itching_with_normal_bile_acids_asks_to_repeat_them(client: FlaskClient) -> None:
     conditions = [condition("Z3A.32", onset="2026-12-01"), condition("L29.9", onset="2026-11-25")]
-    results = [today_alp(260), today_ggt(18), alt(22)]
-    labs = [bile_acids(6, "2026-12-01T08:00:00Z")]
+    results = [LABS.alp(260), today_ggt(18), LABS.alt(22)]
+    labs = [LABS.bile_acids(6, "2026-12-01T08:00:00Z")]
     [card] = cards(
         client, results, pt=patient("female", "1992-01-01"), conditions=conditions, labs=labs
     )
@@ -121,10 +95,10 @@ def test_itching_with_normal_bile_acids_asks_to_repeat_them(client: FlaskClient)
 
 def test_no_itch_keeps_the_placental_card(client: FlaskClient) -> None:
     conditions = [condition("Z3A.32", onset="2026-12-01")]
-    labs = [bile_acids(6, "2026-12-01T08:00:00Z")]
+    labs = [LABS.bile_acids(6, "2026-12-01T08:00:00Z")]
     [card] = cards(
         client,
-        [today_alp(260), today_ggt(18), alt(22)],
+        [LABS.alp(260), today_ggt(18), LABS.alt(22)],
         pt=patient("female", "1992-01-01"),
         conditions=conditions,
         labs=labs,
@@ -135,7 +109,7 @@ def test_no_itch_keeps_the_placental_card(client: FlaskClient) -> None:
 # --- R26-18 (noisy): coeliac disease, magnesium 0.45 and calcium 1.95, no potassium -------------
 
 COELIAC = [condition("K90.0", onset="2015-01-01")]
-LOW_DRAW = [today_alp(28), magnesium(0.45), calcium(1.95)]
+LOW_DRAW = [LABS.alp(28), LABS.magnesium(0.45), LABS.calcium(1.95)]
 
 
 def test_a_recorded_cause_of_magnesium_loss_counts_the_low_magnesium(
@@ -176,7 +150,7 @@ def test_prostate_cancer_on_adt_with_a_mild_rise_gets_psa_first_and_bone_health(
 ) -> None:
     [card] = cards(
         client,
-        [today_alp(135), today_ggt(25)],
+        [LABS.alp(135), today_ggt(25)],
         pt=MAN,
         conditions=PROSTATE,
         medications=LEUPRORELIN,
@@ -198,7 +172,7 @@ def test_prostate_cancer_with_a_higher_rise_keeps_imaging_beside_the_psa(
     # R22-11's wording holds at 2x or more; with metastases looked for, no bone-loss line.
     [card] = cards(
         client,
-        [today_alp(450), today_ggt(30)],
+        [LABS.alp(450), today_ggt(30)],
         pt=MAN,
         conditions=PROSTATE,
         medications=LEUPRORELIN,
@@ -210,5 +184,5 @@ def test_prostate_cancer_with_a_higher_rise_keeps_imaging_beside_the_psa(
 
 def test_prostate_cancer_with_bone_pain_keeps_imaging_at_a_mild_rise(client: FlaskClient) -> None:
     conditions = [*PROSTATE, condition("M54.5", onset="2026-11-20")]
-    [card] = cards(client, [today_alp(135), today_ggt(25)], pt=MAN, conditions=conditions)
+    [card] = cards(client, [LABS.alp(135), today_ggt(25)], pt=MAN, conditions=conditions)
     assert "PSA and a bone scan or PSMA PET for bone metastases" in card["detail"]

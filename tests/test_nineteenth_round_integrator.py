@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired
 from tests.support.fhir import alp, condition, ggt, medication, observation, patient
+from tests.support.labs import RESULT_DATE, Labs
 
 LIVER = "alp-high-liver-source"
 HEART_FAILURE = condition("I50.9")
@@ -24,12 +25,7 @@ IBD_FIRST = (
 IBD_BARE = "Inflammatory bowel disease recorded: MRCP for primary sclerosing cholangitis."
 
 
-def bilirubin(value: float) -> dict[str, Any]:
-    return observation("1975-2", value, unit="umol/L", ucum="umol/L", low=3, high=21)
-
-
-def alt(value: float) -> dict[str, Any]:
-    return observation("1742-6", value, low=7, high=40)
+LABS = Labs(RESULT_DATE)
 
 
 def steps(card: dict[str, Any]) -> list[str]:
@@ -41,7 +37,7 @@ def test_heart_failure_at_2x_with_a_normal_bilirubin_gets_ultrasound_then_ama(
 ) -> None:
     # R21-06: 81-year-old, heart failure, ALP 260 (2.5x), GGT 200, ALT and bilirubin normal, no
     # cancer. Review 22 found the ultrasound line back but still no AMA/MRCP line.
-    labs = [alp(260), ggt(200), bilirubin(12), alt(30)]
+    labs = [alp(260), ggt(200), LABS.bilirubin_umol(12), LABS.alt(30)]
     [card] = cards(client, labs, pt=OLD_MAN, conditions=[HEART_FAILURE])
     assert fired([card]) == [LIVER]
     lines = steps(card)
@@ -51,7 +47,7 @@ def test_heart_failure_at_2x_with_a_normal_bilirubin_gets_ultrasound_then_ama(
 
 
 def test_heart_failure_under_2x_still_holds_ama_until_decongested(client: FlaskClient) -> None:
-    labs = [alp(187), ggt(120), bilirubin(12), alt(30)]
+    labs = [alp(187), ggt(120), LABS.bilirubin_umol(12), LABS.alt(30)]
     [card] = cards(client, labs, pt=OLD_MAN, conditions=[HEART_FAILURE])
     assert "congestion likely" in card["summary"]
     assert AMA not in steps(card)
@@ -61,7 +57,7 @@ def test_heart_failure_under_2x_still_holds_ama_until_decongested(client: FlaskC
 def test_heart_failure_at_2x_with_a_raised_bilirubin_keeps_the_congestion_line_only(
     client: FlaskClient,
 ) -> None:
-    labs = [alp(260), ggt(200), bilirubin(42), alt(30)]
+    labs = [alp(260), ggt(200), LABS.bilirubin_umol(42), LABS.alt(30)]
     [card] = cards(client, labs, pt=OLD_MAN, conditions=[HEART_FAILURE])
     assert "congestion or obstruction" in card["summary"]
     assert AMA not in steps(card)
@@ -70,7 +66,7 @@ def test_heart_failure_at_2x_with_a_raised_bilirubin_keeps_the_congestion_line_o
 def test_inflammatory_bowel_disease_puts_mrcp_before_ama(client: FlaskClient) -> None:
     # R22-19: ulcerative colitis, ALP 2.4x, GGT 200: ultrasound, then AMA, then "MRCP for PSC";
     # in IBD, PSC is the likelier cholestatic cause, so MRCP comes first.
-    labs = [alp(250), ggt(200), bilirubin(12), alt(30)]
+    labs = [alp(250), ggt(200), LABS.bilirubin_umol(12), LABS.alt(30)]
     [card] = cards(client, labs, conditions=[ULCERATIVE_COLITIS])
     lines = steps(card)
     assert lines[0].startswith("Right upper quadrant ultrasound first")
@@ -80,7 +76,7 @@ def test_inflammatory_bowel_disease_puts_mrcp_before_ama(client: FlaskClient) ->
 
 
 def test_without_ibd_the_ama_line_is_unchanged(client: FlaskClient) -> None:
-    labs = [alp(250), ggt(200), bilirubin(12), alt(30)]
+    labs = [alp(250), ggt(200), LABS.bilirubin_umol(12), LABS.alt(30)]
     [card] = cards(client, labs)
     assert AMA in steps(card)
     assert IBD_FIRST not in card["detail"]
@@ -88,7 +84,7 @@ def test_without_ibd_the_ama_line_is_unchanged(client: FlaskClient) -> None:
 
 def test_ibd_where_ama_does_not_apply_keeps_the_bare_mrcp_line(client: FlaskClient) -> None:
     # A child with ulcerative colitis: no AMA line (adults only), so the plain MRCP line stays.
-    labs = [alp(700, low=100, high=390), ggt(200), bilirubin(12), alt(30)]
+    labs = [alp(700, low=100, high=390), ggt(200), LABS.bilirubin_umol(12), LABS.alt(30)]
     [card] = cards(client, labs, pt=patient("male", "2014-05-01"), conditions=[ULCERATIVE_COLITIS])
     assert IBD_BARE in steps(card)
     assert IBD_FIRST not in card["detail"]

@@ -15,58 +15,22 @@ from tests.support.fhir import (
     alp,
     condition,
     full_prefetch,
-    ggt,
     medication,
-    observation,
     patient,
     searchset,
     sign_request,
 )
+from tests.support.labs import Labs, day, worded
 
 NOW = "2026-12-02T07:30:00Z"
 ISOENZYMES_LOINC = "24332-9"
 
 
-def day(date: str) -> str:
-    return f"{date}T08:00:00Z"
-
-
-def lab(
-    loinc: str,
-    value: float,
-    unit: str,
-    low: float | None = None,
-    high: float | None = None,
-    when: str = NOW,
-) -> dict[str, Any]:
-    return observation(loinc, value, unit=unit, ucum=unit, low=low, high=high, when=when)
-
-
-def alp_now(value: float, low: float = 35, high: float = 104, when: str = NOW) -> dict[str, Any]:
-    return alp(value, low=low, high=high, when=when)
-
-
-def ggt_now(value: float, high: float = 40) -> dict[str, Any]:
-    return ggt(value, low=5, high=high, when=NOW)
-
-
-def alt(value: float) -> dict[str, Any]:
-    return lab("1742-6", value, "U/L", 7, 40)
-
-
-def bilirubin_mgdl(value: float) -> dict[str, Any]:
-    return lab("1975-2", value, "mg/dL", 0.1, 1.2)
+LABS = Labs(NOW)
 
 
 def since(code: str, onset: str) -> dict[str, Any]:
     return condition(code, onset=onset)
-
-
-def worded(text: str, onset: str) -> dict[str, Any]:
-    found = condition("LOCAL1", system="urn:oid:1.2.3", onset=onset)
-    found["code"]["text"] = text
-    found["code"]["coding"][0]["display"] = text
-    return found
 
 
 def drug(text: str, authored: str | None = None) -> dict[str, Any]:
@@ -116,7 +80,7 @@ def test_a_grade_1_alp_on_a_checkpoint_inhibitor_is_info_and_the_drug_continues(
         client,
         "male",
         "1965-05-05",
-        [alp_now(135), ggt_now(70), alt(35), bilirubin_mgdl(0.8)],
+        [LABS.alp(135), LABS.ggt(70), LABS.alt(35), LABS.bilirubin(0.8)],
         [alp(95, when=day("2026-09-01"))],
         [since("C43.9", "2026-07-01")],
         NIVOLUMAB,
@@ -138,7 +102,7 @@ def test_grade_2_on_a_checkpoint_inhibitor_keeps_the_warning(client: FlaskClient
         client,
         "male",
         "1965-05-05",
-        [alp_now(300), ggt_now(200), alt(60), bilirubin_mgdl(0.8)],
+        [LABS.alp(300), LABS.ggt(200), LABS.alt(60), LABS.bilirubin(0.8)],
         [alp(95, when=day("2026-09-01"))],
         [since("C43.9", "2026-07-01")],
         NIVOLUMAB,
@@ -154,7 +118,7 @@ def test_alt_over_3x_on_a_checkpoint_inhibitor_keeps_the_warning_at_a_low_alp(
         client,
         "male",
         "1965-05-05",
-        [alp_now(135), ggt_now(70), alt(130), bilirubin_mgdl(0.8)],
+        [LABS.alp(135), LABS.ggt(70), LABS.alt(130), LABS.bilirubin(0.8)],
         [alp(95, when=day("2026-09-01"))],
         [since("C43.9", "2026-07-01")],
         NIVOLUMAB,
@@ -167,7 +131,7 @@ def test_no_alt_or_ast_on_a_checkpoint_inhibitor_keeps_the_warning(client: Flask
         client,
         "male",
         "1965-05-05",
-        [alp_now(135), ggt_now(70)],
+        [LABS.alp(135), LABS.ggt(70)],
         [alp(95, when=day("2026-09-01"))],
         [since("C43.9", "2026-07-01")],
         NIVOLUMAB,
@@ -183,7 +147,7 @@ def test_a_normal_ggt_mild_rise_on_the_pill_has_no_drug_injury_line(client: Flas
         client,
         "female",
         "1999-02-02",
-        [alp_now(125), ggt_now(22), alt(20)],
+        [LABS.alp(125), LABS.ggt(22), LABS.alt(20)],
         [],
         [],
         [drug("Ethinylestradiol 30 mcg / levonorgestrel 150 mcg (Microgynon)")],
@@ -203,7 +167,7 @@ def test_the_drug_line_stays_when_the_alt_is_raised_beside_a_normal_ggt(
         client,
         "female",
         "1999-02-02",
-        [alp_now(125), ggt_now(22), alt(100)],
+        [LABS.alp(125), LABS.ggt(22), LABS.alt(100)],
         [],
         [],
         [drug("Ethinylestradiol 30 mcg / levonorgestrel 150 mcg (Microgynon)")],
@@ -217,14 +181,6 @@ XLH = [since("E83.31", "2021-01-01")]
 BUROSUMAB = [drug("Burosumab 0.8 mg/kg every 2 weeks")]
 
 
-def phosphate(value: float) -> dict[str, Any]:
-    return lab("2777-1", value, "mmol/L", 0.8, 1.5)
-
-
-def calcium(value: float) -> dict[str, Any]:
-    return lab("2000-8", value, "mmol/L", 2.15, 2.55)
-
-
 def test_a_rising_alp_in_known_xlh_is_rickets_activity_for_the_metabolic_bone_team(
     client: FlaskClient,
 ) -> None:
@@ -232,8 +188,8 @@ def test_a_rising_alp_in_known_xlh_is_rickets_activity_for_the_metabolic_bone_te
         client,
         "female",
         "2018-01-01",
-        [alp_now(620, 156, 369), ggt_now(10, high=23)],
-        [alp_now(430, 156, 369, when=day("2026-06-01")), phosphate(0.8), calcium(2.40)],
+        [LABS.alp(620, 156, 369), LABS.ggt(10, high=23)],
+        [LABS.alp(430, 156, 369, when=day("2026-06-01")), LABS.phosphate(0.8), LABS.calcium(2.40)],
         XLH,
         BUROSUMAB,
     )
@@ -252,8 +208,8 @@ def test_a_steady_alp_in_known_xlh_stays_silent(client: FlaskClient) -> None:
         client,
         "female",
         "2018-01-01",
-        [alp_now(560, 156, 369), ggt_now(10, high=23)],
-        [alp_now(540, 156, 369, when=day("2026-06-01")), phosphate(0.8), calcium(2.40)],
+        [LABS.alp(560, 156, 369), LABS.ggt(10, high=23)],
+        [LABS.alp(540, 156, 369, when=day("2026-06-01")), LABS.phosphate(0.8), LABS.calcium(2.40)],
         XLH,
         BUROSUMAB,
     )
@@ -270,7 +226,7 @@ def test_an_extreme_alp_in_the_first_trimester_is_one_card_for_the_obstetric_tea
         client,
         "female",
         "1995-03-03",
-        [alp_now(1250), ggt_now(20), alt(18), bilirubin_mgdl(0.4)],
+        [LABS.alp(1250), LABS.ggt(20), LABS.alt(18), LABS.bilirubin(0.4)],
         [],
         [since("Z33.1", "2026-09-25"), since("Z3A.10", "2026-12-01")],
     )
@@ -291,7 +247,7 @@ def test_an_extreme_normal_ggt_alp_when_not_pregnant_keeps_the_bone_cards(
     client: FlaskClient,
 ) -> None:
     # review 27, P01: the two-card shape outside pregnancy predates part G
-    found = post(client, "female", "1995-03-03", [alp_now(1250), ggt_now(20), alt(18)])
+    found = post(client, "female", "1995-03-03", [LABS.alp(1250), LABS.ggt(20), LABS.alt(18)])
     assert fired(found) == ["alp-extreme", "alp-high-bone-source"]
     assert "Examine and image the painful bone" in found[0]["detail"]
 
@@ -304,7 +260,7 @@ def breast_cancer_liver_alp(client: FlaskClient, words_onset: str) -> list[dict[
         client,
         "female",
         "1960-06-06",
-        [alp_now(210), ggt_now(150), alt(35)],
+        [LABS.alp(210), LABS.ggt(150), LABS.alt(35)],
         [],
         [since("C50.911", "2022-01-01"), worded("Liver metastases excluded on CT", words_onset)],
     )
@@ -336,11 +292,11 @@ def test_the_low_before_line_names_the_drug_without_its_dose_date(client: FlaskC
         client,
         "female",
         "1956-02-02",
-        [alp_now(24)],
+        [LABS.alp(24)],
         [
-            alp_now(27, when=day("2026-08-08")),
-            lab("2000-8", 2.38, "mmol/L", 2.15, 2.55),
-            lab("2777-1", 1.2, "mmol/L", 0.8, 1.5),
+            LABS.alp(27, when=day("2026-08-08")),
+            LABS.lab("2000-8", 2.38, "mmol/L", 2.15, 2.55),
+            LABS.lab("2777-1", 1.2, "mmol/L", 0.8, 1.5),
         ],
         [since("M81.0", "2026-06-01")],
         [drug("Prolia (denosumab) 60 mg subcutaneous every 6 months", "2026-11-22")],
@@ -360,12 +316,12 @@ def phenytoin_patient(client: FlaskClient, vitamin_d: float) -> list[dict[str, A
         client,
         "male",
         "1991-01-01",
-        [alp_now(190), ggt_now(160), alt(30)],
+        [LABS.alp(190), LABS.ggt(160), LABS.alt(30)],
         [
             alp(180, when=day("2026-05-01")),
-            lab("1989-3", vitamin_d, "nmol/L", 50, 250),
-            lab("2000-8", 2.12, "mmol/L", 2.15, 2.55),
-            lab("2777-1", 0.75, "mmol/L", 0.8, 1.5),
+            LABS.lab("1989-3", vitamin_d, "nmol/L", 50, 250),
+            LABS.lab("2000-8", 2.12, "mmol/L", 2.15, 2.55),
+            LABS.lab("2777-1", 0.75, "mmol/L", 0.8, 1.5),
         ],
         [since("G40.909", "2015-01-01")],
         [drug("Phenytoin 300 mg daily", "2016-01-01")],

@@ -10,41 +10,19 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired
-from tests.support.fhir import alp, condition, ggt, medication, observation, patient
+from tests.support.fhir import condition, medication, patient
+from tests.support.labs import Labs, worded
 
 NOW = "2026-12-02T07:30:00Z"
 CHOLANGITIS = "alp-high-suspected-cholangitis"
 LIVER = "alp-high-liver-source"
 
 
-def lab(
-    loinc: str, value: float, unit: str, low: float | None, high: float | None, when: str = NOW
-) -> dict[str, Any]:
-    return observation(loinc, value, unit=unit, ucum=unit, low=low, high=high, when=when)
-
-
-def today_alp(value: float, when: str = NOW) -> dict[str, Any]:
-    return alp(value, low=35, high=104, when=when)
-
-
-def today_ggt(value: float) -> dict[str, Any]:
-    return ggt(value, low=5, high=40, when=NOW)
-
-
-def alt(value: float) -> dict[str, Any]:
-    return lab("1742-6", value, "U/L", 7, 40)
-
-
-def ast(value: float) -> dict[str, Any]:
-    return lab("1920-8", value, "U/L", 8, 40)
-
-
-def bilirubin(value: float) -> dict[str, Any]:
-    return lab("1975-2", value, "mg/dL", 0.1, 1.2)
+LABS = Labs(NOW)
 
 
 def temperature(value: float) -> dict[str, Any]:
-    o = lab("8310-5", value, "Cel", None, None)
+    o = LABS.lab("8310-5", value, "Cel", None, None)
     o["category"] = [
         {
             "coding": [
@@ -58,13 +36,6 @@ def temperature(value: float) -> dict[str, Any]:
     return o
 
 
-def worded(text: str, onset: str) -> dict[str, Any]:
-    c = condition("LOCAL1", system="urn:oid:1.2.3", onset=onset)
-    c["code"]["text"] = text
-    c["code"]["coding"][0]["display"] = text
-    return c
-
-
 def words(card: dict[str, Any]) -> int:
     return len(card["detail"].split())
 
@@ -72,11 +43,11 @@ def words(card: dict[str, Any]) -> int:
 # --- R28-18 (wrong, near unsafe): Charcot's triad with no biliary disease coded --------------
 
 OLD_MAN = patient("male", "1954-04-04")
-CHARCOT_RESULTS = [today_alp(320), today_ggt(400), alt(180), bilirubin(4.2)]
+CHARCOT_RESULTS = [LABS.alp(320), LABS.ggt(400), LABS.alt(180), LABS.bilirubin(4.2)]
 INFECTION = [
     temperature(39.2),
-    lab("6690-2", 16, "10*9/L", 4, 11),
-    lab("1988-5", 180, "mg/L", 0, 5),
+    LABS.lab("6690-2", 16, "10*9/L", 4, 11),
+    LABS.lab("1988-5", 180, "mg/L", 0, 5),
 ]
 
 
@@ -116,7 +87,7 @@ def test_fever_and_jaundice_without_biliary_pain_stay_the_liver_card(
 
 
 def test_charcot_needs_jaundice_not_a_bilirubin_just_over_range(client: FlaskClient) -> None:
-    results = [today_alp(320), today_ggt(400), alt(180), bilirubin(1.5)]
+    results = [LABS.alp(320), LABS.ggt(400), LABS.alt(180), LABS.bilirubin(1.5)]
     found = cards(
         client,
         results,
@@ -131,11 +102,11 @@ def test_charcot_needs_jaundice_not_a_bilirubin_just_over_range(client: FlaskCli
 
 FLUCLOX = medication(text="Flucloxacillin 500 mg four times daily", status="completed")
 FLUCLOX["authoredOn"] = "2026-11-10"
-SEPTEMBER_ALP = today_alp(90, when="2026-09-01T08:00:00Z")
+SEPTEMBER_ALP = LABS.alp(90, when="2026-09-01T08:00:00Z")
 
 
 def test_jaundiced_drug_injury_gets_inr_and_close_monitoring(client: FlaskClient) -> None:
-    results = [today_alp(420), today_ggt(500), alt(150), bilirubin(3.5)]
+    results = [LABS.alp(420), LABS.ggt(500), LABS.alt(150), LABS.bilirubin(3.5)]
     [card] = cards(
         client,
         results,
@@ -158,12 +129,12 @@ def test_non_jaundiced_drug_injury_keeps_the_recheck(client: FlaskClient) -> Non
     # Neighbour R28-21 (correct): co-amoxiclav, ALP 2.5x, bilirubin normal.
     coamox = medication(text="Co-amoxiclav 625 mg three times daily", status="completed")
     coamox["authoredOn"] = "2026-11-05"
-    results = [today_alp(260), today_ggt(300), alt(90), bilirubin(1.0)]
+    results = [LABS.alp(260), LABS.ggt(300), LABS.alt(90), LABS.bilirubin(1.0)]
     [card] = cards(
         client,
         results,
         pt=patient("female", "1971-08-08"),
-        labs=[*results, today_alp(80, when="2026-10-01T08:00:00Z")],
+        labs=[*results, LABS.alp(80, when="2026-10-01T08:00:00Z")],
         medications=[coamox],
     )
     assert "recheck liver tests in 2-4 weeks" in card["detail"]
@@ -177,12 +148,12 @@ INFILTRATION = "alp-high-infiltration-weight-loss"
 
 
 def test_weight_loss_with_an_infiltrative_alp_gets_urgent_ct(client: FlaskClient) -> None:
-    results = [today_alp(460), today_ggt(350), alt(40), bilirubin(0.9)]
+    results = [LABS.alp(460), LABS.ggt(350), LABS.alt(40), LABS.bilirubin(0.9)]
     [card] = cards(
         client,
         results,
         pt=patient("male", "1968-07-07"),
-        labs=[*results, lab("1751-7", 32, "g/L", 35, 50)],
+        labs=[*results, LABS.lab("1751-7", 32, "g/L", 35, 50)],
         conditions=[worded("Unintentional weight loss", "2026-10-01")],
     )
     assert fired([card]) == [INFILTRATION]
@@ -198,7 +169,7 @@ def test_weight_loss_with_an_infiltrative_alp_gets_urgent_ct(client: FlaskClient
 def test_an_infiltrative_alp_without_weight_loss_stays_the_liver_card(
     client: FlaskClient,
 ) -> None:
-    results = [today_alp(460), today_ggt(350), alt(40), bilirubin(0.9)]
+    results = [LABS.alp(460), LABS.ggt(350), LABS.alt(40), LABS.bilirubin(0.9)]
     [card] = cards(client, results, pt=patient("male", "1968-07-07"), labs=results)
     assert fired([card]) == [LIVER]
     assert "can be infiltration" in card["detail"]
@@ -206,7 +177,7 @@ def test_an_infiltrative_alp_without_weight_loss_stays_the_liver_card(
 
 def test_jaundice_with_weight_loss_stays_the_obstruction_warning(client: FlaskClient) -> None:
     # Neighbour R28-19 (correct).
-    results = [today_alp(520), today_ggt(800), alt(120), bilirubin(9)]
+    results = [LABS.alp(520), LABS.ggt(800), LABS.alt(120), LABS.bilirubin(9)]
     [card] = cards(
         client,
         results,
@@ -223,15 +194,15 @@ LOW_FIRST = "alp-low-first"
 
 
 def test_hepatitis_a_names_the_cause_and_holds_the_ceruloplasmin(client: FlaskClient) -> None:
-    results = [today_alp(30), alt(1800), ast(1300), bilirubin(4.5)]
+    results = [LABS.alp(30), LABS.alt(1800), LABS.ast(1300), LABS.bilirubin(4.5)]
     [card] = cards(
         client,
         results,
         pt=patient("female", "2002-02-20"),
         labs=[
             *results,
-            lab("718-7", 13.0, "g/dL", 12, 15.5),
-            lab("6301-6", 1.3, "{INR}", 0.8, 1.2),
+            LABS.lab("718-7", 13.0, "g/dL", 12, 15.5),
+            LABS.lab("6301-6", 1.3, "{INR}", 0.8, 1.2),
         ],
         conditions=[condition("B15.9", onset="2026-11-28")],
     )
@@ -248,7 +219,7 @@ def test_hepatitis_a_names_the_cause_and_holds_the_ceruloplasmin(client: FlaskCl
 
 def test_unexplained_raised_alt_keeps_ceruloplasmin_now(client: FlaskClient) -> None:
     # Neighbour (review 19, R19-36): no recorded cause.
-    results = [today_alp(30), alt(1800), ast(1300), bilirubin(4.5)]
+    results = [LABS.alp(30), LABS.alt(1800), LABS.ast(1300), LABS.bilirubin(4.5)]
     [card] = cards(client, results, pt=patient("female", "2002-02-20"), labs=results)
     assert "ceruloplasmin now (Wilson disease)" in card["summary"]
 
@@ -259,7 +230,7 @@ def test_unexplained_raised_alt_keeps_ceruloplasmin_now(client: FlaskClient) -> 
 def test_fatty_liver_is_named_with_a_fibrosis_score_not_a_new_work_up(
     client: FlaskClient,
 ) -> None:
-    results = [today_alp(150), today_ggt(120), alt(68), ast(45)]
+    results = [LABS.alp(150), LABS.ggt(120), LABS.alt(68), LABS.ast(45)]
     [card] = cards(
         client,
         results,
@@ -278,7 +249,7 @@ def test_fatty_liver_is_named_with_a_fibrosis_score_not_a_new_work_up(
 
 
 def test_fatty_liver_with_a_raised_bilirubin_keeps_the_ultrasound(client: FlaskClient) -> None:
-    results = [today_alp(150), today_ggt(120), alt(68), bilirubin(3.0)]
+    results = [LABS.alp(150), LABS.ggt(120), LABS.alt(68), LABS.bilirubin(3.0)]
     [card] = cards(
         client,
         results,
@@ -291,7 +262,7 @@ def test_fatty_liver_with_a_raised_bilirubin_keeps_the_ultrasound(client: FlaskC
 
 
 def test_fatty_liver_with_a_higher_alp_is_worked_up(client: FlaskClient) -> None:
-    results = [today_alp(260), today_ggt(120), alt(68)]
+    results = [LABS.alp(260), LABS.ggt(120), LABS.alt(68)]
     [card] = cards(
         client,
         results,

@@ -10,36 +10,14 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from tests.rules_helper import card_for, cards, fired, suggested
-from tests.support.fhir import alp, condition, ggt, observation, patient
+from tests.support.fhir import alp, condition, patient
+from tests.support.labs import Labs
 
 NOW = "2026-12-02T07:00:00Z"
 BONE_EXPLAINED = "alp-high-bone-explained"
 
 
-def lab(
-    loinc: str, value: float, unit: str, low: float, high: float, when: str = NOW
-) -> dict[str, Any]:
-    return observation(loinc, value, unit=unit, ucum=unit, low=low, high=high, when=when)
-
-
-def adult_alp(value: float) -> dict[str, Any]:
-    return alp(value, low=35, high=104, when=NOW)
-
-
-def adult_ggt(value: float) -> dict[str, Any]:
-    return ggt(value, low=5, high=40, when=NOW)
-
-
-def calcium(value: float) -> dict[str, Any]:
-    return lab("2000-8", value, "mmol/L", 2.15, 2.55)
-
-
-def pth(value: float) -> dict[str, Any]:
-    return lab("2731-8", value, "pmol/L", 1.6, 6.9)
-
-
-def phosphate(value: float) -> dict[str, Any]:
-    return lab("2777-1", value, "mmol/L", 0.8, 1.5)
+LABS = Labs(NOW)
 
 
 def words(card: dict[str, Any]) -> int:
@@ -54,8 +32,8 @@ WOMAN_62 = patient("female", "1964-11-11")
 def test_calcium_and_pth_raised_name_primary_hyperparathyroidism_and_the_next_steps(
     client: FlaskClient,
 ) -> None:
-    results = [adult_alp(150), adult_ggt(20)]
-    labs = [*results, calcium(2.95), pth(12), phosphate(0.7)]
+    results = [LABS.alp(150), LABS.ggt(20)]
+    labs = [*results, LABS.calcium(2.95), LABS.pth(12), LABS.phosphate(0.7)]
     [card] = cards(client, results, pt=WOMAN_62, labs=labs)
     assert fired([card]) == [BONE_EXPLAINED]
     assert "calcium 2.95 mmol/L and PTH raised: primary hyperparathyroidism" in card["summary"]
@@ -68,8 +46,8 @@ def test_calcium_and_pth_raised_name_primary_hyperparathyroidism_and_the_next_st
 
 def test_known_hyperparathyroidism_keeps_its_consistent_with_card(client: FlaskClient) -> None:
     # The neighbour: hyperparathyroidism already recorded (under care) is named, not re-referred.
-    results = [adult_alp(150), adult_ggt(20)]
-    labs = [*results, calcium(2.75), pth(12)]
+    results = [LABS.alp(150), LABS.ggt(20)]
+    labs = [*results, LABS.calcium(2.75), LABS.pth(12)]
     [card] = cards(
         client, results, pt=WOMAN_62, labs=labs, conditions=[condition("E21.0", onset="2025-01-01")]
     )
@@ -85,11 +63,11 @@ LOW_FIRST = "alp-low-first"
 
 
 def zinc(value: float) -> dict[str, Any]:
-    return lab("5763-8", value, "umol/L", 11, 18)
+    return LABS.lab("5763-8", value, "umol/L", 11, 18)
 
 
 def magnesium(value: float) -> dict[str, Any]:
-    return lab("19123-9", value, "mmol/L", 0.7, 1.0)
+    return LABS.lab("19123-9", value, "mmol/L", 0.7, 1.0)
 
 
 def test_a_first_low_names_all_three_causes_within_the_summary_limit(client: FlaskClient) -> None:
@@ -128,8 +106,8 @@ ORIGIN_UNCLEAR = "alp-high-origin-unclear"
 def test_alp_14x_with_ggt_at_its_limit_in_an_old_man_reads_bone_with_psa(
     client: FlaskClient,
 ) -> None:
-    results = [adult_alp(1450), adult_ggt(40)]
-    found = cards(client, results, pt=MAN_80, labs=[*results, calcium(2.45)])
+    results = [LABS.alp(1450), LABS.ggt(40)]
+    found = cards(client, results, pt=MAN_80, labs=[*results, LABS.calcium(2.45)])
     assert sorted(fired(found)) == ["alp-extreme", ORIGIN_UNCLEAR]  # the extreme warning stays
     card = card_for(found, ORIGIN_UNCLEAR)
     assert (
@@ -143,8 +121,8 @@ def test_alp_14x_with_ggt_at_its_limit_in_an_old_man_reads_bone_with_psa(
 
 
 def test_a_woman_gets_the_bone_reading_without_psa(client: FlaskClient) -> None:
-    results = [adult_alp(1450), adult_ggt(40)]
-    found = cards(client, results, pt=WOMAN_62, labs=[*results, calcium(2.45)])
+    results = [LABS.alp(1450), LABS.ggt(40)]
+    found = cards(client, results, pt=WOMAN_62, labs=[*results, LABS.calcium(2.45)])
     card = card_for(found, ORIGIN_UNCLEAR)
     assert "bone likely (Paget disease, metastases); X-ray any painful bone" in card["summary"]
     assert "PSA" not in card["detail"]
@@ -155,7 +133,7 @@ def test_a_modest_rise_with_ggt_at_its_limit_still_asks_for_isoenzymes(
     client: FlaskClient,
 ) -> None:
     # The neighbour: at 2x a borderline GGT cannot settle the source (isoenzymes, as before).
-    results = [adult_alp(210), adult_ggt(40)]
+    results = [LABS.alp(210), LABS.ggt(40)]
     [card] = cards(client, results, pt=MAN_80, labs=results)
     assert fired([card]) == [ORIGIN_UNCLEAR]
     assert card["summary"].endswith("GGT cannot tell liver from bone: order ALP isoenzymes")
