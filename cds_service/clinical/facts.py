@@ -317,6 +317,8 @@ class Facts:
 
     def unknown_because(self, name: str) -> tuple[str, ...]:
         """The missing record kinds a fact depends on (empty when it is fully known)."""
+        if not self.missing:  # the usual call: every record kind was had (one check per leaf)
+            return ()
         return tuple(k for k in FACT_NEEDS.get(name, ()) if k in self.missing)
 
     def set(
