@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired
 from tests.support.fhir import alp, condition, ggt, medication, observation, patient
-from tests.support.labs import RESULT_DATE, Labs
+from tests.support.labs import RESULT_DATE, Labs, worded
 
 LIVER = "alp-high-liver-source"
 HEART_FAILURE = condition("I50.9")
@@ -217,3 +218,25 @@ def test_bone_pain_and_low_counts_warn_of_leukaemia_at_a_raised_alp_too(
     ]
     [card] = cards(client, results, pt=patient("male", "2020-06-06"), labs=normal, conditions=pain)
     assert fired([card]) == ["alp-high-bone-source"]
+
+
+# --- Part J's "liver metastases excluded" read in words: an exclusion that was not made -------
+
+CT_LINE = "cross-sectional imaging (CT)"
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        "Liver metastases could not be excluded on CT",
+        "Liver metastases cannot be excluded",
+        "CT: liver metastases not ruled out",
+    ],
+)
+def test_liver_metastases_not_excluded_keep_the_ct_line(client: FlaskClient, words: str) -> None:
+    # The integrator's read-through of part J (R27-14): "could not be excluded" matched
+    # "liver metastas & excluded" and dropped the known-cancer CT line.
+    results = [alp(210, when=NOW), ggt(150, when=NOW)]
+    conditions = [condition("C50.911", onset="2022-01-01"), worded(words, "2026-11-15")]
+    [card] = cards(client, results, pt=patient("female", "1960-06-06"), conditions=conditions)
+    assert CT_LINE in card["detail"]
