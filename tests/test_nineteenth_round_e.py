@@ -11,12 +11,8 @@ from flask.testing import FlaskClient
 from tests.rules_helper import fired, suggested
 from tests.support.fhir import (
     condition,
-    full_prefetch,
-    medication,
-    patient,
-    sign_request,
 )
-from tests.support.labs import Labs, day, worded
+from tests.support.labs import Labs, day, drug, post, worded
 
 NOW = "2026-12-02T07:30:00Z"
 SERVICE = "/cds-services/alp-result-sign"
@@ -32,10 +28,7 @@ LABS = Labs(NOW)
 
 
 def med(text: str, code: str | None = None, authored: str | None = None) -> dict[str, Any]:
-    entry = medication(code, text=text)
-    if authored:
-        entry["authoredOn"] = authored
-    return entry
+    return drug(text, authored, code)
 
 
 def case(
@@ -48,16 +41,7 @@ def case(
     meds: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """As the reviewer's generator builds a request: the results are in the prefetch too."""
-    prefetch = full_prefetch(
-        pt=patient(sex, born),
-        labs=list(results) + list(labs or []),
-        conditions=conditions or [],
-        medications=meds or [],
-    )
-    response = client.post(SERVICE, json=sign_request(results, prefetch))
-    assert response.status_code == 200, response.get_json()
-    found: list[dict[str, Any]] = response.get_json()["cards"]
-    return found
+    return post(client, sex, born, results, labs or [], conditions or [], meds or [])
 
 
 def steps(card: dict[str, Any]) -> list[str]:

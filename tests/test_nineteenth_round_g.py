@@ -8,36 +8,19 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from tests.rules_helper import SERVICE, fired, suggested
+from tests.rules_helper import fired, suggested
 from tests.support.fhir import (
     PATIENT_ID,
     alp,
-    condition,
-    full_prefetch,
-    medication,
-    patient,
     procedure,
-    searchset,
-    sign_request,
 )
-from tests.support.labs import Labs, day, worded
+from tests.support.labs import Labs, day, drug, post, since, worded
 
 NOW = "2026-12-02T07:30:00Z"
 ISOENZYMES_LOINC = "24332-9"
 
 
 LABS = Labs(NOW)
-
-
-def since(code: str, onset: str) -> dict[str, Any]:
-    return condition(code, onset=onset)
-
-
-def drug(text: str, authored: str | None = None, code: str | None = None) -> dict[str, Any]:
-    request = medication(code, text=text)
-    if authored:
-        request["authoredOn"] = authored
-    return request
 
 
 def statement(text: str, start: str) -> dict[str, Any]:
@@ -49,31 +32,6 @@ def statement(text: str, start: str) -> dict[str, Any]:
         "subject": {"reference": f"Patient/{PATIENT_ID}"},
         "effectivePeriod": {"start": start},
     }
-
-
-def post(
-    client: FlaskClient,
-    sex: str,
-    born: str,
-    results: list[dict[str, Any]],
-    labs: list[dict[str, Any]] = [],  # noqa: B006 - never mutated
-    conditions: list[dict[str, Any]] = [],  # noqa: B006
-    medications: list[dict[str, Any]] = [],  # noqa: B006
-    statements: list[dict[str, Any]] = [],  # noqa: B006
-    procedures: list[dict[str, Any]] = [],  # noqa: B006
-) -> list[dict[str, Any]]:
-    prefetch = full_prefetch(
-        pt=patient(sex, born),
-        labs=results + labs,
-        conditions=conditions,
-        medications=medications,
-        procedures=procedures,
-    )
-    prefetch["statements"] = searchset(statements)
-    response = client.post(SERVICE, json=sign_request(results, prefetch))
-    assert response.status_code == 200, response.get_json()
-    found: list[dict[str, Any]] = response.get_json()["cards"]
-    return found
 
 
 def words(card: dict[str, Any]) -> int:

@@ -9,59 +9,18 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from tests.rules_helper import SERVICE, fired, suggested
+from tests.rules_helper import fired, suggested
 from tests.support.fhir import (
     administration,
     alp,
-    condition,
-    full_prefetch,
-    medication,
-    patient,
-    searchset,
-    sign_request,
 )
-from tests.support.labs import Labs, day, worded
+from tests.support.labs import Labs, day, drug, post, since, worded
 
 NOW = "2026-12-02T07:30:00Z"
 ISOENZYMES_LOINC = "24332-9"
 
 
 LABS = Labs(NOW)
-
-
-def since(code: str, onset: str) -> dict[str, Any]:
-    return condition(code, onset=onset)
-
-
-def drug(text: str, authored: str | None = None) -> dict[str, Any]:
-    request = medication(None, text=text)
-    if authored:
-        request["authoredOn"] = authored
-    return request
-
-
-def post(
-    client: FlaskClient,
-    sex: str,
-    born: str,
-    results: list[dict[str, Any]],
-    labs: list[dict[str, Any]] = [],  # noqa: B006 - never mutated
-    conditions: list[dict[str, Any]] = [],  # noqa: B006
-    medications: list[dict[str, Any]] = [],  # noqa: B006
-    administrations: list[dict[str, Any]] = [],  # noqa: B006
-) -> list[dict[str, Any]]:
-    prefetch = full_prefetch(
-        pt=patient(sex, born),
-        labs=results + labs,
-        conditions=conditions,
-        medications=medications,
-        administrations=administrations,
-    )
-    prefetch["statements"] = searchset([])
-    response = client.post(SERVICE, json=sign_request(results, prefetch))
-    assert response.status_code == 200, response.get_json()
-    found: list[dict[str, Any]] = response.get_json()["cards"]
-    return found
 
 
 def words(card: dict[str, Any]) -> int:

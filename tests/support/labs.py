@@ -9,7 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tests.support.fhir import alp, condition, ggt, observation
+from flask.testing import FlaskClient
+
+from tests.support.fhir import (
+    alp,
+    condition,
+    full_prefetch,
+    ggt,
+    medication,
+    observation,
+    patient,
+    searchset,
+    sign_request,
+)
 
 # `fhir.observation`'s own default date, for files that never set one.
 RESULT_DATE = "2026-11-20T08:00:00Z"
@@ -104,3 +116,45 @@ class Labs:
 
     def temperature(self, celsius: float) -> dict[str, Any]:
         return self.lab("8310-5", celsius, "Cel")
+
+
+def since(code: str, onset: str) -> dict[str, Any]:
+    """A condition by its code with its onset."""
+    return condition(code, onset=onset)
+
+
+def drug(text: str, authored: str | None = None, code: str | None = None) -> dict[str, Any]:
+    """A medication order by its words (and code), written on `authored`."""
+    request = medication(code, text=text)
+    if authored:
+        request["authoredOn"] = authored
+    return request
+
+
+def post(
+    client: FlaskClient,
+    sex: str,
+    born: str,
+    results: list[dict[str, Any]],
+    labs: list[dict[str, Any]] = [],  # noqa: B006 - never mutated
+    conditions: list[dict[str, Any]] = [],  # noqa: B006
+    medications: list[dict[str, Any]] = [],  # noqa: B006
+    statements: list[dict[str, Any]] = [],  # noqa: B006
+    procedures: list[dict[str, Any]] = [],  # noqa: B006
+    administrations: list[dict[str, Any]] = [],  # noqa: B006
+) -> list[dict[str, Any]]:
+    """A lab-result-sign request for a patient of this sex and birth date, its results also in
+    the labs key; the cards answered."""
+    prefetch = full_prefetch(
+        pt=patient(sex, born),
+        labs=results + labs,
+        conditions=conditions,
+        medications=medications,
+        procedures=procedures,
+        administrations=administrations,
+    )
+    prefetch["statements"] = searchset(statements)
+    response = client.post("/cds-services/alp-result-sign", json=sign_request(results, prefetch))
+    assert response.status_code == 200, response.get_json()
+    found: list[dict[str, Any]] = response.get_json()["cards"]
+    return found
