@@ -379,9 +379,10 @@ class IntervalTable:
             return value  # no unit at all: assume the table's unit
         return None
 
-    @property
+    @cached_property
     def lowest_low(self) -> float | None:
-        """The lowest lower limit of any row (any age, either sex)."""
+        """The lowest lower limit of any row (any age, either sex); computed once, as rows never
+        change (read for every ALP value parsed: `clinical.facts.alp_floor`)."""
         return min((r.low for r in self.rows), default=None)
 
     def lookup(self, age_days: float, sex: str | None) -> tuple[float, float, str] | None:
