@@ -197,3 +197,41 @@ def test_a_first_low_alp_in_malnutrition_with_normal_alt_and_phosphate_is_unchan
     )
     assert fired(found) == ["alp-low-first"]
     assert "malnutrition may explain it" in found[0]["summary"]
+
+
+# --- R29-34's sentence on this card: ten days after delivery, no ALP from before it on record ---
+
+DELIVERED = [since("O80", "2026-11-22"), since("Z39.2", "2026-11-22")]
+
+
+def test_ten_days_after_delivery_the_card_does_not_say_placental_alp_cannot_explain_it(
+    client: FlaskClient,
+) -> None:
+    found = post(
+        client,
+        "female",
+        "1992-01-01",
+        [LABS.alp(250), LABS.alt(22), LABS.bilirubin(0.5)],
+        [],
+        DELIVERED,
+    )
+    assert fired(found) == ["alp-high-confirm-origin"]
+    [card] = found
+    assert "does not explain this" not in card["detail"]
+    assert "may still add to it" in card["detail"]
+    assert GGT_LOINC in suggested(card)
+
+
+def test_three_weeks_after_delivery_placental_alp_no_longer_explains_it(
+    client: FlaskClient,
+) -> None:
+    found = post(
+        client,
+        "female",
+        "1992-01-01",
+        [LABS.alp(250), LABS.alt(22), LABS.bilirubin(0.5)],
+        [],
+        [since("O80", "2026-11-08"), since("Z39.2", "2026-11-08")],
+    )
+    assert fired(found) == ["alp-high-confirm-origin"]
+    assert "placental ALP halves about weekly, so it does not explain this" in found[0]["detail"]
