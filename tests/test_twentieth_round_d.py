@@ -235,3 +235,16 @@ def test_three_weeks_after_delivery_placental_alp_no_longer_explains_it(
     )
     assert fired(found) == ["alp-high-confirm-origin"]
     assert "placental ALP halves about weekly, so it does not explain this" in found[0]["detail"]
+
+
+def test_a_first_low_within_the_margin_in_malnutrition_stays_silent(client: FlaskClient) -> None:
+    # the malnutrition card stands in for the first-low card only where that one would show
+    found = post(
+        client,
+        "female",
+        "2002-02-02",
+        [LABS.alp(33), LABS.alt(90)],
+        [LABS.phosphate(0.65)],
+        ANOREXIA,
+    )
+    assert found == []
