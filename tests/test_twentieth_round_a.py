@@ -1,0 +1,190 @@
+"""Twentieth round, part A (2026-12-02): the nineteenth round's open items on the liver, biliary,
+pregnancy and drug rules (docs/rulebook.md, "Twentieth round (2026-12-02), part A"), each
+patient built from the reviewer's facts, with the neighbour that must not change beside it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from tests.rules_helper import card_for, cards, fired
+from tests.support.fhir import medication, patient
+from tests.support.labs import Labs, worded
+
+NOW = "2026-12-02T07:30:00Z"
+LABS = Labs(NOW)
+LIVER = "alp-high-liver-source"
+
+
+def words(card: dict[str, Any]) -> int:
+    return len(card["detail"].split())
+
+
+def vital(value: float) -> dict[str, Any]:
+    o = LABS.lab("8310-5", value, "Cel", None, None)
+    o["category"] = [
+        {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                    "code": "vital-signs",
+                }
+            ]
+        }
+    ]
+    return o
+
+
+# --- Item 2 (R28-22): a jaundiced drug injury is a warning that names the bilirubin ------------
+
+JAUNDICE = "alp-high-drug-jaundice"
+FLUCLOX = medication(text="Flucloxacillin 500 mg four times daily", status="completed")
+FLUCLOX["authoredOn"] = "2026-11-10"
+SEPTEMBER_ALP = LABS.alp(90, when="2026-09-01T08:00:00Z")
+MAN_60 = patient("male", "1966-09-09")
+
+
+def test_jaundiced_drug_injury_is_a_warning_with_the_bilirubin_and_inr(
+    client: FlaskClient,
+) -> None:
+    results = [LABS.alp(420), LABS.ggt(500), LABS.alt(150), LABS.bilirubin(3.5)]
+    [card] = cards(
+        client, results, pt=MAN_60, labs=[*results, SEPTEMBER_ALP], medications=[FLUCLOX]
+    )
+    assert fired([card]) == [JAUNDICE]
+    assert card["indicator"] == "warning"
+    summary = card["summary"]
+    assert summary == (
+        "ALP 420 U/L (4.0x), bilirubin 3.5 mg/dL after Flucloxacillin: jaundiced drug injury; "
+        "INR now, ultrasound today"
+    )
+    detail = card["detail"]
+    assert "hepatology if the INR reaches 1.5 or the bilirubin keeps rising" in detail
+    assert "liver tests within 48-72 h, then weekly" in detail
+    assert "recheck liver tests in 2-4 weeks" not in detail
+    assert "AMA for PBC only if it does not settle" in detail
+    assert words(card) < 115
+
+
+def test_jaundiced_drug_injury_shows_the_bilirubin_in_the_labs_unit(client: FlaskClient) -> None:
+    results = [LABS.alp(420), LABS.ggt(500), LABS.alt(150), LABS.bilirubin_umol(60)]
+    [card] = cards(
+        client, results, pt=MAN_60, labs=[*results, SEPTEMBER_ALP], medications=[FLUCLOX]
+    )
+    assert "bilirubin 60 umol/L after Flucloxacillin" in card["summary"]
+
+
+def test_jaundice_with_an_inr_of_one_and_a_half_is_severe_hepatology_today(
+    client: FlaskClient,
+) -> None:
+    results = [LABS.alp(420), LABS.ggt(500), LABS.alt(150), LABS.bilirubin(3.5)]
+    inr = LABS.lab("6301-6", 1.7, "{INR}", 0.8, 1.2)
+    [card] = cards(
+        client, results, pt=MAN_60, labs=[*results, inr, SEPTEMBER_ALP], medications=[FLUCLOX]
+    )
+    assert card["indicator"] == "warning"
+    assert "INR 1.7 after Flucloxacillin: severe drug injury; hepatology today" in card["summary"]
+    assert len(card["summary"]) <= 126
+    assert "INR 1.7 with jaundice: hepatology today" in card["detail"]
+    assert "INR now" not in card["detail"]
+
+
+def test_non_jaundiced_drug_injury_keeps_the_info_liver_card(client: FlaskClient) -> None:
+    # Neighbour R28-21 (correct): co-amoxiclav, ALP 2.5x, bilirubin normal.
+    coamox = medication(text="Co-amoxiclav 625 mg three times daily", status="completed")
+    coamox["authoredOn"] = "2026-11-05"
+    results = [LABS.alp(260), LABS.ggt(300), LABS.alt(90), LABS.bilirubin(1.0)]
+    [card] = cards(
+        client,
+        results,
+        pt=patient("female", "1971-08-08"),
+        labs=[*results, LABS.alp(80, when="2026-10-01T08:00:00Z")],
+        medications=[coamox],
+    )
+    assert fired([card]) == [LIVER]
+    assert card["indicator"] == "info"
+    assert "recheck liver tests in 2-4 weeks" in card["detail"]
+
+
+def test_jaundiced_drug_injury_with_a_fever_keeps_the_cholangitis_lines_and_the_drug(
+    client: FlaskClient,
+) -> None:
+    results = [LABS.alp(420), LABS.ggt(500), LABS.alt(150), LABS.bilirubin(3.5)]
+    [card] = cards(
+        client,
+        results,
+        pt=MAN_60,
+        labs=[*results, SEPTEMBER_ALP, vital(38.6)],
+        medications=[FLUCLOX],
+    )
+    assert fired([card]) == [LIVER]
+    assert "suspected cholangitis" in card["summary"]
+    assert "a jaundiced drug injury if cholangitis is excluded" in card["detail"]
+
+
+# --- Item 3 (R28-18): Charcot's triad, graded by Tokyo 2018 ------------------------------------
+
+CHOLANGITIS = "alp-high-suspected-cholangitis"
+CHARCOT = [LABS.alp(320), LABS.ggt(400), LABS.alt(180), LABS.bilirubin(4.2)]
+RUQ = worded("Right upper quadrant pain, rigors", "2026-12-01")
+MAN_72 = patient("male", "1954-04-04")
+DRAINAGE_BY_SEVERITY = "Drainage (ERCP) by severity"
+
+
+def test_charcot_grade_two_asks_for_early_drainage(client: FlaskClient) -> None:
+    # R28-18: 39.2 C and WBC 16 are two grade II items.
+    infection = [vital(39.2), LABS.wbc(16), LABS.crp(180)]
+    [card] = cards(client, CHARCOT, pt=MAN_72, labs=CHARCOT + infection, conditions=[RUQ])
+    assert fired([card]) == [CHOLANGITIS]
+    assert card["indicator"] == "warning"
+    assert "bilirubin 4.2 mg/dL" in card["summary"]
+    assert "IV antibiotics" in card["summary"]
+    detail = card["detail"]
+    assert "Tokyo 2018 grade II (moderate)" in detail
+    assert "early biliary drainage (ERCP) with the antibiotics" in detail
+    assert DRAINAGE_BY_SEVERITY not in detail
+    assert words(card) <= 117  # no longer than before (117 words)
+
+
+def test_charcot_white_count_in_thousands_per_microlitre_counts(client: FlaskClient) -> None:
+    infection = [vital(39.2), LABS.lab("6690-2", 16, "10*3/uL", 4, 11), LABS.crp(180)]
+    [card] = cards(client, CHARCOT, pt=MAN_72, labs=CHARCOT + infection, conditions=[RUQ])
+    assert "Tokyo 2018 grade II (moderate)" in card["detail"]
+
+
+def test_charcot_grade_three_with_low_platelets(client: FlaskClient) -> None:
+    infection = [vital(39.2), LABS.wbc(16), LABS.lab("777-3", 70, "10*9/L", 150, 400)]
+    [card] = cards(client, CHARCOT, pt=MAN_72, labs=CHARCOT + infection, conditions=[RUQ])
+    assert "Tokyo 2018 grade III" in card["detail"]
+    assert "urgent biliary drainage (ERCP) once stable" in card["detail"]
+    assert "grade II (moderate)" not in card["detail"]
+
+
+def test_charcot_grade_one_keeps_the_drainage_by_severity_line(client: FlaskClient) -> None:
+    # Neighbour: 38.4 C, WBC 11.5, aged 60, bilirubin 4.2: no grade II item pair.
+    infection = [vital(38.4), LABS.wbc(11.5), LABS.crp(90)]
+    [card] = cards(
+        client,
+        CHARCOT,
+        pt=patient("male", "1966-04-04"),
+        labs=CHARCOT + infection,
+        conditions=[RUQ],
+    )
+    assert fired([card]) == [CHOLANGITIS]
+    assert DRAINAGE_BY_SEVERITY in card["detail"]
+    assert "grade II" not in card["detail"]
+
+
+def test_known_gallstones_cholangitis_is_graded_too(client: FlaskClient) -> None:
+    # Age 80 and a bilirubin of 5.5 mg/dL: grade II without a white count.
+    results = [LABS.alp(320), LABS.ggt(400), LABS.alt(180), LABS.bilirubin(5.5)]
+    found = cards(
+        client,
+        results,
+        pt=patient("female", "1946-01-01"),
+        labs=[*results, vital(38.3)],
+        conditions=[worded("Gallstones", "2020-01-01")],
+    )
+    card = card_for(found, CHOLANGITIS)
+    assert "Tokyo 2018 grade II (moderate)" in card["detail"]
