@@ -8,9 +8,9 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from tests.rules_helper import card_for, cards, fired
+from tests.rules_helper import card_for, cards, fired, suggested
 from tests.support.fhir import medication, patient
-from tests.support.labs import Labs, worded
+from tests.support.labs import Labs, post, since, worded
 
 NOW = "2026-12-02T07:30:00Z"
 LABS = Labs(NOW)
@@ -188,3 +188,45 @@ def test_known_gallstones_cholangitis_is_graded_too(client: FlaskClient) -> None
     )
     card = card_for(found, CHOLANGITIS)
     assert "Tokyo 2018 grade II (moderate)" in card["detail"]
+
+
+# --- Item 1 (part G's open item): an extreme ALP in pregnancy with no GGT, one card -------------
+
+EXTREME = "alp-extreme"
+GGT_LOINC = "2324-2"
+ISOENZYMES_LOINC = "24332-9"
+NO_GGT = [LABS.alp(1450), LABS.alt(15), LABS.bilirubin(0.5)]
+AT_30_WEEKS = [since("Z33.1", "2026-05-01"), since("Z3A.30", "2026-12-01")]
+
+
+def test_an_extreme_alp_at_30_weeks_with_no_ggt_is_one_card_asking_for_it(
+    client: FlaskClient,
+) -> None:
+    found = post(client, "female", "1988-08-08", NO_GGT, [], AT_30_WEEKS)
+    assert fired(found) == [EXTREME]
+    [card] = found
+    assert card["summary"].startswith("ALP 1450 U/L (13.9x) in pregnancy, no GGT: likely placental")
+    assert len(card["summary"]) <= 126
+    assert "No GGT: order it now" in card["detail"]
+    assert "Urgent liver ultrasound." not in card["detail"]
+    assert suggested(card) == [GGT_LOINC, ISOENZYMES_LOINC]
+    assert words(card) < 110
+
+
+def test_an_extreme_alp_with_no_ggt_outside_pregnancy_keeps_both_cards(
+    client: FlaskClient,
+) -> None:
+    # Neighbour: not pregnant, the extreme card assesses for obstruction and the GGT card asks.
+    found = post(client, "female", "1950-08-08", NO_GGT)
+    assert fired(found) == [EXTREME, "alp-high-confirm-origin"]
+    assert "Urgent liver ultrasound." in card_for(found, EXTREME)["detail"]
+
+
+def test_a_first_trimester_extreme_alp_with_no_ggt_keeps_the_ggt_card(
+    client: FlaskClient,
+) -> None:
+    # Neighbour: at 10 weeks the placenta does not explain it; unchanged.
+    conditions = [since("Z33.1", "2026-09-20"), since("Z3A.10", "2026-12-01")]
+    found = post(client, "female", "1988-08-08", NO_GGT, [], conditions)
+    assert "alp-high-confirm-origin" in fired(found)
+    assert "likely placental" not in card_for(found, EXTREME)["summary"]
