@@ -230,3 +230,59 @@ def test_a_first_trimester_extreme_alp_with_no_ggt_keeps_the_ggt_card(
     found = post(client, "female", "1988-08-08", NO_GGT, [], conditions)
     assert "alp-high-confirm-origin" in fired(found)
     assert "likely placental" not in card_for(found, EXTREME)["summary"]
+
+
+# --- Item 4: "unable to exclude liver metastases" is a question for imaging, not known disease --
+
+LIVER_ALP = [LABS.alp(260), LABS.ggt(200), LABS.alt(30), LABS.bilirubin(0.6)]
+MRI = "MRI of the liver"
+
+
+def test_unable_to_exclude_liver_metastases_asks_for_the_mri(client: FlaskClient) -> None:
+    found = post(
+        client,
+        "female",
+        "1958-08-08",
+        LIVER_ALP,
+        [],
+        [worded("Unable to exclude liver metastases", "2026-11-20"), since("C18.9", "2026-06-01")],
+    )
+    assert fired(found) == [LIVER]
+    [card] = found
+    assert "liver metastases not excluded on imaging: MRI of the liver settles it" in card["summary"]
+    assert "known" not in card["summary"]
+    detail = card["detail"]
+    assert MRI in detail
+    assert "anti-mitochondrial antibodies" not in detail
+    assert "ultrasound first" not in detail
+    assert "cross-sectional imaging (CT)" not in detail
+
+
+def test_an_indeterminate_lesion_in_a_radiology_line_is_read_the_same(client: FlaskClient) -> None:
+    text = "CT abdomen: indeterminate liver lesion, unable to exclude liver metastases"
+    found = post(client, "female", "1958-08-08", LIVER_ALP, [], [worded(text, "2026-11-20")])
+    assert fired(found) == [LIVER]
+    assert MRI in found[0]["detail"]
+
+
+def test_known_liver_metastases_stay_the_known_disease_card(client: FlaskClient) -> None:
+    # Neighbour: metastases stated are the treating team's (unchanged).
+    found = post(
+        client, "female", "1958-08-08", LIVER_ALP, [], [worded("Liver metastases", "2026-11-20")]
+    )
+    assert fired(found) == ["alp-high-liver-known"]
+
+
+def test_liver_metastases_excluded_are_not_an_open_question(client: FlaskClient) -> None:
+    # Neighbour (part J, R27-14): excluded on CT two weeks ago: ultrasound, then AMA.
+    found = post(
+        client,
+        "female",
+        "1958-08-08",
+        LIVER_ALP,
+        [],
+        [worded("Liver metastases excluded on CT", "2026-11-18"), since("C18.9", "2026-06-01")],
+    )
+    assert fired(found) == [LIVER]
+    assert MRI not in found[0]["detail"]
+    assert "ultrasound first" in found[0]["detail"]
