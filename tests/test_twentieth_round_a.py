@@ -286,3 +286,40 @@ def test_liver_metastases_excluded_are_not_an_open_question(client: FlaskClient)
     assert fired(found) == [LIVER]
     assert MRI not in found[0]["detail"]
     assert "ultrasound first" in found[0]["detail"]
+
+
+# --- Item 7 (review 26, R26-06): the ICP card grades the bile acids it shows -------------------
+
+ICP = "alp-high-pregnancy-icp"
+AT_34_WEEKS_ITCHING = [
+    since("Z33.1", "2026-05-01"),
+    since("Z3A.34", "2026-12-01"),
+    since("L29.9", "2026-11-25"),
+]
+
+
+def icp_card(client: FlaskClient, bile_acids: float) -> dict[str, Any]:
+    results = [LABS.alp(260), LABS.ggt(20), LABS.alt(30), LABS.bilirubin(0.6)]
+    results.append(LABS.bile_acids(bile_acids))
+    found = post(client, "female", "1992-08-08", results, [], AT_34_WEEKS_ITCHING)
+    assert fired(found) == [ICP]
+    return found[0]
+
+
+def test_bile_acids_of_25_are_graded_mild(client: FlaskClient) -> None:
+    detail = icp_card(client, 25)["detail"]
+    assert "Bile acids 25 umol/L: mild (19-39 micromol/L" in detail
+    assert "Grade it by the bile acids already done" not in detail
+
+
+def test_bile_acids_of_60_are_graded_moderate(client: FlaskClient) -> None:
+    detail = icp_card(client, 60)["detail"]
+    assert "Bile acids 60 umol/L: moderate (40-99 micromol/L)" in detail
+
+
+def test_bile_acids_of_110_stay_the_severe_card(client: FlaskClient) -> None:
+    # Neighbour R26-07: 100 or more is the severe warning, unchanged.
+    results = [LABS.alp(260), LABS.ggt(20), LABS.alt(30), LABS.bilirubin(0.6)]
+    results.append(LABS.bile_acids(110))
+    found = post(client, "female", "1992-08-08", results, [], AT_34_WEEKS_ITCHING)
+    assert fired(found) == ["alp-high-pregnancy-icp-severe"]
