@@ -9,8 +9,8 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from tests.rules_helper import card_for, cards, fired, suggested
-from tests.support.fhir import medication, patient
-from tests.support.labs import Labs, post, since, worded
+from tests.support.fhir import condition, medication, patient
+from tests.support.labs import Labs, day, drug, post, since, worded
 
 NOW = "2026-12-02T07:30:00Z"
 LABS = Labs(NOW)
@@ -323,3 +323,41 @@ def test_bile_acids_of_110_stay_the_severe_card(client: FlaskClient) -> None:
     results.append(LABS.bile_acids(110))
     found = post(client, "female", "1992-08-08", results, [], AT_34_WEEKS_ITCHING)
     assert fired(found) == ["alp-high-pregnancy-icp-severe"]
+
+
+# --- Item 5 (review 25, R25-40): an active melanoma is not "a history of cancer" ---------------
+
+CHECKPOINT = [
+    drug("Pembrolizumab 200 mg IV every 3 weeks", "2026-08-05"),
+    drug("Ipilimumab 1 mg/kg IV every 6 weeks", "2026-08-05"),
+]
+ICI_RESULTS = [LABS.alp(520), LABS.ggt(610), LABS.alt(110), LABS.bilirubin(1.0)]
+
+
+def test_an_active_melanoma_is_named_as_an_active_cancer(client: FlaskClient) -> None:
+    found = post(
+        client,
+        "male",
+        "1963-03-03",
+        ICI_RESULTS,
+        [LABS.alp(90, when=day("2026-08-01"))],
+        [since("C43.9", "2026-06-01")],
+        CHECKPOINT,
+    )
+    assert fired(found) == ["alp-high-checkpoint-inhibitor"]
+    assert "In the record: an active cancer." in found[0]["detail"]
+    assert "a history of cancer" not in found[0]["detail"]
+
+
+def test_a_resolved_cancer_code_is_still_a_history(client: FlaskClient) -> None:
+    # Neighbour: a melanoma filed resolved (adjuvant treatment after excision) is a treated one.
+    found = post(
+        client,
+        "male",
+        "1963-03-03",
+        ICI_RESULTS,
+        [LABS.alp(90, when=day("2026-08-01"))],
+        [condition("C43.9", status="resolved")],
+        CHECKPOINT,
+    )
+    assert "a history of cancer" in found[0]["detail"]
