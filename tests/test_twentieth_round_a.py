@@ -361,3 +361,41 @@ def test_a_resolved_cancer_code_is_still_a_history(client: FlaskClient) -> None:
         CHECKPOINT,
     )
     assert "a history of cancer" in found[0]["detail"]
+
+
+# --- Item 7 (review 24, smaller points): the bilirubin's value; heart failure past 2x; PBC named --
+
+
+def test_a_raised_bilirubin_is_shown_as_sent_on_the_liver_card(client: FlaskClient) -> None:
+    # R24-18: gallstones, bilirubin 2.4 mg/dL; the bilirubin line named no value.
+    results = [LABS.alp(250), LABS.ggt(150), LABS.alt(30), LABS.bilirubin(2.4)]
+    found = post(client, "male", "1950-08-08", results, [], [since("K80.20", "2020-01-01")])
+    assert fired(found) == [LIVER]
+    assert "GGT 150 U/L is raised; bilirubin 2.4 mg/dL." in found[0]["detail"]
+
+
+def test_heart_failure_past_twice_the_limit_is_named_beside_the_ultrasound(
+    client: FlaskClient,
+) -> None:
+    # R24-14: heart failure, ALP 2.1x, bilirubin normal.
+    results = [LABS.alp(218), LABS.ggt(150), LABS.alt(30), LABS.bilirubin(0.8)]
+    found = post(client, "male", "1950-08-08", results, [], [since("I50.9", "2020-01-01")])
+    detail = found[0]["detail"]
+    assert "congestion rarely raises ALP past 2x" in detail
+    assert "Right upper quadrant ultrasound first" in detail
+
+
+def test_heart_failure_under_twice_the_limit_keeps_the_congestion_card(
+    client: FlaskClient,
+) -> None:
+    # Neighbour R24-13: 1.9x, congestion likely; no new line.
+    results = [LABS.alp(198), LABS.ggt(150), LABS.alt(30), LABS.bilirubin(0.8)]
+    found = post(client, "male", "1950-08-08", results, [], [since("I50.9", "2020-01-01")])
+    assert "congestion likely" in found[0]["summary"]
+    assert "congestion rarely raises ALP" not in found[0]["detail"]
+
+
+def test_a_coded_pbc_is_named_on_the_record_line(client: FlaskClient) -> None:
+    results = [LABS.alp(250), LABS.ggt(150), LABS.alt(30), LABS.bilirubin(2.4)]
+    found = post(client, "male", "1950-08-08", results, [], [since("K74.3", "2020-01-01")])
+    assert "In the record: primary biliary cholangitis." in found[0]["detail"]
