@@ -399,3 +399,19 @@ def test_a_coded_pbc_is_named_on_the_record_line(client: FlaskClient) -> None:
     results = [LABS.alp(250), LABS.ggt(150), LABS.alt(30), LABS.bilirubin(2.4)]
     found = post(client, "male", "1950-08-08", results, [], [since("K74.3", "2020-01-01")])
     assert "In the record: primary biliary cholangitis." in found[0]["detail"]
+
+
+def test_gallstone_cholangitis_summary_fits(client: FlaskClient) -> None:
+    # R24-22: gallstones, fever, WBC, CRP and bilirubin 2.4: the summary was 127 characters.
+    results = [LABS.alp(320), LABS.ggt(200), LABS.alt(60), LABS.bilirubin(2.4)]
+    found = post(
+        client,
+        "female",
+        "1960-02-02",
+        results,
+        [vital(38.6), LABS.wbc(14), LABS.crp(120)],
+        [since("K80.20", "2020-01-01")],
+    )
+    card = card_for(found, CHOLANGITIS)
+    assert "acute cholangitis until excluded" in card["summary"]
+    assert len(card["summary"]) <= 126
