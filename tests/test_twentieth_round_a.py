@@ -120,7 +120,9 @@ def test_jaundiced_drug_injury_with_a_fever_keeps_the_cholangitis_lines_and_the_
     )
     assert fired([card]) == [LIVER]
     assert "suspected cholangitis" in card["summary"]
-    assert "a jaundiced drug injury if cholangitis is excluded" in card["detail"]
+    assert (
+        "a jaundiced drug injury if cholangitis (or sepsis) does not explain it" in card["detail"]
+    )
 
 
 # --- Item 3 (R28-18): Charcot's triad, graded by Tokyo 2018 ------------------------------------
@@ -249,7 +251,9 @@ def test_unable_to_exclude_liver_metastases_asks_for_the_mri(client: FlaskClient
     )
     assert fired(found) == [LIVER]
     [card] = found
-    assert "liver metastases not excluded on imaging: MRI of the liver settles it" in card["summary"]
+    assert (
+        "liver metastases not excluded on imaging: MRI of the liver settles it" in card["summary"]
+    )
     assert "known" not in card["summary"]
     detail = card["detail"]
     assert MRI in detail
@@ -415,3 +419,27 @@ def test_gallstone_cholangitis_summary_fits(client: FlaskClient) -> None:
     card = card_for(found, CHOLANGITIS)
     assert "acute cholangitis until excluded" in card["summary"]
     assert len(card["summary"]) <= 126
+
+
+def test_jaundiced_drug_injury_in_sepsis_keeps_the_sepsis_card_and_the_drug_line(
+    client: FlaskClient,
+) -> None:
+    # Neighbour: sepsis recorded, flucloxacillin taken now: the cholestasis of sepsis leads.
+    taken = medication(text="Flucloxacillin 1 g four times daily IV")
+    taken["authoredOn"] = "2026-11-28"
+    results = [LABS.alp(420), LABS.ggt(500), LABS.alt(150), LABS.bilirubin(3.5)]
+    found = post(
+        client,
+        "male",
+        "1966-09-09",
+        results,
+        [SEPTEMBER_ALP],
+        [since("A41.9", "2026-11-28")],
+        [taken],
+    )
+    assert JAUNDICE not in fired(found)
+    card = card_for(found, LIVER)
+    assert "sepsis" in card["summary"]
+    assert (
+        "a jaundiced drug injury if cholangitis (or sepsis) does not explain it" in card["detail"]
+    )
