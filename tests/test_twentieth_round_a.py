@@ -9,7 +9,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from tests.rules_helper import card_for, cards, fired, suggested
-from tests.support.fhir import condition, medication, patient
+from tests.support.fhir import condition, medication, patient, procedure
 from tests.support.labs import Labs, day, drug, post, since, worded
 
 NOW = "2026-12-02T07:30:00Z"
@@ -443,3 +443,42 @@ def test_jaundiced_drug_injury_in_sepsis_keeps_the_sepsis_card_and_the_drug_line
     assert (
         "a jaundiced drug injury if cholangitis (or sepsis) does not explain it" in card["detail"]
     )
+
+
+# --- Item 3's neighbour: cholangitis after a drainage is graded the same way --------------------
+
+DRAINAGE_CHOLANGITIS = "alp-drainage-cholangitis"
+AFTER_ERCP = [LABS.alp(340), LABS.ggt(300), LABS.bilirubin(4.1)]
+
+
+def after_ercp(client: FlaskClient, signs: list[dict[str, Any]]) -> dict[str, Any]:
+    found = cards(
+        client,
+        AFTER_ERCP,
+        pt=patient("female", "1960-03-03"),
+        labs=[*AFTER_ERCP, *signs],
+        procedures=[procedure("386718000", "2026-11-25")],
+    )
+    assert fired(found) == [DRAINAGE_CHOLANGITIS]
+    return found[0]
+
+
+def test_cholangitis_after_drainage_grade_two_asks_for_early_re_drainage(
+    client: FlaskClient,
+) -> None:
+    detail = after_ercp(client, [vital(39.2), LABS.wbc(16)])["detail"]
+    assert "Tokyo 2018 grade II (moderate): early re-drainage" in detail
+    assert "re-drainage if it has failed" not in detail
+
+
+def test_cholangitis_after_drainage_grade_three_with_low_platelets(client: FlaskClient) -> None:
+    platelets = LABS.lab("777-3", 70, "10*9/L", 150, 400)
+    detail = after_ercp(client, [vital(38.5), platelets])["detail"]
+    assert "Tokyo 2018 grade III" in detail
+    assert "urgent re-drainage" in detail
+
+
+def test_cholangitis_after_drainage_ungraded_keeps_its_line(client: FlaskClient) -> None:
+    detail = after_ercp(client, [LABS.crp(145)])["detail"]
+    assert "re-drainage if it has failed" in detail
+    assert "Tokyo 2018 grade" not in detail
