@@ -67,7 +67,8 @@ def test_charcot_triad_is_the_cholangitis_warning(client: FlaskClient) -> None:
     assert "IV antibiotics" in summary
     assert "ultrasound today" in summary
     assert len(summary) <= 126
-    assert "Drainage (ERCP)" in card["detail"]
+    # Twentieth round, part A: 39.2 C and WBC 16 are Tokyo 2018 grade II (the grade line).
+    assert "early biliary drainage (ERCP)" in card["detail"]
     assert words(card) <= 150
 
 
@@ -114,14 +115,15 @@ def test_jaundiced_drug_injury_gets_inr_and_close_monitoring(client: FlaskClient
         labs=[*results, SEPTEMBER_ALP],
         medications=[FLUCLOX],
     )
-    assert fired([card]) == [LIVER]
+    # Twentieth round, part A: a warning card in place of the liver card (its own summary).
+    assert fired([card]) == ["alp-high-drug-jaundice"]
+    assert "bilirubin 3.5 mg/dL after Flucloxacillin: jaundiced drug injury" in card["summary"]
     detail = card["detail"]
-    assert "bilirubin 3.5 mg/dL: jaundiced drug injury" in detail
-    assert "INR now, liver tests within 48-72 h, then weekly" in detail
-    assert "hepatology if INR 1.5 or more or the bilirubin rises" in detail
+    assert "INR now; liver tests within 48-72 h, then weekly" in detail
+    assert "hepatology if the INR reaches 1.5 or the bilirubin keeps rising" in detail
     assert "recheck liver tests in 2-4 weeks" not in detail
     assert "anti-mitochondrial antibodies" not in detail
-    assert "ultrasound today" in detail
+    assert "Ultrasound today" in detail
     assert words(card) <= 110
 
 

@@ -494,6 +494,30 @@ _MILLI_IU_PER_L = frozenset(
     {"miu/l", "m[iu]/l", "mu/l", "uiu/ml", "u[iu]/ml", "\u00b5iu/ml", "\u03bciu/ml", "mcu/ml"}
 )
 """Spellings of milli-international units per litre (1 mIU/L = 1 uIU/mL): a TSH threshold."""
+_PER_NANOLITRE = frozenset(
+    {
+        "10*9/l",
+        "10^9/l",
+        "x10^9/l",
+        "x10*9/l",
+        "10e9/l",
+        "x10e9/l",
+        "/nl",
+        "10*3/ul",
+        "10^3/ul",
+        "x10^3/ul",
+        "x10*3/ul",
+        "10e3/ul",
+        "x10e3/ul",
+        "k/ul",
+        "thou/ul",
+        "10*3/mm3",
+        "10^3/mm3",
+        "x10^3/mm3",
+    }
+)
+"""Spellings of a cell count per nanolitre (10^9/L = 10^3/uL = 10^3/mm3, the same number): a
+white cell count threshold (twentieth round, part A: Tokyo 2018's grade II white count)."""
 
 
 def _in_unit(value: float, unit: str, target: str) -> float | None:
@@ -516,6 +540,8 @@ def _in_unit(value: float, unit: str, target: str) -> float | None:
         return value
     if folded in _MILLI_IU_PER_L and goal in _MILLI_IU_PER_L:
         return value  # the same quantity spelt several ways (a TSH in mIU/L or uIU/mL)
+    if folded in _PER_NANOLITRE and goal in _PER_NANOLITRE:
+        return value  # a cell count in 10^9/L or 10^3/uL: the same number
     if goal in _CELSIUS and folded in _FAHRENHEIT:
         return (value - 32) * 5 / 9
     if goal in _FAHRENHEIT and folded in _CELSIUS:
