@@ -1,0 +1,154 @@
+"""Twentieth round, part B (2026-12-02): bone, calcium, low ALP and children. The nineteenth
+round's left-open items in this area (docs/rulebook.md, "Twentieth round (2026-12-02), part B"),
+each patient built from the facts of the review or part that raised it, with the neighbour that
+must not change beside each fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from tests.rules_helper import cards, fired
+from tests.support.fhir import alp, condition, patient
+from tests.support.labs import Labs, drug, post
+
+NOW = "2026-12-02T07:00:00Z"
+LABS = Labs(NOW)
+URGENT_LOW = "alp-low-electrolyte-urgent"
+LOW_EXPLAINED = "alp-low-explained"
+LOW_FIRST = "alp-low-first"
+
+
+def words(card: dict[str, Any]) -> int:
+    return len(card["detail"].split())
+
+
+def potassium(value: float) -> dict[str, Any]:
+    return LABS.lab("2823-3", value, "mmol/L", 3.5, 5.1)
+
+
+# --- Item 1 (part I's left-open, review 26 R26-18): magnesium 0.45 and calcium 1.95 ----------
+
+COELIAC = [condition("K90.0", onset="2015-01-01")]
+EARLIER_LOW = [alp(30, when="2026-09-01T08:00:00Z")]
+
+
+def test_a_severe_magnesium_with_a_low_calcium_is_a_warning_naming_both(
+    client: FlaskClient,
+) -> None:
+    [card] = cards(
+        client,
+        [LABS.alp(28), LABS.magnesium(0.45), LABS.calcium(1.95)],
+        pt=patient("female", "1981-01-01"),
+        conditions=COELIAC,
+        labs=EARLIER_LOW,
+    )
+    assert fired([card]) == [URGENT_LOW]
+    assert card["indicator"] == "warning"
+    summary = card["summary"]
+    assert summary.startswith("Severe hypomagnesaemia (magnesium 0.45 mmol/L")
+    assert "calcium 1.95 mmol/L" in summary
+    assert "magnesium and ECG today" in summary
+    assert len(summary) <= 126
+    assert "blocks PTH" in card["detail"]
+    assert "Repeat ALP once magnesium is replete; still low: PLP" in card["detail"]
+    assert "Not counted" not in card["detail"]
+    assert words(card) <= 90
+
+
+def test_a_mildly_low_magnesium_keeps_the_quiet_explained_card(client: FlaskClient) -> None:
+    # Neighbour: not every explained low ALP is loud.
+    [card] = cards(
+        client,
+        [LABS.alp(28), LABS.magnesium(0.62), LABS.calcium(2.20)],
+        pt=patient("female", "1981-01-01"),
+        conditions=COELIAC,
+        labs=EARLIER_LOW,
+    )
+    assert fired([card]) == [LOW_EXPLAINED]
+    assert card["indicator"] == "info"
+
+
+def test_a_severe_magnesium_set_aside_as_edta_stays_the_repeat_card(client: FlaskClient) -> None:
+    # R26-17: nothing recorded, no potassium, a low calcium: possible EDTA, as before.
+    [card] = cards(
+        client,
+        [LABS.alp(28), LABS.magnesium(0.45), LABS.calcium(1.95)],
+        pt=patient("female", "1966-01-01"),
+    )
+    assert fired([card]) == [LOW_FIRST]
+    assert "Not counted: magnesium 0.45 mmol/L" in card["detail"]
+
+
+def test_a_severe_magnesium_since_corrected_is_not_urgent(client: FlaskClient) -> None:
+    # The latest magnesium counts: 0.45 three days ago, 0.65 today (low, not severe).
+    earlier_mg = LABS.lab("2601-3", 0.45, "mmol/L", 0.7, 1.0, when="2026-11-29T08:00:00Z")
+    [card] = cards(
+        client,
+        [LABS.alp(28), LABS.magnesium(0.65)],
+        pt=patient("female", "1981-01-01"),
+        conditions=COELIAC,
+        labs=[*EARLIER_LOW, earlier_mg],
+    )
+    assert fired([card]) == [LOW_EXPLAINED]
+
+
+def test_a_severe_magnesium_in_mg_dl_is_read(client: FlaskClient) -> None:
+    mg = LABS.lab("2601-3", 1.0, "mg/dL", 1.7, 2.4)
+    [card] = cards(
+        client,
+        [LABS.alp(28), mg, potassium(3.4)],
+        pt=patient("female", "1981-01-01"),
+        conditions=COELIAC,
+        labs=EARLIER_LOW,
+    )
+    assert fired([card]) == [URGENT_LOW]
+    assert card["summary"].startswith("Severe hypomagnesaemia (magnesium 1.0 mg/dL")
+    assert "calcium" not in card["summary"]
+
+
+# --- Item 2 (part I's left-open): PPIs and diuretics lose magnesium -------------------------------
+
+OMEPRAZOLE = [drug("omeprazole 40 mg daily", "2024-01-01")]
+
+
+def test_a_ppi_counts_the_magnesium_and_is_named(client: FlaskClient) -> None:
+    # No potassium and a low calcium would read as EDTA with nothing recorded (R26-17); the
+    # PPI is a recorded cause of magnesium loss, so the magnesium is the patient's.
+    [card] = post(
+        client,
+        "female",
+        "1950-01-01",
+        [LABS.alp(30), LABS.magnesium(0.40), LABS.calcium(2.05)],
+        medications=OMEPRAZOLE,
+    )
+    assert fired([card]) == [URGENT_LOW]
+    assert "On omeprazole: it lowers magnesium; review it." in card["detail"]
+
+
+def test_a_diuretic_is_named_beside_a_mildly_low_magnesium(client: FlaskClient) -> None:
+    [card] = post(
+        client,
+        "male",
+        "1948-01-01",
+        [LABS.alp(30), LABS.magnesium(0.62), potassium(3.6)],
+        labs=[alp(31, when="2026-09-01T08:00:00Z")],
+        medications=[drug("Furosemide 40 mg tablets, one each morning", "2023-05-01")],
+    )
+    assert fired([card]) == [LOW_EXPLAINED]
+    assert card["indicator"] == "info"
+    assert "On Furosemide: it lowers magnesium; review it." in card["detail"]
+
+
+def test_a_ppi_without_a_low_magnesium_is_not_named(client: FlaskClient) -> None:
+    # Neighbour: the drug is named only beside a low magnesium.
+    found = post(
+        client,
+        "female",
+        "1950-01-01",
+        [LABS.alp(30), LABS.magnesium(0.85), potassium(4.0)],
+        labs=[alp(31, when="2026-09-01T08:00:00Z")],
+        medications=OMEPRAZOLE,
+    )
+    assert all("lowers magnesium" not in c["detail"] for c in found)
