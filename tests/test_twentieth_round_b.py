@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired
 from tests.support.fhir import alp, condition, patient
-from tests.support.labs import Labs, drug, post
+from tests.support.labs import Labs, drug, post, worded
 
 NOW = "2026-12-02T07:00:00Z"
 LABS = Labs(NOW)
@@ -152,3 +152,74 @@ def test_a_ppi_without_a_low_magnesium_is_not_named(client: FlaskClient) -> None
         medications=OMEPRAZOLE,
     )
     assert all("lowers magnesium" not in c["detail"] for c in found)
+
+
+# --- Item 3 (part F's left-open): the leukaemia card names the LDH; a raised ALP keeps the counts -
+
+LEUKAEMIA = "alp-child-leukaemia-signs"
+GIRL_5 = patient("female", "2021-05-05")
+BONE_PAIN = [
+    worded("Bone pain legs, night waking", "2026-11-10"),
+    condition("R26.89", onset="2026-11-20"),
+]
+
+
+def steps(card: dict[str, Any]) -> list[str]:
+    return [line[2:] for line in card["detail"].split("\n") if line.startswith("- ")]
+
+
+def child_counts(hb: float, plt: float, ldh: float | None = None) -> list[dict[str, Any]]:
+    labs = [LABS.lab("718-7", hb, "g/dL", 11.5, 14.5), LABS.lab("777-3", plt, "10*9/L", 150, 400)]
+    if ldh is not None:
+        labs.append(LABS.lab("2532-0", ldh, "U/L", 120, 250))
+    return labs
+
+
+def test_a_high_ldh_is_named_beside_the_low_counts(client: FlaskClient) -> None:
+    # R25-26: Hb 8.2, platelets 60, LDH 900: the LDH was not on the card.
+    [card] = cards(
+        client,
+        [LABS.alp(130, 156, 369)],
+        labs=child_counts(8.2, 60, 900),
+        conditions=BONE_PAIN,
+        pt=GIRL_5,
+    )
+    assert fired([card]) == [LEUKAEMIA]
+    finding = card["detail"].split("\n")[0]
+    assert "low haemoglobin (8.2 g/dL" in finding
+    assert "LDH 900 U/L" in finding
+    assert steps(card)[0].startswith("Full blood count and film today")
+
+
+def test_with_no_ldh_the_film_goes_with_an_ldh_and_urate(client: FlaskClient) -> None:
+    [card] = cards(
+        client,
+        [LABS.alp(130, 156, 369)],
+        labs=child_counts(8.2, 60),
+        conditions=BONE_PAIN,
+        pt=GIRL_5,
+    )
+    assert fired([card]) == [LEUKAEMIA]
+    assert steps(card)[0].startswith("Blood film today, with LDH and urate")
+    assert "LDH" not in card["detail"].split("\n")[0]
+
+
+def test_a_raised_alp_with_bone_pain_and_cytopenias_names_the_counts(client: FlaskClient) -> None:
+    # Part F's left-open (the integrator's R27-03 since): one warning naming the counts, the
+    # bone card's X-ray kept as its line, no bone-source card beside it.
+    results = [LABS.alp(520, 156, 369), LABS.ggt(12, high=23)]
+    found = cards(client, results, labs=child_counts(8.0, 60, 800), conditions=BONE_PAIN, pt=GIRL_5)
+    assert fired(found) == [LEUKAEMIA]
+    [card] = found
+    assert "low platelet count (60" in card["detail"].split("\n")[0]
+    assert any(line.startswith("ALP raised: an X-ray of the painful site") for line in steps(card))
+    assert len(card["summary"]) <= 126
+
+
+def test_normal_counts_and_ldh_keep_the_bone_card(client: FlaskClient) -> None:
+    # Neighbour: no cytopenia, LDH 300 (under 500): the bone-source card, as before.
+    results = [LABS.alp(520, 156, 369), LABS.ggt(12, high=23)]
+    found = cards(
+        client, results, labs=child_counts(13.0, 250, 300), conditions=BONE_PAIN, pt=GIRL_5
+    )
+    assert fired(found) == ["alp-high-bone-source"]
