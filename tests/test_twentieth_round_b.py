@@ -223,3 +223,70 @@ def test_normal_counts_and_ldh_keep_the_bone_card(client: FlaskClient) -> None:
         client, results, labs=child_counts(13.0, 250, 300), conditions=BONE_PAIN, pt=GIRL_5
     )
     assert fired(found) == ["alp-high-bone-source"]
+
+
+# --- Item 6 (part F's left-open): a low ALP beside hypercalcaemia with a cancer recorded ---------
+
+CALCIUM_CARD = "alp-calcium-urgent"
+BREAST = [condition("C50.911", onset="2024-01-01")]
+NO_DELAY = "Low ALP: not a reason to delay this dose"
+
+
+def test_the_calcium_card_keeps_the_antiresorptive_and_the_low_alp_card_agrees(
+    client: FlaskClient,
+) -> None:
+    found = post(
+        client,
+        "female",
+        "1955-01-01",
+        [LABS.alp(28), LABS.calcium(3.20), potassium(4.0)],
+        conditions=BREAST,
+        labs=[alp(30, when="2026-09-01T08:00:00Z")],
+    )
+    assert fired(found) == [CALCIUM_CARD, "alp-low-persistent"]
+    calcium, low = found
+    assert "denosumab or an IV bisphosphonate" in calcium["detail"]
+    assert NO_DELAY in calcium["detail"]
+    assert "Avoid long-term bisphosphonates and denosumab" in low["detail"]
+    assert "not a reason to delay treating the raised calcium" in low["detail"]
+
+
+def test_known_hypophosphatasia_with_a_cancer_drops_the_bisphosphonate(client: FlaskClient) -> None:
+    found = post(
+        client,
+        "female",
+        "1955-01-01",
+        [LABS.alp(20), LABS.calcium(3.20)],
+        conditions=[*BREAST, worded("Hypophosphatasia (adult), ALPL variant", "2020-01-01")],
+        labs=[alp(22, when="2026-09-01T08:00:00Z")],
+    )
+    calcium = next(c for c in found if fired([c]) == [CALCIUM_CARD])
+    assert "denosumab or an IV bisphosphonate" not in calcium["detail"]
+    assert "Known hypophosphatasia: IV fluids and calcitonin today" in calcium["detail"]
+
+
+def test_a_normal_alp_with_a_cancer_gets_no_low_alp_line(client: FlaskClient) -> None:
+    # Neighbour: the treatment line as before, no low-ALP line.
+    found = post(
+        client, "female", "1955-01-01", [LABS.alp(80), LABS.calcium(3.20)], conditions=BREAST
+    )
+    calcium = next(c for c in found if fired([c]) == [CALCIUM_CARD])
+    assert "denosumab or an IV bisphosphonate" in calcium["detail"]
+    assert NO_DELAY not in calcium["detail"]
+
+
+def test_a_persistently_low_alp_without_a_raised_calcium_keeps_the_plain_caution(
+    client: FlaskClient,
+) -> None:
+    found = post(
+        client,
+        "female",
+        "1955-01-01",
+        [LABS.alp(28), LABS.calcium(2.40)],
+        conditions=BREAST,
+        labs=[alp(30, when="2026-09-01T08:00:00Z")],
+    )
+    [low] = [c for c in found if fired([c]) == ["alp-low-persistent"]]
+    assert (
+        "Avoid bisphosphonates and denosumab until hypophosphatasia is excluded." in low["detail"]
+    )
