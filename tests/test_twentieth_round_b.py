@@ -290,3 +290,37 @@ def test_a_persistently_low_alp_without_a_raised_calcium_keeps_the_plain_caution
     assert (
         "Avoid bisphosphonates and denosumab until hypophosphatasia is excluded." in low["detail"]
     )
+
+
+# --- Item 4 (review 28 R28-24, part L): the explained bone card's reasoning and its tests --------
+
+BONE_EXPLAINED = "alp-high-bone-explained"
+
+
+def test_primary_hyperparathyroidism_from_the_results_is_not_said_to_need_no_test(
+    client: FlaskClient,
+) -> None:
+    results = [LABS.alp(150), LABS.ggt(20)]
+    labs = [*results, LABS.calcium(2.95), LABS.pth(12), LABS.phosphate(0.7)]
+    [card] = cards(client, results, pt=patient("female", "1964-11-11"), labs=labs)
+    assert fired([card]) == [BONE_EXPLAINED]
+    assert "is on record;" not in card["detail"]
+    assert (
+        "on record or in these results: no test is needed to find the ALP's source"
+        in card["detail"]
+    )
+    assert "urine calcium/creatinine clearance ratio (FHH), eGFR, DXA" in card["detail"]
+
+
+def test_known_paget_keeps_no_test_for_the_source(client: FlaskClient) -> None:
+    # Neighbour: a recorded cause, nothing to do: the same reasoning, no step.
+    results = [LABS.alp(180), LABS.ggt(20)]
+    [card] = cards(
+        client,
+        results,
+        pt=patient("male", "1950-01-01"),
+        labs=results,
+        conditions=[condition("M88.9", onset="2019-01-01")],
+    )
+    assert fired([card]) == [BONE_EXPLAINED]
+    assert "no test is needed to find the ALP's source" in card["detail"]
