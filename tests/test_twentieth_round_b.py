@@ -324,3 +324,76 @@ def test_known_paget_keeps_no_test_for_the_source(client: FlaskClient) -> None:
     )
     assert fired([card]) == [BONE_EXPLAINED]
     assert "no test is needed to find the ALP's source" in card["detail"]
+
+
+# --- Item 5 (part F's left-open): stress fracture and craniosynostosis in an adult -------------
+
+STRESS_FRACTURE = [worded("Stress fracture, 2nd and 3rd metatarsals", "2025-06-01")]
+ALENDRONATE = [drug("alendronic acid 70 mg weekly", "2022-01-01")]
+PERSISTENT = "alp-low-persistent"
+
+
+def test_a_stress_fracture_lifts_an_adults_near_limit_first_low(client: FlaskClient) -> None:
+    [card] = post(client, "female", "1970-01-01", [LABS.alp(33)], conditions=STRESS_FRACTURE)
+    assert fired([card]) == [LOW_FIRST]
+    assert "with a stress fracture on record: consider hypophosphatasia" in card["summary"]
+    assert len(card["summary"]) <= 126
+    assert any("vitamin B6" in s["label"] for s in card["suggestions"])
+
+
+def test_craniosynostosis_lifts_an_adults_near_limit_first_low(client: FlaskClient) -> None:
+    found = post(
+        client,
+        "male",
+        "1990-01-01",
+        [LABS.alp(33)],
+        conditions=[condition("Q75.0", onset="1991-01-01")],
+    )
+    assert fired(found) == [LOW_FIRST]
+
+
+def test_a_near_limit_first_low_with_nothing_recorded_stays_quiet(client: FlaskClient) -> None:
+    # Neighbour: the margin as before.
+    assert post(client, "female", "1970-01-01", [LABS.alp(33)]) == []
+
+
+def test_a_stress_fracture_on_a_bisphosphonate_says_stop_it(client: FlaskClient) -> None:
+    [card] = post(
+        client,
+        "female",
+        "1955-01-01",
+        [LABS.alp(22)],
+        conditions=STRESS_FRACTURE,
+        labs=[alp(24, when="2026-09-01T08:00:00Z")],
+        medications=ALENDRONATE,
+    )
+    assert fired([card]) == [PERSISTENT]
+    assert card["summary"].endswith("hypophosphatasia likely; stop it, PLP")
+    assert [s["label"] for s in card["suggestions"]] == [
+        "Order vitamin B6 (pyridoxal 5'-phosphate)"
+    ]
+
+
+def test_a_bisphosphonate_without_a_sign_keeps_review_the_drug(client: FlaskClient) -> None:
+    [card] = post(
+        client,
+        "female",
+        "1955-01-01",
+        [LABS.alp(22)],
+        labs=[alp(24, when="2026-09-01T08:00:00Z")],
+        medications=ALENDRONATE,
+    )
+    assert card["summary"].endswith("consider hypophosphatasia; review the drug")
+
+
+def test_a_first_low_names_the_ppi_beside_a_counted_low_magnesium(client: FlaskClient) -> None:
+    # Item 2 on the first-low card: magnesium 0.62 with a normal potassium, on omeprazole.
+    [card] = post(
+        client,
+        "female",
+        "1950-01-01",
+        [LABS.alp(30), LABS.magnesium(0.62), potassium(4.1)],
+        medications=OMEPRAZOLE,
+    )
+    assert fired([card]) == [LOW_FIRST]
+    assert "On omeprazole: it lowers magnesium; review it." in card["detail"]
