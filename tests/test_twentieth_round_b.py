@@ -397,3 +397,44 @@ def test_a_first_low_names_the_ppi_beside_a_counted_low_magnesium(client: FlaskC
     )
     assert fired([card]) == [LOW_FIRST]
     assert "On omeprazole: it lowers magnesium; review it." in card["detail"]
+
+
+# --- Item 7 (review 26's minor points): the infant vitamin K line; aromatase-inhibitor bone loss -
+
+
+def test_infant_cholestasis_asks_for_an_inr_and_vitamin_k(client: FlaskClient) -> None:
+    # R26-21: 3 weeks, conjugated bilirubin 1.8 mg/dL: no vitamin K line.
+    results = [
+        LABS.alp(600, 150, 420),
+        LABS.bilirubin(6.0),
+        LABS.lab("1968-7", 1.8, "mg/dL", 0, 0.3),
+    ]
+    [card] = post(client, "male", "2026-11-11", results)
+    assert fired([card]) == ["alp-infant-cholestasis"]
+    assert "INR today; parenteral vitamin K if prolonged" in card["detail"]
+
+
+LETROZOLE = [drug("Letrozole 2.5 mg daily", "2023-03-01")]
+
+
+def test_letrozole_is_named_for_bone_loss_beside_the_metastasis_line(client: FlaskClient) -> None:
+    # R26-20: breast cancer on letrozole, ALP 2.2x, GGT normal.
+    [card] = post(
+        client,
+        "female",
+        "1958-01-01",
+        [LABS.alp(230), LABS.ggt(25)],
+        conditions=BREAST,
+        medications=LETROZOLE,
+    )
+    assert fired([card]) == ["alp-high-bone-source"]
+    assert "a bone-source rise suggests bone metastases" in card["detail"]  # kept
+    assert "Letrozole also raises bone turnover and causes bone loss: DXA" in card["detail"]
+    assert words(card) <= 90
+
+
+def test_breast_cancer_without_an_aromatase_inhibitor_has_no_bone_loss_line(
+    client: FlaskClient,
+) -> None:
+    [card] = post(client, "female", "1958-01-01", [LABS.alp(230), LABS.ggt(25)], conditions=BREAST)
+    assert "bone loss" not in card["detail"]
