@@ -9,6 +9,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
+from cds_service.knowledge.model import KnowledgeBase
 from tests.rules_helper import cards, fired
 from tests.support.fhir import alp, condition, patient
 from tests.support.labs import Labs, drug, post, worded
@@ -438,3 +439,10 @@ def test_breast_cancer_without_an_aromatase_inhibitor_has_no_bone_loss_line(
 ) -> None:
     [card] = post(client, "female", "1958-01-01", [LABS.alp(230), LABS.ggt(25)], conditions=BREAST)
     assert "bone loss" not in card["detail"]
+
+
+def test_the_severe_magnesium_threshold_is_data(kb: KnowledgeBase) -> None:
+    [source] = kb.findings["magnesium-severe-low"].sources
+    assert (source.valueset, source.at_most) == ("magnesium", "magnesium_severe_mmol_l")
+    assert kb.param("magnesium_severe_mmol_l") == 0.5
+    assert kb.analyte_units["magnesium"].convert(1.0, "mg/dL", None) == 0.4114
