@@ -27,6 +27,9 @@ LATER_SAME_DAY = "2026-11-20T16:00:00Z"
 UNIT = "alp-unit-unknown"
 ARTEFACT = "alp-low-sample-artefact"
 EXPLAINED = "alp-low-explained"
+# Twentieth round, part B: a magnesium of 0.5 mmol/L or less counted as the patient's gets the
+# urgent card in place of the explained one; it shows only when the magnesium is counted.
+URGENT_LOW = "alp-low-electrolyte-urgent"
 RAMIPRIL = medication(text="ramipril 5 MG Oral Capsule")
 
 
@@ -111,7 +114,7 @@ def test_kidney_failure_still_clears_edta_beside_a_low_calcium(client: FlaskClie
     assert ARTEFACT not in fired(found)
     # The summary names causes by label (review 20, R20-21); the record line has the value.
     # Review 28 (R28-38): the label is now "low magnesium", shorter in a list of causes.
-    assert "low magnesium may explain it" in found[0]["summary"]
+    assert "Severe hypomagnesaemia (magnesium 0.45 mmol/L" in found[0]["summary"]
     assert "low magnesium (" in found[0]["detail"]
     # Acute kidney injury too.
     found = cards(client, n01(6.8, 1.80), conditions=[condition("N17.9")], **OLD_WOMAN)
@@ -126,7 +129,7 @@ def test_a_potassium_raising_drug_still_explains_a_high_potassium_alone(
     record = {**OMEPRAZOLE_74, "medications": [*OMEPRAZOLE_74["medications"], RAMIPRIL]}
     for calcium_value in (2.30, None):
         found = cards(client, n01(5.9, calcium_value), **record)
-        assert fired(found) == [EXPLAINED], calcium_value
+        assert fired(found) == [URGENT_LOW], calcium_value
         assert "magnesium" in found[0]["summary"]
         assert "EDTA" not in found[0]["detail"]
     # Without the drug and no calcium measured, the magnesium is still set aside.
@@ -175,7 +178,7 @@ def test_the_potassium_of_the_alps_draw_is_read_before_a_repeat_the_same_day(
     # The ALP's draw: potassium 4.2 (no EDTA), magnesium low. A potassium of 5.9 eight hours
     # later hid it: EDTA was "not ruled out" and the magnesium not counted.
     found = magnesium_with_a_repeat_potassium(client, drawn=4.2, repeated=5.9)
-    assert fired(found) == [EXPLAINED]
+    assert fired(found) == [URGENT_LOW]
     assert "magnesium" in found[0]["summary"]
     assert "Not counted" not in found[0]["detail"]
 

@@ -367,8 +367,11 @@ def test_a_first_low_names_its_measured_causes_by_label_in_the_summary(
         "5763-8", 40, unit="ug/dL", ucum="ug/dL", low=60, high=120, when="2026-11-17T08:00:00Z"
     )
     magnesium = observation(
-        "19123-9", 0.5, unit="mmol/L", ucum="mmol/L", low=0.7, high=1.0, when="2026-11-17T08:00:00Z"
+        "19123-9", 0.6, unit="mmol/L", ucum="mmol/L", low=0.7, high=1.0, when="2026-11-17T08:00:00Z"
     )
+    # Twentieth round, part B: the magnesium was 0.5 mmol/L, now severe (magnesium_severe_mmol_l):
+    # the urgent card takes this card's place there (tests/test_twentieth_round_b.py). 0.6 keeps
+    # the labels this test is about.
     found = cards(
         client, [alp(22, low=40, high=129)], labs=[zinc, magnesium], conditions=[condition("E46")]
     )

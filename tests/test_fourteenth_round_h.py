@@ -27,6 +27,7 @@ from tests.test_thirteenth_round_e import (
 
 BONE = "alp-high-bone-source"
 BONE_EXPLAINED = "alp-high-bone-explained"
+URGENT_LOW = "alp-low-electrolyte-urgent"
 THP = "alp-thp"
 EARLIER = "2026-08-20T08:00:00Z"
 CARDS = Path(__file__).resolve().parent.parent / "cards"
@@ -75,12 +76,14 @@ def test_true_hypomagnesaemia_with_low_calcium_and_low_potassium_is_counted(
     # "Magnesium 0.3 mmol/L in this sample not counted (EDTA lowers it with ALP)" and a zinc,
     # TSH and B12 screen. A low potassium argues against EDTA (it raises potassium).
     found = cards(client, hypomagnesaemia(2.9), **OMEPRAZOLE_74)
-    assert fired(found) == [EXPLAINED]
+    # Twentieth round, part B: 0.30 mmol/L is severe: the urgent card (it needs the magnesium
+    # counted as the patient's) in place of the explained one.
+    assert fired(found) == [URGENT_LOW]
     assert "magnesium" in found[0]["summary"]
     assert "EDTA" not in found[0]["detail"]
     assert suggested(found[0]) == []
     # A normal potassium with the low calcium: counted too.
-    assert fired(cards(client, hypomagnesaemia(4.2), **OMEPRAZOLE_74)) == [EXPLAINED]
+    assert fired(cards(client, hypomagnesaemia(4.2), **OMEPRAZOLE_74)) == [URGENT_LOW]
 
 
 def test_a_high_potassium_in_the_same_draw_still_means_possible_edta(client: FlaskClient) -> None:
@@ -88,9 +91,12 @@ def test_a_high_potassium_in_the_same_draw_still_means_possible_edta(client: Fla
     # The EDTA signature (high potassium, low calcium): the sample-artefact card, and the
     # magnesium is not read as the patient's.
     assert EXPLAINED not in fired(found)
-    # No potassium in the draw: not counted, and the card says why.
+    # No potassium in the draw and nothing recorded to explain the magnesium: not counted, and
+    # the card says why. Twentieth round, part B: the omeprazole is a recorded cause of magnesium
+    # loss (value set magnesium-losing-drugs), so beside it the magnesium counts.
     labs = hypomagnesaemia(4.0)[:3]
-    found = cards(client, labs, **OMEPRAZOLE_74)
+    assert fired(cards(client, labs, **OMEPRAZOLE_74)) == [URGENT_LOW]
+    found = cards(client, labs, pt=OMEPRAZOLE_74["pt"], labs=OMEPRAZOLE_74["labs"])
     assert fired(found) == [MILD]
     assert "Not counted: magnesium 0.3 mmol/L in this sample" in found[0]["detail"]
     assert "repeat with a potassium" in found[0]["detail"]

@@ -231,8 +231,10 @@ def test_a_low_magnesium_in_anorexia_with_no_edta_signature_counts(client: Flask
     [card] = cards(
         client, [LABS.alp(29), LABS.magnesium(0.5)], pt=girl, conditions=anorexia, labs=earlier
     )
-    assert fired([card]) == ["alp-low-explained"]
-    assert "low magnesium (0.5 mmol/L" in card["summary"]
+    # Twentieth round, part B: 0.5 mmol/L is severe (magnesium_severe_mmol_l): the urgent card,
+    # which needs the magnesium counted as the patient's, in place of the explained one.
+    assert fired([card]) == ["alp-low-electrolyte-urgent"]
+    assert "(magnesium 0.5 mmol/L" in card["summary"]
     assert "Not counted" not in card["detail"]
     assert detail_words(card) <= 80
     # A low calcium in that draw with no potassium: review 26 (R26-18) found setting it aside as
@@ -244,7 +246,7 @@ def test_a_low_magnesium_in_anorexia_with_no_edta_signature_counts(client: Flask
         conditions=anorexia,
         labs=earlier,
     )  # fmt: skip
-    assert fired([beside_calcium]) == ["alp-low-explained"]
+    assert fired([beside_calcium]) == ["alp-low-electrolyte-urgent"]
     assert "Not counted" not in beside_calcium["detail"]
 
 

@@ -170,16 +170,20 @@ def test_a_measured_deficiency_explains_a_persistent_mildly_low_alp(
     # Review 22 (R22-31): with neither a potassium nor a calcium there, nothing points to EDTA
     # and the low value counts (it was set aside whenever the potassium was not measured).
     same_sample = measured(value, when="2026-11-20T08:00:00Z")
+    # Twentieth round, part B: a magnesium of 0.5 mmol/L (1.2 mg/dL) within a week of the ALP is
+    # severe: the urgent card, which also needs it counted as the patient's, takes the explained
+    # card's place (review 26, R26-18).
+    counted = ["alp-low-electrolyte-urgent"] if "magnesium" in named else [EXPLAINED]
     low_calcium = observation(
         "17861-6", 7.6, when="2026-11-20T08:00:00Z", unit="mg/dL", ucum="mg/dL", low=8.6, high=10.3
     )
-    assert fired(cards(client, [alp(33), same_sample], labs=[MILD_EARLIER_LOW])) == [EXPLAINED]
+    assert fired(cards(client, [alp(33), same_sample], labs=[MILD_EARLIER_LOW])) == counted
     found = cards(client, [alp(33), same_sample, low_calcium], labs=[MILD_EARLIER_LOW])
     assert fired(found) == [MILD]
     # The afternoon before is another draw (re-check of the fifth review: 18 hours earlier was
     # taken for the ALP's own sample).
     day_before = measured(value, when="2026-11-19T14:00:00Z")
-    assert fired(cards(client, [alp(33)], labs=[MILD_EARLIER_LOW, day_before])) == [EXPLAINED]
+    assert fired(cards(client, [alp(33)], labs=[MILD_EARLIER_LOW, day_before])) == counted
 
 
 def test_fatty_liver_and_status_codes_explain_nothing(client: FlaskClient) -> None:

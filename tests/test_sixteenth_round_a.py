@@ -28,7 +28,7 @@ from tests.test_fourteenth_round_g import (
     labs,
 )
 from tests.test_fourteenth_round_h import OMEPRAZOLE_74, mmol
-from tests.test_thirteenth_round_e import EXPLAINED, MILD
+from tests.test_thirteenth_round_e import MILD, URGENT_LOW
 
 CARDS = Path(__file__).resolve().parent.parent / "cards"
 CONFIRM = "alp-high-confirm-origin"
@@ -112,6 +112,8 @@ def test_an_adjusted_calcium_raised_over_a_normal_total_is_named_on_the_bone_car
 # --- 3 (wrong, P17): EDTA needs its whole signature --------------------------------------------
 
 
+# Twentieth round, part B: this magnesium (0.30 mmol/L) is severe: counted as the patient's, it
+# gets the urgent card (URGENT_LOW) in place of the explained one.
 def low_magnesium(potassium: float, calcium_value: float | None) -> list[dict[str, Any]]:
     found = [
         alp(31, low=40, high=129, when=NOW),
@@ -130,7 +132,7 @@ def test_a_high_potassium_from_spironolactone_does_not_make_a_low_magnesium_edta
     # "not counted" as possible EDTA contamination.
     record = {**OMEPRAZOLE_74, "medications": [*OMEPRAZOLE_74["medications"], SPIRONOLACTONE]}
     found = cards(client, low_magnesium(5.9, 2.30), **record)
-    assert fired(found) == [EXPLAINED]
+    assert fired(found) == [URGENT_LOW]
     assert "magnesium" in found[0]["summary"]
     assert "EDTA" not in found[0]["detail"]
     # Eighteenth round, part D (N01): the drug explains the potassium, not a low calcium beside
@@ -141,7 +143,7 @@ def test_a_high_potassium_from_spironolactone_does_not_make_a_low_magnesium_edta
 
 
 def test_a_high_potassium_with_a_normal_calcium_is_not_edta(client: FlaskClient) -> None:
-    assert fired(cards(client, low_magnesium(5.9, 2.30), **OMEPRAZOLE_74)) == [EXPLAINED]
+    assert fired(cards(client, low_magnesium(5.9, 2.30), **OMEPRAZOLE_74)) == [URGENT_LOW]
 
 
 def test_the_edta_signature_still_sets_the_magnesium_aside(client: FlaskClient) -> None:
@@ -160,8 +162,8 @@ def test_kidney_failure_explains_a_high_potassium(client: FlaskClient) -> None:
     found = cards(client, low_magnesium(6.1, 1.95), conditions=[ckd], **OMEPRAZOLE_74)
     # Not the artefact card, and the same draw's low magnesium is counted as the patient's
     # (code review 17, F6: "not the artefact card" alone held with the exception switched off).
-    assert fired(found) == [EXPLAINED]
-    assert "with low magnesium (0.3 mmol/L" in found[0]["summary"]
+    assert fired(found) == [URGENT_LOW]
+    assert "Severe hypomagnesaemia (magnesium 0.3 mmol/L" in found[0]["summary"]
 
 
 def test_the_edta_signature_is_checked_in_the_knowledge_base(tmp_path: Path) -> None:

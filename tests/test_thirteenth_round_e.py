@@ -22,6 +22,7 @@ WILSON_YOUNG = "alp-low-wilson-young"
 PERSISTENT = "alp-low-persistent"
 MILD = "alp-low-persistent-mild"
 EXPLAINED = "alp-low-explained"
+URGENT_LOW = "alp-low-electrolyte-urgent"
 FIRST = "alp-low-first"
 CPT = "http://www.ama-assn.org/go/cpt"
 NOW = "2026-11-20T08:00:00Z"
@@ -195,7 +196,9 @@ def test_same_draw_magnesium_counts_when_calcium_and_potassium_are_normal(
 ) -> None:
     # Review 13, 04: magnesium 1.0 mg/dL drawn with the ALP was ignored (zinc, TSH, B12).
     found = cards(client, magnesium_labs(CALCIUM_NORMAL, POTASSIUM_NORMAL), labs=MG_EARLIER)
-    assert fired(found) == [EXPLAINED]
+    # Twentieth round, part B: 1.0 mg/dL (0.41 mmol/L) is severe; the urgent card needs it
+    # counted as the patient's and takes the explained card's place.
+    assert fired(found) == [URGENT_LOW]
     assert "magnesium" in found[0]["summary"]
     assert suggested(found[0]) == []
 
@@ -221,7 +224,7 @@ def test_same_draw_zinc_not_counted_is_said_so(client: FlaskClient) -> None:
     assert fired(found) == [MILD]
     assert "Not counted: magnesium 1.0 mg/dL in this sample" in found[0]["detail"]
     found = cards(client, magnesium_labs(CALCIUM_NORMAL, POTASSIUM_HIGH), labs=MG_EARLIER)
-    assert fired(found) == [EXPLAINED]
+    assert fired(found) == [URGENT_LOW]  # counted, and severe (twentieth round, part B)
 
 
 # --- 5 (30): adult teeth lost early, in words ----------------------------------------------------

@@ -339,6 +339,9 @@ def _match(
         if source.kind == "labs" and source.at_least:
             _at_least(kb, classified, source, when, tolerance, found, anchor)
             continue
+        if source.kind == "labs" and source.at_most:
+            _at_most(kb, classified, source, when, tolerance, found)
+            continue
         if source.kind == "labs":
             _measured(kb, measure, source, found, anchor)
             continue
@@ -549,6 +552,50 @@ def _in_unit(value: float, unit: str, target: str) -> float | None:
     if goal in _CELSIUS and folded in _CELSIUS:
         return value
     return None
+
+
+def _at_most(
+    kb: KnowledgeBase,
+    classified: Classified,
+    source: FindingSource,
+    when: datetime,
+    tolerance: timedelta,
+    found: Found,
+) -> None:
+    """A fixed-threshold lab source read downwards: the latest usable result in the window, in
+    the parameter's unit (units.yaml `analytes` converts; else only the same unit), counts when
+    at or below the parameter. Only the latest: a severe value since corrected is not one now."""
+    threshold = kb.parameters[source.at_most or ""]
+    since = when - timedelta(days=kb.param(source.within_days or ""))
+    units = kb.analyte_units.get(source.valueset)
+    latest: tuple[datetime, Entry] | None = None
+    for entry in classified.in_valueset("observations", source.valueset):
+        if not entry.active or entry.time is None or not since <= entry.time <= when + tolerance:
+            continue
+        if numeric_value(entry.resource) is None:
+            continue
+        if latest is None or entry.time > latest[0]:
+            latest = (entry.time, entry)
+    if latest is None:
+        return
+    entry = latest[1]
+    value = numeric_value(entry.resource)
+    quantity = result_quantity(entry.resource) or {}
+    if value is None:
+        return
+    if units is not None:
+        converted = units.convert(value, quantity.get("code"), quantity.get("unit"))
+    else:
+        converted = _in_unit(value, unit_of(entry.resource), threshold.unit)
+    if converted is None or converted > threshold.value:
+        return
+    shown = f"{quantity.get('value')} {quantity.get('unit') or quantity.get('code') or ''}".strip()
+    title = kb.valuesets[source.valueset].title
+    analyte = title if title.isupper() else title.lower()
+    found.evidence.append(f"{entry.key}: {shown}, at most {threshold.value:g} {threshold.unit}")
+    found.mentions.append(f"{analyte} {shown}, {day(entry.time or when)}")
+    found.named.append(entry.key)
+    found.ended_only = False
 
 
 def _at_least(

@@ -193,14 +193,19 @@ def _findings(
             for window in ("within_days", "ended_within_days", "started_within_days"):
                 if src.get(window) and src[window] not in parameters:
                     raise KnowledgeBaseError(f"{where}.{window}: unknown parameter {src[window]!r}")
-            if (src["from"] == "labs") != ("status" in src or "at_least" in src):
+            measures = [k for k in ("status", "at_least", "at_most") if k in src]
+            if (src["from"] == "labs") != bool(measures):
                 raise KnowledgeBaseError(
-                    f"{where}: `status` goes with, and only with, from: labs (or `at_least`)"
+                    f"{where}: `status` goes with, and only with, from: labs (or `at_least`, "
+                    "`at_most`)"
                 )
-            if "status" in src and "at_least" in src:
-                raise KnowledgeBaseError(f"{where}: `status` and `at_least` exclude each other")
-            if src.get("at_least") and src["at_least"] not in parameters:
-                raise KnowledgeBaseError(f"{where}.at_least: unknown parameter {src['at_least']!r}")
+            if len(measures) > 1:
+                raise KnowledgeBaseError(
+                    f"{where}: `status`, `at_least` and `at_most` exclude each other"
+                )
+            for bound in ("at_least", "at_most"):
+                if src.get(bound) and src[bound] not in parameters:
+                    raise KnowledgeBaseError(f"{where}.{bound}: unknown parameter {src[bound]!r}")
             if src["from"] == "labs" and not src.get("within_days"):
                 raise KnowledgeBaseError(f"{where}: a lab source needs `within_days`")
             if src.get("started_before_rise") and src["from"] != "medications":
@@ -278,6 +283,7 @@ def _findings(
                     started_within_days=src.get("started_within_days"),
                     unless_in=tuple(src.get("unless_in", ())),
                     at_least=src.get("at_least"),
+                    at_most=src.get("at_most"),
                     after=src.get("after"),
                     not_before=src.get("not_before"),
                     ended_by=ended_by,

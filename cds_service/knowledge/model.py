@@ -578,6 +578,10 @@ class FindingSource:
     at_least: str | None = None
     """Labs: name of a parameter; any usable result in the window at or above it, in the
     parameter's unit, counts (a fixed threshold, not the lab's range: a temperature of 38 C)."""
+    at_most: str | None = None
+    """Labs: name of a parameter; the latest usable result in the window, in the parameter's
+    unit (units.yaml `analytes` converts), counts when at or below it: a severe value now, not
+    one since corrected (a magnesium of 0.45 mmol/L; twentieth round, part B)."""
     started_before_rise: bool = False
     """Medications: only a course started before the first raised ALP of the current rise
     (or with no start recorded): a drug begun after the ALP was already raised did not raise
