@@ -164,6 +164,9 @@ FACTS: dict[str, str] = {
     "at shock_liver_alt_ldh_max or more), with the numbers",
     "ast.status": "AST high, normal, unknown or absent (co-resulted or in the liver-panel window)",
     "ast.xuln": "AST divided by its upper limit (co-resulted or within the liver-panel window)",
+    "ast.value_ul": "that AST in U/L (the HELLP criteria are stated in U/L); absent when its unit "
+    "could not be read",
+    "ast.shown": "that AST as a card says it (280 U/L)",
     "liver.injury": "ALT or AST above its range",
     "liver.r_ratio": "R ratio: (ALT/ULN) / (ALP/ULN)",
     "liver.pattern": "cholestatic, mixed, hepatocellular, or unknown (from the R ratio)",
@@ -1407,6 +1410,10 @@ def _liver_panel(ctx: _Context, facts: Facts) -> None:
     # Twelfth round: Tokyo 2018 counts AST above 1.5x its limit as cholestasis (B-2) too.
     if ast and ast.high and ast.value == ast.value:
         facts.set("ast.xuln", round(ast.value / ast.high, 3), [ast.key])
+    # Twentieth round, part C (R29-35): Tennessee and Mississippi state AST in U/L.
+    if ast and ast.value == ast.value:
+        facts.set("ast.value_ul", round(ast.value, 1), [ast.key])
+        facts.set("ast.shown", ast.shown, [ast.key])
     if bili is None:
         facts.set("bilirubin.status", "absent")
     else:
