@@ -80,3 +80,75 @@ def test_low_platelets_with_a_normal_ldh_keep_the_conditional_line(client: Flask
     assert fired([card]) == [PREGNANCY_LIVER]
     assert "HELLP syndrome" not in card["summary"]
     assert "HELLP if LDH" in card["detail"]
+
+
+# --- R29-38 (wrong) and R29-49 (noisy): known PSC in words; a marked rise in known PSC ---------
+
+PSC_MAN = ("male", "1980-10-10")
+PSC_RESULTS = [L.alp(420), L.ggt(350), L.alt(60), L.bilirubin(1.0)]
+COLITIS = since("K51.90", "2012-01-01")
+PSC_CARD = "alp-high-psc-cholestasis"
+
+
+def psc_cards(client: FlaskClient, psc: dict[str, Any], earlier: dict[str, Any]) -> Any:
+    return post(client, *PSC_MAN, PSC_RESULTS, [earlier], [psc, COLITIS])
+
+
+def test_psc_in_words_with_a_marked_rise_is_the_psc_warning(client: FlaskClient) -> None:
+    psc = worded("Primary sclerosing cholangitis", "2018-01-01")
+    [card] = psc_cards(client, psc, old_alp(250, "2026-06-01"))
+    assert fired([card]) == [PSC_CARD]
+    assert card["summary"] == (
+        "ALP 420 U/L in known PSC, up from 250 U/L on 1 Jun 2026: MRCP and CA 19-9 for a "
+        "dominant stricture or cholangiocarcinoma"
+    )
+    assert "AMA" not in card["detail"]
+    assert "MRCP for primary sclerosing cholangitis" not in card["detail"]
+    assert "primary sclerosing cholangitis" in card["detail"]  # In the record
+
+
+def test_coded_psc_rise_is_one_answer_whatever_the_age_of_the_earlier_value(
+    client: FlaskClient,
+) -> None:
+    psc = since("K83.01", "2018-01-01")
+    for earlier in ("2026-06-01", "2026-07-15"):  # 184 days (outside the trend window) and 140
+        [card] = psc_cards(client, psc, old_alp(250, earlier))
+        assert fired([card]) == [PSC_CARD]
+        assert "MRCP and CA 19-9 for a dominant stricture or cholangiocarcinoma" in card["summary"]
+        assert "bilirubin not raised" in card["detail"]
+
+
+def test_stable_alp_in_known_psc_stays_quiet(client: FlaskClient) -> None:
+    # Neighbour: 400 to 420 is within the reference change; the known disease explains it
+    # (quiet, as before).
+    found = psc_cards(client, since("K83.01", "2018-01-01"), old_alp(400, "2026-06-01"))
+    assert found == []
+
+
+def test_queried_psc_or_a_cataract_is_not_known_psc(client: FlaskClient) -> None:
+    for text in ("?PSC - awaiting MRCP", "Posterior subcapsular cataract (PSC)"):
+        found = psc_cards(client, worded(text, "2026-10-01"), old_alp(250, "2026-06-01"))
+        assert PSC_CARD not in fired(found), text
+        assert "alp-high-liver-known" not in fired(found), text
+
+
+# --- R29-11 (noisy): fatty liver in words ------------------------------------------------------
+
+FATTY_RESULTS = [L.alp(170), L.ggt(95), L.alt(55), L.bilirubin(0.6)]
+DIABETES = since("E11.9", "2015-01-01")
+
+
+def test_fatty_liver_in_words_gets_the_masld_line(client: FlaskClient) -> None:
+    fatty = worded("Fatty liver on ultrasound 2025", "2025-03-01")
+    [card] = post(client, "female", "1965-05-05", FATTY_RESULTS, [], [fatty, DIABETES])
+    assert fired([card]) == ["alp-high-liver-source"]
+    assert "with fatty liver on record: can be MASLD; FIB-4" in card["summary"]
+    assert "ultrasound first" not in card["summary"]
+
+
+def test_no_fatty_liver_in_words_is_not_fatty_liver(client: FlaskClient) -> None:
+    # Neighbour: a scan that found no fatty liver is not read as one.
+    scan = worded("Ultrasound 2025: no fatty liver, normal liver", "2025-03-01")
+    [card] = post(client, "female", "1965-05-05", FATTY_RESULTS, [], [scan, DIABETES])
+    assert fired([card]) == ["alp-high-liver-source"]
+    assert "MASLD" not in card["summary"]
