@@ -152,3 +152,45 @@ def test_no_fatty_liver_in_words_is_not_fatty_liver(client: FlaskClient) -> None
     [card] = post(client, "female", "1965-05-05", FATTY_RESULTS, [], [scan, DIABETES])
     assert fired([card]) == ["alp-high-liver-source"]
     assert "MASLD" not in card["summary"]
+
+
+# --- R29-34 (noisy): 10 days after delivery, no ALP from before it -----------------------------
+
+DELIVERED = [since("O80", "2026-11-22"), since("Z39.2", "2026-11-22")]
+POSTPARTUM_RESULTS = [L.alp(250), L.ggt(25), L.alt(22), L.bilirubin(0.5)]
+
+
+def test_first_alp_ten_days_after_delivery_is_placental_alp_clearing(client: FlaskClient) -> None:
+    [card] = post(client, "female", "1992-01-01", POSTPARTUM_RESULTS, [], DELIVERED)
+    assert fired([card]) == ["alp-high-pregnancy"]
+    assert card["summary"] == (
+        "ALP 250 U/L (2.4x upper limit) 10 days after delivery: placental ALP still clearing; "
+        "no test now"
+    )
+    assert "does not explain" not in card["detail"]
+    assert "if still raised 6 weeks after it, GGT" in card["detail"]
+
+
+def test_the_same_with_a_38_week_alp_on_record_is_unchanged(client: FlaskClient) -> None:
+    [card] = post(
+        client, "female", "1992-01-01", POSTPARTUM_RESULTS, [old_alp(380, "2026-11-10")], DELIVERED
+    )
+    assert fired([card]) == ["alp-high-pregnancy"]
+    assert "placental ALP still clearing; no test now" in card["summary"]
+
+
+def test_a_first_alp_above_a_term_level_keeps_the_work_up(client: FlaskClient) -> None:
+    # Neighbour: 3.5x ten days after delivery is more than placental ALP leaves.
+    found = post(
+        client, "female", "1992-01-01", [L.alp(364), *POSTPARTUM_RESULTS[1:]], [], DELIVERED
+    )
+    assert "alp-high-pregnancy" not in fired(found)
+
+
+def test_a_first_2_4x_alp_three_weeks_after_delivery_keeps_the_work_up(
+    client: FlaskClient,
+) -> None:
+    # Neighbour: at 24 days a quarter or less of a term placental ALP is left.
+    delivered = [since("O80", "2026-11-08"), since("Z39.2", "2026-11-08")]
+    found = post(client, "female", "1992-01-01", POSTPARTUM_RESULTS, [], delivered)
+    assert "alp-high-pregnancy" not in fired(found)
