@@ -40,9 +40,7 @@ HELLP_RESULTS = [L.alp(350), L.ggt(40), L.alt(300), L.ast(280), L.bilirubin(1.8)
 
 
 def test_hellp_by_tennessee_criteria_leads_and_is_stated_as_present(client: FlaskClient) -> None:
-    [card] = post(
-        client, "female", "1988-03-03", HELLP_RESULTS, [platelets(70), ldh(700)], WEEK_31
-    )
+    [card] = post(client, "female", "1988-03-03", HELLP_RESULTS, [platelets(70), ldh(700)], WEEK_31)
     assert fired([card]) == [PREGNANCY_LIVER]
     assert card["indicator"] == "warning"
     summary = card["summary"]
@@ -194,3 +192,58 @@ def test_a_first_2_4x_alp_three_weeks_after_delivery_keeps_the_work_up(
     delivered = [since("O80", "2026-11-08"), since("Z39.2", "2026-11-08")]
     found = post(client, "female", "1992-01-01", POSTPARTUM_RESULTS, [], delivered)
     assert "alp-high-pregnancy" not in fired(found)
+
+
+# --- R29-36 (noisy): pneumonia on day 5 of co-amoxiclav -------------------------------------
+
+OLD_MAN = ("male", "1956-06-06")
+PNEUMONIA = since("J18.9", "2026-11-27")
+CO_AMOXICLAV = drug("Co-amoxiclav 625 mg three times daily", "2026-11-27")
+ANTIBIOTIC_RESULTS = [L.alp(280), L.ggt(300), L.alt(80), L.bilirubin(0.9)]
+SWITCH = "Switch to another antibiotic for the infection"
+
+
+def on_co_amoxiclav(
+    client: FlaskClient, october: float, conditions: list[dict[str, Any]]
+) -> dict[str, Any]:
+    [card] = post(
+        client,
+        *OLD_MAN,
+        ANTIBIOTIC_RESULTS,
+        [old_alp(october, "2026-10-01")],
+        conditions,
+        [CO_AMOXICLAV],
+    )
+    return card
+
+
+def test_an_earlier_alp_of_1_06x_does_not_hide_the_antibiotic(client: FlaskClient) -> None:
+    card = on_co_amoxiclav(client, 110, [PNEUMONIA])
+    assert fired([card]) == ["alp-high-liver-source"]
+    assert "Co-amoxiclav" in card["summary"]
+    detail = card["detail"]
+    assert SWITCH in detail
+    assert "stop it now" not in detail
+    assert "anti-mitochondrial" not in detail
+    assert "AMA only if it persists" in detail
+    assert words(card) <= 100
+
+
+def test_a_normal_earlier_alp_gets_the_same_switch(client: FlaskClient) -> None:
+    card = on_co_amoxiclav(client, 90, [PNEUMONIA])
+    assert SWITCH in card["detail"]
+    assert "stop it now" not in card["detail"]
+
+
+def test_an_earlier_alp_of_1_25x_keeps_the_rise_before_the_drug(client: FlaskClient) -> None:
+    # Neighbour: 130 U/L (1.25x) in October was raised; the drug began after the rise.
+    card = on_co_amoxiclav(client, 130, [PNEUMONIA])
+    assert "Co-amoxiclav" not in card["summary"]
+    assert SWITCH not in card["detail"]
+
+
+def test_without_a_recorded_infection_the_drug_is_stopped(client: FlaskClient) -> None:
+    # Neighbour: no infection on the record; the still-taken line is unchanged.
+    card = on_co_amoxiclav(client, 90, [])
+    assert "stop it now" in card["detail"]
+    assert SWITCH not in card["detail"]
