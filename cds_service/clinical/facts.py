@@ -164,6 +164,9 @@ FACTS: dict[str, str] = {
     "at shock_liver_alt_ldh_max or more), with the numbers",
     "ast.status": "AST high, normal, unknown or absent (co-resulted or in the liver-panel window)",
     "ast.xuln": "AST divided by its upper limit (co-resulted or within the liver-panel window)",
+    "ast.value_ul": "that AST in U/L (the HELLP criteria are stated in U/L); absent when its unit "
+    "could not be read",
+    "ast.shown": "that AST as a card says it (280 U/L)",
     "liver.injury": "ALT or AST above its range",
     "liver.r_ratio": "R ratio: (ALT/ULN) / (ALP/ULN)",
     "liver.pattern": "cholestatic, mixed, hepatocellular, or unknown (from the R ratio)",
@@ -1106,6 +1109,7 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
     not_low: list[tuple[datetime, str]] = []
     statuses: list[tuple[datetime, str, str]] = []  # (time, status, key)
     values: dict[str, float] = {}  # key -> U/L, for how long a raised ALP has held steady
+    limits: dict[str, float] = {}  # key -> the upper limit that applied to it (U/L)
     change_since = ctx.when - timedelta(days=ctx.kb.param("alp_change_window_days"))
     change_base: tuple[datetime, float, str, str] | None = None  # the change is measured on it
     window: list[tuple[datetime, str, float, str, str]] = []
@@ -1122,6 +1126,8 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
         earlier_status = _status(earlier_ul, interval) if interval else "unknown"
         statuses.append((obs_time, earlier_status, key))
         values[key] = earlier_ul
+        if interval and interval.high:
+            limits[key] = interval.high
         if earlier_status == "low":
             lows.append((obs_time, key))
         elif interval and interval.low is not None and earlier_ul > interval.low * clear:
@@ -1134,11 +1140,23 @@ def _earlier_alps(ctx: _Context, facts: Facts, current: str, status: str, value_
         # When this rise began: the first of the unbroken run of raised results before this one
         # (a drug started after it did not cause it).
         rise_since = ctx.when
-        for obs_time, earlier_status, _ in sorted(statuses, reverse=True):
+        # Twentieth round, part C (review 29, R29-36): for a drug's timing, an earlier ALP
+        # raised by no more than rise_start_max_xuln, with this one past the stable fraction
+        # above it, was not yet the rise (1.06x in October, 2.7x on day 5 of co-amoxiclav).
+        drug_rise_since: datetime | None = None
+        marginal = ctx.kb.param("rise_start_max_xuln")
+        for obs_time, earlier_status, key in sorted(statuses, reverse=True):
             if earlier_status != "high":
                 break
+            if (
+                drug_rise_since is None
+                and key in limits
+                and values[key] <= limits[key] * marginal
+                and value_ul > values[key] * (1 + stable)
+            ):
+                drug_rise_since = rise_since
             rise_since = obs_time
-        facts.details["rise_since"] = rise_since
+        facts.details["rise_since"] = drug_rise_since or rise_since
         # The first raised value of its run: no earlier ALP in the window, or the latest
         # earlier one not raised (a mild first rise is repeated before it is worked up).
         last = max(statuses, default=None)
@@ -1407,6 +1425,10 @@ def _liver_panel(ctx: _Context, facts: Facts) -> None:
     # Twelfth round: Tokyo 2018 counts AST above 1.5x its limit as cholestasis (B-2) too.
     if ast and ast.high and ast.value == ast.value:
         facts.set("ast.xuln", round(ast.value / ast.high, 3), [ast.key])
+    # Twentieth round, part C (R29-35): Tennessee and Mississippi state AST in U/L.
+    if ast and ast.value == ast.value:
+        facts.set("ast.value_ul", round(ast.value, 1), [ast.key])
+        facts.set("ast.shown", ast.shown, [ast.key])
     if bili is None:
         facts.set("bilirubin.status", "absent")
     else:
