@@ -215,6 +215,29 @@ def test_ten_days_after_delivery_the_card_does_not_say_placental_alp_cannot_expl
         [],
         DELIVERED,
     )
+    # Part C (the same review finding, R29-34) reads a first ALP up to 3x in the first fortnight
+    # after delivery as placental ALP still clearing, GGT or not: the placental card, no test now,
+    # never "does not explain this" (the integrator kept part C's answer, which is the reviewer's).
+    [card] = found
+    assert fired(found) == ["alp-high-pregnancy"]
+    assert "does not explain this" not in card["detail"]
+    assert "placental ALP still clearing" in card["summary"]
+    assert GGT_LOINC not in suggested(card)
+
+
+def test_above_three_times_ten_days_after_delivery_placental_alp_may_still_add(
+    client: FlaskClient,
+) -> None:
+    # Above the placental card's 3x, the GGT card keeps part D's sentence: placental ALP may
+    # still add to it, never "does not explain this" without a value from late pregnancy.
+    found = post(
+        client,
+        "female",
+        "1992-01-01",
+        [LABS.alp(330), LABS.alt(22), LABS.bilirubin(0.5)],
+        [],
+        DELIVERED,
+    )
     assert fired(found) == ["alp-high-confirm-origin"]
     [card] = found
     assert "does not explain this" not in card["detail"]
