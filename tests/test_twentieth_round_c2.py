@@ -1,0 +1,79 @@
+"""Twentieth round (2026-12-02), part G: review 30's transplant, IgG4 cholangitis, uncertain
+metastases and extreme-ALP findings (docs/rulebook.md, "Twentieth round (2026-12-02), part G").
+Each patient is rebuilt from the reviewer's facts (review 30's gen.py and gen_probe.py), signed
+on 2 Dec 2026."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from tests.rules_helper import card_for, fired, suggested
+from tests.support.labs import Labs, day, drug, post, since, worded
+
+NOW = "2026-12-02T07:30:00Z"
+BONE_ALP_LOINC = "17838-4"
+
+LABS = Labs(NOW)
+
+
+def words(card: dict[str, Any]) -> int:
+    return len(card["detail"].split())
+
+
+# --- R30-43 (wrong): a new cholestatic rise after a liver transplant ---------------------------
+
+TRANSPLANT = [since("Z94.4", "2024-11-01")]
+TACROLIMUS = [drug("Tacrolimus 2 mg twice daily", "2024-11-01")]
+
+
+def _graft(
+    client: FlaskClient, alp: float, earlier: float | None, medications: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    labs = [LABS.alp(earlier, when=day("2026-08-01"))] if earlier is not None else []
+    results = [LABS.alp(alp), LABS.ggt(310), LABS.alt(70), LABS.bilirubin(1.6)]
+    return post(client, "female", "1975-01-01", results, labs, TRANSPLANT, medications)
+
+
+def test_a_cholestatic_rise_after_a_liver_transplant_is_a_warning_for_doppler(
+    client: FlaskClient,
+) -> None:
+    found = _graft(client, 340, 120, TACROLIMUS)
+    assert fired(found) == ["alp-high-transplant-cholestasis"]
+    [card] = found
+    assert card["indicator"] == "warning"
+    assert "after a liver transplant, up from 120 U/L" in card["summary"]
+    assert "Doppler ultrasound and transplant team this week" in card["summary"]
+    assert len(card["summary"]) <= 126
+    assert "hepatic artery" in card["detail"]
+    assert "On Tacrolimus: trough level now" in card["detail"]
+    assert "today rather than this week" in card["detail"]  # bilirubin 1.6 is raised
+    assert "AMA" not in card["detail"] and "anti-mitochondrial" not in card["detail"]
+    assert words(card) <= 100
+
+
+def test_a_first_high_alp_after_a_transplant_without_tacrolimus_has_no_level_line(
+    client: FlaskClient,
+) -> None:
+    found = _graft(client, 340, None, [])
+    assert fired(found) == ["alp-high-transplant-cholestasis"]
+    [card] = found
+    assert "(3.3x) with raised GGT after a liver transplant" in card["summary"]
+    assert "trough" not in card["detail"]
+
+
+def test_a_stable_alp_after_a_transplant_keeps_the_liver_card(client: FlaskClient) -> None:
+    # neighbour: 330 against 340 is no new rise; the liver card with its transplant line
+    found = _graft(client, 340, 330, TACROLIMUS)
+    assert "alp-high-transplant-cholestasis" not in fired(found)
+    assert "alp-high-liver-source" in fired(found)
+
+
+def test_a_new_bilirubin_after_a_transplant_keeps_its_own_warning(client: FlaskClient) -> None:
+    # neighbour: the new-bilirubin warning hides the liver card, so this one does not show
+    labs = [LABS.alp(120, when=day("2026-08-01")), LABS.bilirubin(0.6, when=day("2026-08-01"))]
+    results = [LABS.alp(340), LABS.ggt(310), LABS.alt(70), LABS.bilirubin(3.4)]
+    found = post(client, "female", "1975-01-01", results, labs, TRANSPLANT, TACROLIMUS)
+    assert "alp-high-bilirubin-new-known" in fired(found)
+    assert "alp-high-transplant-cholestasis" not in fired(found)
