@@ -49,7 +49,8 @@ def test_a_cholestatic_rise_after_a_liver_transplant_is_a_warning_for_doppler(
     assert "hepatic artery" in card["detail"]
     assert "On Tacrolimus: trough level now" in card["detail"]
     assert "today rather than this week" in card["detail"]  # bilirubin 1.6 is raised
-    assert "AMA" not in card["detail"] and "anti-mitochondrial" not in card["detail"]
+    assert "AMA" not in card["detail"]
+    assert "anti-mitochondrial" not in card["detail"]
     assert words(card) <= 100
 
 
@@ -77,3 +78,45 @@ def test_a_new_bilirubin_after_a_transplant_keeps_its_own_warning(client: FlaskC
     found = post(client, "female", "1975-01-01", results, labs, TRANSPLANT, TACROLIMUS)
     assert "alp-high-bilirubin-new-known" in fired(found)
     assert "alp-high-transplant-cholestasis" not in fired(found)
+
+
+# --- R30-15 (noisy): IgG4-related sclerosing cholangitis read, a rise named as a relapse ---------
+
+PREDNISOLONE = [drug("Prednisolone 10 mg daily", "2025-02-01")]
+
+
+def _igg4(client: FlaskClient, text: str, earlier: float) -> list[dict[str, Any]]:
+    results = [LABS.alp(260), LABS.ggt(220), LABS.bilirubin(0.8)]
+    labs = [LABS.alp(earlier, when=day("2026-07-01"))]
+    return post(
+        client, "male", "1963-01-01", results, labs, [worded(text, "2025-01-01")], PREDNISOLONE
+    )
+
+
+def test_a_rise_in_igg4_sclerosing_cholangitis_is_a_relapse_not_ama(client: FlaskClient) -> None:
+    found = _igg4(client, "IgG4-related sclerosing cholangitis", 190)
+    assert fired(found) == ["alp-high-igg4-cholangitis"]
+    [card] = found
+    assert "in known IgG4 sclerosing cholangitis, up from 190 U/L" in card["summary"]
+    assert "relapse? MRCP, IgG4; hepatology" in card["summary"]
+    assert len(card["summary"]) <= 126
+    assert "MR cholangiography and serum IgG4" in card["detail"]
+    assert "On Prednisolone: relapse comes most often as the dose is tapered" in card["detail"]
+    assert "anti-mitochondrial" not in card["detail"]
+    assert "AMA" not in card["detail"]
+    assert words(card) <= 100
+
+
+def test_a_stable_alp_in_igg4_sclerosing_cholangitis_is_the_known_disease(
+    client: FlaskClient,
+) -> None:
+    found = _igg4(client, "IgG4 cholangitis", 250)
+    assert fired(found) == ["alp-high-igg4-cholangitis"]
+    assert "likely the known IgG4-related sclerosing cholangitis" in found[0]["summary"]
+    assert "Prednisolone" not in found[0]["detail"]
+
+
+def test_a_queried_igg4_cholangitis_is_not_read(client: FlaskClient) -> None:
+    # neighbour: a question is not the disease; the liver card as before, and never PSC
+    found = _igg4(client, "?IgG4 sclerosing cholangitis", 190)
+    assert fired(found) == ["alp-high-liver-source"]
