@@ -120,3 +120,37 @@ def test_a_queried_igg4_cholangitis_is_not_read(client: FlaskClient) -> None:
     # neighbour: a question is not the disease; the liver card as before, and never PSC
     found = _igg4(client, "?IgG4 sclerosing cholangitis", 190)
     assert fired(found) == ["alp-high-liver-source"]
+
+
+# --- R30-25 (noisy) and P06: the lesion first, the metastasis left open after it ----------------
+
+BREAST_CANCER = since("C50.911", "2024-01-01")
+
+
+def _lesion(client: FlaskClient, text: str) -> list[dict[str, Any]]:
+    results = [LABS.alp(200), LABS.ggt(170), LABS.alt(35), LABS.bilirubin(0.6)]
+    conditions = [BREAST_CANCER, worded(text, "2026-11-15")]
+    return post(client, "female", "1960-01-01", results, [], conditions)
+
+
+def test_a_liver_lesion_with_a_queried_or_unexcluded_metastasis_gets_the_mri(
+    client: FlaskClient,
+) -> None:
+    for text in (
+        "Indeterminate liver lesion, ?metastasis",
+        "Liver lesion on CT, metastasis not excluded",
+        "Hepatic lesion - ? metastasis",
+        "Possible liver metastases",  # part A's, unchanged
+    ):
+        found = _lesion(client, text)
+        assert fired(found) == ["alp-high-liver-source"], text
+        assert "liver metastases not excluded on imaging: MRI" in found[0]["summary"], text
+        assert f"{text}: MRI of the liver" in found[0]["detail"], text
+
+
+def test_a_stated_liver_metastasis_stays_known(client: FlaskClient) -> None:
+    # neighbours: singular or plural, stated, is the known disease (R30-26)
+    for text in ("Liver metastases", "Liver metastasis from breast cancer"):
+        found = _lesion(client, text)
+        assert fired(found) == ["alp-high-liver-known"], text
+        assert f"likely from known {text.lower()}" in found[0]["summary"], text
