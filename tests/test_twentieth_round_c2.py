@@ -154,3 +154,79 @@ def test_a_stated_liver_metastasis_stays_known(client: FlaskClient) -> None:
         found = _lesion(client, text)
         assert fired(found) == ["alp-high-liver-known"], text
         assert f"likely from known {text.lower()}" in found[0]["summary"], text
+
+
+# --- R30-39 and P05 (noisy): an extreme bone ALP is one card --------------------------------
+
+PSA_LOINC = "2857-1"
+
+
+def _extreme_bone(
+    client: FlaskClient,
+    alp: dict[str, Any],
+    conditions: list[dict[str, Any]] = [],  # noqa: B006
+) -> list[dict[str, Any]]:
+    return post(client, "male", "1954-01-01", [alp, LABS.ggt(35)], [], conditions)
+
+
+def test_an_extreme_alp_with_a_normal_ggt_is_one_card_with_the_bone_work_up(
+    client: FlaskClient,
+) -> None:
+    above = LABS.alp(1000)
+    above["valueQuantity"]["comparator"] = ">"
+    for alp in (above, LABS.alp(1050)):
+        found = _extreme_bone(client, alp)
+        assert fired(found) == ["alp-extreme"]
+        [card] = found
+        assert "GGT normal: extremely raised from bone" in card["summary"]
+        assert "Paget disease or osteoblastic metastases" in card["detail"]
+        assert "25-OH vitamin D and PTH; PSA in a man" in card["detail"]
+        assert "in a child" not in card["detail"]
+        assert suggested(card) == [PSA_LOINC]
+        assert BONE_ALP_LOINC not in suggested(card)
+        assert words(card) <= 90
+
+
+def test_an_extreme_bone_alp_with_a_known_cancer_keeps_the_bone_card(client: FlaskClient) -> None:
+    # neighbour: prostate cancer recorded; the bone card's own lines (PSA, imaging) still show
+    found = _extreme_bone(client, LABS.alp(1050), [since("C61", "2023-01-01")])
+    assert sorted(fired(found)) == ["alp-extreme", "alp-high-bone-source"]
+    assert PSA_LOINC not in suggested(card_for(found, "alp-extreme"))
+
+
+def test_an_extreme_alp_in_a_child_keeps_the_child_line(client: FlaskClient) -> None:
+    # neighbour: a child is judged by multiples of the age limit; the bone card stays beside it
+    alp = LABS.alp(4000, low=156, high=369)
+    found = post(client, "female", "2016-01-01", [alp, LABS.ggt(15)])
+    assert "alp-extreme" in fired(found)
+    assert "alp-high-bone-source" in fired(found)
+    detail = card_for(found, "alp-extreme")["detail"]
+    assert "rickets, a fracture, a bone tumour or leukaemia" in detail
+    assert "PSA" not in detail
+
+
+# --- R30-24 (noisy): extreme ALP in pregnancy with a liver picture is one warning --------------
+
+WEEKS_28 = [since("Z33.1", "2026-06-01"), since("Z3A.28", "2026-12-01")]
+
+
+def test_an_extreme_alp_in_pregnancy_with_a_liver_picture_is_the_pregnancy_card(
+    client: FlaskClient,
+) -> None:
+    results = [LABS.alp(1180), LABS.ggt(260), LABS.alt(140), LABS.bilirubin(2.2)]
+    found = post(client, "female", "1988-01-01", results, [], WEEKS_28)
+    assert fired(found) == ["alp-high-pregnancy-liver"]
+    [card] = found
+    assert "ALP 1180 U/L" in card["summary"]
+    assert card["detail"].count("ultrasound") == 1
+
+
+def test_an_extreme_placental_alp_keeps_the_extreme_card(client: FlaskClient) -> None:
+    # neighbours: GGT normal (placental) or not measured keep alp-extreme's placental reading
+    for results in (
+        [LABS.alp(1180), LABS.ggt(20), LABS.alt(22)],
+        [LABS.alp(1180), LABS.alt(22), LABS.bilirubin(0.4)],
+    ):
+        found = post(client, "female", "1988-01-01", results, [], WEEKS_28)
+        assert "alp-extreme" in fired(found)
+        assert "likely placental" in card_for(found, "alp-extreme")["summary"]
