@@ -98,7 +98,9 @@ def test_an_extreme_alp_in_the_first_trimester_is_not_called_placental(
 def test_an_extreme_alp_outside_pregnancy_keeps_the_bone_line(client: FlaskClient) -> None:
     found = post(client, "female", "1950-08-08", pregnant_at_30_weeks())
     card = next(c for c in found if fired([c]) == ["alp-extreme"])
-    assert "image the painful bone" in card["detail"]
+    # Changed in the twentieth round, part G (review 30, R30-39): the adult bone line now carries
+    # the bone work-up ("X-ray any painful bone, or an isotope bone scan").
+    assert "X-ray any painful bone" in card["detail"]
     assert "placental" not in card["detail"]
 
 

@@ -182,7 +182,13 @@ def test_stable_congestive_hepatopathy_is_explained_and_the_transplant_clause_ne
     assert "Gallstones recorded: a duct stone first" in found[0]["detail"]
     assert "rejection" not in found[0]["detail"]
     transplant = condition("Z94.4", onset="2022-04-01")
+    # Changed in the twentieth round, part G (review 30, R30-43): a rise (182 -> 330) after a
+    # transplant is now the transplant warning (Doppler, the transplant team); the liver card's
+    # transplant clause is kept for a stable ALP past the quiet 2x (320 -> 330).
     found = cards(client, rising, labs=earlier, conditions=[transplant])
+    assert fired(found) == ["alp-high-transplant-cholestasis"]
+    stable_earlier = [alp(320, low=40, high=129, when=AUGUST), bilirubin(1.9, when=AUGUST)]
+    found = cards(client, rising, labs=stable_earlier, conditions=[transplant])
     assert "rejection after a transplant" in found[0]["detail"]
 
 

@@ -266,11 +266,13 @@ def test_a_stable_mild_alp_after_a_liver_transplant_is_quiet_and_never_asks_for_
     for entry in (condition("Z94.4", onset="2023-04-01"), worded("OLT 2023 for ALD")):
         now, earlier = transplant_labs()
         assert fired(cards(client, now, labs=earlier, conditions=[entry])) == [], entry["code"]
-    # A rise after a transplant still gets the liver card, without AMA.
+    # A rise after a transplant still gets a card, without AMA. Changed in the twentieth round,
+    # part G (review 30, R30-43): the transplant warning (Doppler, the transplant team) in place
+    # of the liver card.
     transplant = condition("Z94.4", onset="2023-04-01")
     now, earlier = transplant_labs(now=240)
     found = cards(client, now, labs=earlier, conditions=[transplant])
-    assert fired(found) == [LIVER_SOURCE]
+    assert fired(found) == ["alp-high-transplant-cholestasis"]
     assert "anti-mitochondrial" not in found[0]["detail"]
     # Awaiting a transplant is not a transplant: the liver card, with AMA.
     now, earlier = transplant_labs()
