@@ -57,7 +57,8 @@ def test_a_childs_unmeasurable_alp_with_baby_teeth_lost_is_a_hpp_warning(
     assert "paediatric metabolic bone" in card["detail"].lower()
     assert words(card) < 130
     codes = suggested(card)
-    assert PLP_LOINC in codes and REPEAT_ALP_LOINC in codes
+    assert PLP_LOINC in codes
+    assert REPEAT_ALP_LOINC in codes
 
 
 def test_a_childs_plain_5_is_the_same_warning(client: FlaskClient) -> None:
@@ -140,7 +141,12 @@ def test_a_persistent_mild_low_with_a_coded_stress_fracture_is_read_too(
     client: FlaskClient,
 ) -> None:
     [card] = post(
-        client, "female", "1960-01-01", [LABS.alp(31)], EARLIER_30, [since("M84.361A", "2026-10-15")]
+        client,
+        "female",
+        "1960-01-01",
+        [LABS.alp(31)],
+        EARLIER_30,
+        [since("M84.361A", "2026-10-15")],
     )
     assert "stress fracture" in card["summary"]
 
@@ -224,5 +230,19 @@ def test_hypothyroidism_is_named_once(client: FlaskClient) -> None:
 
 def test_coded_hypothyroidism_without_a_tsh_keeps_its_label(client: FlaskClient) -> None:
     # Neighbour: no TSH, the coded label alone.
-    [card] = post(client, "female", "1965-01-01", [LABS.alp(31)], [], [since("E03.9", "2026-11-20")])
+    [card] = post(
+        client, "female", "1965-01-01", [LABS.alp(31)], [], [since("E03.9", "2026-11-20")]
+    )
     assert "; hypothyroidism may explain it" in card["summary"]
+
+
+def test_a_child_on_vitamin_b6_is_told_plp_cannot_be_read(client: FlaskClient) -> None:
+    [card] = post(
+        client,
+        "male",
+        "2018-05-01",
+        [child_alp(60)],
+        medications=[drug("Pyridoxine 10 mg daily", "2026-06-01")],
+    )
+    assert fired([card]) == [CHILD_HPP]
+    assert "PLP cannot be read on B6" in card["detail"]
