@@ -162,7 +162,13 @@ def test_an_infant_with_a_low_alp_and_a_raised_calcium_is_hypophosphatasia_until
 
 def test_a_well_infant_with_a_low_alp_keeps_the_repeat(client: FlaskClient) -> None:
     baby = patient("male", "2026-08-20")
+    # Twentieth round, part H (review 30, R30-40): ALP 45 against 122 (0.37x) was this test's
+    # well infant and kept the plain repeat. Under half the lower limit for age a child's low is
+    # now hypophosphatasia until excluded (alp-low-child-hpp: PLP with the repeat, referral),
+    # though not the same-day infant card; the well infant's plain repeat is kept at 0.8x.
     found = cards(client, [infant_alp(45), calcium_mmol(2.4)], pt=baby)
+    assert fired(found) == ["alp-low-child-hpp"]
+    found = cards(client, [infant_alp(100), calcium_mmol(2.4)], pt=baby)
     assert fired(found) == [LOW_FIRST]
     # Past the first year, seizures beside a low ALP are not this card's.
     toddler = patient("male", "2024-08-20")

@@ -68,7 +68,13 @@ def test_premature_tooth_loss_sends_a_first_low_straight_to_plp(client: FlaskCli
     free_text = condition("K00.6")
     free_text["code"]["text"] = "Early loss of primary teeth (roots intact)"
     for teeth in (condition("K08.0"), free_text):
-        [card] = cards(client, [alp(60)], pt=child, conditions=[teeth])
+        # Twentieth round, part H (review 30, R30-40): ALP 60 is under half this child's lower
+        # limit for age, now the child warning (alp-low-child-hpp, which names the tooth loss);
+        # the first-low card's tooth-loss summary is tested at 100 U/L (about 0.7x).
+        [deep] = cards(client, [alp(60)], pt=child, conditions=[teeth])
+        assert fired([deep]) == ["alp-low-child-hpp"]
+        assert "with early tooth loss: hypophosphatasia until excluded" in deep["summary"]
+        [card] = cards(client, [alp(100)], pt=child, conditions=[teeth])
         assert fired([card]) == [FIRST]
         assert "premature tooth loss: consider hypophosphatasia" in card["summary"]
         assert suggested(card) == ["6768-6", "62236-5"]
@@ -83,7 +89,9 @@ def test_premature_tooth_loss_sends_a_first_low_straight_to_plp(client: FlaskCli
     trauma = condition("K08.1")
     trauma["code"]["text"] = "Premature loss of teeth due to trauma"
     for other in (late, trauma):
-        [card] = cards(client, [alp(60)], pt=child, conditions=[other])
+        # 100 U/L, not 60: under half the lower limit the child warning shows whatever the
+        # teeth (twentieth round, part H).
+        [card] = cards(client, [alp(100)], pt=child, conditions=[other])
         assert suggested(card) == ["6768-6"]
         assert "hypophosphatasia" not in card["summary"]
 

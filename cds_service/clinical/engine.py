@@ -368,7 +368,11 @@ def labels(kb: KnowledgeBase, facts: Facts, name: str) -> list[str]:
     intentional self-harm, initial encounter") would not fit."""
     present = facts.get("findings.present") or []
     ids = kb.groups.get(name, [name])
-    return [kb.findings[f].label or f for f in ids if f in present]
+    found = list(dict.fromkeys(kb.findings[f].label or f for f in ids if f in present))
+    # One thing named once (twentieth round, part H, R30-45): a label that another present
+    # label ends with ("hypothyroidism" beside "untreated hypothyroidism", the coded finding and
+    # the measured one) is the same condition said less exactly.
+    return [x for x in found if not any(o != x and o.endswith(f" {x}") for o in found)]
 
 
 def render_text(template: str, facts: Facts, kb: KnowledgeBase) -> str:
