@@ -1,0 +1,141 @@
+"""Twentieth round, part E (2026-12-02): review 29's remainder on the liver, biliary, pregnancy
+and drug rules (docs/rulebook.md, "Twentieth round (2026-12-02), part E"): a jaundiced drug
+injury on a drug still taken (R29-37), Hy's law, the drug line when another card leads, the
+gallstone-cholangitis summary (R29-46), HELLP's reasoning, and R29-36's liver card. Each patient
+is built from the reviewer's facts, with the neighbour that must not change beside it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from tests.rules_helper import cards, fired
+from tests.support.fhir import medication, patient
+from tests.support.labs import Labs, since, worded
+
+NOW = "2026-12-02T07:30:00Z"
+LABS = Labs(NOW)
+JAUNDICE = "alp-high-drug-jaundice"
+MAN_48 = patient("male", "1978-08-08")
+
+
+def words(card: dict[str, Any]) -> int:
+    return len(card["detail"].split())
+
+
+def terbinafine(status: str = "active") -> dict[str, Any]:
+    m = medication(text="Terbinafine 250 mg daily", status=status)
+    m["authoredOn"] = "2026-10-20"
+    return m
+
+
+R29_37 = [LABS.alp(320), LABS.ggt(380), LABS.alt(70), LABS.bilirubin(2.8)]
+
+
+# --- Item 1 (R29-37): a jaundiced drug injury on a drug still taken ------------------------------
+
+
+def test_jaundiced_injury_on_a_drug_still_taken_is_the_warning_stop_it_inr_now(
+    client: FlaskClient,
+) -> None:
+    [card] = cards(
+        client,
+        R29_37,
+        pt=MAN_48,
+        conditions=[worded("Generalised itch", "2026-11-28")],
+        medications=[terbinafine()],
+    )
+    assert fired([card]) == [JAUNDICE]
+    assert card["indicator"] == "warning"
+    assert card["summary"] == (
+        "ALP 320 U/L (3.1x), bilirubin 2.8 mg/dL on Terbinafine: jaundiced drug injury; "
+        "stop it, INR now"
+    )
+    detail = card["detail"]
+    assert "Stop Terbinafine now" in detail
+    assert "liver tests within 48-72 h, then weekly" in detail
+    assert "within a week" not in detail
+    assert "Ultrasound today" in detail
+    assert words(card) < 115
+
+
+def test_the_finished_course_keeps_its_words(client: FlaskClient) -> None:
+    # P10: the same patient with the course completed: part A's card, unchanged.
+    [card] = cards(
+        client,
+        R29_37,
+        pt=MAN_48,
+        conditions=[worded("Generalised itch", "2026-11-28")],
+        medications=[terbinafine("completed")],
+    )
+    assert fired([card]) == [JAUNDICE]
+    assert card["summary"] == (
+        "ALP 320 U/L (3.1x), bilirubin 2.8 mg/dL after Terbinafine: jaundiced drug injury; "
+        "INR now, ultrasound today"
+    )
+    assert "Stop Terbinafine" not in card["detail"]
+
+
+def test_a_drug_still_taken_with_an_inr_of_one_and_a_half_is_severe(client: FlaskClient) -> None:
+    inr = LABS.lab("6301-6", 1.7, "{INR}", 0.8, 1.2)
+    [card] = cards(
+        client, R29_37, pt=MAN_48, labs=[*R29_37, inr], medications=[terbinafine()]
+    )
+    assert card["summary"].endswith(
+        "INR 1.7 on Terbinafine: severe drug injury; stop it, hepatology today"
+    )
+    assert "Stop Terbinafine now" in card["detail"]
+
+
+def test_a_drug_still_taken_without_jaundice_keeps_the_info_card(client: FlaskClient) -> None:
+    # Neighbour: the same drug, bilirubin normal: the liver card with "stop it now".
+    results = [LABS.alp(320), LABS.ggt(380), LABS.alt(70), LABS.bilirubin(0.8)]
+    [card] = cards(client, results, pt=MAN_48, medications=[terbinafine()])
+    assert fired([card]) == ["alp-high-liver-source"]
+    assert card["indicator"] == "info"
+    assert "stop it now" in card["detail"]
+
+
+# --- Item 2: Hy's law (hepatocellular drug injury with jaundice) ---------------------------------
+
+WOMAN_55 = patient("female", "1971-04-04")
+HY = [LABS.alp(166), LABS.ggt(120), LABS.alt(480), LABS.bilirubin(3.6)]
+
+
+def coamoxiclav(status: str) -> dict[str, Any]:
+    m = medication(text="Co-amoxiclav 625 mg three times daily", status=status)
+    m["authoredOn"] = "2026-10-21"
+    return m
+
+
+def test_hys_law_after_a_drug_is_a_warning_stop_inr_today_hepatology(
+    client: FlaskClient,
+) -> None:
+    [card] = cards(client, HY, pt=WOMAN_55, medications=[coamoxiclav("completed")])
+    assert card["indicator"] == "warning"
+    summary = card["summary"]
+    assert "bilirubin 3.6 mg/dL" in summary
+    assert "Hy's law" in summary
+    assert "INR today" in summary and "hepatology" in summary
+    detail = card["detail"]
+    assert "hepatology today" in detail
+    assert len(summary) <= 126
+    assert words(card) < 120
+
+
+def test_hys_law_on_a_drug_still_taken_says_stop_it(client: FlaskClient) -> None:
+    isoniazid = medication(text="Nitrofurantoin 50 mg nightly", status="active")
+    isoniazid["authoredOn"] = "2026-10-21"
+    [card] = cards(client, HY, pt=WOMAN_55, medications=[coamoxiclav("active")])
+    assert card["indicator"] == "warning"
+    assert "stop it" in card["summary"]
+    assert "Stop Co-amoxiclav now" in card["detail"]
+
+
+def test_hepatocellular_injury_without_jaundice_keeps_the_info_card(client: FlaskClient) -> None:
+    # Neighbour: the same ALT and drug, bilirubin normal: the hepatitis card, info.
+    results = [LABS.alp(166), LABS.ggt(120), LABS.alt(480), LABS.bilirubin(0.9)]
+    [card] = cards(client, results, pt=WOMAN_55, medications=[coamoxiclav("completed")])
+    assert fired([card]) == ["alp-high-liver-hepatocellular"]
+    assert card["indicator"] == "info"
