@@ -139,3 +139,57 @@ def test_hepatocellular_injury_without_jaundice_keeps_the_info_card(client: Flas
     [card] = cards(client, results, pt=WOMAN_55, medications=[coamoxiclav("completed")])
     assert fired([card]) == ["alp-high-liver-hepatocellular"]
     assert card["indicator"] == "info"
+
+
+def test_jaundice_on_an_antibiotic_for_a_pneumonia_is_switched_not_stopped(
+    client: FlaskClient,
+) -> None:
+    # R29-36's shape, jaundiced: co-amoxiclav for a recorded pneumonia.
+    coamox = medication(text="Co-amoxiclav 625 mg three times daily")
+    coamox["authoredOn"] = "2026-11-20"
+    results = [LABS.alp(320), LABS.ggt(380), LABS.alt(70), LABS.bilirubin(2.8)]
+    [card] = cards(
+        client,
+        results,
+        pt=MAN_48,
+        conditions=[since("J18.9", "2026-11-20")],
+        medications=[coamox],
+    )
+    assert fired([card]) == [JAUNDICE]
+    assert "on Co-amoxiclav: jaundiced drug injury; switch it, INR now" in card["summary"]
+    detail = card["detail"]
+    assert "Switch Co-amoxiclav today" in detail
+    assert "Stop Co-amoxiclav" not in detail
+    assert "1-2 weeks" not in detail
+
+
+# --- Item 3: another card hides the liver card; the drug line goes with it -----------------------
+
+
+def weight_loss_patient(client: FlaskClient, meds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    results = [LABS.alp(420), LABS.ggt(500), LABS.alt(150), LABS.bilirubin(3.5)]
+    return cards(
+        client,
+        results,
+        pt=patient("male", "1960-01-01"),
+        conditions=[worded("Weight loss 8 kg in 3 months", "2026-11-20")],
+        medications=meds,
+    )
+
+
+def test_a_card_that_hides_the_liver_card_carries_the_drug_jaundice_line(
+    client: FlaskClient,
+) -> None:
+    found = weight_loss_patient(client, [terbinafine()])
+    assert JAUNDICE not in fired(found)
+    assert "alp-high-liver-source" not in fired(found)
+    detail = found[0]["detail"]
+    assert "Terbinafine" in detail
+    assert "stop a drug still taken" in detail
+    assert "INR now" in detail
+    assert "within a week" not in detail
+
+
+def test_the_hiding_card_without_a_drug_has_no_drug_line(client: FlaskClient) -> None:
+    found = weight_loss_patient(client, [])
+    assert "jaundiced drug injury" not in found[0]["detail"]
