@@ -193,3 +193,46 @@ def test_a_card_that_hides_the_liver_card_carries_the_drug_jaundice_line(
 def test_the_hiding_card_without_a_drug_has_no_drug_line(client: FlaskClient) -> None:
     found = weight_loss_patient(client, [])
     assert "jaundiced drug injury" not in found[0]["detail"]
+
+
+# --- Item 4 (R29-46): coded gallstones with cholangitis: the bilirubin in the summary -----------
+
+
+def test_gallstone_cholangitis_summary_names_the_bilirubin_within_126_characters(
+    client: FlaskClient,
+) -> None:
+    from tests.test_twentieth_round_a import vital
+
+    results = [LABS.alp(290), LABS.ggt(330), LABS.alt(200), LABS.bilirubin(3.2)]
+    found = cards(
+        client,
+        results,
+        pt=patient("male", "1951-01-01"),
+        labs=[*results, vital(38.6), LABS.wbc(15)],
+        conditions=[since("K80.20", "2024-01-01"), worded("Rigors", "2026-12-01")],
+    )
+    assert fired(found) == ["alp-high-suspected-cholangitis"]
+    summary = found[0]["summary"]
+    assert summary == (
+        "Biliary disease, infection, bilirubin 3.2 mg/dL: acute cholangitis until excluded; "
+        "cultures, antibiotics, ultrasound today"
+    )
+    assert "ALP 290 U/L on 2 Dec 2026" in found[0]["detail"]
+    assert len(summary) <= 126
+
+
+def test_gallstone_cholangitis_without_jaundice_keeps_its_summary(client: FlaskClient) -> None:
+    from tests.test_twentieth_round_a import vital
+
+    results = [LABS.alp(290), LABS.ggt(330), LABS.alt(200), LABS.bilirubin(0.9)]
+    found = cards(
+        client,
+        results,
+        pt=patient("male", "1951-01-01"),
+        labs=[*results, vital(38.6), LABS.wbc(15)],
+        conditions=[since("K80.20", "2024-01-01"), worded("Rigors", "2026-12-01")],
+    )
+    assert "suspected-cholangitis" in found[0]["source"]["topic"]["display"]
+    assert found[0]["summary"].startswith(
+        "ALP 290 U/L (2.8x), infection, biliary disease: acute cholangitis until excluded"
+    )
