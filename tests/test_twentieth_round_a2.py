@@ -236,3 +236,60 @@ def test_gallstone_cholangitis_without_jaundice_keeps_its_summary(client: FlaskC
     assert found[0]["summary"].startswith(
         "ALP 290 U/L (2.8x), infection, biliary disease: acute cholangitis until excluded"
     )
+
+
+# --- Item 5 (part C's left-open): HELLP's reasoning; HELLP with a fever after delivery ----------
+
+
+def test_stated_hellp_is_not_told_to_exclude_hellp(client: FlaskClient) -> None:
+    from tests.support.labs import post
+    from tests.test_twentieth_round_c import HELLP_RESULTS, WEEK_31, ldh, platelets
+
+    [card] = post(client, "female", "1988-03-03", HELLP_RESULTS, [platelets(70), ldh(700)], WEEK_31)
+    assert "HELLP syndrome" in card["summary"]
+    assert "exclude pre-eclampsia or HELLP" not in card["detail"]
+
+
+def test_hellp_with_a_fever_after_delivery_names_both(client: FlaskClient) -> None:
+    from tests.support.labs import post
+    from tests.test_twentieth_round_a import vital
+    from tests.test_twentieth_round_c import HELLP_RESULTS, ldh, platelets
+
+    delivered = [since("O80", "2026-11-29"), since("Z39.2", "2026-11-29")]
+    [card] = post(
+        client,
+        "female",
+        "1988-03-03",
+        HELLP_RESULTS,
+        [platelets(70), ldh(700), vital(38.6), LABS.wbc(15)],
+        delivered,
+    )
+    summary = card["summary"]
+    assert summary.startswith("3 days after delivery")
+    assert "HELLP" in summary and "cholangitis" in summary
+    assert "HELLP?" not in summary
+    assert len(summary) <= 126
+    detail = card["detail"]
+    assert "HELLP syndrome by the Tennessee criteria" in detail
+    assert "cholangitis or a duct stone until excluded" in detail
+    assert words(card) < 150
+
+
+def test_a_fever_after_delivery_without_hellp_keeps_the_cholangitis_summary(
+    client: FlaskClient,
+) -> None:
+    from tests.support.labs import post
+    from tests.test_twentieth_round_a import vital
+    from tests.test_twentieth_round_c import HELLP_RESULTS, ldh, platelets
+
+    delivered = [since("O80", "2026-11-29"), since("Z39.2", "2026-11-29")]
+    [card] = post(
+        client,
+        "female",
+        "1988-03-03",
+        HELLP_RESULTS,
+        [platelets(210), ldh(300), vital(38.6), LABS.wbc(15)],
+        delivered,
+    )
+    assert "cholangitis? Same-day review" in card["summary"]
+    assert "HELLP syndrome by the Tennessee criteria" not in card["detail"]
