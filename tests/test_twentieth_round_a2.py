@@ -293,3 +293,35 @@ def test_a_fever_after_delivery_without_hellp_keeps_the_cholangitis_summary(
     )
     assert "cholangitis? Same-day review" in card["summary"]
     assert "HELLP syndrome by the Tennessee criteria" not in card["detail"]
+
+
+# --- Item 6 (part C's left-open, R29-36): the liver card's summary and the pneumonia's name -----
+
+
+def r29_36(client: FlaskClient, conditions: list[dict[str, Any]]) -> dict[str, Any]:
+    coamox = medication(text="Co-amoxiclav 625 mg three times daily")
+    coamox["authoredOn"] = "2026-11-27"
+    results = [LABS.alp(280), LABS.ggt(300), LABS.alt(80), LABS.bilirubin(0.9)]
+    [card] = cards(
+        client,
+        results,
+        pt=patient("male", "1956-06-06"),
+        labs=[*results, LABS.alp(110, when="2026-10-01T08:00:00Z")],
+        conditions=conditions,
+        medications=[coamox],
+    )
+    return card
+
+
+def test_an_antibiotic_for_a_pneumonia_is_not_headed_the_likely_cause(client: FlaskClient) -> None:
+    card = r29_36(client, [since("J18.9", "2026-11-27")])
+    assert "likely cause" not in card["summary"]
+    assert card["summary"].endswith("liver source; the infection or Co-amoxiclav may explain it")
+    assert "On Co-amoxiclav for pneumonia:" in card["detail"]
+
+
+def test_without_an_infection_recorded_the_drug_stays_the_likely_cause(
+    client: FlaskClient,
+) -> None:
+    card = r29_36(client, [])
+    assert card["summary"].endswith("likely cause Co-amoxiclav")
