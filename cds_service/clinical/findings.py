@@ -196,13 +196,11 @@ def _before(entry: Entry, anchor: Moment) -> bool:
     return happened.date() < at.date()
 
 
-# A classification's qualifier after the name ("Pneumonia, unspecified organism"; "Urinary
-# tract infection, site not specified"): the name before it reads as the record's words
-# (twentieth round, part E: it was named by the finding's generic label).
-_QUALIFIER = re.compile(
-    r",\s*(?:unspecified|not specified|site not specified)\b[^,]*$",
-    re.IGNORECASE,
-)
+# An infection's classification qualifier after its name ("Pneumonia, unspecified organism";
+# "Urinary tract infection, site not specified"): the name before it reads as the record's
+# words (twentieth round, part E: it was named by the finding's generic label). Only these two:
+# "Biliary cirrhosis, unspecified" and the like keep their finding's label.
+_QUALIFIER = re.compile(r",\s*(?:unspecified organism|site not specified)$", re.IGNORECASE)
 
 
 def _unqualified(name: str) -> str:
