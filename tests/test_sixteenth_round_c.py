@@ -119,12 +119,16 @@ def test_a_drug_still_being_taken_is_stopped_now_and_a_stopped_one_avoided(
     ]
     taking = [medication("37801", text="Terbinafine 250 mg daily for 12 weeks")]
     found = cards(client, now, medications=taking)
-    assert fired(found) == [LIVER_SOURCE]
+    # Twentieth round, part E (review 29, R29-37): a jaundice over 2x with ALP 2x on a drug still
+    # taken is a jaundiced drug injury: the warning card, stop it and the INR now (not "INR and
+    # liver tests within a week", slower than the finished course's "INR now"). It was the
+    # info liver card with the still-taken annotation.
+    assert fired(found) == ["alp-high-drug-jaundice"]
+    assert "on Terbinafine: jaundiced drug injury; stop it, INR now" in found[0]["summary"]
     detail = found[0]["detail"]
-    assert "Terbinafine, still being taken, can cause cholestatic injury" in detail
-    assert "stop it now" in detail
-    assert "INR and liver tests within a week" in detail
-    assert "avoid re-exposure" not in detail
+    assert "Stop Terbinafine now" in detail
+    assert "INR now; liver tests within 48-72 h" in detail
+    assert "within a week" not in detail
     stopped = [dict(medication("37801", text="Terbinafine 250 mg daily", status="stopped"))]
     stopped[0]["authoredOn"] = "2026-10-20"
     detail = cards(client, now, medications=stopped)[0]["detail"]

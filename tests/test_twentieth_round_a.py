@@ -120,9 +120,14 @@ def test_jaundiced_drug_injury_with_a_fever_keeps_the_cholangitis_lines_and_the_
     )
     assert fired([card]) == [LIVER]
     assert "suspected cholangitis" in card["summary"]
+    # Twentieth round, part E: the line now also shows under cards other than the liver card
+    # (a pregnancy or known-disease card), so it names "this card's cause" beside cholangitis
+    # and sepsis; it was "if cholangitis (or sepsis) does not explain it".
     assert (
-        "a jaundiced drug injury if cholangitis (or sepsis) does not explain it" in card["detail"]
+        "a jaundiced drug injury unless cholangitis, sepsis or this card's cause explains it"
+        in card["detail"]
     )
+    assert "INR now" in card["detail"]
 
 
 # --- Item 3 (R28-18): Charcot's triad, graded by Tokyo 2018 ------------------------------------
@@ -440,9 +445,14 @@ def test_jaundiced_drug_injury_in_sepsis_keeps_the_sepsis_card_and_the_drug_line
     assert JAUNDICE not in fired(found)
     card = card_for(found, LIVER)
     assert "sepsis" in card["summary"]
+    # Twentieth round, part E: the line now also shows under cards other than the liver card
+    # (a pregnancy or known-disease card), so it names "this card's cause" beside cholangitis
+    # and sepsis; it was "if cholangitis (or sepsis) does not explain it".
     assert (
-        "a jaundiced drug injury if cholangitis (or sepsis) does not explain it" in card["detail"]
+        "a jaundiced drug injury unless cholangitis, sepsis or this card's cause explains it"
+        in card["detail"]
     )
+    assert "INR now" in card["detail"]
 
 
 # --- Item 3's neighbour: cholangitis after a drainage is graded the same way --------------------

@@ -223,23 +223,43 @@ def evaluate_alp(
 def _outcomes(kb: KnowledgeBase, evaluation: AlpEvaluation, derived: Facts) -> AlpEvaluation:
     rules = sorted(kb.active_rules(), key=lambda r: (-r.priority, r.id))
     outcomes = [evaluate_rule(kb, rule, derived) for rule in rules]
-    suppressed: dict[str, str] = {}
-    for outcome in outcomes:
-        if not outcome.fired or outcome.rule.id in suppressed:
-            continue
-        targets = (
-            [o.rule.id for o in outcomes if o.rule.id != outcome.rule.id]
-            if outcome.rule.exclusive
-            else outcome.rule.suppresses
-        )
-        for target in targets:
-            suppressed.setdefault(target, outcome.rule.id)
-    _replace(outcomes, suppressed)
+    # A rule that `replaces` others and ends up hidden (none of them shown) suppresses nothing:
+    # its own lines stand in for the ones it hides, so they must show where it does not
+    # (twentieth round, part E: the drug-jaundice line when another card hides the liver card).
+    hidden: set[str] = set()
+    while True:
+        suppressed = _suppressed(outcomes, hidden)
+        _replace(outcomes, suppressed)
+        newly = {
+            o.rule.id
+            for o in outcomes
+            if o.fired and o.rule.replaces and o.rule.suppresses and o.rule.id in suppressed
+        } - hidden
+        if not newly:
+            break
+        hidden |= newly
     for outcome in outcomes:
         if outcome.fired and outcome.rule.id in suppressed:
             outcome = RuleOutcome(outcome.rule, True, outcome.checks, suppressed[outcome.rule.id])
         evaluation.outcomes.append(outcome)
     return evaluation
+
+
+def _suppressed(outcomes: list[RuleOutcome], hidden: set[str]) -> dict[str, str]:
+    """What each fired rule hides, in priority order; a hidden rule hides nothing."""
+    suppressed: dict[str, str] = {}
+    for outcome in outcomes:
+        rule_id = outcome.rule.id
+        if not outcome.fired or rule_id in suppressed or rule_id in hidden:
+            continue
+        targets = (
+            [o.rule.id for o in outcomes if o.rule.id != rule_id]
+            if outcome.rule.exclusive
+            else outcome.rule.suppresses
+        )
+        for target in targets:
+            suppressed.setdefault(target, rule_id)
+    return suppressed
 
 
 def _replace(outcomes: list[RuleOutcome], suppressed: dict[str, str]) -> None:

@@ -196,6 +196,17 @@ def _before(entry: Entry, anchor: Moment) -> bool:
     return happened.date() < at.date()
 
 
+# An infection's classification qualifier after its name ("Pneumonia, unspecified organism";
+# "Urinary tract infection, site not specified"): the name before it reads as the record's
+# words (twentieth round, part E: it was named by the finding's generic label). Only these two:
+# "Biliary cirrhosis, unspecified" and the like keep their finding's label.
+_QUALIFIER = re.compile(r",\s*(?:unspecified organism|site not specified)$", re.IGNORECASE)
+
+
+def _unqualified(name: str) -> str:
+    return _QUALIFIER.sub("", name).strip()
+
+
 def _mention(
     finding_label: str, entry: Entry, kind: str, valueset: str, eponyms: tuple[str, ...] = ()
 ) -> str:
@@ -206,7 +217,7 @@ def _mention(
         if not name:
             # Coded only: the code's display when it reads as a name ("Primary sclerosing
             # cholangitis"); the finding's label when it is a catalogue title with notes.
-            name = _matched_name(entry.matches[valueset])
+            name = _unqualified(_matched_name(entry.matches[valueset]))
             if "(" in name or "[" in name or "," in name or len(name) > 45:
                 return finding_label
         if len(name) > 60:
