@@ -1,0 +1,100 @@
+"""Twentieth round, part F (2026-12-02): review 29's remainder in bone, calcium, low ALP and
+children (docs/rulebook.md, "Twentieth round (2026-12-02), part F"): thigh pain on an
+antiresorptive (R29-22), a suppressed PTH beside a cancer (R29-45), the first trimester on the
+bone-source card (R29-04), magnesium (part B's left-opens) and gastric bypass in words (R29-25).
+Each patient is the reviewer's (or the part's), with the neighbour that must not change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from tests.rules_helper import fired
+from tests.support.fhir import administration, alp
+from tests.support.labs import Labs, day, drug, post, since, worded
+
+NOW = "2026-12-02T07:30:00Z"
+LABS = Labs(NOW)
+PERSISTENT = "alp-low-persistent"
+
+
+def detail(card: dict[str, Any]) -> str:
+    text: str = card["detail"]
+    return text
+
+
+# --- Item 1 (R29-22, wrong): thigh pain on long-term zoledronate ----------------------------
+
+ZOLEDRONATE = [drug("Zoledronic acid 5 mg IV yearly", "2019-06-01")]
+ZOLEDRONATE_GIVEN = [administration("Zoledronic acid 5 mg", "2026-06-15T10:00:00Z")]
+EARLIER_30 = [alp(30, when=day("2026-06-01"))]
+
+
+def zoledronate_patient(
+    client: FlaskClient, *extra: dict[str, Any]
+) -> list[dict[str, Any]]:
+    return post(
+        client,
+        "female",
+        "1952-12-12",
+        [LABS.alp(28)],
+        labs=EARLIER_30,
+        conditions=[
+            since("M81.0", "2019-01-01"),
+            worded("Metatarsal stress fracture", "2026-11-10"),
+            *extra,
+        ],
+        medications=ZOLEDRONATE,
+        administrations=ZOLEDRONATE_GIVEN,
+    )
+
+
+def test_aching_thigh_on_zoledronate_brings_both_femurs_imaged(client: FlaskClient) -> None:
+    [card] = zoledronate_patient(client, worded("Aching right thigh for 6 weeks", "2026-11-10"))
+    assert fired([card]) == [PERSISTENT]
+    assert "thigh or groin pain: X-ray both femurs now; hold it" in card["summary"]
+    assert len(card["summary"]) <= 126
+    text = detail(card)
+    assert "X-ray both whole femurs now" in text
+    # Before the hypophosphatasia screening lines.
+    assert text.index("X-ray both whole femurs") < text.index("PLP raised")
+    assert len(text.split()) < 130
+
+
+def test_right_thigh_pain_in_words_is_read_too(client: FlaskClient) -> None:
+    # The reviewer's P03.
+    [card] = zoledronate_patient(client, worded("Right thigh pain", "2026-11-10"))
+    assert "X-ray both whole femurs now" in detail(card)
+
+
+def test_thigh_pain_coded_m79_651_is_read(client: FlaskClient) -> None:
+    [card] = zoledronate_patient(client, since("M79.651", "2026-10-20"))
+    assert "X-ray both whole femurs now" in detail(card)
+
+
+def test_without_thigh_pain_no_femur_imaging(client: FlaskClient) -> None:
+    # Neighbour: R29-22 without the thigh: as before.
+    [card] = zoledronate_patient(client)
+    assert card["summary"].endswith("hypophosphatasia likely; stop it, PLP")
+    assert "femurs" not in detail(card)
+
+
+def test_thigh_pain_long_ago_is_not_prodromal(client: FlaskClient) -> None:
+    # Neighbour: a thigh pain dated two years back is not this fracture's prodrome.
+    [card] = zoledronate_patient(client, worded("Right thigh pain", "2024-10-01"))
+    assert "femurs" not in detail(card)
+
+
+def test_groin_pain_on_alendronate_with_a_normal_alp_before_it(client: FlaskClient) -> None:
+    # The quiet "expected effect" card is not quiet about groin pain.
+    [card] = post(
+        client,
+        "female",
+        "1950-01-01",
+        [LABS.alp(33)],
+        labs=[alp(70, when=day("2015-01-01")), alp(32, when=day("2026-06-01"))],
+        conditions=[worded("Left groin pain, aching", "2026-11-01")],
+        medications=[drug("Alendronic acid 70 mg weekly", "2016-01-01")],
+    )
+    assert "X-ray both whole femurs now" in detail(card)
