@@ -98,3 +98,52 @@ def test_groin_pain_on_alendronate_with_a_normal_alp_before_it(client: FlaskClie
         medications=[drug("Alendronic acid 70 mg weekly", "2016-01-01")],
     )
     assert "X-ray both whole femurs now" in detail(card)
+
+
+# --- Item 2 (R29-45, noisy): a suppressed PTH beside a cancer is read, not asked again ------
+
+CALCIUM_URGENT = "alp-calcium-urgent"
+LUNG_CANCER = [since("C34.90", "2026-08-01")]
+
+
+def creatinine(value: float) -> dict[str, Any]:
+    return LABS.lab("2160-0", value, "umol/L", 60, 110)
+
+
+def lung_cancer_calcium(client: FlaskClient, pth: float | None) -> dict[str, Any]:
+    labs = [creatinine(140)] + ([LABS.pth(pth)] if pth is not None else [])
+    found = post(
+        client,
+        "male",
+        "1960-01-01",
+        [LABS.alp(180), LABS.ggt(60), LABS.calcium(3.4)],
+        labs=labs,
+        conditions=LUNG_CANCER,
+    )
+    [card] = [c for c in found if fired([c]) == [CALCIUM_URGENT]]
+    return card
+
+
+def test_a_suppressed_pth_with_lung_cancer_is_read(client: FlaskClient) -> None:
+    card = lung_cancer_calcium(client, 0.5)
+    assert "PTH suppressed" in card["summary"]
+    assert "malignancy" in card["summary"]
+    assert len(card["summary"]) <= 126
+    text = detail(card)
+    assert "PTH with it" not in text
+    assert "PTH suppressed (0.5 pmol/L" in text
+    assert card.get("suggestions", []) == []
+
+
+def test_a_normal_pth_with_a_cancer_says_hyperparathyroidism_too(client: FlaskClient) -> None:
+    card = lung_cancer_calcium(client, 5.0)
+    assert "PTH with it" not in detail(card)
+    assert "primary hyperparathyroidism" in detail(card)
+    assert "not suppressed" in card["summary"]
+
+
+def test_no_pth_with_a_cancer_still_asks_for_it(client: FlaskClient) -> None:
+    # Neighbour: nothing measured, as before.
+    card = lung_cancer_calcium(client, None)
+    assert card["summary"].endswith("hypercalcaemia of malignancy until excluded; assess and treat today")
+    assert "PTH with it (primary hyperparathyroidism is common too)" in detail(card)
