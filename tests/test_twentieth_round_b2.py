@@ -147,3 +147,50 @@ def test_no_pth_with_a_cancer_still_asks_for_it(client: FlaskClient) -> None:
     card = lung_cancer_calcium(client, None)
     assert card["summary"].endswith("hypercalcaemia of malignancy until excluded; assess and treat today")
     assert "PTH with it (primary hyperparathyroidism is common too)" in detail(card)
+
+
+# --- Item 3 (R29-04, noisy): the first trimester at 9.4x on the bone-source card -----------
+
+BONE_SOURCE = "alp-high-bone-source"
+ELEVEN_WEEKS = [since("Z33.1", "2026-09-16"), since("Z3A.11", "2026-12-01")]
+
+
+def first_trimester(client: FlaskClient, value: float) -> list[dict[str, Any]]:
+    return post(
+        client,
+        "female",
+        "1995-02-02",
+        [LABS.alp(value), LABS.ggt(18), LABS.alt(20), LABS.bilirubin(0.4)],
+        conditions=ELEVEN_WEEKS,
+    )
+
+
+def labels(card: dict[str, Any]) -> list[str]:
+    return [s["label"] for s in card.get("suggestions", [])]
+
+
+def test_first_trimester_at_9x_gets_isoenzymes_and_no_radiation(client: FlaskClient) -> None:
+    [card] = first_trimester(client, 980)
+    assert fired([card]) == [BONE_SOURCE]
+    assert "first trimester" in card["summary"]
+    assert "isoenzymes" in card["summary"]
+    assert len(card["summary"]) <= 126
+    text = detail(card)
+    assert "ultrasound or MRI, not X-ray or CT" in text
+    assert "Paget disease or metastases" not in text
+    assert not any("bone-specific" in label.lower() for label in labels(card))
+    assert any("isoenzyme" in label.lower() for label in labels(card))
+
+
+def test_first_trimester_at_2x_keeps_the_bone_card(client: FlaskClient) -> None:
+    # Neighbour: under 3x, placental ALP is not the question; the bone card as before.
+    [card] = first_trimester(client, 210)
+    assert fired([card]) == [BONE_SOURCE]
+    assert card["summary"].endswith("bone source likely; order bone-specific ALP")
+
+
+def test_not_pregnant_at_9x_keeps_the_adult_bone_card(client: FlaskClient) -> None:
+    [card] = post(
+        client, "female", "1995-02-02", [LABS.alp(980), LABS.ggt(18), LABS.alt(20)]
+    )
+    assert card["summary"].endswith("bone source likely; order bone-specific ALP")
