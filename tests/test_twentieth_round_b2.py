@@ -31,9 +31,7 @@ ZOLEDRONATE_GIVEN = [administration("Zoledronic acid 5 mg", "2026-06-15T10:00:00
 EARLIER_30 = [alp(30, when=day("2026-06-01"))]
 
 
-def zoledronate_patient(
-    client: FlaskClient, *extra: dict[str, Any]
-) -> list[dict[str, Any]]:
+def zoledronate_patient(client: FlaskClient, *extra: dict[str, Any]) -> list[dict[str, Any]]:
     return post(
         client,
         "female",
@@ -145,7 +143,9 @@ def test_a_normal_pth_with_a_cancer_says_hyperparathyroidism_too(client: FlaskCl
 def test_no_pth_with_a_cancer_still_asks_for_it(client: FlaskClient) -> None:
     # Neighbour: nothing measured, as before.
     card = lung_cancer_calcium(client, None)
-    assert card["summary"].endswith("hypercalcaemia of malignancy until excluded; assess and treat today")
+    assert card["summary"].endswith(
+        "hypercalcaemia of malignancy until excluded; assess and treat today"
+    )
     assert "PTH with it (primary hyperparathyroidism is common too)" in detail(card)
 
 
@@ -190,7 +190,130 @@ def test_first_trimester_at_2x_keeps_the_bone_card(client: FlaskClient) -> None:
 
 
 def test_not_pregnant_at_9x_keeps_the_adult_bone_card(client: FlaskClient) -> None:
-    [card] = post(
-        client, "female", "1995-02-02", [LABS.alp(980), LABS.ggt(18), LABS.alt(20)]
-    )
+    [card] = post(client, "female", "1995-02-02", [LABS.alp(980), LABS.ggt(18), LABS.alt(20)])
     assert card["summary"].endswith("bone source likely; order bone-specific ALP")
+
+
+# --- Item 5 (part B's left-opens): magnesium ------------------------------------------------
+
+LOW_FIRST = "alp-low-first"
+URGENT_LOW = "alp-low-electrolyte-urgent"
+
+
+def test_a_severe_magnesium_set_aside_as_edta_is_repeated_today(client: FlaskClient) -> None:
+    # R26-17's patient: nothing recorded, no potassium, a low calcium: possible EDTA; so low a
+    # magnesium is still repeated today (if it is true, it needs an ECG and replacing).
+    [card] = post(
+        client, "female", "1966-01-01", [LABS.alp(28), LABS.magnesium(0.45), LABS.calcium(1.95)]
+    )
+    assert fired([card]) == [LOW_FIRST]
+    assert card["summary"].endswith("repeat ALP, magnesium, calcium, potassium today")
+    assert len(card["summary"]) <= 126
+    assert "so low: repeat with a potassium and calcium today (if true: ECG, magnesium)" in detail(
+        card
+    )
+
+
+def test_a_mild_magnesium_set_aside_keeps_the_quiet_repeat(client: FlaskClient) -> None:
+    # Neighbour: 0.62 set aside as EDTA stays the plain repeat card.
+    [card] = post(
+        client, "female", "1966-01-01", [LABS.alp(28), LABS.magnesium(0.62), LABS.calcium(1.95)]
+    )
+    assert fired([card]) == [LOW_FIRST]
+    assert card["summary"] == "Low ALP 28 U/L (lower limit 35): repeat ALP in a serum tube"
+    assert "EDTA lowers these with ALP); repeat with a potassium and calcium." in detail(card)
+
+
+def test_tacrolimus_counts_the_magnesium_and_is_named(client: FlaskClient) -> None:
+    [card] = post(
+        client,
+        "female",
+        "1960-01-01",
+        [LABS.alp(30), LABS.magnesium(0.40), LABS.calcium(2.05)],
+        conditions=[since("Z94.0", "2020-01-01")],
+        medications=[drug("Tacrolimus 2 mg capsules twice daily", "2020-02-01")],
+    )
+    assert fired([card]) == [URGENT_LOW]
+    assert "On Tacrolimus: it lowers magnesium; review it." in detail(card)
+
+
+def test_tacrolimus_ointment_is_not_a_magnesium_losing_drug(client: FlaskClient) -> None:
+    found = post(
+        client,
+        "female",
+        "1960-01-01",
+        [LABS.alp(30), LABS.magnesium(0.62), LABS.calcium(2.05)],
+        medications=[drug("Tacrolimus 0.1% ointment twice daily", "2020-02-01")],
+    )
+    assert all("lowers magnesium" not in c["detail"] for c in found)
+
+
+# --- Item 4 (R29-25, minor): a gastric bypass in words is the malabsorption -----------------
+
+
+def bypass_patient(client: FlaskClient, entry: str) -> list[dict[str, Any]]:
+    return post(
+        client,
+        "female",
+        "1981-01-01",
+        [LABS.alp(190), LABS.ggt(25)],
+        labs=[LABS.vitamin_d(18), LABS.calcium(2.10), LABS.pth(11), LABS.phosphate(0.75)],
+        conditions=[worded(entry, "2022-03-01")],
+    )
+
+
+def test_a_gastric_bypass_in_words_is_named_as_the_malabsorption(client: FlaskClient) -> None:
+    [card] = bypass_patient(client, "Roux-en-Y gastric bypass")
+    assert fired([card]) == ["alp-high-bone-explained"]
+    text = detail(card)
+    assert "Roux-en-Y gastric bypass: the malabsorption behind it" in text
+    assert "tTG" not in text
+
+
+def test_a_sleeve_gastrectomy_is_not_malabsorption(client: FlaskClient) -> None:
+    # Neighbour: a restrictive operation; the card as before, with no malabsorption line.
+    [card] = bypass_patient(client, "Laparoscopic sleeve gastrectomy")
+    assert fired([card]) == ["alp-high-bone-explained"]
+    assert "malabsorption" not in detail(card)
+
+
+def test_a_bypass_without_osteomalacia_in_the_results_gets_the_malabsorption_card(
+    client: FlaskClient,
+) -> None:
+    [card] = post(
+        client,
+        "female",
+        "1981-01-01",
+        [LABS.alp(190), LABS.ggt(25)],
+        conditions=[worded("Gastric bypass (RYGB) 2019", "2019-03-01")],
+    )
+    assert fired([card]) == ["alp-high-malabsorption-bone"]
+    assert "tTG" not in detail(card)
+    assert "maintenance vitamin D and calcium doses are higher than usual" in detail(card)
+
+
+# --- Item 6 (review 26, R26-15, minor): a 50% rise over 10 months on the bone card is named ---
+
+
+def test_a_rise_from_140_to_210_is_named_on_the_bone_card(client: FlaskClient) -> None:
+    [card] = post(
+        client,
+        "male",
+        "1958-01-01",
+        [LABS.alp(210), LABS.ggt(30)],
+        labs=[alp(140, when=day("2026-02-02"))],
+    )
+    assert fired([card]) == [BONE_SOURCE]
+    assert "Up from 140 U/L on 2 Feb 2026: beyond the variation between results" in detail(card)
+
+
+def test_a_steady_value_names_no_rise(client: FlaskClient) -> None:
+    # Neighbour: 200 ten months ago, 210 now: within the variation.
+    found = post(
+        client,
+        "male",
+        "1958-01-01",
+        [LABS.alp(210), LABS.ggt(30)],
+        labs=[alp(200, when=day("2026-02-02"))],
+    )
+    assert all("Up from" not in detail(c) for c in found)
