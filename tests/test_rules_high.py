@@ -566,7 +566,13 @@ def test_a_paget_relapse_is_read_against_last_years_alp(client: FlaskClient) -> 
     # Without Paget disease the same earlier value is outside the window: a first value.
     found = cards(client, [alp(420), ggt(20)], labs=[last_year])
     assert all("active disease" not in c["detail"] for c in found)
-    assert all("180 U/L" not in c["detail"] for c in found)
+    # Twentieth round, part F (review 26, R26-15): the earlier value is still not a trend, but
+    # the bone-source card now names a change beyond the reference change value over the change
+    # window ("Up from 180 U/L on ..."); before, "180 U/L" was on no card. Naming it is what
+    # R26-15 asked for; the trend ("rising", "active disease") is unchanged.
+    for c in found:
+        mentions = c["detail"].count("180 U/L")
+        assert mentions == c["detail"].count("Up from 180 U/L on 20 Feb 2026: beyond the variation")
 
 
 def test_a_known_cancer_with_a_liver_source_names_liver_metastases(client: FlaskClient) -> None:
