@@ -269,3 +269,42 @@ def test_two_months_after_delivery_the_liver_card_has_no_delivery_line(
         conditions=[since("O80", "2026-09-20"), since("Z39.2", "2026-09-20")],
     )
     assert "after delivery" not in card["detail"]
+
+
+# --- Item 4 (part E's left-open): a severe injury on an antibiotic for an infection: "switch" ----
+
+
+def test_severe_injury_on_an_antibiotic_for_a_pneumonia_says_switch(client: FlaskClient) -> None:
+    coamox = med("Co-amoxiclav 625 mg three times daily", "2026-11-20")
+    results = [LABS.alp(320), LABS.ggt(380), LABS.alt(70), LABS.bilirubin(2.8)]
+    [card] = cards(
+        client,
+        results,
+        pt=patient("male", "1978-08-08"),
+        labs=[*results, inr(1.7)],
+        conditions=[since("J18.9", "2026-11-20")],
+        medications=[coamox],
+    )
+    assert fired([card]) == [JAUNDICE]
+    assert card["summary"].endswith(
+        "INR 1.7 on Co-amoxiclav: severe drug injury; switch it, hepatology today"
+    )
+    assert len(card["summary"]) <= 126
+    assert "Switch Co-amoxiclav today" in card["detail"]
+    assert "Stop Co-amoxiclav" not in card["detail"]
+
+
+def test_severe_injury_on_a_drug_without_an_infection_still_says_stop(
+    client: FlaskClient,
+) -> None:
+    # Neighbour: the same without a recorded infection keeps "stop it".
+    coamox = med("Co-amoxiclav 625 mg three times daily", "2026-11-20")
+    results = [LABS.alp(320), LABS.ggt(380), LABS.alt(70), LABS.bilirubin(2.8)]
+    [card] = cards(
+        client,
+        results,
+        pt=patient("male", "1978-08-08"),
+        labs=[*results, inr(1.7)],
+        medications=[coamox],
+    )
+    assert card["summary"].endswith("severe drug injury; stop it, hepatology today")
