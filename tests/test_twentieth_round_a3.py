@@ -91,7 +91,9 @@ def test_the_same_injury_off_warfarin_keeps_the_inr_step(client: FlaskClient) ->
 def test_the_same_injury_off_warfarin_with_inr_1_7_stays_severe(client: FlaskClient) -> None:
     # Neighbour (R30-05): the INR grades it when no vitamin K antagonist is taken.
     [card] = r30_06(client, 1.7, [FLUCLOX])
-    assert card["summary"].endswith("INR 1.7 after Flucloxacillin: severe drug injury; hepatology today")
+    assert card["summary"].endswith(
+        "INR 1.7 after Flucloxacillin: severe drug injury; hepatology today"
+    )
 
 
 def test_a_drug_still_taken_on_warfarin_is_stopped_without_inr_grading(
