@@ -115,3 +115,63 @@ def test_igg4_cholangitis_with_gilbert_and_no_direct_bilirubin_is_not_the_jaundi
     found = post(client, "male", "1955-01-01", results, labs, conditions)
     assert IGG4_JAUNDICE not in fired(found)
     assert fired(found) == [IGG4]
+
+
+# --- R31-04 (wrong) and P10 (noisy): Hy's law stands down for a competing cause, and for Gilbert --
+
+HYS_LAW = "alp-high-drug-hys-law"
+HEPATOCELLULAR = "alp-high-liver-hepatocellular"
+CO_AMOXICLAV_COMPLETED = drug("Co-amoxiclav 625 mg three times daily", "2026-11-18")
+CO_AMOXICLAV_COMPLETED["status"] = "completed"
+
+
+def _hepatitis(client: FlaskClient, conditions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    results = [LABS.alp(190), LABS.ggt(160), LABS.alt(1900), LABS.bilirubin(5.1)]
+    return post(client, "male", "1992-01-01", results, [], conditions, [CO_AMOXICLAV_COMPLETED])
+
+
+def test_a_recorded_acute_hepatitis_a_is_not_hys_law(client: FlaskClient) -> None:
+    found = _hepatitis(client, [since("B15.9", "2026-11-28")])
+    assert HYS_LAW not in fired(found)
+    assert HEPATOCELLULAR in fired(found)
+    card = found[fired(found).index(HEPATOCELLULAR)]
+    assert "INR and paracetamol level today" in card["summary"]
+    assert "Co-amoxiclav" in card["detail"]  # named, as a possible contributor
+    assert "Acute hepatitis A recorded: the likely cause; no repeat serology" in card["detail"]
+    assert "HAV IgM" not in card["detail"]
+    assert "Hy's law" not in card["detail"]
+    assert words(card) < 130
+
+
+def test_a_recorded_autoimmune_hepatitis_is_not_hys_law(client: FlaskClient) -> None:
+    found = _hepatitis(client, [since("K75.4", "2020-01-01")])
+    assert HYS_LAW not in fired(found)
+
+
+def test_a_hepatitis_a_long_ago_does_not_hold_hys_law_back(client: FlaskClient) -> None:
+    # neighbour: hepatitis A a year ago is no competing cause now; Hy's law as before
+    found = _hepatitis(client, [since("B15.9", "2025-11-28")])
+    assert HYS_LAW in fired(found)
+    assert "Hy's law" in found[fired(found).index(HYS_LAW)]["summary"]
+
+
+def _gilbert(client: FlaskClient, labs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    results = [LABS.alp(110), LABS.ggt(90), LABS.alt(130), LABS.bilirubin(2.6)]
+    course = drug("Co-amoxiclav 625 mg three times daily", "2026-11-11")
+    course["status"] = "completed"
+    return post(client, "male", "1986-01-01", results, labs, [since("E80.4", "2010-01-01")], [course])
+
+
+def test_gilbert_without_a_direct_bilirubin_asks_for_it_before_hys_law(
+    client: FlaskClient,
+) -> None:
+    found = _gilbert(client, [])
+    assert HYS_LAW not in fired(found)
+    assert any("fractionate it" in card["detail"] for card in found)
+
+
+def test_gilbert_with_a_conjugated_bilirubin_is_hys_law(client: FlaskClient) -> None:
+    # neighbour: a direct bilirubin of 1.8 mg/dL of the same draw settles it: Hy's law
+    direct = LABS.lab("1968-7", 1.8, "mg/dL", 0, 0.3)
+    found = _gilbert(client, [direct])
+    assert HYS_LAW in fired(found)
