@@ -175,3 +175,50 @@ def test_gilbert_with_a_conjugated_bilirubin_is_hys_law(client: FlaskClient) -> 
     direct = LABS.lab("1968-7", 1.8, "mg/dL", 0, 0.3)
     found = _gilbert(client, [direct])
     assert HYS_LAW in fired(found)
+
+
+# --- R31-48 and P05 (wrong): an antibiotic for a recorded puerperal infection is switched ------
+
+DELIVERED = [since("O80", "2026-11-29"), since("Z39.2", "2026-11-29")]
+
+
+def _post_partum(client: FlaskClient, infection: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    results = [LABS.alp(300), LABS.ggt(60), LABS.alt(70), LABS.bilirubin(1.0)]
+    labs = [
+        LABS.lab("777-3", 230, "10*9/L", 150, 400),
+        LABS.lab("2532-0", 210, "U/L", 120, 250),
+        LABS.temperature(38.3),
+    ]
+    course = [drug("Co-amoxiclav 625 mg three times daily", "2026-11-30")]
+    return post(client, "female", "1994-01-01", results, labs, DELIVERED + infection, course)
+
+
+def test_co_amoxiclav_for_a_recorded_endometritis_is_switched_not_stopped(
+    client: FlaskClient,
+) -> None:
+    found = _post_partum(client, [since("O86.12", "2026-11-30")])
+    detail = " ".join(card["detail"] for card in found)
+    assert "stop it now" not in detail
+    assert "On Co-amoxiclav for endometritis following delivery" in detail
+    assert "Switch to another antibiotic for the infection" in detail
+
+
+def test_co_amoxiclav_with_no_infection_recorded_is_still_stopped(client: FlaskClient) -> None:
+    # neighbour: nothing it treats is recorded: "stop it now" as before
+    found = _post_partum(client, [])
+    assert any("stop it now" in card["detail"] for card in found)
+
+
+def test_a_recorded_cholecystitis_is_not_another_infection(client: FlaskClient) -> None:
+    # neighbour: a biliary infection is the cholangitis cards', never "an infection elsewhere"
+    found = _post_partum(client, [since("K81.0", "2026-11-30")])
+    detail = " ".join(card["detail"] for card in found)
+    assert "Switch to another antibiotic for the infection" not in detail
+
+
+def test_other_common_infections_treated_with_these_drugs_are_read(client: FlaskClient) -> None:
+    for code in ("O91.12", "M00.9", "K57.32", "J01.90", "N73.9", "T81.41XA"):
+        found = _post_partum(client, [since(code, "2026-11-30")])
+        detail = " ".join(card["detail"] for card in found)
+        assert "stop it now" not in detail, code
+        assert "Switch to another antibiotic for the infection" in detail, code
