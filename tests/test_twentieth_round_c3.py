@@ -222,3 +222,49 @@ def test_other_common_infections_treated_with_these_drugs_are_read(client: Flask
         detail = " ".join(card["detail"] for card in found)
         assert "stop it now" not in detail, code
         assert "Switch to another antibiotic for the infection" in detail, code
+
+
+# --- R31-25 (noisy): IgG4-related autoimmune pancreatitis is read; no AMA ----------------------
+
+IGG4_DISEASE = "alp-high-igg4-related-disease"
+
+
+def _pancreatitis(client: FlaskClient, condition: dict[str, Any], bilirubin: float) -> Any:
+    results = [LABS.alp(310), LABS.ggt(260), LABS.alt(60), LABS.bilirubin(bilirubin)]
+    labs = [LABS.alp(180, when=day("2026-06-01"))]
+    return post(client, "male", "1955-01-01", results, labs, [condition])
+
+
+def test_igg4_autoimmune_pancreatitis_with_jaundice_is_igg4_cholangitis_or_a_stricture(
+    client: FlaskClient,
+) -> None:
+    found = _pancreatitis(client, worded("IgG4-related autoimmune pancreatitis", "2024-01-01"), 3.1)
+    assert fired(found) == [IGG4_JAUNDICE]
+    [card] = found
+    assert "in IgG4-related disease: IgG4 cholangitis or pancreatic stricture" in card["summary"]
+    assert "ultrasound today" in card["summary"]
+    assert len(card["summary"]) <= 126
+    assert "AMA" not in card["detail"]
+    assert "anti-mitochondrial" not in card["detail"]
+
+
+def test_igg4_related_disease_coded_without_jaundice_asks_for_mrcp_not_ama(
+    client: FlaskClient,
+) -> None:
+    found = _pancreatitis(client, since("D89.84", "2024-01-01"), 0.8)
+    assert fired(found) == [IGG4_DISEASE]
+    [card] = found
+    assert card["indicator"] == "info"
+    assert "IgG4 cholangitis or a pancreatic-head stricture? MRCP" in card["summary"]
+    assert len(card["summary"]) <= 126
+    assert "anti-mitochondrial" not in card["detail"]
+    assert "Not PBC: no AMA" in card["detail"]
+
+
+def test_type_2_or_queried_autoimmune_pancreatitis_keeps_the_liver_card(
+    client: FlaskClient,
+) -> None:
+    # neighbour: type 2 autoimmune pancreatitis is not IgG4-related; a query is not the disease
+    for text in ("Autoimmune pancreatitis type 2", "?Autoimmune pancreatitis"):
+        found = _pancreatitis(client, worded(text, "2024-01-01"), 0.8)
+        assert fired(found) == ["alp-high-liver-source"], text
