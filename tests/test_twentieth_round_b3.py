@@ -1,0 +1,89 @@
+"""Twentieth round, part J (2026-12-02): review 30 in bone, calcium and low ALP
+(docs/rulebook.md, "Twentieth round (2026-12-02), part J"): a stress fracture on a
+bisphosphonate with a persistently low ALP (R30-30), myeloma with hypercalcaemia and a low ALP
+(R30-27) and magnesium (R30-03, R30-04). Each patient is the reviewer's, with the neighbour that
+must not change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from tests.rules_helper import fired
+from tests.support.fhir import administration, alp
+from tests.support.labs import Labs, day, drug, post, since, worded
+
+NOW = "2026-12-02T07:30:00Z"
+LABS = Labs(NOW)
+PERSISTENT = "alp-low-persistent"
+
+
+def detail(card: dict[str, Any]) -> str:
+    text: str = card["detail"]
+    return text
+
+
+def orders(card: dict[str, Any]) -> list[str]:
+    return [s["label"] for s in card.get("suggestions", [])]
+
+
+# --- Item 1 (R30-30, noisy): a stress fracture on alendronate with a persistently low ALP -----
+
+ALENDRONATE = [drug("Alendronic acid 70 mg weekly", "2020-02-01")]
+
+
+def alendronate_patient(client: FlaskClient, *extra: dict[str, Any], on_drug: bool = True) -> list[dict[str, Any]]:
+    return post(
+        client,
+        "female",
+        "1960-01-01",
+        [LABS.alp(31)],
+        labs=[alp(30, when=day("2026-05-01"))],
+        conditions=[since("M81.0", "2020-01-01"), *extra],
+        medications=ALENDRONATE if on_drug else [],
+    )
+
+
+def test_stress_fracture_on_alendronate_is_named_and_the_drug_stopped(client: FlaskClient) -> None:
+    for fracture in (worded("Stress fracture of left tibia", "2026-10-15"), since("M84.361A", "2026-10-15")):
+        [card] = alendronate_patient(client, fracture)
+        assert fired([card]) == [PERSISTENT]
+        assert card["indicator"] == "warning"
+        assert card["summary"] == (
+            "Persistently low ALP 31 U/L on Alendronic acid with a stress fracture:"
+            " hypophosphatasia likely; stop it, PLP"
+        )
+        text = detail(card)
+        assert "tress fracture" in text and "on record: a sign of hypophosphatasia" in text
+        assert "stop it" in text
+        assert "X-ray both whole femurs" not in text  # a tibial fracture, no thigh pain
+        assert len(card["summary"]) <= 126 and len(text.split()) < 130
+        labels = " ".join(orders(card)).lower()
+        assert "zinc" not in labels and "b12" not in labels and "tsh" not in labels
+
+
+def test_femoral_stress_fracture_on_alendronate_brings_both_femurs_imaged(client: FlaskClient) -> None:
+    for fracture in (
+        worded("Stress fracture of right femoral shaft", "2026-10-15"),
+        since("M84.351A", "2026-10-15"),
+    ):
+        [card] = alendronate_patient(client, fracture)
+        assert fired([card]) == [PERSISTENT]
+        text = detail(card)
+        assert "X-ray both whole femurs now" in text
+        assert len(text.split()) < 130
+
+
+def test_no_fracture_on_alendronate_keeps_the_drug_review_card(client: FlaskClient) -> None:
+    # R30-31, the neighbour: correct as it was.
+    [card] = alendronate_patient(client)
+    assert fired([card]) == ["alp-low-antiresorptive"]
+    assert "review it until hypophosphatasia is excluded" in card["summary"]
+
+
+def test_stress_fracture_without_a_bisphosphonate_keeps_the_mild_card(client: FlaskClient) -> None:
+    # R30-49 (P04), the neighbour: without the drug the persistent-mild card names the fracture
+    # and asks for PLP (part H); a mild low with no drug to stop stays info.
+    [card] = alendronate_patient(client, worded("Stress fracture of left tibia", "2026-10-15"), on_drug=False)
+    assert fired([card]) == ["alp-low-persistent-mild"]
