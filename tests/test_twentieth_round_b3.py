@@ -87,3 +87,53 @@ def test_stress_fracture_without_a_bisphosphonate_keeps_the_mild_card(client: Fl
     # and asks for PLP (part H); a mild low with no drug to stop stays info.
     [card] = alendronate_patient(client, worded("Stress fracture of left tibia", "2026-10-15"), on_drug=False)
     assert fired([card]) == ["alp-low-persistent-mild"]
+
+
+# --- Item 2 (R30-27, noisy): myeloma, adjusted calcium 3.31, low ALP, creatinine 160 ----------
+
+
+def myeloma_patient(client: FlaskClient, *extra_labs: dict[str, Any], **kw: Any) -> list[dict[str, Any]]:
+    return post(
+        client,
+        "male",
+        "1952-01-01",
+        [LABS.alp(30), LABS.calcium(3.15)],
+        labs=[
+            alp(33, when=day("2026-08-01")),
+            LABS.lab("1751-7", 32, "g/L", 35, 50),
+            *extra_labs,
+        ],
+        conditions=[since("C90.00", "2026-07-01"), *kw.pop("conditions", [])],
+        **kw,
+    )
+
+
+def creatinine(value: float) -> dict[str, Any]:
+    return LABS.lab("2160-0", value, "umol/L", 60, 110)
+
+
+def test_myeloma_hypercalcaemia_with_a_low_alp_is_one_calcium_card(client: FlaskClient) -> None:
+    cards = myeloma_patient(client, creatinine(160))
+    assert fired(cards) == ["alp-calcium-urgent"]
+    [card] = cards
+    text = detail(card)
+    # The hypophosphatasia caution: one line on the calcium card.
+    assert "Low ALP: usual in myeloma" in text
+    assert "PLP" in text
+    # The kidney-dose note at creatinine 160.
+    assert "creatinine 160 umol/L" in text
+    assert "Creatinine raised: rehydrate first; zoledronic acid 4 mg" in text
+    assert "preferred in renal impairment" in text
+    assert len(card["summary"]) <= 126 and len(text.split()) < 130
+
+
+def test_myeloma_with_a_normal_creatinine_has_no_kidney_line(client: FlaskClient) -> None:
+    [card] = myeloma_patient(client, creatinine(90))
+    assert "zoledronic acid 4 mg" not in detail(card)
+
+
+def test_myeloma_on_alendronate_keeps_the_hypophosphatasia_warning(client: FlaskClient) -> None:
+    # Neighbour: on a bisphosphonate the low-ALP warning is not about today's dose.
+    cards = myeloma_patient(client, creatinine(90), medications=[drug("Alendronic acid 70 mg weekly", "2020-02-01")])
+    assert "alp-calcium-urgent" in fired(cards)
+    assert PERSISTENT in fired(cards)
