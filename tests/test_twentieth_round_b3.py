@@ -11,7 +11,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from tests.rules_helper import fired
-from tests.support.fhir import administration, alp
+from tests.support.fhir import alp
 from tests.support.labs import Labs, day, drug, post, since, worded
 
 NOW = "2026-12-02T07:30:00Z"
@@ -33,7 +33,9 @@ def orders(card: dict[str, Any]) -> list[str]:
 ALENDRONATE = [drug("Alendronic acid 70 mg weekly", "2020-02-01")]
 
 
-def alendronate_patient(client: FlaskClient, *extra: dict[str, Any], on_drug: bool = True) -> list[dict[str, Any]]:
+def alendronate_patient(
+    client: FlaskClient, *extra: dict[str, Any], on_drug: bool = True
+) -> list[dict[str, Any]]:
     return post(
         client,
         "female",
@@ -46,7 +48,10 @@ def alendronate_patient(client: FlaskClient, *extra: dict[str, Any], on_drug: bo
 
 
 def test_stress_fracture_on_alendronate_is_named_and_the_drug_stopped(client: FlaskClient) -> None:
-    for fracture in (worded("Stress fracture of left tibia", "2026-10-15"), since("M84.361A", "2026-10-15")):
+    for fracture in (
+        worded("Stress fracture of left tibia", "2026-10-15"),
+        since("M84.361A", "2026-10-15"),
+    ):
         [card] = alendronate_patient(client, fracture)
         assert fired([card]) == [PERSISTENT]
         assert card["indicator"] == "warning"
@@ -55,15 +60,21 @@ def test_stress_fracture_on_alendronate_is_named_and_the_drug_stopped(client: Fl
             " hypophosphatasia likely; stop it, PLP"
         )
         text = detail(card)
-        assert "tress fracture" in text and "on record: a sign of hypophosphatasia" in text
+        assert "tress fracture" in text
+        assert "on record: a sign of hypophosphatasia" in text
         assert "stop it" in text
         assert "X-ray both whole femurs" not in text  # a tibial fracture, no thigh pain
-        assert len(card["summary"]) <= 126 and len(text.split()) < 130
+        assert len(card["summary"]) <= 126
+        assert len(text.split()) < 130
         labels = " ".join(orders(card)).lower()
-        assert "zinc" not in labels and "b12" not in labels and "tsh" not in labels
+        assert "zinc" not in labels
+        assert "b12" not in labels
+        assert "tsh" not in labels
 
 
-def test_femoral_stress_fracture_on_alendronate_brings_both_femurs_imaged(client: FlaskClient) -> None:
+def test_femoral_stress_fracture_on_alendronate_brings_both_femurs_imaged(
+    client: FlaskClient,
+) -> None:
     for fracture in (
         worded("Stress fracture of right femoral shaft", "2026-10-15"),
         since("M84.351A", "2026-10-15"),
@@ -85,14 +96,18 @@ def test_no_fracture_on_alendronate_keeps_the_drug_review_card(client: FlaskClie
 def test_stress_fracture_without_a_bisphosphonate_keeps_the_mild_card(client: FlaskClient) -> None:
     # R30-49 (P04), the neighbour: without the drug the persistent-mild card names the fracture
     # and asks for PLP (part H); a mild low with no drug to stop stays info.
-    [card] = alendronate_patient(client, worded("Stress fracture of left tibia", "2026-10-15"), on_drug=False)
+    [card] = alendronate_patient(
+        client, worded("Stress fracture of left tibia", "2026-10-15"), on_drug=False
+    )
     assert fired([card]) == ["alp-low-persistent-mild"]
 
 
 # --- Item 2 (R30-27, noisy): myeloma, adjusted calcium 3.31, low ALP, creatinine 160 ----------
 
 
-def myeloma_patient(client: FlaskClient, *extra_labs: dict[str, Any], **kw: Any) -> list[dict[str, Any]]:
+def myeloma_patient(
+    client: FlaskClient, *extra_labs: dict[str, Any], **kw: Any
+) -> list[dict[str, Any]]:
     return post(
         client,
         "male",
@@ -124,7 +139,8 @@ def test_myeloma_hypercalcaemia_with_a_low_alp_is_one_calcium_card(client: Flask
     assert "creatinine 160 umol/L" in text
     assert "Creatinine raised: rehydrate first; zoledronic acid 4 mg" in text
     assert "preferred in renal impairment" in text
-    assert len(card["summary"]) <= 126 and len(text.split()) < 130
+    assert len(card["summary"]) <= 126
+    assert len(text.split()) < 130
 
 
 def test_myeloma_with_a_normal_creatinine_has_no_kidney_line(client: FlaskClient) -> None:
@@ -134,6 +150,60 @@ def test_myeloma_with_a_normal_creatinine_has_no_kidney_line(client: FlaskClient
 
 def test_myeloma_on_alendronate_keeps_the_hypophosphatasia_warning(client: FlaskClient) -> None:
     # Neighbour: on a bisphosphonate the low-ALP warning is not about today's dose.
-    cards = myeloma_patient(client, creatinine(90), medications=[drug("Alendronic acid 70 mg weekly", "2020-02-01")])
+    cards = myeloma_patient(
+        client, creatinine(90), medications=[drug("Alendronic acid 70 mg weekly", "2020-02-01")]
+    )
     assert "alp-calcium-urgent" in fired(cards)
     assert PERSISTENT in fired(cards)
+
+
+# --- Item 3 (R30-04, noisy): magnesium in mEq/L, no calcium, two magnesium-losing drugs -------
+
+
+def mg_meq_patient(client: FlaskClient, *extra: dict[str, Any]) -> list[dict[str, Any]]:
+    return post(
+        client,
+        "female",
+        "1954-04-04",
+        [LABS.alp(29)],
+        labs=[
+            LABS.lab("2601-3", 0.8, "meq/L", 1.4, 2.0),
+            LABS.lab("2823-3", 3.3, "mmol/L", 3.5, 5.1),
+            *extra,
+        ],
+        medications=[
+            drug("Bendroflumethiazide 2.5 mg daily", "2015-01-01"),
+            drug("Omeprazole 20 mg daily", "2018-01-01"),
+        ],
+    )
+
+
+def test_magnesium_in_meq_is_shown_in_mmol_and_a_calcium_is_asked_for(client: FlaskClient) -> None:
+    [card] = mg_meq_patient(client)
+    assert fired([card]) == ["alp-low-electrolyte-urgent"]
+    assert "magnesium 0.8 meq/L (0.4 mmol/L)" in card["summary"]
+    assert len(card["summary"]) <= 126
+    text = detail(card)
+    assert "adjusted calcium (it follows magnesium down)" in text
+    assert "it lowers" not in text
+    assert "On Bendroflumethiazide; Omeprazole: magnesium-lowering; review." in text
+    assert len(text.split()) < 130
+
+
+def test_magnesium_in_mmol_with_a_calcium_is_shown_as_before(client: FlaskClient) -> None:
+    # Neighbour: a value in mmol/L has no conversion; a calcium measured is not asked for again.
+    [card] = post(
+        client,
+        "male",
+        "1968-03-03",
+        [LABS.alp(30)],
+        labs=[
+            LABS.magnesium(0.38),
+            LABS.lab("2823-3", 3.1, "mmol/L", 3.5, 5.1),
+            LABS.calcium(2.30),
+        ],
+    )
+    assert fired([card]) == ["alp-low-electrolyte-urgent"]
+    assert "magnesium 0.38 mmol/L, 2 Dec 2026" in card["summary"]
+    assert "(0.38 mmol/L)" not in card["summary"]
+    assert "adjusted calcium (it follows" not in detail(card)

@@ -600,7 +600,12 @@ def _at_most(
         converted = _in_unit(value, unit_of(entry.resource), threshold.unit)
     if converted is None or converted > threshold.value:
         return
-    shown = f"{quantity.get('value')} {quantity.get('unit') or quantity.get('code') or ''}".strip()
+    unit = quantity.get("unit") or quantity.get("code") or ""
+    shown = f"{quantity.get('value')} {unit}".strip()
+    if str(unit).strip().lower() != threshold.unit.strip().lower():
+        # Twentieth round, part J (review 30, R30-04): a value in another unit (magnesium in
+        # mEq/L) is shown beside its conversion to the parameter's unit, as it was judged.
+        shown = f"{shown} ({round(converted, 2):g} {threshold.unit})"
     title = kb.valuesets[source.valueset].title
     analyte = title if title.isupper() else title.lower()
     found.evidence.append(f"{entry.key}: {shown}, at most {threshold.value:g} {threshold.unit}")
