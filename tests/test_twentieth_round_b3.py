@@ -11,7 +11,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from tests.rules_helper import fired
-from tests.support.fhir import alp
+from tests.support.fhir import administration, alp
 from tests.support.labs import Labs, day, drug, post, since, worded
 
 NOW = "2026-12-02T07:30:00Z"
@@ -207,3 +207,51 @@ def test_magnesium_in_mmol_with_a_calcium_is_shown_as_before(client: FlaskClient
     assert "magnesium 0.38 mmol/L, 2 Dec 2026" in card["summary"]
     assert "(0.38 mmol/L)" not in card["summary"]
     assert "adjusted calcium (it follows" not in detail(card)
+
+
+# --- Item 3 (R30-03, noisy): a severe magnesium on omeprazole replaced three days ago ---------
+
+
+def mg_replaced_patient(
+    client: FlaskClient, medications: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    return post(
+        client,
+        "male",
+        "1965-01-01",
+        [LABS.alp(31)],
+        labs=[
+            alp(32, when=day("2026-09-10")),
+            LABS.lab("2601-3", 0.44, "mmol/L", 0.7, 1.0, when=day("2026-11-29")),
+            LABS.magnesium(0.82),
+            LABS.lab("2823-3", 3.9, "mmol/L", 3.5, 5.1),
+        ],
+        medications=medications,
+        administrations=[administration("Magnesium sulfate 20 mmol IV", "2026-11-30T10:00:00Z")],
+    )
+
+
+def test_a_replaced_severe_magnesium_on_a_ppi_is_named_as_the_likely_cause(
+    client: FlaskClient,
+) -> None:
+    [card] = mg_replaced_patient(client, [drug("Omeprazole 40 mg daily", "2019-01-01")])
+    assert fired([card]) == ["alp-low-persistent-mild"]
+    assert card["summary"].startswith(
+        "Low ALP 31 U/L after magnesium 0.44 mmol/L, 29 Nov 2026: likely cause"
+    )
+    assert len(card["summary"]) <= 126
+    text = detail(card)
+    assert "Omeprazole: magnesium-lowering; review." in text
+    labels = " ".join(orders(card)).lower()
+    assert "zinc" not in labels
+    assert "tsh" not in labels
+    assert "b12" not in labels
+
+
+def test_a_replaced_magnesium_with_no_recorded_cause_keeps_the_screen(
+    client: FlaskClient,
+) -> None:
+    # Neighbour: nothing to explain the magnesium (EDTA not excluded): the screen as before.
+    [card] = mg_replaced_patient(client, [])
+    assert fired([card]) == ["alp-low-persistent-mild"]
+    assert "screen for secondary causes" in card["summary"]
