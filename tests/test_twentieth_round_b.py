@@ -125,7 +125,9 @@ def test_a_ppi_counts_the_magnesium_and_is_named(client: FlaskClient) -> None:
         medications=OMEPRAZOLE,
     )
     assert fired([card]) == [URGENT_LOW]
-    assert "On omeprazole: it lowers magnesium; review it." in card["detail"]
+    # Twentieth round, part J (R30-04): "it lowers" read wrongly for two drugs; the line now
+    # reads for one or several.
+    assert "On omeprazole: magnesium-lowering; review." in card["detail"]
 
 
 def test_a_diuretic_is_named_beside_a_mildly_low_magnesium(client: FlaskClient) -> None:
@@ -139,7 +141,8 @@ def test_a_diuretic_is_named_beside_a_mildly_low_magnesium(client: FlaskClient) 
     )
     assert fired([card]) == [LOW_EXPLAINED]
     assert card["indicator"] == "info"
-    assert "On Furosemide: it lowers magnesium; review it." in card["detail"]
+    # Part J (R30-04): worded for one drug or several.
+    assert "On Furosemide: magnesium-lowering; review." in card["detail"]
 
 
 def test_a_ppi_without_a_low_magnesium_is_not_named(client: FlaskClient) -> None:
@@ -397,7 +400,9 @@ def test_a_first_low_names_the_ppi_beside_a_counted_low_magnesium(client: FlaskC
         medications=OMEPRAZOLE,
     )
     assert fired([card]) == [LOW_FIRST]
-    assert "On omeprazole: it lowers magnesium; review it." in card["detail"]
+    # Twentieth round, part J (R30-04): "it lowers" read wrongly for two drugs; the line now
+    # reads for one or several.
+    assert "On omeprazole: magnesium-lowering; review." in card["detail"]
 
 
 # --- Item 7 (review 26's minor points): the infant vitamin K line; aromatase-inhibitor bone loss -

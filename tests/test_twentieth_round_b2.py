@@ -234,7 +234,8 @@ def test_tacrolimus_counts_the_magnesium_and_is_named(client: FlaskClient) -> No
         medications=[drug("Tacrolimus 2 mg capsules twice daily", "2020-02-01")],
     )
     assert fired([card]) == [URGENT_LOW]
-    assert "On Tacrolimus: it lowers magnesium; review it." in detail(card)
+    # Part J (R30-04): worded for one drug or several.
+    assert "On Tacrolimus: magnesium-lowering; review." in detail(card)
 
 
 def test_tacrolimus_ointment_is_not_a_magnesium_losing_drug(client: FlaskClient) -> None:

@@ -580,13 +580,26 @@ def _at_most(
     since = when - timedelta(days=kb.param(source.within_days or ""))
     units = kb.analyte_units.get(source.valueset)
     latest: tuple[datetime, Entry] | None = None
+    lowest: tuple[float, Entry] | None = None
     for entry in classified.in_valueset("observations", source.valueset):
         if not entry.active or entry.time is None or not since <= entry.time <= when + tolerance:
             continue
-        if numeric_value(entry.resource) is None:
+        reading = numeric_value(entry.resource)
+        if reading is None:
             continue
         if latest is None or entry.time > latest[0]:
             latest = (entry.time, entry)
+        if source.at_most_any:
+            q = result_quantity(entry.resource) or {}
+            mine = (
+                units.convert(reading, q.get("code"), q.get("unit"))
+                if units is not None
+                else _in_unit(reading, unit_of(entry.resource), threshold.unit)
+            )
+            if mine is not None and (lowest is None or mine < lowest[0]):
+                lowest = (mine, entry)
+    if source.at_most_any:
+        latest = None if lowest is None else (lowest[1].time or when, lowest[1])
     if latest is None:
         return
     entry = latest[1]
@@ -600,7 +613,12 @@ def _at_most(
         converted = _in_unit(value, unit_of(entry.resource), threshold.unit)
     if converted is None or converted > threshold.value:
         return
-    shown = f"{quantity.get('value')} {quantity.get('unit') or quantity.get('code') or ''}".strip()
+    unit = quantity.get("unit") or quantity.get("code") or ""
+    shown = f"{quantity.get('value')} {unit}".strip()
+    if str(unit).strip().lower() != threshold.unit.strip().lower():
+        # Twentieth round, part J (review 30, R30-04): a value in another unit (magnesium in
+        # mEq/L) is shown beside its conversion to the parameter's unit, as it was judged.
+        shown = f"{shown} ({round(converted, 2):g} {threshold.unit})"
     title = kb.valuesets[source.valueset].title
     analyte = title if title.isupper() else title.lower()
     found.evidence.append(f"{entry.key}: {shown}, at most {threshold.value:g} {threshold.unit}")

@@ -284,6 +284,7 @@ def _findings(
                     unless_in=tuple(src.get("unless_in", ())),
                     at_least=src.get("at_least"),
                     at_most=src.get("at_most"),
+                    at_most_any=src.get("at_most_any", False),
                     after=src.get("after"),
                     not_before=src.get("not_before"),
                     ended_by=ended_by,

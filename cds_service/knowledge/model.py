@@ -582,6 +582,9 @@ class FindingSource:
     """Labs: name of a parameter; the latest usable result in the window, in the parameter's
     unit (units.yaml `analytes` converts), counts when at or below it: a severe value now, not
     one since corrected (a magnesium of 0.45 mmol/L; twentieth round, part B)."""
+    at_most_any: bool = False
+    """Labs, with `at_most`: the lowest usable result in the window counts, not only the latest
+    (a severe magnesium since replaced; twentieth round, part J, review 30 R30-03)."""
     started_before_rise: bool = False
     """Medications: only a course started before the first raised ALP of the current rise
     (or with no start recorded): a drug begun after the ALP was already raised did not raise
