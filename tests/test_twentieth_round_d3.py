@@ -196,8 +196,9 @@ def test_no_drug_high_potassium_low_calcium_keeps_the_artefact_card_and_says_tod
     )
     assert fired(found) == [ARTEFACT]
     card = found[0]
-    assert "magnesium" in card["summary"].lower()
-    assert "today" in card["summary"]
+    assert "Mg severely low: possible EDTA contamination" in card["summary"]
+    assert card["summary"].endswith("today")
+    assert "so low: repeat with a potassium and calcium today" in card["detail"]
     assert len(card["summary"]) <= 126
 
 

@@ -565,7 +565,11 @@ class _Context:
         if lowered is not None and lowered.status in ("normal", "high"):
             return True
         if lowered is not None and lowered.status == "low":
-            return False  # a drug raises potassium; it does not lower calcium
+            # A drug raises potassium; it does not lower calcium. Twentieth round, part L
+            # (review 31, R31-47): unless a recorded cause of the low analyte's loss is there
+            # too (tacrolimus and omeprazole): the drug explains the potassium, the loss the
+            # magnesium, and a low magnesium lowers calcium (it blocks PTH).
+            return self._recorded(edta.unless) and self._recorded(edta.unless_no_marker)
         return self._recorded(edta.unless)
 
     def _recorded(self, finding: str | None) -> bool:
