@@ -255,3 +255,21 @@ def test_a_sleeve_gastrectomy_is_not_a_bypass(client: FlaskClient) -> None:
         conditions=[worded("Sleeve gastrectomy", "2015-01-01")],
     )
     assert fired(found) == ["alp-low-first"]
+
+
+# --- Item 2 (R31-35, noisy): the laboratory's own adult range at 17 years 11 months -----------
+
+
+def test_r31_35_under_the_age_table_but_not_the_labs_range_is_not_the_child_warning(
+    client: FlaskClient,
+) -> None:
+    # ALP 24 against the lab's 40-129 (0.6x) and Mayo's 55-149 for 17-18 (0.44x): the first-low
+    # card, not "hypophosphatasia until excluded".
+    found = post(client, "male", "2009-01-01", [LABS.alp(24, low=40, high=129)])
+    assert fired(found) == ["alp-low-first"]
+
+
+def test_r31_34_far_under_the_labs_range_too_keeps_the_child_warning(client: FlaskClient) -> None:
+    # Neighbour (R31-34, correct): 19 is 0.48x even of the lab's own limit.
+    found = post(client, "male", "2009-01-01", [LABS.alp(19, low=40, high=129)])
+    assert fired(found) == [CHILD_HPP]
