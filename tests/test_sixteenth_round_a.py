@@ -138,8 +138,13 @@ def test_a_high_potassium_from_spironolactone_does_not_make_a_low_magnesium_edta
     # Eighteenth round, part D (N01): the drug explains the potassium, not a low calcium beside
     # it, so a high potassium with a low calcium on spironolactone is EDTA's signature again
     # (this expected "explained" until then; kidney failure alone clears it now).
+    # Twentieth round, part L (review 31, R31-47): changed. This record also has omeprazole, a
+    # recorded cause of magnesium loss: spironolactone explains the potassium, omeprazole the
+    # magnesium of 0.30, and a magnesium that low lowers calcium (it blocks PTH). The draw is the
+    # patient's, and the magnesium is urgent; the drug alone still leaves EDTA's signature
+    # (test_eighteenth_round_d, N01).
     found = cards(client, low_magnesium(6.4, 1.85), **record)
-    assert fired(found) == [ARTEFACT]
+    assert fired(found) == [URGENT_LOW]
 
 
 def test_a_high_potassium_with_a_normal_calcium_is_not_edta(client: FlaskClient) -> None:

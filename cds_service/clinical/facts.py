@@ -30,6 +30,7 @@ from cds_service.clinical.labs import (
     effective_time,
     enzyme_converter,
     inside_own_range,
+    lab_interval,
     measured,
     measured_ul,
     numeric_value,
@@ -68,6 +69,8 @@ FACTS: dict[str, str] = {
     "alp.range": "the interval used and where it came from, in the lab's unit",
     "alp.xuln": "ALP divided by the upper limit",
     "alp.xlln": "ALP divided by the lower limit (null without one): 0.95 is 5% under it",
+    "alp.lab_xlln": "ALP divided by the laboratory's own lower limit for this patient, whether or "
+    "not the age table replaced its range (null when it sent none): twentieth round, part L",
     "alp.same_draw_lows": "a low zinc or magnesium drawn with the ALP and not counted as a cause, "
     "that draw not clear of EDTA (its potassium not measured and its calcium low; or high with "
     "the calcium low and "
@@ -565,7 +568,11 @@ class _Context:
         if lowered is not None and lowered.status in ("normal", "high"):
             return True
         if lowered is not None and lowered.status == "low":
-            return False  # a drug raises potassium; it does not lower calcium
+            # A drug raises potassium; it does not lower calcium. Twentieth round, part L
+            # (review 31, R31-47): unless a recorded cause of the low analyte's loss is there
+            # too (tacrolimus and omeprazole): the drug explains the potassium, the loss the
+            # magnesium, and a low magnesium lowers calcium (it blocks PTH).
+            return self._recorded(edta.unless) and self._recorded(edta.unless_no_marker)
         return self._recorded(edta.unless)
 
     def _recorded(self, finding: str | None) -> bool:
@@ -906,6 +913,13 @@ def derive(
     facts.set("alp.xuln", round(value.value_ul / interval.high, 3), [key])
     xlln = round(value.value_ul / interval.low, 3) if interval.low else None
     facts.set("alp.xlln", xlln, [key])
+    # Twentieth round, part L (review 31, R31-35): the laboratory's own lower limit, read even
+    # where a child's age table replaced a range without an age, so the child warning can ask
+    # that the ALP be far under both.
+    adult_days = ctx.adult_age * DAYS_PER["a"]
+    own, _ = lab_interval(alp, ctx.enzyme, ctx.sex, ctx.age_days, adult_days)
+    own_xlln = round(value.value_ul / own.low, 3) if own is not None and own.low else None
+    facts.set("alp.lab_xlln", own_xlln, [key])
     bound = (value.comparator or "").replace("=", "")
     facts.set("alp.multiple", f"{bound}{value.value_ul / interval.high:.1f}", [key])
     facts.set("alp.range_source", interval.source, range_ref)

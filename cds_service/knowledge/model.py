@@ -546,7 +546,9 @@ class FindingSource:
     """Labs, with `edta_lowered`: a finding (from the record, not labs) that, with the marker
     not measured in the ALP's draw, explains the low analyte and a low lowered analyte beside
     it (coeliac disease, malnutrition or alcohol with a low magnesium and calcium: nineteenth
-    round, part I, review 26 R26-18)."""
+    round, part I, review 26 R26-18). Twentieth round, part L (review 31, R31-47): with the
+    marker high and the lowered analyte low, it clears EDTA together with `edta_unless` (a drug
+    explains the potassium, the recorded loss the magnesium, whose deficiency lowers calcium)."""
 
     @property
     def edta(self) -> EdtaSignature | None:
