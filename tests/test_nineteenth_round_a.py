@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired, suggested
 from tests.support.fhir import administration, alp, condition, ggt, medication
-from tests.support.labs import RESULT_DATE, Labs
+from tests.support.labs import RESULT_DATE, Labs, words
 from tests.test_eighteenth_round_a import RIPE, TB_LABS, drug
 from tests.test_eighteenth_round_i import calcium_mmol, pth_pmol
 
@@ -25,10 +25,6 @@ GENERIC_BONE_LINE = "look for osteomalacia and hyperparathyroidism"
 
 
 LABS = Labs(RESULT_DATE)
-
-
-def words(card: dict[str, Any]) -> int:
-    return len(card["detail"].split())
 
 
 # --- R21-09 (noisy): a normal PTH with a raised calcium was asked for again -----------------

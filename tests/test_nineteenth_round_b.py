@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired, suggested
 from tests.support.fhir import alp, condition, ggt, medication, observation, patient
-from tests.support.labs import RESULT_DATE, Labs
+from tests.support.labs import RESULT_DATE, Labs, words
 
 LIVER = "alp-high-liver-source"
 MILD = "alp-high-mild-isolated"
@@ -25,10 +25,6 @@ LABS = Labs(RESULT_DATE)
 
 def steps(card: dict[str, Any]) -> list[str]:
     return [s.split("\n\n")[0] for s in card["detail"].split("\n- ")[1:]]
-
-
-def words(card: dict[str, Any]) -> int:
-    return len(card["detail"].split())
 
 
 # --- R21-08: heart failure, ALP 2.5x, bilirubin 42 umol/L -------------------------------------

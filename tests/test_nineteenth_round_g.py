@@ -14,7 +14,7 @@ from tests.support.fhir import (
     alp,
     procedure,
 )
-from tests.support.labs import Labs, day, drug, post, since, worded
+from tests.support.labs import Labs, day, drug, post, since, worded, words
 
 NOW = "2026-12-02T07:30:00Z"
 ISOENZYMES_LOINC = "24332-9"
@@ -32,10 +32,6 @@ def statement(text: str, start: str) -> dict[str, Any]:
         "subject": {"reference": f"Patient/{PATIENT_ID}"},
         "effectivePeriod": {"start": start},
     }
-
-
-def words(card: dict[str, Any]) -> int:
-    return len(card["detail"].split())
 
 
 def text_of(card: dict[str, Any]) -> str:

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired, suggested
 from tests.support.fhir import alp, condition, ggt, medication, patient
-from tests.support.labs import Labs
+from tests.support.labs import Labs, words
 
 NOW = "2026-12-02T07:00:00Z"
 PREGNANCY_LIVER = "alp-high-pregnancy-liver"
@@ -26,10 +26,6 @@ LABS = Labs(NOW)
 
 def today_ggt(value: float) -> dict[str, Any]:
     return ggt(value, when=NOW)
-
-
-def words(card: dict[str, Any]) -> int:
-    return len(card["detail"].split())
 
 
 # --- R26-04 (wrong): 5 days after delivery, cholestatic with raised bilirubin, no ultrasound ----

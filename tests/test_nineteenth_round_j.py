@@ -14,17 +14,13 @@ from tests.support.fhir import (
     administration,
     alp,
 )
-from tests.support.labs import Labs, day, drug, post, since, worded
+from tests.support.labs import Labs, day, drug, post, since, worded, words
 
 NOW = "2026-12-02T07:30:00Z"
 ISOENZYMES_LOINC = "24332-9"
 
 
 LABS = Labs(NOW)
-
-
-def words(card: dict[str, Any]) -> int:
-    return len(card["detail"].split())
 
 
 # --- R27-08 (noisy): nivolumab, ALP 1.3x, ALT and bilirubin normal: grade 1, not a warning -----

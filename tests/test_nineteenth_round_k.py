@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired
 from tests.support.fhir import condition, medication, patient
-from tests.support.labs import Labs, worded
+from tests.support.labs import Labs, worded, words
 
 NOW = "2026-12-02T07:30:00Z"
 CHOLANGITIS = "alp-high-suspected-cholangitis"
@@ -34,10 +34,6 @@ def temperature(value: float) -> dict[str, Any]:
         }
     ]
     return o
-
-
-def words(card: dict[str, Any]) -> int:
-    return len(card["detail"].split())
 
 
 # --- R28-18 (wrong, near unsafe): Charcot's triad with no biliary disease coded --------------

@@ -11,17 +11,13 @@ from flask.testing import FlaskClient
 
 from tests.rules_helper import card_for, cards, fired, suggested
 from tests.support.fhir import alp, condition, patient
-from tests.support.labs import Labs
+from tests.support.labs import Labs, words
 
 NOW = "2026-12-02T07:00:00Z"
 BONE_EXPLAINED = "alp-high-bone-explained"
 
 
 LABS = Labs(NOW)
-
-
-def words(card: dict[str, Any]) -> int:
-    return len(card["detail"].split())
 
 
 # --- R28-24 (wrong): calcium 2.95 with a raised PTH got a label and no next step --------------

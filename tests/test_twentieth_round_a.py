@@ -10,30 +10,13 @@ from flask.testing import FlaskClient
 
 from tests.rules_helper import card_for, cards, fired, suggested
 from tests.support.fhir import condition, medication, patient, procedure
-from tests.support.labs import Labs, day, drug, post, since, worded
+from tests.support.labs import Labs, day, drug, post, since, worded, words
+from tests.test_nineteenth_round_k import temperature
 
 NOW = "2026-12-02T07:30:00Z"
 LABS = Labs(NOW)
+vital = temperature  # a body temperature, as part K built it (the same NOW)
 LIVER = "alp-high-liver-source"
-
-
-def words(card: dict[str, Any]) -> int:
-    return len(card["detail"].split())
-
-
-def vital(value: float) -> dict[str, Any]:
-    o = LABS.lab("8310-5", value, "Cel", None, None)
-    o["category"] = [
-        {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                    "code": "vital-signs",
-                }
-            ]
-        }
-    ]
-    return o
 
 
 # --- Item 2 (R28-22): a jaundiced drug injury is a warning that names the bilirubin ------------

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired
 from tests.support.fhir import medication, patient
-from tests.support.labs import Labs, post, since, worded
+from tests.support.labs import Labs, post, since, worded, words
 from tests.test_twentieth_round_a import vital
 from tests.test_twentieth_round_c import HELLP_RESULTS, WEEK_31, ldh, platelets
 
@@ -20,10 +20,6 @@ NOW = "2026-12-02T07:30:00Z"
 LABS = Labs(NOW)
 JAUNDICE = "alp-high-drug-jaundice"
 MAN_48 = patient("male", "1978-08-08")
-
-
-def words(card: dict[str, Any]) -> int:
-    return len(card["detail"].split())
 
 
 def terbinafine(status: str = "active") -> dict[str, Any]:

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired
 from tests.support.fhir import medication, patient, procedure
-from tests.support.labs import Labs, since, worded
+from tests.support.labs import Labs, since, worded, words
 from tests.test_twentieth_round_a import vital
 from tests.test_twentieth_round_c import platelets
 
@@ -22,10 +22,6 @@ JAUNDICE = "alp-high-drug-jaundice"
 HYS = "alp-high-drug-hys-law"
 CHOLANGITIS = "alp-high-suspected-cholangitis"
 MAN_70 = patient("male", "1956-02-02")
-
-
-def words(card: dict[str, Any]) -> int:
-    return len(card["detail"].split())
 
 
 def inr(value: float) -> dict[str, Any]:

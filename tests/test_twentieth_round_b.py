@@ -12,17 +12,13 @@ from flask.testing import FlaskClient
 from cds_service.knowledge.model import KnowledgeBase
 from tests.rules_helper import cards, fired
 from tests.support.fhir import alp, condition, patient
-from tests.support.labs import Labs, drug, post, worded
+from tests.support.labs import Labs, drug, post, worded, words
 
 NOW = "2026-12-02T07:00:00Z"
 LABS = Labs(NOW)
 URGENT_LOW = "alp-low-electrolyte-urgent"
 LOW_EXPLAINED = "alp-low-explained"
 LOW_FIRST = "alp-low-first"
-
-
-def words(card: dict[str, Any]) -> int:
-    return len(card["detail"].split())
 
 
 def potassium(value: float) -> dict[str, Any]:

@@ -10,15 +10,11 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from tests.rules_helper import fired
-from tests.support.labs import Labs, day, drug, post, since, worded
+from tests.support.labs import Labs, day, drug, post, since, worded, words
 
 NOW = "2026-12-02T07:30:00Z"
 L = Labs(NOW)
 PREGNANCY_LIVER = "alp-high-pregnancy-liver"
-
-
-def words(card: dict[str, Any]) -> int:
-    return len(card["detail"].split())
 
 
 def platelets(value: float) -> dict[str, Any]:

@@ -10,16 +10,12 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from tests.rules_helper import card_for, fired, suggested
-from tests.support.labs import Labs, day, drug, post, since, worded
+from tests.support.labs import Labs, day, drug, post, since, worded, words
 
 NOW = "2026-12-02T07:30:00Z"
 BONE_ALP_LOINC = "17838-4"
 
 LABS = Labs(NOW)
-
-
-def words(card: dict[str, Any]) -> int:
-    return len(card["detail"].split())
 
 
 # --- R30-43 (wrong): a new cholestatic rise after a liver transplant ---------------------------

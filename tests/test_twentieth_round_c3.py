@@ -10,17 +10,13 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from tests.rules_helper import fired
-from tests.support.labs import Labs, day, drug, post, since, worded
+from tests.support.labs import Labs, day, drug, post, since, worded, words
 
 NOW = "2026-12-02T07:30:00Z"
 LABS = Labs(NOW)
 CHOLANGITIS = "alp-high-suspected-cholangitis"
 IGG4 = "alp-high-igg4-cholangitis"
 IGG4_JAUNDICE = "alp-high-igg4-jaundice"
-
-
-def words(card: dict[str, Any]) -> int:
-    return len(card["detail"].split())
 
 
 # --- R31-46 (unsafe): infection signs in IgG4 sclerosing cholangitis are cholangitis -----------

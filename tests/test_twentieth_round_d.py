@@ -9,7 +9,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from tests.rules_helper import fired, suggested
-from tests.support.labs import Labs, day, drug, post, since, worded
+from tests.support.labs import Labs, day, drug, post, since, worded, words
 
 NOW = "2026-12-02T07:30:00Z"
 GGT_LOINC = "2324-2"
@@ -23,10 +23,6 @@ LABS = Labs(NOW)
 def child_alp(value: float, when: str | None = None) -> dict[str, Any]:
     """ALP against the laboratory's child range, 156-369 U/L."""
     return LABS.alp(value, low=156, high=369, when=when)
-
-
-def words(card: dict[str, Any]) -> int:
-    return len(card["detail"].split())
 
 
 # --- R29-05 (noisy): XLH on burosumab, ALP 500 -> 760, no GGT: "likely the known XLH" ---------

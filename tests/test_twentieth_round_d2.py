@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from tests.rules_helper import fired, suggested
 from tests.support.fhir import alp
-from tests.support.labs import Labs, day, drug, post, since, worded
+from tests.support.labs import Labs, day, drug, post, since, worded, words
 
 NOW = "2026-12-02T07:30:00Z"
 LABS = Labs(NOW)
@@ -29,10 +29,6 @@ def child_alp(value: float, comparator: str | None = None) -> dict[str, Any]:
     if comparator:
         result["valueQuantity"]["comparator"] = comparator
     return result
-
-
-def words(card: dict[str, Any]) -> int:
-    return len(card["detail"].split())
 
 
 def potassium(value: float) -> dict[str, Any]:

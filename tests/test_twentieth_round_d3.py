@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from tests.rules_helper import fired, suggested
 from tests.support.fhir import procedure
-from tests.support.labs import Labs, drug, post, since, worded
+from tests.support.labs import Labs, drug, post, since, worded, words
 
 NOW = "2026-12-02T07:30:00Z"
 LABS = Labs(NOW)
@@ -34,10 +34,6 @@ def potassium(value: float) -> dict[str, Any]:
 
 def creatinine(value: float) -> dict[str, Any]:
     return LABS.lab("2160-0", value, "umol/L", 60, 110)
-
-
-def words(card: dict[str, Any]) -> int:
-    return len(card["detail"].split())
 
 
 # --- Item 1 (R31-31 / P01, R31-33, R31-42, noisy): a child's very low ALP with a cause -------

@@ -12,14 +12,10 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.rules_helper import card_for, fired
-from tests.support.labs import Labs, drug, post, since
+from tests.support.labs import Labs, drug, post, since, words
 
 NOW = "2026-12-02T07:30:00Z"
 LABS = Labs(NOW)
-
-
-def words(card: dict[str, Any]) -> int:
-    return len(card["detail"].split())
 
 
 def platelets(value: float) -> dict[str, Any]:

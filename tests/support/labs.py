@@ -158,3 +158,8 @@ def post(
     assert response.status_code == 200, response.get_json()
     found: list[dict[str, Any]] = response.get_json()["cards"]
     return found
+
+
+def words(card: dict[str, Any]) -> int:
+    """A card's detail length in words, as the card contract counts it."""
+    return len(card["detail"].split())
