@@ -575,50 +575,48 @@ def _at_most(
 ) -> None:
     """A fixed-threshold lab source read downwards: the latest usable result in the window, in
     the parameter's unit (units.yaml `analytes` converts; else only the same unit), counts when
-    at or below the parameter. Only the latest: a severe value since corrected is not one now."""
+    at or below the parameter. Only the latest: a severe value since corrected is not one now
+    (unless `at_most_any`: then the lowest in the window)."""
     threshold = kb.parameters[source.at_most or ""]
     since = when - timedelta(days=kb.param(source.within_days or ""))
     units = kb.analyte_units.get(source.valueset)
-    latest: tuple[datetime, Entry] | None = None
-    lowest: tuple[float, Entry] | None = None
-    for entry in classified.in_valueset("observations", source.valueset):
-        if not entry.active or entry.time is None or not since <= entry.time <= when + tolerance:
-            continue
+
+    def in_unit(entry: Entry) -> float | None:
         reading = numeric_value(entry.resource)
         if reading is None:
-            continue
-        if latest is None or entry.time > latest[0]:
-            latest = (entry.time, entry)
-        if source.at_most_any:
-            q = result_quantity(entry.resource) or {}
-            mine = (
-                units.convert(reading, q.get("code"), q.get("unit"))
-                if units is not None
-                else _in_unit(reading, unit_of(entry.resource), threshold.unit)
-            )
-            if mine is not None and (lowest is None or mine < lowest[0]):
-                lowest = (mine, entry)
+            return None
+        q = result_quantity(entry.resource) or {}
+        if units is not None:
+            return units.convert(reading, q.get("code"), q.get("unit"))
+        return _in_unit(reading, unit_of(entry.resource), threshold.unit)
+
+    readings = [
+        (entry.time, entry)
+        for entry in classified.in_valueset("observations", source.valueset)
+        if entry.active
+        and entry.time is not None
+        and since <= entry.time <= when + tolerance
+        and numeric_value(entry.resource) is not None
+    ]
+    chosen: tuple[float | None, Entry] | None = None
     if source.at_most_any:
-        latest = None if lowest is None else (lowest[1].time or when, lowest[1])
-    if latest is None:
+        converted = [(v, e) for _, e in readings if (v := in_unit(e)) is not None]
+        chosen = min(converted, key=lambda c: c[0], default=None)
+    elif readings:
+        latest = max(readings, key=lambda r: r[0])[1]
+        chosen = (in_unit(latest), latest)
+    if chosen is None:
         return
-    entry = latest[1]
-    value = numeric_value(entry.resource)
+    converted_value, entry = chosen
+    if converted_value is None or converted_value > threshold.value:
+        return
     quantity = result_quantity(entry.resource) or {}
-    if value is None:
-        return
-    if units is not None:
-        converted = units.convert(value, quantity.get("code"), quantity.get("unit"))
-    else:
-        converted = _in_unit(value, unit_of(entry.resource), threshold.unit)
-    if converted is None or converted > threshold.value:
-        return
     unit = quantity.get("unit") or quantity.get("code") or ""
     shown = f"{quantity.get('value')} {unit}".strip()
     if str(unit).strip().lower() != threshold.unit.strip().lower():
         # Twentieth round, part J (review 30, R30-04): a value in another unit (magnesium in
         # mEq/L) is shown beside its conversion to the parameter's unit, as it was judged.
-        shown = f"{shown} ({round(converted, 2):g} {threshold.unit})"
+        shown = f"{shown} ({round(converted_value, 2):g} {threshold.unit})"
     title = kb.valuesets[source.valueset].title
     analyte = title if title.isupper() else title.lower()
     found.evidence.append(f"{entry.key}: {shown}, at most {threshold.value:g} {threshold.unit}")
