@@ -159,12 +159,32 @@ def _gilbert(client: FlaskClient, labs: list[dict[str, Any]]) -> list[dict[str, 
     )
 
 
-def test_gilbert_without_a_direct_bilirubin_asks_for_it_before_hys_law(
+def test_gilbert_without_a_direct_bilirubin_asks_for_it_on_the_hys_law_card(
     client: FlaskClient,
 ) -> None:
+    # Changed by the integrator (review 32, R32-17, unsafe): part K held Hy's law back here,
+    # which with ALT 37x and bilirubin 4.5 mg/dL left "recheck in 2-4 weeks". Gilbert raises only
+    # the unconjugated share: the warning shows and asks for the direct bilirubin today.
     found = _gilbert(client, [])
-    assert HYS_LAW not in fired(found)
-    assert any("fractionate it" in card["detail"] for card in found)
+    assert fired(found) == [HYS_LAW]
+    assert "Gilbert syndrome recorded: direct bilirubin today" in found[0]["detail"]
+    assert words(found[0]) < 130
+
+
+def test_r32_17_gilbert_never_silences_a_severe_hepatocellular_injury(
+    client: FlaskClient,
+) -> None:
+    results = [LABS.alp(120), LABS.ggt(110), LABS.alt(1500), LABS.bilirubin(4.5)]
+    course = drug("Co-amoxiclav 625 mg three times daily", "2026-11-11")
+    course["status"] = "completed"
+    found = post(
+        client, "male", "1986-01-01", results, [], [since("E80.4", "2010-01-01")], [course]
+    )
+    assert fired(found) == [HYS_LAW]
+    card = found[0]
+    assert card["indicator"] == "warning"
+    assert "hepatology today" in card["summary"]
+    assert "recheck in 2-4 weeks" not in card["detail"]
 
 
 def test_gilbert_with_a_conjugated_bilirubin_is_hys_law(client: FlaskClient) -> None:
