@@ -135,6 +135,10 @@ def test_non_jaundiced_drug_injury_keeps_the_recheck(client: FlaskClient) -> Non
         labs=[*results, LABS.alp(80, when="2026-10-01T08:00:00Z")],
         medications=[coamox],
     )
+    # Twentieth round, part A: without a jaundice it stays the info liver card, not the
+    # jaundiced drug-injury warning (this was a second copy of the patient in part A's file).
+    assert fired([card]) == [LIVER]
+    assert card["indicator"] == "info"
     assert "recheck liver tests in 2-4 weeks" in card["detail"]
     assert "jaundiced drug injury" not in card["detail"]
     assert "anti-mitochondrial antibodies" in card["detail"]
