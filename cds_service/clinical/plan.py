@@ -82,8 +82,11 @@ def _plan_card(
         summary=summary_text(kb, template.summary, facts),
         finding=_finding(kb, template.finding, facts, template.finding_of),
         reasoning=render_text(template.reasoning, facts, kb),
-        # A drug that can explain the ALP leads: it is the first thing to act on.
-        steps=list(annotations) + _lines(kb, template.next_steps, facts),
+        # A drug that can explain the ALP leads: it is the first thing to act on, after any line
+        # the card marks `leads` (HELLP by its criteria: R32-30).
+        steps=_lines(kb, [i for i in template.next_steps if i.leads], facts)
+        + list(annotations)
+        + _lines(kb, [i for i in template.next_steps if not i.leads], facts),
         cautions=_lines(kb, template.cautions, facts),
         factors=contributing_factors(kb, facts),
     )

@@ -176,7 +176,13 @@ def _text_items(
         if isinstance(item, str):
             items.append(TextItem(item.strip()))
         else:
-            items.append(TextItem(item["text"].strip(), _condition(item["only_if"], groups, where)))
+            items.append(
+                TextItem(
+                    item["text"].strip(),
+                    _condition(item["only_if"], groups, where),
+                    leads=bool(item.get("leads", False)),
+                )
+            )
     return tuple(items)
 
 

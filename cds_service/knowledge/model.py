@@ -474,6 +474,9 @@ class TextItem:
 
     text: str
     only_if: Condition | None = None
+    leads: bool = False
+    """A next step shown before the drug annotations (which otherwise lead): a line that must be
+    read first (twenty-first round, part C, R32-30: HELLP before a drug line)."""
 
 
 @dataclass(frozen=True)
