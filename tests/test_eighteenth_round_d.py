@@ -101,7 +101,11 @@ def test_a_potassium_raising_drug_does_not_clear_edta_beside_a_low_calcium(
     # ALP and magnesium: ramipril cleared the EDTA reading.
     found = cards(client, n01(7.9, 1.58), medications=[RAMIPRIL], **OLD_WOMAN)
     assert fired(found) == [ARTEFACT]
-    assert "possible EDTA contamination; repeat ALP" in found[0]["summary"]
+    # Twenty-first round, part B (R32-26): a potassium of 7.9 with a calcium of 1.58 is gross
+    # contamination, and a potassium that high is also checked by ECG now in case it is real:
+    # the summary names it and says so (was "possible EDTA contamination; repeat ALP").
+    assert "K 7.9 mmol/L, low Ca: probable EDTA contamination" in found[0]["summary"]
+    assert "ECG now" in found[0]["summary"]
 
 
 def test_kidney_failure_still_clears_edta_beside_a_low_calcium(client: FlaskClient) -> None:
@@ -115,7 +119,9 @@ def test_kidney_failure_still_clears_edta_beside_a_low_calcium(client: FlaskClie
     # The summary names causes by label (review 20, R20-21); the record line has the value.
     # Review 28 (R28-38): the label is now "low magnesium", shorter in a list of causes.
     assert "Severe hypomagnesaemia (magnesium 0.45 mmol/L" in found[0]["summary"]
-    assert "low magnesium (" in found[0]["detail"]
+    # Twenty-first round, part B (parts B and J's left-open): the urgent card's summary names
+    # the magnesium, so "In the record" no longer says it a second time.
+    assert "low magnesium (" not in found[0]["detail"]
     # Acute kidney injury too.
     found = cards(client, n01(6.8, 1.80), conditions=[condition("N17.9")], **OLD_WOMAN)
     assert ARTEFACT not in fired(found)

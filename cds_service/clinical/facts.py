@@ -240,6 +240,9 @@ FACTS: dict[str, str] = {
     "bile_acids.unread": "the latest serum bile acids in the bile-acid window in a unit not read "
     "(or not a number), as reported (110 umol/dL, 19 Nov 2026); null when there is none",
     "potassium.status": "co-resulted potassium high, normal, low, unknown, or absent",
+    "potassium.mmol_l": "that potassium in mmol/L (mEq/L is the same); null when absent or not "
+    "a number (twenty-first round, part B: gross EDTA contamination, R32-26)",
+    "potassium.shown": "that potassium as a card says it (8.9 mmol/L); null when absent",
     "calcium.status": "co-resulted calcium high, normal, low, unknown, or absent",
     "calcium.shown": "that calcium as a card says it (2.08 mmol/L); null when absent",
     "calcium.preliminary": "true when that calcium's Observation status is preliminary (a card "
@@ -568,6 +571,14 @@ class _Context:
         if lowered is not None and lowered.status in ("normal", "high"):
             return True
         if lowered is not None and lowered.status == "low":
+            if edta.gross_at_least is not None and marker.value >= self.kb.param(
+                edta.gross_at_least
+            ):
+                # Twenty-first round, part B (review 32, R32-26): potassium 8.9 with calcium
+                # 1.20 on tacrolimus. Gross contamination (marked unexpected hyperkalaemia with
+                # hypocalcaemia: Cornes 2008, 2010) is likelier than any drug and magnesium
+                # loss together; only kidney failure (above) clears it.
+                return False
             # A drug raises potassium; it does not lower calcium. Twentieth round, part L
             # (review 31, R31-47): unless a recorded cause of the low analyte's loss is there
             # too (tacrolimus and omeprazole): the drug explains the potassium, the loss the
@@ -1771,6 +1782,10 @@ def _electrolytes(ctx: _Context, facts: Facts) -> None:
         facts.set(
             f"{name}.status", found.status if found else "absent", [found.key] if found else []
         )
+        if name == "potassium":
+            number = found.value if found and math.isfinite(found.value) else None
+            facts.set("potassium.mmol_l", number, _keys(found))
+            facts.set("potassium.shown", found.shown if found else None, _keys(found))
         if name == "calcium":
             facts.set("calcium.shown", found.shown if found else None, [found.key] if found else [])
             facts.set("calcium.judged", found.shown if found else None, _keys(found))

@@ -88,7 +88,7 @@ def _plan_card(
         + list(annotations)
         + _lines(kb, [i for i in template.next_steps if not i.leads], facts),
         cautions=_lines(kb, template.cautions, facts),
-        factors=contributing_factors(kb, facts),
+        factors=contributing_factors(kb, facts, template.record_omits),
     )
     for item in template.suggest:
         if item.only_if is not None and not check(kb, item.only_if, facts).held:
@@ -146,16 +146,19 @@ def _finding(
     return f"{finding} {PRELIMINARY}" if preliminary else finding
 
 
-def contributing_factors(kb: KnowledgeBase, facts: Facts) -> list[str]:
+def contributing_factors(kb: KnowledgeBase, facts: Facts, omits: Sequence[str] = ()) -> list[str]:
     """What in the record bears on this ALP, in the record's words: findings of the ALP's
-    direction (and drugs every card should name), pregnancy, a non-fasting specimen."""
+    direction (and drugs every card should name), pregnancy, a non-fasting specimen. A mention
+    the card names itself (`omits`: the urgent magnesium card's magnesium) is left out, and so is
+    the same words found by another finding (twenty-first round, part B)."""
     status = facts.get("alp.status")
     # "none" findings explain neither direction but are context on every card (a drug to review);
     # "unlisted" ones are read only by the rules that name them (a child's limp).
     wanted = {"high": {"high", "both"}, "low": {"low", "both"}}.get(status, set()) | {"none"}
     found: Mapping[str, list[str]] = facts.details.get("mentions", {})
     ids = [f for f in found if kb.findings[f].direction in wanted]
-    lines = mentions(kb, facts, ids)
+    said = set(mentions(kb, facts, list(omits))) if omits else set()
+    lines = [line for line in mentions(kb, facts, ids) if line not in said]
     if status == "high" and facts.get("pregnancy.status") == "pregnant":
         # Review 26 (minor): whole weeks and days (33+2 weeks), as obstetrics writes them.
         gestation = facts.get("pregnancy.gestation")

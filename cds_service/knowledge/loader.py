@@ -233,6 +233,11 @@ def _findings(
             if marker and marker not in valuesets:
                 raise KnowledgeBaseError(f"{where}.edta_marker: unknown value set {marker!r}")
             _check_edta(src, where, marker, valuesets, doc["findings"])
+            gross = src.get("edta_marker_gross")
+            if gross and not src.get("edta_lowered"):
+                raise KnowledgeBaseError(f"{where}: `edta_marker_gross` needs `edta_lowered`")
+            if gross and gross not in parameters:
+                raise KnowledgeBaseError(f"{where}.edta_marker_gross: unknown parameter {gross!r}")
             for flag in ("confirmed", "recorded_dates"):
                 if src.get(flag) and src["from"] != "conditions":
                     raise KnowledgeBaseError(f"{where}: `{flag}` is for conditions only")
@@ -283,6 +288,7 @@ def _findings(
                     edta_unless=src.get("edta_unless"),
                     edta_unless_both=src.get("edta_unless_both"),
                     edta_unless_no_marker=src.get("edta_unless_no_marker"),
+                    edta_marker_gross=src.get("edta_marker_gross"),
                     confirmed=src.get("confirmed", False),
                     recorded_dates=src.get("recorded_dates", False),
                     started_before_rise=src.get("started_before_rise", False),
@@ -699,6 +705,7 @@ def _rule(
             ),
             override_reasons=tuple(card.get("override_reasons", default_reasons)),
             finding_of=card.get("finding_of", "alp"),
+            record_omits=tuple(card.get("record_omits", ())),
         )
         if card
         else None,
@@ -821,6 +828,9 @@ def _check_findings_used(rule: Rule, where: str, findings: Mapping[str, Finding]
     if rule.card:
         tops += [s.only_if for s in rule.card.suggest if s.only_if]
         tops += [t.only_if for t in rule.card.items if t.only_if]
+    for name in rule.card.record_omits if rule.card else ():
+        if name not in findings:
+            raise KnowledgeBaseError(f"{where}.card.record_omits: unknown finding {name!r}")
     for top in tops:
         for condition in _walk(top):
             if condition.fact != "findings.present":

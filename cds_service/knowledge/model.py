@@ -511,6 +511,10 @@ class EdtaSignature(NamedTuple):
     unless_no_marker: str | None = None
     """With the raised one not measured, explains the low analyte and a low `lowered` beside
     it (a recorded cause of magnesium loss: true hypomagnesaemia lowers calcium too)."""
+    gross_at_least: str | None = None
+    """A parameter name: a marker at or above it beside a low `lowered` is gross contamination,
+    which `unless` with `unless_no_marker` no longer clears (only `unless_both` does; twenty-first
+    round, part B, R32-26)."""
 
 
 @dataclass(frozen=True)
@@ -552,6 +556,12 @@ class FindingSource:
     round, part I, review 26 R26-18). Twentieth round, part L (review 31, R31-47): with the
     marker high and the lowered analyte low, it clears EDTA together with `edta_unless` (a drug
     explains the potassium, the recorded loss the magnesium, whose deficiency lowers calcium)."""
+    edta_marker_gross: str | None = None
+    """Labs, with `edta_lowered`: a parameter name. A marker at or above it with the lowered
+    analyte low is gross EDTA contamination (marked unexpected hyperkalaemia with hypocalcaemia:
+    Cornes 2008, 2010): `edta_unless` with `edta_unless_no_marker` does not clear it, whatever
+    drug is recorded; `edta_unless_both` (kidney failure) still does (twenty-first round, part B,
+    review 32, R32-26)."""
 
     @property
     def edta(self) -> EdtaSignature | None:
@@ -563,6 +573,7 @@ class FindingSource:
             self.edta_unless,
             self.edta_unless_both,
             self.edta_unless_no_marker,
+            self.edta_marker_gross,
         )
 
     confirmed: bool = False
@@ -656,6 +667,10 @@ class RuleCard:
     finding_of: str = "alp"
     """The result the finding line reports: its own preliminary status is said on the card
     (`<finding_of>.preliminary`), not another result's (review 22, R22-45)."""
+    record_omits: tuple[str, ...] = ()
+    """Findings the card names itself (its summary or finding line): their mentions are left out
+    of "In the record" so a value is not said twice (twenty-first round, part B; the urgent
+    magnesium card, parts B and J's left-open)."""
 
     @property
     def items(self) -> tuple[TextItem, ...]:
