@@ -10,12 +10,13 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from tests.rules_helper import fired, suggested
-from tests.support.labs import Labs, drug, post, since, words
+from tests.support.labs import Labs, drug, post, since, worded, words
 
 NOW = "2026-12-02T07:30:00Z"
 LABS = Labs(NOW)
 PLP_LOINC = "62236-5"
 ARTEFACT = "alp-low-sample-artefact"
+GROSS = "alp-low-sample-artefact-gross"
 URGENT_LOW = "alp-low-electrolyte-urgent"
 AFF = "alp-low-antiresorptive-aff"
 
@@ -51,8 +52,11 @@ def test_r32_26_gross_potassium_with_low_calcium_is_edta_whatever_the_drug(
         conditions=KIDNEY_TRANSPLANT,
         medications=[TACROLIMUS],
     )
-    assert fired(found) == [ARTEFACT]
+    # Twenty-first round, integrator: the gross form is its own warning (act now: repeat, ECG),
+    # standing in for the info artefact card.
+    assert fired(found) == [GROSS]
     [card] = found
+    assert card["indicator"] == "warning"
     assert "K 8.9 mmol/L" in card["summary"]
     assert "probable EDTA contamination" in card["summary"]
     assert "ECG now" in card["summary"]
@@ -227,3 +231,52 @@ def test_anorexia_with_an_alp_low_for_age_and_a_low_phosphate_gets_the_malnutrit
     )
     assert fired(found) == ["alp-low-malnutrition"]
     assert "refeeding" in found[0]["summary"]
+
+
+# --- Integrator: the gross form is a warning; the plain artefact card stays info -----------------
+
+
+def test_a_modest_potassium_with_a_low_calcium_keeps_the_info_artefact_card(
+    client: FlaskClient,
+) -> None:
+    # Potassium 6.2 with a low calcium, nothing recorded to explain either: EDTA's signature,
+    # but not gross; a routine repeat, not an ECG now.
+    found = post(
+        client,
+        "female",
+        "1950-01-01",
+        [LABS.alp(25)],
+        labs=[potassium(6.2), LABS.calcium(1.9)],
+    )
+    assert fired(found) == [ARTEFACT]
+    assert found[0]["indicator"] == "info"
+    assert "ECG now" not in found[0]["summary"] + found[0]["detail"]
+
+
+def test_kidney_failure_clears_the_gross_form_too(client: FlaskClient) -> None:
+    # Advanced CKD explains a high potassium with a low calcium: neither artefact card.
+    found = post(
+        client,
+        "male",
+        "1950-01-01",
+        [LABS.alp(25)],
+        labs=[potassium(7.4), LABS.calcium(1.9)],
+        conditions=[since("N18.5", "2020-01-01")],
+    )
+    assert GROSS not in fired(found)
+    assert ARTEFACT not in fired(found)
+
+
+def test_a_card_that_hides_the_artefact_card_hides_the_gross_form(client: FlaskClient) -> None:
+    # The gross form replaces the artefact card: it shows only where that card would. Known
+    # hypophosphatasia hides the artefact card (its lows are the disease's); so too the gross one.
+    found = post(
+        client,
+        "female",
+        "1980-01-01",
+        [LABS.alp(15)],
+        labs=[potassium(7.6), LABS.calcium(1.8)],
+        conditions=[worded("Hypophosphatasia", "2015-01-01")],
+    )
+    # alp-known-hpp is a silent rule: it fires, shows nothing, and hides the artefact card.
+    assert fired(found) == []
