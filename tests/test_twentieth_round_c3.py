@@ -167,7 +167,12 @@ def test_gilbert_without_a_direct_bilirubin_asks_for_it_on_the_hys_law_card(
     # the unconjugated share: the warning shows and asks for the direct bilirubin today.
     found = _gilbert(client, [])
     assert fired(found) == [HYS_LAW]
-    assert "Gilbert syndrome recorded: direct bilirubin today" in found[0]["detail"]
+    # Changed in the twenty-first round, part F (review 33, R33-48: this very picture, ALT 3.25x
+    # and bilirubin 2.6 mg/dL): with Gilbert, a bilirubin under 3x and ALT under 5x the card
+    # still asks for the direct bilirubin today, now first and as a same-day add-on, with
+    # hepatology conditional on a conjugated result (its old Gilbert line gives way to it).
+    assert "Direct bilirubin today (a same-day add-on)" in found[0]["detail"]
+    assert found[0]["indicator"] == "warning"
     assert words(found[0]) < 130
 
 
