@@ -210,6 +210,15 @@ FACTS: dict[str, str] = {
     "ldh.highest": "the highest LDH (U/L) co-resulted or in the liver-panel window; null when "
     "none could be read",
     "ldh.shown": "that LDH as a card says it (720 U/L, 19 Nov 2026)",
+    "creatinine.highest_umol_l": "the highest creatinine (umol/L) co-resulted or in the "
+    "liver-panel window; null when none could be read",
+    "glucose.lowest_mmol_l": "the lowest glucose (mmol/L; mg/dL converted) co-resulted or in the "
+    "liver-panel window; null when none could be read",
+    "glucose.shown": "that glucose as a card says it (2.6 mmol/L, 2 Dec 2026)",
+    "liver.pattern_pregnancy": "the liver pattern with placental ALP set aside: from "
+    "placental_alp_pattern_min_weeks of pregnancy (or a coded third trimester) and in the first "
+    "postpartum week, the R ratio on the ALT multiple alone (the ALP taken as placental); "
+    "otherwise liver.pattern",
     "creatinine.shown": "the latest creatinine co-resulted or in the liver-panel window as a "
     "card says it (2.0 mg/dL, 20 Nov 2026)",
     "fibrinogen.lowest": "the lowest fibrinogen (g/L; mg/dL converted) co-resulted or in the "
@@ -1447,6 +1456,7 @@ def _liver_panel(ctx: _Context, facts: Facts) -> None:
         else:
             pattern = "mixed"
     facts.set("liver.pattern", pattern, [alt.key] if alt else [])
+    _pregnancy_pattern(ctx, facts, pattern, alt.key if alt else None)
     # Twelfth round: Tokyo 2018 counts AST above 1.5x its limit as cholestasis (B-2) too.
     if ast and ast.high and ast.value == ast.value:
         facts.set("ast.xuln", round(ast.value / ast.high, 3), [ast.key])
@@ -1478,6 +1488,41 @@ def _liver_panel(ctx: _Context, facts: Facts) -> None:
         facts.set("inr.level", inr.value, [inr.key])
         facts.set("inr.raised", inr.value >= ctx.kb.param("alf_inr_min"), [inr.key])
     _transaminase_trend(ctx, facts, alt, ast, days)
+
+
+def _pregnancy_pattern(ctx: _Context, facts: Facts, pattern: str, alt_key: str | None) -> None:
+    """Twenty-first round, part H (review 34, R34-41, unsafe): after placental ALP has risen
+    (from placental_alp_pattern_min_weeks, or a coded third trimester) and in the first week after
+    delivery, an R ratio on the total ALP calls a hepatocellular injury (acute fatty liver, HELLP,
+    hepatitis) cholestatic. The ALT alone is then set against its upper limit (R = ALT
+    multiple); the GGT, read by the lines beside it, tells the liver's cholestasis."""
+    weeks = facts.get("pregnancy.weeks")
+    late = facts.get("pregnancy.status") == "pregnant" and (
+        (
+            isinstance(weeks, float | int)
+            and weeks >= ctx.kb.param("placental_alp_pattern_min_weeks")
+        )
+        or (weeks is None and facts.get("pregnancy.trimester") == "third")
+    )
+    since_end = facts.get("pregnancy.days_since_end")
+    postpartum = isinstance(since_end, int) and since_end <= ctx.kb.param(
+        "postpartum_first_week_days"
+    )
+    alt_x = facts.get("alt.xuln")
+    if not (late or postpartum) or not isinstance(alt_x, float) or alt_key is None:
+        facts.set("liver.pattern_pregnancy", pattern, [alt_key] if alt_key else [])
+        return
+    # The ALP is taken as placental (its liver share at the limit): R is the ALT multiple. A GGT
+    # ratio was tried and called an ALT of 13x with a GGT of 6x cholestatic (R31-43's bloods);
+    # the lines read the GGT themselves for the liver's cholestasis.
+    r_ratio = alt_x
+    if r_ratio <= ctx.kb.param("r_ratio_cholestatic_max"):
+        placental = "cholestatic"
+    elif r_ratio >= ctx.kb.param("r_ratio_hepatocellular_min"):
+        placental = "hepatocellular"
+    else:
+        placental = "mixed"
+    facts.set("liver.pattern_pregnancy", placental, [alt_key])
 
 
 def _bilirubin_trend(ctx: _Context, facts: Facts, bili: Reading | None) -> None:
@@ -1627,6 +1672,16 @@ def _hellp_labs(ctx: _Context, facts: Facts) -> None:
     )
     if creatinine is not None:
         _set_shown(facts, "creatinine", creatinine)
+    # Twenty-first round, part H (review 34, R34-41): the Swansea criteria of acute fatty liver
+    # of pregnancy read the highest creatinine (umol/L; units.yaml keeps mg/dL) and the lowest
+    # glucose.
+    highest = max(ctx.all_readings("creatinine", days), key=lambda r: r.value, default=None)
+    if highest is not None:
+        facts.set("creatinine.highest_umol_l", round(highest.value * 88.4, 1), [highest.key])
+    glucose = min(ctx.all_readings("glucose", days), key=lambda r: r.value, default=None)
+    if glucose is not None:
+        facts.set("glucose.lowest_mmol_l", round(glucose.value, 2), [glucose.key])
+        _set_shown(facts, "glucose", glucose)
     # Twelfth round: a consumed fibrinogen tells sepsis-associated DIC from a thrombotic
     # microangiopathy (clotting normal in TTP and HUS), read beside the INR.
     fibrinogen = min(ctx.all_readings("fibrinogen", days), key=lambda r: r.value, default=None)
