@@ -210,6 +210,8 @@ FACTS: dict[str, str] = {
     "ldh.highest": "the highest LDH (U/L) co-resulted or in the liver-panel window; null when "
     "none could be read",
     "ldh.shown": "that LDH as a card says it (720 U/L, 19 Nov 2026)",
+    "creatinine.status": "that creatinine high, normal, low or unknown against its range "
+    "(twenty-first round, part G: a raised creatinine beside an acute liver injury is severity)",
     "creatinine.shown": "the latest creatinine co-resulted or in the liver-panel window as a "
     "card says it (2.0 mg/dL, 20 Nov 2026)",
     "fibrinogen.lowest": "the lowest fibrinogen (g/L; mg/dL converted) co-resulted or in the "
@@ -1627,6 +1629,7 @@ def _hellp_labs(ctx: _Context, facts: Facts) -> None:
     )
     if creatinine is not None:
         _set_shown(facts, "creatinine", creatinine)
+        facts.set("creatinine.status", creatinine.status, [creatinine.key])
     # Twelfth round: a consumed fibrinogen tells sepsis-associated DIC from a thrombotic
     # microangiopathy (clotting normal in TTP and HUS), read beside the INR.
     fibrinogen = min(ctx.all_readings("fibrinogen", days), key=lambda r: r.value, default=None)
