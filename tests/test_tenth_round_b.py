@@ -258,9 +258,12 @@ def test_the_acute_injury_summary_names_the_cause_by_its_label(client: FlaskClie
     labs = [alp(220), ggt(30), observation("1742-6", 4200, low=7, high=45),
             observation("1920-8", 3900, low=8, high=43)]  # fmt: skip
     found = cards(client, labs, conditions=[overdose])
-    assert fired(found) == ["alp-high-acute-injury-disproportionate"]
+    # Twenty-first round, part G (R34-11): the paracetamol warning leads (ALT raised after the
+    # overdose); its summary names the cause by its label too.
+    assert fired(found) == ["alp-high-hepatocellular-jaundice-cause"]
     summary = found[0]["summary"]
-    assert "with paracetamol overdose: more than that injury raises ALP" in summary
+    assert "after paracetamol overdose" in summary
+    assert "intentional self-harm" not in summary
     assert len(summary) <= 140
     assert not summary.endswith("…")
     assert "not a liver source" not in found[0]["detail"]

@@ -180,7 +180,9 @@ def test_r32_08_an_inr_of_3_4_on_warfarin_is_shown_hold_it(client: FlaskClient) 
     assert "INR 3.4 on Warfarin, hold it" in card["summary"]
     detail = card["detail"]
     assert "INR 3.4 on Warfarin: above the usual range" in detail
-    assert "hold it, anticoagulation team today; it cannot grade the injury" in detail
+    # Twenty-first round, part G (review 34, R34-26): one warfarin line, "cannot grade" once.
+    assert "hold it, anticoagulation team today. It cannot grade the injury" in detail
+    assert detail.count("grade the injury") == 1
     assert "INR now with the anticoagulation team" not in detail
 
 

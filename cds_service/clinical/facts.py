@@ -219,6 +219,8 @@ FACTS: dict[str, str] = {
     "placental_alp_pattern_min_weeks of pregnancy (or a coded third trimester) and in the first "
     "postpartum week, the R ratio on the ALT multiple alone (the ALP taken as placental); "
     "otherwise liver.pattern",
+    "creatinine.status": "that creatinine high, normal, low or unknown against its range "
+    "(twenty-first round, part G: a raised creatinine beside an acute liver injury is severity)",
     "creatinine.shown": "the latest creatinine co-resulted or in the liver-panel window as a "
     "card says it (2.0 mg/dL, 20 Nov 2026)",
     "fibrinogen.lowest": "the lowest fibrinogen (g/L; mg/dL converted) co-resulted or in the "
@@ -1672,6 +1674,7 @@ def _hellp_labs(ctx: _Context, facts: Facts) -> None:
     )
     if creatinine is not None:
         _set_shown(facts, "creatinine", creatinine)
+        facts.set("creatinine.status", creatinine.status, [creatinine.key])
     # Twenty-first round, part H (review 34, R34-41): the Swansea criteria of acute fatty liver
     # of pregnancy read the highest creatinine (umol/L; units.yaml keeps mg/dL) and the lowest
     # glucose.

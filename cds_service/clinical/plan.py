@@ -61,9 +61,25 @@ def plan(kb: KnowledgeBase, evaluations: Sequence[AlpEvaluation]) -> list[CardPl
             render_text(o.rule.annotation or "", facts, kb) for o in evaluation.shown("annotation")
         ]
         suggested: set[str] = set()
-        for outcome in evaluation.shown("card"):
-            plans.append(_plan_card(kb, outcome, facts, suggested, annotations))
+        cards = [
+            _plan_card(kb, outcome, facts, suggested, annotations)
+            for outcome in evaluation.shown("card")
+        ]
+        # Twenty-first round, part G (review 34, R34-23, R34-48): a warning never trails an info
+        # card. Rules are evaluated by priority, which ranks what suppresses what, not urgency:
+        # the cards are ordered by indicator first, priority within it (a stable sort).
+        cards.sort(key=lambda card: -INDICATOR_RANK.get(_indicator(card), 0))
+        plans.extend(cards)
     return plans
+
+
+INDICATOR_RANK = {"critical": 2, "warning": 1, "info": 0}
+"""A card's urgency, for its place in the response (critical first)."""
+
+
+def _indicator(card: CardPlan) -> str:
+    template = card.outcome.rule.card
+    return template.indicator if template is not None else "info"
 
 
 def _plan_card(

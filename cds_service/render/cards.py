@@ -123,15 +123,36 @@ def detail(planned: CardPlan, unavailable: Sequence[str]) -> str:
     if bullets:
         parts.append("\n".join(bullets))
     tail = []
-    if planned.factors:
-        tail.append(f"In the record: {'; '.join(planned.factors)}.")
     if planned.already:
         tail.append(f"Already done or ordered: {'; '.join(planned.already)}.")
     if unavailable:
         tail.append(f"Not available: {', '.join(unavailable)}.")
+    record = _record_line(planned.factors, [*parts, *tail]) if planned.factors else ""
+    if record:
+        tail.insert(0, record)
     if tail:
         parts.append("\n".join(tail))
     return "\n\n".join(p for p in parts if p)
+
+
+DETAIL_MAX_WORDS = 130
+"""A card's detail is read in 20 seconds: at most this many words (the card contract)."""
+
+
+def _record_line(factors: Sequence[str], parts: Sequence[str]) -> str:
+    """ "In the record: ...", its mentions cut from the end (counted) when the whole detail
+    would pass DETAIL_MAX_WORDS: the card's own lines come first (twenty-first round, part G;
+    review 34, R34-36: a cholangitis warning at 153 words listing every infection sign). When
+    not even one fits, no line (the card's lines name what it acts on)."""
+    used = sum(len(p.split()) for p in parts if p)
+    shown = list(factors)
+    line = f"In the record: {'; '.join(shown)}."
+    while used + len(line.split()) > DETAIL_MAX_WORDS:
+        shown.pop()
+        if not shown:
+            return ""
+        line = f"In the record: {'; '.join(shown)} (and {len(factors) - len(shown)} more)."
+    return line
 
 
 def _sentence(text: str) -> str:
