@@ -281,6 +281,12 @@ def test_a_fever_with_a_liver_source_alp_says_suspected_cholangitis_in_the_summa
     # review" under the summary "ultrasound first". No stent or drainage here.
     labs = [alp(320), ggt(410), bilirubin(3.2)]
     found = cards(client, [*labs, temperature(38.7)])
+    # Twenty-first round, part J (review 35, R35-56): with this jaundice (3.2 mg/dL) the fever
+    # is suspected cholangitis as a warning in place of the info liver card.
+    assert fired(found) == ["alp-high-fever-jaundice"]
+    assert "fever: suspected cholangitis; cultures, ultrasound today" in found[0]["summary"]
+    # without jaundice the liver card's summary still names it
+    found = cards(client, [alp(320), ggt(410), bilirubin(0.8), temperature(38.7)])
     assert fired(found) == ["alp-high-liver-source"]
     assert "with a fever: suspected cholangitis; same-day review" in found[0]["summary"]
     found = cards(client, labs)

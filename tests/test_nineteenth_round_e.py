@@ -217,11 +217,14 @@ def test_r23_20_gallstones_or_no_sepsis_keep_cholangitis_first(client: FlaskClie
     # Sepsis with gallstones recorded: the suspected-cholangitis warning (Tokyo 2018 A, B, C).
     found = septic_cards(client, [condition("A41.9", onset="2026-11-18"), condition("K80.20")])
     assert fired(found) == ["alp-high-suspected-cholangitis"]
-    # A fever without sepsis recorded: suspected cholangitis, as before; parenteral nutrition
-    # alone is still named as the likely cause.
-    card = septic(client, [])
-    assert "suspected cholangitis" in card["summary"]
-    assert any("intestinal failure-associated liver disease likely" in s for s in steps(card))
+    # A fever without sepsis recorded: suspected cholangitis. Twenty-first round, part J
+    # (review 35, R35-56): with this jaundice (3.6 mg/dL) it is now a warning in place of the
+    # info liver card, so the liver card's parenteral-nutrition line is not on it (cholangitis
+    # and line sepsis first; left open in the rulebook).
+    found = septic_cards(client, [])
+    assert fired(found) == ["alp-high-fever-jaundice"]
+    assert found[0]["indicator"] == "warning"
+    assert "suspected cholangitis" in found[0]["summary"]
 
 
 # --- R23-35: Paget disease in words ------------------------------------------------------------

@@ -79,8 +79,12 @@ def test_fever_and_jaundice_without_biliary_pain_stay_the_liver_card(
         labs=CHARCOT_RESULTS + INFECTION,
         conditions=[worded("Rigors", "2026-12-01")],
     )
-    assert fired([card]) == [LIVER]
+    # Twenty-first round, part J (review 35, R35-56): not Charcot's triad (no biliary pain), but
+    # a fever with this jaundice is suspected cholangitis (Tokyo 2018 A with B) as a warning in
+    # place of the info liver card (a fever line inside an info card was a warning hidden).
+    assert fired([card]) == ["alp-high-fever-jaundice"]
     assert "suspected cholangitis" in card["summary"]
+    assert "RUQ pain" not in card["summary"]
 
 
 def test_charcot_needs_jaundice_not_a_bilirubin_just_over_range(client: FlaskClient) -> None:

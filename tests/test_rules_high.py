@@ -2198,8 +2198,11 @@ def test_a_biliary_stent_removed_on_a_later_day_is_no_longer_in_place(
     fever = condition("R50.9", onset="2026-11-19")
     fever["code"]["text"] = "Fever"
     found = cards(client, results, procedures=[placed, coded], conditions=[fever])
-    assert fired(found) == [LIVER]
-    assert "suspected cholangitis; same-day review" in found[0]["detail"]
+    # Twenty-first round, part J (review 35, R35-56): with the raised bilirubin here a fever is
+    # suspected cholangitis as a warning (alp-high-fever-jaundice), not a line on the info card.
+    assert fired(found) == ["alp-high-fever-jaundice"]
+    assert found[0]["indicator"] == "warning"
+    assert "suspected cholangitis; cultures, ultrasound today" in found[0]["summary"]
 
 
 def test_a_raised_bilirubin_with_a_fever_names_cholangitis_on_the_liver_card(
@@ -2211,8 +2214,11 @@ def test_a_raised_bilirubin_with_a_fever_names_cholangitis_on_the_liver_card(
     raised = bilirubin(3.5)
     temperature = observation("8310-5", 38.6, unit="Cel", ucum="Cel", when="2026-11-19T20:00:00Z")
     [card] = cards(client, [alp(420), ggt(300), raised], labs=[temperature])
-    assert card["source"]["topic"]["display"] == LIVER
-    assert "suspected cholangitis; same-day review" in card["detail"]
+    # Twenty-first round, part J (review 35, R35-56): the warning in place of the info liver
+    # card (a fever line inside an info card was a warning hidden).
+    assert card["source"]["topic"]["display"] == "alp-high-fever-jaundice"
+    assert card["indicator"] == "warning"
+    assert "suspected cholangitis; cultures, ultrasound today" in card["summary"]
     assert "cholangitis if febrile" not in card["detail"]
     [card] = cards(client, [alp(420), ggt(300), raised])
     assert "(cholangitis if febrile)" in card["detail"]
@@ -2275,7 +2281,9 @@ def test_a_temperature_without_a_unit_is_read_by_its_size(
     # in Celsius and 77-113 in Fahrenheit, so the number says which.
     temperature = observation("8310-5", value, unit=None, ucum=None, when="2026-11-19T20:00:00Z")
     found = cards(client, [alp(420), ggt(300), bilirubin(3.5)], labs=[temperature])
-    assert ("suspected cholangitis; same-day review" in found[0]["detail"]) is fever
+    # Twenty-first round, part J (review 35, R35-56): a fever with this jaundice is now the
+    # suspected-cholangitis warning (alp-high-fever-jaundice), not a line on the liver card.
+    assert ("suspected cholangitis; cultures" in found[0]["summary"]) is fever
 
 
 @pytest.mark.parametrize(
@@ -2289,4 +2297,5 @@ def test_a_temperature_unit_written_out_is_read(
     # a stent gave no warning.
     temperature = observation("8310-5", value, unit=unit, ucum=None, when="2026-11-19T20:00:00Z")
     found = cards(client, [alp(420), ggt(300), bilirubin(3.5)], labs=[temperature])
-    assert "suspected cholangitis; same-day review" in found[0]["detail"]
+    # Twenty-first round, part J (review 35, R35-56): the warning now, not the liver card's line.
+    assert "suspected cholangitis; cultures" in found[0]["summary"]

@@ -84,8 +84,11 @@ def test_jaundiced_drug_injury_with_a_fever_keeps_the_cholangitis_lines_and_the_
         labs=[*results, SEPTEMBER_ALP, vital(38.6)],
         medications=[FLUCLOX],
     )
-    assert fired([card]) == [LIVER]
-    assert "suspected cholangitis" in card["summary"]
+    # Twenty-first round, part J (review 35, R35-56): a fever with this jaundice is suspected
+    # cholangitis as a warning in place of the info liver card; the drug line rides on it.
+    assert fired([card]) == ["alp-high-fever-jaundice"]
+    assert card["indicator"] == "warning"
+    assert "fever after Flucloxacillin: cholangitis until excluded" in card["summary"]
     # Twentieth round, part E: the line now also shows under cards other than the liver card
     # (a pregnancy or known-disease card), so it names "this card's cause" beside cholangitis
     # and sepsis; it was "if cholangitis (or sepsis) does not explain it".
