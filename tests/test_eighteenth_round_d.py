@@ -119,11 +119,12 @@ def test_kidney_failure_still_clears_edta_beside_a_low_calcium(client: FlaskClie
         **OLD_WOMAN,
     )  # fmt: skip
     assert ARTEFACT not in fired(found)
-    # The summary names causes by label (review 20, R20-21); the record line has the value.
-    # Review 28 (R28-38): the label is now "low magnesium", shorter in a list of causes.
-    assert "Severe hypomagnesaemia (magnesium 0.45 mmol/L" in found[0]["summary"]
-    # Twenty-first round, part B (parts B and J's left-open): the urgent card's summary names
-    # the magnesium, so "In the record" no longer says it a second time.
+    # Twenty-first round, part I (review 35, R35-06, R35-07, unsafe): potassium 7.9 is severe
+    # (6.5 mmol/L or more), so the card leads with it, not with the magnesium (IV magnesium
+    # waits for the serum repeat); the magnesium is named once, in its line.
+    assert fired(found) == ["alp-low-potassium-severe"]
+    assert found[0]["summary"].startswith("K 7.9 mmol/L: treat as real until a serum repeat")
+    assert "no IV magnesium until the repeat" in found[0]["detail"]
     assert "low magnesium (" not in found[0]["detail"]
     # Acute kidney injury too.
     found = cards(client, n01(6.8, 1.80), conditions=[condition("N17.9")], **OLD_WOMAN)

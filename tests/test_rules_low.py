@@ -481,7 +481,10 @@ def artefact_set(k: float = 6.8, ca: float = 7.2) -> list[dict[str, object]]:
 
 def test_low_alp_with_high_potassium_and_low_calcium_is_an_artefact(client: FlaskClient) -> None:
     found = cards(client, artefact_set())
-    assert fired(found) == [ARTEFACT]
+    # Twenty-first round, part I (review 35, R35-02, R35-05): potassium 6.8 is in the severe band
+    # (6.5 mmol/L or more, UK Kidney Association), so the artefact reading is now the gross form,
+    # a warning with "ECG now", in place of the info card.
+    assert fired(found) == ["alp-low-sample-artefact-gross"]
     assert suggested(found[0]) == ["6768-6"]
     assert "EDTA" in found[0]["summary"]
 
@@ -492,7 +495,8 @@ def test_calcium_in_mmol_per_litre_is_converted(client: FlaskClient) -> None:
         observation("2823-3", 6.8, unit="mmol/L", ucum="mmol/L", low=None, high=None),
         observation("2000-8", 1.8, unit="mmol/L", ucum="mmol/L", low=None, high=None),  # 7.2 mg/dL
     ]
-    assert fired(cards(client, results)) == [ARTEFACT]
+    # Twenty-first round, part I: 6.8 mmol/L is in the severe band, so the gross form (R35-02).
+    assert fired(cards(client, results)) == ["alp-low-sample-artefact-gross"]
 
 
 def test_normal_potassium_is_not_an_artefact(client: FlaskClient) -> None:

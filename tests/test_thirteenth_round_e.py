@@ -220,11 +220,15 @@ def test_same_draw_zinc_not_counted_is_said_so(client: FlaskClient) -> None:
     # With a potassium of 7.9 and no calcium in the draw (EDTA not ruled out) the magnesium is
     # not counted either. Sixteenth round, part A (review 15, P17): a high potassium beside a
     # normal calcium is not EDTA's signature (it lowers calcium), so that magnesium counts.
+    # Twenty-first round, part I (review 35, R35-06, R35-07): a potassium of 7.9 is severe
+    # (6.5 mmol/L or more) and leads, in place of the mild-persistent and magnesium cards; the
+    # magnesium is still named (no IV magnesium until the serum repeat).
     found = cards(client, magnesium_labs(POTASSIUM_HIGH), labs=MG_EARLIER)
-    assert fired(found) == [MILD]
-    assert "Not counted: magnesium 1.0 mg/dL in this sample" in found[0]["detail"]
+    assert fired(found) == ["alp-low-potassium-severe"]
+    assert "Magnesium low in the same draw" in found[0]["detail"]
     found = cards(client, magnesium_labs(CALCIUM_NORMAL, POTASSIUM_HIGH), labs=MG_EARLIER)
-    assert fired(found) == [URGENT_LOW]  # counted, and severe (twentieth round, part B)
+    assert fired(found) == ["alp-low-potassium-severe"]
+    assert "no IV magnesium until the repeat" in found[0]["detail"]
 
 
 # --- 5 (30): adult teeth lost early, in words ----------------------------------------------------

@@ -223,8 +223,10 @@ def test_a_mild_low_with_edta_signs_keeps_the_plain_artefact_summary(client: Fla
         labs=[potassium(5.8), LABS.calcium(2.05)],
     )
     assert fired(found) == [ARTEFACT]
+    # Twenty-first round, part I (review 35, R35-05): every EDTA form names the potassium.
     assert found[0]["summary"] == (
-        "Low ALP 27 U/L with high K and low Ca: possible EDTA contamination; repeat ALP"
+        "Low ALP 27 U/L with K 5.8 mmol/L and low Ca: possible EDTA contamination; "
+        "repeat ALP with K and Ca"
     )
 
 

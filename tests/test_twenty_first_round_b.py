@@ -278,5 +278,8 @@ def test_a_card_that_hides_the_artefact_card_hides_the_gross_form(client: FlaskC
         labs=[potassium(7.6), LABS.calcium(1.8)],
         conditions=[worded("Hypophosphatasia", "2015-01-01")],
     )
-    # alp-known-hpp is a silent rule: it fires, shows nothing, and hides the artefact card.
-    assert fired(found) == []
+    # alp-known-hpp is a silent rule: it fires, shows nothing, and hides the artefact card (and
+    # so the gross form). Twenty-first round, part I (review 35, R35-06): a potassium of 7.6 is
+    # severe and is named whatever hides the artefact cards, by alp-low-potassium-severe.
+    assert GROSS not in fired(found)
+    assert fired(found) == ["alp-low-potassium-severe"]

@@ -123,6 +123,9 @@ FACTS: dict[str, str] = {
     "low one, the latest low)",
     "antiresorptive.started": "the earliest recorded start of a bisphosphonate or denosumab "
     "course (3 Mar 2021)",
+    "antiresorptive.years": "whole years from that earliest start to the ALP (9 for a course "
+    "begun in 2017 and an ALP in 2026); null with no start recorded (twenty-first round, part I, "
+    "R35-16: thigh or groin pain on a long course asks for femur imaging on the first-low card)",
     "antiresorptive.not_yet_given": "true when that earliest start falls on the ALP's day or "
     "later (prescribed with this result; no earlier course or dose is recorded), or when every "
     "course is an open order written within antiresorptive_order_pending_days with nothing "
@@ -304,6 +307,7 @@ FACT_NEEDS: dict[str, tuple[str, ...]] = {
     "bilirubin.fraction": ("labs",),
     "alp.before_antiresorptive": ("labs", "medications"),
     "antiresorptive.not_yet_given": ("medications",),
+    "antiresorptive.years": ("medications",),
     "ggt.status": ("labs",),
     "results.recent": ("labs",),
     "findings.present": ("conditions", "medications", "procedures"),
@@ -1314,6 +1318,7 @@ def _before_antiresorptive(ctx: _Context, facts: Facts, current: str) -> None:
         return
     start, start_key = min(starts)
     facts.set("antiresorptive.started", day(start), [start_key])
+    facts.set("antiresorptive.years", max(0, (ctx.when - start).days) // 365, [start_key])
     # Review 19, R19-30: a course first prescribed with this result has had no dose, so the
     # moment to hold it for a hypophosphatasia work-up is now; the rebound that makes stopping
     # denosumab dangerous follows doses already given. Review 25, R25-03: an order written days
