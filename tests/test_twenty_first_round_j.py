@@ -272,6 +272,10 @@ REVIEWED_INFO_HIDES_WARNING = {
     # their own same-day actions
     ("alp-high-pregnancy-icp", "alp-high-pregnancy-liver"),
     ("alp-high-pregnancy-hyperemesis", "alp-high-pregnancy-liver"),
+    # part G (integrator's review): a silent rule that holds the pregnancy liver card back when
+    # paracetamol toxicity is recorded, because alp-high-hepatocellular-jaundice-cause (a
+    # warning: acetylcysteine, INR, obstetric team) shows in its place
+    ("alp-high-paracetamol-pregnancy", "alp-high-pregnancy-liver"),
 }
 
 
