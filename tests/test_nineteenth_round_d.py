@@ -172,10 +172,15 @@ def test_fever_and_a_rising_bilirubin_in_psc_is_cholangitis_first(client: FlaskC
     )
     assert PSC_CARD not in fired(found)
     assert NEW_JAUNDICE not in fired(found)
-    # Over-reach: PSC with a fever and nothing rising (bilirubin and ALP steady) is not
-    # called cholangitis; a rising bilirubin without a fever keeps the new-jaundice warning.
+    # Twenty-first round, part K (review 36, R36-42, unsafe): this expectation was clinically
+    # wrong. PSC with a fever (38.6, CRP 95) and a raised GGT is Tokyo 2018 A + B with the
+    # strictures as C: suspected cholangitis even with nothing rising (PSC with T 38.8, WBC 14
+    # and a stable ALP was silent). It now says so without "a new rise". A rising bilirubin
+    # without a fever keeps the new-jaundice warning.
     now, earlier = psc_patient(1.1)
-    assert CHOLANGITIS not in fired(cards(client, now, labs=earlier, conditions=[PSC, COLITIS]))
+    steady = cards(client, now, labs=earlier, conditions=[PSC, COLITIS])
+    assert fired(steady) == [CHOLANGITIS]
+    assert steady[0]["summary"].startswith("Infection signs in known PSC: acute cholangitis")
     now, earlier = psc_patient(3.6, infection=False)
     assert fired(cards(client, now, labs=earlier, conditions=[PSC, COLITIS])) == [NEW_JAUNDICE]
 

@@ -95,7 +95,9 @@ def test_r34_41_acute_fatty_liver_of_pregnancy_leads_not_duct_stones(
     assert detail.index("- Acute fatty liver of pregnancy until excluded") < detail.index(
         "Platelets"
     )
-    assert "Glucose now and 2-hourly" in detail
+    # Part K (review 36, R36-10, finding 12): a low glucose is named ("Glucose 2.6: IV glucose
+    # now, then 2-hourly"), not asked for; without one the line still asks for it.
+    assert "Glucose now and 2-hourly" in detail or ": IV glucose now, then 2-hourly" in detail
     assert "duct stone" not in card["summary"] + detail
     assert "Other causes to exclude: HAV IgM" in detail
 
@@ -129,7 +131,8 @@ def test_acute_fatty_liver_in_the_first_week_after_delivery(client: FlaskClient)
         client, "female", "1996-01-01", [LABS.alp(300)], labs, [since("O80", "2026-11-29")]
     )
     card = _one(found, PREGNANCY_LIVER)
-    assert card["summary"].startswith("Just delivered, raised bilirubin with low glucose")
+    # Part K (review 36, R36-14, finding 12): the summary names the birth's date and the values.
+    assert card["summary"].startswith("Delivered 29 Nov 2026, glucose 2.8")
     assert "can present after birth" in card["detail"]
 
 

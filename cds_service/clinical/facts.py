@@ -218,6 +218,9 @@ FACTS: dict[str, str] = {
     "glucose.lowest_mmol_l": "the lowest glucose (mmol/L; mg/dL converted) co-resulted or in the "
     "liver-panel window; null when none could be read",
     "glucose.shown": "that glucose as a card says it (2.6 mmol/L, 2 Dec 2026)",
+    "glucose.lowest_value": "that glucose as a number in mmol/L, one decimal (2.6)",
+    "swansea.shown": "the Swansea values past their limits, as the acute fatty liver summary "
+    "names them (glucose 2.6, INR 1.8, creatinine 180); null when none is",
     "liver.pattern_pregnancy": "the liver pattern with placental ALP set aside: from "
     "placental_alp_pattern_min_weeks of pregnancy (or a coded third trimester) and in the first "
     "postpartum week, the R ratio on the ALT multiple alone (the ALP taken as placental); "
@@ -1523,6 +1526,13 @@ def _pregnancy_pattern(ctx: _Context, facts: Facts, pattern: str, alt_key: str |
     # ratio was tried and called an ALT of 13x with a GGT of 6x cholestatic (R31-43's bloods);
     # the lines read the GGT themselves for the liver's cholestasis.
     r_ratio = alt_x
+    # Twenty-first round, part K (review 36, R36-49): a GGT at or above the ALT multiple says the
+    # liver's own cholestasis (gallstones with GGT 7.5x and ALT 6.5x is a duct stone, not a
+    # hepatitis): R is then the ALT multiple over the GGT's. R31-43 (ALT 13x, GGT 6x) stays
+    # hepatocellular.
+    ggt_x = facts.get("ggt.xuln")
+    if isinstance(ggt_x, float | int) and ggt_x > 1 and ggt_x >= alt_x:
+        r_ratio = alt_x / ggt_x
     if r_ratio <= ctx.kb.param("r_ratio_cholestatic_max"):
         placental = "cholestatic"
     elif r_ratio >= ctx.kb.param("r_ratio_hepatocellular_min"):
@@ -1658,6 +1668,28 @@ def _set_shown(facts: Facts, name: str, reading: Reading) -> None:
     facts.set(f"{name}.shown", f"{reading.shown}{when}", [reading.key])
 
 
+def _swansea_shown(ctx: _Context, facts: Facts) -> None:
+    """Twenty-first round, part K (review 36, finding 12): the Swansea values past their limits
+    (glucose, INR, creatinine), named as the acute fatty liver summary says them."""
+    shown: list[str] = []
+    keys: list[str] = []
+    glucose = facts.get("glucose.lowest_mmol_l")
+    if isinstance(glucose, float | int) and glucose < ctx.kb.param("aflp_glucose_below_mmol_l"):
+        shown.append(f"glucose {_fmt(glucose, 1)}")
+        keys += facts.values["glucose.lowest_mmol_l"].evidence
+    inr = facts.get("inr.level")
+    if isinstance(inr, float | int) and inr > ctx.kb.param("aflp_inr_above"):
+        shown.append(f"INR {_fmt(inr, 1)}")
+        keys += facts.values["inr.level"].evidence
+    creatinine = facts.get("creatinine.highest_umol_l")
+    if isinstance(creatinine, float | int) and creatinine > ctx.kb.param(
+        "aflp_creatinine_above_umol_l"
+    ):
+        shown.append(f"creatinine {creatinine:.0f}")
+        keys += facts.values["creatinine.highest_umol_l"].evidence
+    facts.set("swansea.shown", ", ".join(shown) if shown else None, keys)
+
+
 def _hellp_labs(ctx: _Context, facts: Facts) -> None:
     """Platelets and LDH for the HELLP criteria (Tennessee, Mississippi): the lowest count and
     the highest LDH in the liver-panel window, each in the unit the criteria use."""
@@ -1690,6 +1722,8 @@ def _hellp_labs(ctx: _Context, facts: Facts) -> None:
     if glucose is not None:
         facts.set("glucose.lowest_mmol_l", round(glucose.value, 2), [glucose.key])
         _set_shown(facts, "glucose", glucose)
+        facts.set("glucose.lowest_value", _fmt(glucose.value, 1), [glucose.key])
+    _swansea_shown(ctx, facts)
     # Twelfth round: a consumed fibrinogen tells sepsis-associated DIC from a thrombotic
     # microangiopathy (clotting normal in TTP and HUS), read beside the INR.
     fibrinogen = min(ctx.all_readings("fibrinogen", days), key=lambda r: r.value, default=None)
