@@ -146,7 +146,10 @@ def test_aih_with_a_raised_inr_and_no_jaundice_is_a_warning(client: FlaskClient)
     conditions = [since("K75.4", "2024-01-01")]
     found = post(client, "female", "1975-01-01", [LABS.alp(180)], labs, conditions)
     card = _card(found, CAUSE)
-    assert "INR or creatinine raised in known AIH" in card["summary"]
+    # Twenty-first round, integrator (review 38, R38-18): the INR itself is named and sends to the
+    # liver unit (was "INR or creatinine raised in known AIH: acute severe flare?; hepatology").
+    assert "INR 1.7 already in known AIH" in card["summary"]
+    assert "liver unit today" in card["summary"]
 
 
 # --- R34-46 (unsafe): paracetamol overdose in pregnancy ------------------------------------------

@@ -149,17 +149,40 @@ def test_r36_33_acute_hepatitis_b_with_inr_1_8_is_a_liver_unit_warning(
     assert "entecavir or tenofovir now" in card["detail"]
 
 
+# Twenty-first round, integrator: known AIH with ALT 37.5x and jaundice meets part G's recorded-
+# cause warning first (alp-high-hepatocellular-jaundice-cause hides the hepatocellular card this
+# rule replaces); that card now names the INR of 1.5 or more and the liver unit itself
+# (review 38, R38-18: its AIH branch asked for hepatology only).
 @pytest.mark.parametrize(
-    "condition",
-    [worded("Autoimmune hepatitis", "2024-01-01"), since("B18.1", "2015-01-01")],
+    ("condition", "rule"),
+    [
+        (worded("Autoimmune hepatitis", "2024-01-01"), "alp-high-hepatocellular-jaundice-cause"),
+        (since("B18.1", "2015-01-01"), SEVERE_HEPATITIS),
+    ],
     ids=["autoimmune", "chronic-hbv"],
 )
 def test_r36_33_other_recorded_hepatitis_with_inr_1_5(
-    client: FlaskClient, condition: dict[str, Any]
+    client: FlaskClient, condition: dict[str, Any], rule: str
 ) -> None:
-    card = _one(_hepatitis(client, 1.5, [condition]), SEVERE_HEPATITIS)
+    card = _one(_hepatitis(client, 1.5, [condition]), rule)
+    assert card["indicator"] == "warning"
     assert "INR 1.5" in card["summary"]
     assert "liver unit today" in card["summary"]
+    assert words(card) <= 130
+
+
+def test_r38_17_inr_1_5_on_apixaban_is_not_the_drugs(client: FlaskClient) -> None:
+    # Review 38, R38-17: a direct oral anticoagulant lifts the INR a little, not to 1.5; the
+    # severe-hepatitis warning shows and names the drug for review. Warfarin still explains it.
+    found = _hepatitis(
+        client,
+        1.6,
+        [since("B16.9", "2026-11-24")],
+        [drug("Apixaban 5 mg twice daily", "2025-01-01")],
+    )
+    card = _one(found, SEVERE_HEPATITIS)
+    assert "Apixaban" in card["detail"]
+    assert words(card) <= 130
 
 
 def test_r36_33_inr_1_4_keeps_the_info_card(client: FlaskClient) -> None:
