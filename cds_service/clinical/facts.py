@@ -760,6 +760,32 @@ class _Context:
                 found.append(Reading(entry.key, value, "unknown", None, when, together, shown))
         return found
 
+    def judge(self, valueset_id: str, key: str) -> str:
+        """The status of one result (by its key) against its interval, as `reading` judges
+        one: the table when the knowledge base keeps one, else the laboratory's own range in the
+        result's own unit; "unknown" without a number or a range (twenty-first round, part L,
+        R37-66: `all_readings` leaves status unjudged)."""
+        convert = self.converter(valueset_id)
+        for entry in self.classified.observations_in([valueset_id]):
+            if entry.key != key:
+                continue
+            value = measured(entry.resource, convert)
+            if value is None:
+                return "unknown"
+            interval, _ = choose_interval(
+                entry.resource,
+                convert,
+                self.kb.intervals.get(valueset_id),
+                self.sex,
+                self.age_days,
+                0,
+                self.adult_age,
+            )
+            if interval is None or (interval.high is None and interval.low is None):
+                return "unknown"
+            return _status(value, interval)
+        return "unknown"
+
     def earlier(
         self, valueset_ids: Iterable[str], convert: Converter, latest: Reading, days: float
     ) -> Reading | None:
@@ -1679,7 +1705,9 @@ def _hellp_labs(ctx: _Context, facts: Facts) -> None:
     )
     if creatinine is not None:
         _set_shown(facts, "creatinine", creatinine)
-        facts.set("creatinine.status", creatinine.status, [creatinine.key])
+        # Part L (review 37, R37-66): judged against its range (all_readings does not judge).
+        status = ctx.judge("creatinine", creatinine.key)
+        facts.set("creatinine.status", status, [creatinine.key])
     # Twenty-first round, part H (review 34, R34-41): the Swansea criteria of acute fatty liver
     # of pregnancy read the highest creatinine (umol/L; units.yaml keeps mg/dL) and the lowest
     # glucose.

@@ -1,0 +1,119 @@
+"""Twenty-first round (2026-12-02), part L: review 37's wrong findings (docs/clinical-reviews/
+review-37.md): the creatinine severity that never held (R37-66), the fever-jaundice warning in
+Gilbert syndrome and in pregnancy (R37-56, R37-58), fever on a new aromatic anticonvulsant with a
+cholestatic rise (R37-54, R37-67), AST on methotrexate (R37-51), thigh pain on a bisphosphonate
+(R37-45, R37-46) and a haemolysed potassium (R37-41) (docs/rulebook.md, "Twenty-first round
+(2026-12-02), part L"). Each patient is rebuilt from the reviewer's facts
+(/work/review37-work/cases.py), signed on 2 Dec 2026."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from cds_service.clinical.facts import Facts, derive
+from cds_service.clinical.record import PatientRecord
+from cds_service.knowledge.model import KnowledgeBase
+from tests.rules_helper import fired
+from tests.support.fhir import patient
+from tests.support.labs import Labs, post, since, words
+
+NOW = "2026-12-02T08:00:00Z"
+LABS = Labs(NOW)
+M, F = "male", "female"
+CAUSE = "alp-high-hepatocellular-jaundice-cause"
+OVERDOSE = since("T39.1X2A", "2026-11-30")
+AKI = since("N17.9", "2026-12-01")
+CKD4 = since("N18.4", "2018-01-01")
+SHOCK = since("R57.9", "2026-11-30")
+
+
+def inr(value: float) -> dict[str, Any]:
+    return LABS.lab("6301-6", value, "{INR}", 0.8, 1.2)
+
+
+def creat(value: float, loinc: str = "14682-9") -> dict[str, Any]:
+    return LABS.lab(loinc, value, "umol/L", 60, 110)
+
+
+def creat_mg(value: float) -> dict[str, Any]:
+    return LABS.lab("2160-0", value, "mg/dL", 0.7, 1.2)
+
+
+def short(found: list[dict[str, Any]]) -> None:
+    for card in found:
+        assert len(card["summary"]) < 140, card["summary"]
+        assert words(card) <= 130, (card["summary"], words(card))
+
+
+def _card(found: list[dict[str, Any]], rule: str) -> dict[str, Any]:
+    assert rule in fired(found), fired(found)
+    short(found)
+    return found[fired(found).index(rule)]
+
+
+# --- R37-66 (wrong): the creatinine status was never judged ---------------------------------
+
+
+def _facts(kb: KnowledgeBase, labs: list[dict[str, Any]]) -> Facts:
+    results = [LABS.alp(140)]
+    record = PatientRecord(
+        patient(M, "1985-01-01"),
+        datetime(2026, 12, 2, 12, tzinfo=UTC),
+        results=tuple(results),
+        labs=tuple(labs),
+    )
+    found = derive(kb, record, results[0])
+    assert isinstance(found, Facts)
+    return found
+
+
+def test_creatinine_status_is_read_against_its_range(kb: KnowledgeBase) -> None:
+    # Every coding the reviewer traced as "unknown": 14682-9 and 2160-0 in umol/L, 2160-0 in mg/dL.
+    assert _facts(kb, [creat(250)]).get("creatinine.status") == "high"
+    assert _facts(kb, [creat(180, "2160-0")]).get("creatinine.status") == "high"
+    assert _facts(kb, [creat_mg(2.0)]).get("creatinine.status") == "high"
+    assert _facts(kb, [creat(80)]).get("creatinine.status") == "normal"
+    assert _facts(kb, [creat_mg(0.9)]).get("creatinine.status") == "normal"
+
+
+def _overdose(
+    client: FlaskClient, labs: list[dict[str, Any]], conditions: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    return post(client, M, "1985-01-01", [LABS.alp(140)], labs, conditions)
+
+
+def test_r37_66_overdose_with_aki_and_creatinine_250_is_liver_unit_now(
+    client: FlaskClient,
+) -> None:
+    # Paracetamol overdose 30 Nov, AKI 1 Dec, creatinine 250, ALT 800 (20x), INR 1.3, bili 1.0.
+    labs = [LABS.ggt(60), LABS.alt(800), LABS.bilirubin(1.0), inr(1.3), creat(250)]
+    card = _card(_overdose(client, labs, [OVERDOSE, AKI]), CAUSE)
+    assert card["indicator"] == "warning"
+    assert "INR or creatinine raised: acetylcysteine; liver unit now" in card["summary"]
+    assert "Creatinine 250 umol/L" in card["detail"]
+    assert "raised: liver unit now, not waiting for King's criteria" in card["detail"]
+    assert "Liver unit today by King's criteria" not in card["detail"]
+
+
+def test_creatinine_explained_by_ckd_4_is_not_severity(client: FlaskClient) -> None:
+    # R37-33/64: CKD 4 with creatinine 250 beside an overdose, ALT 1.5x, INR 1.1.
+    labs = [LABS.ggt(60), LABS.alt(60), LABS.bilirubin(0.7), inr(1.1), creat(250)]
+    card = _card(_overdose(client, labs, [CKD4, OVERDOSE]), CAUSE)
+    assert "liver unit now" not in card["summary"]
+    assert "Creatinine 250" not in card["detail"]
+
+
+def test_creatinine_in_shock_or_aih_is_not_paracetamol_severity(client: FlaskClient) -> None:
+    # R37-37/61/62: shock, ALT 50x, creatinine 180 (AKI): stays silent (nothing the ALP adds).
+    labs = [LABS.ggt(80), LABS.alt(2000), LABS.ast(2600), LABS.bilirubin(1.4), inr(1.3)]
+    for creatinine in (creat(180, "2160-0"), creat(180), creat_mg(2.0)):
+        found = post(client, M, "1950-01-01", [LABS.alp(140)], [*labs, creatinine], [SHOCK])
+        assert CAUSE not in fired(found), fired(found)
+    # R37-32/63: CKD 4 with AIH and ALT 3.75x: no recorded-cause warning from the creatinine.
+    aih = since("K75.4", "2019-01-01")
+    labs = [LABS.ggt(90), LABS.alt(150), LABS.bilirubin(0.9), inr(1.0), creat(250)]
+    found = post(client, M, "1960-01-01", [LABS.alp(160)], labs, [CKD4, aih])
+    assert CAUSE not in fired(found), fired(found)
