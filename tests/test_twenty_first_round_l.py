@@ -117,3 +117,71 @@ def test_creatinine_in_shock_or_aih_is_not_paracetamol_severity(client: FlaskCli
     labs = [LABS.ggt(90), LABS.alt(150), LABS.bilirubin(0.9), inr(1.0), creat(250)]
     found = post(client, M, "1960-01-01", [LABS.alp(160)], labs, [CKD4, aih])
     assert CAUSE not in fired(found), fired(found)
+
+
+# --- R37-56 (wrong), R37-58 (wrong): the fever-jaundice warning, Gilbert and pregnancy ---------
+
+FEVER_JAUNDICE = "alp-high-fever-jaundice"
+FEVER_PREGNANCY = "alp-high-fever-jaundice-pregnancy"
+PREGNANCY_LIVER = "alp-high-pregnancy-liver"
+LIVER = "alp-high-liver-source"
+GILBERT = since("E80.4", "2010-01-01")
+FLU = since("J11.1", "2026-11-30")
+
+
+def _gilbert(client: FlaskClient, *more: dict[str, Any]) -> list[dict[str, Any]]:
+    # Gilbert E80.4, flu, 38.5; bilirubin 2.1, ALP 125, GGT 50, ALT 30.
+    labs = [LABS.ggt(50), LABS.alt(30), LABS.bilirubin(2.1), LABS.temperature(38.5), *more]
+    return post(client, M, "1990-01-01", [LABS.alp(125)], labs, [GILBERT, FLU])
+
+
+def direct(value: float) -> dict[str, Any]:
+    return LABS.lab("1968-7", value, "mg/dL", 0.0, 0.3)
+
+
+def test_r37_56_gilbert_with_flu_is_not_told_cultures_then_antibiotics(
+    client: FlaskClient,
+) -> None:
+    found = _gilbert(client)
+    assert FEVER_JAUNDICE not in fired(found)
+    card = _card(found, LIVER)
+    assert card["indicator"] == "info"
+    assert "then antibiotics" not in card["detail"]
+    assert (
+        "Gilbert syndrome recorded (fever raises its bilirubin): direct bilirubin today; "
+        "if conjugated, treat as cholangitis." in card["detail"]
+    )
+
+
+def test_gilbert_with_a_conjugated_bilirubin_keeps_the_fever_warning(
+    client: FlaskClient,
+) -> None:
+    # neighbour: a direct bilirubin of 1.5 of 2.1 is no Gilbert rise: cholangitis until excluded.
+    card = _card(_gilbert(client, direct(1.5)), FEVER_JAUNDICE)
+    assert card["indicator"] == "warning"
+    assert "Blood cultures, then antibiotics" in card["detail"]
+    # and without Gilbert the warning is unchanged (R37-59)
+    labs = [LABS.ggt(500), LABS.alt(180), LABS.bilirubin(4.0), LABS.temperature(38.9)]
+    found = post(client, M, "1955-01-01", [LABS.alp(420)], labs)
+    assert fired(found) == [FEVER_JAUNDICE]
+
+
+PREGNANT_33 = [since("Z33.1", "2026-04-20"), since("Z3A.33", "2026-12-01")]
+
+
+def test_r37_58_fever_with_jaundice_at_33_weeks_names_hsv_beside_the_pregnancy_card(
+    client: FlaskClient,
+) -> None:
+    labs = [LABS.ggt(90), LABS.alt(200), LABS.bilirubin(3.0), LABS.temperature(38.6)]
+    found = post(client, F, "1995-01-01", [LABS.alp(320)], labs, PREGNANT_33)
+    short(found)
+    # The pregnancy card leads; the fever warning sits beside it, not hidden by it.
+    assert fired(found) == [PREGNANCY_LIVER, FEVER_PREGNANCY]
+    card = found[1]
+    assert card["indicator"] == "warning"
+    assert "HSV hepatitis or cholangitis?" in card["summary"]
+    assert "HSV PCR (blood) and empirical aciclovir" in card["detail"]
+    assert "Blood cultures now" in card["detail"]
+    # no fever: no HSV card
+    found = post(client, F, "1995-01-01", [LABS.alp(320)], labs[:3], PREGNANT_33)
+    assert FEVER_PREGNANCY not in fired(found)
