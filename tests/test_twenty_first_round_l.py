@@ -18,7 +18,7 @@ from cds_service.clinical.record import PatientRecord
 from cds_service.knowledge.model import KnowledgeBase
 from tests.rules_helper import fired
 from tests.support.fhir import patient
-from tests.support.labs import Labs, post, since, words
+from tests.support.labs import Labs, drug, post, since, words
 
 NOW = "2026-12-02T08:00:00Z"
 LABS = Labs(NOW)
@@ -185,3 +185,52 @@ def test_r37_58_fever_with_jaundice_at_33_weeks_names_hsv_beside_the_pregnancy_c
     # no fever: no HSV card
     found = post(client, F, "1995-01-01", [LABS.alp(320)], labs[:3], PREGNANT_33)
     assert FEVER_PREGNANCY not in fired(found)
+
+
+# --- R37-67, R37-54 (wrong): fever three weeks into phenytoin with a cholestatic rise ----------
+
+DRESS = "alp-high-anticonvulsant-hypersensitivity"
+EPILEPSY = since("G40.909", "2010-01-01")
+
+
+def _phenytoin(client: FlaskClient, alp: float, ggt: float, alt: float) -> list[dict[str, Any]]:
+    # Phenytoin started 10 Nov (3 weeks), fever 38.6, bilirubin 0.6.
+    labs = [LABS.ggt(ggt), LABS.alt(alt), LABS.bilirubin(0.6), LABS.temperature(38.6)]
+    meds = [drug("Phenytoin 300 mg daily", "2026-11-10")]
+    return post(client, M, "1981-01-01", [LABS.alp(alp)], labs, [EPILEPSY], meds)
+
+
+def test_r37_67_fever_on_phenytoin_with_a_cholestatic_rise_is_the_dress_warning(
+    client: FlaskClient,
+) -> None:
+    found = _phenytoin(client, 260, 200, 35)
+    short(found)
+    assert fired(found) == [DRESS]
+    card = found[0]
+    assert card["indicator"] == "warning"
+    assert "Fever, ALP 2.5x on Phenytoin begun recently" in card["summary"]
+    assert "stop it now" in card["summary"]
+    assert "Stop Phenytoin now" in card["detail"]
+    assert "abruptly" not in card["detail"]
+
+
+def test_r37_54_fever_on_phenytoin_with_alp_1_4x_asks_about_rash_today(
+    client: FlaskClient,
+) -> None:
+    found = _phenytoin(client, 150, 100, 30)
+    short(found)
+    assert fired(found) == [DRESS]
+    card = found[0]
+    assert "hypersensitivity (DRESS)? Rash, eosinophils today" in card["summary"]
+    assert "usually no change to the drug" not in card["detail"]
+    assert "abruptly" not in card["detail"]
+    assert "Rash, eosinophilia or swollen glands: stop Phenytoin now" in card["detail"]
+
+
+def test_fever_two_years_into_carbamazepine_is_still_not_dress(client: FlaskClient) -> None:
+    # R37-53: carbamazepine since 2024 with a urinary infection: no hypersensitivity card.
+    labs = [LABS.ggt(120), LABS.alt(50), LABS.bilirubin(0.5), LABS.temperature(38.4)]
+    meds = [drug("Carbamazepine 400 mg twice daily", "2024-11-01")]
+    uti = since("N39.0", "2026-11-30")
+    found = post(client, F, "1980-01-01", [LABS.alp(150)], labs, [EPILEPSY, uti], meds)
+    assert DRESS not in fired(found)
