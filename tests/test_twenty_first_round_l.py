@@ -234,3 +234,27 @@ def test_fever_two_years_into_carbamazepine_is_still_not_dress(client: FlaskClie
     uti = since("N39.0", "2026-11-30")
     found = post(client, F, "1980-01-01", [LABS.alp(150)], labs, [EPILEPSY, uti], meds)
     assert DRESS not in fired(found)
+
+
+# --- R37-51 (wrong): AST 2.5x on methotrexate read as an alcohol pattern -----------------------
+
+MTX_MONITOR = "alp-high-methotrexate-monitor"
+RA = since("M06.9", "2020-01-01")
+
+
+def test_r37_51_ast_led_rise_on_methotrexate_names_the_drug(client: FlaskClient) -> None:
+    # RA on methotrexate; ALT 38, AST 100 (2.5x), ALP 130, GGT 60, bilirubin 0.5.
+    labs = [LABS.ggt(60), LABS.alt(38), LABS.ast(100), LABS.bilirubin(0.5)]
+    meds = [drug("Methotrexate 20 mg once weekly", "2023-01-01")]
+    found = post(client, F, "1964-01-01", [LABS.alp(130)], labs, [RA], meds)
+    short(found)
+    assert fired(found) == [MTX_MONITOR]
+    card = found[0]
+    assert "AST 2.5x on Methotrexate: alcohol? CK" in card["summary"]
+    assert "alcohol pattern" not in card["detail"]
+    assert "CK with the repeat" in card["detail"]
+    # neighbour R37-68: ALT 1.75x leads as before
+    labs = [LABS.ggt(60), LABS.alt(70), LABS.ast(110), LABS.bilirubin(0.5)]
+    found = post(client, F, "1964-01-01", [LABS.alp(130)], labs, [RA], meds)
+    assert fired(found) == [MTX_MONITOR]
+    assert "ALT 1.8x on Methotrexate: repeat liver tests" in found[0]["summary"]
