@@ -258,3 +258,49 @@ def test_r37_51_ast_led_rise_on_methotrexate_names_the_drug(client: FlaskClient)
     found = post(client, F, "1964-01-01", [LABS.alp(130)], labs, [RA], meds)
     assert fired(found) == [MTX_MONITOR]
     assert "ALT 1.8x on Methotrexate: repeat liver tests" in found[0]["summary"]
+
+
+# --- R37-46, R37-45 (wrong): thigh pain on alendronate, under 3 years and behind severe K ------
+
+FIRST_LOW = "alp-low-first"
+K_SEVERE = "alp-low-potassium-severe"
+THIGH_PAIN = since("M79.652", "2026-11-20")
+
+
+def potassium(value: float) -> dict[str, Any]:
+    return LABS.lab("2823-3", value, "mmol/L", 3.5, 5.1)
+
+
+def test_r37_46_thigh_pain_after_two_years_of_alendronate_gets_the_femur_line(
+    client: FlaskClient,
+) -> None:
+    conditions = [since("M81.0", "2024-06-01"), THIGH_PAIN]
+    meds = [drug("Alendronic acid 70 mg once weekly", "2024-06-01")]
+    found = post(client, F, "1952-01-01", [LABS.alp(33)], [], conditions, meds)
+    card = _card(found, FIRST_LOW)
+    assert "thigh/groin pain, Alendronic acid for 2 years: X-ray both femurs" in card["summary"]
+    assert "X-ray both whole femurs (MRI if normal) before the next dose" in card["detail"]
+
+
+def test_thigh_pain_months_into_alendronate_still_gets_the_femur_line(
+    client: FlaskClient,
+) -> None:
+    conditions = [since("M81.0", "2026-06-01"), THIGH_PAIN]
+    meds = [drug("Alendronic acid 70 mg once weekly", "2026-06-01")]
+    found = post(client, F, "1952-01-01", [LABS.alp(33)], [], conditions, meds)
+    card = _card(found, FIRST_LOW)
+    assert "thigh/groin pain on Alendronic acid: X-ray both femurs" in card["summary"]
+    assert "0 years" not in card["summary"]
+
+
+def test_r37_45_the_femur_line_survives_the_severe_potassium_card(client: FlaskClient) -> None:
+    conditions = [since("M81.0", "2018-01-01"), THIGH_PAIN]
+    meds = [drug("Alendronic acid 70 mg once weekly", "2018-01-01")]
+    labs = [potassium(7.0), LABS.calcium(2.35), creat(85)]
+    found = post(client, F, "1950-01-01", [LABS.alp(30)], labs, conditions, meds)
+    card = _card(found, K_SEVERE)
+    assert fired(found) == [K_SEVERE]
+    assert "Thigh/groin pain on Alendronic acid: X-ray both whole femurs" in card["detail"]
+    # no thigh pain: no femur line
+    found = post(client, F, "1950-01-01", [LABS.alp(30)], labs, conditions[:1], meds)
+    assert "femurs" not in _card(found, K_SEVERE)["detail"]
