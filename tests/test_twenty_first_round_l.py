@@ -304,3 +304,41 @@ def test_r37_45_the_femur_line_survives_the_severe_potassium_card(client: FlaskC
     # no thigh pain: no femur line
     found = post(client, F, "1950-01-01", [LABS.alp(30)], labs, conditions[:1], meds)
     assert "femurs" not in _card(found, K_SEVERE)["detail"]
+
+
+# --- R37-41 (wrong): a haemolysed potassium of 6.5 -------------------------------------------
+
+HAEMOLYSED_NOTE = [{"text": "Sample haemolysed: potassium may be falsely raised"}]
+
+
+def test_r37_41_a_haemolysed_potassium_is_repeated_before_treatment(client: FlaskClient) -> None:
+    flagged = LABS.lab(
+        "2823-3",
+        6.5,
+        "mmol/L",
+        3.5,
+        5.1,
+        note=HAEMOLYSED_NOTE,
+        interpretation=[{"text": "haemolysed"}],
+    )
+    labs = [flagged, LABS.calcium(2.30), LABS.magnesium(0.85), creat(80)]
+    found = post(client, F, "1970-01-01", [LABS.alp(30)], labs)
+    card = _card(found, K_SEVERE)
+    assert card["indicator"] == "warning"
+    assert "in a haemolysed sample: ECG now and urgent repeat K before treating" in card["summary"]
+    assert "hyperkalaemia treatment now" not in card["summary"]
+    assert "Haemolysis releases potassium from red cells" in card["detail"]
+    # with kidney failure recorded the potassium is treated as real, haemolysed or not
+    found = post(client, F, "1970-01-01", [LABS.alp(30)], labs, [AKI])
+    assert "hyperkalaemia treatment now" in _card(found, K_SEVERE)["summary"]
+
+
+def test_haemolysis_flag_is_read_only_when_not_negated(kb: KnowledgeBase) -> None:
+    def k(**flag: Any) -> dict[str, Any]:
+        return LABS.lab("2823-3", 6.6, "mmol/L", 3.5, 5.1, **flag)
+
+    assert _facts(kb, [k(note=HAEMOLYSED_NOTE)]).get("potassium.haemolysed") is True
+    assert _facts(kb, [k(interpretation=[{"text": "Hemolyzed"}])]).get("potassium.haemolysed")
+    assert not _facts(kb, [k(note=[{"text": "Not haemolysed"}])]).get("potassium.haemolysed")
+    assert not _facts(kb, [k(note=[{"text": "No hemolysis seen"}])]).get("potassium.haemolysed")
+    assert not _facts(kb, [k()]).get("potassium.haemolysed")

@@ -257,6 +257,8 @@ FACTS: dict[str, str] = {
     "potassium.mmol_l": "that potassium in mmol/L (mEq/L is the same); null when absent or not "
     "a number (twenty-first round, part B: gross EDTA contamination, R32-26)",
     "potassium.shown": "that potassium as a card says it (8.9 mmol/L); null when absent",
+    "potassium.haemolysed": "true when that potassium's sample is flagged haemolysed by the "
+    "laboratory (its interpretation or a note; twenty-first round, part L, R37-41)",
     "calcium.status": "co-resulted calcium high, normal, low, unknown, or absent",
     "calcium.shown": "that calcium as a card says it (2.08 mmol/L); null when absent",
     "calcium.preliminary": "true when that calcium's Observation status is preliminary (a card "
@@ -499,6 +501,49 @@ def _decimals(*values: Any) -> int:
             if "e" not in text and "." in text:
                 most = max(most, len(text.split(".")[1].rstrip("0")))
     return min(most, 3)
+
+
+_HAEMOLYSED = ("haemoly", "hemoly")
+_NOT_HAEMOLYSED = (
+    "not haemoly",
+    "not hemoly",
+    "no haemoly",
+    "no hemoly",
+    "non-haemoly",
+    "non-hemoly",
+    "nonhaemoly",
+    "nonhemoly",
+    "unhaemoly",
+    "unhemoly",
+    "without haemoly",
+    "without hemoly",
+    "free of haemoly",
+    "free of hemoly",
+)
+
+
+def _flagged_haemolysed(obs: Resource) -> bool:
+    """Twenty-first round, part L (review 37, R37-41): the laboratory flagged this result's
+    sample as haemolysed, in the Observation's interpretation (text, or a coding's display) or a
+    note, and did not negate it ("not haemolysed", "no haemolysis"). Text only: no haemolysis
+    index code is read (none verified)."""
+    texts: list[str] = []
+    for concept in obs.get("interpretation") or []:
+        if isinstance(concept, Mapping):
+            texts.append(as_str(concept.get("text")) or "")
+            for coding in concept.get("coding") or []:
+                if isinstance(coding, Mapping):
+                    texts.append(as_str(coding.get("display")) or "")
+    for note in obs.get("note") or []:
+        if isinstance(note, Mapping):
+            texts.append(as_str(note.get("text")) or "")
+    for text in texts:
+        lowered = text.lower()
+        if any(m in lowered for m in _HAEMOLYSED) and not any(
+            n in lowered for n in _NOT_HAEMOLYSED
+        ):
+            return True
+    return False
 
 
 def _shown(obs: Resource) -> str:
@@ -1877,6 +1922,9 @@ def _electrolytes(ctx: _Context, facts: Facts) -> None:
             number = found.value if found and math.isfinite(found.value) else None
             facts.set("potassium.mmol_l", number, _keys(found))
             facts.set("potassium.shown", found.shown if found else None, _keys(found))
+            entry = ctx.classified.observation("potassium", found.key) if found else None
+            flagged = entry is not None and _flagged_haemolysed(entry.resource)
+            facts.set("potassium.haemolysed", flagged, _keys(found))
         if name == "calcium":
             facts.set("calcium.shown", found.shown if found else None, [found.key] if found else [])
             facts.set("calcium.judged", found.shown if found else None, _keys(found))
