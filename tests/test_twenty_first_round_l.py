@@ -342,3 +342,26 @@ def test_haemolysis_flag_is_read_only_when_not_negated(kb: KnowledgeBase) -> Non
     assert not _facts(kb, [k(note=[{"text": "Not haemolysed"}])]).get("potassium.haemolysed")
     assert not _facts(kb, [k(note=[{"text": "No hemolysis seen"}])]).get("potassium.haemolysed")
     assert not _facts(kb, [k()]).get("potassium.haemolysed")
+
+
+# --- R37-08 (noisy): three anticoagulant lines on the mechanical-valve card ------------------
+
+HYS_LAW = "alp-high-drug-hys-law"
+
+
+def test_r37_08_mechanical_valve_inr_in_range_is_one_line(client: FlaskClient) -> None:
+    # R34-25 frame: flucloxacillin finished, warfarin, INR 3.4, mechanical mitral valve.
+    fluclox = drug("Flucloxacillin 500 mg four times daily", "2026-11-10")
+    fluclox["status"] = "completed"
+    meds = [drug("Warfarin 3 mg daily", "2018-01-01"), fluclox]
+    labs = [LABS.ggt(160), LABS.alt(700), LABS.bilirubin(4.2), inr(3.4)]
+    valve = [since("Z95.2", "2015-01-01")]
+    found = post(client, F, "1954-01-01", [LABS.alp(190)], labs, valve, meds)
+    card = _card(found, HYS_LAW)
+    detail = card["detail"]
+    assert (
+        "INR 3.4 on Warfarin, mechanical valve: do not stop it without cardiology; "
+        "anticoagulation team today; INR again in 24-48 h" in detail
+    )
+    assert "INR today and within 24-48 h" not in detail
+    assert detail.count("anticoagulation team") == 1
