@@ -365,3 +365,58 @@ def test_r37_08_mechanical_valve_inr_in_range_is_one_line(client: FlaskClient) -
     )
     assert "INR today and within 24-48 h" not in detail
     assert detail.count("anticoagulation team") == 1
+
+
+# --- R37-12 (noisy): the calcium card's "In the record" named the overdose and the shock -------
+
+CALCIUM = "alp-calcium-urgent"
+
+
+def _record_line(card: dict[str, Any]) -> str:
+    detail: str = card["detail"]
+    return next(line for line in detail.splitlines() if line.startswith("In the record"))
+
+
+def test_r37_12_calcium_card_does_not_list_the_liver_causes(client: FlaskClient) -> None:
+    co_amox = drug("Co-amoxiclav 625 mg three times daily", "2026-11-12")
+    co_amox["status"] = "completed"
+    labs = [LABS.ggt(150), LABS.alt(1500), LABS.bilirubin(4.5), LABS.calcium(3.2)]
+    found = post(client, M, "1980-01-01", [LABS.alp(180)], labs, [OVERDOSE, SHOCK], [co_amox])
+    short(found)
+    calcium = _record_line(_card(found, CALCIUM))
+    assert "paracetamol" not in calcium
+    assert "shock" not in calcium
+    # the cause card names the overdose in its summary, not again in its record line
+    cause = _card(found, CAUSE)
+    assert "paracetamol overdose" in cause["summary"]
+    assert "paracetamol overdose" not in _record_line(cause)
+
+
+# --- R37-32, R37-36, R37-63 (noisy): a mild AIH flare got the cholestatic work-up ------------
+
+AIH = since("K75.4", "2019-01-01")
+
+
+def test_r37_36_alt_led_rise_in_known_aih_is_a_relapse_not_ultrasound_first(
+    client: FlaskClient,
+) -> None:
+    labs = [LABS.ggt(90), LABS.alt(150), LABS.bilirubin(1.0), inr(1.0), creat(80)]
+    found = post(client, F, "1975-01-01", [LABS.alp(160)], labs, [AIH])
+    short(found)
+    assert fired(found) == [LIVER]
+    card = found[0]
+    assert (
+        "known AIH with ALT 3.8x: relapse? IgG, adherence; hepatology this week"
+        in (card["summary"])
+    )
+    assert "ultrasound first" not in card["summary"]
+    assert "anti-mitochondrial" not in card["detail"]
+    assert "look for a complication" not in card["detail"]
+    # R37-32: with CKD 4 and creatinine 250 the same card (no cause warning from the creatinine)
+    found = post(client, M, "1960-01-01", [LABS.alp(160)], [*labs[:4], creat(250)], [CKD4, AIH])
+    assert fired(found) == [LIVER]
+    assert "relapse? IgG" in found[0]["summary"]
+    # neighbour: ALT 1.5x in known AIH keeps the usual work-up
+    labs = [LABS.ggt(90), LABS.alt(60), LABS.bilirubin(1.0)]
+    found = post(client, F, "1975-01-01", [LABS.alp(160)], labs, [AIH])
+    assert "relapse" not in found[0]["summary"]
