@@ -243,8 +243,13 @@ def _hellp_34_weeks(client: FlaskClient, temperature: float | None) -> dict[str,
     found = post(
         client, "female", "1994-01-01", results, labs, pregnant(34, "2026-04-01"), medications
     )
-    assert fired(found) == [PREGNANCY_LIVER]
-    [card] = found
+    # Twenty-first round, part L (review 37, R37-58): a fever with jaundice in pregnancy adds the
+    # HSV hepatitis warning beside the pregnancy card (HSV hepatitis mimics HELLP, and delivery,
+    # HELLP's treatment, can worsen it): the pregnancy card still leads and is unchanged.
+    febrile = temperature is not None and temperature >= 38.0
+    extra = ["alp-high-fever-jaundice-pregnancy"] if febrile else []
+    assert fired(found) == [PREGNANCY_LIVER, *extra]
+    card = found[0]
     assert len(card["summary"]) <= 126
     return card
 

@@ -232,7 +232,12 @@ def test_r34_25_mechanical_valve_inr_3_4_is_not_held(client: FlaskClient) -> Non
     valve = [since("Z95.2", "2015-01-01"), worded("Mechanical mitral valve replacement", "2015-01")]
     card = _card(_r09(client, valve, [warfarin()], [inr(3.4)]), HYS_LAW)
     assert "hold it" not in card["detail"]
-    assert "Mechanical valve: do not stop Warfarin without cardiology" in card["detail"]
+    # Twenty-first round, part L (review 37, R37-08): the valve line names the INR of the draw
+    # and folds in "liver injury raises its effect" (one anticoagulant line, not two).
+    assert (
+        "INR 3.4 on Warfarin, mechanical valve: do not stop it without cardiology"
+        in (card["detail"])
+    )
     assert "anticoagulation team today" in card["detail"]
 
 

@@ -271,7 +271,10 @@ def test_groin_pain_in_words_counts_too(client: FlaskClient) -> None:
     assert "X-ray both femurs before the next dose" in found[0]["summary"]
 
 
-def test_thigh_pain_on_a_short_course_keeps_the_plain_first_low_card(client: FlaskClient) -> None:
+def test_thigh_pain_on_a_short_course_gets_the_femur_line_too(client: FlaskClient) -> None:
+    # Twenty-first round, part L (review 37, R37-46): prodromal thigh pain on a bisphosphonate is
+    # imaged whatever the duration (ASBMR 2014; AFF is reported after short exposure), so the
+    # 18-month course no longer keeps the plain first-low card without the femur line.
     found = post(
         client,
         "female",
@@ -281,7 +284,7 @@ def test_thigh_pain_on_a_short_course_keeps_the_plain_first_low_card(client: Fla
         medications=[drug("Alendronic acid 70 mg once weekly", "2025-06-01")],
     )
     assert fired(found) == [FIRST]
-    assert "femurs" not in text(found[0])
+    assert "X-ray both femurs before the next dose" in found[0]["summary"]
 
 
 # --- Item 5 (R35-19 minor, R35-59 noisy): femoral stress fracture ------------------------------

@@ -260,6 +260,8 @@ FACTS: dict[str, str] = {
     "potassium.mmol_l": "that potassium in mmol/L (mEq/L is the same); null when absent or not "
     "a number (twenty-first round, part B: gross EDTA contamination, R32-26)",
     "potassium.shown": "that potassium as a card says it (8.9 mmol/L); null when absent",
+    "potassium.haemolysed": "true when that potassium's sample is flagged haemolysed by the "
+    "laboratory (its interpretation or a note; twenty-first round, part L, R37-41)",
     "calcium.status": "co-resulted calcium high, normal, low, unknown, or absent",
     "calcium.shown": "that calcium as a card says it (2.08 mmol/L); null when absent",
     "calcium.preliminary": "true when that calcium's Observation status is preliminary (a card "
@@ -502,6 +504,49 @@ def _decimals(*values: Any) -> int:
             if "e" not in text and "." in text:
                 most = max(most, len(text.split(".")[1].rstrip("0")))
     return min(most, 3)
+
+
+_HAEMOLYSED = ("haemoly", "hemoly")
+_NOT_HAEMOLYSED = (
+    "not haemoly",
+    "not hemoly",
+    "no haemoly",
+    "no hemoly",
+    "non-haemoly",
+    "non-hemoly",
+    "nonhaemoly",
+    "nonhemoly",
+    "unhaemoly",
+    "unhemoly",
+    "without haemoly",
+    "without hemoly",
+    "free of haemoly",
+    "free of hemoly",
+)
+
+
+def _flagged_haemolysed(obs: Resource) -> bool:
+    """Twenty-first round, part L (review 37, R37-41): the laboratory flagged this result's
+    sample as haemolysed, in the Observation's interpretation (text, or a coding's display) or a
+    note, and did not negate it ("not haemolysed", "no haemolysis"). Text only: no haemolysis
+    index code is read (none verified)."""
+    texts: list[str] = []
+    for concept in obs.get("interpretation") or []:
+        if isinstance(concept, Mapping):
+            texts.append(as_str(concept.get("text")) or "")
+            for coding in concept.get("coding") or []:
+                if isinstance(coding, Mapping):
+                    texts.append(as_str(coding.get("display")) or "")
+    for note in obs.get("note") or []:
+        if isinstance(note, Mapping):
+            texts.append(as_str(note.get("text")) or "")
+    for text in texts:
+        lowered = text.lower()
+        if any(m in lowered for m in _HAEMOLYSED) and not any(
+            n in lowered for n in _NOT_HAEMOLYSED
+        ):
+            return True
+    return False
 
 
 def _shown(obs: Resource) -> str:
@@ -762,6 +807,32 @@ class _Context:
                 shown = _shown(entry.resource)
                 found.append(Reading(entry.key, value, "unknown", None, when, together, shown))
         return found
+
+    def judge(self, valueset_id: str, key: str) -> str:
+        """The status of one result (by its key) against its interval, as `reading` judges
+        one: the table when the knowledge base keeps one, else the laboratory's own range in the
+        result's own unit; "unknown" without a number or a range (twenty-first round, part L,
+        R37-66: `all_readings` leaves status unjudged)."""
+        convert = self.converter(valueset_id)
+        for entry in self.classified.observations_in([valueset_id]):
+            if entry.key != key:
+                continue
+            value = measured(entry.resource, convert)
+            if value is None:
+                return "unknown"
+            interval, _ = choose_interval(
+                entry.resource,
+                convert,
+                self.kb.intervals.get(valueset_id),
+                self.sex,
+                self.age_days,
+                0,
+                self.adult_age,
+            )
+            if interval is None or (interval.high is None and interval.low is None):
+                return "unknown"
+            return _status(value, interval)
+        return "unknown"
 
     def earlier(
         self, valueset_ids: Iterable[str], convert: Converter, latest: Reading, days: float
@@ -1711,7 +1782,9 @@ def _hellp_labs(ctx: _Context, facts: Facts) -> None:
     )
     if creatinine is not None:
         _set_shown(facts, "creatinine", creatinine)
-        facts.set("creatinine.status", creatinine.status, [creatinine.key])
+        # Part L (review 37, R37-66): judged against its range (all_readings does not judge).
+        status = ctx.judge("creatinine", creatinine.key)
+        facts.set("creatinine.status", status, [creatinine.key])
     # Twenty-first round, part H (review 34, R34-41): the Swansea criteria of acute fatty liver
     # of pregnancy read the highest creatinine (umol/L; units.yaml keeps mg/dL) and the lowest
     # glucose.
@@ -1883,6 +1956,9 @@ def _electrolytes(ctx: _Context, facts: Facts) -> None:
             number = found.value if found and math.isfinite(found.value) else None
             facts.set("potassium.mmol_l", number, _keys(found))
             facts.set("potassium.shown", found.shown if found else None, _keys(found))
+            entry = ctx.classified.observation("potassium", found.key) if found else None
+            flagged = entry is not None and _flagged_haemolysed(entry.resource)
+            facts.set("potassium.haemolysed", flagged, _keys(found))
         if name == "calcium":
             facts.set("calcium.shown", found.shown if found else None, [found.key] if found else [])
             facts.set("calcium.judged", found.shown if found else None, _keys(found))

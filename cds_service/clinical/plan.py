@@ -173,7 +173,9 @@ def contributing_factors(kb: KnowledgeBase, facts: Facts, omits: Sequence[str] =
     wanted = {"high": {"high", "both"}, "low": {"low", "both"}}.get(status, set()) | {"none"}
     found: Mapping[str, list[str]] = facts.details.get("mentions", {})
     ids = [f for f in found if kb.findings[f].direction in wanted]
-    said = set(mentions(kb, facts, list(omits))) if omits else set()
+    # Twenty-first round, part L (review 37, R37-12): every mention of an omitted finding, not
+    # `mentions`' one-per-entry list (an overdose found by two findings was named by the second).
+    said = {mention for finding_id in omits for mention in found.get(finding_id, ())}
     lines = [line for line in mentions(kb, facts, ids) if line not in said]
     if status == "high" and facts.get("pregnancy.status") == "pregnant":
         # Review 26 (minor): whole weeks and days (33+2 weeks), as obstetrics writes them.
