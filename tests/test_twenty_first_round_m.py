@@ -1,0 +1,135 @@
+"""Twenty-first round (2026-12-02), part M: review 38's unsafe findings (docs/clinical-reviews/
+review-38.md, findings 1-3): a failing liver with no recorded cause (R38-24, R38-47, R38-48), a
+HELLP card hiding a paracetamol overdose (R38-37), and pre-eclampsia after birth hiding a severe
+acute hepatitis B and the baby's prophylaxis (R38-44) (docs/rulebook.md, "Twenty-first round
+(2026-12-02), part M"). Each patient is rebuilt from the reviewer's facts
+(/work/review38-work/cases.py), signed on 2 Dec 2026."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from tests.rules_helper import fired
+from tests.support.labs import Labs, drug, post, since, words
+
+NOW = "2026-12-02T08:00:00Z"
+LABS = Labs(NOW)
+SEVERE_INJURY = "alp-high-acute-liver-injury-severe"
+SEVERE_HEPATITIS = "alp-high-acute-hepatitis-severe"
+PREGNANCY_LIVER = "alp-high-pregnancy-liver"
+PARACETAMOL = "alp-high-hepatocellular-jaundice-cause"
+FB = "1996-01-01"
+
+
+def inr(value: float) -> dict[str, Any]:
+    return LABS.lab("6301-6", value, "{INR}", 0.8, 1.2)
+
+
+def creatinine(value: float) -> dict[str, Any]:
+    return LABS.lab("14682-9", value, "umol/L", 45, 90)
+
+
+def glucose(value: float) -> dict[str, Any]:
+    return LABS.lab("2345-7", value, "mmol/L", 3.5, 7.8)
+
+
+def platelets(value: float) -> dict[str, Any]:
+    return LABS.lab("777-3", value, "10*9/L", 150, 400)
+
+
+def ldh(value: float) -> dict[str, Any]:
+    return LABS.lab("2532-0", value, "U/L", 120, 250)
+
+
+def _short(found: list[dict[str, Any]]) -> None:
+    for card in found:
+        assert len(card["summary"]) < 140, card["summary"]
+        assert words(card) <= 130, (words(card), card["detail"])
+
+
+def _one(found: list[dict[str, Any]], rule: str) -> dict[str, Any]:
+    assert fired(found) == [rule], fired(found)
+    _short(found)
+    return found[0]
+
+
+def _text(card: dict[str, Any]) -> str:
+    return f"{card['summary']}\n{card['detail']}"
+
+
+# --- R38-48, R38-24, R38-47 (unsafe): a failing liver with no recorded cause ------------------
+
+
+def _no_cause(
+    client: FlaskClient,
+    conditions: list[dict[str, Any]] = [],  # noqa: B006
+    medications: list[dict[str, Any]] = [],  # noqa: B006
+    inr_value: float = 1.9,
+) -> list[dict[str, Any]]:
+    # R38-48 (E08b): ALT 1500 (37.5x), bilirubin 5.0, INR 1.9, glucose 3.0, creatinine 170
+    labs = [LABS.ggt(70), LABS.alt(1500), LABS.bilirubin(5.0), glucose(3.0), inr(inr_value)]
+    labs += [creatinine(170)]
+    return post(client, "female", FB, [LABS.alp(200)], labs, conditions, medications)
+
+
+def test_r38_48_jaundice_and_inr_1_9_with_no_cause_is_a_liver_unit_warning(
+    client: FlaskClient,
+) -> None:
+    card = _one(_no_cause(client), SEVERE_INJURY)
+    assert card["indicator"] == "warning"
+    assert "INR 1.9 (not an anticoagulant's): acute severe liver injury" in card["summary"]
+    assert "liver unit today" in card["summary"]
+    assert "Liver unit (transplant centre) today" in card["detail"]
+    assert "Glucose 3.0: IV glucose now" in card["detail"]
+    assert "acetylcysteine if any doubt" in card["detail"]
+    assert "ultrasound with Doppler" in card["detail"]
+    assert "INR and paracetamol level today" not in _text(card)
+
+
+def test_r38_24_fatty_liver_labs_50_days_after_birth_are_not_ultrasound_first(
+    client: FlaskClient,
+) -> None:
+    # E08: past the 42-day window the pregnancy card is silent; the injury is not
+    labs = [LABS.ggt(70), LABS.ast(450), LABS.alt(400), LABS.bilirubin(5.0), glucose(3.0)]
+    labs += [inr(1.7), creatinine(170), platelets(180)]
+    found = post(client, "female", FB, [LABS.alp(350)], labs, [since("O80", "2026-10-13")])
+    card = _one(found, SEVERE_INJURY)
+    assert "INR 1.7" in card["summary"]
+    assert "ultrasound first" not in _text(card)
+
+
+def test_r38_47_methotrexate_is_named_and_withheld(client: FlaskClient) -> None:
+    # X12b: RA on methotrexate, fever 38.5, ALT 600, bilirubin 3.5, INR 1.7
+    labs = [LABS.ggt(150), LABS.alt(600), LABS.bilirubin(3.5), inr(1.7), LABS.temperature(38.5)]
+    found = post(
+        client, "female", "1970-01-01", [LABS.alp(250)], labs, [since("M06.9", "2018-01-01")],
+        [drug("Methotrexate 15 mg once weekly", "2018-01-01")],
+    )  # fmt: skip
+    card = _one(found, SEVERE_INJURY)
+    assert "liver unit today" in card["summary"]
+    assert "Methotrexate" in card["detail"]
+    assert "withhold it" in card["detail"]
+    # the warning leads: the liver unit line comes before the drug line
+    assert card["detail"].index("Liver unit") < card["detail"].index("Methotrexate")
+
+
+def test_r38_48_on_warfarin_the_inr_is_the_drugs(client: FlaskClient) -> None:
+    found = _no_cause(client, medications=[drug("Warfarin 5 mg daily", "2020-01-01")])
+    assert SEVERE_INJURY not in fired(found)
+
+
+def test_r38_48_in_recorded_cirrhosis_the_inr_may_be_chronic(client: FlaskClient) -> None:
+    found = _no_cause(client, conditions=[since("K74.60", "2020-01-01")])
+    assert SEVERE_INJURY not in fired(found)
+
+
+def test_r38_48_inr_1_4_keeps_the_info_card(client: FlaskClient) -> None:
+    found = _no_cause(client, inr_value=1.4)
+    assert fired(found) == ["alp-high-liver-hepatocellular"]
+
+
+def test_a_recorded_hepatitis_keeps_its_own_severe_card(client: FlaskClient) -> None:
+    found = _no_cause(client, conditions=[since("B16.9", "2026-11-24")])
+    assert fired(found) == [SEVERE_HEPATITIS]
