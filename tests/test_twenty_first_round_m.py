@@ -133,3 +133,38 @@ def test_r38_48_inr_1_4_keeps_the_info_card(client: FlaskClient) -> None:
 def test_a_recorded_hepatitis_keeps_its_own_severe_card(client: FlaskClient) -> None:
     found = _no_cause(client, conditions=[since("B16.9", "2026-11-24")])
     assert fired(found) == [SEVERE_HEPATITIS]
+
+
+# --- R38-37 (unsafe): HELLP with a paracetamol overdose two days ago --------------------------
+
+
+def _hellp(client: FlaskClient, platelet_count: float = 70) -> list[dict[str, Any]]:
+    # X07: 34 weeks, platelets 70, LDH 800, AST 300, ALT 280 (7x), bilirubin 2.0, T39.1X2A 30 Nov
+    labs = [LABS.ggt(50), LABS.ast(300), LABS.alt(280), LABS.bilirubin(2.0)]
+    labs += [platelets(platelet_count), ldh(800), inr(1.2), glucose(5.0), creatinine(70)]
+    conditions = [since("Z33.1", "2026-04-15"), since("Z3A.34", "2026-12-01")]
+    conditions += [since("T39.1X2A", "2026-11-30")]
+    return post(client, "female", "1994-01-01", [LABS.alp(420)], labs, conditions)
+
+
+def test_r38_37_hellp_and_a_paracetamol_overdose_show_both_warnings(client: FlaskClient) -> None:
+    found = _hellp(client)
+    assert fired(found) == [PREGNANCY_LIVER, PARACETAMOL], fired(found)
+    _short(found)
+    hellp, paracetamol = found
+    assert "HELLP syndrome" in hellp["summary"]
+    assert paracetamol["indicator"] == "warning"
+    assert "acetylcysteine" in paracetamol["summary"]
+    assert "obstetric team" in paracetamol["summary"]
+    assert "treated as outside pregnancy" in paracetamol["detail"]
+    # placental ALP: no "more than this injury explains" ultrasound line in pregnancy
+    assert "second, cholestatic cause" not in paracetamol["detail"]
+
+
+def test_r38_37_without_hellps_platelets_the_paracetamol_card_stands_alone(
+    client: FlaskClient,
+) -> None:
+    # neighbour (part G, R34-46): platelets 180, the paracetamol card alone, still shown though
+    # the placental ALP makes the pattern look cholestatic
+    card = _one(_hellp(client, platelet_count=180), PARACETAMOL)
+    assert "acetylcysteine" in card["summary"]
