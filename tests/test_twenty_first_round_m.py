@@ -12,7 +12,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from tests.rules_helper import fired
-from tests.support.labs import Labs, drug, post, since, words
+from tests.support.labs import Labs, drug, post, since, worded, words
 
 NOW = "2026-12-02T08:00:00Z"
 LABS = Labs(NOW)
@@ -168,3 +168,56 @@ def test_r38_37_without_hellps_platelets_the_paracetamol_card_stands_alone(
     # the placental ALP makes the pattern look cholestatic
     card = _one(_hellp(client, platelet_count=180), PARACETAMOL)
     assert "acetylcysteine" in card["summary"]
+
+
+# --- R38-44 (unsafe): after birth, pre-eclampsia hid a severe acute hepatitis B and the baby --
+
+
+def _after_birth_hbv(client: FlaskClient, inr_value: float) -> list[dict[str, Any]]:
+    # X14: delivered 28 Nov (day 4), "PET" in words, acute hepatitis B (B16.9), ALT 150 (3.75x),
+    # AST 170, bilirubin 2.0, platelets 160
+    labs = [LABS.ggt(60), LABS.alt(150), LABS.ast(170), LABS.bilirubin(2.0), inr(inr_value)]
+    labs += [platelets(160)]
+    conditions = [since("O80", "2026-11-28"), worded("PET", "2026-11-27")]
+    conditions += [since("B16.9", "2026-11-20")]
+    return post(client, "female", "1993-01-01", [LABS.alp(300)], labs, conditions)
+
+
+def test_r38_44_inr_1_6_after_birth_reaches_the_liver_unit_and_names_the_baby(
+    client: FlaskClient,
+) -> None:
+    card = _one(_after_birth_hbv(client, 1.6), PREGNANCY_LIVER)
+    assert card["indicator"] == "warning"
+    summary = card["summary"]
+    assert summary.startswith("Delivered 28 Nov 2026, pre-eclampsia, hepatitis B, INR 1.6")
+    assert "liver and obstetric units today" in summary
+    assert "HBIG by day 7" in summary
+    detail = card["detail"]
+    assert "INR 1.6 already with a recorded hepatitis" in detail
+    assert "liver unit today (transplant centre)" in detail
+    assert "Baby born 28 Nov 2026: HBV vaccine + HBIG if not given (HBIG by day 7)" in detail
+    assert "magnesium sulfate" in detail  # pre-eclampsia's line stays
+
+
+def test_r38_44_inr_1_2_keeps_pre_eclampsia_first_and_still_names_the_baby(
+    client: FlaskClient,
+) -> None:
+    card = _one(_after_birth_hbv(client, 1.2), PREGNANCY_LIVER)
+    assert card["summary"].startswith("Delivered, pre-eclampsia with raised transaminases")
+    assert "liver unit today" not in card["detail"]
+    assert "Baby born 28 Nov 2026: HBV vaccine + HBIG" in card["detail"]
+
+
+def test_r38_44_in_pregnancy_a_non_hepatocellular_hepatitis_with_inr_1_6_names_the_liver_unit(
+    client: FlaskClient,
+) -> None:
+    # neighbour: the same labs at 33 weeks; the recorded-hepatitis INR lines needed a
+    # hepatocellular pattern
+    labs = [LABS.ggt(60), LABS.alt(150), LABS.ast(170), LABS.bilirubin(2.0), inr(1.6)]
+    labs += [platelets(160)]
+    conditions = [since("Z33.1", "2026-05-01"), since("Z3A.33", "2026-12-01")]
+    conditions += [since("B16.9", "2026-11-20")]
+    found = post(client, "female", "1993-01-01", [LABS.alp(300)], labs, conditions)
+    card = _one(found, PREGNANCY_LIVER)
+    assert "INR 1.6 already" in card["detail"]
+    assert "liver unit today" in card["detail"]
