@@ -19,7 +19,7 @@ LABS = Labs(NOW)
 SEVERE_INJURY = "alp-high-acute-liver-injury-severe"
 SEVERE_HEPATITIS = "alp-high-acute-hepatitis-severe"
 PREGNANCY_LIVER = "alp-high-pregnancy-liver"
-PARACETAMOL = "alp-high-hepatocellular-jaundice-cause"
+CAUSE = "alp-high-hepatocellular-jaundice-cause"
 FB = "1996-01-01"
 
 
@@ -149,7 +149,7 @@ def _hellp(client: FlaskClient, platelet_count: float = 70) -> list[dict[str, An
 
 def test_r38_37_hellp_and_a_paracetamol_overdose_show_both_warnings(client: FlaskClient) -> None:
     found = _hellp(client)
-    assert fired(found) == [PREGNANCY_LIVER, PARACETAMOL], fired(found)
+    assert fired(found) == [PREGNANCY_LIVER, CAUSE], fired(found)
     _short(found)
     hellp, paracetamol = found
     assert "HELLP syndrome" in hellp["summary"]
@@ -166,7 +166,7 @@ def test_r38_37_without_hellps_platelets_the_paracetamol_card_stands_alone(
 ) -> None:
     # neighbour (part G, R34-46): platelets 180, the paracetamol card alone, still shown though
     # the placental ALP makes the pattern look cholestatic
-    card = _one(_hellp(client, platelet_count=180), PARACETAMOL)
+    card = _one(_hellp(client, platelet_count=180), CAUSE)
     assert "acetylcysteine" in card["summary"]
 
 
@@ -221,3 +221,18 @@ def test_r38_44_in_pregnancy_a_non_hepatocellular_hepatitis_with_inr_1_6_names_t
     card = _one(found, PREGNANCY_LIVER)
     assert "INR 1.6 already" in card["detail"]
     assert "liver unit today" in card["detail"]
+
+
+# --- E02 (R38-18's card): known AIH on azathioprine with INR 1.6 stays within 130 words -------
+
+
+def test_e02_aih_on_azathioprine_with_inr_1_6_stays_short(client: FlaskClient) -> None:
+    labs = [LABS.ggt(150), LABS.alt(800), LABS.bilirubin(4.0), inr(1.6)]
+    drugs = [drug("Azathioprine 100 mg daily", "2024-03-01")]
+    drugs += [drug("Prednisolone 10 mg daily", "2024-03-01")]
+    aih = [since("K75.4", "2024-03-01")]
+    found = post(client, "female", "1980-01-01", [LABS.alp(220)], labs, aih, drugs)
+    card = _one(found, CAUSE)
+    assert "INR 1.6 already" in card["detail"]
+    assert "liver unit" in card["summary"]
+    assert "IgG and INR today" not in card["detail"]
