@@ -111,7 +111,13 @@ def test_a_new_jaundice_beside_a_recorded_acute_liver_injury_is_not_silent(
     assert fired(cards(client, now, labs=earlier, conditions=[shock])) == []
     jaundiced = [*now, bilirubin(3.0)]
     with_before = [*earlier, bilirubin(0.8, when="2026-11-10T08:00:00Z")]
-    assert fired(cards(client, jaundiced, labs=with_before, conditions=[shock])) == [HEPATOCELLULAR]
+    # Twenty-first round, part G (review 34, R34-22): a recorded shock with ALT 3x or more and a
+    # new jaundice is the recorded-cause warning (ischaemic hepatitis, severe with jaundice: INR
+    # today, ALT again in 24-48 h), no longer the info hepatitis card: still not silent.
+    found = cards(client, jaundiced, labs=with_before, conditions=[shock])
+    assert fired(found) == ["alp-high-hepatocellular-jaundice-cause"]
+    assert found[0]["indicator"] == "warning"
+    assert "ischaemic" in found[0]["summary"]
 
 
 # --- 2 (N18): a metal stent, the ALP stable, the bilirubin newly raised ----------------------
