@@ -117,6 +117,32 @@ class Labs:
     def temperature(self, celsius: float) -> dict[str, Any]:
         return self.lab("8310-5", celsius, "Cel")
 
+    # The draw's other chemistry, with the ranges the review rounds used (one definition
+    # here rather than one per test file).
+    def inr(self, value: float, when: str | None = None) -> dict[str, Any]:
+        return self.lab("6301-6", value, "{INR}", 0.8, 1.2, when)
+
+    def creatinine(self, value: float, when: str | None = None) -> dict[str, Any]:
+        """Serum creatinine in umol/L."""
+        return self.lab("14682-9", value, "umol/L", 45, 90, when)
+
+    def glucose(self, value: float, when: str | None = None) -> dict[str, Any]:
+        """Plasma glucose in mmol/L."""
+        return self.lab("2345-7", value, "mmol/L", 3.5, 7.8, when)
+
+    def platelets(self, value: float, when: str | None = None) -> dict[str, Any]:
+        return self.lab("777-3", value, "10*9/L", 150, 400, when)
+
+    def ldh(self, value: float, when: str | None = None) -> dict[str, Any]:
+        return self.lab("2532-0", value, "U/L", 120, 250, when)
+
+    def potassium(self, value: float, when: str | None = None, **extra: Any) -> dict[str, Any]:
+        return self.lab("2823-3", value, "mmol/L", 3.5, 5.1, when, **extra)
+
+    def direct_bilirubin(self, mg_dl: float, when: str | None = None) -> dict[str, Any]:
+        """Direct (conjugated) bilirubin in mg/dL."""
+        return self.lab("1968-7", mg_dl, "mg/dL", 0.0, 0.3, when)
+
 
 def since(code: str, onset: str) -> dict[str, Any]:
     """A condition by its code with its onset."""
