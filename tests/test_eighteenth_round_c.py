@@ -12,6 +12,10 @@ from cds_service.clinical.classify import _find_matches, _read_concept
 from cds_service.knowledge.model import KnowledgeBase
 from tests.rules_helper import card_for, cards, fired, suggested
 from tests.support.fhir import alp, condition, ggt, observation, patient, procedure
+from tests.support.labs import RESULT_DATE, Labs
+
+# `fhir.observation`'s own default date, which these builders used.
+LABS = Labs(RESULT_DATE)
 
 CHOLANGITIS = "alp-high-suspected-cholangitis"
 DRAINAGE = "alp-drainage-cholangitis"
@@ -34,10 +38,6 @@ def alt(value: float) -> dict[str, Any]:
 
 def ast(value: float) -> dict[str, Any]:
     return observation("1920-8", value, low=8, high=40)
-
-
-def ldh(value: float) -> dict[str, Any]:
-    return observation("2532-0", value, low=120, high=250)
 
 
 def haptoglobin(value: float) -> dict[str, Any]:
@@ -230,7 +230,9 @@ def test_coombs_negative_haemolysis_in_the_labs_gets_the_wilson_warning(
 ) -> None:
     # B12: ALP 30, bilirubin 8 mg/dL, LDH 900, ALT 90, AST 160 (AST/ALT 1.8), no INR, no
     # haemolysis coded: only the first-low repeat card.
-    found = cards(client, [alp(30), bilirubin_umol(137), alt(90), ast(160), ldh(900)], pt=YOUNG)
+    found = cards(
+        client, [alp(30), bilirubin_umol(137), alt(90), ast(160), LABS.ldh(900)], pt=YOUNG
+    )
     assert fired(found) == [WILSON]
     card = card_for(found, WILSON)
     assert card["indicator"] == "warning"
@@ -253,7 +255,7 @@ def test_autoimmune_haemolysis_in_an_older_patient_stays_non_wilson(client: Flas
     older = patient(birth_date="1958-01-01")
     found = cards(
         client,
-        [alp(80), bilirubin_umol(51), alt(30), ast(60), ldh(900), haptoglobin(0.1)],
+        [alp(80), bilirubin_umol(51), alt(30), ast(60), LABS.ldh(900), haptoglobin(0.1)],
         pt=older,
         conditions=[condition("D59.11")],
     )
@@ -265,7 +267,7 @@ def test_autoimmune_haemolysis_with_liver_injury_at_a_young_age_is_not_wilson(
 ) -> None:
     found = cards(
         client,
-        [alp(30), bilirubin_umol(137), alt(90), ast(160), ldh(900)],
+        [alp(30), bilirubin_umol(137), alt(90), ast(160), LABS.ldh(900)],
         pt=YOUNG,
         conditions=[condition("D59.11")],
     )
@@ -275,7 +277,7 @@ def test_autoimmune_haemolysis_with_liver_injury_at_a_young_age_is_not_wilson(
 def test_a_high_ldh_in_shock_liver_is_not_wilson(client: FlaskClient) -> None:
     found = cards(
         client,
-        [alp(30), bilirubin_umol(137), alt(900), ast(1500), ldh(2500)],
+        [alp(30), bilirubin_umol(137), alt(900), ast(1500), LABS.ldh(2500)],
         pt=YOUNG,
         conditions=[condition("K76.2", onset="2026-11-19")],  # shock liver: raises the LDH
     )
@@ -283,7 +285,7 @@ def test_a_high_ldh_in_shock_liver_is_not_wilson(client: FlaskClient) -> None:
 
 
 def test_a_high_ldh_without_liver_injury_is_not_wilson(client: FlaskClient) -> None:
-    found = cards(client, [alp(30), bilirubin_umol(137), alt(30), ast(35), ldh(900)], pt=YOUNG)
+    found = cards(client, [alp(30), bilirubin_umol(137), alt(30), ast(35), LABS.ldh(900)], pt=YOUNG)
     assert WILSON not in fired(found)
 
 

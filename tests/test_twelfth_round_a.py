@@ -9,15 +9,15 @@ from flask.testing import FlaskClient
 
 from tests.rules_helper import cards, fired
 from tests.support.fhir import alp, condition, ggt, medication, observation
+from tests.support.labs import RESULT_DATE, Labs
 from tests.test_eleventh_round_a import alt_result, ldh, platelets, temperature, wbc
 from tests.test_tenth_round_a import CHOLANGITIS, bilirubin, text_procedure
 
+# `fhir.observation`'s own default date, which these builders used.
+LABS = Labs(RESULT_DATE)
+
 TMA = "alp-high-tma-picture"
 SEPSIS_DIC = "alp-high-sepsis-dic"
-
-
-def inr(value: float) -> dict[str, Any]:
-    return observation("6301-6", value, unit="{INR}", ucum="{INR}", low=0.8, high=1.2)
 
 
 def fibrinogen(value: float, unit: str = "g/L") -> dict[str, Any]:
@@ -38,7 +38,7 @@ def test_septic_shock_with_dic_names_dic_and_the_biliary_source_not_tma(
     # the TMA warning hid the liver card's cholangitis line.
     shock = condition(SEPTIC_SHOCK[0], onset=SEPTIC_SHOCK[1])
     dic = condition(DIC[0], onset=DIC[1])
-    found = cards(client, [*PICTURE, inr(2.0), temperature(39.4)], conditions=[shock, dic])
+    found = cards(client, [*PICTURE, LABS.inr(2.0), temperature(39.4)], conditions=[shock, dic])
     assert fired(found) == [SEPSIS_DIC]
     card = found[0]
     assert card["indicator"] == "warning"
@@ -53,8 +53,8 @@ def test_septic_shock_with_dic_names_dic_and_the_biliary_source_not_tma(
         ([], [shock, dic]),
         ([fibrinogen(0.8)], [shock]),
         ([fibrinogen(70, "mg/dL")], [shock]),
-        ([inr(1.5)], [shock]),
-        ([inr(1.8), wbc(19)], []),  # sepsis not coded: a raised white count now
+        ([LABS.inr(1.5)], [shock]),
+        ([LABS.inr(1.8), wbc(19)], []),  # sepsis not coded: a raised white count now
     ):
         assert fired(cards(client, [*PICTURE, *extra], conditions=conds)) == [SEPSIS_DIC], extra
 
@@ -64,15 +64,17 @@ def test_the_tma_warning_stays_with_normal_clotting_or_without_sepsis(
 ) -> None:
     shock = condition(SEPTIC_SHOCK[0], onset=SEPTIC_SHOCK[1])
     # Clotting normal (INR 1.1, fibrinogen 3.2): TTP is not excluded by sepsis.
-    found = cards(client, [*PICTURE, inr(1.1), fibrinogen(3.2)], conditions=[shock])
+    found = cards(client, [*PICTURE, LABS.inr(1.1), fibrinogen(3.2)], conditions=[shock])
     assert fired(found) == [TMA]
     # An INR of 1.4, or a fibrinogen of 1.0: not counted as consumed.
-    assert fired(cards(client, [*PICTURE, inr(1.4), fibrinogen(1.0)], conditions=[shock])) == [TMA]
+    assert fired(cards(client, [*PICTURE, LABS.inr(1.4), fibrinogen(1.0)], conditions=[shock])) == [
+        TMA
+    ]
     # Deranged clotting without sepsis or infection signs: the TMA warning as before.
-    assert fired(cards(client, [*PICTURE, inr(2.0)])) == [TMA]
+    assert fired(cards(client, [*PICTURE, LABS.inr(2.0)])) == [TMA]
     # An INR on warfarin is the drug's: TMA still warns.
     warfarin = medication(text="warfarin 5 mg tablet")
-    found = cards(client, [*PICTURE, inr(2.6)], conditions=[shock], medications=[warfarin])
+    found = cards(client, [*PICTURE, LABS.inr(2.6)], conditions=[shock], medications=[warfarin])
     assert fired(found) == [TMA]
 
 
@@ -226,9 +228,9 @@ def test_the_tma_warning_names_a_resulted_inr_instead_of_asking_for_clotting(
     client: FlaskClient,
 ) -> None:
     labs = [alp(180), ggt(30), alt_result(110), bilirubin(2.6), platelets(22), ldh(1250)]
-    detail = cards(client, [*labs, inr(1.1)])[0]["detail"]
+    detail = cards(client, [*labs, LABS.inr(1.1)])[0]["detail"]
     assert "INR 1.1 already resulted (normal in TMA, prolonged in DIC)" in detail
     assert "clotting and" not in detail
-    detail = cards(client, [*labs, inr(1.1), creatinine(2.0)])[0]["detail"]
+    detail = cards(client, [*labs, LABS.inr(1.1), creatinine(2.0)])[0]["detail"]
     assert "and INR 1.1 already resulted" in detail
     assert "haptoglobin, fibrinogen and" in detail

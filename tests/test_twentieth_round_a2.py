@@ -14,7 +14,7 @@ from tests.rules_helper import cards, fired
 from tests.support.fhir import medication, patient
 from tests.support.labs import Labs, post, since, worded, words
 from tests.test_twentieth_round_a import vital
-from tests.test_twentieth_round_c import HELLP_RESULTS, WEEK_31, ldh, platelets
+from tests.test_twentieth_round_c import HELLP_RESULTS, WEEK_31
 
 NOW = "2026-12-02T07:30:00Z"
 LABS = Labs(NOW)
@@ -233,7 +233,9 @@ def test_gallstone_cholangitis_without_jaundice_keeps_its_summary(client: FlaskC
 
 
 def test_stated_hellp_is_not_told_to_exclude_hellp(client: FlaskClient) -> None:
-    [card] = post(client, "female", "1988-03-03", HELLP_RESULTS, [platelets(70), ldh(700)], WEEK_31)
+    [card] = post(
+        client, "female", "1988-03-03", HELLP_RESULTS, [LABS.platelets(70), LABS.ldh(700)], WEEK_31
+    )
     assert "HELLP syndrome" in card["summary"]
     assert "exclude pre-eclampsia or HELLP" not in card["detail"]
 
@@ -245,7 +247,7 @@ def test_hellp_with_a_fever_after_delivery_names_both(client: FlaskClient) -> No
         "female",
         "1988-03-03",
         HELLP_RESULTS,
-        [platelets(70), ldh(700), vital(38.6), LABS.wbc(15)],
+        [LABS.platelets(70), LABS.ldh(700), vital(38.6), LABS.wbc(15)],
         delivered,
     )
     summary = card["summary"]
@@ -269,7 +271,7 @@ def test_a_fever_after_delivery_without_hellp_keeps_the_cholangitis_summary(
         "female",
         "1988-03-03",
         HELLP_RESULTS,
-        [platelets(210), ldh(300), vital(38.6), LABS.wbc(15)],
+        [LABS.platelets(210), LABS.ldh(300), vital(38.6), LABS.wbc(15)],
         delivered,
     )
     assert "cholangitis? Same-day review" in card["summary"]

@@ -14,7 +14,6 @@ from tests.rules_helper import cards, fired
 from tests.support.fhir import medication, patient, procedure
 from tests.support.labs import Labs, since, worded, words
 from tests.test_twentieth_round_a import vital
-from tests.test_twentieth_round_c import platelets
 
 NOW = "2026-12-02T07:30:00Z"
 LABS = Labs(NOW)
@@ -22,10 +21,6 @@ JAUNDICE = "alp-high-drug-jaundice"
 HYS = "alp-high-drug-hys-law"
 CHOLANGITIS = "alp-high-suspected-cholangitis"
 MAN_70 = patient("male", "1956-02-02")
-
-
-def inr(value: float) -> dict[str, Any]:
-    return LABS.lab("6301-6", value, "{INR}", 0.8, 1.2)
 
 
 def med(text: str, authored: str, status: str = "active") -> dict[str, Any]:
@@ -46,7 +41,7 @@ def r30_06(client: FlaskClient, value: float, meds: list[dict[str, Any]]) -> lis
         client,
         R30_05,
         pt=MAN_70,
-        labs=[*R30_05, LABS.alp(95, when="2026-09-01T08:00:00Z"), inr(value)],
+        labs=[*R30_05, LABS.alp(95, when="2026-09-01T08:00:00Z"), LABS.inr(value)],
         conditions=[AF],
         medications=meds,
     )
@@ -118,7 +113,7 @@ def test_the_drug_line_on_another_card_on_warfarin_does_not_grade_by_the_inr(
             client,
             results,
             pt=patient("male", "1960-01-01"),
-            labs=[*results, inr(2.4 if on_warfarin else 1.1)],
+            labs=[*results, LABS.inr(2.4 if on_warfarin else 1.1)],
             conditions=[worded("Weight loss 8 kg in 3 months", "2026-11-20")],
             medications=meds,
         )
@@ -137,7 +132,7 @@ def test_hys_law_on_warfarin_does_not_escalate_by_the_inr(client: FlaskClient) -
         client,
         HY,
         pt=patient("female", "1971-04-04"),
-        labs=[*HY, inr(2.5)],
+        labs=[*HY, LABS.inr(2.5)],
         medications=[COAMOX, WARFARIN],
     )
     assert fired([card]) == [HYS]
@@ -171,7 +166,7 @@ def r30_09(client: FlaskClient, value: float, meds: list[dict[str, Any]]) -> dic
         client,
         R30_09,
         pt=MAN_68,
-        labs=[*R30_09, vital(38.6), LABS.wbc(15), inr(value), platelets(210)],
+        labs=[*R30_09, vital(38.6), LABS.wbc(15), LABS.inr(value), LABS.platelets(210)],
         conditions=[worded("Right upper quadrant pain", "2026-12-01"), AF],
         medications=meds,
     )
@@ -218,7 +213,7 @@ def test_cholangitis_after_drainage_on_warfarin_says_hold_before_re_drainage(
         client,
         R30_09,
         pt=MAN_68,
-        labs=[*R30_09, vital(38.6), LABS.wbc(15), inr(2.9), platelets(210)],
+        labs=[*R30_09, vital(38.6), LABS.wbc(15), LABS.inr(2.9), LABS.platelets(210)],
         conditions=[AF],
         medications=[med("Warfarin 4 mg daily", "2019-01-01")],
         procedures=[procedure("386718000", "2026-11-20")],
@@ -279,7 +274,7 @@ def test_severe_injury_on_an_antibiotic_for_a_pneumonia_says_switch(client: Flas
         client,
         results,
         pt=patient("male", "1978-08-08"),
-        labs=[*results, inr(1.7)],
+        labs=[*results, LABS.inr(1.7)],
         conditions=[since("J18.9", "2026-11-20")],
         medications=[coamox],
     )
@@ -302,7 +297,7 @@ def test_severe_injury_on_a_drug_without_an_infection_still_says_stop(
         client,
         results,
         pt=patient("male", "1978-08-08"),
-        labs=[*results, inr(1.7)],
+        labs=[*results, LABS.inr(1.7)],
         medications=[coamox],
     )
     assert card["summary"].endswith("severe drug injury; stop it, hepatology today")

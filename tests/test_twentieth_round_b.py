@@ -21,10 +21,6 @@ LOW_EXPLAINED = "alp-low-explained"
 LOW_FIRST = "alp-low-first"
 
 
-def potassium(value: float) -> dict[str, Any]:
-    return LABS.lab("2823-3", value, "mmol/L", 3.5, 5.1)
-
-
 # --- Item 1 (part I's left-open, review 26 R26-18): magnesium 0.45 and calcium 1.95 ----------
 
 COELIAC = [condition("K90.0", onset="2015-01-01")]
@@ -95,7 +91,7 @@ def test_a_severe_magnesium_in_mg_dl_is_read(client: FlaskClient) -> None:
     mg = LABS.lab("2601-3", 1.0, "mg/dL", 1.7, 2.4)
     [card] = cards(
         client,
-        [LABS.alp(28), mg, potassium(3.4)],
+        [LABS.alp(28), mg, LABS.potassium(3.4)],
         pt=patient("female", "1981-01-01"),
         conditions=COELIAC,
         labs=EARLIER_LOW,
@@ -131,7 +127,7 @@ def test_a_diuretic_is_named_beside_a_mildly_low_magnesium(client: FlaskClient) 
         client,
         "male",
         "1948-01-01",
-        [LABS.alp(30), LABS.magnesium(0.62), potassium(3.6)],
+        [LABS.alp(30), LABS.magnesium(0.62), LABS.potassium(3.6)],
         labs=[alp(31, when="2026-09-01T08:00:00Z")],
         medications=[drug("Furosemide 40 mg tablets, one each morning", "2023-05-01")],
     )
@@ -147,7 +143,7 @@ def test_a_ppi_without_a_low_magnesium_is_not_named(client: FlaskClient) -> None
         client,
         "female",
         "1950-01-01",
-        [LABS.alp(30), LABS.magnesium(0.85), potassium(4.0)],
+        [LABS.alp(30), LABS.magnesium(0.85), LABS.potassium(4.0)],
         labs=[alp(31, when="2026-09-01T08:00:00Z")],
         medications=OMEPRAZOLE,
     )
@@ -239,7 +235,7 @@ def test_the_calcium_card_keeps_the_antiresorptive_and_the_low_alp_card_agrees(
         client,
         "female",
         "1955-01-01",
-        [LABS.alp(28), LABS.calcium(3.20), potassium(4.0)],
+        [LABS.alp(28), LABS.calcium(3.20), LABS.potassium(4.0)],
         conditions=BREAST,
         labs=[alp(30, when="2026-09-01T08:00:00Z")],
     )
@@ -392,7 +388,7 @@ def test_a_first_low_names_the_ppi_beside_a_counted_low_magnesium(client: FlaskC
         client,
         "female",
         "1950-01-01",
-        [LABS.alp(30), LABS.magnesium(0.62), potassium(4.1)],
+        [LABS.alp(30), LABS.magnesium(0.62), LABS.potassium(4.1)],
         medications=OMEPRAZOLE,
     )
     assert fired([card]) == [LOW_FIRST]

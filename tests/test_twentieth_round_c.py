@@ -17,14 +17,6 @@ L = Labs(NOW)
 PREGNANCY_LIVER = "alp-high-pregnancy-liver"
 
 
-def platelets(value: float) -> dict[str, Any]:
-    return L.lab("777-3", value, "10*9/L", 150, 400)
-
-
-def ldh(value: float) -> dict[str, Any]:
-    return L.lab("2532-0", value, "U/L", 120, 250)
-
-
 def old_alp(value: float, date: str) -> dict[str, Any]:
     return L.alp(value, low=35, high=104, when=day(date))
 
@@ -36,7 +28,9 @@ HELLP_RESULTS = [L.alp(350), L.ggt(40), L.alt(300), L.ast(280), L.bilirubin(1.8)
 
 
 def test_hellp_by_tennessee_criteria_leads_and_is_stated_as_present(client: FlaskClient) -> None:
-    [card] = post(client, "female", "1988-03-03", HELLP_RESULTS, [platelets(70), ldh(700)], WEEK_31)
+    [card] = post(
+        client, "female", "1988-03-03", HELLP_RESULTS, [L.platelets(70), L.ldh(700)], WEEK_31
+    )
     assert fired([card]) == [PREGNANCY_LIVER]
     assert card["indicator"] == "warning"
     summary = card["summary"]
@@ -57,7 +51,7 @@ def test_hellp_by_tennessee_criteria_leads_and_is_stated_as_present(client: Flas
 def test_hellp_in_the_first_week_after_delivery_is_stated_too(client: FlaskClient) -> None:
     delivered = [since("O80", "2026-11-29"), since("Z39.2", "2026-11-29")]
     [card] = post(
-        client, "female", "1988-03-03", HELLP_RESULTS, [platelets(70), ldh(700)], delivered
+        client, "female", "1988-03-03", HELLP_RESULTS, [L.platelets(70), L.ldh(700)], delivered
     )
     assert fired([card]) == [PREGNANCY_LIVER]
     assert card["summary"].startswith("3 days after delivery, low platelets, raised AST and LDH")
@@ -69,7 +63,7 @@ def test_hellp_in_the_first_week_after_delivery_is_stated_too(client: FlaskClien
 def test_low_platelets_with_a_normal_ldh_keep_the_conditional_line(client: FlaskClient) -> None:
     # Neighbour: platelets 130 and LDH 300 are not HELLP's criteria; the line stays conditional.
     [card] = post(
-        client, "female", "1988-03-03", HELLP_RESULTS, [platelets(130), ldh(300)], WEEK_31
+        client, "female", "1988-03-03", HELLP_RESULTS, [L.platelets(130), L.ldh(300)], WEEK_31
     )
     assert fired([card]) == [PREGNANCY_LIVER]
     assert "HELLP syndrome" not in card["summary"]

@@ -31,10 +31,6 @@ def child_alp(value: float, comparator: str | None = None) -> dict[str, Any]:
     return result
 
 
-def potassium(value: float) -> dict[str, Any]:
-    return LABS.lab("2823-3", value, "mmol/L", 3.5, 5.1)
-
-
 # --- Item 1 (R30-40, wrong): a child's unmeasurably low ALP with early loss of baby teeth -----
 
 BABY_TEETH = [worded("Early loss of baby teeth", "2026-10-01")]
@@ -97,7 +93,7 @@ def test_a_childs_far_low_alp_with_edta_signs_stays_the_artefact_card(
         "female",
         "2022-03-01",
         [child_alp(20)],
-        labs=[potassium(9.8), LABS.calcium(0.9)],
+        labs=[LABS.potassium(9.8), LABS.calcium(0.9)],
     )
     # Twenty-first round, integrator: a potassium of 7.0 or more with a low calcium is now its own
     # warning (alp-low-sample-artefact-gross: repeat and ECG now), standing in for this card.

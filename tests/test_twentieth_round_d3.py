@@ -28,10 +28,6 @@ def child_alp(value: float) -> dict[str, Any]:
     return LABS.alp(value, low=156, high=369)
 
 
-def potassium(value: float) -> dict[str, Any]:
-    return LABS.lab("2823-3", value, "mmol/L", 3.5, 5.1)
-
-
 def creatinine(value: float) -> dict[str, Any]:
     return LABS.lab("2160-0", value, "umol/L", 60, 110)
 
@@ -117,7 +113,7 @@ def test_r31_33_severe_malnutrition_names_zinc(client: FlaskClient) -> None:
         "male",
         "2023-05-01",
         [child_alp(55)],
-        labs=[LABS.phosphate(0.6), LABS.magnesium(0.6), potassium(3.6)],
+        labs=[LABS.phosphate(0.6), LABS.magnesium(0.6), LABS.potassium(3.6)],
         conditions=[since("E43", "2026-11-20")],
     )
     assert_explained_child_card(card)
@@ -133,7 +129,7 @@ def test_r31_42_anorexia_nervosa_names_zinc(client: FlaskClient) -> None:
         "female",
         "2011-03-01",
         [LABS.alp(45, low=100, high=390)],
-        labs=[LABS.phosphate(0.55), LABS.magnesium(0.62), potassium(3.2)],
+        labs=[LABS.phosphate(0.55), LABS.magnesium(0.62), LABS.potassium(3.2)],
         conditions=[since("F50.01", "2026-06-01")],
     )
     assert_explained_child_card(card)
@@ -170,7 +166,7 @@ def test_r31_47_tacrolimus_high_potassium_severe_magnesium_is_the_urgent_card(
         "male",
         "1978-01-01",
         [LABS.alp(27)],
-        labs=[LABS.magnesium(0.38), potassium(5.8), LABS.calcium(2.05), creatinine(150)],
+        labs=[LABS.magnesium(0.38), LABS.potassium(5.8), LABS.calcium(2.05), creatinine(150)],
         conditions=TRANSPLANT,
         medications=[TACROLIMUS, OMEPRAZOLE],
     )
@@ -188,7 +184,7 @@ def test_no_drug_high_potassium_low_calcium_keeps_the_artefact_card_and_says_tod
         "male",
         "1978-01-01",
         [LABS.alp(27)],
-        labs=[LABS.magnesium(0.38), potassium(5.8), LABS.calcium(2.05)],
+        labs=[LABS.magnesium(0.38), LABS.potassium(5.8), LABS.calcium(2.05)],
     )
     assert fired(found) == [ARTEFACT]
     card = found[0]
@@ -206,7 +202,7 @@ def test_ramipril_alone_with_a_low_calcium_stays_edta(client: FlaskClient) -> No
         "male",
         "1978-01-01",
         [LABS.alp(19)],
-        labs=[LABS.magnesium(0.55), potassium(7.9), LABS.calcium(1.58)],
+        labs=[LABS.magnesium(0.55), LABS.potassium(7.9), LABS.calcium(1.58)],
         medications=[drug("Ramipril 10 mg daily", "2020-01-01")],
     )
     # Twenty-first round, integrator: a potassium of 7.0 or more with a low calcium is now its own
@@ -220,7 +216,7 @@ def test_a_mild_low_with_edta_signs_keeps_the_plain_artefact_summary(client: Fla
         "male",
         "1978-01-01",
         [LABS.alp(27)],
-        labs=[potassium(5.8), LABS.calcium(2.05)],
+        labs=[LABS.potassium(5.8), LABS.calcium(2.05)],
     )
     assert fired(found) == [ARTEFACT]
     # Twenty-first round, part I (review 35, R35-05): every EDTA form names the potassium.

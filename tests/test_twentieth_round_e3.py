@@ -18,14 +18,6 @@ NOW = "2026-12-02T07:30:00Z"
 LABS = Labs(NOW)
 
 
-def platelets(value: float) -> dict[str, Any]:
-    return LABS.lab("777-3", value, "10*9/L", 150, 400)
-
-
-def ldh(value: float) -> dict[str, Any]:
-    return LABS.lab("2532-0", value, "U/L", 120, 250)
-
-
 def delivered(on: str) -> list[dict[str, Any]]:
     return [since("O80", on), since("Z39.2", on)]
 
@@ -45,7 +37,7 @@ NITROFURANTOIN = [drug("Nitrofurantoin 50 mg four times daily", "2026-11-20")]
 def _hellp_fever_day_5(client: FlaskClient) -> list[dict[str, Any]]:
     # R31-08: day 5, HELLP by its criteria with 38.4 C and WBC 16, no drug
     results = [LABS.alp(330), LABS.ggt(45), LABS.alt(240), LABS.ast(260), LABS.bilirubin(1.6)]
-    labs = [platelets(82), ldh(720), LABS.temperature(38.4), LABS.wbc(16)]
+    labs = [LABS.platelets(82), LABS.ldh(720), LABS.temperature(38.4), LABS.wbc(16)]
     return post(client, "female", "1995-01-01", results, labs, delivered("2026-11-27"))
 
 
@@ -55,10 +47,10 @@ def _endometritis_day_3(
     # R31-48 (bilirubin 2.4), P04 (3.0), P05 (no HELLP): endometritis on co-amoxiclav, 38.3 C
     if hellp:
         results = [LABS.alp(300), LABS.ggt(60), LABS.alt(200), LABS.ast(220)]
-        labs = [platelets(90), ldh(650), LABS.temperature(38.3)]
+        labs = [LABS.platelets(90), LABS.ldh(650), LABS.temperature(38.3)]
     else:
         results = [LABS.alp(300), LABS.ggt(60), LABS.alt(70)]
-        labs = [platelets(230), ldh(210), LABS.temperature(38.3)]
+        labs = [LABS.platelets(230), LABS.ldh(210), LABS.temperature(38.3)]
     conditions = [*delivered("2026-11-29"), since("O86.12", "2026-11-30")]
     results.append(LABS.bilirubin(bilirubin))
     return post(client, "female", "1994-01-01", results, labs, conditions, CO_AMOXICLAV)
@@ -75,7 +67,7 @@ def _hellp_34_weeks_jaundiced_on_a_drug(client: FlaskClient) -> list[dict[str, A
     # the pregnant HELLP line (the longest) with the jaundiced drug line beside it
     results = [LABS.alp(330), LABS.ggt(80), LABS.alt(230), LABS.ast(250), LABS.bilirubin(3.0)]
     conditions = [*pregnant(34, "2026-04-01"), since("L03.116", "2026-11-24")]
-    labs = [platelets(80), ldh(700)]
+    labs = [LABS.platelets(80), LABS.ldh(700)]
     return post(client, "female", "1994-01-01", results, labs, conditions, FLUCLOXACILLIN)
 
 

@@ -23,10 +23,6 @@ AF = since("I48.91", "2018-01-01")
 WARFARIN = drug("Warfarin 3 mg daily", "2018-01-01")
 
 
-def inr(value: float) -> dict[str, Any]:
-    return LABS.lab("6301-6", value, "{INR}", 0.8, 1.2)
-
-
 def completed(text: str, ordered: str) -> dict[str, Any]:
     course = drug(text, ordered)
     course["status"] = "completed"
@@ -174,7 +170,7 @@ def _r32_08(client: FlaskClient, labs: list[dict[str, Any]]) -> list[dict[str, A
 
 
 def test_r32_08_an_inr_of_3_4_on_warfarin_is_shown_hold_it(client: FlaskClient) -> None:
-    found = _r32_08(client, [inr(3.4)])
+    found = _r32_08(client, [LABS.inr(3.4)])
     card = _only(found, JAUNDICE)
     assert card["indicator"] == "warning"
     assert "INR 3.4 on Warfarin, hold it" in card["summary"]
@@ -188,7 +184,7 @@ def test_r32_08_an_inr_of_3_4_on_warfarin_is_shown_hold_it(client: FlaskClient) 
 
 def test_warfarin_without_an_inr_or_in_range_keeps_the_inr_now_line(client: FlaskClient) -> None:
     # neighbours: no INR recorded, and an INR of 2.6 in range: part I's line unchanged
-    for labs in ([], [inr(2.6)]):
+    for labs in ([], [LABS.inr(2.6)]):
         card = _only(_r32_08(client, labs), JAUNDICE)
         assert "INR for Warfarin's effect" in card["summary"]
         assert (
@@ -201,7 +197,7 @@ def test_warfarin_without_an_inr_or_in_range_keeps_the_inr_now_line(client: Flas
 def test_hys_law_on_warfarin_with_a_high_inr_says_hold_it(client: FlaskClient) -> None:
     results = [LABS.alp(190), LABS.ggt(160), LABS.alt(700), LABS.bilirubin(4.2)]
     meds = [WARFARIN, completed("Flucloxacillin 500 mg", "2026-11-10")]
-    found = post(client, "female", "1954-01-01", results, [inr(3.6)], [AF], meds)
+    found = post(client, "female", "1954-01-01", results, [LABS.inr(3.6)], [AF], meds)
     card = _only(found, HYS_LAW)
     assert "INR 3.6 on Warfarin: above the usual range" in card["detail"]
     assert "INR today and within 24-48 h" not in card["detail"]

@@ -21,10 +21,6 @@ URGENT_LOW = "alp-low-electrolyte-urgent"
 AFF = "alp-low-antiresorptive-aff"
 
 
-def potassium(value: float) -> dict[str, Any]:
-    return LABS.lab("2823-3", value, "mmol/L", 3.5, 5.1)
-
-
 def creatinine(value: float) -> dict[str, Any]:
     return LABS.lab("2160-0", value, "umol/L", 60, 110)
 
@@ -48,7 +44,7 @@ def test_r32_26_gross_potassium_with_low_calcium_is_edta_whatever_the_drug(
         "male",
         "1978-06-01",
         [LABS.alp(22)],
-        labs=[potassium(8.9), LABS.calcium(1.20), LABS.magnesium(0.5), creatinine(130)],
+        labs=[LABS.potassium(8.9), LABS.calcium(1.20), LABS.magnesium(0.5), creatinine(130)],
         conditions=KIDNEY_TRANSPLANT,
         medications=[TACROLIMUS],
     )
@@ -78,7 +74,7 @@ def test_r31_47_modest_potassium_on_tacrolimus_keeps_the_urgent_magnesium_card(
         "male",
         "1978-01-01",
         [LABS.alp(27)],
-        labs=[LABS.magnesium(0.38), potassium(5.8), LABS.calcium(2.05), creatinine(150)],
+        labs=[LABS.magnesium(0.38), LABS.potassium(5.8), LABS.calcium(2.05), creatinine(150)],
         conditions=KIDNEY_TRANSPLANT,
         medications=[TACROLIMUS, drug("Omeprazole 20 mg daily", "2020-01-01")],
     )
@@ -94,7 +90,7 @@ def test_gross_potassium_with_kidney_failure_recorded_is_not_called_edta(
         "male",
         "1978-06-01",
         [LABS.alp(22)],
-        labs=[potassium(7.4), LABS.calcium(1.90), LABS.magnesium(0.5)],
+        labs=[LABS.potassium(7.4), LABS.calcium(1.90), LABS.magnesium(0.5)],
         conditions=[since("N18.5", "2020-01-01")],
     )
     assert ARTEFACT not in fired(found)
@@ -109,7 +105,7 @@ def test_r32_25_urgent_magnesium_card_names_the_magnesium_once(client: FlaskClie
         "female",
         "1968-06-01",
         [LABS.alp(28)],
-        labs=[potassium(4.2), LABS.calcium(2.30), LABS.magnesium(0.45)],
+        labs=[LABS.potassium(4.2), LABS.calcium(2.30), LABS.magnesium(0.45)],
         conditions=[since("Z94.4", "2020-01-01"), since("K90.0", "2020-01-01")],
         medications=[drug("Ciclosporin 100 mg twice daily", "2020-01-01")],
     )
@@ -246,7 +242,7 @@ def test_a_modest_potassium_with_a_low_calcium_keeps_the_info_artefact_card(
         "female",
         "1950-01-01",
         [LABS.alp(25)],
-        labs=[potassium(6.2), LABS.calcium(1.9)],
+        labs=[LABS.potassium(6.2), LABS.calcium(1.9)],
     )
     assert fired(found) == [ARTEFACT]
     assert found[0]["indicator"] == "info"
@@ -260,7 +256,7 @@ def test_kidney_failure_clears_the_gross_form_too(client: FlaskClient) -> None:
         "male",
         "1950-01-01",
         [LABS.alp(25)],
-        labs=[potassium(7.4), LABS.calcium(1.9)],
+        labs=[LABS.potassium(7.4), LABS.calcium(1.9)],
         conditions=[since("N18.5", "2020-01-01")],
     )
     assert GROSS not in fired(found)
@@ -275,7 +271,7 @@ def test_a_card_that_hides_the_artefact_card_hides_the_gross_form(client: FlaskC
         "female",
         "1980-01-01",
         [LABS.alp(15)],
-        labs=[potassium(7.6), LABS.calcium(1.8)],
+        labs=[LABS.potassium(7.6), LABS.calcium(1.8)],
         conditions=[worded("Hypophosphatasia", "2015-01-01")],
     )
     # alp-known-hpp is a silent rule: it fires, shows nothing, and hides the artefact card (and

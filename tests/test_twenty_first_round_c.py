@@ -221,19 +221,11 @@ def test_a_hepatitis_b_two_years_ago_is_not_the_recorded_cause(client: FlaskClie
 # --- R32-30 (noisy): HELLP at 34 weeks with a fever leads, the fever addressed, the drug after ---
 
 
-def platelets(value: float) -> dict[str, Any]:
-    return LABS.lab("777-3", value, "10*9/L", 150, 400)
-
-
-def ldh(value: float) -> dict[str, Any]:
-    return LABS.lab("2532-0", value, "U/L", 120, 250)
-
-
 def _hellp_34_weeks(client: FlaskClient, temperature: float | None) -> dict[str, Any]:
     # R32-30: 32F, 34 weeks, labetalol, nitrofurantoin (28 Nov); platelets 70, LDH 800, AST 300,
     # ALT 280, ALP 420, GGT 50, bilirubin 2.0, T 38.5
     results = [LABS.alp(420), LABS.ggt(50), LABS.ast(300), LABS.alt(280), LABS.bilirubin(2.0)]
-    labs = [platelets(70), ldh(800)]
+    labs = [LABS.platelets(70), LABS.ldh(800)]
     if temperature is not None:
         labs.append(LABS.temperature(temperature))
     medications = [

@@ -36,14 +36,6 @@ def completed(text: str, ordered: str) -> dict[str, Any]:
 CO_AMOXICLAV = completed("Co-amoxiclav 625 mg three times daily", "2026-11-12")
 
 
-def direct_bilirubin(value: float) -> dict[str, Any]:
-    return LABS.lab("1968-7", value, "mg/dL", 0.0, 0.3)
-
-
-def inr(value: float) -> dict[str, Any]:
-    return LABS.lab("6301-6", value, "{INR}", 0.8, 1.2)
-
-
 def _only(found: list[dict[str, Any]], rule: str) -> dict[str, Any]:
     assert fired(found) == [rule], fired(found)
     card = found[0]
@@ -162,7 +154,7 @@ def _r33_01(client: FlaskClient, labs: list[dict[str, Any]]) -> list[dict[str, A
 
 
 def test_r33_03_unconjugated_bilirubin_at_alt_37x_is_not_2_to_4_weeks(client: FlaskClient) -> None:
-    card = _only(_r33_01(client, [direct_bilirubin(0.4)]), HEPATOCELLULAR)
+    card = _only(_r33_01(client, [LABS.direct_bilirubin(0.4)]), HEPATOCELLULAR)
     assert "INR and paracetamol level today" in card["summary"]
     detail = card["detail"]
     assert "2-4 weeks" not in detail
@@ -174,7 +166,7 @@ def test_r33_03_unconjugated_bilirubin_at_alt_37x_is_not_2_to_4_weeks(client: Fl
 
 def test_r33_01_and_04_neighbours_keep_hys_law(client: FlaskClient) -> None:
     # no direct bilirubin (R33-01), and a conjugated one (R33-04): Hy's law with hepatology today
-    for labs in ([], [direct_bilirubin(3.2)]):
+    for labs in ([], [LABS.direct_bilirubin(3.2)]):
         card = _only(_r33_01(client, labs), HYS_LAW)
         assert "hepatology today" in card["summary"]
 
@@ -183,7 +175,13 @@ def test_below_alt_5x_the_course_line_keeps_2_to_4_weeks(client: FlaskClient) ->
     # R33-49 (judged correct): ALT 3.25x, bilirubin shown unconjugated: the old drug line stands
     results = [LABS.alp(120), LABS.ggt(60), LABS.alt(130), LABS.bilirubin(2.6)]
     found = post(
-        client, "male", "1980-01-01", results, [direct_bilirubin(0.3)], [GILBERT], [CO_AMOXICLAV]
+        client,
+        "male",
+        "1980-01-01",
+        results,
+        [LABS.direct_bilirubin(0.3)],
+        [GILBERT],
+        [CO_AMOXICLAV],
     )
     card = _only(found, LIVER)
     assert "recheck liver tests in 2-4 weeks" in card["detail"]
@@ -219,7 +217,7 @@ def _jaundice(
 def test_vka_annotation_with_an_inr_above_range_says_hold_it(client: FlaskClient) -> None:
     # a fever keeps the jaundice card away: the annotation rides on the liver card
     warfarin = drug("Warfarin 3 mg daily", "2018-01-01")
-    found = _jaundice(client, [inr(3.4), LABS.temperature(38.5)], [warfarin])
+    found = _jaundice(client, [LABS.inr(3.4), LABS.temperature(38.5)], [warfarin])
     assert JAUNDICE not in fired(found)
     detail = found[0]["detail"]
     assert "INR 3.4 on Warfarin: above the usual range" in detail

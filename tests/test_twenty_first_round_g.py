@@ -29,14 +29,6 @@ OVERDOSE = since("T39.1X2A", "2026-11-30")
 AF = since("I48.91", "2018-01-01")
 
 
-def inr(value: float) -> dict[str, Any]:
-    return LABS.lab("6301-6", value, "{INR}", 0.8, 1.2)
-
-
-def creatinine(value: float) -> dict[str, Any]:
-    return LABS.lab("14682-9", value, "umol/L", 45, 90)
-
-
 def completed(text: str, ordered: str) -> dict[str, Any]:
     course = drug(text, ordered)
     course["status"] = "completed"
@@ -82,7 +74,7 @@ def _card(found: list[dict[str, Any]], rule: str) -> dict[str, Any]:
 def test_r34_12_overdose_with_inr_and_creatinine_raised_is_no_longer_silent(
     client: FlaskClient,
 ) -> None:
-    labs = [LABS.ggt(90), LABS.alt(4200), LABS.bilirubin(3.0), inr(2.8), creatinine(190)]
+    labs = [LABS.ggt(90), LABS.alt(4200), LABS.bilirubin(3.0), LABS.inr(2.8), LABS.creatinine(190)]
     found = post(client, M, B, [LABS.alp(160)], labs, [OVERDOSE])
     card = _card(found, CAUSE)
     assert card["indicator"] == "warning"
@@ -130,7 +122,7 @@ def test_r34_18_known_aih_with_jaundice_and_no_drug_is_a_warning(client: FlaskCl
 def test_r34_22_cardiogenic_shock_without_a_drug_is_ischaemic_hepatitis(
     client: FlaskClient,
 ) -> None:
-    labs = [LABS.ggt(100), LABS.alt(2500), LABS.ast(3000), LABS.bilirubin(3.0), inr(2.0)]
+    labs = [LABS.ggt(100), LABS.alt(2500), LABS.ast(3000), LABS.bilirubin(3.0), LABS.inr(2.0)]
     found = post(client, M, "1950-01-01", [LABS.alp(150)], labs, [since("R57.0", "2026-11-29")])
     card = _card(found, CAUSE)
     assert card["indicator"] == "warning"
@@ -142,7 +134,7 @@ def test_r34_22_cardiogenic_shock_without_a_drug_is_ischaemic_hepatitis(
 
 
 def test_aih_with_a_raised_inr_and_no_jaundice_is_a_warning(client: FlaskClient) -> None:
-    labs = [LABS.ggt(150), LABS.alt(800), LABS.bilirubin(1.0), inr(1.7)]
+    labs = [LABS.ggt(150), LABS.alt(800), LABS.bilirubin(1.0), LABS.inr(1.7)]
     conditions = [since("K75.4", "2024-01-01")]
     found = post(client, "female", "1975-01-01", [LABS.alp(180)], labs, conditions)
     card = _card(found, CAUSE)
@@ -230,7 +222,7 @@ def _r09(
 
 def test_r34_25_mechanical_valve_inr_3_4_is_not_held(client: FlaskClient) -> None:
     valve = [since("Z95.2", "2015-01-01"), worded("Mechanical mitral valve replacement", "2015-01")]
-    card = _card(_r09(client, valve, [warfarin()], [inr(3.4)]), HYS_LAW)
+    card = _card(_r09(client, valve, [warfarin()], [LABS.inr(3.4)]), HYS_LAW)
     assert "hold it" not in card["detail"]
     # Twenty-first round, part L (review 37, R37-08): the valve line names the INR of the draw
     # and folds in "liver injury raises its effect" (one anticoagulant line, not two).
@@ -243,7 +235,7 @@ def test_r34_25_mechanical_valve_inr_3_4_is_not_held(client: FlaskClient) -> Non
 
 def test_a_valve_in_words_alone_and_an_inr_over_3_5(client: FlaskClient) -> None:
     valve = [worded("Mechanical aortic valve", "2015-01-01")]
-    card = _card(_r09(client, valve, [warfarin()], [inr(4.2)]), HYS_LAW)
+    card = _card(_r09(client, valve, [warfarin()], [LABS.inr(4.2)]), HYS_LAW)
     assert "above even a mitral valve's range (over 3.5)" in card["detail"]
     assert "do not stop it without cardiology" in card["detail"]
     assert "hold it" not in card["detail"]
@@ -251,7 +243,7 @@ def test_a_valve_in_words_alone_and_an_inr_over_3_5(client: FlaskClient) -> None
 
 def test_without_a_valve_inr_3_4_is_still_held(client: FlaskClient) -> None:
     # neighbour (part A, R32-08 unchanged): no valve, the usual range
-    card = _card(_r09(client, [AF], [warfarin()], [inr(3.4)]), HYS_LAW)
+    card = _card(_r09(client, [AF], [warfarin()], [LABS.inr(3.4)]), HYS_LAW)
     assert "INR 3.4 on Warfarin: above the usual range" in card["detail"]
     assert "hold it" in card["detail"]
     assert "Mechanical valve" not in card["detail"]
@@ -261,7 +253,7 @@ def test_without_a_valve_inr_3_4_is_still_held(client: FlaskClient) -> None:
 
 
 def test_r34_26_one_warfarin_line_and_the_inr_in_the_summary(client: FlaskClient) -> None:
-    labs = [LABS.ggt(420), LABS.alt(150), LABS.bilirubin(5.0), inr(4.8)]
+    labs = [LABS.ggt(420), LABS.alt(150), LABS.bilirubin(5.0), LABS.inr(4.8)]
     meds = [warfarin(), drug("Co-amoxiclav 625 mg three times daily", "2026-11-25")]
     found = post(client, M, "1958-01-01", [LABS.alp(380)], labs, [AF], meds)
     card = _card(found, JAUNDICE)
@@ -272,7 +264,7 @@ def test_r34_26_one_warfarin_line_and_the_inr_in_the_summary(client: FlaskClient
 
 
 def test_r34_32_paracetamol_on_warfarin_says_the_inr_once(client: FlaskClient) -> None:
-    found = _hy(client, [OVERDOSE, AF], [co_amoxiclav(), warfarin()], [inr(4.5)])
+    found = _hy(client, [OVERDOSE, AF], [co_amoxiclav(), warfarin()], [LABS.inr(4.5)])
     card = _card(found, CAUSE)
     detail = card["detail"]
     assert "INR over 6.5" not in detail
@@ -333,25 +325,29 @@ COMBINATIONS: dict[str, tuple[list[Any], list[Any], list[Any]]] = {
         [lambda: drug("Azathioprine 100 mg daily", "2024-03-01")],
         [],
     ),
-    "R34-32": ([OVERDOSE, AF], [co_amoxiclav, warfarin], [inr(4.5)]),
+    "R34-32": ([OVERDOSE, AF], [co_amoxiclav, warfarin], [LABS.inr(4.5)]),
     "R34-33": ([since("K75.4", "2024-01-01"), AF], [co_amoxiclav, apixaban], []),
     "R34-48": ([OVERDOSE, since("R57.9", "2026-11-30")], [co_amoxiclav], [LABS.calcium(3.2)]),
-    "overdose+apixaban+INR": ([OVERDOSE, AF], [co_amoxiclav, apixaban], [inr(2.1)]),
+    "overdose+apixaban+INR": ([OVERDOSE, AF], [co_amoxiclav, apixaban], [LABS.inr(2.1)]),
     "overdose+shock+warfarin": (
         [OVERDOSE, since("R57.9", "2026-11-30"), AF],
         [co_amoxiclav, warfarin],
-        [inr(4.5), creatinine(190)],
+        [LABS.inr(4.5), LABS.creatinine(190)],
     ),
     "AIH+hepB+warfarin": (
         [since("K75.4", "2020-01-01"), since("B16.9", "2026-11-29"), AF],
         [co_amoxiclav, warfarin],
-        [inr(3.6)],
+        [LABS.inr(3.6)],
     ),
-    "AIH+valve": ([since("K75.4", "2020-01-01"), *_valve()], [co_amoxiclav, warfarin], [inr(4.0)]),
+    "AIH+valve": (
+        [since("K75.4", "2020-01-01"), *_valve()],
+        [co_amoxiclav, warfarin],
+        [LABS.inr(4.0)],
+    ),
     "pregnant+overdose+warfarin": (
         [since("Z33.1", "2026-06-01"), since("Z3A.24", "2026-12-01"), OVERDOSE],
         [warfarin],
-        [inr(3.5)],
+        [LABS.inr(3.5)],
     ),
 }
 
@@ -371,9 +367,9 @@ def test_every_combination_is_short_and_warnings_lead(client: FlaskClient, case:
 @pytest.mark.parametrize(
     ("labs", "meds"),
     [
-        ([inr(4.8)], [warfarin, lambda: drug("Co-amoxiclav 625 mg", "2026-11-25")]),
+        ([LABS.inr(4.8)], [warfarin, lambda: drug("Co-amoxiclav 625 mg", "2026-11-25")]),
         ([], [apixaban, lambda: completed("Co-amoxiclav 625 mg", "2026-11-15")]),
-        ([inr(3.4)], [warfarin, lambda: completed("Co-amoxiclav 625 mg", "2026-11-15")]),
+        ([LABS.inr(3.4)], [warfarin, lambda: completed("Co-amoxiclav 625 mg", "2026-11-15")]),
     ],
 )
 def test_drug_jaundice_combinations_are_short(
@@ -381,7 +377,7 @@ def test_drug_jaundice_combinations_are_short(
 ) -> None:
     # R34-26, R34-31, R34-04: the cholestatic drug-jaundice card with its anticoagulant lines
     results = [LABS.ggt(420), LABS.alt(150), LABS.bilirubin(5.0), *labs]
-    conditions = [AF, *_valve()] if labs == [inr(3.4)] else [AF]
+    conditions = [AF, *_valve()] if labs == [LABS.inr(3.4)] else [AF]
     found = post(client, M, "1958-01-01", [LABS.alp(380)], results, conditions, [m() for m in meds])
     card = _card(found, JAUNDICE)
     assert card["detail"].count("INR") <= 4
@@ -393,7 +389,7 @@ def test_in_the_record_is_cut_to_keep_a_card_under_130_words(client: FlaskClient
     labs = [
         LABS.ggt(300), LABS.alt(90), LABS.bilirubin(3.8),
         LABS.alp(200, when="2026-09-01T08:00:00Z"),
-        LABS.temperature(38.6), LABS.wbc(15), inr(2.8), LABS.crp(180),
+        LABS.temperature(38.6), LABS.wbc(15), LABS.inr(2.8), LABS.crp(180),
     ]  # fmt: skip
     conditions = [worded("IgG4-related disease with autoimmune pancreatitis", "2025-01-01"), AF]
     meds = [drug("Prednisolone 5 mg daily", "2025-02-01"), warfarin()]

@@ -20,26 +20,10 @@ PREGNANCY_LIVER = "alp-high-pregnancy-liver"
 CHOLANGITIS = "alp-high-suspected-cholangitis"
 
 
-def inr(value: float) -> dict[str, Any]:
-    return LABS.lab("6301-6", value, "{INR}", 0.8, 1.2)
-
-
-def creatinine(value: float) -> dict[str, Any]:
-    return LABS.lab("14682-9", value, "umol/L", 45, 90)
-
-
 def glucose(value: float, unit: str = "mmol/L", loinc: str = "2345-7") -> dict[str, Any]:
     return LABS.lab(
         loinc, value, unit, 3.5 if unit == "mmol/L" else 63, 7.8 if unit == "mmol/L" else 140
     )
-
-
-def ldh(value: float) -> dict[str, Any]:
-    return LABS.lab("2532-0", value, "U/L", 120, 250)
-
-
-def platelets(value: float) -> dict[str, Any]:
-    return LABS.lab("777-3", value, "10*9/L", 150, 400)
 
 
 def pregnant(weeks: int, since_day: str) -> list[dict[str, Any]]:
@@ -65,8 +49,8 @@ def _aflp(
     client: FlaskClient, extra: list[dict[str, Any]], weeks: int = 35
 ) -> list[dict[str, Any]]:
     # 30F, 35 weeks: ALT 350, AST 400, bilirubin 4.0 mg/dL, platelets 120, LDH 450, ALP 450, GGT 60
-    labs = [LABS.ggt(60), LABS.ast(400), LABS.alt(350), LABS.bilirubin(4.0), platelets(120)]
-    labs += [ldh(450), *extra]
+    labs = [LABS.ggt(60), LABS.ast(400), LABS.alt(350), LABS.bilirubin(4.0), LABS.platelets(120)]
+    labs += [LABS.ldh(450), *extra]
     return post(
         client, "female", "1996-01-01", [LABS.alp(450)], labs, pregnant(weeks, "2026-04-01")
     )
@@ -75,12 +59,12 @@ def _aflp(
 @pytest.mark.parametrize(
     "extra",
     [
-        [glucose(2.6), creatinine(180), inr(1.8)],
+        [glucose(2.6), LABS.creatinine(180), LABS.inr(1.8)],
         [glucose(2.6)],
         [glucose(47, "mg/dL", "2339-0")],
         [glucose(2.6, loinc="41653-7")],
-        [inr(1.8)],
-        [creatinine(180)],
+        [LABS.inr(1.8)],
+        [LABS.creatinine(180)],
     ],
     ids=["all-three", "glucose", "glucose-mg-dl-blood", "capillary", "inr", "creatinine"],
 )
@@ -105,7 +89,7 @@ def test_r34_41_acute_fatty_liver_of_pregnancy_leads_not_duct_stones(
 def test_r34_41_without_the_swansea_signs_is_not_acute_fatty_liver(client: FlaskClient) -> None:
     # neighbour: glucose 4.5, creatinine 80, INR 1.1: no acute fatty liver line; and the
     # hepatocellular injury (ALT 8.8x, GGT 1.5x) is not called cholestatic by the placental ALP
-    card = _one(_aflp(client, [glucose(4.5), creatinine(80), inr(1.1)]), PREGNANCY_LIVER)
+    card = _one(_aflp(client, [glucose(4.5), LABS.creatinine(80), LABS.inr(1.1)]), PREGNANCY_LIVER)
     assert "fatty liver?" not in card["summary"]
     assert "hepatitis picture" in card["summary"]
     assert "duct stone" not in card["summary"] + card["detail"]
@@ -113,8 +97,8 @@ def test_r34_41_without_the_swansea_signs_is_not_acute_fatty_liver(client: Flask
 
 def test_acute_fatty_liver_leads_over_the_hellp_line(client: FlaskClient) -> None:
     # HELLP by its criteria (platelets 70, LDH 800, AST 400) with a glucose of 2.6
-    labs = [LABS.ggt(60), LABS.ast(400), LABS.alt(350), LABS.bilirubin(4.0), platelets(70)]
-    labs += [ldh(800), glucose(2.6)]
+    labs = [LABS.ggt(60), LABS.ast(400), LABS.alt(350), LABS.bilirubin(4.0), LABS.platelets(70)]
+    labs += [LABS.ldh(800), glucose(2.6)]
     found = post(client, "female", "1996-01-01", [LABS.alp(450)], labs, pregnant(35, "2026-04-01"))
     card = _one(found, PREGNANCY_LIVER)
     assert "acute fatty liver?" in card["summary"]
@@ -125,8 +109,8 @@ def test_acute_fatty_liver_leads_over_the_hellp_line(client: FlaskClient) -> Non
 
 
 def test_acute_fatty_liver_in_the_first_week_after_delivery(client: FlaskClient) -> None:
-    labs = [LABS.ggt(60), LABS.ast(400), LABS.alt(350), LABS.bilirubin(4.0), platelets(160)]
-    labs += [ldh(300), glucose(2.8)]
+    labs = [LABS.ggt(60), LABS.ast(400), LABS.alt(350), LABS.bilirubin(4.0), LABS.platelets(160)]
+    labs += [LABS.ldh(300), glucose(2.8)]
     found = post(
         client, "female", "1996-01-01", [LABS.alp(300)], labs, [since("O80", "2026-11-29")]
     )
@@ -220,7 +204,7 @@ def test_r34_39_known_chronic_hepatitis_b_gets_hbv_dna_not_hbsag(client: FlaskCl
 
 
 def test_r34_45_hepatitis_e_with_inr_1_8_is_liver_unit_today(client: FlaskClient) -> None:
-    labs = [LABS.ggt(80), LABS.alt(2000), LABS.bilirubin(6.0), inr(1.8)]
+    labs = [LABS.ggt(80), LABS.alt(2000), LABS.bilirubin(6.0), LABS.inr(1.8)]
     conditions = [*pregnant(32, "2026-05-01"), worded("Acute hepatitis E", "2026-11-24")]
     card = _one(
         post(client, "female", "1996-01-01", [LABS.alp(300)], labs, conditions), PREGNANCY_LIVER
@@ -232,7 +216,7 @@ def test_r34_45_hepatitis_e_with_inr_1_8_is_liver_unit_today(client: FlaskClient
 
 
 def test_hepatitis_e_with_a_normal_inr_keeps_the_watch(client: FlaskClient) -> None:
-    labs = [LABS.ggt(80), LABS.alt(2000), LABS.bilirubin(6.0), inr(1.1)]
+    labs = [LABS.ggt(80), LABS.alt(2000), LABS.bilirubin(6.0), LABS.inr(1.1)]
     conditions = [*pregnant(32, "2026-05-01"), worded("Acute hepatitis E", "2026-11-24")]
     card = _one(
         post(client, "female", "1996-01-01", [LABS.alp(300)], labs, conditions), PREGNANCY_LIVER
@@ -261,8 +245,8 @@ def test_r34_43_pre_eclampsia_with_raised_transaminases_is_a_severe_feature(
         LABS.alt(140),
         LABS.ast(150),
         LABS.bilirubin(0.8),
-        platelets(160),
-        ldh(300),
+        LABS.platelets(160),
+        LABS.ldh(300),
     ]
     conditions = [*pregnant(32, "2026-05-01"), *record]
     card = _one(
@@ -276,7 +260,7 @@ def test_r34_43_pre_eclampsia_with_raised_transaminases_is_a_severe_feature(
 def test_r34_42_pre_eclampsia_with_a_placental_alp_is_not_an_isoenzyme_card(
     client: FlaskClient,
 ) -> None:
-    labs = [LABS.ggt(20), LABS.alt(25), LABS.ast(28), LABS.bilirubin(0.5), platelets(210)]
+    labs = [LABS.ggt(20), LABS.alt(25), LABS.ast(28), LABS.bilirubin(0.5), LABS.platelets(210)]
     conditions = [*pregnant(32, "2026-05-01"), since("O14.03", "2026-11-28")]
     found = post(client, "female", "1993-01-01", [LABS.alp(350)], labs, conditions)
     card = _one(found, "alp-high-pregnancy-isoenzymes")
@@ -287,7 +271,7 @@ def test_r34_42_pre_eclampsia_with_a_placental_alp_is_not_an_isoenzyme_card(
 
 
 def test_the_same_alp_without_pre_eclampsia_keeps_the_isoenzymes(client: FlaskClient) -> None:
-    labs = [LABS.ggt(20), LABS.alt(25), LABS.ast(28), LABS.bilirubin(0.5), platelets(210)]
+    labs = [LABS.ggt(20), LABS.alt(25), LABS.ast(28), LABS.bilirubin(0.5), LABS.platelets(210)]
     found = post(client, "female", "1993-01-01", [LABS.alp(350)], labs, pregnant(32, "2026-05-01"))
     card = _one(found, "alp-high-pregnancy-isoenzymes")
     assert "order ALP isoenzymes" in card["summary"]

@@ -26,16 +26,12 @@ CALCIUM = "alp-calcium-urgent"
 BONE_SOURCE = "alp-high-bone-source"
 
 
-def potassium(value: float) -> dict[str, Any]:
-    return LABS.lab("2823-3", value, "mmol/L", 3.5, 5.1)
-
-
 def creatinine(value: float) -> dict[str, Any]:
     return LABS.lab("2160-0", value, "umol/L", 60, 110)
 
 
 def edta(k: float, ca: float = 1.20, mg: float = 0.5, cr: float = 130) -> list[dict[str, Any]]:
-    return [potassium(k), LABS.calcium(ca), LABS.magnesium(mg), creatinine(cr)]
+    return [LABS.potassium(k), LABS.calcium(ca), LABS.magnesium(mg), creatinine(cr)]
 
 
 def completed(text: str, authored: str) -> dict[str, Any]:
@@ -102,7 +98,11 @@ def test_severe_potassium_with_a_normal_calcium_is_named_too(client: FlaskClient
     # No kidney failure, calcium normal: not EDTA's signature, but a potassium of 7.0 is still
     # named before the low ALP's repeat.
     found = post(
-        client, "female", "1960-01-01", [LABS.alp(25)], labs=[potassium(7.0), LABS.calcium(2.3)]
+        client,
+        "female",
+        "1960-01-01",
+        [LABS.alp(25)],
+        labs=[LABS.potassium(7.0), LABS.calcium(2.3)],
     )
     assert fired(found) == [SEVERE_K]
     assert found[0]["summary"].startswith("K 7.0 mmol/L")
@@ -119,7 +119,7 @@ def test_severe_potassium_beside_a_hypophosphatasia_warning_is_its_own_card(
         "female",
         "1980-01-01",
         [LABS.alp(15)],
-        labs=[potassium(7.6), LABS.calcium(1.8)],
+        labs=[LABS.potassium(7.6), LABS.calcium(1.8)],
         conditions=[worded("Hypophosphatasia", "2015-01-01")],
     )
     assert fired(found) == [SEVERE_K]

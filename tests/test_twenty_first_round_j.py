@@ -40,10 +40,6 @@ def completed(text: str, ordered: str) -> dict[str, Any]:
     return course
 
 
-def inr(value: float) -> dict[str, Any]:
-    return LABS.lab("6301-6", value, "{INR}", 0.8, 1.2)
-
-
 def short(found: list[dict[str, Any]]) -> None:
     for card in found:
         assert len(card["summary"]) < 140, card["summary"]
@@ -225,7 +221,7 @@ def _r35_55(client: FlaskClient, *labs: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_r35_56_fever_with_jaundice_is_a_warning_with_the_drug_line(client: FlaskClient) -> None:
-    card = _only(_r35_55(client, inr(2.5), LABS.temperature(38.5)), FEVER_JAUNDICE)
+    card = _only(_r35_55(client, LABS.inr(2.5), LABS.temperature(38.5)), FEVER_JAUNDICE)
     assert card["indicator"] == "warning"
     assert "fever after Co-amoxiclav: cholangitis until excluded" in card["summary"]
     detail = card["detail"]
@@ -233,7 +229,7 @@ def test_r35_56_fever_with_jaundice_is_a_warning_with_the_drug_line(client: Flas
     assert "a jaundiced drug injury unless cholangitis" in detail
     assert "On Warfarin" in detail
     # with the INR above range too, still within 130 words
-    found = _r35_55(client, inr(3.4), LABS.temperature(38.5))
+    found = _r35_55(client, LABS.inr(3.4), LABS.temperature(38.5))
     card = _only(found, FEVER_JAUNDICE)
     assert "hold it, anticoagulation team today" in card["detail"]
     # no drug: still a warning

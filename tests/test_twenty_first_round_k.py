@@ -24,26 +24,6 @@ SEVERE_HEPATITIS = "alp-high-acute-hepatitis-severe"
 FB = "1996-01-01"
 
 
-def inr(value: float) -> dict[str, Any]:
-    return LABS.lab("6301-6", value, "{INR}", 0.8, 1.2)
-
-
-def creatinine(value: float) -> dict[str, Any]:
-    return LABS.lab("14682-9", value, "umol/L", 45, 90)
-
-
-def glucose(value: float) -> dict[str, Any]:
-    return LABS.lab("2345-7", value, "mmol/L", 3.5, 7.8)
-
-
-def platelets(value: float) -> dict[str, Any]:
-    return LABS.lab("777-3", value, "10*9/L", 150, 400)
-
-
-def ldh(value: float) -> dict[str, Any]:
-    return LABS.lab("2532-0", value, "U/L", 120, 250)
-
-
 def pregnant(weeks: int, since_day: str = "2026-05-01") -> list[dict[str, Any]]:
     return [since("Z33.1", since_day), since(f"Z3A.{weeks}", "2026-12-01")]
 
@@ -93,8 +73,8 @@ def test_r36_48_psc_with_a_recorded_pneumonia_stays_silent(client: FlaskClient) 
 
 def _aflp_after_birth(client: FlaskClient, birth: list[dict[str, Any]]) -> list[dict[str, Any]]:
     # ALT 400, AST 450, bilirubin 5.0, glucose 3.0, INR 1.7, creatinine 170, platelets 130
-    labs = [LABS.ggt(70), LABS.ast(450), LABS.alt(400), LABS.bilirubin(5.0), glucose(3.0)]
-    labs += [inr(1.7), creatinine(170), platelets(130)]
+    labs = [LABS.ggt(70), LABS.ast(450), LABS.alt(400), LABS.bilirubin(5.0), LABS.glucose(3.0)]
+    labs += [LABS.inr(1.7), LABS.creatinine(170), LABS.platelets(130)]
     return post(client, "female", FB, [LABS.alp(350)], labs, birth)
 
 
@@ -134,7 +114,7 @@ def _hepatitis(
     conditions: list[dict[str, Any]],
     medications: list[dict[str, Any]] = [],  # noqa: B006
 ) -> list[dict[str, Any]]:
-    labs = [LABS.ggt(120), LABS.alt(1500), LABS.bilirubin(5.0), inr(inr_value)]
+    labs = [LABS.ggt(120), LABS.alt(1500), LABS.bilirubin(5.0), LABS.inr(inr_value)]
     return post(client, "male", "1986-01-01", [LABS.alp(200)], labs, conditions, medications)
 
 
@@ -201,8 +181,8 @@ def test_r36_33_inr_on_warfarin_is_not_liver_failure(client: FlaskClient) -> Non
 
 
 def test_r36_12_warfarin_inr_is_not_acute_fatty_liver(client: FlaskClient) -> None:
-    labs = [LABS.ggt(30), LABS.alt(90), LABS.bilirubin(1.6), glucose(5.0), creatinine(60)]
-    labs += [inr(2.6)]
+    labs = [LABS.ggt(30), LABS.alt(90), LABS.bilirubin(1.6), LABS.glucose(5.0), LABS.creatinine(60)]
+    labs += [LABS.inr(2.6)]
     found = post(
         client, "female", FB, [LABS.alp(320)], labs,
         [*pregnant(33), since("Z95.2", "2015-01-01")],
@@ -216,7 +196,7 @@ def test_r36_12_warfarin_inr_is_not_acute_fatty_liver(client: FlaskClient) -> No
 def test_r36_18_insulin_hypoglycaemia_with_a_normal_alt_is_not_acute_fatty_liver(
     client: FlaskClient,
 ) -> None:
-    labs = [LABS.ggt(15), LABS.alt(25), LABS.bilirubin(1.4), glucose(3.1)]
+    labs = [LABS.ggt(15), LABS.alt(25), LABS.bilirubin(1.4), LABS.glucose(3.1)]
     found = post(
         client, "female", FB, [LABS.alp(280)], labs,
         [*pregnant(32), since("E10.9", "2005-01-01")], [drug("Insulin aspart", "2005-01-01")],
@@ -228,7 +208,7 @@ def test_r36_18_insulin_hypoglycaemia_with_a_normal_alt_is_not_acute_fatty_liver
 
 
 def test_r36_19_ckd_creatinine_is_not_acute_fatty_liver(client: FlaskClient) -> None:
-    labs = [LABS.ggt(20), LABS.alt(30), LABS.bilirubin(1.3), creatinine(220)]
+    labs = [LABS.ggt(20), LABS.alt(30), LABS.bilirubin(1.3), LABS.creatinine(220)]
     found = post(
         client, "female", FB, [LABS.alp(300)], labs, [*pregnant(34), since("N18.4", "2019-01-01")]
     )
@@ -239,7 +219,7 @@ def test_r36_19_ckd_creatinine_is_not_acute_fatty_liver(client: FlaskClient) -> 
 
 def test_an_unexplained_value_beside_an_explained_one_still_screens(client: FlaskClient) -> None:
     # neighbour: on warfarin (INR 2.6 discounted) but glucose 2.6 and ALT 8.8x: still AFLP
-    labs = [LABS.ggt(60), LABS.alt(350), LABS.bilirubin(4.0), glucose(2.6), inr(2.6)]
+    labs = [LABS.ggt(60), LABS.alt(350), LABS.bilirubin(4.0), LABS.glucose(2.6), LABS.inr(2.6)]
     found = post(
         client, "female", FB, [LABS.alp(450)], labs, pregnant(35),
         [drug("Warfarin 5 mg daily", "2015-01-01")],
@@ -251,8 +231,8 @@ def test_an_unexplained_value_beside_an_explained_one_still_screens(client: Flas
 
 
 def test_r36_10_a_low_glucose_is_read_and_named(client: FlaskClient) -> None:
-    labs = [LABS.ggt(50), LABS.ast(320), LABS.alt(300), LABS.bilirubin(0.9), glucose(2.8)]
-    labs += [inr(1.2), creatinine(95), platelets(180)]
+    labs = [LABS.ggt(50), LABS.ast(320), LABS.alt(300), LABS.bilirubin(0.9), LABS.glucose(2.8)]
+    labs += [LABS.inr(1.2), LABS.creatinine(95), LABS.platelets(180)]
     found = post(client, "female", FB, [LABS.alp(400)], labs, pregnant(35, "2026-04-01"))
     card = _one(found, PREGNANCY_LIVER)
     assert "glucose 2.8" in card["summary"]
@@ -289,7 +269,7 @@ def test_r36_24_gallstones_with_fever_in_pregnancy_is_one_cholangitis_card(
 
 
 def test_r36_29_chronic_hbv_flare_with_inr_1_7_is_not_fatty_liver(client: FlaskClient) -> None:
-    labs = [LABS.ggt(90), LABS.alt(600), LABS.bilirubin(3.0), inr(1.7)]
+    labs = [LABS.ggt(90), LABS.alt(600), LABS.bilirubin(3.0), LABS.inr(1.7)]
     conditions = [*pregnant(30, "2026-05-15"), worded("Chronic hepatitis B", "2019-01-01")]
     card = _one(
         post(client, "female", "1998-01-01", [LABS.alp(300)], labs, conditions), PREGNANCY_LIVER
@@ -316,7 +296,7 @@ def test_r36_26_the_baby_is_named_after_the_first_week(client: FlaskClient) -> N
 
 
 def test_r36_26_with_inr_1_8_the_warning_names_the_baby(client: FlaskClient) -> None:
-    labs = [LABS.ggt(80), LABS.alt(900), LABS.bilirubin(2.8), inr(1.8)]
+    labs = [LABS.ggt(80), LABS.alt(900), LABS.bilirubin(2.8), LABS.inr(1.8)]
     conditions = [since("O80", "2026-11-22"), since("B16.9", "2026-11-18")]
     found = post(client, "female", "1995-01-01", [LABS.alp(300)], labs, conditions)
     card = _one(found, SEVERE_HEPATITIS)
@@ -330,7 +310,7 @@ def test_r36_26_with_inr_1_8_the_warning_names_the_baby(client: FlaskClient) -> 
 def test_r36_36_pre_eclampsia_after_birth_with_raised_transaminases(
     client: FlaskClient, code: str
 ) -> None:
-    labs = [LABS.ggt(35), LABS.alt(150), LABS.ast(170), LABS.bilirubin(0.8), platelets(160)]
+    labs = [LABS.ggt(35), LABS.alt(150), LABS.ast(170), LABS.bilirubin(0.8), LABS.platelets(160)]
     conditions = [since("O80", "2026-11-28"), since(code, "2026-11-30")]
     card = _one(
         post(client, "female", "1993-01-01", [LABS.alp(300)], labs, conditions), PREGNANCY_LIVER
@@ -340,7 +320,7 @@ def test_r36_36_pre_eclampsia_after_birth_with_raised_transaminases(
 
 
 def _pet(client: FlaskClient, words_: str) -> dict[str, Any]:
-    labs = [LABS.ggt(30), LABS.alt(150), LABS.ast(160), LABS.bilirubin(0.8), platelets(170)]
+    labs = [LABS.ggt(30), LABS.alt(150), LABS.ast(160), LABS.bilirubin(0.8), LABS.platelets(170)]
     conditions = [*pregnant(33), worded(words_, "2026-11-28")]
     return _one(
         post(client, "female", "1993-01-01", [LABS.alp(320)], labs, conditions), PREGNANCY_LIVER
@@ -362,8 +342,8 @@ def test_pet_as_a_scan_or_inside_a_word_is_not_pre_eclampsia(
 
 
 def test_r36_45_fatty_liver_with_nitrofurantoin_stays_under_130_words(client: FlaskClient) -> None:
-    labs = [LABS.ggt(60), LABS.ast(400), LABS.alt(350), LABS.bilirubin(4.0), platelets(120)]
-    labs += [ldh(450), glucose(2.6), creatinine(180), inr(1.8)]
+    labs = [LABS.ggt(60), LABS.ast(400), LABS.alt(350), LABS.bilirubin(4.0), LABS.platelets(120)]
+    labs += [LABS.ldh(450), LABS.glucose(2.6), LABS.creatinine(180), LABS.inr(1.8)]
     found = post(
         client, "female", FB, [LABS.alp(450)], labs, pregnant(35, "2026-04-01"),
         [drug("Nitrofurantoin 50 mg four times daily", "2026-11-28")],

@@ -30,10 +30,6 @@ CKD4 = since("N18.4", "2018-01-01")
 SHOCK = since("R57.9", "2026-11-30")
 
 
-def inr(value: float) -> dict[str, Any]:
-    return LABS.lab("6301-6", value, "{INR}", 0.8, 1.2)
-
-
 def creat(value: float, loinc: str = "14682-9") -> dict[str, Any]:
     return LABS.lab(loinc, value, "umol/L", 60, 110)
 
@@ -89,7 +85,7 @@ def test_r37_66_overdose_with_aki_and_creatinine_250_is_liver_unit_now(
     client: FlaskClient,
 ) -> None:
     # Paracetamol overdose 30 Nov, AKI 1 Dec, creatinine 250, ALT 800 (20x), INR 1.3, bili 1.0.
-    labs = [LABS.ggt(60), LABS.alt(800), LABS.bilirubin(1.0), inr(1.3), creat(250)]
+    labs = [LABS.ggt(60), LABS.alt(800), LABS.bilirubin(1.0), LABS.inr(1.3), creat(250)]
     card = _card(_overdose(client, labs, [OVERDOSE, AKI]), CAUSE)
     assert card["indicator"] == "warning"
     assert "INR or creatinine raised: acetylcysteine; liver unit now" in card["summary"]
@@ -100,7 +96,7 @@ def test_r37_66_overdose_with_aki_and_creatinine_250_is_liver_unit_now(
 
 def test_creatinine_explained_by_ckd_4_is_not_severity(client: FlaskClient) -> None:
     # R37-33/64: CKD 4 with creatinine 250 beside an overdose, ALT 1.5x, INR 1.1.
-    labs = [LABS.ggt(60), LABS.alt(60), LABS.bilirubin(0.7), inr(1.1), creat(250)]
+    labs = [LABS.ggt(60), LABS.alt(60), LABS.bilirubin(0.7), LABS.inr(1.1), creat(250)]
     card = _card(_overdose(client, labs, [CKD4, OVERDOSE]), CAUSE)
     assert "liver unit now" not in card["summary"]
     assert "Creatinine 250" not in card["detail"]
@@ -108,13 +104,13 @@ def test_creatinine_explained_by_ckd_4_is_not_severity(client: FlaskClient) -> N
 
 def test_creatinine_in_shock_or_aih_is_not_paracetamol_severity(client: FlaskClient) -> None:
     # R37-37/61/62: shock, ALT 50x, creatinine 180 (AKI): stays silent (nothing the ALP adds).
-    labs = [LABS.ggt(80), LABS.alt(2000), LABS.ast(2600), LABS.bilirubin(1.4), inr(1.3)]
+    labs = [LABS.ggt(80), LABS.alt(2000), LABS.ast(2600), LABS.bilirubin(1.4), LABS.inr(1.3)]
     for creatinine in (creat(180, "2160-0"), creat(180), creat_mg(2.0)):
         found = post(client, M, "1950-01-01", [LABS.alp(140)], [*labs, creatinine], [SHOCK])
         assert CAUSE not in fired(found), fired(found)
     # R37-32/63: CKD 4 with AIH and ALT 3.75x: no recorded-cause warning from the creatinine.
     aih = since("K75.4", "2019-01-01")
-    labs = [LABS.ggt(90), LABS.alt(150), LABS.bilirubin(0.9), inr(1.0), creat(250)]
+    labs = [LABS.ggt(90), LABS.alt(150), LABS.bilirubin(0.9), LABS.inr(1.0), creat(250)]
     found = post(client, M, "1960-01-01", [LABS.alp(160)], labs, [CKD4, aih])
     assert CAUSE not in fired(found), fired(found)
 
@@ -267,10 +263,6 @@ K_SEVERE = "alp-low-potassium-severe"
 THIGH_PAIN = since("M79.652", "2026-11-20")
 
 
-def potassium(value: float) -> dict[str, Any]:
-    return LABS.lab("2823-3", value, "mmol/L", 3.5, 5.1)
-
-
 def test_r37_46_thigh_pain_after_two_years_of_alendronate_gets_the_femur_line(
     client: FlaskClient,
 ) -> None:
@@ -296,7 +288,7 @@ def test_thigh_pain_months_into_alendronate_still_gets_the_femur_line(
 def test_r37_45_the_femur_line_survives_the_severe_potassium_card(client: FlaskClient) -> None:
     conditions = [since("M81.0", "2018-01-01"), THIGH_PAIN]
     meds = [drug("Alendronic acid 70 mg once weekly", "2018-01-01")]
-    labs = [potassium(7.0), LABS.calcium(2.35), creat(85)]
+    labs = [LABS.potassium(7.0), LABS.calcium(2.35), creat(85)]
     found = post(client, F, "1950-01-01", [LABS.alp(30)], labs, conditions, meds)
     card = _card(found, K_SEVERE)
     assert fired(found) == [K_SEVERE]
@@ -354,7 +346,7 @@ def test_r37_08_mechanical_valve_inr_in_range_is_one_line(client: FlaskClient) -
     fluclox = drug("Flucloxacillin 500 mg four times daily", "2026-11-10")
     fluclox["status"] = "completed"
     meds = [drug("Warfarin 3 mg daily", "2018-01-01"), fluclox]
-    labs = [LABS.ggt(160), LABS.alt(700), LABS.bilirubin(4.2), inr(3.4)]
+    labs = [LABS.ggt(160), LABS.alt(700), LABS.bilirubin(4.2), LABS.inr(3.4)]
     valve = [since("Z95.2", "2015-01-01")]
     found = post(client, F, "1954-01-01", [LABS.alp(190)], labs, valve, meds)
     card = _card(found, HYS_LAW)
@@ -400,7 +392,7 @@ AIH = since("K75.4", "2019-01-01")
 def test_r37_36_alt_led_rise_in_known_aih_is_a_relapse_not_ultrasound_first(
     client: FlaskClient,
 ) -> None:
-    labs = [LABS.ggt(90), LABS.alt(150), LABS.bilirubin(1.0), inr(1.0), creat(80)]
+    labs = [LABS.ggt(90), LABS.alt(150), LABS.bilirubin(1.0), LABS.inr(1.0), creat(80)]
     found = post(client, F, "1975-01-01", [LABS.alp(160)], labs, [AIH])
     short(found)
     assert fired(found) == [LIVER]

@@ -23,26 +23,6 @@ CAUSE = "alp-high-hepatocellular-jaundice-cause"
 FB = "1996-01-01"
 
 
-def inr(value: float) -> dict[str, Any]:
-    return LABS.lab("6301-6", value, "{INR}", 0.8, 1.2)
-
-
-def creatinine(value: float) -> dict[str, Any]:
-    return LABS.lab("14682-9", value, "umol/L", 45, 90)
-
-
-def glucose(value: float) -> dict[str, Any]:
-    return LABS.lab("2345-7", value, "mmol/L", 3.5, 7.8)
-
-
-def platelets(value: float) -> dict[str, Any]:
-    return LABS.lab("777-3", value, "10*9/L", 150, 400)
-
-
-def ldh(value: float) -> dict[str, Any]:
-    return LABS.lab("2532-0", value, "U/L", 120, 250)
-
-
 def _short(found: list[dict[str, Any]]) -> None:
     for card in found:
         assert len(card["summary"]) < 140, card["summary"]
@@ -69,8 +49,14 @@ def _no_cause(
     inr_value: float = 1.9,
 ) -> list[dict[str, Any]]:
     # R38-48 (E08b): ALT 1500 (37.5x), bilirubin 5.0, INR 1.9, glucose 3.0, creatinine 170
-    labs = [LABS.ggt(70), LABS.alt(1500), LABS.bilirubin(5.0), glucose(3.0), inr(inr_value)]
-    labs += [creatinine(170)]
+    labs = [
+        LABS.ggt(70),
+        LABS.alt(1500),
+        LABS.bilirubin(5.0),
+        LABS.glucose(3.0),
+        LABS.inr(inr_value),
+    ]
+    labs += [LABS.creatinine(170)]
     return post(client, "female", FB, [LABS.alp(200)], labs, conditions, medications)
 
 
@@ -92,8 +78,8 @@ def test_r38_24_fatty_liver_labs_50_days_after_birth_are_not_ultrasound_first(
     client: FlaskClient,
 ) -> None:
     # E08: past the 42-day window the pregnancy card is silent; the injury is not
-    labs = [LABS.ggt(70), LABS.ast(450), LABS.alt(400), LABS.bilirubin(5.0), glucose(3.0)]
-    labs += [inr(1.7), creatinine(170), platelets(180)]
+    labs = [LABS.ggt(70), LABS.ast(450), LABS.alt(400), LABS.bilirubin(5.0), LABS.glucose(3.0)]
+    labs += [LABS.inr(1.7), LABS.creatinine(170), LABS.platelets(180)]
     found = post(client, "female", FB, [LABS.alp(350)], labs, [since("O80", "2026-10-13")])
     card = _one(found, SEVERE_INJURY)
     assert "INR 1.7" in card["summary"]
@@ -102,7 +88,13 @@ def test_r38_24_fatty_liver_labs_50_days_after_birth_are_not_ultrasound_first(
 
 def test_r38_47_methotrexate_is_named_and_withheld(client: FlaskClient) -> None:
     # X12b: RA on methotrexate, fever 38.5, ALT 600, bilirubin 3.5, INR 1.7
-    labs = [LABS.ggt(150), LABS.alt(600), LABS.bilirubin(3.5), inr(1.7), LABS.temperature(38.5)]
+    labs = [
+        LABS.ggt(150),
+        LABS.alt(600),
+        LABS.bilirubin(3.5),
+        LABS.inr(1.7),
+        LABS.temperature(38.5),
+    ]
     found = post(
         client, "female", "1970-01-01", [LABS.alp(250)], labs, [since("M06.9", "2018-01-01")],
         [drug("Methotrexate 15 mg once weekly", "2018-01-01")],
@@ -141,7 +133,13 @@ def test_a_recorded_hepatitis_keeps_its_own_severe_card(client: FlaskClient) -> 
 def _hellp(client: FlaskClient, platelet_count: float = 70) -> list[dict[str, Any]]:
     # X07: 34 weeks, platelets 70, LDH 800, AST 300, ALT 280 (7x), bilirubin 2.0, T39.1X2A 30 Nov
     labs = [LABS.ggt(50), LABS.ast(300), LABS.alt(280), LABS.bilirubin(2.0)]
-    labs += [platelets(platelet_count), ldh(800), inr(1.2), glucose(5.0), creatinine(70)]
+    labs += [
+        LABS.platelets(platelet_count),
+        LABS.ldh(800),
+        LABS.inr(1.2),
+        LABS.glucose(5.0),
+        LABS.creatinine(70),
+    ]
     conditions = [since("Z33.1", "2026-04-15"), since("Z3A.34", "2026-12-01")]
     conditions += [since("T39.1X2A", "2026-11-30")]
     return post(client, "female", "1994-01-01", [LABS.alp(420)], labs, conditions)
@@ -176,8 +174,8 @@ def test_r38_37_without_hellps_platelets_the_paracetamol_card_stands_alone(
 def _after_birth_hbv(client: FlaskClient, inr_value: float) -> list[dict[str, Any]]:
     # X14: delivered 28 Nov (day 4), "PET" in words, acute hepatitis B (B16.9), ALT 150 (3.75x),
     # AST 170, bilirubin 2.0, platelets 160
-    labs = [LABS.ggt(60), LABS.alt(150), LABS.ast(170), LABS.bilirubin(2.0), inr(inr_value)]
-    labs += [platelets(160)]
+    labs = [LABS.ggt(60), LABS.alt(150), LABS.ast(170), LABS.bilirubin(2.0), LABS.inr(inr_value)]
+    labs += [LABS.platelets(160)]
     conditions = [since("O80", "2026-11-28"), worded("PET", "2026-11-27")]
     conditions += [since("B16.9", "2026-11-20")]
     return post(client, "female", "1993-01-01", [LABS.alp(300)], labs, conditions)
@@ -213,8 +211,8 @@ def test_r38_44_in_pregnancy_a_non_hepatocellular_hepatitis_with_inr_1_6_names_t
 ) -> None:
     # neighbour: the same labs at 33 weeks; the recorded-hepatitis INR lines needed a
     # hepatocellular pattern
-    labs = [LABS.ggt(60), LABS.alt(150), LABS.ast(170), LABS.bilirubin(2.0), inr(1.6)]
-    labs += [platelets(160)]
+    labs = [LABS.ggt(60), LABS.alt(150), LABS.ast(170), LABS.bilirubin(2.0), LABS.inr(1.6)]
+    labs += [LABS.platelets(160)]
     conditions = [since("Z33.1", "2026-05-01"), since("Z3A.33", "2026-12-01")]
     conditions += [since("B16.9", "2026-11-20")]
     found = post(client, "female", "1993-01-01", [LABS.alp(300)], labs, conditions)
@@ -227,7 +225,7 @@ def test_r38_44_in_pregnancy_a_non_hepatocellular_hepatitis_with_inr_1_6_names_t
 
 
 def test_e02_aih_on_azathioprine_with_inr_1_6_stays_short(client: FlaskClient) -> None:
-    labs = [LABS.ggt(150), LABS.alt(800), LABS.bilirubin(4.0), inr(1.6)]
+    labs = [LABS.ggt(150), LABS.alt(800), LABS.bilirubin(4.0), LABS.inr(1.6)]
     drugs = [drug("Azathioprine 100 mg daily", "2024-03-01")]
     drugs += [drug("Prednisolone 10 mg daily", "2024-03-01")]
     aih = [since("K75.4", "2024-03-01")]
