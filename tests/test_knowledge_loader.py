@@ -37,6 +37,23 @@ def test_the_shipped_knowledge_base_loads(kb: KnowledgeBase) -> None:
     assert kb.units.to_units_per_litre(1.0, "ukat/L", None) == (60.0, "ukat/L")
 
 
+def test_the_haemolysed_sample_words_are_loaded_from_the_knowledge_base(kb: KnowledgeBase) -> None:
+    # Twenty-second round, part D: the words that flag a potassium's sample haemolysed (part L,
+    # R37-41) are data, with their source, not a tuple in clinical/facts.py.
+    words = kb.valuesets["haemolysed-sample"]
+    assert words.text_marks == ("haemoly", "hemoly")
+    assert {"not haemoly", "no hemoly", "non-haemoly", "free of hemoly"} <= set(
+        words.text_mark_negations
+    )
+    assert words.citation in kb.citations
+    assert words.verified is False
+    # A list of words only: it never matches a condition, a drug or a result.
+    assert (words.codes, words.names, words.word_names, words.result_names) == ((), (), (), ())
+    assert words.marks("Sample HAEMOLYSED") and words.marks("hemolyzed specimen")
+    assert not words.marks("Not haemolysed") and not words.marks("no hemolysis seen")
+    assert not words.marks("lipaemic")
+
+
 def test_analyte_units_convert_into_the_unit_their_thresholds_use(kb: KnowledgeBase) -> None:
     # Ninth round (v09): bile acids in mmol/L were not read. Units and factors are data.
     bile = kb.analyte_units["bile-acids"]
@@ -191,6 +208,18 @@ def test_analyte_units_convert_into_the_unit_their_thresholds_use(kb: KnowledgeB
             "    catalytic: true\n",
             "",
             r"units.yaml: \$.analytes.ldh: `units` is needed unless `catalytic` is true",
+        ),
+        (
+            "valuesets/haemolysed-sample.yaml",
+            "citation: ukka-hyperkalaemia-2023",
+            "citation: ukka-hyperkalaemia-2099",
+            r"haemolysed-sample\.yaml: \$\.citation: unknown citation 'ukka-hyperkalaemia-2099'",
+        ),
+        (
+            "valuesets/haemolysed-sample.yaml",
+            "verified: false\n",
+            "",
+            r"haemolysed-sample\.yaml: .*'verified' is a dependency of 'text_marks'",
         ),
         ("kb.yaml", "version: 2.20.0", "version: one", r"kb.yaml: \$.version"),
         ("kb.yaml", "name: alp-cds rulebook", "name: [unclosed", r"kb.yaml: not valid YAML"),

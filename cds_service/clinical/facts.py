@@ -506,30 +506,19 @@ def _decimals(*values: Any) -> int:
     return min(most, 3)
 
 
-_HAEMOLYSED = ("haemoly", "hemoly")
-_NOT_HAEMOLYSED = (
-    "not haemoly",
-    "not hemoly",
-    "no haemoly",
-    "no hemoly",
-    "non-haemoly",
-    "non-hemoly",
-    "nonhaemoly",
-    "nonhemoly",
-    "unhaemoly",
-    "unhemoly",
-    "without haemoly",
-    "without hemoly",
-    "free of haemoly",
-    "free of hemoly",
-)
+HAEMOLYSED_SAMPLE = "haemolysed-sample"
+"""The value set of the words that flag a result's sample haemolysed, and their negations."""
 
 
-def _flagged_haemolysed(obs: Resource) -> bool:
+def _flagged_haemolysed(kb: KnowledgeBase, obs: Resource) -> bool:
     """Twenty-first round, part L (review 37, R37-41): the laboratory flagged this result's
     sample as haemolysed, in the Observation's interpretation (text, or a coding's display) or a
-    note, and did not negate it ("not haemolysed", "no haemolysis"). Text only: no haemolysis
-    index code is read (none verified)."""
+    note, and did not negate it ("not haemolysed", "no haemolysis"): the words are the value set
+    `haemolysed-sample` (twenty-second round, part D). Text only: no haemolysis index code is
+    read (none verified)."""
+    words = kb.valuesets.get(HAEMOLYSED_SAMPLE)
+    if words is None:
+        return False
     texts: list[str] = []
     for concept in obs.get("interpretation") or []:
         if isinstance(concept, Mapping):
@@ -540,13 +529,7 @@ def _flagged_haemolysed(obs: Resource) -> bool:
     for note in obs.get("note") or []:
         if isinstance(note, Mapping):
             texts.append(as_str(note.get("text")) or "")
-    for text in texts:
-        lowered = text.lower()
-        if any(m in lowered for m in _HAEMOLYSED) and not any(
-            n in lowered for n in _NOT_HAEMOLYSED
-        ):
-            return True
-    return False
+    return any(words.marks(text) for text in texts)
 
 
 def _shown(obs: Resource) -> str:
@@ -1957,7 +1940,7 @@ def _electrolytes(ctx: _Context, facts: Facts) -> None:
             facts.set("potassium.mmol_l", number, _keys(found))
             facts.set("potassium.shown", found.shown if found else None, _keys(found))
             entry = ctx.classified.observation("potassium", found.key) if found else None
-            flagged = entry is not None and _flagged_haemolysed(entry.resource)
+            flagged = entry is not None and _flagged_haemolysed(ctx.kb, entry.resource)
             facts.set("potassium.haemolysed", flagged, _keys(found))
         if name == "calcium":
             facts.set("calcium.shown", found.shown if found else None, [found.key] if found else [])

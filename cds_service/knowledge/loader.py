@@ -388,6 +388,8 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
             )
         if bool(doc.get("context_names")) != bool(doc.get("context")):
             raise KnowledgeBaseError(f"{where}: $.context_names and $.context go together")
+        if "citation" in doc:
+            refs.citation(doc["citation"], f"{where}: $.citation")
         valuesets[doc["id"]] = ValueSet(
             doc["id"],
             doc["title"],
@@ -410,6 +412,10 @@ def load(root: Path, fact_names: Iterable[str] = ()) -> KnowledgeBase:
             tuple(doc.get("clause_breaks", ())),
             int(doc.get("window_words", 0)),
             int(doc.get("window_after_words", 0)),
+            tuple(doc.get("text_marks", ())),
+            tuple(doc.get("text_mark_negations", ())),
+            doc.get("citation"),
+            doc.get("verified"),
         )
 
     units_doc = loader.document("units.yaml", "units")

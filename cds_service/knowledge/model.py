@@ -161,6 +161,15 @@ class ValueSet:
     """`negations` only: at most this many words between a cue and the name after it."""
     window_after_words: int = 0
     """`negations` only: at most this many words between a name and a cue after it."""
+    text_marks: tuple[str, ...] = ()
+    """Stems that mark a result by the laboratory's words, anywhere in its interpretation or a
+    note, inside a longer word too (`haemolysed-sample`: "haemoly"); never matched to an entry."""
+    text_mark_negations: tuple[str, ...] = ()
+    """Phrases that negate a mark ("not haemoly"): a text holding one is not marked."""
+    citation: str | None = None
+    """The source of a word list with no codes to carry one (a citation id)."""
+    verified: bool | None = None
+    """Whether the word list was read in `citation` (None: the value set has codes instead)."""
     _exact: Mapping[tuple[str, str], Code] = field(init=False, repr=False, compare=False)
     _prefixes: tuple[tuple[str, str, Code], ...] = field(init=False, repr=False, compare=False)
     _excluded: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
@@ -214,6 +223,14 @@ class ValueSet:
         if not (self.names or self.word_names):
             return None
         return self.match_name_in(concept_text(concept).lower())
+
+    def marks(self, text: str) -> bool:
+        """The text holds one of `text_marks` anywhere and none of `text_mark_negations`
+        (case-blind: "Sample haemolysed" is marked, "not haemolysed" is not)."""
+        lowered = text.lower()
+        return any(m in lowered for m in self.text_marks) and not any(
+            n in lowered for n in self.text_mark_negations
+        )
 
     def match_name_in(self, text: str) -> str | None:
         """Name fallback on an already lower-cased text (one text, many value sets)."""
