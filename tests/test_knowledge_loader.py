@@ -49,8 +49,10 @@ def test_the_haemolysed_sample_words_are_loaded_from_the_knowledge_base(kb: Know
     assert words.verified is False
     # A list of words only: it never matches a condition, a drug or a result.
     assert (words.codes, words.names, words.word_names, words.result_names) == ((), (), (), ())
-    assert words.marks("Sample HAEMOLYSED") and words.marks("hemolyzed specimen")
-    assert not words.marks("Not haemolysed") and not words.marks("no hemolysis seen")
+    assert words.marks("Sample HAEMOLYSED")
+    assert words.marks("hemolyzed specimen")
+    assert not words.marks("Not haemolysed")
+    assert not words.marks("no hemolysis seen")
     assert not words.marks("lipaemic")
 
 
