@@ -143,16 +143,20 @@ def _record_line(factors: Sequence[str], parts: Sequence[str]) -> str:
     """ "In the record: ...", its mentions cut from the end (counted) when the whole detail
     would pass DETAIL_MAX_WORDS: the card's own lines come first (twenty-first round, part G;
     review 34, R34-36: a cholangitis warning at 153 words listing every infection sign). When
-    not even one fits, no line (the card's lines name what it acts on)."""
+    not even one fits, the count alone ("In the record: 4 more items."), so the reader knows
+    the record was read (twenty-second round, part D); no line only when not even that fits."""
     used = sum(len(p.split()) for p in parts if p)
     shown = list(factors)
     line = f"In the record: {'; '.join(shown)}."
-    while used + len(line.split()) > DETAIL_MAX_WORDS:
+    while used + len(line.split()) > DETAIL_MAX_WORDS and shown:
         shown.pop()
-        if not shown:
-            return ""
-        line = f"In the record: {'; '.join(shown)} (and {len(factors) - len(shown)} more)."
-    return line
+        left = len(factors) - len(shown)
+        line = (
+            f"In the record: {'; '.join(shown)} (and {left} more)."
+            if shown
+            else f"In the record: {left} more item{'' if left == 1 else 's'}."
+        )
+    return line if used + len(line.split()) <= DETAIL_MAX_WORDS else ""
 
 
 def _sentence(text: str) -> str:
