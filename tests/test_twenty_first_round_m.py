@@ -65,7 +65,7 @@ def test_r38_48_jaundice_and_inr_1_9_with_no_cause_is_a_liver_unit_warning(
 ) -> None:
     card = _one(_no_cause(client), SEVERE_INJURY)
     assert card["indicator"] == "warning"
-    assert "INR 1.9 (not an anticoagulant's): acute severe liver injury" in card["summary"]
+    assert "INR 1.9: acute severe liver injury" in card["summary"]
     assert "liver unit today" in card["summary"]
     assert "Liver unit (transplant centre) today" in card["detail"]
     assert "Glucose 3.0: IV glucose now" in card["detail"]
