@@ -96,7 +96,9 @@ def test_r39_18_a_drug_still_taken_is_stopped_with_the_liver_unit_named(
     assert "INR today" not in card["detail"]
 
 
-def test_r39_18_on_warfarin_the_inr_is_the_drugs_and_the_card_stays_short(client: FlaskClient) -> None:
+def test_r39_18_on_warfarin_the_inr_is_the_drugs_and_the_card_stays_short(
+    client: FlaskClient,
+) -> None:
     meds = [AMIODARONE, drug("Warfarin 3 mg daily", "2018-01-01")]
     found = post(
         client, "male", "1950-01-01", [LABS.alp(150)],
@@ -160,7 +162,9 @@ def test_r39_23_aih_with_ibd_keeps_the_fuller_azathioprine_line(client: FlaskCli
 
 
 def _hepatitis(
-    client: FlaskClient, labs: list[dict[str, Any]], conditions: list[dict[str, Any]] = []  # noqa: B006
+    client: FlaskClient,
+    labs: list[dict[str, Any]],
+    conditions: list[dict[str, Any]] = [],  # noqa: B006
 ) -> list[dict[str, Any]]:
     # R39-02: ALT 800 (20x), bilirubin 3.0 mg/dL, no paracetamol, no recorded cause
     base = [LABS.ggt(80), LABS.alt(800), LABS.bilirubin(3.0)]
@@ -193,9 +197,7 @@ def test_r39_02_an_inr_from_another_day_or_none_is_still_asked_for(client: Flask
     card = _one(_hepatitis(client, [LABS.creatinine(180)]), HEPATOCELLULAR)
     assert "INR and paracetamol level today" in card["summary"]
     assert "same-day review (kidney injury with hepatitis" in card["detail"]  # fails without
-    card = _one(
-        _hepatitis(client, [LABS.inr(1.1, when="2026-11-28T08:00:00Z")]), HEPATOCELLULAR
-    )
+    card = _one(_hepatitis(client, [LABS.inr(1.1, when="2026-11-28T08:00:00Z")]), HEPATOCELLULAR)
     assert "INR and paracetamol level today" in card["summary"]
     assert "in range" not in card["detail"]
 
@@ -206,4 +208,3 @@ def test_r39_02_an_inr_above_its_range_is_named_with_the_hepatology_threshold(
     card = _one(_hepatitis(client, [LABS.inr(1.4)]), HEPATOCELLULAR)
     assert "injury; INR 1.4, paracetamol level today" in card["summary"]
     assert "INR 1.4 (hepatology today at 1.5 or more)" in card["detail"]
-
