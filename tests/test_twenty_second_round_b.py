@@ -72,6 +72,7 @@ def test_r39_18_an_inr_under_1_5_is_named_and_keeps_the_conditional_liver_unit(
 ) -> None:
     # neighbour: INR 1.2 in the draw: named, not asked for; the liver unit only if it reaches 1.5
     card = _one(_hys_law(client, [AMIODARONE], 1.2), HYS_LAW)
+    assert "after Amiodarone: Hy's law, INR 1.2; hepatology today" in card["summary"]
     assert "INR 1.2: hepatology today, urgently (liver unit) if it reaches 1.5" in card["detail"]
     assert "INR today" not in card["detail"]
     assert "INR 1.2 already" not in card["detail"]
@@ -80,6 +81,7 @@ def test_r39_18_an_inr_under_1_5_is_named_and_keeps_the_conditional_liver_unit(
     assert "weeks" not in card["detail"]
     # no INR on record: still asked for
     card = _one(_hys_law(client, [AMIODARONE], None), HYS_LAW)
+    assert "Hy's law; INR today, hepatology today" in card["summary"]
     assert "INR today; hepatology today, urgently (liver unit)" in card["detail"]
 
 
