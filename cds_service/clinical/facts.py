@@ -202,6 +202,9 @@ FACTS: dict[str, str] = {
     "inr.value": "INR (co-resulted or in the liver-panel window), as a card shows it",
     "inr.level": "INR as a number, for comparisons (co-resulted or in the liver-panel window)",
     "inr.raised": "INR at or above the acute-liver-failure threshold",
+    "inr.status": "that INR high, normal, low or unknown against its range (twenty-second round, "
+    "part B, R39-02: an INR in range is named, not asked for)",
+    "inr.with_alp": "that INR was drawn with the ALP (co-resulted, or the same draw)",
     "transaminases.trend": "falling (every raised ALT or AST at least the falling fraction below "
     "its result before, from another draw in the liver-panel window), rising (one above it), "
     "unchanged, first (a raised one with no result before it), or not raised",
@@ -1551,6 +1554,8 @@ def _liver_panel(ctx: _Context, facts: Facts) -> None:
         facts.set("inr.value", _fmt(inr.value, 1), [inr.key])
         facts.set("inr.level", inr.value, [inr.key])
         facts.set("inr.raised", inr.value >= ctx.kb.param("alf_inr_min"), [inr.key])
+        facts.set("inr.status", inr.status, [inr.key])
+        facts.set("inr.with_alp", inr.together, [inr.key])
     _transaminase_trend(ctx, facts, alt, ast, days)
 
 
