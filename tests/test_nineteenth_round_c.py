@@ -54,12 +54,19 @@ def test_pregnant_with_a_raised_ggt_and_bilirubin_is_sent_for_an_ultrasound(
     assert detail_words(card) <= 100
 
 
-def test_a_cholestatic_pattern_with_a_raised_bilirubin_and_normal_ggt_also_gets_the_ultrasound(
+def test_a_raised_bilirubin_with_a_normal_ggt_leads_with_the_bile_acids_not_an_ultrasound(
     client: FlaskClient,
 ) -> None:
+    # Twenty-second round, part C (review 38, finding 7, R38-02): this neighbour once asked for
+    # the duct-stone ultrasound on the placental ALP's "cholestatic" pattern. A normal GGT with
+    # the ALT raised is not the liver's cholestasis (a duct stone raises the GGT); it is
+    # cholestasis of pregnancy's usual picture, and the bile acids are the single test.
     results = [LABS.alp(480), today_ggt(20), LABS.alt(60), LABS.bilirubin(2.1)]
     [card] = cards(client, results, pt=MOTHER, conditions=WEEKS_24)
-    assert "Right upper quadrant ultrasound today" in card["detail"]
+    assert fired([card]) == [PREGNANCY_LIVER]
+    assert "GGT normal: cholestasis of pregnancy? Serum bile acids today" in card["summary"]
+    assert "Serum bile acids" in card["detail"]
+    assert "ultrasound" not in card["detail"]
     assert "raised GGT" not in card["detail"]
 
 

@@ -88,7 +88,8 @@ def test_r37_66_overdose_with_aki_and_creatinine_250_is_liver_unit_now(
     labs = [LABS.ggt(60), LABS.alt(800), LABS.bilirubin(1.0), LABS.inr(1.3), creat(250)]
     card = _card(_overdose(client, labs, [OVERDOSE, AKI]), CAUSE)
     assert card["indicator"] == "warning"
-    assert "INR or creatinine raised: acetylcysteine; liver unit now" in card["summary"]
+    # Twenty-second round, part C (review 38, R38-31): the summary names the creatinine.
+    assert "creatinine 250: acetylcysteine; liver unit now" in card["summary"]
     assert "Creatinine 250 umol/L" in card["detail"]
     assert "raised: liver unit now, not waiting for King's criteria" in card["detail"]
     assert "Liver unit today by King's criteria" not in card["detail"]

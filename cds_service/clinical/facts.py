@@ -227,9 +227,12 @@ FACTS: dict[str, str] = {
     "liver.pattern_pregnancy": "the liver pattern with placental ALP set aside: from "
     "placental_alp_pattern_min_weeks of pregnancy (or a coded third trimester) and in the first "
     "postpartum week, the R ratio on the ALT multiple alone (the ALP taken as placental); "
+    "pregnant with a normal GGT and a raised ALT, hepatocellular (twenty-second round, part C); "
     "otherwise liver.pattern",
     "creatinine.status": "that creatinine high, normal, low or unknown against its range "
     "(twenty-first round, part G: a raised creatinine beside an acute liver injury is severity)",
+    "creatinine.value_umol_l": "that latest creatinine in umol/L, whole, as a summary names it "
+    "(250; twenty-second round, part C)",
     "creatinine.shown": "the latest creatinine co-resulted or in the liver-panel window as a "
     "card says it (2.0 mg/dL, 20 Nov 2026)",
     "fibrinogen.lowest": "the lowest fibrinogen (g/L; mg/dL converted) co-resulted or in the "
@@ -1592,6 +1595,19 @@ def _pregnancy_pattern(ctx: _Context, facts: Facts, pattern: str, alt_key: str |
     ggt_x = facts.get("ggt.xuln")
     if isinstance(ggt_x, float | int) and ggt_x > 1 and ggt_x >= alt_x:
         r_ratio = alt_x / ggt_x
+    # Twenty-second round, part C (review 38, R38-02): in pregnancy a GGT measured and normal
+    # with the ALT raised leaves the liver no cholestasis of its own: the ALP is the placenta's,
+    # and an ALT of 2.25x with a GGT of 30 was called mixed and sent for a duct-stone
+    # ultrasound. The pattern is hepatocellular; cholestasis of pregnancy (a normal GGT is its
+    # usual picture) is told by the bile acids, which the card then asks for first.
+    if (
+        facts.get("pregnancy.status") == "pregnant"
+        and facts.get("ggt.status") == "normal"
+        and alt_x > 1
+    ):
+        ggt_keys = facts.values["ggt.status"].evidence
+        facts.set("liver.pattern_pregnancy", "hepatocellular", [alt_key, *ggt_keys])
+        return
     if r_ratio <= ctx.kb.param("r_ratio_cholestatic_max"):
         placental = "cholestatic"
     elif r_ratio >= ctx.kb.param("r_ratio_hepatocellular_min"):
@@ -1773,6 +1789,10 @@ def _hellp_labs(ctx: _Context, facts: Facts) -> None:
         # Part L (review 37, R37-66): judged against its range (all_readings does not judge).
         status = ctx.judge("creatinine", creatinine.key)
         facts.set("creatinine.status", status, [creatinine.key])
+        # Twenty-second round, part C (review 38, R38-31): a summary names it in umol/L.
+        if creatinine.value == creatinine.value:
+            umol = f"{creatinine.value * 88.4:.0f}"
+            facts.set("creatinine.value_umol_l", umol, [creatinine.key])
     # Twenty-first round, part H (review 34, R34-41): the Swansea criteria of acute fatty liver
     # of pregnancy read the highest creatinine (umol/L; units.yaml keeps mg/dL) and the lowest
     # glucose.
