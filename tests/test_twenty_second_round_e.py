@@ -124,3 +124,76 @@ def test_the_quiet_rule_tracks_the_cytopenia_card_and_the_severe_triggers() -> N
     released = quiet["conditions"][3]["none"][0]["all"]
     for trigger in released:
         assert _bare(trigger) in severe, trigger
+
+
+# --- 2 (R37-50, noisy): methotrexate at 24 weeks ------------------------------------------------
+
+CAUSES = "From 20 weeks the pregnancy causes too: bile acids, blood pressure"
+
+
+def _pregnant(
+    client: FlaskClient,
+    weeks: str | None,
+    alt: float,
+    *more: dict[str, Any],
+    bilirubin: float = 0.5,
+    ggt: float = 30,
+    codes: Any = (),
+) -> dict[str, Any]:
+    # RA on weekly methotrexate, ALP 250 (placental from 20 weeks with GGT 30)
+    pregnancy = [since("Z33.1", "2026-07-01")]
+    if weeks:
+        pregnancy.append(since(f"Z3A.{weeks}", "2026-12-01"))
+    labs = [LABS.ggt(ggt), LABS.alt(alt), LABS.bilirubin(bilirubin), *more]
+    conditions = [RA, *pregnancy, *codes]
+    found = post(client, "female", "1997-01-01", [LABS.alp(250)], labs, conditions, [mtx()])
+    assert fired(found) == [MTX_PREGNANCY], fired(found)
+    short(found)
+    return found[0]
+
+
+def test_r37_50_placental_alp_at_24_weeks_gets_the_drug_lines_only(client: FlaskClient) -> None:
+    # ALP 250, GGT 30, ALT 50 (1.25x) at 24 weeks
+    card = _pregnant(client, "24", 50)
+    assert card["indicator"] == "warning"
+    assert card["summary"].startswith("Methotrexate at 24")
+    assert "stop it, rheumatology and obstetrics today" in card["summary"]
+    text = card["summary"] + card["detail"]
+    assert "folic acid" not in text
+    assert "bile acids" not in text
+    assert (
+        "Stop Methotrexate today; rheumatology (an alternative compatible with pregnancy)"
+        in (card["detail"])
+    )
+    assert "liver tests again in 2-4 weeks off the drug" in card["detail"]
+
+
+def test_the_causes_line_needs_a_sign_of_them_from_20_weeks(client: FlaskClient) -> None:
+    # ALT 2.5x
+    assert CAUSES in _pregnant(client, "24", 100)["detail"]
+    # a raised bilirubin
+    assert CAUSES in _pregnant(client, "24", 50, bilirubin=1.8)["detail"]
+    # platelets of 100 or less (HELLP's)
+    assert CAUSES in _pregnant(client, "24", 50, LABS.platelets(90))["detail"]
+    # itching on record (cholestasis of pregnancy)
+    card = _pregnant(client, "24", 50, codes=[since("L29.9", "2026-11-25")])
+    assert CAUSES in card["detail"]
+    # neighbour: ALT exactly 2x is not over it
+    assert CAUSES not in _pregnant(client, "24", 80)["detail"]
+
+
+def test_folic_acid_5_mg_in_the_first_trimester_or_an_unknown_gestation(
+    client: FlaskClient,
+) -> None:
+    card = _pregnant(client, "10", 50, ggt=60)
+    assert "stop it, folic acid 5 mg, rheumatology and obstetrics today" in card["summary"]
+    assert "folic acid 5 mg daily" in card["detail"]
+    card = _pregnant(client, "13", 150, ggt=60)
+    assert "folic acid 5 mg" in card["summary"]
+    assert "ALT 3.8x: liver tests in 1-2 weeks" in card["summary"]
+    card = _pregnant(client, "14", 150, ggt=60)
+    assert "folic acid" not in card["summary"] + card["detail"]
+    # pregnant, weeks not known: a first trimester is not excluded
+    card = _pregnant(client, None, 50, ggt=60)
+    assert "in pregnancy: stop it, folic acid 5 mg" in card["summary"]
+    assert "folic acid 5 mg daily" in card["detail"]
