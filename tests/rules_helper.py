@@ -34,3 +34,24 @@ def suggested(card: dict[str, Any]) -> list[str]:
 
 def card_for(found: list[dict[str, Any]], rule: str) -> dict[str, Any]:
     return next(c for c in found if c["source"]["topic"]["display"] == rule)
+
+
+# The card contract's limits as the product holds them (ARCHITECTURE.md section 5 allows 150
+# words and 140 characters; the product keeps 130 and 126, reviews 19-22).
+SUMMARY_MAX_CHARS = 126
+DETAIL_MAX_WORDS = 130
+
+
+def within_limits(found: list[dict[str, Any]]) -> None:
+    """Every card's summary and detail inside the product's limits."""
+    for card in found:
+        assert len(card["summary"]) <= SUMMARY_MAX_CHARS, card["summary"]
+        detail_words = len(card["detail"].split())
+        assert detail_words <= DETAIL_MAX_WORDS, (detail_words, card["detail"])
+
+
+def only(found: list[dict[str, Any]], rule: str) -> dict[str, Any]:
+    """The one card of `rule`, alone and inside the limits."""
+    assert fired(found) == [rule], fired(found)
+    within_limits(found)
+    return found[0]

@@ -11,8 +11,8 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from tests.rules_helper import fired
-from tests.support.labs import Labs, drug, post, since, words
+from tests.rules_helper import fired, only, within_limits
+from tests.support.labs import Labs, drug, post, since
 
 NOW = "2026-12-02T08:00:00Z"
 LABS = Labs(NOW)
@@ -38,18 +38,6 @@ VITAMIN_K_LINE = (
 )
 
 
-def _short(found: list[dict[str, Any]]) -> None:
-    for card in found:
-        assert len(card["summary"]) <= 126, card["summary"]
-        assert words(card) <= 130, (words(card), card["detail"])
-
-
-def _one(found: list[dict[str, Any]], rule: str) -> dict[str, Any]:
-    assert fired(found) == [rule], fired(found)
-    _short(found)
-    return found[0]
-
-
 # --- R39-27, R39-04 (wrong): Gilbert syndrome, a fever, jaundice and a cholestatic ALP --------
 
 
@@ -70,7 +58,7 @@ def test_r39_27_gilbert_with_fever_and_alp_4x_is_the_cholangitis_warning(
 ) -> None:
     # fever 38.9, WBC 17, ALP 420 (4x), GGT 400 (10x), bilirubin 3.5 unfractionated
     found = _gilbert_fever(client, 420, 400, 3.5, LABS.wbc(17), conditions=(GILBERT,))
-    card = _one(found, FEVER_JAUNDICE)
+    card = only(found, FEVER_JAUNDICE)
     assert card["indicator"] == "warning"
     assert CULTURES in card["detail"]
     assert "suspected cholangitis" in card["summary"]
@@ -81,18 +69,18 @@ def test_r39_04_gilbert_with_fever_and_alp_1_9x_is_the_cholangitis_warning(
 ) -> None:
     # ALP 198 (1.9x of 104), GGT 120 (3x), bilirubin 2.6: above the 1.5x bound, a cholestasis
     # Gilbert syndrome does not make.
-    card = _one(_gilbert_fever(client, 198, 120, 2.6), FEVER_JAUNDICE)
+    card = only(_gilbert_fever(client, 198, 120, 2.6), FEVER_JAUNDICE)
     assert CULTURES in card["detail"]
     # R39-26 (correct, kept): ALP 140 (1.35x), bilirubin 2.6: the info card with the direct
     # bilirubin today, no antibiotics.
-    card = _one(_gilbert_fever(client, 140, 60, 2.6), LIVER)
+    card = only(_gilbert_fever(client, 140, 60, 2.6), LIVER)
     assert card["indicator"] == "info"
     assert GILBERT_FEVER_LINE in card["detail"]
     assert "then antibiotics" not in card["detail"]
     # R39-05 (correct, kept): a conjugated direct bilirubin keeps the warning at either ALP.
     for alp in (140, 198):
         found = _gilbert_fever(client, alp, 120, 2.6, LABS.direct_bilirubin(1.8))
-        assert CULTURES in _one(found, FEVER_JAUNDICE)["detail"]
+        assert CULTURES in only(found, FEVER_JAUNDICE)["detail"]
 
 
 def test_gilbert_with_fever_and_jaundice_never_gets_neither(client: FlaskClient) -> None:
@@ -100,7 +88,7 @@ def test_gilbert_with_fever_and_jaundice_never_gets_neither(client: FlaskClient)
     # is 156): one of the two always shows, never both.
     for alp in (110, 140, 150, 155, 156, 157, 170, 198, 300, 420, 800):
         found = _gilbert_fever(client, alp, 200, 2.6)
-        _short(found)
+        within_limits(found)
         warned = FEVER_JAUNDICE in fired(found)
         lined = any(GILBERT_FEVER_LINE in card["detail"] for card in found)
         assert warned != lined, (alp, fired(found))
@@ -113,7 +101,7 @@ def test_haemolysis_with_fever_and_a_cholestatic_alp_is_the_warning_too(
     # Hereditary spherocytosis (D58.0) explains an unconjugated bilirubin, not an ALP of 4x.
     spherocytosis = since("D58.0", "2000-01-01")
     found = _gilbert_fever(client, 420, 400, 3.5, conditions=(spherocytosis,))
-    assert CULTURES in _one(found, FEVER_JAUNDICE)["detail"]
+    assert CULTURES in only(found, FEVER_JAUNDICE)["detail"]
 
 
 # --- R39-19 (wrong): rivaroxaban beside a failing INR ----------------------------------------
@@ -128,7 +116,7 @@ def _no_cause(
 
 
 def test_r39_19_rivaroxaban_is_named_not_denied(client: FlaskClient) -> None:
-    card = _one(_no_cause(client, [RIVAROXABAN]), SEVERE_INJURY)
+    card = only(_no_cause(client, [RIVAROXABAN]), SEVERE_INJURY)
     assert card["indicator"] == "warning"
     assert "anticoagulant's" not in card["summary"]
     assert "INR 1.6: acute severe liver injury; liver unit today" in card["summary"]
@@ -138,7 +126,7 @@ def test_r39_19_rivaroxaban_is_named_not_denied(client: FlaskClient) -> None:
         "On Rivaroxaban"
     )
     # R39-16: no anticoagulant, no line; warfarin still explains the INR (no card of this rule)
-    card = _one(_no_cause(client, []), SEVERE_INJURY)
+    card = only(_no_cause(client, []), SEVERE_INJURY)
     assert "anticoagulant's" not in card["summary"]
     assert DOAC_LINE not in card["detail"]
     found = _no_cause(client, [drug("Warfarin 3 mg daily", "2019-01-01")])
@@ -148,7 +136,7 @@ def test_r39_19_rivaroxaban_is_named_not_denied(client: FlaskClient) -> None:
 def test_the_doac_line_fits_beside_every_other_line(client: FlaskClient) -> None:
     # rivaroxaban and a low glucose: two conditional lines at once (a liver-injuring drug on
     # record is the Hy's law card's, not this one's)
-    card = _one(_no_cause(client, [RIVAROXABAN], LABS.glucose(3.0)), SEVERE_INJURY)
+    card = only(_no_cause(client, [RIVAROXABAN], LABS.glucose(3.0)), SEVERE_INJURY)
     assert DOAC_LINE in card["detail"]
     assert "IV glucose now" in card["detail"]
 
@@ -164,7 +152,7 @@ def test_r39_25_the_hepatitis_sibling_says_the_same_words(client: FlaskClient) -
         [since("B15.9", "2026-11-24")],
         [drug("Apixaban 5 mg twice daily", "2025-01-01")],
     )
-    card = _one(found, SEVERE_HEPATITIS)
+    card = only(found, SEVERE_HEPATITIS)
     assert f"On Apixaban: {DOAC_LINE}" in card["detail"]
 
 
@@ -184,15 +172,15 @@ def _obstructive(
 
 def test_r39_17_obstructive_jaundice_names_the_inr_and_vitamin_k(client: FlaskClient) -> None:
     unconjugated = LABS.direct_bilirubin(0.2)
-    card = _one(_obstructive(client), LIVER)
+    card = only(_obstructive(client), LIVER)
     assert "INR 1.6" in card["summary"]
     assert "Ultrasound today, vitamin K; same-day review" in card["summary"]
     assert VITAMIN_K_LINE in card["detail"]
     assert "Bilirubin raised: ultrasound today" in card["detail"]
     # not under 1.5, not on warfarin (the drug's INR), not for a bilirubin shown unconjugated
-    card = _one(_obstructive(client, 1.3), LIVER)
+    card = only(_obstructive(client, 1.3), LIVER)
     assert "vitamin K" not in f"{card['summary']}\n{card['detail']}"
     warfarin = [drug("Warfarin 3 mg daily", "2019-01-01")]
     for found in (_obstructive(client, 2.5, warfarin), _obstructive(client, 1.6, [], unconjugated)):
-        _short(found)
+        within_limits(found)
         assert all("IV vitamin K" not in c["detail"] for c in found), fired(found)

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from tests.rules_helper import fired
+from tests.rules_helper import only
 from tests.support.labs import Labs, drug, post, since, words
 
 NOW = "2026-12-02T08:00:00Z"
@@ -21,18 +21,6 @@ HYS_LAW = "alp-high-drug-hys-law"
 CAUSE = "alp-high-hepatocellular-jaundice-cause"
 HEPATOCELLULAR = "alp-high-liver-hepatocellular"
 AMIODARONE = drug("Amiodarone 200 mg daily", "2025-06-01")
-
-
-def _short(found: list[dict[str, Any]]) -> None:
-    for card in found:
-        assert len(card["summary"]) <= 126, card["summary"]
-        assert words(card) <= 130, (words(card), card["detail"])
-
-
-def _one(found: list[dict[str, Any]], rule: str) -> dict[str, Any]:
-    assert fired(found) == [rule], fired(found)
-    _short(found)
-    return found[0]
 
 
 def _steps(card: dict[str, Any]) -> list[str]:
@@ -54,7 +42,7 @@ def _hys_law(
 def test_r39_18_hys_law_on_amiodarone_with_inr_1_6_leads_with_the_liver_unit(
     client: FlaskClient,
 ) -> None:
-    card = _one(_hys_law(client, [AMIODARONE], 1.6), HYS_LAW)
+    card = only(_hys_law(client, [AMIODARONE], 1.6), HYS_LAW)
     assert card["indicator"] == "warning"
     assert "after Amiodarone: Hy's law, INR 1.6 already; liver unit today" in card["summary"]
     steps = _steps(card)
@@ -71,7 +59,7 @@ def test_r39_18_an_inr_under_1_5_is_named_and_keeps_the_conditional_liver_unit(
     client: FlaskClient,
 ) -> None:
     # neighbour: INR 1.2 in the draw: named, not asked for; the liver unit only if it reaches 1.5
-    card = _one(_hys_law(client, [AMIODARONE], 1.2), HYS_LAW)
+    card = only(_hys_law(client, [AMIODARONE], 1.2), HYS_LAW)
     assert "after Amiodarone: Hy's law, INR 1.2; hepatology today" in card["summary"]
     assert "INR 1.2: hepatology today, urgently (liver unit) if it reaches 1.5" in card["detail"]
     assert "INR today" not in card["detail"]
@@ -80,7 +68,7 @@ def test_r39_18_an_inr_under_1_5_is_named_and_keeps_the_conditional_liver_unit(
     assert "Amiodarone: stop or review it with cardiology today" in card["detail"]
     assert "weeks" not in card["detail"]
     # no INR on record: still asked for
-    card = _one(_hys_law(client, [AMIODARONE], None), HYS_LAW)
+    card = only(_hys_law(client, [AMIODARONE], None), HYS_LAW)
     assert "Hy's law; INR today, hepatology today" in card["summary"]
     assert "INR today; hepatology today, urgently (liver unit)" in card["detail"]
 
@@ -89,7 +77,7 @@ def test_r39_18_a_drug_still_taken_is_stopped_with_the_liver_unit_named(
     client: FlaskClient,
 ) -> None:
     # the other drug lines on the Hy's law card: a stoppable drug with INR 1.7
-    card = _one(_hys_law(client, [drug("Terbinafine 250 mg daily", "2026-10-20")], 1.7), HYS_LAW)
+    card = only(_hys_law(client, [drug("Terbinafine 250 mg daily", "2026-10-20")], 1.7), HYS_LAW)
     assert "Hy's law, INR 1.7 already; stop it, liver unit today" in card["summary"]
     steps = _steps(card)
     assert steps[0].startswith("INR 1.7 already: liver unit")
@@ -107,7 +95,7 @@ def test_r39_18_on_warfarin_the_inr_is_the_drugs_and_the_card_stays_short(
         [LABS.ggt(80), LABS.alt(900), LABS.bilirubin(4.0), LABS.inr(2.6)],
         [since("I48.91", "2018-01-01")], meds,
     )  # fmt: skip
-    card = _one(found, HYS_LAW)
+    card = only(found, HYS_LAW)
     assert "already" not in card["detail"]
     assert "On Warfarin the INR does not grade the injury" in card["detail"]
     assert "INR 2.6 already" not in card["summary"]
@@ -115,7 +103,7 @@ def test_r39_18_on_warfarin_the_inr_is_the_drugs_and_the_card_stays_short(
     assert "Amiodarone: stop or review it with cardiology today" in card["detail"]
     assert "weeks" not in card["detail"]
     # fails without the fix: the same patient off warfarin names the liver unit
-    card = _one(_hys_law(client, [AMIODARONE], 2.6), HYS_LAW)
+    card = only(_hys_law(client, [AMIODARONE], 2.6), HYS_LAW)
     assert "INR 2.6 already; liver unit today" in card["summary"]
 
 
@@ -136,7 +124,7 @@ def _aih(client: FlaskClient, *conditions: dict[str, Any]) -> list[dict[str, Any
 def test_r39_23_aih_on_azathioprine_leads_with_the_inr_and_hepatology_decides(
     client: FlaskClient,
 ) -> None:
-    card = _one(_aih(client), CAUSE)
+    card = only(_aih(client), CAUSE)
     assert "INR 1.6 already in known AIH" in card["summary"]
     assert "liver unit today" in card["summary"]
     steps = _steps(card)
@@ -153,7 +141,7 @@ def test_r39_23_aih_on_azathioprine_leads_with_the_inr_and_hepatology_decides(
 def test_r39_23_aih_with_ibd_keeps_the_fuller_azathioprine_line(client: FlaskClient) -> None:
     # neighbour: AIH with ulcerative colitis: the IBD team may prescribe it; the fuller line stays,
     # but the INR still leads (fails without the fix: the drug line led)
-    card = _one(_aih(client, since("K51.90", "2019-01-01")), CAUSE)
+    card = only(_aih(client, since("K51.90", "2019-01-01")), CAUSE)
     steps = _steps(card)
     assert steps[0].startswith("INR 1.6 already: acute severe AIH")
     assert "thiopurine metabolite levels (6-TGN, 6-MMP" in card["detail"]
@@ -176,7 +164,7 @@ def _hepatitis(
 def test_r39_02_the_draws_inr_is_named_and_the_creatinine_gets_a_same_day_line(
     client: FlaskClient,
 ) -> None:
-    card = _one(_hepatitis(client, [LABS.inr(1.2), LABS.creatinine(180)]), HEPATOCELLULAR)
+    card = only(_hepatitis(client, [LABS.inr(1.2), LABS.creatinine(180)]), HEPATOCELLULAR)
     assert card["summary"].endswith("severe acute hepatocellular injury; INR 1.2 in range, "
                                     "paracetamol level today")  # fmt: skip
     detail = card["detail"]
@@ -190,16 +178,16 @@ def test_r39_02_the_draws_inr_is_named_and_the_creatinine_gets_a_same_day_line(
 
 def test_r39_02_recorded_ckd_4_explains_the_creatinine(client: FlaskClient) -> None:
     labs = [LABS.inr(1.2), LABS.creatinine(180)]
-    card = _one(_hepatitis(client, labs, [since("N18.4", "2020-01-01")]), HEPATOCELLULAR)
+    card = only(_hepatitis(client, labs, [since("N18.4", "2020-01-01")]), HEPATOCELLULAR)
     assert "kidney injury with hepatitis" not in card["detail"]
     assert "INR 1.2 in range" in card["summary"]  # fails without the fix
 
 
 def test_r39_02_an_inr_from_another_day_or_none_is_still_asked_for(client: FlaskClient) -> None:
-    card = _one(_hepatitis(client, [LABS.creatinine(180)]), HEPATOCELLULAR)
+    card = only(_hepatitis(client, [LABS.creatinine(180)]), HEPATOCELLULAR)
     assert "INR and paracetamol level today" in card["summary"]
     assert "same-day review (kidney injury with hepatitis" in card["detail"]  # fails without
-    card = _one(_hepatitis(client, [LABS.inr(1.1, when="2026-11-28T08:00:00Z")]), HEPATOCELLULAR)
+    card = only(_hepatitis(client, [LABS.inr(1.1, when="2026-11-28T08:00:00Z")]), HEPATOCELLULAR)
     assert "INR and paracetamol level today" in card["summary"]
     assert "in range" not in card["detail"]
 
@@ -207,6 +195,6 @@ def test_r39_02_an_inr_from_another_day_or_none_is_still_asked_for(client: Flask
 def test_r39_02_an_inr_above_its_range_is_named_with_the_hepatology_threshold(
     client: FlaskClient,
 ) -> None:
-    card = _one(_hepatitis(client, [LABS.inr(1.4)]), HEPATOCELLULAR)
+    card = only(_hepatitis(client, [LABS.inr(1.4)]), HEPATOCELLULAR)
     assert "injury; INR 1.4, paracetamol level today" in card["summary"]
     assert "INR 1.4 (hepatology today at 1.5 or more)" in card["detail"]

@@ -11,8 +11,8 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from tests.rules_helper import fired
-from tests.support.labs import Labs, day, drug, post, since, words
+from tests.rules_helper import fired, only, within_limits
+from tests.support.labs import Labs, day, drug, post, since
 
 NOW = "2026-12-02T08:00:00Z"
 LABS = Labs(NOW)
@@ -23,18 +23,6 @@ CAUSE = "alp-high-hepatocellular-jaundice-cause"
 BONE = "alp-high-bone-source"
 WARFARIN = drug("Warfarin 5 mg daily", "2015-01-01")
 OVERDOSE = since("T39.1X2A", "2026-11-30")
-
-
-def _short(found: list[dict[str, Any]]) -> None:
-    for card in found:
-        assert len(card["summary"]) <= 126, card["summary"]
-        assert words(card) <= 130, (words(card), card["detail"])
-
-
-def _one(found: list[dict[str, Any]], rule: str) -> dict[str, Any]:
-    _short(found)
-    assert fired(found) == [rule], fired(found)
-    return found[0]
 
 
 def _text(card: dict[str, Any]) -> str:
@@ -58,7 +46,7 @@ def _r38_02(client: FlaskClient, ggt: float = 30, extra: list[Any] = []) -> list
 
 
 def test_r38_02_normal_ggt_in_pregnancy_leads_with_bile_acids(client: FlaskClient) -> None:
-    card = _one(_r38_02(client), PREGNANCY_LIVER)
+    card = only(_r38_02(client), PREGNANCY_LIVER)
     assert card["indicator"] == "warning"
     assert "duct stone" not in _text(card)
     assert "cholestatic" not in card["summary"]
@@ -70,7 +58,7 @@ def test_r38_02_normal_ggt_in_pregnancy_leads_with_bile_acids(client: FlaskClien
 
 def test_r38_02_bile_acids_on_file_lead_with_a_normal_ggt(client: FlaskClient) -> None:
     # neighbour: bile acids of 45 already resulted: cholestasis of pregnancy named, not asked for
-    card = _one(_r38_02(client, extra=[LABS.bile_acids(45)]), PREGNANCY_LIVER)
+    card = only(_r38_02(client, extra=[LABS.bile_acids(45)]), PREGNANCY_LIVER)
     assert "bile acids 45" in card["summary"]
     assert "Serum bile acids today" not in card["summary"]
     assert "hepatitis picture" not in _text(card)
@@ -82,14 +70,14 @@ def test_r38_02_alt_over_5x_with_a_normal_ggt_stays_the_hepatitis_picture(
 ) -> None:
     # neighbour: ALT 6x with a normal GGT is hepatitis's list (twentieth round, part M)
     labs = [LABS.ggt(30), LABS.alt(240), LABS.bilirubin(1.6)]
-    card = _one(post(client, "female", FB, [LABS.alp(320)], labs, pregnant(33)), PREGNANCY_LIVER)
+    card = only(post(client, "female", FB, [LABS.alp(320)], labs, pregnant(33)), PREGNANCY_LIVER)
     assert "hepatitis picture" in card["summary"]
     assert "HEV IgM" in card["detail"]
 
 
 def test_r38_02_a_raised_ggt_keeps_the_duct_stone_ultrasound(client: FlaskClient) -> None:
     # neighbour: GGT 3x with ALT 2.25x and a raised bilirubin is the liver's cholestasis
-    card = _one(_r38_02(client, ggt=120), PREGNANCY_LIVER)
+    card = only(_r38_02(client, ggt=120), PREGNANCY_LIVER)
     assert "ultrasound for duct stones" in card["summary"]
 
 
@@ -107,7 +95,7 @@ def test_r38_30_psc_with_fever_and_a_normal_ggt_is_suspected_cholangitis(
     client: FlaskClient,
 ) -> None:
     found = _psc(client)
-    card = _one(found, CHOLANGITIS)
+    card = only(found, CHOLANGITIS)
     assert card["indicator"] == "warning"
     assert card["summary"].startswith("Infection signs in known PSC: acute cholangitis")
     assert "Blood cultures, then antibiotics" in card["detail"]
@@ -119,7 +107,7 @@ def test_r38_30_psc_with_a_recorded_pneumonia_stays_out_of_the_cholangitis_warni
 ) -> None:
     # neighbour (part D, R24-03; part K, R36-48): another infection explains the fever
     found = _psc(client, [since("J18.9", "2026-11-30")])
-    _short(found)
+    within_limits(found)
     assert CHOLANGITIS not in fired(found)
 
 
@@ -141,7 +129,7 @@ def test_r38_31_overdose_on_warfarin_with_a_raised_creatinine_names_it(
     client: FlaskClient,
 ) -> None:
     found = _overdose(client, 250)
-    _short(found)
+    within_limits(found)
     card = found[fired(found).index(CAUSE)]
     assert card["indicator"] == "warning"
     assert card["summary"].endswith(
@@ -154,7 +142,7 @@ def test_r38_31_overdose_on_warfarin_with_a_raised_creatinine_names_it(
 def test_r38_31_creatinine_explained_by_ckd_4_is_not_named(client: FlaskClient) -> None:
     # neighbour (part L, R39-03): CKD 4 explains the creatinine; the warfarin INR is named
     found = _overdose(client, 250, conditions=(since("N18.4", "2018-01-01"),))
-    _short(found)
+    within_limits(found)
     card = found[fired(found).index(CAUSE)]
     assert "creatinine 250" not in card["summary"]
     assert "INR 3.5 on Warfarin: acetylcysteine; liver unit today" in card["summary"]
@@ -169,7 +157,7 @@ def test_r38_39_apixaban_inr_1_8_with_creatinine_keeps_the_inr_or_creatinine_lin
         client, "male", "1985-01-01", [LABS.alp(130)], labs,
         [OVERDOSE, since("I48.91", "2019-01-01")], [drug("Apixaban 5 mg", "2019-01-01")],
     )  # fmt: skip
-    _short(found)
+    within_limits(found)
     card = found[fired(found).index(CAUSE)]
     assert "INR or creatinine raised: acetylcysteine; liver unit now" in card["summary"]
 
@@ -178,7 +166,7 @@ def test_overdose_with_an_inr_on_file_does_not_ask_for_it(client: FlaskClient) -
     # neighbour: no anticoagulant, INR 1.2, creatinine normal: the INR is named, not asked for
     labs = [LABS.ggt(80), LABS.alt(400), LABS.bilirubin(1.0), LABS.inr(1.2), LABS.creatinine(70)]
     found = post(client, "male", "1985-01-01", [LABS.alp(130)], labs, [OVERDOSE])
-    _short(found)
+    within_limits(found)
     card = found[fired(found).index(CAUSE)]
     assert "INR 1.2: acetylcysteine" in card["summary"]
     assert "INR today" not in card["summary"]
@@ -188,6 +176,6 @@ def test_r38_31_overdose_on_warfarin_with_a_normal_creatinine_names_its_inr(
     client: FlaskClient,
 ) -> None:
     found = _overdose(client, 80)
-    _short(found)
+    within_limits(found)
     card = found[fired(found).index(CAUSE)]
     assert "INR 3.5 on Warfarin: acetylcysteine; liver unit today" in card["summary"]

@@ -19,8 +19,8 @@ from typing import Any
 import yaml
 from flask.testing import FlaskClient
 
-from tests.rules_helper import fired
-from tests.support.labs import Labs, drug, post, since, words
+from tests.rules_helper import card_for, fired, within_limits
+from tests.support.labs import Labs, drug, post, since
 
 NOW = "2026-12-02T08:00:00Z"
 LABS = Labs(NOW)
@@ -35,16 +35,6 @@ RULES = Path(__file__).resolve().parents[1] / "cards" / "rules"
 
 def mtx() -> dict[str, Any]:
     return drug("Methotrexate 20 mg once weekly", "2023-01-01")
-
-
-def short(found: list[dict[str, Any]]) -> None:
-    for card in found:
-        assert len(card["summary"]) <= 126, card["summary"]
-        assert words(card) <= 130, (card["summary"], words(card))
-
-
-def by_rule(found: list[dict[str, Any]], rule: str) -> dict[str, Any]:
-    return next(c for c in found if c["source"]["topic"]["display"] == rule)
 
 
 # --- 1: a failing liver beside the methotrexate cytopenia warning --------------------------------
@@ -62,7 +52,7 @@ def test_febrile_neutropenia_with_a_failing_liver_shows_both_warnings(client: Fl
     labs = [LABS.ggt(150), LABS.alt(600), LABS.bilirubin(4), LABS.inr(1.7)]
     found = _ra(client, *labs, LABS.temperature(38.6), LABS.wbc(1.8))
     assert fired(found) == [CYTOPENIA, SEVERE_INJURY], fired(found)
-    short(found)
+    within_limits(found)
     assert all(card["indicator"] == "warning" for card in found)
     sepsis, liver = found
     assert "toxicity or neutropenic sepsis; withhold it, sepsis pathway now" in sepsis["summary"]
@@ -75,7 +65,7 @@ def test_febrile_neutropenia_with_a_failing_liver_shows_both_warnings(client: Fl
     # without the fever the withhold card and the liver warning, both
     found = _ra(client, *labs, LABS.wbc(1.8))
     assert fired(found) == [CYTOPENIA, SEVERE_INJURY], fired(found)
-    short(found)
+    within_limits(found)
     assert "White count under 3.5 on Methotrexate: withhold it" in found[0]["summary"]
 
 
@@ -83,7 +73,7 @@ def test_cytopenia_with_a_normal_inr_and_no_jaundice_keeps_one_card(client: Flas
     labs = [LABS.ggt(150), LABS.alt(600), LABS.bilirubin(0.8), LABS.inr(1.0)]
     found = _ra(client, *labs, LABS.temperature(38.6), LABS.wbc(1.8))
     assert fired(found) == [CYTOPENIA], fired(found)
-    short(found)
+    within_limits(found)
     # jaundice with the fever but a normal INR: still the one card, with its cholangitis line
     labs = [LABS.ggt(250), LABS.alt(90), LABS.bilirubin(3.0), LABS.inr(1.1)]
     found = _ra(client, *labs, LABS.temperature(38.8), LABS.wbc(2.4))
@@ -95,8 +85,8 @@ def test_recorded_hepatitis_b_with_inr_1_6_shows_beside_cytopenia(client: FlaskC
     labs = [LABS.ggt(150), LABS.alt(400), LABS.bilirubin(1.0), LABS.inr(1.6), LABS.wbc(2.0)]
     found = _ra(client, *labs, conditions=[since("B18.1", "2015-01-01")])
     assert fired(found) == [CYTOPENIA, SEVERE_HEPATITIS], fired(found)
-    short(found)
-    assert "liver unit today" in by_rule(found, SEVERE_HEPATITIS)["summary"]
+    within_limits(found)
+    assert "liver unit today" in card_for(found, SEVERE_HEPATITIS)["summary"]
 
 
 def _rule(rule_id: str) -> dict[str, Any]:
@@ -148,7 +138,7 @@ def _pregnant(
     conditions = [RA, *pregnancy, *codes]
     found = post(client, "female", "1997-01-01", [LABS.alp(250)], labs, conditions, [mtx()])
     assert fired(found) == [MTX_PREGNANCY], fired(found)
-    short(found)
+    within_limits(found)
     return found[0]
 
 
