@@ -512,6 +512,11 @@ def _decimals(*values: Any) -> int:
     return min(most, 3)
 
 
+CREATININE_UMOL_PER_MG_DL = 88.4
+"""Creatinine is kept in mg/dL (cards/units.yaml, whose note gives this factor: molar mass
+113.1 g/mol); the Swansea criteria and the summaries say it in umol/L."""
+
+
 HAEMOLYSED_SAMPLE = "haemolysed-sample"
 """The value set of the words that flag a result's sample haemolysed, and their negations."""
 
@@ -1790,15 +1795,19 @@ def _hellp_labs(ctx: _Context, facts: Facts) -> None:
         status = ctx.judge("creatinine", creatinine.key)
         facts.set("creatinine.status", status, [creatinine.key])
         # Twenty-second round, part C (review 38, R38-31): a summary names it in umol/L.
-        if creatinine.value == creatinine.value:
-            umol = f"{creatinine.value * 88.4:.0f}"
+        if math.isfinite(creatinine.value):
+            umol = f"{creatinine.value * CREATININE_UMOL_PER_MG_DL:.0f}"
             facts.set("creatinine.value_umol_l", umol, [creatinine.key])
     # Twenty-first round, part H (review 34, R34-41): the Swansea criteria of acute fatty liver
     # of pregnancy read the highest creatinine (umol/L; units.yaml keeps mg/dL) and the lowest
     # glucose.
     highest = max(ctx.all_readings("creatinine", days), key=lambda r: r.value, default=None)
     if highest is not None:
-        facts.set("creatinine.highest_umol_l", round(highest.value * 88.4, 1), [highest.key])
+        facts.set(
+            "creatinine.highest_umol_l",
+            round(highest.value * CREATININE_UMOL_PER_MG_DL, 1),
+            [highest.key],
+        )
     glucose = min(ctx.all_readings("glucose", days), key=lambda r: r.value, default=None)
     if glucose is not None:
         facts.set("glucose.lowest_mmol_l", round(glucose.value, 2), [glucose.key])
