@@ -146,7 +146,7 @@ def test_teenager_with_hepatitis_and_a_first_low_alp_wilson_leads(client: FlaskC
     detail = card["detail"]
     wilson = detail.index("24-hour urine copper")
     assert "slit lamp" in detail
-    assert wilson < detail.index("PLP"), detail
+    assert wilson < detail.index("PLP (vitamin B6)"), detail
     assert "ceruloplasmin too" not in detail, detail
 
 
