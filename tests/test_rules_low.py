@@ -284,7 +284,8 @@ def test_a_normal_alp_before_the_lows_and_a_recorded_cause_make_the_low_acquired
     drug = medication(text="Alendronate 70 mg weekly")
     [on_drug] = cards(client, [alp(20)], labs=[EARLIER_LOW, normal], medications=[drug])
     assert on_drug["source"]["topic"]["display"] == PERSISTENT
-    assert "On Alendronate: hold it; do not restart until hypophosphatasia is excluded" in on_drug["detail"]
+    hold = "On Alendronate: hold it; do not restart until hypophosphatasia is excluded"
+    assert hold in on_drug["detail"]
     # A mild low after a normal value: the secondary screen says it is acquired.
     [mild] = cards(client, [alp(34)], labs=[MILD_EARLIER_LOW, normal])
     assert mild["source"]["topic"]["display"] == MILD
