@@ -91,9 +91,12 @@ def test_premature_tooth_loss_sends_a_first_low_straight_to_plp(client: FlaskCli
     for other in (late, trauma):
         # 100 U/L, not 60: under half the lower limit the child warning shows whatever the
         # teeth (twentieth round, part H).
+        # Twenty-second round, part F (review 40, R40-12): a child low for age gets PLP with the
+        # repeat whatever the teeth (was the repeat alone); the teeth are still not named.
         [card] = cards(client, [alp(100)], pt=child, conditions=[other])
-        assert suggested(card) == ["6768-6"]
+        assert suggested(card) == ["6768-6", "62236-5"]
         assert "hypophosphatasia" not in card["summary"]
+        assert "tooth loss" not in card["summary"]
 
 
 def test_a_repeat_already_ordered_means_no_first_low_card(client: FlaskClient) -> None:
