@@ -50,8 +50,8 @@ def test_denosumab_low_calcium_and_deficient_vitamin_d_are_named_before_the_next
 ) -> None:
     card = _one(_prolia(client, [LABS.calcium(2.0), LABS.vitamin_d(20)]), "alp-low-first")
     text = _text(card)
-    assert "Calcium 2.00 mmol/L low, vitamin D deficient (20 nmol/L, 2 Dec 2026)" in text, text
-    assert "correct both (and recheck calcium) before the next Prolia dose" in text, text
+    assert "Calcium 2.00 mmol/L low, vitamin D 20 nmol/L deficient" in text, text
+    assert "correct both before the next Prolia dose" in text, text
     assert "do not delay the next injection" in text, text  # the rebound caution stays
 
 
@@ -66,8 +66,8 @@ def test_denosumab_low_calcium_alone(client: FlaskClient) -> None:
 def test_denosumab_deficient_vitamin_d_alone(client: FlaskClient) -> None:
     card = _one(_prolia(client, [LABS.calcium(2.3), LABS.vitamin_d(20)]), "alp-low-first")
     text = _text(card)
-    assert "Vitamin D deficient (20 nmol/L, 2 Dec 2026): replace it (and check calcium)" in text
-    assert "before the next Prolia dose" in text, text
+    assert "Vitamin D 20 nmol/L deficient: replace it before the next Prolia" in text
+    assert "dose; check calcium" in text, text
     assert "Calcium 2.30" not in text, text
 
 
@@ -88,8 +88,8 @@ def test_no_antiresorptive_no_calcium_line(client: FlaskClient) -> None:
 def test_persistent_low_on_alendronate_with_deficient_vitamin_d(client: FlaskClient) -> None:
     card = _one(_alendronate(client, [LABS.vitamin_d(20)]), "alp-low-persistent")
     text = _text(card)
-    assert "Vitamin D deficient (20 nmol/L, 2 Dec 2026): replace it (and check calcium)" in text
-    assert "before the next Alendronic acid dose" in text, text
+    assert "Vitamin D 20 nmol/L deficient: replace it before the next" in text
+    assert "Alendronic acid dose; check calcium" in text, text
 
 
 # --- Note (R40-01 vs R40-41/53): a persistent low on alendronate is held ------------------------
