@@ -36,11 +36,11 @@ def test_a_zoledronate_infusion_charted_as_given_counts_for_the_hpp_caution(
     infusion = administration("Zoledronic acid 5 mg/100 mL IV", "2025-11-03T10:00:00Z")
     [card] = cards(client, [alp(20)], labs=earlier, administrations=[infusion])
     assert fired([card]) == [PERSISTENT]
-    assert "review the drug" in card["summary"]
+    assert "hold the drug" in card["summary"]
     assert "given 3 Nov 2025" in card["detail"]
     # Without it the same record gets the ordinary persistent-low card.
     [plain] = cards(client, [alp(20)], labs=earlier)
-    assert "review the drug" not in plain["summary"]
+    assert "hold the drug" not in plain["summary"]
 
 
 def test_a_denosumab_injection_charted_as_given_gives_the_rebound_line(

@@ -91,9 +91,12 @@ def test_premature_tooth_loss_sends_a_first_low_straight_to_plp(client: FlaskCli
     for other in (late, trauma):
         # 100 U/L, not 60: under half the lower limit the child warning shows whatever the
         # teeth (twentieth round, part H).
+        # Twenty-second round, part F (review 40, R40-12): a child low for age gets PLP with the
+        # repeat whatever the teeth (was the repeat alone); the teeth are still not named.
         [card] = cards(client, [alp(100)], pt=child, conditions=[other])
-        assert suggested(card) == ["6768-6"]
+        assert suggested(card) == ["6768-6", "62236-5"]
         assert "hypophosphatasia" not in card["summary"]
+        assert "tooth loss" not in card["summary"]
 
 
 def test_a_repeat_already_ordered_means_no_first_low_card(client: FlaskClient) -> None:
@@ -284,7 +287,8 @@ def test_a_normal_alp_before_the_lows_and_a_recorded_cause_make_the_low_acquired
     drug = medication(text="Alendronate 70 mg weekly")
     [on_drug] = cards(client, [alp(20)], labs=[EARLIER_LOW, normal], medications=[drug])
     assert on_drug["source"]["topic"]["display"] == PERSISTENT
-    assert "On Alendronate: review it now" in on_drug["detail"]
+    hold = "On Alendronate: hold it; do not restart until hypophosphatasia is excluded"
+    assert hold in on_drug["detail"]
     # A mild low after a normal value: the secondary screen says it is acquired.
     [mild] = cards(client, [alp(34)], labs=[MILD_EARLIER_LOW, normal])
     assert mild["source"]["topic"]["display"] == MILD
@@ -387,9 +391,9 @@ def test_the_warning_names_the_antiresorptive(client: FlaskClient) -> None:
     )
     assert fired(found) == [PERSISTENT]  # one card, the caution folded in
     assert "on Alendronate" in found[0]["summary"]
-    assert "review it now" in found[0]["detail"]
+    assert "do not restart until hypophosphatasia" in found[0]["detail"]
     plain = cards(client, [alp(20)], labs=[EARLIER_LOW])
-    assert "review it now" not in plain[0]["detail"]
+    assert "do not restart until hypophosphatasia" not in plain[0]["detail"]
 
 
 def test_an_antiresorptive_with_any_persistent_low_warns_whatever_explains_it(
@@ -950,11 +954,11 @@ def test_a_yearly_infusion_recorded_as_completed_still_counts_for_the_caution(
     found = cards(client, [alp(20)], labs=[EARLIER_LOW], medications=[infusion("2026-03-02")])
     assert fired(found) == [PERSISTENT]
     assert "on Zoledronic acid, given 2 Mar 2026" in found[0]["summary"]
-    assert "review it now" in found[0]["detail"]
+    assert "do not restart until hypophosphatasia" in found[0]["detail"]
     # An infusion more than 5 years ago is history, not current treatment (zoledronate's effect
     # lasts years: zoledronate_effect_days; fifth bedside review).
     found = cards(client, [alp(20)], labs=[EARLIER_LOW], medications=[infusion("2021-07-01")])
-    assert "review it now" not in found[0]["detail"]
+    assert "do not restart until hypophosphatasia" not in found[0]["detail"]
 
 
 def test_a_zoledronate_infusion_counts_for_five_years_other_drugs_for_15_months(
@@ -967,7 +971,7 @@ def test_a_zoledronate_infusion_counts_for_five_years_other_drugs_for_15_months(
     assert fired(found) == [PERSISTENT]
     # An infusion is given, not stopped (fifth bedside review).
     assert "on Aclasta, given 10 Mar 2025: consider hypophosphatasia" in found[0]["summary"]
-    assert "review it now" in found[0]["detail"]
+    assert "do not restart until hypophosphatasia" in found[0]["detail"]
     [first] = cards(client, [alp(20)], medications=[zoledronate])
     assert "Markedly low on Aclasta, given 10 Mar 2025: hold further doses" in first["detail"]
     # Fifth bedside review: 4 years ago still counts (at least 5 years of effect); 6 years not.
@@ -981,7 +985,7 @@ def test_a_zoledronate_infusion_counts_for_five_years_other_drugs_for_15_months(
     alendronate = medication(text="Alendronate 70 mg weekly", status="stopped")
     alendronate["authoredOn"] = "2025-03-10"
     found = cards(client, [alp(20)], labs=[EARLIER_LOW], medications=[alendronate])
-    assert "review it now" not in found[0]["detail"]
+    assert "do not restart until hypophosphatasia" not in found[0]["detail"]
 
 
 def test_an_adolescent_growth_spurt_is_normal(client: FlaskClient) -> None:

@@ -86,7 +86,7 @@ def test_a_zoledronate_infusion_recorded_as_a_procedure_counts_for_the_hpp_cauti
     earlier = [alp(22, when="2026-08-01T08:00:00Z")]
     [card] = cards(client, [alp(20)], labs=earlier, procedures=[zoledronate])
     assert fired([card]) == [PERSISTENT]
-    assert "review the drug" in card["summary"]
+    assert "hold the drug" in card["summary"]
     assert "given 1 Nov 2024" in card["detail"]
 
 
@@ -205,8 +205,9 @@ def test_low_before_the_bisphosphonate_gets_one_test_and_stop_it(client: FlaskCl
     assert "stop it, PLP" in card["summary"]
     assert suggested(card) == ["62236-5"]
     assert "stop it (bone team" in card["detail"]
-    # Not low before it and no sign: the screen for secondary causes and "review it" stay.
+    # Not low before it and no sign: the screen for secondary causes stays, and "hold the drug"
+    # (was "review the drug": review 40, R40-01, the softer verb on the more certain case).
     earlier = [alp(80, when="2018-03-01T08:00:00Z"), alp(19, when="2025-11-01T08:00:00Z")]
     [card] = cards(client, [alp(18)], labs=earlier, medications=[alendronate])
-    assert "review the drug" in card["summary"]
+    assert "hold the drug" in card["summary"]
     assert "5763-8" in suggested(card)

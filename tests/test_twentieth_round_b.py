@@ -370,7 +370,9 @@ def test_a_stress_fracture_on_a_bisphosphonate_says_stop_it(client: FlaskClient)
     ]
 
 
-def test_a_bisphosphonate_without_a_sign_keeps_review_the_drug(client: FlaskClient) -> None:
+def test_a_bisphosphonate_without_a_sign_is_held_not_called_likely(client: FlaskClient) -> None:
+    # Review 40 (R40-01): "review the drug" became "hold the drug" (the persistent low had a
+    # softer verb than a first marked low); without a sign it is still not "likely; stop it".
     [card] = post(
         client,
         "female",
@@ -379,7 +381,7 @@ def test_a_bisphosphonate_without_a_sign_keeps_review_the_drug(client: FlaskClie
         labs=[alp(24, when="2026-09-01T08:00:00Z")],
         medications=ALENDRONATE,
     )
-    assert card["summary"].endswith("consider hypophosphatasia; review the drug")
+    assert card["summary"].endswith("consider hypophosphatasia; hold the drug; PLP")
 
 
 def test_a_first_low_names_the_ppi_beside_a_counted_low_magnesium(client: FlaskClient) -> None:

@@ -141,7 +141,8 @@ def test_r33_59_60_methotrexate_with_a_persistent_low_alp_is_unchanged(
     alendronate = drug("Alendronic acid 70 mg once weekly", "2020-01-01")
     found = post(client, "female", "1960-01-01", [LABS.alp(26)], earlier, [RA], [mtx, alendronate])
     card = _only(found, "alp-low-persistent")
-    assert "On Alendronic acid: review it now" in card["detail"]
+    hold = "On Alendronic acid: hold it; do not restart until hypophosphatasia is excluded"
+    assert hold in card["detail"]
 
 
 # --- R33-03 (wrong): Gilbert, ALT 37.5x, bilirubin shown unconjugated --------------------------

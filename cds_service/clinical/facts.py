@@ -247,6 +247,8 @@ FACTS: dict[str, str] = {
     "not known or it is absent",
     "vitamin_d.shown": "the latest 25-OH vitamin D in the bone-lab window as a card says it "
     "(78 nmol/L, 20 Oct 2026)",
+    "vitamin_d.value_shown": "that 25-OH vitamin D as the lab sent it, without its day (20 nmol/L; "
+    "twenty-second round, part F: the antiresorptive calcium line); null when absent",
     "phosphate.status": "phosphate high, normal, low, unknown or absent (bone-lab window)",
     "phosphate.mmol_l": "that phosphate in mmol/L (mg/dL converted); null when absent or not a "
     "number",
@@ -1882,6 +1884,7 @@ def _bone_labs(ctx: _Context, facts: Facts) -> None:
     if vitd is None:
         facts.set("vitamin_d.status", "absent")
         facts.set("vitamin_d.nmol_l", None)
+        facts.set("vitamin_d.value_shown", None)
         return
     status = vitd.status
     # The value is in nmol/L (its interval table's unit, converted through units.yaml), or NaN
@@ -1894,6 +1897,7 @@ def _bone_labs(ctx: _Context, facts: Facts) -> None:
     facts.set("vitamin_d.status", status, [vitd.key])
     facts.set("vitamin_d.nmol_l", nmol if nmol == nmol else None, [vitd.key])
     facts.details["vitamin_d_shown"] = vitd.shown
+    facts.set("vitamin_d.value_shown", vitd.shown, [vitd.key])
     facts.set("vitamin_d.shown", f"{vitd.shown}, {day(vitd.when)}" if vitd.when else vitd.shown)
 
 
