@@ -180,7 +180,8 @@ def test_folic_acid_5_mg_in_the_first_trimester_or_an_unknown_gestation(
     assert "folic acid 5 mg daily" in card["detail"]
     card = _pregnant(client, "13", 150, ggt=60)
     assert "folic acid 5 mg" in card["summary"]
-    assert "ALT 3.8x: liver tests in 1-2 weeks" in card["summary"]
+    # part L (review 41, R41-64): ALT over 2x in pregnancy is worked up this week
+    assert "ALT 3.8x: liver work-up this week" in card["summary"]
     card = _pregnant(client, "14", 150, ggt=60)
     assert "folic acid" not in card["summary"] + card["detail"]
     # pregnant, weeks not known: a first trimester is not excluded
