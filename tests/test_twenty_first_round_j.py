@@ -97,7 +97,9 @@ def test_r35_45_methotrexate_in_early_pregnancy_is_stopped(client: FlaskClient) 
     summary = card["summary"]
     assert summary.startswith("Methotrexate at 8")
     assert "stop it, folic acid 5 mg, rheumatology and obstetrics today" in summary
-    assert "ALT 3.8x: liver tests in 1-2 weeks" in summary
+    # twenty-second round, part L (review 41, R41-64): ALT over 2x in pregnancy is worked up this
+    # week (viral serology with HEV IgM, INR), no longer "liver tests in 1-2 weeks"
+    assert "ALT 3.8x: liver work-up this week" in summary
     assert "HELLP" not in card["detail"]
     # neighbour: not on methotrexate keeps the pregnancy liver warning
     found = post(client, "female", "1997-01-01", [LABS.alp(130)], labs, pregnant, [])
