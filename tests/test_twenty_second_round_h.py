@@ -245,3 +245,36 @@ def test_hepatitis_serology_asks_for_hev_igm(client: FlaskClient) -> None:
     detail = card["detail"]
     assert "hepatitis E" in detail
     assert "HBsAg, anti-HCV (HAV and HEV IgM if acute), ANA" in detail
+
+
+# --- 3b. R37-28 itself: the fever-with-jaundice warning on warfarin, INR 2.5 in the draw ---------
+
+
+def _r37_28(client: FlaskClient, *inr: dict[str, Any]) -> list[dict[str, Any]]:
+    # review 37's R37-28 (R35-56): 68M, AF on warfarin, co-amoxiclav finished 15 Nov; ALP 380,
+    # GGT 420, ALT 150, bilirubin 5.0 mg/dL, fever 38.5
+    finished = dict(drug("Co-amoxiclav 625 mg three times daily", "2026-11-08"), status="completed")
+    labs = [LABS.ggt(420), LABS.alt(150), LABS.bilirubin(5.0), LABS.temperature(38.5), *inr]
+    return post(
+        client,
+        "male",
+        "1958-01-01",
+        [LABS.alp(380)],
+        labs,
+        [since("I48.91", "2018-01-01")],
+        [WARFARIN, finished],
+    )
+
+
+def test_r37_28_fever_with_jaundice_on_warfarin_names_the_inr(client: FlaskClient) -> None:
+    card = _one(_r37_28(client, LABS.inr(2.5)), "alp-high-fever-jaundice")
+    assert card["indicator"] == "warning"
+    detail = card["detail"]
+    assert (
+        "INR 2.5 on Warfarin: anticoagulation team today; INR again in 24-48 h "
+        "(liver injury raises its effect)."
+    ) in detail
+    assert "INR now" not in detail
+    # no INR on record: still asked for
+    card = _one(_r37_28(client), "alp-high-fever-jaundice")
+    assert "INR now for its effect" in card["detail"]
