@@ -183,15 +183,25 @@ def test_r32_08_an_inr_of_3_4_on_warfarin_is_shown_hold_it(client: FlaskClient) 
 
 
 def test_warfarin_without_an_inr_or_in_range_keeps_the_inr_now_line(client: FlaskClient) -> None:
-    # neighbours: no INR recorded, and an INR of 2.6 in range: part I's line unchanged
-    for labs in ([], [LABS.inr(2.6)]):
-        card = _only(_r32_08(client, labs), JAUNDICE)
-        assert "INR for Warfarin's effect" in card["summary"]
-        assert (
-            "Liver injury raises Warfarin's effect: INR now with the anticoagulation team"
-            in (card["detail"])
-        )
-        assert "above the usual range" not in card["detail"]
+    # neighbours: no INR recorded: part I's line unchanged
+    card = _only(_r32_08(client, []), JAUNDICE)
+    assert "INR for Warfarin's effect" in card["summary"]
+    assert (
+        "Liver injury raises Warfarin's effect: INR now with the anticoagulation team"
+        in (card["detail"])
+    )
+    assert "above the usual range" not in card["detail"]
+    # Twenty-second round, part H (review 37, R37-28): an INR of 2.6 in range on record is named,
+    # not asked for again (the old expectation asked for an INR already in the draw).
+    card = _only(_r32_08(client, [LABS.inr(2.6)]), JAUNDICE)
+    assert "INR 2.6 on Warfarin" in card["summary"]
+    assert "INR for Warfarin's effect" not in card["summary"]
+    assert (
+        "INR 2.6 on Warfarin: anticoagulation team today (liver injury raises its effect)."
+        in card["detail"]
+    )
+    assert "INR now" not in card["detail"]
+    assert "above the usual range" not in card["detail"]
 
 
 def test_hys_law_on_warfarin_with_a_high_inr_says_hold_it(client: FlaskClient) -> None:

@@ -172,11 +172,14 @@ def _obstructive(
 
 def test_r39_17_obstructive_jaundice_names_the_inr_and_vitamin_k(client: FlaskClient) -> None:
     unconjugated = LABS.direct_bilirubin(0.2)
-    card = only(_obstructive(client), LIVER)
+    # Twenty-second round, part H: the same summary and line now come on a warning that stands
+    # in for the liver card (same-day action is a warning; part A's left-open item).
+    card = only(_obstructive(client), "alp-high-obstructive-jaundice-inr")
+    assert card["indicator"] == "warning"
     assert "INR 1.6" in card["summary"]
     assert "Ultrasound today, vitamin K; same-day review" in card["summary"]
     assert VITAMIN_K_LINE in card["detail"]
-    assert "Bilirubin raised: ultrasound today" in card["detail"]
+    assert "Ultrasound today (duct stone, stricture, tumour)" in card["detail"]
     # not under 1.5, not on warfarin (the drug's INR), not for a bilirubin shown unconjugated
     card = only(_obstructive(client, 1.3), LIVER)
     assert "vitamin K" not in f"{card['summary']}\n{card['detail']}"
