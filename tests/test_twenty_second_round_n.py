@@ -1,0 +1,40 @@
+"""Twenty-second round (2026-12-02), the integrator's part: where two parts met (docs/rulebook.md,
+"Twenty-second round (2026-12-02), the integrator's part").
+
+Part H widened `alp-high-acute-liver-injury-severe` to an ALT of 5x or more with an INR of 1.5 or
+more and no jaundice; part E's silent `alp-high-methotrexate-cytopenia-quiet` stands back only on
+the severe card's triggers, so it hid that new patient's warning behind the cytopenia card until
+its triggers were brought into step (part E's knowledge-base test caught the drift)."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+
+from tests.rules_helper import fired, within_limits
+from tests.support.labs import Labs, drug, post, since
+
+NOW = "2026-12-02T08:00:00Z"
+LABS = Labs(NOW)
+
+
+def test_cytopenia_on_methotrexate_with_an_acute_injury_without_jaundice_shows_the_liver_warning(
+    client: FlaskClient,
+) -> None:
+    # RA on weekly methotrexate, WBC 1.8, ALT 8x (320), bilirubin normal, INR 1.7, ALP 2x
+    labs = [LABS.ggt(150), LABS.alt(320), LABS.bilirubin(0.8), LABS.inr(1.7), LABS.wbc(1.8)]
+    found = post(
+        client,
+        "female",
+        "1964-01-01",
+        [LABS.alp(208)],
+        labs,
+        [since("M06.9", "2020-01-01")],
+        [drug("Methotrexate 20 mg once weekly", "2023-01-01")],
+    )
+    assert fired(found) == [
+        "alp-high-methotrexate-cytopenia",
+        "alp-high-acute-liver-injury-severe",
+    ], fired(found)
+    within_limits(found)
+    assert "INR 1.7" in found[1]["summary"]
+    assert "liver unit today" in found[1]["summary"]
