@@ -110,6 +110,24 @@ def test_psc_with_a_pneumonia_at_28_weeks_is_not_told_no_test_needed(
     )
 
 
+def test_a_mild_rise_with_fever_beside_gallstones_at_28_weeks_is_not_told_no_test_needed(
+    client: FlaskClient,
+) -> None:
+    # ALP 1.3x is under Tokyo B's 1.5x: the cholangitis warning stands down; the placental card
+    # answers (never silence) without reassuring
+    labs = [LABS.ggt(30), LABS.alt(35), LABS.bilirubin(1.0), LABS.temperature(38.8)]
+    labs += [LABS.wbc(14)]
+    conditions = [since("K80.20", "2026-10-01"), *pregnant(28)]
+    found = post(client, "female", FB, [LABS.alp(140)], labs, conditions)
+    card = only(found, PLACENTAL)
+    assert "no test needed" not in card["summary"]
+    assert "not assumed placental; same-day review" in card["summary"]
+    assert (
+        "Infection signs beside a known biliary disease: ultrasound and same-day review"
+        in (card["detail"])
+    )
+
+
 # --- R41-60 (finding 5, wrong): known PSC with jaundice and a failing INR ---------------------
 
 
