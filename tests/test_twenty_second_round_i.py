@@ -165,7 +165,9 @@ def test_r41_60_new_jaundice_in_psc_without_a_failing_inr_is_seen_within_48_hour
 ) -> None:
     # a first bilirubin of 8 (no earlier one) is a new jaundice: not "this week"
     card = only(_jaundiced(client, inr=1.1), PSC_CARD)
-    assert "new jaundice (bilirubin 8.0 mg/dL)" in card["summary"]
+    assert "new jaundice in known PSC: MRCP for a dominant stricture" in card["summary"]
+    assert "hepatology in 48 h" in card["summary"]
+    assert "Bilirubin 8.0 mg/dL, new: MR cholangiography" in card["detail"]
     assert "hepatology within 48 hours" in card["detail"]
     assert "this week" not in _text(card)
     assert "vitamin K" not in _text(card)
