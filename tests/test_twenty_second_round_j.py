@@ -204,3 +204,24 @@ def test_gilbert_with_fever_and_jaundice_gets_one_of_the_two_on_the_ggt_too(
             lined = any(GILBERT_FEVER_LINE in card["detail"] for card in found)
             assert warned != lined, (alp, ggt, fired(found))
             assert warned == (alp >= 156 or ggt > 60), (alp, ggt, fired(found))
+
+
+# --- the pregnancy twin: the same grade III items, beside the pregnancy liver warning ----------
+
+
+def test_pregnant_with_fever_jaundice_and_inr_1_6_is_graded_on_the_twin(
+    client: FlaskClient,
+) -> None:
+    pregnant = [since("Z33.1", "2026-04-15"), since("Z3A.33", "2026-12-01")]
+    line = "If cholangitis, Tokyo 2018 grade III (INR or creatinine: organ dysfunction)"
+    for more, graded in (
+        (LABS.inr(1.6), True),
+        (LABS.creatinine(250), True),
+        (LABS.inr(1.2), False),
+    ):
+        labs = [LABS.ggt(150), LABS.alt(60), LABS.bilirubin(5.0), LABS.temperature(38.9), more]
+        found = post(client, "female", "1995-01-01", [LABS.alp(300)], labs, pregnant)
+        within_limits(found)
+        twin = card_for(found, "alp-high-fever-jaundice-pregnancy")
+        assert (line in twin["detail"]) == graded, twin["detail"]
+        assert FEVER_JAUNDICE not in fired(found)
