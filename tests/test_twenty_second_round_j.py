@@ -135,6 +135,15 @@ def test_inr_and_creatinine_both_named_within_limits(client: FlaskClient) -> Non
     assert "creatinine 1250 umol/L" in card["summary"]
     for line in (GRADE_3, VITAMIN_K_LINE, "leptospirosis (Weil's disease)"):
         assert line in card["detail"]
+    # The heaviest neighbour: warfarin (its INR grades nothing) and a cholestatic drug's line.
+    medications = [
+        drug("Warfarin 3 mg daily", "2019-01-01"),
+        drug("Co-amoxiclav 625 mg three times daily", "2026-11-25"),
+    ]
+    found = _r41_55(client, 250, medications=medications)
+    card = only(found, FEVER_JAUNDICE)
+    assert "creatinine 250 umol/L" in card["summary"]
+    assert "IV vitamin K" not in card["detail"]
 
 
 def test_the_cholangitis_warning_counts_the_creatinine_for_grade_3(client: FlaskClient) -> None:
