@@ -85,14 +85,17 @@ def test_r39_04_gilbert_with_fever_and_alp_1_9x_is_the_cholangitis_warning(
 
 def test_gilbert_with_fever_and_jaundice_never_gets_neither(client: FlaskClient) -> None:
     # The hold-back and the Gilbert fever line share jaundice_weight_loss_min_xuln (1.5x of 104
-    # is 156): one of the two always shows, never both.
-    for alp in (110, 140, 150, 155, 156, 157, 170, 198, 300, 420, 800):
-        found = _gilbert_fever(client, alp, 200, 2.6)
-        within_limits(found)
-        warned = FEVER_JAUNDICE in fired(found)
-        lined = any(GILBERT_FEVER_LINE in card["detail"] for card in found)
-        assert warned != lined, (alp, fired(found))
-        assert warned == (alp >= 156), (alp, fired(found))
+    # is 156): one of the two always shows, never both. Part J (review 41, R41-13): they share
+    # gilbert_fever_ggt_max_xuln too (GGT 60 is 1.5x of 40): a GGT over it (200, 5x) is Tokyo
+    # 2018 B-2 on its own and warns at any ALP; the ALP sweep holds at a GGT of 1.5x.
+    for ggt in (60, 200):
+        for alp in (110, 140, 150, 155, 156, 157, 170, 198, 300, 420, 800):
+            found = _gilbert_fever(client, alp, ggt, 2.6)
+            within_limits(found)
+            warned = FEVER_JAUNDICE in fired(found)
+            lined = any(GILBERT_FEVER_LINE in card["detail"] for card in found)
+            assert warned != lined, (alp, ggt, fired(found))
+            assert warned == (alp >= 156 or ggt > 60), (alp, ggt, fired(found))
 
 
 def test_haemolysis_with_fever_and_a_cholestatic_alp_is_the_warning_too(
