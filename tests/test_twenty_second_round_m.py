@@ -185,8 +185,9 @@ def test_without_b6_the_plp_raised_line_stands_alone(client: FlaskClient) -> Non
         vitamin_d=False,
     )
     card = next(c for c in found if fired([c])[0] == "alp-low-persistent")
-    assert "PLP raised: urine phosphoethanolamine, ALPL genetics, metabolic bone referral." in (
-        card["detail"]
+    assert (
+        "PLP raised: urine phosphoethanolamine, ALPL genetics, metabolic bone referral."
+        in (card["detail"])
     )
     assert "Pyridoxine" not in card["detail"]
 
