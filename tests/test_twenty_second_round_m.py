@@ -216,3 +216,62 @@ def test_the_persistent_mild_low_on_denosumab_merges_its_b6_line(client: FlaskCl
         "do not stop it without a plan (rebound vertebral fractures)",
     ):
         assert phrase in text, (phrase, text)
+
+
+def test_a_neurological_sign_alone_is_named_as_the_wilson_reason(client: FlaskClient) -> None:
+    """The Wilson line names its one reason: a tremor with a normal ALT (was "Age 46 years with
+    raised ALT/AST or a neurological sign")."""
+    tremor = since("R25.1", "2026-10-01")
+    result = LABS.alp(20)
+    earlier = LABS.alp(22, when=EARLIER, ident="alp-earlier-low")
+    found = post(client, "female", "1980-01-01", [result], [earlier], [tremor])
+    card = next(c for c in found if fired([c])[0] == "alp-low-persistent")
+    assert (
+        "A neurological sign at 46 years: ceruloplasmin (Wilson disease also lowers ALP)."
+        in (card["detail"])
+    )
+    assert "Raised ALT/AST" not in card["detail"]
+    # With a raised ALT too, one line: the ALT.
+    found = post(client, "female", "1980-01-01", [result], [earlier, LABS.alt(90)], [tremor])
+    card = next(c for c in found if fired([c])[0] == "alp-low-persistent")
+    assert "Raised ALT/AST at 46 years: ceruloplasmin" in card["detail"]
+    assert "A neurological sign" not in card["detail"]
+    # At 76 neither (outside 3-55 years).
+    found = post(client, "female", "1950-01-01", [result], [earlier, LABS.alt(90)], [tremor])
+    card = next(c for c in found if fired([c])[0] == "alp-low-persistent")
+    assert "ceruloplasmin" not in card["detail"]
+
+
+def test_a_child_on_b6_is_told_to_stop_it_once(client: FlaskClient) -> None:
+    """Not explained: the repeat line says to stop B6 and there is no separate B6 line; explained
+    (malnutrition recorded): the B6 line stands alone, as before."""
+    found = _post(
+        client,
+        born="2014-06-01",
+        value=60,
+        earlier=None,
+        medicine=None,
+        thigh=False,
+        alt=False,
+        b6=True,
+        calcium=False,
+        vitamin_d=False,
+        limits=CHILD_RANGE,
+    )
+    assert fired(found) == ["alp-low-child-hpp"], fired(found)
+    within_limits(found)
+    text = found[0]["detail"]
+    assert "PLP, Pyridoxine stopped first (B6 raises it), and urine phosphoethanolamine" in text
+    assert "PLP cannot be read on B6" not in text
+    assert "Taking Pyridoxine" not in text
+    # Malnutrition recorded, no sign of hypophosphatasia: the low is explained, the repeat line
+    # does not show, and the B6 line stands alone.
+    malnourished = since("E43", "2026-09-01")
+    result = LABS.alp(60, low=CHILD_RANGE[0], high=CHILD_RANGE[1])
+    medicine = drug(B6, "2026-01-01")
+    found = post(client, "male", "2014-06-01", [result], [], [malnourished], [medicine])
+    assert fired(found) == ["alp-low-child-hpp"], fired(found)
+    within_limits(found)
+    text = found[0]["detail"]
+    assert "Taking Pyridoxine: PLP cannot be read on B6; stop it before the test" in text, text
+    assert "stopped first" not in text
