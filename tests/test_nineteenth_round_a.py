@@ -213,6 +213,7 @@ def test_denosumab_given_twice_and_prescribed_again_is_named_once(client: FlaskC
         # Doses were given: the rebound caution stays (R19-30 holds only a first dose), with the
         # review in the same caution, before the next dose.
         assert "do not stop it without a plan" in detail
-        assert "review it with the bone team before the next dose" in detail
+        # Twenty-second round, part M: "review it with the bone team" -> "bone-team review".
+        assert "bone-team review before the next dose" in detail
         assert detail.count("Caution") == 1
         assert words(card) < 133

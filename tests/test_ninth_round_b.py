@@ -220,7 +220,7 @@ def test_a_marked_or_borderline_or_missing_baseline_keeps_the_caution(
     after = earlier_alp(82, "2024-03-01T08:00:00Z")
     found = cards(client, [alp(33)], labs=[after], medications=[drug])
     assert fired(found) == ["alp-low-first"]
-    assert "find an ALP from before it was started" in found[0]["detail"]
+    assert "find an ALP from before it;" in found[0]["detail"]  # part M: "... it was started"
     # Persistently mildly low with no baseline: the antiresorptive warning, as before.
     on_it = earlier_alp(34, "2026-06-01T08:00:00Z")
     found = cards(client, [alp(33)], labs=[on_it], medications=[drug])

@@ -336,9 +336,10 @@ def test_any_persistent_low_in_a_child_is_marked(client: FlaskClient) -> None:
 def test_b6_supplements_are_named_because_plp_cannot_be_read(client: FlaskClient) -> None:
     b6 = medication(text="Pyridoxine 50 mg tablet")
     found = cards(client, [alp(20)], labs=[EARLIER_LOW], medications=[b6])
-    assert "PLP cannot be read on B6" in found[0]["detail"]
-    assert "Pyridoxine" in found[0]["detail"]
-    assert "PLP cannot be read" not in cards(client, [alp(20)], labs=[EARLIER_LOW])[0]["detail"]
+    # Twenty-second round, part M: the B6 line is merged into the PLP line ("PLP cannot be read
+    # on B6; stop it before the test" -> "Stop ... at least 24 hours before PLP (B6 raises it").
+    assert "Stop Pyridoxine at least 24 hours before PLP (B6 raises it" in found[0]["detail"]
+    assert "B6 raises it" not in cards(client, [alp(20)], labs=[EARLIER_LOW])[0]["detail"]
 
 
 @pytest.mark.parametrize(
@@ -920,9 +921,11 @@ def test_a_markedly_low_first_or_confirming_alp_on_an_antiresorptive_says_so_now
     assert suggested(mild) == ["6768-6"]
     # Re-check of the seventh round (r20): mildly low on it, the card says what the drug does
     # and where hypophosphatasia would show (an ALP from before it was started).
-    assert "On Alendronate: it lowers bone turnover and ALP" in mild["detail"]
-    assert "find an ALP from before it was started" in mild["detail"]
-    assert "it lowers bone turnover" not in first["detail"]  # markedly low: the hold says more
+    # Twenty-second round, part M: "On X: it lowers bone turnover and ALP; ... find an ALP from
+    # before it was started" -> "On X (it lowers ALP): ... find an ALP from before it;".
+    assert "On Alendronate (it lowers ALP)" in mild["detail"]
+    assert "find an ALP from before it;" in mild["detail"]
+    assert "(it lowers ALP)" not in first["detail"]  # markedly low: the hold says more
     [plain] = cards(client, [alp(21)])
     assert "hold further doses" not in plain["detail"]
     assert suggested(plain) == ["6768-6"]

@@ -245,4 +245,6 @@ def test_a_child_on_vitamin_b6_is_told_plp_cannot_be_read(client: FlaskClient) -
         medications=[drug("Pyridoxine 10 mg daily", "2026-06-01")],
     )
     assert fired([card]) == [CHILD_HPP]
-    assert "PLP cannot be read on B6" in card["detail"]
+    # Twenty-second round, part M: the B6 line is merged into the repeat line ("PLP cannot be
+    # read on B6; stop it before the test" -> "PLP, Pyridoxine stopped first (B6 raises it)").
+    assert "PLP, Pyridoxine stopped first (B6 raises it)" in card["detail"]
