@@ -38,3 +38,29 @@ def test_cytopenia_on_methotrexate_with_an_acute_injury_without_jaundice_shows_t
     within_limits(found)
     assert "INR 1.7" in found[1]["summary"]
     assert "liver unit today" in found[1]["summary"]
+
+
+# --- Review 42, R42-23 (wrong): ALT 4x with INR 1.6 and no jaundice -----------------------------
+
+INR_LINE = "INR 1.6, no anticoagulant: IV vitamin K and INR again tomorrow; not corrected"
+
+
+def _alt_4x(client: FlaskClient, inr: float, *meds: dict[str, object]) -> list[dict[str, object]]:
+    # ALT 160 (4x), ALP 150, GGT 100, bilirubin 1.0 mg/dL
+    labs = [LABS.ggt(100), LABS.alt(160), LABS.bilirubin(1.0), LABS.inr(inr)]
+    return post(client, "male", "1970-01-01", [LABS.alp(150)], labs, [], list(meds))
+
+
+def test_r42_23_an_inr_of_1_6_without_jaundice_is_named_with_what_settles_it(
+    client: FlaskClient,
+) -> None:
+    found = _alt_4x(client, 1.6)
+    assert fired(found) == ["alp-high-liver-source"], fired(found)
+    within_limits(found)
+    assert INR_LINE in str(found[0]["detail"])
+    # under 1.5, or on an anticoagulant (the drug's INR), no such line
+    assert "IV vitamin K" not in str(_alt_4x(client, 1.3)[0]["detail"])
+    for med in ("Warfarin 3 mg daily", "Apixaban 5 mg twice daily"):
+        found = _alt_4x(client, 1.6, drug(med, "2020-01-01"))
+        within_limits(found)
+        assert all("IV vitamin K" not in str(c["detail"]) for c in found), fired(found)
