@@ -185,3 +185,41 @@ def test_the_quiet_rule_mirrors_the_jaundiced_hepatitis_triggers() -> None:
     assert len(released) == 4
     for trigger in released:
         assert bare(trigger) in mine, trigger
+
+
+# --- 3. Noisy: the overdose summaries name the INR (R41-43, R41-53) -------------------------------
+
+CAUSE = "alp-high-hepatocellular-jaundice-cause"
+OVERDOSE = since("T39.1X2A", "2026-11-30")
+
+
+def _overdose(
+    client: FlaskClient, inr: float, *conditions: dict[str, Any], medications: Any = ()
+) -> dict[str, Any]:
+    labs = [LABS.ggt(80), LABS.alt(3000), LABS.bilirubin(1.0), LABS.inr(inr)]
+    labs.append(LABS.creatinine(80))
+    found = post(
+        client, "female", "1990-01-01", [LABS.alp(130)], labs, [OVERDOSE, *conditions],
+        list(medications),
+    )  # fmt: skip
+    within_limits(found)
+    return card_for(found, CAUSE)
+
+
+def test_r41_43_overdose_on_apixaban_names_the_inr(client: FlaskClient) -> None:
+    apixaban = drug("Apixaban 5 mg twice daily", "2019-01-01")
+    card = _overdose(client, 1.8, since("I48.91", "2019-01-01"), medications=[apixaban])
+    assert card["summary"].endswith(
+        "after paracetamol overdose, INR 1.8: acetylcysteine; liver unit now"
+    )
+    assert "INR or creatinine raised" not in card["summary"]
+
+
+def test_r41_53_pregnant_overdose_names_the_inr(client: FlaskClient) -> None:
+    pregnancy = [since("Z33.1", "2026-06-01"), since("Z3A.28", "2026-12-01")]
+    card = _overdose(client, 1.2, *pregnancy)
+    assert card["summary"] == (
+        "Pregnant, ALT 75.0x after paracetamol overdose, INR 1.2: acetylcysteine; liver unit "
+        "and obstetric team today"
+    )
+    assert "INR today" not in card["summary"]
