@@ -139,13 +139,29 @@ def test_r39_23_aih_on_azathioprine_leads_with_the_inr_and_hepatology_decides(
 
 
 def test_r39_23_aih_with_ibd_keeps_the_fuller_azathioprine_line(client: FlaskClient) -> None:
-    # neighbour: AIH with ulcerative colitis: the IBD team may prescribe it; the fuller line stays,
-    # but the INR still leads (fails without the fix: the drug line led)
+    # neighbour: AIH with ulcerative colitis: the IBD team may prescribe it, but the INR still
+    # leads (fails without the fix: the drug line led).
+    # Twenty-second round, part K (review 41, R41-29: this patient): at INR 1.6 (acute severe
+    # AIH) the fuller line (metabolites, the prescribing team, a transplant's abrupt stop) was
+    # judged noise: the liver unit decides, the IBD team told. The fuller line stays with IBD
+    # below acute severe (INR 1.2 here).
     card = only(_aih(client, since("K51.90", "2019-01-01")), CAUSE)
     steps = _steps(card)
     assert steps[0].startswith("INR 1.6 already: acute severe AIH")
+    assert steps[1] == (
+        "Azathioprine: the liver unit decides (acute severe AIH or drug injury); tell the IBD team."
+    )
+    assert "6-MMP" not in card["detail"]
+    assert "transplant)" not in card["detail"]
+    labs = [LABS.ggt(150), LABS.alt(800), LABS.bilirubin(4.0), LABS.inr(1.2)]
+    found = post(
+        client, "female", "1980-01-01", [LABS.alp(220)], labs,
+        [AIH, since("K51.90", "2019-01-01")], AZATHIOPRINE,
+    )  # fmt: skip
+    card = only(found, CAUSE)
     assert "thiopurine metabolite levels (6-TGN, 6-MMP" in card["detail"]
     assert "hepatology decides" not in card["detail"]
+    assert "the liver unit decides" not in card["detail"]
 
 
 # --- R39-02 (noisy): acute hepatitis with creatinine 180, INR 1.2 in the draw -----------------

@@ -223,3 +223,54 @@ def test_r41_53_pregnant_overdose_names_the_inr(client: FlaskClient) -> None:
         "and obstetric team today"
     )
     assert "INR today" not in card["summary"]
+
+
+# --- 4. Noisy: azathioprine in autoimmune hepatitis (R41-30, R41-29) ------------------------------
+
+AIH = since("K75.4", "2024-03-01")
+UC = since("K51.90", "2019-01-01")
+AZATHIOPRINE = [drug("Azathioprine 100 mg daily", "2024-03-01")]
+AZATHIOPRINE += [drug("Prednisolone 10 mg daily", "2024-03-01")]
+
+
+def _aih(
+    client: FlaskClient, labs: list[dict[str, Any]], alp: float, *conditions: dict[str, Any]
+) -> list[dict[str, Any]]:
+    found = post(client, "female", "1980-01-01", [LABS.alp(alp)], labs, [AIH, *conditions],
+                 AZATHIOPRINE)  # fmt: skip
+    within_limits(found)
+    return found
+
+
+def test_r41_30_aih_on_azathioprine_without_a_flare(client: FlaskClient) -> None:
+    # ALP 250 (2.4x), GGT 150, ALT 60 (1.5x), bilirubin normal
+    labs = [LABS.ggt(150), LABS.alt(60), LABS.bilirubin(0.8)]
+    card = only(_aih(client, labs, 250), "alp-high-liver-source")
+    assert card["summary"] == (
+        "ALP 250 U/L (2.4x), GGT raised, known AIH on Azathioprine: the drug or an AIH-PSC "
+        "variant? Ultrasound, MRCP"
+    )
+    detail = card["detail"]
+    assert (
+        "Azathioprine in known AIH (hepatology's own treatment): thiopurine cholestasis or "
+        "nodular regenerative hyperplasia possible; metabolite levels (6-TGN, 6-MMP) with "
+        "hepatology."
+    ) in detail
+    assert "IBD" not in detail
+    assert "after a transplant" not in detail
+    # with ulcerative colitis the IBD team prescribes it: the fuller line and summary stay
+    card = only(_aih(client, labs, 250, UC), "alp-high-liver-source")
+    assert "likely cause Azathioprine" in card["summary"]
+    assert "the prescribing team (IBD, transplant)" in card["detail"]
+
+
+def test_r41_29_aih_and_uc_in_an_acute_severe_flare(client: FlaskClient) -> None:
+    # ALT 20x, bilirubin 4, INR 1.6: the liver unit decides on the drug
+    labs = [LABS.ggt(150), LABS.alt(800), LABS.bilirubin(4.0), LABS.inr(1.6)]
+    card = only(_aih(client, labs, 220, UC), CAUSE)
+    assert (
+        "the liver unit decides (acute severe AIH or drug injury); tell the IBD team"
+        in (card["detail"])
+    )
+    assert "6-TGN" not in card["detail"]
+    assert "no abrupt stop after a transplant" not in card["detail"]
