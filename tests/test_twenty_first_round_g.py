@@ -78,7 +78,9 @@ def test_r34_12_overdose_with_inr_and_creatinine_raised_is_no_longer_silent(
     found = post(client, M, B, [LABS.alp(160)], labs, [OVERDOSE])
     card = _card(found, CAUSE)
     assert card["indicator"] == "warning"
-    assert "paracetamol overdose, INR or creatinine raised" in card["summary"]
+    # twenty-second round, part K (review 41, R41-43): both values named, not "INR or
+    # creatinine raised"
+    assert "paracetamol overdose, INR 2.8, creatinine 190: acetylcysteine" in card["summary"]
     assert "liver unit now" in card["summary"]
     assert "INR 2.8 already: liver unit now, not waiting for King's criteria" in card["detail"]
     assert "acetylcysteine, continued or started" in card["detail"]

@@ -118,8 +118,12 @@ def test_r38_48_in_recorded_cirrhosis_the_inr_may_be_chronic(client: FlaskClient
 
 
 def test_r38_48_inr_1_4_keeps_the_info_card(client: FlaskClient) -> None:
+    # Twenty-second round, part K (review 41, finding 4, R41-16: this patient): the info card at
+    # INR 1.4 with jaundice was wrong; a jaundiced acute hepatitis is hepatology today, now the
+    # warning alp-high-jaundiced-hepatitis in the info card's place (still not the severe card).
     found = _no_cause(client, inr_value=1.4)
-    assert fired(found) == ["alp-high-liver-hepatocellular"]
+    assert fired(found) == ["alp-high-jaundiced-hepatitis"]
+    assert found[0]["indicator"] == "warning"
 
 
 def test_a_recorded_hepatitis_keeps_its_own_severe_card(client: FlaskClient) -> None:

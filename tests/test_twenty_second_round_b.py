@@ -139,13 +139,29 @@ def test_r39_23_aih_on_azathioprine_leads_with_the_inr_and_hepatology_decides(
 
 
 def test_r39_23_aih_with_ibd_keeps_the_fuller_azathioprine_line(client: FlaskClient) -> None:
-    # neighbour: AIH with ulcerative colitis: the IBD team may prescribe it; the fuller line stays,
-    # but the INR still leads (fails without the fix: the drug line led)
+    # neighbour: AIH with ulcerative colitis: the IBD team may prescribe it, but the INR still
+    # leads (fails without the fix: the drug line led).
+    # Twenty-second round, part K (review 41, R41-29: this patient): at INR 1.6 (acute severe
+    # AIH) the fuller line (metabolites, the prescribing team, a transplant's abrupt stop) was
+    # judged noise: the liver unit decides, the IBD team told. The fuller line stays with IBD
+    # below acute severe (INR 1.2 here).
     card = only(_aih(client, since("K51.90", "2019-01-01")), CAUSE)
     steps = _steps(card)
     assert steps[0].startswith("INR 1.6 already: acute severe AIH")
+    assert steps[1] == (
+        "Azathioprine: the liver unit decides (acute severe AIH or drug injury); tell the IBD team."
+    )
+    assert "6-MMP" not in card["detail"]
+    assert "transplant)" not in card["detail"]
+    labs = [LABS.ggt(150), LABS.alt(800), LABS.bilirubin(4.0), LABS.inr(1.2)]
+    found = post(
+        client, "female", "1980-01-01", [LABS.alp(220)], labs,
+        [AIH, since("K51.90", "2019-01-01")], AZATHIOPRINE,
+    )  # fmt: skip
+    card = only(found, CAUSE)
     assert "thiopurine metabolite levels (6-TGN, 6-MMP" in card["detail"]
     assert "hepatology decides" not in card["detail"]
+    assert "the liver unit decides" not in card["detail"]
 
 
 # --- R39-02 (noisy): acute hepatitis with creatinine 180, INR 1.2 in the draw -----------------
@@ -155,39 +171,63 @@ def _hepatitis(
     client: FlaskClient,
     labs: list[dict[str, Any]],
     conditions: list[dict[str, Any]] = [],  # noqa: B006
+    bilirubin: float = 3.0,
 ) -> list[dict[str, Any]]:
     # R39-02: ALT 800 (20x), bilirubin 3.0 mg/dL, no paracetamol, no recorded cause
-    base = [LABS.ggt(80), LABS.alt(800), LABS.bilirubin(3.0)]
+    base = [LABS.ggt(80), LABS.alt(800), LABS.bilirubin(bilirubin)]
     return post(client, "male", "1970-01-01", [LABS.alp(150)], base + labs, conditions)
+
+
+# Part K (review 41, finding 4, R41-01: this very patient): a bilirubin of 3.0 mg/dL (over 2x)
+# with ALT 20x is a jaundiced acute hepatitis, now the warning alp-high-jaundiced-hepatitis in
+# the info card's place; the INR and the creatinine are still named there. The info card's own
+# wording is kept under test with the bilirubin at 1.0 (no jaundice).
+JAUNDICED = "alp-high-jaundiced-hepatitis"
+KIDNEY = (
+    "Creatinine 180 umol/L, 2 Dec 2026: same-day review (kidney injury with hepatitis: "
+    "leptospirosis, hepatitis E, drug, ischaemia)."
+)
 
 
 def test_r39_02_the_draws_inr_is_named_and_the_creatinine_gets_a_same_day_line(
     client: FlaskClient,
 ) -> None:
-    card = only(_hepatitis(client, [LABS.inr(1.2), LABS.creatinine(180)]), HEPATOCELLULAR)
+    card = only(_hepatitis(client, [LABS.inr(1.2), LABS.creatinine(180)]), JAUNDICED)
+    assert "bilirubin 3.0 mg/dL, INR 1.2: jaundiced acute hepatitis" in card["summary"]
+    assert KIDNEY in card["detail"]
+    assert "INR and a paracetamol level today" not in card["detail"]
+    labs = [LABS.inr(1.2), LABS.creatinine(180)]
+    card = only(_hepatitis(client, labs, bilirubin=1.0), HEPATOCELLULAR)
     assert card["summary"].endswith("severe acute hepatocellular injury; INR 1.2 in range, "
                                     "paracetamol level today")  # fmt: skip
     detail = card["detail"]
     assert "INR 1.2 in range; a paracetamol level today" in detail
     assert "INR and a paracetamol level today" not in detail
-    assert (
-        "Creatinine 180 umol/L, 2 Dec 2026: same-day review (kidney injury with hepatitis: "
-        "leptospirosis, hepatitis E, drug, ischaemia)."
-    ) in detail
+    assert KIDNEY in detail
 
 
 def test_r39_02_recorded_ckd_4_explains_the_creatinine(client: FlaskClient) -> None:
     labs = [LABS.inr(1.2), LABS.creatinine(180)]
-    card = only(_hepatitis(client, labs, [since("N18.4", "2020-01-01")]), HEPATOCELLULAR)
+    card = only(_hepatitis(client, labs, [since("N18.4", "2020-01-01")]), JAUNDICED)
+    assert "kidney injury with hepatitis" not in card["detail"]
+    assert "INR 1.2: jaundiced acute hepatitis" in card["summary"]
+    found = _hepatitis(client, labs, [since("N18.4", "2020-01-01")], bilirubin=1.0)
+    card = only(found, HEPATOCELLULAR)
     assert "kidney injury with hepatitis" not in card["detail"]
     assert "INR 1.2 in range" in card["summary"]  # fails without the fix
 
 
 def test_r39_02_an_inr_from_another_day_or_none_is_still_asked_for(client: FlaskClient) -> None:
-    card = only(_hepatitis(client, [LABS.creatinine(180)]), HEPATOCELLULAR)
+    card = only(_hepatitis(client, [LABS.creatinine(180)]), JAUNDICED)
+    assert "INR and paracetamol level now" in card["summary"]
+    assert "same-day review (kidney injury with hepatitis" in card["detail"]
+    old_inr = [LABS.inr(1.1, when="2026-11-28T08:00:00Z")]
+    card = only(_hepatitis(client, old_inr), JAUNDICED)
+    assert "INR and paracetamol level now" in card["summary"]
+    card = only(_hepatitis(client, [LABS.creatinine(180)], bilirubin=1.0), HEPATOCELLULAR)
     assert "INR and paracetamol level today" in card["summary"]
     assert "same-day review (kidney injury with hepatitis" in card["detail"]  # fails without
-    card = only(_hepatitis(client, [LABS.inr(1.1, when="2026-11-28T08:00:00Z")]), HEPATOCELLULAR)
+    card = only(_hepatitis(client, old_inr, bilirubin=1.0), HEPATOCELLULAR)
     assert "INR and paracetamol level today" in card["summary"]
     assert "in range" not in card["detail"]
 
@@ -195,6 +235,11 @@ def test_r39_02_an_inr_from_another_day_or_none_is_still_asked_for(client: Flask
 def test_r39_02_an_inr_above_its_range_is_named_with_the_hepatology_threshold(
     client: FlaskClient,
 ) -> None:
-    card = only(_hepatitis(client, [LABS.inr(1.4)]), HEPATOCELLULAR)
+    card = only(_hepatitis(client, [LABS.inr(1.4)]), JAUNDICED)
+    assert (
+        "INR 1.4: jaundiced acute hepatitis; hepatology today, liver unit at 1.5"
+        in (card["summary"])
+    )
+    card = only(_hepatitis(client, [LABS.inr(1.4)], bilirubin=1.0), HEPATOCELLULAR)
     assert "injury; INR 1.4, paracetamol level today" in card["summary"]
     assert "INR 1.4 (hepatology today at 1.5 or more)" in card["detail"]

@@ -159,7 +159,8 @@ def test_r38_39_apixaban_inr_1_8_with_creatinine_keeps_the_inr_or_creatinine_lin
     )  # fmt: skip
     within_limits(found)
     card = found[fired(found).index(CAUSE)]
-    assert "INR or creatinine raised: acetylcysteine; liver unit now" in card["summary"]
+    # twenty-second round, part K (review 41, R41-43): the INR and creatinine are named
+    assert "INR 1.8, creatinine 250: acetylcysteine; liver unit now" in card["summary"]
 
 
 def test_overdose_with_an_inr_on_file_does_not_ask_for_it(client: FlaskClient) -> None:
