@@ -64,3 +64,37 @@ def test_r42_23_an_inr_of_1_6_without_jaundice_is_named_with_what_settles_it(
         found = _alt_4x(client, 1.6, drug(med, "2020-01-01"))
         within_limits(found)
         assert all("IV vitamin K" not in str(c["detail"]) for c in found), fired(found)
+
+
+# --- Review 42, R42-55 (wrong): the acute-liver-injury warning asked for a creatinine on record --
+
+SEVERE = "alp-high-acute-liver-injury-severe"
+KIDNEY = "Creatinine 250 umol/L"
+
+
+def _injury(
+    client: FlaskClient, *more: dict[str, object], **extra: object
+) -> list[dict[str, object]]:
+    # ALT 15x (600), bilirubin 1.0, INR 1.7, no recorded cause; ALP 150
+    labs = [LABS.ggt(100), LABS.alt(600), LABS.bilirubin(1.0), LABS.inr(1.7), *more]
+    conditions = list(extra.get("conditions", []))  # type: ignore[call-overload]
+    meds = list(extra.get("meds", []))  # type: ignore[call-overload]
+    return post(client, "male", "1970-01-01", [LABS.alp(150)], labs, conditions, meds)
+
+
+def test_r42_55_a_raised_creatinine_is_named_on_the_acute_liver_injury_warning(
+    client: FlaskClient,
+) -> None:
+    found = _injury(client, LABS.creatinine(250))
+    assert fired(found) == [SEVERE], fired(found)
+    within_limits(found)
+    assert f"{KIDNEY}" in str(found[0]["detail"])
+    assert "kidney injury too (paracetamol, leptospirosis, ischaemia?)" in str(found[0]["detail"])
+    # the longest neighbour: on rivaroxaban (the DOAC line) with the kidney line
+    within_limits(
+        _injury(client, LABS.creatinine(250), meds=[drug("Rivaroxaban 20 mg daily", "2025-01-01")])
+    )
+    # a normal creatinine, or CKD 4 recorded: no kidney line
+    assert "kidney injury too" not in str(_injury(client, LABS.creatinine(80))[0]["detail"])
+    ckd = _injury(client, LABS.creatinine(250), conditions=[since("N18.4", "2020-01-01")])
+    assert "kidney injury too" not in str(ckd[0]["detail"])
