@@ -62,8 +62,8 @@ def test_r41_39_fever_in_known_psc_at_28_weeks_is_suspected_cholangitis(
     assert card["summary"].startswith("Infection signs in known PSC: acute cholangitis")
     # Twenty-second round, part O: the PSC line merged into the cultures line.
     assert (
-        "Blood cultures, then antibiotics without waiting for imaging; hepatology or ERCP team today"
-        in card["detail"]
+        "Blood cultures, then antibiotics without waiting for imaging; hepatology or ERCP team "
+        "today" in card["detail"]
     )
     assert "Pregnant: obstetric team today" in card["detail"]
     assert "placental" not in _text(card)
