@@ -162,10 +162,9 @@ def test_cholangitis_in_psc_with_a_stone_pregnant_on_co_amoxiclav_keeps_every_ac
     )
     card = _one(found, CHOLANGITIS)
     within_limits([card])
-    assert "acute cholangitis until excluded; cultures, antibiotics, ultrasound today" in (
-        card["summary"]
-    )
-    assert "bilirubin 4.0 mg/dL" in card["summary"]
+    summary = card["summary"]
+    assert "acute cholangitis until excluded; cultures, antibiotics, ultrasound today" in summary
+    assert "bilirubin 4.0 mg/dL" in summary
     detail = card["detail"]
     assert "Co-amoxiclav, bilirubin 4.0 mg/dL" in detail
     assert (
@@ -194,11 +193,10 @@ def test_cholangitis_grade_iii_and_anticoagulants_keep_their_lines(client: Flask
         CHOLANGITIS,
     )
     within_limits([low_platelets])
-    assert "organ support and urgent biliary drainage (ERCP) once stable" in (
-        low_platelets["detail"]
-    )
+    grade_3 = low_platelets["detail"]
+    assert "organ support and urgent biliary drainage (ERCP) once stable" in grade_3
     # PSC without a stone: the summary does not name the bilirubin, so the line does
-    assert "Bilirubin 4.0 mg/dL raised: supports obstruction." in low_platelets["detail"]
+    assert "Bilirubin 4.0 mg/dL raised: supports obstruction." in grade_3
     warfarin = _one(
         _post(
             client,
@@ -213,9 +211,8 @@ def test_cholangitis_grade_iii_and_anticoagulants_keep_their_lines(client: Flask
         CHOLANGITIS,
     )
     within_limits([warfarin])
-    assert "(its INR is not organ dysfunction): hold it; reverse it (vitamin K)" in (
-        warfarin["detail"]
-    )
+    on_warfarin = warfarin["detail"]
+    assert "(its INR is not organ dysfunction): hold it; reverse it (vitamin K)" in on_warfarin
     apixaban = _one(
         _post(
             client,
