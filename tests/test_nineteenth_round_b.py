@@ -71,8 +71,11 @@ def test_other_cards_name_the_bilirubin_in_the_labs_unit(client: FlaskClient) ->
         conditions=[condition("K80.20")],
     )
     assert fired(found) == [CHOLANGITIS]
-    assert "Bilirubin 50 umol/L raised" in found[0]["detail"]
-    assert "mg/dL" not in found[0]["detail"]
+    # Twenty-second round, part O: with a biliary disease recorded the bilirubin is named in
+    # the summary (twentieth round, part E), no longer again in a "raised" line of the detail.
+    assert "bilirubin 50 umol/L" in found[0]["summary"]
+    assert "Bilirubin 50 umol/L raised" not in found[0]["detail"]
+    assert "mg/dL" not in found[0]["summary"] + found[0]["detail"]
 
 
 # --- R21-13: fatty liver and gallstones --------------------------------------------------------

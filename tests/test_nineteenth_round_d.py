@@ -167,8 +167,10 @@ def test_fever_and_a_rising_bilirubin_in_psc_is_cholangitis_first(client: FlaskC
     assert fired(found) == [CHOLANGITIS]
     [card] = found
     assert card["summary"].startswith("Infection signs and a new rise in known PSC")
-    assert "Known PSC: hepatology or ERCP team today; MRCP for a stricture once settled." in steps(
-        card
+    # Twenty-second round, part O: the PSC line is merged into the cultures line.
+    assert (
+        "Blood cultures, then antibiotics without waiting for imaging; hepatology or ERCP team "
+        "today; MRCP for a stricture once settled." in steps(card)
     )
     assert PSC_CARD not in fired(found)
     assert NEW_JAUNDICE not in fired(found)

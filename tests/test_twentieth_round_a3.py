@@ -177,7 +177,7 @@ def r30_09(client: FlaskClient, value: float, meds: list[dict[str, Any]]) -> dic
 def test_cholangitis_on_warfarin_says_hold_and_reverse_before_ercp(client: FlaskClient) -> None:
     card = r30_09(client, 2.9, [med("Warfarin 4 mg daily", "2019-01-01")])
     detail = card["detail"]
-    assert "a raised INR" not in detail
+    assert "raised INR" not in detail  # part O: the line reads "raised INR" now
     assert "grade III" not in detail
     assert "reverse it (vitamin K)" in detail
     assert "before ERCP" in detail
@@ -189,7 +189,7 @@ def test_cholangitis_on_warfarin_says_hold_and_reverse_before_ercp(client: Flask
 def test_cholangitis_on_a_doac_says_hold_it_before_ercp(client: FlaskClient) -> None:
     card = r30_09(client, 1.3, [APIXABAN])
     detail = card["detail"]
-    assert "a raised INR" not in detail
+    assert "raised INR" not in detail  # part O: the line reads "raised INR" now
     assert "Apixaban" in detail
     assert "before ERCP" in detail
     assert words(card) < 130
@@ -200,7 +200,8 @@ def test_cholangitis_off_anticoagulants_keeps_the_inr_as_organ_dysfunction(
 ) -> None:
     # Neighbours: no anticoagulant: the INR line unchanged, and an INR of 2.9 is grade III.
     card = r30_09(client, 1.1, [])
-    assert "a raised INR" in card["detail"]
+    # Twenty-second round, part O: "a raised INR" is now "raised INR" in the shortened line.
+    assert "organ dysfunction (shock, confusion, raised INR, low platelets)" in card["detail"]
     assert "before ERCP" not in card["detail"]
     card = r30_09(client, 2.9, [])
     assert "Tokyo 2018 grade III" in card["detail"]

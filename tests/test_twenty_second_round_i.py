@@ -60,9 +60,12 @@ def test_r41_39_fever_in_known_psc_at_28_weeks_is_suspected_cholangitis(
     card = only(_febrile(client, PSC), CHOLANGITIS)
     assert card["indicator"] == "warning"
     assert card["summary"].startswith("Infection signs in known PSC: acute cholangitis")
-    assert "Blood cultures, then antibiotics" in card["detail"]
+    # Twenty-second round, part O: the PSC line merged into the cultures line.
+    assert (
+        "Blood cultures, then antibiotics without waiting for imaging; hepatology or ERCP team "
+        "today" in card["detail"]
+    )
     assert "Pregnant: obstetric team today" in card["detail"]
-    assert "Known PSC: hepatology or ERCP team today" in card["detail"]
     assert "placental" not in _text(card)
     # neighbour (R41-40, correct): GGT 120 got the same warning and pregnancy line already
     twin = only(_febrile(client, PSC, ggt=120), CHOLANGITIS)
