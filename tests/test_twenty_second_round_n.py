@@ -98,3 +98,33 @@ def test_r42_55_a_raised_creatinine_is_named_on_the_acute_liver_injury_warning(
     assert "kidney injury too" not in str(_injury(client, LABS.creatinine(80))[0]["detail"])
     ckd = _injury(client, LABS.creatinine(250), conditions=[since("N18.4", "2020-01-01")])
     assert "kidney injury too" not in str(ckd[0]["detail"])
+
+
+# --- Review 42, R42-52 (wrong): PSC with fever, jaundice and INR 1.6 -----------------------------
+
+PSC = [since("K83.01", "2018-01-01"), since("K51.90", "2015-01-01")]
+CHOLANGITIS = "alp-high-suspected-cholangitis"
+
+
+def _psc_fever(
+    client: FlaskClient, inr: float, *meds: dict[str, object]
+) -> list[dict[str, object]]:
+    # known PSC + UC, T 38.9, WBC 16, ALP 800, GGT 600, bilirubin 8 mg/dL
+    labs = [LABS.ggt(600), LABS.alt(120), LABS.bilirubin(8.0), LABS.inr(inr)]
+    labs += [LABS.temperature(38.9), LABS.wbc(16)]
+    return post(client, "female", "1975-01-01", [LABS.alp(800)], labs, PSC, list(meds))
+
+
+def test_r42_52_psc_cholangitis_with_inr_1_6_names_it_and_gives_vitamin_k(
+    client: FlaskClient,
+) -> None:
+    found = _psc_fever(client, 1.6)
+    assert fired(found) == [CHOLANGITIS], fired(found)
+    within_limits(found)
+    detail = str(found[0]["detail"])
+    assert "Tokyo 2018 grade III (INR 1.6: organ dysfunction): IV vitamin K" in detail
+    assert "urgent biliary drainage (ERCP)" in detail
+    # on warfarin the INR is the drug's: no vitamin K, not graded by it
+    found = _psc_fever(client, 2.8, drug("Warfarin 3 mg daily", "2019-01-01"))
+    within_limits(found)
+    assert all("IV vitamin K" not in str(c["detail"]) for c in found), fired(found)
