@@ -11,7 +11,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from tests.rules_helper import fired
+from tests.rules_helper import only
 from tests.support.labs import Labs, day, post, since, worded, words
 
 NOW = "2026-12-02T08:00:00Z"
@@ -19,18 +19,6 @@ LABS = Labs(NOW)
 BONE = "alp-high-bone-source"
 CONFIRM = "alp-high-confirm-origin"
 MILD = "alp-high-mild-isolated"
-
-
-def _short(found: list[dict[str, Any]]) -> None:
-    for card in found:
-        assert len(card["summary"]) <= 126, card["summary"]
-        assert words(card) <= 130, (words(card), card["detail"])
-
-
-def _one(found: list[dict[str, Any]], rule: str) -> dict[str, Any]:
-    assert fired(found) == [rule], fired(found)
-    _short(found)
-    return found[0]
 
 
 def _text(card: dict[str, Any]) -> str:
@@ -58,7 +46,7 @@ def _breast_history(
 def test_r40_24_breast_cancer_history_with_back_pain_is_suspected_spinal_metastases(
     client: FlaskClient,
 ) -> None:
-    card = _one(_breast_history(client), BONE)
+    card = only(_breast_history(client), BONE)
     assert "back pain" in card["summary"]
     assert "Spine MRI" in card["summary"]
     assert "PTH" in card["summary"]
@@ -71,7 +59,7 @@ def test_r40_24_breast_cancer_history_with_back_pain_is_suspected_spinal_metasta
 def test_r40_24_without_a_raised_calcium_the_summary_is_the_metastasis_question(
     client: FlaskClient,
 ) -> None:
-    card = _one(_breast_history(client, calcium=2.40), BONE)
+    card = only(_breast_history(client, calcium=2.40), BONE)
     assert "suspected bone metastases; spine MRI" in card["summary"]
     assert "cord compression until excluded" in card["detail"]
     assert "liver" not in _text(card)
@@ -80,12 +68,12 @@ def test_r40_24_without_a_raised_calcium_the_summary_is_the_metastasis_question(
 def test_r40_24_breast_cancer_in_words_filed_resolved_counts(client: FlaskClient) -> None:
     history = worded("Breast cancer 2015, mastectomy", onset="2015-03-01")
     history["clinicalStatus"] = {"coding": [{"code": "resolved"}]}
-    card = _one(_breast_history(client, calcium=2.40, history=history), BONE)
+    card = only(_breast_history(client, calcium=2.40, history=history), BONE)
     assert "suspected bone metastases; spine MRI" in card["summary"]
 
 
 def test_r40_24_without_back_pain_no_spinal_question(client: FlaskClient) -> None:
-    card = _one(_breast_history(client, calcium=2.40, pain=False), BONE)
+    card = only(_breast_history(client, calcium=2.40, pain=False), BONE)
     assert "spine MRI" not in card["summary"]
     assert "cord compression" not in card["detail"]
     assert "liver" not in _text(card)
@@ -102,7 +90,7 @@ def _child(client: FlaskClient, vitamin_d: float = 70, pth: float = 6) -> list[d
 def test_r40_19_low_phosphate_with_normal_vitamin_d_and_pth_is_hypophosphataemic_rickets(
     client: FlaskClient,
 ) -> None:
-    card = _one(_child(client), CONFIRM)
+    card = only(_child(client), CONFIRM)
     assert "hypophosphataemic rickets (XLH)" in card["summary"]
     assert "TmP/GFR" in card["summary"]
     assert "GGT" not in card["summary"]
@@ -113,13 +101,13 @@ def test_r40_19_low_phosphate_with_normal_vitamin_d_and_pth_is_hypophosphataemic
 def test_r40_19_with_a_normal_ggt_the_bone_card_says_the_same(client: FlaskClient) -> None:
     labs = [LABS.ggt(12), LABS.phosphate(0.7), LABS.calcium(2.35), LABS.pth(6), LABS.vitamin_d(70)]
     found = post(client, "female", "2021-09-01", [LABS.alp(600, low=150, high=430)], labs)
-    card = _one(found, BONE)
+    card = only(found, BONE)
     assert "hypophosphataemic rickets (XLH)" in card["summary"]
     assert "TmP/GFR" in card["detail"]
 
 
 def test_r40_18_nutritional_rickets_stays(client: FlaskClient) -> None:
-    card = _one(_child(client, vitamin_d=15, pth=25), CONFIRM)
+    card = only(_child(client, vitamin_d=15, pth=25), CONFIRM)
     assert "nutritional rickets likely" in card["summary"]
     assert "XLH" not in _text(card)
 
@@ -135,7 +123,7 @@ def test_r40_29_spinal_cord_injury_reads_as_immobilisation_hypercalcaemia(
         worded("Complete T6 spinal cord injury, bed-bound since August 2026", onset="2026-08-10")
     ]
     found = post(client, "male", "1991-04-01", [LABS.alp(200, high=125)], labs, conditions)
-    card = _one(found, BONE)
+    card = only(found, BONE)
     assert "immobilisation hypercalcaemia" in card["summary"]
     assert "myeloma screen" not in card["summary"]
     assert "heterotopic ossification likely (examine hips, knees)" in card["detail"]
@@ -147,7 +135,7 @@ def test_r40_29_an_injury_years_ago_is_not_recent_immobilisation(client: FlaskCl
     labs = [LABS.ggt(20), LABS.calcium(2.75), LABS.pth(1.0)]
     conditions = [worded("Complete T6 spinal cord injury", onset="2015-08-10")]
     found = post(client, "male", "1991-04-01", [LABS.alp(200, high=125)], labs, conditions)
-    card = _one(found, BONE)
+    card = only(found, BONE)
     assert "myeloma screen and PTHrP" in card["summary"]
     assert "immobilisation" not in card["detail"]
 
@@ -164,7 +152,7 @@ def test_r40_29_a_coded_paraplegia_without_a_raised_calcium_names_heterotopic_bo
         labs,
         [since("G82.21", "2026-09-01")],
     )
-    card = _one(found, BONE)
+    card = only(found, BONE)
     assert "heterotopic ossification is likely (examine hips and knees" in card["detail"]
 
 
@@ -173,7 +161,7 @@ def test_r40_29_a_coded_paraplegia_without_a_raised_calcium_names_heterotopic_bo
 
 def test_r40_32_mild_rise_at_82_gets_a_short_card(client: FlaskClient) -> None:
     found = post(client, "female", "1944-03-01", [LABS.alp(125, high=104)], [LABS.ggt(25)])
-    card = _one(found, MILD)
+    card = only(found, MILD)
     assert "common with age" in card["summary"]
     assert words(card) <= 50
     assert "blood groups B and O" not in card["detail"]
@@ -187,5 +175,5 @@ def test_r40_33_a_stable_mild_rise_at_79_stays_silent(client: FlaskClient) -> No
 
 def test_a_mild_rise_at_70_keeps_the_full_card(client: FlaskClient) -> None:
     found = post(client, "female", "1956-03-01", [LABS.alp(125, high=104)], [LABS.ggt(25)])
-    card = _one(found, MILD)
+    card = only(found, MILD)
     assert "blood groups B and O" in card["detail"]

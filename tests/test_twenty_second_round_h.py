@@ -18,8 +18,8 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from tests.rules_helper import fired
-from tests.support.labs import Labs, drug, post, since, words
+from tests.rules_helper import fired, only, within_limits
+from tests.support.labs import Labs, drug, post, since
 
 NOW = "2026-12-02T08:00:00Z"
 LABS = Labs(NOW)
@@ -39,18 +39,6 @@ VITAMIN_K_LINE = (
 )
 
 
-def _short(found: list[dict[str, Any]]) -> None:
-    for card in found:
-        assert len(card["summary"]) <= 126, card["summary"]
-        assert words(card) <= 130, (words(card), card["detail"])
-
-
-def _one(found: list[dict[str, Any]], rule: str) -> dict[str, Any]:
-    assert fired(found) == [rule], fired(found)
-    _short(found)
-    return found[0]
-
-
 # --- 1. Obstructive jaundice with INR 1.6: a warning -------------------------------------------
 
 
@@ -67,7 +55,7 @@ def _obstructive(
 
 
 def test_obstructive_jaundice_with_a_failing_inr_is_a_warning(client: FlaskClient) -> None:
-    card = _one(_obstructive(client), OBSTRUCTIVE)
+    card = only(_obstructive(client), OBSTRUCTIVE)
     assert card["indicator"] == "warning"
     assert card["summary"] == (
         "ALP 800 U/L (7.7x), bilirubin 8.0 mg/dL, INR 1.6: obstructive jaundice? "
@@ -83,7 +71,7 @@ def test_obstructive_jaundice_with_a_failing_inr_is_a_warning(client: FlaskClien
 
 def test_obstructive_warning_neighbours(client: FlaskClient) -> None:
     # under 1.5: the info liver card, no vitamin K
-    card = _one(_obstructive(client, 1.3), LIVER)
+    card = only(_obstructive(client, 1.3), LIVER)
     assert card["indicator"] == "info"
     assert "vitamin K" not in f"{card['summary']}\n{card['detail']}"
     # on warfarin the INR is the drug's; a bilirubin shown unconjugated is not obstruction
@@ -91,15 +79,15 @@ def test_obstructive_warning_neighbours(client: FlaskClient) -> None:
         _obstructive(client, 1.6, [], [WARFARIN]),
         _obstructive(client, 1.6, [], [], LABS.direct_bilirubin(0.2)),
     ):
-        _short(found)
+        within_limits(found)
         assert OBSTRUCTIVE not in fired(found)
         assert all("IV vitamin K" not in c["detail"] for c in found), fired(found)
     # a DOAC does not explain the INR of a jaundice: the warning stays
-    card = _one(_obstructive(client, 1.6, [], [RIVAROXABAN]), OBSTRUCTIVE)
+    card = only(_obstructive(client, 1.6, [], [RIVAROXABAN]), OBSTRUCTIVE)
     assert VITAMIN_K_LINE in card["detail"]
     # sepsis recorded: the liver card's own first test (cholestasis of sepsis) leads, with the
     # vitamin K line part A put there
-    card = _one(_obstructive(client, 1.6, [since("A41.9", "2026-12-01")]), LIVER)
+    card = only(_obstructive(client, 1.6, [since("A41.9", "2026-12-01")]), LIVER)
     assert "sepsis" in card["summary"]
     assert VITAMIN_K_LINE in card["detail"]
 
@@ -120,7 +108,7 @@ def _hepatitis(
 
 
 def test_alt_15x_with_inr_1_7_and_no_jaundice_is_acute_liver_injury(client: FlaskClient) -> None:
-    card = _one(_hepatitis(client), SEVERE_INJURY)
+    card = only(_hepatitis(client), SEVERE_INJURY)
     assert card["indicator"] == "warning"
     assert card["summary"] == (
         "ALT 15.0x with INR 1.7: acute liver injury, failing synthesis; liver unit today, "
@@ -138,41 +126,41 @@ def test_alt_15x_with_inr_1_7_and_no_jaundice_is_acute_liver_injury(client: Flas
 
 def test_acute_liver_injury_floor_and_anticoagulants(client: FlaskClient) -> None:
     # ALT 8x (at or above ali_alt_xuln, 5x): the warning, where nothing named the INR before
-    card = _one(_hepatitis(client, alt=320), SEVERE_INJURY)
+    card = only(_hepatitis(client, alt=320), SEVERE_INJURY)
     assert "ALT 8.0x with INR 1.7" in card["summary"]
     # ALT 4x without jaundice: not this warning (an INR of 1.7 is likelier chronic disease,
     # vitamin K deficiency or a drug)
     found = _hepatitis(client, alt=160)
-    _short(found)
+    within_limits(found)
     assert SEVERE_INJURY not in fired(found)
     # a DOAC does not explain it fully: the warning, with its repeat-before-the-next-dose line
-    card = _one(_hepatitis(client, medications=[RIVAROXABAN]), SEVERE_INJURY)
+    card = only(_hepatitis(client, medications=[RIVAROXABAN]), SEVERE_INJURY)
     assert "INR again before the next dose" in card["detail"]
     # INR 1.4: the info card names it, as part B left it
-    card = _one(_hepatitis(client, inr=1.4), HEPATOCELLULAR)
+    card = only(_hepatitis(client, inr=1.4), HEPATOCELLULAR)
     assert "INR 1.4 (hepatology today at 1.5 or more)" in card["detail"]
 
 
 def test_acute_liver_injury_on_a_drug_has_no_recheck_in_weeks(client: FlaskClient) -> None:
     # without jaundice Hy's law does not fire: the drug annotations (recheck in 2-4 weeks, liver
     # tests in 1-2 weeks) no longer ride on the warning; its own drug lines say it
-    taken = _one(_hepatitis(client, medications=[CO_AMOXICLAV]), SEVERE_INJURY)
+    taken = only(_hepatitis(client, medications=[CO_AMOXICLAV]), SEVERE_INJURY)
     assert "Co-amoxiclav: can injure the liver; stop it now." in taken["detail"]
     assert "still being taken" not in taken["detail"]
     labs = [LABS.ggt(200), LABS.alt(600), LABS.bilirubin(0.8), LABS.inr(1.7)]
     found = post(client, "male", "1970-01-01", [LABS.alp(150)], labs, [UTI], [CO_AMOXICLAV])
-    switched = _one(found, SEVERE_INJURY)
+    switched = only(found, SEVERE_INJURY)
     assert "Switch Co-amoxiclav today" in switched["detail"]
     assert "stop it now" not in switched["detail"]
     assert "1-2 weeks" not in switched["detail"]
     finished = dict(CO_AMOXICLAV, status="completed")
-    card = _one(_hepatitis(client, medications=[finished]), SEVERE_INJURY)
+    card = only(_hepatitis(client, medications=[finished]), SEVERE_INJURY)
     assert "a possible cause; no re-exposure." in card["detail"]
     assert "2-4 weeks" not in card["detail"]
 
 
 def test_on_warfarin_the_inr_is_the_drugs_not_a_grade(client: FlaskClient) -> None:
-    card = _one(_hepatitis(client, medications=[WARFARIN]), HEPATOCELLULAR)
+    card = only(_hepatitis(client, medications=[WARFARIN]), HEPATOCELLULAR)
     assert card["indicator"] == "info"
     assert "INR 1.7 on Warfarin (the drug's; follow the bilirubin)" in card["detail"]
     assert "hepatology today at 1.5" not in card["detail"]
@@ -201,22 +189,22 @@ NAMED = "INR 2.6 on Warfarin: anticoagulation team today (liver injury raises it
 
 
 def test_hys_law_on_warfarin_names_the_inr_in_the_draw(client: FlaskClient) -> None:
-    card = _one(_hys_law(client, LABS.inr(2.6)), HYS_LAW)
+    card = only(_hys_law(client, LABS.inr(2.6)), HYS_LAW)
     detail = card["detail"]
     assert NAMED in detail
     assert "INR today" not in detail
     assert "liver tests and INR within 24-48 h" in detail
     # no INR on record: still asked for
-    card = _one(_hys_law(client), HYS_LAW)
+    card = only(_hys_law(client), HYS_LAW)
     assert "Liver injury raises Warfarin's effect: INR today and within 24-48 h" in card["detail"]
 
 
 def test_drug_jaundice_on_warfarin_names_the_inr_in_the_draw(client: FlaskClient) -> None:
-    card = _one(_cholestatic(client, LABS.inr(2.6)), DRUG_JAUNDICE)
+    card = only(_cholestatic(client, LABS.inr(2.6)), DRUG_JAUNDICE)
     assert card["summary"].endswith("stop it; INR 2.6 on Warfarin"), card["summary"]
     assert NAMED in card["detail"]
     assert "INR now" not in card["detail"]
-    card = _one(_cholestatic(client), DRUG_JAUNDICE)
+    card = only(_cholestatic(client), DRUG_JAUNDICE)
     assert "INR for Warfarin's effect" in card["summary"]
     assert "Liver injury raises Warfarin's effect: INR now" in card["detail"]
 
@@ -227,7 +215,7 @@ def test_switched_antibiotic_with_warfarin_stays_within_length(client: FlaskClie
         (_cholestatic(client, LABS.inr(2.6), infection=True), DRUG_JAUNDICE),
         (_hys_law(client, LABS.inr(2.6), infection=True), HYS_LAW),
     ):
-        card = _one(found, rule)
+        card = only(found, rule)
         assert NAMED in card["detail"]
         assert "Switch Co-amoxiclav today" in card["detail"]
 
@@ -243,7 +231,7 @@ def test_hepatitis_serology_asks_for_hev_igm(client: FlaskClient) -> None:
     found = post(
         client, "male", "1970-01-01", [LABS.alp(150)], [*labs, LABS.creatinine(180)], [], []
     )
-    card = _one(found, HEPATOCELLULAR)
+    card = only(found, HEPATOCELLULAR)
     detail = card["detail"]
     assert "hepatitis E" in detail
     assert "HBsAg, anti-HCV (HAV and HEV IgM if acute), ANA" in detail
@@ -269,7 +257,7 @@ def _r37_28(client: FlaskClient, *inr: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_r37_28_fever_with_jaundice_on_warfarin_names_the_inr(client: FlaskClient) -> None:
-    card = _one(_r37_28(client, LABS.inr(2.5)), "alp-high-fever-jaundice")
+    card = only(_r37_28(client, LABS.inr(2.5)), "alp-high-fever-jaundice")
     assert card["indicator"] == "warning"
     detail = card["detail"]
     assert (
@@ -278,5 +266,5 @@ def test_r37_28_fever_with_jaundice_on_warfarin_names_the_inr(client: FlaskClien
     ) in detail
     assert "INR now" not in detail
     # no INR on record: still asked for
-    card = _one(_r37_28(client), "alp-high-fever-jaundice")
+    card = only(_r37_28(client), "alp-high-fever-jaundice")
     assert "INR now for its effect" in card["detail"]
