@@ -34,7 +34,7 @@ GILBERT_FEVER_LINE = (
     "if conjugated, treat as cholangitis."
 )
 KIDNEY_LINE = (
-    "same-day review (kidney injury with hepatitis: leptospirosis, hepatitis E, drug, ischaemia)."
+    "kidney injury; same-day review (leptospirosis, hepatitis E, drug, ischaemia?)."
 )
 
 
