@@ -210,7 +210,7 @@ def test_hys_law_on_warfarin_with_a_high_inr_says_hold_it(client: FlaskClient) -
     found = post(client, "female", "1954-01-01", results, [LABS.inr(3.6)], [AF], meds)
     card = _only(found, HYS_LAW)
     assert "INR 3.6 on Warfarin: above the usual range" in card["detail"]
-    assert "INR today and within 24-48 h" not in card["detail"]
+    assert "INR today, with the anticoagulation team" not in card["detail"]
 
 
 # --- R32-09 (noisy): a direct oral anticoagulant on the Hy's law card ----------------------------

@@ -356,7 +356,7 @@ def test_r37_08_mechanical_valve_inr_in_range_is_one_line(client: FlaskClient) -
         "INR 3.4 on Warfarin, mechanical valve: do not stop it without cardiology; "
         "anticoagulation team today; INR again in 24-48 h" in detail
     )
-    assert "INR today and within 24-48 h" not in detail
+    assert "INR today, with the anticoagulation team" not in detail
     assert detail.count("anticoagulation team") == 1
 
 

@@ -184,8 +184,8 @@ def _hepatitis(
 # wording is kept under test with the bilirubin at 1.0 (no jaundice).
 JAUNDICED = "alp-high-jaundiced-hepatitis"
 KIDNEY = (
-    "Creatinine 180 umol/L, 2 Dec 2026: same-day review (kidney injury with hepatitis: "
-    "leptospirosis, hepatitis E, drug, ischaemia)."
+    "Creatinine 180 umol/L, 2 Dec 2026: kidney injury; same-day review (leptospirosis, "
+    "hepatitis E, drug, ischaemia?)."
 )
 
 
@@ -209,24 +209,24 @@ def test_r39_02_the_draws_inr_is_named_and_the_creatinine_gets_a_same_day_line(
 def test_r39_02_recorded_ckd_4_explains_the_creatinine(client: FlaskClient) -> None:
     labs = [LABS.inr(1.2), LABS.creatinine(180)]
     card = only(_hepatitis(client, labs, [since("N18.4", "2020-01-01")]), JAUNDICED)
-    assert "kidney injury with hepatitis" not in card["detail"]
+    assert "kidney injury; same-day review" not in card["detail"]
     assert "INR 1.2: jaundiced acute hepatitis" in card["summary"]
     found = _hepatitis(client, labs, [since("N18.4", "2020-01-01")], bilirubin=1.0)
     card = only(found, HEPATOCELLULAR)
-    assert "kidney injury with hepatitis" not in card["detail"]
+    assert "kidney injury; same-day review" not in card["detail"]
     assert "INR 1.2 in range" in card["summary"]  # fails without the fix
 
 
 def test_r39_02_an_inr_from_another_day_or_none_is_still_asked_for(client: FlaskClient) -> None:
     card = only(_hepatitis(client, [LABS.creatinine(180)]), JAUNDICED)
     assert "INR and paracetamol level now" in card["summary"]
-    assert "same-day review (kidney injury with hepatitis" in card["detail"]
+    assert "kidney injury; same-day review (leptospirosis" in card["detail"]
     old_inr = [LABS.inr(1.1, when="2026-11-28T08:00:00Z")]
     card = only(_hepatitis(client, old_inr), JAUNDICED)
     assert "INR and paracetamol level now" in card["summary"]
     card = only(_hepatitis(client, [LABS.creatinine(180)], bilirubin=1.0), HEPATOCELLULAR)
     assert "INR and paracetamol level today" in card["summary"]
-    assert "same-day review (kidney injury with hepatitis" in card["detail"]  # fails without
+    assert "kidney injury; same-day review (leptospirosis" in card["detail"]  # fails without
     card = only(_hepatitis(client, old_inr, bilirubin=1.0), HEPATOCELLULAR)
     assert "INR and paracetamol level today" in card["summary"]
     assert "in range" not in card["detail"]

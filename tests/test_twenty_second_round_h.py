@@ -196,7 +196,10 @@ def test_hys_law_on_warfarin_names_the_inr_in_the_draw(client: FlaskClient) -> N
     assert "liver tests and INR within 24-48 h" in detail
     # no INR on record: still asked for
     card = only(_hys_law(client), HYS_LAW)
-    assert "Liver injury raises Warfarin's effect: INR today and within 24-48 h" in card["detail"]
+    assert (
+        "Liver injury raises Warfarin's effect: INR today, with the anticoagulation team"
+        in card["detail"]
+    )
 
 
 def test_drug_jaundice_on_warfarin_names_the_inr_in_the_draw(client: FlaskClient) -> None:

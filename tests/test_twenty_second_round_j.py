@@ -33,9 +33,7 @@ GILBERT_FEVER_LINE = (
     "Gilbert syndrome recorded (fever raises its bilirubin): direct bilirubin today; "
     "if conjugated, treat as cholangitis."
 )
-KIDNEY_LINE = (
-    "same-day review (kidney injury with hepatitis: leptospirosis, hepatitis E, drug, ischaemia)."
-)
+KIDNEY_LINE = "kidney injury; same-day review (leptospirosis, hepatitis E, drug, ischaemia?)."
 
 
 def _text(card: dict[str, Any]) -> str:

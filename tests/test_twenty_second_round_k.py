@@ -98,7 +98,7 @@ def test_r41_56_the_kidney_line_comes_along(client: FlaskClient) -> None:
         client, LABS.inr(1.4), LABS.creatinine(180), conditions=[since("N18.30", "2020-01-01")]
     )
     card = only(found, JAUNDICED)
-    assert "same-day review (kidney injury with hepatitis" in card["detail"]
+    assert "kidney injury; same-day review (leptospirosis" in card["detail"]
 
 
 def test_the_neighbours_inr_1_5_normal_bilirubin_unconjugated_recorded_cause(

@@ -42,7 +42,7 @@ def test_cytopenia_on_methotrexate_with_an_acute_injury_without_jaundice_shows_t
 
 # --- Review 42, R42-23 (wrong): ALT 4x with INR 1.6 and no jaundice -----------------------------
 
-INR_LINE = "INR 1.6, no anticoagulant: IV vitamin K and INR again tomorrow; not corrected"
+INR_LINE = "INR 1.6, no anticoagulant: IV vitamin K, INR again tomorrow; not corrected"
 
 
 def _alt_4x(client: FlaskClient, inr: float, *meds: dict[str, object]) -> list[dict[str, object]]:
