@@ -35,7 +35,7 @@ def test_discovery_lists_both_services_with_prefetch_and_kb_version(client: Flas
     assert services["alp-patient-view"]["hook"] == "patient-view"
     for service in services.values():
         assert service["prefetch"]["patient"] == "Patient/{{context.patientId}}"
-        assert service["extension"]["org.alp-cds.knowledge-base"]["version"] == "2.20.0"
+        assert service["extension"]["org.alp-cds.knowledge-base"]["version"] == "2.21.0"
 
 
 def test_the_result_sign_hook_id_is_configurable(make_app: Callable[..., Flask]) -> None:

@@ -31,7 +31,7 @@ def edit(path: Path, old: str, new: str) -> None:
 
 
 def test_the_shipped_knowledge_base_loads(kb: KnowledgeBase) -> None:
-    assert kb.version == "2.20.0"
+    assert kb.version == "2.21.0"
     assert len(kb.content_hash) == 64
     assert "alp-high-confirm-origin" in kb.rules
     assert kb.units.to_units_per_litre(1.0, "ukat/L", None) == (60.0, "ukat/L")
@@ -223,7 +223,7 @@ def test_analyte_units_convert_into_the_unit_their_thresholds_use(kb: KnowledgeB
             "",
             r"haemolysed-sample\.yaml: .*'verified' is a dependency of 'text_marks'",
         ),
-        ("kb.yaml", "version: 2.20.0", "version: one", r"kb.yaml: \$.version"),
+        ("kb.yaml", "version: 2.21.0", "version: one", r"kb.yaml: \$.version"),
         ("kb.yaml", "name: alp-cds rulebook", "name: [unclosed", r"kb.yaml: not valid YAML"),
     ],
 )
