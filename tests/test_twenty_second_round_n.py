@@ -128,3 +128,36 @@ def test_r42_52_psc_cholangitis_with_inr_1_6_names_it_and_gives_vitamin_k(
     found = _psc_fever(client, 2.8, drug("Warfarin 3 mg daily", "2019-01-01"))
     within_limits(found)
     assert all("IV vitamin K" not in str(c["detail"]) for c in found), fired(found)
+
+
+# --- Review 43, findings 3 and 4 (noisy): the calcium said twice beside the hypocalcaemia warning -
+
+
+def test_r43_05_the_hypocalcaemia_warning_says_the_calcium_once(client: FlaskClient) -> None:
+    # Prolia, first ALP 25, calcium 1.80, CKD 4: the warning and the first-low card beside it
+    found = post(
+        client,
+        "female",
+        "1956-03-01",
+        [LABS.alp(25)],
+        [LABS.calcium(1.8)],
+        [since("N18.4", "2024-01-01")],
+        [drug("Prolia 60mg injection 6-monthly", "2025-06-01")],
+    )
+    assert fired(found) == ["alp-low-antiresorptive-hypocalcaemia", "alp-low-first"], fired(found)
+    within_limits(found)
+    # part F's "correct it and recheck before the next dose" line on neither card
+    assert all("correct it and recheck" not in str(c["detail"]) for c in found)
+    assert "With it: 25-OH vitamin D and magnesium (correct both)." in str(found[0]["detail"])
+    # on a bisphosphonate the warning's reasoning does not speak of denosumab
+    found = post(
+        client,
+        "female",
+        "1956-03-01",
+        [LABS.alp(25)],
+        [LABS.calcium(1.85)],
+        [],
+        [drug("Alendronic acid 70mg once weekly", "2025-06-01")],
+    )
+    within_limits(found)
+    assert "denosumab" not in str(found[0]["detail"]).lower(), found[0]["detail"]
