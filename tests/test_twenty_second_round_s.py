@@ -21,7 +21,8 @@ LABS = Labs(NOW)
 FB = "1996-01-01"
 PREGNANCY_LIVER = "alp-high-pregnancy-liver"
 WARFARIN = drug("Warfarin 5 mg daily", "2015-01-01")
-JAUNDICED_LINE = "INR and glucose again in 12-24 h; liver unit at INR 1.5 or any confusion"
+JAUNDICED_LINE = "INR, glucose again in 12-24 h; liver unit at INR 1.5 or confusion"
+AFLP_LEAD = "Jaundiced hepatitis (acute fatty liver, HEV?): INR, glucose again"
 INR_LEAD = "INR 1.7 already: liver unit today"
 
 
@@ -57,18 +58,21 @@ def test_r43_24_a_jaundiced_hepatitis_at_30_weeks_names_the_bilirubin(
 ) -> None:
     card = only(_r43_24(client), PREGNANCY_LIVER)
     assert card["indicator"] == "warning"
+    # the generic hepatitis list stays (older tests); the bilirubin replaces the ALP, and the
+    # leading line names acute fatty liver and HEV with the repeat and the liver-unit threshold
     assert card["summary"] == (
-        "ALT 20.0x, bilirubin 4.0 mg/dL at 30+1 weeks: jaundiced hepatitis "
-        "(acute fatty liver, HEV?); obstetric + hepatology today"
+        "ALT 20.0x, bilirubin 4.0 mg/dL: hepatitis picture (viral, drug, fatty liver, HELLP?); "
+        "obstetric and hepatology today"
     )
+    assert card["detail"].index(AFLP_LEAD) < card["detail"].index("HAV IgM")
     assert JAUNDICED_LINE in card["detail"]
 
 
 def test_r43_24_before_20_weeks_no_acute_fatty_liver(client: FlaskClient) -> None:
     card = only(_r43_24(client, weeks=16), PREGNANCY_LIVER)
     assert card["summary"] == (
-        "ALT 20.0x, bilirubin 4.0 mg/dL at 16+1 weeks: jaundiced hepatitis "
-        "(viral, drug?); obstetric + hepatology today"
+        "ALT 20.0x, bilirubin 4.0 mg/dL: jaundiced hepatitis picture (viral, drug?); "
+        "obstetric and hepatology today"
     )
     assert "fatty liver" not in f"{card['summary']}\n{card['detail']}"
     assert JAUNDICED_LINE in card["detail"]
@@ -95,7 +99,7 @@ def test_jaundice_with_an_inr_of_1_7_keeps_part_ps_branches(client: FlaskClient)
     # at 30 weeks Swansea's acute fatty liver leads (bilirubin 4.0 with INR 1.7), as in part P
     card = only(_r43_24(client, inr=1.7), PREGNANCY_LIVER)
     assert "acute fatty liver? Glucose 2-hourly; obstetric + liver unit now" in card["summary"]
-    assert "jaundiced hepatitis" not in card["summary"]
+    assert "bilirubin 4.0 mg/dL:" not in card["summary"]
     assert JAUNDICED_LINE not in card["detail"]
     # at 16 weeks (no Swansea screen) part P's failing-INR summary and line lead
     card = only(_r43_24(client, weeks=16, inr=1.7), PREGNANCY_LIVER)
@@ -106,11 +110,11 @@ def test_jaundice_with_an_inr_of_1_7_keeps_part_ps_branches(client: FlaskClient)
 
 def test_hellp_criteria_still_lead_a_jaundiced_hepatitis(client: FlaskClient) -> None:
     # R43-24 without HELLP's criteria gets the jaundiced summary; with them HELLP leads
-    assert "jaundiced hepatitis" in only(_r43_24(client), PREGNANCY_LIVER)["summary"]
+    assert "bilirubin 4.0 mg/dL" in only(_r43_24(client), PREGNANCY_LIVER)["summary"]
     more = [LABS.ast(400), LABS.ldh(900), LABS.platelets(70)]
     card = only(_r43_24(client, more=more), PREGNANCY_LIVER)
     assert "HELLP syndrome; obstetric unit now" in card["summary"]
-    assert "jaundiced hepatitis" not in card["summary"]
+    assert "bilirubin 4.0 mg/dL" not in card["summary"]
     assert "HELLP syndrome by the Tennessee criteria" in card["detail"]
     assert JAUNDICED_LINE not in card["detail"]
 
